@@ -1,0 +1,161 @@
+// ilusion's first instructions: from reset (or the loader) to Rust.
+//
+// Runs at the *physical* load address with the MMU off, so everything here
+// is position-independent (adr/adrp). In order:
+//   1. park every core but core 0;
+//   2. drop from EL3 or EL2 to EL1 (whatever the loader started us at);
+//   3. enable FP/SIMD, zero .bss;
+//   4. map the 1 GiB of RAM holding the image twice with one boot table,
+//      at its physical address (TTBR0) and in the upper half (TTBR1);
+//   5. turn the MMU on, jump to the upper half, switch to the boot stack
+//      (SP_EL0; SP_EL1 is the exception stack) and call `ilusion_start`.
+// `ilusion_start` (src/arch/aarch64/start.rs) then builds the real tables.
+
+.section .text.boot, "ax"
+.global _start
+_start:
+    // An arm64 Linux image header: lets QEMU and other loaders boot the raw
+    // image (`kernel8.img`/`<example>.img`) at RAM + 0x80000 with x0 = DTB.
+    b       1f                      // code0: jump over the header
+    .word   0                       // code1
+    .quad   0x80000                 // text_offset
+    .quad   __image_mem_size        // image_size
+    .quad   0x2                     // flags: little endian, 4 KiB pages
+    .quad   0, 0, 0                 // reserved
+    .ascii  "ARM\x64"               // magic
+    .word   0                       // reserved (PE header offset)
+
+1:  mov     x19, x0                 // device tree address, if the loader gave one
+
+    // 1. Core 0 runs; the others wait for a later SMP bring-up.
+    mrs     x1, mpidr_el1
+    and     x1, x1, #0xffffff       // Aff2.Aff1.Aff0
+    cbz     x1, 2f
+park:
+    wfe
+    b       park
+
+2:  // 2. Find out where we are and go to EL1.
+    mrs     x20, CurrentEL
+    lsr     x20, x20, #2            // x20 = boot exception level, kept for Rust
+    mrs     x2, id_aa64pfr0_el1
+    ubfx    x3, x2, #24, #4         // GIC field: non-zero = GICv3 system registers
+    cmp     x20, #3
+    b.ne    from_el2
+
+from_el3:
+    // Stay in the Secure world (NS=0): EL1 owns every interrupt group then.
+    // RW=1: the level below is AArch64. Bits 4 and 5 are RES1.
+    mov     x0, #(1 << 10) | (1 << 5) | (1 << 4)
+    msr     scr_el3, x0
+    msr     cptr_el3, xzr           // no FP/SIMD traps
+    cbz     x3, 3f
+    mov     x0, #0xf                // ICC_SRE_EL3: SRE, DFB, DIB, Enable lower
+    msr     S3_6_C12_C12_5, x0
+    isb
+3:  mov     x0, #0x3c5              // EL1h, all of DAIF masked
+    msr     spsr_el3, x0
+    adr     x0, at_el1
+    msr     elr_el3, x0
+    eret
+
+from_el2:
+    cmp     x20, #2
+    b.ne    at_el1
+    mov     x0, #(1 << 31)          // HCR_EL2.RW: EL1 is AArch64; nothing trapped
+    msr     hcr_el2, x0
+    mrs     x0, cnthctl_el2
+    orr     x0, x0, #3              // EL1PCTEN | EL1PCEN: EL1 owns the timers
+    msr     cnthctl_el2, x0
+    msr     cntvoff_el2, xzr        // virtual time = physical time
+    mov     x0, #0x33ff             // CPTR_EL2: RES1 bits, TFP clear
+    msr     cptr_el2, x0
+    cbz     x3, 4f
+    mov     x0, #0xf                // ICC_SRE_EL2: SRE, DFB, DIB, Enable lower
+    msr     S3_4_C12_C9_5, x0
+    isb
+4:  mov     x0, #0x3c5              // EL1h, all of DAIF masked
+    msr     spsr_el2, x0
+    adr     x0, at_el1
+    msr     elr_el2, x0
+    eret
+
+at_el1:
+    // 3. FP/SIMD on (CPACR_EL1.FPEN = 0b11); Rust code uses the vector registers.
+    mov     x0, #(3 << 20)
+    msr     cpacr_el1, x0
+    isb
+
+    adrp    x0, __bss_start
+    add     x0, x0, :lo12:__bss_start
+    adrp    x1, __bss_end
+    add     x1, x1, :lo12:__bss_end
+5:  cmp     x0, x1
+    b.hs    6f
+    stp     xzr, xzr, [x0], #16
+    b       5b
+
+6:  // 4. The boot table: one L1 table used by both TTBR0 and TTBR1. With
+    // 39-bit address spaces the upper-half alias of physical address P is
+    // KERNEL_OFFSET + P, and KERNEL_OFFSET has no bits below bit 39, so both
+    // use the same L1 index: P >> 30.
+    adrp    x0, boot_l1_table
+    adr     x1, _start
+    lsr     x2, x1, #30             // L1 index of the image
+    lsl     x3, x2, #30             // 1 GiB block base
+    mov     x4, #0x701              // block: valid, AttrIndx 0, inner shareable, AF
+    orr     x3, x3, x4
+    str     x3, [x0, x2, lsl #3]
+    dsb     ishst
+
+    // 5. MMU on. MAIR: 0 = normal write-back, 1 = Device-nGnRE, 2 = normal non-cacheable.
+    ldr     x1, =0x4404ff
+    msr     mair_el1, x1
+    // TCR: T0SZ = T1SZ = 25 (39-bit), 4 KiB granules, write-back inner
+    // shareable walks, IPS from the CPU's physical address range.
+    ldr     x1, =0x00000000B5193519
+    mrs     x2, id_aa64mmfr0_el1
+    and     x2, x2, #7
+    bfi     x1, x2, #32, #3
+    msr     tcr_el1, x1
+    msr     ttbr0_el1, x0
+    msr     ttbr1_el1, x0
+    isb
+    tlbi    vmalle1
+    dsb     nsh
+    isb
+    // SCTLR_EL1: RES1 bits, M (MMU), C (data cache), SA and SA0 (stack
+    // alignment checks), I (instruction cache). WXN comes later, with the
+    // real tables: the boot block is writable *and* executable.
+    ldr     x1, =0x30d0181d
+    msr     sctlr_el1, x1
+    isb
+
+    ldr     x0, =upper_half
+    br      x0
+
+upper_half:
+    adrp    x0, exception_vectors
+    add     x0, x0, :lo12:exception_vectors
+    msr     vbar_el1, x0
+    adrp    x0, __exception_stack_top
+    add     x0, x0, :lo12:__exception_stack_top
+    mov     sp, x0                  // SP_EL1: exceptions only
+    adrp    x0, __boot_stack_top
+    add     x0, x0, :lo12:__boot_stack_top
+    msr     sp_el0, x0
+    msr     spsel, #0               // normal code runs on SP_EL0
+    isb
+    mov     x29, xzr                // end of the frame-pointer chain
+    mov     x30, xzr
+    mov     x0, x20                 // boot exception level
+    mov     x1, x19                 // device tree (physical), or 0
+    bl      ilusion_start
+    b       park
+
+.ltorg
+
+.section .bss.boot_l1_table, "aw", @nobits
+.balign 4096
+boot_l1_table:
+    .space 4096

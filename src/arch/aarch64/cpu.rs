@@ -1,0 +1,105 @@
+//! Single-instruction CPU operations, each named for what it does.
+
+use aarch64_cpu::asm;
+use aarch64_cpu::registers::*;
+use core::arch::asm;
+
+/// Masks IRQs on this core and returns whether they were unmasked before.
+#[inline]
+pub fn disable_interrupts() -> bool {
+    let was_enabled = !DAIF.is_set(DAIF::I);
+    DAIF.modify(DAIF::I::Masked);
+    was_enabled
+}
+
+/// Unmasks IRQs (and FIQs, which the GIC uses in some security setups).
+#[inline]
+pub fn enable_interrupts() {
+    DAIF.modify(DAIF::I::Unmasked + DAIF::F::Unmasked);
+}
+
+/// Restores the IRQ mask saved by [`disable_interrupts`].
+#[inline]
+pub fn restore_interrupts(was_enabled: bool) {
+    if was_enabled {
+        enable_interrupts();
+    }
+}
+
+/// Runs `f` with IRQs masked on this core.
+pub fn without_interrupts<R>(f: impl FnOnce() -> R) -> R {
+    let was = disable_interrupts();
+    let r = f();
+    restore_interrupts(was);
+    r
+}
+
+/// Sleeps until an interrupt (or event) arrives.
+#[inline]
+pub fn wait_for_interrupt() {
+    asm::wfi();
+}
+
+/// Parks this core for good.
+pub fn halt() -> ! {
+    disable_interrupts();
+    loop {
+        asm::wfe();
+    }
+}
+
+/// Does a kernel read of `addr` succeed? Asks the MMU (`AT S1E1R`) instead of
+/// trying, so it never faults: used to walk frame pointers in a fault report.
+pub fn is_kernel_readable(addr: u64) -> bool {
+    let was = disable_interrupts();
+    // SAFETY: AT only queries the translation and writes PAR_EL1.
+    unsafe { asm!("at s1e1r, {0}", "isb", in(reg) addr, options(nostack)) };
+    let ok = !PAR_EL1.is_set(PAR_EL1::F);
+    restore_interrupts(was);
+    ok
+}
+
+/// The generic timer's counter (virtual count) and its frequency in Hz.
+#[inline]
+pub fn counter() -> u64 {
+    CNTVCT_EL0.get()
+}
+
+#[inline]
+pub fn counter_frequency() -> u64 {
+    CNTFRQ_EL0.get()
+}
+
+/// Programs the virtual timer to interrupt when the counter reaches `deadline`.
+pub fn set_timer_deadline(deadline: u64) {
+    CNTV_CVAL_EL0.set(deadline);
+    CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
+}
+
+/// Stops the virtual timer (its interrupt line drops).
+pub fn stop_timer() {
+    CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::CLEAR + CNTV_CTL_EL0::IMASK::SET);
+}
+
+/// Does this core implement the GICv3 system-register CPU interface?
+pub fn has_gicv3_sysregs() -> bool {
+    (ID_AA64PFR0_EL1.get() >> 24) & 0xf != 0
+}
+
+/// The current frame pointer (x29), where a backtrace starts.
+#[inline(always)]
+pub fn frame_pointer() -> u64 {
+    let fp: u64;
+    // SAFETY: reads a register.
+    unsafe { asm!("mov {0}, x29", out(reg) fp, options(nomem, nostack)) };
+    fp
+}
+
+/// The caller's return address (x30), for starting a backtrace at the caller.
+#[inline(always)]
+pub fn frame_pointer_return_address() -> u64 {
+    let lr: u64;
+    // SAFETY: reads a register.
+    unsafe { asm!("mov {0}, x30", out(reg) lr, options(nomem, nostack)) };
+    lr
+}

@@ -1,0 +1,191 @@
+//! Decoding the Exception Syndrome Register (ESR_EL1) into words.
+//!
+//! ESR says *why* a synchronous exception happened: its class (bits 31:26)
+//! and a class-specific syndrome (ISS, bits 24:0). For aborts, the fault
+//! status code tells translation/permission/alignment faults apart, and at
+//! which translation level the walk stopped.
+
+use core::fmt;
+
+/// What kind of access faulted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    Execute,
+}
+
+/// The fault status code of a data or instruction abort.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultStatus {
+    AddressSize { level: u8 },
+    /// No valid mapping: the walk found an invalid descriptor at `level`.
+    Translation { level: u8 },
+    AccessFlag { level: u8 },
+    /// A mapping exists but does not allow the access.
+    Permission { level: u8 },
+    Alignment,
+    SyncExternal,
+    TlbConflict,
+    Other(u8),
+}
+
+impl FaultStatus {
+    pub fn from_code(code: u8) -> Self {
+        let level = code & 0b11;
+        match code {
+            0b00_0000..=0b00_0011 => Self::AddressSize { level },
+            0b00_0100..=0b00_0111 => Self::Translation { level },
+            0b00_1000..=0b00_1011 => Self::AccessFlag { level },
+            0b00_1100..=0b00_1111 => Self::Permission { level },
+            0b01_0000 => Self::SyncExternal,
+            0b10_0001 => Self::Alignment,
+            0b11_0000 => Self::TlbConflict,
+            other => Self::Other(other),
+        }
+    }
+}
+
+impl fmt::Display for FaultStatus {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Self::AddressSize { level } => write!(f, "address size fault, level {level}"),
+            Self::Translation { level } => write!(f, "translation fault, level {level}"),
+            Self::AccessFlag { level } => write!(f, "access flag fault, level {level}"),
+            Self::Permission { level } => write!(f, "permission fault, level {level}"),
+            Self::Alignment => f.write_str("alignment fault"),
+            Self::SyncExternal => f.write_str("synchronous external abort"),
+            Self::TlbConflict => f.write_str("TLB conflict abort"),
+            Self::Other(code) => write!(f, "fault status {code:#04x}"),
+        }
+    }
+}
+
+/// A synchronous exception, decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Syndrome {
+    /// A data or instruction abort; `from_lower` if it came from EL0.
+    Abort { access: Access, status: FaultStatus, from_lower: bool, far_valid: bool },
+    UndefinedInstruction,
+    Svc { imm: u16 },
+    Brk { imm: u16 },
+    PcAlignment,
+    SpAlignment,
+    /// An access to FP/SIMD registers while they are disabled.
+    FpAccess,
+    SError,
+    Other { class: u8, iss: u32 },
+}
+
+impl Syndrome {
+    pub fn decode(esr: u64) -> Self {
+        let class = ((esr >> 26) & 0x3f) as u8;
+        let iss = (esr & 0x01ff_ffff) as u32;
+        let status = FaultStatus::from_code((iss & 0x3f) as u8);
+        match class {
+            0x00 => Self::UndefinedInstruction,
+            0x07 => Self::FpAccess,
+            0x15 => Self::Svc { imm: iss as u16 },
+            0x20 | 0x21 => Self::Abort {
+                access: Access::Execute,
+                status,
+                from_lower: class == 0x20,
+                far_valid: iss & (1 << 10) == 0,
+            },
+            0x22 => Self::PcAlignment,
+            0x24 | 0x25 => Self::Abort {
+                // WnR (bit 6) says write; cache maintenance (bit 8) reports as write too.
+                access: if iss & (1 << 6) != 0 { Access::Write } else { Access::Read },
+                status,
+                from_lower: class == 0x24,
+                far_valid: iss & (1 << 10) == 0,
+            },
+            0x26 => Self::SpAlignment,
+            0x2f => Self::SError,
+            0x3c => Self::Brk { imm: iss as u16 },
+            _ => Self::Other { class, iss },
+        }
+    }
+}
+
+impl fmt::Display for Syndrome {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Self::Abort { access, status, from_lower, .. } => {
+                let kind = if *access == Access::Execute { "instruction abort" } else { "data abort" };
+                let by = if *from_lower { "EL0" } else { "EL1" };
+                let what = match access {
+                    Access::Read => "read",
+                    Access::Write => "write",
+                    Access::Execute => "execute",
+                };
+                write!(f, "{kind} ({what}) from {by}: {status}")
+            }
+            Self::UndefinedInstruction => f.write_str("undefined instruction"),
+            Self::Svc { imm } => write!(f, "supervisor call (SVC #{imm})"),
+            Self::Brk { imm } => write!(f, "breakpoint (BRK #{imm:#x})"),
+            Self::PcAlignment => f.write_str("PC alignment fault"),
+            Self::SpAlignment => f.write_str("SP alignment fault"),
+            Self::FpAccess => f.write_str("FP/SIMD access trapped"),
+            Self::SError => f.write_str("SError (asynchronous external abort)"),
+            Self::Other { class, iss } => write!(f, "exception class {class:#04x}, ISS {iss:#x}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+    use std::string::ToString;
+
+    #[test]
+    fn null_read_is_a_level_1_translation_fault() {
+        // EC 0x25 (data abort, same EL), IL, DFSC 0b000101 (translation, level 1).
+        let s = Syndrome::decode(0x9600_0005);
+        assert_eq!(
+            s,
+            Syndrome::Abort {
+                access: Access::Read,
+                status: FaultStatus::Translation { level: 1 },
+                from_lower: false,
+                far_valid: true
+            }
+        );
+        assert_eq!(s.to_string(), "data abort (read) from EL1: translation fault, level 1");
+    }
+
+    #[test]
+    fn write_to_text_is_a_permission_fault() {
+        // WnR set, DFSC 0b001111 (permission, level 3).
+        let s = Syndrome::decode(0x9600_004f);
+        assert_eq!(s.to_string(), "data abort (write) from EL1: permission fault, level 3");
+    }
+
+    #[test]
+    fn execute_from_data() {
+        let s = Syndrome::decode(0x8600_000f);
+        assert_eq!(s.to_string(), "instruction abort (execute) from EL1: permission fault, level 3");
+        let s = Syndrome::decode(0x8200_0007);
+        assert_eq!(s.to_string(), "instruction abort (execute) from EL0: translation fault, level 3");
+    }
+
+    #[test]
+    fn other_classes() {
+        assert_eq!(Syndrome::decode(0x0200_0000), Syndrome::UndefinedInstruction);
+        assert_eq!(Syndrome::decode(0x5600_0007), Syndrome::Svc { imm: 7 });
+        assert_eq!(Syndrome::decode(0xf200_0042), Syndrome::Brk { imm: 0x42 });
+        assert_eq!(Syndrome::decode(0x8a00_0000), Syndrome::PcAlignment);
+        assert_eq!(Syndrome::decode(0x9a00_0000), Syndrome::SpAlignment);
+        assert_eq!(Syndrome::decode(0xbe00_0000), Syndrome::SError);
+        assert_eq!(FaultStatus::from_code(0x21), FaultStatus::Alignment);
+        assert_eq!(FaultStatus::from_code(0x0b), FaultStatus::AccessFlag { level: 3 });
+        assert!(matches!(Syndrome::decode(0x4400_0000), Syndrome::Other { class: 0x11, .. }));
+    }
+
+    #[test]
+    fn far_not_valid_flag() {
+        let Syndrome::Abort { far_valid, .. } = Syndrome::decode(0x9600_0410) else { panic!() };
+        assert!(!far_valid);
+    }
+}

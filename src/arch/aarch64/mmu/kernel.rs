@@ -1,0 +1,108 @@
+//! The kernel's own address space: the upper half (TTBR1_EL1).
+//!
+//! All of RAM and the board's devices are mapped at `KERNEL_OFFSET + physical
+//! address`, each region with the permissions its contents need (see
+//! [`crate::mm::layout`]). The lower half (TTBR0_EL1) is left empty, so a null
+//! pointer faults; isolated tasks will put their own tables there.
+
+use super::descriptor::{Attributes, MAIR_VALUE};
+use super::table::{MapError, PageTable, Table, TableAllocator, PAGE_SIZE};
+use crate::mm::layout::{Region, RegionKind};
+use aarch64_cpu::registers::*;
+use core::ptr::NonNull;
+use spin::Mutex;
+
+/// Where physical memory appears in the kernel's address space.
+pub const KERNEL_OFFSET: u64 = 0xffff_ff80_0000_0000;
+
+/// The kernel address of physical address `pa`.
+pub const fn phys_to_virt(pa: u64) -> u64 {
+    pa + KERNEL_OFFSET
+}
+
+/// The physical address of kernel address `va` (in the linear map).
+pub const fn virt_to_phys(va: u64) -> u64 {
+    va - KERNEL_OFFSET
+}
+
+/// Translation tables for the kernel, from the `.page_tables` section the
+/// linker script reserves (nothing else exists before the heap).
+struct BootTablePool {
+    next: u64,
+    end: u64,
+}
+
+impl TableAllocator for BootTablePool {
+    fn allocate(&mut self) -> Option<(NonNull<Table>, u64)> {
+        if self.next >= self.end {
+            return None;
+        }
+        let va = self.next;
+        self.next += PAGE_SIZE;
+        let table = NonNull::new(va as *mut Table)?;
+        // SAFETY: the page is part of `.page_tables`, reserved for us and
+        // handed out once.
+        unsafe { table.write(Table::EMPTY) };
+        Some((table, virt_to_phys(va)))
+    }
+
+    fn table_at(&self, pa: u64) -> NonNull<Table> {
+        NonNull::new(phys_to_virt(pa) as *mut Table).unwrap()
+    }
+}
+
+static POOL: Mutex<BootTablePool> = Mutex::new(BootTablePool { next: 0, end: 0 });
+static KERNEL_TABLES: Mutex<Option<PageTable>> = Mutex::new(None);
+
+fn attributes(kind: RegionKind) -> Attributes {
+    match kind {
+        RegionKind::Code => Attributes::KERNEL_CODE,
+        RegionKind::ReadOnly => Attributes::KERNEL_RODATA,
+        RegionKind::Data => Attributes::KERNEL_DATA,
+        RegionKind::Device => Attributes::DEVICE,
+    }
+}
+
+/// Builds the kernel's tables for `regions` and switches to them: TTBR1 gets
+/// the kernel map, TTBR0 an empty table, and WXN is turned on.
+pub fn init(regions: &[Region]) -> Result<(), MapError> {
+    extern "C" {
+        static __page_tables_start: u8;
+        static __page_tables_end: u8;
+    }
+    let mut pool = POOL.lock();
+    pool.next = core::ptr::addr_of!(__page_tables_start) as u64;
+    pool.end = core::ptr::addr_of!(__page_tables_end) as u64;
+
+    let mut kernel = PageTable::new(&mut *pool)?;
+    for r in regions {
+        kernel.map(r.virt, r.phys, r.size, attributes(r.kind), &mut *pool)?;
+    }
+    let empty = PageTable::new(&mut *pool)?;
+
+    MAIR_EL1.set(MAIR_VALUE);
+    TTBR1_EL1.set_baddr(kernel.root_address());
+    TTBR0_EL1.set_baddr(empty.root_address());
+    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+    invalidate_tlb();
+    SCTLR_EL1.modify(SCTLR_EL1::WXN::Enable);
+    invalidate_tlb();
+    *KERNEL_TABLES.lock() = Some(kernel);
+    Ok(())
+}
+
+/// Drops every cached translation on this core.
+pub fn invalidate_tlb() {
+    use aarch64_cpu::asm::barrier;
+    barrier::dsb(barrier::ISHST);
+    // SAFETY: TLB maintenance has no memory-safety effect.
+    unsafe { core::arch::asm!("tlbi vmalle1", options(nostack)) };
+    barrier::dsb(barrier::ISH);
+    barrier::isb(barrier::SY);
+}
+
+/// Looks up a kernel address in the kernel's tables: (physical, attributes, mapping size).
+pub fn translate(va: u64) -> Option<(u64, Attributes, u64)> {
+    let tables = KERNEL_TABLES.lock();
+    tables.as_ref()?.translate(va, &*POOL.lock())
+}

@@ -1,0 +1,246 @@
+//! Building translation tables: a 39-bit address space, 4 KiB granule, three
+//! levels (level 1: 1 GiB per entry, level 2: 2 MiB, level 3: 4 KiB).
+//!
+//! [`PageTable::map`] maps a range with the largest blocks that fit (1 GiB,
+//! then 2 MiB, then 4 KiB pages), allocating next-level tables from a
+//! [`TableAllocator`] as it needs them. Nothing here touches a system
+//! register, so it is tested on the host (see the tests at the bottom).
+
+use super::descriptor::{Attributes, Descriptor};
+use core::ptr::NonNull;
+
+pub const PAGE_SIZE: u64 = 4096;
+pub const ENTRIES: usize = 512;
+/// Bits of virtual address translated by one table root (T0SZ = T1SZ = 25).
+pub const VA_BITS: u32 = 39;
+/// Bytes mapped by one entry at level 1, 2 and 3.
+const LEVEL_SIZE: [u64; 4] = [0, 1 << 30, 1 << 21, 1 << 12];
+
+/// One translation table: 512 descriptors, 4 KiB aligned.
+#[repr(C, align(4096))]
+pub struct Table {
+    pub entries: [Descriptor; ENTRIES],
+}
+
+impl Table {
+    pub const EMPTY: Self = Self { entries: [Descriptor::INVALID; ENTRIES] };
+}
+
+/// Where new tables come from, and how the builder reaches a table it only
+/// knows by physical address (descriptors hold physical addresses).
+pub trait TableAllocator {
+    /// A zeroed table and its physical address, or `None` when out of tables.
+    fn allocate(&mut self) -> Option<(NonNull<Table>, u64)>;
+    /// The pointer through which the table at physical address `pa` is reached.
+    fn table_at(&self, pa: u64) -> NonNull<Table>;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// An address or the size is not a multiple of the page size.
+    Misaligned { va: u64, pa: u64, size: u64 },
+    /// Part of the range is mapped already.
+    AlreadyMapped { va: u64 },
+    /// The table allocator ran out.
+    OutOfTables,
+}
+
+/// A translation table root and the operations on the address space it describes.
+pub struct PageTable {
+    root: NonNull<Table>,
+    root_pa: u64,
+}
+
+// SAFETY: a `PageTable` owns its tables; moving it between cores is fine, and
+// all mutation goes through `&mut self`.
+unsafe impl Send for PageTable {}
+
+fn index(va: u64, level: usize) -> usize {
+    let shift = 12 + 9 * (3 - level);
+    ((va >> shift) & (ENTRIES as u64 - 1)) as usize
+}
+
+impl PageTable {
+    /// A new, empty address space with a root table from `alloc`.
+    pub fn new(alloc: &mut impl TableAllocator) -> Result<Self, MapError> {
+        let (root, root_pa) = alloc.allocate().ok_or(MapError::OutOfTables)?;
+        Ok(Self { root, root_pa })
+    }
+
+    /// The physical address of the root table: the value for TTBRn_EL1.
+    pub fn root_address(&self) -> u64 {
+        self.root_pa
+    }
+
+    /// Maps `size` bytes at virtual `va` to physical `pa` with `attrs`.
+    pub fn map(
+        &mut self,
+        va: u64,
+        pa: u64,
+        size: u64,
+        attrs: Attributes,
+        alloc: &mut impl TableAllocator,
+    ) -> Result<(), MapError> {
+        if (va | pa | size) % PAGE_SIZE != 0 {
+            return Err(MapError::Misaligned { va, pa, size });
+        }
+        let (mut va, mut pa, end) = (va, pa, va.wrapping_add(size));
+        while va != end {
+            let remaining = end.wrapping_sub(va);
+            // The coarsest level whose block fits here (level 3 pages always do).
+            let level = (1..=3)
+                .find(|&l| l > 1 && (va | pa) % LEVEL_SIZE[l] == 0 && remaining >= LEVEL_SIZE[l])
+                .unwrap_or(3);
+            self.map_one(va, pa, level, attrs, alloc)?;
+            va = va.wrapping_add(LEVEL_SIZE[level]);
+            pa += LEVEL_SIZE[level];
+        }
+        Ok(())
+    }
+
+    fn map_one(
+        &mut self,
+        va: u64,
+        pa: u64,
+        level: usize,
+        attrs: Attributes,
+        alloc: &mut impl TableAllocator,
+    ) -> Result<(), MapError> {
+        let mut table = self.root;
+        for l in 1..level {
+            // SAFETY: `table` is a live table of this address space (the root,
+            // or reached through a table descriptor we wrote).
+            let entry = unsafe { &mut table.as_mut().entries[index(va, l)] };
+            if !entry.is_valid() {
+                let (_, pa) = alloc.allocate().ok_or(MapError::OutOfTables)?;
+                *entry = Descriptor::table(pa);
+            } else if !entry.is_table() {
+                return Err(MapError::AlreadyMapped { va });
+            }
+            table = alloc.table_at(entry.address());
+        }
+        // SAFETY: as above.
+        let entry = unsafe { &mut table.as_mut().entries[index(va, level)] };
+        if entry.is_valid() {
+            return Err(MapError::AlreadyMapped { va });
+        }
+        *entry = if level == 3 { Descriptor::page(pa, attrs) } else { Descriptor::block(pa, attrs) };
+        Ok(())
+    }
+
+    /// Walks the tables: the physical address and attributes `va` maps to,
+    /// and the size of the block or page that maps it.
+    pub fn translate(&self, va: u64, alloc: &impl TableAllocator) -> Option<(u64, Attributes, u64)> {
+        let mut table = self.root;
+        for level in 1..=3 {
+            // SAFETY: `table` is a live table of this address space.
+            let entry = unsafe { table.as_ref().entries[index(va, level)] };
+            if !entry.is_valid() {
+                return None;
+            }
+            if level < 3 && entry.is_table() {
+                table = alloc.table_at(entry.address());
+                continue;
+            }
+            let size = LEVEL_SIZE[level];
+            return Some((entry.address() + (va & (size - 1)), entry.attributes(), size));
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::descriptor::MemoryType;
+    use super::*;
+    extern crate std;
+    use std::boxed::Box;
+    use std::vec::Vec;
+
+    /// Tables on the host heap; "physical" address = host address.
+    #[derive(Default)]
+    struct HostTables(Vec<Box<Table>>, usize);
+
+    impl TableAllocator for HostTables {
+        fn allocate(&mut self) -> Option<(NonNull<Table>, u64)> {
+            if self.1 != 0 && self.0.len() == self.1 {
+                return None;
+            }
+            let mut t = Box::new(Table::EMPTY);
+            let p = NonNull::from(&mut *t);
+            self.0.push(t);
+            Some((p, p.as_ptr() as u64))
+        }
+        fn table_at(&self, pa: u64) -> NonNull<Table> {
+            NonNull::new(pa as *mut Table).unwrap()
+        }
+    }
+
+    const HIGH: u64 = 0xffff_ff80_0000_0000;
+
+    #[test]
+    fn pages_map_and_translate() {
+        let mut a = HostTables::default();
+        let mut pt = PageTable::new(&mut a).unwrap();
+        pt.map(HIGH + 0x4008_0000, 0x4008_0000, 3 * PAGE_SIZE, Attributes::KERNEL_CODE, &mut a).unwrap();
+        let (pa, attrs, size) = pt.translate(HIGH + 0x4008_1234, &a).unwrap();
+        assert_eq!(pa, 0x4008_1234);
+        assert_eq!(attrs, Attributes::KERNEL_CODE);
+        assert_eq!(size, PAGE_SIZE);
+        assert!(pt.translate(HIGH + 0x4008_3000, &a).is_none(), "one past the end is unmapped");
+        assert!(pt.translate(HIGH + 0x4007_f000, &a).is_none(), "one before is unmapped");
+        assert_eq!(a.0.len(), 3, "root + level 2 + level 3");
+    }
+
+    #[test]
+    fn aligned_ranges_use_blocks() {
+        let mut a = HostTables::default();
+        let mut pt = PageTable::new(&mut a).unwrap();
+        // 1 GiB + 2 MiB + 4 KiB, all suitably aligned.
+        let size = (1 << 30) + (2 << 20) + PAGE_SIZE;
+        pt.map(HIGH + (1 << 30), 1 << 30, size, Attributes::KERNEL_DATA, &mut a).unwrap();
+        assert_eq!(pt.translate(HIGH + (1 << 30) + 5, &a).unwrap().2, 1 << 30);
+        assert_eq!(pt.translate(HIGH + (2 << 30) + 5, &a).unwrap().2, 2 << 20);
+        assert_eq!(pt.translate(HIGH + (2 << 30) + (2 << 20), &a).unwrap().2, PAGE_SIZE);
+        assert_eq!(a.0.len(), 3, "root, one level 2 and one level 3 table");
+    }
+
+    #[test]
+    fn unaligned_start_falls_back_to_pages_then_blocks() {
+        let mut a = HostTables::default();
+        let mut pt = PageTable::new(&mut a).unwrap();
+        let start = 0x4010_0000; // 1 MiB into a 2 MiB block
+        pt.map(HIGH + start, start, 0x0030_0000, Attributes::KERNEL_DATA, &mut a).unwrap();
+        assert_eq!(pt.translate(HIGH + start, &a).unwrap().2, PAGE_SIZE);
+        assert_eq!(pt.translate(HIGH + 0x4020_0000, &a).unwrap().2, 2 << 20);
+    }
+
+    #[test]
+    fn device_and_user_attributes_survive() {
+        let mut a = HostTables::default();
+        let mut pt = PageTable::new(&mut a).unwrap();
+        pt.map(HIGH + 0x0900_0000, 0x0900_0000, PAGE_SIZE, Attributes::DEVICE, &mut a).unwrap();
+        let (_, attrs, _) = pt.translate(HIGH + 0x0900_0018, &a).unwrap();
+        assert_eq!(attrs.memory, MemoryType::Device);
+        assert!(!attrs.kernel_exec && attrs.writable);
+    }
+
+    #[test]
+    fn errors() {
+        let mut a = HostTables::default();
+        let mut pt = PageTable::new(&mut a).unwrap();
+        assert!(matches!(
+            pt.map(0x1001, 0x1000, PAGE_SIZE, Attributes::KERNEL_DATA, &mut a),
+            Err(MapError::Misaligned { .. })
+        ));
+        pt.map(0x1000, 0x1000, PAGE_SIZE, Attributes::KERNEL_DATA, &mut a).unwrap();
+        assert_eq!(
+            pt.map(0x1000, 0x5000, PAGE_SIZE, Attributes::KERNEL_DATA, &mut a),
+            Err(MapError::AlreadyMapped { va: 0x1000 })
+        );
+        assert!(pt.translate(0, &a).is_none(), "page 0 stays unmapped");
+        let mut small = HostTables(Vec::new(), 2);
+        let mut pt = PageTable::new(&mut small).unwrap();
+        assert_eq!(pt.map(0, 0, PAGE_SIZE, Attributes::KERNEL_DATA, &mut small), Err(MapError::OutOfTables));
+    }
+}

@@ -1,0 +1,29 @@
+//! AArch64: boot, exception levels, vectors, MMU, and CPU primitives.
+//!
+//! - `boot.s`: reset to Rust (EL3/EL2 to EL1, boot MMU mapping, stacks);
+//! - `start.rs`: the first Rust code; builds the kernel's tables, enters the portable OS;
+//! - `vectors.s` + [`exception`]: saving contexts and dispatching exceptions;
+//! - [`esr`]: decoding why a synchronous exception happened;
+//! - [`mmu`]: translation-table descriptors and tables;
+//! - [`cpu`]: interrupts masking, waiting, timers, and other single instructions;
+//! - [`semihosting`]: how a test image tells QEMU its exit status.
+//!
+//! The pure-logic parts (`esr`, `mmu::descriptor`, `mmu::table`) build on
+//! any host so that `cargo test` checks them.
+
+pub mod esr;
+pub mod mmu;
+
+#[cfg(target_os = "none")]
+pub mod cpu;
+#[cfg(target_os = "none")]
+pub mod exception;
+#[cfg(target_os = "none")]
+pub mod semihosting;
+#[cfg(target_os = "none")]
+pub mod start;
+
+#[cfg(target_os = "none")]
+core::arch::global_asm!(include_str!("boot.s"), options(raw));
+#[cfg(target_os = "none")]
+core::arch::global_asm!(include_str!("vectors.s"), options(raw));

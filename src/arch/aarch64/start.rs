@@ -1,0 +1,21 @@
+//! The first Rust function: `boot.s` calls [`ilusion_start`] on the boot
+//! stack, at EL1, with the MMU on and the kernel running in the upper half.
+
+use aarch64_cpu::registers::{Readable, CNTVCT_EL0};
+
+/// How the machine was started, as `boot.s` found it.
+#[derive(Clone, Copy, Debug)]
+pub struct BootInfo {
+    /// The exception level the loader started us at (1, 2 or 3).
+    pub boot_el: u8,
+    /// Physical address of the device tree the loader passed in x0, or 0.
+    pub device_tree: u64,
+    /// The generic timer's count when Rust code started.
+    pub start_count: u64,
+}
+
+#[no_mangle]
+extern "C" fn ilusion_start(boot_el: u64, device_tree: u64) -> ! {
+    let info = BootInfo { boot_el: boot_el as u8, device_tree, start_count: CNTVCT_EL0.get() };
+    crate::kernel::start(info)
+}

@@ -1,0 +1,135 @@
+// The exception vector table (VBAR_EL1) and the code that saves and restores
+// an interrupted context.
+//
+// 16 entries of 128 bytes: {synchronous, IRQ, FIQ, SError} taken from
+// {current EL on SP_EL0, current EL on SP_EL1, lower EL in AArch64, lower EL
+// in AArch32}. Every entry makes room for an `ExceptionFrame` on the
+// exception stack (SP_EL1), saves x0/x1, and jumps to `exception_entry` with
+// its number in x0. The frame layout must match `ExceptionFrame` in
+// src/arch/aarch64/exception.rs.
+
+.equ FRAME_SIZE, 800            // 31 x-regs, sp_el0, elr, spsr, fpsr, fpcr, 32 q-regs
+.equ FRAME_Q, 288
+
+.macro VECTOR kind
+.balign 0x80
+    sub     sp, sp, #FRAME_SIZE
+    stp     x0, x1, [sp, #0]
+    mov     x0, #\kind
+    b       exception_entry
+.endm
+
+.section .text.vectors, "ax"
+.balign 0x800
+.global exception_vectors
+exception_vectors:
+    VECTOR 0
+    VECTOR 1
+    VECTOR 2
+    VECTOR 3
+    VECTOR 4
+    VECTOR 5
+    VECTOR 6
+    VECTOR 7
+    VECTOR 8
+    VECTOR 9
+    VECTOR 10
+    VECTOR 11
+    VECTOR 12
+    VECTOR 13
+    VECTOR 14
+    VECTOR 15
+
+exception_entry:
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    mrs     x1, sp_el0
+    stp     x30, x1, [sp, #240]
+    mrs     x1, elr_el1
+    mrs     x2, spsr_el1
+    stp     x1, x2, [sp, #256]
+    mrs     x1, fpsr
+    mrs     x2, fpcr
+    stp     x1, x2, [sp, #272]
+    add     x1, sp, #FRAME_Q
+    stp     q0, q1, [x1], #32
+    stp     q2, q3, [x1], #32
+    stp     q4, q5, [x1], #32
+    stp     q6, q7, [x1], #32
+    stp     q8, q9, [x1], #32
+    stp     q10, q11, [x1], #32
+    stp     q12, q13, [x1], #32
+    stp     q14, q15, [x1], #32
+    stp     q16, q17, [x1], #32
+    stp     q18, q19, [x1], #32
+    stp     q20, q21, [x1], #32
+    stp     q22, q23, [x1], #32
+    stp     q24, q25, [x1], #32
+    stp     q26, q27, [x1], #32
+    stp     q28, q29, [x1], #32
+    stp     q30, q31, [x1], #32
+
+    // ilusion_exception(frame, kind) -> frame to resume. Returning another
+    // frame than the one saved is how a context switch happens.
+    mov     x1, x0
+    mov     x0, sp
+    mov     x29, xzr                // the handler starts a fresh frame chain
+    bl      ilusion_exception
+    mov     sp, x0
+
+.global exception_return
+exception_return:
+    add     x1, sp, #FRAME_Q
+    ldp     q0, q1, [x1], #32
+    ldp     q2, q3, [x1], #32
+    ldp     q4, q5, [x1], #32
+    ldp     q6, q7, [x1], #32
+    ldp     q8, q9, [x1], #32
+    ldp     q10, q11, [x1], #32
+    ldp     q12, q13, [x1], #32
+    ldp     q14, q15, [x1], #32
+    ldp     q16, q17, [x1], #32
+    ldp     q18, q19, [x1], #32
+    ldp     q20, q21, [x1], #32
+    ldp     q22, q23, [x1], #32
+    ldp     q24, q25, [x1], #32
+    ldp     q26, q27, [x1], #32
+    ldp     q28, q29, [x1], #32
+    ldp     q30, q31, [x1], #32
+    ldp     x1, x2, [sp, #272]
+    msr     fpsr, x1
+    msr     fpcr, x2
+    ldp     x1, x2, [sp, #256]
+    msr     elr_el1, x1
+    msr     spsr_el1, x2
+    ldp     x30, x1, [sp, #240]
+    msr     sp_el0, x1
+    ldp     x0, x1, [sp, #0]
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+    ldp     x18, x19, [sp, #144]
+    ldp     x20, x21, [sp, #160]
+    ldp     x22, x23, [sp, #176]
+    ldp     x24, x25, [sp, #192]
+    ldp     x26, x27, [sp, #208]
+    ldp     x28, x29, [sp, #224]
+    add     sp, sp, #FRAME_SIZE
+    eret

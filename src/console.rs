@@ -1,0 +1,220 @@
+//! The console: `print!`/`println!` output and line input over the board's
+//! serial port.
+//!
+//! Output is written synchronously (interrupts masked, one writer at a time,
+//! so lines never interleave). Input is interrupt-driven: the serial port's
+//! interrupt moves received bytes into a ring buffer, which [`read_byte`]
+//! (polling) and [`read_byte_blocking`] take from.
+
+use core::fmt::{self, Write};
+use spin::{Mutex, Once};
+
+/// What the board's UART driver provides.
+pub trait SerialPort: Sync {
+    fn write_byte(&self, byte: u8);
+    /// A received byte, if the hardware has one.
+    fn read_byte(&self) -> Option<u8>;
+    /// Waits until everything written has left the wire.
+    fn flush(&self);
+    /// Clears the port's interrupt after the receive FIFO was drained.
+    fn acknowledge_interrupt(&self);
+}
+
+static PORT: Once<&'static dyn SerialPort> = Once::new();
+static WRITER: Mutex<()> = Mutex::new(());
+
+/// A ring buffer of received bytes, filled in interrupt context.
+pub struct RingBuffer<const N: usize> {
+    data: [u8; N],
+    head: usize,
+    len: usize,
+    dropped: usize,
+}
+
+impl<const N: usize> RingBuffer<N> {
+    pub const fn new() -> Self {
+        Self { data: [0; N], head: 0, len: 0, dropped: 0 }
+    }
+
+    /// Adds a byte; when full, the byte is dropped and counted.
+    pub fn push(&mut self, byte: u8) {
+        if self.len == N {
+            self.dropped += 1;
+            return;
+        }
+        self.data[(self.head + self.len) % N] = byte;
+        self.len += 1;
+    }
+
+    pub fn pop(&mut self) -> Option<u8> {
+        if self.len == 0 {
+            return None;
+        }
+        let b = self.data[self.head];
+        self.head = (self.head + 1) % N;
+        self.len -= 1;
+        Some(b)
+    }
+
+    pub fn dropped(&self) -> usize {
+        self.dropped
+    }
+}
+
+impl<const N: usize> Default for RingBuffer<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+static RECEIVED: Mutex<RingBuffer<1024>> = Mutex::new(RingBuffer::new());
+
+#[cfg(target_os = "none")]
+pub(crate) fn init(port: &'static dyn SerialPort) {
+    PORT.call_once(|| port);
+}
+
+/// The serial port's interrupt handler: drain the FIFO into the buffer.
+pub(crate) fn receive_interrupt(_: crate::irq::IntId) {
+    if let Some(port) = PORT.get() {
+        let mut rx = RECEIVED.lock();
+        while let Some(b) = port.read_byte() {
+            rx.push(b);
+        }
+        port.acknowledge_interrupt();
+    }
+}
+
+/// A received byte, if one is waiting.
+#[cfg(target_os = "none")]
+pub fn read_byte() -> Option<u8> {
+    crate::arch::cpu::without_interrupts(|| RECEIVED.lock().pop())
+}
+
+/// Waits (in `wfi`) until a byte arrives.
+#[cfg(target_os = "none")]
+pub fn read_byte_blocking() -> u8 {
+    use crate::arch::cpu;
+    loop {
+        // Check with interrupts masked, then wait: an interrupt arriving in
+        // between is still pending and ends the `wfi` at once.
+        let was = cpu::disable_interrupts();
+        let byte = RECEIVED.lock().pop();
+        if byte.is_none() {
+            cpu::wait_for_interrupt();
+        }
+        cpu::restore_interrupts(was);
+        if let Some(b) = byte {
+            return b;
+        }
+    }
+}
+
+/// Reads a line (without its end) into `buf`, echoing it; returns its length.
+#[cfg(target_os = "none")]
+pub fn read_line(buf: &mut [u8]) -> usize {
+    let mut n = 0;
+    loop {
+        match read_byte_blocking() {
+            b'\r' | b'\n' => {
+                write_bytes(b"\n");
+                return n;
+            }
+            b if n < buf.len() => {
+                buf[n] = b;
+                n += 1;
+                write_bytes(&[b]);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn write_raw(port: &dyn SerialPort, bytes: &[u8]) {
+    for &b in bytes {
+        if b == b'\n' {
+            port.write_byte(b'\r');
+        }
+        port.write_byte(b);
+    }
+}
+
+struct PortWriter<'a>(&'a dyn SerialPort);
+
+impl Write for PortWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        write_raw(self.0, s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Writes raw bytes to the console (`\n` becomes `\r\n`).
+#[cfg(target_os = "none")]
+pub fn write_bytes(bytes: &[u8]) {
+    if let Some(port) = PORT.get() {
+        crate::arch::cpu::without_interrupts(|| {
+            let _guard = WRITER.lock();
+            write_raw(*port, bytes);
+        });
+    }
+}
+
+/// Formats to the console; what `print!` calls.
+#[cfg(target_os = "none")]
+pub fn write_fmt(args: fmt::Arguments) {
+    if let Some(port) = PORT.get() {
+        crate::arch::cpu::without_interrupts(|| {
+            let _guard = WRITER.lock();
+            let _ = PortWriter(*port).write_fmt(args);
+        });
+    }
+}
+
+/// Formats to the console without taking the writer lock: for fault reports,
+/// which may interrupt a writer that holds it.
+#[cfg(target_os = "none")]
+pub fn write_fmt_emergency(args: fmt::Arguments) {
+    if let Some(port) = PORT.get() {
+        let _ = PortWriter(*port).write_fmt(args);
+    }
+}
+
+/// Waits until all output has been sent.
+pub fn flush() {
+    if let Some(port) = PORT.get() {
+        port.flush();
+    }
+}
+
+#[cfg(not(target_os = "none"))]
+pub fn write_fmt(_: fmt::Arguments) {}
+
+/// Prints to the console.
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::console::write_fmt(format_args!($($arg)*)) };
+}
+
+/// Prints to the console, with a newline.
+#[macro_export]
+macro_rules! println {
+    () => { $crate::print!("\n") };
+    ($($arg:tt)*) => { $crate::console::write_fmt(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RingBuffer;
+
+    #[test]
+    fn ring_buffer_is_fifo_and_counts_drops() {
+        let mut r = RingBuffer::<4>::new();
+        for b in 1..=6 {
+            r.push(b);
+        }
+        assert_eq!(r.dropped(), 2);
+        assert_eq!([r.pop(), r.pop()], [Some(1), Some(2)]);
+        r.push(7);
+        assert_eq!([r.pop(), r.pop(), r.pop(), r.pop()], [Some(3), Some(4), Some(7), None]);
+    }
+}

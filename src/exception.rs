@@ -1,0 +1,110 @@
+//! What happens on a synchronous exception the OS does not expect.
+//!
+//! First the application's [`ExceptionHandler`] (if it set one with
+//! [`set_handler`]) gets a say, one typed method per kind of exception, each
+//! defaulting to "not handled". What nobody handles is fatal: the full report
+//! (decoded syndrome, fault address, registers, backtrace) is printed and the
+//! machine exits with status [`EXIT_FAULT`] (102).
+
+use crate::arch::esr::{Access, FaultStatus, Syndrome};
+use crate::arch::exception::{ExceptionFrame, Fault};
+use spin::Once;
+
+/// Exit status after an unexpected exception in kernel code.
+pub const EXIT_FAULT: i32 = 102;
+
+/// What a handler did with an exception.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolution {
+    /// Handled: resume at `frame.elr` (adjust it to skip the instruction).
+    Resume,
+    /// Not mine: the OS reports the fault and stops.
+    NotHandled,
+}
+
+/// Application hooks for exceptions the OS does not handle itself. Override
+/// only the methods you need; the others leave the exception to the OS.
+pub trait ExceptionHandler: Sync {
+    /// A `BRK #imm` instruction.
+    fn breakpoint(&self, _frame: &mut ExceptionFrame, _imm: u16) -> Resolution {
+        Resolution::NotHandled
+    }
+    /// An undefined instruction at `frame.elr`.
+    fn undefined_instruction(&self, _frame: &mut ExceptionFrame) -> Resolution {
+        Resolution::NotHandled
+    }
+    /// An `SVC #imm` from kernel code (user tasks' system calls never come here).
+    fn supervisor_call(&self, _frame: &mut ExceptionFrame, _imm: u16) -> Resolution {
+        Resolution::NotHandled
+    }
+    /// A data or instruction abort at `address`.
+    fn abort(&self, _frame: &mut ExceptionFrame, _access: Access, _status: FaultStatus, _address: u64) -> Resolution {
+        Resolution::NotHandled
+    }
+}
+
+static HANDLER: Once<&'static dyn ExceptionHandler> = Once::new();
+
+/// Installs the application's exception handler (once; later calls are ignored
+/// and return `false`).
+pub fn set_handler(handler: &'static dyn ExceptionHandler) -> bool {
+    let mut installed = false;
+    HANDLER.call_once(|| {
+        installed = true;
+        handler
+    });
+    installed
+}
+
+pub(crate) fn handle(fault: Fault) {
+    let (syndrome, far) = (fault.syndrome, fault.far);
+    if syndrome == Syndrome::UndefinedInstruction && crate::arch::semihosting::is_semihosting_call(fault.frame.elr) {
+        // exit() tried semihosting and there is none: stop here, quietly.
+        crate::println!("[ilusion] no semihosting: halting instead of exiting");
+        crate::console::flush();
+        crate::arch::cpu::halt();
+    }
+    if let Some(handler) = HANDLER.get() {
+        let frame = &mut *fault.frame;
+        let resolution = match syndrome {
+            Syndrome::Brk { imm } => handler.breakpoint(frame, imm),
+            Syndrome::UndefinedInstruction => handler.undefined_instruction(frame),
+            Syndrome::Svc { imm } => handler.supervisor_call(frame, imm),
+            Syndrome::Abort { access, status, .. } => handler.abort(frame, access, status, far),
+            _ => Resolution::NotHandled,
+        };
+        if resolution == Resolution::Resume {
+            return;
+        }
+    }
+    report_fatal(fault);
+}
+
+/// Prints the full report of an unhandled exception and exits with 102.
+fn report_fatal(fault: Fault) -> ! {
+    crate::arch::cpu::disable_interrupts();
+    let Fault { frame, entry, esr, far, syndrome } = fault;
+    let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
+    p(format_args!("\n*** unhandled exception: {syndrome}\n"));
+    let far_valid = !matches!(syndrome, Syndrome::Abort { far_valid: false, .. });
+    match syndrome {
+        Syndrome::Abort { .. } if far_valid => {
+            p(format_args!("  fault address (FAR) {far:#018x}{}\n", describe_address(far)))
+        }
+        _ => {}
+    }
+    p(format_args!("  ESR  {esr:#010x}  taken from {}\n", entry.describe()));
+    p(format_args!("{frame}"));
+    crate::backtrace::print(frame.elr, frame.x[29]);
+    crate::power::exit(EXIT_FAULT);
+}
+
+fn describe_address(addr: u64) -> &'static str {
+    if addr < 0x1000 {
+        " (null pointer)"
+    } else if crate::mm::layout::is_guard_page(addr) {
+        " (stack guard page: stack overflow)"
+    } else {
+        ""
+    }
+}

@@ -1,0 +1,118 @@
+//! Interrupts: the controller interface boards implement, and the table of
+//! handlers applications and drivers register.
+//!
+//! The path of an interrupt: the vector (`vectors.s`) saves the context,
+//! `arch::exception` calls [`dispatch`], which asks the controller which
+//! interrupt it is, runs its handler with interrupts masked, and signals the
+//! end of the interrupt.
+
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// An interrupt number as the controller knows it (GIC INTID, or a board's own numbering).
+pub type IntId = u32;
+
+/// A handler runs in interrupt context, with interrupts masked: keep it short.
+pub type Handler = fn(IntId);
+
+/// What a board's interrupt controller driver provides.
+pub trait InterruptController: Sync {
+    /// Enables `id`, routed to this core, level- or edge-triggered.
+    fn enable(&self, id: IntId, level_triggered: bool);
+    fn disable(&self, id: IntId);
+    /// The highest-priority pending interrupt, now active; `None` if spurious.
+    fn acknowledge(&self) -> Option<IntId>;
+    fn end_of_interrupt(&self, id: IntId);
+}
+
+/// Interrupt numbers handlers can be registered for (GIC INTIDs 0 to 1019).
+pub const MAX_INTERRUPTS: usize = 1020;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IrqError {
+    /// The number is outside 0..MAX_INTERRUPTS.
+    OutOfRange(IntId),
+    /// A handler is registered for it already.
+    AlreadyRegistered(IntId),
+    /// No interrupt controller yet (before boot finished).
+    NoController,
+}
+
+impl core::fmt::Display for IrqError {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        match self {
+            Self::OutOfRange(id) => write!(f, "interrupt {id} is out of range (0..{MAX_INTERRUPTS})"),
+            Self::AlreadyRegistered(id) => write!(f, "interrupt {id} already has a handler"),
+            Self::NoController => f.write_str("no interrupt controller initialised"),
+        }
+    }
+}
+
+const NO_HANDLER: AtomicUsize = AtomicUsize::new(0);
+static HANDLERS: [AtomicUsize; MAX_INTERRUPTS] = [NO_HANDLER; MAX_INTERRUPTS];
+static CONTROLLER: spin::Once<&'static dyn InterruptController> = spin::Once::new();
+static SPURIOUS: AtomicU64 = AtomicU64::new(0);
+static UNHANDLED: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn init(controller: &'static dyn InterruptController) {
+    CONTROLLER.call_once(|| controller);
+}
+
+/// Installs `handler` for interrupt `id` and enables it (level-triggered).
+pub fn register(id: IntId, handler: Handler) -> Result<(), IrqError> {
+    register_with_trigger(id, handler, true)
+}
+
+/// As [`register`], choosing level- or edge-triggered.
+pub fn register_with_trigger(id: IntId, handler: Handler, level_triggered: bool) -> Result<(), IrqError> {
+    let slot = HANDLERS.get(id as usize).ok_or(IrqError::OutOfRange(id))?;
+    let controller = CONTROLLER.get().ok_or(IrqError::NoController)?;
+    slot.compare_exchange(0, handler as usize, Ordering::AcqRel, Ordering::Acquire)
+        .map_err(|_| IrqError::AlreadyRegistered(id))?;
+    controller.enable(id, level_triggered);
+    Ok(())
+}
+
+/// Disables interrupt `id` and removes its handler.
+pub fn unregister(id: IntId) -> Result<(), IrqError> {
+    let slot = HANDLERS.get(id as usize).ok_or(IrqError::OutOfRange(id))?;
+    if let Some(c) = CONTROLLER.get() {
+        c.disable(id);
+    }
+    slot.store(0, Ordering::Release);
+    Ok(())
+}
+
+/// How many spurious interrupts (nothing pending on acknowledge) were seen.
+pub fn spurious_count() -> u64 {
+    SPURIOUS.load(Ordering::Relaxed)
+}
+
+/// How many interrupts arrived that had no handler.
+pub fn unhandled_count() -> u64 {
+    UNHANDLED.load(Ordering::Relaxed)
+}
+
+/// Handles the pending interrupt; called from the exception vector.
+pub(crate) fn dispatch() {
+    let Some(controller) = CONTROLLER.get() else {
+        SPURIOUS.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    let Some(id) = controller.acknowledge() else {
+        SPURIOUS.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    match HANDLERS.get(id as usize).map(|h| h.load(Ordering::Acquire)) {
+        Some(h) if h != 0 => {
+            // SAFETY: non-zero entries are only ever stored from a `Handler`.
+            let handler: Handler = unsafe { core::mem::transmute::<usize, Handler>(h) };
+            handler(id);
+        }
+        _ => {
+            UNHANDLED.fetch_add(1, Ordering::Relaxed);
+            log::warn!("interrupt {id} has no handler; disabling it");
+            controller.disable(id);
+        }
+    }
+    controller.end_of_interrupt(id);
+}

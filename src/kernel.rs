@@ -1,0 +1,85 @@
+//! Bringing the portable OS up, in order, then running the application.
+//!
+//! `arch::start` calls [`start`] with the MMU on (boot mapping). From there:
+//! find out how much RAM there is, build and switch to the kernel's real
+//! translation tables, start the console, the logger, the heap, time and
+//! interrupts, and call the application's `main`. Returning from `main`
+//! powers off with status 0.
+
+use crate::arch::mmu::{self, phys_to_virt};
+use crate::arch::start::BootInfo;
+use crate::mm::layout::{self, ImageLayout, PhysRange, Region};
+use crate::{arch::cpu, board, console, irq, logger, mm, time};
+use core::sync::atomic::{AtomicU8, Ordering};
+
+static BOOT_EL: AtomicU8 = AtomicU8::new(0);
+
+/// The exception level the loader started ilusion at (1, 2 or 3).
+pub fn boot_exception_level() -> u8 {
+    BOOT_EL.load(Ordering::Relaxed)
+}
+
+/// The RAM the board has: from the device tree if one is readable, else the board's default.
+fn discover_ram(info: &BootInfo) -> PhysRange {
+    let image_pa = mmu::virt_to_phys(ImageLayout::current().start);
+    let candidates = [info.device_tree, board::DEVICE_TREE_FALLBACK.unwrap_or(0)];
+    for pa in candidates {
+        // Only the 1 GiB around the image is mapped yet (by boot.s).
+        if pa == 0 || pa >> 30 != image_pa >> 30 || (pa + 64) >> 30 != image_pa >> 30 {
+            continue;
+        }
+        // SAFETY: the header is inside the boot mapping, checked just above.
+        let header = unsafe { core::slice::from_raw_parts(phys_to_virt(pa) as *const u8, 64) };
+        let Some(size) = crate::fdt::total_size(header) else { continue };
+        if (pa + size as u64) >> 30 != image_pa >> 30 {
+            continue;
+        }
+        // SAFETY: the whole tree is inside the boot mapping, checked just above.
+        let dtb = unsafe { core::slice::from_raw_parts(phys_to_virt(pa) as *const u8, size) };
+        if let Some(ram) = crate::fdt::memory(dtb) {
+            return ram;
+        }
+    }
+    board::RAM
+}
+
+pub(crate) fn start(info: BootInfo) -> ! {
+    BOOT_EL.store(info.boot_el, Ordering::Relaxed);
+    time::mark_boot(0);
+    let ram = discover_ram(&info);
+    let image = ImageLayout::current();
+    let (regions, n) = layout::kernel_regions(&image, ram, board::DEVICES, mmu::virt_to_phys);
+    let regions: [Region; layout::MAX_REGIONS] = regions.map(|r| r.unwrap_or(EMPTY_REGION));
+    if mmu::init(&regions[..n]).is_err() {
+        // No console yet (it needs the new tables): nothing to say it with.
+        cpu::halt();
+    }
+
+    console::init(board::init_console());
+    logger::init();
+    mm::heap::init(image.end, ram.end() - mmu::virt_to_phys(image.end));
+    time::init();
+    irq::init(board::init_interrupts(info.boot_el == 3));
+    irq::register(board::UART_INTID, console::receive_interrupt).expect("console interrupt");
+    irq::register(board::TIMER_INTID, time::timer_interrupt).expect("timer interrupt");
+    cpu::enable_interrupts();
+
+    log::info!(
+        "ilusion {} on {} (EL{} at boot, {} MiB RAM, {})",
+        env!("CARGO_PKG_VERSION"),
+        board::NAME,
+        info.boot_el,
+        ram.size >> 20,
+        board::interrupt_controller_name()
+    );
+    extern "Rust" {
+        /// The application's `main`, named by `ilusion::entry!`.
+        fn ilusion_main();
+    }
+    // SAFETY: `entry!` defines `ilusion_main` as a safe `fn()`.
+    unsafe { ilusion_main() };
+    crate::power::exit(0)
+}
+
+const EMPTY_REGION: Region =
+    Region { name: "", virt: 0, phys: 0, size: 0, kind: layout::RegionKind::ReadOnly };

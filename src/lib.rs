@@ -1,0 +1,68 @@
+//! # ilusion
+//!
+//! A unikernel-style library OS for 64-bit ARM. An application links with
+//! ilusion into one kernel image and gets what an OS promises: the illusion
+//! of a processor and memory of its own.
+//!
+//! ```ignore
+//! #![no_std]
+//! #![no_main]
+//! ilusion::entry!(main);
+//! fn main() { ilusion::println!("hello from {}", ilusion::board::NAME); }
+//! ```
+//!
+//! Where things are (each module's own documentation says more):
+//! - [`arch`]: everything ARMv8-specific: boot, exception vectors, MMU, CPU;
+//! - `boards/<name>` (as [`board`]): what is at which address on one board;
+//! - [`drivers`]: the devices boards wire up (PL011 UART, GIC);
+//! - portable OS: [`mm`], [`irq`], [`time`], [`console`], [`exception`],
+//!   and the boot sequence in `kernel.rs`.
+
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+extern crate alloc;
+
+pub mod arch;
+pub mod console;
+pub mod fdt;
+pub mod irq;
+pub mod logger;
+pub mod mm;
+pub mod time;
+
+#[cfg(target_os = "none")]
+pub mod backtrace;
+#[cfg(target_os = "none")]
+pub mod board;
+#[cfg(target_os = "none")]
+pub mod drivers;
+#[cfg(target_os = "none")]
+pub mod exception;
+#[cfg(target_os = "none")]
+mod kernel;
+#[cfg(target_os = "none")]
+mod panic;
+#[cfg(target_os = "none")]
+pub mod power;
+
+#[cfg(target_os = "none")]
+pub use kernel::boot_exception_level;
+#[cfg(target_os = "none")]
+pub use power::exit;
+
+/// Names the application's `main` function: `ilusion::entry!(main);`.
+///
+/// ilusion boots the machine, then calls `main`; when it returns, the
+/// machine powers off with exit status 0.
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        #[export_name = "ilusion_main"]
+        fn __ilusion_main() {
+            let main: fn() = $main;
+            main()
+        }
+    };
+}

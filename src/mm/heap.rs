@@ -1,0 +1,161 @@
+//! The kernel heap: `alloc` (`Box`, `Vec`, `String`, `BTreeMap`, ...) over
+//! all RAM the image does not use, managed by a buddy allocator.
+//!
+//! Allocation masks interrupts while it holds the heap lock, so an interrupt
+//! handler that allocates cannot deadlock against the code it interrupted.
+//! A failed allocation is recorded; the out-of-memory panic that follows
+//! prints the failed size and alignment and the heap's state.
+
+use buddy_system_allocator::Heap;
+use core::alloc::{GlobalAlloc, Layout};
+use core::sync::atomic::{AtomicUsize, Ordering};
+use spin::Mutex;
+
+/// Usage of the heap, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeapStats {
+    /// All memory given to the heap.
+    pub total: usize,
+    /// What callers asked for and still hold.
+    pub requested: usize,
+    /// What the buddy allocator set aside for them (rounded up to powers of two).
+    pub allocated: usize,
+}
+
+impl HeapStats {
+    pub fn free(&self) -> usize {
+        self.total - self.allocated
+    }
+}
+
+pub struct KernelHeap {
+    heap: Mutex<Heap<33>>,
+    failed_size: AtomicUsize,
+    failed_align: AtomicUsize,
+}
+
+impl KernelHeap {
+    pub const fn new() -> Self {
+        Self { heap: Mutex::new(Heap::new()), failed_size: AtomicUsize::new(0), failed_align: AtomicUsize::new(0) }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Heap<33>) -> R) -> R {
+        #[cfg(target_os = "none")]
+        let was = crate::arch::cpu::disable_interrupts();
+        let r = f(&mut self.heap.lock());
+        #[cfg(target_os = "none")]
+        crate::arch::cpu::restore_interrupts(was);
+        r
+    }
+
+    /// Hands `[start, start + size)` to the heap.
+    ///
+    /// # Safety
+    /// The range must be mapped read-write and used by nothing else, for good.
+    pub unsafe fn add_memory(&self, start: usize, size: usize) {
+        // SAFETY: promised by our caller.
+        self.with(|h| unsafe { h.add_to_heap(start, start + size) });
+    }
+
+    pub fn stats(&self) -> HeapStats {
+        self.with(|h| HeapStats {
+            total: h.stats_total_bytes(),
+            requested: h.stats_alloc_user(),
+            allocated: h.stats_alloc_actual(),
+        })
+    }
+
+    /// The size and alignment of the last allocation that failed, if any.
+    pub fn last_failure(&self) -> Option<(usize, usize)> {
+        let size = self.failed_size.load(Ordering::Relaxed);
+        (size != 0).then(|| (size, self.failed_align.load(Ordering::Relaxed)))
+    }
+}
+
+impl Default for KernelHeap {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+// SAFETY: the buddy allocator returns disjoint blocks of at least the
+// requested size and alignment, and takes back only what it handed out.
+unsafe impl GlobalAlloc for KernelHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        match self.with(|h| h.alloc(layout)) {
+            Ok(p) => p.as_ptr(),
+            Err(()) => {
+                self.failed_size.store(layout.size().max(1), Ordering::Relaxed);
+                self.failed_align.store(layout.align(), Ordering::Relaxed);
+                core::ptr::null_mut()
+            }
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if let Some(p) = core::ptr::NonNull::new(ptr) {
+            // SAFETY: our caller passes a block this heap handed out, with its layout.
+            self.with(|h| unsafe { h.dealloc(p, layout) });
+        }
+    }
+}
+
+#[cfg(target_os = "none")]
+#[global_allocator]
+static HEAP: KernelHeap = KernelHeap::new();
+
+/// The kernel heap's usage now.
+#[cfg(target_os = "none")]
+pub fn stats() -> HeapStats {
+    HEAP.stats()
+}
+
+#[cfg(target_os = "none")]
+pub(crate) fn init(start: u64, size: u64) {
+    // SAFETY: the caller (boot) passes the mapped RAM after the image, which
+    // nothing else uses.
+    unsafe { HEAP.add_memory(start as usize, size as usize) };
+}
+
+/// After an allocation failure: say what failed and how the heap looks.
+pub(crate) fn report_failure_if_any() {
+    #[cfg(target_os = "none")]
+    if let Some((size, align)) = HEAP.last_failure() {
+        let s = HEAP.stats();
+        crate::console::write_fmt_emergency(format_args!(
+            "out of memory: allocation of {size} bytes (align {align}) failed; heap: {} bytes total, {} in use ({} requested), {} free\n",
+            s.total, s.allocated, s.requested, s.free()
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+
+    #[test]
+    fn allocates_frees_and_records_failure() {
+        #[repr(align(4096))]
+        struct Arena([u8; 1 << 16]);
+        let arena = std::boxed::Box::leak(std::boxed::Box::new(Arena([0; 1 << 16])));
+        let heap = KernelHeap::new();
+        // SAFETY: the arena is leaked and used only by this heap.
+        unsafe { heap.add_memory(arena.0.as_mut_ptr() as usize, arena.0.len()) };
+        assert_eq!(heap.stats().total, 1 << 16);
+        let layout = Layout::from_size_align(100, 8).unwrap();
+        // SAFETY: a valid layout; freed below with the same layout.
+        let p = unsafe { heap.alloc(layout) };
+        assert!(!p.is_null());
+        assert_eq!(heap.stats().requested, 100);
+        assert_eq!(heap.stats().allocated, 128);
+        // SAFETY: `p` came from `alloc` with `layout`.
+        unsafe { heap.dealloc(p, layout) };
+        assert_eq!(heap.stats().allocated, 0);
+        assert_eq!(heap.last_failure(), None);
+        let huge = Layout::from_size_align(1 << 20, 16).unwrap();
+        // SAFETY: a valid layout.
+        assert!(unsafe { heap.alloc(huge) }.is_null());
+        assert_eq!(heap.last_failure(), Some((1 << 20, 16)));
+    }
+}

@@ -1,0 +1,184 @@
+//! The kernel's memory map, as data.
+//!
+//! The image's sections (from the linker script's symbols), the RAM around
+//! it and the board's devices become a list of [`Region`]s, each with what
+//! it may be used for ([`RegionKind`]). Everything is mapped at
+//! `KERNEL_OFFSET + physical address`; what is not listed stays unmapped:
+//! page 0, the stack guard pages, and everything that is neither RAM nor a
+//! device.
+
+/// What a region may be used for; the MMU code picks the permission bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionKind {
+    /// Read-only, executable: `.text`.
+    Code,
+    /// Read-only, never executable: `.rodata`, and the RAM below the image
+    /// (where loaders put the device tree).
+    ReadOnly,
+    /// Read-write, never executable: `.data`, `.bss`, stacks, the heap.
+    Data,
+    /// Device registers: Device-nGnRE, never executable.
+    Device,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region {
+    pub name: &'static str,
+    pub virt: u64,
+    pub phys: u64,
+    pub size: u64,
+    pub kind: RegionKind,
+}
+
+/// A range of physical addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PhysRange {
+    pub base: u64,
+    pub size: u64,
+}
+
+impl PhysRange {
+    pub const fn end(&self) -> u64 {
+        self.base + self.size
+    }
+}
+
+/// A device's registers, as a board lists them.
+#[derive(Clone, Copy, Debug)]
+pub struct DeviceRegion {
+    pub name: &'static str,
+    pub range: PhysRange,
+}
+
+/// The image's sections, as kernel (virtual) addresses from the linker script.
+#[derive(Clone, Copy, Debug)]
+pub struct ImageLayout {
+    pub start: u64,
+    pub text_end: u64,
+    pub rodata_end: u64,
+    /// End of `.data` + `.bss`; the page tables follow.
+    pub data_end: u64,
+    pub boot_stack: (u64, u64),
+    pub exception_stack: (u64, u64),
+    pub end: u64,
+}
+
+/// At most this many regions: 7 for the image and RAM, the rest devices.
+pub const MAX_REGIONS: usize = 16;
+
+/// The kernel memory map: the image's sections, RAM below and above it, devices.
+pub fn kernel_regions(
+    image: &ImageLayout,
+    ram: PhysRange,
+    devices: &[DeviceRegion],
+    to_phys: impl Fn(u64) -> u64,
+) -> ([Option<Region>; MAX_REGIONS], usize) {
+    let mut out = [None; MAX_REGIONS];
+    let mut n = 0;
+    let mut add = |name, virt: u64, end: u64, kind| {
+        if end > virt && n < MAX_REGIONS {
+            out[n] = Some(Region { name, virt, phys: to_phys(virt), size: end - virt, kind });
+            n += 1;
+        }
+    };
+    let offset = image.start - to_phys(image.start);
+    add("ram below image", ram.base + offset, image.start, RegionKind::ReadOnly);
+    add(".text", image.start, image.text_end, RegionKind::Code);
+    add(".rodata", image.text_end, image.rodata_end, RegionKind::ReadOnly);
+    add(".data .bss page tables", image.rodata_end, image.boot_stack.0 - GUARD_SIZE, RegionKind::Data);
+    add("boot stack", image.boot_stack.0, image.boot_stack.1, RegionKind::Data);
+    add("exception stack", image.exception_stack.0, image.exception_stack.1, RegionKind::Data);
+    add("heap", image.end, ram.end() + offset, RegionKind::Data);
+    for d in devices {
+        add(d.name, d.range.base + offset, d.range.end() + offset, RegionKind::Device);
+    }
+    (out, n)
+}
+
+/// The size of the unmapped guard page below each stack.
+pub const GUARD_SIZE: u64 = 4096;
+
+#[cfg(target_os = "none")]
+impl ImageLayout {
+    /// The layout of the running image.
+    pub fn current() -> Self {
+        extern "C" {
+            static __image_start: u8;
+            static __text_end: u8;
+            static __rodata_end: u8;
+            static __data_end: u8;
+            static __boot_stack_bottom: u8;
+            static __boot_stack_top: u8;
+            static __exception_stack_bottom: u8;
+            static __exception_stack_top: u8;
+            static __image_end: u8;
+        }
+        use core::ptr::addr_of;
+        Self {
+            start: addr_of!(__image_start) as u64,
+            text_end: addr_of!(__text_end) as u64,
+            rodata_end: addr_of!(__rodata_end) as u64,
+            data_end: addr_of!(__data_end) as u64,
+            boot_stack: (addr_of!(__boot_stack_bottom) as u64, addr_of!(__boot_stack_top) as u64),
+            exception_stack: (addr_of!(__exception_stack_bottom) as u64, addr_of!(__exception_stack_top) as u64),
+            end: addr_of!(__image_end) as u64,
+        }
+    }
+
+    /// Bytes of the image file: text + rodata + data.
+    pub fn loaded_size(&self) -> u64 {
+        self.data_end - self.start
+    }
+}
+
+/// Is `addr` one of the image's stack guard pages?
+#[cfg(target_os = "none")]
+pub fn is_guard_page(addr: u64) -> bool {
+    let l = ImageLayout::current();
+    [l.boot_stack.0, l.exception_stack.0].iter().any(|&bottom| (bottom - GUARD_SIZE..bottom).contains(&addr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+
+    const OFF: u64 = 0xffff_ff80_0000_0000;
+
+    #[test]
+    fn regions_cover_image_and_ram_and_leave_guards() {
+        let k = |pa: u64| pa + OFF;
+        let image = ImageLayout {
+            start: k(0x4008_0000),
+            text_end: k(0x4008_8000),
+            rodata_end: k(0x4008_a000),
+            data_end: k(0x4008_c000),
+            boot_stack: (k(0x4009_5000), k(0x400a_5000)),
+            exception_stack: (k(0x400a_6000), k(0x400a_a000)),
+            end: k(0x400a_a000),
+        };
+        let ram = PhysRange { base: 0x4000_0000, size: 1 << 30 };
+        let uart = DeviceRegion { name: "uart", range: PhysRange { base: 0x0900_0000, size: 0x1000 } };
+        let (regions, n) = kernel_regions(&image, ram, &[uart], |va| va - OFF);
+        let regions: std::vec::Vec<Region> = regions[..n].iter().map(|r| r.unwrap()).collect();
+        let find = |name: &str| *regions.iter().find(|r| r.name == name).unwrap();
+        assert_eq!(find(".text").kind, RegionKind::Code);
+        assert_eq!(find(".text").phys, 0x4008_0000);
+        assert_eq!(find(".rodata").size, 0x2000);
+        assert_eq!(find("ram below image").size, 0x8_0000);
+        assert_eq!(find("heap").virt, k(0x400a_a000));
+        assert_eq!(find("heap").phys + find("heap").size, 0x8000_0000);
+        assert_eq!(find("uart").virt, k(0x0900_0000));
+        assert_eq!(find("uart").kind, RegionKind::Device);
+        // The guard page below each stack is in no region.
+        for guard in [k(0x4009_4000), k(0x400a_5000)] {
+            assert!(regions.iter().all(|r| !(r.virt..r.virt + r.size).contains(&guard)), "{guard:#x} mapped");
+        }
+        // Nothing overlaps.
+        for (i, a) in regions.iter().enumerate() {
+            for b in &regions[i + 1..] {
+                assert!(a.virt + a.size <= b.virt || b.virt + b.size <= a.virt, "{a:?} overlaps {b:?}");
+            }
+        }
+    }
+}

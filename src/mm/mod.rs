@@ -1,0 +1,8 @@
+//! Memory management: the kernel's memory map and its heap.
+//!
+//! - [`layout`]: which physical ranges the kernel maps where, with what
+//!   permissions (the architecture's MMU code turns this into tables);
+//! - [`heap`]: the global allocator over the RAM the image does not use.
+
+pub mod heap;
+pub mod layout;
