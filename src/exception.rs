@@ -2,7 +2,9 @@
 //!
 //! First the application's [`ExceptionHandler`] (if it set one with
 //! [`set_handler`]) gets a say, one typed method per kind of exception, each
-//! defaulting to "not handled". What nobody handles is fatal: the full report
+//! defaulting to "not handled". An exception in task code (thread mode,
+//! interrupts enabled) ends that task only, with a report naming it and the
+//! reason in its `JoinHandle` (see [`crate::task`]). The rest is fatal: the full report
 //! (decoded syndrome, fault address, registers, backtrace) is printed and the
 //! machine exits with status [`EXIT_FAULT`] (102).
 
@@ -77,7 +79,19 @@ pub(crate) fn handle(fault: Fault) {
             return;
         }
     }
+    if let Some((task, failure)) = crate::task::fault_in_task(&fault) {
+        report_task_fault(&fault, &task, &failure);
+        crate::task::fail_current(failure);
+    }
     report_fatal(fault);
+}
+
+/// The report for a fault that ends one task: which task, why, where.
+fn report_task_fault(fault: &Fault, task: &crate::task::Task, failure: &crate::task::TaskFailure) {
+    let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
+    p(format_args!("\n*** {task} failed: {failure}\n"));
+    p(format_args!("  {}, ESR {:#010x}, FAR {:#018x}\n", fault.syndrome, fault.esr, fault.far));
+    crate::backtrace::print(fault.frame.elr, fault.frame.x[29]);
 }
 
 /// Prints the full report of an unhandled exception and exits with 102.

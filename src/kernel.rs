@@ -3,13 +3,14 @@
 //! `arch::start` calls [`start`] with the MMU on (boot mapping). From there:
 //! find out how much RAM there is, build and switch to the kernel's real
 //! translation tables, start the console, the logger, the heap, time and
-//! interrupts, and call the application's `main`. Returning from `main`
-//! powers off with status 0.
+//! interrupts and the scheduler, and run the application's `main` as the
+//! first task while the boot context becomes the idle task. Returning from
+//! `main` powers off with status 0.
 
 use crate::arch::mmu::{self, phys_to_virt};
 use crate::arch::start::BootInfo;
 use crate::mm::layout::{self, ImageLayout, PhysRange, Region};
-use crate::{arch::cpu, board, console, irq, logger, mm, time};
+use crate::{arch::cpu, board, console, irq, logger, mm, sched, task, time};
 use core::sync::atomic::{AtomicU8, Ordering};
 
 static BOOT_EL: AtomicU8 = AtomicU8::new(0);
@@ -44,6 +45,7 @@ fn discover_ram(info: &BootInfo) -> PhysRange {
 }
 
 pub(crate) fn start(info: BootInfo) -> ! {
+    crate::arch::context::set_current_task_pointer(core::ptr::null_mut()); // no tasks yet
     BOOT_EL.store(info.boot_el, Ordering::Relaxed);
     time::mark_boot(0);
     let ram = discover_ram(&info);
@@ -72,14 +74,25 @@ pub(crate) fn start(info: BootInfo) -> ! {
         ram.size >> 20,
         board::interrupt_controller_name()
     );
-    extern "Rust" {
-        /// The application's `main`, named by `ilusion::entry!`.
-        fn ilusion_main();
-    }
-    // SAFETY: `entry!` defines `ilusion_main` as a safe `fn()`.
-    unsafe { ilusion_main() };
-    crate::power::exit(0)
+    // From here on this context is the idle task; `main` is the first real task.
+    sched::scheduler::init(DEFAULT_TIME_SLICE);
+    let main = task::Builder::new().name("main").stack_size(MAIN_STACK_SIZE).spawn(|| {
+        extern "Rust" {
+            /// The application's `main`, named by `ilusion::entry!`.
+            fn ilusion_main();
+        }
+        // SAFETY: `entry!` defines `ilusion_main` as a safe `fn()`.
+        unsafe { ilusion_main() };
+        crate::power::exit(0)
+    });
+    core::mem::forget(main.expect("no memory for the main task"));
+    sched::scheduler::run_idle()
 }
+
+/// How long a preemptive task runs before an equal one gets its turn.
+pub const DEFAULT_TIME_SLICE: time::Duration = time::Duration::from_millis(10);
+/// The stack of the task that runs the application's `main`.
+const MAIN_STACK_SIZE: usize = 256 * 1024;
 
 const EMPTY_REGION: Region =
     Region { name: "", virt: 0, phys: 0, size: 0, kind: layout::RegionKind::ReadOnly };

@@ -16,7 +16,10 @@
 //! - `boards/<name>` (as [`board`]): what is at which address on one board;
 //! - [`drivers`]: the devices boards wire up (PL011 UART, GIC);
 //! - portable OS: [`mm`], [`irq`], [`time`], [`console`], [`exception`],
-//!   and the boot sequence in `kernel.rs`.
+//!   and the boot sequence in `kernel.rs`;
+//! - tasks: [`task`] (spawn, join, priorities), [`sync`] (mutexes,
+//!   semaphores, condition variables, channels), and the scheduler behind
+//!   them in [`sched`].
 
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -30,6 +33,9 @@ pub mod fdt;
 pub mod irq;
 pub mod logger;
 pub mod mm;
+pub mod sched;
+pub mod sync;
+pub mod task;
 pub mod time;
 
 #[cfg(target_os = "none")]
@@ -54,8 +60,9 @@ pub use power::exit;
 
 /// Names the application's `main` function: `ilusion::entry!(main);`.
 ///
-/// ilusion boots the machine, then calls `main`; when it returns, the
-/// machine powers off with exit status 0.
+/// ilusion boots the machine, then runs `main` as the first task (named
+/// "main", at the default priority, so it can spawn, join and block); when
+/// it returns, the machine powers off with exit status 0.
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {

@@ -1,4 +1,8 @@
 //! Panics: print the message, where, and a backtrace; exit with status 101.
+//!
+//! A panic in task code (not in an interrupt handler, not with interrupts
+//! masked inside the OS) ends only that task: `join` returns
+//! `Err(TaskFailure::Panic { message })`.
 
 use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +14,17 @@ static PANICKING: AtomicBool = AtomicBool::new(false);
 
 #[panic_handler]
 fn panic(info: &PanicInfo) -> ! {
-    crate::arch::cpu::disable_interrupts();
+    let irqs_were_enabled = crate::arch::cpu::disable_interrupts();
+    if let Some(task) = crate::task::panicking_task(irqs_were_enabled) {
+        // A panic in task code ends that task only.
+        let message = alloc::format!("{}", info.message());
+        let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
+        match info.location() {
+            Some(l) => p(format_args!("\n*** {task} panicked at {}:{}:{}:\n{message}\n", l.file(), l.line(), l.column())),
+            None => p(format_args!("\n*** {task} panicked:\n{message}\n")),
+        }
+        crate::task::fail_current(crate::task::TaskFailure::Panic { message });
+    }
     if PANICKING.swap(true, Ordering::SeqCst) {
         crate::console::write_fmt_emergency(format_args!("\n*** panic while panicking\n"));
         crate::power::exit(EXIT_PANIC);

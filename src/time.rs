@@ -1,8 +1,10 @@
-//! Time: a monotonic clock and a periodic timer, from the ARM generic timer.
+//! Time: a monotonic clock, sleeping, and a periodic timer, from the ARM generic timer.
 //!
 //! [`Instant`] counts the generic timer's virtual counter (CNTVCT_EL0) from
-//! boot. [`set_periodic`] programs the timer's compare value for the next
-//! deadline and re-arms it from the interrupt, so periods do not drift.
+//! boot. [`sleep`] and [`sleep_until`] block the calling task (see
+//! `sched::timer`). [`set_periodic`] calls a handler every period; its next
+//! deadline and the scheduler's share the one timer comparator ([`rearm`]
+//! programs the earliest), and periods do not drift.
 
 pub use core::time::Duration;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -104,7 +106,7 @@ pub fn set_periodic(period: Duration, handler: fn()) {
         PERIODIC_HANDLER.store(handler as usize, Ordering::Relaxed);
         let next = crate::arch::cpu::counter() + ticks;
         NEXT_DEADLINE.store(next, Ordering::Relaxed);
-        crate::arch::cpu::set_timer_deadline(next);
+        rearm(&crate::sched::critical::InterruptsMasked::new());
     });
 }
 
@@ -113,7 +115,7 @@ pub fn set_periodic(period: Duration, handler: fn()) {
 pub fn stop_periodic() {
     crate::arch::cpu::without_interrupts(|| {
         PERIOD_TICKS.store(0, Ordering::Relaxed);
-        crate::arch::cpu::stop_timer();
+        rearm(&crate::sched::critical::InterruptsMasked::new());
     });
 }
 
@@ -129,23 +131,60 @@ pub(crate) fn mark_boot(count: u64) {
     BOOT_COUNT.store(count, Ordering::Relaxed);
 }
 
-/// The timer's interrupt: re-arm for the next period, then call the handler.
+/// Programs the one timer for the earliest of what is waiting for it: the
+/// periodic handler's next period and the scheduler's next deadline
+/// (sleepers, timeouts, the end of a slice). Nothing waiting: timer off.
+#[cfg(target_os = "none")]
+pub(crate) fn rearm(masked: &crate::sched::critical::InterruptsMasked) {
+    let periodic =
+        if PERIOD_TICKS.load(Ordering::Relaxed) != 0 { NEXT_DEADLINE.load(Ordering::Relaxed) } else { u64::MAX };
+    let next = periodic.min(crate::sched::timer::next_deadline(masked));
+    if next == u64::MAX {
+        crate::arch::cpu::stop_timer();
+    } else {
+        crate::arch::cpu::set_timer_deadline(next);
+    }
+}
+
+/// The timer's interrupt: the periodic handler if its period is up, then the
+/// scheduler's deadlines; then the timer is programmed for what comes next.
 #[cfg(target_os = "none")]
 pub(crate) fn timer_interrupt(_: crate::irq::IntId) {
+    // SAFETY: interrupt handlers run with interrupts masked.
+    let masked = unsafe { crate::sched::critical::InterruptsMasked::assume() };
+    let now = crate::arch::cpu::counter();
     let period = PERIOD_TICKS.load(Ordering::Relaxed);
-    if period == 0 {
-        crate::arch::cpu::stop_timer();
+    if period != 0 && NEXT_DEADLINE.load(Ordering::Relaxed) <= now {
+        NEXT_DEADLINE.store(NEXT_DEADLINE.load(Ordering::Relaxed) + period, Ordering::Relaxed);
+        let h = PERIODIC_HANDLER.load(Ordering::Relaxed);
+        if h != 0 {
+            // SAFETY: only `set_periodic` stores here, from a `fn()`.
+            let handler: fn() = unsafe { core::mem::transmute::<usize, fn()>(h) };
+            handler();
+        }
+    }
+    crate::sched::timer::expire(&masked, now);
+    rearm(&masked);
+    core::mem::forget(masked);
+}
+
+/// Blocks the running task for `d` (other tasks run meanwhile).
+#[cfg(target_os = "none")]
+pub fn sleep(d: Duration) {
+    sleep_until(Instant::now() + d)
+}
+
+/// Blocks the running task until `deadline`.
+#[cfg(target_os = "none")]
+pub fn sleep_until(deadline: Instant) {
+    use crate::sched::{critical::InterruptsMasked, scheduler, timer};
+    let masked = InterruptsMasked::new();
+    if Instant::now() >= deadline {
         return;
     }
-    let next = NEXT_DEADLINE.load(Ordering::Relaxed) + period;
-    NEXT_DEADLINE.store(next, Ordering::Relaxed);
-    crate::arch::cpu::set_timer_deadline(next);
-    let h = PERIODIC_HANDLER.load(Ordering::Relaxed);
-    if h != 0 {
-        // SAFETY: only `set_periodic` stores here, from a `fn()`.
-        let handler: fn() = unsafe { core::mem::transmute::<usize, fn()>(h) };
-        handler();
-    }
+    // SAFETY: the running task is alive and on no list; the timer takes it off when it wakes it.
+    unsafe { timer::add(&masked, scheduler::current(), deadline.ticks()) };
+    scheduler::block_current(&masked);
 }
 
 #[cfg(test)]

@@ -103,3 +103,14 @@ pub fn frame_pointer_return_address() -> u64 {
     unsafe { asm!("mov {0}, x30", out(reg) lr, options(nomem, nostack)) };
     lr
 }
+
+/// Is the CPU in an exception handler (on SP_EL1) rather than in task code (on SP_EL0)?
+#[inline]
+pub fn in_exception_handler() -> bool {
+    SPSel.matches_all(SPSel::SP::ELx)
+}
+
+/// Were IRQs masked in the interrupted context with saved PSTATE `spsr`?
+pub fn spsr_irqs_masked(spsr: u64) -> bool {
+    spsr & (1 << 7) != 0
+}

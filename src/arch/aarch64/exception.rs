@@ -4,7 +4,9 @@
 //! exception stack and calls [`ilusion_exception`], which sorts the exception
 //! into an interrupt (handed to [`crate::irq`]) or a synchronous exception
 //! (decoded from ESR_EL1 and handed to [`crate::exception`]). Whatever frame
-//! it returns is restored with `eret`.
+//! it returns is restored with `eret`. The frame is on the running task's
+//! kernel stack; after an interrupt, the scheduler may switch to another task
+//! before this returns (preemption).
 
 use super::esr::Syndrome;
 use aarch64_cpu::registers::{Readable, ESR_EL1, FAR_EL1};
@@ -56,6 +58,11 @@ impl VectorEntry {
         self.0 >= 8
     }
 
+    /// Taken from kernel code in thread mode (on SP_EL0): task code.
+    pub fn from_thread_mode(self) -> bool {
+        self.0 < 4
+    }
+
     /// Taken while already on the exception stack (SP_EL1): a fault in a handler.
     pub fn on_exception_stack(self) -> bool {
         (4..8).contains(&self.0)
@@ -87,7 +94,12 @@ impl ExceptionFrame {
 extern "C" fn ilusion_exception(frame: &mut ExceptionFrame, entry: u64) -> *mut ExceptionFrame {
     let entry = VectorEntry(entry);
     match entry.kind() {
-        ExceptionType::Irq | ExceptionType::Fiq => crate::irq::dispatch(),
+        ExceptionType::Irq | ExceptionType::Fiq => {
+            crate::irq::dispatch();
+            // A task the handler woke, or the end of a slice, may switch tasks
+            // here; this task resumes here later, and returns from the exception.
+            crate::sched::scheduler::preempt_from_interrupt();
+        }
         ExceptionType::Synchronous | ExceptionType::SError => {
             let esr = ESR_EL1.get();
             let syndrome =

@@ -5,6 +5,7 @@
 //! - `vectors.s` + [`exception`]: saving contexts and dispatching exceptions;
 //! - [`esr`]: decoding why a synchronous exception happened;
 //! - [`mmu`]: translation-table descriptors and tables;
+//! - `switch.s` + [`context`]: switching from one task to another;
 //! - [`cpu`]: interrupts masking, waiting, timers, and other single instructions;
 //! - [`semihosting`]: how a test image tells QEMU its exit status.
 //!
@@ -14,6 +15,8 @@
 pub mod esr;
 pub mod mmu;
 
+#[cfg(target_os = "none")]
+pub mod context;
 #[cfg(target_os = "none")]
 pub mod cpu;
 #[cfg(target_os = "none")]
@@ -27,3 +30,5 @@ pub mod start;
 core::arch::global_asm!(include_str!("boot.s"), options(raw));
 #[cfg(target_os = "none")]
 core::arch::global_asm!(include_str!("vectors.s"), options(raw));
+#[cfg(target_os = "none")]
+core::arch::global_asm!(include_str!("switch.s"), options(raw));

@@ -106,3 +106,55 @@ pub fn translate(va: u64) -> Option<(u64, Attributes, u64)> {
     let tables = KERNEL_TABLES.lock();
     tables.as_ref()?.translate(va, &*POOL.lock())
 }
+
+/// Tables for mappings made after boot, from the heap (the boot pool is small
+/// and only meant for the kernel map).
+struct HeapTables;
+
+impl TableAllocator for HeapTables {
+    fn allocate(&mut self) -> Option<(NonNull<Table>, u64)> {
+        let layout = core::alloc::Layout::new::<Table>();
+        // SAFETY: `Table` has a non-zero size.
+        let table = NonNull::new(unsafe { alloc::alloc::alloc(layout) } as *mut Table)?;
+        // SAFETY: freshly allocated, the size and alignment of a `Table`.
+        unsafe { table.write(Table::EMPTY) };
+        Some((table, virt_to_phys(table.as_ptr() as u64)))
+    }
+
+    fn table_at(&self, pa: u64) -> NonNull<Table> {
+        NonNull::new(phys_to_virt(pa) as *mut Table).unwrap()
+    }
+}
+
+/// Maps `size` bytes of RAM at physical `pa` to kernel address `va` as data
+/// (used for task stacks, outside the linear map). Tables come from the heap
+/// and stay, to be reused by later mappings of the same range.
+pub fn map_kernel_data(va: u64, pa: u64, size: u64) -> Result<(), MapError> {
+    let mut tables = KERNEL_TABLES.lock();
+    let tables = tables.as_mut().ok_or(MapError::OutOfTables)?;
+    tables.map(va, pa, size, Attributes::KERNEL_DATA, &mut HeapTables)?;
+    // Make the new entries visible to the table walker before they are used.
+    aarch64_cpu::asm::barrier::dsb(aarch64_cpu::asm::barrier::ISHST);
+    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+    Ok(())
+}
+
+/// Unmaps the pages of `[va, va + size)` mapped by [`map_kernel_data`] and
+/// drops their TLB entries, page by page.
+pub fn unmap_kernel_pages(va: u64, size: u64) -> Result<(), MapError> {
+    use aarch64_cpu::asm::barrier;
+    let mut tables = KERNEL_TABLES.lock();
+    let tables = tables.as_mut().ok_or(MapError::OutOfTables)?;
+    tables.unmap(va, size, &HeapTables)?;
+    barrier::dsb(barrier::ISHST);
+    let mut page = va;
+    while page < va + size {
+        // SAFETY: TLB maintenance has no memory-safety effect. The operand is
+        // VA[55:12], for any ASID (the mapping is global).
+        unsafe { core::arch::asm!("tlbi vaae1is, {0}", in(reg) (page >> 12) & ((1 << 44) - 1), options(nostack)) };
+        page += PAGE_SIZE;
+    }
+    barrier::dsb(barrier::ISH);
+    barrier::isb(barrier::SY);
+    Ok(())
+}

@@ -43,6 +43,8 @@ pub enum MapError {
     AlreadyMapped { va: u64 },
     /// The table allocator ran out.
     OutOfTables,
+    /// `unmap` met a block mapping (it only removes pages).
+    BlockInRange { va: u64 },
 }
 
 /// A translation table root and the operations on the address space it describes.
@@ -126,6 +128,47 @@ impl PageTable {
         }
         *entry = if level == 3 { Descriptor::page(pa, attrs) } else { Descriptor::block(pa, attrs) };
         Ok(())
+    }
+
+    /// Unmaps the 4 KiB pages of `[va, va + size)` and returns how many were
+    /// mapped. Blocks are not split: a range that hits one is refused. Tables
+    /// emptied this way stay in place for the next mapping (the caller must
+    /// invalidate the TLB entries of the pages).
+    pub fn unmap(&mut self, va: u64, size: u64, alloc: &impl TableAllocator) -> Result<usize, MapError> {
+        if (va | size) % PAGE_SIZE != 0 {
+            return Err(MapError::Misaligned { va, pa: 0, size });
+        }
+        let mut unmapped = 0;
+        let end = va.wrapping_add(size);
+        let mut page = va;
+        while page != end {
+            if let Some(entry) = self.leaf_entry(page, alloc)? {
+                *entry = Descriptor::INVALID;
+                unmapped += 1;
+            }
+            page = page.wrapping_add(PAGE_SIZE);
+        }
+        Ok(unmapped)
+    }
+
+    /// The level 3 entry for `va` if its tables exist and it is mapped.
+    fn leaf_entry(&mut self, va: u64, alloc: &impl TableAllocator) -> Result<Option<&mut Descriptor>, MapError> {
+        let mut table = self.root;
+        for level in 1..3 {
+            // SAFETY: `table` is a live table of this address space.
+            let entry = unsafe { table.as_ref().entries[index(va, level)] };
+            if !entry.is_valid() {
+                return Ok(None);
+            }
+            if !entry.is_table() {
+                return Err(MapError::BlockInRange { va });
+            }
+            table = alloc.table_at(entry.address());
+        }
+        // SAFETY: `table` is a live level 3 table of this address space, and
+        // `&mut self` makes us its only user.
+        let entry = unsafe { &mut table.as_mut().entries[index(va, 3)] };
+        Ok(entry.is_valid().then_some(entry))
     }
 
     /// Walks the tables: the physical address and attributes `va` maps to,
@@ -223,6 +266,35 @@ mod tests {
         let (_, attrs, _) = pt.translate(HIGH + 0x0900_0018, &a).unwrap();
         assert_eq!(attrs.memory, MemoryType::Device);
         assert!(!attrs.kernel_exec && attrs.writable);
+    }
+
+    #[test]
+    fn unmap_removes_pages_and_keeps_neighbours() {
+        let mut a = HostTables::default();
+        let mut pt = PageTable::new(&mut a).unwrap();
+        let base = HIGH + 0x70_0000_0000;
+        pt.map(base, 0x4000_0000, 4 * PAGE_SIZE, Attributes::KERNEL_DATA, &mut a).unwrap();
+        assert_eq!(pt.unmap(base + PAGE_SIZE, 2 * PAGE_SIZE, &a), Ok(2));
+        assert!(pt.translate(base, &a).is_some());
+        assert!(pt.translate(base + PAGE_SIZE, &a).is_none());
+        assert!(pt.translate(base + 2 * PAGE_SIZE, &a).is_none());
+        assert!(pt.translate(base + 3 * PAGE_SIZE, &a).is_some());
+        assert_eq!(pt.unmap(base + PAGE_SIZE, PAGE_SIZE, &a), Ok(0), "already unmapped");
+        assert_eq!(pt.unmap(base + (1 << 30), PAGE_SIZE, &a), Ok(0), "no tables there");
+        // The freed pages can be mapped again, reusing the tables.
+        let tables = a.0.len();
+        pt.map(base + PAGE_SIZE, 0x5000_0000, PAGE_SIZE, Attributes::KERNEL_DATA, &mut a).unwrap();
+        assert_eq!(pt.translate(base + PAGE_SIZE, &a).unwrap().0, 0x5000_0000);
+        assert_eq!(a.0.len(), tables);
+    }
+
+    #[test]
+    fn unmap_refuses_blocks_and_misalignment() {
+        let mut a = HostTables::default();
+        let mut pt = PageTable::new(&mut a).unwrap();
+        pt.map(HIGH, 0, 2 << 20, Attributes::KERNEL_DATA, &mut a).unwrap();
+        assert_eq!(pt.unmap(HIGH, PAGE_SIZE, &a), Err(MapError::BlockInRange { va: HIGH }));
+        assert!(matches!(pt.unmap(HIGH + 1, PAGE_SIZE, &a), Err(MapError::Misaligned { .. })));
     }
 
     #[test]

@@ -1,0 +1,72 @@
+//! A task's saved processor state between two runs, and the switch itself
+//! (`switch.s`).
+//!
+//! A task that is not running is always stopped inside `switch_context`: it
+//! called it (yield, block, exit) or the interrupt handler called it for it
+//! (preemption, whose full register state is already in an
+//! `ExceptionFrame` on the task's kernel stack). So the [`Context`] needs
+//! only the callee-saved registers, the stack pointer and SPSel.
+
+/// Callee-saved state, laid out as `switch.s` expects.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct Context {
+    /// x19 to x28, x29 (frame pointer), x30 (where `switch_context` returns).
+    pub x19_x30: [u64; 12],
+    pub sp: u64,
+    /// 0: thread mode, SP_EL0 (yielded); 1: handler mode, SP_EL1 (preempted).
+    pub spsel: u64,
+    /// The low halves of v8 to v15, which the calling convention preserves.
+    pub d8_d15: [u64; 8],
+    /// The top of the task's kernel stack, loaded into SP_EL1 when it resumes in thread mode.
+    pub kernel_stack_top: u64,
+}
+
+const _: () = assert!(core::mem::offset_of!(Context, sp) == 96);
+const _: () = assert!(core::mem::offset_of!(Context, d8_d15) == 112);
+const _: () = assert!(core::mem::offset_of!(Context, kernel_stack_top) == 176);
+
+impl Context {
+    /// The context of a task that has not run yet: the first switch to it
+    /// "returns" into `task_trampoline`, which calls `ilusion_task_start(prev, task)`.
+    pub fn new_task(task: u64, stack_top: u64, kernel_stack_top: u64) -> Self {
+        extern "C" {
+            fn task_trampoline();
+        }
+        let mut x19_x30 = [0; 12];
+        x19_x30[0] = task;
+        x19_x30[11] = task_trampoline as *const () as u64;
+        Self { x19_x30, sp: stack_top, spsel: 0, d8_d15: [0; 8], kernel_stack_top }
+    }
+}
+
+extern "C" {
+    /// Saves the running task into `prev`, resumes `next`; returns (in `next`)
+    /// the `prev_task` of the switch that resumed it.
+    fn switch_context(prev: *mut Context, next: *const Context, prev_task: *mut u8) -> *mut u8;
+}
+
+/// Switches from the running task to another one.
+///
+/// # Safety
+/// Interrupts are masked; `prev` is the running task's context, `next` a
+/// context saved by `switch_context` or made by [`Context::new_task`], of a
+/// task whose stacks are mapped; both stay alive until the switch back.
+#[inline]
+pub unsafe fn switch(prev: *mut Context, next: *const Context, prev_task: *mut u8) -> *mut u8 {
+    // SAFETY: forwarded from our caller.
+    unsafe { switch_context(prev, next, prev_task) }
+}
+
+/// The running task, as stored in TPIDR_EL1 (a register the OS owns).
+#[inline]
+pub fn current_task_pointer() -> *mut u8 {
+    use aarch64_cpu::registers::{Readable, TPIDR_EL1};
+    TPIDR_EL1.get() as *mut u8
+}
+
+#[inline]
+pub fn set_current_task_pointer(task: *mut u8) {
+    use aarch64_cpu::registers::{Writeable, TPIDR_EL1};
+    TPIDR_EL1.set(task as u64);
+}

@@ -1,0 +1,66 @@
+// switch_context: the one place where the processor goes from one task to
+// another. See src/arch/aarch64/context.rs for the Rust side.
+//
+//   x0 = &mut prev.context  (where to save the running task)
+//   x1 = &next.context      (what to resume)
+//   x2 = prev task pointer, handed to `next` as the return value
+//
+// Saves what the calling convention says a callee must preserve (x19-x30,
+// d8-d15), the stack pointer and which stack pointer is selected (SPSel):
+// a task that yielded or blocked runs in thread mode on SP_EL0; one that
+// was preempted is inside the interrupt handler, on its kernel stack
+// (SP_EL1). Everything else was saved by the caller, or by the exception
+// entry in vectors.s. Resuming a thread-mode task also points SP_EL1 at its
+// own kernel stack, so its next exception lands there. Interrupts are
+// masked throughout (the caller's job).
+
+.equ CTX_SP, 96
+.equ CTX_D, 112
+.equ CTX_KERNEL_STACK, 176
+
+.section .text.switch_context, "ax"
+.global switch_context
+switch_context:
+    stp     x19, x20, [x0, #0]
+    stp     x21, x22, [x0, #16]
+    stp     x23, x24, [x0, #32]
+    stp     x25, x26, [x0, #48]
+    stp     x27, x28, [x0, #64]
+    stp     x29, x30, [x0, #80]
+    mov     x9, sp
+    mrs     x10, spsel
+    stp     x9, x10, [x0, #CTX_SP]
+    stp     d8, d9, [x0, #CTX_D]
+    stp     d10, d11, [x0, #CTX_D + 16]
+    stp     d12, d13, [x0, #CTX_D + 32]
+    stp     d14, d15, [x0, #CTX_D + 48]
+
+    ldp     x19, x20, [x1, #0]
+    ldp     x21, x22, [x1, #16]
+    ldp     x23, x24, [x1, #32]
+    ldp     x25, x26, [x1, #48]
+    ldp     x27, x28, [x1, #64]
+    ldp     x29, x30, [x1, #80]
+    ldp     d8, d9, [x1, #CTX_D]
+    ldp     d10, d11, [x1, #CTX_D + 16]
+    ldp     d12, d13, [x1, #CTX_D + 32]
+    ldp     d14, d15, [x1, #CTX_D + 48]
+    ldp     x9, x10, [x1, #CTX_SP]
+    msr     spsel, #1
+    cbnz    x10, 1f                 // preempted: resume on its kernel stack
+    ldr     x11, [x1, #CTX_KERNEL_STACK]
+    mov     sp, x11                 // SP_EL1 = next's kernel stack top
+    msr     spsel, #0
+1:  mov     sp, x9
+    mov     x0, x2
+    ret
+
+// The first code a new task runs: switch_context "returns" here with
+// x0 = the task that ran before, x19 = the new task. A zero frame pointer
+// and link register end backtraces.
+.global task_trampoline
+task_trampoline:
+    mov     x1, x19
+    mov     x29, xzr
+    mov     x30, xzr
+    b       ilusion_task_start

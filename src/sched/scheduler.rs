@@ -1,0 +1,333 @@
+//! The scheduler: which task runs, and switching to it.
+//!
+//! The running task is in TPIDR_EL1; the others are in the ready queue (one
+//! FIFO per level), on a wait queue, or ended. Every scheduling decision is
+//! made with interrupts masked, at one of these points:
+//! - the running task yields ([`yield_now`]), blocks ([`block_current`]) or
+//!   ends ([`exit_current`]): the most urgent ready task runs next;
+//! - a task wakes a more urgent one ([`reschedule_point`]): a preemptive
+//!   task gives way at once, a cooperative one at its next yield or block;
+//! - an interrupt handler woke a more urgent task, or the running task's
+//!   slice ran out ([`preempt_from_interrupt`], at the end of the handler):
+//!   a preemptive task is switched out right there, inside the handler, on
+//!   its kernel stack; it resumes there later and returns from the exception.
+//!
+//! The boot context becomes the idle task: least urgent of all, never queued,
+//! it waits for interrupts when nothing is ready.
+
+use super::critical::{CpuCell, InterruptsMasked};
+use super::priority::{is_preemptive, IDLE_LEVEL};
+use super::ready_queue::ReadyQueue;
+use super::tcb::{no_packet, QueueLinks, State, Tcb, WakeReason};
+use super::{timer, wait_queue::WaitQueue};
+use crate::arch::context::{self, Context};
+use crate::task::TaskFailure;
+use alloc::boxed::Box;
+use core::cell::{Cell, UnsafeCell};
+use core::ptr::NonNull;
+
+struct Scheduler {
+    ready: ReadyQueue<QueueLinks>,
+    idle: Option<NonNull<Tcb>>,
+    /// A task more urgent than the running one became ready, or the slice ended.
+    need_resched: bool,
+    slice_expired: bool,
+}
+
+static SCHED: CpuCell<Scheduler> =
+    CpuCell::new(Scheduler { ready: ReadyQueue::new(), idle: None, need_resched: false, slice_expired: false });
+
+/// The running task.
+#[inline]
+pub(crate) fn current() -> NonNull<Tcb> {
+    NonNull::new(context::current_task_pointer() as *mut Tcb).expect("scheduler not started")
+}
+
+/// Have tasks started (is there a running task)?
+pub(crate) fn is_started() -> bool {
+    !context::current_task_pointer().is_null()
+}
+
+/// Is the running task the idle task?
+pub(crate) fn is_idle(task: NonNull<Tcb>) -> bool {
+    SCHED.with(&InterruptsMasked::new(), |s| s.idle == Some(task))
+}
+
+/// Makes the boot context the idle task. Called once, before any spawn.
+pub(crate) fn init(slice: core::time::Duration) {
+    extern "C" {
+        static __exception_stack_top: u8;
+    }
+    let masked = InterruptsMasked::new();
+    let kernel_stack_top = core::ptr::addr_of!(__exception_stack_top) as u64;
+    let idle = Box::new(Tcb {
+        context: UnsafeCell::new(Context { kernel_stack_top, ..Context::default() }),
+        queue_links: Default::default(),
+        timer_links: Default::default(),
+        id: 0,
+        name: Some("idle".into()),
+        base_level: Cell::new(IDLE_LEVEL),
+        level: Cell::new(IDLE_LEVEL),
+        state: Cell::new(State::Running),
+        wake_reason: Cell::new(WakeReason::Notified),
+        deadline: Cell::new(0),
+        waiting_on: Cell::new(None),
+        waiting_for_mutex: Cell::new(core::ptr::null()),
+        held_mutexes: Cell::new(core::ptr::null()),
+        stacks: None,
+        failure: UnsafeCell::new(None),
+        joiners: WaitQueue::new(),
+        packet: core::ptr::null_mut(),
+        entry: no_packet,
+        drop_packet: no_packet,
+        refs: Cell::new(1),
+        panicking: Cell::new(false),
+    });
+    let idle = NonNull::from(Box::leak(idle));
+    timer::init(&masked, slice);
+    SCHED.with(&masked, |s| s.idle = Some(idle));
+    context::set_current_task_pointer(idle.as_ptr() as *mut u8);
+}
+
+/// The idle task's loop: run whatever is ready, else wait for an interrupt.
+pub(crate) fn run_idle() -> ! {
+    loop {
+        let masked = InterruptsMasked::new();
+        if SCHED.with(&masked, |s| s.ready.is_empty()) {
+            // Masked `wfi` still wakes on a pending interrupt, which is taken
+            // when `masked` drops; its handler switches to what it woke.
+            crate::arch::cpu::wait_for_interrupt();
+        } else {
+            schedule_away(&masked);
+        }
+    }
+}
+
+/// Queues `task` as ready; notes if it should preempt the running task.
+///
+/// # Safety
+/// `task` is alive and on no queue.
+pub(crate) unsafe fn make_ready(masked: &InterruptsMasked, task: NonNull<Tcb>) {
+    // SAFETY: promised by our caller; the running task is alive.
+    let (t, running_level) = unsafe { (task.as_ref(), current().as_ref().level.get()) };
+    t.state.set(State::Ready);
+    let level = t.level.get();
+    SCHED.with(masked, |s| {
+        // SAFETY: `task` is alive and unqueued (our caller's promise).
+        unsafe { s.ready.push_back(level, task) };
+        if level < running_level {
+            s.need_resched = true;
+        }
+    });
+}
+
+/// Puts the running task back in the ready queue (in front: it keeps its
+/// turn; at the back: its slice is over). The idle task is never queued.
+fn requeue_current(masked: &InterruptsMasked, cur: NonNull<Tcb>, in_front: bool) {
+    SCHED.with(masked, |s| {
+        if s.idle != Some(cur) {
+            // SAFETY: the running task is alive and on no queue.
+            let level = unsafe { cur.as_ref() }.level.get();
+            unsafe { cur.as_ref() }.state.set(State::Ready);
+            // SAFETY: as above.
+            unsafe {
+                if in_front {
+                    s.ready.push_front(level, cur)
+                } else {
+                    s.ready.push_back(level, cur)
+                }
+            }
+        }
+    });
+}
+
+/// Lets an equally or more urgent ready task run.
+pub fn yield_now() {
+    let masked = InterruptsMasked::new();
+    let cur = current();
+    // SAFETY: the running task is alive.
+    let level = unsafe { cur.as_ref() }.level.get();
+    let others = SCHED.with(&masked, |s| {
+        let others = s.ready.has_ready_at_or_above(level);
+        if others {
+            // SAFETY: the running task is alive and on no queue.
+            unsafe { s.ready.push_back(level, cur) };
+        }
+        others
+    });
+    if others {
+        // SAFETY: as above.
+        unsafe { cur.as_ref() }.state.set(State::Ready);
+        schedule_away(&masked);
+    }
+}
+
+/// Blocks the running task, which the caller has put on a wait queue or the timer list.
+pub(crate) fn block_current(masked: &InterruptsMasked) {
+    // SAFETY: the running task is alive.
+    unsafe { current().as_ref() }.state.set(State::Blocked);
+    schedule_away(masked);
+}
+
+/// After waking tasks from task context: a preemptive task gives way now to
+/// a more urgent one. (In an interrupt handler the decision waits for the
+/// end of the handler.)
+pub(crate) fn reschedule_point(masked: &InterruptsMasked) {
+    if crate::arch::cpu::in_exception_handler() {
+        return;
+    }
+    let cur = current();
+    // SAFETY: the running task is alive.
+    let level = unsafe { cur.as_ref() }.level.get();
+    let switch = SCHED.with(masked, |s| {
+        let more_urgent = s.need_resched && level > 0 && s.ready.has_ready_at_or_above(level - 1);
+        s.need_resched = false;
+        more_urgent && (is_preemptive(level) || s.idle == Some(cur))
+    });
+    if switch {
+        requeue_current(masked, cur, true);
+        schedule_away(masked);
+    }
+}
+
+/// Called by the timer when the running task's slice is over.
+pub(crate) fn slice_expired(masked: &InterruptsMasked) {
+    SCHED.with(masked, |s| {
+        s.need_resched = true;
+        s.slice_expired = true;
+    });
+}
+
+/// At the end of an interrupt handler: switch away from a preemptive task if
+/// a more urgent one is ready, or if its slice is over and an equal one is.
+pub(crate) fn preempt_from_interrupt() {
+    // SAFETY: interrupt handlers run with interrupts masked.
+    let masked = unsafe { InterruptsMasked::assume() };
+    if !is_started() {
+        return;
+    }
+    let cur = current();
+    // SAFETY: the running task is alive.
+    let level = unsafe { cur.as_ref() }.level.get();
+    let decision = SCHED.with(&masked, |s| {
+        if !core::mem::take(&mut s.need_resched) {
+            return None;
+        }
+        let slice_over = core::mem::take(&mut s.slice_expired);
+        if !is_preemptive(level) && s.idle != Some(cur) {
+            return None;
+        }
+        if level > 0 && s.ready.has_ready_at_or_above(level - 1) {
+            Some(true)
+        } else if slice_over && s.ready.has_ready_at_or_above(level) {
+            Some(false)
+        } else {
+            None
+        }
+    });
+    if let Some(in_front) = decision {
+        requeue_current(&masked, cur, in_front);
+        schedule_away(&masked);
+    }
+    core::mem::forget(masked);
+}
+
+/// Switches to the most urgent ready task (or idle). The caller has put the
+/// running task where it belongs (ready queue, wait queue, or nowhere if it ended).
+pub(crate) fn schedule_away(masked: &InterruptsMasked) {
+    let cur = current();
+    let next = SCHED.with(masked, |s| s.ready.pop_most_urgent().or(s.idle)).expect("no idle task");
+    if next == cur {
+        // SAFETY: the running task is alive.
+        unsafe { cur.as_ref() }.state.set(State::Running);
+        return;
+    }
+    // SAFETY: `next` came off the ready queue (or is idle): alive, with its context saved.
+    let n = unsafe { next.as_ref() };
+    n.state.set(State::Running);
+    timer::start_slice(masked, n);
+    context::set_current_task_pointer(next.as_ptr() as *mut u8);
+    // SAFETY: interrupts are masked; both contexts belong to live tasks whose
+    // stacks are mapped (a task is freed only after it has been switched away from).
+    let prev = unsafe { context::switch(cur.as_ref().context(), n.context(), cur.as_ptr() as *mut u8) };
+    finish_switch(masked, prev as *mut Tcb);
+}
+
+/// Runs in the task just switched to: frees the previous task if it had ended.
+pub(crate) fn finish_switch(masked: &InterruptsMasked, prev: *mut Tcb) {
+    // SAFETY: `prev` is the task that ran before, alive until released here.
+    let prev = unsafe { &*prev };
+    if prev.state.get() == State::Exited {
+        // SAFETY: its own reference, given up now that nothing runs on its stacks.
+        unsafe { release(masked, NonNull::from(prev)) };
+    }
+}
+
+/// Drops one reference to `task`, freeing it (stacks, packet, block) at zero.
+///
+/// # Safety
+/// The caller owns one of the task's references.
+pub(crate) unsafe fn release(_masked: &InterruptsMasked, task: NonNull<Tcb>) {
+    // SAFETY: alive while a reference is held (ours).
+    let refs = unsafe { task.as_ref() }.refs.get() - 1;
+    // SAFETY: as above.
+    unsafe { task.as_ref() }.refs.set(refs);
+    if refs == 0 {
+        // SAFETY: the last reference: the block came from `Box::leak` at spawn.
+        drop(unsafe { Box::from_raw(task.as_ptr()) });
+    }
+}
+
+/// Ends the running task: releases its mutexes (poisoned if it failed),
+/// records why it ended, wakes its joiners and switches away for good.
+pub(crate) fn exit_current(failure: Option<TaskFailure>) -> ! {
+    let masked = InterruptsMasked::new();
+    let cur = current();
+    // SAFETY: the running task is alive; nothing else touches its failure slot.
+    let t = unsafe { cur.as_ref() };
+    crate::sync::mutex::release_all_held(&masked, cur, failure.is_some());
+    // SAFETY: as above.
+    unsafe { *t.failure.get() = failure };
+    t.state.set(State::Exited);
+    t.joiners.wake_all(&masked);
+    schedule_away(&masked);
+    unreachable!("an ended task was resumed");
+}
+
+/// Changes the level `task` runs at (priority inheritance), moving it in
+/// the ready queue or its wait queue.
+///
+/// # Safety
+/// `task` is alive.
+pub(crate) unsafe fn set_level(masked: &InterruptsMasked, task: NonNull<Tcb>, level: u8) {
+    // SAFETY: promised by our caller.
+    let t = unsafe { task.as_ref() };
+    let old = t.level.get();
+    if old == level {
+        return;
+    }
+    match t.state.get() {
+        State::Ready => SCHED.with(masked, |s| {
+            // SAFETY: a ready task is queued at its level.
+            unsafe {
+                s.ready.remove(old, task);
+                t.level.set(level);
+                s.ready.push_back(level, task);
+            }
+            if level < old {
+                s.need_resched = true;
+            }
+        }),
+        State::Blocked => {
+            t.level.set(level);
+            if let Some(queue) = t.waiting_on.get() {
+                // SAFETY: a task's `waiting_on` queue is alive while it waits, and it is on it.
+                unsafe {
+                    queue.as_ref().remove(masked, task);
+                    queue.as_ref().insert(masked, task);
+                }
+            }
+        }
+        State::Running | State::Exited => t.level.set(level),
+    }
+}

@@ -1,0 +1,167 @@
+//! Task stacks: each task gets its own 1 MiB slot of kernel address space,
+//! outside the linear map, with only its two stacks mapped in it.
+//!
+//! ```text
+//! slot base                                                      slot base + 1 MiB
+//! | guard 4K | kernel stack 8K | unmapped ...         | task stack (stack_size) |
+//! ```
+//!
+//! The task runs on its task stack (SP_EL0); its exceptions and interrupts are
+//! taken on its kernel stack (SP_EL1). Everything else in the slot is
+//! unmapped, so running off the bottom of the task stack is a translation
+//! fault with the fault address in the slot: a stack overflow, caught on the
+//! kernel stack, which still works. The memory behind the stacks comes from
+//! the heap and goes back to it when the task is freed; slots are reused
+//! last-freed first, so their translation tables are too.
+
+use crate::arch::mmu::{self, table::PAGE_SIZE};
+use alloc::alloc::{alloc, dealloc, Layout};
+use alloc::vec::Vec;
+
+/// Where the slots start: above the linear map of any RAM a board has.
+pub const WINDOW_BASE: u64 = 0xffff_fff0_0000_0000;
+pub const SLOT_SIZE: u64 = 1 << 20;
+/// Slots in the window (64 GiB up to the top of the address space).
+pub const MAX_SLOTS: u32 = ((0u64.wrapping_sub(WINDOW_BASE)) / SLOT_SIZE) as u32;
+pub const KERNEL_STACK_SIZE: u64 = 8 * 1024;
+/// Where the kernel stack starts in a slot, above the guard page.
+const KERNEL_STACK_OFFSET: u64 = PAGE_SIZE;
+/// The largest task stack: the slot minus the kernel stack and two guard pages.
+pub const MAX_STACK_SIZE: usize = (SLOT_SIZE - KERNEL_STACK_OFFSET - KERNEL_STACK_SIZE - PAGE_SIZE) as usize;
+
+/// Hands out slot numbers, most recently freed first.
+pub struct SlotAllocator {
+    free: Vec<u32>,
+    never_used: u32,
+    limit: u32,
+}
+
+impl SlotAllocator {
+    pub const fn new(limit: u32) -> Self {
+        Self { free: Vec::new(), never_used: 0, limit }
+    }
+
+    pub fn allocate(&mut self) -> Option<u32> {
+        if let Some(slot) = self.free.pop() {
+            return Some(slot);
+        }
+        (self.never_used < self.limit).then(|| {
+            self.never_used += 1;
+            self.never_used - 1
+        })
+    }
+
+    pub fn free(&mut self, slot: u32) {
+        self.free.push(slot);
+    }
+}
+
+/// The address of slot `slot`.
+pub const fn slot_base(slot: u32) -> u64 {
+    WINDOW_BASE + slot as u64 * SLOT_SIZE
+}
+
+#[cfg(target_os = "none")]
+pub use target::*;
+
+#[cfg(target_os = "none")]
+mod target {
+    use super::*;
+    use crate::sched::critical::{CpuCell, InterruptsMasked};
+
+    static SLOTS: CpuCell<SlotAllocator> = CpuCell::new(SlotAllocator::new(MAX_SLOTS));
+
+    /// A task's two stacks, mapped in its slot.
+    pub struct TaskStacks {
+        slot: u32,
+        stack: *mut u8,
+        stack_size: u64,
+        kernel_stack: *mut u8,
+    }
+
+    /// Why stacks could not be made.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct OutOfMemory;
+
+    fn page_layout(size: u64) -> Layout {
+        Layout::from_size_align(size as usize, PAGE_SIZE as usize).unwrap()
+    }
+
+    impl TaskStacks {
+        /// Maps a kernel stack and a task stack of `stack_size` bytes (rounded
+        /// up to pages; at most [`MAX_STACK_SIZE`]) in a free slot.
+        pub fn new(stack_size: usize) -> Result<Self, OutOfMemory> {
+            let stack_size = (stack_size.clamp(1, MAX_STACK_SIZE) as u64).next_multiple_of(PAGE_SIZE);
+            let slot = SLOTS.with(&InterruptsMasked::new(), |s| s.allocate()).ok_or(OutOfMemory)?;
+            // SAFETY: non-zero sizes.
+            let (stack, kernel_stack) =
+                unsafe { (alloc(page_layout(stack_size)), alloc(page_layout(KERNEL_STACK_SIZE))) };
+            let stacks = Self { slot, stack, stack_size, kernel_stack };
+            if stack.is_null() || kernel_stack.is_null() {
+                return Err(OutOfMemory); // `drop` frees what was allocated
+            }
+            let base = slot_base(slot);
+            let pa = |p: *mut u8| mmu::virt_to_phys(p as u64);
+            mmu::map_kernel_data(base + KERNEL_STACK_OFFSET, pa(kernel_stack), KERNEL_STACK_SIZE)
+                .and_then(|_| mmu::map_kernel_data(stacks.stack_bottom(), pa(stack), stack_size))
+                .map_err(|_| OutOfMemory)?;
+            Ok(stacks)
+        }
+
+        pub fn stack_top(&self) -> u64 {
+            slot_base(self.slot) + SLOT_SIZE
+        }
+
+        pub fn stack_bottom(&self) -> u64 {
+            self.stack_top() - self.stack_size
+        }
+
+        pub fn kernel_stack_top(&self) -> u64 {
+            slot_base(self.slot) + KERNEL_STACK_OFFSET + KERNEL_STACK_SIZE
+        }
+
+        /// Is `addr` below this task stack, in the unmapped part of the slot?
+        pub fn is_overflow_address(&self, addr: u64) -> bool {
+            (self.kernel_stack_top()..self.stack_bottom()).contains(&addr)
+        }
+    }
+
+    impl Drop for TaskStacks {
+        fn drop(&mut self) {
+            // Unmapping what is not mapped is fine: this also cleans up after a failed `new`.
+            let _ = mmu::unmap_kernel_pages(slot_base(self.slot) + KERNEL_STACK_OFFSET, KERNEL_STACK_SIZE);
+            let _ = mmu::unmap_kernel_pages(self.stack_bottom(), self.stack_size);
+            // SAFETY: allocated in `new` with these layouts (null ones are skipped).
+            unsafe {
+                if !self.stack.is_null() {
+                    dealloc(self.stack, page_layout(self.stack_size));
+                }
+                if !self.kernel_stack.is_null() {
+                    dealloc(self.kernel_stack, page_layout(KERNEL_STACK_SIZE));
+                }
+            }
+            SLOTS.with(&InterruptsMasked::new(), |s| s.free(self.slot));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_reused_last_freed_first_and_bounded() {
+        let mut s = SlotAllocator::new(3);
+        assert_eq!([s.allocate(), s.allocate(), s.allocate(), s.allocate()], [Some(0), Some(1), Some(2), None]);
+        s.free(1);
+        s.free(0);
+        assert_eq!([s.allocate(), s.allocate(), s.allocate()], [Some(0), Some(1), None]);
+    }
+
+    #[test]
+    fn the_window_fits_in_the_upper_half() {
+        assert_eq!(MAX_SLOTS, 65536);
+        assert_eq!(slot_base(MAX_SLOTS - 1) + (SLOT_SIZE - 1), u64::MAX);
+        assert_eq!(MAX_STACK_SIZE, (1 << 20) - 16 * 1024);
+    }
+}

@@ -1,0 +1,102 @@
+//! The task control block: everything the OS knows about one task.
+//!
+//! A `Tcb` lives in a `Box` from spawn until it has ended *and* its
+//! `JoinHandle` is gone: two references, counted in `refs` (the task's own,
+//! dropped by the next task once the dead one is switched away from, and the
+//! handle's). It is on at most one queue through `queue_links` (the ready
+//! queue or one wait queue) and, while it sleeps or waits with a timeout, on
+//! the timer list through `timer_links`. All fields are touched with
+//! interrupts masked only.
+
+use super::list::{Adapter, Links};
+use super::priority::Level;
+use super::stack::TaskStacks;
+use super::wait_queue::WaitQueue;
+use crate::arch::context::Context;
+use crate::task::TaskFailure;
+use alloc::sync::Arc;
+use core::cell::{Cell, UnsafeCell};
+use core::ptr::NonNull;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Running,
+    Ready,
+    Blocked,
+    /// Ended (returned, panicked or faulted); waiting to be joined or freed.
+    Exited,
+}
+
+/// Why a blocked task was made ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WakeReason {
+    Notified,
+    TimedOut,
+}
+
+pub struct Tcb {
+    pub context: UnsafeCell<Context>,
+    pub queue_links: Links<Tcb>,
+    pub timer_links: Links<Tcb>,
+    pub id: u64,
+    pub name: Option<Arc<str>>,
+    /// The level the task was given, and the one it runs at (higher while it
+    /// holds a mutex a more urgent task waits for).
+    pub base_level: Cell<Level>,
+    pub level: Cell<Level>,
+    pub state: Cell<State>,
+    pub wake_reason: Cell<WakeReason>,
+    /// When a sleeping or timed wait ends, in counter ticks.
+    pub deadline: Cell<u64>,
+    /// The wait queue the task is on, if blocked on one.
+    pub waiting_on: Cell<Option<NonNull<WaitQueue>>>,
+    /// The mutex it waits for (for priority inheritance chains), as an opaque pointer.
+    pub waiting_for_mutex: Cell<*const ()>,
+    /// The mutexes it holds, a list threaded through the mutexes.
+    pub held_mutexes: Cell<*const ()>,
+    pub stacks: Option<TaskStacks>,
+    /// Why it failed, once it has ended (`None`: returned normally).
+    pub failure: UnsafeCell<Option<TaskFailure>>,
+    /// Tasks waiting in `join`.
+    pub joiners: WaitQueue,
+    /// The closure and its result: run by `entry`, freed by `drop_packet`.
+    pub packet: *mut (),
+    pub entry: unsafe fn(*mut ()),
+    pub drop_packet: unsafe fn(*mut ()),
+    pub refs: Cell<u8>,
+    pub panicking: Cell<bool>,
+}
+
+impl Tcb {
+    pub fn context(&self) -> *mut Context {
+        self.context.get()
+    }
+}
+
+impl Drop for Tcb {
+    fn drop(&mut self) {
+        // SAFETY: the packet was made for `drop_packet` at spawn and is freed once, here.
+        unsafe { (self.drop_packet)(self.packet) };
+    }
+}
+
+/// Threads tasks through `queue_links` (ready queue, wait queues).
+pub struct QueueLinks;
+impl Adapter for QueueLinks {
+    type Item = Tcb;
+    fn links(t: &Tcb) -> &Links<Tcb> {
+        &t.queue_links
+    }
+}
+
+/// Threads tasks through `timer_links` (the timer list).
+pub struct TimerLinks;
+impl Adapter for TimerLinks {
+    type Item = Tcb;
+    fn links(t: &Tcb) -> &Links<Tcb> {
+        &t.timer_links
+    }
+}
+
+/// A no-op packet function, for tasks without one (idle).
+pub unsafe fn no_packet(_: *mut ()) {}

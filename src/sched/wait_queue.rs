@@ -1,0 +1,118 @@
+//! Wait queues: the one way a task blocks.
+//!
+//! Every blocking operation in ilusion (`join`, `Mutex::lock`,
+//! `Semaphore::acquire`, `Condvar::wait`, channel `send`/`recv`) checks its
+//! condition with interrupts masked and, if it has to wait, puts the task on
+//! a `WaitQueue` and switches away. Whoever changes the condition wakes one
+//! or all waiters. Waiters are kept most urgent first (FIFO among equals),
+//! so a wake always goes to the most urgent waiter. A wait may have a
+//! deadline: the task is then also on the timer list, and whichever comes
+//! first (a wake or the deadline) takes it off both.
+
+use super::critical::InterruptsMasked;
+use super::list::List;
+use super::tcb::{QueueLinks, State, Tcb, WakeReason};
+use super::{scheduler, timer};
+use core::cell::UnsafeCell;
+use core::ptr::NonNull;
+
+pub struct WaitQueue {
+    waiters: UnsafeCell<List<QueueLinks>>,
+}
+
+// SAFETY: the list is only touched with interrupts masked (an
+// `InterruptsMasked` token is required), on one core.
+unsafe impl Sync for WaitQueue {}
+// SAFETY: as above; the queue holds no thread-bound data.
+unsafe impl Send for WaitQueue {}
+
+impl WaitQueue {
+    pub const fn new() -> Self {
+        Self { waiters: UnsafeCell::new(List::new()) }
+    }
+
+    fn list(&self, _: &InterruptsMasked) -> &mut List<QueueLinks> {
+        // SAFETY: interrupts are masked on the one core, and callers of this
+        // private helper keep the borrow short and never nest it.
+        unsafe { &mut *self.waiters.get() }
+    }
+
+    pub fn has_waiters(&self, masked: &InterruptsMasked) -> bool {
+        !self.list(masked).is_empty()
+    }
+
+    /// Blocks the running task on this queue until woken, or until the
+    /// counter reaches `deadline`. The caller checked its condition under
+    /// the same `masked`; interrupts stay masked on return.
+    pub fn wait(&self, masked: &InterruptsMasked, deadline: Option<u64>) -> WakeReason {
+        let me = scheduler::current();
+        // SAFETY: the running task is alive; it goes on this queue (and maybe the timer list) and
+        // comes off before it runs again.
+        unsafe {
+            self.insert(masked, me);
+            if let Some(deadline) = deadline {
+                timer::add(masked, me, deadline);
+            }
+            scheduler::block_current(masked);
+            me.as_ref().wake_reason.get()
+        }
+    }
+
+    /// Puts `task` on the queue, ordered by urgency.
+    ///
+    /// # Safety
+    /// `task` is alive and on no queue.
+    pub unsafe fn insert(&self, masked: &InterruptsMasked, task: NonNull<Tcb>) {
+        // SAFETY: the caller promises `task` is alive and unqueued.
+        unsafe {
+            task.as_ref().waiting_on.set(Some(NonNull::from(self)));
+            self.list(masked).insert_ordered(task, |a, b| a.level.get() < b.level.get());
+        }
+    }
+
+    /// Takes `task` off this queue (a timeout, or its priority changed).
+    ///
+    /// # Safety
+    /// `task` is on this queue.
+    pub unsafe fn remove(&self, masked: &InterruptsMasked, task: NonNull<Tcb>) {
+        // SAFETY: promised by our caller.
+        unsafe {
+            self.list(masked).remove(task);
+            task.as_ref().waiting_on.set(None);
+        }
+    }
+
+    /// The most urgent waiter, still on the queue.
+    pub fn first(&self, masked: &InterruptsMasked) -> Option<NonNull<Tcb>> {
+        self.list(masked).front()
+    }
+
+    /// Wakes the most urgent waiter; returns it.
+    pub fn wake_one(&self, masked: &InterruptsMasked) -> Option<NonNull<Tcb>> {
+        let task = self.list(masked).pop_front()?;
+        // SAFETY: tasks on a wait queue are alive (they are blocked, not freed).
+        unsafe {
+            task.as_ref().waiting_on.set(None);
+            timer::cancel(masked, task);
+            task.as_ref().wake_reason.set(WakeReason::Notified);
+            debug_assert_eq!(task.as_ref().state.get(), State::Blocked);
+            scheduler::make_ready(masked, task);
+        }
+        Some(task)
+    }
+
+    /// Wakes every waiter; returns how many.
+    pub fn wake_all(&self, masked: &InterruptsMasked) -> usize {
+        let mut n = 0;
+        while self.wake_one(masked).is_some() {
+            n += 1;
+        }
+        n
+    }
+}
+
+impl Default for WaitQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,29 @@
+//! Blocking synchronization between tasks, shaped like `std::sync`:
+//! [`Mutex`] (with priority inheritance and poisoning), [`Semaphore`],
+//! [`Condvar`] and [`mpsc`] channels.
+//!
+//! Everything that blocks does it through one mechanism, the scheduler's
+//! wait queue (`sched::wait_queue`): check the condition with interrupts
+//! masked, and if it does not hold, queue the task and switch away. Only
+//! the uncontended `Mutex` paths avoid masking, with one atomic instruction
+//! pair each way. None of this may be used from an interrupt handler,
+//! except the non-blocking `Semaphore::release`, `Condvar::notify_*` and
+//! channel `send` on unbounded channels.
+
+#[cfg(target_os = "none")]
+mod condvar;
+#[cfg(target_os = "none")]
+pub mod mpsc;
+#[cfg(target_os = "none")]
+pub(crate) mod mutex;
+mod poison;
+#[cfg(target_os = "none")]
+mod semaphore;
+
+#[cfg(target_os = "none")]
+pub use condvar::{Condvar, WaitTimeoutResult};
+#[cfg(target_os = "none")]
+pub use mutex::{Mutex, MutexGuard};
+pub use poison::{LockResult, PoisonError, TryLockError, TryLockResult};
+#[cfg(target_os = "none")]
+pub use semaphore::Semaphore;

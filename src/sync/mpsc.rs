@@ -1,0 +1,283 @@
+//! Multi-producer, single-consumer channels, as `std::sync::mpsc`.
+//!
+//! [`channel`] is unbounded: `send` never blocks. [`sync_channel`]`(n)`
+//! holds at most `n` messages: `send` waits for room; with `n = 0` every
+//! `send` waits until the receiver has taken its message (a rendezvous).
+//! Messages from one sender arrive in the order sent. When every sender is
+//! gone, `recv` drains what is left and then reports disconnection; when the
+//! receiver is gone, `send` gives the message back in a `SendError`.
+
+use crate::sched::critical::{CpuCell, InterruptsMasked};
+use crate::sched::tcb::WakeReason;
+use crate::sched::{scheduler, wait_queue::WaitQueue};
+use crate::time::{Duration, Instant};
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use core::fmt;
+
+struct State<T> {
+    queue: VecDeque<T>,
+    /// `None`: unbounded.
+    capacity: Option<usize>,
+    senders: usize,
+    receiver_alive: bool,
+    /// Messages taken by the receiver so far (for rendezvous senders).
+    taken: u64,
+    sent: u64,
+}
+
+struct Shared<T> {
+    state: CpuCell<State<T>>,
+    /// The receiver, waiting for a message.
+    receiver_waits: WaitQueue,
+    /// Senders waiting for room, or for their message to be taken.
+    senders_wait: WaitQueue,
+}
+
+/// The sending half of an unbounded channel.
+pub struct Sender<T>(Arc<Shared<T>>);
+/// The sending half of a bounded channel.
+pub struct SyncSender<T>(Arc<Shared<T>>);
+/// The receiving half.
+pub struct Receiver<T>(Arc<Shared<T>>);
+
+// SAFETY: the shared state is only touched with interrupts masked on one
+// core; messages of a `Send` type may move between tasks.
+unsafe impl<T: Send> Send for Sender<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for SyncSender<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for SyncSender<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for Receiver<T> {}
+
+/// The receiver is gone; here is your message back.
+#[derive(PartialEq, Eq, Clone, Copy)]
+pub struct SendError<T>(pub T);
+/// Every sender is gone and the channel is empty.
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub struct RecvError;
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub enum TryRecvError {
+    Empty,
+    Disconnected,
+}
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub enum RecvTimeoutError {
+    Timeout,
+    Disconnected,
+}
+#[derive(PartialEq, Eq, Clone, Copy)]
+pub enum TrySendError<T> {
+    Full(T),
+    Disconnected(T),
+}
+
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("SendError { .. }")
+    }
+}
+impl<T> fmt::Debug for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            Self::Full(_) => "Full(..)",
+            Self::Disconnected(_) => "Disconnected(..)",
+        })
+    }
+}
+
+fn new_channel<T>(capacity: Option<usize>) -> Arc<Shared<T>> {
+    Arc::new(Shared {
+        state: CpuCell::new(State {
+            queue: VecDeque::new(),
+            capacity,
+            senders: 1,
+            receiver_alive: true,
+            taken: 0,
+            sent: 0,
+        }),
+        receiver_waits: WaitQueue::new(),
+        senders_wait: WaitQueue::new(),
+    })
+}
+
+/// An unbounded channel.
+pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
+    let shared = new_channel(None);
+    (Sender(shared.clone()), Receiver(shared))
+}
+
+/// A channel holding at most `bound` messages (0: rendezvous).
+pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
+    let shared = new_channel(Some(bound));
+    (SyncSender(shared.clone()), Receiver(shared))
+}
+
+impl<T> Shared<T> {
+    /// Sends, waiting for room (bounded) if `block`; gives the message back on failure.
+    fn send(&self, value: T, block: bool) -> Result<(), TrySendError<T>> {
+        let masked = InterruptsMasked::new();
+        let mut value = Some(value);
+        let seq = loop {
+            let pushed = self.state.with(&masked, |s| {
+                if !s.receiver_alive {
+                    return Err(TrySendError::Disconnected(value.take().unwrap()));
+                }
+                let room = s.capacity.map_or(true, |c| s.queue.len() < c.max(1));
+                if room {
+                    s.queue.push_back(value.take().unwrap());
+                    s.sent += 1;
+                    return Ok(Some(s.sent));
+                }
+                Ok(None)
+            })?;
+            if let Some(seq) = pushed {
+                break seq;
+            }
+            if !block {
+                return Err(TrySendError::Full(value.take().unwrap()));
+            }
+            self.senders_wait.wait(&masked, None);
+        };
+        self.receiver_waits.wake_one(&masked);
+        if block && self.state.with(&masked, |s| s.capacity == Some(0)) {
+            // Rendezvous: wait until the receiver has taken our message.
+            while self.state.with(&masked, |s| s.taken < seq && s.receiver_alive) {
+                self.senders_wait.wait(&masked, None);
+            }
+        }
+        scheduler::reschedule_point(&masked);
+        Ok(())
+    }
+
+    fn recv(&self, deadline: Option<Option<Instant>>) -> Result<T, RecvTimeoutError> {
+        let masked = InterruptsMasked::new();
+        loop {
+            let got = self.state.with(&masked, |s| match s.queue.pop_front() {
+                Some(v) => {
+                    s.taken += 1;
+                    Some(Ok(v))
+                }
+                None if s.senders == 0 => Some(Err(RecvTimeoutError::Disconnected)),
+                None => None,
+            });
+            match got {
+                Some(Ok(v)) => {
+                    self.senders_wait.wake_all(&masked);
+                    scheduler::reschedule_point(&masked);
+                    return Ok(v);
+                }
+                Some(Err(e)) => return Err(e),
+                None => {}
+            }
+            match deadline {
+                None => return Err(RecvTimeoutError::Timeout), // try_recv: do not wait
+                Some(until) => {
+                    let reason = self.receiver_waits.wait(&masked, until.map(Instant::ticks));
+                    if reason == WakeReason::TimedOut && self.state.with(&masked, |s| s.queue.is_empty()) {
+                        return Err(RecvTimeoutError::Timeout);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<T> Sender<T> {
+    /// Sends without blocking; `Err` if the receiver is gone.
+    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        self.0.send(value, false).map_err(|e| match e {
+            TrySendError::Full(v) | TrySendError::Disconnected(v) => SendError(v),
+        })
+    }
+}
+
+impl<T> SyncSender<T> {
+    /// Sends, waiting for room; `Err` if the receiver is gone.
+    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        self.0.send(value, true).map_err(|e| match e {
+            TrySendError::Full(v) | TrySendError::Disconnected(v) => SendError(v),
+        })
+    }
+
+    /// Sends if there is room now.
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        self.0.send(value, false)
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Waits for a message; `Err` once every sender is gone and the channel is empty.
+    pub fn recv(&self) -> Result<T, RecvError> {
+        self.0.recv(Some(None)).map_err(|_| RecvError)
+    }
+
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.0.recv(None).map_err(|e| match e {
+            RecvTimeoutError::Timeout => TryRecvError::Empty,
+            RecvTimeoutError::Disconnected => TryRecvError::Disconnected,
+        })
+    }
+
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        self.0.recv(Some(Some(Instant::now() + timeout)))
+    }
+
+    /// The messages until every sender is gone.
+    pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
+        core::iter::from_fn(move || self.recv().ok())
+    }
+}
+
+fn add_sender<T>(shared: &Arc<Shared<T>>) -> Arc<Shared<T>> {
+    shared.state.with(&InterruptsMasked::new(), |s| s.senders += 1);
+    shared.clone()
+}
+
+fn drop_sender<T>(shared: &Shared<T>) {
+    let masked = InterruptsMasked::new();
+    if shared.state.with(&masked, |s| {
+        s.senders -= 1;
+        s.senders == 0
+    }) {
+        shared.receiver_waits.wake_all(&masked);
+        scheduler::reschedule_point(&masked);
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        Self(add_sender(&self.0))
+    }
+}
+impl<T> Clone for SyncSender<T> {
+    fn clone(&self) -> Self {
+        Self(add_sender(&self.0))
+    }
+}
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        drop_sender(&self.0)
+    }
+}
+impl<T> Drop for SyncSender<T> {
+    fn drop(&mut self) {
+        drop_sender(&self.0)
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        let masked = InterruptsMasked::new();
+        // Messages still queued are dropped after the critical section.
+        let left = self.0.state.with(&masked, |s| {
+            s.receiver_alive = false;
+            core::mem::take(&mut s.queue)
+        });
+        self.0.senders_wait.wake_all(&masked);
+        scheduler::reschedule_point(&masked);
+        drop(masked);
+        drop(left);
+    }
+}

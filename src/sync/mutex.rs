@@ -1,0 +1,361 @@
+//! A blocking mutex with priority inheritance and poisoning.
+//!
+//! The lock word holds the owner (its task control block's address) or 0,
+//! plus a bit saying that tasks wait. Uncontended, `lock` and `unlock` are
+//! one compare-and-swap each, without masking interrupts. Contended, the
+//! slow paths mask interrupts and use the mutex's wait queue:
+//! - a waiter lends its urgency to the owner (and, along a chain of owners
+//!   waiting for other mutexes, to each): **priority inheritance**, so a
+//!   less urgent owner cannot be held up indefinitely by middle-priority tasks;
+//! - `unlock` hands the mutex straight to the most urgent waiter and drops
+//!   back to the urgency the owner's remaining mutexes justify.
+//!
+//! Each task keeps the mutexes it holds in a list threaded through them.
+//! When a task fails, the OS releases them and marks them **poisoned**:
+//! the next `lock` returns `Err(PoisonError)`, as in std.
+
+use super::poison::{LockResult, PoisonError, TryLockError, TryLockResult};
+use crate::arch::context::current_task_pointer;
+use crate::sched::critical::InterruptsMasked;
+use crate::sched::tcb::Tcb;
+use crate::sched::{scheduler, wait_queue::WaitQueue};
+use core::cell::{Cell, UnsafeCell};
+use core::ops::{Deref, DerefMut};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Set in the lock word when tasks wait: `unlock` must take the slow path.
+const HAS_WAITERS: usize = 1;
+/// Longest chain of owners priority inheritance follows (guards against deadlock cycles).
+const MAX_INHERITANCE_CHAIN: usize = 16;
+
+pub(crate) struct RawMutex {
+    owner: AtomicUsize,
+    waiters: WaitQueue,
+    poisoned: AtomicBool,
+    /// The next mutex held by the same owner.
+    next_held: Cell<*const RawMutex>,
+}
+
+fn tcb_of(owner_word: usize) -> NonNull<Tcb> {
+    NonNull::new((owner_word & !HAS_WAITERS) as *mut Tcb).expect("mutex has no owner")
+}
+
+impl RawMutex {
+    const fn new() -> Self {
+        Self {
+            owner: AtomicUsize::new(0),
+            waiters: WaitQueue::new(),
+            poisoned: AtomicBool::new(false),
+            next_held: Cell::new(core::ptr::null()),
+        }
+    }
+
+    #[inline]
+    fn try_lock(&self) -> bool {
+        let me = current_task_pointer() as usize;
+        let won = self.owner.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok();
+        if won {
+            // SAFETY: we are the running task and now own the mutex.
+            unsafe { self.push_held(me as *const Tcb) };
+        }
+        won
+    }
+
+    #[inline]
+    fn lock(&self) {
+        if !self.try_lock() {
+            self.lock_contended();
+        }
+    }
+
+    #[inline]
+    fn unlock(&self) {
+        let me = current_task_pointer() as usize;
+        // SAFETY: the running task owns the mutex (it holds the guard).
+        unsafe { self.pop_held(me as *const Tcb) };
+        if self.owner.compare_exchange(me, 0, Ordering::Release, Ordering::Relaxed).is_err() {
+            let masked = InterruptsMasked::new();
+            self.hand_over(&masked);
+            // SAFETY: the running task is alive.
+            unsafe { recompute_level(&masked, NonNull::new_unchecked(me as *mut Tcb)) };
+            scheduler::reschedule_point(&masked);
+        }
+    }
+
+    /// Adds this mutex to `owner`'s list of held mutexes.
+    ///
+    /// # Safety
+    /// `owner` is alive and owns the mutex; only it (or the OS with interrupts masked) touches the list.
+    unsafe fn push_held(&self, owner: *const Tcb) {
+        // SAFETY: promised by our caller.
+        let owner = unsafe { &*owner };
+        self.next_held.set(owner.held_mutexes.get() as *const RawMutex);
+        owner.held_mutexes.set(self as *const RawMutex as *const ());
+    }
+
+    /// Takes this mutex off `owner`'s list (usually the first: locks nest).
+    ///
+    /// # Safety
+    /// As for [`RawMutex::push_held`]; the mutex is on the list.
+    unsafe fn pop_held(&self, owner: *const Tcb) {
+        // SAFETY: promised by our caller.
+        let owner = unsafe { &*owner };
+        let me = self as *const RawMutex;
+        let head = owner.held_mutexes.get() as *const RawMutex;
+        if head == me {
+            owner.held_mutexes.set(self.next_held.get() as *const ());
+            return;
+        }
+        let mut cursor = head;
+        while !cursor.is_null() {
+            // SAFETY: mutexes on a held list are locked, so alive and in place.
+            let c = unsafe { &*cursor };
+            if c.next_held.get() == me {
+                c.next_held.set(self.next_held.get());
+                return;
+            }
+            cursor = c.next_held.get();
+        }
+    }
+
+    #[cold]
+    fn lock_contended(&self) {
+        let masked = InterruptsMasked::new();
+        assert!(!crate::arch::cpu::in_exception_handler(), "Mutex::lock in an interrupt handler");
+        let me = scheduler::current();
+        loop {
+            let word = self.owner.load(Ordering::Relaxed);
+            if word == 0 {
+                if self.owner.compare_exchange(0, me.as_ptr() as usize, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                    // SAFETY: we own it now.
+                    unsafe { self.push_held(me.as_ptr()) };
+                    return;
+                }
+                continue;
+            }
+            if tcb_of(word) == me {
+                return; // handed over to us by `unlock`
+            }
+            self.owner.fetch_or(HAS_WAITERS, Ordering::Relaxed);
+            // SAFETY: the running task is alive; the owner is alive while it owns the mutex.
+            unsafe {
+                me.as_ref().waiting_for_mutex.set(self as *const RawMutex as *const ());
+                inherit(&masked, me.as_ref().level.get(), tcb_of(word));
+            }
+            self.waiters.wait(&masked, None);
+            // SAFETY: as above.
+            unsafe { me.as_ref() }.waiting_for_mutex.set(core::ptr::null());
+        }
+    }
+
+    /// Passes the mutex to its most urgent waiter, or frees it.
+    fn hand_over(&self, masked: &InterruptsMasked) {
+        match self.waiters.wake_one(masked) {
+            Some(next) => {
+                let more = if self.waiters.has_waiters(masked) { HAS_WAITERS } else { 0 };
+                self.owner.store(next.as_ptr() as usize | more, Ordering::Release);
+                // SAFETY: `next` now owns the mutex and is alive (just woken).
+                unsafe {
+                    self.push_held(next.as_ptr());
+                    recompute_level(masked, next);
+                }
+            }
+            None => self.owner.store(0, Ordering::Release),
+        }
+    }
+}
+
+/// Raises `owner` (and the owners it waits for, in turn) to `level`.
+///
+/// # Safety
+/// `owner` is alive.
+unsafe fn inherit(masked: &InterruptsMasked, level: u8, mut owner: NonNull<Tcb>) {
+    for _ in 0..MAX_INHERITANCE_CHAIN {
+        // SAFETY: owners of locked mutexes are alive.
+        let o = unsafe { owner.as_ref() };
+        if o.level.get() <= level {
+            return;
+        }
+        // SAFETY: as above.
+        unsafe { scheduler::set_level(masked, owner, level) };
+        let waits_for = o.waiting_for_mutex.get() as *const RawMutex;
+        if waits_for.is_null() {
+            return;
+        }
+        // SAFETY: a mutex a task waits for is locked, so alive.
+        let word = unsafe { &*waits_for }.owner.load(Ordering::Relaxed);
+        if word == 0 {
+            return;
+        }
+        owner = tcb_of(word);
+    }
+}
+
+/// Sets `task`'s level to the most urgent of its own and its mutexes' waiters'.
+///
+/// # Safety
+/// `task` is alive.
+unsafe fn recompute_level(masked: &InterruptsMasked, task: NonNull<Tcb>) {
+    // SAFETY: promised by our caller.
+    let t = unsafe { task.as_ref() };
+    let mut level = t.base_level.get();
+    let mut m = t.held_mutexes.get() as *const RawMutex;
+    while !m.is_null() {
+        // SAFETY: held mutexes are locked, so alive.
+        let mutex = unsafe { &*m };
+        if let Some(w) = mutex.waiters.first(masked) {
+            // SAFETY: waiters are alive.
+            level = level.min(unsafe { w.as_ref() }.level.get());
+        }
+        m = mutex.next_held.get();
+    }
+    // SAFETY: as above.
+    unsafe { scheduler::set_level(masked, task, level) };
+}
+
+/// Releases every mutex `task` holds (it is ending), poisoning them if it failed.
+pub(crate) fn release_all_held(masked: &InterruptsMasked, task: NonNull<Tcb>, poison: bool) {
+    // SAFETY: the ending task is alive.
+    let t = unsafe { task.as_ref() };
+    loop {
+        let m = t.held_mutexes.get() as *const RawMutex;
+        if m.is_null() {
+            break;
+        }
+        // SAFETY: held mutexes are locked, so alive.
+        let mutex = unsafe { &*m };
+        t.held_mutexes.set(mutex.next_held.get() as *const ());
+        if poison {
+            mutex.poisoned.store(true, Ordering::Relaxed);
+        }
+        mutex.hand_over(masked);
+    }
+    t.level.set(t.base_level.get());
+}
+
+/// Mutual exclusion for a `T`, as `std::sync::Mutex`.
+pub struct Mutex<T: ?Sized> {
+    raw: RawMutex,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: the mutex gives one task at a time access to the `T`.
+unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
+// SAFETY: as above.
+unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
+
+/// Access to the data while the lock is held; unlocks when dropped.
+pub struct MutexGuard<'a, T: ?Sized> {
+    mutex: &'a Mutex<T>,
+    _not_send: core::marker::PhantomData<*const ()>,
+}
+
+// SAFETY: sharing a guard only shares `&T`.
+unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
+
+impl<T> Mutex<T> {
+    pub const fn new(value: T) -> Self {
+        Self { raw: RawMutex::new(), data: UnsafeCell::new(value) }
+    }
+
+    pub fn into_inner(self) -> LockResult<T> {
+        let poisoned = self.raw.poisoned.load(Ordering::Relaxed);
+        let value = self.data.into_inner();
+        if poisoned {
+            Err(PoisonError::new(value))
+        } else {
+            Ok(value)
+        }
+    }
+}
+
+impl<T: ?Sized> Mutex<T> {
+    /// Blocks until the lock is ours. `Err` if a task failed while holding it.
+    #[inline]
+    pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        self.raw.lock();
+        self.guard()
+    }
+
+    pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
+        if self.raw.try_lock() {
+            Ok(self.guard()?)
+        } else {
+            Err(TryLockError::WouldBlock)
+        }
+    }
+
+    #[inline]
+    fn guard(&self) -> LockResult<MutexGuard<'_, T>> {
+        let guard = MutexGuard { mutex: self, _not_send: core::marker::PhantomData };
+        if self.raw.poisoned.load(Ordering::Relaxed) {
+            Err(PoisonError::new(guard))
+        } else {
+            Ok(guard)
+        }
+    }
+
+    pub fn is_poisoned(&self) -> bool {
+        self.raw.poisoned.load(Ordering::Relaxed)
+    }
+
+    pub fn clear_poison(&self) {
+        self.raw.poisoned.store(false, Ordering::Relaxed);
+    }
+
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        let poisoned = self.is_poisoned();
+        let data = self.data.get_mut();
+        if poisoned {
+            Err(PoisonError::new(data))
+        } else {
+            Ok(data)
+        }
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// Unlocks without rescheduling and returns the mutex (for `Condvar::wait`).
+    pub(super) fn unlock_for_wait(self, masked: &InterruptsMasked) -> &'a Mutex<T> {
+        let mutex = self.mutex;
+        core::mem::forget(self);
+        let me = current_task_pointer() as *const Tcb;
+        // SAFETY: we own the mutex (we had the guard).
+        unsafe { mutex.raw.pop_held(me) };
+        if mutex.raw.owner.compare_exchange(me as usize, 0, Ordering::Release, Ordering::Relaxed).is_err() {
+            mutex.raw.hand_over(masked);
+            // SAFETY: the running task is alive.
+            unsafe { recompute_level(masked, NonNull::new_unchecked(me as *mut Tcb)) };
+        }
+        mutex
+    }
+}
+
+impl<T: ?Sized> Deref for MutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard means we hold the lock.
+        unsafe { &*self.mutex.data.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard means we hold the lock.
+        unsafe { &mut *self.mutex.data.get() }
+    }
+}
+
+impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.mutex.raw.unlock();
+    }
+}

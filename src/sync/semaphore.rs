@@ -1,0 +1,57 @@
+//! A counting semaphore: `acquire` takes a permit, waiting if there is none;
+//! `release` gives one back, straight to the most urgent waiter if any.
+
+use crate::sched::critical::{CpuCell, InterruptsMasked};
+use crate::sched::tcb::WakeReason;
+use crate::sched::{scheduler, wait_queue::WaitQueue};
+use crate::time::{Duration, Instant};
+
+pub struct Semaphore {
+    permits: CpuCell<usize>,
+    waiters: WaitQueue,
+}
+
+impl Semaphore {
+    pub const fn new(permits: usize) -> Self {
+        Self { permits: CpuCell::new(permits), waiters: WaitQueue::new() }
+    }
+
+    /// Takes a permit, waiting as long as it takes.
+    pub fn acquire(&self) {
+        self.acquire_until(None);
+    }
+
+    /// Takes a permit if one is free now.
+    pub fn try_acquire(&self) -> bool {
+        let masked = InterruptsMasked::new();
+        self.permits.with(&masked, |p| p.checked_sub(1).map(|left| *p = left)).is_some()
+    }
+
+    /// Takes a permit, waiting at most `timeout`; `false` if none came.
+    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+        self.acquire_until(Some(Instant::now() + timeout))
+    }
+
+    fn acquire_until(&self, deadline: Option<Instant>) -> bool {
+        let masked = InterruptsMasked::new();
+        if self.permits.with(&masked, |p| p.checked_sub(1).map(|left| *p = left)).is_some() {
+            return true;
+        }
+        // `release` hands its permit to the woken waiter directly.
+        self.waiters.wait(&masked, deadline.map(Instant::ticks)) == WakeReason::Notified
+    }
+
+    /// Gives a permit back (also from an interrupt handler).
+    pub fn release(&self) {
+        let masked = InterruptsMasked::new();
+        if self.waiters.wake_one(&masked).is_none() {
+            self.permits.with(&masked, |p| *p += 1);
+        }
+        scheduler::reschedule_point(&masked);
+    }
+
+    /// Free permits now.
+    pub fn available(&self) -> usize {
+        self.permits.with(&InterruptsMasked::new(), |p| *p)
+    }
+}

@@ -1,0 +1,78 @@
+//! Why a task ended badly, as a value: what `JoinHandle::join` returns in `Err`.
+//!
+//! A panic or a synchronous exception in task code ends that task only. The
+//! exception handler turns the fault into a [`TaskFailure`] ([`from_fault`]),
+//! prints a report naming the task, and ends it; the rest of the system
+//! goes on.
+
+use crate::arch::esr::{Access, Syndrome};
+use alloc::string::String;
+use core::fmt;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskFailure {
+    /// The task panicked.
+    Panic { message: String },
+    /// The task ran off the bottom of its stack into the guard region.
+    StackOverflow,
+    /// A data or instruction abort: a bad pointer.
+    MemoryAccess { addr: u64, access: Access, pc: u64 },
+    /// An undefined (or not permitted) instruction.
+    IllegalInstruction { pc: u64 },
+    /// Any other synchronous exception (misaligned PC or SP, unhandled BRK/SVC...).
+    Exception { esr: u64, pc: u64 },
+}
+
+impl fmt::Display for TaskFailure {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Self::Panic { message } => write!(f, "panicked: {message}"),
+            Self::StackOverflow => f.write_str("stack overflow"),
+            Self::MemoryAccess { addr, access, pc } => {
+                write!(f, "memory access fault: {access:?} of {addr:#x} at pc {pc:#x}")
+            }
+            Self::IllegalInstruction { pc } => write!(f, "illegal instruction at pc {pc:#x}"),
+            Self::Exception { esr, pc } => write!(f, "exception (ESR {esr:#x}) at pc {pc:#x}"),
+        }
+    }
+}
+
+/// The failure a synchronous exception means for the task it happened in.
+/// `is_overflow` says whether an address is in the task's stack guard region.
+pub fn from_fault(syndrome: Syndrome, esr: u64, far: u64, pc: u64, is_overflow: impl Fn(u64) -> bool) -> TaskFailure {
+    match syndrome {
+        Syndrome::Abort { far_valid: true, .. } if is_overflow(far) => TaskFailure::StackOverflow,
+        Syndrome::Abort { access, far_valid, .. } => {
+            TaskFailure::MemoryAccess { addr: if far_valid { far } else { 0 }, access, pc }
+        }
+        Syndrome::UndefinedInstruction => TaskFailure::IllegalInstruction { pc },
+        _ => TaskFailure::Exception { esr, pc },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::esr::FaultStatus;
+
+    #[test]
+    fn faults_become_failures() {
+        let abort = |far_valid| Syndrome::Abort {
+            access: Access::Write,
+            status: FaultStatus::Translation { level: 3 },
+            from_lower: false,
+            far_valid,
+        };
+        let guard = |a: u64| (0x1000..0x2000).contains(&a);
+        assert_eq!(from_fault(abort(true), 0, 0x1ff8, 4, guard), TaskFailure::StackOverflow);
+        assert_eq!(
+            from_fault(abort(true), 0, 0x10, 4, guard),
+            TaskFailure::MemoryAccess { addr: 0x10, access: Access::Write, pc: 4 }
+        );
+        assert_eq!(from_fault(Syndrome::UndefinedInstruction, 0, 0, 8, guard), TaskFailure::IllegalInstruction { pc: 8 });
+        assert_eq!(
+            from_fault(Syndrome::Brk { imm: 1 }, 0xf200_0001, 0, 8, guard),
+            TaskFailure::Exception { esr: 0xf200_0001, pc: 8 }
+        );
+    }
+}

@@ -1,0 +1,25 @@
+//! Tasks, shaped like `std::thread`: [`spawn`], [`Builder`], [`JoinHandle`],
+//! [`yield_now`], [`current`].
+//!
+//! ```ignore
+//! let h = ilusion::task::spawn(|| 6 * 7);
+//! assert_eq!(h.join(), Ok(42));
+//! ```
+//!
+//! Each task has its own stacks (mapped with guard pages, see
+//! `sched::stack`), a [`Priority`], and ends by returning, or by failing
+//! (panic, fault, stack overflow) without taking the others down; `join`
+//! says which. Its memory is freed when it has ended and its `JoinHandle`
+//! has been joined or dropped. Values a failed task had on its stack
+//! (including what its closure captured) are leaked, not dropped: ilusion
+//! does not unwind.
+
+pub mod failure;
+
+pub use crate::sched::priority::Priority;
+pub use failure::TaskFailure;
+
+#[cfg(target_os = "none")]
+mod spawn;
+#[cfg(target_os = "none")]
+pub use spawn::*;

@@ -1,0 +1,299 @@
+//! Creating, joining and naming tasks (the target-only half of [`crate::task`]).
+
+use super::{Priority, TaskFailure};
+use crate::sched::critical::InterruptsMasked;
+use crate::sched::stack::{TaskStacks, MAX_STACK_SIZE};
+use crate::sched::tcb::{State, Tcb, WakeReason};
+use crate::sched::{scheduler, wait_queue::WaitQueue};
+use crate::arch::context::Context;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::cell::{Cell, UnsafeCell};
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// The stack a task gets unless its `Builder` says otherwise.
+pub const DEFAULT_STACK_SIZE: usize = 16 * 1024;
+
+/// Why a task could not be created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpawnError {
+    /// No memory (or no stack slot) left for its stacks and control block.
+    OutOfMemory,
+    /// The priority number is out of range for its class.
+    InvalidPriority(Priority),
+    /// Larger than the largest stack a slot holds.
+    StackTooLarge { requested: usize, max: usize },
+}
+
+/// A task's identity: a number unique for the system's life, and a name.
+#[derive(Clone, Debug)]
+pub struct Task {
+    id: u64,
+    name: Option<Arc<str>>,
+}
+
+impl Task {
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}
+
+/// The running task.
+pub fn current() -> Task {
+    let _masked = InterruptsMasked::new();
+    // SAFETY: the running task is alive while it runs.
+    let t = unsafe { scheduler::current().as_ref() };
+    Task { id: t.id, name: t.name.clone() }
+}
+
+/// Lets other ready tasks of the same or higher urgency run first.
+pub fn yield_now() {
+    scheduler::yield_now()
+}
+
+/// Spawns a task with the default name, priority and stack.
+///
+/// # Panics
+/// If out of memory (use [`Builder::spawn`] to get an error instead).
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Builder::new().spawn(f).expect("failed to spawn task")
+}
+
+/// Sets up a task before spawning it, as `std::thread::Builder`.
+#[derive(Debug, Default)]
+pub struct Builder {
+    name: Option<String>,
+    priority: Option<Priority>,
+    stack_size: Option<usize>,
+}
+
+/// The closure and the slot for its result. `result` comes first, so a
+/// `*mut Packet<F, T>` is also a `*mut Option<T>` for the `JoinHandle`,
+/// which does not know `F`.
+#[repr(C)]
+struct Packet<F, T> {
+    result: Option<T>,
+    f: Option<F>,
+}
+
+/// Runs the closure of a `Packet<F, T>` and stores its result.
+unsafe fn run_packet<F: FnOnce() -> T, T>(packet: *mut ()) {
+    let packet = packet as *mut Packet<F, T>;
+    // SAFETY: made by `Builder::spawn` for this `F` and `T`; the task is its only user while it runs.
+    let f = unsafe { (*packet).f.take() }.expect("task started twice");
+    let result = f();
+    // SAFETY: as above.
+    unsafe { (*packet).result = Some(result) };
+}
+
+unsafe fn drop_packet<F, T>(packet: *mut ()) {
+    // SAFETY: made by `Box::leak` in `Builder::spawn` for this `F` and `T`, and dropped once.
+    drop(unsafe { Box::from_raw(packet as *mut Packet<F, T>) });
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Builder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    pub fn priority(mut self, priority: Priority) -> Self {
+        self.priority = Some(priority);
+        self
+    }
+
+    /// The task's stack size in bytes (rounded up to 4 KiB pages).
+    pub fn stack_size(mut self, size: usize) -> Self {
+        self.stack_size = Some(size);
+        self
+    }
+
+    pub fn spawn<F, T>(self, f: F) -> Result<JoinHandle<T>, SpawnError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let priority = self.priority.unwrap_or_default();
+        let level = priority.level().ok_or(SpawnError::InvalidPriority(priority))?;
+        let stack_size = self.stack_size.unwrap_or(DEFAULT_STACK_SIZE);
+        if stack_size > MAX_STACK_SIZE {
+            return Err(SpawnError::StackTooLarge { requested: stack_size, max: MAX_STACK_SIZE });
+        }
+        let stacks = TaskStacks::new(stack_size).map_err(|_| SpawnError::OutOfMemory)?;
+        let packet = Box::into_raw(Box::new(Packet::<F, T> { result: None, f: Some(f) }));
+        let tcb = Box::new(Tcb {
+            context: UnsafeCell::new(Context::default()),
+            queue_links: Default::default(),
+            timer_links: Default::default(),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            name: self.name.map(Arc::from),
+            base_level: Cell::new(level),
+            level: Cell::new(level),
+            state: Cell::new(State::Ready),
+            wake_reason: Cell::new(WakeReason::Notified),
+            deadline: Cell::new(0),
+            waiting_on: Cell::new(None),
+            waiting_for_mutex: Cell::new(core::ptr::null()),
+            held_mutexes: Cell::new(core::ptr::null()),
+            stacks: Some(stacks),
+            failure: UnsafeCell::new(None),
+            joiners: WaitQueue::new(),
+            packet: packet as *mut (),
+            entry: run_packet::<F, T>,
+            drop_packet: drop_packet::<F, T>,
+            refs: Cell::new(2), // the task's own, and the handle's
+            panicking: Cell::new(false),
+        });
+        let tcb = NonNull::from(Box::leak(tcb));
+        // SAFETY: just made; the stacks are mapped.
+        unsafe {
+            let t = tcb.as_ref();
+            let stacks = t.stacks.as_ref().unwrap();
+            *t.context() = Context::new_task(tcb.as_ptr() as u64, stacks.stack_top(), stacks.kernel_stack_top());
+        }
+        let masked = InterruptsMasked::new();
+        // SAFETY: alive (our references) and on no queue.
+        unsafe { scheduler::make_ready(&masked, tcb) };
+        scheduler::reschedule_point(&masked);
+        Ok(JoinHandle { tcb, _result: PhantomData })
+    }
+}
+
+/// Where a new task starts (from `task_trampoline` in switch.s): finish the
+/// switch, run the closure, end.
+#[no_mangle]
+extern "C" fn ilusion_task_start(prev: *mut u8, task: *mut Tcb) -> ! {
+    // SAFETY: switches run with interrupts masked; we were just switched to.
+    let masked = unsafe { InterruptsMasked::assume() };
+    scheduler::finish_switch(&masked, prev as *mut Tcb);
+    drop(masked);
+    crate::arch::cpu::enable_interrupts();
+    // SAFETY: our control block lives until we have ended and been switched away from.
+    let (entry, packet) = unsafe { ((*task).entry, (*task).packet) };
+    // SAFETY: `entry` and `packet` were made for each other by `Builder::spawn`.
+    unsafe { entry(packet) };
+    scheduler::exit_current(None)
+}
+
+/// Owns the right to join a task. Dropping it detaches the task.
+pub struct JoinHandle<T> {
+    tcb: NonNull<Tcb>,
+    _result: PhantomData<T>,
+}
+
+// SAFETY: the handle only reaches the task through masked critical sections,
+// and `T: Send` is required to move the result out.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: as above; `&JoinHandle` only reads the task's identity.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the task to end: `Ok` with what it returned, or `Err` with why it failed.
+    pub fn join(self) -> Result<T, TaskFailure> {
+        let masked = InterruptsMasked::new();
+        // SAFETY: the handle holds a reference, so the task is alive.
+        let t = unsafe { self.tcb.as_ref() };
+        while t.state.get() != State::Exited {
+            t.joiners.wait(&masked, None);
+        }
+        // SAFETY: the task has ended: nothing else touches its failure or packet.
+        let outcome = match unsafe { (*t.failure.get()).take() } {
+            Some(failure) => Err(failure),
+            // SAFETY: `packet` starts with the `Option<T>` result (see `Packet`).
+            None => Ok(unsafe { (*(t.packet as *mut Option<T>)).take() }.expect("task ended without a result")),
+        };
+        drop(masked);
+        outcome // `self` drops here, releasing the task
+    }
+
+    /// The task's identity.
+    pub fn task(&self) -> Task {
+        let _masked = InterruptsMasked::new();
+        // SAFETY: alive while the handle exists.
+        let t = unsafe { self.tcb.as_ref() };
+        Task { id: t.id, name: t.name.clone() }
+    }
+
+    /// Has the task ended?
+    pub fn is_finished(&self) -> bool {
+        let _masked = InterruptsMasked::new();
+        // SAFETY: alive while the handle exists.
+        unsafe { self.tcb.as_ref() }.state.get() == State::Exited
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        let masked = InterruptsMasked::new();
+        // SAFETY: the handle's reference, given up once.
+        unsafe { scheduler::release(&masked, self.tcb) };
+    }
+}
+
+/// The failure for a synchronous exception in the running task, if the task
+/// (not the OS) is to blame: tasks run, the exception came from task code
+/// with interrupts enabled, and the task is not the idle task.
+pub(crate) fn fault_in_task(fault: &crate::arch::exception::Fault) -> Option<(Task, TaskFailure)> {
+    use crate::arch::cpu::spsr_irqs_masked;
+    let in_task_code = fault.entry.from_thread_mode() && !spsr_irqs_masked(fault.frame.spsr);
+    if !scheduler::is_started() || !in_task_code {
+        return None;
+    }
+    let cur = scheduler::current();
+    if scheduler::is_idle(cur) {
+        return None;
+    }
+    // SAFETY: the running task is alive.
+    let t = unsafe { cur.as_ref() };
+    let is_overflow = |addr| t.stacks.as_ref().is_some_and(|s| s.is_overflow_address(addr));
+    let failure = super::failure::from_fault(fault.syndrome, fault.esr, fault.far, fault.frame.elr, is_overflow);
+    Some((Task { id: t.id, name: t.name.clone() }, failure))
+}
+
+/// Ends the running task with `failure` (from the panic or exception handler).
+pub(crate) fn fail_current(failure: TaskFailure) -> ! {
+    scheduler::exit_current(Some(failure))
+}
+
+/// For the panic handler: the running task, if a panic now can end just it
+/// (tasks run, we are in task code with interrupts enabled, not already panicking).
+pub(crate) fn panicking_task(irqs_were_enabled: bool) -> Option<Task> {
+    if !scheduler::is_started() || crate::arch::cpu::in_exception_handler() || !irqs_were_enabled {
+        return None;
+    }
+    let cur = scheduler::current();
+    if scheduler::is_idle(cur) {
+        return None;
+    }
+    // SAFETY: the running task is alive.
+    let t = unsafe { cur.as_ref() };
+    if t.panicking.replace(true) {
+        return None;
+    }
+    Some(Task { id: t.id, name: t.name.clone() })
+}
+
+impl core::fmt::Display for Task {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "task '{name}' (#{})", self.id),
+            None => write!(f, "task #{}", self.id),
+        }
+    }
+}
