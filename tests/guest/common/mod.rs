@@ -1,0 +1,30 @@
+//! What every QEMU test image shares: `check` prints `ok NAME` or
+//! `FAIL NAME: details` and remembers failures; `finish` exits 0 if all
+//! checks passed, 1 otherwise. The host harness (tests/qemu.rs) looks for
+//! these lines and the exit status.
+
+#![allow(dead_code)]
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+static FAILURES: AtomicUsize = AtomicUsize::new(0);
+
+pub fn check(ok: bool, name: &str, details: core::fmt::Arguments) {
+    if ok {
+        ilusion::println!("ok {name}");
+    } else {
+        FAILURES.fetch_add(1, Ordering::Relaxed);
+        ilusion::println!("FAIL {name}: {details}");
+    }
+}
+
+pub fn finish() -> ! {
+    let failures = FAILURES.load(Ordering::Relaxed);
+    ilusion::println!("{}", if failures == 0 { "all checks passed" } else { "SOME CHECKS FAILED" });
+    ilusion::exit(if failures == 0 { 0 } else { 1 })
+}
+
+/// Counter ticks to microseconds.
+pub fn micros(ticks: u64) -> u64 {
+    ticks * 1_000_000 / ilusion::time::frequency()
+}

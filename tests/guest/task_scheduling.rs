@@ -1,0 +1,186 @@
+//! QEMU test: priorities, round-robin, time slicing, cooperative tasks not
+//! being preempted, preemption by a task an interrupt woke, sleep accuracy.
+
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+#[path = "common/mod.rs"]
+mod common;
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use common::{check, finish, micros};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use ilusion::sync::Mutex;
+use ilusion::task::{self, Builder, Priority};
+use ilusion::time::{self, Duration, Instant};
+
+ilusion::entry!(main);
+
+fn main() {
+    priorities_order_and_round_robin();
+    cooperative_is_not_preempted();
+    equal_preemptive_tasks_share_by_slices();
+    interrupt_woken_task_preempts();
+    sleep_is_accurate();
+    finish();
+}
+
+/// A cooperative coordinator spawns tasks at three cooperative levels (none
+/// runs yet: the coordinator is cooperative), then joins them: they run most
+/// urgent first. Two equal cooperative tasks that yield alternate.
+fn priorities_order_and_round_robin() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = log.clone();
+    Builder::new()
+        .priority(Priority::Cooperative(0))
+        .spawn(move || {
+            let handles: Vec<_> = [3u8, 1, 2]
+                .into_iter()
+                .map(|n| {
+                    let l = l.clone();
+                    Builder::new().priority(Priority::Cooperative(n)).spawn(move || l.lock().unwrap().push(n)).unwrap()
+                })
+                .collect();
+            handles.into_iter().for_each(|h| h.join().unwrap());
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let order = log.lock().unwrap().clone();
+    check(order == [1, 2, 3], "priority_order", format_args!("{order:?}"));
+
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = log.clone();
+    Builder::new()
+        .priority(Priority::Cooperative(0))
+        .spawn(move || {
+            let spawn_yielder = |c: char| {
+                let l = l.clone();
+                Builder::new()
+                    .priority(Priority::Cooperative(4))
+                    .spawn(move || {
+                        for _ in 0..3 {
+                            l.lock().unwrap().push(c);
+                            task::yield_now();
+                        }
+                    })
+                    .unwrap()
+            };
+            let (a, b) = (spawn_yielder('a'), spawn_yielder('b'));
+            a.join().unwrap();
+            b.join().unwrap();
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let s: alloc::string::String = log.lock().unwrap().iter().collect();
+    check(s == "ababab", "round_robin_yield", format_args!("{s}"));
+}
+
+/// A cooperative task busy for five time slices is never preempted by the
+/// preemptive task that is ready all along (less urgent than `main`, so
+/// `main` can stop it).
+fn cooperative_is_not_preempted() {
+    let counter = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (c, s) = (counter.clone(), stop.clone());
+    let spinner = Builder::new()
+        .priority(Priority::Preemptive(20))
+        .spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+        .unwrap();
+    time::sleep(Duration::from_millis(5)); // the spinner runs
+    let c = counter.clone();
+    let (before, after) = Builder::new()
+        .priority(Priority::Cooperative(10))
+        .spawn(move || {
+            let before = c.load(Ordering::Relaxed);
+            time::busy_wait(Duration::from_millis(50));
+            (before, c.load(Ordering::Relaxed))
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    spinner.join().unwrap();
+    check(before > 0 && before == after, "cooperative_not_preempted", format_args!("spinner {before} -> {after}"));
+}
+
+/// Two equal preemptive tasks that never yield both make progress.
+fn equal_preemptive_tasks_share_by_slices() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let counters: Vec<_> = (0..2).map(|_| Arc::new(AtomicU64::new(0))).collect();
+    let handles: Vec<_> = counters
+        .iter()
+        .map(|c| {
+            let (c, s) = (c.clone(), stop.clone());
+            Builder::new()
+                .priority(Priority::Preemptive(20))
+                .spawn(move || {
+                    while !s.load(Ordering::Relaxed) {
+                        c.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+                .unwrap()
+        })
+        .collect();
+    time::sleep(Duration::from_millis(100));
+    stop.store(true, Ordering::Relaxed);
+    handles.into_iter().for_each(|h| h.join().unwrap());
+    let (a, b) = (counters[0].load(Ordering::Relaxed), counters[1].load(Ordering::Relaxed));
+    check(a > 0 && b > 0, "time_slicing", format_args!("counts {a} and {b}"));
+}
+
+/// An urgent task sleeping until a deadline while a less urgent one spins:
+/// the timer interrupt wakes it and it runs at once (well under 1 ms even
+/// without `-icount`, where QEMU's timer follows the host clock).
+fn interrupt_woken_task_preempts() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let spinner = Builder::new()
+        .priority(Priority::Preemptive(25))
+        .spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                core::hint::spin_loop();
+            }
+        })
+        .unwrap();
+    let worst = Builder::new()
+        .priority(Priority::Preemptive(1))
+        .spawn(|| {
+            let mut worst = 0;
+            for i in 1..=20u64 {
+                let deadline = Instant::now() + Duration::from_micros(700 * i);
+                time::sleep_until(deadline);
+                worst = worst.max(Instant::now().ticks() - deadline.ticks());
+            }
+            worst
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    spinner.join().unwrap();
+    ilusion::println!("wake latency: worst {} ticks ({} us)", worst, micros(worst));
+    check(micros(worst) < 1000, "interrupt_preemption_latency", format_args!("{} us", micros(worst)));
+}
+
+/// `sleep` ends within one timer period (here: 1 ms at most) after its deadline, never before.
+fn sleep_is_accurate() {
+    let mut worst_late = 0;
+    let mut early = false;
+    for ms in [1u64, 3, 10, 20] {
+        let start = Instant::now();
+        time::sleep(Duration::from_millis(ms));
+        let took = Instant::now().duration_since(start);
+        early |= took < Duration::from_millis(ms);
+        worst_late = worst_late.max(took.as_micros() as u64 - (ms * 1000).min(took.as_micros() as u64));
+    }
+    ilusion::println!("sleep: worst lateness {worst_late} us");
+    check(!early && worst_late < 1000, "sleep_accuracy", format_args!("early {early}, late {worst_late} us"));
+}
