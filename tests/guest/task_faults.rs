@@ -1,0 +1,94 @@
+//! QEMU test: a task that fails ends alone. A panic, a bad pointer, an
+//! undefined instruction and a stack overflow (twice in a row, while another
+//! task keeps counting) each end only their task, `join` says why, and a
+//! mutex held by a failed task is poisoned.
+
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+#[path = "common/mod.rs"]
+mod common;
+
+use alloc::sync::Arc;
+use common::{check, finish};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use ilusion::sync::Mutex;
+use ilusion::task::{self, Builder, TaskFailure};
+use ilusion::time::{self, Duration};
+
+ilusion::entry!(main);
+
+fn main() {
+    let heartbeat = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (h, s) = (heartbeat.clone(), stop.clone());
+    let bystander = Builder::new()
+        .name("bystander")
+        .spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                h.fetch_add(1, Ordering::Relaxed);
+                time::sleep(Duration::from_micros(200));
+            }
+            "still fine"
+        })
+        .unwrap();
+
+    let r = Builder::new().name("panicker").spawn(|| -> u32 { panic!("deliberate {}", 42) }).unwrap().join();
+    check(r == Err(TaskFailure::Panic { message: "deliberate 42".into() }), "panic_gives_err", format_args!("{r:?}"));
+
+    let r = task::spawn(|| {
+        // SAFETY: none: this is the bug under test (an unmapped address).
+        unsafe { core::ptr::read_volatile(0x10 as *const u64) }
+    })
+    .join();
+    check(matches!(r, Err(TaskFailure::MemoryAccess { addr: 0x10, .. })), "null_read_gives_err", format_args!("{r:?}"));
+
+    let r = task::spawn(|| {
+        // SAFETY: none: UDF is the bug under test.
+        unsafe { core::arch::asm!("udf #0") };
+    })
+    .join();
+    check(matches!(r, Err(TaskFailure::IllegalInstruction { .. })), "udf_gives_err", format_args!("{r:?}"));
+
+    for round in 1..=2 {
+        let before = heartbeat.load(Ordering::Relaxed);
+        let r = Builder::new().name("recursor").stack_size(16 * 1024).spawn(|| recurse(0)).unwrap().join();
+        time::sleep(Duration::from_millis(2));
+        let after = heartbeat.load(Ordering::Relaxed);
+        check(r == Err(TaskFailure::StackOverflow), "stack_overflow_caught", format_args!("round {round}: {r:?}"));
+        check(after > before, "others_keep_running", format_args!("round {round}: heartbeat {before} -> {after}"));
+    }
+
+    let shared = Arc::new(Mutex::new(0));
+    let m = shared.clone();
+    let r = task::spawn(move || {
+        let mut g = m.lock().unwrap();
+        *g = 7;
+        panic!("with the lock held");
+    })
+    .join();
+    check(r.is_err(), "holder_failed", format_args!("{r:?}"));
+    match shared.lock() {
+        Err(poisoned) => {
+            let value = *poisoned.into_inner();
+            check(value == 7, "mutex_poisoned", format_args!("value {value}"));
+        }
+        Ok(_) => check(false, "mutex_poisoned", format_args!("lock succeeded")),
+    }
+    check(shared.is_poisoned(), "stays_poisoned", format_args!(""));
+
+    stop.store(true, Ordering::Relaxed);
+    let r = bystander.join();
+    check(r == Ok("still fine"), "bystander_unharmed", format_args!("{r:?}"));
+    finish();
+}
+
+/// Recurses until the stack runs out (the frame is kept alive by `black_box`).
+fn recurse(depth: u64) -> u64 {
+    let frame = core::hint::black_box([depth; 32]);
+    if depth == u64::MAX {
+        return 0;
+    }
+    recurse(depth + 1) + frame[depth as usize % 32]
+}
