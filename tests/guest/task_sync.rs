@@ -1,0 +1,194 @@
+//! QEMU test: blocking synchronization. Mutex contention and the classic
+//! three-task priority inversion (resolved by inheritance), semaphores and
+//! condition variables with timeouts, channels: order, timeouts,
+//! disconnection both ways, bounded and rendezvous channels.
+
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+#[path = "common/mod.rs"]
+mod common;
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use common::{check, finish};
+use ilusion::sync::mpsc::{self, RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
+use ilusion::sync::{Condvar, Mutex, Semaphore};
+use ilusion::task::{self, Builder, Priority};
+use ilusion::time::{self, Duration, Instant};
+
+ilusion::entry!(main);
+
+fn main() {
+    mutex_counts_under_contention();
+    priority_inversion_is_resolved();
+    semaphore_and_timeouts();
+    condvar_and_timeouts();
+    channels();
+    finish();
+}
+
+fn mutex_counts_under_contention() {
+    let counter = Arc::new(Mutex::new(0u64));
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let c = counter.clone();
+            Builder::new()
+                .priority(Priority::Preemptive(16 + i))
+                .spawn(move || {
+                    for n in 0..2000 {
+                        let mut g = c.lock().unwrap();
+                        let v = *g;
+                        if n % 100 == 0 {
+                            task::yield_now(); // hold the lock across a switch
+                        }
+                        *g = v + 1;
+                    }
+                })
+                .unwrap()
+        })
+        .collect();
+    handles.into_iter().for_each(|h| h.join().unwrap());
+    let total = *counter.lock().unwrap();
+    check(total == 8000, "mutex_contention", format_args!("{total}"));
+}
+
+/// Low takes the lock; High waits for it; Medium, ready at the same time,
+/// would keep Low (and so High) off the processor for 50 ms. With
+/// inheritance Low runs at High's urgency, so High gets the lock first.
+fn priority_inversion_is_resolved() {
+    let lock = Arc::new(Mutex::new(()));
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (l, lg) = (lock.clone(), log.clone());
+    let low = Builder::new()
+        .name("low")
+        .priority(Priority::Preemptive(20))
+        .spawn(move || {
+            let _g = l.lock().unwrap();
+            time::busy_wait(Duration::from_millis(10));
+            lg.lock().unwrap().push("low");
+        })
+        .unwrap();
+    time::sleep(Duration::from_millis(2)); // low now holds the lock
+    let (l, lg, lg2) = (lock.clone(), log.clone(), log.clone());
+    let (high, medium) = Builder::new()
+        .priority(Priority::Cooperative(0))
+        .spawn(move || {
+            // Cooperative: neither runs until we block in `join`.
+            let high = Builder::new()
+                .name("high")
+                .priority(Priority::Preemptive(2))
+                .spawn(move || {
+                    let _g = l.lock().unwrap();
+                    lg.lock().unwrap().push("high");
+                })
+                .unwrap();
+            let medium = Builder::new()
+                .name("medium")
+                .priority(Priority::Preemptive(10))
+                .spawn(move || {
+                    time::busy_wait(Duration::from_millis(50));
+                    lg2.lock().unwrap().push("medium");
+                })
+                .unwrap();
+            (high, medium)
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    high.join().unwrap();
+    medium.join().unwrap();
+    low.join().unwrap();
+    let order = log.lock().unwrap().clone();
+    check(order == ["low", "high", "medium"], "priority_inheritance", format_args!("{order:?}"));
+}
+
+fn semaphore_and_timeouts() {
+    let sem = Arc::new(Semaphore::new(0));
+    check(!sem.try_acquire(), "semaphore_try_empty", format_args!(""));
+    let start = Instant::now();
+    let got = sem.acquire_timeout(Duration::from_millis(5));
+    let waited = start.elapsed();
+    check(!got && waited >= Duration::from_millis(5), "semaphore_timeout", format_args!("{got} after {waited:?}"));
+    let s = sem.clone();
+    let waiter = task::spawn(move || s.acquire_timeout(Duration::from_secs(5)));
+    time::sleep(Duration::from_millis(1));
+    sem.release();
+    check(waiter.join() == Ok(true), "semaphore_release_wakes", format_args!(""));
+    sem.release();
+    sem.release();
+    check(sem.available() == 2 && sem.try_acquire(), "semaphore_counts", format_args!("{}", sem.available()));
+}
+
+fn condvar_and_timeouts() {
+    let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    let p = pair.clone();
+    let notifier = task::spawn(move || {
+        time::sleep(Duration::from_millis(2));
+        *p.0.lock().unwrap() = true;
+        p.1.notify_one();
+    });
+    let guard = pair.1.wait_while(pair.0.lock().unwrap(), |ready| !*ready).unwrap();
+    check(*guard, "condvar_wait_while", format_args!(""));
+    drop(guard);
+    notifier.join().unwrap();
+    let (guard, result) = pair.1.wait_timeout(pair.0.lock().unwrap(), Duration::from_millis(3)).unwrap();
+    check(result.timed_out() && *guard, "condvar_timeout", format_args!("{}", result.timed_out()));
+}
+
+fn channels() {
+    let (tx, rx) = mpsc::channel();
+    let tx2 = tx.clone();
+    let a = task::spawn(move || (0..100).for_each(|i| tx.send((0, i)).unwrap()));
+    let b = task::spawn(move || (0..100).for_each(|i| tx2.send((1, i)).unwrap()));
+    let mut next = [0; 2];
+    let mut in_order = true;
+    for (who, i) in rx.iter() {
+        in_order &= next[who] == i;
+        next[who] += 1;
+    }
+    a.join().unwrap();
+    b.join().unwrap();
+    check(in_order && next == [100, 100], "channel_order_and_disconnect", format_args!("{next:?}"));
+    check(rx.recv() == Err(RecvError), "recv_after_disconnect", format_args!(""));
+
+    let (tx, rx) = mpsc::channel::<u32>();
+    check(rx.try_recv() == Err(TryRecvError::Empty), "try_recv_empty", format_args!(""));
+    let start = Instant::now();
+    let r = rx.recv_timeout(Duration::from_millis(4));
+    check(
+        r == Err(RecvTimeoutError::Timeout) && start.elapsed() >= Duration::from_millis(4),
+        "recv_timeout",
+        format_args!("{r:?}"),
+    );
+    drop(rx);
+    check(tx.send(5) == Err(SendError(5)), "send_to_dropped_receiver", format_args!(""));
+
+    let (tx, rx) = mpsc::sync_channel(2);
+    tx.try_send(1).unwrap();
+    tx.try_send(2).unwrap();
+    check(tx.try_send(3) == Err(TrySendError::Full(3)), "bounded_full", format_args!(""));
+    let sender = task::spawn(move || {
+        tx.send(3).unwrap(); // blocks until the receiver makes room
+        tx.send(4).unwrap();
+    });
+    let got: Vec<u32> = rx.iter().collect();
+    sender.join().unwrap();
+    check(got == [1, 2, 3, 4], "bounded_blocking_send", format_args!("{got:?}"));
+
+    let (tx, rx) = mpsc::sync_channel(0);
+    let taken = Arc::new(Mutex::new(false));
+    let t = taken.clone();
+    let sender = Builder::new()
+        .priority(Priority::Preemptive(5))
+        .spawn(move || {
+            tx.send(9u8).unwrap();
+            *t.lock().unwrap() // the rendezvous: our message was taken before `send` returned
+        })
+        .unwrap();
+    time::sleep(Duration::from_millis(2));
+    *taken.lock().unwrap() = true;
+    let v = rx.recv();
+    check(v == Ok(9) && sender.join() == Ok(true), "rendezvous", format_args!("{v:?}"));
+}
