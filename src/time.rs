@@ -57,6 +57,11 @@ impl Instant {
         ticks_to_duration(self.0.saturating_sub(earlier.0), frequency())
     }
 
+    /// Counter ticks since `self` (finer than a `Duration` for measurements).
+    pub fn elapsed_ticks(self) -> u64 {
+        Self::now().0.saturating_sub(self.0)
+    }
+
     pub fn elapsed(self) -> Duration {
         Self::now().duration_since(self)
     }

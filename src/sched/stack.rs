@@ -13,6 +13,10 @@
 //! kernel stack, which still works. The memory behind the stacks comes from
 //! the heap and goes back to it when the task is freed; slots are reused
 //! last-freed first, so their translation tables are too.
+//!
+//! Mapping and unmapping cost more than the rest of a spawn together, so the
+//! stacks of the last few freed tasks are kept mapped, ready for the next
+//! spawn asking for the same size ([`recycle`], at most [`CACHED_STACKS`]).
 
 use crate::arch::mmu::{self, table::PAGE_SIZE};
 use alloc::alloc::{alloc, dealloc, Layout};
@@ -28,6 +32,8 @@ pub const KERNEL_STACK_SIZE: u64 = 8 * 1024;
 const KERNEL_STACK_OFFSET: u64 = PAGE_SIZE;
 /// The largest task stack: the slot minus the kernel stack and two guard pages.
 pub const MAX_STACK_SIZE: usize = (SLOT_SIZE - KERNEL_STACK_OFFSET - KERNEL_STACK_SIZE - PAGE_SIZE) as usize;
+/// How many freed tasks' stacks are kept mapped for reuse.
+pub const CACHED_STACKS: usize = 4;
 
 /// Hands out slot numbers, most recently freed first.
 pub struct SlotAllocator {
@@ -70,6 +76,39 @@ mod target {
     use crate::sched::critical::{CpuCell, InterruptsMasked};
 
     static SLOTS: CpuCell<SlotAllocator> = CpuCell::new(SlotAllocator::new(MAX_SLOTS));
+    /// Recently freed stacks, and which entry to replace next when all are taken.
+    struct Cache {
+        entries: [Option<TaskStacks>; CACHED_STACKS],
+        next_victim: usize,
+    }
+
+    static CACHE: CpuCell<Cache> = CpuCell::new(Cache { entries: [const { None }; CACHED_STACKS], next_victim: 0 });
+
+    /// Gives back the stacks of a freed task: kept for reuse, in a free cache
+    /// entry or else in place of the entry cached longest ago (whose stacks
+    /// are then unmapped and freed).
+    pub fn recycle(stacks: TaskStacks) {
+        let masked = InterruptsMasked::new();
+        let evicted = CACHE.with(&masked, |cache| {
+            let index = match cache.entries.iter().position(Option::is_none) {
+                Some(free) => free,
+                None => {
+                    cache.next_victim = (cache.next_victim + 1) % CACHED_STACKS;
+                    cache.next_victim
+                }
+            };
+            cache.entries[index].replace(stacks)
+        });
+        drop(masked);
+        drop(evicted);
+    }
+
+    /// Cached stacks with a task stack of `size` bytes, if any.
+    fn from_cache(size: u64) -> Option<TaskStacks> {
+        CACHE.with(&InterruptsMasked::new(), |cache| {
+            cache.entries.iter_mut().find(|c| c.as_ref().is_some_and(|s| s.stack_size == size))?.take()
+        })
+    }
 
     /// A task's two stacks, mapped in its slot.
     pub struct TaskStacks {
@@ -92,6 +131,9 @@ mod target {
         /// up to pages; at most [`MAX_STACK_SIZE`]) in a free slot.
         pub fn new(stack_size: usize) -> Result<Self, OutOfMemory> {
             let stack_size = (stack_size.clamp(1, MAX_STACK_SIZE) as u64).next_multiple_of(PAGE_SIZE);
+            if let Some(stacks) = from_cache(stack_size) {
+                return Ok(stacks);
+            }
             let slot = SLOTS.with(&InterruptsMasked::new(), |s| s.allocate()).ok_or(OutOfMemory)?;
             // SAFETY: non-zero sizes.
             let (stack, kernel_stack) =

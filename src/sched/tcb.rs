@@ -77,6 +77,9 @@ impl Drop for Tcb {
     fn drop(&mut self) {
         // SAFETY: the packet was made for `drop_packet` at spawn and is freed once, here.
         unsafe { (self.drop_packet)(self.packet) };
+        if let Some(stacks) = self.stacks.take() {
+            super::stack::recycle(stacks);
+        }
     }
 }
 

@@ -20,10 +20,15 @@ use ilusion::task::{self, Builder, Priority};
 ilusion::entry!(main);
 
 fn main() {
-    floating_point_survives_switches();
-    channel_stress();
-    ten_thousand_tasks_alive();
-    spawn_join_gives_memory_back();
+    let timed = |name: &str, f: fn()| {
+        let start = ilusion::time::Instant::now();
+        f();
+        ilusion::println!("{name} took {:?}", start.elapsed());
+    };
+    timed("fp", floating_point_survives_switches);
+    timed("channel stress", channel_stress);
+    timed("10000 alive", ten_thousand_tasks_alive);
+    timed("spawn/join", spawn_join_gives_memory_back);
     finish();
 }
 

@@ -140,21 +140,22 @@ pub fn map_kernel_data(va: u64, pa: u64, size: u64) -> Result<(), MapError> {
 }
 
 /// Unmaps the pages of `[va, va + size)` mapped by [`map_kernel_data`] and
-/// drops their TLB entries, page by page.
+/// drops their TLB entries, page by page. Only this core's TLB: the other
+/// cores are parked and never turned their MMU on.
 pub fn unmap_kernel_pages(va: u64, size: u64) -> Result<(), MapError> {
     use aarch64_cpu::asm::barrier;
     let mut tables = KERNEL_TABLES.lock();
     let tables = tables.as_mut().ok_or(MapError::OutOfTables)?;
     tables.unmap(va, size, &HeapTables)?;
-    barrier::dsb(barrier::ISHST);
+    barrier::dsb(barrier::NSHST);
     let mut page = va;
     while page < va + size {
         // SAFETY: TLB maintenance has no memory-safety effect. The operand is
         // VA[55:12], for any ASID (the mapping is global).
-        unsafe { core::arch::asm!("tlbi vaae1is, {0}", in(reg) (page >> 12) & ((1 << 44) - 1), options(nostack)) };
+        unsafe { core::arch::asm!("tlbi vaae1, {0}", in(reg) (page >> 12) & ((1 << 44) - 1), options(nostack)) };
         page += PAGE_SIZE;
     }
-    barrier::dsb(barrier::ISH);
+    barrier::dsb(barrier::NSH);
     barrier::isb(barrier::SY);
     Ok(())
 }
