@@ -81,16 +81,15 @@ impl PageTable {
         attrs: Attributes,
         alloc: &mut impl TableAllocator,
     ) -> Result<(), MapError> {
-        if (va | pa | size) % PAGE_SIZE != 0 {
+        if !(va | pa | size).is_multiple_of(PAGE_SIZE) {
             return Err(MapError::Misaligned { va, pa, size });
         }
         let (mut va, mut pa, end) = (va, pa, va.wrapping_add(size));
         while va != end {
             let remaining = end.wrapping_sub(va);
             // The coarsest level whose block fits here (level 3 pages always do).
-            let level = (1..=3)
-                .find(|&l| l > 1 && (va | pa) % LEVEL_SIZE[l] == 0 && remaining >= LEVEL_SIZE[l])
-                .unwrap_or(3);
+            let level =
+                (1..=3).find(|&l| (va | pa).is_multiple_of(LEVEL_SIZE[l]) && remaining >= LEVEL_SIZE[l]).unwrap_or(3);
             self.map_one(va, pa, level, attrs, alloc)?;
             va = va.wrapping_add(LEVEL_SIZE[level]);
             pa += LEVEL_SIZE[level];
@@ -132,7 +131,7 @@ impl PageTable {
     /// and the size of the block or page that maps it.
     pub fn translate(&self, va: u64, alloc: &impl TableAllocator) -> Option<(u64, Attributes, u64)> {
         let mut table = self.root;
-        for level in 1..=3 {
+        for (level, &size) in LEVEL_SIZE.iter().enumerate().skip(1) {
             // SAFETY: `table` is a live table of this address space.
             let entry = unsafe { table.as_ref().entries[index(va, level)] };
             if !entry.is_valid() {
@@ -142,7 +141,6 @@ impl PageTable {
                 table = alloc.table_at(entry.address());
                 continue;
             }
-            let size = LEVEL_SIZE[level];
             return Some((entry.address() + (va & (size - 1)), entry.attributes(), size));
         }
         None
