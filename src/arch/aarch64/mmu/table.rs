@@ -60,6 +60,48 @@ fn index(va: u64, level: usize) -> usize {
     ((va >> shift) & (ENTRIES as u64 - 1)) as usize
 }
 
+/// Maps `[va, end)` to `pa..` within `table`, a table at `level`: one pass
+/// over the table's entries, using a block where one fits and descending
+/// into (or creating) a next-level table where it does not.
+fn map_range(
+    mut table: NonNull<Table>,
+    level: usize,
+    mut va: u64,
+    mut pa: u64,
+    end: u64,
+    attrs: Attributes,
+    alloc: &mut impl TableAllocator,
+) -> Result<(), MapError> {
+    let size = LEVEL_SIZE[level];
+    while va < end {
+        // This entry covers up to the next `size` boundary (or the end of the range).
+        let entry_end = (va | (size - 1)).saturating_add(1).min(end);
+        // SAFETY: `table` is a live table of this address space (the root,
+        // or reached through a table descriptor).
+        let entry = unsafe { &mut table.as_mut().entries[index(va, level)] };
+        let whole_entry = entry_end - va == size && pa.is_multiple_of(size);
+        // A page at level 3; a block where the whole entry is ours and no table is there yet.
+        if level == 3 || (whole_entry && !entry.is_table()) {
+            if entry.is_valid() {
+                return Err(MapError::AlreadyMapped { va });
+            }
+            *entry = if level == 3 { Descriptor::page(pa, attrs) } else { Descriptor::block(pa, attrs) };
+        } else {
+            if !entry.is_valid() {
+                let (_, next) = alloc.allocate().ok_or(MapError::OutOfTables)?;
+                *entry = Descriptor::table(next);
+            } else if !entry.is_table() {
+                return Err(MapError::AlreadyMapped { va });
+            }
+            let next = alloc.table_at(entry.address());
+            map_range(next, level + 1, va, pa, entry_end, attrs, alloc)?;
+        }
+        pa += entry_end - va;
+        va = entry_end;
+    }
+    Ok(())
+}
+
 impl PageTable {
     /// A new, empty address space with a root table from `alloc`.
     pub fn new(alloc: &mut impl TableAllocator) -> Result<Self, MapError> {
@@ -84,47 +126,8 @@ impl PageTable {
         if !(va | pa | size).is_multiple_of(PAGE_SIZE) {
             return Err(MapError::Misaligned { va, pa, size });
         }
-        let (mut va, mut pa, end) = (va, pa, va.wrapping_add(size));
-        while va != end {
-            let remaining = end.wrapping_sub(va);
-            // The coarsest level whose block fits here (level 3 pages always do).
-            let level =
-                (1..=3).find(|&l| (va | pa).is_multiple_of(LEVEL_SIZE[l]) && remaining >= LEVEL_SIZE[l]).unwrap_or(3);
-            self.map_one(va, pa, level, attrs, alloc)?;
-            va = va.wrapping_add(LEVEL_SIZE[level]);
-            pa += LEVEL_SIZE[level];
-        }
-        Ok(())
-    }
-
-    fn map_one(
-        &mut self,
-        va: u64,
-        pa: u64,
-        level: usize,
-        attrs: Attributes,
-        alloc: &mut impl TableAllocator,
-    ) -> Result<(), MapError> {
-        let mut table = self.root;
-        for l in 1..level {
-            // SAFETY: `table` is a live table of this address space (the root,
-            // or reached through a table descriptor we wrote).
-            let entry = unsafe { &mut table.as_mut().entries[index(va, l)] };
-            if !entry.is_valid() {
-                let (_, pa) = alloc.allocate().ok_or(MapError::OutOfTables)?;
-                *entry = Descriptor::table(pa);
-            } else if !entry.is_table() {
-                return Err(MapError::AlreadyMapped { va });
-            }
-            table = alloc.table_at(entry.address());
-        }
-        // SAFETY: as above.
-        let entry = unsafe { &mut table.as_mut().entries[index(va, level)] };
-        if entry.is_valid() {
-            return Err(MapError::AlreadyMapped { va });
-        }
-        *entry = if level == 3 { Descriptor::page(pa, attrs) } else { Descriptor::block(pa, attrs) };
-        Ok(())
+        let end = va.checked_add(size).ok_or(MapError::Misaligned { va, pa, size })?;
+        map_range(self.root, 1, va, pa, end, attrs, alloc)
     }
 
     /// Walks the tables: the physical address and attributes `va` maps to,
