@@ -71,15 +71,17 @@ pub(crate) fn start(info: BootInfo) -> ! {
     irq::init(board::init_interrupts(info.boot_el == 3));
     irq::register(board::UART_INTID, console::receive_interrupt).expect("console interrupt");
     irq::register(board::TIMER_INTID, time::timer_interrupt).expect("timer interrupt");
+    let pan = crate::arch::user_access::enable_pan();
     cpu::enable_interrupts();
 
     log::info!(
-        "ilusion {} on {} (EL{} at boot, {} MiB RAM, {})",
+        "ilusion {} on {} (EL{} at boot, {} MiB RAM, {}{})",
         env!("CARGO_PKG_VERSION"),
         board::NAME,
         info.boot_el,
         ram.size >> 20,
-        board::interrupt_controller_name()
+        board::interrupt_controller_name(),
+        if pan { ", PAN on" } else { "" }
     );
     extern "Rust" {
         /// The application's `main`, named by `ilusion::entry!`.

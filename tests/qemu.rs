@@ -152,6 +152,29 @@ const CASES: &[Case] = &[
         exit: Some(0),
         expect: &["echo: [ping pong]"],
     },
+    case(
+        "checked user copies refuse bad pointers",
+        "user_access",
+        0,
+        &[
+            "null: Err(Fault)",
+            "unmapped: Err(Fault)",
+            "kernel address: Err(NotUserAddress)",
+            "huge length: Err(NotUserAddress)",
+            "wrapping range: Err(Overflow)",
+            "user access ok",
+        ],
+    ),
+    Case {
+        name: "PAN on where the CPU has it",
+        image: "user_access",
+        on: On::Board("qemu-virt"),
+        qemu: &["-cpu", "max"],
+        raw: false,
+        input: None,
+        exit: Some(0),
+        expect: &["PAN on)", "PAN: on", "user access ok"],
+    },
     // The harness itself: a hung guest is killed and its output kept.
     Case {
         name: "hung guest is killed",
