@@ -60,6 +60,9 @@ pub fn set_handler(handler: &'static dyn ExceptionHandler) -> bool {
 
 pub(crate) fn handle(fault: Fault) {
     let (syndrome, far) = (fault.syndrome, fault.far);
+    if matches!(syndrome, Syndrome::Abort { .. }) && crate::arch::user_access::recover(fault.frame) {
+        return; // a bad user pointer in a checked copy: the copy returns an error
+    }
     if syndrome == Syndrome::UndefinedInstruction && crate::arch::semihosting::is_semihosting_call(fault.frame.elr) {
         // exit() tried semihosting and there is none: stop here, quietly.
         crate::println!("[ilusion] no semihosting: halting instead of exiting");
@@ -91,7 +94,7 @@ fn report_task_fault(fault: &Fault, task: &crate::task::Task, failure: &crate::t
     let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
     p(format_args!("\n*** {task} failed: {failure}\n"));
     p(format_args!("  {}, ESR {:#010x}, FAR {:#018x}\n", fault.syndrome, fault.esr, fault.far));
-    crate::backtrace::print(fault.frame.elr, fault.frame.x[29]);
+    crate::backtrace::print(Some(fault.frame.elr), fault.frame.x[29]);
 }
 
 /// Prints the full report of an unhandled exception and exits with 102.
@@ -109,14 +112,14 @@ fn report_fatal(fault: Fault) -> ! {
     }
     p(format_args!("  ESR  {esr:#010x}  taken from {}\n", entry.describe()));
     p(format_args!("{frame}"));
-    crate::backtrace::print(frame.elr, frame.x[29]);
+    crate::backtrace::print(Some(frame.elr), frame.x[29]);
     crate::power::exit(EXIT_FAULT);
 }
 
 fn describe_address(addr: u64) -> &'static str {
     if addr < 0x1000 {
         " (null pointer)"
-    } else if crate::mm::layout::is_guard_page(addr) {
+    } else if crate::mm::layout::is_guard_page(addr) || crate::task::is_stack_overflow_address(addr) {
         " (stack guard page: stack overflow)"
     } else {
         ""

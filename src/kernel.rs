@@ -9,7 +9,7 @@
 
 use crate::arch::mmu::{self, phys_to_virt};
 use crate::arch::start::BootInfo;
-use crate::mm::layout::{self, ImageLayout, PhysRange, Region};
+use crate::mm::layout::{self, ImageLayout, PhysRange};
 use crate::{arch::cpu, board, console, irq, logger, mm, sched, task, time};
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -44,35 +44,46 @@ fn discover_ram(info: &BootInfo) -> PhysRange {
     board::RAM
 }
 
+/// Where `discover_ram` looked, for the log once the console is up.
+fn log_device_tree(info: &BootInfo) {
+    log::debug!(
+        "device tree from the loader: {:#x}; board default: {:?}",
+        info.device_tree,
+        board::DEVICE_TREE_FALLBACK
+    );
+}
+
 pub(crate) fn start(info: BootInfo) -> ! {
     crate::arch::context::set_current_task_pointer(core::ptr::null_mut()); // no tasks yet
     BOOT_EL.store(info.boot_el, Ordering::Relaxed);
     time::mark_boot(0);
     let ram = discover_ram(&info);
     let image = ImageLayout::current();
-    let (regions, n) = layout::kernel_regions(&image, ram, board::DEVICES, mmu::virt_to_phys);
-    let regions: [Region; layout::MAX_REGIONS] = regions.map(|r| r.unwrap_or(EMPTY_REGION));
-    if mmu::init(&regions[..n]).is_err() {
+    let map = layout::kernel_regions(&image, ram, board::DEVICES, mmu::virt_to_phys);
+    if mmu::init(map.regions()).is_err() {
         // No console yet (it needs the new tables): nothing to say it with.
         cpu::halt();
     }
 
+    time::init();
     console::init(board::init_console());
     logger::init();
+    log_device_tree(&info);
     mm::heap::init(image.end, ram.end() - mmu::virt_to_phys(image.end));
-    time::init();
     irq::init(board::init_interrupts(info.boot_el == 3));
     irq::register(board::UART_INTID, console::receive_interrupt).expect("console interrupt");
     irq::register(board::TIMER_INTID, time::timer_interrupt).expect("timer interrupt");
+    let pan = crate::arch::user_access::enable_pan();
     cpu::enable_interrupts();
 
     log::info!(
-        "ilusion {} on {} (EL{} at boot, {} MiB RAM, {})",
+        "ilusion {} on {} (EL{} at boot, {} MiB RAM, {}{})",
         env!("CARGO_PKG_VERSION"),
         board::NAME,
         info.boot_el,
         ram.size >> 20,
-        board::interrupt_controller_name()
+        board::interrupt_controller_name(),
+        if pan { ", PAN on" } else { "" }
     );
     // From here on this context is the idle task; `main` is the first real task.
     sched::scheduler::init(DEFAULT_TIME_SLICE);
@@ -93,6 +104,3 @@ pub(crate) fn start(info: BootInfo) -> ! {
 pub const DEFAULT_TIME_SLICE: time::Duration = time::Duration::from_millis(10);
 /// The stack of the task that runs the application's `main`.
 const MAIN_STACK_SIZE: usize = 256 * 1024;
-
-const EMPTY_REGION: Region =
-    Region { name: "", virt: 0, phys: 0, size: 0, kind: layout::RegionKind::ReadOnly };

@@ -24,6 +24,9 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
+// On the host only the hardware-free logic is built, for unit tests; the
+// kernel paths that would use the rest are target-only.
+#![cfg_attr(not(target_os = "none"), allow(dead_code))]
 
 extern crate alloc;
 
@@ -35,6 +38,7 @@ pub mod logger;
 pub mod mm;
 pub mod sched;
 pub mod sync;
+pub mod syscall;
 pub mod task;
 pub mod time;
 
@@ -62,7 +66,9 @@ pub use power::exit;
 ///
 /// ilusion boots the machine, then runs `main` as the first task (named
 /// "main", at the default priority, so it can spawn, join and block); when
-/// it returns, the machine powers off with exit status 0.
+/// it returns, the machine powers off with exit status 0. If `main` panics
+/// or faults, the machine stops as without tasks (status 101 or 102), even
+/// if other tasks still run; other tasks' failures end only them.
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {

@@ -20,7 +20,9 @@ fn panic(info: &PanicInfo) -> ! {
         let message = alloc::format!("{}", info.message());
         let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
         match info.location() {
-            Some(l) => p(format_args!("\n*** {task} panicked at {}:{}:{}:\n{message}\n", l.file(), l.line(), l.column())),
+            Some(l) => {
+                p(format_args!("\n*** {task} panicked at {}:{}:{}:\n{message}\n", l.file(), l.line(), l.column()))
+            }
             None => p(format_args!("\n*** {task} panicked:\n{message}\n")),
         }
         crate::task::fail_current(crate::task::TaskFailure::Panic { message });
@@ -36,6 +38,6 @@ fn panic(info: &PanicInfo) -> ! {
     }
     p(format_args!("{}\n", info.message()));
     crate::mm::heap::report_failure_if_any();
-    crate::backtrace::print(crate::arch::cpu::frame_pointer_return_address(), crate::arch::cpu::frame_pointer());
+    crate::backtrace::print(None, crate::arch::cpu::frame_pointer());
     crate::power::exit(EXIT_PANIC);
 }

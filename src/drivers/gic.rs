@@ -7,7 +7,7 @@
 //! GICv2 the "group 0" registers (IAR/EOIR) are the right ones in every case:
 //! in the Non-secure view they handle the Non-secure group.
 
-use crate::irq::{InterruptController, IntId};
+use crate::irq::{IntId, InterruptController};
 use arm_gic::gicv2::GicV2;
 use arm_gic::gicv3::registers::GicdCtlr;
 use arm_gic::gicv3::{GicCpuInterface, GicV3, Group, SecureIntGroup};
@@ -41,8 +41,8 @@ impl Gic {
         // SAFETY: promised by our caller.
         let gicd = unsafe { UniqueMmioPointer::new(NonNull::new(gicd as *mut _).unwrap()) };
         // SAFETY: promised by our caller.
-        let mut gic = unsafe { GicV3::new(gicd, NonNull::new(gicr as *mut _).unwrap(), cpus) }
-            .expect("GICv3 redistributors");
+        let mut gic =
+            unsafe { GicV3::new(gicd, NonNull::new(gicr as *mut _).unwrap(), cpus) }.expect("GICv3 redistributors");
         gic.setup(0);
         if secure {
             gic.gicd_set_control(GicdCtlr::EnableGrp1S);

@@ -110,11 +110,7 @@ impl<A: Adapter> List<A> {
     ///
     /// # Safety
     /// As for [`List::push_back`].
-    pub unsafe fn insert_ordered(
-        &mut self,
-        item: NonNull<A::Item>,
-        goes_before: impl Fn(&A::Item, &A::Item) -> bool,
-    ) {
+    pub unsafe fn insert_ordered(&mut self, item: NonNull<A::Item>, goes_before: impl Fn(&A::Item, &A::Item) -> bool) {
         let mut cursor = self.head;
         while let Some(c) = cursor {
             // SAFETY: elements on the list are alive (see `push_back`).

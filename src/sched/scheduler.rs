@@ -48,11 +48,6 @@ pub(crate) fn is_started() -> bool {
     !context::current_task_pointer().is_null()
 }
 
-/// Is the running task the idle task?
-pub(crate) fn is_idle(task: NonNull<Tcb>) -> bool {
-    SCHED.with(&InterruptsMasked::new(), |s| s.idle == Some(task))
-}
-
 /// Makes the boot context the idle task. Called once, before any spawn.
 pub(crate) fn init(slice: core::time::Duration) {
     extern "C" {
@@ -127,8 +122,9 @@ fn requeue_current(masked: &InterruptsMasked, cur: NonNull<Tcb>, in_front: bool)
     SCHED.with(masked, |s| {
         if s.idle != Some(cur) {
             // SAFETY: the running task is alive and on no queue.
-            let level = unsafe { cur.as_ref() }.level.get();
-            unsafe { cur.as_ref() }.state.set(State::Ready);
+            let t = unsafe { cur.as_ref() };
+            let level = t.level.get();
+            t.state.set(State::Ready);
             // SAFETY: as above.
             unsafe {
                 if in_front {

@@ -18,8 +18,7 @@
 //! stacks of the last few freed tasks are kept mapped, ready for the next
 //! spawn asking for the same size ([`recycle`], at most [`CACHED_STACKS`]).
 
-use crate::arch::mmu::{self, table::PAGE_SIZE};
-use alloc::alloc::{alloc, dealloc, Layout};
+use crate::arch::mmu::table::PAGE_SIZE;
 use alloc::vec::Vec;
 
 /// Where the slots start: above the linear map of any RAM a board has.
@@ -73,7 +72,9 @@ pub use target::*;
 #[cfg(target_os = "none")]
 mod target {
     use super::*;
+    use crate::arch::mmu;
     use crate::sched::critical::{CpuCell, InterruptsMasked};
+    use alloc::alloc::{alloc, dealloc, Layout};
 
     static SLOTS: CpuCell<SlotAllocator> = CpuCell::new(SlotAllocator::new(MAX_SLOTS));
     /// Recently freed stacks, and which entry to replace next when all are taken.

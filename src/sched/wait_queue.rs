@@ -31,14 +31,14 @@ impl WaitQueue {
         Self { waiters: UnsafeCell::new(List::new()) }
     }
 
-    fn list(&self, _: &InterruptsMasked) -> &mut List<QueueLinks> {
-        // SAFETY: interrupts are masked on the one core, and callers of this
-        // private helper keep the borrow short and never nest it.
-        unsafe { &mut *self.waiters.get() }
+    fn with_list<R>(&self, _: &InterruptsMasked, f: impl FnOnce(&mut List<QueueLinks>) -> R) -> R {
+        // SAFETY: interrupts are masked on the one core, and the closures
+        // passed here neither nest nor switch: the borrow is unique.
+        f(unsafe { &mut *self.waiters.get() })
     }
 
     pub fn has_waiters(&self, masked: &InterruptsMasked) -> bool {
-        !self.list(masked).is_empty()
+        !self.with_list(masked, |l| l.is_empty())
     }
 
     /// Blocks the running task on this queue until woken, or until the
@@ -66,7 +66,7 @@ impl WaitQueue {
         // SAFETY: the caller promises `task` is alive and unqueued.
         unsafe {
             task.as_ref().waiting_on.set(Some(NonNull::from(self)));
-            self.list(masked).insert_ordered(task, |a, b| a.level.get() < b.level.get());
+            self.with_list(masked, |l| l.insert_ordered(task, |a, b| a.level.get() < b.level.get()));
         }
     }
 
@@ -77,19 +77,19 @@ impl WaitQueue {
     pub unsafe fn remove(&self, masked: &InterruptsMasked, task: NonNull<Tcb>) {
         // SAFETY: promised by our caller.
         unsafe {
-            self.list(masked).remove(task);
+            self.with_list(masked, |l| l.remove(task));
             task.as_ref().waiting_on.set(None);
         }
     }
 
     /// The most urgent waiter, still on the queue.
     pub fn first(&self, masked: &InterruptsMasked) -> Option<NonNull<Tcb>> {
-        self.list(masked).front()
+        self.with_list(masked, |l| l.front())
     }
 
     /// Wakes the most urgent waiter; returns it.
     pub fn wake_one(&self, masked: &InterruptsMasked) -> Option<NonNull<Tcb>> {
-        let task = self.list(masked).pop_front()?;
+        let task = self.with_list(masked, |l| l.pop_front())?;
         // SAFETY: tasks on a wait queue are alive (they are blocked, not freed).
         unsafe {
             task.as_ref().waiting_on.set(None);

@@ -124,7 +124,7 @@ impl<T> Shared<T> {
                 if !s.receiver_alive {
                     return Err(TrySendError::Disconnected(value.take().unwrap()));
                 }
-                let room = s.capacity.map_or(true, |c| s.queue.len() < c.max(1));
+                let room = s.capacity.is_none_or(|c| s.queue.len() < c.max(1));
                 if room {
                     s.queue.push_back(value.take().unwrap());
                     s.sent += 1;

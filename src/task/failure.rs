@@ -69,7 +69,10 @@ mod tests {
             from_fault(abort(true), 0, 0x10, 4, guard),
             TaskFailure::MemoryAccess { addr: 0x10, access: Access::Write, pc: 4 }
         );
-        assert_eq!(from_fault(Syndrome::UndefinedInstruction, 0, 0, 8, guard), TaskFailure::IllegalInstruction { pc: 8 });
+        assert_eq!(
+            from_fault(Syndrome::UndefinedInstruction, 0, 0, 8, guard),
+            TaskFailure::IllegalInstruction { pc: 8 }
+        );
         assert_eq!(
             from_fault(Syndrome::Brk { imm: 1 }, 0xf200_0001, 0, 8, guard),
             TaskFailure::Exception { esr: 0xf200_0001, pc: 8 }

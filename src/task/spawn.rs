@@ -1,11 +1,11 @@
 //! Creating, joining and naming tasks (the target-only half of [`crate::task`]).
 
 use super::{Priority, TaskFailure};
+use crate::arch::context::Context;
 use crate::sched::critical::InterruptsMasked;
 use crate::sched::stack::{TaskStacks, MAX_STACK_SIZE};
 use crate::sched::tcb::{State, Tcb, WakeReason};
 use crate::sched::{scheduler, wait_queue::WaitQueue};
-use crate::arch::context::Context;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -246,21 +246,40 @@ impl<T> Drop for JoinHandle<T> {
     }
 }
 
+/// The id of the task running the application's `main` (the first spawned).
+/// Like a process, the program ends when it fails: its panic or fault is
+/// reported as before tasks existed (exit status 101 or 102).
+const MAIN_TASK_ID: u64 = 1;
+
+/// Can a failure of task `t` end just that task? Not for idle or main.
+fn may_fail_alone(t: &Tcb) -> bool {
+    t.id != MAIN_TASK_ID && t.stacks.is_some()
+}
+
+/// Is `addr` in the running task's stack guard region?
+pub(crate) fn is_stack_overflow_address(addr: u64) -> bool {
+    if !scheduler::is_started() {
+        return false;
+    }
+    // SAFETY: the running task is alive.
+    let t = unsafe { scheduler::current().as_ref() };
+    t.stacks.as_ref().is_some_and(|s| s.is_overflow_address(addr))
+}
+
 /// The failure for a synchronous exception in the running task, if the task
 /// (not the OS) is to blame: tasks run, the exception came from task code
-/// with interrupts enabled, and the task is not the idle task.
+/// with interrupts enabled, and the task may fail alone.
 pub(crate) fn fault_in_task(fault: &crate::arch::exception::Fault) -> Option<(Task, TaskFailure)> {
     use crate::arch::cpu::spsr_irqs_masked;
     let in_task_code = fault.entry.from_thread_mode() && !spsr_irqs_masked(fault.frame.spsr);
     if !scheduler::is_started() || !in_task_code {
         return None;
     }
-    let cur = scheduler::current();
-    if scheduler::is_idle(cur) {
+    // SAFETY: the running task is alive.
+    let t = unsafe { scheduler::current().as_ref() };
+    if !may_fail_alone(t) {
         return None;
     }
-    // SAFETY: the running task is alive.
-    let t = unsafe { cur.as_ref() };
     let is_overflow = |addr| t.stacks.as_ref().is_some_and(|s| s.is_overflow_address(addr));
     let failure = super::failure::from_fault(fault.syndrome, fault.esr, fault.far, fault.frame.elr, is_overflow);
     Some((Task { id: t.id, name: t.name.clone() }, failure))
@@ -277,13 +296,9 @@ pub(crate) fn panicking_task(irqs_were_enabled: bool) -> Option<Task> {
     if !scheduler::is_started() || crate::arch::cpu::in_exception_handler() || !irqs_were_enabled {
         return None;
     }
-    let cur = scheduler::current();
-    if scheduler::is_idle(cur) {
-        return None;
-    }
     // SAFETY: the running task is alive.
-    let t = unsafe { cur.as_ref() };
-    if t.panicking.replace(true) {
+    let t = unsafe { scheduler::current().as_ref() };
+    if !may_fail_alone(t) || t.panicking.replace(true) {
         return None;
     }
     Some(Task { id: t.id, name: t.name.clone() })

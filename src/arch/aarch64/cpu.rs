@@ -95,15 +95,6 @@ pub fn frame_pointer() -> u64 {
     fp
 }
 
-/// The caller's return address (x30), for starting a backtrace at the caller.
-#[inline(always)]
-pub fn frame_pointer_return_address() -> u64 {
-    let lr: u64;
-    // SAFETY: reads a register.
-    unsafe { asm!("mov {0}, x30", out(reg) lr, options(nomem, nostack)) };
-    lr
-}
-
 /// Is the CPU in an exception handler (on SP_EL1) rather than in task code (on SP_EL0)?
 #[inline]
 pub fn in_exception_handler() -> bool {

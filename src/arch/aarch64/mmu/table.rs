@@ -62,6 +62,58 @@ fn index(va: u64, level: usize) -> usize {
     ((va >> shift) & (ENTRIES as u64 - 1)) as usize
 }
 
+/// Maps `[va, end)` to `pa..` within `table`, a table at `level`: one pass
+/// over the table's entries, using a block where one fits and descending
+/// into (or creating) a next-level table where it does not.
+fn map_range(
+    mut table: NonNull<Table>,
+    level: usize,
+    mut va: u64,
+    mut pa: u64,
+    end: u64,
+    attr_bits: u64,
+    alloc: &mut impl TableAllocator,
+) -> Result<(), MapError> {
+    let size = LEVEL_SIZE[level];
+    while va < end {
+        // This entry covers up to the next `size` boundary (or the end of the range).
+        let entry_end = (va | (size - 1)).saturating_add(1).min(end);
+        let whole_entry = entry_end - va == size && pa.is_multiple_of(size);
+        let first = index(va, level);
+        // SAFETY: `table` is a live table of this address space (the root,
+        // or reached through a table descriptor).
+        let entries = unsafe { &mut table.as_mut().entries };
+        if level == 3 || (whole_entry && !entries[first].is_table()) {
+            // A run of leaves (pages at level 3, blocks above): every whole
+            // entry from here to the end of the range or of this table.
+            if entries[first].is_valid() {
+                return Err(MapError::AlreadyMapped { va });
+            }
+            let wanted = ((end - va) / size).min((ENTRIES - first) as u64) as usize;
+            let run = entries[first..first + wanted].iter().take_while(|e| !e.is_valid()).count();
+            let leaf = if level == 3 { Descriptor::page_bits } else { Descriptor::block_bits };
+            for (k, entry) in entries[first..first + run].iter_mut().enumerate() {
+                *entry = leaf(pa + k as u64 * size, attr_bits);
+            }
+            va += run as u64 * size;
+            pa += run as u64 * size;
+            continue;
+        }
+        let entry = &mut entries[first];
+        if !entry.is_valid() {
+            let (_, next) = alloc.allocate().ok_or(MapError::OutOfTables)?;
+            *entry = Descriptor::table(next);
+        } else if !entry.is_table() {
+            return Err(MapError::AlreadyMapped { va });
+        }
+        let next = alloc.table_at(entry.address());
+        map_range(next, level + 1, va, pa, entry_end, attr_bits, alloc)?;
+        pa += entry_end - va;
+        va = entry_end;
+    }
+    Ok(())
+}
+
 impl PageTable {
     /// A new, empty address space with a root table from `alloc`.
     pub fn new(alloc: &mut impl TableAllocator) -> Result<Self, MapError> {
@@ -83,51 +135,12 @@ impl PageTable {
         attrs: Attributes,
         alloc: &mut impl TableAllocator,
     ) -> Result<(), MapError> {
-        if (va | pa | size) % PAGE_SIZE != 0 {
+        if !(va | pa | size).is_multiple_of(PAGE_SIZE) {
             return Err(MapError::Misaligned { va, pa, size });
         }
-        let (mut va, mut pa, end) = (va, pa, va.wrapping_add(size));
-        while va != end {
-            let remaining = end.wrapping_sub(va);
-            // The coarsest level whose block fits here (level 3 pages always do).
-            let level = (1..=3)
-                .find(|&l| l > 1 && (va | pa) % LEVEL_SIZE[l] == 0 && remaining >= LEVEL_SIZE[l])
-                .unwrap_or(3);
-            self.map_one(va, pa, level, attrs, alloc)?;
-            va = va.wrapping_add(LEVEL_SIZE[level]);
-            pa += LEVEL_SIZE[level];
-        }
-        Ok(())
-    }
-
-    fn map_one(
-        &mut self,
-        va: u64,
-        pa: u64,
-        level: usize,
-        attrs: Attributes,
-        alloc: &mut impl TableAllocator,
-    ) -> Result<(), MapError> {
-        let mut table = self.root;
-        for l in 1..level {
-            // SAFETY: `table` is a live table of this address space (the root,
-            // or reached through a table descriptor we wrote).
-            let entry = unsafe { &mut table.as_mut().entries[index(va, l)] };
-            if !entry.is_valid() {
-                let (_, pa) = alloc.allocate().ok_or(MapError::OutOfTables)?;
-                *entry = Descriptor::table(pa);
-            } else if !entry.is_table() {
-                return Err(MapError::AlreadyMapped { va });
-            }
-            table = alloc.table_at(entry.address());
-        }
-        // SAFETY: as above.
-        let entry = unsafe { &mut table.as_mut().entries[index(va, level)] };
-        if entry.is_valid() {
-            return Err(MapError::AlreadyMapped { va });
-        }
-        *entry = if level == 3 { Descriptor::page(pa, attrs) } else { Descriptor::block(pa, attrs) };
-        Ok(())
+        let end = va.checked_add(size).ok_or(MapError::Misaligned { va, pa, size })?;
+        // The attribute bits are the same for every entry: encode them once.
+        map_range(self.root, 1, va, pa, end, attrs.to_bits(), alloc)
     }
 
     /// Unmaps the 4 KiB pages of `[va, va + size)` and returns how many were
@@ -135,7 +148,7 @@ impl PageTable {
     /// emptied this way stay in place for the next mapping (the caller must
     /// invalidate the TLB entries of the pages).
     pub fn unmap(&mut self, va: u64, size: u64, alloc: &impl TableAllocator) -> Result<usize, MapError> {
-        if (va | size) % PAGE_SIZE != 0 {
+        if !(va | size).is_multiple_of(PAGE_SIZE) {
             return Err(MapError::Misaligned { va, pa: 0, size });
         }
         let mut unmapped = 0;
@@ -175,7 +188,7 @@ impl PageTable {
     /// and the size of the block or page that maps it.
     pub fn translate(&self, va: u64, alloc: &impl TableAllocator) -> Option<(u64, Attributes, u64)> {
         let mut table = self.root;
-        for level in 1..=3 {
+        for (level, &size) in LEVEL_SIZE.iter().enumerate().skip(1) {
             // SAFETY: `table` is a live table of this address space.
             let entry = unsafe { table.as_ref().entries[index(va, level)] };
             if !entry.is_valid() {
@@ -185,7 +198,6 @@ impl PageTable {
                 table = alloc.table_at(entry.address());
                 continue;
             }
-            let size = LEVEL_SIZE[level];
             return Some((entry.address() + (va & (size - 1)), entry.attributes(), size));
         }
         None
@@ -295,6 +307,19 @@ mod tests {
         pt.map(HIGH, 0, 2 << 20, Attributes::KERNEL_DATA, &mut a).unwrap();
         assert_eq!(pt.unmap(HIGH, PAGE_SIZE, &a), Err(MapError::BlockInRange { va: HIGH }));
         assert!(matches!(pt.unmap(HIGH + 1, PAGE_SIZE, &a), Err(MapError::Misaligned { .. })));
+    }
+
+    #[test]
+    fn a_run_stops_at_an_existing_mapping() {
+        let mut a = HostTables::default();
+        let mut pt = PageTable::new(&mut a).unwrap();
+        pt.map(0x3000, 0x9000, PAGE_SIZE, Attributes::KERNEL_DATA, &mut a).unwrap();
+        assert_eq!(
+            pt.map(0x1000, 0x1000, 4 * PAGE_SIZE, Attributes::KERNEL_DATA, &mut a),
+            Err(MapError::AlreadyMapped { va: 0x3000 })
+        );
+        assert_eq!(pt.translate(0x3000, &a).unwrap().0, 0x9000, "the existing mapping is untouched");
+        assert_eq!(pt.translate(0x2000, &a).unwrap().0, 0x2000, "pages before it were mapped");
     }
 
     #[test]
