@@ -225,6 +225,7 @@ pub(crate) mod tests {
         }
         assert_eq!(keys(&list), [1, 2, 3]);
         assert_eq!(list.pop_front(), Some(n[0]));
+        // SAFETY: test nodes are leaked, so alive.
         assert!(!ByLinks::links(unsafe { n[0].as_ref() }).is_linked());
         assert_eq!(keys(&list), [2, 3]);
         assert_eq!(list.pop_front(), Some(n[1]));
@@ -268,6 +269,7 @@ pub(crate) mod tests {
         }
         assert_eq!(keys(&list), [1, 1, 3, 5, 5, 9]);
         // The two 5s keep their arrival order.
+        // SAFETY: test nodes are leaked, so alive.
         let fives: Vec<_> = list.iter().filter(|p| unsafe { p.as_ref() }.key == 5).collect();
         assert_eq!(fives, [n[0], n[2]]);
     }
