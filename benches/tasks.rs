@@ -1,11 +1,9 @@
-//! Instruction counts of the task operations, printed as `name value` lines.
+//! Instruction counts of the task operations, printed as `bench NAME VALUE`
+//! lines for `benches/run` (`just bench`).
 //!
 //! Meaningful under QEMU's instruction counting, where the generic timer
-//! advances with instructions (1 ns per instruction with `shift=0`):
-//!
-//! ```text
-//! QEMU_EXTRA="-icount shift=0,align=off,sleep=off -seed 1 -rtc clock=vm" just run bench_tasks
-//! ```
+//! advances with instructions (1 ns per instruction with `shift=0`), as
+//! `just bench` runs it.
 //!
 //! Each figure is instructions per operation: counter ticks over many
 //! repetitions, converted with the counter's frequency (instructions =
@@ -31,14 +29,12 @@ fn instructions(ticks: u64) -> u64 {
 }
 
 fn main() {
-    ilusion::println!("counter_frequency_hz {}", ilusion::time::frequency());
-    let two = yield_cost(2, 20_000);
-    ilusion::println!("yield_2_tasks {two}");
-    let thousand = yield_cost(1000, 40);
-    ilusion::println!("yield_1000_tasks {thousand}");
-    ilusion::println!("preempt_switch_by_interrupt {}", preemption_cost());
-    ilusion::println!("spawn_join_empty {}", spawn_join_cost(2000));
-    ilusion::println!("mutex_lock_unlock_uncontended {}", mutex_cost(100_000));
+    ilusion::println!("counter frequency: {} Hz", ilusion::time::frequency());
+    ilusion::println!("bench task_yield_2_tasks {}", yield_cost(2, 20_000));
+    ilusion::println!("bench task_yield_1000_tasks {}", yield_cost(1000, 40));
+    ilusion::println!("bench task_preempt_by_interrupt {}", preemption_cost());
+    ilusion::println!("bench task_spawn_join_empty {}", spawn_join_cost(2000));
+    ilusion::println!("bench mutex_lock_unlock {}", mutex_cost(100_000));
 }
 
 /// `tasks` cooperative tasks at one level each yield `rounds` times;
