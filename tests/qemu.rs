@@ -131,7 +131,8 @@ const CASES: &[Case] = &[
         102,
         &["breakpoint handled 1 time(s)", "*** unhandled exception: breakpoint (BRK #0x7)"],
     ),
-    case("heap", "heap", 0, &["heap ok", "in use after dropping them: 0 bytes"]),
+    // Since tasks, the heap also holds the main task's stacks: the guest checks "as before", not 0.
+    case("heap", "heap", 0, &["in use after dropping them:", "heap ok"]),
     case(
         "out of memory",
         "oom",
