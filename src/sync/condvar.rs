@@ -52,7 +52,7 @@ impl Condvar {
         guard: MutexGuard<'a, T>,
         timeout: Duration,
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
-        self.wait_until(guard, Some(Instant::now() + timeout))
+        self.wait_until(guard, Instant::now().checked_add(timeout))
     }
 
     fn wait_until<'a, T>(

@@ -221,7 +221,7 @@ impl<T> Receiver<T> {
     }
 
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        self.0.recv(Some(Some(Instant::now() + timeout)))
+        self.0.recv(Some(Instant::now().checked_add(timeout)))
     }
 
     /// The messages until every sender is gone.

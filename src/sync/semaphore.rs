@@ -27,9 +27,10 @@ impl Semaphore {
         self.permits.with(&masked, |p| p.checked_sub(1).map(|left| *p = left)).is_some()
     }
 
-    /// Takes a permit, waiting at most `timeout`; `false` if none came.
+    /// Takes a permit, waiting at most `timeout` (a timeout too long to
+    /// represent waits forever); `false` if none came.
     pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        self.acquire_until(Some(Instant::now() + timeout))
+        self.acquire_until(Instant::now().checked_add(timeout))
     }
 
     fn acquire_until(&self, deadline: Option<Instant>) -> bool {
