@@ -252,6 +252,22 @@ const CASES: &[Case] = &[
             "all checks passed",
         ],
     },
+    case(
+        "tasks: a fault in an interrupt handler stops the machine",
+        "task_irq_fault",
+        102,
+        &[
+            "arming a faulty timer handler",
+            "*** unhandled exception: data abort (read)",
+            "taken from current EL, SP_EL1",
+        ],
+    ),
+    case(
+        "tasks: a fault with interrupts masked stops the machine",
+        "task_masked_fault",
+        102,
+        &["faulting with interrupts masked", "*** unhandled exception: data abort (read)", "backtrace:"],
+    ),
     case("tasks example", "tasks", 0, &["summary:", "all messages consumed"]),
     case("philosophers example", "philosophers", 0, &["every philosopher ate", "no deadlock"]),
     // The harness itself: a hung guest is killed and its output kept.
