@@ -12,7 +12,7 @@ fn main() {
         ilusion::println!("faulting with interrupts masked");
         ilusion::arch::cpu::without_interrupts(|| {
             // SAFETY: none: the null read is the bug under test.
-            unsafe { core::ptr::read_volatile(8 as *const u64) }
+            unsafe { core::ptr::read_volatile(core::ptr::null::<u64>().wrapping_add(1)) }
         })
     });
     let r = h.join();
