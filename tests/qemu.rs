@@ -190,6 +190,10 @@ const CASES: &[Case] = &[
         input: None,
         exit: Some(0),
         expect: &[
+            "ok current_is_main",
+            "ok current_in_task",
+            "ok invalid_priority",
+            "ok stack_too_large",
             "ok priority_order",
             "ok round_robin_yield",
             "ok cooperative_not_preempted",

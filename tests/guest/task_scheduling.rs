@@ -13,18 +13,40 @@ use alloc::vec::Vec;
 use common::{check, finish, micros};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use ilusion::sync::Mutex;
-use ilusion::task::{self, Builder, Priority};
+use ilusion::task::{self, Builder, Priority, SpawnError};
 use ilusion::time::{self, Duration, Instant};
 
 ilusion::entry!(main);
 
 fn main() {
+    identity_and_spawn_errors();
     priorities_order_and_round_robin();
     cooperative_is_not_preempted();
     equal_preemptive_tasks_share_by_slices();
     interrupt_woken_task_preempts();
     sleep_is_accurate();
     finish();
+}
+
+/// `current()` names the running task; bad requests give a `SpawnError`.
+fn identity_and_spawn_errors() {
+    let me = task::current();
+    check(me.name() == Some("main"), "current_is_main", format_args!("{me}"));
+    let h = Builder::new().name("worker").spawn(|| task::current()).unwrap();
+    let (from_handle, from_inside) = (h.task(), h.join().unwrap());
+    check(
+        from_inside.name() == Some("worker") && from_inside.id() == from_handle.id() && from_inside.id() != me.id(),
+        "current_in_task",
+        format_args!("{from_inside} vs {from_handle}"),
+    );
+    let bad = Builder::new().priority(Priority::Cooperative(32)).spawn(|| ());
+    check(
+        matches!(bad, Err(SpawnError::InvalidPriority(Priority::Cooperative(32)))),
+        "invalid_priority",
+        format_args!("{:?}", bad.err()),
+    );
+    let huge = Builder::new().stack_size(64 << 20).spawn(|| ());
+    check(matches!(huge, Err(SpawnError::StackTooLarge { .. })), "stack_too_large", format_args!("{:?}", huge.err()));
 }
 
 /// A cooperative coordinator spawns tasks at three cooperative levels (none
