@@ -32,7 +32,7 @@ fn main() {
 fn identity_and_spawn_errors() {
     let me = task::current();
     check(me.name() == Some("main"), "current_is_main", format_args!("{me}"));
-    let h = Builder::new().name("worker").spawn(|| task::current()).unwrap();
+    let h = Builder::new().name("worker").spawn(task::current).unwrap();
     let (from_handle, from_inside) = (h.task(), h.join().unwrap());
     check(
         from_inside.name() == Some("worker") && from_inside.id() == from_handle.id() && from_inside.id() != me.id(),
