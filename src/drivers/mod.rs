@@ -12,4 +12,5 @@ pub mod bcm2836_local;
 pub mod bcm2837_irq;
 pub mod bcm_gpio;
 pub mod gic;
+pub mod gicv2_targets;
 pub mod pl011;
