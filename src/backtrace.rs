@@ -9,25 +9,42 @@
 
 const MAX_FRAMES: usize = 32;
 
-/// Prints `pc`, then the return addresses up the frame chain from `fp`.
-pub fn print(pc: u64, mut fp: u64) {
+/// Prints `pc` (if known), then the return addresses up the frame chain from `fp`.
+/// Runs of the same return address (deep recursion) are printed once, with a count.
+pub fn print(pc: Option<u64>, mut fp: u64) {
     let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
-    p(format_args!("backtrace:\n  #0  {pc:#018x}\n"));
-    for n in 1..MAX_FRAMES {
-        if fp == 0 || fp % 16 != 0 || !crate::arch::cpu::is_kernel_readable(fp) {
+    p(format_args!("backtrace:\n"));
+    let mut n = 0;
+    if let Some(pc) = pc {
+        p(format_args!("  #0  {pc:#018x}\n"));
+        n = 1;
+    }
+    let (mut last, mut repeats) = (0, 0u64);
+    while n < MAX_FRAMES {
+        if fp == 0 || !fp.is_multiple_of(16) || !crate::arch::cpu::is_kernel_readable(fp) {
             break;
         }
         // SAFETY: the MMU says the 16-byte frame record at `fp` is readable
         // (records are 16-byte aligned, so both words are on that page).
         let (next, ret) = unsafe { (*(fp as *const u64), *((fp + 8) as *const u64)) };
-        if ret == 0 {
-            break;
-        }
-        // The return address is after the call; show the call itself.
-        p(format_args!("  #{n:<2} {:#018x}\n", ret - 4));
-        if next <= fp {
+        if ret == 0 || next <= fp {
             break;
         }
         fp = next;
+        if ret == last {
+            repeats += 1;
+            continue;
+        }
+        if repeats > 0 {
+            p(format_args!("      ... the frame above {repeats} more times\n"));
+            repeats = 0;
+        }
+        last = ret;
+        // The return address is after the call; show the call itself.
+        p(format_args!("  #{n:<2} {:#018x}\n", ret - 4));
+        n += 1;
+    }
+    if repeats > 0 {
+        p(format_args!("      ... the frame above {repeats} more times\n"));
     }
 }

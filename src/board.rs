@@ -3,16 +3,9 @@
 //! `RAM`, `DEVICES`, `DEVICE_TREE_FALLBACK`, `UART_INTID`, `TIMER_INTID`,
 //! `init_console`, `init_interrupts` and `interrupt_controller_name`.
 
-#[cfg(all(feature = "board-qemu-virt", not(any(feature = "board-rpi3", feature = "board-rpi4"))))]
-#[path = "../boards/qemu-virt/mod.rs"]
-mod selected;
-
-#[cfg(all(feature = "board-rpi3", not(any(feature = "board-qemu-virt", feature = "board-rpi4"))))]
-#[path = "../boards/rpi3/mod.rs"]
-mod selected;
-
-#[cfg(all(feature = "board-rpi4", not(any(feature = "board-qemu-virt", feature = "board-rpi3"))))]
-#[path = "../boards/rpi4/mod.rs"]
+#[cfg_attr(feature = "board-qemu-virt", path = "../boards/qemu-virt/mod.rs")]
+#[cfg_attr(feature = "board-rpi3", path = "../boards/rpi3/mod.rs")]
+#[cfg_attr(feature = "board-rpi4", path = "../boards/rpi4/mod.rs")]
 mod selected;
 
 #[cfg(any(

@@ -95,7 +95,7 @@ fn report_fatal(fault: Fault) -> ! {
     }
     p(format_args!("  ESR  {esr:#010x}  taken from {}\n", entry.describe()));
     p(format_args!("{frame}"));
-    crate::backtrace::print(frame.elr, frame.x[29]);
+    crate::backtrace::print(Some(frame.elr), frame.x[29]);
     crate::power::exit(EXIT_FAULT);
 }
 

@@ -97,7 +97,7 @@ mod tests {
             w(s, BEGIN_NODE);
             s.extend_from_slice(name);
             s.push(0);
-            while s.len() % 4 != 0 {
+            while !s.len().is_multiple_of(4) {
                 s.push(0);
             }
         };

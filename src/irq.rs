@@ -47,8 +47,7 @@ impl core::fmt::Display for IrqError {
     }
 }
 
-const NO_HANDLER: AtomicUsize = AtomicUsize::new(0);
-static HANDLERS: [AtomicUsize; MAX_INTERRUPTS] = [NO_HANDLER; MAX_INTERRUPTS];
+static HANDLERS: [AtomicUsize; MAX_INTERRUPTS] = [const { AtomicUsize::new(0) }; MAX_INTERRUPTS];
 static CONTROLLER: spin::Once<&'static dyn InterruptController> = spin::Once::new();
 static SPURIOUS: AtomicU64 = AtomicU64::new(0);
 static UNHANDLED: AtomicU64 = AtomicU64::new(0);

@@ -43,6 +43,15 @@ fn discover_ram(info: &BootInfo) -> PhysRange {
     board::RAM
 }
 
+/// Where `discover_ram` looked, for the log once the console is up.
+fn log_device_tree(info: &BootInfo) {
+    log::debug!(
+        "device tree from the loader: {:#x}; board default: {:?}",
+        info.device_tree,
+        board::DEVICE_TREE_FALLBACK
+    );
+}
+
 pub(crate) fn start(info: BootInfo) -> ! {
     BOOT_EL.store(info.boot_el, Ordering::Relaxed);
     time::mark_boot(0);
@@ -55,10 +64,11 @@ pub(crate) fn start(info: BootInfo) -> ! {
         cpu::halt();
     }
 
+    time::init();
     console::init(board::init_console());
     logger::init();
+    log_device_tree(&info);
     mm::heap::init(image.end, ram.end() - mmu::virt_to_phys(image.end));
-    time::init();
     irq::init(board::init_interrupts(info.boot_el == 3));
     irq::register(board::UART_INTID, console::receive_interrupt).expect("console interrupt");
     irq::register(board::TIMER_INTID, time::timer_interrupt).expect("timer interrupt");
@@ -81,5 +91,4 @@ pub(crate) fn start(info: BootInfo) -> ! {
     crate::power::exit(0)
 }
 
-const EMPTY_REGION: Region =
-    Region { name: "", virt: 0, phys: 0, size: 0, kind: layout::RegionKind::ReadOnly };
+const EMPTY_REGION: Region = Region { name: "", virt: 0, phys: 0, size: 0, kind: layout::RegionKind::ReadOnly };

@@ -22,6 +22,6 @@ fn panic(info: &PanicInfo) -> ! {
     }
     p(format_args!("{}\n", info.message()));
     crate::mm::heap::report_failure_if_any();
-    crate::backtrace::print(crate::arch::cpu::frame_pointer_return_address(), crate::arch::cpu::frame_pointer());
+    crate::backtrace::print(None, crate::arch::cpu::frame_pointer());
     crate::power::exit(EXIT_PANIC);
 }

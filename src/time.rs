@@ -4,8 +4,10 @@
 //! boot. [`set_periodic`] programs the timer's compare value for the next
 //! deadline and re-arms it from the interrupt, so periods do not drift.
 
+#[cfg(target_os = "none")]
+use core::sync::atomic::AtomicUsize;
+use core::sync::atomic::{AtomicU64, Ordering};
 pub use core::time::Duration;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 static BOOT_COUNT: AtomicU64 = AtomicU64::new(0);
 static FREQUENCY: AtomicU64 = AtomicU64::new(1);
@@ -91,8 +93,11 @@ pub fn busy_wait(d: Duration) {
     }
 }
 
+#[cfg(target_os = "none")]
 static PERIOD_TICKS: AtomicU64 = AtomicU64::new(0);
+#[cfg(target_os = "none")]
 static NEXT_DEADLINE: AtomicU64 = AtomicU64::new(0);
+#[cfg(target_os = "none")]
 static PERIODIC_HANDLER: AtomicUsize = AtomicUsize::new(0);
 
 /// Calls `handler` (in interrupt context) every `period`, starting one period from now.

@@ -9,7 +9,7 @@
 //! interrupts are also routed to this core ([`super::gicv2_targets`]).
 
 use super::gicv2_targets::Targets;
-use crate::irq::{InterruptController, IntId};
+use crate::irq::{IntId, InterruptController};
 use arm_gic::gicv2::GicV2;
 use arm_gic::gicv3::registers::GicdCtlr;
 use arm_gic::gicv3::{GicCpuInterface, GicV3, Group, SecureIntGroup};
@@ -45,8 +45,8 @@ impl Gic {
         // SAFETY: promised by our caller.
         let gicd = unsafe { UniqueMmioPointer::new(NonNull::new(gicd as *mut _).unwrap()) };
         // SAFETY: promised by our caller.
-        let mut gic = unsafe { GicV3::new(gicd, NonNull::new(gicr as *mut _).unwrap(), cpus) }
-            .expect("GICv3 redistributors");
+        let mut gic =
+            unsafe { GicV3::new(gicd, NonNull::new(gicr as *mut _).unwrap(), cpus) }.expect("GICv3 redistributors");
         gic.setup(0);
         if secure {
             gic.gicd_set_control(GicdCtlr::EnableGrp1S);

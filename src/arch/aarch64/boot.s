@@ -18,7 +18,7 @@ _start:
     // image (`kernel8.img`/`<example>.img`) at RAM + 0x80000 with x0 = DTB.
     b       1f                      // code0: jump over the header
     .word   0                       // code1
-    .quad   0x80000                 // text_offset
+    .quad   __text_offset               // text_offset: where in RAM to load us
     .quad   __image_mem_size        // image_size
     .quad   0x2                     // flags: little endian, 4 KiB pages
     .quad   0, 0, 0                 // reserved

@@ -94,12 +94,3 @@ pub fn frame_pointer() -> u64 {
     unsafe { asm!("mov {0}, x29", out(reg) fp, options(nomem, nostack)) };
     fp
 }
-
-/// The caller's return address (x30), for starting a backtrace at the caller.
-#[inline(always)]
-pub fn frame_pointer_return_address() -> u64 {
-    let lr: u64;
-    // SAFETY: reads a register.
-    unsafe { asm!("mov {0}, x30", out(reg) lr, options(nomem, nostack)) };
-    lr
-}

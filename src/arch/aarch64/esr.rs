@@ -18,12 +18,20 @@ pub enum Access {
 /// The fault status code of a data or instruction abort.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultStatus {
-    AddressSize { level: u8 },
+    AddressSize {
+        level: u8,
+    },
     /// No valid mapping: the walk found an invalid descriptor at `level`.
-    Translation { level: u8 },
-    AccessFlag { level: u8 },
+    Translation {
+        level: u8,
+    },
+    AccessFlag {
+        level: u8,
+    },
     /// A mapping exists but does not allow the access.
-    Permission { level: u8 },
+    Permission {
+        level: u8,
+    },
     Alignment,
     SyncExternal,
     TlbConflict,
@@ -65,16 +73,28 @@ impl fmt::Display for FaultStatus {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Syndrome {
     /// A data or instruction abort; `from_lower` if it came from EL0.
-    Abort { access: Access, status: FaultStatus, from_lower: bool, far_valid: bool },
+    Abort {
+        access: Access,
+        status: FaultStatus,
+        from_lower: bool,
+        far_valid: bool,
+    },
     UndefinedInstruction,
-    Svc { imm: u16 },
-    Brk { imm: u16 },
+    Svc {
+        imm: u16,
+    },
+    Brk {
+        imm: u16,
+    },
     PcAlignment,
     SpAlignment,
     /// An access to FP/SIMD registers while they are disabled.
     FpAccess,
     SError,
-    Other { class: u8, iss: u32 },
+    Other {
+        class: u8,
+        iss: u32,
+    },
 }
 
 impl Syndrome {

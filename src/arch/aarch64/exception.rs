@@ -90,8 +90,7 @@ extern "C" fn ilusion_exception(frame: &mut ExceptionFrame, entry: u64) -> *mut 
         ExceptionType::Irq | ExceptionType::Fiq => crate::irq::dispatch(),
         ExceptionType::Synchronous | ExceptionType::SError => {
             let esr = ESR_EL1.get();
-            let syndrome =
-                if entry.kind() == ExceptionType::SError { Syndrome::SError } else { Syndrome::decode(esr) };
+            let syndrome = if entry.kind() == ExceptionType::SError { Syndrome::SError } else { Syndrome::decode(esr) };
             let far = FAR_EL1.get();
             crate::exception::handle(Fault { frame, entry, esr, far, syndrome });
         }

@@ -60,6 +60,48 @@ fn index(va: u64, level: usize) -> usize {
     ((va >> shift) & (ENTRIES as u64 - 1)) as usize
 }
 
+/// Maps `[va, end)` to `pa..` within `table`, a table at `level`: one pass
+/// over the table's entries, using a block where one fits and descending
+/// into (or creating) a next-level table where it does not.
+fn map_range(
+    mut table: NonNull<Table>,
+    level: usize,
+    mut va: u64,
+    mut pa: u64,
+    end: u64,
+    attrs: Attributes,
+    alloc: &mut impl TableAllocator,
+) -> Result<(), MapError> {
+    let size = LEVEL_SIZE[level];
+    while va < end {
+        // This entry covers up to the next `size` boundary (or the end of the range).
+        let entry_end = (va | (size - 1)).saturating_add(1).min(end);
+        // SAFETY: `table` is a live table of this address space (the root,
+        // or reached through a table descriptor).
+        let entry = unsafe { &mut table.as_mut().entries[index(va, level)] };
+        let whole_entry = entry_end - va == size && pa.is_multiple_of(size);
+        // A page at level 3; a block where the whole entry is ours and no table is there yet.
+        if level == 3 || (whole_entry && !entry.is_table()) {
+            if entry.is_valid() {
+                return Err(MapError::AlreadyMapped { va });
+            }
+            *entry = if level == 3 { Descriptor::page(pa, attrs) } else { Descriptor::block(pa, attrs) };
+        } else {
+            if !entry.is_valid() {
+                let (_, next) = alloc.allocate().ok_or(MapError::OutOfTables)?;
+                *entry = Descriptor::table(next);
+            } else if !entry.is_table() {
+                return Err(MapError::AlreadyMapped { va });
+            }
+            let next = alloc.table_at(entry.address());
+            map_range(next, level + 1, va, pa, entry_end, attrs, alloc)?;
+        }
+        pa += entry_end - va;
+        va = entry_end;
+    }
+    Ok(())
+}
+
 impl PageTable {
     /// A new, empty address space with a root table from `alloc`.
     pub fn new(alloc: &mut impl TableAllocator) -> Result<Self, MapError> {
@@ -81,58 +123,18 @@ impl PageTable {
         attrs: Attributes,
         alloc: &mut impl TableAllocator,
     ) -> Result<(), MapError> {
-        if (va | pa | size) % PAGE_SIZE != 0 {
+        if !(va | pa | size).is_multiple_of(PAGE_SIZE) {
             return Err(MapError::Misaligned { va, pa, size });
         }
-        let (mut va, mut pa, end) = (va, pa, va.wrapping_add(size));
-        while va != end {
-            let remaining = end.wrapping_sub(va);
-            // The coarsest level whose block fits here (level 3 pages always do).
-            let level = (1..=3)
-                .find(|&l| l > 1 && (va | pa) % LEVEL_SIZE[l] == 0 && remaining >= LEVEL_SIZE[l])
-                .unwrap_or(3);
-            self.map_one(va, pa, level, attrs, alloc)?;
-            va = va.wrapping_add(LEVEL_SIZE[level]);
-            pa += LEVEL_SIZE[level];
-        }
-        Ok(())
-    }
-
-    fn map_one(
-        &mut self,
-        va: u64,
-        pa: u64,
-        level: usize,
-        attrs: Attributes,
-        alloc: &mut impl TableAllocator,
-    ) -> Result<(), MapError> {
-        let mut table = self.root;
-        for l in 1..level {
-            // SAFETY: `table` is a live table of this address space (the root,
-            // or reached through a table descriptor we wrote).
-            let entry = unsafe { &mut table.as_mut().entries[index(va, l)] };
-            if !entry.is_valid() {
-                let (_, pa) = alloc.allocate().ok_or(MapError::OutOfTables)?;
-                *entry = Descriptor::table(pa);
-            } else if !entry.is_table() {
-                return Err(MapError::AlreadyMapped { va });
-            }
-            table = alloc.table_at(entry.address());
-        }
-        // SAFETY: as above.
-        let entry = unsafe { &mut table.as_mut().entries[index(va, level)] };
-        if entry.is_valid() {
-            return Err(MapError::AlreadyMapped { va });
-        }
-        *entry = if level == 3 { Descriptor::page(pa, attrs) } else { Descriptor::block(pa, attrs) };
-        Ok(())
+        let end = va.checked_add(size).ok_or(MapError::Misaligned { va, pa, size })?;
+        map_range(self.root, 1, va, pa, end, attrs, alloc)
     }
 
     /// Walks the tables: the physical address and attributes `va` maps to,
     /// and the size of the block or page that maps it.
     pub fn translate(&self, va: u64, alloc: &impl TableAllocator) -> Option<(u64, Attributes, u64)> {
         let mut table = self.root;
-        for level in 1..=3 {
+        for (level, &size) in LEVEL_SIZE.iter().enumerate().skip(1) {
             // SAFETY: `table` is a live table of this address space.
             let entry = unsafe { table.as_ref().entries[index(va, level)] };
             if !entry.is_valid() {
@@ -142,7 +144,6 @@ impl PageTable {
                 table = alloc.table_at(entry.address());
                 continue;
             }
-            let size = LEVEL_SIZE[level];
             return Some((entry.address() + (va & (size - 1)), entry.attributes(), size));
         }
         None

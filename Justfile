@@ -1,0 +1,86 @@
+# ilusion's user interface. `just --list` shows the recipes.
+#
+# Images are release builds (debug info kept in the ELF for GDB) unless
+# PROFILE=dev. QEMU_EXTRA appends arguments to QEMU (e.g.
+# QEMU_EXTRA="-machine gic-version=3" just run).
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+profile := env_var_or_default("PROFILE", "release")
+profile_dir := if profile == "dev" { "debug" } else { profile }
+boards := "qemu-virt"
+host := "x86_64-unknown-linux-gnu"
+
+# Show the recipes.
+default:
+    @just --list
+
+# Install what is missing: the Rust target, QEMU 9+ with raspi machines, mtools, llvm (idempotent).
+setup:
+    @bash .ci/install-deps.sh
+
+# Build and boot an example on QEMU virt; exits with the guest's exit status.
+run example="hello" *args: setup
+    @just _build qemu-virt
+    boards/run --board qemu-virt target/images/qemu-virt/{{example}}.elf {{args}}
+
+# Write target/images/<board>/<example>.elf and the raw <example>.img.
+image board="qemu-virt" example="hello":
+    @just _build {{board}}
+    @ls -l target/images/{{board}}/{{example}}.elf target/images/{{board}}/{{example}}.img
+
+# Host unit tests, lint, then every QEMU test on every board; ends with "N passed, N failed".
+test: setup
+    #!/usr/bin/env bash
+    set -uo pipefail
+    echo "== formatting and lints"
+    lint_failed=0
+    cargo fmt --check || { echo "lint: cargo fmt --check failed (run cargo fmt)"; lint_failed=1; }
+    cargo clippy -q --release --examples -- -D warnings || { echo "lint: clippy (aarch64) failed"; lint_failed=1; }
+    cargo clippy -q --lib --tests --target {{host}} -- -D warnings || { echo "lint: clippy (host) failed"; lint_failed=1; }
+    echo "== host unit tests"
+    unit=$(cargo test -q --lib --target {{host}} 2>&1) ; unit_status=$?
+    echo "$unit" | tail -n 3
+    unit_passed=$(echo "$unit" | sed -n 's/.*test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' | awk '{s+=$1} END {print s+0}')
+    unit_failed=$(echo "$unit" | sed -n 's/.*test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' | awk '{s+=$1} END {print s+0}')
+    if [ $unit_status -ne 0 ] && [ "$unit_failed" = 0 ]; then echo "$unit"; unit_failed=1; fi
+    echo "== QEMU tests"
+    for b in {{boards}}; do just _build "$b"; done
+    qemu=$(ILUSION_TEST_BOARDS="{{boards}}" cargo test -q --target {{host}} --test qemu 2>&1 | tee /dev/stderr | grep '^qemu: ' | tail -n 1)
+    qemu_passed=$(echo "$qemu" | sed -n 's/^qemu: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+    qemu_failed=$(echo "$qemu" | sed -n 's/^qemu: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+    if [ -z "$qemu_passed" ]; then qemu_passed=0; qemu_failed=1; fi
+    echo "host unit tests: $unit_passed passed, $unit_failed failed; QEMU tests: $qemu_passed passed, $qemu_failed failed; lint: $lint_failed failed"
+    echo "total: $((unit_passed + qemu_passed)) passed, $((unit_failed + qemu_failed + lint_failed)) failed"
+    [ $((unit_failed + qemu_failed + lint_failed)) -eq 0 ]
+
+# QEMU halted with its GDB stub on :1234, and the command to attach with symbols.
+debug example="hello": setup
+    @just _build qemu-virt
+    @echo "attach with: gdb-multiarch -q target/images/qemu-virt/{{example}}.elf -ex 'target remote :1234'"
+    @echo "(the kernel starts at its physical address, _start_phys; Ctrl-a x quits QEMU)"
+    boards/run --board qemu-virt target/images/qemu-virt/{{example}}.elf -s -S
+
+# Benchmarks under icount (instructions, deterministic); writes target/bench/<board>.json.
+bench board="qemu-virt" *flags: setup
+    @just _build {{board}}
+    bash benches/run {{board}} {{flags}}
+
+# Build every example and test image for a board into target/images/<board>/.
+_build board:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ ! -d "boards/{{board}}" ]; then
+        echo "error: unknown board '{{board}}' (known: $(ls -d boards/*/ | xargs -n1 basename | tr '\n' ' '))" >&2
+        exit 2
+    fi
+    features="board-{{board}}"
+    cargo build -q --profile {{profile}} --examples --no-default-features --features "$features"
+    out=target/images/{{board}}
+    mkdir -p "$out"
+    src=target/aarch64-unknown-none/{{profile_dir}}/examples
+    for elf in $(find "$src" -maxdepth 1 -type f -executable ! -name '*-*' ! -name '*.*'); do
+        name=$(basename "$elf")
+        cp "$elf" "$out/$name.elf"
+        llvm-objcopy -O binary "$elf" "$out/$name.img"
+    done

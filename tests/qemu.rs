@@ -1,0 +1,275 @@
+//! QEMU tests: boot real ilusion images and check what they print and their
+//! exit status, on every board in `ILUSION_TEST_BOARDS` (default: qemu-virt).
+//!
+//! Images come from `target/images/<board>/<image>.elf`, which `just test`
+//! builds first. Each [`Case`] names an image, extra QEMU arguments, console
+//! input, the exit status it must end with and lines its output must
+//! contain. A guest that hangs is killed after [`TIMEOUT`] and reported with
+//! the output seen so far. Run a subset with a name filter:
+//! `cargo test --target x86_64-unknown-linux-gnu --test qemu -- timer`.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Which boards a case runs on.
+#[derive(Clone, Copy, PartialEq)]
+enum On {
+    AllBoards,
+    /// Only this board (e.g. QEMU-virt-specific machine options).
+    Board(&'static str),
+}
+
+struct Case {
+    name: &'static str,
+    image: &'static str,
+    on: On,
+    /// Extra QEMU arguments.
+    qemu: &'static [&'static str],
+    /// Boot the raw image (`.img`) instead of the ELF.
+    raw: bool,
+    /// Console input, sent once the output contains the first string.
+    input: Option<(&'static str, &'static str)>,
+    exit: i32,
+    expect: &'static [&'static str],
+}
+
+const fn case(name: &'static str, image: &'static str, exit: i32, expect: &'static [&'static str]) -> Case {
+    Case { name, image, on: On::AllBoards, qemu: &[], raw: false, input: None, exit, expect }
+}
+
+const fn virt(name: &'static str, qemu: &'static [&'static str], expect: &'static [&'static str]) -> Case {
+    Case { name, image: "hello", on: On::Board("qemu-virt"), qemu, raw: false, input: None, exit: 0, expect }
+}
+
+const BANNER: &str = "ilusion 0.1.0 on";
+
+const CASES: &[Case] = &[
+    case("hello", "hello", 0, &[BANNER, "hello from "]),
+    virt("boot at EL1, GICv2", &[], &["(EL1 at boot", "GICv2)", "hello from qemu-virt"]),
+    virt("boot at EL2", &["-machine", "virtualization=on"], &["(EL2 at boot", "hello from qemu-virt"]),
+    virt("boot at EL3", &["-machine", "secure=on"], &["(EL3 at boot", "hello from qemu-virt"]),
+    virt("GICv3 at EL1", &["-machine", "gic-version=3"], &["(EL1 at boot", "GICv3)"]),
+    virt("GICv3 at EL2", &["-machine", "virtualization=on,gic-version=3"], &["(EL2 at boot", "GICv3)"]),
+    virt("GICv3 at EL3", &["-machine", "secure=on,gic-version=3"], &["(EL3 at boot", "GICv3)"]),
+    virt("2 GiB of RAM from the device tree", &["-m", "2G"], &["2048 MiB RAM", "hello from"]),
+    Case {
+        name: "raw image boot",
+        image: "hello",
+        on: On::Board("qemu-virt"),
+        qemu: &[],
+        raw: true,
+        input: None,
+        exit: 0,
+        expect: &[BANNER, "hello from qemu-virt"],
+    },
+    case("exit(42)", "exit_code", 42, &["exiting with 42"]),
+    case(
+        "panic exits 101",
+        "panic",
+        101,
+        &["*** panicked at tests/guest/panic.rs:", "deliberate panic: test", "backtrace:", "panic::fail"],
+    ),
+    case(
+        "null dereference",
+        "fault_null",
+        102,
+        &[
+            "*** unhandled exception: data abort (read) from EL1: translation fault, level 1",
+            "fault address (FAR) 0x0000000000000000 (null pointer)",
+            "ELR  0x",
+            "x29 0x",
+            "backtrace:",
+            "fault_null::read_null",
+        ],
+    ),
+    case(
+        "write to .text",
+        "fault_write_text",
+        102,
+        &[
+            "*** unhandled exception: data abort (write) from EL1: permission fault, level 3",
+            "fault_write_text::write_to_code",
+        ],
+    ),
+    case(
+        "execute from .data",
+        "fault_exec_data",
+        102,
+        &["*** unhandled exception: instruction abort (execute) from EL1: permission fault, level 3", "CODE_IN_DATA"],
+    ),
+    case(
+        "undefined instruction",
+        "fault_undefined",
+        102,
+        &["*** unhandled exception: undefined instruction", "fault_undefined::main"],
+    ),
+    case(
+        "stack overflow",
+        "stack_overflow",
+        102,
+        &[
+            "*** unhandled exception: data abort (write) from EL1: translation fault, level 3",
+            "(stack guard page: stack overflow)",
+            "stack_overflow::recurse",
+            "more times",
+        ],
+    ),
+    case(
+        "breakpoint handler",
+        "brk_handler",
+        102,
+        &["breakpoint handled 1 time(s)", "*** unhandled exception: breakpoint (BRK #0x7)"],
+    ),
+    case("heap", "heap", 0, &["heap ok", "in use after dropping them: 0 bytes"]),
+    case(
+        "out of memory",
+        "oom",
+        101,
+        &["memory allocation of", "out of memory: allocation of", "(align 1) failed; heap:"],
+    ),
+    case("timer interrupts at 1 kHz", "timer", 0, &["timer ok"]),
+    case(
+        "irq registration errors",
+        "irq_api",
+        0,
+        &["register(5000): interrupt 5000 is out of range", "already has a handler", "irq api ok"],
+    ),
+    Case {
+        name: "console input echo",
+        image: "uart_echo",
+        on: On::AllBoards,
+        qemu: &[],
+        raw: false,
+        input: Some(("type a line:", "ping pong\r")),
+        exit: 0,
+        expect: &["echo: [ping pong]"],
+    },
+];
+
+struct Outcome {
+    status: Option<i32>,
+    output: String,
+    timed_out: bool,
+}
+
+fn run(root: &Path, board: &str, case: &Case) -> Result<Outcome, String> {
+    let elf = root.join("target/images").join(board).join(format!("{}.elf", case.image));
+    if !elf.exists() {
+        return Err(format!("image {} is missing: run `just test` (it builds the images)", elf.display()));
+    }
+    let mut cmd = Command::new(root.join("boards/run"));
+    cmd.arg("--board").arg(board);
+    if case.raw {
+        cmd.arg("--raw");
+    }
+    cmd.arg(&elf).args(case.qemu);
+    cmd.env_remove("QEMU_EXTRA").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start boards/run: {e}"))?;
+    let output = Arc::new(Mutex::new(String::new()));
+    let readers: Vec<_> =
+        [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
+            .into_iter()
+            .map(|mut pipe| {
+                let output = output.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = pipe.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        output.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                    }
+                })
+            })
+            .collect();
+    let mut stdin = child.stdin.take();
+    let mut pending_input = case.input;
+    let start = Instant::now();
+    let (status, timed_out) = loop {
+        if let Some((prompt, text)) = pending_input {
+            if output.lock().unwrap().contains(prompt) {
+                if let Some(s) = stdin.as_mut() {
+                    let _ = s.write_all(text.as_bytes()).and_then(|_| s.flush());
+                }
+                pending_input = None;
+            }
+        }
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break (status.code(), false);
+        }
+        if start.elapsed() > TIMEOUT {
+            let _ = Command::new("kill").arg("-KILL").arg("--").arg(format!("-{}", child.id())).status();
+            let _ = child.wait();
+            break (None, true);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(stdin);
+    for r in readers {
+        let _ = r.join();
+    }
+    let output = output.lock().unwrap().clone();
+    Ok(Outcome { status, output, timed_out })
+}
+
+fn check(case: &Case, o: &Outcome) -> Vec<String> {
+    let mut problems = Vec::new();
+    if o.timed_out {
+        problems.push(format!("timed out after {} s (guest hung and was killed)", TIMEOUT.as_secs()));
+    } else if o.status != Some(case.exit) {
+        problems.push(format!("exit status {:?}, expected {}", o.status, case.exit));
+    }
+    for line in case.expect {
+        if !o.output.contains(line) {
+            problems.push(format!("output lacks {line:?}"));
+        }
+    }
+    problems
+}
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let boards_var = std::env::var("ILUSION_TEST_BOARDS").unwrap_or_else(|_| "qemu-virt".into());
+    let boards: Vec<&str> = boards_var.split([',', ' ']).filter(|b| !b.is_empty()).collect();
+    let (mut passed, mut failed) = (0, 0);
+    for board in &boards {
+        for case in CASES {
+            if matches!(case.on, On::Board(b) if b != *board) {
+                continue;
+            }
+            let full = format!("{board}: {}", case.name);
+            if !filters.is_empty() && !filters.iter().any(|f| full.contains(f.as_str())) {
+                continue;
+            }
+            let problems = match run(&root, board, case) {
+                Ok(o) => {
+                    let p = check(case, &o);
+                    if !p.is_empty() {
+                        println!("---- output of {full} ----\n{}\n----", o.output.trim_end());
+                    }
+                    p
+                }
+                Err(e) => vec![e],
+            };
+            if problems.is_empty() {
+                passed += 1;
+                println!("qemu test {full} ... ok");
+            } else {
+                failed += 1;
+                println!("qemu test {full} ... FAILED");
+                for p in problems {
+                    println!("    {p}");
+                }
+            }
+        }
+    }
+    println!("qemu: {passed} passed, {failed} failed");
+    std::process::exit(if failed == 0 { 0 } else { 1 });
+}
