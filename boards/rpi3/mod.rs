@@ -52,6 +52,8 @@ pub const TIMER_INTID: IntId = bcm2837_irq::timer(Timer::Virtual);
 const UART_CLOCK_HZ: u32 = 48_000_000;
 const UART_TXD_PIN: u32 = 14;
 const UART_RXD_PIN: u32 = 15;
+/// Where the firmware may have put UART0 for Bluetooth (ALT3).
+const BLUETOOTH_UART_PINS: [u32; 2] = [32, 33];
 
 // SAFETY: the GPIO and UART registers are mapped as devices by `DEVICES`,
 // and these are the only driver instances for them.
@@ -61,6 +63,11 @@ static UART_DEVICE: Pl011 = unsafe { Pl011::new(phys_to_virt(UART)) };
 static INTC: Once<Bcm2837Interrupts> = Once::new();
 
 pub fn init_console() -> &'static dyn SerialPort {
+    // UART0 on GPIO 14/15 only: detach it from the Bluetooth pins, so that
+    // the Bluetooth chip cannot drive its receive line.
+    for pin in BLUETOOTH_UART_PINS {
+        GPIO_DEVICE.set_function(pin, Function::Input);
+    }
     GPIO_DEVICE.set_function(UART_TXD_PIN, Function::Alt0);
     GPIO_DEVICE.set_function(UART_RXD_PIN, Function::Alt0);
     GPIO_DEVICE.set_pull(UART_TXD_PIN, Pull::None);

@@ -68,9 +68,7 @@ pub enum Timer {
 
 impl Timer {
     pub fn from_bit(bit: u32) -> Option<Self> {
-        [Self::SecurePhysical, Self::NonSecurePhysical, Self::Hypervisor, Self::Virtual]
-            .get(bit as usize)
-            .copied()
+        [Self::SecurePhysical, Self::NonSecurePhysical, Self::Hypervisor, Self::Virtual].get(bit as usize).copied()
     }
 }
 

@@ -87,9 +87,7 @@ impl InterruptController for Bcm2837Interrupts {
     fn acknowledge(&self) -> Option<IntId> {
         match self.local.pending(CORE)? {
             Source::Timer(t) => Some(timer(t)),
-            Source::Peripheral => {
-                self.peripherals.pending(self.enabled.load(Ordering::Relaxed)).map(peripheral)
-            }
+            Source::Peripheral => self.peripherals.pending(self.enabled.load(Ordering::Relaxed)).map(peripheral),
             Source::Other(_) => None,
         }
     }

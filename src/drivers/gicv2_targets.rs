@@ -8,19 +8,29 @@
 //! virt with one core) the bytes read as zero and writes are ignored, which
 //! is harmless.
 
-use tock_registers::interfaces::{Readable, Writeable};
+use tock_registers::fields::Field;
+use tock_registers::interfaces::{ReadWriteable, Readable};
 use tock_registers::registers::ReadWrite;
 use tock_registers::{register_bitfields, register_structs};
 
-register_bitfields! {u8,
-    /// One bit per CPU interface: which of them the interrupt is sent to.
-    TARGETS [ CPUS OFFSET(0) NUMBITS(8) [] ]
+register_bitfields! {u32,
+    /// Four interrupts per register, a byte each: one bit per CPU interface
+    /// the interrupt is sent to.
+    ITARGETSR [
+        TARGETS0 OFFSET(0) NUMBITS(8) [],
+        TARGETS1 OFFSET(8) NUMBITS(8) [],
+        TARGETS2 OFFSET(16) NUMBITS(8) [],
+        TARGETS3 OFFSET(24) NUMBITS(8) []
+    ]
 }
+
+const TARGETS: [Field<u32, ITARGETSR::Register>; 4] =
+    [ITARGETSR::TARGETS0, ITARGETSR::TARGETS1, ITARGETSR::TARGETS2, ITARGETSR::TARGETS3];
 
 register_structs! {
     #[allow(non_snake_case)]
     Registers {
-        (0x000 => ITARGETSR: [ReadWrite<u8, TARGETS::Register>; 1020]),
+        (0x000 => ITARGETSR: [ReadWrite<u32, ITARGETSR::Register>; 255]),
         (0x3fc => _reserved),
         (0x400 => @END),
     }
@@ -33,7 +43,7 @@ pub struct Targets {
     regs: *const Registers,
 }
 
-// SAFETY: MMIO registers, each access a single volatile byte read or write;
+// SAFETY: MMIO registers, each access a single volatile read or write;
 // the GIC driver serialises writers.
 unsafe impl Sync for Targets {}
 // SAFETY: as above.
@@ -55,13 +65,13 @@ impl Targets {
     /// The CPU interface mask of the calling core: the first eight target
     /// bytes are banked per core and read as the core's own bit.
     pub fn this_cpu(&self) -> u8 {
-        self.regs().ITARGETSR[0].read(TARGETS::CPUS)
+        self.regs().ITARGETSR[0].read(ITARGETSR::TARGETS0) as u8
     }
 
     /// Sends shared interrupt `intid` (32 or more) to the CPU interfaces in `cpus`.
     pub fn route(&self, intid: u32, cpus: u8) {
-        if let Some(target) = self.regs().ITARGETSR.get(intid as usize).filter(|_| intid >= 32) {
-            target.write(TARGETS::CPUS.val(cpus));
+        if let Some(reg) = self.regs().ITARGETSR.get(intid as usize / 4).filter(|_| intid >= 32) {
+            reg.modify(TARGETS[intid as usize % 4].val(cpus.into()));
         }
     }
 }
