@@ -8,7 +8,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 profile := env_var_or_default("PROFILE", "release")
 profile_dir := if profile == "dev" { "debug" } else { profile }
-boards := "qemu-virt"
+boards := "qemu-virt rpi3 rpi4"
 host := "x86_64-unknown-linux-gnu"
 
 # Show the recipes.
@@ -24,10 +24,13 @@ run example="hello" *args: setup
     @just _build qemu-virt
     boards/run --board qemu-virt target/images/qemu-virt/{{example}}.elf {{args}}
 
-# Write target/images/<board>/<example>.elf and the raw <example>.img.
+# Write target/images/<board>/<example>.elf, the raw <example>.img and (Pi boards) config.txt.
 image board="qemu-virt" example="hello":
-    @just _build {{board}}
-    @ls -l target/images/{{board}}/{{example}}.elf target/images/{{board}}/{{example}}.img
+    boards/image {{board}} {{example}}
+
+# Write target/images/<board>/<example>-sdcard.img: firmware, config.txt, kernel8.img (rpi3, rpi4).
+sdcard board="rpi4" example="hello":
+    boards/sdcard {{board}} {{example}}
 
 # Host unit tests, lint, then every QEMU test on every board; ends with "N passed, N failed".
 test: setup
