@@ -32,6 +32,17 @@ image board="qemu-virt" example="hello":
 sdcard board="rpi4" example="hello":
     boards/sdcard {{board}} {{example}}
 
+# Build the serial chainloader for a Pi, and an SD card with it as kernel8.img (see docs/04).
+chainloader board="rpi4":
+    tools/chainloader/build {{board}}
+    boards/sdcard --no-build {{board}} chainloader
+
+# Send an example to a Pi running the chainloader, then show its console (PORT: /dev/ttyUSB0 or unix:PATH).
+chainload board="rpi4" example="hello" port="/dev/ttyUSB0":
+    boards/image {{board}} {{example}} >/dev/null
+    cargo build -q --release --manifest-path tools/chainload/Cargo.toml --target {{host}} --target-dir target/chainload
+    target/chainload/{{host}}/release/ilusion-chainload {{port}} target/images/{{board}}/{{example}}.img
+
 # Host unit tests, lint, then every QEMU test on every board; ends with "N passed, N failed".
 test: setup
     #!/usr/bin/env bash
@@ -87,3 +98,8 @@ _build board:
         cp "$elf" "$out/$name.elf"
         llvm-objcopy -O binary "$elf" "$out/$name.img"
     done
+    # The Pis' serial chainloader and its host tool (tested by tests/qemu.rs).
+    if [ -x tools/chainloader/build ] && [[ "{{board}}" == rpi* ]]; then
+        tools/chainloader/build {{board}} >/dev/null
+        cargo build -q --release --manifest-path tools/chainload/Cargo.toml --target {{host}} --target-dir target/chainload
+    fi

@@ -7,9 +7,11 @@
 //! contain. A guest that hangs is killed after [`TIMEOUT`] and reported with
 //! the output seen so far. Run a subset with a name filter:
 //! `cargo test --target x86_64-unknown-linux-gnu --test qemu -- timer`.
-//! For the Raspberry Pi boards the SD card image is checked too
-//! (`support/sdcard.rs`).
+//! For the Raspberry Pi boards the SD card image and the serial chainloader
+//! are checked too (`support/sdcard.rs`, `support/chainload.rs`).
 
+#[path = "support/chainload.rs"]
+mod chainload;
 #[path = "support/sdcard.rs"]
 mod sdcard;
 
@@ -314,9 +316,9 @@ fn main() {
             }
         }
     }
-    // Host-side checks of the Raspberry Pi SD card image (no QEMU).
+    // Raspberry Pi only: the SD card image (host side) and the chainloader.
     for board in &boards {
-        for (name, result) in sdcard::checks(&root, board) {
+        for (name, result) in sdcard::checks(&root, board).into_iter().chain(chainload::checks(&root, board)) {
             let full = format!("{board}: {name}");
             if !filters.is_empty() && !filters.iter().any(|f| full.contains(f.as_str())) {
                 continue;
