@@ -48,3 +48,16 @@ impl Default for Crc32 {
         Self::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Crc32;
+
+    #[test]
+    fn crc32_matches_the_standard_check_value() {
+        let mut crc = Crc32::new();
+        b"123456789".iter().for_each(|&b| crc.update(b));
+        assert_eq!(crc.finish(), 0xcbf4_3926);
+        assert_eq!(Crc32::new().finish(), 0, "empty input");
+    }
+}
