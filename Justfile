@@ -55,6 +55,13 @@ test: setup
         cargo clippy -q --release --examples --no-default-features --features board-$b -- -D warnings || { echo "lint: clippy ($b) failed"; lint_failed=1; }
     done
     cargo clippy -q --lib --tests --target {{host}} -- -D warnings || { echo "lint: clippy (host) failed"; lint_failed=1; }
+    echo "== two boards at once must be refused with a clear message"
+    two_boards=$(cargo check -q --lib --features board-rpi4 2>&1 || true)
+    if grep -q "more than one board feature is enabled" <<< "$two_boards"; then
+        echo "ok: two boards -> compile error naming the problem"
+    else
+        echo "lint: building with two board features did not give the expected error"; lint_failed=1
+    fi
     echo "== host unit tests"
     unit=$(cargo test -q --lib --target {{host}} 2>&1) ; unit_status=$?
     echo "$unit" | tail -n 3

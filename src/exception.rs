@@ -58,6 +58,9 @@ pub fn set_handler(handler: &'static dyn ExceptionHandler) -> bool {
 
 pub(crate) fn handle(fault: Fault) {
     let (syndrome, far) = (fault.syndrome, fault.far);
+    if matches!(syndrome, Syndrome::Abort { .. }) && crate::arch::user_access::recover(fault.frame) {
+        return; // a bad user pointer in a checked copy: the copy returns an error
+    }
     if syndrome == Syndrome::UndefinedInstruction && crate::arch::semihosting::is_semihosting_call(fault.frame.elr) {
         // exit() tried semihosting and there is none: stop here, quietly.
         crate::println!("[ilusion] no semihosting: halting instead of exiting");

@@ -8,7 +8,7 @@
 
 use crate::arch::mmu::{self, phys_to_virt};
 use crate::arch::start::BootInfo;
-use crate::mm::layout::{self, ImageLayout, PhysRange, Region};
+use crate::mm::layout::{self, ImageLayout, PhysRange};
 use crate::{arch::cpu, board, console, irq, logger, mm, time};
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -57,9 +57,8 @@ pub(crate) fn start(info: BootInfo) -> ! {
     time::mark_boot(0);
     let ram = discover_ram(&info);
     let image = ImageLayout::current();
-    let (regions, n) = layout::kernel_regions(&image, ram, board::DEVICES, mmu::virt_to_phys);
-    let regions: [Region; layout::MAX_REGIONS] = regions.map(|r| r.unwrap_or(EMPTY_REGION));
-    if mmu::init(&regions[..n]).is_err() {
+    let map = layout::kernel_regions(&image, ram, board::DEVICES, mmu::virt_to_phys);
+    if mmu::init(map.regions()).is_err() {
         // No console yet (it needs the new tables): nothing to say it with.
         cpu::halt();
     }
@@ -72,15 +71,17 @@ pub(crate) fn start(info: BootInfo) -> ! {
     irq::init(board::init_interrupts(info.boot_el == 3));
     irq::register(board::UART_INTID, console::receive_interrupt).expect("console interrupt");
     irq::register(board::TIMER_INTID, time::timer_interrupt).expect("timer interrupt");
+    let pan = crate::arch::user_access::enable_pan();
     cpu::enable_interrupts();
 
     log::info!(
-        "ilusion {} on {} (EL{} at boot, {} MiB RAM, {})",
+        "ilusion {} on {} (EL{} at boot, {} MiB RAM, {}{})",
         env!("CARGO_PKG_VERSION"),
         board::NAME,
         info.boot_el,
         ram.size >> 20,
-        board::interrupt_controller_name()
+        board::interrupt_controller_name(),
+        if pan { ", PAN on" } else { "" }
     );
     extern "Rust" {
         /// The application's `main`, named by `ilusion::entry!`.
@@ -90,5 +91,3 @@ pub(crate) fn start(info: BootInfo) -> ! {
     unsafe { ilusion_main() };
     crate::power::exit(0)
 }
-
-const EMPTY_REGION: Region = Region { name: "", virt: 0, phys: 0, size: 0, kind: layout::RegionKind::ReadOnly };

@@ -33,6 +33,7 @@ pub mod fdt;
 pub mod irq;
 pub mod logger;
 pub mod mm;
+pub mod syscall;
 pub mod time;
 
 #[cfg(target_os = "none")]

@@ -22,6 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the harness self-test waits for its deliberately hung guest.
+const HANG_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Which boards a case runs on.
 #[derive(Clone, Copy, PartialEq)]
@@ -41,16 +43,17 @@ struct Case {
     raw: bool,
     /// Console input, sent once the output contains the first string.
     input: Option<(&'static str, &'static str)>,
-    exit: i32,
+    /// The exit status it must end with; `None`: it must hang until [`HANG_TIMEOUT`].
+    exit: Option<i32>,
     expect: &'static [&'static str],
 }
 
 const fn case(name: &'static str, image: &'static str, exit: i32, expect: &'static [&'static str]) -> Case {
-    Case { name, image, on: On::AllBoards, qemu: &[], raw: false, input: None, exit, expect }
+    Case { name, image, on: On::AllBoards, qemu: &[], raw: false, input: None, exit: Some(exit), expect }
 }
 
 const fn virt(name: &'static str, qemu: &'static [&'static str], expect: &'static [&'static str]) -> Case {
-    Case { name, image: "hello", on: On::Board("qemu-virt"), qemu, raw: false, input: None, exit: 0, expect }
+    Case { name, image: "hello", on: On::Board("qemu-virt"), qemu, raw: false, input: None, exit: Some(0), expect }
 }
 
 /// A case for one Raspberry Pi board: `raw` boots `<image>.img` like the
@@ -88,7 +91,7 @@ const CASES: &[Case] = &[
         qemu: &[],
         raw: true,
         input: None,
-        exit: 0,
+        exit: Some(0),
         expect: &[BANNER, "hello from qemu-virt"],
     },
     pi(
@@ -192,8 +195,42 @@ const CASES: &[Case] = &[
         qemu: &[],
         raw: false,
         input: Some(("type a line:", "ping pong\r")),
-        exit: 0,
+        exit: Some(0),
         expect: &["echo: [ping pong]"],
+    },
+    case(
+        "checked user copies refuse bad pointers",
+        "user_access",
+        0,
+        &[
+            "null: Err(Fault)",
+            "unmapped: Err(Fault)",
+            "kernel address: Err(NotUserAddress)",
+            "huge length: Err(NotUserAddress)",
+            "wrapping range: Err(Overflow)",
+            "user access ok",
+        ],
+    ),
+    Case {
+        name: "PAN on where the CPU has it",
+        image: "user_access",
+        on: On::Board("qemu-virt"),
+        qemu: &["-cpu", "max"],
+        raw: false,
+        input: None,
+        exit: Some(0),
+        expect: &["PAN on)", "PAN: on", "user access ok"],
+    },
+    // The harness itself: a hung guest is killed and its output kept.
+    Case {
+        name: "hung guest is killed",
+        image: "hang",
+        on: On::AllBoards,
+        qemu: &[],
+        raw: false,
+        input: None,
+        exit: None,
+        expect: &["hanging on purpose"],
     },
 ];
 
@@ -237,6 +274,7 @@ fn run(root: &Path, board: &str, case: &Case) -> Result<Outcome, String> {
     let mut stdin = child.stdin.take();
     let mut pending_input = case.input;
     let start = Instant::now();
+    let timeout = if case.exit.is_none() { HANG_TIMEOUT } else { TIMEOUT };
     let (status, timed_out) = loop {
         if let Some((prompt, text)) = pending_input {
             if output.lock().unwrap().contains(prompt) {
@@ -249,7 +287,7 @@ fn run(root: &Path, board: &str, case: &Case) -> Result<Outcome, String> {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
             break (status.code(), false);
         }
-        if start.elapsed() > TIMEOUT {
+        if start.elapsed() > timeout {
             let _ = Command::new("kill").arg("-KILL").arg("--").arg(format!("-{}", child.id())).status();
             let _ = child.wait();
             break (None, true);
@@ -266,10 +304,15 @@ fn run(root: &Path, board: &str, case: &Case) -> Result<Outcome, String> {
 
 fn check(case: &Case, o: &Outcome) -> Vec<String> {
     let mut problems = Vec::new();
-    if o.timed_out {
-        problems.push(format!("timed out after {} s (guest hung and was killed)", TIMEOUT.as_secs()));
-    } else if o.status != Some(case.exit) {
-        problems.push(format!("exit status {:?}, expected {}", o.status, case.exit));
+    match (case.exit, o.timed_out) {
+        (Some(_), true) => {
+            problems.push(format!("timed out after {} s (guest hung and was killed)", TIMEOUT.as_secs()))
+        }
+        (Some(exit), false) if o.status != Some(exit) => {
+            problems.push(format!("exit status {:?}, expected {exit}", o.status))
+        }
+        (None, false) => problems.push(format!("expected a hang, but it exited with {:?}", o.status)),
+        _ => {}
     }
     for line in case.expect {
         if !o.output.contains(line) {

@@ -66,19 +66,37 @@ pub struct ImageLayout {
 /// At most this many regions: 7 for the image and RAM, the rest devices.
 pub const MAX_REGIONS: usize = 16;
 
+/// A memory map: up to [`MAX_REGIONS`] regions, built before there is a heap.
+pub struct MemoryMap {
+    regions: [Region; MAX_REGIONS],
+    len: usize,
+}
+
+impl MemoryMap {
+    const NONE: Region = Region { name: "", virt: 0, phys: 0, size: 0, kind: RegionKind::ReadOnly };
+
+    fn push(&mut self, region: Region) {
+        assert!(self.len < MAX_REGIONS, "more than {MAX_REGIONS} memory regions");
+        self.regions[self.len] = region;
+        self.len += 1;
+    }
+
+    pub fn regions(&self) -> &[Region] {
+        &self.regions[..self.len]
+    }
+}
+
 /// The kernel memory map: the image's sections, RAM below and above it, devices.
 pub fn kernel_regions(
     image: &ImageLayout,
     ram: PhysRange,
     devices: &[DeviceRegion],
     to_phys: impl Fn(u64) -> u64,
-) -> ([Option<Region>; MAX_REGIONS], usize) {
-    let mut out = [None; MAX_REGIONS];
-    let mut n = 0;
+) -> MemoryMap {
+    let mut map = MemoryMap { regions: [MemoryMap::NONE; MAX_REGIONS], len: 0 };
     let mut add = |name, virt: u64, end: u64, kind| {
-        if end > virt && n < MAX_REGIONS {
-            out[n] = Some(Region { name, virt, phys: to_phys(virt), size: end - virt, kind });
-            n += 1;
+        if end > virt {
+            map.push(Region { name, virt, phys: to_phys(virt), size: end - virt, kind });
         }
     };
     let offset = image.start - to_phys(image.start);
@@ -92,7 +110,7 @@ pub fn kernel_regions(
     for d in devices {
         add(d.name, d.range.base + offset, d.range.end() + offset, RegionKind::Device);
     }
-    (out, n)
+    map
 }
 
 /// The size of the unmapped guard page below each stack.
@@ -159,8 +177,8 @@ mod tests {
         };
         let ram = PhysRange { base: 0x4000_0000, size: 1 << 30 };
         let uart = DeviceRegion { name: "uart", range: PhysRange { base: 0x0900_0000, size: 0x1000 } };
-        let (regions, n) = kernel_regions(&image, ram, &[uart], |va| va - OFF);
-        let regions: std::vec::Vec<Region> = regions[..n].iter().map(|r| r.unwrap()).collect();
+        let map = kernel_regions(&image, ram, &[uart], |va| va - OFF);
+        let regions = map.regions();
         let find = |name: &str| *regions.iter().find(|r| r.name == name).unwrap();
         assert_eq!(find(".text").kind, RegionKind::Code);
         assert_eq!(find(".text").phys, 0x4008_0000);

@@ -6,7 +6,8 @@
 //! - [`esr`]: decoding why a synchronous exception happened;
 //! - [`mmu`]: translation-table descriptors and tables;
 //! - [`cpu`]: interrupts masking, waiting, timers, and other single instructions;
-//! - [`semihosting`]: how a test image tells QEMU its exit status.
+//! - [`semihosting`]: how a test image tells QEMU its exit status;
+//! - [`user_access`]: checked copies to and from user memory, and PAN.
 //!
 //! The pure-logic parts (`esr`, `mmu::descriptor`, `mmu::table`) build on
 //! any host so that `cargo test` checks them.
@@ -22,6 +23,8 @@ pub mod exception;
 pub mod semihosting;
 #[cfg(target_os = "none")]
 pub mod start;
+#[cfg(target_os = "none")]
+pub mod user_access;
 
 #[cfg(target_os = "none")]
 core::arch::global_asm!(include_str!("boot.s"), options(raw));

@@ -155,12 +155,22 @@ impl Descriptor {
 
     /// A level 1 or 2 block descriptor mapping physical `addr`.
     pub fn block(addr: u64, attrs: Attributes) -> Self {
-        Self(addr & Self::ADDR_MASK | attrs.to_bits() | 0b01)
+        Self::block_bits(addr, attrs.to_bits())
     }
 
     /// A level 3 page descriptor mapping physical `addr`.
     pub fn page(addr: u64, attrs: Attributes) -> Self {
-        Self(addr & Self::ADDR_MASK | attrs.to_bits() | 0b11)
+        Self::page_bits(addr, attrs.to_bits())
+    }
+
+    /// [`Descriptor::block`] with attribute bits already encoded by [`Attributes::to_bits`].
+    pub fn block_bits(addr: u64, attr_bits: u64) -> Self {
+        Self(addr & Self::ADDR_MASK | attr_bits | 0b01)
+    }
+
+    /// [`Descriptor::page`] with attribute bits already encoded by [`Attributes::to_bits`].
+    pub fn page_bits(addr: u64, attr_bits: u64) -> Self {
+        Self(addr & Self::ADDR_MASK | attr_bits | 0b11)
     }
 
     pub fn is_valid(self) -> bool {

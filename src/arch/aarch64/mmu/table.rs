@@ -69,33 +69,43 @@ fn map_range(
     mut va: u64,
     mut pa: u64,
     end: u64,
-    attrs: Attributes,
+    attr_bits: u64,
     alloc: &mut impl TableAllocator,
 ) -> Result<(), MapError> {
     let size = LEVEL_SIZE[level];
     while va < end {
         // This entry covers up to the next `size` boundary (or the end of the range).
         let entry_end = (va | (size - 1)).saturating_add(1).min(end);
+        let whole_entry = entry_end - va == size && pa.is_multiple_of(size);
+        let first = index(va, level);
         // SAFETY: `table` is a live table of this address space (the root,
         // or reached through a table descriptor).
-        let entry = unsafe { &mut table.as_mut().entries[index(va, level)] };
-        let whole_entry = entry_end - va == size && pa.is_multiple_of(size);
-        // A page at level 3; a block where the whole entry is ours and no table is there yet.
-        if level == 3 || (whole_entry && !entry.is_table()) {
-            if entry.is_valid() {
+        let entries = unsafe { &mut table.as_mut().entries };
+        if level == 3 || (whole_entry && !entries[first].is_table()) {
+            // A run of leaves (pages at level 3, blocks above): every whole
+            // entry from here to the end of the range or of this table.
+            if entries[first].is_valid() {
                 return Err(MapError::AlreadyMapped { va });
             }
-            *entry = if level == 3 { Descriptor::page(pa, attrs) } else { Descriptor::block(pa, attrs) };
-        } else {
-            if !entry.is_valid() {
-                let (_, next) = alloc.allocate().ok_or(MapError::OutOfTables)?;
-                *entry = Descriptor::table(next);
-            } else if !entry.is_table() {
-                return Err(MapError::AlreadyMapped { va });
+            let wanted = ((end - va) / size).min((ENTRIES - first) as u64) as usize;
+            let run = entries[first..first + wanted].iter().take_while(|e| !e.is_valid()).count();
+            let leaf = if level == 3 { Descriptor::page_bits } else { Descriptor::block_bits };
+            for (k, entry) in entries[first..first + run].iter_mut().enumerate() {
+                *entry = leaf(pa + k as u64 * size, attr_bits);
             }
-            let next = alloc.table_at(entry.address());
-            map_range(next, level + 1, va, pa, entry_end, attrs, alloc)?;
+            va += run as u64 * size;
+            pa += run as u64 * size;
+            continue;
         }
+        let entry = &mut entries[first];
+        if !entry.is_valid() {
+            let (_, next) = alloc.allocate().ok_or(MapError::OutOfTables)?;
+            *entry = Descriptor::table(next);
+        } else if !entry.is_table() {
+            return Err(MapError::AlreadyMapped { va });
+        }
+        let next = alloc.table_at(entry.address());
+        map_range(next, level + 1, va, pa, entry_end, attr_bits, alloc)?;
         pa += entry_end - va;
         va = entry_end;
     }
@@ -127,7 +137,8 @@ impl PageTable {
             return Err(MapError::Misaligned { va, pa, size });
         }
         let end = va.checked_add(size).ok_or(MapError::Misaligned { va, pa, size })?;
-        map_range(self.root, 1, va, pa, end, attrs, alloc)
+        // The attribute bits are the same for every entry: encode them once.
+        map_range(self.root, 1, va, pa, end, attrs.to_bits(), alloc)
     }
 
     /// Walks the tables: the physical address and attributes `va` maps to,
@@ -224,6 +235,19 @@ mod tests {
         let (_, attrs, _) = pt.translate(HIGH + 0x0900_0018, &a).unwrap();
         assert_eq!(attrs.memory, MemoryType::Device);
         assert!(!attrs.kernel_exec && attrs.writable);
+    }
+
+    #[test]
+    fn a_run_stops_at_an_existing_mapping() {
+        let mut a = HostTables::default();
+        let mut pt = PageTable::new(&mut a).unwrap();
+        pt.map(0x3000, 0x9000, PAGE_SIZE, Attributes::KERNEL_DATA, &mut a).unwrap();
+        assert_eq!(
+            pt.map(0x1000, 0x1000, 4 * PAGE_SIZE, Attributes::KERNEL_DATA, &mut a),
+            Err(MapError::AlreadyMapped { va: 0x3000 })
+        );
+        assert_eq!(pt.translate(0x3000, &a).unwrap().0, 0x9000, "the existing mapping is untouched");
+        assert_eq!(pt.translate(0x2000, &a).unwrap().0, 0x2000, "pages before it were mapped");
     }
 
     #[test]
