@@ -67,7 +67,7 @@ const fn pi(
     input: Option<(&'static str, &'static str)>,
     expect: &'static [&'static str],
 ) -> Case {
-    Case { name, image, on: On::Board(board), qemu: &[], raw, input, exit: 0, expect }
+    Case { name, image, on: On::Board(board), qemu: &[], raw, input, exit: Some(0), expect }
 }
 
 const BANNER: &str = "ilusion 0.1.0 on";
