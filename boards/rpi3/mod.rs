@@ -12,6 +12,12 @@
 //! `dtoverlay=disable-bt` (otherwise the firmware gives UART0 to Bluetooth),
 //! clocked at 48 MHz by `init_uart_clock=48000000`. Interrupts use
 //! [`Bcm2837Interrupts`]' numbering: timers 0..=3, peripheral n = 32 + n.
+//!
+//! QEMU arguments (`boards/rpi3/qemu.args`): `-machine raspi3b` with
+//! single-threaded TCG. Cores 1-3 wait in `wfe` loops (ilusion's or the
+//! firmware's spin table), which QEMU runs as busy loops; on one host
+//! thread they cannot starve core 0 of host CPU time, which otherwise
+//! delays its timer interrupts on a busy host.
 
 use crate::arch::mmu::phys_to_virt;
 use crate::console::SerialPort;

@@ -15,6 +15,12 @@
 //! peripheral interrupt n is SPI 96 + n, so UART0 (57) is INTID 32 + 121.
 //! `enable_gic=1` in config.txt has the firmware route interrupts through
 //! the GIC instead of the legacy controller.
+//!
+//! QEMU arguments (`boards/rpi4/qemu.args`): `-machine raspi4b` with
+//! single-threaded TCG. Cores 1-3 wait in `wfe` loops (ilusion's or the
+//! firmware's spin table), which QEMU runs as busy loops; on one host
+//! thread they cannot starve core 0 of host CPU time, which otherwise
+//! delays its timer interrupts on a busy host.
 
 use crate::arch::mmu::phys_to_virt;
 use crate::console::SerialPort;
