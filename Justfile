@@ -55,6 +55,15 @@ test: setup
         cargo clippy -q --release --examples --no-default-features --features board-$b -- -D warnings || { echo "lint: clippy ($b) failed"; lint_failed=1; }
     done
     cargo clippy -q --lib --tests --target {{host}} -- -D warnings || { echo "lint: clippy (host) failed"; lint_failed=1; }
+    for tool in tools/chainload tools/chainloader; do
+        (cd $tool && cargo fmt --check) || { echo "lint: cargo fmt --check failed in $tool"; lint_failed=1; }
+    done
+    (cd tools/chainload && cargo clippy -q --target {{host}} -- -D warnings) || { echo "lint: clippy (tools/chainload) failed"; lint_failed=1; }
+    for b in rpi3 rpi4; do
+        (cd tools/chainloader && RUSTFLAGS="-C link-arg=-T$PWD/link.ld" CARGO_TARGET_DIR=../../target/chainloader \
+            cargo clippy -q --release --target aarch64-unknown-none --features $b -- -D warnings) ||
+            { echo "lint: clippy (tools/chainloader, $b) failed"; lint_failed=1; }
+    done
     echo "== two boards at once must be refused with a clear message"
     two_boards=$(cargo check -q --lib --features board-rpi4 2>&1 || true)
     if grep -q "more than one board feature is enabled" <<< "$two_boards"; then
@@ -63,14 +72,16 @@ test: setup
         echo "lint: building with two board features did not give the expected error"; lint_failed=1
     fi
     echo "== host unit tests"
-    unit=$(cargo test -q --lib --target {{host}} 2>&1) ; unit_status=$?
+    unit=$(cargo test -q --lib --target {{host}} 2>&1 && cd tools/chainload && cargo test -q --target {{host}} 2>&1) ; unit_status=$?
     echo "$unit" | tail -n 3
     unit_passed=$(echo "$unit" | sed -n 's/.*test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' | awk '{s+=$1} END {print s+0}')
     unit_failed=$(echo "$unit" | sed -n 's/.*test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' | awk '{s+=$1} END {print s+0}')
     if [ $unit_status -ne 0 ] && [ "$unit_failed" = 0 ]; then echo "$unit"; unit_failed=1; fi
     echo "== QEMU tests"
     for b in {{boards}}; do just _build "$b"; done
-    qemu=$(ILUSION_TEST_BOARDS="{{boards}}" cargo test -q --target {{host}} --test qemu 2>&1 | tee /dev/stderr | grep '^qemu: ' | tail -n 1)
+    qemu_log=$(mktemp)
+    ILUSION_TEST_BOARDS="{{boards}}" cargo test -q --target {{host}} --test qemu 2>&1 | tee "$qemu_log"
+    qemu=$(grep '^qemu: ' "$qemu_log" | tail -n 1); rm -f "$qemu_log"
     qemu_passed=$(echo "$qemu" | sed -n 's/^qemu: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
     qemu_failed=$(echo "$qemu" | sed -n 's/^qemu: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
     if [ -z "$qemu_passed" ]; then qemu_passed=0; qemu_failed=1; fi

@@ -367,7 +367,11 @@ fn main() {
                 continue;
             }
             match result {
-                Err(why) => println!("qemu test {full} ... skipped: {why}"),
+                // A check that cannot run is a failure: `just setup` installs what it needs.
+                Err(why) => {
+                    failed += 1;
+                    println!("qemu test {full} ... FAILED (could not run: {why})");
+                }
                 Ok(problems) if problems.is_empty() => {
                     passed += 1;
                     println!("qemu test {full} ... ok");
