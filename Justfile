@@ -8,7 +8,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 profile := env_var_or_default("PROFILE", "release")
 profile_dir := if profile == "dev" { "debug" } else { profile }
-boards := "qemu-virt"
+boards := "qemu-virt rpi3 rpi4"
 host := "x86_64-unknown-linux-gnu"
 
 # Show the recipes.
@@ -24,10 +24,24 @@ run example="hello" *args: setup
     @just _build qemu-virt
     boards/run --board qemu-virt target/images/qemu-virt/{{example}}.elf {{args}}
 
-# Write target/images/<board>/<example>.elf and the raw <example>.img.
+# Write target/images/<board>/<example>.elf, the raw <example>.img and (Pi boards) config.txt.
 image board="qemu-virt" example="hello":
-    @just _build {{board}}
-    @ls -l target/images/{{board}}/{{example}}.elf target/images/{{board}}/{{example}}.img
+    boards/image {{board}} {{example}}
+
+# Write target/images/<board>/<example>-sdcard.img: firmware, config.txt, kernel8.img (rpi3, rpi4).
+sdcard board="rpi4" example="hello":
+    boards/sdcard {{board}} {{example}}
+
+# Build the serial chainloader for a Pi, and an SD card with it as kernel8.img (see docs/04).
+chainloader board="rpi4":
+    tools/chainloader/build {{board}}
+    boards/sdcard --no-build {{board}} chainloader
+
+# Send an example to a Pi running the chainloader, then show its console (PORT: /dev/ttyUSB0 or unix:PATH).
+chainload board="rpi4" example="hello" port="/dev/ttyUSB0":
+    boards/image {{board}} {{example}} >/dev/null
+    cargo build -q --release --manifest-path tools/chainload/Cargo.toml --target {{host}} --target-dir target/chainload
+    target/chainload/{{host}}/release/ilusion-chainload {{port}} target/images/{{board}}/{{example}}.img
 
 # Host unit tests, lint, then every QEMU test on every board; ends with "N passed, N failed".
 test: setup
@@ -37,7 +51,19 @@ test: setup
     lint_failed=0
     cargo fmt --check || { echo "lint: cargo fmt --check failed (run cargo fmt)"; lint_failed=1; }
     cargo clippy -q --release --examples -- -D warnings || { echo "lint: clippy (aarch64) failed"; lint_failed=1; }
+    for b in rpi3 rpi4; do
+        cargo clippy -q --release --examples --no-default-features --features board-$b -- -D warnings || { echo "lint: clippy ($b) failed"; lint_failed=1; }
+    done
     cargo clippy -q --lib --tests --target {{host}} -- -D warnings || { echo "lint: clippy (host) failed"; lint_failed=1; }
+    for tool in tools/chainload tools/chainloader; do
+        (cd $tool && cargo fmt --check) || { echo "lint: cargo fmt --check failed in $tool"; lint_failed=1; }
+    done
+    (cd tools/chainload && cargo clippy -q --target {{host}} -- -D warnings) || { echo "lint: clippy (tools/chainload) failed"; lint_failed=1; }
+    for b in rpi3 rpi4; do
+        (cd tools/chainloader && RUSTFLAGS="-C link-arg=-T$PWD/link.ld" CARGO_TARGET_DIR=../../target/chainloader \
+            cargo clippy -q --release --target aarch64-unknown-none --features $b -- -D warnings) ||
+            { echo "lint: clippy (tools/chainloader, $b) failed"; lint_failed=1; }
+    done
     echo "== two boards at once must be refused with a clear message"
     two_boards=$(cargo check -q --lib --features board-rpi4 2>&1 || true)
     if grep -q "more than one board feature is enabled" <<< "$two_boards"; then
@@ -46,14 +72,16 @@ test: setup
         echo "lint: building with two board features did not give the expected error"; lint_failed=1
     fi
     echo "== host unit tests"
-    unit=$(cargo test -q --lib --target {{host}} 2>&1) ; unit_status=$?
+    unit=$(cargo test -q --lib --target {{host}} 2>&1 && cd tools/chainload && cargo test -q --target {{host}} 2>&1) ; unit_status=$?
     echo "$unit" | tail -n 3
     unit_passed=$(echo "$unit" | sed -n 's/.*test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' | awk '{s+=$1} END {print s+0}')
     unit_failed=$(echo "$unit" | sed -n 's/.*test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' | awk '{s+=$1} END {print s+0}')
     if [ $unit_status -ne 0 ] && [ "$unit_failed" = 0 ]; then echo "$unit"; unit_failed=1; fi
     echo "== QEMU tests"
     for b in {{boards}}; do just _build "$b"; done
-    qemu=$(ILUSION_TEST_BOARDS="{{boards}}" cargo test -q --target {{host}} --test qemu 2>&1 | tee /dev/stderr | grep '^qemu: ' | tail -n 1)
+    qemu_log=$(mktemp)
+    ILUSION_TEST_BOARDS="{{boards}}" cargo test -q --target {{host}} --test qemu 2>&1 | tee "$qemu_log"
+    qemu=$(grep '^qemu: ' "$qemu_log" | tail -n 1); rm -f "$qemu_log"
     qemu_passed=$(echo "$qemu" | sed -n 's/^qemu: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
     qemu_failed=$(echo "$qemu" | sed -n 's/^qemu: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
     if [ -z "$qemu_passed" ]; then qemu_passed=0; qemu_failed=1; fi
@@ -91,3 +119,8 @@ _build board:
         cp "$elf" "$out/$name.elf"
         llvm-objcopy -O binary "$elf" "$out/$name.img"
     done
+    # The Pis' serial chainloader and its host tool (tested by tests/qemu.rs).
+    if [ -x tools/chainloader/build ] && [[ "{{board}}" == rpi* ]]; then
+        tools/chainloader/build {{board}} >/dev/null
+        cargo build -q --release --manifest-path tools/chainload/Cargo.toml --target {{host}} --target-dir target/chainload
+    fi

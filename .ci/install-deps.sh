@@ -42,6 +42,17 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     fi
 fi
 
+# Raspberry Pi firmware for SD-card images (Debian's raspi-firmware, non-free-firmware).
+if [ ! -f /usr/lib/raspi-firmware/start4.elf ] && command -v apt-get >/dev/null 2>&1; then
+    codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+    if ! apt-cache policy raspi-firmware 2>/dev/null | grep -q Candidate:.*[0-9]; then
+        echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $codename non-free-firmware" |
+            $SUDO tee /etc/apt/sources.list.d/ilusion-non-free-firmware.list >/dev/null
+        $SUDO apt-get update -qq
+    fi
+    $SUDO apt-get install -y -qq raspi-firmware >/dev/null 2>&1 || $SUDO apt-get install -y -qq raspi-firmware
+fi
+
 if ! rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-none; then
     rustup target add aarch64-unknown-none
 fi

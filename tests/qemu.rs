@@ -7,6 +7,13 @@
 //! contain. A guest that hangs is killed after [`TIMEOUT`] and reported with
 //! the output seen so far. Run a subset with a name filter:
 //! `cargo test --target x86_64-unknown-linux-gnu --test qemu -- timer`.
+//! For the Raspberry Pi boards the SD card image and the serial chainloader
+//! are checked too (`support/sdcard.rs`, `support/chainload.rs`).
+
+#[path = "support/chainload.rs"]
+mod chainload;
+#[path = "support/sdcard.rs"]
+mod sdcard;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -49,10 +56,27 @@ const fn virt(name: &'static str, qemu: &'static [&'static str], expect: &'stati
     Case { name, image: "hello", on: On::Board("qemu-virt"), qemu, raw: false, input: None, exit: Some(0), expect }
 }
 
+/// A case for one Raspberry Pi board: `raw` boots `<image>.img` like the
+/// firmware's kernel8.img (EL2, cores 1-3 in the spin table) instead of the
+/// ELF (every core at EL3, cores 1-3 parked by boot.s).
+const fn pi(
+    board: &'static str,
+    name: &'static str,
+    image: &'static str,
+    raw: bool,
+    input: Option<(&'static str, &'static str)>,
+    expect: &'static [&'static str],
+) -> Case {
+    Case { name, image, on: On::Board(board), qemu: &[], raw, input, exit: Some(0), expect }
+}
+
 const BANNER: &str = "ilusion 0.1.0 on";
 /// QEMU counts instructions and the generic timer follows them (1 ns each):
 /// timing becomes deterministic.
 const ICOUNT: &[&str] = &["-icount", "shift=0,align=off,sleep=off", "-seed", "1", "-rtc", "clock=vm"];
+const PI3_IRQ: &str = "BCM2836 local + BCM2835 interrupt controller)";
+const PI4_IRQ: &str = "GIC-400 (GICv2))";
+const ECHO: Option<(&str, &str)> = Some(("type a line:", "ping pong\r"));
 
 const CASES: &[Case] = &[
     case("hello", "hello", 0, &[BANNER, "hello from "]),
@@ -73,6 +97,28 @@ const CASES: &[Case] = &[
         exit: Some(0),
         expect: &[BANNER, "hello from qemu-virt"],
     },
+    pi(
+        "rpi3",
+        "ELF boot at EL3",
+        "hello",
+        false,
+        None,
+        &["rpi3 (EL3 at boot, 948 MiB RAM", PI3_IRQ, "hello from rpi3"],
+    ),
+    pi("rpi3", "raw image boot at EL2", "hello", true, None, &["rpi3 (EL2 at boot", PI3_IRQ, "hello from rpi3"]),
+    pi("rpi3", "raw image: console input", "uart_echo", true, ECHO, &["echo: [ping pong]"]),
+    pi("rpi3", "raw image: timer interrupts", "timer", true, None, &["timer ok"]),
+    pi(
+        "rpi4",
+        "ELF boot at EL3",
+        "hello",
+        false,
+        None,
+        &["rpi4 (EL3 at boot, 2048 MiB RAM", PI4_IRQ, "hello from rpi4"],
+    ),
+    pi("rpi4", "raw image boot at EL2", "hello", true, None, &["rpi4 (EL2 at boot", PI4_IRQ, "hello from rpi4"]),
+    pi("rpi4", "raw image: console input", "uart_echo", true, ECHO, &["echo: [ping pong]"]),
+    pi("rpi4", "raw image: timer interrupts", "timer", true, None, &["timer ok"]),
     case("exit(42)", "exit_code", 42, &["exiting with 42"]),
     case(
         "panic exits 101",
@@ -408,6 +454,33 @@ fn main() {
                 println!("qemu test {full} ... FAILED");
                 for p in problems {
                     println!("    {p}");
+                }
+            }
+        }
+    }
+    // Raspberry Pi only: the SD card image (host side) and the chainloader.
+    for board in &boards {
+        for (name, result) in sdcard::checks(&root, board).into_iter().chain(chainload::checks(&root, board)) {
+            let full = format!("{board}: {name}");
+            if !filters.is_empty() && !filters.iter().any(|f| full.contains(f.as_str())) {
+                continue;
+            }
+            match result {
+                // A check that cannot run is a failure: `just setup` installs what it needs.
+                Err(why) => {
+                    failed += 1;
+                    println!("qemu test {full} ... FAILED (could not run: {why})");
+                }
+                Ok(problems) if problems.is_empty() => {
+                    passed += 1;
+                    println!("qemu test {full} ... ok");
+                }
+                Ok(problems) => {
+                    failed += 1;
+                    println!("qemu test {full} ... FAILED");
+                    for p in problems {
+                        println!("    {p}");
+                    }
                 }
             }
         }

@@ -5,8 +5,10 @@
 //! runs in (see docs/01-reset-to-main.md): booted from EL3, ilusion stays in
 //! the Secure world and uses Secure groups; otherwise Non-secure group 1. On
 //! GICv2 the "group 0" registers (IAR/EOIR) are the right ones in every case:
-//! in the Non-secure view they handle the Non-secure group.
+//! in the Non-secure view they handle the Non-secure group. GICv2 shared
+//! interrupts are also routed to this core ([`super::gicv2_targets`]).
 
+use super::gicv2_targets::Targets;
 use crate::irq::{IntId, InterruptController};
 use arm_gic::gicv2::GicV2;
 use arm_gic::gicv3::registers::GicdCtlr;
@@ -16,7 +18,7 @@ use core::ptr::NonNull;
 use spin::Mutex;
 
 pub enum Gic {
-    V2(Mutex<GicV2<'static>>),
+    V2 { gic: Mutex<GicV2<'static>>, targets: Targets },
     V3 { gic: Mutex<GicV3<'static>>, secure: bool },
 }
 
@@ -32,7 +34,9 @@ impl Gic {
         gic.setup();
         gic.enable_group0(true);
         gic.set_priority_mask(0xff);
-        Self::V2(Mutex::new(gic))
+        // SAFETY: promised by our caller; `arm-gic` never writes ITARGETSR.
+        let targets = unsafe { Targets::new(gicd) };
+        Self::V2 { gic: Mutex::new(gic), targets }
     }
 
     /// # Safety
@@ -53,7 +57,7 @@ impl Gic {
 
     pub fn version(&self) -> u8 {
         match self {
-            Self::V2(_) => 2,
+            Self::V2 { .. } => 2,
             Self::V3 { .. } => 3,
         }
     }
@@ -64,12 +68,13 @@ impl InterruptController for Gic {
         let intid = arm_gic::IntId::try_from(id).expect("valid interrupt id");
         let trigger = if level_triggered { Trigger::Level } else { Trigger::Edge };
         match self {
-            Self::V2(gic) => {
+            Self::V2 { gic, targets } => {
                 let mut gic = gic.lock();
                 gic.set_group(intid, InterruptGroup::Group0);
                 gic.set_interrupt_priority(intid, PRIORITY);
                 if !intid.is_private() {
                     gic.set_trigger(intid, trigger);
+                    targets.route(id, targets.this_cpu());
                 }
                 let _ = gic.enable_interrupt(intid, true);
             }
@@ -90,7 +95,7 @@ impl InterruptController for Gic {
     fn disable(&self, id: IntId) {
         let intid = arm_gic::IntId::try_from(id).expect("valid interrupt id");
         match self {
-            Self::V2(gic) => {
+            Self::V2 { gic, .. } => {
                 let _ = gic.lock().enable_interrupt(intid, false);
             }
             Self::V3 { gic, .. } => {
@@ -101,7 +106,7 @@ impl InterruptController for Gic {
 
     fn acknowledge(&self) -> Option<IntId> {
         match self {
-            Self::V2(gic) => gic.lock().get_and_acknowledge_interrupt(InterruptGroup::Group0),
+            Self::V2 { gic, .. } => gic.lock().get_and_acknowledge_interrupt(InterruptGroup::Group0),
             Self::V3 { .. } => GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1),
         }
         .map(u32::from)
@@ -110,7 +115,7 @@ impl InterruptController for Gic {
     fn end_of_interrupt(&self, id: IntId) {
         let intid = arm_gic::IntId::try_from(id).expect("valid interrupt id");
         match self {
-            Self::V2(gic) => gic.lock().end_interrupt(intid, InterruptGroup::Group0),
+            Self::V2 { gic, .. } => gic.lock().end_interrupt(intid, InterruptGroup::Group0),
             Self::V3 { .. } => GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1),
         }
     }

@@ -1,5 +1,16 @@
 //! Device drivers that boards wire up. A driver knows a device's registers;
 //! the board (`boards/<name>`) knows where the device is and how it is wired.
+//!
+//! - [`pl011`]: the ARM PL011 UART (QEMU virt, UART0 on the Raspberry Pis);
+//! - [`gic`]: the ARM GIC v2/v3 (QEMU virt, the Pi 4's GIC-400);
+//! - [`bcm_gpio`]: pin functions and pulls on the Pi 3 and Pi 4;
+//! - [`bcm2837_irq`]: the Pi 3's two-level interrupt controller, built from
+//!   [`bcm2836_local`] and [`bcm2835_intc`].
 
+pub mod bcm2835_intc;
+pub mod bcm2836_local;
+pub mod bcm2837_irq;
+pub mod bcm_gpio;
 pub mod gic;
+pub mod gicv2_targets;
 pub mod pl011;

@@ -1,0 +1,95 @@
+//! Raspberry Pi 3 Model B/B+ (BCM2837, four Cortex-A53), and QEMU's `raspi3b`.
+//!
+//! Memory map (BCM2835 ARM Peripherals, with the bus address 0x7Exx_xxxx
+//! seen by the ARM at 0x3Fxx_xxxx):
+//! - RAM from 0; the top (from about 0x3B40_0000) belongs to the VideoCore.
+//!   The firmware's device tree says exactly; without one, [`RAM`] is used.
+//! - peripherals 0x3F00_0000..0x4000_0000: interrupt controller at
+//!   0x3F00_B200, GPIO at 0x3F20_0000, PL011 UART0 at 0x3F20_1000;
+//! - ARM-local block (timer routing, IRQ sources) at 0x4000_0000.
+//!
+//! UART0 is on GPIO 14 (TXD) and 15 (RXD) as ALT0 once `config.txt` has
+//! `dtoverlay=disable-bt` (otherwise the firmware gives UART0 to Bluetooth),
+//! clocked at 48 MHz by `init_uart_clock=48000000`. Interrupts use
+//! [`Bcm2837Interrupts`]' numbering: timers 0..=3, peripheral n = 32 + n.
+//!
+//! QEMU arguments (`boards/rpi3/qemu.args`): `-machine raspi3b` with
+//! single-threaded TCG. Cores 1-3 wait in `wfe` loops (ilusion's or the
+//! firmware's spin table), which QEMU runs as busy loops; on one host
+//! thread they cannot starve core 0 of host CPU time, which otherwise
+//! delays its timer interrupts on a busy host.
+
+use crate::arch::mmu::phys_to_virt;
+use crate::console::SerialPort;
+use crate::drivers::bcm2836_local::Timer;
+use crate::drivers::bcm2837_irq::{self, Bcm2837Interrupts};
+use crate::drivers::bcm_gpio::{Chip, Function, Gpio, Pull};
+use crate::drivers::pl011::Pl011;
+use crate::irq::{IntId, InterruptController};
+use crate::mm::layout::{DeviceRegion, PhysRange};
+use spin::Once;
+
+pub const NAME: &str = "rpi3";
+
+/// RAM when no device tree says otherwise: what the firmware leaves the ARM
+/// with its default GPU memory split (948 MiB), which QEMU's 1 GiB also covers.
+pub const RAM: PhysRange = PhysRange { base: 0, size: 0x3b40_0000 };
+
+/// Nobody puts a device tree at a fixed place: the firmware passes it in x0.
+pub const DEVICE_TREE_FALLBACK: Option<u64> = None;
+
+const PERIPHERALS: u64 = 0x3f00_0000;
+const INTERRUPTS: u64 = PERIPHERALS + 0xb200;
+const GPIO: u64 = PERIPHERALS + 0x20_0000;
+const UART: u64 = PERIPHERALS + 0x20_1000;
+const ARM_LOCAL: u64 = 0x4000_0000;
+
+pub const DEVICES: &[DeviceRegion] = &[
+    DeviceRegion { name: "BCM2837 peripherals", range: PhysRange { base: PERIPHERALS, size: 0x0100_0000 } },
+    DeviceRegion { name: "ARM local", range: PhysRange { base: ARM_LOCAL, size: 0x1000 } },
+];
+
+/// UART0 is peripheral interrupt 57.
+pub const UART_INTID: IntId = bcm2837_irq::peripheral(57);
+/// The EL1 virtual timer (CNTV), through the ARM-local block.
+pub const TIMER_INTID: IntId = bcm2837_irq::timer(Timer::Virtual);
+
+/// UART0's clock, as `init_uart_clock=48000000` in config.txt sets it.
+const UART_CLOCK_HZ: u32 = 48_000_000;
+const UART_TXD_PIN: u32 = 14;
+const UART_RXD_PIN: u32 = 15;
+/// Where the firmware may have put UART0 for Bluetooth (ALT3).
+const BLUETOOTH_UART_PINS: [u32; 2] = [32, 33];
+
+// SAFETY: the GPIO and UART registers are mapped as devices by `DEVICES`,
+// and these are the only driver instances for them.
+static GPIO_DEVICE: Gpio = unsafe { Gpio::new(phys_to_virt(GPIO), Chip::Bcm2837) };
+// SAFETY: as above.
+static UART_DEVICE: Pl011 = unsafe { Pl011::new(phys_to_virt(UART)) };
+static INTC: Once<Bcm2837Interrupts> = Once::new();
+
+pub fn init_console() -> &'static dyn SerialPort {
+    // UART0 on GPIO 14/15 only: detach it from the Bluetooth pins, so that
+    // the Bluetooth chip cannot drive its receive line.
+    for pin in BLUETOOTH_UART_PINS {
+        GPIO_DEVICE.set_function(pin, Function::Input);
+    }
+    GPIO_DEVICE.set_function(UART_TXD_PIN, Function::Alt0);
+    GPIO_DEVICE.set_function(UART_RXD_PIN, Function::Alt0);
+    GPIO_DEVICE.set_pull(UART_TXD_PIN, Pull::None);
+    GPIO_DEVICE.set_pull(UART_RXD_PIN, Pull::Up);
+    UART_DEVICE.init(UART_CLOCK_HZ, 115_200);
+    &UART_DEVICE
+}
+
+/// The controller does not care about the security state; `_secure` is unused.
+pub fn init_interrupts(_secure: bool) -> &'static dyn InterruptController {
+    INTC.call_once(|| {
+        // SAFETY: both blocks are mapped by `DEVICES` and driven only here.
+        unsafe { Bcm2837Interrupts::new(phys_to_virt(ARM_LOCAL), phys_to_virt(INTERRUPTS)) }
+    })
+}
+
+pub fn interrupt_controller_name() -> &'static str {
+    "BCM2836 local + BCM2835 interrupt controller"
+}

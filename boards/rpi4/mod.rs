@@ -1,0 +1,97 @@
+//! Raspberry Pi 4 Model B (BCM2711, four Cortex-A72), and QEMU's `raspi4b`.
+//!
+//! Memory map in the firmware's default "low peripheral" mode (BCM2711 ARM
+//! Peripherals, bus address 0x7Exx_xxxx seen by the ARM at 0xFExx_xxxx):
+//! - RAM from 0. The firmware's device tree gives the first bank (below
+//!   the VideoCore's share); without one, [`RAM`] is used: the 2 GiB of
+//!   QEMU's `raspi4b`, which every Pi 4 with 2 GiB or more has at 0.
+//! - peripherals 0xFE00_0000..0xFF80_0000: GPIO at 0xFE20_0000, PL011
+//!   UART0 at 0xFE20_1000;
+//! - ARM-local block and GIC-400 from 0xFF80_0000: distributor at
+//!   0xFF84_1000, CPU interface at 0xFF84_2000.
+//!
+//! UART0 is on GPIO 14 (TXD) and 15 (RXD) as ALT0, clocked at 48 MHz by
+//! `init_uart_clock=48000000`. Interrupts are GIC INTIDs: the VideoCore's
+//! peripheral interrupt n is SPI 96 + n, so UART0 (57) is INTID 32 + 121.
+//! `enable_gic=1` in config.txt has the firmware route interrupts through
+//! the GIC instead of the legacy controller.
+//!
+//! QEMU arguments (`boards/rpi4/qemu.args`): `-machine raspi4b` with
+//! single-threaded TCG. Cores 1-3 wait in `wfe` loops (ilusion's or the
+//! firmware's spin table), which QEMU runs as busy loops; on one host
+//! thread they cannot starve core 0 of host CPU time, which otherwise
+//! delays its timer interrupts on a busy host.
+
+use crate::arch::mmu::phys_to_virt;
+use crate::console::SerialPort;
+use crate::drivers::bcm_gpio::{Chip, Function, Gpio, Pull};
+use crate::drivers::{gic::Gic, pl011::Pl011};
+use crate::irq::{IntId, InterruptController};
+use crate::mm::layout::{DeviceRegion, PhysRange};
+use spin::Once;
+
+pub const NAME: &str = "rpi4";
+
+/// RAM when no device tree says otherwise (QEMU's `raspi4b`: 2 GiB).
+pub const RAM: PhysRange = PhysRange { base: 0, size: 2 << 30 };
+
+/// Nobody puts a device tree at a fixed place: the firmware passes it in x0.
+pub const DEVICE_TREE_FALLBACK: Option<u64> = None;
+
+const PERIPHERALS: u64 = 0xfe00_0000;
+const GPIO: u64 = PERIPHERALS + 0x20_0000;
+const UART: u64 = PERIPHERALS + 0x20_1000;
+const ARM_LOCAL: u64 = 0xff80_0000;
+const GICD: u64 = 0xff84_1000;
+const GICC: u64 = 0xff84_2000;
+
+pub const DEVICES: &[DeviceRegion] = &[
+    DeviceRegion { name: "BCM2711 peripherals", range: PhysRange { base: PERIPHERALS, size: 0x0180_0000 } },
+    DeviceRegion { name: "ARM local, GIC-400", range: PhysRange { base: ARM_LOCAL, size: 0x0080_0000 } },
+];
+
+/// UART0: VideoCore interrupt 57 = SPI 121.
+pub const UART_INTID: IntId = 32 + 121;
+/// The EL1 virtual timer's private interrupt (PPI 11).
+pub const TIMER_INTID: IntId = 27;
+
+/// UART0's clock, as `init_uart_clock=48000000` in config.txt sets it.
+const UART_CLOCK_HZ: u32 = 48_000_000;
+const UART_TXD_PIN: u32 = 14;
+const UART_RXD_PIN: u32 = 15;
+/// Where the firmware may have put UART0 for Bluetooth (ALT3).
+const BLUETOOTH_UART_PINS: [u32; 2] = [32, 33];
+
+// SAFETY: the GPIO and UART registers are mapped as devices by `DEVICES`,
+// and these are the only driver instances for them.
+static GPIO_DEVICE: Gpio = unsafe { Gpio::new(phys_to_virt(GPIO), Chip::Bcm2711) };
+// SAFETY: as above.
+static UART_DEVICE: Pl011 = unsafe { Pl011::new(phys_to_virt(UART)) };
+static GIC: Once<Gic> = Once::new();
+
+pub fn init_console() -> &'static dyn SerialPort {
+    // UART0 on GPIO 14/15 only: detach it from the Bluetooth pins, so that
+    // the Bluetooth chip cannot drive its receive line.
+    for pin in BLUETOOTH_UART_PINS {
+        GPIO_DEVICE.set_function(pin, Function::Input);
+    }
+    GPIO_DEVICE.set_function(UART_TXD_PIN, Function::Alt0);
+    GPIO_DEVICE.set_function(UART_RXD_PIN, Function::Alt0);
+    GPIO_DEVICE.set_pull(UART_TXD_PIN, Pull::None);
+    GPIO_DEVICE.set_pull(UART_RXD_PIN, Pull::Up);
+    UART_DEVICE.init(UART_CLOCK_HZ, 115_200);
+    &UART_DEVICE
+}
+
+/// GICv2 has one set of registers for either security state: the GIC
+/// driver's group-0 accesses are right in both, so `_secure` is unused.
+pub fn init_interrupts(_secure: bool) -> &'static dyn InterruptController {
+    GIC.call_once(|| {
+        // SAFETY: the GIC is mapped by `DEVICES` and driven only here.
+        unsafe { Gic::new_v2(phys_to_virt(GICD), phys_to_virt(GICC)) }
+    })
+}
+
+pub fn interrupt_controller_name() -> &'static str {
+    "GIC-400 (GICv2)"
+}

@@ -1,0 +1,141 @@
+//! The BCM2836 "ARM local" interrupt block (also in the BCM2837 of the
+//! Raspberry Pi 3), at 0x4000_0000: the first level of interrupt routing.
+//!
+//! Each core has a *source* register telling why its IRQ line is raised:
+//! one of its four generic timers, a mailbox, the PMU, the local timer, or
+//! "GPU": an interrupt from the peripheral controller
+//! ([`super::bcm2835_intc`]). The generic timers' interrupts reach a core only
+//! if they are enabled in its timer interrupt control register. See
+//! "Quad-A7 control" (the BCM2836 ARM-local peripherals document).
+//! [`super::bcm2837_irq`] combines the two levels into one controller.
+
+use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
+use tock_registers::registers::{ReadOnly, ReadWrite};
+use tock_registers::{register_bitfields, register_structs};
+
+register_bitfields! {u32,
+    /// Which core gets the peripheral ("GPU") interrupts.
+    GPU_ROUTING [
+        IRQ_CORE OFFSET(0) NUMBITS(2) [],
+        FIQ_CORE OFFSET(2) NUMBITS(2) []
+    ],
+    /// Per core: which generic-timer interrupts raise its IRQ line.
+    TIMER_CONTROL [
+        CNTPS_IRQ OFFSET(0) NUMBITS(1) [],
+        CNTPNS_IRQ OFFSET(1) NUMBITS(1) [],
+        CNTHP_IRQ OFFSET(2) NUMBITS(1) [],
+        CNTV_IRQ OFFSET(3) NUMBITS(1) [],
+        CNTPS_FIQ OFFSET(4) NUMBITS(1) [],
+        CNTPNS_FIQ OFFSET(5) NUMBITS(1) [],
+        CNTHP_FIQ OFFSET(6) NUMBITS(1) [],
+        CNTV_FIQ OFFSET(7) NUMBITS(1) []
+    ],
+    /// Per core: why its IRQ line is raised.
+    IRQ_SOURCE [
+        CNTPS OFFSET(0) NUMBITS(1) [],
+        CNTPNS OFFSET(1) NUMBITS(1) [],
+        CNTHP OFFSET(2) NUMBITS(1) [],
+        CNTV OFFSET(3) NUMBITS(1) [],
+        MAILBOXES OFFSET(4) NUMBITS(4) [],
+        GPU OFFSET(8) NUMBITS(1) [],
+        PMU OFFSET(9) NUMBITS(1) [],
+        AXI OFFSET(10) NUMBITS(1) [],
+        LOCAL_TIMER OFFSET(11) NUMBITS(1) []
+    ]
+}
+
+register_structs! {
+    #[allow(non_snake_case)]
+    Registers {
+        (0x00 => _reserved0),
+        (0x0c => GPU_ROUTING: ReadWrite<u32, GPU_ROUTING::Register>),
+        (0x10 => _reserved1),
+        (0x40 => TIMER_CONTROL: [ReadWrite<u32, TIMER_CONTROL::Register>; 4]),
+        (0x50 => _reserved2),
+        (0x60 => IRQ_SOURCE: [ReadOnly<u32, IRQ_SOURCE::Register>; 4]),
+        (0x70 => @END),
+    }
+}
+
+/// A generic timer of a core, numbered as its bit in the source register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    SecurePhysical = 0,
+    NonSecurePhysical = 1,
+    Hypervisor = 2,
+    Virtual = 3,
+}
+
+impl Timer {
+    pub fn from_bit(bit: u32) -> Option<Self> {
+        [Self::SecurePhysical, Self::NonSecurePhysical, Self::Hypervisor, Self::Virtual].get(bit as usize).copied()
+    }
+}
+
+/// Where the source register says the IRQ comes from (first match wins).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Timer(Timer),
+    Peripheral,
+    Other(u32),
+}
+
+pub struct LocalInterrupts {
+    regs: *const Registers,
+}
+
+// SAFETY: MMIO registers, each access a single volatile read or write; the
+// interrupt layer serialises configuration.
+unsafe impl Sync for LocalInterrupts {}
+// SAFETY: as above.
+unsafe impl Send for LocalInterrupts {}
+
+impl LocalInterrupts {
+    /// # Safety
+    /// `base` must be the mapped address of the ARM-local block, used by nobody else.
+    pub const unsafe fn new(base: u64) -> Self {
+        Self { regs: base as *const Registers }
+    }
+
+    fn regs(&self) -> &Registers {
+        // SAFETY: `new`'s caller promised a valid mapping.
+        unsafe { &*self.regs }
+    }
+
+    /// All timer interrupts of `core` off; peripheral interrupts to `core`'s IRQ.
+    pub fn init(&self, core: usize) {
+        let r = self.regs();
+        r.TIMER_CONTROL[core].set(0);
+        r.GPU_ROUTING.write(GPU_ROUTING::IRQ_CORE.val(core as u32) + GPU_ROUTING::FIQ_CORE.val(core as u32));
+    }
+
+    pub fn set_timer_enabled(&self, core: usize, timer: Timer, enabled: bool) {
+        let field = match timer {
+            Timer::SecurePhysical => TIMER_CONTROL::CNTPS_IRQ,
+            Timer::NonSecurePhysical => TIMER_CONTROL::CNTPNS_IRQ,
+            Timer::Hypervisor => TIMER_CONTROL::CNTHP_IRQ,
+            Timer::Virtual => TIMER_CONTROL::CNTV_IRQ,
+        };
+        self.regs().TIMER_CONTROL[core].modify(field.val(enabled.into()));
+    }
+
+    /// Why `core`'s IRQ line is raised, if it is; timers first.
+    pub fn pending(&self, core: usize) -> Option<Source> {
+        let source = self.regs().IRQ_SOURCE[core].extract();
+        let timers = [
+            (IRQ_SOURCE::CNTPS, Timer::SecurePhysical),
+            (IRQ_SOURCE::CNTPNS, Timer::NonSecurePhysical),
+            (IRQ_SOURCE::CNTHP, Timer::Hypervisor),
+            (IRQ_SOURCE::CNTV, Timer::Virtual),
+        ];
+        if let Some(&(_, timer)) = timers.iter().find(|(field, _)| source.is_set(*field)) {
+            Some(Source::Timer(timer))
+        } else if source.is_set(IRQ_SOURCE::GPU) {
+            Some(Source::Peripheral)
+        } else if source.get() != 0 {
+            Some(Source::Other(source.get()))
+        } else {
+            None
+        }
+    }
+}

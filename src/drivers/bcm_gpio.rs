@@ -1,0 +1,206 @@
+//! The GPIO block of the Broadcom BCM2837 (Raspberry Pi 3) and BCM2711
+//! (Raspberry Pi 4): choosing what each pin does (its *function*: input,
+//! output or one of six alternate peripherals) and its pull resistor.
+//!
+//! Boards use it to hand pins to a peripheral, e.g. GPIO 14/15 to UART0 (ALT0).
+//! Function select is the same on both chips; the pulls differ: the BCM2837
+//! latches one pull setting into the pins named by a clock register (the
+//! GPPUD/GPPUDCLK handshake), the BCM2711 has two bits per pin in
+//! GPIO_PUP_PDN_CNTRL. See the BCM2835 and BCM2711 ARM Peripherals manuals,
+//! chapter "General Purpose I/O".
+
+use tock_registers::fields::Field;
+use tock_registers::interfaces::{ReadWriteable, Writeable};
+use tock_registers::registers::ReadWrite;
+use tock_registers::{register_bitfields, register_structs};
+
+register_bitfields! {u32,
+    /// Function select: three bits for each of ten pins.
+    GPFSEL [
+        FSEL0 OFFSET(0) NUMBITS(3) [],
+        FSEL1 OFFSET(3) NUMBITS(3) [],
+        FSEL2 OFFSET(6) NUMBITS(3) [],
+        FSEL3 OFFSET(9) NUMBITS(3) [],
+        FSEL4 OFFSET(12) NUMBITS(3) [],
+        FSEL5 OFFSET(15) NUMBITS(3) [],
+        FSEL6 OFFSET(18) NUMBITS(3) [],
+        FSEL7 OFFSET(21) NUMBITS(3) [],
+        FSEL8 OFFSET(24) NUMBITS(3) [],
+        FSEL9 OFFSET(27) NUMBITS(3) []
+    ],
+    /// BCM2837: the pull to latch into the pins selected by GPPUDCLK.
+    GPPUD [
+        PUD OFFSET(0) NUMBITS(2) [Off = 0, Down = 1, Up = 2]
+    ],
+    /// BCM2837: one bit per pin; a 1 clocks GPPUD's setting into that pin.
+    GPPUDCLK [
+        PINS OFFSET(0) NUMBITS(32) []
+    ],
+    /// BCM2711: two bits of pull per pin, sixteen pins per register.
+    GPIO_PUP_PDN [
+        PULL0 OFFSET(0) NUMBITS(2) [],
+        PULL1 OFFSET(2) NUMBITS(2) [],
+        PULL2 OFFSET(4) NUMBITS(2) [],
+        PULL3 OFFSET(6) NUMBITS(2) [],
+        PULL4 OFFSET(8) NUMBITS(2) [],
+        PULL5 OFFSET(10) NUMBITS(2) [],
+        PULL6 OFFSET(12) NUMBITS(2) [],
+        PULL7 OFFSET(14) NUMBITS(2) [],
+        PULL8 OFFSET(16) NUMBITS(2) [],
+        PULL9 OFFSET(18) NUMBITS(2) [],
+        PULL10 OFFSET(20) NUMBITS(2) [],
+        PULL11 OFFSET(22) NUMBITS(2) [],
+        PULL12 OFFSET(24) NUMBITS(2) [],
+        PULL13 OFFSET(26) NUMBITS(2) [],
+        PULL14 OFFSET(28) NUMBITS(2) [],
+        PULL15 OFFSET(30) NUMBITS(2) []
+    ]
+}
+
+register_structs! {
+    #[allow(non_snake_case)]
+    Registers {
+        (0x00 => GPFSEL: [ReadWrite<u32, GPFSEL::Register>; 6]),
+        (0x18 => _reserved0),
+        (0x94 => GPPUD: ReadWrite<u32, GPPUD::Register>),
+        (0x98 => GPPUDCLK: [ReadWrite<u32, GPPUDCLK::Register>; 2]),
+        (0xa0 => _reserved1),
+        (0xe4 => GPIO_PUP_PDN_CNTRL: [ReadWrite<u32, GPIO_PUP_PDN::Register>; 4]),
+        (0xf4 => @END),
+    }
+}
+
+const FSEL: [Field<u32, GPFSEL::Register>; 10] = [
+    GPFSEL::FSEL0,
+    GPFSEL::FSEL1,
+    GPFSEL::FSEL2,
+    GPFSEL::FSEL3,
+    GPFSEL::FSEL4,
+    GPFSEL::FSEL5,
+    GPFSEL::FSEL6,
+    GPFSEL::FSEL7,
+    GPFSEL::FSEL8,
+    GPFSEL::FSEL9,
+];
+
+const PULL: [Field<u32, GPIO_PUP_PDN::Register>; 16] = [
+    GPIO_PUP_PDN::PULL0,
+    GPIO_PUP_PDN::PULL1,
+    GPIO_PUP_PDN::PULL2,
+    GPIO_PUP_PDN::PULL3,
+    GPIO_PUP_PDN::PULL4,
+    GPIO_PUP_PDN::PULL5,
+    GPIO_PUP_PDN::PULL6,
+    GPIO_PUP_PDN::PULL7,
+    GPIO_PUP_PDN::PULL8,
+    GPIO_PUP_PDN::PULL9,
+    GPIO_PUP_PDN::PULL10,
+    GPIO_PUP_PDN::PULL11,
+    GPIO_PUP_PDN::PULL12,
+    GPIO_PUP_PDN::PULL13,
+    GPIO_PUP_PDN::PULL14,
+    GPIO_PUP_PDN::PULL15,
+];
+
+/// The pins this driver knows: GPIO 0 to 57.
+pub const PIN_COUNT: u32 = 58;
+
+/// What a pin does; the values are the function-select encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Function {
+    Input = 0b000,
+    Output = 0b001,
+    Alt0 = 0b100,
+    Alt1 = 0b101,
+    Alt2 = 0b110,
+    Alt3 = 0b111,
+    Alt4 = 0b011,
+    Alt5 = 0b010,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pull {
+    None,
+    Up,
+    Down,
+}
+
+/// Which of the two pull-control schemes the chip has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chip {
+    /// BCM2835/6/7 (Pi 1 to 3): the GPPUD/GPPUDCLK handshake.
+    Bcm2837,
+    /// BCM2711 (Pi 4): GPIO_PUP_PDN_CNTRL_REG0..3.
+    Bcm2711,
+}
+
+pub struct Gpio {
+    regs: *const Registers,
+    chip: Chip,
+}
+
+// SAFETY: the registers are MMIO; boards configure pins once, at boot, from
+// one core.
+unsafe impl Sync for Gpio {}
+// SAFETY: as above.
+unsafe impl Send for Gpio {}
+
+impl Gpio {
+    /// # Safety
+    /// `base` must be the mapped address of the GPIO block of `chip`, used by nobody else.
+    pub const unsafe fn new(base: u64, chip: Chip) -> Self {
+        Self { regs: base as *const Registers, chip }
+    }
+
+    fn regs(&self) -> &Registers {
+        // SAFETY: `new`'s caller promised a valid mapping.
+        unsafe { &*self.regs }
+    }
+
+    pub fn set_function(&self, pin: u32, function: Function) {
+        assert!(pin < PIN_COUNT, "GPIO {pin} does not exist");
+        let field = FSEL[(pin % 10) as usize];
+        self.regs().GPFSEL[(pin / 10) as usize].modify(field.val(function as u32));
+    }
+
+    pub fn set_pull(&self, pin: u32, pull: Pull) {
+        assert!(pin < PIN_COUNT, "GPIO {pin} does not exist");
+        match self.chip {
+            Chip::Bcm2837 => self.latch_pull(pin, pull),
+            Chip::Bcm2711 => {
+                // BCM2711 encoding: 0 none, 1 up, 2 down.
+                let value = match pull {
+                    Pull::None => 0,
+                    Pull::Up => 1,
+                    Pull::Down => 2,
+                };
+                let field = PULL[(pin % 16) as usize];
+                self.regs().GPIO_PUP_PDN_CNTRL[(pin / 16) as usize].modify(field.val(value));
+            }
+        }
+    }
+
+    /// The BCM2837 handshake: set the control signal, wait 150 cycles, clock
+    /// it into the pin, wait 150 cycles, then remove signal and clock.
+    fn latch_pull(&self, pin: u32, pull: Pull) {
+        let r = self.regs();
+        let clock = &r.GPPUDCLK[(pin / 32) as usize];
+        r.GPPUD.write(match pull {
+            Pull::None => GPPUD::PUD::Off,
+            Pull::Up => GPPUD::PUD::Up,
+            Pull::Down => GPPUD::PUD::Down,
+        });
+        wait_cycles(150);
+        clock.write(GPPUDCLK::PINS.val(1 << (pin % 32)));
+        wait_cycles(150);
+        r.GPPUD.write(GPPUD::PUD::Off);
+        clock.write(GPPUDCLK::PINS.val(0));
+    }
+}
+
+fn wait_cycles(n: u32) {
+    for _ in 0..n {
+        aarch64_cpu::asm::nop();
+    }
+}
