@@ -22,6 +22,10 @@ pub trait InterruptController: Sync {
     /// The highest-priority pending interrupt, now active; `None` if spurious.
     fn acknowledge(&self) -> Option<IntId>;
     fn end_of_interrupt(&self, id: IntId);
+    /// Raises software interrupt `id` (a GIC SGI, 0 to 15) on this core.
+    fn send_software(&self, id: IntId) -> Result<(), IrqError> {
+        Err(IrqError::Unsupported(id))
+    }
 }
 
 /// Interrupt numbers handlers can be registered for (GIC INTIDs 0 to 1019).
@@ -35,6 +39,8 @@ pub enum IrqError {
     AlreadyRegistered(IntId),
     /// No interrupt controller yet (before boot finished).
     NoController,
+    /// The controller cannot raise this interrupt from software.
+    Unsupported(IntId),
 }
 
 impl core::fmt::Display for IrqError {
@@ -43,6 +49,7 @@ impl core::fmt::Display for IrqError {
             Self::OutOfRange(id) => write!(f, "interrupt {id} is out of range (0..{MAX_INTERRUPTS})"),
             Self::AlreadyRegistered(id) => write!(f, "interrupt {id} already has a handler"),
             Self::NoController => f.write_str("no interrupt controller initialised"),
+            Self::Unsupported(id) => write!(f, "interrupt {id} cannot be raised by software here"),
         }
     }
 }
@@ -79,6 +86,14 @@ pub fn unregister(id: IntId) -> Result<(), IrqError> {
     }
     slot.store(0, Ordering::Release);
     Ok(())
+}
+
+/// Raises software-generated interrupt `id` (0 to 15 on a GIC) on this
+/// core: it goes through the controller like a device's, and its handler
+/// (see [`register`]) runs as soon as interrupts are unmasked. Not on the
+/// Raspberry Pi 3's controller, which has no software interrupts.
+pub fn send_software_interrupt(id: IntId) -> Result<(), IrqError> {
+    CONTROLLER.get().ok_or(IrqError::NoController)?.send_software(id)
 }
 
 /// How many spurious interrupts (nothing pending on acknowledge) were seen.

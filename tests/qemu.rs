@@ -305,6 +305,22 @@ const CASES: &[Case] = &[
             "all checks passed",
         ],
     },
+    Case {
+        name: "tasks: park/unpark (suspend/resume), from an SGI handler too",
+        image: "task_park",
+        on: On::Board("qemu-virt"),
+        qemu: &[],
+        raw: false,
+        input: None,
+        exit: Some(0),
+        expect: &[
+            "ok park_unpark",
+            "ok unpark_before_park",
+            "ok sgi_unparks_urgent_task",
+            "ok sgi_number_checked",
+            "all checks passed",
+        ],
+    },
     case(
         "tasks: a fault in an interrupt handler stops the machine",
         "task_irq_fault",

@@ -112,6 +112,36 @@ impl InterruptController for Gic {
         .map(u32::from)
     }
 
+    fn send_software(&self, id: IntId) -> Result<(), crate::irq::IrqError> {
+        let intid = arm_gic::IntId::try_from(id).ok().filter(|i| i.is_sgi());
+        let intid = intid.ok_or(crate::irq::IrqError::Unsupported(id))?;
+        match self {
+            // Masked while the lock is held: the SGI is taken as soon as
+            // interrupts are unmasked, and `acknowledge` takes the lock.
+            Self::V2 { gic, .. } => crate::arch::cpu::without_interrupts(|| {
+                gic.lock().send_sgi(
+                    intid,
+                    arm_gic::gicv2::SgiTarget::List {
+                        target_list_filter: arm_gic::gicv2::SgiTargetListFilter::ForwardSelfOnly,
+                        target_list: 0,
+                    },
+                )
+            }),
+            Self::V3 { .. } => {
+                let (aff3, aff2, aff1, aff0) = crate::arch::cpu::affinity();
+                let target = arm_gic::gicv3::SgiTarget::List {
+                    affinity3: aff3,
+                    affinity2: aff2,
+                    affinity1: aff1,
+                    target_list: 1 << (aff0 & 15),
+                };
+                GicCpuInterface::send_sgi(intid, target, arm_gic::gicv3::SgiTargetGroup::CurrentGroup1)
+                    .map_err(|_| crate::irq::IrqError::Unsupported(id))?
+            }
+        }
+        Ok(())
+    }
+
     fn end_of_interrupt(&self, id: IntId) {
         let intid = arm_gic::IntId::try_from(id).expect("valid interrupt id");
         match self {

@@ -77,6 +77,8 @@ pub(crate) fn init(slice: core::time::Duration) {
         drop_packet: no_packet,
         refs: Cell::new(1),
         panicking: Cell::new(false),
+        park_token: Cell::new(false),
+        parked: Cell::new(false),
     });
     let idle = NonNull::from(Box::leak(idle));
     timer::init(&masked, slice);

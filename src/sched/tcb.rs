@@ -65,6 +65,10 @@ pub struct Tcb {
     pub drop_packet: unsafe fn(*mut ()),
     pub refs: Cell<u8>,
     pub panicking: Cell<bool>,
+    /// An `unpark` arrived while the task was not parked: the next `park` returns at once.
+    pub park_token: Cell<bool>,
+    /// Blocked in `park` (on no wait queue), until an `unpark`.
+    pub parked: Cell<bool>,
 }
 
 impl Tcb {

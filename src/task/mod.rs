@@ -1,5 +1,6 @@
 //! Tasks, shaped like `std::thread`: [`spawn`], [`Builder`], [`JoinHandle`],
-//! [`yield_now`], [`current`].
+//! [`yield_now`], [`current`], and suspend/resume as [`park`] and
+//! [`JoinHandle::unpark`].
 //!
 //! ```ignore
 //! let h = ilusion::task::spawn(|| 6 * 7);
@@ -20,6 +21,10 @@ pub use crate::sched::priority::Priority;
 pub use failure::TaskFailure;
 
 #[cfg(target_os = "none")]
+mod park;
+#[cfg(target_os = "none")]
 mod spawn;
+#[cfg(target_os = "none")]
+pub use park::park;
 #[cfg(target_os = "none")]
 pub use spawn::*;

@@ -159,6 +159,8 @@ impl Builder {
             drop_packet: drop_packet::<F, T>,
             refs: Cell::new(2), // the task's own, and the handle's
             panicking: Cell::new(false),
+            park_token: Cell::new(false),
+            parked: Cell::new(false),
         });
         let tcb = NonNull::from(Box::leak(tcb));
         // SAFETY: just made; the stacks are mapped.
@@ -228,6 +230,14 @@ impl<T> JoinHandle<T> {
         // SAFETY: alive while the handle exists.
         let t = unsafe { self.tcb.as_ref() };
         Task { id: t.id, name: t.name.clone() }
+    }
+
+    /// Resumes the task if it is in [`park`](super::park), else makes its
+    /// next `park` return at once. Also from an interrupt handler: a more
+    /// urgent task woken there runs as the handler ends.
+    pub fn unpark(&self) {
+        // SAFETY: alive while the handle exists.
+        unsafe { super::park::unpark(self.tcb) }
     }
 
     /// Has the task ended?

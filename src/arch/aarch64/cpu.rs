@@ -4,6 +4,13 @@ use aarch64_cpu::asm;
 use aarch64_cpu::registers::*;
 use core::arch::asm;
 
+/// This core's affinity fields (Aff3, Aff2, Aff1, Aff0) from MPIDR_EL1.
+#[inline]
+pub fn affinity() -> (u8, u8, u8, u8) {
+    let m = MPIDR_EL1.get();
+    ((m >> 32) as u8, (m >> 16) as u8, (m >> 8) as u8, m as u8)
+}
+
 /// Masks IRQs on this core and returns whether they were unmasked before.
 #[inline]
 pub fn disable_interrupts() -> bool {

@@ -1,0 +1,46 @@
+//! Parking: a task suspends itself ([`park`]) until another task or an
+//! interrupt handler resumes it ([`JoinHandle::unpark`]), as
+//! `std::thread::park`. This is ilusion's suspend/resume (ThreadX
+//! `tx_thread_suspend`/`tx_thread_resume` on oneself, Zephyr
+//! `k_thread_suspend(k_current_get())`/`k_thread_resume`), with one
+//! difference that makes it race-free: an `unpark` that comes before the
+//! `park` is not lost, it leaves a token and the next `park` returns at once.
+//!
+//! [`JoinHandle::unpark`]: super::JoinHandle::unpark
+
+use crate::sched::critical::InterruptsMasked;
+use crate::sched::scheduler;
+use crate::sched::tcb::{State, Tcb};
+use core::ptr::NonNull;
+
+/// Suspends the running task until it is unparked (at once if an unpark
+/// came since the last `park`). Unlike `std`, never wakes spuriously.
+pub fn park() {
+    let masked = InterruptsMasked::new();
+    // SAFETY: the running task is alive.
+    let me = unsafe { scheduler::current().as_ref() };
+    if me.park_token.replace(false) {
+        return;
+    }
+    me.parked.set(true);
+    while me.parked.get() {
+        scheduler::block_current(&masked);
+    }
+}
+
+/// Resumes `task` if it is parked, else leaves it a token for its next `park`.
+///
+/// # Safety
+/// `task` is alive.
+pub(crate) unsafe fn unpark(task: NonNull<Tcb>) {
+    let masked = InterruptsMasked::new();
+    // SAFETY: promised by our caller.
+    let t = unsafe { task.as_ref() };
+    if t.parked.replace(false) && t.state.get() == State::Blocked {
+        // SAFETY: alive, and a parked task is on no queue.
+        unsafe { scheduler::make_ready(&masked, task) };
+        scheduler::reschedule_point(&masked);
+    } else if t.state.get() != State::Exited {
+        t.park_token.set(true);
+    }
+}
