@@ -43,7 +43,7 @@ chainload board="rpi4" example="hello" port="/dev/ttyUSB0":
     cargo build -q --release --manifest-path tools/chainload/Cargo.toml --target {{host}} --target-dir target/chainload
     target/chainload/{{host}}/release/ilusion-chainload {{port}} target/images/{{board}}/{{example}}.img
 
-# Host unit tests, lint, then every QEMU test on every board; ends with "N passed, N failed".
+# Host unit tests, lint, every QEMU test on every board, the bench check; ends with "N passed, N failed".
 test: setup
     #!/usr/bin/env bash
     set -uo pipefail
@@ -85,9 +85,11 @@ test: setup
     qemu_passed=$(echo "$qemu" | sed -n 's/^qemu: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
     qemu_failed=$(echo "$qemu" | sed -n 's/^qemu: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
     if [ -z "$qemu_passed" ]; then qemu_passed=0; qemu_failed=1; fi
-    echo "host unit tests: $unit_passed passed, $unit_failed failed; QEMU tests: $qemu_passed passed, $qemu_failed failed; lint: $lint_failed failed"
-    echo "total: $((unit_passed + qemu_passed)) passed, $((unit_failed + qemu_failed + lint_failed)) failed"
-    [ $((unit_failed + qemu_failed + lint_failed)) -eq 0 ]
+    echo "== benchmarks (qemu-virt, icount) against benches/baseline.json"
+    if bash benches/run qemu-virt --check; then bench_passed=1; bench_failed=0; else bench_passed=0; bench_failed=1; fi
+    echo "host unit tests: $unit_passed passed, $unit_failed failed; QEMU tests: $qemu_passed passed, $qemu_failed failed; bench check: $bench_failed failed; lint: $lint_failed failed"
+    echo "total: $((unit_passed + qemu_passed + bench_passed)) passed, $((unit_failed + qemu_failed + bench_failed + lint_failed)) failed"
+    [ $((unit_failed + qemu_failed + bench_failed + lint_failed)) -eq 0 ]
 
 # QEMU halted with its GDB stub on :1234, and the command to attach with symbols.
 debug example="hello": setup

@@ -1,124 +1,221 @@
-//! Instruction counts of the task operations, printed as `bench NAME VALUE`
-//! lines for `benches/run` (`just bench`).
+//! Instruction counts of the task, interrupt and synchronisation operations
+//! (issue 6's micro-benchmarks), printed as `bench NAME VALUE` lines for
+//! `benches/run` (`just bench`).
 //!
-//! Meaningful under QEMU's instruction counting, where the generic timer
-//! advances with instructions (1 ns per instruction with `shift=0`), as
-//! `just bench` runs it.
-//!
-//! Each figure is instructions per operation: counter ticks over many
-//! repetitions, converted with the counter's frequency (instructions =
-//! ticks x 1e9 / CNTFRQ), loop overhead included. See BENCHMARKS.md.
+//! Meaningful under QEMU's instruction counting (`just bench` runs it so).
+//! A figure is either an operation timed over many iterations with the
+//! empty loop's cost subtracted ([`common::per_op`]), or a latency (from
+//! one point in one context to another point in another, e.g. raising an
+//! interrupt to its handler's first line) averaged over many samples.
+//! BENCHMARKS.md says what each one covers.
 
 #![no_std]
 #![no_main]
 
 extern crate alloc;
+#[path = "common/mod.rs"]
+mod common;
 
 use alloc::sync::Arc;
-use alloc::vec::Vec;
+use common::{instructions, per_op, report, yield_coop};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use ilusion::sync::Mutex;
+use ilusion::sync::{mpsc, Mutex, Semaphore};
 use ilusion::task::{self, Builder, Priority};
 use ilusion::time::{self, Duration, Instant};
 
 ilusion::entry!(main);
 
-/// Counter ticks to instructions (at 1 instruction per ns).
-fn instructions(ticks: u64) -> u64 {
-    (ticks as u128 * 1_000_000_000 / ilusion::time::frequency() as u128) as u64
-}
+/// The SGI the interrupt figures raise.
+const SGI: u32 = 1;
+/// Counter value just before the SGI was raised, and the sum of latencies seen.
+static RAISED_AT: AtomicU64 = AtomicU64::new(0);
+static LATENCY_SUM: AtomicU64 = AtomicU64::new(0);
+static SEMAPHORE: Semaphore = Semaphore::new(0);
+/// What the SGI handler does besides timing: 0 nothing, 1 give `SEMAPHORE`.
+static HANDLER_GIVES: AtomicBool = AtomicBool::new(false);
 
 fn main() {
-    ilusion::println!("counter frequency: {} Hz", ilusion::time::frequency());
-    ilusion::println!("bench task_yield_2_tasks {}", yield_cost(2, 20_000));
-    ilusion::println!("bench task_yield_1000_tasks {}", yield_cost(1000, 40));
-    ilusion::println!("bench task_preempt_by_interrupt {}", preemption_cost());
-    ilusion::println!("bench task_spawn_join_empty {}", spawn_join_cost(2000));
-    ilusion::println!("bench mutex_lock_unlock {}", mutex_cost(100_000));
+    ilusion::irq::register(SGI, on_sgi).unwrap();
+    report("yield_coop", yield_coop(2, 20_000));
+    report("spawn_join", spawn_join(2_000));
+    report("irq_entry_to_handler", irq_entry_to_handler(5_000));
+    report("switch_preempt_irq", switch_preempt_irq(5_000));
+    report("timer_irq_to_task", timer_irq_to_task(500));
+    report("mutex_uncontended", per_op(100_000, || drop(core::hint::black_box(&MUTEX).lock())));
+    report("mutex_contended_switch", mutex_contended_switch(5_000));
+    report("semaphore_give_take", semaphore_give_take(100_000));
+    report("semaphore_with_switch", semaphore_with_switch(5_000));
+    report("channel_send_recv", channel_send_recv(5_000));
+    report("alloc_free_128", alloc_free_128(100_000));
 }
 
-/// `tasks` cooperative tasks at one level each yield `rounds` times;
-/// instructions per yield (= per switch).
-fn yield_cost(tasks: usize, rounds: u32) -> u64 {
-    let result = Arc::new(AtomicU64::new(0));
-    let r = result.clone();
-    Builder::new()
-        .priority(Priority::Cooperative(0))
+static MUTEX: Mutex<u32> = Mutex::new(0);
+
+fn spawn_join(n: u64) -> u64 {
+    task::spawn(|| ()).join().unwrap(); // warm: the stack cache
+    per_op(n, || task::spawn(|| ()).join().unwrap())
+}
+
+fn on_sgi(_: u32) {
+    let now = Instant::now().ticks();
+    LATENCY_SUM.fetch_add(now - RAISED_AT.load(Ordering::Relaxed), Ordering::Relaxed);
+    if HANDLER_GIVES.load(Ordering::Relaxed) {
+        SEMAPHORE.release();
+    }
+}
+
+fn raise_sgi() {
+    RAISED_AT.store(Instant::now().ticks(), Ordering::Relaxed);
+    ilusion::irq::send_software_interrupt(SGI).unwrap();
+}
+
+/// From just before an SGI is raised to the first line of its handler.
+fn irq_entry_to_handler(n: u64) -> u64 {
+    LATENCY_SUM.store(0, Ordering::Relaxed);
+    for _ in 0..n {
+        raise_sgi();
+    }
+    instructions(LATENCY_SUM.load(Ordering::Relaxed)) / n
+}
+
+/// An SGI's handler gives a semaphore an urgent task waits on, while a less
+/// urgent task runs: from raising the SGI to the urgent task running again.
+fn switch_preempt_irq(n: u64) -> u64 {
+    HANDLER_GIVES.store(true, Ordering::Relaxed);
+    let urgent = Builder::new()
+        .priority(Priority::Preemptive(1))
         .spawn(move || {
-            let handles: Vec<_> = (0..tasks)
-                .map(|_| {
-                    Builder::new()
-                        .priority(Priority::Cooperative(1))
-                        .stack_size(4096)
-                        .spawn(move || {
-                            for _ in 0..rounds {
-                                task::yield_now();
-                            }
-                        })
-                        .unwrap()
-                })
-                .collect();
-            // All are ready; once the first runs, they alternate until done.
-            let start = Instant::now();
-            let mut handles = handles.into_iter();
-            let first = handles.next().unwrap();
-            first.join().unwrap(); // returns after the first task's last yield
-            let ticks = Instant::now().ticks() - start.ticks();
-            r.store(instructions(ticks) / (tasks as u64 * rounds as u64), Ordering::Relaxed);
-            handles.for_each(|h| h.join().unwrap());
+            let mut sum = 0;
+            for _ in 0..n {
+                SEMAPHORE.acquire();
+                sum += Instant::now().ticks() - RAISED_AT.load(Ordering::Relaxed);
+            }
+            sum
         })
-        .unwrap()
-        .join()
         .unwrap();
-    result.load(Ordering::Relaxed)
+    let raiser = Builder::new().priority(Priority::Preemptive(20)).spawn(move || (0..n).for_each(|_| raise_sgi()));
+    raiser.unwrap().join().unwrap();
+    let sum = urgent.join().unwrap();
+    HANDLER_GIVES.store(false, Ordering::Relaxed);
+    instructions(sum) / n
 }
 
-/// From the timer interrupt that wakes an urgent task to that task running,
-/// while a less urgent task spins: the wake latency, best of many.
-fn preemption_cost() -> u64 {
+/// From the timer deadline an urgent sleeping task waits for to that task
+/// running, while a less urgent task spins.
+fn timer_irq_to_task(n: u64) -> u64 {
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
-    let spinner = Builder::new()
-        .priority(Priority::Preemptive(25))
-        .spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                core::hint::spin_loop();
-            }
-        })
-        .unwrap();
-    let best = Builder::new()
+    let spinner = Builder::new().priority(Priority::Preemptive(25)).spawn(move || {
+        while !s.load(Ordering::Relaxed) {
+            core::hint::spin_loop();
+        }
+    });
+    let sum = Builder::new()
         .priority(Priority::Preemptive(1))
-        .spawn(|| {
-            let mut best = u64::MAX;
-            for i in 1..=50u64 {
-                let deadline = Instant::now() + Duration::from_micros(100 + i);
+        .spawn(move || {
+            let mut sum = 0;
+            for i in 1..=n {
+                let deadline = Instant::now() + Duration::from_micros(20 + i % 7);
                 time::sleep_until(deadline);
-                best = best.min(Instant::now().ticks() - deadline.ticks());
+                sum += Instant::now().ticks() - deadline.ticks();
             }
-            best
+            sum
         })
         .unwrap()
         .join()
         .unwrap();
     stop.store(true, Ordering::Relaxed);
-    spinner.join().unwrap();
-    instructions(best)
+    spinner.unwrap().join().unwrap();
+    instructions(sum) / n
 }
 
-fn spawn_join_cost(n: u32) -> u64 {
-    task::spawn(|| ()).join().unwrap(); // warm: translation tables for the stack slot
-    let start = Instant::now();
-    for _ in 0..n {
-        task::spawn(|| ()).join().unwrap();
-    }
-    instructions(start.elapsed_ticks()) / n as u64
+/// An urgent task locks a mutex a less urgent one holds: from its `lock`
+/// call to holding the lock (block, switch to the holder, which unlocks and
+/// hands over, switch back).
+fn mutex_contended_switch(n: u64) -> u64 {
+    let urgent = Builder::new()
+        .priority(Priority::Preemptive(1))
+        .spawn(move || {
+            let mut sum = 0;
+            for _ in 0..n {
+                task::park();
+                let start = Instant::now().ticks();
+                let guard = MUTEX.lock();
+                sum += Instant::now().ticks() - start;
+                drop(guard);
+            }
+            sum
+        })
+        .unwrap();
+    let urgent = Arc::new(urgent);
+    let u = urgent.clone();
+    let holder = Builder::new().priority(Priority::Preemptive(2)).spawn(move || {
+        for _ in 0..n {
+            let guard = MUTEX.lock();
+            u.unpark(); // runs, blocks on the mutex
+            drop(guard); // hands it over: the urgent task runs
+        }
+    });
+    holder.unwrap().join().unwrap();
+    let sum = Arc::into_inner(urgent).unwrap().join().unwrap();
+    instructions(sum) / n
 }
 
-fn mutex_cost(n: u32) -> u64 {
-    let m = Mutex::new(0u32);
-    let start = Instant::now();
+/// `release` then `acquire` of a free semaphore, one task.
+fn semaphore_give_take(n: u64) -> u64 {
+    let s = Semaphore::new(0);
+    per_op(n, || {
+        core::hint::black_box(&s).release();
+        core::hint::black_box(&s).acquire();
+    })
+}
+
+/// A task gives a semaphore an urgent task waits on: from `release` to the
+/// urgent task returning from `acquire`.
+fn semaphore_with_switch(n: u64) -> u64 {
+    let sem = Arc::new(Semaphore::new(0));
+    let given_at = Arc::new(AtomicU64::new(0));
+    let (s, g) = (sem.clone(), given_at.clone());
+    let urgent = Builder::new().priority(Priority::Preemptive(1)).spawn(move || {
+        let mut sum = 0;
+        for _ in 0..n {
+            s.acquire();
+            sum += Instant::now().ticks() - g.load(Ordering::Relaxed);
+        }
+        sum
+    });
+    let urgent = urgent.unwrap();
     for _ in 0..n {
-        *core::hint::black_box(&m).lock().unwrap() += 1;
+        given_at.store(Instant::now().ticks(), Ordering::Relaxed);
+        sem.release();
     }
-    instructions(start.elapsed_ticks()) / n as u64
+    instructions(urgent.join().unwrap()) / n
+}
+
+/// A 16-byte message sent to an urgent task waiting in `recv`: from `send`
+/// to the receiver returning from `recv` (one-way hand-off with a switch).
+fn channel_send_recv(n: u64) -> u64 {
+    let (tx, rx) = mpsc::channel::<[u64; 2]>();
+    let receiver = Builder::new().priority(Priority::Preemptive(1)).spawn(move || {
+        let mut sum = 0;
+        for _ in 0..n {
+            let [sent_at, _] = rx.recv().unwrap();
+            sum += Instant::now().ticks() - sent_at;
+        }
+        sum
+    });
+    let receiver = receiver.unwrap();
+    for i in 0..n {
+        tx.send([Instant::now().ticks(), i]).unwrap();
+    }
+    instructions(receiver.join().unwrap()) / n
+}
+
+/// A 128-byte block from the OS heap, freed at once.
+fn alloc_free_128(n: u64) -> u64 {
+    let layout = core::alloc::Layout::from_size_align(128, 8).unwrap();
+    per_op(n, || {
+        // SAFETY: a non-zero-size layout; the block is freed with it at once.
+        unsafe { alloc::alloc::dealloc(core::hint::black_box(alloc::alloc::alloc(layout)), layout) }
+    })
 }
