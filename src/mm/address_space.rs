@@ -95,7 +95,9 @@ impl AddressSpace {
         for k in 0..pages {
             let page = va + k * PAGE_SIZE;
             let frame = allocate_frame().ok_or(MapError::OutOfTables)?;
-            if let Err(e) = self.tables_mut().map(page, virt_to_phys(frame.as_ptr() as u64), PAGE_SIZE, attrs, &mut FrameTables) {
+            if let Err(e) =
+                self.tables_mut().map(page, virt_to_phys(frame.as_ptr() as u64), PAGE_SIZE, attrs, &mut FrameTables)
+            {
                 // SAFETY: just allocated, never mapped.
                 unsafe { free_frame(frame) };
                 return Err(e);
@@ -111,7 +113,8 @@ impl AddressSpace {
         for (i, byte) in bytes.iter().enumerate() {
             let addr = va + i as u64;
             let page = addr & !(PAGE_SIZE - 1);
-            let (_, frame) = self.frames.iter().find(|(p, _)| *p == page).ok_or(MapError::AlreadyMapped { va: addr })?;
+            let (_, frame) =
+                self.frames.iter().find(|(p, _)| *p == page).ok_or(MapError::AlreadyMapped { va: addr })?;
             // SAFETY: the frame is ours, one page long, and not in use by a running task yet.
             unsafe { frame.as_ptr().add((addr - page) as usize).write(*byte) };
         }

@@ -24,8 +24,8 @@ mod isolated;
 #[cfg(target_os = "none")]
 mod spawn;
 #[cfg(target_os = "none")]
-pub(crate) use isolated::{exit_isolated, isolated_failure};
-#[cfg(target_os = "none")]
 pub use isolated::DEFAULT_USER_STACK_SIZE;
+#[cfg(target_os = "none")]
+pub(crate) use isolated::{exit_isolated, isolated_failure};
 #[cfg(target_os = "none")]
 pub use spawn::*;

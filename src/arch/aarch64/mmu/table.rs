@@ -188,7 +188,12 @@ impl PageTable {
     /// root last) to `free`, consuming it. Leaves (the mapped frames) are the
     /// caller's: only the tables are given back.
     pub fn free_tables(self, alloc: &impl TableAllocator, mut free: impl FnMut(NonNull<Table>)) {
-        fn walk(table: NonNull<Table>, level: usize, alloc: &impl TableAllocator, free: &mut impl FnMut(NonNull<Table>)) {
+        fn walk(
+            table: NonNull<Table>,
+            level: usize,
+            alloc: &impl TableAllocator,
+            free: &mut impl FnMut(NonNull<Table>),
+        ) {
             if level < 3 {
                 // SAFETY: `table` is a live table of the address space being freed.
                 for entry in unsafe { table.as_ref().entries.iter() } {
