@@ -82,11 +82,12 @@ mod tests {
 
     #[test]
     fn segments_do_not_overlap_and_fit_in_the_lower_half() {
-        assert!(ARGS_BASE + ARGS_MAX <= HEAP_BASE);
-        assert!(HEAP_BASE + HEAP_RESERVE <= stack_bottom(MAX_STACK_SIZE) - STACK_GUARD);
-        assert!(STACK_TOP <= 1 << 39);
-        assert_eq!(ARGS_BASE % PAGE_SIZE, 0);
-        assert_eq!(HEAP_BASE % PAGE_SIZE, 0);
+        const {
+            assert!(ARGS_BASE + ARGS_MAX <= HEAP_BASE);
+            assert!(HEAP_BASE + HEAP_RESERVE <= stack_bottom(MAX_STACK_SIZE) - STACK_GUARD);
+            assert!(STACK_TOP <= 1 << 39);
+            assert!(ARGS_BASE.is_multiple_of(PAGE_SIZE) && HEAP_BASE.is_multiple_of(PAGE_SIZE));
+        }
     }
 
     #[test]

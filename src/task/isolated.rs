@@ -131,3 +131,39 @@ pub(crate) fn isolated_failure(syndrome: Syndrome, esr: u64, far: u64, pc: u64) 
     let stack_size = unsafe { scheduler::current().as_ref() }.user_stack_size;
     super::failure::from_fault(syndrome, esr, far, pc, |addr| user_layout::is_stack_guard(addr, stack_size))
 }
+
+/// `mm::dump`: prints the mappings of the isolated task `handle` refers to
+/// (range, size, EL0 permissions, memory type, segment), with the image's
+/// code and constants as the task sees them.
+pub fn dump_address_space<T>(handle: &JoinHandle<T>) {
+    use crate::mm::layout::ImageLayout;
+    use alloc::{string::String, vec::Vec};
+    let task = handle.task();
+    let mut pages: Vec<(u64, Attributes)> = Vec::new();
+    let mut stack_size = 0;
+    {
+        let _masked = crate::sched::critical::InterruptsMasked::new();
+        // SAFETY: the handle keeps the task's control block (and address space) alive;
+        // interrupts are masked, so the scheduler does not touch it meanwhile.
+        let t = unsafe { handle.tcb.as_ref() };
+        // SAFETY: as above.
+        if let Some(space) = unsafe { &*t.address_space.get() } {
+            stack_size = t.user_stack_size;
+            pages.extend(space.pages().filter_map(|(va, _)| Some((va, space.attributes_of(va)?))));
+        }
+    }
+    if stack_size == 0 {
+        crate::println!("{task}: not an isolated task (or already ended): no address space of its own");
+        return;
+    }
+    pages.sort_by_key(|(va, _)| *va);
+    let image = ImageLayout::current();
+    let kernel_attrs = |va| crate::arch::mmu::translate(va).map(|(_, a, _)| a).unwrap_or(Attributes::KERNEL_RODATA);
+    let shared = [
+        ("image code (shared)", image.start, image.text_end, kernel_attrs(image.start)),
+        ("image constants (shared)", image.text_end, image.rodata_end, kernel_attrs(image.text_end)),
+    ];
+    let mut out = String::new();
+    let _ = crate::mm::mapping_table::write_table(&mut out, pages.into_iter(), stack_size, &shared);
+    crate::println!("{task}: address space\n{out}");
+}

@@ -15,14 +15,18 @@
 //! does not unwind.
 
 pub mod failure;
+pub mod restart;
 
 pub use crate::sched::priority::Priority;
 pub use failure::TaskFailure;
+pub use restart::*;
 
 #[cfg(target_os = "none")]
 mod isolated;
 #[cfg(target_os = "none")]
 mod spawn;
+#[cfg(target_os = "none")]
+pub use isolated::dump_address_space;
 #[cfg(target_os = "none")]
 pub use isolated::DEFAULT_USER_STACK_SIZE;
 #[cfg(target_os = "none")]

@@ -236,7 +236,7 @@ extern "C" fn ilusion_task_start(prev: *mut u8, task: *mut Tcb) -> ! {
 
 /// Owns the right to join a task. Dropping it detaches the task.
 pub struct JoinHandle<T> {
-    tcb: NonNull<Tcb>,
+    pub(super) tcb: NonNull<Tcb>,
     _result: PhantomData<T>,
 }
 
