@@ -333,6 +333,16 @@ const CASES: &[Case] = &[
         ],
     ),
     Case {
+        name: "isolation: operation costs (instructions, under icount)",
+        image: "isolation_costs",
+        on: On::Board("qemu-virt"),
+        qemu: ICOUNT,
+        raw: false,
+        input: None,
+        exit: Some(0),
+        expect: &["cost isolated_spawn_join_empty ", "cost null_syscall ", "cost isolated_yield_2_tasks "],
+    },
+    Case {
         name: "isolation: faults with PAN on",
         image: "isolated_faults",
         on: On::Board("qemu-virt"),

@@ -244,7 +244,8 @@ pub(crate) fn schedule_away(masked: &InterruptsMasked) {
     let n = unsafe { next.as_ref() };
     n.state.set(State::Running);
     timer::start_slice(masked, n);
-    switch_lower_half(masked, n);
+    // SAFETY: the running task is alive.
+    switch_lower_half(masked, unsafe { cur.as_ref() }, n);
     context::set_current_task_pointer(next.as_ptr() as *mut u8);
     // SAFETY: interrupts are masked; both contexts belong to live tasks whose
     // stacks are mapped (a task is freed only after it has been switched away from).
@@ -253,8 +254,12 @@ pub(crate) fn schedule_away(masked: &InterruptsMasked) {
 }
 
 /// Installs the lower half `next` runs with: its own address space (tagged
-/// with its ASID, so no TLB flush), or the empty one for kernel tasks.
-fn switch_lower_half(_masked: &InterruptsMasked, next: &Tcb) {
+/// with its ASID, so no TLB flush), or the empty one for kernel tasks
+/// (between two kernel tasks, the empty one is there already).
+fn switch_lower_half(_masked: &InterruptsMasked, prev: &Tcb, next: &Tcb) {
+    if !prev.is_isolated() && !next.is_isolated() {
+        return;
+    }
     // SAFETY: interrupts are masked, and the address space is only touched
     // here and when the task is freed (after it has been switched away from).
     match unsafe { &mut *next.address_space.get() } {
