@@ -17,12 +17,14 @@ have_qemu || need_apt+=(qemu)
 command -v mcopy >/dev/null 2>&1 || need_apt+=(mtools)
 command -v mkfs.fat >/dev/null 2>&1 || need_apt+=(dosfstools)
 command -v llvm-objcopy >/dev/null 2>&1 || need_apt+=(llvm)
+command -v gdb-multiarch >/dev/null 2>&1 || need_apt+=(gdb-multiarch)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     if ! command -v apt-get >/dev/null 2>&1; then
         echo "error: missing ${need_apt[*]} and this is not a Debian-like system." >&2
         echo "Install QEMU 9 or newer (qemu-system-aarch64 with the raspi4b machine)," >&2
-        echo "mtools, dosfstools and llvm with your package manager." >&2
+        echo "mtools, dosfstools, llvm and gdb-multiarch with your package manager," >&2
+        echo "then: rustup target add aarch64-unknown-none && pip install rust-just" >&2
         exit 1
     fi
     codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
@@ -31,7 +33,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
             $SUDO tee /etc/apt/sources.list.d/ilusion-backports.list >/dev/null
     fi
     $SUDO apt-get update -qq
-    pkgs=(mtools dosfstools llvm)
+    pkgs=(mtools dosfstools llvm gdb-multiarch)
     $SUDO apt-get install -y -qq "${pkgs[@]}" >/dev/null
     if ! have_qemu; then
         if [ "$codename" = bookworm ]; then

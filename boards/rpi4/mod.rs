@@ -24,7 +24,7 @@
 
 use crate::arch::mmu::phys_to_virt;
 use crate::console::SerialPort;
-use crate::drivers::bcm_gpio::{Chip, Function, Gpio, Pull};
+use crate::drivers::bcm_gpio::{Chip, Gpio};
 use crate::drivers::{gic::Gic, pl011::Pl011};
 use crate::irq::{IntId, InterruptController};
 use crate::mm::layout::{DeviceRegion, PhysRange};
@@ -57,10 +57,6 @@ pub const TIMER_INTID: IntId = 27;
 
 /// UART0's clock, as `init_uart_clock=48000000` in config.txt sets it.
 const UART_CLOCK_HZ: u32 = 48_000_000;
-const UART_TXD_PIN: u32 = 14;
-const UART_RXD_PIN: u32 = 15;
-/// Where the firmware may have put UART0 for Bluetooth (ALT3).
-const BLUETOOTH_UART_PINS: [u32; 2] = [32, 33];
 
 // SAFETY: the GPIO and UART registers are mapped as devices by `DEVICES`,
 // and these are the only driver instances for them.
@@ -70,15 +66,7 @@ static UART_DEVICE: Pl011 = unsafe { Pl011::new(phys_to_virt(UART)) };
 static GIC: Once<Gic> = Once::new();
 
 pub fn init_console() -> &'static dyn SerialPort {
-    // UART0 on GPIO 14/15 only: detach it from the Bluetooth pins, so that
-    // the Bluetooth chip cannot drive its receive line.
-    for pin in BLUETOOTH_UART_PINS {
-        GPIO_DEVICE.set_function(pin, Function::Input);
-    }
-    GPIO_DEVICE.set_function(UART_TXD_PIN, Function::Alt0);
-    GPIO_DEVICE.set_function(UART_RXD_PIN, Function::Alt0);
-    GPIO_DEVICE.set_pull(UART_TXD_PIN, Pull::None);
-    GPIO_DEVICE.set_pull(UART_RXD_PIN, Pull::Up);
+    GPIO_DEVICE.route_uart0_to_header();
     UART_DEVICE.init(UART_CLOCK_HZ, 115_200);
     &UART_DEVICE
 }

@@ -197,6 +197,22 @@ impl Gpio {
         r.GPPUD.write(GPPUD::PUD::Off);
         clock.write(GPPUDCLK::PINS.val(0));
     }
+
+    /// Puts UART0 (the PL011) on the header's GPIO 14 (TXD) and 15 (RXD),
+    /// ALT0 on both chips, and detaches it from GPIO 32/33 (ALT3), where the
+    /// firmware may have wired it to the Bluetooth chip.
+    pub fn route_uart0_to_header(&self) {
+        const TXD: u32 = 14;
+        const RXD: u32 = 15;
+        const BLUETOOTH_PINS: [u32; 2] = [32, 33];
+        for pin in BLUETOOTH_PINS {
+            self.set_function(pin, Function::Input);
+        }
+        self.set_function(TXD, Function::Alt0);
+        self.set_function(RXD, Function::Alt0);
+        self.set_pull(TXD, Pull::None);
+        self.set_pull(RXD, Pull::Up);
+    }
 }
 
 fn wait_cycles(n: u32) {

@@ -2,7 +2,7 @@
 //! (feature `rpi3` or `rpi4`), and bringing UART0 up on GPIO 14/15. The
 //! addresses are those of `boards/rpi3/mod.rs` and `boards/rpi4/mod.rs`.
 
-use crate::bcm_gpio::{Function, Gpio, Pull};
+use crate::bcm_gpio::Gpio;
 use crate::console::SerialPort;
 use crate::pl011::Pl011;
 
@@ -35,13 +35,7 @@ static UART_DEVICE: Pl011 = unsafe { Pl011::new(addresses::UART) };
 
 /// UART0 on GPIO 14/15 (ALT0), 115200 baud from the 48 MHz clock config.txt sets.
 pub fn init_console() -> &'static dyn SerialPort {
-    for pin in [32, 33] {
-        GPIO_DEVICE.set_function(pin, Function::Input);
-    }
-    GPIO_DEVICE.set_function(14, Function::Alt0);
-    GPIO_DEVICE.set_function(15, Function::Alt0);
-    GPIO_DEVICE.set_pull(14, Pull::None);
-    GPIO_DEVICE.set_pull(15, Pull::Up);
+    GPIO_DEVICE.route_uart0_to_header();
     UART_DEVICE.init(48_000_000, 115_200);
     &UART_DEVICE
 }
