@@ -342,6 +342,12 @@ const CASES: &[Case] = &[
         exit: Some(0),
         expect: &["cost isolated_spawn_join_empty ", "cost null_syscall ", "cost isolated_yield_2_tasks "],
     },
+    case(
+        "isolation: 100,000 random system calls, no kernel fault",
+        "syscall_fuzz",
+        0,
+        &["fuzzer: 100000 random system calls: Ok(()), watchdog true, frames freed true", "syscall fuzzer ok"],
+    ),
     Case {
         name: "isolation: faults with PAN on",
         image: "isolated_faults",
