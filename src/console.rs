@@ -151,6 +151,10 @@ impl Write for PortWriter<'_> {
 /// Writes raw bytes to the console (`\n` becomes `\r\n`).
 #[cfg(target_os = "none")]
 pub fn write_bytes(bytes: &[u8]) {
+    if crate::arch::user_mode::running_at_el0() {
+        let _ = crate::syscall::user::console_write(bytes);
+        return;
+    }
     if let Some(port) = PORT.get() {
         crate::arch::cpu::without_interrupts(|| {
             let _guard = WRITER.lock();
@@ -162,6 +166,9 @@ pub fn write_bytes(bytes: &[u8]) {
 /// Formats to the console; what `print!` calls.
 #[cfg(target_os = "none")]
 pub fn write_fmt(args: fmt::Arguments) {
+    if crate::arch::user_mode::running_at_el0() {
+        return crate::syscall::user::write_fmt(args);
+    }
     if let Some(port) = PORT.get() {
         crate::arch::cpu::without_interrupts(|| {
             let _guard = WRITER.lock();

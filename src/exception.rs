@@ -59,6 +59,10 @@ pub fn set_handler(handler: &'static dyn ExceptionHandler) -> bool {
 }
 
 pub(crate) fn handle(fault: Fault) {
+    if fault.entry.from_lower_level() && fault.syndrome != Syndrome::SError {
+        // An isolated task's system call or fault: never the kernel's problem.
+        return crate::syscall::dispatch::user_exception(fault);
+    }
     let (syndrome, far) = (fault.syndrome, fault.far);
     if matches!(syndrome, Syndrome::Abort { .. }) && crate::arch::user_access::recover(fault.frame) {
         return; // a bad user pointer in a checked copy: the copy returns an error

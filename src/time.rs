@@ -181,6 +181,9 @@ pub(crate) fn timer_interrupt(_: crate::irq::IntId) {
 /// Blocks the running task for `d` (other tasks run meanwhile).
 #[cfg(target_os = "none")]
 pub fn sleep(d: Duration) {
+    if crate::arch::user_mode::running_at_el0() {
+        return crate::syscall::user::sleep_nanos(d.as_nanos().min(u128::from(u64::MAX)) as u64);
+    }
     sleep_until(Instant::now() + d)
 }
 

@@ -78,6 +78,28 @@ const PI3_IRQ: &str = "BCM2836 local + BCM2835 interrupt controller)";
 const PI4_IRQ: &str = "GIC-400 (GICv2))";
 const ECHO: Option<(&str, &str)> = Some(("type a line:", "ping pong\r"));
 
+/// What `isolated_faults` must print: each fault twice, each with the watchdog
+/// running and the task's frames freed (the guest exits 1 otherwise).
+const ISOLATED_FAULTS: &[&str] = &[
+    "*** task 'reader' (#3) failed: memory access fault: Read of 0xffffff80",
+    "read OS memory #2: Err(MemoryAccess {",
+    "*** task 'stomper' (#5) failed: memory access fault: Write of 0xffff",
+    "write another task's stack #2: Err(MemoryAccess {",
+    "write own code #2: Err(MemoryAccess {",
+    "*** task 'stack exec' (#10) failed: memory access fault: Execute of 0x3fffffffc0 at pc 0x3fffffffc0",
+    "execute from own stack #2: Err(MemoryAccess { addr: 274877906880, access: Execute",
+    "*** task 'null jumper' (#12) failed: memory access fault: Execute of 0x0 at pc 0x0",
+    "jump to null #2: Err(MemoryAccess { addr: 0, access: Execute, pc: 0 })",
+    "*** task 'udf' (#14) failed: illegal instruction at pc 0xffffff80",
+    "undefined instruction #2: Err(IllegalInstruction {",
+    "*** task 'recursion' (#16) failed: stack overflow",
+    "stack overflow #2: Err(StackOverflow), watchdog true, frames freed true: ok",
+    "*** task 'bad call' (#18) failed: bad system call number 999",
+    "unknown system call #2: Err(BadSyscall { number: 999,",
+    "bad console_write arguments #2: Ok(()), watchdog true, frames freed true: ok",
+    "isolated faults ok",
+];
+
 const CASES: &[Case] = &[
     case("hello", "hello", 0, &[BANNER, "hello from "]),
     virt("boot at EL1, GICv2", &[], &["(EL1 at boot", "GICv2)", "hello from qemu-virt"]),
@@ -271,6 +293,71 @@ const CASES: &[Case] = &[
             "all checks passed",
         ],
     ),
+    // Isolated tasks (issue 4).
+    case(
+        "isolation: tasks at EL0 print, yield, sleep and give their frames back",
+        "isolated_tasks",
+        0,
+        &[
+            "isolated 7: at EL0, stack at 0x3fffffff",
+            "isolated 8: at EL0, stack at 0x3fffffff",
+            "isolated 7: round 2",
+            "isolated 8: round 2",
+            "isolated 7: slept, done",
+            "isolated 8: slept, done",
+            "task 'seven' (#2) joined: Ok(())",
+            "task 'eight' (#3) joined: Ok(())",
+            "frames back to start: true",
+            "isolated tasks ok",
+        ],
+    ),
+    case("isolation: every fault ends only its task, twice, exact reasons", "isolated_faults", 0, ISOLATED_FAULTS),
+    case(
+        "isolation example: dump, fault report, supervised restarts, others unaffected",
+        "isolation",
+        0,
+        &[
+            "task 'alpha' (#2): address space",
+            "  0x0000003fffffc000-0x0000004000000000     16 KiB  rw-  normal  Stack",
+            "--x  normal  \"image code (shared)\"",
+            "*** task 'vandal' (#5) failed: memory access fault: Write of 0xffffff80",
+            "[supervisor] 'vandal' failed (memory access fault: Write of",
+            "restart 2 (UpTo(2))",
+            "*** task 'vandal' (#7) failed: memory access fault: Write of",
+            "[alpha] round 4: total 12",
+            "[beta] round 4: total 20",
+            "task 'alpha' (#2) joined: Ok(())",
+            "task 'beta' (#3) joined: Ok(())",
+            "vandal: 2 restarts, last outcome Err(MemoryAccess {",
+            "kernel counter untouched: true, frames back to start: true",
+        ],
+    ),
+    Case {
+        name: "isolation: operation costs (instructions, under icount)",
+        image: "isolation_costs",
+        on: On::Board("qemu-virt"),
+        qemu: ICOUNT,
+        raw: false,
+        input: None,
+        exit: Some(0),
+        expect: &["cost isolated_spawn_join_empty ", "cost null_syscall ", "cost isolated_yield_2_tasks "],
+    },
+    case(
+        "isolation: 100,000 random system calls, no kernel fault",
+        "syscall_fuzz",
+        0,
+        &["fuzzer: 100000 random system calls: Ok(()), watchdog true, frames freed true", "syscall fuzzer ok"],
+    ),
+    Case {
+        name: "isolation: faults with PAN on",
+        image: "isolated_faults",
+        on: On::Board("qemu-virt"),
+        qemu: &["-cpu", "max"],
+        raw: false,
+        input: None,
+        exit: Some(0),
+        expect: ISOLATED_FAULTS,
+    },
     case(
         "tasks: mutex, inheritance, semaphore, condvar, channels",
         "task_sync",

@@ -3,8 +3,20 @@
 //! - [`layout`]: which physical ranges the kernel maps where, with what
 //!   permissions (the architecture's MMU code turns this into tables);
 //! - [`heap`]: the global allocator over the RAM the image does not use;
-//! - [`asid`]: address-space identifiers for tagging TLB entries (isolated tasks).
+//! - [`asid`]: address-space identifiers for tagging TLB entries (isolated tasks);
+//! - [`user_layout`]: the virtual layout every isolated task sees;
+//! - `address_space`: an isolated task's own lower half and its frames;
+//! - [`dump`](fn@dump): a table of one isolated task's mappings.
 
 pub mod asid;
 pub mod heap;
 pub mod layout;
+pub mod user_layout;
+
+#[cfg(target_os = "none")]
+pub mod address_space;
+#[cfg(target_os = "none")]
+pub use crate::task::dump_address_space as dump;
+#[cfg(target_os = "none")]
+pub use address_space::frames_in_use;
+pub mod mapping_table;

@@ -79,6 +79,8 @@ pub(crate) fn init(slice: core::time::Duration) {
         panicking: Cell::new(false),
         park_token: Cell::new(false),
         parked: Cell::new(false),
+        address_space: UnsafeCell::new(None),
+        user_stack_size: 0,
     });
     let idle = NonNull::from(Box::leak(idle));
     timer::init(&masked, slice);
@@ -244,11 +246,28 @@ pub(crate) fn schedule_away(masked: &InterruptsMasked) {
     let n = unsafe { next.as_ref() };
     n.state.set(State::Running);
     timer::start_slice(masked, n);
+    // SAFETY: the running task is alive.
+    switch_lower_half(masked, unsafe { cur.as_ref() }, n);
     context::set_current_task_pointer(next.as_ptr() as *mut u8);
     // SAFETY: interrupts are masked; both contexts belong to live tasks whose
     // stacks are mapped (a task is freed only after it has been switched away from).
     let prev = unsafe { context::switch(cur.as_ref().context(), n.context(), cur.as_ptr() as *mut u8) };
     finish_switch(masked, prev as *mut Tcb);
+}
+
+/// Installs the lower half `next` runs with: its own address space (tagged
+/// with its ASID, so no TLB flush), or the empty one for kernel tasks
+/// (between two kernel tasks, the empty one is there already).
+fn switch_lower_half(_masked: &InterruptsMasked, prev: &Tcb, next: &Tcb) {
+    if !prev.is_isolated() && !next.is_isolated() {
+        return;
+    }
+    // SAFETY: interrupts are masked, and the address space is only touched
+    // here and when the task is freed (after it has been switched away from).
+    match unsafe { &mut *next.address_space.get() } {
+        Some(space) => space.activate(),
+        None => crate::arch::mmu::clear_lower_half(),
+    }
 }
 
 /// Runs in the task just switched to: frees the previous task if it had ended.

@@ -69,11 +69,22 @@ pub struct Tcb {
     pub park_token: Cell<bool>,
     /// Blocked in `park` (on no wait queue), until an `unpark`.
     pub parked: Cell<bool>,
+    /// An isolated task's own lower half (`None` for kernel tasks). Touched
+    /// with interrupts masked: activated when the task is switched to, freed
+    /// with the task.
+    pub address_space: UnsafeCell<Option<crate::mm::address_space::AddressSpace>>,
+    /// An isolated task's stack size in its own address space (0 for kernel tasks).
+    pub user_stack_size: u64,
 }
 
 impl Tcb {
     pub fn context(&self) -> *mut Context {
         self.context.get()
+    }
+
+    /// Does this task run at EL0 in an address space of its own?
+    pub fn is_isolated(&self) -> bool {
+        self.user_stack_size != 0
     }
 }
 

@@ -19,6 +19,10 @@ pub enum TaskFailure {
     MemoryAccess { addr: u64, access: Access, pc: u64 },
     /// An undefined (or not permitted) instruction.
     IllegalInstruction { pc: u64 },
+    /// An isolated task made a system call with an unknown number.
+    BadSyscall { number: u64, pc: u64 },
+    /// An isolated task called `exit` with a non-zero status.
+    Exited { status: u64 },
     /// Any other synchronous exception (misaligned PC or SP, unhandled BRK/SVC...).
     Exception { esr: u64, pc: u64 },
 }
@@ -32,6 +36,8 @@ impl fmt::Display for TaskFailure {
                 write!(f, "memory access fault: {access:?} of {addr:#x} at pc {pc:#x}")
             }
             Self::IllegalInstruction { pc } => write!(f, "illegal instruction at pc {pc:#x}"),
+            Self::BadSyscall { number, pc } => write!(f, "bad system call number {number} at pc {pc:#x}"),
+            Self::Exited { status } => write!(f, "exited with status {status}"),
             Self::Exception { esr, pc } => write!(f, "exception (ESR {esr:#x}) at pc {pc:#x}"),
         }
     }

@@ -16,14 +16,24 @@
 //! does not unwind.
 
 pub mod failure;
+pub mod restart;
 
 pub use crate::sched::priority::Priority;
 pub use failure::TaskFailure;
+pub use restart::*;
 
 #[cfg(target_os = "none")]
-mod park;
+mod isolated;
 #[cfg(target_os = "none")]
 mod spawn;
+#[cfg(target_os = "none")]
+pub use isolated::dump_address_space;
+#[cfg(target_os = "none")]
+pub use isolated::DEFAULT_USER_STACK_SIZE;
+#[cfg(target_os = "none")]
+pub(crate) use isolated::{exit_isolated, isolated_failure};
+#[cfg(target_os = "none")]
+mod park;
 #[cfg(target_os = "none")]
 pub use park::park;
 #[cfg(target_os = "none")]

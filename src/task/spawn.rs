@@ -54,6 +54,9 @@ pub fn current() -> Task {
 
 /// Lets other ready tasks of the same or higher urgency run first.
 pub fn yield_now() {
+    if crate::arch::user_mode::running_at_el0() {
+        return crate::syscall::user::yield_now();
+    }
     scheduler::yield_now()
 }
 
@@ -72,9 +75,9 @@ where
 /// Sets up a task before spawning it, as `std::thread::Builder`.
 #[derive(Debug, Default)]
 pub struct Builder {
-    name: Option<String>,
-    priority: Option<Priority>,
-    stack_size: Option<usize>,
+    pub(super) name: Option<String>,
+    pub(super) priority: Option<Priority>,
+    pub(super) stack_size: Option<usize>,
 }
 
 /// The closure and the slot for its result. `result` comes first, so a
@@ -124,25 +127,63 @@ impl Builder {
         self
     }
 
+    /// The task's level, and its kernel-side stacks (`stack_size` bytes in thread mode).
+    pub(super) fn level_and_stacks(
+        &self,
+        stack_size: usize,
+    ) -> Result<(crate::sched::priority::Level, TaskStacks), SpawnError> {
+        let priority = self.priority.unwrap_or_default();
+        let level = priority.level().ok_or(SpawnError::InvalidPriority(priority))?;
+        if stack_size > MAX_STACK_SIZE {
+            return Err(SpawnError::StackTooLarge { requested: stack_size, max: MAX_STACK_SIZE });
+        }
+        let stacks = TaskStacks::new(stack_size).map_err(|_| SpawnError::OutOfMemory)?;
+        Ok((level, stacks))
+    }
+
     pub fn spawn<F, T>(self, f: F) -> Result<JoinHandle<T>, SpawnError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let priority = self.priority.unwrap_or_default();
-        let level = priority.level().ok_or(SpawnError::InvalidPriority(priority))?;
-        let stack_size = self.stack_size.unwrap_or(DEFAULT_STACK_SIZE);
-        if stack_size > MAX_STACK_SIZE {
-            return Err(SpawnError::StackTooLarge { requested: stack_size, max: MAX_STACK_SIZE });
-        }
-        let stacks = TaskStacks::new(stack_size).map_err(|_| SpawnError::OutOfMemory)?;
+        let (level, stacks) = self.level_and_stacks(self.stack_size.unwrap_or(DEFAULT_STACK_SIZE))?;
         let packet = Box::into_raw(Box::new(Packet::<F, T> { result: None, f: Some(f) }));
+        let start = TaskStart {
+            name: self.name,
+            level,
+            stacks,
+            packet: packet as *mut (),
+            entry: run_packet::<F, T>,
+            drop_packet: drop_packet::<F, T>,
+            address_space: None,
+            user_stack_size: 0,
+        };
+        Ok(start_task(start))
+    }
+}
+
+/// Everything a new task is made of (see [`start_task`]).
+pub(super) struct TaskStart {
+    pub name: Option<String>,
+    pub level: crate::sched::priority::Level,
+    pub stacks: TaskStacks,
+    pub packet: *mut (),
+    pub entry: unsafe fn(*mut ()),
+    pub drop_packet: unsafe fn(*mut ()),
+    pub address_space: Option<crate::mm::address_space::AddressSpace>,
+    pub user_stack_size: u64,
+}
+
+/// Makes the task control block, queues the task as ready, and returns its handle.
+pub(super) fn start_task<T>(start: TaskStart) -> JoinHandle<T> {
+    {
+        let level = start.level;
         let tcb = Box::new(Tcb {
             context: UnsafeCell::new(Context::default()),
             queue_links: Default::default(),
             timer_links: Default::default(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            name: self.name.map(Arc::from),
+            name: start.name.map(Arc::from),
             base_level: Cell::new(level),
             level: Cell::new(level),
             state: Cell::new(State::Ready),
@@ -151,16 +192,18 @@ impl Builder {
             waiting_on: Cell::new(None),
             waiting_for_mutex: Cell::new(core::ptr::null()),
             held_mutexes: Cell::new(core::ptr::null()),
-            stacks: Some(stacks),
+            stacks: Some(start.stacks),
             failure: UnsafeCell::new(None),
             joiners: WaitQueue::new(),
-            packet: packet as *mut (),
-            entry: run_packet::<F, T>,
-            drop_packet: drop_packet::<F, T>,
+            packet: start.packet,
+            entry: start.entry,
+            drop_packet: start.drop_packet,
             refs: Cell::new(2), // the task's own, and the handle's
             panicking: Cell::new(false),
             park_token: Cell::new(false),
             parked: Cell::new(false),
+            address_space: UnsafeCell::new(start.address_space),
+            user_stack_size: start.user_stack_size,
         });
         let tcb = NonNull::from(Box::leak(tcb));
         // SAFETY: just made; the stacks are mapped.
@@ -173,7 +216,7 @@ impl Builder {
         // SAFETY: alive (our references) and on no queue.
         unsafe { scheduler::make_ready(&masked, tcb) };
         scheduler::reschedule_point(&masked);
-        Ok(JoinHandle { tcb, _result: PhantomData })
+        JoinHandle { tcb, _result: PhantomData }
     }
 }
 
@@ -195,7 +238,7 @@ extern "C" fn ilusion_task_start(prev: *mut u8, task: *mut Tcb) -> ! {
 
 /// Owns the right to join a task. Dropping it detaches the task.
 pub struct JoinHandle<T> {
-    tcb: NonNull<Tcb>,
+    pub(super) tcb: NonNull<Tcb>,
     _result: PhantomData<T>,
 }
 

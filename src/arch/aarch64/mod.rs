@@ -28,6 +28,8 @@ pub mod semihosting;
 pub mod start;
 #[cfg(target_os = "none")]
 pub mod user_access;
+#[cfg(target_os = "none")]
+pub mod user_mode;
 
 #[cfg(target_os = "none")]
 core::arch::global_asm!(include_str!("boot.s"), options(raw));

@@ -41,6 +41,7 @@ exception_vectors:
     VECTOR 15
 
 exception_entry:
+    msr     tpidrro_el0, xzr        // "not at EL0" (see user_mode.rs)
     stp     x2, x3, [sp, #16]
     stp     x4, x5, [sp, #32]
     stp     x6, x7, [sp, #48]
@@ -114,6 +115,9 @@ exception_return:
     ldp     x1, x2, [sp, #256]
     msr     elr_el1, x1
     msr     spsr_el1, x2
+    tst     x2, #0xf                // returning to EL0t?
+    cset    x2, eq
+    msr     tpidrro_el0, x2         // then user-side code knows it runs at EL0
     ldp     x30, x1, [sp, #240]
     msr     sp_el0, x1
     ldp     x0, x1, [sp, #0]

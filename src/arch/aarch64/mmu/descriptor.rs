@@ -87,6 +87,23 @@ impl Attributes {
     /// Device registers: Device-nGnRE, read-write, never executable.
     pub const DEVICE: Self = Self::kernel(MemoryType::Device, true, false);
 
+    /// The image's code as isolated tasks see it: read-only at EL1 and
+    /// *execute-only* at EL0 (no EL0 data access, so PAN is not involved).
+    pub const SHARED_CODE: Self = Self { user_exec: true, ..Self::KERNEL_CODE };
+    /// The image's constants, readable from EL0 too (only on CPUs without
+    /// PAN, where the kernel may still read them; see `mmu::kernel`).
+    pub const SHARED_RODATA: Self = Self { user: true, ..Self::KERNEL_RODATA };
+    /// An isolated task's own memory: read-write at EL0, never executable,
+    /// tagged with the task's ASID.
+    pub const USER_DATA: Self = Self {
+        memory: MemoryType::Normal,
+        writable: true,
+        kernel_exec: false,
+        user: true,
+        user_exec: false,
+        not_global: true,
+    };
+
     const fn kernel(memory: MemoryType, writable: bool, kernel_exec: bool) -> Self {
         Self { memory, writable, kernel_exec, user: false, user_exec: false, not_global: false }
     }

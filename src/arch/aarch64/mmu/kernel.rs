@@ -53,10 +53,41 @@ impl TableAllocator for BootTablePool {
 
 static POOL: Mutex<BootTablePool> = Mutex::new(BootTablePool { next: 0, end: 0 });
 static KERNEL_TABLES: Mutex<Option<PageTable>> = Mutex::new(None);
+/// The root of the empty lower half that kernel tasks run with (ASID 0).
+static EMPTY_LOWER_HALF: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
-fn attributes(kind: RegionKind) -> Attributes {
-    match kind {
-        RegionKind::Code => Attributes::KERNEL_CODE,
+/// Installs the lower half of an isolated task: translation root `root_pa`,
+/// tagged with `asid` (no TLB flush needed: entries are tagged).
+pub fn set_lower_half(root_pa: u64, asid: u16) {
+    TTBR0_EL1.set(root_pa | (u64::from(asid) << 48));
+    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+}
+
+/// Installs the empty lower half (for kernel tasks: null pointers fault).
+pub fn clear_lower_half() {
+    set_lower_half(EMPTY_LOWER_HALF.load(core::sync::atomic::Ordering::Relaxed), 0);
+}
+
+/// Drops every TLB entry tagged with `asid` (an address space that ended).
+pub fn invalidate_asid(asid: u16) {
+    use aarch64_cpu::asm::barrier;
+    barrier::dsb(barrier::ISHST);
+    // SAFETY: TLB maintenance has no memory-safety effect; the operand is the ASID in bits 63:48.
+    unsafe { core::arch::asm!("tlbi aside1, {0}", in(reg) u64::from(asid) << 48, options(nostack)) };
+    barrier::dsb(barrier::ISH);
+    barrier::isb(barrier::SY);
+}
+
+/// The permissions of a region. The image's code is execute-only for EL0,
+/// so isolated tasks run it in place; its constants are EL0-readable only on
+/// CPUs without PAN (with PAN on, the kernel could no longer read a page EL0
+/// may read).
+fn attributes(region: &Region) -> Attributes {
+    match region.kind {
+        RegionKind::Code => Attributes::SHARED_CODE,
+        RegionKind::ReadOnly if region.name == ".rodata" && !crate::arch::user_access::has_pan() => {
+            Attributes::SHARED_RODATA
+        }
         RegionKind::ReadOnly => Attributes::KERNEL_RODATA,
         RegionKind::Data => Attributes::KERNEL_DATA,
         RegionKind::Device => Attributes::DEVICE,
@@ -76,11 +107,14 @@ pub fn init(regions: &[Region]) -> Result<(), MapError> {
 
     let mut kernel = PageTable::new(&mut *pool)?;
     for r in regions {
-        kernel.map(r.virt, r.phys, r.size, attributes(r.kind), &mut *pool)?;
+        kernel.map(r.virt, r.phys, r.size, attributes(r), &mut *pool)?;
     }
     let empty = PageTable::new(&mut *pool)?;
+    EMPTY_LOWER_HALF.store(empty.root_address(), core::sync::atomic::Ordering::Relaxed);
 
     MAIR_EL1.set(MAIR_VALUE);
+    // Not at EL0 (see arch::user_mode): its reset value is unknown.
+    TPIDRRO_EL0.set(0);
     TTBR1_EL1.set_baddr(kernel.root_address());
     TTBR0_EL1.set_baddr(empty.root_address());
     aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);

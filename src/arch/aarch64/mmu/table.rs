@@ -184,6 +184,29 @@ impl PageTable {
         Ok(entry.is_valid().then_some(entry))
     }
 
+    /// Hands every table of this address space (next-level tables first, the
+    /// root last) to `free`, consuming it. Leaves (the mapped frames) are the
+    /// caller's: only the tables are given back.
+    pub fn free_tables(self, alloc: &impl TableAllocator, mut free: impl FnMut(NonNull<Table>)) {
+        fn walk(
+            table: NonNull<Table>,
+            level: usize,
+            alloc: &impl TableAllocator,
+            free: &mut impl FnMut(NonNull<Table>),
+        ) {
+            if level < 3 {
+                // SAFETY: `table` is a live table of the address space being freed.
+                for entry in unsafe { table.as_ref().entries.iter() } {
+                    if entry.is_valid() && entry.is_table() {
+                        walk(alloc.table_at(entry.address()), level + 1, alloc, free);
+                    }
+                }
+            }
+            free(table);
+        }
+        walk(self.root, 1, alloc, &mut free);
+    }
+
     /// Walks the tables: the physical address and attributes `va` maps to,
     /// and the size of the block or page that maps it.
     pub fn translate(&self, va: u64, alloc: &impl TableAllocator) -> Option<(u64, Attributes, u64)> {
@@ -320,6 +343,21 @@ mod tests {
         );
         assert_eq!(pt.translate(0x3000, &a).unwrap().0, 0x9000, "the existing mapping is untouched");
         assert_eq!(pt.translate(0x2000, &a).unwrap().0, 0x2000, "pages before it were mapped");
+    }
+
+    #[test]
+    fn free_tables_visits_every_table_once() {
+        let mut a = HostTables::default();
+        let mut pt = PageTable::new(&mut a).unwrap();
+        pt.map(0x1000, 0x1000, PAGE_SIZE, Attributes::KERNEL_DATA, &mut a).unwrap();
+        pt.map(0x40_0000_0000 - PAGE_SIZE, 0x2000, PAGE_SIZE, Attributes::KERNEL_DATA, &mut a).unwrap();
+        let mut freed = Vec::new();
+        pt.free_tables(&a, |t| freed.push(t.as_ptr() as u64));
+        assert_eq!(freed.len(), a.0.len(), "root, two level 2 and two level 3 tables");
+        assert_eq!(*freed.last().unwrap(), &*a.0[0] as *const Table as u64, "the root is freed last");
+        freed.sort();
+        freed.dedup();
+        assert_eq!(freed.len(), 5);
     }
 
     #[test]

@@ -1,0 +1,55 @@
+//! Isolated tasks: three tasks at EL0, each in its own address space. Two
+//! count and print; the third writes to kernel memory on purpose. Its fault
+//! is reported, it is restarted (at most twice, at least 5 ms apart) in a
+//! fresh address space, and the other two never notice.
+//!
+//! `just run isolation`
+#![no_std]
+#![no_main]
+
+use core::time::Duration;
+use ilusion::task::{self, Builder, Restart};
+
+ilusion::entry!(main);
+
+/// Kernel data: an isolated task cannot reach it.
+static KERNEL_COUNTER: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+fn main() {
+    let frames_at_start = ilusion::mm::frames_in_use();
+    let workers = [("alpha", 3u64), ("beta", 5)].map(|(name, step)| {
+        Builder::new()
+            .name(name)
+            .spawn_isolated(move || {
+                let mut total = 0;
+                for round in 1..=4 {
+                    total += step;
+                    ilusion::println!("[{name}] round {round}: total {total}");
+                    ilusion::time::sleep(Duration::from_millis(4));
+                }
+            })
+            .expect("spawn isolated")
+    });
+    ilusion::mm::dump(&workers[0]);
+
+    let target = KERNEL_COUNTER.as_ptr() as u64;
+    let supervisor = task::spawn(move || {
+        task::supervise("vandal", Restart::UpTo(2), Duration::from_millis(5), move || {
+            ilusion::println!("[vandal] writing to kernel memory at {target:#x}");
+            // SAFETY: not safe at all: the point of the example is that it faults.
+            unsafe { core::ptr::write_volatile(target as *mut u64, 666) };
+        })
+    });
+
+    for worker in workers {
+        let name = worker.task();
+        ilusion::println!("{name} joined: {:?}", worker.join());
+    }
+    let supervised = supervisor.join().expect("supervisor").expect("spawn");
+    ilusion::println!("vandal: {} restarts, last outcome {:?}", supervised.restarts, supervised.outcome);
+    ilusion::println!(
+        "kernel counter untouched: {}, frames back to start: {}",
+        KERNEL_COUNTER.load(core::sync::atomic::Ordering::Relaxed) == 0,
+        ilusion::mm::frames_in_use() == frames_at_start
+    );
+}

@@ -1,0 +1,93 @@
+//! The kernel side of system calls, and of every other synchronous
+//! exception an isolated task (EL0) causes.
+//!
+//! `SVC #0` from EL0 arrives here with the task's registers in an
+//! [`ExceptionFrame`]: the number in `x8`, arguments in `x0`–`x5`, the
+//! result goes back in `x0` (see [`super::abi`]). Arguments are distrusted:
+//! pointers are checked with [`UserRange`] and copied with the unprivileged
+//! routines of `arch::user_access`, so a bad one is an error code. Any other
+//! exception from EL0 (a fault, an undefined instruction) and an unknown call
+//! number end the task alone, with a precise [`TaskFailure`].
+
+use super::abi::{encode, Syscall, SyscallError, ABI_VERSION};
+use crate::arch::esr::Syndrome;
+use crate::arch::exception::{ExceptionFrame, Fault};
+use crate::arch::user_access::{copy_from_user, UserAccessError, UserRange};
+use crate::task::TaskFailure;
+
+/// The most bytes one `console_write` accepts.
+pub const MAX_WRITE: u64 = 64 * 1024;
+
+/// Handles a synchronous exception taken from EL0.
+pub(crate) fn user_exception(fault: Fault) {
+    let Fault { frame, esr, far, syndrome, .. } = fault;
+    if let Syndrome::Svc { .. } = syndrome {
+        let number = frame.x[8];
+        match Syscall::try_from(number) {
+            Ok(call) => frame.x[0] = encode(run(call, frame)),
+            // ELR is past the SVC: report the call itself.
+            Err(_) => fail(frame, esr, far, syndrome, TaskFailure::BadSyscall { number, pc: frame.elr - 4 }),
+        }
+        return;
+    }
+    let failure = crate::task::isolated_failure(syndrome, esr, far, frame.elr);
+    fail(frame, esr, far, syndrome, failure);
+}
+
+/// Ends the running isolated task with `failure`, after a report naming it,
+/// the reason, the PC and the faulting address. No backtrace: the task's
+/// frame chain is user memory, which the kernel does not walk.
+fn fail(frame: &ExceptionFrame, esr: u64, far: u64, syndrome: Syndrome, failure: TaskFailure) -> ! {
+    let task = crate::task::current();
+    crate::console::write_fmt_emergency(format_args!(
+        "\n*** {task} failed: {failure}\n  {syndrome}, ESR {esr:#010x}, FAR {far:#018x}, PC {:#018x}, SP {:#018x}\n",
+        frame.elr, frame.sp
+    ));
+    crate::task::fail_current(failure)
+}
+
+fn run(call: Syscall, frame: &mut ExceptionFrame) -> Result<u64, SyscallError> {
+    let [a0, a1, ..] = frame.x;
+    match call {
+        Syscall::Yield => {
+            crate::sched::scheduler::yield_now();
+            Ok(0)
+        }
+        Syscall::Sleep => {
+            crate::time::sleep(core::time::Duration::from_nanos(a0));
+            Ok(0)
+        }
+        Syscall::Exit => crate::task::exit_isolated(a0),
+        Syscall::ConsoleWrite => console_write(a0, a1),
+        Syscall::Time => Ok(crate::time::Instant::now().since_boot().as_nanos() as u64),
+        Syscall::TaskId => Ok(crate::task::current().id()),
+        Syscall::AbiVersion => Ok(ABI_VERSION),
+        // Channels and shared regions are not implemented yet.
+        Syscall::ChannelSend | Syscall::ChannelReceive | Syscall::MapShared => Err(SyscallError::NoSuchObject),
+    }
+}
+
+fn user_error(e: UserAccessError) -> SyscallError {
+    match e {
+        UserAccessError::NotUserAddress | UserAccessError::Fault => SyscallError::BadAddress,
+        UserAccessError::Overflow => SyscallError::BadLength,
+        UserAccessError::Misaligned => SyscallError::Misaligned,
+    }
+}
+
+/// Writes `len` bytes at user address `ptr` to the console, in chunks.
+fn console_write(ptr: u64, len: u64) -> Result<u64, SyscallError> {
+    if len > MAX_WRITE {
+        return Err(SyscallError::BadLength);
+    }
+    UserRange::new(ptr, len as usize).map_err(user_error)?;
+    let mut chunk = [0u8; 128];
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(chunk.len() as u64) as usize;
+        copy_from_user(&mut chunk[..n], ptr + done).map_err(user_error)?;
+        crate::console::write_bytes(&chunk[..n]);
+        done += n as u64;
+    }
+    Ok(len)
+}

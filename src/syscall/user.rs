@@ -1,0 +1,84 @@
+//! The task side of system calls: what code running at EL0 calls.
+//!
+//! Everything here runs in an isolated task, so it touches nothing but its
+//! arguments, its stack and the registers: kernel data is not reachable
+//! from EL0. `println!`, `task::yield_now` and `time::sleep` come here when
+//! [`crate::arch::user_mode::running_at_el0`] says so.
+
+use super::abi::{decode, Syscall, SyscallError};
+use core::fmt;
+
+/// Makes system call `number` with up to three arguments; returns the raw `x0`.
+#[inline]
+pub fn raw_syscall(number: u64, a0: u64, a1: u64, a2: u64) -> u64 {
+    let result;
+    // SAFETY: SVC traps to the kernel, which checks every argument; only x0
+    // is written back (the kernel preserves every other register).
+    unsafe {
+        core::arch::asm!("svc #0", inlateout("x0") a0 => result, in("x1") a1, in("x2") a2, in("x8") number, options(nostack));
+    }
+    result
+}
+
+fn call(call: Syscall, a0: u64, a1: u64) -> Result<u64, SyscallError> {
+    decode(raw_syscall(call as u64, a0, a1, 0))
+}
+
+/// Lets other tasks run.
+pub fn yield_now() {
+    let _ = call(Syscall::Yield, 0, 0);
+}
+
+/// Sleeps for `nanoseconds`.
+pub fn sleep_nanos(nanoseconds: u64) {
+    let _ = call(Syscall::Sleep, nanoseconds, 0);
+}
+
+/// Ends the task: status 0 is success, anything else a failure its joiner sees.
+pub fn exit(status: u64) -> ! {
+    raw_syscall(Syscall::Exit as u64, status, 0, 0);
+    unreachable!("exit returned")
+}
+
+/// Writes raw bytes to the console.
+pub fn console_write(bytes: &[u8]) -> Result<u64, SyscallError> {
+    call(Syscall::ConsoleWrite, bytes.as_ptr() as u64, bytes.len() as u64)
+}
+
+/// The caller's task id.
+pub fn task_id() -> u64 {
+    call(Syscall::TaskId, 0, 0).unwrap_or(0)
+}
+
+/// Formats into a small buffer on the task's stack, written out when full.
+struct Buffered {
+    buf: [u8; 128],
+    len: usize,
+}
+
+impl Buffered {
+    fn flush(&mut self) {
+        let _ = console_write(&self.buf[..self.len]);
+        self.len = 0;
+    }
+}
+
+impl fmt::Write for Buffered {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for &b in s.as_bytes() {
+            if self.len == self.buf.len() {
+                self.flush();
+            }
+            self.buf[self.len] = b;
+            self.len += 1;
+        }
+        Ok(())
+    }
+}
+
+/// What `print!` does at EL0.
+pub fn write_fmt(args: fmt::Arguments) {
+    let mut out = Buffered { buf: [0; 128], len: 0 };
+    let _ = fmt::Write::write_fmt(&mut out, args);
+    out.flush();
+}

@@ -1,0 +1,169 @@
+//! Isolated tasks: a closure run at EL0, in an address space of its own.
+//!
+//! [`Builder::spawn_isolated`] builds the task's lower half (see
+//! [`crate::mm::user_layout`]): its stack with an unmapped guard region
+//! below, and a copy of the closure's captured state. The task starts in the
+//! kernel like any other, then drops to EL0 at [`user_entry`], which runs
+//! the closure and calls `exit`. The closure's code is the image's own
+//! (execute-only at EL0); what it captured must be plain data, since kernel
+//! memory (the heap included) is out of its reach: a captured `Box` or
+//! `&'static` to kernel data is a memory-access fault when used.
+
+use super::spawn::{start_task, Builder, JoinHandle, SpawnError, TaskStart};
+use super::TaskFailure;
+use crate::arch::esr::Syndrome;
+use crate::arch::mmu::descriptor::Attributes;
+use crate::mm::address_space::AddressSpace;
+use crate::mm::user_layout::{self, page_align_up, ARGS_BASE, ARGS_MAX, PAGE_SIZE, STACK_TOP};
+use crate::sched::scheduler;
+use alloc::boxed::Box;
+
+/// The stack an isolated task gets unless its `Builder` says otherwise.
+pub const DEFAULT_USER_STACK_SIZE: usize = 16 * 1024;
+/// The kernel-side thread-mode stack of an isolated task: used only until it enters EL0.
+const KERNEL_SIDE_STACK_SIZE: usize = 4096;
+
+/// Where the task enters EL0, and its result slot (first, as `JoinHandle` expects).
+#[repr(C)]
+struct IsolatedPacket {
+    result: Option<()>,
+    pc: u64,
+    stack_top: u64,
+}
+
+/// The first code an isolated task runs at EL0: take the closure out of its
+/// memory, run it, exit.
+extern "C" fn user_entry<F: FnOnce()>(state: *mut F) -> ! {
+    // SAFETY: `spawn_isolated` copied a valid `F` there, aligned, and gave up
+    // its own copy; this is the only read of it.
+    let f = unsafe { state.read() };
+    f();
+    crate::syscall::user::exit(0)
+}
+
+/// Kernel side: enter EL0 (the address space was installed by the switch to us).
+unsafe fn enter_isolated(packet: *mut ()) {
+    // SAFETY: made by `spawn_isolated` as an `IsolatedPacket`, alive as long as the task.
+    let (pc, stack_top) = unsafe {
+        let p = &*(packet as *const IsolatedPacket);
+        (p.pc, p.stack_top)
+    };
+    // SAFETY: we are the task's first code, in thread mode with an empty
+    // kernel stack; its address space (with the stack) is in TTBR0.
+    unsafe { crate::arch::user_mode::enter_user(pc, ARGS_BASE, stack_top) }
+}
+
+unsafe fn drop_isolated_packet(packet: *mut ()) {
+    // SAFETY: made by `Box::into_raw` in `spawn_isolated`, dropped once.
+    drop(unsafe { Box::from_raw(packet as *mut IsolatedPacket) });
+}
+
+impl Builder {
+    /// Spawns `f` as an isolated task: at EL0, in an address space of its
+    /// own, with its own stack (the builder's stack size, default
+    /// [`DEFAULT_USER_STACK_SIZE`]) above an unmapped guard region.
+    /// `f` is moved (bit for bit) into the task's memory.
+    pub fn spawn_isolated<F>(self, f: F) -> Result<JoinHandle<()>, SpawnError>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let stack_size = self.stack_size.unwrap_or(DEFAULT_USER_STACK_SIZE) as u64;
+        if stack_size > user_layout::MAX_STACK_SIZE {
+            return Err(SpawnError::StackTooLarge {
+                requested: stack_size as usize,
+                max: user_layout::MAX_STACK_SIZE as usize,
+            });
+        }
+        let state_size = core::mem::size_of::<F>() as u64;
+        if state_size > ARGS_MAX || core::mem::align_of::<F>() as u64 > PAGE_SIZE {
+            return Err(SpawnError::StackTooLarge { requested: state_size as usize, max: ARGS_MAX as usize });
+        }
+        let (level, stacks) = self.level_and_stacks(KERNEL_SIDE_STACK_SIZE)?;
+        let stack_size = page_align_up(stack_size);
+        let mut space = AddressSpace::new().map_err(|_| SpawnError::OutOfMemory)?;
+        space
+            .map_zeroed(STACK_TOP - stack_size, stack_size / PAGE_SIZE, Attributes::USER_DATA)
+            .map_err(|_| SpawnError::OutOfMemory)?;
+        let state_pages = page_align_up(state_size.max(1)) / PAGE_SIZE;
+        space.map_zeroed(ARGS_BASE, state_pages, Attributes::USER_DATA).map_err(|_| SpawnError::OutOfMemory)?;
+        let f = core::mem::ManuallyDrop::new(f);
+        // SAFETY: `f` is a live value of `state_size` bytes; it is moved, not
+        // copied: `ManuallyDrop` keeps the kernel from dropping it again.
+        let bytes = unsafe { core::slice::from_raw_parts(&*f as *const F as *const u8, state_size as usize) };
+        space.write(ARGS_BASE, bytes).map_err(|_| SpawnError::OutOfMemory)?;
+        let packet = Box::into_raw(Box::new(IsolatedPacket {
+            result: None,
+            pc: user_entry::<F> as *const () as u64,
+            stack_top: STACK_TOP,
+        }));
+        Ok(start_task(TaskStart {
+            name: self.name,
+            level,
+            stacks,
+            packet: packet as *mut (),
+            entry: enter_isolated,
+            drop_packet: drop_isolated_packet,
+            address_space: Some(space),
+            user_stack_size: stack_size,
+        }))
+    }
+}
+
+/// The `exit` system call: ends the running isolated task, successfully
+/// for status 0.
+pub(crate) fn exit_isolated(status: u64) -> ! {
+    if status != 0 {
+        super::fail_current(TaskFailure::Exited { status });
+    }
+    // SAFETY: the running task is alive; only isolated tasks make system calls,
+    // and their packet is an `IsolatedPacket`, which starts with the result.
+    unsafe {
+        let t = scheduler::current().as_ref();
+        debug_assert!(t.is_isolated());
+        *(t.packet as *mut Option<()>) = Some(());
+    }
+    scheduler::exit_current(None)
+}
+
+/// The failure a synchronous exception from EL0 means for the running isolated task.
+pub(crate) fn isolated_failure(syndrome: Syndrome, esr: u64, far: u64, pc: u64) -> TaskFailure {
+    // SAFETY: the running task is alive.
+    let stack_size = unsafe { scheduler::current().as_ref() }.user_stack_size;
+    super::failure::from_fault(syndrome, esr, far, pc, |addr| user_layout::is_stack_guard(addr, stack_size))
+}
+
+/// `mm::dump`: prints the mappings of the isolated task `handle` refers to
+/// (range, size, EL0 permissions, memory type, segment), with the image's
+/// code and constants as the task sees them.
+pub fn dump_address_space<T>(handle: &JoinHandle<T>) {
+    use crate::mm::layout::ImageLayout;
+    use alloc::{string::String, vec::Vec};
+    let task = handle.task();
+    let mut pages: Vec<(u64, Attributes)> = Vec::new();
+    let mut stack_size = 0;
+    {
+        let _masked = crate::sched::critical::InterruptsMasked::new();
+        // SAFETY: the handle keeps the task's control block (and address space) alive;
+        // interrupts are masked, so the scheduler does not touch it meanwhile.
+        let t = unsafe { handle.tcb.as_ref() };
+        // SAFETY: as above.
+        if let Some(space) = unsafe { &*t.address_space.get() } {
+            stack_size = t.user_stack_size;
+            pages.extend(space.pages().filter_map(|(va, _)| Some((va, space.attributes_of(va)?))));
+        }
+    }
+    if stack_size == 0 {
+        crate::println!("{task}: not an isolated task (or already ended): no address space of its own");
+        return;
+    }
+    pages.sort_by_key(|(va, _)| *va);
+    let image = ImageLayout::current();
+    let kernel_attrs = |va| crate::arch::mmu::translate(va).map(|(_, a, _)| a).unwrap_or(Attributes::KERNEL_RODATA);
+    let shared = [
+        ("image code (shared)", image.start, image.text_end, kernel_attrs(image.start)),
+        ("image constants (shared)", image.text_end, image.rodata_end, kernel_attrs(image.text_end)),
+    ];
+    let mut out = String::new();
+    let _ = crate::mm::mapping_table::write_table(&mut out, pages.into_iter(), stack_size, &shared);
+    crate::println!("{task}: address space\n{out}");
+}

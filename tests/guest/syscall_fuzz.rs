@@ -1,0 +1,81 @@
+//! QEMU test: an isolated task makes 100,000 system calls with random
+//! arguments (every call but `exit`; unknown numbers, which end the task by
+//! design, are tested in `isolated_faults`). The kernel must refuse every bad
+//! pointer and length with an error code, never fault; the task checks that
+//! each result is a value or a known error, and the watchdog keeps running.
+#![no_std]
+#![no_main]
+
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::time::Duration;
+use ilusion::syscall::abi::{decode, Syscall, SyscallError};
+use ilusion::syscall::user::{exit, raw_syscall};
+use ilusion::task::{self, Builder};
+
+ilusion::entry!(main);
+
+static WATCHDOG: AtomicU64 = AtomicU64::new(0);
+const CALLS: u64 = 100_000;
+
+/// xorshift64: a deterministic stream of random numbers.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+fn main() {
+    let _watchdog = task::spawn(|| loop {
+        WATCHDOG.fetch_add(1, Ordering::Relaxed);
+        ilusion::time::sleep(Duration::from_millis(1));
+    });
+    let kernel_address = WATCHDOG.as_ptr() as u64;
+    let frames = ilusion::mm::frames_in_use();
+    let before = WATCHDOG.load(Ordering::Relaxed);
+    let outcome = Builder::new()
+        .name("fuzzer")
+        .spawn_isolated(move || {
+            let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+            let mut unexpected = 0;
+            for _ in 0..CALLS {
+                let mut number = next(&mut rng) % 10;
+                if number == Syscall::Exit as u64 {
+                    number = Syscall::Yield as u64;
+                }
+                let (mut a0, mut a1, a2) = (next(&mut rng), next(&mut rng), next(&mut rng));
+                if number == Syscall::Sleep as u64 {
+                    a0 %= 10_000; // nanoseconds: a long sleep is legal, just slow
+                }
+                if number == Syscall::ConsoleWrite as u64 {
+                    // Never a valid buffer: a kernel address, null, or random
+                    // (unmapped) user addresses, with small or huge lengths.
+                    a0 = [kernel_address, 0, a0 & ((1 << 39) - 1), a0][(a2 % 4) as usize];
+                    a1 = if a2 & 4 == 0 { a1 % 256 + 1 } else { a1 };
+                }
+                let result = decode(raw_syscall(number, a0, a1, a2));
+                let known = matches!(
+                    result,
+                    Ok(_)
+                        | Err(SyscallError::BadAddress)
+                        | Err(SyscallError::BadLength)
+                        | Err(SyscallError::NoSuchObject)
+                );
+                if !known {
+                    unexpected += 1;
+                }
+            }
+            exit(if unexpected == 0 { 0 } else { 1 });
+        })
+        .expect("spawn fuzzer")
+        .join();
+    ilusion::time::sleep(Duration::from_millis(3));
+    let progressed = WATCHDOG.load(Ordering::Relaxed) > before;
+    let freed = ilusion::mm::frames_in_use() == frames;
+    ilusion::println!("fuzzer: {CALLS} random system calls: {outcome:?}, watchdog {progressed}, frames freed {freed}");
+    if outcome != Ok(()) || !progressed || !freed {
+        ilusion::println!("FAILED");
+        ilusion::exit(1);
+    }
+    ilusion::println!("syscall fuzzer ok");
+}
