@@ -15,14 +15,17 @@ pub fn affinity() -> (u8, u8, u8, u8) {
 #[inline]
 pub fn disable_interrupts() -> bool {
     let was_enabled = !DAIF.is_set(DAIF::I);
-    DAIF.modify(DAIF::I::Masked);
+    // SAFETY: `DAIFSet` sets the I mask bit in one instruction (no read-modify-write);
+    // without `nomem` the asm is also a compiler barrier, as a critical section needs.
+    unsafe { asm!("msr daifset, #2", options(nostack)) };
     was_enabled
 }
 
 /// Unmasks IRQs (and FIQs, which the GIC uses in some security setups).
 #[inline]
 pub fn enable_interrupts() {
-    DAIF.modify(DAIF::I::Unmasked + DAIF::F::Unmasked);
+    // SAFETY: `DAIFClr` clears the I and F mask bits in one instruction.
+    unsafe { asm!("msr daifclr, #3", options(nostack)) };
 }
 
 /// Restores the IRQ mask saved by [`disable_interrupts`].
