@@ -136,7 +136,7 @@ const CASES: &[Case] = &[
         "hello",
         false,
         None,
-        &["rpi4 (EL3 at boot, 2048 MiB RAM", PI4_IRQ, "hello from rpi4"],
+        &["rpi4 (EL3 at boot, 948 MiB RAM", PI4_IRQ, "hello from rpi4"],
     ),
     pi("rpi4", "raw image boot at EL2", "hello", true, None, &["rpi4 (EL2 at boot", PI4_IRQ, "hello from rpi4"]),
     pi("rpi4", "raw image: console input", "uart_echo", true, ECHO, &["echo: [ping pong]"]),

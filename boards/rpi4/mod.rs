@@ -3,8 +3,9 @@
 //! Memory map in the firmware's default "low peripheral" mode (BCM2711 ARM
 //! Peripherals, bus address 0x7Exx_xxxx seen by the ARM at 0xFExx_xxxx):
 //! - RAM from 0. The firmware's device tree gives the first bank (below
-//!   the VideoCore's share); without one, [`RAM`] is used: the 2 GiB of
-//!   QEMU's `raspi4b`, which every Pi 4 with 2 GiB or more has at 0.
+//!   the VideoCore's share); without one, [`RAM`] is used: 948 MiB, which
+//!   every Pi 4 (1 GiB and up) has for the ARM below the VideoCore's
+//!   default share, so the default is safe on all of them.
 //! - peripherals 0xFE00_0000..0xFF80_0000: GPIO at 0xFE20_0000, PL011
 //!   UART0 at 0xFE20_1000;
 //! - ARM-local block and GIC-400 from 0xFF80_0000: distributor at
@@ -32,8 +33,8 @@ use spin::Once;
 
 pub const NAME: &str = "rpi4";
 
-/// RAM when no device tree says otherwise (QEMU's `raspi4b`: 2 GiB).
-pub const RAM: PhysRange = PhysRange { base: 0, size: 2 << 30 };
+/// RAM when no device tree says otherwise: safe on every Pi 4 (see above).
+pub const RAM: PhysRange = PhysRange { base: 0, size: 0x3b40_0000 };
 
 /// Nobody puts a device tree at a fixed place: the firmware passes it in x0.
 pub const DEVICE_TREE_FALLBACK: Option<u64> = None;
