@@ -334,7 +334,7 @@ const CASES: &[Case] = &[
     ),
     Case {
         name: "isolation: operation costs (instructions, under icount)",
-        image: "isolation_costs",
+        image: "bench_isolation",
         on: On::Board("qemu-virt"),
         qemu: ICOUNT,
         raw: false,

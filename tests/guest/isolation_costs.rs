@@ -1,4 +1,6 @@
-//! Instruction counts of isolated-task operations, printed as `cost NAME VALUE`.
+//! Instruction counts of isolated-task operations, printed as `cost NAME VALUE`
+//! (for the QEMU test) and `bench NAME VALUE` (for `just bench`); the image
+//! is `bench_isolation`.
 //! Meaningful only under `-icount shift=0,align=off,sleep=off -seed 1 -rtc
 //! clock=vm` (1 instruction = 1 ns of virtual time), like `benches/`.
 //!
@@ -37,16 +39,19 @@ fn main() {
     let runs = 100;
     let empty = (0..runs).map(|_| run(1, || {})).sum::<u64>() / runs;
     ilusion::println!("cost isolated_spawn_join_empty {}", instructions(empty));
+    ilusion::println!("bench spawn_join_isolated {}", instructions(empty));
     let calls = run(1, || {
         for _ in 0..N {
             raw_syscall(Syscall::AbiVersion as u64, 0, 0, 0);
         }
     });
     ilusion::println!("cost null_syscall {}", instructions(calls - empty) / N);
+    ilusion::println!("bench syscall_null {}", instructions(calls - empty) / N);
     let yields = run(2, || {
         for _ in 0..N {
             task::yield_now();
         }
     });
     ilusion::println!("cost isolated_yield_2_tasks {}", instructions(yields - 2 * empty) / (2 * N));
+    ilusion::println!("bench yield_isolated {}", instructions(yields - 2 * empty) / (2 * N));
 }
