@@ -2,7 +2,9 @@
 //!
 //! A panic in task code (not in an interrupt handler, not with interrupts
 //! masked inside the OS) ends only that task: `join` returns
-//! `Err(TaskFailure::Panic { message })`.
+//! `Err(TaskFailure::Panic { message })`. In an isolated task (EL0) the
+//! message is formatted on the task's stack and handed to the kernel with
+//! the `panic` system call (see `syscall::user::panic`).
 
 use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +16,10 @@ static PANICKING: AtomicBool = AtomicBool::new(false);
 
 #[panic_handler]
 fn panic(info: &PanicInfo) -> ! {
+    if crate::arch::user_mode::running_at_el0() {
+        // An isolated task: kernel data is out of reach, the kernel reports it.
+        crate::syscall::user::panic(info);
+    }
     let irqs_were_enabled = crate::arch::cpu::disable_interrupts();
     if let Some(task) = crate::task::panicking_task(irqs_were_enabled) {
         // A panic in task code ends that task only.

@@ -18,6 +18,10 @@
 //! | 7 | `map_shared` | region, address | 0 |
 //! | 8 | `task_id` | — | the caller's task id |
 //! | 9 | `abi_version` | — | [`ABI_VERSION`] |
+//! | 10 | `panic` | location pointer, length, message pointer, length | does not return (the task fails with `Panic`) |
+
+/// The most bytes of a panic message (and of its location) the kernel keeps.
+pub const MAX_PANIC_TEXT: u64 = 512;
 
 /// Incremented whenever a call changes meaning; calls are only ever added.
 pub const ABI_VERSION: u64 = 1;
@@ -36,10 +40,11 @@ pub enum Syscall {
     MapShared = 7,
     TaskId = 8,
     AbiVersion = 9,
+    Panic = 10,
 }
 
 impl Syscall {
-    pub const ALL: [Syscall; 10] = [
+    pub const ALL: [Syscall; 11] = [
         Self::Yield,
         Self::Sleep,
         Self::Exit,
@@ -50,6 +55,7 @@ impl Syscall {
         Self::MapShared,
         Self::TaskId,
         Self::AbiVersion,
+        Self::Panic,
     ];
 }
 
@@ -122,7 +128,7 @@ mod tests {
         for s in Syscall::ALL {
             assert_eq!(Syscall::try_from(s as u64), Ok(s));
         }
-        assert_eq!(Syscall::try_from(10), Err(SyscallError::NoSuchCall));
+        assert_eq!(Syscall::try_from(Syscall::ALL.len() as u64), Err(SyscallError::NoSuchCall));
         assert_eq!(Syscall::try_from(u64::MAX), Err(SyscallError::NoSuchCall));
     }
 

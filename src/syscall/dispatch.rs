@@ -9,7 +9,7 @@
 //! exception from EL0 (a fault, an undefined instruction) and an unknown call
 //! number end the task alone, with a precise [`TaskFailure`].
 
-use super::abi::{encode, Syscall, SyscallError, ABI_VERSION};
+use super::abi::{encode, Syscall, SyscallError, ABI_VERSION, MAX_PANIC_TEXT};
 use crate::arch::esr::Syndrome;
 use crate::arch::exception::{ExceptionFrame, Fault};
 use crate::arch::user_access::{copy_from_user, UserAccessError, UserRange};
@@ -47,7 +47,7 @@ fn fail(frame: &ExceptionFrame, esr: u64, far: u64, syndrome: Syndrome, failure:
 }
 
 fn run(call: Syscall, frame: &mut ExceptionFrame) -> Result<u64, SyscallError> {
-    let [a0, a1, ..] = frame.x;
+    let [a0, a1, a2, a3, ..] = frame.x;
     match call {
         Syscall::Yield => {
             crate::sched::scheduler::yield_now();
@@ -62,6 +62,7 @@ fn run(call: Syscall, frame: &mut ExceptionFrame) -> Result<u64, SyscallError> {
         Syscall::Time => Ok(crate::time::Instant::now().since_boot().as_nanos() as u64),
         Syscall::TaskId => Ok(crate::task::current().id()),
         Syscall::AbiVersion => Ok(ABI_VERSION),
+        Syscall::Panic => panic_isolated(UserText { ptr: a0, len: a1 }, UserText { ptr: a2, len: a3 }),
         // Channels and shared regions are not implemented yet.
         Syscall::ChannelSend | Syscall::ChannelReceive | Syscall::MapShared => Err(SyscallError::NoSuchObject),
     }
@@ -90,4 +91,32 @@ fn console_write(ptr: u64, len: u64) -> Result<u64, SyscallError> {
         done += n as u64;
     }
     Ok(len)
+}
+
+/// A string in user memory, as a pointer and a length.
+struct UserText {
+    ptr: u64,
+    len: u64,
+}
+
+impl UserText {
+    /// Copies the text in (at most [`MAX_PANIC_TEXT`] bytes); a bad pointer gives a placeholder.
+    fn read(&self) -> alloc::string::String {
+        let mut buf = [0u8; MAX_PANIC_TEXT as usize];
+        let n = self.len.min(MAX_PANIC_TEXT) as usize;
+        match UserRange::new(self.ptr, n).and_then(|_| copy_from_user(&mut buf[..n], self.ptr)) {
+            Ok(()) => alloc::string::String::from_utf8_lossy(&buf[..n]).into_owned(),
+            Err(e) => alloc::format!("<unreadable: {:?}>", user_error(e)),
+        }
+    }
+}
+
+/// The `panic` system call: the isolated task's panic handler reports its
+/// location and message; the task ends with `TaskFailure::Panic`, exactly as
+/// a panic in a normal task does.
+fn panic_isolated(location: UserText, message: UserText) -> ! {
+    let (location, message) = (location.read(), message.read());
+    let task = crate::task::current();
+    crate::console::write_fmt_emergency(format_args!("\n*** {task} panicked at {location}:\n{message}\n"));
+    crate::task::fail_current(TaskFailure::Panic { message })
 }

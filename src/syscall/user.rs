@@ -82,3 +82,49 @@ pub fn write_fmt(args: fmt::Arguments) {
     let _ = fmt::Write::write_fmt(&mut out, args);
     out.flush();
 }
+
+/// A formatter into a fixed buffer that drops what does not fit.
+struct Truncating<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Truncating<N> {
+    fn new() -> Self {
+        Self { buf: [0; N], len: 0 }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl<const N: usize> fmt::Write for Truncating<N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let n = s.len().min(N - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// What the panic handler does at EL0: format the location and the message
+/// on the stack (kernel memory, the heap included, is out of reach) and hand
+/// them to the kernel, which ends the task with `TaskFailure::Panic`.
+pub fn panic(info: &core::panic::PanicInfo) -> ! {
+    let mut location = Truncating::<128>::new();
+    let mut message = Truncating::<{ super::abi::MAX_PANIC_TEXT as usize }>::new();
+    if let Some(l) = info.location() {
+        let _ = fmt::Write::write_fmt(&mut location, format_args!("{}:{}:{}", l.file(), l.line(), l.column()));
+    }
+    let _ = fmt::Write::write_fmt(&mut message, format_args!("{}", info.message()));
+    let (l, m) = (location.bytes(), message.bytes());
+    // SAFETY: SVC traps to the kernel, which checks both ranges and does not return.
+    unsafe {
+        core::arch::asm!(
+            "svc #0",
+            in("x0") l.as_ptr(), in("x1") l.len(), in("x2") m.as_ptr(), in("x3") m.len(),
+            in("x8") Syscall::Panic as u64, options(noreturn, nostack)
+        );
+    }
+}

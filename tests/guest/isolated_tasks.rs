@@ -2,8 +2,11 @@
 //! Two isolated tasks print through the console system call, yield to each
 //! other and sleep, with the state their closures captured copied into
 //! their own memory; both join `Ok`, and every frame they held is freed.
+//! A panic at EL0 ends its task with `TaskFailure::Panic` and the message.
 #![no_std]
 #![no_main]
+
+extern crate alloc;
 
 use core::time::Duration;
 use ilusion::task::{self, Builder};
@@ -31,6 +34,26 @@ fn main() {
     for h in handles {
         let name = h.task();
         ilusion::println!("{name} joined: {:?}", h.join());
+    }
+    // A panic at EL0 ends the task with its message, like a panic in a normal task.
+    for attempt in 1..=2 {
+        let limit = 3 + attempt;
+        let outcome = Builder::new()
+            .name("panicky")
+            .spawn_isolated(move || {
+                let v = core::hint::black_box(limit);
+                if v > 3 {
+                    panic!("limit {v} is over 3");
+                }
+            })
+            .expect("spawn isolated")
+            .join();
+        let want = alloc::format!("limit {limit} is over 3");
+        let ok = matches!(&outcome, Err(task::TaskFailure::Panic { message }) if *message == want);
+        ilusion::println!("panic #{attempt}: {outcome:?}: {}", if ok { "ok" } else { "WRONG" });
+        if !ok {
+            ilusion::exit(1);
+        }
     }
     let frames_after = ilusion::mm::frames_in_use();
     ilusion::println!("frames back to start: {}", frames_after == frames_before);
