@@ -19,8 +19,9 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use spin::Mutex;
 
 static FRAMES_IN_USE: AtomicUsize = AtomicUsize::new(0);
-/// 8-bit ASIDs (TCR_EL1.AS = 0); ASID 0 is the kernel's empty lower half.
-static ASIDS: Mutex<AsidAllocator> = Mutex::new(AsidAllocator::new(8));
+/// ASIDs of address spaces (each is a pair of hardware ASIDs, see
+/// `arch::mmu`); 0 is the kernel tasks' empty lower half.
+static ASIDS: Mutex<AsidAllocator> = Mutex::new(AsidAllocator::new(crate::arch::mmu::ADDRESS_SPACE_ASID_BITS));
 
 /// Frames (pages and tables) held by isolated tasks' address spaces right now.
 pub fn frames_in_use() -> usize {

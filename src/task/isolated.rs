@@ -158,7 +158,8 @@ pub fn dump_address_space<T>(handle: &JoinHandle<T>) {
     }
     pages.sort_by_key(|(va, _)| *va);
     let image = ImageLayout::current();
-    let kernel_attrs = |va| crate::arch::mmu::translate(va).map(|(_, a, _)| a).unwrap_or(Attributes::KERNEL_RODATA);
+    let kernel_attrs =
+        |va| crate::arch::mmu::translate_user_view(va).map(|(_, a, _)| a).unwrap_or(Attributes::KERNEL_RODATA);
     let shared = [
         ("image code (shared)", image.start, image.text_end, kernel_attrs(image.start)),
         ("image constants (shared)", image.text_end, image.rodata_end, kernel_attrs(image.text_end)),

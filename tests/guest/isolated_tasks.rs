@@ -13,7 +13,28 @@ use ilusion::task::{self, Builder};
 
 ilusion::entry!(main);
 
+/// Kernel data, for the user-view check.
+static KERNEL_COUNTER: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// What EL0 sees of the upper half: the image's code and constants, no OS data.
+fn check_user_view() {
+    use ilusion::arch::mmu::translate_user_view;
+    let data = KERNEL_COUNTER.as_ptr() as u64;
+    let constant = "a constant".as_ptr() as u64;
+    let code = main as *const () as u64;
+    let data_unmapped = translate_user_view(data).is_none();
+    let constants_readable = translate_user_view(constant).is_some_and(|(_, a, _)| a.user && !a.writable);
+    let code_executable = translate_user_view(code).is_some_and(|(_, a, _)| a.user_exec && !a.user);
+    ilusion::println!(
+        "user view: OS data unmapped {data_unmapped}, constants EL0-readable {constants_readable}, code EL0 execute-only {code_executable}"
+    );
+    if !(data_unmapped && constants_readable && code_executable) {
+        ilusion::exit(1);
+    }
+}
+
 fn main() {
+    check_user_view();
     let frames_before = ilusion::mm::frames_in_use();
     let handles = [7u64, 8].map(|n| {
         Builder::new()

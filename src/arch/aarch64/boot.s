@@ -112,8 +112,9 @@ at_el1:
     ldr     x1, =0x4404ff
     msr     mair_el1, x1
     // TCR: T0SZ = T1SZ = 25 (39-bit), 4 KiB granules, write-back inner
-    // shareable walks, IPS from the CPU's physical address range.
-    ldr     x1, =0x00000000B5193519
+    // shareable walks, A1 = 1 (the ASID is TTBR1's: see mmu/kernel.rs),
+    // IPS from the CPU's physical address range.
+    ldr     x1, =0x00000000B5593519
     mrs     x2, id_aa64mmfr0_el1
     and     x2, x2, #7
     bfi     x1, x2, #32, #3

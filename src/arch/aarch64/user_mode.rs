@@ -25,6 +25,12 @@ core::arch::global_asm!(
     "    msr spsr_el1, xzr", // EL0t, interrupts unmasked
     "    mov x1, #1",
     "    msr tpidrro_el0, x1",
+    // The user view of the upper half (see mmu/kernel.rs and vectors.s).
+    "    mrs x1, ttbr1_el1",
+    "    orr x1, x1, #(1 << 12)",
+    "    orr x1, x1, #(1 << 48)",
+    "    msr ttbr1_el1, x1",
+    "    isb",
     // Leave nothing of the kernel's in the registers.
     "    mov x1, xzr",
     "    mov x2, xzr",

@@ -11,12 +11,55 @@
 .equ FRAME_SIZE, 800            // 31 x-regs, sp_el0, elr, spsr, fpsr, fpcr, 32 q-regs
 .equ FRAME_Q, 288
 
+// Bits that turn the kernel view's TTBR1 value into the user view's (see
+// USER_VIEW_TTBR1_BITS in mmu/kernel.rs): root one page up, odd ASID.
+.equ USER_VIEW_TABLE, 1 << 12
+.equ USER_VIEW_ASID, 1 << 48
+
 .macro VECTOR kind
 .balign 0x80
     sub     sp, sp, #FRAME_SIZE
     stp     x0, x1, [sp, #0]
     mov     x0, #\kind
     b       exception_entry
+.endm
+
+// From EL0 the upper half is the user view, where the kernel stack is not
+// mapped: switch to the kernel view first, with x0 parked in TPIDRRO_EL0
+// (which exception_entry clears anyway).
+.macro VECTOR_FROM_EL0 kind
+.balign 0x80
+    msr     tpidrro_el0, x0
+    mrs     x0, ttbr1_el1
+    and     x0, x0, #~USER_VIEW_TABLE
+    and     x0, x0, #~USER_VIEW_ASID
+    msr     ttbr1_el1, x0
+    isb
+    mrs     x0, tpidrro_el0
+    sub     sp, sp, #FRAME_SIZE
+    stp     x0, x1, [sp, #0]
+    mov     x0, #\kind
+    b       exception_entry
+.endm
+
+// Loads x0-x29 from the frame and pops it (x30 and SP_EL0 are done before).
+.macro RESTORE_GENERAL_REGISTERS
+    ldp     x0, x1, [sp, #0]
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+    ldp     x18, x19, [sp, #144]
+    ldp     x20, x21, [sp, #160]
+    ldp     x22, x23, [sp, #176]
+    ldp     x24, x25, [sp, #192]
+    ldp     x26, x27, [sp, #208]
+    ldp     x28, x29, [sp, #224]
+    add     sp, sp, #FRAME_SIZE
 .endm
 
 .section .text.vectors, "ax"
@@ -31,10 +74,10 @@ exception_vectors:
     VECTOR 5
     VECTOR 6
     VECTOR 7
-    VECTOR 8
-    VECTOR 9
-    VECTOR 10
-    VECTOR 11
+    VECTOR_FROM_EL0 8
+    VECTOR_FROM_EL0 9
+    VECTOR_FROM_EL0 10
+    VECTOR_FROM_EL0 11
     VECTOR 12
     VECTOR 13
     VECTOR 14
@@ -115,25 +158,26 @@ exception_return:
     ldp     x1, x2, [sp, #256]
     msr     elr_el1, x1
     msr     spsr_el1, x2
-    tst     x2, #0xf                // returning to EL0t?
-    cset    x2, eq
-    msr     tpidrro_el0, x2         // then user-side code knows it runs at EL0
     ldp     x30, x1, [sp, #240]
     msr     sp_el0, x1
-    ldp     x0, x1, [sp, #0]
-    ldp     x2, x3, [sp, #16]
-    ldp     x4, x5, [sp, #32]
-    ldp     x6, x7, [sp, #48]
-    ldp     x8, x9, [sp, #64]
-    ldp     x10, x11, [sp, #80]
-    ldp     x12, x13, [sp, #96]
-    ldp     x14, x15, [sp, #112]
-    ldp     x16, x17, [sp, #128]
-    ldp     x18, x19, [sp, #144]
-    ldp     x20, x21, [sp, #160]
-    ldp     x22, x23, [sp, #176]
-    ldp     x24, x25, [sp, #192]
-    ldp     x26, x27, [sp, #208]
-    ldp     x28, x29, [sp, #224]
-    add     sp, sp, #FRAME_SIZE
+    tst     x2, #0xf                // returning to EL0t?
+    b.eq    return_to_el0
+    msr     tpidrro_el0, xzr        // no: user-side code is not running
+    RESTORE_GENERAL_REGISTERS
+    eret
+
+// The last steps out to EL0: the user view of the upper half (with x0 parked
+// in FAR_EL1, free at this point, as Linux's KPTI trampoline does), and
+// TPIDRRO_EL0 = 1 so user-side code knows it runs at EL0.
+return_to_el0:
+    RESTORE_GENERAL_REGISTERS
+    msr     far_el1, x0
+    mrs     x0, ttbr1_el1
+    orr     x0, x0, #USER_VIEW_TABLE
+    orr     x0, x0, #USER_VIEW_ASID
+    msr     ttbr1_el1, x0
+    isb
+    mov     x0, #1
+    msr     tpidrro_el0, x0
+    mrs     x0, far_el1
     eret

@@ -90,9 +90,13 @@ impl Attributes {
     /// The image's code as isolated tasks see it: read-only at EL1 and
     /// *execute-only* at EL0 (no EL0 data access, so PAN is not involved).
     pub const SHARED_CODE: Self = Self { user_exec: true, ..Self::KERNEL_CODE };
-    /// The image's constants, readable from EL0 too (only on CPUs without
-    /// PAN, where the kernel may still read them; see `mmu::kernel`).
-    pub const SHARED_RODATA: Self = Self { user: true, ..Self::KERNEL_RODATA };
+    /// The image's constants in the kernel's view of the upper half: read-only
+    /// at EL1, not global, because the user view maps the same addresses
+    /// differently (see `mmu::kernel`) and the two must not share TLB entries.
+    pub const KERNEL_VIEW_RODATA: Self = Self { not_global: true, ..Self::KERNEL_RODATA };
+    /// The image's constants in the user view of the upper half: readable from
+    /// EL0 too, and not global (see [`Self::KERNEL_VIEW_RODATA`]).
+    pub const SHARED_RODATA: Self = Self { user: true, ..Self::KERNEL_VIEW_RODATA };
     /// An isolated task's own memory: read-write at EL0, never executable,
     /// tagged with the task's ASID.
     pub const USER_DATA: Self = Self {
@@ -249,6 +253,17 @@ mod tests {
         }
         let user = Attributes { user: true, user_exec: true, not_global: true, ..Attributes::KERNEL_RODATA };
         assert_eq!(Attributes::from_bits(user.to_bits()), user);
+    }
+
+    #[test]
+    fn the_two_views_of_rodata_differ_only_in_el0_access_and_are_not_global() {
+        let kernel = Descriptor::page(0x3000, Attributes::KERNEL_VIEW_RODATA);
+        let user = Descriptor::page(0x3000, Attributes::SHARED_RODATA);
+        assert_eq!((kernel.0 >> 6) & 0b11, 0b10, "AP = read-only, EL1 only");
+        assert_eq!((user.0 >> 6) & 0b11, 0b11, "AP = read-only, EL1 and EL0");
+        assert_ne!(kernel.0 & (1 << 11), 0, "nG");
+        assert_ne!(user.0 & (1 << 11), 0, "nG");
+        assert_eq!(kernel.0 ^ user.0, 1 << 6, "nothing else differs");
     }
 
     #[test]

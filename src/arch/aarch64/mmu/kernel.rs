@@ -3,13 +3,33 @@
 //! All of RAM and the board's devices are mapped at `KERNEL_OFFSET + physical
 //! address`, each region with the permissions its contents need (see
 //! [`crate::mm::layout`]). The lower half (TTBR0_EL1) is left empty, so a null
-//! pointer faults; isolated tasks will put their own tables there.
+//! pointer faults; isolated tasks put their own tables there.
+//!
+//! # Two views of the upper half
+//!
+//! Code running at EL0 (an isolated task) runs the image's code in place, so
+//! it must read the image's constants (`.rodata`: string literals, `fmt`
+//! vtables) at their upper-half addresses. The kernel must read them too, and
+//! on a CPU with PAN it cannot read a page EL0 may read. So the upper half
+//! has two roots, one page apart, swapped by the exception vectors on every
+//! entry from and return to EL0 (as Linux's KPTI does):
+//!
+//! - the *kernel view*: everything, `.rodata` EL1-only;
+//! - the *user view*: only the image's code (execute-only for EL0) and
+//!   `.rodata` (EL0-readable). The OS's data is not even mapped while a task
+//!   runs at EL0.
+//!
+//! `TCR_EL1.A1 = 1` takes the ASID from TTBR1, and every address space has a
+//! pair of ASIDs, `2n` for the kernel view and `2n + 1` for the user view, so
+//! the views' non-global `.rodata` entries never mix in the TLB and the swap
+//! needs no flush: [`USER_VIEW_TTBR1_BITS`] turns one TTBR1 value into the other.
 
 use super::descriptor::{Attributes, MAIR_VALUE};
 use super::table::{MapError, PageTable, Table, TableAllocator, PAGE_SIZE};
 use crate::mm::layout::{Region, RegionKind};
 use aarch64_cpu::registers::*;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 
 /// Where physical memory appears in the kernel's address space.
@@ -53,44 +73,71 @@ impl TableAllocator for BootTablePool {
 
 static POOL: Mutex<BootTablePool> = Mutex::new(BootTablePool { next: 0, end: 0 });
 static KERNEL_TABLES: Mutex<Option<PageTable>> = Mutex::new(None);
-/// The root of the empty lower half that kernel tasks run with (ASID 0).
-static EMPTY_LOWER_HALF: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+static USER_VIEW_TABLES: Mutex<Option<PageTable>> = Mutex::new(None);
+/// The root of the empty lower half that kernel tasks run with.
+static EMPTY_LOWER_HALF: AtomicU64 = AtomicU64::new(0);
+/// The root of the kernel view of the upper half (the user view's is one page up).
+static KERNEL_VIEW_ROOT: AtomicU64 = AtomicU64::new(0);
 
-/// Installs the lower half of an isolated task: translation root `root_pa`,
-/// tagged with `asid` (no TLB flush needed: entries are tagged).
+/// OR-ing these bits into the kernel view's TTBR1 value gives the user view's:
+/// the root one page up, and the odd ASID of the pair. `vectors.s` and
+/// `user_mode.rs` use the same two bits.
+pub const USER_VIEW_TTBR1_BITS: u64 = (1 << 12) | (1 << 48);
+
+/// How many address spaces can hold ASIDs at once: hardware ASIDs come in
+/// pairs (kernel view, user view), 8-bit ASIDs (`TCR_EL1.AS = 0`).
+pub const ADDRESS_SPACE_ASID_BITS: u32 = 7;
+
+/// The kernel view's TTBR1 value for address-space ASID `asid` (0: kernel tasks).
+fn kernel_view_ttbr1(asid: u16) -> u64 {
+    KERNEL_VIEW_ROOT.load(Ordering::Relaxed) | (u64::from(asid) << 49)
+}
+
+/// Installs the lower half of an isolated task: translation root `root_pa`;
+/// `asid` (below 2^[`ADDRESS_SPACE_ASID_BITS`]) picks the pair of hardware
+/// ASIDs its TLB entries are tagged with (no TLB flush needed).
 pub fn set_lower_half(root_pa: u64, asid: u16) {
-    TTBR0_EL1.set(root_pa | (u64::from(asid) << 48));
+    TTBR0_EL1.set(root_pa);
+    TTBR1_EL1.set(kernel_view_ttbr1(asid));
     aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
 }
 
 /// Installs the empty lower half (for kernel tasks: null pointers fault).
 pub fn clear_lower_half() {
-    set_lower_half(EMPTY_LOWER_HALF.load(core::sync::atomic::Ordering::Relaxed), 0);
+    set_lower_half(EMPTY_LOWER_HALF.load(Ordering::Relaxed), 0);
 }
 
-/// Drops every TLB entry tagged with `asid` (an address space that ended).
+/// Drops every TLB entry tagged with `asid`'s pair (an address space that ended).
 pub fn invalidate_asid(asid: u16) {
     use aarch64_cpu::asm::barrier;
     barrier::dsb(barrier::ISHST);
-    // SAFETY: TLB maintenance has no memory-safety effect; the operand is the ASID in bits 63:48.
-    unsafe { core::arch::asm!("tlbi aside1, {0}", in(reg) u64::from(asid) << 48, options(nostack)) };
+    for hardware_asid in [2 * u64::from(asid), 2 * u64::from(asid) + 1] {
+        // SAFETY: TLB maintenance has no memory-safety effect; the operand is the ASID in bits 63:48.
+        unsafe { core::arch::asm!("tlbi aside1, {0}", in(reg) hardware_asid << 48, options(nostack)) };
+    }
     barrier::dsb(barrier::ISH);
     barrier::isb(barrier::SY);
 }
 
-/// The permissions of a region. The image's code is execute-only for EL0,
-/// so isolated tasks run it in place; its constants are EL0-readable only on
-/// CPUs without PAN (with PAN on, the kernel could no longer read a page EL0
-/// may read).
-fn attributes(region: &Region) -> Attributes {
+/// The permissions of a region in the kernel view. The image's code is
+/// execute-only for EL0, so isolated tasks run it in place.
+fn kernel_view_attributes(region: &Region) -> Attributes {
     match region.kind {
         RegionKind::Code => Attributes::SHARED_CODE,
-        RegionKind::ReadOnly if region.name == ".rodata" && !crate::arch::user_access::has_pan() => {
-            Attributes::SHARED_RODATA
-        }
+        RegionKind::ReadOnly if region.name == ".rodata" => Attributes::KERNEL_VIEW_RODATA,
         RegionKind::ReadOnly => Attributes::KERNEL_RODATA,
         RegionKind::Data => Attributes::KERNEL_DATA,
         RegionKind::Device => Attributes::DEVICE,
+    }
+}
+
+/// The permissions of a region in the user view: only the image's code and
+/// constants are there.
+fn user_view_attributes(region: &Region) -> Option<Attributes> {
+    match region.kind {
+        RegionKind::Code => Some(Attributes::SHARED_CODE),
+        RegionKind::ReadOnly if region.name == ".rodata" => Some(Attributes::SHARED_RODATA),
+        _ => None,
     }
 }
 
@@ -105,12 +152,21 @@ pub fn init(regions: &[Region]) -> Result<(), MapError> {
     pool.next = core::ptr::addr_of!(__page_tables_start) as u64;
     pool.end = core::ptr::addr_of!(__page_tables_end) as u64;
 
+    // The two roots, one page apart, at an 8 KiB boundary: the vectors swap
+    // them by setting or clearing bit 12 (`USER_VIEW_TTBR1_BITS`).
+    pool.next = pool.next.next_multiple_of(2 * PAGE_SIZE);
     let mut kernel = PageTable::new(&mut *pool)?;
+    let mut user_view = PageTable::new(&mut *pool)?;
+    assert_eq!(user_view.root_address(), kernel.root_address() | (1 << 12), "the views' roots must be adjacent");
     for r in regions {
-        kernel.map(r.virt, r.phys, r.size, attributes(r), &mut *pool)?;
+        kernel.map(r.virt, r.phys, r.size, kernel_view_attributes(r), &mut *pool)?;
+        if let Some(attributes) = user_view_attributes(r) {
+            user_view.map(r.virt, r.phys, r.size, attributes, &mut *pool)?;
+        }
     }
     let empty = PageTable::new(&mut *pool)?;
-    EMPTY_LOWER_HALF.store(empty.root_address(), core::sync::atomic::Ordering::Relaxed);
+    EMPTY_LOWER_HALF.store(empty.root_address(), Ordering::Relaxed);
+    KERNEL_VIEW_ROOT.store(kernel.root_address(), Ordering::Relaxed);
 
     MAIR_EL1.set(MAIR_VALUE);
     // Not at EL0 (see arch::user_mode): its reset value is unknown.
@@ -122,6 +178,7 @@ pub fn init(regions: &[Region]) -> Result<(), MapError> {
     SCTLR_EL1.modify(SCTLR_EL1::WXN::Enable);
     invalidate_tlb();
     *KERNEL_TABLES.lock() = Some(kernel);
+    *USER_VIEW_TABLES.lock() = Some(user_view);
     Ok(())
 }
 
@@ -138,6 +195,12 @@ pub fn invalidate_tlb() {
 /// Looks up a kernel address in the kernel's tables: (physical, attributes, mapping size).
 pub fn translate(va: u64) -> Option<(u64, Attributes, u64)> {
     let tables = KERNEL_TABLES.lock();
+    tables.as_ref()?.translate(va, &*POOL.lock())
+}
+
+/// Looks up a kernel address in the user view (what isolated tasks see of the upper half).
+pub fn translate_user_view(va: u64) -> Option<(u64, Attributes, u64)> {
+    let tables = USER_VIEW_TABLES.lock();
     tables.as_ref()?.translate(va, &*POOL.lock())
 }
 
