@@ -317,6 +317,12 @@ const CASES: &[Case] = &[
     ),
     case("isolation: every fault ends only its task, twice, exact reasons", "isolated_faults", 0, ISOLATED_FAULTS),
     case(
+        "isolation: ASIDs run out and are reused while tasks keep their memory",
+        "asid_rollover",
+        0,
+        &["400 short tasks, 0 wrong; long-lived: Ok(()) Ok(()); new ASID generations: ", "asid rollover ok"],
+    ),
+    case(
         "isolation example: dump, fault report, supervised restarts, others unaffected",
         "isolation",
         0,

@@ -23,6 +23,12 @@ static FRAMES_IN_USE: AtomicUsize = AtomicUsize::new(0);
 /// `arch::mmu`); 0 is the kernel tasks' empty lower half.
 static ASIDS: Mutex<AsidAllocator> = Mutex::new(AsidAllocator::new(crate::arch::mmu::ADDRESS_SPACE_ASID_BITS));
 
+/// The current ASID generation: it grows each time the ASIDs run out and
+/// every address space must take a fresh one (see [`super::asid`]).
+pub fn asid_generation() -> u64 {
+    ASIDS.lock().generation()
+}
+
 /// Frames (pages and tables) held by isolated tasks' address spaces right now.
 pub fn frames_in_use() -> usize {
     FRAMES_IN_USE.load(Ordering::Relaxed)
