@@ -5,7 +5,7 @@
 //! prints a report naming the task, and ends it; the rest of the system
 //! goes on.
 
-use crate::arch::esr::{Access, Syndrome};
+use crate::arch::esr::{Access, FaultStatus, Syndrome};
 use alloc::string::String;
 use core::fmt;
 
@@ -17,6 +17,12 @@ pub enum TaskFailure {
     StackOverflow,
     /// A data or instruction abort: a bad pointer.
     MemoryAccess { addr: u64, access: Access, pc: u64 },
+    /// An access (or a jump) to an address not aligned as the instruction
+    /// requires: an exclusive or atomic access, or a branch to a PC that is
+    /// not a multiple of 4.
+    Misaligned { addr: u64, pc: u64 },
+    /// The stack pointer was used while not 16-byte aligned.
+    MisalignedStack { pc: u64 },
     /// An undefined (or not permitted) instruction.
     IllegalInstruction { pc: u64 },
     /// An isolated task made a system call with an unknown number.
@@ -35,6 +41,8 @@ impl fmt::Display for TaskFailure {
             Self::MemoryAccess { addr, access, pc } => {
                 write!(f, "memory access fault: {access:?} of {addr:#x} at pc {pc:#x}")
             }
+            Self::Misaligned { addr, pc } => write!(f, "misaligned access to {addr:#x} at pc {pc:#x}"),
+            Self::MisalignedStack { pc } => write!(f, "misaligned stack pointer at pc {pc:#x}"),
             Self::IllegalInstruction { pc } => write!(f, "illegal instruction at pc {pc:#x}"),
             Self::BadSyscall { number, pc } => write!(f, "bad system call number {number} at pc {pc:#x}"),
             Self::Exited { status } => write!(f, "exited with status {status}"),
@@ -47,7 +55,12 @@ impl fmt::Display for TaskFailure {
 /// `is_overflow` says whether an address is in the task's stack guard region.
 pub fn from_fault(syndrome: Syndrome, esr: u64, far: u64, pc: u64, is_overflow: impl Fn(u64) -> bool) -> TaskFailure {
     match syndrome {
+        Syndrome::Abort { status: FaultStatus::Alignment, far_valid, .. } => {
+            TaskFailure::Misaligned { addr: if far_valid { far } else { 0 }, pc }
+        }
         Syndrome::Abort { far_valid: true, .. } if is_overflow(far) => TaskFailure::StackOverflow,
+        Syndrome::PcAlignment => TaskFailure::Misaligned { addr: pc, pc },
+        Syndrome::SpAlignment => TaskFailure::MisalignedStack { pc },
         Syndrome::Abort { access, far_valid, .. } => {
             TaskFailure::MemoryAccess { addr: if far_valid { far } else { 0 }, access, pc }
         }
@@ -59,7 +72,6 @@ pub fn from_fault(syndrome: Syndrome, esr: u64, far: u64, pc: u64, is_overflow: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arch::esr::FaultStatus;
 
     #[test]
     fn faults_become_failures() {
@@ -79,6 +91,14 @@ mod tests {
             from_fault(Syndrome::UndefinedInstruction, 0, 0, 8, guard),
             TaskFailure::IllegalInstruction { pc: 8 }
         );
+        let misaligned =
+            Syndrome::Abort { access: Access::Read, status: FaultStatus::Alignment, from_lower: true, far_valid: true };
+        assert_eq!(from_fault(misaligned, 0, 0x1001, 12, guard), TaskFailure::Misaligned { addr: 0x1001, pc: 12 });
+        assert_eq!(
+            from_fault(Syndrome::PcAlignment, 0, 0x402, 0x402, guard),
+            TaskFailure::Misaligned { addr: 0x402, pc: 0x402 }
+        );
+        assert_eq!(from_fault(Syndrome::SpAlignment, 0, 0, 16, guard), TaskFailure::MisalignedStack { pc: 16 });
         assert_eq!(
             from_fault(Syndrome::Brk { imm: 1 }, 0xf200_0001, 0, 8, guard),
             TaskFailure::Exception { esr: 0xf200_0001, pc: 8 }

@@ -55,6 +55,14 @@ fn is_access(got: &Result<(), TaskFailure>, addr: u64, access: Access) -> bool {
     matches!(got, Err(TaskFailure::MemoryAccess { addr: a, access: x, .. }) if *a == addr && *x == access)
 }
 
+/// The faulting PC a failure reports (to compare the rest exactly).
+fn pc_of(got: &Result<(), TaskFailure>) -> u64 {
+    match got {
+        Err(TaskFailure::Misaligned { pc, .. }) => *pc,
+        _ => 0,
+    }
+}
+
 #[inline(never)]
 fn recurse(depth: u64) -> u64 {
     if depth == u64::MAX {
@@ -136,6 +144,27 @@ fn main() {
             })
         },
         &|got| *got == Err(TaskFailure::StackOverflow),
+    );
+    check(
+        "misaligned exclusive load",
+        &|| {
+            isolated("misaligned", move || {
+                let odd = stack_top - 49; // crosses a 16-byte boundary (FEAT_LSE2 allows less)
+                                          // SAFETY: not safe at all: exclusive loads must be aligned; the fault under test.
+                unsafe { core::arch::asm!("ldxr {0}, [{1}]", out(reg) _, in(reg) odd) };
+            })
+        },
+        &|got| *got == Err(TaskFailure::Misaligned { addr: stack_top - 49, pc: pc_of(got) }),
+    );
+    check(
+        "jump to a misaligned address",
+        &|| {
+            isolated("misaligned jump", move || {
+                // SAFETY: not safe at all: a branch target must be a multiple of 4; the fault under test.
+                unsafe { core::arch::asm!("br {0}", in(reg) code + 2, options(noreturn)) };
+            })
+        },
+        &|got| *got == Err(TaskFailure::Misaligned { addr: code + 2, pc: code + 2 }),
     );
     check(
         "unknown system call",
