@@ -362,6 +362,12 @@ const CASES: &[Case] = &[
             "syscall registers ok",
         ],
     ),
+    case(
+        "isolation: a frame given back reaches the next task zeroed",
+        "frame_reuse",
+        0,
+        &["writer: Ok(())", "reader: 0 non-zero words of the stack", "reader: Ok(())", "frame reuse ok"],
+    ),
     Case {
         name: "isolation: faults with PAN on",
         image: "isolated_faults",
