@@ -87,6 +87,12 @@ impl core::ops::Sub for Instant {
     }
 }
 
+/// The counter value at boot, from which [`Instant::since_boot`] counts.
+#[inline]
+pub(crate) fn boot_count() -> u64 {
+    BOOT_COUNT.load(Ordering::Relaxed)
+}
+
 /// Generic-timer ticks per second.
 pub fn frequency() -> u64 {
     FREQUENCY.load(Ordering::Relaxed)

@@ -12,6 +12,8 @@
 
 #[path = "support/chainload.rs"]
 mod chainload;
+#[path = "support/fast_syscall.rs"]
+mod fast_syscall;
 #[path = "support/sdcard.rs"]
 mod sdcard;
 
@@ -354,13 +356,36 @@ const CASES: &[Case] = &[
         raw: false,
         input: None,
         exit: Some(0),
-        expect: &["cost isolated_spawn_join_empty ", "cost null_syscall ", "cost isolated_yield_2_tasks "],
+        expect: &[
+            "cost isolated_spawn_join_empty ",
+            "cost null_syscall ",
+            "cost isolated_yield_2_tasks ",
+            "isolation costs within budgets: true",
+        ],
     },
     case(
         "isolation: 100,000 random system calls, no kernel fault",
         "syscall_fuzz",
         0,
         &["fuzzer: 100000 random system calls: Ok(()), watchdog true, frames freed true", "syscall fuzzer ok"],
+    ),
+    case(
+        "isolation: syscalls keep x1-x30 and q0-q31 (fast path, yield, sleep)",
+        "syscall_registers",
+        0,
+        &[
+            "fast calls keep x1-x30, q0-q31: abi 1, id matches, time rises: true",
+            "task 0xaaaa000000000000: yield and sleep keep x1-x30, q0-q31",
+            "task 0xbbbb000000000000: yield and sleep keep x1-x30, q0-q31",
+            "switching calls: Ok(()) Ok(())",
+            "syscall registers ok",
+        ],
+    ),
+    case(
+        "isolation: a frame given back reaches the next task zeroed",
+        "frame_reuse",
+        0,
+        &["writer: Ok(())", "reader: 0 non-zero words of the stack", "reader: Ok(())", "frame reuse ok"],
     ),
     Case {
         name: "isolation with PAN on: tasks format, print and panic (user view of .rodata)",
@@ -609,9 +634,11 @@ fn main() {
             }
         }
     }
-    // Raspberry Pi only: the SD card image (host side) and the chainloader.
+    // Host-side checks: the system-call fast path is a leaf (every board); the
+    // SD card image and the chainloader (Raspberry Pi only).
     for board in &boards {
-        for (name, result) in sdcard::checks(&root, board).into_iter().chain(chainload::checks(&root, board)) {
+        let checks = fast_syscall::checks(&root, board).into_iter().chain(sdcard::checks(&root, board));
+        for (name, result) in checks.chain(chainload::checks(&root, board)) {
             let full = format!("{board}: {name}");
             if !filters.is_empty() && !filters.iter().any(|f| full.contains(f.as_str())) {
                 continue;

@@ -1,17 +1,20 @@
 //! An isolated task's address space: its own lower half (TTBR0), tagged with
 //! its own ASID, and the frames mapped there.
 //!
-//! Frames and translation tables come from the kernel heap (4 KiB aligned)
-//! and are reached by the kernel through the linear map. Every frame is
-//! zeroed before it is mapped, so a task never sees another's old data.
+//! Frames and translation tables come from the kernel heap (4 KiB aligned),
+//! through a small pool of recently freed ones ([`super::frame_pool`]), and
+//! are reached by the kernel through the linear map. Every frame is zeroed
+//! (`DC ZVA`) before it is mapped, so a task never sees another's old data.
 //! [`frames_in_use`] counts them all (tables included), so tests can check
 //! that an ended task gave everything back.
 
 use super::asid::{Asid, AsidAllocator};
+use super::frame_pool::FramePool;
 use super::user_layout::PAGE_SIZE;
 use crate::arch::mmu::descriptor::Attributes;
 use crate::arch::mmu::table::{MapError, PageTable, Table, TableAllocator};
 use crate::arch::mmu::{phys_to_virt, virt_to_phys};
+use crate::sched::critical::InterruptsMasked;
 use alloc::vec::Vec;
 use core::alloc::Layout;
 use core::ptr::NonNull;
@@ -39,10 +42,22 @@ const FRAME: Layout = match Layout::from_size_align(PAGE_SIZE as usize, PAGE_SIZ
     Err(_) => panic!("bad frame layout"),
 };
 
+/// Freed frames waiting for the next address space (see [`FramePool`]).
+static POOL: Mutex<FramePool> = Mutex::new(FramePool::new());
+
 /// A zeroed frame: its kernel address, or `None` when memory is out.
 fn allocate_frame() -> Option<NonNull<u8>> {
-    // SAFETY: `FRAME` has a non-zero size.
-    let frame = NonNull::new(unsafe { alloc::alloc::alloc_zeroed(FRAME) })?;
+    let pooled = {
+        let _masked = InterruptsMasked::new();
+        POOL.lock().take()
+    };
+    let frame = match pooled {
+        Some(address) => NonNull::new(address as *mut u8)?,
+        // SAFETY: `FRAME` has a non-zero size.
+        None => NonNull::new(unsafe { alloc::alloc::alloc(FRAME) })?,
+    };
+    // SAFETY: a whole page-aligned frame of the kernel heap (Normal memory), ours alone.
+    unsafe { crate::arch::cpu::zero_page(frame.as_ptr()) };
     FRAMES_IN_USE.fetch_add(1, Ordering::Relaxed);
     Some(frame)
 }
@@ -50,9 +65,15 @@ fn allocate_frame() -> Option<NonNull<u8>> {
 /// # Safety
 /// `frame` came from [`allocate_frame`] and nothing maps or uses it any more.
 unsafe fn free_frame(frame: NonNull<u8>) {
-    // SAFETY: promised by our caller.
-    unsafe { alloc::alloc::dealloc(frame.as_ptr(), FRAME) };
     FRAMES_IN_USE.fetch_sub(1, Ordering::Relaxed);
+    let kept = {
+        let _masked = InterruptsMasked::new();
+        POOL.lock().give(frame.as_ptr() as usize)
+    };
+    if kept.is_err() {
+        // SAFETY: promised by our caller; the pool did not keep it.
+        unsafe { alloc::alloc::dealloc(frame.as_ptr(), FRAME) };
+    }
 }
 
 /// Translation tables from counted frames.
@@ -117,13 +138,18 @@ impl AddressSpace {
     /// Copies `bytes` to user address `va`, which must be mapped by [`Self::map_zeroed`].
     /// Writes through the kernel's view of the frames: no user access involved.
     pub fn write(&mut self, va: u64, bytes: &[u8]) -> Result<(), MapError> {
-        for (i, byte) in bytes.iter().enumerate() {
-            let addr = va + i as u64;
+        let mut done = 0;
+        while done < bytes.len() {
+            let addr = va + done as u64;
             let page = addr & !(PAGE_SIZE - 1);
+            let offset = (addr - page) as usize;
+            let n = (bytes.len() - done).min(PAGE_SIZE as usize - offset);
             let (_, frame) =
                 self.frames.iter().find(|(p, _)| *p == page).ok_or(MapError::AlreadyMapped { va: addr })?;
-            // SAFETY: the frame is ours, one page long, and not in use by a running task yet.
-            unsafe { frame.as_ptr().add((addr - page) as usize).write(*byte) };
+            // SAFETY: the frame is ours, one page long (`offset + n` stays in
+            // it), and not in use by a running task yet.
+            unsafe { core::ptr::copy_nonoverlapping(bytes[done..].as_ptr(), frame.as_ptr().add(offset), n) };
+            done += n;
         }
         Ok(())
     }

@@ -6,9 +6,11 @@
 //! - [`asid`]: address-space identifiers for tagging TLB entries (isolated tasks);
 //! - [`user_layout`]: the virtual layout every isolated task sees;
 //! - `address_space`: an isolated task's own lower half and its frames;
+//! - [`frame_pool`]: freed frames kept back for the next address space;
 //! - [`dump`](fn@dump): a table of one isolated task's mappings.
 
 pub mod asid;
+pub mod frame_pool;
 pub mod heap;
 pub mod layout;
 pub mod user_layout;

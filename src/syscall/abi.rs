@@ -6,6 +6,15 @@
 //! argument is a user address, checked against the caller's address space
 //! before use; a bad one is an error, never a kernel fault.
 //!
+//! **Registers.** Every register but `x0` is preserved across a call: `x1`–`x30`,
+//! `SP`, the condition flags, `q0`–`q31`, `FPSR` and `FPCR`.
+//! So the task finds its own values again, and never a value of the kernel's
+//! or of another task (a call that blocks or yields runs other tasks before it
+//! returns). The calls in [`FAST_SYSCALLS`] (`time`, `task_id`,
+//! `abi_version`) never block: the kernel answers them on a short path that
+//! saves and restores only the registers its handler can touch (see
+//! `src/syscall/fast.rs`); the others save the whole context.
+//!
 //! | nr | call | arguments | result |
 //! |---:|---|---|---|
 //! | 0 | `yield` | — | 0 |
@@ -57,6 +66,21 @@ impl Syscall {
         Self::AbiVersion,
         Self::Panic,
     ];
+}
+
+/// The calls that never block, switch tasks or touch user memory, answered on
+/// the fast path: bit `n` (below 32) stands for call number `n`. `vectors.s` has the
+/// same mask as `FAST_SYSCALLS` (a unit test compares them).
+pub const FAST_SYSCALLS: u64 =
+    (1 << Syscall::Time as u64) | (1 << Syscall::TaskId as u64) | (1 << Syscall::AbiVersion as u64);
+
+const _: () = assert!(FAST_SYSCALLS < 1 << 32, "vectors.s tests numbers below 32 only");
+
+impl Syscall {
+    /// Is this call answered on the fast path?
+    pub const fn is_fast(self) -> bool {
+        FAST_SYSCALLS & (1 << self as u64) != 0
+    }
 }
 
 impl TryFrom<u64> for Syscall {
@@ -130,6 +154,17 @@ mod tests {
         }
         assert_eq!(Syscall::try_from(Syscall::ALL.len() as u64), Err(SyscallError::NoSuchCall));
         assert_eq!(Syscall::try_from(u64::MAX), Err(SyscallError::NoSuchCall));
+    }
+
+    #[test]
+    fn fast_calls_are_the_non_blocking_ones_and_vectors_s_agrees() {
+        let fast: Vec<Syscall> = Syscall::ALL.into_iter().filter(|s| s.is_fast()).collect();
+        assert_eq!(fast, [Syscall::Time, Syscall::TaskId, Syscall::AbiVersion]);
+        let vectors = include_str!("../arch/aarch64/vectors.s");
+        let line =
+            vectors.lines().find(|l| l.starts_with(".equ FAST_SYSCALLS,")).expect("vectors.s defines FAST_SYSCALLS");
+        let value = line.split(',').nth(1).unwrap().trim().trim_start_matches("0x");
+        assert_eq!(u64::from_str_radix(value, 16), Ok(FAST_SYSCALLS), "vectors.s: {line}");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! Meaningful only under `-icount shift=0,align=off,sleep=off -seed 1 -rtc
 //! clock=vm` (1 instruction = 1 ns of virtual time), like `benches/`.
 //!
+//! It fails (exit status 1) when a figure is over issue 4's budget.
+//!
 //! Isolated tasks cannot read the counter, so each figure is the kernel's
 //! view: spawn + join of a task doing N operations, minus spawn + join of an
 //! empty one, over N.
@@ -54,4 +56,12 @@ fn main() {
     });
     ilusion::println!("cost isolated_yield_2_tasks {}", instructions(yields - 2 * empty) / (2 * N));
     ilusion::println!("bench yield_isolated {}", instructions(yields - 2 * empty) / (2 * N));
+    // Issue 4's budgets: null call < 80, yield < 400, spawn + join < 25,000.
+    let within = instructions(calls - empty) / N < 80
+        && instructions(yields - 2 * empty) / (2 * N) < 400
+        && instructions(empty) < 25_000;
+    ilusion::println!("isolation costs within budgets: {within}");
+    if !within {
+        ilusion::exit(1);
+    }
 }

@@ -115,3 +115,44 @@ pub fn in_exception_handler() -> bool {
 pub fn spsr_irqs_masked(spsr: u64) -> bool {
     spsr & (1 << 7) != 0
 }
+
+/// Zeroes the 4 KiB page at `page` with `DC ZVA` (one instruction per block
+/// of DCZID_EL0's size, typically 64 bytes; four per loop), or with ordinary
+/// stores where the CPU forbids it.
+///
+/// # Safety
+/// `page` is 4 KiB aligned, mapped as Normal memory, and writable by the kernel.
+pub unsafe fn zero_page(page: *mut u8) {
+    const PAGE: usize = 4096;
+    let dczid: u64;
+    // SAFETY: reading DCZID_EL0 has no side effect.
+    unsafe { asm!("mrs {0}, dczid_el0", out(reg) dczid, options(nomem, nostack, preserves_flags)) };
+    let block = 4usize << (dczid & 0xf);
+    if dczid & (1 << 4) != 0 || 4 * block > PAGE {
+        // SAFETY: promised by our caller.
+        unsafe { core::ptr::write_bytes(page, 0, PAGE) };
+        return;
+    }
+    let mut at = page as usize;
+    let end = at + PAGE;
+    while at < end {
+        // SAFETY: `at` is block aligned (the page is, and the block size
+        // divides it), and the four blocks are inside the page our caller
+        // handed us (four blocks divide it too).
+        unsafe {
+            asm!(
+                "dc zva, {0}",
+                "add {0}, {0}, {1}",
+                "dc zva, {0}",
+                "add {0}, {0}, {1}",
+                "dc zva, {0}",
+                "add {0}, {0}, {1}",
+                "dc zva, {0}",
+                "add {0}, {0}, {1}",
+                inout(reg) at,
+                in(reg) block,
+                options(nostack, preserves_flags)
+            )
+        };
+    }
+}

@@ -7,9 +7,21 @@
 // exception stack (SP_EL1), saves x0/x1, and jumps to `exception_entry` with
 // its number in x0. The frame layout must match `ExceptionFrame` in
 // src/arch/aarch64/exception.rs.
+//
+// One entry is special: a synchronous exception from EL0 that is an SVC with
+// a call number in FAST_SYSCALLS (system calls that never block or switch
+// tasks, see src/syscall/fast.rs) takes `fast_syscall` instead. That path
+// saves only what its handler, a leaf AAPCS64 function that uses no FP/SIMD
+// register, may change (x0-x18, x30), and restores all of it but x0, the
+// result: the task gets its own registers back and sees nothing of the
+// kernel's. Every other exception takes the full path.
 
 .equ FRAME_SIZE, 800            // 31 x-regs, sp_el0, elr, spsr, fpsr, fpcr, 32 q-regs
 .equ FRAME_Q, 288
+.equ EC_SVC64, 0x15             // ESR_EL1.EC of an SVC from AArch64
+// Bit n (n < 32) set: call n takes the fast path. Must equal `FAST_SYSCALLS` in
+// src/syscall/abi.rs (a unit test there compares them): time, task_id, abi_version.
+.equ FAST_SYSCALLS, 0x310
 
 // Bits that turn the kernel view's TTBR1 value into the user view's (see
 // USER_VIEW_TTBR1_BITS in mmu/kernel.rs): root one page up, odd ASID.
@@ -26,9 +38,8 @@
 
 // From EL0 the upper half is the user view, where the kernel stack is not
 // mapped: switch to the kernel view first, with x0 parked in TPIDRRO_EL0
-// (which exception_entry clears anyway).
-.macro VECTOR_FROM_EL0 kind
-.balign 0x80
+// (which is set again on every return to EL0).
+.macro SWITCH_TO_KERNEL_VIEW
     msr     tpidrro_el0, x0
     mrs     x0, ttbr1_el1
     and     x0, x0, #~USER_VIEW_TABLE
@@ -36,6 +47,28 @@
     msr     ttbr1_el1, x0
     isb
     mrs     x0, tpidrro_el0
+.endm
+
+// The last steps out to EL0, once every register holds the task's value:
+// the user view of the upper half (x0 parked in FAR_EL1, free at this point,
+// as Linux's KPTI trampoline does), and TPIDRRO_EL0 = 1 so user-side code
+// knows it runs at EL0.
+.macro SWITCH_TO_USER_VIEW_AND_ERET
+    msr     far_el1, x0
+    mrs     x0, ttbr1_el1
+    orr     x0, x0, #USER_VIEW_TABLE
+    orr     x0, x0, #USER_VIEW_ASID
+    msr     ttbr1_el1, x0
+    isb
+    mov     x0, #1
+    msr     tpidrro_el0, x0
+    mrs     x0, far_el1
+    eret
+.endm
+
+.macro VECTOR_FROM_EL0 kind
+.balign 0x80
+    SWITCH_TO_KERNEL_VIEW
     sub     sp, sp, #FRAME_SIZE
     stp     x0, x1, [sp, #0]
     mov     x0, #\kind
@@ -74,7 +107,23 @@ exception_vectors:
     VECTOR 5
     VECTOR 6
     VECTOR 7
-    VECTOR_FROM_EL0 8
+
+// Synchronous from EL0: a fast system call, or the full path.
+.balign 0x80
+    SWITCH_TO_KERNEL_VIEW
+    sub     sp, sp, #FRAME_SIZE
+    stp     x0, x1, [sp, #0]
+    mrs     x0, esr_el1
+    ubfx    x0, x0, #26, #6
+    cmp     x0, #EC_SVC64
+    ccmp    x8, #31, #2, eq         // an SVC: is the number < 32? (not an SVC: "higher")
+    b.hi    1f
+    mov     x0, #FAST_SYSCALLS
+    lsr     x0, x0, x8
+    tbnz    x0, #0, fast_syscall
+1:  mov     x0, #8
+    b       exception_entry
+
     VECTOR_FROM_EL0 9
     VECTOR_FROM_EL0 10
     VECTOR_FROM_EL0 11
@@ -82,6 +131,34 @@ exception_vectors:
     VECTOR 13
     VECTOR 14
     VECTOR 15
+
+// A fast system call: x0 and x1 are saved in the frame, the call number is in x8.
+fast_syscall:
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    str     x18, [sp, #144]
+    str     x30, [sp, #240]
+    mov     x0, x8
+    bl      ilusion_fast_syscall    // x0 = the result
+    ldr     x1, [sp, #8]
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+    ldr     x18, [sp, #144]
+    ldr     x30, [sp, #240]
+    add     sp, sp, #FRAME_SIZE
+    SWITCH_TO_USER_VIEW_AND_ERET
 
 exception_entry:
     msr     tpidrro_el0, xzr        // "not at EL0" (see user_mode.rs)
@@ -166,18 +243,6 @@ exception_return:
     RESTORE_GENERAL_REGISTERS
     eret
 
-// The last steps out to EL0: the user view of the upper half (with x0 parked
-// in FAR_EL1, free at this point, as Linux's KPTI trampoline does), and
-// TPIDRRO_EL0 = 1 so user-side code knows it runs at EL0.
 return_to_el0:
     RESTORE_GENERAL_REGISTERS
-    msr     far_el1, x0
-    mrs     x0, ttbr1_el1
-    orr     x0, x0, #USER_VIEW_TABLE
-    orr     x0, x0, #USER_VIEW_ASID
-    msr     ttbr1_el1, x0
-    isb
-    mov     x0, #1
-    msr     tpidrro_el0, x0
-    mrs     x0, far_el1
-    eret
+    SWITCH_TO_USER_VIEW_AND_ERET

@@ -26,6 +26,16 @@ impl Table {
     pub const EMPTY: Self = Self { entries: [Descriptor::INVALID; ENTRIES] };
 }
 
+/// Does any of these 16 entries have its valid bit set? (Written out, so
+/// that it compiles to a few paired loads and ORs even when optimizing for size.)
+fn any_valid(chunk: &[Descriptor]) -> bool {
+    let Ok(&[a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p]) = <&[Descriptor; 16]>::try_from(chunk) else {
+        return chunk.iter().any(|entry| entry.is_valid());
+    };
+    let any = (a.0 | b.0 | c.0 | d.0) | (e.0 | f.0 | g.0 | h.0) | (i.0 | j.0 | k.0 | l.0) | (m.0 | n.0 | o.0 | p.0);
+    any & 1 != 0
+}
+
 /// Where new tables come from, and how the builder reaches a table it only
 /// knows by physical address (descriptors hold physical addresses).
 pub trait TableAllocator {
@@ -196,9 +206,17 @@ impl PageTable {
         ) {
             if level < 3 {
                 // SAFETY: `table` is a live table of the address space being freed.
-                for entry in unsafe { table.as_ref().entries.iter() } {
-                    if entry.is_valid() && entry.is_table() {
-                        walk(alloc.table_at(entry.address()), level + 1, alloc, free);
+                let entries = unsafe { &table.as_ref().entries };
+                // Most entries are invalid: skip them 16 at a time (the
+                // valid bits of a whole chunk, ORed together, are 0).
+                for chunk in entries.chunks_exact(16) {
+                    if !any_valid(chunk) {
+                        continue;
+                    }
+                    for entry in chunk {
+                        if entry.is_valid() && entry.is_table() {
+                            walk(alloc.table_at(entry.address()), level + 1, alloc, free);
+                        }
                     }
                 }
             }
