@@ -18,6 +18,7 @@
 //! | 7 | `map_shared` | region, address | 0 |
 //! | 8 | `task_id` | — | the caller's task id |
 //! | 9 | `abi_version` | — | [`ABI_VERSION`] |
+//! | 11 | `memory_info` | [`MemoryFigure`] | that figure, in bytes |
 
 /// Incremented whenever a call changes meaning; calls are only ever added.
 pub const ABI_VERSION: u64 = 1;
@@ -36,10 +37,11 @@ pub enum Syscall {
     MapShared = 7,
     TaskId = 8,
     AbiVersion = 9,
+    MemoryInfo = 11,
 }
 
 impl Syscall {
-    pub const ALL: [Syscall; 10] = [
+    pub const ALL: [Syscall; 11] = [
         Self::Yield,
         Self::Sleep,
         Self::Exit,
@@ -50,13 +52,32 @@ impl Syscall {
         Self::MapShared,
         Self::TaskId,
         Self::AbiVersion,
+        Self::MemoryInfo,
     ];
+}
+
+/// What `memory_info` reports about the caller's memory, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum MemoryFigure {
+    /// Its resident pages: stack, closure state, heap pages touched so far.
+    Resident = 0,
+    /// Its translation tables.
+    Tables = 1,
+    /// The most it may hold, pages and tables together.
+    Limit = 2,
+    /// Its heap's virtual reserve.
+    HeapReserve = 3,
+}
+
+impl MemoryFigure {
+    pub const ALL: [MemoryFigure; 4] = [Self::Resident, Self::Tables, Self::Limit, Self::HeapReserve];
 }
 
 impl TryFrom<u64> for Syscall {
     type Error = SyscallError;
     fn try_from(nr: u64) -> Result<Self, SyscallError> {
-        Self::ALL.get(nr as usize).copied().filter(|s| *s as u64 == nr).ok_or(SyscallError::NoSuchCall)
+        Self::ALL.iter().copied().find(|s| *s as u64 == nr).ok_or(SyscallError::NoSuchCall)
     }
 }
 
