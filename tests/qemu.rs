@@ -366,7 +366,14 @@ const CASES: &[Case] = &[
         raw: false,
         input: None,
         exit: Some(0),
-        expect: &["cost isolated_spawn_join_empty ", "cost null_syscall ", "cost isolated_yield_2_tasks "],
+        expect: &[
+            "cost isolated_spawn_join_empty ",
+            "cost null_syscall ",
+            "cost isolated_yield_2_tasks ",
+            "cost alloc_free_128_isolated ",
+            "cost page_fault_demand_zero ",
+            "cost isolated_task_bytes ",
+        ],
     },
     case(
         "isolation: 100,000 random system calls, no kernel fault",

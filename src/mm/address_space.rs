@@ -200,7 +200,7 @@ impl AddressSpace {
             let frame = allocate_frame().ok_or(MapError::OutOfTables)?;
             let tables = self.tables.as_mut().expect("address space in use after drop");
             let pa = virt_to_phys(frame.as_ptr() as u64);
-            if let Err(e) = tables.map(page, pa, PAGE_SIZE, attrs, &mut CountedTables(&mut self.table_count)) {
+            if let Err(e) = tables.map_page(page, pa, attrs, &mut CountedTables(&mut self.table_count)) {
                 // SAFETY: just allocated, never mapped.
                 unsafe { free_frame(frame) };
                 return Err(e);

@@ -6,9 +6,19 @@
 //!
 //! Isolated tasks cannot read the counter, so each figure is the kernel's
 //! view: spawn + join of a task doing N operations, minus spawn + join of an
-//! empty one, over N.
+//! empty one, over N (the task's loop is included: 2 or 3 instructions).
+//!
+//! `page_fault_demand_zero` is one first touch of a heap page: the fault,
+//! a frame from the kernel heap, its mapping, the return, and giving the
+//! frame back when the task ends, *minus* the zeroing of the frame, which
+//! is measured on its own (`frame_zeroing`: `alloc_zeroed` minus `alloc` of
+//! a frame, in the kernel) and subtracted. `isolated_task_bytes` is the
+//! kernel heap (control block, kernel-side stacks, translation tables,
+//! frames) per isolated task that has started and sleeps.
 #![no_std]
 #![no_main]
+
+extern crate alloc;
 
 use ilusion::syscall::abi::Syscall;
 use ilusion::syscall::user::raw_syscall;
@@ -34,6 +44,63 @@ fn run(tasks: usize, f: impl Fn() + Clone + Send + 'static) -> u64 {
 }
 
 const N: u64 = 20_000;
+/// Heap pages touched for the page-fault figure: all under one level-3 table.
+const PAGES: u64 = 500;
+
+fn kernel_per_op(n: u64, mut op: impl FnMut()) -> u64 {
+    let start = Instant::now();
+    for _ in 0..n {
+        op();
+    }
+    Instant::now().ticks() - start.ticks()
+}
+
+/// Instructions spent zeroing a frame in the page-fault path (`alloc_zeroed`
+/// of a page-aligned page, minus `alloc` of one).
+fn frame_zeroing() -> u64 {
+    let frame = core::alloc::Layout::from_size_align(4096, 4096).unwrap();
+    let n = 2_000;
+    // SAFETY: a non-zero-size layout; each block is freed with it at once.
+    let zeroed = kernel_per_op(n, || unsafe {
+        alloc::alloc::dealloc(core::hint::black_box(alloc::alloc::alloc_zeroed(frame)), frame)
+    });
+    // SAFETY: as above.
+    let plain =
+        kernel_per_op(n, || unsafe { alloc::alloc::dealloc(core::hint::black_box(alloc::alloc::alloc(frame)), frame) });
+    instructions(zeroed - plain) / n
+}
+
+/// Instructions to give back one of `PAGES` frames allocated in a row, as
+/// a task's end does for the pages it touched.
+fn frame_release() -> u64 {
+    let frame = core::alloc::Layout::from_size_align(4096, 4096).unwrap();
+    // SAFETY: a non-zero-size layout; every block is freed below with it.
+    let frames: alloc::vec::Vec<*mut u8> = (0..PAGES).map(|_| unsafe { alloc::alloc::alloc(frame) }).collect();
+    let start = Instant::now();
+    for &f in &frames {
+        // SAFETY: allocated above with `frame`, freed once.
+        unsafe { alloc::alloc::dealloc(core::hint::black_box(f), frame) };
+    }
+    instructions(Instant::now().ticks() - start.ticks()) / PAGES
+}
+
+/// Kernel heap per isolated task, started and asleep at EL0.
+fn isolated_task_bytes() -> u64 {
+    const TASKS: usize = 20;
+    let before = ilusion::mm::heap::stats().allocated;
+    let handles: [_; TASKS] = core::array::from_fn(|_| {
+        Builder::new()
+            .priority(Priority::Cooperative(1))
+            .spawn_isolated(|| ilusion::time::sleep(core::time::Duration::from_millis(5)))
+            .expect("spawn")
+    });
+    task::yield_now(); // let them all start and go to sleep
+    let during = ilusion::mm::heap::stats().allocated;
+    for h in handles {
+        h.join().expect("isolated task failed");
+    }
+    ((during - before) / TASKS) as u64
+}
 
 fn main() {
     let runs = 100;
@@ -54,4 +121,39 @@ fn main() {
     });
     ilusion::println!("cost isolated_yield_2_tasks {}", instructions(yields - 2 * empty) / (2 * N));
     ilusion::println!("bench yield_isolated {}", instructions(yields - 2 * empty) / (2 * N));
+
+    let allocs = run(1, || {
+        let layout = core::alloc::Layout::from_size_align(128, 8).unwrap();
+        // A heap in use, as the OS heap is: a neighbour stays allocated, so
+        // a freed block merges with its buddy but not all the way up to the page.
+        let neighbour = core::hint::black_box(alloc::boxed::Box::new([0u8; 128]));
+        for _ in 0..N {
+            // SAFETY: a non-zero-size layout; the block is freed with it at once.
+            unsafe { alloc::alloc::dealloc(core::hint::black_box(alloc::alloc::alloc(layout)), layout) }
+        }
+        drop(neighbour);
+    });
+    ilusion::println!("cost alloc_free_128_isolated {}", instructions(allocs - empty) / N);
+    ilusion::println!("bench alloc_free_128_isolated {}", instructions(allocs - empty) / N);
+
+    let touches = run(1, || {
+        for page in 0..PAGES {
+            let addr = ilusion::mm::user_layout::HEAP_BASE + page * ilusion::mm::user_layout::PAGE_SIZE;
+            // SAFETY: the task's own heap reserve: each first touch maps a zeroed page.
+            unsafe { core::ptr::write_volatile(addr as *mut u8, 1) };
+        }
+    });
+    let zeroing = frame_zeroing();
+    let release = frame_release();
+    let per_page = instructions(touches - empty) / PAGES;
+    let fault = per_page - zeroing - release;
+    ilusion::println!("cost frame_zeroing {zeroing}");
+    ilusion::println!("cost frame_release {release}");
+    ilusion::println!("cost page_touch_zero_fault_release {per_page}");
+    ilusion::println!("cost page_fault_demand_zero {fault}");
+    ilusion::println!("bench page_fault_demand_zero {fault}");
+
+    let bytes = isolated_task_bytes();
+    ilusion::println!("cost isolated_task_bytes {bytes}");
+    ilusion::println!("bench isolated_task_bytes {bytes}");
 }
