@@ -352,6 +352,8 @@ const CASES: &[Case] = &[
             "*** task 'vandal' (#7) failed: memory access fault: Write of",
             "[alpha] round 4: total 12",
             "[beta] round 4: total 20",
+            "[alpha] totals [3, 6, 9, 12]; resident 28672 bytes (8192 more for the heap)",
+            "[beta] totals [5, 10, 15, 20]; resident 28672 bytes (8192 more for the heap)",
             "task 'alpha' (#2) joined: Ok(())",
             "task 'beta' (#3) joined: Ok(())",
             "vandal: 2 restarts, last outcome Err(MemoryAccess {",
