@@ -44,6 +44,7 @@ impl KernelHeap {
         Self { heap: Mutex::new(Heap::new()), failed_size: AtomicUsize::new(0), failed_align: AtomicUsize::new(0) }
     }
 
+    #[inline(always)]
     fn with<R>(&self, f: impl FnOnce(&mut Heap<33>) -> R) -> R {
         #[cfg(target_os = "none")]
         let was = crate::arch::cpu::disable_interrupts();
@@ -120,8 +121,7 @@ struct Allocator;
 unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if crate::arch::user_mode::running_at_el0() {
-            // SAFETY: at EL0, in the task's only thread; no other reference is live.
-            return unsafe { super::user_heap::UserHeap::get() }.alloc(layout);
+            return user_alloc(layout);
         }
         // SAFETY: forwarded from our caller.
         unsafe { HEAP.alloc(layout) }
@@ -129,12 +129,32 @@ unsafe impl GlobalAlloc for Allocator {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if crate::arch::user_mode::running_at_el0() {
-            // SAFETY: as in `alloc`; `ptr` came from this task's heap with `layout`.
-            return unsafe { super::user_heap::UserHeap::get().dealloc(ptr, layout) };
+            // SAFETY: forwarded from our caller.
+            return unsafe { user_dealloc(ptr, layout) };
         }
         // SAFETY: forwarded from our caller.
         unsafe { HEAP.dealloc(ptr, layout) }
     }
+}
+
+/// At EL0: a block from the running isolated task's heap. Out of line, so
+/// the kernel's path through [`Allocator`] stays as short as before.
+#[cfg(target_os = "none")]
+#[inline(never)]
+fn user_alloc(layout: Layout) -> *mut u8 {
+    // SAFETY: at EL0, in the task's only thread; no other reference is live.
+    unsafe { super::user_heap::UserHeap::get() }.alloc(layout)
+}
+
+/// At EL0: gives a block back to the running isolated task's heap.
+///
+/// # Safety
+/// `ptr` came from [`user_alloc`] with `layout`.
+#[cfg(target_os = "none")]
+#[inline(never)]
+unsafe fn user_dealloc(ptr: *mut u8, layout: Layout) {
+    // SAFETY: as in `user_alloc`; `ptr` is from this task's heap, as our caller promises.
+    unsafe { super::user_heap::UserHeap::get().dealloc(ptr, layout) }
 }
 
 #[cfg(target_os = "none")]
