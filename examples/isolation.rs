@@ -1,11 +1,15 @@
 //! Isolated tasks: three tasks at EL0, each in its own address space. Two
-//! count and print; the third writes to kernel memory on purpose. Its fault
+//! count and print, keeping their totals in a `Vec` on their own heap (backed
+//! page by page on first touch) and showing their resident memory at the
+//! end; the third writes to kernel memory on purpose. Its fault
 //! is reported, it is restarted (at most twice, at least 5 ms apart) in a
 //! fresh address space, and the other two never notice.
 //!
 //! `just run isolation`
 #![no_std]
 #![no_main]
+
+extern crate alloc;
 
 use core::time::Duration;
 use ilusion::task::{self, Builder, Restart};
@@ -21,12 +25,20 @@ fn main() {
         Builder::new()
             .name(name)
             .spawn_isolated(move || {
+                let mut totals = alloc::vec::Vec::new(); // on the task's own heap
+                let resident_before = ilusion::syscall::user::resident_bytes();
                 let mut total = 0;
                 for round in 1..=4 {
                     total += step;
+                    totals.push(total);
                     ilusion::println!("[{name}] round {round}: total {total}");
                     ilusion::time::sleep(Duration::from_millis(4));
                 }
+                let resident = ilusion::syscall::user::resident_bytes();
+                ilusion::println!(
+                    "[{name}] totals {totals:?}; resident {resident} bytes ({} more for the heap)",
+                    resident - resident_before
+                );
             })
             .expect("spawn isolated")
     });

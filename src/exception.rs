@@ -64,8 +64,15 @@ pub(crate) fn handle(fault: Fault) {
         return crate::syscall::dispatch::user_exception(fault);
     }
     let (syndrome, far) = (fault.syndrome, fault.far);
-    if matches!(syndrome, Syndrome::Abort { .. }) && crate::arch::user_access::recover(fault.frame) {
-        return; // a bad user pointer in a checked copy: the copy returns an error
+    if matches!(syndrome, Syndrome::Abort { .. }) && crate::arch::user_access::in_copy_routine(fault.frame.elr) {
+        // A checked copy to or from an isolated task: a first touch of its
+        // heap gets a frame and the copy goes on; a bad pointer makes the
+        // copy return an error (as does a touch past the task's memory limit).
+        if let crate::task::DemandPaging::Mapped = crate::task::demand_page(syndrome, far) {
+            return;
+        }
+        crate::arch::user_access::recover(fault.frame);
+        return;
     }
     if syndrome == Syndrome::UndefinedInstruction && crate::arch::semihosting::is_semihosting_call(fault.frame.elr) {
         // exit() tried semihosting and there is none: stop here, quietly.

@@ -7,10 +7,16 @@
 //! (`DC ZVA`) before it is mapped, so a task never sees another's old data.
 //! [`frames_in_use`] counts them all (tables included), so tests can check
 //! that an ended task gave everything back.
+//!
+//! Some ranges are *demand-zero* (the heap, see
+//! [`user_layout::is_demand_zero`]): nothing is mapped there at spawn, and
+//! the first touch of a page, a translation fault, maps a zeroed frame
+//! ([`AddressSpace::fault_in`]). Each address space counts the frames it
+//! holds, pages and tables, and refuses to grow past its limit.
 
 use super::asid::{Asid, AsidAllocator};
 use super::frame_pool::FramePool;
-use super::user_layout::PAGE_SIZE;
+use super::user_layout::{self, PAGE_SIZE};
 use crate::arch::mmu::descriptor::Attributes;
 use crate::arch::mmu::table::{MapError, PageTable, Table, TableAllocator};
 use crate::arch::mmu::{phys_to_virt, virt_to_phys};
@@ -91,12 +97,60 @@ impl TableAllocator for FrameTables {
     }
 }
 
+/// [`FrameTables`] that also count the tables of one address space.
+struct CountedTables<'a>(&'a mut usize);
+
+impl TableAllocator for CountedTables<'_> {
+    fn allocate(&mut self) -> Option<(NonNull<Table>, u64)> {
+        let table = FrameTables.allocate()?;
+        *self.0 += 1;
+        Some(table)
+    }
+
+    fn table_at(&self, pa: u64) -> NonNull<Table> {
+        FrameTables.table_at(pa)
+    }
+}
+
+/// The most tables mapping one more page can add (levels 2 and 3; the root is there).
+const MAX_NEW_TABLES_PER_PAGE: usize = 2;
+
+/// Why [`AddressSpace::fault_in`] did not map a page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultInError {
+    /// The address is not in demand-zero memory: a real fault.
+    NotDemandZero,
+    /// The task holds `held` bytes; one more page could pass its `limit`.
+    LimitReached { held: u64, limit: u64 },
+    /// The kernel has no frame left.
+    OutOfFrames { held: u64, limit: u64 },
+}
+
+/// The memory an address space holds, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpaceUsage {
+    /// Mapped pages.
+    pub resident: u64,
+    /// Translation tables.
+    pub tables: u64,
+    /// The most pages and tables together may reach.
+    pub limit: u64,
+    /// The heap's virtual reserve.
+    pub heap_reserve: u64,
+}
+
 /// One isolated task's lower half.
 pub struct AddressSpace {
     /// Always `Some` until dropped.
     tables: Option<PageTable>,
     /// Mapped frames: (user address, kernel address of the frame).
     frames: Vec<(u64, NonNull<u8>)>,
+    /// How many translation tables `tables` has (the root included).
+    table_count: usize,
+    /// The most frames (pages and tables) this address space may hold.
+    frame_limit: usize,
+    /// The size of the heap reserve (demand-zero, from `HEAP_BASE`).
+    heap_reserve: u64,
     asid: Option<Asid>,
 }
 
@@ -105,17 +159,66 @@ pub struct AddressSpace {
 unsafe impl Send for AddressSpace {}
 
 impl AddressSpace {
-    /// An empty address space (one root table).
+    /// An empty address space (one root table), with the default heap
+    /// reserve and memory limit (see [`Self::set_limits`]).
     pub fn new() -> Result<Self, MapError> {
-        Ok(Self { tables: Some(PageTable::new(&mut FrameTables)?), frames: Vec::new(), asid: None })
+        let mut table_count = 0;
+        let tables = PageTable::new(&mut CountedTables(&mut table_count))?;
+        Ok(Self {
+            tables: Some(tables),
+            frames: Vec::new(),
+            table_count,
+            frame_limit: (user_layout::DEFAULT_MEMORY_LIMIT / PAGE_SIZE) as usize,
+            heap_reserve: user_layout::HEAP_RESERVE,
+            asid: None,
+        })
+    }
+
+    /// Sets the heap reserve and the memory limit (pages and tables), in bytes.
+    pub fn set_limits(&mut self, heap_reserve: u64, memory_limit: u64) {
+        self.heap_reserve = heap_reserve;
+        self.frame_limit = (memory_limit / PAGE_SIZE) as usize;
+    }
+
+    /// The memory this address space holds now.
+    pub fn usage(&self) -> SpaceUsage {
+        SpaceUsage {
+            resident: self.frames.len() as u64 * PAGE_SIZE,
+            tables: self.table_count as u64 * PAGE_SIZE,
+            limit: self.frame_limit as u64 * PAGE_SIZE,
+            heap_reserve: self.heap_reserve,
+        }
+    }
+
+    fn held_bytes(&self) -> u64 {
+        (self.frames.len() + self.table_count) as u64 * PAGE_SIZE
+    }
+
+    /// After a translation fault at `va`: if `va` is demand-zero memory,
+    /// maps a zeroed frame there (user data, never executable) and makes
+    /// the mapping visible, so the access can be retried. A page is mapped
+    /// only if it and the tables it may need fit within the limit.
+    pub fn fault_in(&mut self, va: u64) -> Result<(), FaultInError> {
+        if !user_layout::is_demand_zero(va, self.heap_reserve) {
+            return Err(FaultInError::NotDemandZero);
+        }
+        let (held, limit) = (self.held_bytes(), self.frame_limit as u64 * PAGE_SIZE);
+        if self.frames.len() + self.table_count + 1 + MAX_NEW_TABLES_PER_PAGE > self.frame_limit {
+            return Err(FaultInError::LimitReached { held, limit });
+        }
+        match self.map_zeroed(va & !(PAGE_SIZE - 1), 1, Attributes::USER_DATA) {
+            Ok(()) => {
+                crate::arch::mmu::publish_new_mappings();
+                Ok(())
+            }
+            // Already mapped: not a translation fault of ours after all.
+            Err(MapError::AlreadyMapped { .. }) => Err(FaultInError::NotDemandZero),
+            Err(_) => Err(FaultInError::OutOfFrames { held, limit }),
+        }
     }
 
     fn tables(&self) -> &PageTable {
         self.tables.as_ref().expect("address space in use after drop")
-    }
-
-    fn tables_mut(&mut self) -> &mut PageTable {
-        self.tables.as_mut().expect("address space in use after drop")
     }
 
     /// Maps `pages` fresh zeroed frames at `va` with `attrs`.
@@ -123,9 +226,9 @@ impl AddressSpace {
         for k in 0..pages {
             let page = va + k * PAGE_SIZE;
             let frame = allocate_frame().ok_or(MapError::OutOfTables)?;
-            if let Err(e) =
-                self.tables_mut().map(page, virt_to_phys(frame.as_ptr() as u64), PAGE_SIZE, attrs, &mut FrameTables)
-            {
+            let tables = self.tables.as_mut().expect("address space in use after drop");
+            let pa = virt_to_phys(frame.as_ptr() as u64);
+            if let Err(e) = tables.map_page(page, pa, attrs, &mut CountedTables(&mut self.table_count)) {
                 // SAFETY: just allocated, never mapped.
                 unsafe { free_frame(frame) };
                 return Err(e);

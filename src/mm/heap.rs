@@ -5,6 +5,11 @@
 //! handler that allocates cannot deadlock against the code it interrupted.
 //! A failed allocation is recorded; the out-of-memory panic that follows
 //! prints the failed size and alignment and the heap's state.
+//!
+//! The global allocator serves two worlds: kernel code gets this heap,
+//! isolated tasks (at EL0, where the kernel heap is out of reach) get their
+//! own ([`super::user_heap`]). [`Allocator`] picks by asking
+//! [`running_at_el0`](crate::arch::user_mode::running_at_el0).
 
 use buddy_system_allocator::Heap;
 use core::alloc::{GlobalAlloc, Layout};
@@ -39,6 +44,7 @@ impl KernelHeap {
         Self { heap: Mutex::new(Heap::new()), failed_size: AtomicUsize::new(0), failed_align: AtomicUsize::new(0) }
     }
 
+    #[inline(always)]
     fn with<R>(&self, f: impl FnOnce(&mut Heap<33>) -> R) -> R {
         #[cfg(target_os = "none")]
         let was = crate::arch::cpu::disable_interrupts();
@@ -101,8 +107,59 @@ unsafe impl GlobalAlloc for KernelHeap {
 }
 
 #[cfg(target_os = "none")]
-#[global_allocator]
 static HEAP: KernelHeap = KernelHeap::new();
+
+/// The global allocator: the kernel heap, or at EL0 the running isolated
+/// task's own heap.
+#[cfg(target_os = "none")]
+struct Allocator;
+
+// SAFETY: both heaps hand out disjoint blocks of the requested layout, and a
+// block is given back to the heap it came from: kernel code never sees an
+// isolated task's blocks, nor the reverse (they live in different worlds).
+#[cfg(target_os = "none")]
+unsafe impl GlobalAlloc for Allocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if crate::arch::user_mode::running_at_el0() {
+            return user_alloc(layout);
+        }
+        // SAFETY: forwarded from our caller.
+        unsafe { HEAP.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if crate::arch::user_mode::running_at_el0() {
+            // SAFETY: forwarded from our caller.
+            return unsafe { user_dealloc(ptr, layout) };
+        }
+        // SAFETY: forwarded from our caller.
+        unsafe { HEAP.dealloc(ptr, layout) }
+    }
+}
+
+/// At EL0: a block from the running isolated task's heap. Out of line, so
+/// the kernel's path through [`Allocator`] stays as short as before.
+#[cfg(target_os = "none")]
+#[inline(never)]
+fn user_alloc(layout: Layout) -> *mut u8 {
+    // SAFETY: at EL0, in the task's only thread; no other reference is live.
+    unsafe { super::user_heap::UserHeap::get() }.alloc(layout)
+}
+
+/// At EL0: gives a block back to the running isolated task's heap.
+///
+/// # Safety
+/// `ptr` came from [`user_alloc`] with `layout`.
+#[cfg(target_os = "none")]
+#[inline(never)]
+unsafe fn user_dealloc(ptr: *mut u8, layout: Layout) {
+    // SAFETY: as in `user_alloc`; `ptr` is from this task's heap, as our caller promises.
+    unsafe { super::user_heap::UserHeap::get().dealloc(ptr, layout) }
+}
+
+#[cfg(target_os = "none")]
+#[global_allocator]
+static ALLOCATOR: Allocator = Allocator;
 
 /// The kernel heap's usage now.
 #[cfg(target_os = "none")]

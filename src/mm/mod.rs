@@ -5,6 +5,7 @@
 //! - [`heap`]: the global allocator over the RAM the image does not use;
 //! - [`asid`]: address-space identifiers for tagging TLB entries (isolated tasks);
 //! - [`user_layout`]: the virtual layout every isolated task sees;
+//! - [`user_heap`]: the allocator of an isolated task's heap, in its own memory;
 //! - `address_space`: an isolated task's own lower half and its frames;
 //! - [`frame_pool`]: freed frames kept back for the next address space;
 //! - [`dump`](fn@dump): a table of one isolated task's mappings.
@@ -13,6 +14,7 @@ pub mod asid;
 pub mod frame_pool;
 pub mod heap;
 pub mod layout;
+pub mod user_heap;
 pub mod user_layout;
 
 #[cfg(target_os = "none")]

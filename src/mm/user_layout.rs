@@ -7,8 +7,9 @@
 //!
 //! ```text
 //! 0x0000_0000_0000_0000  unmapped (null pointers fault)
+//! HEAP_STATE             one page: the task's heap allocator (see mm::user_heap)
 //! ARGS_BASE              the closure's captured state, copied at spawn
-//! HEAP_BASE              heap reserve (HEAP_RESERVE bytes)
+//! HEAP_BASE              heap reserve (HEAP_RESERVE bytes by default), backed on demand
 //! stack_bottom - GUARD   guard region, never mapped
 //! stack_bottom..STACK_TOP the stack, growing down
 //! ```
@@ -19,10 +20,18 @@ pub const PAGE_SIZE: u64 = 4096;
 pub const ARGS_BASE: u64 = 0x0000_0000_0010_0000;
 /// The largest closure state an isolated task accepts.
 pub const ARGS_MAX: u64 = 64 * 1024;
+/// The page holding the task's heap allocator (its free lists and break),
+/// just below the closure's state: it shares that area's translation tables.
+pub const HEAP_STATE: u64 = ARGS_BASE - PAGE_SIZE;
 /// The base of the heap segment.
 pub const HEAP_BASE: u64 = 0x0000_0001_0000_0000;
-/// The heap's virtual reserve.
+/// The heap's default virtual reserve.
 pub const HEAP_RESERVE: u64 = 1 << 30;
+/// The largest heap reserve: up to the guard region of the largest stack.
+pub const HEAP_RESERVE_MAX: u64 = stack_bottom(MAX_STACK_SIZE) - STACK_GUARD - HEAP_BASE;
+/// The physical memory (frames of pages and translation tables) an isolated
+/// task may hold unless its `Builder` says otherwise.
+pub const DEFAULT_MEMORY_LIMIT: u64 = 16 << 20;
 /// The top of every isolated task's stack (it grows down from here).
 pub const STACK_TOP: u64 = 0x0000_0040_0000_0000;
 /// The never-mapped region below the stack: a push there is a stack overflow.
@@ -46,9 +55,25 @@ pub fn is_stack_guard(addr: u64, size: u64) -> bool {
     (bottom - STACK_GUARD..bottom).contains(&addr)
 }
 
+/// Is `addr` in memory that is backed on demand (a zeroed frame on first
+/// touch): the heap state page, or the heap reserve of `heap_reserve` bytes?
+pub fn is_demand_zero(addr: u64, heap_reserve: u64) -> bool {
+    (HEAP_STATE..HEAP_STATE + PAGE_SIZE).contains(&addr) || (addr >= HEAP_BASE && addr - HEAP_BASE < heap_reserve)
+}
+
+/// Checks a heap reserve asked for at spawn: a whole number of pages, at
+/// least one, at most [`HEAP_RESERVE_MAX`]. Returns it, or the largest allowed.
+pub fn check_heap_reserve(bytes: u64) -> Result<u64, u64> {
+    if bytes == 0 || bytes > HEAP_RESERVE_MAX || !bytes.is_multiple_of(PAGE_SIZE) {
+        return Err(HEAP_RESERVE_MAX);
+    }
+    Ok(bytes)
+}
+
 /// Which segment of an isolated task an address belongs to (for reports and `mm::dump`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Segment {
+    HeapState,
     Args,
     Heap,
     StackGuard,
@@ -59,13 +84,16 @@ pub enum Segment {
     Unmapped,
 }
 
-/// The segment of `addr` in an isolated task with a stack of `stack_size` bytes.
+/// The segment of `addr` in an isolated task with a stack of `stack_size`
+/// bytes (`Heap` covers the largest reserve; a task's own may be smaller).
 pub fn segment_of(addr: u64, stack_size: u64) -> Segment {
     if addr >= 1 << 39 {
         Segment::Kernel
+    } else if (HEAP_STATE..ARGS_BASE).contains(&addr) {
+        Segment::HeapState
     } else if (ARGS_BASE..ARGS_BASE + ARGS_MAX).contains(&addr) {
         Segment::Args
-    } else if (HEAP_BASE..HEAP_BASE + HEAP_RESERVE).contains(&addr) {
+    } else if (HEAP_BASE..HEAP_BASE + HEAP_RESERVE_MAX).contains(&addr) {
         Segment::Heap
     } else if is_stack_guard(addr, stack_size) {
         Segment::StackGuard
@@ -84,7 +112,9 @@ mod tests {
     fn segments_do_not_overlap_and_fit_in_the_lower_half() {
         const {
             assert!(ARGS_BASE + ARGS_MAX <= HEAP_BASE);
-            assert!(HEAP_BASE + HEAP_RESERVE <= stack_bottom(MAX_STACK_SIZE) - STACK_GUARD);
+            assert!(HEAP_RESERVE <= HEAP_RESERVE_MAX);
+            assert!(HEAP_BASE + HEAP_RESERVE_MAX <= stack_bottom(MAX_STACK_SIZE) - STACK_GUARD);
+            assert!(HEAP_STATE >= PAGE_SIZE);
             assert!(STACK_TOP <= 1 << 39);
             assert!(ARGS_BASE.is_multiple_of(PAGE_SIZE) && HEAP_BASE.is_multiple_of(PAGE_SIZE));
         }
@@ -102,10 +132,39 @@ mod tests {
     }
 
     #[test]
+    fn demand_zero_is_the_heap_state_page_and_the_reserve() {
+        let reserve = 1 << 30;
+        assert!(is_demand_zero(HEAP_STATE, reserve));
+        assert!(is_demand_zero(HEAP_STATE + PAGE_SIZE - 1, reserve));
+        assert!(!is_demand_zero(HEAP_STATE - 1, reserve));
+        assert!(!is_demand_zero(ARGS_BASE, reserve));
+        assert!(is_demand_zero(HEAP_BASE, reserve));
+        assert!(is_demand_zero(HEAP_BASE + reserve - 1, reserve));
+        assert!(!is_demand_zero(HEAP_BASE + reserve, reserve));
+        assert!(!is_demand_zero(HEAP_BASE - 1, reserve));
+        assert!(!is_demand_zero(STACK_TOP - 8, reserve));
+        assert!(!is_demand_zero(u64::MAX, reserve));
+        assert!(!is_demand_zero(0, reserve));
+    }
+
+    #[test]
+    fn heap_reserves_are_checked() {
+        assert_eq!(check_heap_reserve(HEAP_RESERVE), Ok(HEAP_RESERVE));
+        assert_eq!(check_heap_reserve(PAGE_SIZE), Ok(PAGE_SIZE));
+        assert_eq!(check_heap_reserve(HEAP_RESERVE_MAX), Ok(HEAP_RESERVE_MAX));
+        assert_eq!(check_heap_reserve(0), Err(HEAP_RESERVE_MAX));
+        assert_eq!(check_heap_reserve(PAGE_SIZE + 1), Err(HEAP_RESERVE_MAX));
+        assert_eq!(check_heap_reserve(HEAP_RESERVE_MAX + PAGE_SIZE), Err(HEAP_RESERVE_MAX));
+    }
+
+    #[test]
     fn addresses_map_to_segments() {
         let size = 16 * 1024;
         assert_eq!(segment_of(0, size), Segment::Unmapped);
         assert_eq!(segment_of(ARGS_BASE + 8, size), Segment::Args);
+        assert_eq!(segment_of(HEAP_STATE, size), Segment::HeapState);
+        assert_eq!(segment_of(HEAP_BASE + HEAP_RESERVE_MAX - 1, size), Segment::Heap);
+        assert_eq!(segment_of(HEAP_BASE + HEAP_RESERVE_MAX, size), Segment::Unmapped);
         assert_eq!(segment_of(HEAP_BASE + 4096 * 3, size), Segment::Heap);
         assert_eq!(segment_of(STACK_TOP - 8, size), Segment::Stack);
         assert_eq!(segment_of(STACK_TOP, size), Segment::Unmapped);

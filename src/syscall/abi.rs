@@ -28,6 +28,7 @@
 //! | 8 | `task_id` | — | the caller's task id |
 //! | 9 | `abi_version` | — | [`ABI_VERSION`] |
 //! | 10 | `panic` | location pointer, length, message pointer, length | does not return (the task fails with `Panic`) |
+//! | 11 | `memory_info` | [`MemoryFigure`] | that figure, in bytes |
 
 /// The most bytes of a panic message (and of its location) the kernel keeps.
 pub const MAX_PANIC_TEXT: u64 = 512;
@@ -50,10 +51,11 @@ pub enum Syscall {
     TaskId = 8,
     AbiVersion = 9,
     Panic = 10,
+    MemoryInfo = 11,
 }
 
 impl Syscall {
-    pub const ALL: [Syscall; 11] = [
+    pub const ALL: [Syscall; 12] = [
         Self::Yield,
         Self::Sleep,
         Self::Exit,
@@ -65,6 +67,7 @@ impl Syscall {
         Self::TaskId,
         Self::AbiVersion,
         Self::Panic,
+        Self::MemoryInfo,
     ];
 }
 
@@ -83,10 +86,42 @@ impl Syscall {
     }
 }
 
+/// What `memory_info` reports about the caller's memory, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum MemoryFigure {
+    /// Its resident pages: stack, closure state, heap pages touched so far.
+    Resident = 0,
+    /// Its translation tables.
+    Tables = 1,
+    /// The most it may hold, pages and tables together.
+    Limit = 2,
+    /// Its heap's virtual reserve.
+    HeapReserve = 3,
+}
+
+impl MemoryFigure {
+    pub const ALL: [MemoryFigure; 4] = [Self::Resident, Self::Tables, Self::Limit, Self::HeapReserve];
+}
+
 impl TryFrom<u64> for Syscall {
     type Error = SyscallError;
     fn try_from(nr: u64) -> Result<Self, SyscallError> {
-        Self::ALL.get(nr as usize).copied().filter(|s| *s as u64 == nr).ok_or(SyscallError::NoSuchCall)
+        Ok(match nr {
+            0 => Self::Yield,
+            1 => Self::Sleep,
+            2 => Self::Exit,
+            3 => Self::ConsoleWrite,
+            4 => Self::Time,
+            5 => Self::ChannelSend,
+            6 => Self::ChannelReceive,
+            7 => Self::MapShared,
+            8 => Self::TaskId,
+            9 => Self::AbiVersion,
+            10 => Self::Panic,
+            11 => Self::MemoryInfo,
+            _ => return Err(SyscallError::NoSuchCall),
+        })
     }
 }
 

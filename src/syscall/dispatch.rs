@@ -5,15 +5,17 @@
 //! [`ExceptionFrame`]: the number in `x8`, arguments in `x0`–`x5`, the
 //! result goes back in `x0` (see [`super::abi`]). Arguments are distrusted:
 //! pointers are checked with [`UserRange`] and copied with the unprivileged
-//! routines of `arch::user_access`, so a bad one is an error code. Any other
-//! exception from EL0 (a fault, an undefined instruction) and an unknown call
-//! number end the task alone, with a precise [`TaskFailure`].
+//! routines of `arch::user_access`, so a bad one is an error code. A first
+//! touch of the task's heap gets a frame and the task goes on
+//! ([`crate::task::demand_page`]). Any other exception from EL0 (a fault, an
+//! undefined instruction) and an unknown call number end the task alone,
+//! with a precise [`TaskFailure`].
 
-use super::abi::{encode, Syscall, SyscallError, ABI_VERSION, MAX_PANIC_TEXT};
+use super::abi::{encode, MemoryFigure, Syscall, SyscallError, ABI_VERSION, MAX_PANIC_TEXT};
 use crate::arch::esr::Syndrome;
 use crate::arch::exception::{ExceptionFrame, Fault};
 use crate::arch::user_access::{copy_from_user, UserAccessError, UserRange};
-use crate::task::TaskFailure;
+use crate::task::{DemandPaging, TaskFailure};
 
 /// The most bytes one `console_write` accepts.
 pub const MAX_WRITE: u64 = 64 * 1024;
@@ -30,7 +32,11 @@ pub(crate) fn user_exception(fault: Fault) {
         }
         return;
     }
-    let failure = crate::task::isolated_failure(syndrome, esr, far, frame.elr);
+    let failure = match crate::task::demand_page(syndrome, far) {
+        DemandPaging::Mapped => return, // retry the access
+        DemandPaging::Refused(failure) => failure,
+        DemandPaging::NotDemandZero => crate::task::isolated_failure(syndrome, esr, far, frame.elr),
+    };
     fail(frame, esr, far, syndrome, failure);
 }
 
@@ -63,9 +69,22 @@ fn run(call: Syscall, frame: &mut ExceptionFrame) -> Result<u64, SyscallError> {
         Syscall::TaskId => Ok(crate::task::current().id()),
         Syscall::AbiVersion => Ok(ABI_VERSION),
         Syscall::Panic => panic_isolated(UserText { ptr: a0, len: a1 }, UserText { ptr: a2, len: a3 }),
+        Syscall::MemoryInfo => memory_info(a0),
         // Channels and shared regions are not implemented yet.
         Syscall::ChannelSend | Syscall::ChannelReceive | Syscall::MapShared => Err(SyscallError::NoSuchObject),
     }
+}
+
+/// One figure of the caller's memory, in bytes.
+fn memory_info(figure: u64) -> Result<u64, SyscallError> {
+    let figure = MemoryFigure::ALL.get(figure as usize).ok_or(SyscallError::InvalidArgument)?;
+    let usage = crate::task::current_memory_usage();
+    Ok(match figure {
+        MemoryFigure::Resident => usage.resident,
+        MemoryFigure::Tables => usage.tables,
+        MemoryFigure::Limit => usage.limit,
+        MemoryFigure::HeapReserve => usage.heap_reserve,
+    })
 }
 
 fn user_error(e: UserAccessError) -> SyscallError {

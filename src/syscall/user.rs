@@ -5,7 +5,7 @@
 //! from EL0. `println!`, `task::yield_now` and `time::sleep` come here when
 //! [`crate::arch::user_mode::running_at_el0`] says so.
 
-use super::abi::{decode, Syscall, SyscallError};
+use super::abi::{decode, MemoryFigure, Syscall, SyscallError};
 use core::fmt;
 
 /// Makes system call `number` with up to three arguments; returns the raw `x0`.
@@ -48,6 +48,39 @@ pub fn console_write(bytes: &[u8]) -> Result<u64, SyscallError> {
 /// The caller's task id.
 pub fn task_id() -> u64 {
     call(Syscall::TaskId, 0, 0).unwrap_or(0)
+}
+
+/// The running isolated task's memory, in bytes (see [`MemoryFigure`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryUsage {
+    /// Pages it holds: stack, closure state, heap pages touched so far.
+    pub resident: u64,
+    /// Its translation tables.
+    pub tables: u64,
+    /// The most it may hold, pages and tables together.
+    pub limit: u64,
+    /// Its heap's virtual reserve.
+    pub heap_reserve: u64,
+}
+
+/// One figure of the caller's memory use, in bytes.
+pub fn memory_figure(figure: MemoryFigure) -> u64 {
+    call(Syscall::MemoryInfo, figure as u64, 0).unwrap_or(0)
+}
+
+/// The caller's resident memory: the pages it holds, in bytes.
+pub fn resident_bytes() -> u64 {
+    memory_figure(MemoryFigure::Resident)
+}
+
+/// The caller's memory use, all figures.
+pub fn memory_usage() -> MemoryUsage {
+    MemoryUsage {
+        resident: memory_figure(MemoryFigure::Resident),
+        tables: memory_figure(MemoryFigure::Tables),
+        limit: memory_figure(MemoryFigure::Limit),
+        heap_reserve: memory_figure(MemoryFigure::HeapReserve),
+    }
 }
 
 /// Formats into a small buffer on the task's stack, written out when full.

@@ -29,6 +29,10 @@ pub enum TaskFailure {
     BadSyscall { number: u64, pc: u64 },
     /// An isolated task called `exit` with a non-zero status.
     Exited { status: u64 },
+    /// An isolated task touched a new page of its heap at `addr`, but it
+    /// holds `held` bytes (pages and tables) and one more page could pass
+    /// its `limit` (or the OS ran out of frames first).
+    OutOfMemory { addr: u64, held: u64, limit: u64 },
     /// Any other synchronous exception (misaligned PC or SP, unhandled BRK/SVC...).
     Exception { esr: u64, pc: u64 },
 }
@@ -46,6 +50,9 @@ impl fmt::Display for TaskFailure {
             Self::IllegalInstruction { pc } => write!(f, "illegal instruction at pc {pc:#x}"),
             Self::BadSyscall { number, pc } => write!(f, "bad system call number {number} at pc {pc:#x}"),
             Self::Exited { status } => write!(f, "exited with status {status}"),
+            Self::OutOfMemory { addr, held, limit } => {
+                write!(f, "out of memory: touching {addr:#x} with {held} bytes held, limit {limit} bytes")
+            }
             Self::Exception { esr, pc } => write!(f, "exception (ESR {esr:#x}) at pc {pc:#x}"),
         }
     }

@@ -7,13 +7,16 @@
 //! the closure and calls `exit`. The closure's code is the image's own
 //! (execute-only at EL0); what it captured must be plain data, since kernel
 //! memory (the heap included) is out of its reach: a captured `Box` or
-//! `&'static` to kernel data is a memory-access fault when used.
+//! `&'static` to kernel data is a memory-access fault when used. Inside the
+//! task, `Box`, `Vec` and `String` allocate from its own heap
+//! ([`crate::mm::user_heap`]), backed on demand ([`demand_page`]) up to its
+//! memory limit.
 
 use super::spawn::{start_task, Builder, JoinHandle, SpawnError, TaskStart};
 use super::TaskFailure;
-use crate::arch::esr::Syndrome;
+use crate::arch::esr::{Access, FaultStatus, Syndrome};
 use crate::arch::mmu::descriptor::Attributes;
-use crate::mm::address_space::AddressSpace;
+use crate::mm::address_space::{AddressSpace, FaultInError, SpaceUsage};
 use crate::mm::user_layout::{self, page_align_up, ARGS_BASE, ARGS_MAX, PAGE_SIZE, STACK_TOP};
 use crate::sched::scheduler;
 use alloc::boxed::Box;
@@ -59,6 +62,23 @@ unsafe fn drop_isolated_packet(packet: *mut ()) {
 }
 
 impl Builder {
+    /// An isolated task's heap reserve in bytes (whole pages, default
+    /// [`user_layout::HEAP_RESERVE`], at most [`user_layout::HEAP_RESERVE_MAX`]):
+    /// virtual address space only, backed page by page on first touch.
+    pub fn heap_reserve(mut self, bytes: u64) -> Self {
+        self.heap_reserve = Some(bytes);
+        self
+    }
+
+    /// The most physical memory an isolated task may hold, pages and
+    /// translation tables together (default [`user_layout::DEFAULT_MEMORY_LIMIT`]).
+    /// Touching a new heap page past it ends the task with
+    /// [`TaskFailure::OutOfMemory`].
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = Some(bytes);
+        self
+    }
+
     /// Spawns `f` as an isolated task: at EL0, in an address space of its
     /// own, with its own stack (the builder's stack size, default
     /// [`DEFAULT_USER_STACK_SIZE`]) above an unmapped guard region.
@@ -78,14 +98,23 @@ impl Builder {
         if state_size > ARGS_MAX || core::mem::align_of::<F>() as u64 > PAGE_SIZE {
             return Err(SpawnError::StackTooLarge { requested: state_size as usize, max: ARGS_MAX as usize });
         }
+        let reserve = self.heap_reserve.unwrap_or(user_layout::HEAP_RESERVE);
+        user_layout::check_heap_reserve(reserve)
+            .map_err(|max| SpawnError::BadHeapReserve { requested: reserve, max })?;
+        let limit = self.memory_limit.unwrap_or(user_layout::DEFAULT_MEMORY_LIMIT);
         let (level, stacks) = self.level_and_stacks(KERNEL_SIDE_STACK_SIZE)?;
         let stack_size = page_align_up(stack_size);
         let mut space = AddressSpace::new().map_err(|_| SpawnError::OutOfMemory)?;
+        space.set_limits(reserve, limit);
         space
             .map_zeroed(STACK_TOP - stack_size, stack_size / PAGE_SIZE, Attributes::USER_DATA)
             .map_err(|_| SpawnError::OutOfMemory)?;
         let state_pages = page_align_up(state_size.max(1)) / PAGE_SIZE;
         space.map_zeroed(ARGS_BASE, state_pages, Attributes::USER_DATA).map_err(|_| SpawnError::OutOfMemory)?;
+        let held = space.usage().resident + space.usage().tables;
+        if held > limit {
+            return Err(SpawnError::MemoryLimitTooSmall { requested: limit, min: held });
+        }
         let f = core::mem::ManuallyDrop::new(f);
         // SAFETY: `f` is a live value of `state_size` bytes; it is moved, not
         // copied: `ManuallyDrop` keeps the kernel from dropping it again.
@@ -130,6 +159,51 @@ pub(crate) fn isolated_failure(syndrome: Syndrome, esr: u64, far: u64, pc: u64) 
     // SAFETY: the running task is alive.
     let stack_size = unsafe { scheduler::current().as_ref() }.user_stack_size;
     super::failure::from_fault(syndrome, esr, far, pc, |addr| user_layout::is_stack_guard(addr, stack_size))
+}
+
+/// What a translation fault at `far` in the running isolated task's memory
+/// (from EL0, or from the kernel copying to or from it) comes to.
+pub(crate) enum DemandPaging {
+    /// A page of demand-zero memory got its frame: retry the access.
+    Mapped,
+    /// Not a first touch of demand-zero memory: a real fault.
+    NotDemandZero,
+    /// A first touch, refused: the task is at its memory limit.
+    Refused(TaskFailure),
+}
+
+/// Backs a first touch of the running task's heap with a zeroed frame
+/// (see [`AddressSpace::fault_in`]). Instruction fetches are never backed:
+/// the heap is not executable.
+pub(crate) fn demand_page(syndrome: Syndrome, far: u64) -> DemandPaging {
+    let Syndrome::Abort { access, status: FaultStatus::Translation { .. }, far_valid: true, .. } = syndrome else {
+        return DemandPaging::NotDemandZero;
+    };
+    if access == Access::Execute {
+        return DemandPaging::NotDemandZero;
+    }
+    let _masked = crate::sched::critical::InterruptsMasked::new();
+    // SAFETY: the running task is alive; its address space is used only by
+    // itself and, with interrupts masked (as here), by the scheduler and `dump`.
+    let space = unsafe { &mut *scheduler::current().as_ref().address_space.get() };
+    let Some(space) = space else { return DemandPaging::NotDemandZero };
+    match space.fault_in(far) {
+        Ok(()) => DemandPaging::Mapped,
+        Err(FaultInError::NotDemandZero) => DemandPaging::NotDemandZero,
+        Err(FaultInError::LimitReached { held, limit } | FaultInError::OutOfFrames { held, limit }) => {
+            DemandPaging::Refused(TaskFailure::OutOfMemory { addr: far, held, limit })
+        }
+    }
+}
+
+/// The running task's memory (zero for a kernel task: it has no address space of its own).
+pub(crate) fn current_memory_usage() -> SpaceUsage {
+    let _masked = crate::sched::critical::InterruptsMasked::new();
+    // SAFETY: as in `demand_page`.
+    match unsafe { &*scheduler::current().as_ref().address_space.get() } {
+        Some(space) => space.usage(),
+        None => SpaceUsage { resident: 0, tables: 0, limit: 0, heap_reserve: 0 },
+    }
 }
 
 /// `mm::dump`: prints the mappings of the isolated task `handle` refers to

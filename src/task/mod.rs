@@ -31,7 +31,7 @@ pub use isolated::dump_address_space;
 #[cfg(target_os = "none")]
 pub use isolated::DEFAULT_USER_STACK_SIZE;
 #[cfg(target_os = "none")]
-pub(crate) use isolated::{exit_isolated, isolated_failure};
+pub(crate) use isolated::{current_memory_usage, demand_page, exit_isolated, isolated_failure, DemandPaging};
 #[cfg(target_os = "none")]
 mod park;
 #[cfg(target_os = "none")]

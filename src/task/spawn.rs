@@ -26,6 +26,10 @@ pub enum SpawnError {
     InvalidPriority(Priority),
     /// Larger than the largest stack a slot holds.
     StackTooLarge { requested: usize, max: usize },
+    /// An isolated task's heap reserve is zero, not whole pages, or larger than its layout allows.
+    BadHeapReserve { requested: u64, max: u64 },
+    /// An isolated task's memory limit cannot even hold what it needs at spawn.
+    MemoryLimitTooSmall { requested: u64, min: u64 },
 }
 
 /// A task's identity: a number unique for the system's life, and a name.
@@ -78,6 +82,9 @@ pub struct Builder {
     pub(super) name: Option<String>,
     pub(super) priority: Option<Priority>,
     pub(super) stack_size: Option<usize>,
+    /// Isolated tasks only: heap reserve and memory limit, in bytes.
+    pub(super) heap_reserve: Option<u64>,
+    pub(super) memory_limit: Option<u64>,
 }
 
 /// The closure and the slot for its result. `result` comes first, so a

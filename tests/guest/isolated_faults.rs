@@ -2,12 +2,15 @@
 //! exact reason, every time. Each misbehaviour runs twice in a row; after
 //! each, a kernel watchdog task must have made progress and the frames the
 //! task held must all be back. Bad pointers and lengths given to
-//! `console_write` are refused with error codes, not faults.
+//! `console_write` are refused with error codes, not faults. Executing from
+//! the task's heap is a fault too (the heap is never executable).
 //!
 //! The isolated closures use no formatting (no `.rodata`), so the test runs
 //! the same with PAN (`-cpu max`), where `.rodata` is kernel-only.
 #![no_std]
 #![no_main]
+
+extern crate alloc;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
@@ -84,6 +87,7 @@ fn main() {
     let kernel_stack = core::hint::black_box(&kernel_stack_var as *const u64 as u64);
     let code = recurse as *const () as u64;
     let stack_top = ilusion::mm::user_layout::STACK_TOP;
+    let heap_base = ilusion::mm::user_layout::HEAP_BASE;
 
     check(
         "read OS memory",
@@ -189,6 +193,19 @@ fn main() {
             })
         },
         &|got| *got == Ok(()),
+    );
+    check(
+        "execute from own heap",
+        &|| {
+            isolated("heap exec", || {
+                // `ret`, in a block of the task's own heap (mapped on first touch, never executable).
+                let code = alloc::boxed::Box::new([0xd65f_03c0u32; 4]);
+                // SAFETY: not safe at all: this is the fault under test.
+                let f: extern "C" fn() = unsafe { core::mem::transmute(core::hint::black_box(code.as_ptr())) };
+                f();
+            })
+        },
+        &|got| is_access(got, heap_base, Access::Execute),
     );
     ilusion::println!("isolated faults ok");
 }

@@ -60,6 +60,7 @@ fn main() {
                         | Err(SyscallError::BadAddress)
                         | Err(SyscallError::BadLength)
                         | Err(SyscallError::NoSuchObject)
+                        | Err(SyscallError::InvalidArgument)
                 );
                 if !known {
                     unexpected += 1;

@@ -7,7 +7,9 @@
 //! faults exactly as it would for the task itself. A fault inside these
 //! routines is not fatal: the exception handler sees that the faulting PC is
 //! in the copy routines ([`recover`]) and resumes at `user_access_fault`,
-//! which returns an error to the caller.
+//! which returns an error to the caller. A fault on a page of the task's
+//! heap not touched yet is no error: the handler maps it (demand paging)
+//! and the copy instruction runs again.
 //!
 //! Before touching anything, [`UserRange::new`] refuses ranges that are not
 //! entirely in the lower half (TTBR0, where user address spaces live) or
@@ -125,12 +127,17 @@ pub fn read_user_u64(src: u64) -> Result<u64, UserAccessError> {
     Ok(u64::from_le_bytes(bytes))
 }
 
+/// Is `pc` inside the copy routines (a fault there is a user pointer's)?
+pub fn in_copy_routine(pc: u64) -> bool {
+    let start = core::ptr::addr_of!(user_access_start) as u64;
+    let end = core::ptr::addr_of!(user_access_end) as u64;
+    (start..end).contains(&pc)
+}
+
 /// If `frame` faulted inside the copy routines, make it return an error
 /// instead; called by the exception handler before anything else.
 pub fn recover(frame: &mut ExceptionFrame) -> bool {
-    let start = core::ptr::addr_of!(user_access_start) as u64;
-    let end = core::ptr::addr_of!(user_access_end) as u64;
-    if (start..end).contains(&frame.elr) {
+    if in_copy_routine(frame.elr) {
         frame.elr = core::ptr::addr_of!(user_access_fault) as u64;
         true
     } else {

@@ -107,6 +107,15 @@ pub fn clear_lower_half() {
     set_lower_half(EMPTY_LOWER_HALF.load(Ordering::Relaxed), 0);
 }
 
+/// Makes table entries just written (new mappings where there were none)
+/// visible to the table walker. Invalid entries are never cached in the
+/// TLB, so no invalidation is needed.
+pub fn publish_new_mappings() {
+    use aarch64_cpu::asm::barrier;
+    barrier::dsb(barrier::ISHST);
+    barrier::isb(barrier::SY);
+}
+
 /// Drops every TLB entry tagged with `asid`'s pair (an address space that ended).
 pub fn invalidate_asid(asid: u16) {
     use aarch64_cpu::asm::barrier;

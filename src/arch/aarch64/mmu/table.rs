@@ -153,6 +153,40 @@ impl PageTable {
         map_range(self.root, 1, va, pa, end, attrs.to_bits(), alloc)
     }
 
+    /// Maps the one 4 KiB page at `va` to `pa`: the short path for demand
+    /// paging (a walk down the levels, creating tables where missing).
+    pub fn map_page(
+        &mut self,
+        va: u64,
+        pa: u64,
+        attrs: Attributes,
+        alloc: &mut impl TableAllocator,
+    ) -> Result<(), MapError> {
+        if !(va | pa).is_multiple_of(PAGE_SIZE) {
+            return Err(MapError::Misaligned { va, pa, size: PAGE_SIZE });
+        }
+        let mut table = self.root;
+        for level in 1..3 {
+            // SAFETY: `table` is a live table of this address space, and
+            // `&mut self` makes us its only user.
+            let entry = unsafe { &mut table.as_mut().entries[index(va, level)] };
+            if !entry.is_valid() {
+                let (_, next) = alloc.allocate().ok_or(MapError::OutOfTables)?;
+                *entry = Descriptor::table(next);
+            } else if !entry.is_table() {
+                return Err(MapError::AlreadyMapped { va });
+            }
+            table = alloc.table_at(entry.address());
+        }
+        // SAFETY: as above, a level 3 table.
+        let entry = unsafe { &mut table.as_mut().entries[index(va, 3)] };
+        if entry.is_valid() {
+            return Err(MapError::AlreadyMapped { va });
+        }
+        *entry = Descriptor::page_bits(pa, attrs.to_bits());
+        Ok(())
+    }
+
     /// Unmaps the 4 KiB pages of `[va, va + size)` and returns how many were
     /// mapped. Blocks are not split: a range that hits one is refused. Tables
     /// emptied this way stay in place for the next mapping (the caller must
@@ -286,6 +320,24 @@ mod tests {
         assert!(pt.translate(HIGH + 0x4008_3000, &a).is_none(), "one past the end is unmapped");
         assert!(pt.translate(HIGH + 0x4007_f000, &a).is_none(), "one before is unmapped");
         assert_eq!(a.0.len(), 3, "root + level 2 + level 3");
+    }
+
+    #[test]
+    fn single_pages_map_with_their_tables_once() {
+        let mut a = HostTables::default();
+        let mut pt = PageTable::new(&mut a).unwrap();
+        let heap = 0x1_0000_0000;
+        pt.map_page(heap, 0x5000_0000, Attributes::USER_DATA, &mut a).unwrap();
+        assert_eq!(a.0.len(), 3, "root + level 2 + level 3");
+        pt.map_page(heap + PAGE_SIZE, 0x5000_3000, Attributes::USER_DATA, &mut a).unwrap();
+        assert_eq!(a.0.len(), 3, "same tables");
+        assert_eq!(pt.translate(heap + PAGE_SIZE + 8, &a), Some((0x5000_3008, Attributes::USER_DATA, PAGE_SIZE)));
+        assert_eq!(
+            pt.map_page(heap, 0x5000_1000, Attributes::USER_DATA, &mut a),
+            Err(MapError::AlreadyMapped { va: heap })
+        );
+        assert!(matches!(pt.map_page(heap + 1, 0, Attributes::USER_DATA, &mut a), Err(MapError::Misaligned { .. })));
+        assert!(pt.translate(heap + 2 * PAGE_SIZE, &a).is_none());
     }
 
     #[test]

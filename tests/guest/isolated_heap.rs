@@ -1,0 +1,148 @@
+//! QEMU test: the heap of isolated tasks. `Box`, `Vec` and `String` work at
+//! EL0, from the task's own heap; the 1 GiB reserve costs nothing until
+//! touched, and touching 3 pages adds exactly 3 pages of resident memory;
+//! the kernel copying from a heap page not touched yet faults it in; a
+//! task allocating without end fails alone with `OutOfMemory` at its limit,
+//! twice, while a watchdog runs; every frame comes back.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::time::Duration;
+use ilusion::mm::user_layout::{DEFAULT_MEMORY_LIMIT, HEAP_BASE, HEAP_RESERVE_MAX, PAGE_SIZE};
+use ilusion::syscall::abi::Syscall;
+use ilusion::syscall::user::{memory_usage, raw_syscall};
+use ilusion::task::{self, Builder, SpawnError, TaskFailure};
+
+ilusion::entry!(main);
+
+static WATCHDOG: AtomicU64 = AtomicU64::new(0);
+
+fn fail(what: &str) -> ! {
+    ilusion::println!("FAILED: {what}");
+    ilusion::exit(1)
+}
+
+/// `Box`, `Vec` and `String` at EL0, contents checked; the task exits 1 on a mismatch.
+fn collections() {
+    let boxed = Box::new(41u64);
+    let squares: Vec<u64> = (1..=1000).map(|i| i * i).collect();
+    let mut text = String::from("isolated");
+    text.push_str(" heap");
+    for word in ["says", "hello"] {
+        text.push(' ');
+        text.push_str(word);
+    }
+    let sum: u64 = squares.iter().sum();
+    let in_heap = (HEAP_BASE..HEAP_BASE + (1 << 30)).contains(&(squares.as_ptr() as u64));
+    ilusion::println!(
+        "EL0 collections: box {}, sum of squares {sum}, text '{text}', in own heap {in_heap}",
+        *boxed + 1
+    );
+    let ok = *boxed == 41 && sum == 333_833_500 && text == "isolated heap says hello" && in_heap;
+    ilusion::syscall::user::exit(if ok { 0 } else { 1 });
+}
+
+/// Reserve 1 GiB, touch 3 pages: resident memory grows by exactly 3 pages.
+fn three_pages() {
+    // First use sets up the allocator (its state page and the heap's tables).
+    let warm_up = core::hint::black_box(Box::new(1u64));
+    let before = memory_usage();
+    // Each one page, aligned: three chunks of one page each, each touched in full.
+    let pages: [Box<[u8]>; 3] = core::array::from_fn(|i| alloc::vec![i as u8 + 1; PAGE_SIZE as usize].into());
+    let after = memory_usage();
+    let grew = after.resident - before.resident;
+    let tables = after.tables - before.tables;
+    let contents_ok = pages.iter().enumerate().all(|(i, p)| p.iter().all(|&b| b == i as u8 + 1));
+    ilusion::println!(
+        "reserve {} MiB, touched 3 pages: resident +{grew} bytes ({} pages), tables +{tables}, contents {contents_ok}",
+        before.heap_reserve >> 20,
+        grew / PAGE_SIZE
+    );
+    let ok = before.heap_reserve == 1 << 30 && grew == 3 * PAGE_SIZE && tables == 0 && contents_ok && *warm_up == 1;
+    ilusion::syscall::user::exit(if ok { 0 } else { 1 });
+}
+
+/// The kernel copies from a heap page the task never touched: it is faulted in.
+fn kernel_copy_from_untouched() {
+    let buffer: Vec<u8> = Vec::with_capacity(4 * PAGE_SIZE as usize);
+    let untouched = buffer.as_ptr() as u64 + 2 * PAGE_SIZE;
+    let before = memory_usage().resident;
+    let written = raw_syscall(Syscall::ConsoleWrite as u64, untouched, 1, 0);
+    let grew = memory_usage().resident - before;
+    ilusion::println!("\nconsole_write from an untouched heap page: {written} byte, resident +{grew}");
+    ilusion::syscall::user::exit(if written == 1 && grew == PAGE_SIZE { 0 } else { 1 });
+}
+
+/// A reserve smaller than the request: `try_reserve` says so, nothing faults.
+fn small_reserve() {
+    let mut v: Vec<u8> = Vec::new();
+    let refused = v.try_reserve(1 << 20).is_err();
+    let fits = v.try_reserve(32 * 1024).is_ok();
+    ilusion::println!("64 KiB reserve: 1 MiB refused {refused}, 32 KiB granted {fits}");
+    ilusion::syscall::user::exit(if refused && fits { 0 } else { 1 });
+}
+
+/// Allocates pages until the task's memory limit stops it.
+fn hog() {
+    let mut hoard: Vec<Box<[u8]>> = Vec::new();
+    loop {
+        hoard.push(alloc::vec![0xa5u8; PAGE_SIZE as usize].into());
+    }
+}
+
+fn run(name: &str, builder: Builder, f: fn()) -> Result<(), TaskFailure> {
+    builder.name(name).spawn_isolated(f).expect("spawn isolated").join()
+}
+
+fn main() {
+    let _watchdog = task::spawn(|| loop {
+        WATCHDOG.fetch_add(1, Ordering::Relaxed);
+        ilusion::time::sleep(Duration::from_millis(1));
+    });
+    let frames = ilusion::mm::frames_in_use();
+    let cases: [(&str, Builder, fn()); 4] = [
+        ("collections", Builder::new(), collections),
+        ("three pages", Builder::new().heap_reserve(1 << 30), three_pages),
+        ("kernel copy", Builder::new(), kernel_copy_from_untouched),
+        ("small reserve", Builder::new().heap_reserve(64 * 1024), small_reserve),
+    ];
+    for (name, builder, f) in cases {
+        let got = run(name, builder, f);
+        ilusion::println!("{name}: {got:?}");
+        if got.is_err() {
+            fail(name);
+        }
+    }
+    for attempt in 1..=2 {
+        let before = WATCHDOG.load(Ordering::Relaxed);
+        let got = run("hog", Builder::new(), hog);
+        ilusion::time::sleep(Duration::from_millis(3));
+        let progressed = WATCHDOG.load(Ordering::Relaxed) > before;
+        let freed = ilusion::mm::frames_in_use() == frames;
+        let at_limit = matches!(got, Err(TaskFailure::OutOfMemory { held, limit, .. })
+            if limit == DEFAULT_MEMORY_LIMIT && held <= limit && held + 3 * PAGE_SIZE > limit);
+        ilusion::println!("memory limit #{attempt}: {got:?}, watchdog {progressed}, frames freed {freed}");
+        if !(at_limit && progressed && freed) {
+            fail("memory limit");
+        }
+    }
+    let bad_reserve = Builder::new().heap_reserve(0).spawn_isolated(|| {}).err();
+    let too_big = Builder::new().heap_reserve(HEAP_RESERVE_MAX + PAGE_SIZE).spawn_isolated(|| {}).err();
+    let tiny_limit = Builder::new().memory_limit(PAGE_SIZE).spawn_isolated(|| {}).err();
+    ilusion::println!("spawn errors: {bad_reserve:?}, {too_big:?}, {tiny_limit:?}");
+    let errors_ok = matches!(bad_reserve, Some(SpawnError::BadHeapReserve { requested: 0, .. }))
+        && matches!(too_big, Some(SpawnError::BadHeapReserve { .. }))
+        && matches!(tiny_limit, Some(SpawnError::MemoryLimitTooSmall { requested: 4096, .. }));
+    let freed = ilusion::mm::frames_in_use() == frames;
+    ilusion::println!("frames back to start: {freed}");
+    if !(errors_ok && freed) {
+        fail("spawn errors or frames");
+    }
+    ilusion::println!("isolated heap ok");
+}
