@@ -348,6 +348,22 @@ const CASES: &[Case] = &[
         0,
         &["fuzzer: 100000 random system calls: Ok(()), watchdog true, frames freed true", "syscall fuzzer ok"],
     ),
+    case(
+        "ipc: channels between isolated and kernel tasks (round trip, refused calls, disconnection)",
+        "isolated_channels",
+        0,
+        &[
+            "producer: 5 round trips, every answer right",
+            "round trip: producer Ok(()), consumer Ok(Ok(5))",
+            "refused calls: Ok([-5, -5, -5, -5, -3, -2, -2, -4, -7, -2, -2, -4, 8])",
+            "after them: received Ok(42), prober Ok(())",
+            "disconnection: receiver Ok(()), sender Ok(())",
+            "faulty sender: got Ok(5), then Err(Disconnected); joined Err(MemoryAccess { addr: 16, access: Write,",
+            "frames back to start: true, heap back after the second round trip: true",
+            "kernel endpoint in an isolated task: Ok(())",
+            "isolated channels ok",
+        ],
+    ),
     Case {
         name: "isolation: faults with PAN on",
         image: "isolated_faults",

@@ -8,6 +8,7 @@
 //! that an ended task gave everything back.
 
 use super::asid::{Asid, AsidAllocator};
+use super::shared_region::SharedRegion;
 use super::user_layout::PAGE_SIZE;
 use crate::arch::mmu::descriptor::Attributes;
 use crate::arch::mmu::table::{MapError, PageTable, Table, TableAllocator};
@@ -33,7 +34,7 @@ const FRAME: Layout = match Layout::from_size_align(PAGE_SIZE as usize, PAGE_SIZ
 };
 
 /// A zeroed frame: its kernel address, or `None` when memory is out.
-fn allocate_frame() -> Option<NonNull<u8>> {
+pub(crate) fn allocate_frame() -> Option<NonNull<u8>> {
     // SAFETY: `FRAME` has a non-zero size.
     let frame = NonNull::new(unsafe { alloc::alloc::alloc_zeroed(FRAME) })?;
     FRAMES_IN_USE.fetch_add(1, Ordering::Relaxed);
@@ -42,7 +43,7 @@ fn allocate_frame() -> Option<NonNull<u8>> {
 
 /// # Safety
 /// `frame` came from [`allocate_frame`] and nothing maps or uses it any more.
-unsafe fn free_frame(frame: NonNull<u8>) {
+pub(crate) unsafe fn free_frame(frame: NonNull<u8>) {
     // SAFETY: promised by our caller.
     unsafe { alloc::alloc::dealloc(frame.as_ptr(), FRAME) };
     FRAMES_IN_USE.fetch_sub(1, Ordering::Relaxed);
@@ -69,6 +70,8 @@ pub struct AddressSpace {
     tables: Option<PageTable>,
     /// Mapped frames: (user address, kernel address of the frame).
     frames: Vec<(u64, NonNull<u8>)>,
+    /// Shared regions mapped here (user address), kept alive while mapped.
+    shared: Vec<(u64, SharedRegion)>,
     asid: Option<Asid>,
 }
 
@@ -79,7 +82,7 @@ unsafe impl Send for AddressSpace {}
 impl AddressSpace {
     /// An empty address space (one root table).
     pub fn new() -> Result<Self, MapError> {
-        Ok(Self { tables: Some(PageTable::new(&mut FrameTables)?), frames: Vec::new(), asid: None })
+        Ok(Self { tables: Some(PageTable::new(&mut FrameTables)?), frames: Vec::new(), shared: Vec::new(), asid: None })
     }
 
     fn tables(&self) -> &PageTable {
@@ -103,6 +106,15 @@ impl AddressSpace {
                 return Err(e);
             }
             self.frames.push((page, frame));
+        }
+        Ok(())
+    }
+
+    /// Maps the frames of `region` at `va` with `attrs`; the region lives at least as long as this mapping.
+    pub fn map_shared(&mut self, va: u64, region: &SharedRegion, attrs: Attributes) -> Result<(), MapError> {
+        self.shared.push((va, region.clone()));
+        for (k, pa) in region.frame_addresses().enumerate() {
+            self.tables_mut().map(va + k as u64 * PAGE_SIZE, pa, PAGE_SIZE, attrs, &mut FrameTables)?;
         }
         Ok(())
     }
@@ -134,7 +146,11 @@ impl AddressSpace {
 
     /// The mapped pages, in mapping order: (user address, physical address).
     pub fn pages(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.frames.iter().map(|(va, frame)| (*va, virt_to_phys(frame.as_ptr() as u64)))
+        let own = self.frames.iter().map(|(va, frame)| (*va, virt_to_phys(frame.as_ptr() as u64)));
+        let shared = self.shared.iter().flat_map(|(va, region)| {
+            region.frame_addresses().enumerate().map(move |(k, pa)| (va + k as u64 * PAGE_SIZE, pa))
+        });
+        own.chain(shared)
     }
 
     /// The attributes `va` is mapped with, if it is.
@@ -159,5 +175,7 @@ impl Drop for AddressSpace {
             // SAFETY: each table came from `FrameTables` (counted frames) and is freed once.
             tables.free_tables(&FrameTables, |t| unsafe { free_frame(t.cast()) });
         }
+        // Unmapped now: the shared regions may go (if this was their last holder).
+        self.shared.clear();
     }
 }

@@ -6,6 +6,7 @@
 //! - [`asid`]: address-space identifiers for tagging TLB entries (isolated tasks);
 //! - [`user_layout`]: the virtual layout every isolated task sees;
 //! - `address_space`: an isolated task's own lower half and its frames;
+//! - `shared_region`: memory mapped into several isolated tasks on purpose;
 //! - [`dump`](fn@dump): a table of one isolated task's mappings.
 
 pub mod asid;
@@ -19,4 +20,8 @@ pub mod address_space;
 pub use crate::task::dump_address_space as dump;
 #[cfg(target_os = "none")]
 pub use address_space::frames_in_use;
+#[cfg(target_os = "none")]
+pub mod shared_region;
+#[cfg(target_os = "none")]
+pub use shared_region::{Access, RegionError, SharedMemory, SharedRegion};
 pub mod mapping_table;

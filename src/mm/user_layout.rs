@@ -9,6 +9,7 @@
 //! 0x0000_0000_0000_0000  unmapped (null pointers fault)
 //! ARGS_BASE              the closure's captured state, copied at spawn
 //! HEAP_BASE              heap reserve (HEAP_RESERVE bytes)
+//! SHARED_BASE            shared regions granted at spawn (SHARED_RESERVE bytes)
 //! stack_bottom - GUARD   guard region, never mapped
 //! stack_bottom..STACK_TOP the stack, growing down
 //! ```
@@ -23,6 +24,10 @@ pub const ARGS_MAX: u64 = 64 * 1024;
 pub const HEAP_BASE: u64 = 0x0000_0001_0000_0000;
 /// The heap's virtual reserve.
 pub const HEAP_RESERVE: u64 = 1 << 30;
+/// Where the shared regions granted to a task are mapped, one after the other.
+pub const SHARED_BASE: u64 = 0x0000_0030_0000_0000;
+/// The room for shared regions in one task.
+pub const SHARED_RESERVE: u64 = 16 << 30;
 /// The top of every isolated task's stack (it grows down from here).
 pub const STACK_TOP: u64 = 0x0000_0040_0000_0000;
 /// The never-mapped region below the stack: a push there is a stack overflow.
@@ -51,6 +56,7 @@ pub fn is_stack_guard(addr: u64, size: u64) -> bool {
 pub enum Segment {
     Args,
     Heap,
+    Shared,
     StackGuard,
     Stack,
     /// A kernel (upper-half) address.
@@ -67,6 +73,8 @@ pub fn segment_of(addr: u64, stack_size: u64) -> Segment {
         Segment::Args
     } else if (HEAP_BASE..HEAP_BASE + HEAP_RESERVE).contains(&addr) {
         Segment::Heap
+    } else if (SHARED_BASE..SHARED_BASE + SHARED_RESERVE).contains(&addr) {
+        Segment::Shared
     } else if is_stack_guard(addr, stack_size) {
         Segment::StackGuard
     } else if (stack_bottom(stack_size)..STACK_TOP).contains(&addr) {
@@ -84,7 +92,8 @@ mod tests {
     fn segments_do_not_overlap_and_fit_in_the_lower_half() {
         const {
             assert!(ARGS_BASE + ARGS_MAX <= HEAP_BASE);
-            assert!(HEAP_BASE + HEAP_RESERVE <= stack_bottom(MAX_STACK_SIZE) - STACK_GUARD);
+            assert!(HEAP_BASE + HEAP_RESERVE <= SHARED_BASE);
+            assert!(SHARED_BASE + SHARED_RESERVE <= stack_bottom(MAX_STACK_SIZE) - STACK_GUARD);
             assert!(STACK_TOP <= 1 << 39);
             assert!(ARGS_BASE.is_multiple_of(PAGE_SIZE) && HEAP_BASE.is_multiple_of(PAGE_SIZE));
         }
@@ -107,6 +116,7 @@ mod tests {
         assert_eq!(segment_of(0, size), Segment::Unmapped);
         assert_eq!(segment_of(ARGS_BASE + 8, size), Segment::Args);
         assert_eq!(segment_of(HEAP_BASE + 4096 * 3, size), Segment::Heap);
+        assert_eq!(segment_of(SHARED_BASE + 4096, size), Segment::Shared);
         assert_eq!(segment_of(STACK_TOP - 8, size), Segment::Stack);
         assert_eq!(segment_of(STACK_TOP, size), Segment::Unmapped);
         assert_eq!(segment_of(stack_bottom(size) - 1, size), Segment::StackGuard);

@@ -62,12 +62,15 @@ fn run(call: Syscall, frame: &mut ExceptionFrame) -> Result<u64, SyscallError> {
         Syscall::Time => Ok(crate::time::Instant::now().since_boot().as_nanos() as u64),
         Syscall::TaskId => Ok(crate::task::current().id()),
         Syscall::AbiVersion => Ok(ABI_VERSION),
-        // Channels and shared regions are not implemented yet.
-        Syscall::ChannelSend | Syscall::ChannelReceive | Syscall::MapShared => Err(SyscallError::NoSuchObject),
+        Syscall::ChannelSend => crate::ipc::syscalls::channel_send(a0, a1, frame.x[2]),
+        Syscall::ChannelReceive => crate::ipc::syscalls::channel_receive(a0, a1, frame.x[2]),
+        // Shared regions are mapped at spawn (`task::Builder::share`): nothing to map on request.
+        Syscall::MapShared => Err(SyscallError::NoSuchObject),
     }
 }
 
-fn user_error(e: UserAccessError) -> SyscallError {
+/// The error code for a refused user pointer.
+pub(crate) fn user_error(e: UserAccessError) -> SyscallError {
     match e {
         UserAccessError::NotUserAddress | UserAccessError::Fault => SyscallError::BadAddress,
         UserAccessError::Overflow => SyscallError::BadLength,

@@ -23,6 +23,8 @@ pub use failure::TaskFailure;
 pub use restart::*;
 
 #[cfg(target_os = "none")]
+mod grants;
+#[cfg(target_os = "none")]
 mod isolated;
 #[cfg(target_os = "none")]
 mod spawn;
@@ -31,7 +33,7 @@ pub use isolated::dump_address_space;
 #[cfg(target_os = "none")]
 pub use isolated::DEFAULT_USER_STACK_SIZE;
 #[cfg(target_os = "none")]
-pub(crate) use isolated::{exit_isolated, isolated_failure};
+pub(crate) use isolated::{exit_isolated, isolated_failure, with_current_handles};
 #[cfg(target_os = "none")]
 mod park;
 #[cfg(target_os = "none")]

@@ -78,6 +78,8 @@ pub struct Builder {
     pub(super) name: Option<String>,
     pub(super) priority: Option<Priority>,
     pub(super) stack_size: Option<usize>,
+    /// Channel endpoints and shared regions for an isolated task (`grant`, `share`).
+    pub(super) grants: super::grants::Grants,
 }
 
 /// The closure and the slot for its result. `result` comes first, so a
@@ -340,6 +342,7 @@ pub(crate) fn fault_in_task(fault: &crate::arch::exception::Fault) -> Option<(Ta
 
 /// Ends the running task with `failure` (from the panic or exception handler).
 pub(crate) fn fail_current(failure: TaskFailure) -> ! {
+    super::isolated::release_handles();
     scheduler::exit_current(Some(failure))
 }
 
