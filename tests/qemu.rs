@@ -364,6 +364,21 @@ const CASES: &[Case] = &[
             "isolated channels ok",
         ],
     ),
+    case(
+        "ipc: a shared region, read-write for one isolated task, read-only for others",
+        "shared_regions",
+        0,
+        &[
+            "region of 6000 bytes: 2 frames",
+            "writer Ok(()), reader Ok(()), kernel sees the data: true",
+            "*** task 'vandal' (#5) failed: memory access fault: Write of 0x3000001004",
+            "read-only write #1: Err(MemoryAccess { addr: 206158434308, access: Write,",
+            "exact true, data unchanged true, watchdog true",
+            "read-only write #2: Err(MemoryAccess { addr: 206158434308, access: Write,",
+            "frames back to start: true",
+            "shared regions ok",
+        ],
+    ),
     Case {
         name: "isolation: faults with PAN on",
         image: "isolated_faults",
