@@ -383,6 +383,21 @@ const CASES: &[Case] = &[
             "shared regions ok",
         ],
     ),
+    case(
+        "ipc example: isolated producer and consumer, shared summary read-only for a third",
+        "ipc",
+        0,
+        &[
+            "  0x0000003000000000-0x0000003000001000      4 KiB  rw-  normal  Shared",
+            "[filter] reading #1: 20250 m°C",
+            "[filter] reading #5: 21250 m°C",
+            "sensor joined: Ok(())",
+            "filter joined: Ok(())",
+            "[display] 5 readings, mean 20750 m°C (read-only view)",
+            "display joined: Ok(())",
+            "frames back to start: true",
+        ],
+    ),
     Case {
         name: "isolation: faults with PAN on",
         image: "isolated_faults",
