@@ -340,7 +340,12 @@ const CASES: &[Case] = &[
         raw: false,
         input: None,
         exit: Some(0),
-        expect: &["cost isolated_spawn_join_empty ", "cost null_syscall ", "cost isolated_yield_2_tasks "],
+        expect: &[
+            "cost isolated_spawn_join_empty ",
+            "cost null_syscall ",
+            "cost isolated_yield_2_tasks ",
+            "cost channel_message_isolated ",
+        ],
     },
     case(
         "isolation: 100,000 random system calls, no kernel fault",
