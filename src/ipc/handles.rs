@@ -71,3 +71,30 @@ pub trait Grant: Sized {
     #[doc(hidden)]
     fn grant_into(self, table: &mut HandleTable) -> Self;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Dummy;
+    impl ChannelEnd for Dummy {
+        fn send_from_user(&self, _: u64, _: u64) -> Result<u64, SyscallError> {
+            Ok(1)
+        }
+        fn receive_to_user(&self, _: u64, _: u64) -> Result<u64, SyscallError> {
+            Ok(2)
+        }
+    }
+
+    #[test]
+    fn a_handle_means_something_only_in_its_own_table() {
+        let (mut a, mut b) = (HandleTable::default(), HandleTable::default());
+        let in_a = a.insert(Box::new(Dummy));
+        let in_b = b.insert(Box::new(Dummy));
+        assert_ne!(in_a, in_b);
+        assert!(a.get(in_a.number()).is_some() && b.get(in_b.number()).is_some());
+        assert!(a.get(in_b.number()).is_none() && b.get(in_a.number()).is_none());
+        assert!(a.get(Handle::NONE.number()).is_none());
+        assert_eq!(a.get(in_a.number()).map(|o| o.send_from_user(0, 0)), Some(Ok(1)));
+    }
+}

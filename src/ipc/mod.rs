@@ -20,18 +20,16 @@
 //! ([`Message`]): the kernel copies their bytes from one address space into
 //! the other, so a pointer inside one would mean nothing on arrival.
 
+mod handles;
 mod message;
 
+pub use handles::{Grant, Handle, HandleTable};
 pub use message::Message;
 
 #[cfg(target_os = "none")]
 mod channel;
 #[cfg(target_os = "none")]
-mod handles;
-#[cfg(target_os = "none")]
 pub(crate) mod syscalls;
 
 #[cfg(target_os = "none")]
 pub use channel::{channel, ChannelError, Receiver, Sender};
-#[cfg(target_os = "none")]
-pub use handles::{Grant, Handle, HandleTable};
