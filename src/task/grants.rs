@@ -33,12 +33,16 @@ impl Grants {
 }
 
 impl Builder {
+    fn grants(&mut self) -> &mut Grants {
+        self.grants.get_or_insert_with(Default::default)
+    }
+
     /// Hands a channel endpoint to the isolated task this builder spawns:
     /// records it in that task's handle table and returns the endpoint in
     /// its *granted* form, for the closure to capture. Kernel tasks
     /// (`spawn`) get no handles: what was granted is then dropped.
     pub fn grant<E: Grant>(&mut self, endpoint: E) -> E {
-        endpoint.grant_into(&mut self.grants.handles)
+        endpoint.grant_into(&mut self.grants().handles)
     }
 
     /// Maps `region` into the isolated task this builder spawns, with
@@ -46,9 +50,10 @@ impl Builder {
     /// Regions go one after the other, a page apart, in the task's shared
     /// segment; if they do not fit, `spawn_isolated` fails with `OutOfMemory`.
     pub fn share(&mut self, region: &SharedRegion, access: Access) -> SharedMemory {
-        let address = SHARED_BASE + self.grants.shared_used;
-        self.grants.shared_used += region.mapped_size() + PAGE_SIZE;
-        self.grants.regions.push((region.clone(), address, access));
+        let grants = self.grants();
+        let address = SHARED_BASE + grants.shared_used;
+        grants.shared_used += region.mapped_size() + PAGE_SIZE;
+        grants.regions.push((region.clone(), address, access));
         SharedMemory::new(address, region.len(), access)
     }
 }

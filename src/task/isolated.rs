@@ -99,7 +99,7 @@ impl Builder {
         // copied: `ManuallyDrop` keeps the kernel from dropping it again.
         let bytes = unsafe { core::slice::from_raw_parts(&*f as *const F as *const u8, state_size as usize) };
         space.write(ARGS_BASE, bytes).map_err(|_| SpawnError::OutOfMemory)?;
-        let grants = core::mem::take(&mut self.grants);
+        let grants = self.grants.take().map(|g| *g).unwrap_or_default();
         if !grants.regions_fit() {
             return Err(SpawnError::OutOfMemory);
         }

@@ -78,8 +78,9 @@ pub struct Builder {
     pub(super) name: Option<String>,
     pub(super) priority: Option<Priority>,
     pub(super) stack_size: Option<usize>,
-    /// Channel endpoints and shared regions for an isolated task (`grant`, `share`).
-    pub(super) grants: super::grants::Grants,
+    /// Channel endpoints and shared regions for an isolated task (`grant`,
+    /// `share`); boxed, so that builders without any stay small.
+    pub(super) grants: Option<alloc::boxed::Box<super::grants::Grants>>,
 }
 
 /// The closure and the slot for its result. `result` comes first, so a
