@@ -19,7 +19,9 @@
 //!   and the boot sequence in `kernel.rs`;
 //! - tasks: [`task`] (spawn, join, priorities), [`sync`] (mutexes,
 //!   semaphores, condition variables, channels), and the scheduler behind
-//!   them in [`sched`].
+//!   them in [`sched`];
+//! - between address spaces: [`ipc`] (channels isolated tasks can use) and
+//!   `mm::SharedRegion`.
 
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -33,6 +35,7 @@ extern crate alloc;
 pub mod arch;
 pub mod console;
 pub mod fdt;
+pub mod ipc;
 pub mod irq;
 pub mod logger;
 pub mod mm;

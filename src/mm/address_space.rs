@@ -16,6 +16,7 @@
 
 use super::asid::{Asid, AsidAllocator};
 use super::frame_pool::FramePool;
+use super::shared_region::SharedRegion;
 use super::user_layout::{self, PAGE_SIZE};
 use crate::arch::mmu::descriptor::Attributes;
 use crate::arch::mmu::table::{MapError, PageTable, Table, TableAllocator};
@@ -52,7 +53,7 @@ const FRAME: Layout = match Layout::from_size_align(PAGE_SIZE as usize, PAGE_SIZ
 static POOL: Mutex<FramePool> = Mutex::new(FramePool::new());
 
 /// A zeroed frame: its kernel address, or `None` when memory is out.
-fn allocate_frame() -> Option<NonNull<u8>> {
+pub(crate) fn allocate_frame() -> Option<NonNull<u8>> {
     let pooled = {
         let _masked = InterruptsMasked::new();
         POOL.lock().take()
@@ -70,7 +71,7 @@ fn allocate_frame() -> Option<NonNull<u8>> {
 
 /// # Safety
 /// `frame` came from [`allocate_frame`] and nothing maps or uses it any more.
-unsafe fn free_frame(frame: NonNull<u8>) {
+pub(crate) unsafe fn free_frame(frame: NonNull<u8>) {
     FRAMES_IN_USE.fetch_sub(1, Ordering::Relaxed);
     let kept = {
         let _masked = InterruptsMasked::new();
@@ -151,6 +152,8 @@ pub struct AddressSpace {
     frame_limit: usize,
     /// The size of the heap reserve (demand-zero, from `HEAP_BASE`).
     heap_reserve: u64,
+    /// Shared regions mapped here (user address), kept alive while mapped.
+    shared: Vec<(u64, SharedRegion)>,
     asid: Option<Asid>,
 }
 
@@ -170,6 +173,7 @@ impl AddressSpace {
             table_count,
             frame_limit: (user_layout::DEFAULT_MEMORY_LIMIT / PAGE_SIZE) as usize,
             heap_reserve: user_layout::HEAP_RESERVE,
+            shared: Vec::new(),
             asid: None,
         })
     }
@@ -238,6 +242,16 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// Maps the frames of `region` at `va` with `attrs`; the region lives at least as long as this mapping.
+    pub fn map_shared(&mut self, va: u64, region: &SharedRegion, attrs: Attributes) -> Result<(), MapError> {
+        self.shared.push((va, region.clone()));
+        let tables = self.tables.as_mut().expect("address space in use after drop");
+        for (k, pa) in region.frame_addresses().enumerate() {
+            tables.map_page(va + k as u64 * PAGE_SIZE, pa, attrs, &mut CountedTables(&mut self.table_count))?;
+        }
+        Ok(())
+    }
+
     /// Copies `bytes` to user address `va`, which must be mapped by [`Self::map_zeroed`].
     /// Writes through the kernel's view of the frames: no user access involved.
     pub fn write(&mut self, va: u64, bytes: &[u8]) -> Result<(), MapError> {
@@ -270,7 +284,11 @@ impl AddressSpace {
 
     /// The mapped pages, in mapping order: (user address, physical address).
     pub fn pages(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.frames.iter().map(|(va, frame)| (*va, virt_to_phys(frame.as_ptr() as u64)))
+        let own = self.frames.iter().map(|(va, frame)| (*va, virt_to_phys(frame.as_ptr() as u64)));
+        let shared = self.shared.iter().flat_map(|(va, region)| {
+            region.frame_addresses().enumerate().map(move |(k, pa)| (va + k as u64 * PAGE_SIZE, pa))
+        });
+        own.chain(shared)
     }
 
     /// The attributes `va` is mapped with, if it is.
@@ -295,5 +313,7 @@ impl Drop for AddressSpace {
             // SAFETY: each table came from `FrameTables` (counted frames) and is freed once.
             tables.free_tables(&FrameTables, |t| unsafe { free_frame(t.cast()) });
         }
+        // Unmapped now: the shared regions may go (if this was their last holder).
+        self.shared.clear();
     }
 }

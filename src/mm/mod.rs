@@ -8,6 +8,7 @@
 //! - [`user_heap`]: the allocator of an isolated task's heap, in its own memory;
 //! - `address_space`: an isolated task's own lower half and its frames;
 //! - [`frame_pool`]: freed frames kept back for the next address space;
+//! - `shared_region`: memory mapped into several isolated tasks on purpose;
 //! - [`dump`](fn@dump): a table of one isolated task's mappings.
 
 pub mod asid;
@@ -23,4 +24,8 @@ pub mod address_space;
 pub use crate::task::dump_address_space as dump;
 #[cfg(target_os = "none")]
 pub use address_space::frames_in_use;
+#[cfg(target_os = "none")]
+pub mod shared_region;
+#[cfg(target_os = "none")]
+pub use shared_region::{Access, RegionError, SharedMemory, SharedRegion};
 pub mod mapping_table;

@@ -10,6 +10,7 @@
 //! HEAP_STATE             one page: the task's heap allocator (see mm::user_heap)
 //! ARGS_BASE              the closure's captured state, copied at spawn
 //! HEAP_BASE              heap reserve (HEAP_RESERVE bytes by default), backed on demand
+//! SHARED_BASE            shared regions granted at spawn (SHARED_RESERVE bytes)
 //! stack_bottom - GUARD   guard region, never mapped
 //! stack_bottom..STACK_TOP the stack, growing down
 //! ```
@@ -27,8 +28,12 @@ pub const HEAP_STATE: u64 = ARGS_BASE - PAGE_SIZE;
 pub const HEAP_BASE: u64 = 0x0000_0001_0000_0000;
 /// The heap's default virtual reserve.
 pub const HEAP_RESERVE: u64 = 1 << 30;
-/// The largest heap reserve: up to the guard region of the largest stack.
-pub const HEAP_RESERVE_MAX: u64 = stack_bottom(MAX_STACK_SIZE) - STACK_GUARD - HEAP_BASE;
+/// Where the shared regions granted to a task are mapped, one after the other.
+pub const SHARED_BASE: u64 = 0x0000_0030_0000_0000;
+/// The room for shared regions in one task.
+pub const SHARED_RESERVE: u64 = 16 << 30;
+/// The largest heap reserve: up to the shared regions.
+pub const HEAP_RESERVE_MAX: u64 = SHARED_BASE - HEAP_BASE;
 /// The physical memory (frames of pages and translation tables) an isolated
 /// task may hold unless its `Builder` says otherwise.
 pub const DEFAULT_MEMORY_LIMIT: u64 = 16 << 20;
@@ -76,6 +81,7 @@ pub enum Segment {
     HeapState,
     Args,
     Heap,
+    Shared,
     StackGuard,
     Stack,
     /// A kernel (upper-half) address.
@@ -95,6 +101,8 @@ pub fn segment_of(addr: u64, stack_size: u64) -> Segment {
         Segment::Args
     } else if (HEAP_BASE..HEAP_BASE + HEAP_RESERVE_MAX).contains(&addr) {
         Segment::Heap
+    } else if (SHARED_BASE..SHARED_BASE + SHARED_RESERVE).contains(&addr) {
+        Segment::Shared
     } else if is_stack_guard(addr, stack_size) {
         Segment::StackGuard
     } else if (stack_bottom(stack_size)..STACK_TOP).contains(&addr) {
@@ -113,7 +121,8 @@ mod tests {
         const {
             assert!(ARGS_BASE + ARGS_MAX <= HEAP_BASE);
             assert!(HEAP_RESERVE <= HEAP_RESERVE_MAX);
-            assert!(HEAP_BASE + HEAP_RESERVE_MAX <= stack_bottom(MAX_STACK_SIZE) - STACK_GUARD);
+            assert!(HEAP_BASE + HEAP_RESERVE_MAX <= SHARED_BASE);
+            assert!(SHARED_BASE + SHARED_RESERVE <= stack_bottom(MAX_STACK_SIZE) - STACK_GUARD);
             assert!(HEAP_STATE >= PAGE_SIZE);
             assert!(STACK_TOP <= 1 << 39);
             assert!(ARGS_BASE.is_multiple_of(PAGE_SIZE) && HEAP_BASE.is_multiple_of(PAGE_SIZE));
@@ -164,8 +173,10 @@ mod tests {
         assert_eq!(segment_of(ARGS_BASE + 8, size), Segment::Args);
         assert_eq!(segment_of(HEAP_STATE, size), Segment::HeapState);
         assert_eq!(segment_of(HEAP_BASE + HEAP_RESERVE_MAX - 1, size), Segment::Heap);
-        assert_eq!(segment_of(HEAP_BASE + HEAP_RESERVE_MAX, size), Segment::Unmapped);
+        assert_eq!(segment_of(HEAP_BASE + HEAP_RESERVE_MAX, size), Segment::Shared);
+        assert_eq!(segment_of(SHARED_BASE + SHARED_RESERVE, size), Segment::Unmapped);
         assert_eq!(segment_of(HEAP_BASE + 4096 * 3, size), Segment::Heap);
+        assert_eq!(segment_of(SHARED_BASE + 4096, size), Segment::Shared);
         assert_eq!(segment_of(STACK_TOP - 8, size), Segment::Stack);
         assert_eq!(segment_of(STACK_TOP, size), Segment::Unmapped);
         assert_eq!(segment_of(stack_bottom(size) - 1, size), Segment::StackGuard);

@@ -15,6 +15,17 @@
 //! saves and restores only the registers its handler can touch (see
 //! `src/syscall/fast.rs`); the others save the whole context.
 //!
+//! The channel calls take a handle the task was granted at spawn
+//! (`task::Builder::grant`; see [`crate::ipc`]): an unknown handle, one of
+//! another task, or a sender given to `channel_receive` (and the reverse)
+//! is `NoSuchObject`. The buffer holds one message: its length must be the
+//! channel's message size (`BadLength`; for `channel_receive` a smaller
+//! capacity is `BufferTooSmall`, a larger one is fine), its address aligned
+//! for the message type (`Misaligned`) and mapped, writable for a receive
+//! (`BadAddress`). When the other end is gone: `Disconnected`. Shared
+//! regions need no call: `task::Builder::share` maps them before the task
+//! starts.
+//!
 //! | nr | call | arguments | result |
 //! |---:|---|---|---|
 //! | 0 | `yield` | — | 0 |
@@ -22,9 +33,9 @@
 //! | 2 | `exit` | status | does not return |
 //! | 3 | `console_write` | pointer, length | bytes written |
 //! | 4 | `time` | — | nanoseconds since boot |
-//! | 5 | `channel_send` | channel, pointer, length | 0 |
-//! | 6 | `channel_receive` | channel, pointer, capacity | message length |
-//! | 7 | `map_shared` | region, address | 0 |
+//! | 5 | `channel_send` | handle, pointer, length | 0 (may wait for room) |
+//! | 6 | `channel_receive` | handle, pointer, capacity | message length (waits for one) |
+//! | 7 | `map_shared` | region, address | always `NoSuchObject`: regions are mapped at spawn |
 //! | 8 | `task_id` | — | the caller's task id |
 //! | 9 | `abi_version` | — | [`ABI_VERSION`] |
 //! | 10 | `panic` | location pointer, length, message pointer, length | does not return (the task fails with `Panic`) |

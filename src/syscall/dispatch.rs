@@ -70,8 +70,10 @@ fn run(call: Syscall, frame: &mut ExceptionFrame) -> Result<u64, SyscallError> {
         Syscall::AbiVersion => Ok(ABI_VERSION),
         Syscall::Panic => panic_isolated(UserText { ptr: a0, len: a1 }, UserText { ptr: a2, len: a3 }),
         Syscall::MemoryInfo => memory_info(a0),
-        // Channels and shared regions are not implemented yet.
-        Syscall::ChannelSend | Syscall::ChannelReceive | Syscall::MapShared => Err(SyscallError::NoSuchObject),
+        Syscall::ChannelSend => crate::ipc::syscalls::channel_send(a0, a1, a2),
+        Syscall::ChannelReceive => crate::ipc::syscalls::channel_receive(a0, a1, a2),
+        // Shared regions are mapped at spawn (`task::Builder::share`): nothing to map on request.
+        Syscall::MapShared => Err(SyscallError::NoSuchObject),
     }
 }
 
@@ -87,7 +89,8 @@ fn memory_info(figure: u64) -> Result<u64, SyscallError> {
     })
 }
 
-fn user_error(e: UserAccessError) -> SyscallError {
+/// The error code for a refused user pointer.
+pub(crate) fn user_error(e: UserAccessError) -> SyscallError {
     match e {
         UserAccessError::NotUserAddress | UserAccessError::Fault => SyscallError::BadAddress,
         UserAccessError::Overflow => SyscallError::BadLength,

@@ -45,6 +45,17 @@ pub fn console_write(bytes: &[u8]) -> Result<u64, SyscallError> {
     call(Syscall::ConsoleWrite, bytes.as_ptr() as u64, bytes.len() as u64)
 }
 
+/// Sends the message `bytes` on the granted channel `handle`.
+pub fn channel_send(handle: u64, bytes: &[u8]) -> Result<u64, SyscallError> {
+    decode(raw_syscall(Syscall::ChannelSend as u64, handle, bytes.as_ptr() as u64, bytes.len() as u64))
+}
+
+/// Waits for a message on the granted channel `handle` and writes it at
+/// `ptr` (`capacity` bytes there); returns its length.
+pub fn channel_receive(handle: u64, ptr: u64, capacity: u64) -> Result<u64, SyscallError> {
+    decode(raw_syscall(Syscall::ChannelReceive as u64, handle, ptr, capacity))
+}
+
 /// The caller's task id.
 pub fn task_id() -> u64 {
     call(Syscall::TaskId, 0, 0).unwrap_or(0)

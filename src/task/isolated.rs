@@ -10,13 +10,18 @@
 //! `&'static` to kernel data is a memory-access fault when used. Inside the
 //! task, `Box`, `Vec` and `String` allocate from its own heap
 //! ([`crate::mm::user_heap`]), backed on demand ([`demand_page`]) up to its
-//! memory limit.
+//! memory limit. What the
+//! builder granted (`grants`) comes with it: channel endpoints in the
+//! task's handle table (in its packet, released as soon as it ends), shared
+//! regions mapped into its address space.
 
 use super::spawn::{start_task, Builder, JoinHandle, SpawnError, TaskStart};
 use super::TaskFailure;
 use crate::arch::esr::{Access, FaultStatus, Syndrome};
 use crate::arch::mmu::descriptor::Attributes;
+use crate::ipc::HandleTable;
 use crate::mm::address_space::{AddressSpace, FaultInError, SpaceUsage};
+use crate::mm::shared_region;
 use crate::mm::user_layout::{self, page_align_up, ARGS_BASE, ARGS_MAX, PAGE_SIZE, STACK_TOP};
 use crate::sched::scheduler;
 use alloc::boxed::Box;
@@ -32,6 +37,9 @@ struct IsolatedPacket {
     result: Option<()>,
     pc: u64,
     stack_top: u64,
+    /// The objects granted to the task; only the task itself touches it
+    /// (in its system calls, and as it ends).
+    handles: core::cell::UnsafeCell<HandleTable>,
 }
 
 /// The first code an isolated task runs at EL0: take the closure out of its
@@ -83,7 +91,7 @@ impl Builder {
     /// own, with its own stack (the builder's stack size, default
     /// [`DEFAULT_USER_STACK_SIZE`]) above an unmapped guard region.
     /// `f` is moved (bit for bit) into the task's memory.
-    pub fn spawn_isolated<F>(self, f: F) -> Result<JoinHandle<()>, SpawnError>
+    pub fn spawn_isolated<F>(mut self, f: F) -> Result<JoinHandle<()>, SpawnError>
     where
         F: FnOnce() + Send + 'static,
     {
@@ -120,10 +128,22 @@ impl Builder {
         // copied: `ManuallyDrop` keeps the kernel from dropping it again.
         let bytes = unsafe { core::slice::from_raw_parts(&*f as *const F as *const u8, state_size as usize) };
         space.write(ARGS_BASE, bytes).map_err(|_| SpawnError::OutOfMemory)?;
+        let grants = self.grants.take().map(|g| *g).unwrap_or_default();
+        if !grants.regions_fit() {
+            return Err(SpawnError::OutOfMemory);
+        }
+        for (region, address, access) in &grants.regions {
+            let attrs = match access {
+                shared_region::Access::ReadWrite => Attributes::USER_DATA,
+                shared_region::Access::ReadOnly => Attributes { writable: false, ..Attributes::USER_DATA },
+            };
+            space.map_shared(*address, region, attrs).map_err(|_| SpawnError::OutOfMemory)?;
+        }
         let packet = Box::into_raw(Box::new(IsolatedPacket {
             result: None,
             pc: user_entry::<F> as *const () as u64,
             stack_top: STACK_TOP,
+            handles: core::cell::UnsafeCell::new(grants.handles),
         }));
         Ok(start_task(TaskStart {
             name: self.name,
@@ -144,6 +164,7 @@ pub(crate) fn exit_isolated(status: u64) -> ! {
     if status != 0 {
         super::fail_current(TaskFailure::Exited { status });
     }
+    release_handles();
     // SAFETY: the running task is alive; only isolated tasks make system calls,
     // and their packet is an `IsolatedPacket`, which starts with the result.
     unsafe {
@@ -152,6 +173,31 @@ pub(crate) fn exit_isolated(status: u64) -> ! {
         *(t.packet as *mut Option<()>) = Some(());
     }
     scheduler::exit_current(None)
+}
+
+/// The running task's handle table, if it is an isolated task.
+fn current_handles() -> Option<*mut HandleTable> {
+    // SAFETY: the running task is alive.
+    let t = unsafe { scheduler::current().as_ref() };
+    // SAFETY: an isolated task's packet is an `IsolatedPacket`, alive as long as the task.
+    t.is_isolated().then(|| unsafe { (*(t.packet as *mut IsolatedPacket)).handles.get() })
+}
+
+/// Runs `f` on the running isolated task's handle table (`None` for a kernel task).
+/// `f` may block: nothing but the task itself touches its table.
+pub(crate) fn with_current_handles<R>(f: impl FnOnce(&HandleTable) -> R) -> Option<R> {
+    // SAFETY: only the running task reaches its own table, from one system call at a
+    // time; the table is emptied only as the task ends, never during a call.
+    current_handles().map(|table| f(unsafe { &*table }))
+}
+
+/// As the running task ends: releases what was granted to it, so the other
+/// ends of its channels see the disconnection now (not when it is joined).
+pub(crate) fn release_handles() {
+    if let Some(table) = current_handles() {
+        // SAFETY: as in `with_current_handles`; no call of the task is in progress.
+        drop(core::mem::take(unsafe { &mut *table }));
+    }
 }
 
 /// The failure a synchronous exception from EL0 means for the running isolated task.

@@ -23,6 +23,8 @@ pub use failure::TaskFailure;
 pub use restart::*;
 
 #[cfg(target_os = "none")]
+mod grants;
+#[cfg(target_os = "none")]
 mod isolated;
 #[cfg(target_os = "none")]
 mod spawn;
@@ -31,7 +33,9 @@ pub use isolated::dump_address_space;
 #[cfg(target_os = "none")]
 pub use isolated::DEFAULT_USER_STACK_SIZE;
 #[cfg(target_os = "none")]
-pub(crate) use isolated::{current_memory_usage, demand_page, exit_isolated, isolated_failure, DemandPaging};
+pub(crate) use isolated::{
+    current_memory_usage, demand_page, exit_isolated, isolated_failure, with_current_handles, DemandPaging,
+};
 #[cfg(target_os = "none")]
 mod park;
 #[cfg(target_os = "none")]

@@ -85,6 +85,9 @@ pub struct Builder {
     /// Isolated tasks only: heap reserve and memory limit, in bytes.
     pub(super) heap_reserve: Option<u64>,
     pub(super) memory_limit: Option<u64>,
+    /// Channel endpoints and shared regions for an isolated task (`grant`,
+    /// `share`); boxed, so that builders without any stay small.
+    pub(super) grants: Option<alloc::boxed::Box<super::grants::Grants>>,
 }
 
 /// The closure and the slot for its result. `result` comes first, so a
@@ -347,6 +350,7 @@ pub(crate) fn fault_in_task(fault: &crate::arch::exception::Fault) -> Option<(Ta
 
 /// Ends the running task with `failure` (from the panic or exception handler).
 pub(crate) fn fail_current(failure: TaskFailure) -> ! {
+    super::isolated::release_handles();
     scheduler::exit_current(Some(failure))
 }
 

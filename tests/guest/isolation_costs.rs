@@ -22,6 +22,7 @@
 
 extern crate alloc;
 
+use ilusion::ipc;
 use ilusion::syscall::abi::Syscall;
 use ilusion::syscall::user::raw_syscall;
 use ilusion::task::{self, Builder, Priority, TaskFailure};
@@ -115,6 +116,37 @@ fn isolated_task_bytes() -> u64 {
     ((during - before) / TASKS) as u64
 }
 
+/// Ticks for two isolated tasks to bounce one `u64` back and forth `N`
+/// times over two channels (each message: a send, a receive, a switch of
+/// address space).
+fn ping_pong() -> u64 {
+    let (ping_tx, ping_rx) = ipc::channel::<u64>(1);
+    let (pong_tx, pong_rx) = ipc::channel::<u64>(1);
+    let start = Instant::now();
+    let mut pinger = Builder::new().priority(Priority::Cooperative(1));
+    let (tx, rx) = (pinger.grant(ping_tx), pinger.grant(pong_rx));
+    let pinger = pinger
+        .spawn_isolated(move || {
+            for i in 0..N {
+                let _ = tx.send(i);
+                let _ = rx.recv();
+            }
+        })
+        .expect("spawn");
+    let mut ponger = Builder::new().priority(Priority::Cooperative(1));
+    let (tx, rx) = (ponger.grant(pong_tx), ponger.grant(ping_rx));
+    let ponger = ponger
+        .spawn_isolated(move || {
+            for _ in 0..N {
+                let _ = rx.recv().map(|v| tx.send(v));
+            }
+        })
+        .expect("spawn");
+    pinger.join().expect("pinger failed");
+    ponger.join().expect("ponger failed");
+    Instant::now().ticks() - start.ticks()
+}
+
 fn main() {
     let runs = 100;
     let empty = (0..runs).map(|_| run(1, || {})).sum::<u64>() / runs;
@@ -160,6 +192,10 @@ fn main() {
     let bytes = isolated_task_bytes();
     ilusion::println!("cost isolated_task_bytes {bytes}");
     ilusion::println!("bench isolated_task_bytes {bytes}");
+
+    let messages = ping_pong();
+    ilusion::println!("cost channel_message_isolated {}", instructions(messages - 2 * empty) / (2 * N));
+    ilusion::println!("bench channel_send_recv_isolated {}", instructions(messages - 2 * empty) / (2 * N));
 
     // Issue 4's budgets: null call < 80, yield < 400, spawn + join < 25,000,
     // demand-zero fault (without the zeroing) < 600.

@@ -3,11 +3,16 @@
 //! design, are tested in `isolated_faults`). The kernel must refuse every bad
 //! pointer and length with an error code, never fault; the task checks that
 //! each result is a value or a known error, and the watchdog keeps running.
+//! The channel calls get random handles, among them four real ones granted
+//! to the fuzzer (a sender and a receiver with a kernel task at the other
+//! end, and one of each whose other end is gone), so some calls succeed:
+//! the kernel tasks count what crossed.
 #![no_std]
 #![no_main]
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
+use ilusion::ipc;
 use ilusion::syscall::abi::{decode, Syscall, SyscallError};
 use ilusion::syscall::user::{exit, raw_syscall};
 use ilusion::task::{self, Builder};
@@ -33,8 +38,23 @@ fn main() {
     let kernel_address = WATCHDOG.as_ptr() as u64;
     let frames = ilusion::mm::frames_in_use();
     let before = WATCHDOG.load(Ordering::Relaxed);
-    let outcome = Builder::new()
-        .name("fuzzer")
+    let mut builder = Builder::new().name("fuzzer");
+    // Live channels, with kernel tasks at the other end, until the fuzzer ends.
+    let (to_drainer, from_fuzzer) = ipc::channel::<u64>(4);
+    let (to_fuzzer, from_feeder) = ipc::channel::<u64>(4);
+    let drainer = task::spawn(move || from_fuzzer.iter().count());
+    let feeder = task::spawn(move || (0u64..).take_while(|n| to_fuzzer.send(*n).is_ok()).count());
+    // Dead channels: their other end is gone.
+    let (dead_tx, _) = ipc::channel::<u64>(1);
+    let (_, dead_rx) = ipc::channel::<u64>(1);
+    let handles = [
+        builder.grant(to_drainer).handle(),
+        builder.grant(from_feeder).handle(),
+        builder.grant(dead_tx).handle(),
+        builder.grant(dead_rx).handle(),
+    ]
+    .map(|h| h.expect("granted").number());
+    let outcome = builder
         .spawn_isolated(move || {
             let mut rng = 0x2545_f491_4f6c_dd1d_u64;
             let mut unexpected = 0;
@@ -53,14 +73,30 @@ fn main() {
                     a0 = [kernel_address, 0, a0 & ((1 << 39) - 1), a0][(a2 % 4) as usize];
                     a1 = if a2 & 4 == 0 { a1 % 256 + 1 } else { a1 };
                 }
+                let mut buffer = [0u64; 2];
+                let (mut a1, mut a2) = (a1, a2);
+                if number == Syscall::ChannelSend as u64 || number == Syscall::ChannelReceive as u64 {
+                    // A real handle half the time; a buffer that is sometimes good
+                    // (our stack), else kernel, null, misaligned or random; a length
+                    // that is sometimes right.
+                    let pick = next(&mut rng);
+                    a0 = if pick & 1 == 0 { handles[(pick >> 1) as usize % 4] } else { a0 % 64 };
+                    let good = buffer.as_mut_ptr() as u64;
+                    a1 = [good, good, kernel_address, 0, good + 4, a1][(pick >> 8) as usize % 6];
+                    a2 = [8, 8, 16, a2 % 16, a2][(pick >> 16) as usize % 5];
+                }
                 let result = decode(raw_syscall(number, a0, a1, a2));
+                core::hint::black_box(&mut buffer);
                 let known = matches!(
                     result,
                     Ok(_)
                         | Err(SyscallError::BadAddress)
                         | Err(SyscallError::BadLength)
+                        | Err(SyscallError::Misaligned)
                         | Err(SyscallError::NoSuchObject)
                         | Err(SyscallError::InvalidArgument)
+                        | Err(SyscallError::Disconnected)
+                        | Err(SyscallError::BufferTooSmall)
                 );
                 if !known {
                     unexpected += 1;
@@ -70,11 +106,15 @@ fn main() {
         })
         .expect("spawn fuzzer")
         .join();
+    // The fuzzer's handles went with it: both kernel tasks see the disconnection.
+    let (drained, fed) = (drainer.join(), feeder.join());
+    ilusion::println!("channel calls that crossed: {drained:?} sent by the fuzzer, {fed:?} sent to it");
+    let crossed = matches!((drained, fed), (Ok(d), Ok(f)) if d > 0 && f > 0);
     ilusion::time::sleep(Duration::from_millis(3));
     let progressed = WATCHDOG.load(Ordering::Relaxed) > before;
     let freed = ilusion::mm::frames_in_use() == frames;
     ilusion::println!("fuzzer: {CALLS} random system calls: {outcome:?}, watchdog {progressed}, frames freed {freed}");
-    if outcome != Ok(()) || !progressed || !freed {
+    if outcome != Ok(()) || !progressed || !freed || !crossed {
         ilusion::println!("FAILED");
         ilusion::exit(1);
     }

@@ -1,0 +1,182 @@
+//! Typed channels between any tasks, isolated or not.
+//!
+//! The queue is a bounded [`crate::sync::mpsc`] channel: a kernel task
+//! uses it directly; an isolated task holds a handle instead and reaches it
+//! through the `channel_send` / `channel_receive` system calls, which copy
+//! the message's bytes from or into its memory (`super::syscalls`). Both
+//! forms have the same type and methods, so code reads the same on either
+//! side of the boundary.
+
+use super::handles::{ChannelEnd, Grant, Handle, HandleTable};
+use super::message::Message;
+use crate::arch::user_mode::running_at_el0;
+use crate::sync::mpsc;
+use crate::syscall::abi::SyscallError;
+use alloc::boxed::Box;
+use core::mem::ManuallyDrop;
+
+/// Why a channel operation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelError {
+    /// The other end is gone: the receiver, or every sender (and the
+    /// channel is empty).
+    Disconnected,
+    /// This endpoint cannot be used here: a kernel endpoint inside an
+    /// isolated task (hand it over with `task::Builder::grant` instead), or
+    /// a granted one outside the task it was granted to.
+    NotGranted,
+    /// The kernel refused the system call (bad arguments made by hand).
+    Refused(SyscallError),
+}
+
+impl From<SyscallError> for ChannelError {
+    fn from(e: SyscallError) -> Self {
+        match e {
+            SyscallError::Disconnected => Self::Disconnected,
+            SyscallError::NoSuchObject => Self::NotGranted,
+            other => Self::Refused(other),
+        }
+    }
+}
+
+/// The two forms of an endpoint.
+enum Endpoint<K> {
+    /// The kernel object itself, for kernel tasks. Never dropped at EL0,
+    /// where it is out of reach (it is leaked there, see `Drop`).
+    Kernel(ManuallyDrop<K>),
+    /// A handle in the table of the isolated task it was granted to.
+    Granted(Handle),
+}
+
+impl<K> Endpoint<K> {
+    /// The kernel object, if this is the kernel form and we are in the kernel.
+    fn kernel(&self) -> Option<&K> {
+        match self {
+            Self::Kernel(k) if !running_at_el0() => Some(k),
+            _ => None,
+        }
+    }
+
+    /// The handle, if this is the granted form and we are in an isolated task.
+    fn granted(&self) -> Option<Handle> {
+        match self {
+            Self::Granted(h) if running_at_el0() => Some(*h),
+            _ => None,
+        }
+    }
+
+    fn handle(&self) -> Option<Handle> {
+        match self {
+            Self::Granted(h) => Some(*h),
+            Self::Kernel(_) => None,
+        }
+    }
+
+    /// Grants the kernel object into `table`; a granted endpoint stays as it is.
+    fn grant_into(self, table: &mut HandleTable, erase: impl FnOnce(K) -> Box<dyn ChannelEnd>) -> Self {
+        let mut this = ManuallyDrop::new(self);
+        match &mut *this {
+            // SAFETY: `this` is never dropped, so the object is taken exactly once.
+            Self::Kernel(k) => Self::Granted(table.insert(erase(unsafe { ManuallyDrop::take(k) }))),
+            Self::Granted(h) => Self::Granted(*h),
+        }
+    }
+}
+
+impl<K> Drop for Endpoint<K> {
+    fn drop(&mut self) {
+        // A granted handle is released with its task; a kernel object moved
+        // into an isolated task by mistake cannot be reached from EL0 and is
+        // leaked (its peer never sees it go).
+        if let Self::Kernel(k) = self {
+            if !running_at_el0() {
+                // SAFETY: dropped once, here.
+                unsafe { ManuallyDrop::drop(k) }
+            }
+        }
+    }
+}
+
+/// The sending half of a channel of `T`; clone it for more senders.
+pub struct Sender<T: Message>(Endpoint<mpsc::SyncSender<T>>);
+/// The receiving half of a channel of `T`.
+pub struct Receiver<T: Message>(Endpoint<mpsc::Receiver<T>>);
+
+/// A channel holding at most `bound` messages of type `T` (0: each `send`
+/// waits until its message is received). Bounded on purpose: a task that
+/// sends faster than its peer receives waits, rather than filling the
+/// kernel's heap.
+pub fn channel<T: Message>(bound: usize) -> (Sender<T>, Receiver<T>) {
+    let (tx, rx) = mpsc::sync_channel(bound);
+    (Sender(Endpoint::Kernel(ManuallyDrop::new(tx))), Receiver(Endpoint::Kernel(ManuallyDrop::new(rx))))
+}
+
+impl<T: Message> Sender<T> {
+    /// Sends `message`, waiting for room in the channel.
+    pub fn send(&self, message: T) -> Result<(), ChannelError> {
+        if let Some(handle) = self.0.granted() {
+            let bytes = super::message::bytes_of(&message);
+            return crate::syscall::user::channel_send(handle.number(), bytes).map(|_| ()).map_err(Into::into);
+        }
+        let tx = self.0.kernel().ok_or(ChannelError::NotGranted)?;
+        tx.send(message).map_err(|_| ChannelError::Disconnected)
+    }
+
+    /// The handle of a granted sender (for raw system calls), else `None`.
+    pub fn handle(&self) -> Option<Handle> {
+        self.0.handle()
+    }
+}
+
+impl<T: Message> Receiver<T> {
+    /// Waits for a message.
+    pub fn recv(&self) -> Result<T, ChannelError> {
+        if let Some(handle) = self.0.granted() {
+            let mut message = core::mem::MaybeUninit::<T>::zeroed();
+            let size = core::mem::size_of::<T>();
+            let ptr = message.as_mut_ptr() as u64;
+            crate::syscall::user::channel_receive(handle.number(), ptr, size as u64)?;
+            // SAFETY: zeroed, then (maybe) overwritten by the kernel; every bit pattern is a valid `T`.
+            return Ok(unsafe { message.assume_init() });
+        }
+        let rx = self.0.kernel().ok_or(ChannelError::NotGranted)?;
+        rx.recv().map_err(|_| ChannelError::Disconnected)
+    }
+
+    /// The messages until every sender is gone (or an error).
+    pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
+        core::iter::from_fn(move || self.recv().ok())
+    }
+
+    /// The handle of a granted receiver (for raw system calls), else `None`.
+    pub fn handle(&self) -> Option<Handle> {
+        self.0.handle()
+    }
+}
+
+impl<T: Message> Clone for Sender<T> {
+    /// Another sender on the same channel. A granted sender's clone shares
+    /// its handle; a kernel sender cloned at EL0 (where it is out of reach)
+    /// gives an unusable one.
+    fn clone(&self) -> Self {
+        match (&self.0, self.0.kernel()) {
+            (_, Some(tx)) => Self(Endpoint::Kernel(ManuallyDrop::new(tx.clone()))),
+            (Endpoint::Granted(h), None) => Self(Endpoint::Granted(*h)),
+            (Endpoint::Kernel(_), None) => Self(Endpoint::Granted(Handle::NONE)),
+        }
+    }
+}
+
+impl<T: Message> Grant for Sender<T> {
+    fn grant_into(self, table: &mut HandleTable) -> Self {
+        let Sender(endpoint) = self;
+        Sender(endpoint.grant_into(table, |tx| Box::new(tx)))
+    }
+}
+
+impl<T: Message> Grant for Receiver<T> {
+    fn grant_into(self, table: &mut HandleTable) -> Self {
+        let Receiver(endpoint) = self;
+        Receiver(endpoint.grant_into(table, |rx| Box::new(rx)))
+    }
+}

@@ -1,0 +1,204 @@
+//! Shared regions: the one way isolated tasks share memory, on purpose.
+//!
+//! A [`SharedRegion`] is a run of zeroed frames owned jointly by whoever
+//! holds it: kernel tasks (through the region value, which reads and
+//! writes through the kernel's linear map) and the address spaces it is
+//! mapped into. `task::Builder::share(&region, Access::ReadOnly)` maps it
+//! into the isolated task about to be spawned, at the next free place in
+//! its shared segment ([`SHARED_BASE`]), read-only or read-write *for that
+//! task*, and returns the [`SharedMemory`] the task's closure uses. Mapping
+//! happens at spawn, so the task never runs without it, and no system call
+//! is needed to use it. The frames are counted like every other frame
+//! ([`super::frames_in_use`]) and freed when the last holder is gone.
+
+use super::address_space::{allocate_frame, free_frame};
+use super::user_layout::{page_align_up, PAGE_SIZE, SHARED_BASE, SHARED_RESERVE};
+use crate::arch::mmu::virt_to_phys;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::ptr::NonNull;
+
+/// What an isolated task may do with a shared region it was given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Read only: a write is a memory-access fault that ends the task.
+    ReadOnly,
+    ReadWrite,
+}
+
+/// Why a shared region could not be made or used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionError {
+    /// Zero bytes, or more than [`SHARED_RESERVE`].
+    BadSize,
+    OutOfMemory,
+    /// `offset + length` past the region's end.
+    OutOfBounds,
+    /// A [`SharedMemory`] used outside the isolated task it was given to.
+    NotGranted,
+}
+
+/// The frames of a region; freed with the last reference.
+struct Frames {
+    frames: Vec<NonNull<u8>>,
+    len: usize,
+}
+
+// SAFETY: the frames belong to the region alone; accesses are byte-wise
+// volatile copies, and on one core they never run at the same time.
+unsafe impl Send for Frames {}
+// SAFETY: as above.
+unsafe impl Sync for Frames {}
+
+impl Drop for Frames {
+    fn drop(&mut self) {
+        for frame in self.frames.drain(..) {
+            // SAFETY: the last reference is gone: no address space maps the
+            // frame any more (each holds a reference while it exists).
+            unsafe { free_frame(frame) };
+        }
+    }
+}
+
+/// Memory that can be mapped into several isolated tasks (see the module doc).
+#[derive(Clone)]
+pub struct SharedRegion(Arc<Frames>);
+
+impl core::fmt::Debug for SharedRegion {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        write!(f, "SharedRegion({} bytes)", self.0.len)
+    }
+}
+
+impl SharedRegion {
+    /// A region of `bytes` bytes (whole pages are allocated), zeroed.
+    pub fn new(bytes: usize) -> Result<Self, RegionError> {
+        if bytes == 0 || bytes as u64 > SHARED_RESERVE {
+            return Err(RegionError::BadSize);
+        }
+        let pages = page_align_up(bytes as u64) / PAGE_SIZE;
+        let mut frames = Frames { frames: Vec::with_capacity(pages as usize), len: bytes };
+        for _ in 0..pages {
+            frames.frames.push(allocate_frame().ok_or(RegionError::OutOfMemory)?);
+        }
+        Ok(Self(Arc::new(frames)))
+    }
+
+    /// Its size in bytes, as asked for.
+    pub fn len(&self) -> usize {
+        self.0.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.len == 0
+    }
+
+    /// Copies bytes at `offset` into `buf` (from a kernel task).
+    pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), RegionError> {
+        self.check(offset, buf.len())?;
+        for (i, byte) in buf.iter_mut().enumerate() {
+            // SAFETY: in bounds (checked), a frame of ours; volatile, as tasks may write it.
+            *byte = unsafe { self.byte_at(offset + i).read_volatile() };
+        }
+        Ok(())
+    }
+
+    /// Copies `data` to `offset` (from a kernel task).
+    pub fn write(&self, offset: usize, data: &[u8]) -> Result<(), RegionError> {
+        self.check(offset, data.len())?;
+        for (i, byte) in data.iter().enumerate() {
+            // SAFETY: as in `read`.
+            unsafe { self.byte_at(offset + i).write_volatile(*byte) };
+        }
+        Ok(())
+    }
+
+    fn check(&self, offset: usize, len: usize) -> Result<(), RegionError> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.0.len => Ok(()),
+            _ => Err(RegionError::OutOfBounds),
+        }
+    }
+
+    /// The kernel address of byte `offset` (in bounds).
+    fn byte_at(&self, offset: usize) -> *mut u8 {
+        let frame = self.0.frames[offset / PAGE_SIZE as usize];
+        // SAFETY: within the frame (the remainder is less than a page).
+        unsafe { frame.as_ptr().add(offset % PAGE_SIZE as usize) }
+    }
+
+    /// The physical addresses of its frames, in order.
+    pub(crate) fn frame_addresses(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.frames.iter().map(|f| virt_to_phys(f.as_ptr() as u64))
+    }
+
+    /// Bytes it takes in a task's shared segment (whole pages).
+    pub(crate) fn mapped_size(&self) -> u64 {
+        self.0.frames.len() as u64 * PAGE_SIZE
+    }
+}
+
+/// A shared region as the isolated task it was given to sees it: where it
+/// is mapped in that task, and how. Plain data, so a closure can capture it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SharedMemory {
+    address: u64,
+    len: usize,
+    access: Access,
+}
+
+impl SharedMemory {
+    pub(crate) fn new(address: u64, len: usize, access: Access) -> Self {
+        debug_assert!(address >= SHARED_BASE);
+        Self { address, len, access }
+    }
+
+    /// Where the region starts in the task's address space.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.address as *mut u8
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    fn check(&self, offset: usize, len: usize) -> Result<(), RegionError> {
+        if !crate::arch::user_mode::running_at_el0() {
+            return Err(RegionError::NotGranted);
+        }
+        match offset.checked_add(len) {
+            Some(end) if end <= self.len => Ok(()),
+            _ => Err(RegionError::OutOfBounds),
+        }
+    }
+
+    /// Copies bytes at `offset` into `buf`.
+    pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), RegionError> {
+        self.check(offset, buf.len())?;
+        for (i, byte) in buf.iter_mut().enumerate() {
+            // SAFETY: in bounds of the mapping (checked), in the task it was
+            // granted to (at EL0 no other address space can be current).
+            *byte = unsafe { self.as_ptr().add(offset + i).read_volatile() };
+        }
+        Ok(())
+    }
+
+    /// Copies `data` to `offset`. On a read-only region this is a
+    /// memory-access fault, as any write there: the hardware says no.
+    pub fn write(&self, offset: usize, data: &[u8]) -> Result<(), RegionError> {
+        self.check(offset, data.len())?;
+        for (i, byte) in data.iter().enumerate() {
+            // SAFETY: as in `read`; a read-only mapping faults, ending the task alone.
+            unsafe { self.as_ptr().add(offset + i).write_volatile(*byte) };
+        }
+        Ok(())
+    }
+}
