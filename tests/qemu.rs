@@ -313,6 +313,8 @@ const CASES: &[Case] = &[
             "isolated 8: at EL0, stack at 0x3fffffff",
             "isolated 7: round 2",
             "isolated 8: round 2",
+            "isolated 7: thread register kept: true",
+            "isolated 8: thread register kept: true",
             "isolated 7: slept, done",
             "isolated 8: slept, done",
             "task 'seven' (#2) joined: Ok(())",

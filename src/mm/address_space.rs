@@ -155,6 +155,9 @@ pub struct AddressSpace {
     /// Shared regions mapped here (user address), kept alive while mapped.
     shared: Vec<(u64, SharedRegion)>,
     asid: Option<Asid>,
+    /// The task's `TPIDR_EL0` while it is switched out (EL0 may write it, so
+    /// it must not carry one task's value into another).
+    user_thread_register: u64,
 }
 
 // SAFETY: the address space owns its tables and frames; the kernel touches
@@ -175,6 +178,7 @@ impl AddressSpace {
             heap_reserve: user_layout::HEAP_RESERVE,
             shared: Vec::new(),
             asid: None,
+            user_thread_register: 0,
         })
     }
 
@@ -271,9 +275,17 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// Keeps the user state that is not in any frame (the EL0 thread
+    /// register) while the task is switched out.
+    pub fn save_user_state(&mut self) {
+        self.user_thread_register = crate::arch::cpu::user_thread_register();
+    }
+
     /// Makes this address space the lower half of the CPU, with its ASID
-    /// (a new one if its generation is over; then the whole TLB is flushed once).
+    /// (a new one if its generation is over; then the whole TLB is flushed
+    /// once), and gives back the task's EL0 thread register.
     pub fn activate(&mut self) {
+        crate::arch::cpu::set_user_thread_register(self.user_thread_register);
         let activation = ASIDS.lock().activate(self.asid);
         if activation.flush_tlb {
             crate::arch::mmu::invalidate_tlb();

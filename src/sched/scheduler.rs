@@ -257,13 +257,18 @@ pub(crate) fn schedule_away(masked: &InterruptsMasked) {
 
 /// Installs the lower half `next` runs with: its own address space (tagged
 /// with its ASID, so no TLB flush), or the empty one for kernel tasks
-/// (between two kernel tasks, the empty one is there already).
+/// (between two kernel tasks, the empty one is there already). An isolated
+/// task's EL0 thread register goes and comes with its address space.
 fn switch_lower_half(_masked: &InterruptsMasked, prev: &Tcb, next: &Tcb) {
     if !prev.is_isolated() && !next.is_isolated() {
         return;
     }
-    // SAFETY: interrupts are masked, and the address space is only touched
-    // here and when the task is freed (after it has been switched away from).
+    // SAFETY: interrupts are masked, and an address space is only touched
+    // here and when its task is freed (after it has been switched away from).
+    if let Some(space) = unsafe { &mut *prev.address_space.get() } {
+        space.save_user_state();
+    }
+    // SAFETY: as above.
     match unsafe { &mut *next.address_space.get() } {
         Some(space) => space.activate(),
         None => crate::arch::mmu::clear_lower_half(),

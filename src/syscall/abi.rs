@@ -7,7 +7,8 @@
 //! before use; a bad one is an error, never a kernel fault.
 //!
 //! **Registers.** Every register but `x0` is preserved across a call: `x1`–`x30`,
-//! `SP`, the condition flags, `q0`–`q31`, `FPSR` and `FPCR`.
+//! `SP`, the condition flags, `q0`–`q31`, `FPSR` and `FPCR`; and `TPIDR_EL0`,
+//! which EL0 may write, is each task's own (it moves with the address space).
 //! So the task finds its own values again, and never a value of the kernel's
 //! or of another task (a call that blocks or yields runs other tasks before it
 //! returns). The calls in [`FAST_SYSCALLS`] (`time`, `task_id`,

@@ -42,10 +42,20 @@ fn main() {
             .spawn_isolated(move || {
                 let stack_probe = 0u64;
                 ilusion::println!("isolated {n}: at EL0, stack at {:#x}", &stack_probe as *const u64 as u64);
+                // TPIDR_EL0 is EL0-writable: each task must find its own value again.
+                let mine = n * 0x1111_1111;
+                // SAFETY: writes the EL0 thread register, which nothing else in this task uses.
+                unsafe { core::arch::asm!("msr tpidr_el0, {0}", in(reg) mine) };
+                let mut kept = true;
                 for round in 0..3 {
                     ilusion::println!("isolated {n}: round {round}");
                     task::yield_now();
+                    let now: u64;
+                    // SAFETY: reads the EL0 thread register.
+                    unsafe { core::arch::asm!("mrs {0}, tpidr_el0", out(reg) now) };
+                    kept &= now == mine;
                 }
+                ilusion::println!("isolated {n}: thread register kept: {kept}");
                 ilusion::time::sleep(Duration::from_millis(2));
                 ilusion::println!("isolated {n}: slept, done");
             })

@@ -156,3 +156,14 @@ pub unsafe fn zero_page(page: *mut u8) {
         };
     }
 }
+
+/// The EL0 thread register (`TPIDR_EL0`), which EL0 may read and write: part
+/// of an isolated task's user state, saved and restored with its address space.
+pub fn user_thread_register() -> u64 {
+    TPIDR_EL0.get()
+}
+
+/// Sets the EL0 thread register (see [`user_thread_register`]).
+pub fn set_user_thread_register(value: u64) {
+    TPIDR_EL0.set(value)
+}
