@@ -114,10 +114,7 @@ impl SharedRegion {
     }
 
     fn check(&self, offset: usize, len: usize) -> Result<(), RegionError> {
-        match offset.checked_add(len) {
-            Some(end) if end <= self.0.len => Ok(()),
-            _ => Err(RegionError::OutOfBounds),
-        }
+        check_bounds(offset, len, self.0.len)
     }
 
     /// The kernel address of byte `offset` (in bounds).
@@ -174,10 +171,7 @@ impl SharedMemory {
         if !crate::arch::user_mode::running_at_el0() {
             return Err(RegionError::NotGranted);
         }
-        match offset.checked_add(len) {
-            Some(end) if end <= self.len => Ok(()),
-            _ => Err(RegionError::OutOfBounds),
-        }
+        check_bounds(offset, len, self.len)
     }
 
     /// Copies bytes at `offset` into `buf`.
@@ -200,5 +194,13 @@ impl SharedMemory {
             unsafe { self.as_ptr().add(offset + i).write_volatile(*byte) };
         }
         Ok(())
+    }
+}
+
+/// Is `[offset, offset + len)` inside a region of `size` bytes?
+fn check_bounds(offset: usize, len: usize, size: usize) -> Result<(), RegionError> {
+    match offset.checked_add(len) {
+        Some(end) if end <= size => Ok(()),
+        _ => Err(RegionError::OutOfBounds),
     }
 }

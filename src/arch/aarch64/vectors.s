@@ -75,9 +75,8 @@
     b       exception_entry
 .endm
 
-// Loads x0-x29 from the frame and pops it (x30 and SP_EL0 are done before).
-.macro RESTORE_GENERAL_REGISTERS
-    ldp     x0, x1, [sp, #0]
+// Loads x2-x17 from the frame (both return paths need them).
+.macro LOAD_X2_TO_X17
     ldp     x2, x3, [sp, #16]
     ldp     x4, x5, [sp, #32]
     ldp     x6, x7, [sp, #48]
@@ -86,6 +85,12 @@
     ldp     x12, x13, [sp, #96]
     ldp     x14, x15, [sp, #112]
     ldp     x16, x17, [sp, #128]
+.endm
+
+// Loads x0-x29 from the frame and pops it (x30 and SP_EL0 are done before).
+.macro RESTORE_GENERAL_REGISTERS
+    ldp     x0, x1, [sp, #0]
+    LOAD_X2_TO_X17
     ldp     x18, x19, [sp, #144]
     ldp     x20, x21, [sp, #160]
     ldp     x22, x23, [sp, #176]
@@ -147,14 +152,7 @@ fast_syscall:
     mov     x0, x8
     bl      ilusion_fast_syscall    // x0 = the result
     ldr     x1, [sp, #8]
-    ldp     x2, x3, [sp, #16]
-    ldp     x4, x5, [sp, #32]
-    ldp     x6, x7, [sp, #48]
-    ldp     x8, x9, [sp, #64]
-    ldp     x10, x11, [sp, #80]
-    ldp     x12, x13, [sp, #96]
-    ldp     x14, x15, [sp, #112]
-    ldp     x16, x17, [sp, #128]
+    LOAD_X2_TO_X17
     ldr     x18, [sp, #144]
     ldr     x30, [sp, #240]
     add     sp, sp, #FRAME_SIZE
