@@ -39,6 +39,13 @@ pub fn asid_generation() -> u64 {
     ASIDS.lock().generation()
 }
 
+/// Freed frames kept in the pool right now (allocated from the kernel heap,
+/// but held by no address space).
+pub fn pooled_frames() -> usize {
+    let _masked = InterruptsMasked::new();
+    POOL.lock().len()
+}
+
 /// Frames (pages and tables) held by isolated tasks' address spaces right now.
 pub fn frames_in_use() -> usize {
     FRAMES_IN_USE.load(Ordering::Relaxed)
