@@ -48,6 +48,8 @@ fn main() {
     let out = consumer.share(&summary, Access::ReadWrite);
     let consumer = consumer
         .spawn_isolated(move || {
+            // Map the summary now (the `map_shared` call), so it shows in the dump below.
+            out.map().expect("map the summary region");
             let (mut count, mut total) = (0i64, 0i64);
             loop {
                 match rx.recv() {
@@ -64,6 +66,7 @@ fn main() {
             let _ = out.write(8, &(total / count.max(1)).to_le_bytes());
         })
         .expect("spawn filter");
+    ilusion::time::sleep(core::time::Duration::from_millis(1)); // let the filter start and map
     ilusion::mm::dump(&consumer);
     ilusion::println!("sensor joined: {:?}", producer.join());
     ilusion::println!("filter joined: {:?}", consumer.join());

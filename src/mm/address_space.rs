@@ -147,6 +147,16 @@ pub struct SpaceUsage {
     pub heap_reserve: u64,
 }
 
+/// A shared region granted to an address space at spawn.
+struct SharedGrant {
+    /// Where it goes in the task's shared segment.
+    va: u64,
+    region: SharedRegion,
+    attrs: Attributes,
+    /// Mapped yet (by the task's `map_shared` call)?
+    mapped: bool,
+}
+
 /// One isolated task's lower half.
 pub struct AddressSpace {
     /// Always `Some` until dropped.
@@ -160,7 +170,7 @@ pub struct AddressSpace {
     /// The size of the heap reserve (demand-zero, from `HEAP_BASE`).
     heap_reserve: u64,
     /// Shared regions mapped here (user address), kept alive while mapped.
-    shared: Vec<(u64, SharedRegion)>,
+    shared: Vec<SharedGrant>,
     asid: Option<Asid>,
     /// The task's `TPIDR_EL0` while it is switched out (EL0 may write it, so
     /// it must not carry one task's value into another).
@@ -253,14 +263,32 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Maps the frames of `region` at `va` with `attrs`; the region lives at least as long as this mapping.
-    pub fn map_shared(&mut self, va: u64, region: &SharedRegion, attrs: Attributes) -> Result<(), MapError> {
-        self.shared.push((va, region.clone()));
-        let tables = self.tables.as_mut().expect("address space in use after drop");
-        for (k, pa) in region.frame_addresses().enumerate() {
-            tables.map_page(va + k as u64 * PAGE_SIZE, pa, attrs, &mut CountedTables(&mut self.table_count))?;
+    /// Grants `region` to this address space, to be mapped at `va` with
+    /// `attrs` when the task asks ([`Self::map_granted`]); the region lives
+    /// at least as long as the grant.
+    pub fn grant_shared(&mut self, va: u64, region: &SharedRegion, attrs: Attributes) {
+        self.shared.push(SharedGrant { va, region: region.clone(), attrs, mapped: false });
+    }
+
+    /// Maps the region granted at `va` (the `map_shared` system call); mapping
+    /// it again is harmless. `None`: nothing was granted there.
+    pub fn map_granted(&mut self, va: u64) -> Option<Result<(), MapError>> {
+        let grant = self.shared.iter_mut().find(|g| g.va == va)?;
+        if grant.mapped {
+            return Some(Ok(()));
         }
-        Ok(())
+        let tables = self.tables.as_mut().expect("address space in use after drop");
+        for (k, pa) in grant.region.frame_addresses().enumerate() {
+            let page = va + k as u64 * PAGE_SIZE;
+            match tables.map_page(page, pa, grant.attrs, &mut CountedTables(&mut self.table_count)) {
+                // Mapped by an earlier attempt that ran out of frames halfway.
+                Ok(()) | Err(MapError::AlreadyMapped { .. }) => {}
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        grant.mapped = true;
+        crate::arch::mmu::publish_new_mappings();
+        Some(Ok(()))
     }
 
     /// Copies `bytes` to user address `va`, which must be mapped by [`Self::map_zeroed`].
@@ -304,9 +332,10 @@ impl AddressSpace {
     /// The mapped pages, in mapping order: (user address, physical address).
     pub fn pages(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         let own = self.frames.iter().map(|(va, frame)| (*va, virt_to_phys(frame.as_ptr() as u64)));
-        let shared = self.shared.iter().flat_map(|(va, region)| {
-            region.frame_addresses().enumerate().map(move |(k, pa)| (va + k as u64 * PAGE_SIZE, pa))
-        });
+        let shared =
+            self.shared.iter().filter(|g| g.mapped).flat_map(|g| {
+                g.region.frame_addresses().enumerate().map(move |(k, pa)| (g.va + k as u64 * PAGE_SIZE, pa))
+            });
         own.chain(shared)
     }
 

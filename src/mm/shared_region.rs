@@ -171,7 +171,18 @@ impl SharedMemory {
         if !crate::arch::user_mode::running_at_el0() {
             return Err(RegionError::NotGranted);
         }
-        check_bounds(offset, len, self.len)
+        check_bounds(offset, len, self.len)?;
+        self.map()
+    }
+
+    /// Maps the region into the calling task (the `map_shared` system call;
+    /// done on first use by [`Self::read`] and [`Self::write`], and harmless
+    /// to repeat). Refused outside the task it was granted to.
+    pub fn map(&self) -> Result<(), RegionError> {
+        if !crate::arch::user_mode::running_at_el0() {
+            return Err(RegionError::NotGranted);
+        }
+        crate::syscall::user::map_shared(self.address).map(|_| ()).map_err(|_| RegionError::NotGranted)
     }
 
     /// Copies bytes at `offset` into `buf`.

@@ -24,8 +24,10 @@
 //! capacity is `BufferTooSmall`, a larger one is fine), its address aligned
 //! for the message type (`Misaligned`) and mapped, writable for a receive
 //! (`BadAddress`). When the other end is gone: `Disconnected`. Shared
-//! regions need no call: `task::Builder::share` maps them before the task
-//! starts.
+//! regions are granted at spawn (`task::Builder::share`, which decides the
+//! address) and mapped by the task with `map_shared` (`mm::SharedMemory`
+//! does it on first use): an address that is not page-aligned is
+//! `Misaligned`, one where nothing was granted `NoSuchObject`.
 //!
 //! | nr | call | arguments | result |
 //! |---:|---|---|---|
@@ -36,7 +38,7 @@
 //! | 4 | `time` | — | nanoseconds since boot |
 //! | 5 | `channel_send` | handle, pointer, length | 0 (may wait for room) |
 //! | 6 | `channel_receive` | handle, pointer, capacity | message length (waits for one) |
-//! | 7 | `map_shared` | region, address | always `NoSuchObject`: regions are mapped at spawn |
+//! | 7 | `map_shared` | address of a region granted at spawn | 0 (mapped; again is harmless) |
 //! | 8 | `task_id` | — | the caller's task id |
 //! | 9 | `abi_version` | — | [`ABI_VERSION`] |
 //! | 10 | `panic` | location pointer, length, message pointer, length | does not return (the task fails with `Panic`) |

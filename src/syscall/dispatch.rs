@@ -72,8 +72,7 @@ fn run(call: Syscall, frame: &mut ExceptionFrame) -> Result<u64, SyscallError> {
         Syscall::MemoryInfo => memory_info(a0),
         Syscall::ChannelSend => crate::ipc::syscalls::channel_send(a0, a1, a2),
         Syscall::ChannelReceive => crate::ipc::syscalls::channel_receive(a0, a1, a2),
-        // Shared regions are mapped at spawn (`task::Builder::share`): nothing to map on request.
-        Syscall::MapShared => Err(SyscallError::NoSuchObject),
+        Syscall::MapShared => crate::task::map_granted_region(a0),
     }
 }
 

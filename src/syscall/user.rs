@@ -56,6 +56,12 @@ pub fn channel_receive(handle: u64, ptr: u64, capacity: u64) -> Result<u64, Sysc
     decode(raw_syscall(Syscall::ChannelReceive as u64, handle, ptr, capacity))
 }
 
+/// Maps the shared region granted to this task at `address` (see
+/// `task::Builder::share`); `mm::SharedMemory` does it on first use.
+pub fn map_shared(address: u64) -> Result<u64, SyscallError> {
+    call(Syscall::MapShared, address, 0)
+}
+
 /// The caller's task id.
 pub fn task_id() -> u64 {
     call(Syscall::TaskId, 0, 0).unwrap_or(0)

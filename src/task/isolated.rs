@@ -137,7 +137,7 @@ impl Builder {
                 shared_region::Access::ReadWrite => Attributes::USER_DATA,
                 shared_region::Access::ReadOnly => Attributes { writable: false, ..Attributes::USER_DATA },
             };
-            space.map_shared(*address, region, attrs).map_err(|_| SpawnError::OutOfMemory)?;
+            space.grant_shared(*address, region, attrs);
         }
         let packet = Box::into_raw(Box::new(IsolatedPacket {
             result: None,
@@ -239,6 +239,24 @@ pub(crate) fn demand_page(syndrome: Syndrome, far: u64) -> DemandPaging {
         Err(FaultInError::LimitReached { held, limit } | FaultInError::OutOfFrames { held, limit }) => {
             DemandPaging::Refused(TaskFailure::OutOfMemory { addr: far, held, limit })
         }
+    }
+}
+
+/// The `map_shared` system call: maps the shared region granted to the
+/// running task at `address`.
+pub(crate) fn map_granted_region(address: u64) -> Result<u64, crate::syscall::abi::SyscallError> {
+    use crate::syscall::abi::SyscallError;
+    if !address.is_multiple_of(PAGE_SIZE) {
+        return Err(SyscallError::Misaligned);
+    }
+    let _masked = crate::sched::critical::InterruptsMasked::new();
+    // SAFETY: as in `demand_page`.
+    let space = unsafe { &mut *scheduler::current().as_ref().address_space.get() };
+    match space.as_mut().and_then(|space| space.map_granted(address)) {
+        Some(Ok(())) => Ok(0),
+        // Out of frames for the tables: the caller may try again later.
+        Some(Err(_)) => Err(SyscallError::InvalidArgument),
+        None => Err(SyscallError::NoSuchObject),
     }
 }
 

@@ -34,7 +34,8 @@ pub use isolated::dump_address_space;
 pub use isolated::DEFAULT_USER_STACK_SIZE;
 #[cfg(target_os = "none")]
 pub(crate) use isolated::{
-    current_memory_usage, demand_page, exit_isolated, isolated_failure, with_current_handles, DemandPaging,
+    current_memory_usage, demand_page, exit_isolated, isolated_failure, map_granted_region, with_current_handles,
+    DemandPaging,
 };
 #[cfg(target_os = "none")]
 mod park;

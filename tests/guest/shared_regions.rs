@@ -65,6 +65,19 @@ fn main() {
             if view.read(LEN - 1, &mut [0u8; 2]).is_ok() {
                 exit(4);
             }
+            // The map_shared call itself: idempotent for the granted address,
+            // refused for a misaligned one and for one where nothing was granted.
+            use ilusion::syscall::abi::{decode, Syscall, SyscallError};
+            let map =
+                |address: u64| decode(ilusion::syscall::user::raw_syscall(Syscall::MapShared as u64, address, 0, 0));
+            let granted = view.as_ptr() as u64;
+            if view.map().is_err()
+                || map(granted) != Ok(0)
+                || map(granted + 8) != Err(SyscallError::Misaligned)
+                || map(granted + (1 << 30)) != Err(SyscallError::NoSuchObject)
+            {
+                exit(5);
+            }
         })
         .expect("spawn reader");
     let read = reader.join();
