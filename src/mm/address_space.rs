@@ -224,6 +224,15 @@ impl AddressSpace {
     /// the mapping visible, so the access can be retried. A page is mapped
     /// only if it and the tables it may need fit within the limit.
     pub fn fault_in(&mut self, va: u64) -> Result<(), FaultInError> {
+        // A shared region granted at spawn and not mapped yet: map it whole.
+        let granted = self.shared.iter().find(|g| !g.mapped && (g.va..g.va + g.region.mapped_size()).contains(&va));
+        if let Some(start) = granted.map(|g| g.va) {
+            let (held, limit) = (self.held_bytes(), self.frame_limit as u64 * PAGE_SIZE);
+            return match self.map_granted(start) {
+                Some(Ok(())) => Ok(()),
+                _ => Err(FaultInError::OutOfFrames { held, limit }),
+            };
+        }
         if !user_layout::is_demand_zero(va, self.heap_reserve) {
             return Err(FaultInError::NotDemandZero);
         }
@@ -270,8 +279,9 @@ impl AddressSpace {
         self.shared.push(SharedGrant { va, region: region.clone(), attrs, mapped: false });
     }
 
-    /// Maps the region granted at `va` (the `map_shared` system call); mapping
-    /// it again is harmless. `None`: nothing was granted there.
+    /// Maps the region granted at `va` (the `map_shared` system call, or the
+    /// first touch: see [`Self::fault_in`]); mapping it again is harmless.
+    /// `None`: nothing was granted there.
     pub fn map_granted(&mut self, va: u64) -> Option<Result<(), MapError>> {
         let grant = self.shared.iter_mut().find(|g| g.va == va)?;
         if grant.mapped {

@@ -171,13 +171,13 @@ impl SharedMemory {
         if !crate::arch::user_mode::running_at_el0() {
             return Err(RegionError::NotGranted);
         }
-        check_bounds(offset, len, self.len)?;
-        self.map()
+        check_bounds(offset, len, self.len)
     }
 
-    /// Maps the region into the calling task (the `map_shared` system call;
-    /// done on first use by [`Self::read`] and [`Self::write`], and harmless
-    /// to repeat). Refused outside the task it was granted to.
+    /// Maps the region into the calling task now (the `map_shared` system
+    /// call; harmless to repeat). Not needed before use: the first touch of
+    /// a granted region maps it too, as a heap page is backed on first touch.
+    /// Refused outside the task it was granted to.
     pub fn map(&self) -> Result<(), RegionError> {
         if !crate::arch::user_mode::running_at_el0() {
             return Err(RegionError::NotGranted);

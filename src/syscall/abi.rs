@@ -25,8 +25,8 @@
 //! for the message type (`Misaligned`) and mapped, writable for a receive
 //! (`BadAddress`). When the other end is gone: `Disconnected`. Shared
 //! regions are granted at spawn (`task::Builder::share`, which decides the
-//! address) and mapped by the task with `map_shared` (`mm::SharedMemory`
-//! does it on first use): an address that is not page-aligned is
+//! address) and mapped by the task with `map_shared`, or by its first touch
+//! of the region (like a heap page): an address that is not page-aligned is
 //! `Misaligned`, one where nothing was granted `NoSuchObject`.
 //!
 //! | nr | call | arguments | result |

@@ -57,7 +57,7 @@ pub fn channel_receive(handle: u64, ptr: u64, capacity: u64) -> Result<u64, Sysc
 }
 
 /// Maps the shared region granted to this task at `address` (see
-/// `task::Builder::share`); `mm::SharedMemory` does it on first use.
+/// `task::Builder::share`). Optional: the first touch of the region maps it too.
 pub fn map_shared(address: u64) -> Result<u64, SyscallError> {
     call(Syscall::MapShared, address, 0)
 }

@@ -75,6 +75,18 @@
     b       exception_entry
 .endm
 
+// Saves x2-x17 into the frame (both entry paths need them).
+.macro STORE_X2_TO_X17
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+.endm
+
 // Loads x2-x17 from the frame (both return paths need them).
 .macro LOAD_X2_TO_X17
     ldp     x2, x3, [sp, #16]
@@ -139,14 +151,7 @@ exception_vectors:
 
 // A fast system call: x0 and x1 are saved in the frame, the call number is in x8.
 fast_syscall:
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
+    STORE_X2_TO_X17
     str     x18, [sp, #144]
     str     x30, [sp, #240]
     mov     x0, x8
@@ -160,14 +165,7 @@ fast_syscall:
 
 exception_entry:
     msr     tpidrro_el0, xzr        // "not at EL0" (see user_mode.rs)
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
+    STORE_X2_TO_X17
     stp     x18, x19, [sp, #144]
     stp     x20, x21, [sp, #160]
     stp     x22, x23, [sp, #176]
