@@ -112,14 +112,22 @@ _build board:
         exit 2
     fi
     features="board-{{board}}"
-    cargo build -q --profile {{profile}} --examples --no-default-features --features "$features"
     out=target/images/{{board}}
     mkdir -p "$out"
-    src=target/aarch64-unknown-none/{{profile_dir}}/examples
-    for elf in $(find "$src" -maxdepth 1 -type f -executable ! -name '*-*' ! -name '*.*'); do
-        name=$(basename "$elf")
-        cp "$elf" "$out/$name.elf"
-        llvm-objcopy -O binary "$elf" "$out/$name.img"
+    # Benchmarks and the hello example as an application gets them; every
+    # other image (the QEMU tests) with the spin-lock checks on (src/critical.rs).
+    cargo build -q --profile {{profile}} --examples --no-default-features --features "$features"
+    cargo build -q --profile {{profile}} --examples --no-default-features --features "$features,lock-checks" --target-dir target/checked
+    for dir in target/aarch64-unknown-none target/checked/aarch64-unknown-none; do
+        src=$dir/{{profile_dir}}/examples
+        for elf in $(find "$src" -maxdepth 1 -type f -executable ! -name '*-*' ! -name '*.*'); do
+            name=$(basename "$elf")
+            checked=$([[ $name == bench_* || $name == hello ]] && echo no || echo yes)
+            from_checked=$([[ $dir == target/checked/* ]] && echo yes || echo no)
+            [ "$from_checked" = "$checked" ] || continue
+            cp "$elf" "$out/$name.elf"
+            llvm-objcopy -O binary "$elf" "$out/$name.img"
+        done
     done
     # The Pis' serial chainloader and its host tool (tested by tests/qemu.rs).
     if [ -x tools/chainloader/build ] && [[ "{{board}}" == rpi* ]]; then

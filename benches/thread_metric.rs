@@ -30,7 +30,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use common::{instructions, report};
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use ilusion::sync::{mpsc, Semaphore};
+use ilusion::sync::{mpsc, Mutex, Semaphore};
 use ilusion::task::{self, Builder, JoinHandle, Priority};
 use ilusion::time::{self, Duration, Instant};
 
@@ -121,16 +121,21 @@ fn spawn(tm_priority: u8, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
     Builder::new().priority(prio(tm_priority)).spawn(f).unwrap()
 }
 
-static JOIN: spin::Mutex<Vec<JoinHandle<()>>> = spin::Mutex::new(Vec::new());
+static JOIN: Mutex<Vec<JoinHandle<()>>> = Mutex::new(Vec::new());
+
+/// Keeps a test's task to join at its end.
+fn keep(handle: JoinHandle<()>) {
+    JOIN.lock().unwrap().push(handle);
+}
 
 fn join_all() {
-    let handles = core::mem::take(&mut *JOIN.lock());
+    let handles = core::mem::take(&mut *JOIN.lock().unwrap());
     handles.into_iter().for_each(|h| h.join().unwrap());
 }
 
 /// Arithmetic over a 1,024-word array, then a count.
 fn basic_processing() -> fn() {
-    JOIN.lock().push(spawn(10, || {
+    keep(spawn(10, || {
         let mut array = alloc::vec![0u32; 1024];
         while !STOP.load(Ordering::Relaxed) {
             for (i, x) in array.iter_mut().enumerate() {
@@ -146,7 +151,7 @@ fn basic_processing() -> fn() {
 /// Five threads at one priority: count, yield.
 fn cooperative_scheduling() -> fn() {
     for i in 0..5 {
-        JOIN.lock().push(spawn(3, move || {
+        keep(spawn(3, move || {
             while !STOP.load(Ordering::Relaxed) {
                 count(i);
                 task::yield_now();
@@ -156,7 +161,7 @@ fn cooperative_scheduling() -> fn() {
     join_all
 }
 
-static CHAIN: spin::Mutex<Vec<Arc<JoinHandle<()>>>> = spin::Mutex::new(Vec::new());
+static CHAIN: Mutex<Vec<Arc<JoinHandle<()>>>> = Mutex::new(Vec::new());
 
 /// Threads 1-4 start suspended; thread 0 (least urgent) resumes thread 1,
 /// which preempts it and resumes thread 2, ... thread 4 counts and
@@ -180,8 +185,8 @@ fn preemptive_scheduling() -> fn() {
         next = Some(h);
     }
     chain.reverse(); // threads 1, 2, 3, 4
-    *CHAIN.lock() = chain;
-    JOIN.lock().push(spawn(10, move || {
+    *CHAIN.lock().unwrap() = chain;
+    keep(spawn(10, move || {
         let first = next.unwrap();
         while !STOP.load(Ordering::Relaxed) {
             first.unpark();
@@ -190,7 +195,7 @@ fn preemptive_scheduling() -> fn() {
     }));
     || {
         join_all(); // thread 0
-        let chain = core::mem::take(&mut *CHAIN.lock());
+        let chain = core::mem::take(&mut *CHAIN.lock().unwrap());
         for h in chain {
             h.unpark(); // sees STOP and ends, dropping its handle of the next
             Arc::into_inner(h).expect("previous thread ended").join().unwrap();
@@ -221,7 +226,7 @@ fn cause_interrupt() {
 /// A thread causes an interrupt whose handler gives a semaphore; the thread takes it and counts.
 fn interrupt_processing() -> fn() {
     HANDLER_MODE.store(GIVE, Ordering::Relaxed);
-    JOIN.lock().push(spawn(10, || {
+    keep(spawn(10, || {
         while !STOP.load(Ordering::Relaxed) {
             cause_interrupt();
             IRQ_SEMAPHORE.acquire();
@@ -245,7 +250,7 @@ fn interrupt_preemption_processing() -> fn() {
             }
         })
     });
-    JOIN.lock().push(spawn(10, || {
+    keep(spawn(10, || {
         while !STOP.load(Ordering::Relaxed) {
             cause_interrupt();
             count(0);
@@ -263,7 +268,7 @@ fn interrupt_preemption_processing() -> fn() {
 
 /// A 16-byte message sent to a queue and received back by the same thread.
 fn message_processing() -> fn() {
-    JOIN.lock().push(spawn(10, || {
+    keep(spawn(10, || {
         let (tx, rx) = mpsc::channel::<[u32; 4]>();
         let mut message = [0u32, 1, 2, 3];
         while !STOP.load(Ordering::Relaxed) {
@@ -279,7 +284,7 @@ fn message_processing() -> fn() {
 
 /// Get and put a semaphore.
 fn synchronization_processing() -> fn() {
-    JOIN.lock().push(spawn(10, || {
+    keep(spawn(10, || {
         let s = Semaphore::new(1);
         while !STOP.load(Ordering::Relaxed) {
             s.acquire();
@@ -292,7 +297,7 @@ fn synchronization_processing() -> fn() {
 
 /// Allocate and free a 128-byte block (ilusion's OS heap: it has no separate block pools).
 fn memory_allocation() -> fn() {
-    JOIN.lock().push(spawn(10, || {
+    keep(spawn(10, || {
         let layout = core::alloc::Layout::from_size_align(128, 8).unwrap();
         while !STOP.load(Ordering::Relaxed) {
             // SAFETY: a non-zero-size layout; freed with it at once.

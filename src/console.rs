@@ -1,13 +1,19 @@
 //! The console: `print!`/`println!` output and line input over the board's
 //! serial port.
 //!
-//! Output is written synchronously (interrupts masked, one writer at a time,
-//! so lines never interleave). Input is interrupt-driven: the serial port's
+//! Output is written synchronously. `print!` first formats into a buffer on
+//! the caller's stack, with no lock held and interrupts as they were: the
+//! formatting runs application code (`Display` impls), which may panic,
+//! print, or take long, and must never run inside a kernel critical section.
+//! Then the buffer goes to the port under the console's spin lock, so the
+//! output of one `print!` is never split by another's unless it is longer
+//! than the buffer ([`LINE_BUFFER`] bytes). Input is interrupt-driven: the serial port's
 //! interrupt moves received bytes into a ring buffer, which [`read_byte`]
 //! (polling) and [`read_byte_blocking`] take from.
 
+use crate::critical::SpinLock;
 use core::fmt::{self, Write};
-use spin::{Mutex, Once};
+use spin::Once;
 
 /// What the board's UART driver provides.
 pub trait SerialPort: Sync {
@@ -21,7 +27,10 @@ pub trait SerialPort: Sync {
 }
 
 static PORT: Once<&'static dyn SerialPort> = Once::new();
-static WRITER: Mutex<()> = Mutex::new(());
+static WRITER: SpinLock<()> = SpinLock::new("console output", ());
+
+/// How much of one `print!` is formatted before it is written out.
+pub const LINE_BUFFER: usize = 256;
 
 /// A ring buffer of received bytes, filled in interrupt context.
 pub struct RingBuffer<const N: usize> {
@@ -67,7 +76,7 @@ impl<const N: usize> Default for RingBuffer<N> {
     }
 }
 
-static RECEIVED: Mutex<RingBuffer<1024>> = Mutex::new(RingBuffer::new());
+static RECEIVED: SpinLock<RingBuffer<1024>> = SpinLock::new("console input", RingBuffer::new());
 
 #[cfg(target_os = "none")]
 pub(crate) fn init(port: &'static dyn SerialPort) {
@@ -88,7 +97,7 @@ pub(crate) fn receive_interrupt(_: crate::irq::IntId) {
 /// A received byte, if one is waiting.
 #[cfg(target_os = "none")]
 pub fn read_byte() -> Option<u8> {
-    crate::arch::cpu::without_interrupts(|| RECEIVED.lock().pop())
+    RECEIVED.lock().pop()
 }
 
 /// Waits (in `wfi`) until a byte arrives.
@@ -141,6 +150,35 @@ fn write_raw(port: &dyn SerialPort, bytes: &[u8]) {
 
 struct PortWriter<'a>(&'a dyn SerialPort);
 
+/// Formats into a buffer and writes it out under the console lock when it
+/// is full or done (see the module documentation).
+struct BufferedWriter<'a> {
+    port: &'a dyn SerialPort,
+    buffer: [u8; LINE_BUFFER],
+    len: usize,
+}
+
+impl BufferedWriter<'_> {
+    fn flush(&mut self) {
+        let _guard = WRITER.lock();
+        write_raw(self.port, &self.buffer[..self.len]);
+        self.len = 0;
+    }
+}
+
+impl Write for BufferedWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for chunk in s.as_bytes().chunks(LINE_BUFFER) {
+            if self.len + chunk.len() > LINE_BUFFER {
+                self.flush();
+            }
+            self.buffer[self.len..self.len + chunk.len()].copy_from_slice(chunk);
+            self.len += chunk.len();
+        }
+        Ok(())
+    }
+}
+
 impl Write for PortWriter<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         write_raw(self.0, s.as_bytes());
@@ -156,10 +194,8 @@ pub fn write_bytes(bytes: &[u8]) {
         return;
     }
     if let Some(port) = PORT.get() {
-        crate::arch::cpu::without_interrupts(|| {
-            let _guard = WRITER.lock();
-            write_raw(*port, bytes);
-        });
+        let _guard = WRITER.lock();
+        write_raw(*port, bytes);
     }
 }
 
@@ -170,10 +206,9 @@ pub fn write_fmt(args: fmt::Arguments) {
         return crate::syscall::user::write_fmt(args);
     }
     if let Some(port) = PORT.get() {
-        crate::arch::cpu::without_interrupts(|| {
-            let _guard = WRITER.lock();
-            let _ = PortWriter(*port).write_fmt(args);
-        });
+        let mut out = BufferedWriter { port: *port, buffer: [0; LINE_BUFFER], len: 0 };
+        let _ = out.write_fmt(args);
+        out.flush();
     }
 }
 

@@ -108,6 +108,8 @@ pub fn unhandled_count() -> u64 {
 
 /// Handles the pending interrupt; called from the exception vector.
 pub(crate) fn dispatch() {
+    // A spin lock held here was held with interrupts unmasked.
+    crate::critical::assert_no_spin_lock_held("an interrupt");
     let Some(controller) = CONTROLLER.get() else {
         SPURIOUS.fetch_add(1, Ordering::Relaxed);
         return;

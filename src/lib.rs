@@ -15,6 +15,7 @@
 //! - [`arch`]: everything ARMv8-specific: boot, exception vectors, MMU, CPU;
 //! - `boards/<name>` (as [`board`]): what is at which address on one board;
 //! - [`drivers`]: the devices boards wire up (PL011 UART, GIC);
+//! - [`critical`]: masking interrupts, and the kernel's one spin lock built on it;
 //! - portable OS: [`mm`], [`irq`], [`time`], [`console`], [`exception`],
 //!   and the boot sequence in `kernel.rs`;
 //! - tasks: [`task`] (spawn, join, priorities), [`sync`] (mutexes,
@@ -34,6 +35,7 @@ extern crate alloc;
 
 pub mod arch;
 pub mod console;
+pub mod critical;
 pub mod fdt;
 pub mod ipc;
 pub mod irq;

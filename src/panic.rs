@@ -2,7 +2,10 @@
 //!
 //! A panic in task code (not in an interrupt handler, not with interrupts
 //! masked inside the OS) ends only that task: `join` returns
-//! `Err(TaskFailure::Panic { message })`. In an isolated task (EL0) the
+//! `Err(TaskFailure::Panic { message })`. The message is formatted in the
+//! task, with interrupts as they were: formatting runs application code
+//! (`Display` impls), which may take long or panic again; a panic while
+//! formatting the message ends the task too. In an isolated task (EL0) the
 //! message is formatted on the task's stack and handed to the kernel with
 //! the `panic` system call (see `syscall::user::panic`).
 
@@ -20,19 +23,35 @@ fn panic(info: &PanicInfo) -> ! {
         // An isolated task: kernel data is out of reach, the kernel reports it.
         crate::syscall::user::panic(info);
     }
-    let irqs_were_enabled = crate::arch::cpu::disable_interrupts();
-    if let Some(task) = crate::task::panicking_task(irqs_were_enabled) {
-        // A panic in task code ends that task only.
-        let message = alloc::format!("{}", info.message());
-        let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
-        match info.location() {
-            Some(l) => {
-                p(format_args!("\n*** {task} panicked at {}:{}:{}:\n{message}\n", l.file(), l.line(), l.column()))
-            }
-            None => p(format_args!("\n*** {task} panicked:\n{message}\n")),
+    match crate::task::panicking_task(crate::arch::cpu::interrupts_enabled()) {
+        Some((task, false)) => fail_task(task, info),
+        Some((task, true)) => {
+            crate::console::write_fmt_emergency(format_args!(
+                "\n*** {task} panicked while formatting its panic message\n"
+            ));
+            drop(task);
+            let message = "panic while formatting a panic message".into();
+            crate::task::fail_current(crate::task::TaskFailure::Panic { message });
         }
-        crate::task::fail_current(crate::task::TaskFailure::Panic { message });
+        None => stop_machine(info),
     }
+}
+
+/// A panic in task code ends that task only.
+fn fail_task(task: crate::task::Task, info: &PanicInfo) -> ! {
+    let message = alloc::format!("{}", info.message());
+    let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
+    match info.location() {
+        Some(l) => p(format_args!("\n*** {task} panicked at {}:{}:{}:\n{message}\n", l.file(), l.line(), l.column())),
+        None => p(format_args!("\n*** {task} panicked:\n{message}\n")),
+    }
+    drop(task); // `fail_current` does not return: nothing left on this stack is dropped
+    crate::task::fail_current(crate::task::TaskFailure::Panic { message });
+}
+
+/// Any other panic is the program's end: report it and exit with 101.
+fn stop_machine(info: &PanicInfo) -> ! {
+    crate::arch::cpu::disable_interrupts();
     if PANICKING.swap(true, Ordering::SeqCst) {
         crate::console::write_fmt_emergency(format_args!("\n*** panic while panicking\n"));
         crate::power::exit(EXIT_PANIC);

@@ -609,6 +609,70 @@ const CASES: &[Case] = &[
         102,
         &["faulting with interrupts masked", "*** unhandled exception: data abort (read)", "backtrace:"],
     ),
+    // Hardening: time-sharing and locks under careless and hostile use.
+    Case {
+        qemu: ICOUNT,
+        ..case(
+            "a preempted task keeps only the rest of its slice",
+            "slice_fairness",
+            0,
+            &[
+                "ok equal_share_with_1ms_ticker",
+                "ok equal_share_with_5ms_ticker",
+                "ok equal_share_with_9ms_ticker",
+                "ok sleep_next_to_equal_busy_task",
+                "ok sleep_next_to_equal_busy_isolated_task",
+                "all checks passed",
+            ],
+        )
+    },
+    case(
+        "application code runs in its task: panics in Display and Drop end only it",
+        "app_code_in_task_context",
+        0,
+        &[
+            "ok display_panics_in_println",
+            "(printed from inside a Display)",
+            "ok display_prints_in_println",
+            "*** task #",
+            "panicked while formatting its panic message",
+            "ok panic_message_panics",
+            "result dropping: printing and sleeping",
+            "ok detached_result_drops_in_task",
+            "ok ended_result_drops_in_dropper",
+            "all checks passed",
+        ],
+    ),
+    Case {
+        qemu: ICOUNT,
+        ..case(
+            "soak: a seeded random mix of tasks, channels, regions and faults; memory back to baseline",
+            "soak",
+            0,
+            &["soak: seed 1", "ok watchdog_kept_running", "ok memory_back_to_baseline", "all checks passed"],
+        )
+    },
+    Case {
+        qemu: ICOUNT,
+        ..case(
+            "spin locks: no deadlock with interrupts or more urgent tasks",
+            "lock_stress",
+            0,
+            &["ok irq_register_20000_pairs", "ok spawn_from_two_priorities", "all checks passed"],
+        )
+    },
+    case(
+        "spin locks: held at a context switch is caught, by name",
+        "lock_check_switch",
+        101,
+        &["sleeping while holding a spin lock", "spin lock 'careless lock' held at a context switch"],
+    ),
+    case(
+        "spin locks: unmasking interrupts while one is held is caught, by name",
+        "lock_check_unmask",
+        101,
+        &["unmasking interrupts while holding", "interrupts were unmasked while spin lock 'careless lock' was held"],
+    ),
     case("tasks example", "tasks", 0, &["summary:", "all messages consumed"]),
     case("philosophers example", "philosophers", 0, &["every philosopher ate", "no deadlock"]),
     // The harness itself: a hung guest is killed and its output kept.

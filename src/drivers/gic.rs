@@ -9,17 +9,17 @@
 //! interrupts are also routed to this core ([`super::gicv2_targets`]).
 
 use super::gicv2_targets::Targets;
+use crate::critical::SpinLock;
 use crate::irq::{IntId, InterruptController};
 use arm_gic::gicv2::GicV2;
 use arm_gic::gicv3::registers::GicdCtlr;
 use arm_gic::gicv3::{GicCpuInterface, GicV3, Group, SecureIntGroup};
 use arm_gic::{InterruptGroup, Trigger, UniqueMmioPointer};
 use core::ptr::NonNull;
-use spin::Mutex;
 
 pub enum Gic {
-    V2 { gic: Mutex<GicV2<'static>>, targets: Targets },
-    V3 { gic: Mutex<GicV3<'static>>, secure: bool },
+    V2 { gic: SpinLock<GicV2<'static>>, targets: Targets },
+    V3 { gic: SpinLock<GicV3<'static>>, secure: bool },
 }
 
 /// The priority given to every interrupt (lower is more urgent).
@@ -36,7 +36,7 @@ impl Gic {
         gic.set_priority_mask(0xff);
         // SAFETY: promised by our caller; `arm-gic` never writes ITARGETSR.
         let targets = unsafe { Targets::new(gicd) };
-        Self::V2 { gic: Mutex::new(gic), targets }
+        Self::V2 { gic: SpinLock::new("GIC", gic), targets }
     }
 
     /// # Safety
@@ -52,7 +52,7 @@ impl Gic {
             gic.gicd_set_control(GicdCtlr::EnableGrp1S);
         }
         GicCpuInterface::set_priority_mask(0xff);
-        Self::V3 { gic: Mutex::new(gic), secure }
+        Self::V3 { gic: SpinLock::new("GIC", gic), secure }
     }
 
     pub fn version(&self) -> u8 {
@@ -116,17 +116,14 @@ impl InterruptController for Gic {
         let intid = arm_gic::IntId::try_from(id).ok().filter(|i| i.is_sgi());
         let intid = intid.ok_or(crate::irq::IrqError::Unsupported(id))?;
         match self {
-            // Masked while the lock is held: the SGI is taken as soon as
-            // interrupts are unmasked, and `acknowledge` takes the lock.
-            Self::V2 { gic, .. } => crate::arch::cpu::without_interrupts(|| {
-                gic.lock().send_sgi(
-                    intid,
-                    arm_gic::gicv2::SgiTarget::List {
-                        target_list_filter: arm_gic::gicv2::SgiTargetListFilter::ForwardSelfOnly,
-                        target_list: 0,
-                    },
-                )
-            }),
+            // The lock masks interrupts: the SGI is taken once it is released.
+            Self::V2 { gic, .. } => gic.lock().send_sgi(
+                intid,
+                arm_gic::gicv2::SgiTarget::List {
+                    target_list_filter: arm_gic::gicv2::SgiTargetListFilter::ForwardSelfOnly,
+                    target_list: 0,
+                },
+            ),
             Self::V3 { .. } => {
                 let (aff3, aff2, aff1, aff0) = crate::arch::cpu::affinity();
                 let target = arm_gic::gicv3::SgiTarget::List {

@@ -21,17 +21,17 @@ use super::user_layout::{self, PAGE_SIZE};
 use crate::arch::mmu::descriptor::Attributes;
 use crate::arch::mmu::table::{MapError, PageTable, Table, TableAllocator};
 use crate::arch::mmu::{phys_to_virt, virt_to_phys};
-use crate::sched::critical::InterruptsMasked;
+use crate::critical::SpinLock;
 use alloc::vec::Vec;
 use core::alloc::Layout;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
-use spin::Mutex;
 
 static FRAMES_IN_USE: AtomicUsize = AtomicUsize::new(0);
 /// ASIDs of address spaces (each is a pair of hardware ASIDs, see
 /// `arch::mmu`); 0 is the kernel tasks' empty lower half.
-static ASIDS: Mutex<AsidAllocator> = Mutex::new(AsidAllocator::new(crate::arch::mmu::ADDRESS_SPACE_ASID_BITS));
+static ASIDS: SpinLock<AsidAllocator> =
+    SpinLock::new("ASID allocator", AsidAllocator::new(crate::arch::mmu::ADDRESS_SPACE_ASID_BITS));
 
 /// The current ASID generation: it grows each time the ASIDs run out and
 /// every address space must take a fresh one (see [`super::asid`]).
@@ -42,7 +42,6 @@ pub fn asid_generation() -> u64 {
 /// Freed frames kept in the pool right now (allocated from the kernel heap,
 /// but held by no address space).
 pub fn pooled_frames() -> usize {
-    let _masked = InterruptsMasked::new();
     POOL.lock().len()
 }
 
@@ -57,14 +56,11 @@ const FRAME: Layout = match Layout::from_size_align(PAGE_SIZE as usize, PAGE_SIZ
 };
 
 /// Freed frames waiting for the next address space (see [`FramePool`]).
-static POOL: Mutex<FramePool> = Mutex::new(FramePool::new());
+static POOL: SpinLock<FramePool> = SpinLock::new("frame pool", FramePool::new());
 
 /// A zeroed frame: its kernel address, or `None` when memory is out.
 pub(crate) fn allocate_frame() -> Option<NonNull<u8>> {
-    let pooled = {
-        let _masked = InterruptsMasked::new();
-        POOL.lock().take()
-    };
+    let pooled = POOL.lock().take();
     let frame = match pooled {
         Some(address) => NonNull::new(address as *mut u8)?,
         // SAFETY: `FRAME` has a non-zero size.
@@ -80,10 +76,7 @@ pub(crate) fn allocate_frame() -> Option<NonNull<u8>> {
 /// `frame` came from [`allocate_frame`] and nothing maps or uses it any more.
 pub(crate) unsafe fn free_frame(frame: NonNull<u8>) {
     FRAMES_IN_USE.fetch_sub(1, Ordering::Relaxed);
-    let kept = {
-        let _masked = InterruptsMasked::new();
-        POOL.lock().give(frame.as_ptr() as usize)
-    };
+    let kept = POOL.lock().give(frame.as_ptr() as usize);
     if kept.is_err() {
         // SAFETY: promised by our caller; the pool did not keep it.
         unsafe { alloc::alloc::dealloc(frame.as_ptr(), FRAME) };

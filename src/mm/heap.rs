@@ -11,10 +11,10 @@
 //! own ([`super::user_heap`]). [`Allocator`] picks by asking
 //! [`running_at_el0`](crate::arch::user_mode::running_at_el0).
 
+use crate::critical::SpinLock;
 use buddy_system_allocator::Heap;
 use core::alloc::{GlobalAlloc, Layout};
 use core::sync::atomic::{AtomicUsize, Ordering};
-use spin::Mutex;
 
 /// Usage of the heap, in bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,24 +34,23 @@ impl HeapStats {
 }
 
 pub struct KernelHeap {
-    heap: Mutex<Heap<33>>,
+    heap: SpinLock<Heap<33>>,
     failed_size: AtomicUsize,
     failed_align: AtomicUsize,
 }
 
 impl KernelHeap {
     pub const fn new() -> Self {
-        Self { heap: Mutex::new(Heap::new()), failed_size: AtomicUsize::new(0), failed_align: AtomicUsize::new(0) }
+        Self {
+            heap: SpinLock::new("kernel heap", Heap::new()),
+            failed_size: AtomicUsize::new(0),
+            failed_align: AtomicUsize::new(0),
+        }
     }
 
     #[inline(always)]
     fn with<R>(&self, f: impl FnOnce(&mut Heap<33>) -> R) -> R {
-        #[cfg(target_os = "none")]
-        let was = crate::arch::cpu::disable_interrupts();
-        let r = f(&mut self.heap.lock());
-        #[cfg(target_os = "none")]
-        crate::arch::cpu::restore_interrupts(was);
-        r
+        f(&mut self.heap.lock())
     }
 
     /// Hands `[start, start + size)` to the heap.

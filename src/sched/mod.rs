@@ -18,7 +18,7 @@ pub mod ready_queue;
 pub mod stack;
 
 #[cfg(target_os = "none")]
-pub(crate) mod critical;
+pub(crate) use crate::critical;
 #[cfg(target_os = "none")]
 pub(crate) mod scheduler;
 #[cfg(target_os = "none")]

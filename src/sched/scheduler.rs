@@ -66,6 +66,7 @@ pub(crate) fn init(slice: core::time::Duration) {
         state: Cell::new(State::Running),
         wake_reason: Cell::new(WakeReason::Notified),
         deadline: Cell::new(0),
+        slice_left: Cell::new(0),
         waiting_on: Cell::new(None),
         waiting_for_mutex: Cell::new(core::ptr::null()),
         held_mutexes: Cell::new(core::ptr::null()),
@@ -74,7 +75,7 @@ pub(crate) fn init(slice: core::time::Duration) {
         joiners: WaitQueue::new(),
         packet: core::ptr::null_mut(),
         entry: no_packet,
-        drop_packet: no_packet,
+        drop_packet: Cell::new(no_packet),
         refs: Cell::new(1),
         panicking: Cell::new(false),
         park_token: Cell::new(false),
@@ -120,22 +121,28 @@ pub(crate) unsafe fn make_ready(masked: &InterruptsMasked, task: NonNull<Tcb>) {
     });
 }
 
-/// Puts the running task back in the ready queue (in front: it keeps its
-/// turn; at the back: its slice is over). The idle task is never queued.
+/// Puts the running task back in the ready queue: in front when a more
+/// urgent task preempts it (it keeps its turn, and what is left of its
+/// slice), at the back when its slice is over. The idle task is never queued.
 fn requeue_current(masked: &InterruptsMasked, cur: NonNull<Tcb>, in_front: bool) {
+    let is_idle = SCHED.with(masked, |s| s.idle == Some(cur));
+    if is_idle {
+        return;
+    }
+    // SAFETY: the running task is alive.
+    let t = unsafe { cur.as_ref() };
+    if in_front {
+        timer::pause_slice(masked, t);
+    }
+    let level = t.level.get();
+    t.state.set(State::Ready);
     SCHED.with(masked, |s| {
-        if s.idle != Some(cur) {
-            // SAFETY: the running task is alive and on no queue.
-            let t = unsafe { cur.as_ref() };
-            let level = t.level.get();
-            t.state.set(State::Ready);
-            // SAFETY: as above.
-            unsafe {
-                if in_front {
-                    s.ready.push_front(level, cur)
-                } else {
-                    s.ready.push_back(level, cur)
-                }
+        // SAFETY: the running task is alive and on no queue.
+        unsafe {
+            if in_front {
+                s.ready.push_front(level, cur)
+            } else {
+                s.ready.push_back(level, cur)
             }
         }
     });
@@ -217,10 +224,10 @@ pub(crate) fn preempt_from_interrupt() {
         if !is_preemptive(level) && s.idle != Some(cur) {
             return None;
         }
-        if level > 0 && s.ready.has_ready_at_or_above(level - 1) {
+        if slice_over && s.ready.has_ready_at_or_above(level) {
+            Some(false) // its turn is over: behind its equals
+        } else if level > 0 && s.ready.has_ready_at_or_above(level - 1) {
             Some(true)
-        } else if slice_over && s.ready.has_ready_at_or_above(level) {
-            Some(false)
         } else {
             None
         }
@@ -235,6 +242,7 @@ pub(crate) fn preempt_from_interrupt() {
 /// Switches to the most urgent ready task (or idle). The caller has put the
 /// running task where it belongs (ready queue, wait queue, or nowhere if it ended).
 pub(crate) fn schedule_away(masked: &InterruptsMasked) {
+    crate::critical::assert_no_spin_lock_held("a context switch");
     let cur = current();
     let next = SCHED.with(masked, |s| s.ready.pop_most_urgent().or(s.idle)).expect("no idle task");
     if next == cur {
@@ -303,10 +311,19 @@ pub(crate) unsafe fn release(_masked: &InterruptsMasked, task: NonNull<Tcb>) {
 /// Ends the running task: releases its mutexes (poisoned if it failed),
 /// records why it ended, wakes its joiners and switches away for good.
 pub(crate) fn exit_current(failure: Option<TaskFailure>) -> ! {
-    let masked = InterruptsMasked::new();
     let cur = current();
     // SAFETY: the running task is alive; nothing else touches its failure slot.
     let t = unsafe { cur.as_ref() };
+    let mut masked = InterruptsMasked::new();
+    if t.refs.get() == 1 {
+        // Detached (its handle is gone): the task drops its own closure and
+        // result, here in its own context, not in the scheduler's (see
+        // `Tcb::take_packet`). If a `Drop` panics, only this task ends.
+        let packet = t.take_packet();
+        drop(masked);
+        drop(packet);
+        masked = InterruptsMasked::new();
+    }
     crate::sync::mutex::release_all_held(&masked, cur, failure.is_some());
     // SAFETY: as above.
     unsafe { *t.failure.get() = failure };

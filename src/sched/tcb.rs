@@ -48,6 +48,9 @@ pub struct Tcb {
     pub wake_reason: Cell<WakeReason>,
     /// When a sleeping or timed wait ends, in counter ticks.
     pub deadline: Cell<u64>,
+    /// What was left of its time slice when a more urgent task preempted it
+    /// (counter ticks; 0: it gets a whole slice when it runs next).
+    pub slice_left: Cell<u64>,
     /// The wait queue the task is on, if blocked on one.
     pub waiting_on: Cell<Option<NonNull<WaitQueue>>>,
     /// The mutex it waits for (for priority inheritance chains), as an opaque pointer.
@@ -59,10 +62,11 @@ pub struct Tcb {
     pub failure: UnsafeCell<Option<TaskFailure>>,
     /// Tasks waiting in `join`.
     pub joiners: WaitQueue,
-    /// The closure and its result: run by `entry`, freed by `drop_packet`.
+    /// The closure and its result: run by `entry`, freed by `drop_packet`
+    /// (which [`Tcb::take_packet`] hands over, leaving a no-op behind).
     pub packet: *mut (),
     pub entry: unsafe fn(*mut ()),
-    pub drop_packet: unsafe fn(*mut ()),
+    pub drop_packet: Cell<unsafe fn(*mut ())>,
     pub refs: Cell<u8>,
     pub panicking: Cell<bool>,
     /// An `unpark` arrived while the task was not parked: the next `park` returns at once.
@@ -88,10 +92,35 @@ impl Tcb {
     }
 }
 
+impl Tcb {
+    /// Takes ownership of the task's closure and result. Dropping them runs
+    /// application code (their `Drop`s), so the caller does it in task
+    /// context, outside every critical section: the task itself as it ends
+    /// if its handle is gone, else the handle as it drops (see `task::spawn`).
+    pub fn take_packet(&self) -> OwnedPacket {
+        OwnedPacket { packet: self.packet, drop_packet: self.drop_packet.replace(no_packet) }
+    }
+}
+
+/// A task's closure and result, taken out of its control block.
+pub struct OwnedPacket {
+    packet: *mut (),
+    drop_packet: unsafe fn(*mut ()),
+}
+
+impl Drop for OwnedPacket {
+    fn drop(&mut self) {
+        // SAFETY: the packet was made for `drop_packet` at spawn, and taking it
+        // left `no_packet` in the block: it is freed once, here.
+        unsafe { (self.drop_packet)(self.packet) };
+    }
+}
+
 impl Drop for Tcb {
     fn drop(&mut self) {
-        // SAFETY: the packet was made for `drop_packet` at spawn and is freed once, here.
-        unsafe { (self.drop_packet)(self.packet) };
+        // Normally taken already (by the task as it ended, or by its handle),
+        // so this runs no application code inside the scheduler.
+        drop(self.take_packet());
         if let Some(stacks) = self.stacks.take() {
             super::stack::recycle(stacks);
         }

@@ -36,17 +36,29 @@ pub(crate) fn next_deadline(masked: &InterruptsMasked) -> u64 {
     })
 }
 
-/// Starts a fresh slice for `next`, which is about to run.
+/// Starts the slice of `next`, which is about to run: what was left of it
+/// if a more urgent task preempted it, else a whole one.
 #[inline]
 pub(crate) fn start_slice(masked: &InterruptsMasked, next: &Tcb) {
     let level = next.level.get();
+    let left = next.slice_left.replace(0);
     if is_preemptive(level) && level != IDLE_LEVEL {
         let now = crate::arch::cpu::counter();
-        TIMERS.with(masked, |t| t.slice_end = now + t.slice_ticks);
+        TIMERS.with(masked, |t| t.slice_end = now.saturating_add(if left != 0 { left } else { t.slice_ticks }));
         crate::time::rearm(masked);
     } else {
         TIMERS.with(masked, |t| t.slice_end = u64::MAX);
     }
+}
+
+/// The running task `task` is preempted by a more urgent one before its
+/// slice ended: it keeps what is left (at least one tick) for when it runs
+/// again, so a task woken often cannot give its less urgent peers fresh
+/// slices and starve their equals.
+pub(crate) fn pause_slice(masked: &InterruptsMasked, task: &Tcb) {
+    let now = crate::arch::cpu::counter();
+    let end = TIMERS.with(masked, |t| t.slice_end);
+    task.slice_left.set(if end == u64::MAX { 0 } else { end.saturating_sub(now).max(1) });
 }
 
 /// Puts `task` on the timer list until `deadline`.
@@ -102,7 +114,7 @@ pub(crate) fn expire(masked: &InterruptsMasked, now: u64) {
     let slice_over = TIMERS.with(masked, |t| {
         let over = now >= t.slice_end;
         if over {
-            t.slice_end = now + t.slice_ticks;
+            t.slice_end = now.saturating_add(t.slice_ticks);
         }
         over
     });

@@ -199,6 +199,7 @@ pub(super) fn start_task<T>(start: TaskStart) -> JoinHandle<T> {
             state: Cell::new(State::Ready),
             wake_reason: Cell::new(WakeReason::Notified),
             deadline: Cell::new(0),
+            slice_left: Cell::new(0),
             waiting_on: Cell::new(None),
             waiting_for_mutex: Cell::new(core::ptr::null()),
             held_mutexes: Cell::new(core::ptr::null()),
@@ -207,7 +208,7 @@ pub(super) fn start_task<T>(start: TaskStart) -> JoinHandle<T> {
             joiners: WaitQueue::new(),
             packet: start.packet,
             entry: start.entry,
-            drop_packet: start.drop_packet,
+            drop_packet: Cell::new(start.drop_packet),
             refs: Cell::new(2), // the task's own, and the handle's
             panicking: Cell::new(false),
             park_token: Cell::new(false),
@@ -302,10 +303,18 @@ impl<T> JoinHandle<T> {
 }
 
 impl<T> Drop for JoinHandle<T> {
+    /// Detaches a running task, or frees an ended one. An ended task's
+    /// closure and result are dropped here, after the critical section: their
+    /// `Drop`s are application code (a running task drops its own as it ends).
     fn drop(&mut self) {
         let masked = InterruptsMasked::new();
+        // SAFETY: alive while the handle exists.
+        let t = unsafe { self.tcb.as_ref() };
+        let packet = (t.state.get() == State::Exited).then(|| t.take_packet());
         // SAFETY: the handle's reference, given up once.
         unsafe { scheduler::release(&masked, self.tcb) };
+        drop(masked);
+        drop(packet);
     }
 }
 
@@ -355,17 +364,19 @@ pub(crate) fn fail_current(failure: TaskFailure) -> ! {
 }
 
 /// For the panic handler: the running task, if a panic now can end just it
-/// (tasks run, we are in task code with interrupts enabled, not already panicking).
-pub(crate) fn panicking_task(irqs_were_enabled: bool) -> Option<Task> {
-    if !scheduler::is_started() || crate::arch::cpu::in_exception_handler() || !irqs_were_enabled {
+/// (tasks run, we are in task code with interrupts enabled), and whether it
+/// was already panicking (its panic message itself panicked).
+pub(crate) fn panicking_task(irqs_enabled: bool) -> Option<(Task, bool)> {
+    if !scheduler::is_started() || crate::arch::cpu::in_exception_handler() || !irqs_enabled {
         return None;
     }
     // SAFETY: the running task is alive.
     let t = unsafe { scheduler::current().as_ref() };
-    if !may_fail_alone(t) || t.panicking.replace(true) {
+    if !may_fail_alone(t) {
         return None;
     }
-    Some(Task { id: t.id, name: t.name.clone() })
+    let again = t.panicking.replace(true);
+    Some((Task { id: t.id, name: t.name.clone() }, again))
 }
 
 impl core::fmt::Display for Task {

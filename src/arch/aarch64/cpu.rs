@@ -21,6 +21,12 @@ pub fn disable_interrupts() -> bool {
     was_enabled
 }
 
+/// Are IRQs unmasked on this core?
+#[inline]
+pub fn interrupts_enabled() -> bool {
+    !DAIF.is_set(DAIF::I)
+}
+
 /// Unmasks IRQs (and FIQs, which the GIC uses in some security setups).
 #[inline]
 pub fn enable_interrupts() {

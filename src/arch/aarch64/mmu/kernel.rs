@@ -26,11 +26,11 @@
 
 use super::descriptor::{Attributes, MAIR_VALUE};
 use super::table::{MapError, PageTable, Table, TableAllocator, PAGE_SIZE};
+use crate::critical::SpinLock;
 use crate::mm::layout::{Region, RegionKind};
 use aarch64_cpu::registers::*;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
-use spin::Mutex;
 
 /// Where physical memory appears in the kernel's address space.
 pub const KERNEL_OFFSET: u64 = 0xffff_ff80_0000_0000;
@@ -71,9 +71,9 @@ impl TableAllocator for BootTablePool {
     }
 }
 
-static POOL: Mutex<BootTablePool> = Mutex::new(BootTablePool { next: 0, end: 0 });
-static KERNEL_TABLES: Mutex<Option<PageTable>> = Mutex::new(None);
-static USER_VIEW_TABLES: Mutex<Option<PageTable>> = Mutex::new(None);
+static POOL: SpinLock<BootTablePool> = SpinLock::new("boot table pool", BootTablePool { next: 0, end: 0 });
+static KERNEL_TABLES: SpinLock<Option<PageTable>> = SpinLock::new("kernel tables", None);
+static USER_VIEW_TABLES: SpinLock<Option<PageTable>> = SpinLock::new("user view tables", None);
 /// The root of the empty lower half that kernel tasks run with.
 static EMPTY_LOWER_HALF: AtomicU64 = AtomicU64::new(0);
 /// The root of the kernel view of the upper half (the user view's is one page up).

@@ -1,0 +1,142 @@
+//! QEMU test: application code (formatting, `Drop`) runs in its task, never
+//! inside a kernel critical section, so when it panics, prints or blocks,
+//! only its task is affected.
+//!
+//! - a `Display` that panics inside `println!`; one that prints itself;
+//! - a panic whose message panics while it is formatted;
+//! - the `Drop` of a detached task's result (it panics, prints, sleeps);
+//! - the `Drop` of an ended task's result when its handle is dropped.
+//!
+//! Each `Drop` records whether it ran with interrupts enabled outside any
+//! exception handler.
+
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+#[path = "common/mod.rs"]
+mod common;
+
+use alloc::string::String;
+use common::{check, finish};
+use core::fmt;
+use core::sync::atomic::{AtomicU32, Ordering};
+use ilusion::task::{self, TaskFailure};
+use ilusion::time::{self, Duration};
+
+ilusion::entry!(main);
+
+struct PanickyDisplay;
+impl fmt::Display for PanickyDisplay {
+    fn fmt(&self, _: &mut fmt::Formatter) -> fmt::Result {
+        panic!("display refuses");
+    }
+}
+
+struct PrintingDisplay;
+impl fmt::Display for PrintingDisplay {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        ilusion::println!("(printed from inside a Display)");
+        f.write_str("outer")
+    }
+}
+
+/// How many drops ran in task context, and how many elsewhere.
+static DROPS_IN_TASK: AtomicU32 = AtomicU32::new(0);
+static DROPS_ELSEWHERE: AtomicU32 = AtomicU32::new(0);
+
+/// What a `Result` does when dropped.
+#[derive(Clone, Copy)]
+enum OnDrop {
+    Record,
+    Panic,
+    PrintAndSleep,
+}
+
+struct Outcome(OnDrop);
+impl Drop for Outcome {
+    fn drop(&mut self) {
+        let in_task = ilusion::arch::cpu::interrupts_enabled() && !ilusion::arch::cpu::in_exception_handler();
+        let counter = if in_task { &DROPS_IN_TASK } else { &DROPS_ELSEWHERE };
+        counter.fetch_add(1, Ordering::SeqCst);
+        match self.0 {
+            OnDrop::Record => {}
+            OnDrop::Panic => panic!("result drop panics"),
+            OnDrop::PrintAndSleep => {
+                ilusion::println!("result dropping: printing and sleeping");
+                time::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+}
+
+fn main() {
+    formatting_panics_end_only_the_task();
+    panic_message_that_panics();
+    detached_results_drop_in_their_task();
+    joined_handle_drops_result_in_dropper();
+    finish();
+}
+
+fn formatting_panics_end_only_the_task() {
+    let r = task::spawn(|| ilusion::println!("value: {}", PanickyDisplay)).join();
+    check(
+        matches!(&r, Err(TaskFailure::Panic { message }) if message == "display refuses"),
+        "display_panics_in_println",
+        format_args!("{r:?}"),
+    );
+    // The console is not left locked: printing still works, also nested.
+    ilusion::println!("nested: {}", PrintingDisplay);
+    let r = task::spawn(|| ilusion::println!("{}", PrintingDisplay)).join();
+    check(r.is_ok(), "display_prints_in_println", format_args!("{r:?}"));
+}
+
+struct PanickyMessage;
+impl fmt::Display for PanickyMessage {
+    fn fmt(&self, _: &mut fmt::Formatter) -> fmt::Result {
+        panic!("the message panics too")
+    }
+}
+
+fn panic_message_that_panics() {
+    for round in 1..=2 {
+        let r = task::spawn(|| -> () { panic!("{}", PanickyMessage) }).join();
+        check(
+            matches!(&r, Err(TaskFailure::Panic { message }) if message.contains("panic while formatting")),
+            "panic_message_panics",
+            format_args!("round {round}: {r:?}"),
+        );
+    }
+}
+
+fn detached_results_drop_in_their_task() {
+    for on_drop in [OnDrop::Record, OnDrop::Panic, OnDrop::PrintAndSleep] {
+        // Detached before it ends: it drops its own result as it ends.
+        drop(task::spawn(move || {
+            time::sleep(Duration::from_millis(2));
+            Outcome(on_drop)
+        }));
+    }
+    time::sleep(Duration::from_millis(20));
+    let (in_task, elsewhere) = (DROPS_IN_TASK.load(Ordering::SeqCst), DROPS_ELSEWHERE.load(Ordering::SeqCst));
+    check(
+        in_task == 3 && elsewhere == 0,
+        "detached_result_drops_in_task",
+        format_args!("{in_task} in task, {elsewhere} elsewhere"),
+    );
+}
+
+fn joined_handle_drops_result_in_dropper() {
+    let before = DROPS_IN_TASK.load(Ordering::SeqCst);
+    let h = task::spawn(|| Outcome(OnDrop::Record));
+    time::sleep(Duration::from_millis(2)); // it has ended; its handle still holds the result
+    check(h.is_finished(), "task_ended_first", format_args!("not finished"));
+    drop(h);
+    let r = task::spawn(|| String::from("plain result")).join();
+    let after = DROPS_IN_TASK.load(Ordering::SeqCst);
+    check(
+        after == before + 1 && DROPS_ELSEWHERE.load(Ordering::SeqCst) == 0 && r.is_ok(),
+        "ended_result_drops_in_dropper",
+        format_args!("{} drops in task, {} elsewhere", after - before, DROPS_ELSEWHERE.load(Ordering::SeqCst)),
+    );
+}
