@@ -104,6 +104,12 @@ impl<T> CpuCell<T> {
 /// Also for applications: a driver sharing data with its own interrupt
 /// handler protects it with a `SpinLock`. Hold it briefly: never across a
 /// yield, a sleep or a blocking call (the checks panic if you do).
+///
+/// Holding two: keep both guards in local variables, so they are released
+/// in the reverse order of taking them and the first one taken restores
+/// the interrupt mask last. (A guard made as a temporary in a block's last
+/// expression outlives that block's locals; the checks catch the moment it
+/// is held with interrupts unmasked again.)
 pub struct SpinLock<T> {
     name: &'static str,
     inner: spin::Mutex<T>,

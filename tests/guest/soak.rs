@@ -222,18 +222,6 @@ fn shared_region(rng: &mut Rng, region: &SharedRegion) {
     }
 }
 
-/// Recurses until the stack overflows (the depth is never reached).
-#[inline(never)]
-fn recurse(depth: u64) -> u64 {
-    if depth == u64::MAX {
-        return 0;
-    }
-    let buf = core::hint::black_box([depth; 64]);
-    let deeper = recurse(depth + 1);
-    // Use the frame after the call, so the recursion cannot become a loop.
-    core::hint::black_box(&buf)[(depth % 64) as usize] + deeper
-}
-
 fn injected_fault(rng: &mut Rng) {
     let kind = rng.below(4);
     let got = Builder::new()
@@ -246,7 +234,7 @@ fn injected_fault(rng: &mut Rng) {
             // SAFETY: as above.
             1 => unsafe { core::arch::asm!("udf #0") },
             2 => {
-                recurse(0);
+                common::recurse(0);
             }
             // SAFETY: as above.
             _ => unsafe { core::ptr::write_volatile(DETACHED_DONE.as_ptr(), 7) },

@@ -28,3 +28,15 @@ pub fn finish() -> ! {
 pub fn micros(ticks: u64) -> u64 {
     ticks * 1_000_000 / ilusion::time::frequency()
 }
+
+/// Recurses until the stack overflows (the depth is never reached).
+#[inline(never)]
+pub fn recurse(depth: u64) -> u64 {
+    if depth == u64::MAX {
+        return 0;
+    }
+    let buf = core::hint::black_box([depth; 64]);
+    let deeper = recurse(depth + 1);
+    // Use the frame after the call, so the recursion cannot become a loop.
+    core::hint::black_box(&buf)[(depth % 64) as usize] + deeper
+}

@@ -203,14 +203,20 @@ pub fn invalidate_tlb() {
 
 /// Looks up a kernel address in the kernel's tables: (physical, attributes, mapping size).
 pub fn translate(va: u64) -> Option<(u64, Attributes, u64)> {
-    let tables = KERNEL_TABLES.lock();
-    tables.as_ref()?.translate(va, &*POOL.lock())
+    translate_in(&KERNEL_TABLES, va)
 }
 
 /// Looks up a kernel address in the user view (what isolated tasks see of the upper half).
 pub fn translate_user_view(va: u64) -> Option<(u64, Attributes, u64)> {
-    let tables = USER_VIEW_TABLES.lock();
-    tables.as_ref()?.translate(va, &*POOL.lock())
+    translate_in(&USER_VIEW_TABLES, va)
+}
+
+fn translate_in(tables: &SpinLock<Option<PageTable>>, va: u64) -> Option<(u64, Attributes, u64)> {
+    // Both guards are locals, released in the reverse order of taking them
+    // (the outer one restores the interrupt mask last).
+    let tables = tables.lock();
+    let pool = POOL.lock();
+    tables.as_ref()?.translate(va, &*pool)
 }
 
 /// Tables for mappings made after boot, from the heap (the boot pool is small
