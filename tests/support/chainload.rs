@@ -288,13 +288,27 @@ fn tool_restarted_mid_transfer(root: &Path, board: &str) -> Result<Vec<String>, 
     Ok(check_booted(board, &result, &mut qemu, &wants))
 }
 
+/// The first connection to `listener`, if one comes within `limit` (the
+/// tool may fail before it connects).
+fn accept_within(listener: &UnixListener, limit: Duration) -> Option<UnixStream> {
+    listener.set_nonblocking(true).ok()?;
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok((stream, _)) = listener.accept() {
+            stream.set_nonblocking(false).ok()?;
+            return Some(stream);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
 /// Sits between the tool (on `tool_socket`) and the board (on
 /// `board_socket`), flipping image byte 100 of the first `corrupt` transfers.
 fn corrupting_relay(tool_socket: PathBuf, board_socket: PathBuf, corrupt: u32) -> std::thread::JoinHandle<()> {
     let listener = UnixListener::bind(&tool_socket);
     std::thread::spawn(move || {
-        let Ok(listener) = listener else { return };
-        let Ok((tool, _)) = listener.accept() else { return };
+        let Some(tool) = listener.ok().and_then(|l| accept_within(&l, TOOL_LIMIT)) else { return };
         let Ok(board) = RawLine::connect(&board_socket).map(|l| l.stream) else { return };
         let _ = board.set_read_timeout(None);
         let (Ok(mut tool_in), Ok(mut tool_out)) = (tool.try_clone(), tool.try_clone()) else { return };
