@@ -23,6 +23,12 @@ pub fn open(port: &str, baud: u32, timeout: Duration) -> Result<Line, String> {
 }
 
 fn open_socket(path: &str, timeout: Duration) -> Result<Line, String> {
+    use std::os::unix::fs::FileTypeExt;
+    if let Ok(metadata) = std::fs::metadata(path) {
+        if !metadata.file_type().is_socket() {
+            return Err(format!("{path} is not a Unix socket (PORT unix:PATH names a socket such as QEMU's -serial unix:PATH,server=on)"));
+        }
+    }
     let deadline = Instant::now() + timeout;
     let mut said_waiting = false;
     let stream = loop {
@@ -108,6 +114,15 @@ mod tests {
             err.starts_with("no serial device /dev/ttyNOSUCHDEVICE9 (is the USB serial adapter plugged in?"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_socket_is_named() {
+        let path = socket("file");
+        std::fs::write(&path, b"").unwrap();
+        let err = open(&format!("unix:{}", path.display()), 115_200, Duration::from_secs(30)).err().unwrap();
+        assert!(err.starts_with(&format!("{} is not a Unix socket", path.display())), "{err}");
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

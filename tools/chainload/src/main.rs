@@ -74,7 +74,9 @@ fn run(o: Options) -> Result<(), String> {
 
 fn main() {
     match options::parse(std::env::args().skip(1)) {
-        Err(ArgsError::Help) => println!("{}", options::help()),
+        Err(ArgsError::Help) => {
+            let _ = writeln!(std::io::stdout(), "{}", options::help());
+        }
         Err(ArgsError::Usage(why)) => {
             eprintln!("chainload: {why}\n{}", options::USAGE);
             std::process::exit(2);

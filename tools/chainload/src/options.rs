@@ -17,6 +17,9 @@ pub struct Options {
     pub image: String,
 }
 
+/// The longest `--timeout`.
+const MAX_TIMEOUT_SECONDS: u64 = 86_400;
+
 /// Why the command line was not run.
 #[derive(Debug, PartialEq)]
 pub enum ArgsError {
@@ -47,23 +50,28 @@ options:
   --timeout SECONDS   how long to wait for the chainloader to say it is ready (default 60)
   --attempts N        how many times to send the image if it is refused (default 3)
 
-Start it before or after resetting the Pi. It sends an enquiry (0x05) at once and then
-every {enquiry} s until the loader says \"{ready}\" (the loader also says so when it boots).
-It sends \"ILCL\", the image size and CRC-32, and the image. The loader answers
-\"{ok}\" and starts the image, or \"{error}: <why>\" (CRC-32 mismatch, bad size, or no
-data for {idle} s in the middle of a transfer), waits until the line is quiet, and says
-\"ready\" again; the tool then sends the image again, up to --attempts times. No answer
-within the transfer time plus a few seconds (a Pi reset during the transfer) is a failed
-attempt too. A loader left in the middle of a transfer by an earlier run times out and
-says \"ready\" by itself (the enquiries are spaced more than {idle} s apart).
+Start it before or after resetting the Pi. It sends an enquiry (0x05) at once
+and every {enquiry} s until the loader says it is ready (\"{ready}\";
+the loader also says so when it boots), waits for 0.2 s of quiet, then sends
+\"ILCL\", the image's size and CRC-32 (u32, little endian) and the image.
+The loader answers \"{ok}\" and starts the image, or
+\"{error}: <why>\": a CRC-32 mismatch, a bad size, or no data
+for {idle} s in the middle of a transfer. After a refusal it waits for {quiet} s of
+quiet and says it is ready again, and the tool sends the image again, up to
+--attempts times. No answer within the transfer time plus {margin} s (the Pi was
+reset during the transfer) is a failed attempt too. A loader left in the middle
+of a transfer by an earlier run times out by itself: enquiries are more than
+{idle} s apart.
 
-exit status: 0 when the line closes after the image was accepted; 1 when it could not be
-sent (the message says why); 2 for a bad command line.",
+exit status: 0 when the line closes after the image was accepted; 1 when it
+could not be sent (the message says why); 2 for a bad command line.",
         enquiry = protocol::ENQUIRY_INTERVAL_MS / 1000,
         ready = protocol::READY,
         ok = protocol::ACCEPTED,
         error = protocol::REJECTED,
         idle = protocol::IDLE_TIMEOUT_MS / 1000,
+        quiet = protocol::QUIET_MS as f64 / 1000.0,
+        margin = crate::session::Timing::for_baud(115_200).verdict_margin.as_secs(),
     )
 }
 
@@ -88,6 +96,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, ArgsErro
     }
     if baud == 0 || timeout == 0 || attempts == 0 {
         return Err(ArgsError::Usage("--baud, --timeout and --attempts must be at least 1".into()));
+    }
+    if timeout > MAX_TIMEOUT_SECONDS {
+        return Err(ArgsError::Usage(format!("--timeout is at most {MAX_TIMEOUT_SECONDS} seconds (a day)")));
     }
     let (port, image) = match <[String; 2]>::try_from(rest) {
         Ok([port, image]) => (port, image),
@@ -160,6 +171,8 @@ mod tests {
         assert_eq!(usage("--timeout -1 p i"), "--timeout needs a positive whole number, not \"-1\"");
         assert_eq!(usage("--attempts 0 p i"), "--baud, --timeout and --attempts must be at least 1");
         assert_eq!(usage("--speed 1 p i"), "unknown option --speed");
+        assert_eq!(usage("--timeout 18446744073709551615 p i"), "--timeout is at most 86400 seconds (a day)");
+        assert_eq!(usage("--attempts 4294967296 p i"), "--attempts needs a positive whole number, not \"4294967296\"");
         assert_eq!(usage("unix: i"), "PORT and IMAGE must not be empty");
     }
 
@@ -167,7 +180,15 @@ mod tests {
     fn help_documents_timeouts_and_retries() {
         assert_eq!(parse(args("p --help i")), Err(ArgsError::Help));
         let text = help();
-        for want in ["every 4 s", "no\ndata for 2 s", "up to --attempts times", "exit status", "unix:PATH"] {
+        let wants = [
+            "every 4 s",
+            "for 2 s in the middle",
+            "0.5 s of\nquiet",
+            "plus 7 s",
+            "up to\n--attempts times",
+            "unix:PATH",
+        ];
+        for want in wants {
             assert!(text.contains(want), "help lacks {want:?}:\n{text}");
         }
     }
