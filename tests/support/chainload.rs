@@ -322,47 +322,111 @@ fn accept_within(listener: &UnixListener, limit: Duration) -> Option<UnixStream>
     None
 }
 
-/// Sits between the tool (on `tool_socket`) and the board (on
-/// `board_socket`), flipping image byte 100 of the first `corrupt` transfers.
-fn corrupting_relay(tool_socket: PathBuf, board_socket: PathBuf, corrupt: u32) -> std::thread::JoinHandle<()> {
+/// What the relay between tool and board does to the tool's transfers.
+enum Fault {
+    /// Flips image byte 100 of the first N transfers.
+    Corrupt(u32),
+    /// Resets the board (QEMU's `system_reset` on this monitor socket)
+    /// after image byte 20,000 of the first transfer, waits for the
+    /// rebooted loader's `ready`, and passes the rest on.
+    Reset(PathBuf),
+}
+
+/// Image byte `offset`'s place after MAGIC (8 header bytes come first).
+const fn after_magic(offset: usize) -> usize {
+    8 + offset
+}
+
+/// Sits between the tool (on `tool_socket`) and the board (on `board_socket`).
+fn relay(tool_socket: PathBuf, board_socket: PathBuf, fault: Fault) -> std::thread::JoinHandle<Result<(), String>> {
     let listener = UnixListener::bind(&tool_socket);
     std::thread::spawn(move || {
-        let Some(tool) = listener.ok().and_then(|l| accept_within(&l, TOOL_LIMIT)) else { return };
-        let Ok(board) = RawLine::connect(&board_socket).map(|l| l.stream) else { return };
-        let _ = board.set_read_timeout(None);
-        let (Ok(mut tool_in), Ok(mut tool_out)) = (tool.try_clone(), tool.try_clone()) else { return };
-        let (Ok(mut board_in), Ok(mut board_out)) = (board.try_clone(), board.try_clone()) else { return };
+        let listener = listener.map_err(|e| format!("relay: cannot listen: {e}"))?;
+        let tool = accept_within(&listener, TOOL_LIMIT).ok_or("relay: the tool did not connect")?;
+        let board = RawLine::connect(&board_socket)?.stream;
+        let clone = |s: &UnixStream| s.try_clone().map_err(|e| e.to_string());
+        board.set_read_timeout(None).map_err(|e| e.to_string())?;
+        let (mut tool_in, mut tool_out, mut board_in, mut board_out) =
+            (clone(&tool)?, clone(&tool)?, clone(&board)?, clone(&board)?);
+        // The board's `ready` lines, counted on their way to the tool.
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let to_tool = std::thread::spawn(move || {
-            let _ = std::io::copy(&mut board_in, &mut tool_out);
+            let (mut buf, mut line) = ([0u8; 4096], Vec::new());
+            while let Ok(n @ 1..) = board_in.read(&mut buf) {
+                for &b in &buf[..n] {
+                    line.push(b);
+                    if b == b'\n' {
+                        if String::from_utf8_lossy(&line).contains(READY) {
+                            let _ = ready_tx.send(());
+                        }
+                        line.clear();
+                    }
+                }
+                if tool_out.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
             let _ = tool_out.shutdown(std::net::Shutdown::Both);
         });
         let (mut window, mut since_magic, mut transfers, mut buf) = ([0u8; 4], None::<usize>, 0, [0u8; 4096]);
-        while let Ok(n @ 1..) = tool_in.read(&mut buf) {
-            for b in &mut buf[..n] {
-                window = [window[1], window[2], window[3], *b];
+        let mut result = Ok(());
+        'relay: while let Ok(n @ 1..) = tool_in.read(&mut buf) {
+            let mut passed = 0;
+            for i in 0..n {
+                window = [window[1], window[2], window[3], buf[i]];
                 since_magic = since_magic.map(|k| k + 1);
                 if window == *b"ILCL" {
                     transfers += 1;
                     since_magic = Some(0);
                 }
-                // 8 header bytes follow MAGIC: image byte 100 is the 108th.
-                if since_magic == Some(108) && transfers <= corrupt {
-                    *b ^= 0x40;
+                match &fault {
+                    Fault::Corrupt(count) if since_magic == Some(after_magic(100)) && transfers <= *count => {
+                        buf[i] ^= 0x40
+                    }
+                    Fault::Reset(monitor) if since_magic == Some(after_magic(20_000)) && transfers == 1 => {
+                        if board_out.write_all(&buf[passed..i]).is_err() {
+                            break 'relay;
+                        }
+                        passed = i;
+                        while ready_rx.try_recv().is_ok() {}
+                        result = reset_board(monitor);
+                        if ready_rx.recv_timeout(Duration::from_secs(20)).is_err() {
+                            result = result.and(Err("relay: no ready from the board after its reset".into()));
+                        }
+                    }
+                    _ => {}
                 }
             }
-            if board_out.write_all(&buf[..n]).is_err() {
+            if board_out.write_all(&buf[passed..n]).is_err() {
                 break;
             }
         }
         let _ = board.shutdown(std::net::Shutdown::Both);
         let _ = to_tool.join();
+        result
     })
+}
+
+/// Resets the board through QEMU's monitor on `monitor`.
+fn reset_board(monitor: &Path) -> Result<(), String> {
+    let mut m = UnixStream::connect(monitor).map_err(|e| format!("cannot connect to QEMU's monitor: {e}"))?;
+    m.write_all(b"system_reset\n").map_err(|e| format!("cannot write to QEMU's monitor: {e}"))?;
+    // The monitor echoes the command and a new prompt once it has run it.
+    m.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+    let (mut seen, mut buf) = (Vec::new(), [0u8; 1024]);
+    while String::from_utf8_lossy(&seen).matches("(qemu)").count() < 2 {
+        match m.read(&mut buf) {
+            Ok(n @ 1..) => seen.extend_from_slice(&buf[..n]),
+            _ => return Err("QEMU's monitor did not answer system_reset".into()),
+        }
+    }
+    Ok(())
 }
 
 /// One byte of the first transfer corrupted: refused by CRC, sent again, booted.
 fn corrupted_byte(root: &Path, board: &str) -> Result<Vec<String>, String> {
     let (board_socket, tool_socket) = (temp_socket(board, "corrupt-board"), temp_socket(board, "corrupt-tool"));
-    let relay = corrupting_relay(tool_socket.clone(), board_socket.clone(), 1);
+    let relay = relay(tool_socket.clone(), board_socket.clone(), Fault::Corrupt(1));
     let mut qemu = start_qemu(root, board, &board_socket, true)?;
     let tool = start_tool(root, board, &format!("unix:{}", tool_socket.display()), &[])?;
     let result = finish_tool(tool);
@@ -377,10 +441,48 @@ fn corrupted_byte(root: &Path, board: &str) -> Result<Vec<String>, String> {
     Ok(problems)
 }
 
+/// The board is reset in the middle of the first transfer: the rebooted
+/// loader takes the rest as noise, the tool hears no answer, and sends again.
+fn board_reset_mid_transfer(root: &Path, board: &str) -> Result<Vec<String>, String> {
+    let (board_socket, tool_socket) = (temp_socket(board, "reset-board"), temp_socket(board, "reset-tool"));
+    let monitor = temp_socket(board, "reset-monitor");
+    let relay = relay(tool_socket.clone(), board_socket.clone(), Fault::Reset(monitor.clone()));
+    let mut qemu = Command::new(root.join("boards/run"));
+    qemu.args(["--board", board, "--raw"])
+        .arg(image(root, board, "chainloader.elf"))
+        .env(
+            "QEMU_EXTRA",
+            format!(
+                "-serial unix:{},server=on,wait=on -monitor unix:{},server=on,wait=off",
+                board_socket.display(),
+                monitor.display()
+            ),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut qemu, 0);
+    let mut qemu = qemu.spawn().map_err(|e| format!("cannot start boards/run: {e}"))?;
+    let tool = start_tool(root, board, &format!("unix:{}", tool_socket.display()), &[])?;
+    let result = finish_tool(tool);
+    let wants =
+        ["chainload: attempt 1 of 3: no answer within", "(was the Pi reset during the transfer?)", "(attempt 2 of 3)"];
+    let mut problems = check_booted(board, &result, &mut qemu, &wants);
+    match relay.join() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => problems.push(e),
+        Err(_) => problems.push("the relay panicked".into()),
+    }
+    for socket in [tool_socket, monitor] {
+        let _ = std::fs::remove_file(socket);
+    }
+    Ok(problems)
+}
+
 /// Every transfer corrupted: the tool gives up after --attempts with a message.
 fn every_attempt_refused(root: &Path, board: &str) -> Result<Vec<String>, String> {
     let (board_socket, tool_socket) = (temp_socket(board, "refused-board"), temp_socket(board, "refused-tool"));
-    let relay = corrupting_relay(tool_socket.clone(), board_socket.clone(), u32::MAX);
+    let relay = relay(tool_socket.clone(), board_socket.clone(), Fault::Corrupt(u32::MAX));
     let mut qemu = start_qemu(root, board, &board_socket, true)?;
     let tool = start_tool(root, board, &format!("unix:{}", tool_socket.display()), &["--attempts", "2"])?;
     let (status, output) = finish_tool(tool);
@@ -452,6 +554,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("chainload: truncated transfer times out, the next is taken", truncated_transfer),
     ("chainload: host tool restarted mid-transfer", tool_restarted_mid_transfer),
     ("chainload: corrupted byte refused by CRC, the retry boots", corrupted_byte),
+    ("chainload: board reset mid-transfer, the tool sends again", board_reset_mid_transfer),
     ("chainload: every attempt refused, the tool gives up", every_attempt_refused),
     ("chainload: bad command lines give messages", bad_input),
 ];
