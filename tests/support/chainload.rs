@@ -574,7 +574,7 @@ pub fn checks(root: &Path, board: &str) -> Vec<(String, Result<Vec<String>, Stri
     let built = image(root, board, "chainloader.elf").exists()
         && image(root, board, "hello.img").exists()
         && root.join(HOST_TOOL).exists();
-    CHECKS
+    let results = CHECKS
         .iter()
         .filter(|(name, _)| selected(&format!("{board}: {name}")))
         .map(|&(name, check)| {
@@ -585,5 +585,14 @@ pub fn checks(root: &Path, board: &str) -> Vec<(String, Result<Vec<String>, Stri
             };
             (name.to_string(), result)
         })
-        .collect()
+        .collect();
+    // The sockets QEMU and the relays left behind.
+    let prefix = format!("ilusion-test-{}-{board}-", std::process::id());
+    for entry in std::fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&prefix) && name.ends_with(".sock") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    results
 }

@@ -13,7 +13,8 @@ fn timing() -> Timing {
         enquiry_interval: Duration::from_millis(ENQUIRY_INTERVAL_MS) / SCALE,
         settle: Duration::from_millis(10),
         bytes_per_second: 1_000_000,
-        verdict_margin: Duration::from_millis(IDLE_TIMEOUT_MS) / SCALE * 3,
+        // Generous: a loaded machine may hold the fake loader's thread back.
+        verdict_margin: Duration::from_millis(IDLE_TIMEOUT_MS) / SCALE * 10,
     }
 }
 
@@ -49,7 +50,9 @@ fn board_first_the_host_pokes_it() {
     let image = test_image(5000);
     let o = run(Faults { silent_boot: true, ..Faults::default() }, &image, 3, Duration::from_secs(5));
     check_booted(&o, &image, 1);
-    assert_eq!((o.board.transfers, o.board.enquiries), (1, 1));
+    assert_eq!(o.board.transfers, 1);
+    // One, unless the machine held the loader back for an enquiry interval.
+    assert!(o.board.enquiries >= 1, "the host poked the waiting loader");
 }
 
 #[test]
