@@ -1,5 +1,5 @@
 //! Where UART0 and the GPIO block are on the Pi the loader is built for
-//! (feature `rpi3` or `rpi4`), and bringing UART0 up on GPIO 14/15. The
+//! (feature `rpi3` or `rpi4`), its timer frequency, and bringing UART0 up on GPIO 14/15. The
 //! addresses are those of `boards/rpi3/mod.rs` and `boards/rpi4/mod.rs`.
 
 use crate::bcm_gpio::Gpio;
@@ -12,6 +12,7 @@ mod addresses {
     pub const GPIO: u64 = 0x3f20_0000;
     pub const UART: u64 = 0x3f20_1000;
     pub const CHIP: crate::bcm_gpio::Chip = crate::bcm_gpio::Chip::Bcm2837;
+    pub const COUNTER_HZ: u64 = 19_200_000;
 }
 
 #[cfg(all(feature = "rpi4", not(feature = "rpi3")))]
@@ -20,11 +21,14 @@ mod addresses {
     pub const GPIO: u64 = 0xfe20_0000;
     pub const UART: u64 = 0xfe20_1000;
     pub const CHIP: crate::bcm_gpio::Chip = crate::bcm_gpio::Chip::Bcm2711;
+    pub const COUNTER_HZ: u64 = 54_000_000;
 }
 
 #[cfg(not(any(all(feature = "rpi3", not(feature = "rpi4")), all(feature = "rpi4", not(feature = "rpi3")))))]
 compile_error!("ilusion-chainloader: enable exactly one of the features `rpi3`, `rpi4`");
 
+/// The generic timer's frequency, should the firmware not have set CNTFRQ_EL0.
+pub use addresses::COUNTER_HZ;
 pub use addresses::NAME;
 
 // SAFETY: with the MMU off these are the physical GPIO and UART0 registers,

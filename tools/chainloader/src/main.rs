@@ -4,9 +4,12 @@
 //!
 //! `start.s` moves the loader out of the way (to 32 MiB, `link.ld`); this
 //! file brings UART0 up with ilusion's own drivers (`src/drivers/`), runs
-//! the protocol of [`protocol`], writes the image to 0x80000 and jumps to
-//! it with the device tree the firmware gave, at the firmware's exception
-//! level: to the image it looks as if the firmware had loaded it.
+//! the protocol of [`protocol`] (its [`Receiver`] says what to do with each
+//! byte and each silence, timed by the generic timer), writes the image to
+//! 0x80000 and jumps to it with the device tree the firmware gave, at the
+//! firmware's exception level: to the image it looks as if the firmware had
+//! loaded it. A refused or abandoned transfer is reported on the line, and
+//! the loader waits for the next one.
 //! Build it with `tools/chainloader/build BOARD`.
 
 #![no_std]
@@ -36,12 +39,10 @@ mod bcm_gpio;
 mod pl011;
 
 use console::SerialPort;
-use protocol::Crc32;
+use core::fmt::Write;
+use protocol::{Event, Receiver, LOAD_ADDRESS};
 
 core::arch::global_asm!(include_str!("start.s"));
-
-/// Where the image goes: where the firmware would have put it.
-const LOAD_ADDRESS: u64 = 0x80000;
 
 extern "C" {
     static __loader_start: u8;
@@ -49,86 +50,91 @@ extern "C" {
     fn chainload_jump(entry: u64, device_tree: u64) -> !;
 }
 
-fn write(uart: &dyn SerialPort, text: &str) {
-    for b in text.bytes() {
-        if b == b'\n' {
-            uart.write_byte(b'\r');
+/// The console as a [`core::fmt::Write`]: "\n" goes out as "\r\n".
+struct Console(&'static dyn SerialPort);
+
+impl core::fmt::Write for Console {
+    fn write_str(&mut self, text: &str) -> core::fmt::Result {
+        for b in text.bytes() {
+            if b == b'\n' {
+                self.0.write_byte(b'\r');
+            }
+            self.0.write_byte(b);
         }
-        uart.write_byte(b);
+        Ok(())
     }
 }
 
-fn read(uart: &dyn SerialPort) -> u8 {
+/// Runs the protocol until an image is accepted; returns its size.
+fn receive(console: &mut Console, clock: &Clock) -> u32 {
+    let below_loader = core::ptr::addr_of!(__loader_start) as u64 - LOAD_ADDRESS;
+    let capacity = below_loader.min(u64::from(protocol::MAX_IMAGE_SIZE)) as u32;
+    let mut receiver = Receiver::new(capacity);
+    let mut store = |offset: u32, byte: u8| {
+        // SAFETY: offset < capacity (the receiver checked the size), so this
+        // is RAM between LOAD_ADDRESS and the loader, which nothing else uses
+        // (the MMU is off: physical addresses).
+        unsafe { core::ptr::write_volatile((LOAD_ADDRESS + u64::from(offset)) as *mut u8, byte) };
+    };
+    let _ = writeln!(console, "{} ({})", protocol::READY, board::NAME);
+    let mut last_byte = clock.now();
     loop {
-        if let Some(b) = uart.read_byte() {
-            return b;
-        }
-        core::hint::spin_loop();
+        let event = if let Some(byte) = console.0.read_byte() {
+            last_byte = clock.now();
+            receiver.byte(byte, &mut store)
+        } else {
+            match receiver.patience().millis() {
+                Some(limit) if clock.millis_since(last_byte) >= limit => {
+                    last_byte = clock.now();
+                    receiver.silence()
+                }
+                _ => continue,
+            }
+        };
+        let _ = match event {
+            Event::Nothing => Ok(()),
+            Event::Announce => writeln!(console, "{} ({})", protocol::READY, board::NAME),
+            Event::Rejected(why) => writeln!(console, "{}: {why}", protocol::REJECTED),
+            Event::Complete { size } => return size,
+        };
     }
 }
 
-fn read_u32(uart: &dyn SerialPort) -> u32 {
-    u32::from_le_bytes([read(uart), read(uart), read(uart), read(uart)])
+/// Time from the generic timer's counter, so that timeouts are real
+/// seconds however fast the CPU (or QEMU on a busy host) runs.
+struct Clock {
+    ticks_per_milli: u64,
 }
 
-fn announce(uart: &dyn SerialPort) {
-    write(uart, protocol::READY);
-    write(uart, " (");
-    write(uart, board::NAME);
-    write(uart, ")\n");
-}
+impl Clock {
+    fn new() -> Self {
+        use aarch64_cpu::registers::{Readable, CNTFRQ_EL0};
+        // The firmware sets CNTFRQ_EL0; should it not have, the board's crystal.
+        let hz = match CNTFRQ_EL0.get() {
+            0 => board::COUNTER_HZ,
+            hz => hz,
+        };
+        Self { ticks_per_milli: (hz / 1000).max(1) }
+    }
 
-/// Waits for an image and stores it at [`LOAD_ADDRESS`]: its size, or why not.
-fn receive(uart: &dyn SerialPort, capacity: u64) -> Result<u32, &'static str> {
-    let mut window = [0u8; 4];
-    while window != protocol::MAGIC {
-        let b = read(uart);
-        if b == protocol::ENQUIRY {
-            announce(uart);
-        }
-        window = [window[1], window[2], window[3], b];
+    fn now(&self) -> u64 {
+        use aarch64_cpu::registers::{Readable, CNTPCT_EL0};
+        CNTPCT_EL0.get()
     }
-    let size = read_u32(uart);
-    let expected = read_u32(uart);
-    if size == 0 || u64::from(size) > capacity {
-        return Err("image size 0 or larger than the space below the loader");
+
+    fn millis_since(&self, then: u64) -> u64 {
+        self.now().wrapping_sub(then) / self.ticks_per_milli
     }
-    let mut crc = Crc32::new();
-    for i in 0..u64::from(size) {
-        let b = read(uart);
-        crc.update(b);
-        // SAFETY: LOAD_ADDRESS..LOAD_ADDRESS + capacity is RAM below the
-        // loader that nothing else uses (the MMU is off: physical addresses).
-        unsafe { core::ptr::write_volatile((LOAD_ADDRESS + i) as *mut u8, b) };
-    }
-    if crc.finish() != expected {
-        return Err("CRC-32 mismatch");
-    }
-    Ok(size)
 }
 
 #[no_mangle]
 extern "C" fn loader_main(device_tree: u64) -> ! {
-    let uart = board::init_console();
-    let capacity = core::ptr::addr_of!(__loader_start) as u64 - LOAD_ADDRESS;
-    announce(uart);
-    loop {
-        match receive(uart, capacity) {
-            Ok(_) => {
-                write(uart, protocol::ACCEPTED);
-                write(uart, "\n");
-                uart.flush();
-                // SAFETY: a complete image (checked by CRC) is at LOAD_ADDRESS.
-                unsafe { chainload_jump(LOAD_ADDRESS, device_tree) }
-            }
-            Err(why) => {
-                write(uart, protocol::REJECTED);
-                write(uart, ": ");
-                write(uart, why);
-                write(uart, "\n");
-            }
-        }
-    }
+    let mut console = Console(board::init_console());
+    let size = receive(&mut console, &Clock::new());
+    let _ = writeln!(console, "{} ({size} bytes)", protocol::ACCEPTED);
+    console.0.flush();
+    // SAFETY: a complete image (checked by CRC) is at LOAD_ADDRESS.
+    unsafe { chainload_jump(LOAD_ADDRESS, device_tree) }
 }
 
 #[panic_handler]

@@ -1,0 +1,208 @@
+//! The host's side of the protocol (`protocol.rs`), whatever the line is:
+//! wait for the loader's `ready` (poking it with enquiries), send the
+//! image, read the verdict, and send again after a refusal or a silence,
+//! a bounded number of times. The board's lines are echoed to `console`,
+//! the tool's own messages go to `log`.
+
+use crate::protocol::{self, ACCEPTED, ENQUIRY, READY, REJECTED};
+use std::io::Write;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// The host's timing (scaled down in the unit tests).
+#[derive(Clone, Copy)]
+pub struct Timing {
+    /// Between enquiries: more than the loader's timeout and quiet time.
+    pub enquiry_interval: Duration,
+    /// Quiet needed after `ready` before sending (the answer to an
+    /// enquiry that crossed the loader's own announcement).
+    pub settle: Duration,
+    /// Line speed, to know how long a transfer takes.
+    pub bytes_per_second: u64,
+    /// How long after the transfer's expected end an answer may take.
+    pub verdict_margin: Duration,
+}
+
+impl Timing {
+    /// For a serial line at `baud` (8N1: 10 bits a byte).
+    pub fn for_baud(baud: u32) -> Self {
+        Self {
+            enquiry_interval: Duration::from_millis(protocol::ENQUIRY_INTERVAL_MS),
+            settle: Duration::from_millis(200),
+            bytes_per_second: u64::from(baud / 10).max(1),
+            verdict_margin: Duration::from_millis(protocol::IDLE_TIMEOUT_MS + 5000),
+        }
+    }
+
+    fn verdict_timeout(&self, image_len: usize) -> Duration {
+        Duration::from_millis(image_len as u64 * 1000 / self.bytes_per_second) + self.verdict_margin
+    }
+}
+
+/// The loader's answer to a transfer.
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    Accepted,
+    Rejected(String),
+    NoAnswer,
+}
+
+/// A session with the loader over one line.
+pub struct Session<'a> {
+    from_board: &'a mpsc::Receiver<Option<u8>>,
+    to_board: &'a mut dyn Write,
+    console: &'a mut dyn Write,
+    log: &'a mut dyn Write,
+    timing: Timing,
+    line: Vec<u8>,
+}
+
+impl<'a> Session<'a> {
+    pub fn new(
+        from_board: &'a mpsc::Receiver<Option<u8>>,
+        to_board: &'a mut dyn Write,
+        console: &'a mut dyn Write,
+        log: &'a mut dyn Write,
+        timing: Timing,
+    ) -> Self {
+        Self { from_board, to_board, console, log, timing, line: Vec::new() }
+    }
+
+    /// Sends `image` until the loader accepts it, at most `attempts` times;
+    /// waits up to `ready_timeout` for `ready` each time. The attempt that
+    /// succeeded, or why none did.
+    pub fn load(&mut self, image: &[u8], attempts: u32, ready_timeout: Duration) -> Result<u32, String> {
+        // At first the loader may be waiting already (poke it); after a
+        // refusal it says `ready` by itself once the line is quiet.
+        let mut poke_now = true;
+        let mut last_failure = String::new();
+        for attempt in 1..=attempts {
+            self.wait_for_ready(ready_timeout, poke_now)?;
+            self.settle();
+            self.say(&format!(
+                "sending {} bytes, CRC-32 {:08x} (attempt {attempt} of {attempts})",
+                image.len(),
+                protocol::crc32(image)
+            ));
+            self.send(&protocol::header(image))?;
+            self.send(image)?;
+            let timeout = self.timing.verdict_timeout(image.len());
+            match self.wait_for_verdict(timeout)? {
+                Verdict::Accepted => return Ok(attempt),
+                Verdict::Rejected(why) => {
+                    self.say(&format!("attempt {attempt} of {attempts} refused: {why}"));
+                    last_failure = why;
+                    poke_now = false;
+                }
+                Verdict::NoAnswer => {
+                    last_failure = format!("no answer within {:.1} s", timeout.as_secs_f64());
+                    self.say(&format!(
+                        "attempt {attempt} of {attempts}: {last_failure} (was the Pi reset during the transfer?)"
+                    ));
+                    poke_now = true;
+                }
+            }
+            if attempt < attempts {
+                self.say("sending the image again");
+            }
+        }
+        Err(format!("the chainloader did not take the image in {attempts} attempts (last: {last_failure})"))
+    }
+
+    fn say(&mut self, message: &str) {
+        let _ = writeln!(self.log, "chainload: {message}");
+        let _ = self.log.flush();
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.to_board
+            .write_all(bytes)
+            .and_then(|_| self.to_board.flush())
+            .map_err(|e| format!("cannot write to the line: {e}"))
+    }
+
+    /// Takes one byte from the board: a complete line is echoed and returned.
+    fn take(&mut self, byte: u8) -> Option<String> {
+        if byte != b'\n' {
+            self.line.push(byte);
+            return None;
+        }
+        let text = String::from_utf8_lossy(&self.line).trim_end().to_string();
+        self.line.clear();
+        let _ = writeln!(self.console, "{text}");
+        let _ = self.console.flush();
+        Some(text)
+    }
+
+    /// The board's next line, or `None` if none is complete by `until`.
+    fn next_line(&mut self, until: Instant) -> Result<Option<String>, String> {
+        loop {
+            let Some(left) = until.checked_duration_since(Instant::now()) else { return Ok(None) };
+            match self.from_board.recv_timeout(left) {
+                Ok(Some(byte)) => {
+                    if let Some(text) = self.take(byte) {
+                        return Ok(Some(text));
+                    }
+                }
+                Ok(None) | Err(RecvTimeoutError::Disconnected) => return Err("the line closed".into()),
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+
+    /// Until the loader says `ready`; sends an enquiry now (if `poke_now`)
+    /// and after each [`Timing::enquiry_interval`] without it.
+    fn wait_for_ready(&mut self, timeout: Duration, poke_now: bool) -> Result<(), String> {
+        let start = Instant::now();
+        let deadline = start + timeout;
+        let mut next_poke = if poke_now { start } else { start + self.timing.enquiry_interval };
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(format!(
+                    "no \"{READY}\" from the chainloader within {} s (is it running? reset the Pi)",
+                    timeout.as_secs_f64()
+                ));
+            }
+            if now >= next_poke {
+                self.send(&[ENQUIRY])?;
+                next_poke = now + self.timing.enquiry_interval;
+            }
+            if let Some(text) = self.next_line(deadline.min(next_poke))? {
+                if text.contains(READY) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Echoes what follows `ready` until the line is quiet for
+    /// [`Timing::settle`] (at most ten times that), so that no second
+    /// `ready` is being written while the image goes out.
+    fn settle(&mut self) {
+        let end = Instant::now() + self.timing.settle * 10;
+        while Instant::now() < end {
+            match self.from_board.recv_timeout(self.timing.settle) {
+                Ok(Some(byte)) => {
+                    self.take(byte);
+                }
+                // A closed line is reported by the next read.
+                _ => return,
+            }
+        }
+    }
+
+    fn wait_for_verdict(&mut self, timeout: Duration) -> Result<Verdict, String> {
+        let deadline = Instant::now() + timeout;
+        while let Some(text) = self.next_line(deadline)? {
+            if text.contains(ACCEPTED) {
+                return Ok(Verdict::Accepted);
+            }
+            if let Some(at) = text.find(REJECTED) {
+                let why = text[at + REJECTED.len()..].trim_start_matches(':').trim();
+                return Ok(Verdict::Rejected(why.to_string()));
+            }
+        }
+        Ok(Verdict::NoAnswer)
+    }
+}
