@@ -10,7 +10,7 @@
 use crate::sched::critical::{CpuCell, InterruptsMasked};
 use crate::sched::tcb::WakeReason;
 use crate::sched::{scheduler, wait_queue::WaitQueue};
-use crate::time::{Duration, Instant};
+use crate::time::{deadline_from_now, Duration, Instant};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use core::fmt;
@@ -221,7 +221,7 @@ impl<T> Receiver<T> {
     }
 
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        self.0.recv(Some(Instant::now().checked_add(timeout)))
+        self.0.recv(Some(deadline_from_now(timeout)))
     }
 
     /// The messages until every sender is gone.

@@ -32,7 +32,7 @@
 //! | nr | call | arguments | result |
 //! |---:|---|---|---|
 //! | 0 | `yield` | — | 0 |
-//! | 1 | `sleep` | nanoseconds | 0 |
+//! | 1 | `sleep` | nanoseconds ([`TIMEOUT_FOREVER`]: forever) | 0 |
 //! | 2 | `exit` | status | does not return |
 //! | 3 | `console_write` | pointer, length | bytes written |
 //! | 4 | `time` | — | nanoseconds since boot |
@@ -43,6 +43,24 @@
 //! | 9 | `abi_version` | — | [`ABI_VERSION`] |
 //! | 10 | `panic` | location pointer, length, message pointer, length | does not return (the task fails with `Panic`) |
 //! | 11 | `memory_info` | [`MemoryFigure`] | that figure, in bytes |
+
+/// A time argument (nanoseconds) meaning "forever": `sleep` never returns,
+/// a receive never times out. Every duration of `u64::MAX` nanoseconds or
+/// more (`Duration::MAX`) is passed as this.
+pub const TIMEOUT_FOREVER: u64 = u64::MAX;
+
+/// A duration as a system call's nanoseconds argument (saturating at [`TIMEOUT_FOREVER`]).
+pub fn timeout_to_nanos(d: core::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(TIMEOUT_FOREVER)
+}
+
+/// A system call's nanoseconds argument as a duration ([`TIMEOUT_FOREVER`]: `Duration::MAX`).
+pub fn timeout_from_nanos(nanos: u64) -> core::time::Duration {
+    match nanos {
+        TIMEOUT_FOREVER => core::time::Duration::MAX,
+        n => core::time::Duration::from_nanos(n),
+    }
+}
 
 /// The most bytes of a panic message (and of its location) the kernel keeps.
 pub const MAX_PANIC_TEXT: u64 = 512;
@@ -214,6 +232,18 @@ mod tests {
             vectors.lines().find(|l| l.starts_with(".equ FAST_SYSCALLS,")).expect("vectors.s defines FAST_SYSCALLS");
         let value = line.split(',').nth(1).unwrap().trim().trim_start_matches("0x");
         assert_eq!(u64::from_str_radix(value, 16), Ok(FAST_SYSCALLS), "vectors.s: {line}");
+    }
+
+    #[test]
+    fn timeouts_saturate_at_forever() {
+        use core::time::Duration;
+        assert_eq!(timeout_to_nanos(Duration::MAX), TIMEOUT_FOREVER);
+        assert_eq!(timeout_to_nanos(Duration::from_secs(u64::MAX / 1_000_000_000 + 1)), TIMEOUT_FOREVER);
+        assert_eq!(timeout_to_nanos(Duration::from_millis(3)), 3_000_000);
+        assert_eq!(timeout_to_nanos(Duration::ZERO), 0);
+        assert_eq!(timeout_from_nanos(TIMEOUT_FOREVER), Duration::MAX);
+        assert_eq!(timeout_from_nanos(TIMEOUT_FOREVER - 1), Duration::from_nanos(u64::MAX - 1));
+        assert_eq!(timeout_from_nanos(timeout_to_nanos(Duration::from_micros(7))), Duration::from_micros(7));
     }
 
     #[test]

@@ -60,7 +60,7 @@ fn run(call: Syscall, frame: &mut ExceptionFrame) -> Result<u64, SyscallError> {
             Ok(0)
         }
         Syscall::Sleep => {
-            crate::time::sleep(core::time::Duration::from_nanos(a0));
+            crate::time::sleep(super::abi::timeout_from_nanos(a0));
             Ok(0)
         }
         Syscall::Exit => crate::task::exit_isolated(a0),
