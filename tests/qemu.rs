@@ -459,7 +459,7 @@ const CASES: &[Case] = &[
         "syscall_registers",
         0,
         &[
-            "fast calls keep x1-x30, q0-q31: abi 1, id matches, time rises: true",
+            "fast calls keep x1-x30, q0-q31: abi 2, id matches, time rises: true",
             "task 0xaaaa000000000000: yield and sleep keep x1-x30, q0-q31",
             "task 0xbbbb000000000000: yield and sleep keep x1-x30, q0-q31",
             "switching calls: Ok(()) Ok(())",

@@ -29,6 +29,17 @@
 //! of the region (like a heap page): an address that is not page-aligned is
 //! `Misaligned`, one where nothing was granted `NoSuchObject`.
 //!
+//! **Timeouts and closing** (calls 12 and 13, added in version 2; calls 0-11
+//! are unchanged). `channel_receive_timeout` is `channel_receive` with a
+//! fourth argument, in nanoseconds: 0 takes a message only if one is
+//! waiting, [`TIMEOUT_FOREVER`] waits as long as it takes (as
+//! `channel_receive`); no message in time is `TimedOut`. `close` gives a
+//! handle back before the task ends: its object is released at once (the
+//! peer of a closed receiver, or of a channel's last sender, sees
+//! `Disconnected`), and every later call naming that handle, `close`
+//! included, is `Closed`. Time arguments saturate: any number of
+//! nanoseconds is valid, and none makes the kernel's arithmetic overflow.
+//!
 //! | nr | call | arguments | result |
 //! |---:|---|---|---|
 //! | 0 | `yield` | — | 0 |
@@ -43,6 +54,8 @@
 //! | 9 | `abi_version` | — | [`ABI_VERSION`] |
 //! | 10 | `panic` | location pointer, length, message pointer, length | does not return (the task fails with `Panic`) |
 //! | 11 | `memory_info` | [`MemoryFigure`] | that figure, in bytes |
+//! | 12 | `channel_receive_timeout` | handle, pointer, capacity, nanoseconds | message length, or `TimedOut` |
+//! | 13 | `close` | handle | 0 (the handle is `Closed` from then on) |
 
 /// A time argument (nanoseconds) meaning "forever": `sleep` never returns,
 /// a receive never times out. Every duration of `u64::MAX` nanoseconds or
@@ -65,8 +78,10 @@ pub fn timeout_from_nanos(nanos: u64) -> core::time::Duration {
 /// The most bytes of a panic message (and of its location) the kernel keeps.
 pub const MAX_PANIC_TEXT: u64 = 512;
 
-/// Incremented whenever a call changes meaning; calls are only ever added.
-pub const ABI_VERSION: u64 = 1;
+/// Incremented whenever calls are added (2: `channel_receive_timeout`,
+/// `close`); a call never changes meaning, so a task built for version
+/// `n` runs on any kernel of version `n` or later.
+pub const ABI_VERSION: u64 = 2;
 
 /// The system calls, by number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,10 +99,12 @@ pub enum Syscall {
     AbiVersion = 9,
     Panic = 10,
     MemoryInfo = 11,
+    ChannelReceiveTimeout = 12,
+    Close = 13,
 }
 
 impl Syscall {
-    pub const ALL: [Syscall; 12] = [
+    pub const ALL: [Syscall; 14] = [
         Self::Yield,
         Self::Sleep,
         Self::Exit,
@@ -100,6 +117,8 @@ impl Syscall {
         Self::AbiVersion,
         Self::Panic,
         Self::MemoryInfo,
+        Self::ChannelReceiveTimeout,
+        Self::Close,
     ];
 }
 
@@ -152,6 +171,8 @@ impl TryFrom<u64> for Syscall {
             9 => Self::AbiVersion,
             10 => Self::Panic,
             11 => Self::MemoryInfo,
+            12 => Self::ChannelReceiveTimeout,
+            13 => Self::Close,
             _ => return Err(SyscallError::NoSuchCall),
         })
     }
@@ -177,10 +198,14 @@ pub enum SyscallError {
     BufferTooSmall = -7,
     /// An argument out of range.
     InvalidArgument = -8,
+    /// Nothing came before the timeout (`channel_receive_timeout`).
+    TimedOut = -9,
+    /// The handle was closed by this task (`close`).
+    Closed = -10,
 }
 
 impl SyscallError {
-    const ALL: [SyscallError; 8] = [
+    const ALL: [SyscallError; 10] = [
         Self::NoSuchCall,
         Self::BadAddress,
         Self::BadLength,
@@ -189,6 +214,8 @@ impl SyscallError {
         Self::Disconnected,
         Self::BufferTooSmall,
         Self::InvalidArgument,
+        Self::TimedOut,
+        Self::Closed,
     ];
 }
 
