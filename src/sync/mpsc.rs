@@ -166,9 +166,9 @@ impl<T> Shared<T> {
             while self.state.with(&masked, |s| s.taken < seq && s.receiver_alive) {
                 if self.senders_wait.wait(&masked, deadline) == WakeReason::TimedOut {
                     // Not taken in time: ours is the one message in the channel (capacity 1).
-                    let back = self.state.with(&masked, |s| {
-                        (s.taken < seq && s.sent == seq).then(|| s.queue.pop_back()).flatten()
-                    });
+                    let back = self
+                        .state
+                        .with(&masked, |s| (s.taken < seq && s.sent == seq).then(|| s.queue.pop_back()).flatten());
                     if let Some(message) = back {
                         self.state.with(&masked, |s| s.sent -= 1);
                         self.senders_wait.wake_all(&masked); // the slot is free again

@@ -138,6 +138,13 @@ impl RawMutex {
         let masked = InterruptsMasked::new();
         assert!(!crate::arch::cpu::in_exception_handler(), "Mutex::lock in an interrupt handler");
         let me = scheduler::current();
+        if tcb_of_or_none(self.owner.load(Ordering::Relaxed)) == Some(me) {
+            // Our own mutex: it cannot come free while we wait for it.
+            drop(masked);
+            let deadline = deadline.expect("Mutex::lock: this task holds the mutex already (a deadlock)");
+            crate::time::sleep_until(crate::time::Instant::from_ticks(deadline));
+            return false;
+        }
         loop {
             let word = self.owner.load(Ordering::Relaxed);
             if word == 0 {
@@ -313,6 +320,7 @@ impl<T> Mutex<T> {
 
 impl<T: ?Sized> Mutex<T> {
     /// Blocks until the lock is ours. `Err` if a task failed while holding it.
+    /// A task locking a mutex it holds already panics (it would wait forever).
     #[inline]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
         self.raw.lock();

@@ -35,8 +35,7 @@ pub use isolated::DEFAULT_USER_STACK_SIZE;
 #[cfg(target_os = "none")]
 pub(crate) use isolated::{
     current_memory_usage, demand_page, exit_isolated, isolated_failure, map_granted_region, with_current_handles,
-    with_current_handles_mut,
-    DemandPaging,
+    with_current_handles_mut, DemandPaging,
 };
 #[cfg(target_os = "none")]
 mod park;
