@@ -168,6 +168,7 @@ impl RawMutex {
             // SAFETY: as above.
             unsafe { me.as_ref() }.waiting_for_mutex.set(core::ptr::null());
             if reason == WakeReason::TimedOut && tcb_of_or_none(self.owner.load(Ordering::Relaxed)) != Some(me) {
+                // Usually done already, by the timer as it woke us (`withdraw_waiter`).
                 self.give_up_waiting(&masked);
                 return false;
             }
@@ -176,7 +177,7 @@ impl RawMutex {
 
     /// A waiter gave up (it is off the queue already): the lock word loses
     /// its waiters bit if none are left, and the owners it lent its urgency
-    /// to drop back to what their remaining waiters justify.
+    /// to drop back to what their remaining waiters justify. Harmless twice.
     fn give_up_waiting(&self, masked: &InterruptsMasked) {
         if !self.waiters.has_waiters(masked) {
             self.owner.fetch_and(!HAS_WAITERS, Ordering::Relaxed);
@@ -260,6 +261,21 @@ unsafe fn recompute_level(masked: &InterruptsMasked, task: NonNull<Tcb>) {
     }
     // SAFETY: as above.
     unsafe { scheduler::set_level(masked, task, level) };
+}
+
+/// For the timer, as it wakes `task` from a timed-out wait (off the queue
+/// already): if it waited for a mutex, its loan of urgency ends now, so
+/// that it can run before the owner it had raised to its own level.
+///
+/// # Safety
+/// `task` is alive.
+pub(crate) unsafe fn withdraw_waiter(masked: &InterruptsMasked, task: NonNull<Tcb>) {
+    // SAFETY: promised by our caller.
+    let mutex = unsafe { task.as_ref() }.waiting_for_mutex.replace(core::ptr::null()) as *const RawMutex;
+    if !mutex.is_null() {
+        // SAFETY: a mutex a task waits for is alive (its waiter holds a reference).
+        unsafe { &*mutex }.give_up_waiting(masked);
+    }
 }
 
 /// Releases every mutex `task` holds (it is ending), poisoning them if it failed.
