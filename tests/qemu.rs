@@ -111,6 +111,7 @@ const TIMEOUTS: &[&str] = &[
     "ok lock_after_timeouts_uncontended",
     "ok lock_timeout_poisoned",
     "ok lock_timeout_inheritance_dropped",
+    "ok lock_timeout_inheritance_dropped_along_chain",
     "ok join_timeout_fires",
     "ok join_timeout_succeeds_in_time",
     "ok join_timeout_ended_task",

@@ -57,6 +57,7 @@ fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
 fn main() {
     mutex_lock_timeout();
     lock_timeout_gives_back_inherited_priority();
+    lock_timeout_gives_back_along_a_chain();
     join_timeout();
     send_timeout();
     ipc_kernel_receive();
@@ -160,6 +161,73 @@ fn lock_timeout_gives_back_inherited_priority() {
         order == ["high gave up", "medium done", "low done"] && on_time(waited, ms(5)),
         "lock_timeout_inheritance_dropped",
         format_args!("{order:?}, high waited {waited:?}"),
+    );
+}
+
+/// The same along a chain: A holds M1; B holds M2 and waits for M1; C
+/// waits for M2 with a 5 ms timeout, raising B and, through B, A. When C
+/// gives up, A must drop back to B's own level, below D.
+fn lock_timeout_gives_back_along_a_chain() {
+    let (m1, m2) = (Arc::new(Mutex::new(())), Arc::new(Mutex::new(())));
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let spawn = |name: &'static str, priority: u8, f: alloc::boxed::Box<dyn FnOnce() + Send>| {
+        Builder::new().name(name).priority(Priority::Preemptive(priority)).spawn(f).unwrap()
+    };
+    let (l1, lg) = (m1.clone(), log.clone());
+    let a = spawn(
+        "A",
+        25,
+        alloc::boxed::Box::new(move || {
+            let _g = l1.lock().unwrap();
+            time::busy_wait(ms(20));
+            lg.lock().unwrap().push("A done");
+        }),
+    );
+    time::sleep(ms(1)); // A holds M1
+    let (l1, l2, lg) = (m1.clone(), m2.clone(), log.clone());
+    let b = spawn(
+        "B",
+        20,
+        alloc::boxed::Box::new(move || {
+            let _g2 = l2.lock().unwrap();
+            let _g1 = l1.lock().unwrap(); // waits for A, lending it level 20
+            lg.lock().unwrap().push("B done");
+        }),
+    );
+    time::sleep(ms(1)); // B holds M2 and waits for M1
+    let (l2, lg, lg2) = (m2.clone(), log.clone(), log.clone());
+    let (c, d) = Builder::new()
+        .priority(Priority::Cooperative(0))
+        .spawn(move || {
+            let c = Builder::new()
+                .name("C")
+                .priority(Priority::Preemptive(2))
+                .spawn(move || {
+                    let r = l2.lock_timeout(ms(5)).is_ok();
+                    lg.lock().unwrap().push(if r { "C locked" } else { "C gave up" });
+                })
+                .unwrap();
+            let d = Builder::new()
+                .name("D")
+                .priority(Priority::Preemptive(10))
+                .spawn(move || {
+                    time::busy_wait(ms(10));
+                    lg2.lock().unwrap().push("D done");
+                })
+                .unwrap();
+            (c, d)
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    for h in [c, d, a, b] {
+        h.join().unwrap();
+    }
+    let order = log.lock().unwrap().clone();
+    check(
+        order == ["C gave up", "D done", "A done", "B done"],
+        "lock_timeout_inheritance_dropped_along_chain",
+        format_args!("{order:?}"),
     );
 }
 
