@@ -110,7 +110,7 @@ fn kernel_tasks_sleep_forever() {
 }
 
 fn isolated_tasks_sleep_forever() {
-    let mut sleepers: [Option<JoinHandle<()>>; 3] = Default::default();
+    let mut sleepers: [Option<JoinHandle<()>>; 4] = Default::default();
     let progressed = watchdog_during(|| {
         let sleep_raw = |nanos: u64| {
             move || {
@@ -120,12 +120,14 @@ fn isolated_tasks_sleep_forever() {
         sleepers[0] = Some(Builder::new().name("max").spawn_isolated(sleep_raw(TIMEOUT_FOREVER)).unwrap());
         sleepers[1] = Some(Builder::new().name("max-1").spawn_isolated(sleep_raw(u64::MAX - 1)).unwrap());
         sleepers[2] = Some(Builder::new().name("Duration::MAX").spawn_isolated(|| time::sleep(Duration::MAX)).unwrap());
+        let until_forever = Builder::new().name("FOREVER");
+        sleepers[3] = Some(until_forever.spawn_isolated(|| time::sleep_until(Instant::FOREVER)).unwrap());
     });
     let ended = sleepers.iter().filter(|s| s.as_ref().unwrap().is_finished()).count();
     check(
         ended == 0 && progressed >= 15,
         "isolated_tasks_sleep_forever",
-        format_args!("{ended} of 3 ended, watchdog +{progressed} in 20 ms"),
+        format_args!("{ended} of 4 ended, watchdog +{progressed} in 20 ms"),
     );
     // A short sleep still ends, on time.
     let start = Instant::now();
