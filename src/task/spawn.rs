@@ -318,6 +318,12 @@ impl<T> JoinHandle<T> {
     }
 }
 
+impl<T> core::fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        write!(f, "JoinHandle({})", self.task())
+    }
+}
+
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         let masked = InterruptsMasked::new();
