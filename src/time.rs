@@ -192,7 +192,7 @@ static PERIODIC_HANDLER: AtomicUsize = AtomicUsize::new(0);
 
 /// The shortest period [`set_periodic`] accepts: a shorter one would leave
 /// the processor nothing but timer interrupts.
-pub const MIN_PERIOD: Duration = Duration::from_micros(100);
+pub const MIN_PERIOD: Duration = Duration::from_micros(5);
 
 /// Why [`set_periodic`] refused a period.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -429,6 +429,6 @@ mod tests {
     #[test]
     fn period_errors_name_the_problem() {
         let e = PeriodError::TooShort { period: Duration::ZERO, min: MIN_PERIOD };
-        assert_eq!(alloc::format!("{e}"), "period 0ns is shorter than the minimum 100µs");
+        assert_eq!(alloc::format!("{e}"), "period 0ns is shorter than the minimum 5µs");
     }
 }

@@ -16,7 +16,8 @@
 //!   wait for when it comes;
 //! - `set_periodic` refuses periods under `MIN_PERIOD` (zero made the
 //!   machine take nothing but timer interrupts) and takes huge ones as
-//!   "never" (`Duration::MAX` wrapped around and hung the machine).
+//!   "never" (`Duration::MAX` wrapped around and hung the machine); at
+//!   `MIN_PERIOD` itself the handler runs and the tasks still make progress.
 #![no_std]
 #![no_main]
 
@@ -312,7 +313,8 @@ fn periodic_limits() {
     let (ticks, took) = (TICKS.load(Ordering::Relaxed), start.elapsed());
     let expected = (took.as_micros() / MIN_PERIOD.as_micros()) as u64;
     check(
-        set.is_ok() && ticks + 3 >= expected && ticks <= expected + 1 && progressed >= 15,
+        // Periods missed while interrupts were masked are skipped: a few may be.
+        set.is_ok() && ticks >= expected * 9 / 10 && ticks <= expected + 1 && progressed >= 15,
         "periodic_min_period_runs",
         format_args!("{set:?}, {ticks} ticks in {took:?} (expected {expected}), watchdog +{progressed}"),
     );
