@@ -77,6 +77,56 @@ const BANNER: &str = "ilusion 0.1.0 on";
 /// QEMU counts instructions and the generic timer follows them (1 ns each):
 /// timing becomes deterministic.
 const ICOUNT: &[&str] = &["-icount", "shift=0,align=off,sleep=off", "-seed", "1", "-rtc", "clock=vm"];
+/// As [`ICOUNT`], on a CPU whose generic timer counts at 1 GHz (Armv8.6 and later).
+const ICOUNT_1GHZ: &[&str] =
+    &["-cpu", "max", "-icount", "shift=0,align=off,sleep=off", "-seed", "1", "-rtc", "clock=vm"];
+/// What `time_limits` must print (item: time arithmetic saturates).
+const TIME_LIMITS: &[&str] = &[
+    "ok instant_arithmetic_saturates",
+    "ok kernel_tasks_sleep_forever",
+    "ok past_deadline_returns",
+    "ok isolated_tasks_sleep_forever",
+    "ok isolated_short_sleep",
+    "ok semaphore_timeout_max",
+    "ok condvar_timeout_max",
+    "ok recv_timeout_max",
+    "ok recv_timeout_huge",
+    "ok lock_timeout_max",
+    "ok send_timeout_max",
+    "ok join_timeout_max",
+    "ok ipc_recv_timeout_max",
+    "ok isolated_recv_timeout_max",
+    "ok zero_timeouts_return_at_once",
+    "ok periodic_too_short_refused",
+    "set_periodic(0): period 0ns is shorter than the minimum 5µs",
+    "ok periodic_max_never_fires",
+    "ok periodic_huge_never_fires",
+    "ok periodic_min_period_runs",
+    "all checks passed",
+];
+/// What `timeouts` must print (item: the API's timeouts, exact under icount).
+const TIMEOUTS: &[&str] = &[
+    "ok lock_timeout_fires",
+    "ok lock_timeout_succeeds_in_time",
+    "ok lock_after_timeouts_uncontended",
+    "ok lock_timeout_poisoned",
+    "ok lock_timeout_inheritance_dropped",
+    "ok lock_timeout_inheritance_dropped_along_chain",
+    "ok join_timeout_fires",
+    "ok join_timeout_succeeds_in_time",
+    "ok join_timeout_ended_task",
+    "ok join_timeout_failed_task",
+    "ok send_timeout_full",
+    "ok send_timeout_room_in_time",
+    "ok send_timeout_disconnected",
+    "ok send_timeout_rendezvous_taken_back",
+    "ok send_timeout_rendezvous_in_time",
+    "ok ipc_kernel_try_recv_recv_timeout",
+    "ok ipc_isolated_try_recv_recv_timeout",
+    "ok ipc_isolated_recv_in_time",
+    "ok ipc_close",
+    "all checks passed",
+];
 const PI3_IRQ: &str = "BCM2836 local + BCM2835 interrupt controller)";
 const PI4_IRQ: &str = "GIC-400 (GICv2))";
 const ECHO: Option<(&str, &str)> = Some(("type a line:", "ping pong\r"));
@@ -459,7 +509,7 @@ const CASES: &[Case] = &[
         "syscall_registers",
         0,
         &[
-            "fast calls keep x1-x30, q0-q31: abi 1, id matches, time rises: true",
+            "fast calls keep x1-x30, q0-q31: abi 2, id matches, time rises: true",
             "task 0xaaaa000000000000: yield and sleep keep x1-x30, q0-q31",
             "task 0xbbbb000000000000: yield and sleep keep x1-x30, q0-q31",
             "switching calls: Ok(()) Ok(())",
@@ -675,6 +725,31 @@ const CASES: &[Case] = &[
     ),
     case("tasks example", "tasks", 0, &["summary:", "all messages consumed"]),
     case("philosophers example", "philosophers", 0, &["every philosopher ate", "no deadlock"]),
+    // Time at its limits and the API's timeouts: instruction counting makes
+    // every duration exact; on `-cpu max` the counter runs at 1 GHz, where
+    // `u64::MAX` nanoseconds is the whole counter range.
+    Case { qemu: ICOUNT, ..case("time: huge durations saturate to forever, nothing overflows", "time_limits", 0, TIME_LIMITS) },
+    Case {
+        name: "time at 1 GHz (-cpu max): huge durations saturate to forever, nothing overflows",
+        image: "time_limits",
+        on: On::Board("qemu-virt"),
+        qemu: ICOUNT_1GHZ,
+        raw: false,
+        input: None,
+        exit: Some(0),
+        expect: TIME_LIMITS,
+    },
+    Case { qemu: ICOUNT, ..case("timeouts: lock, join, send, ipc receive, close; inheritance given back", "timeouts", 0, TIMEOUTS) },
+    Case {
+        name: "timeouts at 1 GHz (-cpu max): lock, join, send, ipc receive, close",
+        image: "timeouts",
+        on: On::Board("qemu-virt"),
+        qemu: ICOUNT_1GHZ,
+        raw: false,
+        input: None,
+        exit: Some(0),
+        expect: TIMEOUTS,
+    },
     // The harness itself: a hung guest is killed and its output kept.
     Case {
         name: "hung guest is killed",

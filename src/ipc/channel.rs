@@ -5,7 +5,11 @@
 //! through the `channel_send` / `channel_receive` system calls, which copy
 //! the message's bytes from or into its memory (`super::syscalls`). Both
 //! forms have the same type and methods, so code reads the same on either
-//! side of the boundary.
+//! side of the boundary. Receiving comes in std's three shapes: `recv`
+//! (waits), `try_recv` (does not) and `recv_timeout`. Dropping a granted
+//! endpoint inside its task closes its handle (the `close` system call), so
+//! the peer sees `Disconnected` then, not only when the task ends; a clone
+//! made inside the task shares the handle and leaves it open.
 
 use super::handles::{ChannelEnd, Grant, Handle, HandleTable};
 use super::message::Message;
@@ -14,6 +18,7 @@ use crate::sync::mpsc;
 use crate::syscall::abi::SyscallError;
 use alloc::boxed::Box;
 use core::mem::ManuallyDrop;
+use core::time::Duration;
 
 /// Why a channel operation failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +30,8 @@ pub enum ChannelError {
     /// isolated task (hand it over with `task::Builder::grant` instead), or
     /// a granted one outside the task it was granted to.
     NotGranted,
+    /// The endpoint's handle was closed (the endpoint it was granted as was dropped).
+    Closed,
     /// The kernel refused the system call (bad arguments made by hand).
     Refused(SyscallError),
 }
@@ -34,18 +41,77 @@ impl From<SyscallError> for ChannelError {
         match e {
             SyscallError::Disconnected => Self::Disconnected,
             SyscallError::NoSuchObject => Self::NotGranted,
+            SyscallError::Closed => Self::Closed,
             other => Self::Refused(other),
         }
     }
 }
 
-/// The two forms of an endpoint.
+/// Why `try_recv` gave no message (std's shape, plus the ways an endpoint
+/// can be unusable, as in [`ChannelError`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TryRecvError {
+    /// No message is waiting.
+    Empty,
+    Disconnected,
+    NotGranted,
+    Closed,
+    Refused(SyscallError),
+}
+
+/// Why `recv_timeout` gave no message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecvTimeoutError {
+    /// None came in time.
+    Timeout,
+    Disconnected,
+    NotGranted,
+    Closed,
+    Refused(SyscallError),
+}
+
+impl From<ChannelError> for RecvTimeoutError {
+    fn from(e: ChannelError) -> Self {
+        match e {
+            ChannelError::Disconnected => Self::Disconnected,
+            ChannelError::NotGranted => Self::NotGranted,
+            ChannelError::Closed => Self::Closed,
+            ChannelError::Refused(e) => Self::Refused(e),
+        }
+    }
+}
+
+impl From<SyscallError> for RecvTimeoutError {
+    fn from(e: SyscallError) -> Self {
+        match e {
+            SyscallError::TimedOut => Self::Timeout,
+            other => ChannelError::from(other).into(),
+        }
+    }
+}
+
+impl From<RecvTimeoutError> for TryRecvError {
+    fn from(e: RecvTimeoutError) -> Self {
+        match e {
+            RecvTimeoutError::Timeout => Self::Empty,
+            RecvTimeoutError::Disconnected => Self::Disconnected,
+            RecvTimeoutError::NotGranted => Self::NotGranted,
+            RecvTimeoutError::Closed => Self::Closed,
+            RecvTimeoutError::Refused(e) => Self::Refused(e),
+        }
+    }
+}
+
+/// The forms of an endpoint.
 enum Endpoint<K> {
     /// The kernel object itself, for kernel tasks. Never dropped at EL0,
     /// where it is out of reach (it is leaked there, see `Drop`).
     Kernel(ManuallyDrop<K>),
-    /// A handle in the table of the isolated task it was granted to.
+    /// A handle in the table of the isolated task it was granted to; this
+    /// endpoint owns it (dropped in the task, it closes it).
     Granted(Handle),
+    /// A clone of a granted endpoint: the same handle, not owned.
+    Shared(Handle),
 }
 
 impl<K> Endpoint<K> {
@@ -57,17 +123,17 @@ impl<K> Endpoint<K> {
         }
     }
 
-    /// The handle, if this is the granted form and we are in an isolated task.
+    /// The handle, if this is a granted form and we are in an isolated task.
     fn granted(&self) -> Option<Handle> {
         match self {
-            Self::Granted(h) if running_at_el0() => Some(*h),
+            Self::Granted(h) | Self::Shared(h) if running_at_el0() => Some(*h),
             _ => None,
         }
     }
 
     fn handle(&self) -> Option<Handle> {
         match self {
-            Self::Granted(h) => Some(*h),
+            Self::Granted(h) | Self::Shared(h) => Some(*h),
             Self::Kernel(_) => None,
         }
     }
@@ -79,20 +145,28 @@ impl<K> Endpoint<K> {
             // SAFETY: `this` is never dropped, so the object is taken exactly once.
             Self::Kernel(k) => Self::Granted(table.insert(erase(unsafe { ManuallyDrop::take(k) }))),
             Self::Granted(h) => Self::Granted(*h),
+            Self::Shared(h) => Self::Shared(*h),
         }
     }
 }
 
 impl<K> Drop for Endpoint<K> {
     fn drop(&mut self) {
-        // A granted handle is released with its task; a kernel object moved
-        // into an isolated task by mistake cannot be reached from EL0 and is
-        // leaked (its peer never sees it go).
-        if let Self::Kernel(k) = self {
-            if !running_at_el0() {
+        // A granted handle is closed when its endpoint is dropped inside its
+        // task (in the kernel, before the task runs, it stays: the task has
+        // it; whatever the task still holds is released as it ends). A
+        // kernel object moved into an isolated task by mistake cannot be
+        // reached from EL0 and is leaked (its peer never sees it go).
+        match self {
+            Self::Kernel(k) if !running_at_el0() => {
                 // SAFETY: dropped once, here.
                 unsafe { ManuallyDrop::drop(k) }
             }
+            Self::Granted(h) if running_at_el0() => {
+                // Another task's handle (moved here by mistake) is not ours to close: refused, harmless.
+                let _ = crate::syscall::user::close(h.number());
+            }
+            _ => {}
         }
     }
 }
@@ -143,6 +217,28 @@ impl<T: Message> Receiver<T> {
         rx.recv().map_err(|_| ChannelError::Disconnected)
     }
 
+    /// A message if one is waiting, without waiting.
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.recv_timeout(Duration::ZERO).map_err(Into::into)
+    }
+
+    /// Waits at most `timeout` for a message (`Duration::MAX`: forever).
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        if let Some(handle) = self.0.granted() {
+            let mut message = core::mem::MaybeUninit::<T>::zeroed();
+            let (size, ptr) = (core::mem::size_of::<T>() as u64, message.as_mut_ptr() as u64);
+            let nanos = crate::syscall::abi::timeout_to_nanos(timeout);
+            crate::syscall::user::channel_receive_timeout(handle.number(), ptr, size, nanos)?;
+            // SAFETY: zeroed, then (maybe) overwritten by the kernel; every bit pattern is a valid `T`.
+            return Ok(unsafe { message.assume_init() });
+        }
+        let rx = self.0.kernel().ok_or(RecvTimeoutError::NotGranted)?;
+        rx.recv_timeout(timeout).map_err(|e| match e {
+            mpsc::RecvTimeoutError::Timeout => RecvTimeoutError::Timeout,
+            mpsc::RecvTimeoutError::Disconnected => RecvTimeoutError::Disconnected,
+        })
+    }
+
     /// The messages until every sender is gone (or an error).
     pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
         core::iter::from_fn(move || self.recv().ok())
@@ -156,13 +252,14 @@ impl<T: Message> Receiver<T> {
 
 impl<T: Message> Clone for Sender<T> {
     /// Another sender on the same channel. A granted sender's clone shares
-    /// its handle; a kernel sender cloned at EL0 (where it is out of reach)
-    /// gives an unusable one.
+    /// its handle (and does not keep it open: dropping the original closes
+    /// it, and the clone then gets `Closed`); a kernel sender cloned at EL0
+    /// (where it is out of reach) gives an unusable one.
     fn clone(&self) -> Self {
         match (&self.0, self.0.kernel()) {
             (_, Some(tx)) => Self(Endpoint::Kernel(ManuallyDrop::new(tx.clone()))),
-            (Endpoint::Granted(h), None) => Self(Endpoint::Granted(*h)),
-            (Endpoint::Kernel(_), None) => Self(Endpoint::Granted(Handle::NONE)),
+            (Endpoint::Granted(h) | Endpoint::Shared(h), None) => Self(Endpoint::Shared(*h)),
+            (Endpoint::Kernel(_), None) => Self(Endpoint::Shared(Handle::NONE)),
         }
     }
 }

@@ -6,6 +6,9 @@
 //! joined). A handle number is drawn from one counter for the whole
 //! system and never reused: a number taken from another task is never a
 //! valid handle here, it is `NoSuchObject`, not someone else's channel.
+//! The task may give a handle back early (the `close` system call): its
+//! object is released then, and its entry stays behind, empty, so that
+//! the number is `Closed` from then on (the table never grows after spawn).
 
 use crate::syscall::abi::SyscallError;
 use alloc::boxed::Box;
@@ -33,28 +36,44 @@ static NEXT_HANDLE: AtomicU64 = AtomicU64::new(1);
 pub(crate) trait ChannelEnd {
     /// `channel_send`: the message at user address `ptr`, `len` bytes.
     fn send_from_user(&self, ptr: u64, len: u64) -> Result<u64, SyscallError>;
-    /// `channel_receive`: waits for a message and writes it at `ptr`
-    /// (`capacity` bytes there); returns its length.
-    fn receive_to_user(&self, ptr: u64, capacity: u64) -> Result<u64, SyscallError>;
+    /// `channel_receive(_timeout)`: waits at most `timeout` for a message
+    /// (`Duration::MAX`: forever) and writes it at `ptr` (`capacity` bytes
+    /// there); returns its length.
+    fn receive_to_user(&self, ptr: u64, capacity: u64, timeout: core::time::Duration) -> Result<u64, SyscallError>;
 }
 
-/// One isolated task's granted objects, by handle (opaque outside ilusion).
+/// One isolated task's granted objects, by handle (opaque outside
+/// ilusion). An entry without its object is a handle the task closed.
 #[derive(Default)]
 pub struct HandleTable {
-    entries: Vec<(Handle, Box<dyn ChannelEnd>)>,
+    entries: Vec<(Handle, Option<Box<dyn ChannelEnd>>)>,
 }
 
 impl HandleTable {
     /// Records `object`; returns its new handle.
     pub(crate) fn insert(&mut self, object: Box<dyn ChannelEnd>) -> Handle {
         let handle = Handle(NEXT_HANDLE.fetch_add(1, Ordering::Relaxed));
-        self.entries.push((handle, object));
+        self.entries.push((handle, Some(object)));
         handle
     }
 
-    /// The object named `number`, if this table has it.
-    pub(crate) fn get(&self, number: u64) -> Option<&dyn ChannelEnd> {
-        self.entries.iter().find(|(h, _)| h.0 == number).map(|(_, object)| &**object)
+    /// The object named `number`: `NoSuchObject` if this table never had
+    /// it, `Closed` if the task closed it.
+    pub(crate) fn get(&self, number: u64) -> Result<&dyn ChannelEnd, SyscallError> {
+        match self.entries.iter().find(|(h, _)| h.0 == number) {
+            None => Err(SyscallError::NoSuchObject),
+            Some((_, None)) => Err(SyscallError::Closed),
+            Some((_, Some(object))) => Ok(&**object),
+        }
+    }
+
+    /// Takes the object named `number` out (for the caller to release);
+    /// the number is `Closed` from now on.
+    pub(crate) fn close(&mut self, number: u64) -> Result<Box<dyn ChannelEnd>, SyscallError> {
+        match self.entries.iter_mut().find(|(h, _)| h.0 == number) {
+            None => Err(SyscallError::NoSuchObject),
+            Some((_, object)) => object.take().ok_or(SyscallError::Closed),
+        }
     }
 }
 
@@ -81,7 +100,7 @@ mod tests {
         fn send_from_user(&self, _: u64, _: u64) -> Result<u64, SyscallError> {
             Ok(1)
         }
-        fn receive_to_user(&self, _: u64, _: u64) -> Result<u64, SyscallError> {
+        fn receive_to_user(&self, _: u64, _: u64, _: core::time::Duration) -> Result<u64, SyscallError> {
             Ok(2)
         }
     }
@@ -92,9 +111,23 @@ mod tests {
         let in_a = a.insert(Box::new(Dummy));
         let in_b = b.insert(Box::new(Dummy));
         assert_ne!(in_a, in_b);
-        assert!(a.get(in_a.number()).is_some() && b.get(in_b.number()).is_some());
-        assert!(a.get(in_b.number()).is_none() && b.get(in_a.number()).is_none());
-        assert!(a.get(Handle::NONE.number()).is_none());
-        assert_eq!(a.get(in_a.number()).map(|o| o.send_from_user(0, 0)), Some(Ok(1)));
+        assert!(a.get(in_a.number()).is_ok() && b.get(in_b.number()).is_ok());
+        assert_eq!(a.get(in_b.number()).err(), Some(SyscallError::NoSuchObject));
+        assert_eq!(b.get(in_a.number()).err(), Some(SyscallError::NoSuchObject));
+        assert_eq!(a.get(Handle::NONE.number()).err(), Some(SyscallError::NoSuchObject));
+        assert_eq!(a.get(in_a.number()).map(|o| o.send_from_user(0, 0)).ok(), Some(Ok(1)));
+    }
+
+    #[test]
+    fn a_closed_handle_is_closed_for_good() {
+        let mut table = HandleTable::default();
+        let (first, second) = (table.insert(Box::new(Dummy)), table.insert(Box::new(Dummy)));
+        assert!(table.close(first.number()).is_ok());
+        assert_eq!(table.get(first.number()).err(), Some(SyscallError::Closed));
+        assert_eq!(table.close(first.number()).err(), Some(SyscallError::Closed), "closing twice");
+        assert_eq!(table.close(999_999).err(), Some(SyscallError::NoSuchObject));
+        let other = table.get(second.number()).map(|o| o.receive_to_user(0, 0, core::time::Duration::ZERO));
+        assert_eq!(other.ok(), Some(Ok(2)), "the other handle is untouched");
+        assert_eq!(table.entries.len(), 2, "closing leaves the entry, the table does not grow");
     }
 }

@@ -32,4 +32,4 @@ mod channel;
 pub(crate) mod syscalls;
 
 #[cfg(target_os = "none")]
-pub use channel::{channel, ChannelError, Receiver, Sender};
+pub use channel::{channel, ChannelError, Receiver, RecvTimeoutError, Sender, TryRecvError};

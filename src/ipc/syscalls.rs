@@ -1,4 +1,5 @@
-//! The kernel side of `channel_send` (5) and `channel_receive` (6).
+//! The kernel side of `channel_send` (5), `channel_receive` (6),
+//! `channel_receive_timeout` (12) and `close` (13).
 //!
 //! The handle is looked up in the calling task's own table; then the user
 //! buffer is checked before anything is copied: its length must be the
@@ -7,7 +8,9 @@
 //! (`Misaligned`) and inside the task's half (`BadAddress`). The copy goes
 //! through `copy_from_user` / `copy_to_user` only, so an unmapped or
 //! read-only buffer is `BadAddress`, never a kernel fault. Both calls may
-//! block (a full channel, an empty one) like any kernel wait.
+//! block (a full channel, an empty one) like any kernel wait; a receive
+//! with a timeout waits at most that long (`TimedOut`). A closed handle is
+//! `Closed`.
 
 use super::handles::ChannelEnd;
 use super::message::{bytes_of, Message};
@@ -15,21 +18,28 @@ use crate::arch::user_access::{copy_from_user, copy_to_user, UserRange};
 use crate::sync::mpsc;
 use crate::syscall::abi::SyscallError;
 use crate::syscall::dispatch::user_error;
+use core::time::Duration;
 
 /// `channel_send(handle, pointer, length)`.
 pub(crate) fn channel_send(handle: u64, ptr: u64, len: u64) -> Result<u64, SyscallError> {
-    crate::task::with_current_handles(|table| {
-        table.get(handle).ok_or(SyscallError::NoSuchObject)?.send_from_user(ptr, len)
-    })
-    .unwrap_or(Err(SyscallError::NoSuchObject))
+    crate::task::with_current_handles(|table| table.get(handle)?.send_from_user(ptr, len))
+        .unwrap_or(Err(SyscallError::NoSuchObject))
 }
 
-/// `channel_receive(handle, pointer, capacity)`.
-pub(crate) fn channel_receive(handle: u64, ptr: u64, capacity: u64) -> Result<u64, SyscallError> {
-    crate::task::with_current_handles(|table| {
-        table.get(handle).ok_or(SyscallError::NoSuchObject)?.receive_to_user(ptr, capacity)
-    })
-    .unwrap_or(Err(SyscallError::NoSuchObject))
+/// `channel_receive(handle, pointer, capacity)` and, with `timeout`,
+/// `channel_receive_timeout(handle, pointer, capacity, nanoseconds)`.
+pub(crate) fn channel_receive(handle: u64, ptr: u64, capacity: u64, timeout: Duration) -> Result<u64, SyscallError> {
+    crate::task::with_current_handles(|table| table.get(handle)?.receive_to_user(ptr, capacity, timeout))
+        .unwrap_or(Err(SyscallError::NoSuchObject))
+}
+
+/// `close(handle)`: releases the object now, outside the table's borrow
+/// (dropping an endpoint wakes its peer, which may switch tasks).
+pub(crate) fn close(handle: u64) -> Result<u64, SyscallError> {
+    let object = crate::task::with_current_handles_mut(|table| table.close(handle))
+        .unwrap_or(Err(SyscallError::NoSuchObject))?;
+    drop(object);
+    Ok(0)
 }
 
 /// Checks a user buffer of `len` bytes at `ptr` for a `T`.
@@ -70,7 +80,7 @@ impl<T: Message> ChannelEnd for mpsc::SyncSender<T> {
         Ok(0)
     }
 
-    fn receive_to_user(&self, _: u64, _: u64) -> Result<u64, SyscallError> {
+    fn receive_to_user(&self, _: u64, _: u64, _: Duration) -> Result<u64, SyscallError> {
         Err(SyscallError::NoSuchObject) // a sender, not a receiver
     }
 }
@@ -80,7 +90,7 @@ impl<T: Message> ChannelEnd for mpsc::Receiver<T> {
         Err(SyscallError::NoSuchObject) // a receiver, not a sender
     }
 
-    fn receive_to_user(&self, ptr: u64, capacity: u64) -> Result<u64, SyscallError> {
+    fn receive_to_user(&self, ptr: u64, capacity: u64, timeout: Duration) -> Result<u64, SyscallError> {
         let size = core::mem::size_of::<T>();
         if capacity < size as u64 {
             return Err(SyscallError::BufferTooSmall);
@@ -89,7 +99,10 @@ impl<T: Message> ChannelEnd for mpsc::Receiver<T> {
         // Prove the buffer writable before taking a message off the queue,
         // so a bad buffer never loses one.
         zero_user(ptr, size)?;
-        let message = self.recv().map_err(|_| SyscallError::Disconnected)?;
+        let message = self.recv_timeout(timeout).map_err(|e| match e {
+            mpsc::RecvTimeoutError::Timeout => SyscallError::TimedOut,
+            mpsc::RecvTimeoutError::Disconnected => SyscallError::Disconnected,
+        })?;
         // The task's mappings only grow while it waits, so this cannot fail
         // after the probe above; if it did, the message would be lost.
         copy_to_user(ptr, bytes_of(&message)).map_err(user_error)?;

@@ -106,6 +106,9 @@ pub(crate) fn expire(masked: &InterruptsMasked, now: u64) {
             if let Some(queue) = t.waiting_on.get() {
                 queue.as_ref().remove(masked, task);
             }
+            // A mutex waiter takes back the urgency it lent (as `exit_current`
+            // releases mutexes, the one call from here into `sync`).
+            crate::sync::mutex::withdraw_waiter(masked, task);
             t.wake_reason.set(WakeReason::TimedOut);
             debug_assert_eq!(t.state.get(), State::Blocked);
             scheduler::make_ready(masked, task);

@@ -42,9 +42,15 @@ impl WaitQueue {
     }
 
     /// Blocks the running task on this queue until woken, or until the
-    /// counter reaches `deadline`. The caller checked its condition under
-    /// the same `masked`; interrupts stay masked on return.
+    /// counter reaches `deadline` (`None` or `u64::MAX`: no deadline; one
+    /// already passed: `TimedOut` at once, without blocking). The caller
+    /// checked its condition under the same `masked`; interrupts stay
+    /// masked on return.
     pub fn wait(&self, masked: &InterruptsMasked, deadline: Option<u64>) -> WakeReason {
+        let deadline = deadline.filter(|&d| d != u64::MAX);
+        if deadline.is_some_and(|d| d <= crate::arch::cpu::counter()) {
+            return WakeReason::TimedOut;
+        }
         let me = scheduler::current();
         // SAFETY: the running task is alive; it goes on this queue (and maybe the timer list) and
         // comes off before it runs again.

@@ -6,7 +6,7 @@ use super::poison::{LockResult, PoisonError};
 use crate::sched::critical::InterruptsMasked;
 use crate::sched::tcb::WakeReason;
 use crate::sched::{scheduler, wait_queue::WaitQueue};
-use crate::time::{Duration, Instant};
+use crate::time::{deadline_from_now, Duration, Instant};
 
 pub struct Condvar {
     waiters: WaitQueue,
@@ -52,7 +52,7 @@ impl Condvar {
         guard: MutexGuard<'a, T>,
         timeout: Duration,
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
-        self.wait_until(guard, Instant::now().checked_add(timeout))
+        self.wait_until(guard, deadline_from_now(timeout))
     }
 
     fn wait_until<'a, T>(

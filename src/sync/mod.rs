@@ -2,6 +2,11 @@
 //! [`Mutex`] (with priority inheritance and poisoning), [`Semaphore`],
 //! [`Condvar`] and [`mpsc`] channels.
 //!
+//! Every blocking call has a timed form (`Mutex::lock_timeout`,
+//! `Semaphore::acquire_timeout`, `Condvar::wait_timeout`,
+//! `Receiver::recv_timeout`, `SyncSender::send_timeout`); `Duration::MAX`
+//! waits forever.
+//!
 //! Everything that blocks does it through one mechanism, the scheduler's
 //! wait queue (`sched::wait_queue`): check the condition with interrupts
 //! masked, and if it does not hold, queue the task and switch away. Only

@@ -10,7 +10,7 @@
 use crate::sched::critical::{CpuCell, InterruptsMasked};
 use crate::sched::tcb::WakeReason;
 use crate::sched::{scheduler, wait_queue::WaitQueue};
-use crate::time::{Duration, Instant};
+use crate::time::{deadline_from_now, Duration, Instant};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use core::fmt;
@@ -72,10 +72,25 @@ pub enum TrySendError<T> {
     Full(T),
     Disconnected(T),
 }
+/// Why `send_timeout` gave the message back.
+#[derive(PartialEq, Eq, Clone, Copy)]
+pub enum SendTimeoutError<T> {
+    /// No room (or, on a rendezvous channel, no receiver took it) in time.
+    Timeout(T),
+    Disconnected(T),
+}
 
 impl<T> fmt::Debug for SendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("SendError { .. }")
+    }
+}
+impl<T> fmt::Debug for SendTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            Self::Timeout(_) => "Timeout(..)",
+            Self::Disconnected(_) => "Disconnected(..)",
+        })
     }
 }
 impl<T> fmt::Debug for TrySendError<T> {
@@ -115,14 +130,17 @@ pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
 }
 
 impl<T> Shared<T> {
-    /// Sends, waiting for room (bounded) if `block`; gives the message back on failure.
-    fn send(&self, value: T, block: bool) -> Result<(), TrySendError<T>> {
+    /// Sends, waiting for room (bounded) until `deadline` if `block`
+    /// (`None`: forever); gives the message back on failure. A rendezvous
+    /// message not taken by the deadline is taken back out of the channel.
+    fn send(&self, value: T, block: bool, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
         let masked = InterruptsMasked::new();
+        let deadline = deadline.map(Instant::ticks);
         let mut value = Some(value);
         let seq = loop {
             let pushed = self.state.with(&masked, |s| {
                 if !s.receiver_alive {
-                    return Err(TrySendError::Disconnected(value.take().unwrap()));
+                    return Err(SendTimeoutError::Disconnected(value.take().unwrap()));
                 }
                 let room = s.capacity.is_none_or(|c| s.queue.len() < c.max(1));
                 if room {
@@ -135,16 +153,29 @@ impl<T> Shared<T> {
             if let Some(seq) = pushed {
                 break seq;
             }
-            if !block {
-                return Err(TrySendError::Full(value.take().unwrap()));
+            if !block || self.senders_wait.wait(&masked, deadline) == WakeReason::TimedOut {
+                // One last look: room may have come with the deadline.
+                if !block || self.state.with(&masked, |s| s.capacity.is_some_and(|c| s.queue.len() >= c.max(1))) {
+                    return Err(SendTimeoutError::Timeout(value.take().unwrap()));
+                }
             }
-            self.senders_wait.wait(&masked, None);
         };
         self.receiver_waits.wake_one(&masked);
         if block && self.state.with(&masked, |s| s.capacity == Some(0)) {
             // Rendezvous: wait until the receiver has taken our message.
             while self.state.with(&masked, |s| s.taken < seq && s.receiver_alive) {
-                self.senders_wait.wait(&masked, None);
+                if self.senders_wait.wait(&masked, deadline) == WakeReason::TimedOut {
+                    // Not taken in time: ours is the one message in the channel (capacity 1).
+                    let back = self
+                        .state
+                        .with(&masked, |s| (s.taken < seq && s.sent == seq).then(|| s.queue.pop_back()).flatten());
+                    if let Some(message) = back {
+                        self.state.with(&masked, |s| s.sent -= 1);
+                        self.senders_wait.wake_all(&masked); // the slot is free again
+                        scheduler::reschedule_point(&masked);
+                        return Err(SendTimeoutError::Timeout(message));
+                    }
+                }
             }
         }
         scheduler::reschedule_point(&masked);
@@ -187,8 +218,8 @@ impl<T> Shared<T> {
 impl<T> Sender<T> {
     /// Sends without blocking; `Err` if the receiver is gone.
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        self.0.send(value, false).map_err(|e| match e {
-            TrySendError::Full(v) | TrySendError::Disconnected(v) => SendError(v),
+        self.0.send(value, false, None).map_err(|e| match e {
+            SendTimeoutError::Timeout(v) | SendTimeoutError::Disconnected(v) => SendError(v),
         })
     }
 }
@@ -196,14 +227,24 @@ impl<T> Sender<T> {
 impl<T> SyncSender<T> {
     /// Sends, waiting for room; `Err` if the receiver is gone.
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        self.0.send(value, true).map_err(|e| match e {
-            TrySendError::Full(v) | TrySendError::Disconnected(v) => SendError(v),
+        self.0.send(value, true, None).map_err(|e| match e {
+            SendTimeoutError::Timeout(v) | SendTimeoutError::Disconnected(v) => SendError(v),
         })
+    }
+
+    /// Sends, waiting at most `timeout` for room (`Duration::MAX`: forever);
+    /// on a rendezvous channel (`sync_channel(0)`), for a receiver to take
+    /// the message. `Err` gives the message back.
+    pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        self.0.send(value, true, deadline_from_now(timeout))
     }
 
     /// Sends if there is room now.
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        self.0.send(value, false)
+        self.0.send(value, false, None).map_err(|e| match e {
+            SendTimeoutError::Timeout(v) => TrySendError::Full(v),
+            SendTimeoutError::Disconnected(v) => TrySendError::Disconnected(v),
+        })
     }
 }
 
@@ -221,7 +262,7 @@ impl<T> Receiver<T> {
     }
 
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        self.0.recv(Some(Instant::now().checked_add(timeout)))
+        self.0.recv(Some(deadline_from_now(timeout)))
     }
 
     /// The messages until every sender is gone.

@@ -10,6 +10,10 @@
 //! - `unlock` hands the mutex straight to the most urgent waiter and drops
 //!   back to the urgency the owner's remaining mutexes justify.
 //!
+//! A waiter with a deadline (`lock_timeout`) that gives up takes its loan
+//! back: the owner (and each owner along the chain) drops to the urgency
+//! its remaining waiters justify.
+//!
 //! Each task keeps the mutexes it holds in a list threaded through them.
 //! When a task fails, the OS releases them and marks them **poisoned**:
 //! the next `lock` returns `Err(PoisonError)`, as in std.
@@ -17,7 +21,7 @@
 use super::poison::{LockResult, PoisonError, TryLockError, TryLockResult};
 use crate::arch::context::current_task_pointer;
 use crate::sched::critical::InterruptsMasked;
-use crate::sched::tcb::Tcb;
+use crate::sched::tcb::{Tcb, WakeReason};
 use crate::sched::{scheduler, wait_queue::WaitQueue};
 use core::cell::{Cell, UnsafeCell};
 use core::ops::{Deref, DerefMut};
@@ -38,7 +42,11 @@ pub(crate) struct RawMutex {
 }
 
 fn tcb_of(owner_word: usize) -> NonNull<Tcb> {
-    NonNull::new((owner_word & !HAS_WAITERS) as *mut Tcb).expect("mutex has no owner")
+    tcb_of_or_none(owner_word).expect("mutex has no owner")
+}
+
+fn tcb_of_or_none(owner_word: usize) -> Option<NonNull<Tcb>> {
+    NonNull::new((owner_word & !HAS_WAITERS) as *mut Tcb)
 }
 
 impl RawMutex {
@@ -121,21 +129,34 @@ impl RawMutex {
 
     #[cold]
     fn lock_contended(&self) {
+        self.lock_until(None);
+    }
+
+    /// Waits for the mutex until the counter reaches `deadline` (`None`:
+    /// forever); `false` if it did not come by then.
+    fn lock_until(&self, deadline: Option<u64>) -> bool {
         let masked = InterruptsMasked::new();
         assert!(!crate::arch::cpu::in_exception_handler(), "Mutex::lock in an interrupt handler");
         let me = scheduler::current();
+        if tcb_of_or_none(self.owner.load(Ordering::Relaxed)) == Some(me) {
+            // Our own mutex: it cannot come free while we wait for it.
+            drop(masked);
+            let deadline = deadline.expect("Mutex::lock: this task holds the mutex already (a deadlock)");
+            crate::time::sleep_until(crate::time::Instant::from_ticks(deadline));
+            return false;
+        }
         loop {
             let word = self.owner.load(Ordering::Relaxed);
             if word == 0 {
                 if self.owner.compare_exchange(0, me.as_ptr() as usize, Ordering::Acquire, Ordering::Relaxed).is_ok() {
                     // SAFETY: we own it now.
                     unsafe { self.push_held(me.as_ptr()) };
-                    return;
+                    return true;
                 }
                 continue;
             }
             if tcb_of(word) == me {
-                return; // handed over to us by `unlock`
+                return true; // handed over to us by `unlock`
             }
             self.owner.fetch_or(HAS_WAITERS, Ordering::Relaxed);
             // SAFETY: the running task is alive; the owner is alive while it owns the mutex.
@@ -143,9 +164,37 @@ impl RawMutex {
                 me.as_ref().waiting_for_mutex.set(self as *const RawMutex as *const ());
                 inherit(&masked, me.as_ref().level.get(), tcb_of(word));
             }
-            self.waiters.wait(&masked, None);
+            let reason = self.waiters.wait(&masked, deadline);
             // SAFETY: as above.
             unsafe { me.as_ref() }.waiting_for_mutex.set(core::ptr::null());
+            if reason == WakeReason::TimedOut && tcb_of_or_none(self.owner.load(Ordering::Relaxed)) != Some(me) {
+                // Usually done already, by the timer as it woke us (`withdraw_waiter`).
+                self.give_up_waiting(&masked);
+                return false;
+            }
+        }
+    }
+
+    /// A waiter gave up (it is off the queue already): the lock word loses
+    /// its waiters bit if none are left, and the owners it lent its urgency
+    /// to drop back to what their remaining waiters justify. Harmless twice.
+    fn give_up_waiting(&self, masked: &InterruptsMasked) {
+        if !self.waiters.has_waiters(masked) {
+            self.owner.fetch_and(!HAS_WAITERS, Ordering::Relaxed);
+        }
+        let mut mutex = self as *const RawMutex;
+        for _ in 0..MAX_INHERITANCE_CHAIN {
+            // SAFETY: `self` is alive (we are in its method); further along
+            // the chain, a mutex a task waits for is locked, so alive.
+            let word = unsafe { &*mutex }.owner.load(Ordering::Relaxed);
+            let Some(owner) = tcb_of_or_none(word) else { return };
+            // SAFETY: owners of locked mutexes are alive.
+            unsafe { recompute_level(masked, owner) };
+            // SAFETY: as above.
+            mutex = unsafe { owner.as_ref() }.waiting_for_mutex.get() as *const RawMutex;
+            if mutex.is_null() {
+                return;
+            }
         }
     }
 
@@ -214,6 +263,21 @@ unsafe fn recompute_level(masked: &InterruptsMasked, task: NonNull<Tcb>) {
     unsafe { scheduler::set_level(masked, task, level) };
 }
 
+/// For the timer, as it wakes `task` from a timed-out wait (off the queue
+/// already): if it waited for a mutex, its loan of urgency ends now, so
+/// that it can run before the owner it had raised to its own level.
+///
+/// # Safety
+/// `task` is alive.
+pub(crate) unsafe fn withdraw_waiter(masked: &InterruptsMasked, task: NonNull<Tcb>) {
+    // SAFETY: promised by our caller.
+    let mutex = unsafe { task.as_ref() }.waiting_for_mutex.replace(core::ptr::null()) as *const RawMutex;
+    if !mutex.is_null() {
+        // SAFETY: a mutex a task waits for is alive (its waiter holds a reference).
+        unsafe { &*mutex }.give_up_waiting(masked);
+    }
+}
+
 /// Releases every mutex `task` holds (it is ending), poisoning them if it failed.
 pub(crate) fn release_all_held(masked: &InterruptsMasked, task: NonNull<Tcb>, poison: bool) {
     // SAFETY: the ending task is alive.
@@ -272,6 +336,7 @@ impl<T> Mutex<T> {
 
 impl<T: ?Sized> Mutex<T> {
     /// Blocks until the lock is ours. `Err` if a task failed while holding it.
+    /// A task locking a mutex it holds already panics (it would wait forever).
     #[inline]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
         self.raw.lock();
@@ -280,6 +345,18 @@ impl<T: ?Sized> Mutex<T> {
 
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
         if self.raw.try_lock() {
+            Ok(self.guard()?)
+        } else {
+            Err(TryLockError::WouldBlock)
+        }
+    }
+
+    /// Waits at most `timeout` for the lock (`Duration::MAX`: forever):
+    /// `Err(WouldBlock)` if it did not come in time, `Err(Poisoned)` (with the
+    /// guard inside) if a task failed while holding it. While it waits, the
+    /// task lends its urgency to the owner, and takes it back if it gives up.
+    pub fn lock_timeout(&self, timeout: crate::time::Duration) -> TryLockResult<MutexGuard<'_, T>> {
+        if self.raw.try_lock() || self.raw.lock_until(crate::time::deadline_from_now(timeout).map(|d| d.ticks())) {
             Ok(self.guard()?)
         } else {
             Err(TryLockError::WouldBlock)

@@ -4,7 +4,7 @@
 use crate::sched::critical::{CpuCell, InterruptsMasked};
 use crate::sched::tcb::WakeReason;
 use crate::sched::{scheduler, wait_queue::WaitQueue};
-use crate::time::{Duration, Instant};
+use crate::time::{deadline_from_now, Duration, Instant};
 
 pub struct Semaphore {
     permits: CpuCell<usize>,
@@ -30,7 +30,7 @@ impl Semaphore {
     /// Takes a permit, waiting at most `timeout` (a timeout too long to
     /// represent waits forever); `false` if none came.
     pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        self.acquire_until(Instant::now().checked_add(timeout))
+        self.acquire_until(deadline_from_now(timeout))
     }
 
     fn acquire_until(&self, deadline: Option<Instant>) -> bool {

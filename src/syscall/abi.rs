@@ -29,10 +29,21 @@
 //! of the region (like a heap page): an address that is not page-aligned is
 //! `Misaligned`, one where nothing was granted `NoSuchObject`.
 //!
+//! **Timeouts and closing** (calls 12 and 13, added in version 2; calls 0-11
+//! are unchanged). `channel_receive_timeout` is `channel_receive` with a
+//! fourth argument, in nanoseconds: 0 takes a message only if one is
+//! waiting, [`TIMEOUT_FOREVER`] waits as long as it takes (as
+//! `channel_receive`); no message in time is `TimedOut`. `close` gives a
+//! handle back before the task ends: its object is released at once (the
+//! peer of a closed receiver, or of a channel's last sender, sees
+//! `Disconnected`), and every later call naming that handle, `close`
+//! included, is `Closed`. Time arguments saturate: any number of
+//! nanoseconds is valid, and none makes the kernel's arithmetic overflow.
+//!
 //! | nr | call | arguments | result |
 //! |---:|---|---|---|
 //! | 0 | `yield` | — | 0 |
-//! | 1 | `sleep` | nanoseconds | 0 |
+//! | 1 | `sleep` | nanoseconds ([`TIMEOUT_FOREVER`]: forever) | 0 |
 //! | 2 | `exit` | status | does not return |
 //! | 3 | `console_write` | pointer, length | bytes written |
 //! | 4 | `time` | — | nanoseconds since boot |
@@ -43,12 +54,34 @@
 //! | 9 | `abi_version` | — | [`ABI_VERSION`] |
 //! | 10 | `panic` | location pointer, length, message pointer, length | does not return (the task fails with `Panic`) |
 //! | 11 | `memory_info` | [`MemoryFigure`] | that figure, in bytes |
+//! | 12 | `channel_receive_timeout` | handle, pointer, capacity, nanoseconds | message length, or `TimedOut` |
+//! | 13 | `close` | handle | 0 (the handle is `Closed` from then on) |
+
+/// A time argument (nanoseconds) meaning "forever": `sleep` never returns,
+/// a receive never times out. Every duration of `u64::MAX` nanoseconds or
+/// more (`Duration::MAX`) is passed as this.
+pub const TIMEOUT_FOREVER: u64 = u64::MAX;
+
+/// A duration as a system call's nanoseconds argument (saturating at [`TIMEOUT_FOREVER`]).
+pub fn timeout_to_nanos(d: core::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(TIMEOUT_FOREVER)
+}
+
+/// A system call's nanoseconds argument as a duration ([`TIMEOUT_FOREVER`]: `Duration::MAX`).
+pub fn timeout_from_nanos(nanos: u64) -> core::time::Duration {
+    match nanos {
+        TIMEOUT_FOREVER => core::time::Duration::MAX,
+        n => core::time::Duration::from_nanos(n),
+    }
+}
 
 /// The most bytes of a panic message (and of its location) the kernel keeps.
 pub const MAX_PANIC_TEXT: u64 = 512;
 
-/// Incremented whenever a call changes meaning; calls are only ever added.
-pub const ABI_VERSION: u64 = 1;
+/// Incremented whenever calls are added (2: `channel_receive_timeout`,
+/// `close`); a call never changes meaning, so a task built for version
+/// `n` runs on any kernel of version `n` or later.
+pub const ABI_VERSION: u64 = 2;
 
 /// The system calls, by number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,10 +99,12 @@ pub enum Syscall {
     AbiVersion = 9,
     Panic = 10,
     MemoryInfo = 11,
+    ChannelReceiveTimeout = 12,
+    Close = 13,
 }
 
 impl Syscall {
-    pub const ALL: [Syscall; 12] = [
+    pub const ALL: [Syscall; 14] = [
         Self::Yield,
         Self::Sleep,
         Self::Exit,
@@ -82,6 +117,8 @@ impl Syscall {
         Self::AbiVersion,
         Self::Panic,
         Self::MemoryInfo,
+        Self::ChannelReceiveTimeout,
+        Self::Close,
     ];
 }
 
@@ -134,6 +171,8 @@ impl TryFrom<u64> for Syscall {
             9 => Self::AbiVersion,
             10 => Self::Panic,
             11 => Self::MemoryInfo,
+            12 => Self::ChannelReceiveTimeout,
+            13 => Self::Close,
             _ => return Err(SyscallError::NoSuchCall),
         })
     }
@@ -159,10 +198,14 @@ pub enum SyscallError {
     BufferTooSmall = -7,
     /// An argument out of range.
     InvalidArgument = -8,
+    /// Nothing came before the timeout (`channel_receive_timeout`).
+    TimedOut = -9,
+    /// The handle was closed by this task (`close`).
+    Closed = -10,
 }
 
 impl SyscallError {
-    const ALL: [SyscallError; 8] = [
+    const ALL: [SyscallError; 10] = [
         Self::NoSuchCall,
         Self::BadAddress,
         Self::BadLength,
@@ -171,6 +214,8 @@ impl SyscallError {
         Self::Disconnected,
         Self::BufferTooSmall,
         Self::InvalidArgument,
+        Self::TimedOut,
+        Self::Closed,
     ];
 }
 
@@ -214,6 +259,18 @@ mod tests {
             vectors.lines().find(|l| l.starts_with(".equ FAST_SYSCALLS,")).expect("vectors.s defines FAST_SYSCALLS");
         let value = line.split(',').nth(1).unwrap().trim().trim_start_matches("0x");
         assert_eq!(u64::from_str_radix(value, 16), Ok(FAST_SYSCALLS), "vectors.s: {line}");
+    }
+
+    #[test]
+    fn timeouts_saturate_at_forever() {
+        use core::time::Duration;
+        assert_eq!(timeout_to_nanos(Duration::MAX), TIMEOUT_FOREVER);
+        assert_eq!(timeout_to_nanos(Duration::from_secs(u64::MAX / 1_000_000_000 + 1)), TIMEOUT_FOREVER);
+        assert_eq!(timeout_to_nanos(Duration::from_millis(3)), 3_000_000);
+        assert_eq!(timeout_to_nanos(Duration::ZERO), 0);
+        assert_eq!(timeout_from_nanos(TIMEOUT_FOREVER), Duration::MAX);
+        assert_eq!(timeout_from_nanos(TIMEOUT_FOREVER - 1), Duration::from_nanos(u64::MAX - 1));
+        assert_eq!(timeout_from_nanos(timeout_to_nanos(Duration::from_micros(7))), Duration::from_micros(7));
     }
 
     #[test]

@@ -54,13 +54,14 @@ fn fail(frame: &ExceptionFrame, esr: u64, far: u64, syndrome: Syndrome, failure:
 
 fn run(call: Syscall, frame: &mut ExceptionFrame) -> Result<u64, SyscallError> {
     let [a0, a1, a2, a3, ..] = frame.x;
+    let forever = core::time::Duration::MAX;
     match call {
         Syscall::Yield => {
             crate::sched::scheduler::yield_now();
             Ok(0)
         }
         Syscall::Sleep => {
-            crate::time::sleep(core::time::Duration::from_nanos(a0));
+            crate::time::sleep(super::abi::timeout_from_nanos(a0));
             Ok(0)
         }
         Syscall::Exit => crate::task::exit_isolated(a0),
@@ -71,7 +72,11 @@ fn run(call: Syscall, frame: &mut ExceptionFrame) -> Result<u64, SyscallError> {
         Syscall::Panic => panic_isolated(UserText { ptr: a0, len: a1 }, UserText { ptr: a2, len: a3 }),
         Syscall::MemoryInfo => memory_info(a0),
         Syscall::ChannelSend => crate::ipc::syscalls::channel_send(a0, a1, a2),
-        Syscall::ChannelReceive => crate::ipc::syscalls::channel_receive(a0, a1, a2),
+        Syscall::ChannelReceive => crate::ipc::syscalls::channel_receive(a0, a1, a2, forever),
+        Syscall::ChannelReceiveTimeout => {
+            crate::ipc::syscalls::channel_receive(a0, a1, a2, super::abi::timeout_from_nanos(a3))
+        }
+        Syscall::Close => crate::ipc::syscalls::close(a0),
         Syscall::MapShared => crate::task::map_granted_region(a0),
     }
 }

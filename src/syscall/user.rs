@@ -20,6 +20,17 @@ pub fn raw_syscall(number: u64, a0: u64, a1: u64, a2: u64) -> u64 {
     result
 }
 
+/// Makes system call `number` with up to four arguments; returns the raw `x0`.
+#[inline]
+pub fn raw_syscall4(number: u64, a0: u64, a1: u64, a2: u64, a3: u64) -> u64 {
+    let result;
+    // SAFETY: as in `raw_syscall`.
+    unsafe {
+        core::arch::asm!("svc #0", inlateout("x0") a0 => result, in("x1") a1, in("x2") a2, in("x3") a3, in("x8") number, options(nostack));
+    }
+    result
+}
+
 fn call(call: Syscall, a0: u64, a1: u64) -> Result<u64, SyscallError> {
     decode(raw_syscall(call as u64, a0, a1, 0))
 }
@@ -29,7 +40,7 @@ pub fn yield_now() {
     let _ = call(Syscall::Yield, 0, 0);
 }
 
-/// Sleeps for `nanoseconds`.
+/// Sleeps for `nanoseconds` ([`super::abi::TIMEOUT_FOREVER`]: forever).
 pub fn sleep_nanos(nanoseconds: u64) {
     let _ = call(Syscall::Sleep, nanoseconds, 0);
 }
@@ -54,6 +65,19 @@ pub fn channel_send(handle: u64, bytes: &[u8]) -> Result<u64, SyscallError> {
 /// `ptr` (`capacity` bytes there); returns its length.
 pub fn channel_receive(handle: u64, ptr: u64, capacity: u64) -> Result<u64, SyscallError> {
     decode(raw_syscall(Syscall::ChannelReceive as u64, handle, ptr, capacity))
+}
+
+/// As [`channel_receive`], waiting at most `nanoseconds` (0: only a
+/// message already there; [`super::abi::TIMEOUT_FOREVER`]: forever);
+/// `Err(TimedOut)` if none came.
+pub fn channel_receive_timeout(handle: u64, ptr: u64, capacity: u64, nanoseconds: u64) -> Result<u64, SyscallError> {
+    decode(raw_syscall4(Syscall::ChannelReceiveTimeout as u64, handle, ptr, capacity, nanoseconds))
+}
+
+/// Gives the granted `handle` back: its object is released now (the other
+/// end of the channel sees it go), and the number is `Closed` from then on.
+pub fn close(handle: u64) -> Result<u64, SyscallError> {
+    call(Syscall::Close, handle, 0)
 }
 
 /// Maps the shared region granted to this task at `address` (see

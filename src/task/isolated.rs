@@ -191,6 +191,14 @@ pub(crate) fn with_current_handles<R>(f: impl FnOnce(&HandleTable) -> R) -> Opti
     current_handles().map(|table| f(unsafe { &*table }))
 }
 
+/// As [`with_current_handles`], for a change to the table (`close`). `f`
+/// must not block (nor release an object, which may switch tasks).
+pub(crate) fn with_current_handles_mut<R>(f: impl FnOnce(&mut HandleTable) -> R) -> Option<R> {
+    // SAFETY: as in `with_current_handles`; this is the only borrow of the
+    // table while `f` runs (the task makes one system call at a time).
+    current_handles().map(|table| f(unsafe { &mut *table }))
+}
+
 /// As the running task ends: releases what was granted to it, so the other
 /// ends of its channels see the disconnection now (not when it is joined).
 pub(crate) fn release_handles() {

@@ -10,7 +10,8 @@
 //! Each task has its own stacks (mapped with guard pages, see
 //! `sched::stack`), a [`Priority`], and ends by returning, or by failing
 //! (panic, fault, stack overflow) without taking the others down; `join`
-//! says which. Its memory is freed when it has ended and its `JoinHandle`
+//! says which (`join_timeout` waits at most so long, and gives the handle
+//! back if the task is still running). Its memory is freed when it has ended and its `JoinHandle`
 //! has been joined or dropped. Values a failed task had on its stack
 //! (including what its closure captured) are leaked, not dropped: ilusion
 //! does not unwind.
@@ -35,7 +36,7 @@ pub use isolated::DEFAULT_USER_STACK_SIZE;
 #[cfg(target_os = "none")]
 pub(crate) use isolated::{
     current_memory_usage, demand_page, exit_isolated, isolated_failure, map_granted_region, with_current_handles,
-    DemandPaging,
+    with_current_handles_mut, DemandPaging,
 };
 #[cfg(target_os = "none")]
 mod park;

@@ -262,11 +262,28 @@ unsafe impl<T: Send> Sync for JoinHandle<T> {}
 impl<T> JoinHandle<T> {
     /// Waits for the task to end: `Ok` with what it returned, or `Err` with why it failed.
     pub fn join(self) -> Result<T, TaskFailure> {
+        match self.join_until(None) {
+            Ok(outcome) => outcome,
+            Err(_) => unreachable!("a join without a deadline timed out"),
+        }
+    }
+
+    /// As [`JoinHandle::join`], waiting at most `timeout` (`Duration::MAX`:
+    /// forever): `Ok` with the task's outcome if it ended in time, else
+    /// `Err` with this handle back, to join later (the task runs on).
+    pub fn join_timeout(self, timeout: crate::time::Duration) -> Result<Result<T, TaskFailure>, JoinHandle<T>> {
+        self.join_until(crate::time::deadline_from_now(timeout).map(|d| d.ticks()))
+    }
+
+    fn join_until(self, deadline: Option<u64>) -> Result<Result<T, TaskFailure>, JoinHandle<T>> {
         let masked = InterruptsMasked::new();
         // SAFETY: the handle holds a reference, so the task is alive.
         let t = unsafe { self.tcb.as_ref() };
         while t.state.get() != State::Exited {
-            t.joiners.wait(&masked, None);
+            if t.joiners.wait(&masked, deadline) == WakeReason::TimedOut && t.state.get() != State::Exited {
+                drop(masked);
+                return Err(self);
+            }
         }
         // SAFETY: the task has ended: nothing else touches its failure or packet.
         let outcome = match unsafe { (*t.failure.get()).take() } {
@@ -275,7 +292,7 @@ impl<T> JoinHandle<T> {
             None => Ok(unsafe { (*(t.packet as *mut Option<T>)).take() }.expect("task ended without a result")),
         };
         drop(masked);
-        outcome // `self` drops here, releasing the task
+        Ok(outcome) // `self` drops here, releasing the task
     }
 
     /// The task's identity.
@@ -299,6 +316,12 @@ impl<T> JoinHandle<T> {
         let _masked = InterruptsMasked::new();
         // SAFETY: alive while the handle exists.
         unsafe { self.tcb.as_ref() }.state.get() == State::Exited
+    }
+}
+
+impl<T> core::fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        write!(f, "JoinHandle({})", self.task())
     }
 }
 

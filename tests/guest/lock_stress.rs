@@ -49,7 +49,7 @@ fn spare_interrupt() -> irq::IntId {
 
 fn register_unregister_under_interrupts() {
     let id = spare_interrupt();
-    time::set_periodic(Duration::from_micros(5), tick);
+    time::set_periodic(Duration::from_micros(5), tick).expect("a 5 us period");
     let mut errors = 0;
     for _ in 0..20_000 {
         errors += irq::register(id, nothing).is_err() as u32;

@@ -6,15 +6,18 @@
 //! The channel calls get random handles, among them four real ones granted
 //! to the fuzzer (a sender and a receiver with a kernel task at the other
 //! end, and one of each whose other end is gone), so some calls succeed:
-//! the kernel tasks count what crossed.
+//! the kernel tasks count what crossed. `channel_receive_timeout` gets a
+//! random timeout (short, zero, `TIMEOUT_FOREVER` or anything); `close` gets
+//! random handles, and the real ones only in the last tenth of the run (so
+//! that messages cross before), after which they are `Closed`.
 #![no_std]
 #![no_main]
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 use ilusion::ipc;
-use ilusion::syscall::abi::{decode, Syscall, SyscallError};
-use ilusion::syscall::user::{exit, raw_syscall};
+use ilusion::syscall::abi::{decode, Syscall, SyscallError, TIMEOUT_FOREVER};
+use ilusion::syscall::user::{exit, raw_syscall4};
 use ilusion::task::{self, Builder};
 
 ilusion::entry!(main);
@@ -58,7 +61,7 @@ fn main() {
         .spawn_isolated(move || {
             let mut rng = 0x2545_f491_4f6c_dd1d_u64;
             let mut unexpected = 0;
-            for _ in 0..CALLS {
+            for call in 0..CALLS {
                 let mut number = next(&mut rng) % Syscall::ALL.len() as u64;
                 if number == Syscall::Exit as u64 || number == Syscall::Panic as u64 {
                     number = Syscall::Yield as u64;
@@ -74,8 +77,11 @@ fn main() {
                     a1 = if a2 & 4 == 0 { a1 % 256 + 1 } else { a1 };
                 }
                 let mut buffer = [0u64; 2];
-                let (mut a1, mut a2) = (a1, a2);
-                if number == Syscall::ChannelSend as u64 || number == Syscall::ChannelReceive as u64 {
+                let (mut a1, mut a2, mut a3) = (a1, a2, next(&mut rng));
+                let channel_call = [Syscall::ChannelSend, Syscall::ChannelReceive, Syscall::ChannelReceiveTimeout]
+                    .iter()
+                    .any(|c| *c as u64 == number);
+                if channel_call {
                     // A real handle half the time; a buffer that is sometimes good
                     // (our stack), else kernel, null, misaligned or random; a length
                     // that is sometimes right.
@@ -84,8 +90,19 @@ fn main() {
                     let good = buffer.as_mut_ptr() as u64;
                     a1 = [good, good, kernel_address, 0, good + 4, a1][(pick >> 8) as usize % 6];
                     a2 = [8, 8, 16, a2 % 16, a2][(pick >> 16) as usize % 5];
+                    // Nanoseconds: short, none, forever or anything at all (no wait is
+                    // long: the live channel always has messages, the others answer at once).
+                    a3 = [a3 % 10_000, 0, TIMEOUT_FOREVER, a3][(pick >> 24) as usize % 4];
                 }
-                let result = decode(raw_syscall(number, a0, a1, a2));
+                if number == Syscall::Close as u64 {
+                    let pick = next(&mut rng);
+                    let real = call >= CALLS / 10 * 9 && pick & 1 == 0;
+                    a0 = if real { handles[(pick >> 1) as usize % 4] } else { a0 % 64 };
+                    if !real && handles.contains(&a0) {
+                        a0 += 64; // not yet: nobody's
+                    }
+                }
+                let result = decode(raw_syscall4(number, a0, a1, a2, a3));
                 core::hint::black_box(&mut buffer);
                 let known = matches!(
                     result,
@@ -97,6 +114,8 @@ fn main() {
                         | Err(SyscallError::InvalidArgument)
                         | Err(SyscallError::Disconnected)
                         | Err(SyscallError::BufferTooSmall)
+                        | Err(SyscallError::TimedOut)
+                        | Err(SyscallError::Closed)
                 );
                 if !known {
                     unexpected += 1;

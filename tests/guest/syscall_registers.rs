@@ -140,7 +140,11 @@ fn fast_calls() {
     let id = probe(Syscall::TaskId, seed + 0x1000);
     let t1 = probe(Syscall::Time, seed + 0x2000);
     let t2 = probe(Syscall::Time, seed + 0x3000);
-    let ok = version == 1 && id == raw_syscall(Syscall::TaskId as u64, 0, 0, 0) && id != 0 && 0 < t1 && t1 <= t2;
+    let ok = version == ilusion::syscall::abi::ABI_VERSION
+        && id == raw_syscall(Syscall::TaskId as u64, 0, 0, 0)
+        && id != 0
+        && 0 < t1
+        && t1 <= t2;
     ilusion::println!("fast calls keep x1-x30, q0-q31: abi {version}, id matches, time rises: {ok}");
     if !ok {
         exit(2);

@@ -21,6 +21,6 @@ fn main() {
         time::sleep(Duration::from_millis(1));
     });
     ilusion::println!("arming a faulty timer handler");
-    time::set_periodic(Duration::from_millis(5), faulty_handler);
+    time::set_periodic(Duration::from_millis(5), faulty_handler).expect("a 5 ms period");
     let _ = worker.join();
 }

@@ -18,7 +18,7 @@ fn tick() {
 fn main() {
     ilusion::println!("timer frequency {} Hz", time::frequency());
     let start = Instant::now();
-    time::set_periodic(Duration::from_millis(1), tick);
+    time::set_periodic(Duration::from_millis(1), tick).expect("a 1 ms period");
     time::busy_wait(Duration::from_millis(200));
     time::stop_periodic();
     let elapsed = start.elapsed();
