@@ -63,7 +63,7 @@ fn run(call: Syscall, frame: &mut ExceptionFrame) -> Result<u64, SyscallError> {
             crate::time::sleep(core::time::Duration::from_nanos(a0));
             Ok(0)
         }
-        Syscall::Exit => crate::task::exit_isolated(a0),
+        Syscall::Exit => crate::task::exit_isolated(a0, a1, a2),
         Syscall::ConsoleWrite => console_write(a0, a1),
         Syscall::Time => Ok(crate::time::Instant::now().since_boot().as_nanos() as u64),
         Syscall::TaskId => Ok(crate::task::current().id()),
