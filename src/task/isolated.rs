@@ -123,17 +123,32 @@ impl Builder {
         T: Message,
     {
         let grants = self.grants.take().map(|g| *g).unwrap_or_default();
-        self.spawn_with_grants(grants, false, f)
+        // Moved into the task: once it is spawned, the kernel forgets its own copy.
+        let f = core::mem::ManuallyDrop::new(f);
+        match self.spawn_with_grants(grants, false, &*f) {
+            Ok(handle) => Ok(handle),
+            Err(e) => {
+                drop(core::mem::ManuallyDrop::into_inner(f));
+                Err(e)
+            }
+        }
     }
 
-    /// `spawn_isolated` with `grants` given separately; with `keep_handles`,
-    /// the task's handles are not released when it ends but stay for
+    /// `spawn_isolated` with `grants` given separately, and `f` copied (bit
+    /// for bit) into the task's memory; with `keep_handles`, the task's
+    /// handles are not released when it ends but stay for
     /// [`take_back_handles`] (supervised restarts).
+    ///
+    /// The copy at EL0 and the caller's `*f` never meet: the task cannot
+    /// reach kernel memory, and what it drops it drops in its own. So the
+    /// caller may keep `*f` (as a supervisor's template for the next run)
+    /// and drop it in the kernel later; what `f` captured that the task can
+    /// use is plain data (granted endpoints are handle numbers).
     pub(super) fn spawn_with_grants<F, T>(
         &self,
         grants: Grants,
         keep_handles: bool,
-        f: F,
+        f: &F,
     ) -> Result<JoinHandle<T>, SpawnError>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -177,10 +192,8 @@ impl Builder {
         if held > limit {
             return Err(SpawnError::MemoryLimitTooSmall { requested: limit, min: held });
         }
-        let f = core::mem::ManuallyDrop::new(f);
-        // SAFETY: `f` is a live value of `state_size` bytes; it is moved, not
-        // copied: `ManuallyDrop` keeps the kernel from dropping it again.
-        let bytes = unsafe { core::slice::from_raw_parts(&*f as *const F as *const u8, state_size as usize) };
+        // SAFETY: `f` is a live value of `state_size` bytes (see above on the copy).
+        let bytes = unsafe { core::slice::from_raw_parts(f as *const F as *const u8, state_size as usize) };
         space.write(ARGS_BASE, bytes).map_err(|_| SpawnError::OutOfMemory)?;
         for (region, address, access) in &grants.regions {
             let attrs = match access {

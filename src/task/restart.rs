@@ -171,19 +171,22 @@ mod supervisor {
     /// Runs `f` as an isolated task spawned from `builder` and waits for
     /// it; when it fails and `policy` allows, reports the failure and starts
     /// it again in a fresh address space with the same grants (see the
-    /// module doc). Returns the last run's outcome, or the error of a spawn
-    /// that failed (a cooperative priority, out of memory...).
+    /// module doc). Each run starts from a fresh copy of `f` as it was
+    /// given (bit for bit, as `spawn_isolated` moves it into the task), so
+    /// nothing a failed run changed in its own memory carries over. Returns
+    /// the last run's outcome, or the error of a spawn that failed (a
+    /// cooperative priority, out of memory...).
     pub fn supervise<F>(mut builder: Builder, policy: Policy, f: F) -> Result<Supervised, SpawnError>
     where
-        F: Fn() + Clone + Send + 'static,
+        F: FnOnce() + Send + 'static,
     {
-        let grants = builder.grants.take().map(|g| *g).unwrap_or_default();
-        let mut handles = Default::default();
+        let mut grants = builder.grants.take().map(|g| *g).unwrap_or_default();
+        let mut handles = core::mem::take(&mut grants.handles);
         let mut state = RestartState::new(policy);
         let origin = Instant::now();
         loop {
             let started = origin.elapsed();
-            let run = builder.spawn_with_grants(grants.again(core::mem::take(&mut handles)), true, f.clone())?;
+            let run = builder.spawn_with_grants(grants.again(core::mem::take(&mut handles)), true, &f)?;
             run.wait();
             handles = isolated::take_back_handles(&run);
             let failure = match run.join() {

@@ -166,8 +166,14 @@ fn from_system(encoding: SystemEncoding, read: bool) -> Privileged {
 /// direction (1: read) in bit 0.
 pub fn from_trapped_access(iss: u32) -> Privileged {
     let field = |shift: u32, bits: u32| ((iss >> shift) & ((1 << bits) - 1)) as u8;
-    let encoding =
+    let mut encoding =
         SystemEncoding { op0: field(20, 2), op1: field(14, 3), crn: field(10, 4), crm: field(1, 4), op2: field(17, 3) };
+    // QEMU reports `op1` and `op2` of a trapped `msr` (immediate) swapped.
+    // No processor-state field has `op1` 4 or more, so that order is
+    // recognised and put right.
+    if encoding.op0 == 0 && encoding.op1 >= 4 {
+        core::mem::swap(&mut encoding.op1, &mut encoding.op2);
+    }
     from_system(encoding, iss & 1 != 0)
 }
 
@@ -212,6 +218,9 @@ mod tests {
         let daifset = from_trapped_access((6 << 17) | (3 << 14) | (4 << 10) | (31 << 5) | (2 << 1));
         let field = SystemEncoding { op0: 0, op1: 3, crn: 4, crm: 2, op2: 6 };
         assert_eq!(daifset, Privileged::ProcessorState { field });
+        // As QEMU reports it (ESR 0x620793e4): op1 and op2 swapped.
+        assert_eq!(from_trapped_access(0x0793e4), Privileged::ProcessorState { field });
+        assert_eq!(from_trapped_access(0x0793e4).to_string(), "write of processor state (DAIFSet, #2)");
         // dc zva, x0: op0 1, op1 3, CRn 7, CRm 4, op2 1, write.
         let iss = (1 << 20) | (1 << 17) | (3 << 14) | (7 << 10) | (4 << 1);
         assert_eq!(
