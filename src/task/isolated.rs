@@ -4,7 +4,8 @@
 //! [`crate::mm::user_layout`]): its stack with an unmapped guard region
 //! below, and a copy of the closure's captured state. The task starts in the
 //! kernel like any other, then drops to EL0 at [`user_entry`], which runs
-//! the closure and calls `exit`. The closure's code is the image's own
+//! the closure and calls `exit` with its value (plain data, copied out of
+//! the task's memory by the kernel for `join`). The closure's code is the image's own
 //! (execute-only at EL0); what it captured must be plain data, since kernel
 //! memory (the heap included) is out of its reach: a captured `Box` or
 //! `&'static` to kernel data is a memory-access fault when used. Inside the
@@ -12,8 +13,15 @@
 //! ([`crate::mm::user_heap`]), backed on demand ([`demand_page`]) up to its
 //! memory limit. What the
 //! builder granted (`grants`) comes with it: channel endpoints in the
-//! task's handle table (in its packet, released as soon as it ends), shared
-//! regions mapped into its address space.
+//! task's handle table (in its packet, released as soon as it ends, or
+//! kept for the next run of a supervised task), shared regions mapped into
+//! its address space.
+//!
+//! An isolated task is always preemptible: `spawn_isolated` refuses a
+//! cooperative priority, and nothing raises it to one later. Only
+//! `sync::Mutex` priority inheritance changes a task's level, and no system
+//! call takes a `sync::Mutex` (the kernel side of every call uses spin
+//! locks), so an isolated task never holds one.
 
 use super::grants::Grants;
 use super::spawn::{start_task, Builder, JoinHandle, SpawnError, TaskStart};
