@@ -50,7 +50,7 @@ fn run(name: &str, policy: Policy, jobs: &[u64]) -> (Supervised, [u64; 8], u8) {
         }
         ilusion::time::sleep(Duration::from_millis(job));
         // SAFETY: not safe at all: the fault under test.
-        unsafe { core::ptr::write_volatile(8 as *mut u64, job) };
+        unsafe { core::ptr::write_volatile(core::hint::black_box(8usize) as *mut u64, job) };
     })
     .expect("supervise");
     // The supervisor is done: the task's endpoints are released, so the

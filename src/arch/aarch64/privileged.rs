@@ -51,36 +51,41 @@ pub enum Privileged {
 }
 
 /// Registers people reach for, by name; the rest print as `S<op0>_<op1>_C<n>_C<m>_<op2>`.
-const KNOWN_REGISTERS: &[((u8, u8, u8, u8, u8), &str)] = &[
-    ((3, 0, 0, 0, 5), "MPIDR_EL1"),
-    ((3, 0, 1, 0, 0), "SCTLR_EL1"),
-    ((3, 0, 1, 0, 2), "CPACR_EL1"),
-    ((3, 0, 2, 0, 0), "TTBR0_EL1"),
-    ((3, 0, 2, 0, 1), "TTBR1_EL1"),
-    ((3, 0, 2, 0, 2), "TCR_EL1"),
-    ((3, 0, 4, 0, 0), "SPSR_EL1"),
-    ((3, 0, 4, 0, 1), "ELR_EL1"),
-    ((3, 0, 5, 2, 0), "ESR_EL1"),
-    ((3, 0, 6, 0, 0), "FAR_EL1"),
-    ((3, 0, 10, 2, 0), "MAIR_EL1"),
-    ((3, 0, 12, 0, 0), "VBAR_EL1"),
-    ((3, 0, 13, 0, 4), "TPIDR_EL1"),
-    ((3, 0, 14, 1, 0), "CNTKCTL_EL1"),
-    ((3, 3, 0, 0, 1), "CTR_EL0"),
-    ((3, 3, 4, 2, 1), "DAIF"),
-    ((3, 3, 9, 13, 0), "PMCCNTR_EL0"),
-    ((3, 3, 13, 0, 3), "TPIDRRO_EL0"),
-    ((3, 3, 14, 0, 1), "CNTPCT_EL0"),
-    ((3, 3, 14, 2, 1), "CNTP_CTL_EL0"),
-    ((3, 3, 14, 2, 2), "CNTP_CVAL_EL0"),
-    ((3, 3, 14, 3, 1), "CNTV_CTL_EL0"),
-    ((3, 3, 14, 3, 2), "CNTV_CVAL_EL0"),
+const KNOWN_REGISTERS: &[(SystemEncoding, &str)] = &[
+    (SystemEncoding::new(3, 0, 0, 0, 5), "MPIDR_EL1"),
+    (SystemEncoding::new(3, 0, 1, 0, 0), "SCTLR_EL1"),
+    (SystemEncoding::new(3, 0, 1, 0, 2), "CPACR_EL1"),
+    (SystemEncoding::new(3, 0, 2, 0, 0), "TTBR0_EL1"),
+    (SystemEncoding::new(3, 0, 2, 0, 1), "TTBR1_EL1"),
+    (SystemEncoding::new(3, 0, 2, 0, 2), "TCR_EL1"),
+    (SystemEncoding::new(3, 0, 4, 0, 0), "SPSR_EL1"),
+    (SystemEncoding::new(3, 0, 4, 0, 1), "ELR_EL1"),
+    (SystemEncoding::new(3, 0, 5, 2, 0), "ESR_EL1"),
+    (SystemEncoding::new(3, 0, 6, 0, 0), "FAR_EL1"),
+    (SystemEncoding::new(3, 0, 10, 2, 0), "MAIR_EL1"),
+    (SystemEncoding::new(3, 0, 12, 0, 0), "VBAR_EL1"),
+    (SystemEncoding::new(3, 0, 13, 0, 4), "TPIDR_EL1"),
+    (SystemEncoding::new(3, 0, 14, 1, 0), "CNTKCTL_EL1"),
+    (SystemEncoding::new(3, 3, 0, 0, 1), "CTR_EL0"),
+    (SystemEncoding::new(3, 3, 4, 2, 1), "DAIF"),
+    (SystemEncoding::new(3, 3, 9, 13, 0), "PMCCNTR_EL0"),
+    (SystemEncoding::new(3, 3, 13, 0, 3), "TPIDRRO_EL0"),
+    (SystemEncoding::new(3, 3, 14, 0, 1), "CNTPCT_EL0"),
+    (SystemEncoding::new(3, 3, 14, 2, 1), "CNTP_CTL_EL0"),
+    (SystemEncoding::new(3, 3, 14, 2, 2), "CNTP_CVAL_EL0"),
+    (SystemEncoding::new(3, 3, 14, 3, 1), "CNTV_CTL_EL0"),
+    (SystemEncoding::new(3, 3, 14, 3, 2), "CNTV_CVAL_EL0"),
 ];
+
+impl SystemEncoding {
+    pub const fn new(op0: u8, op1: u8, crn: u8, crm: u8, op2: u8) -> Self {
+        Self { op0, op1, crn, crm, op2 }
+    }
+}
 
 impl fmt::Display for SystemEncoding {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        let key = (self.op0, self.op1, self.crn, self.crm, self.op2);
-        match KNOWN_REGISTERS.iter().find(|(k, _)| *k == key) {
+        match KNOWN_REGISTERS.iter().find(|(known, _)| known == self) {
             Some((_, name)) => f.write_str(name),
             None => write!(f, "S{}_{}_C{}_C{}_{}", self.op0, self.op1, self.crn, self.crm, self.op2),
         }
