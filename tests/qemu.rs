@@ -139,6 +139,7 @@ const ISOLATED_VALUES: &[&str] = &[
     "array: Ok([0, 1, 4, 9, 16, 25, 36, 49])",
     "1 KiB value: true",
     "unit: Ok(())",
+    "4 KiB result on a 4 KiB stack: Some(ResultTooLarge { size: 4096, stack: 4096 })",
     "exit(0) before its value: Err(Exited { status: 0 })",
     "ilusion::exit(7): Err(Exited { status: 7 })",
     "ilusion::exit(-1): Err(Exited { status: 4294967295 })",

@@ -122,6 +122,11 @@ impl Builder {
     /// is plain data ([`Message`]): the kernel copies it out of the task's
     /// memory as the task exits, for [`JoinHandle::join`].
     ///
+    /// A result type as large as the stack is refused
+    /// ([`SpawnError::ResultTooLarge`]): the value is made there. A closure
+    /// that never returns (it ends with `exit`) has no result type to
+    /// infer: name it, `spawn_isolated::<_, ()>(|| exit(3))`.
+    ///
     /// The priority must be preemptive: a cooperative one is
     /// [`SpawnError::CooperativeIsolated`], since untrusted code that spins
     /// must not stop the tasks of its own or lower urgency.
@@ -173,6 +178,11 @@ impl Builder {
                 max: user_layout::MAX_STACK_SIZE as usize,
             });
         }
+        let result_size = core::mem::size_of::<T>();
+        if result_size as u64 >= page_align_up(stack_size) {
+            let stack = page_align_up(stack_size) as usize;
+            return Err(SpawnError::ResultTooLarge { size: result_size, stack });
+        }
         let state_size = core::mem::size_of::<F>() as u64;
         if state_size > ARGS_MAX || core::mem::align_of::<F>() as u64 > PAGE_SIZE {
             return Err(SpawnError::StackTooLarge { requested: state_size as usize, max: ARGS_MAX as usize });
@@ -185,8 +195,8 @@ impl Builder {
             return Err(SpawnError::OutOfMemory);
         }
         let mut result = alloc::vec::Vec::new();
-        result.try_reserve_exact(core::mem::size_of::<T>()).map_err(|_| SpawnError::OutOfMemory)?;
-        result.resize(core::mem::size_of::<T>(), 0u8);
+        result.try_reserve_exact(result_size).map_err(|_| SpawnError::OutOfMemory)?;
+        result.resize(result_size, 0u8);
         let (level, stacks) = self.level_and_stacks(KERNEL_SIDE_STACK_SIZE)?;
         let stack_size = page_align_up(stack_size);
         let mut space = AddressSpace::new().map_err(|_| SpawnError::OutOfMemory)?;

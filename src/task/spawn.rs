@@ -32,6 +32,9 @@ pub enum SpawnError {
     /// An isolated task at a cooperative priority: untrusted code must be
     /// preemptible, or one spinning loop would stop every other task.
     CooperativeIsolated(Priority),
+    /// An isolated task's result type is larger than its stack, where the
+    /// value is made before the kernel copies it out.
+    ResultTooLarge { size: usize, stack: usize },
 }
 
 impl core::fmt::Display for SpawnError {
@@ -47,6 +50,9 @@ impl core::fmt::Display for SpawnError {
             }
             Self::MemoryLimitTooSmall { requested, min } => {
                 write!(f, "memory limit of {requested} bytes is below the {min} bytes needed at spawn")
+            }
+            Self::ResultTooLarge { size, stack } => {
+                write!(f, "a result of {size} bytes cannot be made on a stack of {stack} bytes")
             }
             Self::CooperativeIsolated(p) => write!(
                 f,

@@ -51,6 +51,11 @@ fn main() {
         fail("values");
     }
 
+    let too_large = spawn("too large").stack_size(4096).spawn_isolated(|| [7u8; 4096]).err();
+    ilusion::println!("4 KiB result on a 4 KiB stack: {too_large:?}");
+    if too_large != Some(ilusion::task::SpawnError::ResultTooLarge { size: 4096, stack: 4096 }) {
+        fail("result size");
+    }
     let early = spawn("early").spawn_isolated(|| -> u64 { ilusion::syscall::user::exit(0) }).expect("spawn").join();
     ilusion::println!("exit(0) before its value: {early:?}");
     let seven = spawn("seven").spawn_isolated(|| -> u64 { ilusion::exit(7) }).expect("spawn").join();
