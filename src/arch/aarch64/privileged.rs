@@ -14,7 +14,8 @@
 //!   (DZE = 0), `dc civac`, `ic ivau` (UCI = 0), `mrs ctr_el0` (UCT = 0),
 //!   the physical counter and timers (CNTKCTL_EL1), the PMU;
 //! - `wfi` and `wfe` are trapped (SCTLR_EL1.nTWI = nTWE = 0, class 0x01):
-//!   waiting for an interrupt is the scheduler's business.
+//!   waiting for an interrupt is the scheduler's business. (`wfe` traps
+//!   only when it would wait; QEMU runs it as a `yield`, never trapping.)
 
 use core::fmt;
 
