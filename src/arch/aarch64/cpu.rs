@@ -70,6 +70,9 @@ pub fn is_kernel_readable(addr: u64) -> bool {
 }
 
 /// The generic timer's counter (virtual count) and its frequency in Hz.
+/// The virtual count is the one EL0 may read too (see
+/// [`let_el0_read_virtual_counter`]), so `Instant`s taken in the kernel and
+/// in isolated tasks compare.
 #[inline]
 pub fn counter() -> u64 {
     CNTVCT_EL0.get()
