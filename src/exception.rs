@@ -74,7 +74,9 @@ pub(crate) fn handle(fault: Fault) {
         crate::arch::user_access::recover(fault.frame);
         return;
     }
-    if matches!(syndrome, Syndrome::UndefinedInstruction) && crate::arch::semihosting::is_semihosting_call(fault.frame.elr) {
+    if matches!(syndrome, Syndrome::UndefinedInstruction)
+        && crate::arch::semihosting::is_semihosting_call(fault.frame.elr)
+    {
         // exit() tried semihosting and there is none: stop here, quietly.
         crate::println!("[ilusion] no semihosting: halting instead of exiting");
         crate::console::flush();
