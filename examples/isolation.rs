@@ -12,7 +12,7 @@
 extern crate alloc;
 
 use core::time::Duration;
-use ilusion::task::{self, Builder, Restart};
+use ilusion::task::{self, Builder, Policy, Restart};
 
 ilusion::entry!(main);
 
@@ -46,7 +46,8 @@ fn main() {
 
     let target = KERNEL_COUNTER.as_ptr() as u64;
     let supervisor = task::spawn(move || {
-        task::supervise("vandal", Restart::UpTo(2), Duration::from_millis(5), move || {
+        let policy = Policy::new(Restart::UpTo(2)).min_run_time(Duration::from_millis(5));
+        task::supervise(Builder::new().name("vandal"), policy, move || {
             ilusion::println!("[vandal] writing to kernel memory at {target:#x}");
             // SAFETY: not safe at all: the point of the example is that it faults.
             unsafe { core::ptr::write_volatile(target as *mut u64, 666) };

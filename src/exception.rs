@@ -59,7 +59,7 @@ pub fn set_handler(handler: &'static dyn ExceptionHandler) -> bool {
 }
 
 pub(crate) fn handle(fault: Fault) {
-    if fault.entry.from_lower_level() && fault.syndrome != Syndrome::SError {
+    if fault.entry.from_lower_level() && !matches!(fault.syndrome, Syndrome::SError) {
         // An isolated task's system call or fault: never the kernel's problem.
         return crate::syscall::dispatch::user_exception(fault);
     }
@@ -74,7 +74,9 @@ pub(crate) fn handle(fault: Fault) {
         crate::arch::user_access::recover(fault.frame);
         return;
     }
-    if syndrome == Syndrome::UndefinedInstruction && crate::arch::semihosting::is_semihosting_call(fault.frame.elr) {
+    if matches!(syndrome, Syndrome::UndefinedInstruction)
+        && crate::arch::semihosting::is_semihosting_call(fault.frame.elr)
+    {
         // exit() tried semihosting and there is none: stop here, quietly.
         crate::println!("[ilusion] no semihosting: halting instead of exiting");
         crate::console::flush();

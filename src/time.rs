@@ -50,6 +50,8 @@ impl Instant {
     /// The deadline that never comes: what a deadline past the counter's range saturates to.
     pub const FOREVER: Instant = Instant(u64::MAX);
 
+    /// Now. Also at EL0: isolated tasks read the virtual counter directly
+    /// (the kernel lets them, as a vDSO would), no system call needed.
     #[cfg(target_os = "none")]
     pub fn now() -> Self {
         Self(crate::arch::cpu::counter())
@@ -68,8 +70,15 @@ impl Instant {
         Self(ticks)
     }
 
-    /// Time since the kernel started.
+    /// Time since the kernel started. At EL0, where the boot count is out
+    /// of reach, it is the `time` system call's answer for now, less the
+    /// time since `self` (exact to within the call's own duration).
     pub fn since_boot(self) -> Duration {
+        #[cfg(target_os = "none")]
+        if crate::arch::user_mode::running_at_el0() {
+            let boot_to_now = Duration::from_nanos(crate::syscall::user::nanos_since_boot());
+            return boot_to_now.saturating_sub(self.elapsed());
+        }
         ticks_to_duration(self.0.saturating_sub(BOOT_COUNT.load(Ordering::Relaxed)), frequency())
     }
 
@@ -170,8 +179,13 @@ pub(crate) fn boot_count() -> u64 {
     BOOT_COUNT.load(Ordering::Relaxed)
 }
 
-/// Generic-timer ticks per second.
+/// Generic-timer ticks per second. At EL0 (where kernel data is out of
+/// reach) it is read from CNTFRQ_EL0, which EL0 may read.
 pub fn frequency() -> u64 {
+    #[cfg(target_os = "none")]
+    if crate::arch::user_mode::running_at_el0() {
+        return crate::arch::cpu::counter_frequency().max(1);
+    }
     FREQUENCY.load(Ordering::Relaxed)
 }
 
@@ -255,6 +269,7 @@ pub fn stop_periodic() {
 #[cfg(target_os = "none")]
 pub(crate) fn init() {
     FREQUENCY.store(crate::arch::cpu::counter_frequency().max(1), Ordering::Relaxed);
+    crate::arch::cpu::let_el0_read_virtual_counter();
     crate::arch::cpu::stop_timer();
 }
 

@@ -24,6 +24,9 @@ macro_rules! plain_data {
 
 plain_data!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64);
 
+// SAFETY: no bytes at all: nothing to point, pad or be invalid (what a task returns when it returns nothing).
+unsafe impl Message for () {}
+
 // SAFETY: an array of plain data is plain data (arrays have no padding between elements).
 unsafe impl<T: Message, const N: usize> Message for [T; N] {}
 

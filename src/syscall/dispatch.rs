@@ -49,6 +49,7 @@ fn fail(frame: &ExceptionFrame, esr: u64, far: u64, syndrome: Syndrome, failure:
         "\n*** {task} failed: {failure}\n  {syndrome}, ESR {esr:#010x}, FAR {far:#018x}, PC {:#018x}, SP {:#018x}\n",
         frame.elr, frame.sp
     ));
+    drop(task); // `fail_current` does not return: nothing after it is dropped
     crate::task::fail_current(failure)
 }
 
@@ -64,7 +65,7 @@ fn run(call: Syscall, frame: &mut ExceptionFrame) -> Result<u64, SyscallError> {
             crate::time::sleep(super::abi::timeout_from_nanos(a0));
             Ok(0)
         }
-        Syscall::Exit => crate::task::exit_isolated(a0),
+        Syscall::Exit => crate::task::exit_isolated(a0, a1, a2),
         Syscall::ConsoleWrite => console_write(a0, a1),
         Syscall::Time => Ok(crate::time::Instant::now().since_boot().as_nanos() as u64),
         Syscall::TaskId => Ok(crate::task::current().id()),
@@ -144,5 +145,6 @@ fn panic_isolated(location: UserText, message: UserText) -> ! {
     let (location, message) = (location.read(), message.read());
     let task = crate::task::current();
     crate::console::write_fmt_emergency(format_args!("\n*** {task} panicked at {location}:\n{message}\n"));
+    drop((task, location)); // `fail_current` does not return: nothing after it is dropped
     crate::task::fail_current(TaskFailure::Panic { message })
 }

@@ -45,10 +45,20 @@ pub fn sleep_nanos(nanoseconds: u64) {
     let _ = call(Syscall::Sleep, nanoseconds, 0);
 }
 
-/// Ends the task: status 0 is success, anything else a failure its joiner sees.
+/// Ends the task: status 0 is success, anything else a failure its joiner
+/// sees (`TaskFailure::Exited`). A task whose closure returns a value (not
+/// `()`) that exits with 0 this way has no value to give: `Exited { status: 0 }`.
 pub fn exit(status: u64) -> ! {
     raw_syscall(Syscall::Exit as u64, status, 0, 0);
     unreachable!("exit returned")
+}
+
+/// Ends the task successfully with the value of its closure: the `len`
+/// bytes at `ptr`, which the kernel copies out for `JoinHandle::join`.
+pub fn exit_with_value(ptr: u64, len: u64) -> ! {
+    let result = raw_syscall(Syscall::Exit as u64, 0, ptr, len);
+    // Only a value of the wrong size or at a bad address comes back here.
+    exit(result)
 }
 
 /// Writes raw bytes to the console.
@@ -84,6 +94,11 @@ pub fn close(handle: u64) -> Result<u64, SyscallError> {
 /// `task::Builder::share`). Optional: the first touch of the region maps it too.
 pub fn map_shared(address: u64) -> Result<u64, SyscallError> {
     call(Syscall::MapShared, address, 0)
+}
+
+/// Nanoseconds since boot (the `time` call).
+pub fn nanos_since_boot() -> u64 {
+    call(Syscall::Time, 0, 0).unwrap_or(0)
 }
 
 /// The caller's task id.

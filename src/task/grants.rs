@@ -30,6 +30,13 @@ impl Grants {
     pub fn regions_fit(&self) -> bool {
         self.shared_used <= SHARED_RESERVE
     }
+
+    /// The grants of a supervised task's next run: `handles` (the table the
+    /// run before held, taken back whole) and the same regions at the same
+    /// addresses, with the same access.
+    pub fn again(&self, handles: HandleTable) -> Grants {
+        Grants { handles, regions: self.regions.clone(), shared_used: self.shared_used }
+    }
 }
 
 impl Builder {

@@ -4,7 +4,8 @@
 //! [`crate::mm::user_layout`]): its stack with an unmapped guard region
 //! below, and a copy of the closure's captured state. The task starts in the
 //! kernel like any other, then drops to EL0 at [`user_entry`], which runs
-//! the closure and calls `exit`. The closure's code is the image's own
+//! the closure and calls `exit` with its value (plain data, copied out of
+//! the task's memory by the kernel for `join`). The closure's code is the image's own
 //! (execute-only at EL0); what it captured must be plain data, since kernel
 //! memory (the heap included) is out of its reach: a captured `Box` or
 //! `&'static` to kernel data is a memory-access fault when used. Inside the
@@ -12,14 +13,24 @@
 //! ([`crate::mm::user_heap`]), backed on demand ([`demand_page`]) up to its
 //! memory limit. What the
 //! builder granted (`grants`) comes with it: channel endpoints in the
-//! task's handle table (in its packet, released as soon as it ends), shared
-//! regions mapped into its address space.
+//! task's handle table (in its packet, released as soon as it ends, or
+//! kept for the next run of a supervised task), shared regions mapped into
+//! its address space.
+//!
+//! An isolated task is always preemptible: `spawn_isolated` refuses a
+//! cooperative priority, and nothing raises it to one later. Only
+//! `sync::Mutex` priority inheritance changes a task's level, and no system
+//! call takes a `sync::Mutex` (the kernel side of every call uses spin
+//! locks), so an isolated task never holds one.
 
+use super::grants::Grants;
 use super::spawn::{start_task, Builder, JoinHandle, SpawnError, TaskStart};
-use super::TaskFailure;
+use super::{Priority, TaskFailure};
 use crate::arch::esr::{Access, FaultStatus, Syndrome};
 use crate::arch::mmu::descriptor::Attributes;
+use crate::arch::user_access::{copy_from_user, UserRange};
 use crate::ipc::HandleTable;
+use crate::ipc::Message;
 use crate::mm::address_space::{AddressSpace, FaultInError, SpaceUsage};
 use crate::mm::shared_region;
 use crate::mm::user_layout::{self, page_align_up, ARGS_BASE, ARGS_MAX, PAGE_SIZE, STACK_TOP};
@@ -31,25 +42,30 @@ pub const DEFAULT_USER_STACK_SIZE: usize = 16 * 1024;
 /// The kernel-side thread-mode stack of an isolated task: used only until it enters EL0.
 const KERNEL_SIDE_STACK_SIZE: usize = 4096;
 
-/// Where the task enters EL0, and its result slot (first, as `JoinHandle` expects).
-#[repr(C)]
+/// What the kernel keeps for an isolated task: where it enters EL0, what
+/// it was granted, and the bytes of the value it returned.
 struct IsolatedPacket {
-    result: Option<()>,
     pc: u64,
     stack_top: u64,
     /// The objects granted to the task; only the task itself touches it
     /// (in its system calls, and as it ends).
     handles: core::cell::UnsafeCell<HandleTable>,
+    /// Supervised runs: the handles outlive the run (see `take_back_handles`).
+    keep_handles: bool,
+    /// `size_of::<T>()` bytes, reserved at spawn: the value the task
+    /// returned, copied out of its memory by the `exit` call.
+    result: Box<[u8]>,
+    returned: bool,
 }
 
 /// The first code an isolated task runs at EL0: take the closure out of its
-/// memory, run it, exit.
-extern "C" fn user_entry<F: FnOnce()>(state: *mut F) -> ! {
+/// memory, run it, hand its value to the kernel as it exits.
+extern "C" fn user_entry<F: FnOnce() -> T, T: Message>(state: *mut F) -> ! {
     // SAFETY: `spawn_isolated` copied a valid `F` there, aligned, and gave up
     // its own copy; this is the only read of it.
     let f = unsafe { state.read() };
-    f();
-    crate::syscall::user::exit(0)
+    let value = f();
+    crate::syscall::user::exit_with_value(&value as *const T as u64, core::mem::size_of::<T>() as u64)
 }
 
 /// Kernel side: enter EL0 (the address space was installed by the switch to us).
@@ -62,6 +78,18 @@ unsafe fn enter_isolated(packet: *mut ()) {
     // SAFETY: we are the task's first code, in thread mode with an empty
     // kernel stack; its address space (with the stack) is in TTBR0.
     unsafe { crate::arch::user_mode::enter_user(pc, ARGS_BASE, stack_top) }
+}
+
+/// The value an isolated task returned, for `JoinHandle::join`.
+unsafe fn take_isolated_result<T: Message>(packet: *mut ()) -> Option<T> {
+    // SAFETY: made by `spawn_isolated` as an `IsolatedPacket`; the task has ended.
+    let p = unsafe { &mut *(packet as *mut IsolatedPacket) };
+    if !core::mem::replace(&mut p.returned, false) || p.result.len() != core::mem::size_of::<T>() {
+        return None;
+    }
+    // SAFETY: `size_of::<T>()` initialized bytes, and every bit pattern is a
+    // valid `T` (`Message`'s contract); the buffer may be less aligned than `T`.
+    Some(unsafe { core::ptr::read_unaligned(p.result.as_ptr() as *const T) })
 }
 
 unsafe fn drop_isolated_packet(packet: *mut ()) {
@@ -90,17 +118,70 @@ impl Builder {
     /// Spawns `f` as an isolated task: at EL0, in an address space of its
     /// own, with its own stack (the builder's stack size, default
     /// [`DEFAULT_USER_STACK_SIZE`]) above an unmapped guard region.
-    /// `f` is moved (bit for bit) into the task's memory.
-    pub fn spawn_isolated<F>(mut self, f: F) -> Result<JoinHandle<()>, SpawnError>
+    /// `f` is moved (bit for bit) into the task's memory. What it returns
+    /// is plain data ([`Message`]): the kernel copies it out of the task's
+    /// memory as the task exits, for [`JoinHandle::join`].
+    ///
+    /// A result type as large as the stack is refused
+    /// ([`SpawnError::ResultTooLarge`]): the value is made there. A closure
+    /// that never returns (it ends with `exit`) has no result type to
+    /// infer: name it, `spawn_isolated::<_, ()>(|| exit(3))`.
+    ///
+    /// The priority must be preemptive: a cooperative one is
+    /// [`SpawnError::CooperativeIsolated`], since untrusted code that spins
+    /// must not stop the tasks of its own or lower urgency.
+    pub fn spawn_isolated<F, T>(mut self, f: F) -> Result<JoinHandle<T>, SpawnError>
     where
-        F: FnOnce() + Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+        T: Message,
     {
+        let grants = self.grants.take().map(|g| *g).unwrap_or_default();
+        // Moved into the task: once it is spawned, the kernel forgets its own copy.
+        let f = core::mem::ManuallyDrop::new(f);
+        match self.spawn_with_grants(grants, false, &*f) {
+            Ok(handle) => Ok(handle),
+            Err(e) => {
+                drop(core::mem::ManuallyDrop::into_inner(f));
+                Err(e)
+            }
+        }
+    }
+
+    /// `spawn_isolated` with `grants` given separately, and `f` copied (bit
+    /// for bit) into the task's memory; with `keep_handles`, the task's
+    /// handles are not released when it ends but stay for
+    /// [`take_back_handles`] (supervised restarts).
+    ///
+    /// The copy at EL0 and the caller's `*f` never meet: the task cannot
+    /// reach kernel memory, and what it drops it drops in its own. So the
+    /// caller may keep `*f` (as a supervisor's template for the next run)
+    /// and drop it in the kernel later; what `f` captured that the task can
+    /// use is plain data (granted endpoints are handle numbers).
+    pub(super) fn spawn_with_grants<F, T>(
+        &self,
+        grants: Grants,
+        keep_handles: bool,
+        f: &F,
+    ) -> Result<JoinHandle<T>, SpawnError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Message,
+    {
+        let priority = self.priority.unwrap_or_default();
+        if let Priority::Cooperative(_) = priority {
+            return Err(SpawnError::CooperativeIsolated(priority));
+        }
         let stack_size = self.stack_size.unwrap_or(DEFAULT_USER_STACK_SIZE) as u64;
         if stack_size > user_layout::MAX_STACK_SIZE {
             return Err(SpawnError::StackTooLarge {
                 requested: stack_size as usize,
                 max: user_layout::MAX_STACK_SIZE as usize,
             });
+        }
+        let result_size = core::mem::size_of::<T>();
+        if result_size as u64 >= page_align_up(stack_size) {
+            let stack = page_align_up(stack_size) as usize;
+            return Err(SpawnError::ResultTooLarge { size: result_size, stack });
         }
         let state_size = core::mem::size_of::<F>() as u64;
         if state_size > ARGS_MAX || core::mem::align_of::<F>() as u64 > PAGE_SIZE {
@@ -110,6 +191,12 @@ impl Builder {
         user_layout::check_heap_reserve(reserve)
             .map_err(|max| SpawnError::BadHeapReserve { requested: reserve, max })?;
         let limit = self.memory_limit.unwrap_or(user_layout::DEFAULT_MEMORY_LIMIT);
+        if !grants.regions_fit() {
+            return Err(SpawnError::OutOfMemory);
+        }
+        let mut result = alloc::vec::Vec::new();
+        result.try_reserve_exact(result_size).map_err(|_| SpawnError::OutOfMemory)?;
+        result.resize(result_size, 0u8);
         let (level, stacks) = self.level_and_stacks(KERNEL_SIDE_STACK_SIZE)?;
         let stack_size = page_align_up(stack_size);
         let mut space = AddressSpace::new().map_err(|_| SpawnError::OutOfMemory)?;
@@ -123,15 +210,9 @@ impl Builder {
         if held > limit {
             return Err(SpawnError::MemoryLimitTooSmall { requested: limit, min: held });
         }
-        let f = core::mem::ManuallyDrop::new(f);
-        // SAFETY: `f` is a live value of `state_size` bytes; it is moved, not
-        // copied: `ManuallyDrop` keeps the kernel from dropping it again.
-        let bytes = unsafe { core::slice::from_raw_parts(&*f as *const F as *const u8, state_size as usize) };
+        // SAFETY: `f` is a live value of `state_size` bytes (see above on the copy).
+        let bytes = unsafe { core::slice::from_raw_parts(f as *const F as *const u8, state_size as usize) };
         space.write(ARGS_BASE, bytes).map_err(|_| SpawnError::OutOfMemory)?;
-        let grants = self.grants.take().map(|g| *g).unwrap_or_default();
-        if !grants.regions_fit() {
-            return Err(SpawnError::OutOfMemory);
-        }
         for (region, address, access) in &grants.regions {
             let attrs = match access {
                 shared_region::Access::ReadWrite => Attributes::USER_DATA,
@@ -140,13 +221,15 @@ impl Builder {
             space.grant_shared(*address, region, attrs);
         }
         let packet = Box::into_raw(Box::new(IsolatedPacket {
-            result: None,
-            pc: user_entry::<F> as *const () as u64,
+            pc: user_entry::<F, T> as *const () as u64,
             stack_top: STACK_TOP,
             handles: core::cell::UnsafeCell::new(grants.handles),
+            keep_handles,
+            result: result.into_boxed_slice(),
+            returned: false,
         }));
-        Ok(start_task(TaskStart {
-            name: self.name,
+        let start = TaskStart {
+            name: self.name.clone(),
             level,
             stacks,
             packet: packet as *mut (),
@@ -154,24 +237,54 @@ impl Builder {
             drop_packet: drop_isolated_packet,
             address_space: Some(space),
             user_stack_size: stack_size,
-        }))
+        };
+        Ok(start_task(start, take_isolated_result::<T>))
     }
 }
 
-/// The `exit` system call: ends the running isolated task, successfully
-/// for status 0.
-pub(crate) fn exit_isolated(status: u64) -> ! {
+/// After a supervised run (spawned with `keep_handles`) has ended: its
+/// handle table, whole, for the next run.
+pub(super) fn take_back_handles<T>(handle: &JoinHandle<T>) -> HandleTable {
+    let _masked = crate::sched::critical::InterruptsMasked::new();
+    // SAFETY: the handle keeps the task's control block and packet alive.
+    let t = unsafe { handle.tcb.as_ref() };
+    debug_assert!(t.is_isolated() && t.state.get() == crate::sched::tcb::State::Exited);
+    // SAFETY: an isolated task's packet is an `IsolatedPacket`; the task has
+    // ended, so nothing else touches its table.
+    core::mem::take(unsafe { &mut *(*(t.packet as *mut IsolatedPacket)).handles.get() })
+}
+
+/// The `exit` system call: ends the running isolated task. Status 0 with
+/// the task's value (`len` bytes at user address `ptr`, exactly the size
+/// of its result type) is success; status 0 without a value (`len` 0)
+/// is success only for a task whose result is zero-sized, else it is
+/// `Exited { status: 0 }`; any other status is `Exited { status }`. A value
+/// of the wrong size is `BadLength`, an unreadable one `BadAddress`: the
+/// call returns, and the task goes on.
+pub(crate) fn exit_isolated(status: u64, ptr: u64, len: u64) -> Result<u64, crate::syscall::abi::SyscallError> {
+    use crate::syscall::abi::SyscallError;
+    // SAFETY: the running task is alive; only isolated tasks make system calls,
+    // and their packet is an `IsolatedPacket`, used only by the task itself until it ends.
+    let packet = unsafe {
+        let t = scheduler::current().as_ref();
+        debug_assert!(t.is_isolated());
+        &mut *(t.packet as *mut IsolatedPacket)
+    };
     if status != 0 {
         super::fail_current(TaskFailure::Exited { status });
     }
-    release_handles();
-    // SAFETY: the running task is alive; only isolated tasks make system calls,
-    // and their packet is an `IsolatedPacket`, which starts with the result.
-    unsafe {
-        let t = scheduler::current().as_ref();
-        debug_assert!(t.is_isolated());
-        *(t.packet as *mut Option<()>) = Some(());
+    if len == 0 && !packet.result.is_empty() {
+        super::fail_current(TaskFailure::Exited { status: 0 });
     }
+    if len != 0 {
+        if len != packet.result.len() as u64 {
+            return Err(SyscallError::BadLength);
+        }
+        UserRange::new(ptr, len as usize).map_err(crate::syscall::dispatch::user_error)?;
+        copy_from_user(&mut packet.result, ptr).map_err(crate::syscall::dispatch::user_error)?;
+    }
+    packet.returned = true;
+    release_handles();
     scheduler::exit_current(None)
 }
 
@@ -202,17 +315,44 @@ pub(crate) fn with_current_handles_mut<R>(f: impl FnOnce(&mut HandleTable) -> R)
 /// As the running task ends: releases what was granted to it, so the other
 /// ends of its channels see the disconnection now (not when it is joined).
 pub(crate) fn release_handles() {
+    // SAFETY: the running task is alive; an isolated task's packet is an `IsolatedPacket`.
+    let kept = unsafe {
+        let t = scheduler::current().as_ref();
+        t.is_isolated() && (*(t.packet as *const IsolatedPacket)).keep_handles
+    };
+    if kept {
+        return; // a supervised run: the supervisor takes them back
+    }
     if let Some(table) = current_handles() {
         // SAFETY: as in `with_current_handles`; no call of the task is in progress.
         drop(core::mem::take(unsafe { &mut *table }));
     }
 }
 
-/// The failure a synchronous exception from EL0 means for the running isolated task.
+/// The failure a synchronous exception from EL0 means for the running
+/// isolated task. An undefined instruction may be a privileged one the CPU
+/// does not even define at EL0 (`mrs x0, ttbr1_el1`, `eret`, `smc`): the
+/// instruction word tells (see [`crate::arch::privileged`]).
 pub(crate) fn isolated_failure(syndrome: Syndrome, esr: u64, far: u64, pc: u64) -> TaskFailure {
     // SAFETY: the running task is alive.
     let stack_size = unsafe { scheduler::current().as_ref() }.user_stack_size;
+    let syndrome = match syndrome {
+        Syndrome::UndefinedInstruction => match instruction_at(pc).and_then(crate::arch::privileged::classify) {
+            Some(operation) => Syndrome::Privileged(operation),
+            None => syndrome,
+        },
+        other => other,
+    };
     super::failure::from_fault(syndrome, esr, far, pc, |addr| user_layout::is_stack_guard(addr, stack_size))
+}
+
+/// The instruction at `pc`, if it is in the image's code: the only code
+/// EL0 can execute (its stack and heap are never executable).
+fn instruction_at(pc: u64) -> Option<u32> {
+    let image = crate::mm::layout::ImageLayout::current();
+    let in_code = (image.start..image.text_end).contains(&pc) && pc.is_multiple_of(4);
+    // SAFETY: an aligned word of the kernel's own code, mapped and readable at EL1.
+    in_code.then(|| unsafe { core::ptr::read_volatile(pc as *const u32) })
 }
 
 /// What a translation fault at `far` in the running isolated task's memory

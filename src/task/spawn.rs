@@ -10,7 +10,6 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use core::cell::{Cell, UnsafeCell};
-use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,6 +29,37 @@ pub enum SpawnError {
     BadHeapReserve { requested: u64, max: u64 },
     /// An isolated task's memory limit cannot even hold what it needs at spawn.
     MemoryLimitTooSmall { requested: u64, min: u64 },
+    /// An isolated task at a cooperative priority: untrusted code must be
+    /// preemptible, or one spinning loop would stop every other task.
+    CooperativeIsolated(Priority),
+    /// An isolated task's result type is larger than its stack, where the
+    /// value is made before the kernel copies it out.
+    ResultTooLarge { size: usize, stack: usize },
+}
+
+impl core::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        match self {
+            Self::OutOfMemory => f.write_str("out of memory for the task's stacks and control block"),
+            Self::InvalidPriority(p) => write!(f, "priority {p:?} is out of range for its class"),
+            Self::StackTooLarge { requested, max } => {
+                write!(f, "stack of {requested} bytes requested, at most {max} bytes")
+            }
+            Self::BadHeapReserve { requested, max } => {
+                write!(f, "heap reserve of {requested} bytes: not whole pages, zero, or over {max} bytes")
+            }
+            Self::MemoryLimitTooSmall { requested, min } => {
+                write!(f, "memory limit of {requested} bytes is below the {min} bytes needed at spawn")
+            }
+            Self::ResultTooLarge { size, stack } => {
+                write!(f, "a result of {size} bytes cannot be made on a stack of {stack} bytes")
+            }
+            Self::CooperativeIsolated(p) => write!(
+                f,
+                "isolated tasks must be preemptible: {p:?} is a cooperative priority (use Priority::Preemptive)"
+            ),
+        }
+    }
 }
 
 /// A task's identity: a number unique for the system's life, and a name.
@@ -90,10 +120,7 @@ pub struct Builder {
     pub(super) grants: Option<alloc::boxed::Box<super::grants::Grants>>,
 }
 
-/// The closure and the slot for its result. `result` comes first, so a
-/// `*mut Packet<F, T>` is also a `*mut Option<T>` for the `JoinHandle`,
-/// which does not know `F`.
-#[repr(C)]
+/// The closure and the slot for its result.
 struct Packet<F, T> {
     result: Option<T>,
     f: Option<F>,
@@ -107,6 +134,12 @@ unsafe fn run_packet<F: FnOnce() -> T, T>(packet: *mut ()) {
     let result = f();
     // SAFETY: as above.
     unsafe { (*packet).result = Some(result) };
+}
+
+/// Takes the result out of a `Packet<F, T>` (for `JoinHandle::join`).
+unsafe fn take_packet_result<F, T>(packet: *mut ()) -> Option<T> {
+    // SAFETY: made by `Builder::spawn` for this `F` and `T`; the task has ended.
+    unsafe { (*(packet as *mut Packet<F, T>)).result.take() }
 }
 
 unsafe fn drop_packet<F, T>(packet: *mut ()) {
@@ -168,7 +201,7 @@ impl Builder {
             address_space: None,
             user_stack_size: 0,
         };
-        Ok(start_task(start))
+        Ok(start_task(start, take_packet_result::<F, T>))
     }
 }
 
@@ -184,8 +217,9 @@ pub(super) struct TaskStart {
     pub user_stack_size: u64,
 }
 
-/// Makes the task control block, queues the task as ready, and returns its handle.
-pub(super) fn start_task<T>(start: TaskStart) -> JoinHandle<T> {
+/// Makes the task control block, queues the task as ready, and returns its
+/// handle, which takes the task's result out of its packet with `take_result`.
+pub(super) fn start_task<T>(start: TaskStart, take_result: unsafe fn(*mut ()) -> Option<T>) -> JoinHandle<T> {
     {
         let level = start.level;
         let tcb = Box::new(Tcb {
@@ -227,7 +261,7 @@ pub(super) fn start_task<T>(start: TaskStart) -> JoinHandle<T> {
         // SAFETY: alive (our references) and on no queue.
         unsafe { scheduler::make_ready(&masked, tcb) };
         scheduler::reschedule_point(&masked);
-        JoinHandle { tcb, _result: PhantomData }
+        JoinHandle { tcb, take_result }
     }
 }
 
@@ -250,7 +284,8 @@ extern "C" fn ilusion_task_start(prev: *mut u8, task: *mut Tcb) -> ! {
 /// Owns the right to join a task. Dropping it detaches the task.
 pub struct JoinHandle<T> {
     pub(super) tcb: NonNull<Tcb>,
-    _result: PhantomData<T>,
+    /// Takes the result out of the task's packet: kernel and isolated tasks keep it differently.
+    take_result: unsafe fn(*mut ()) -> Option<T>,
 }
 
 // SAFETY: the handle only reaches the task through masked critical sections,
@@ -288,11 +323,21 @@ impl<T> JoinHandle<T> {
         // SAFETY: the task has ended: nothing else touches its failure or packet.
         let outcome = match unsafe { (*t.failure.get()).take() } {
             Some(failure) => Err(failure),
-            // SAFETY: `packet` starts with the `Option<T>` result (see `Packet`).
-            None => Ok(unsafe { (*(t.packet as *mut Option<T>)).take() }.expect("task ended without a result")),
+            // SAFETY: `take_result` was made for this packet, by the same spawn.
+            None => Ok(unsafe { (self.take_result)(t.packet) }.expect("task ended without a result")),
         };
         drop(masked);
         Ok(outcome) // `self` drops here, releasing the task
+    }
+
+    /// Waits for the task to end, keeping the handle (see `join`).
+    pub(super) fn wait(&self) {
+        let masked = InterruptsMasked::new();
+        // SAFETY: the handle holds a reference, so the task is alive.
+        let t = unsafe { self.tcb.as_ref() };
+        while t.state.get() != State::Exited {
+            t.joiners.wait(&masked, None);
+        }
     }
 
     /// The task's identity.

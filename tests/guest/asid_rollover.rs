@@ -49,7 +49,7 @@ fn main() {
         let secret = n * 7919;
         let outcome = Builder::new()
             .name("short")
-            .spawn_isolated(move || {
+            .spawn_isolated::<_, ()>(move || {
                 let copy = core::hint::black_box(secret);
                 task::yield_now();
                 ilusion::syscall::user::exit(if copy == n * 7919 { 0 } else { 2 });

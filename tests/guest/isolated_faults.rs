@@ -5,6 +5,13 @@
 //! `console_write` are refused with error codes, not faults. Executing from
 //! the task's heap is a fault too (the heap is never executable).
 //!
+//! Privileged instructions (system registers, interrupt masks, `wfi`,
+//! `eret`, `smc`, `hvc`, cache and TLB maintenance, the physical counter, a
+//! semihosting call) end the task with `PrivilegedInstruction`, naming
+//! what it tried, at the exact PC (the kernel reads the word there back);
+//! `brk` is a `Breakpoint`, and SVE and SME (on `-cpu max`) are
+//! `UnavailableInstruction`.
+//!
 //! The isolated closures use no formatting (no `.rodata`), so the test runs
 //! the same with PAN (`-cpu max`), where `.rodata` is kernel-only.
 #![no_std]
@@ -14,7 +21,8 @@ extern crate alloc;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
-use ilusion::arch::esr::Access;
+use ilusion::arch::esr::{Access, Extension};
+use ilusion::arch::privileged::{Privileged, SystemEncoding};
 use ilusion::syscall::abi::{encode, Syscall, SyscallError};
 use ilusion::syscall::user::raw_syscall;
 use ilusion::task::{self, Builder, TaskFailure};
@@ -66,6 +74,103 @@ fn pc_of(got: &Result<(), TaskFailure>) -> u64 {
     }
 }
 
+/// A privileged-instruction failure naming `operation`, at a PC that holds `word`.
+fn is_privileged(got: &Result<(), TaskFailure>, operation: Privileged, word: u32) -> bool {
+    matches!(got, Err(TaskFailure::PrivilegedInstruction { operation: o, pc }) if *o == operation && word_at(*pc) == word)
+}
+
+/// The instruction word at `pc` in the image's code (0 outside it).
+fn word_at(pc: u64) -> u32 {
+    let code = ilusion::mm::layout::ImageLayout::current();
+    if !(code.start..code.text_end).contains(&pc) {
+        return 0;
+    }
+    // SAFETY: an aligned word of the image's code, readable by the kernel.
+    unsafe { core::ptr::read_volatile(pc as *const u32) }
+}
+
+fn encoding(op0: u8, op1: u8, crn: u8, crm: u8, op2: u8) -> SystemEncoding {
+    SystemEncoding { op0, op1, crn, crm, op2 }
+}
+
+/// Bits `shift..shift + 4` of an ID register, read at EL1.
+fn id_field(pfr1: bool, shift: u32) -> u64 {
+    let value: u64;
+    // SAFETY: reading an ID register has no side effect.
+    unsafe {
+        if pfr1 {
+            core::arch::asm!("mrs {0}, id_aa64pfr1_el1", out(reg) value);
+        } else {
+            core::arch::asm!("mrs {0}, id_aa64pfr0_el1", out(reg) value);
+        }
+    }
+    (value >> shift) & 0xf
+}
+
+/// Each privileged instruction, twice: the task ends naming what it tried, at its exact PC.
+fn privileged_instructions() {
+    type Case = (&'static str, fn(), Privileged, u32);
+    let cases: [Case; 12] = [
+        // SAFETY (every closure): not safe at all: the privileged instruction is the fault under test.
+        (
+            "read TTBR1_EL1",
+            || unsafe { core::arch::asm!("mrs x0, ttbr1_el1", out("x0") _) },
+            Privileged::SystemRegister { read: true, register: encoding(3, 0, 2, 0, 1) },
+            0xd538_2020,
+        ),
+        (
+            "write SCTLR_EL1",
+            || unsafe { core::arch::asm!("msr sctlr_el1, xzr") },
+            Privileged::SystemRegister { read: false, register: encoding(3, 0, 1, 0, 0) },
+            0xd518_101f,
+        ),
+        (
+            "mask interrupts",
+            || unsafe { core::arch::asm!("msr daifset, #2") },
+            Privileged::ProcessorState { field: encoding(0, 3, 4, 2, 6) },
+            0xd503_42df,
+        ),
+        ("wait for interrupt", || unsafe { core::arch::asm!("wfi") }, Privileged::WaitForInterrupt, 0xd503_207f),
+        ("exception return", || unsafe { core::arch::asm!("eret") }, Privileged::ExceptionReturn, 0xd69f_03e0),
+        ("secure monitor call", || unsafe { core::arch::asm!("smc #0") }, Privileged::SecureMonitorCall, 0xd400_0003),
+        ("hypervisor call", || unsafe { core::arch::asm!("hvc #0") }, Privileged::HypervisorCall, 0xd400_0002),
+        (
+            "invalidate data cache",
+            || unsafe { core::arch::asm!("dc ivac, x0", in("x0") STACK_TOP - 64) },
+            Privileged::SystemOperation { operation: encoding(1, 0, 7, 6, 1) },
+            0xd508_7620,
+        ),
+        (
+            "zero a cache block",
+            || unsafe { core::arch::asm!("dc zva, x0", in("x0") STACK_TOP - 64) },
+            Privileged::SystemOperation { operation: encoding(1, 3, 7, 4, 1) },
+            0xd50b_7420,
+        ),
+        (
+            "invalidate TLB",
+            || unsafe { core::arch::asm!("tlbi vmalle1") },
+            Privileged::SystemOperation { operation: encoding(1, 0, 8, 7, 0) },
+            0xd508_871f,
+        ),
+        (
+            "read the physical counter",
+            || unsafe { core::arch::asm!("mrs x0, cntpct_el0", out("x0") _) },
+            Privileged::SystemRegister { read: true, register: encoding(3, 3, 14, 0, 1) },
+            0xd53b_e020,
+        ),
+        // SYS_EXIT (0x18), ADP_Stopped_ApplicationExit: would stop QEMU if EL0 could make semihosting calls.
+        (
+            "semihosting exit",
+            || unsafe { core::arch::asm!("hlt #0xf000", in("x0") 0x18, in("x1") 0x20026) },
+            Privileged::DebugHalt,
+            0xd45e_0000,
+        ),
+    ];
+    for (name, f, operation, word) in cases {
+        check(name, &|| isolated(name, f), &|got| is_privileged(got, operation, word));
+    }
+}
+
 #[inline(never)]
 fn recurse(depth: u64) -> u64 {
     if depth == u64::MAX {
@@ -76,6 +181,8 @@ fn recurse(depth: u64) -> u64 {
     // Use the frame after the call, so the recursion cannot become a loop.
     core::hint::black_box(&buf)[(depth % 64) as usize] + deeper
 }
+
+const STACK_TOP: u64 = ilusion::mm::user_layout::STACK_TOP;
 
 fn main() {
     let _watchdog = task::spawn(|| loop {
@@ -207,5 +314,43 @@ fn main() {
         },
         &|got| is_access(got, heap_base, Access::Execute),
     );
+    privileged_instructions();
+    check(
+        "breakpoint",
+        // SAFETY: not safe at all: the breakpoint is the fault under test.
+        &|| isolated("brk", || unsafe { core::arch::asm!("brk #5") }),
+        &|got| matches!(got, Err(TaskFailure::Breakpoint { imm: 5, pc }) if word_at(*pc) == 0xd420_00a0),
+    );
+    // `ptrue p0.b` and `smstart`: trapped as disabled where the CPU has SVE
+    // and SME (-cpu max), undefined (or a processor-state write) where not.
+    let has_sve = id_field(false, 32) != 0;
+    check(
+        "SVE instruction",
+        // SAFETY: not safe at all: the fault under test.
+        &|| isolated("sve", || unsafe { core::arch::asm!(".inst 0x2518e3e0") }),
+        &|got| match got {
+            Err(TaskFailure::UnavailableInstruction { extension: Extension::Sve, pc }) => {
+                has_sve && word_at(*pc) == 0x2518_e3e0
+            }
+            Err(TaskFailure::IllegalInstruction { pc }) => !has_sve && word_at(*pc) == 0x2518_e3e0,
+            _ => false,
+        },
+    );
+    let has_sme = id_field(true, 24) != 0;
+    check(
+        "SME instruction",
+        // SAFETY: not safe at all: the fault under test.
+        &|| isolated("sme", || unsafe { core::arch::asm!(".inst 0xd503477f") }),
+        &|got| match got {
+            Err(TaskFailure::UnavailableInstruction { extension: Extension::Sme, pc }) => {
+                has_sme && word_at(*pc) == 0xd503_477f
+            }
+            Err(TaskFailure::PrivilegedInstruction { operation: Privileged::ProcessorState { .. }, pc }) => {
+                !has_sme && word_at(*pc) == 0xd503_477f
+            }
+            _ => false,
+        },
+    );
+    ilusion::println!("SVE {has_sve}, SME {has_sme}");
     ilusion::println!("isolated faults ok");
 }

@@ -38,7 +38,7 @@ fn instructions(ticks: u64) -> u64 {
 fn run(tasks: usize, f: impl Fn() + Clone + Send + 'static) -> u64 {
     let start = Instant::now();
     let handles: [_; 2] = core::array::from_fn(|i| {
-        (i < tasks).then(|| Builder::new().priority(Priority::Cooperative(1)).spawn_isolated(f.clone()).expect("spawn"))
+        (i < tasks).then(|| Builder::new().priority(Priority::Preemptive(0)).spawn_isolated(f.clone()).expect("spawn"))
     });
     for h in handles.into_iter().flatten() {
         h.join().expect("isolated task failed");
@@ -80,7 +80,7 @@ fn frame_zeroing() -> u64 {
 /// instructions). The task reports the figure as its exit status.
 fn page_touch() -> u64 {
     let outcome = Builder::new()
-        .spawn_isolated(|| {
+        .spawn_isolated::<_, ()>(|| {
             let now = || raw_syscall(Syscall::Time as u64, 0, 0, 0);
             let start = now();
             for page in 0..PAGES {
@@ -106,7 +106,7 @@ fn isolated_task_bytes() -> u64 {
     let pool_before = ilusion::mm::address_space::pooled_frames();
     let handles: [_; TASKS] = core::array::from_fn(|_| {
         Builder::new()
-            .priority(Priority::Cooperative(1))
+            .priority(Priority::Preemptive(0))
             .spawn_isolated(|| ilusion::time::sleep(core::time::Duration::from_millis(5)))
             .expect("spawn")
     });
@@ -129,7 +129,7 @@ fn ping_pong() -> u64 {
     let (ping_tx, ping_rx) = ipc::channel::<u64>(1);
     let (pong_tx, pong_rx) = ipc::channel::<u64>(1);
     let start = Instant::now();
-    let mut pinger = Builder::new().priority(Priority::Cooperative(1));
+    let mut pinger = Builder::new().priority(Priority::Preemptive(0));
     let (tx, rx) = (pinger.grant(ping_tx), pinger.grant(pong_rx));
     let pinger = pinger
         .spawn_isolated(move || {
@@ -139,7 +139,7 @@ fn ping_pong() -> u64 {
             }
         })
         .expect("spawn");
-    let mut ponger = Builder::new().priority(Priority::Cooperative(1));
+    let mut ponger = Builder::new().priority(Priority::Preemptive(0));
     let (tx, rx) = (ponger.grant(pong_tx), ponger.grant(ping_rx));
     let ponger = ponger
         .spawn_isolated(move || {

@@ -29,7 +29,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use ilusion::ipc;
 use ilusion::mm::{Access, SharedRegion};
 use ilusion::syscall::user::exit;
-use ilusion::task::{self, Builder, Restart, TaskFailure};
+use ilusion::task::{self, Builder, Policy, Restart, TaskFailure};
 use ilusion::time::{self, Duration, Instant};
 
 ilusion::entry!(main);
@@ -253,7 +253,8 @@ fn injected_fault(rng: &mut Rng) {
 
 fn supervised(rng: &mut Rng) {
     let restarts = rng.below(3) as u32;
-    let got = task::supervise("supervised", Restart::UpTo(restarts), Duration::ZERO, || {
+    let builder = Builder::new().name("supervised");
+    let got = task::supervise(builder, Policy::new(Restart::UpTo(restarts)), || {
         // SAFETY: none: the fault is the point of the test.
         unsafe { core::ptr::read_volatile(core::ptr::null::<u64>()) };
     });

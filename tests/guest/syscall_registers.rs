@@ -163,7 +163,7 @@ fn switching_calls(seed: u64) {
 
 fn main() {
     let spawn = |f: fn(u64), seed: u64| {
-        Builder::new().priority(Priority::Cooperative(1)).spawn_isolated(move || f(seed)).expect("spawn isolated")
+        Builder::new().priority(Priority::Preemptive(0)).spawn_isolated(move || f(seed)).expect("spawn isolated")
     };
     let fast = spawn(|_| fast_calls(), 0);
     ilusion::println!("fast calls: {:?}", fast.join());

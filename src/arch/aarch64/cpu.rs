@@ -76,6 +76,9 @@ pub fn is_kernel_readable(addr: u64) -> bool {
 }
 
 /// The generic timer's counter (virtual count) and its frequency in Hz.
+/// The virtual count is the one EL0 may read too (see
+/// [`let_el0_read_virtual_counter`]), so `Instant`s taken in the kernel and
+/// in isolated tasks compare.
 #[inline]
 pub fn counter() -> u64 {
     CNTVCT_EL0.get()
@@ -84,6 +87,15 @@ pub fn counter() -> u64 {
 #[inline]
 pub fn counter_frequency() -> u64 {
     CNTFRQ_EL0.get()
+}
+
+/// Lets EL0 read the virtual counter and its frequency (CNTVCT_EL0,
+/// CNTFRQ_EL0), as a vDSO would, so `Instant::now` in an isolated task
+/// needs no system call. Everything else of the timer stays the kernel's:
+/// the physical counter and both timers trap (CNTKCTL_EL1 is written whole,
+/// as its reset value is unknown).
+pub fn let_el0_read_virtual_counter() {
+    CNTKCTL_EL1.write(CNTKCTL_EL1::EL0VCTEN::SET);
 }
 
 /// Programs the virtual timer to interrupt when the counter reaches `deadline`.

@@ -3,9 +3,32 @@
 //! ESR says *why* a synchronous exception happened: its class (bits 31:26)
 //! and a class-specific syndrome (ISS, bits 24:0). For aborts, the fault
 //! status code tells translation/permission/alignment faults apart, and at
-//! which translation level the walk stopped.
+//! which translation level the walk stopped. Privileged instructions
+//! executed at EL0 are named by [`super::privileged`].
 
+use super::privileged::{self, Privileged};
 use core::fmt;
+
+/// An instruction set extension the kernel leaves disabled for tasks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Extension {
+    /// FP/SIMD (CPACR_EL1.FPEN): enabled on every board, so never seen.
+    FpSimd,
+    /// The Scalable Vector Extension (CPACR_EL1.ZEN), on `-cpu max`.
+    Sve,
+    /// The Scalable Matrix Extension (CPACR_EL1.SMEN), on `-cpu max`.
+    Sme,
+}
+
+impl fmt::Display for Extension {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            Self::FpSimd => "FP/SIMD",
+            Self::Sve => "SVE",
+            Self::Sme => "SME",
+        })
+    }
+}
 
 /// What kind of access faulted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,8 +111,17 @@ pub enum Syndrome {
     },
     PcAlignment,
     SpAlignment,
-    /// An access to FP/SIMD registers while they are disabled.
-    FpAccess,
+    /// An instruction of an extension that is disabled (FP/SIMD, SVE, SME).
+    Unavailable(Extension),
+    /// A privileged instruction from EL0 that the CPU trapped with its own
+    /// exception class: `wfi`/`wfe` (0x01), or a system register or
+    /// instruction EL0 may use only when the kernel allows it (0x18).
+    /// (Those it simply does not define at EL0 are `UndefinedInstruction`.)
+    Privileged(Privileged),
+    /// PSTATE.IL was set: an illegal exception return put the CPU in an illegal state.
+    IllegalState,
+    /// A hardware breakpoint, watchpoint or software step (classes 0x30 to 0x35).
+    Debug,
     SError,
     Other {
         class: u8,
@@ -104,7 +136,13 @@ impl Syndrome {
         let status = FaultStatus::from_code((iss & 0x3f) as u8);
         match class {
             0x00 => Self::UndefinedInstruction,
-            0x07 => Self::FpAccess,
+            0x01 => Self::Privileged(Privileged::WaitForInterrupt),
+            0x07 => Self::Unavailable(Extension::FpSimd),
+            0x0e => Self::IllegalState,
+            0x18 => Self::Privileged(privileged::from_trapped_access(iss)),
+            0x19 => Self::Unavailable(Extension::Sve),
+            0x1d => Self::Unavailable(Extension::Sme),
+            0x30..=0x35 => Self::Debug,
             0x15 => Self::Svc { imm: iss as u16 },
             0x20 | 0x21 => Self::Abort {
                 access: Access::Execute,
@@ -146,10 +184,33 @@ impl fmt::Display for Syndrome {
             Self::Brk { imm } => write!(f, "breakpoint (BRK #{imm:#x})"),
             Self::PcAlignment => f.write_str("PC alignment fault"),
             Self::SpAlignment => f.write_str("SP alignment fault"),
-            Self::FpAccess => f.write_str("FP/SIMD access trapped"),
+            Self::Unavailable(extension) => write!(f, "{extension} instruction trapped (disabled)"),
+            Self::Privileged(what) => write!(f, "privileged instruction trapped: {what}"),
+            Self::IllegalState => f.write_str("illegal execution state"),
+            Self::Debug => f.write_str("debug exception (breakpoint, watchpoint or step)"),
             Self::SError => f.write_str("SError (asynchronous external abort)"),
-            Self::Other { class, iss } => write!(f, "exception class {class:#04x}, ISS {iss:#x}"),
+            Self::Other { class, iss } => {
+                write!(f, "exception class {class:#04x} ({}), ISS {iss:#x}", class_name(*class))
+            }
         }
+    }
+}
+
+/// What an exception class this module does not decode further means.
+pub fn class_name(class: u8) -> &'static str {
+    match class {
+        0x09 => "pointer authentication trapped",
+        0x0a => "LD64B/ST64B trapped",
+        0x0d => "branch target exception",
+        0x14 => "128-bit system register access trapped",
+        0x16 => "HVC",
+        0x17 => "SMC",
+        0x1b => "TSTART trapped",
+        0x1c => "pointer authentication failure",
+        0x27 => "memory copy or set exception",
+        0x2c => "trapped floating-point exception",
+        0x2d => "guarded control stack exception",
+        _ => "unexpected",
     }
 }
 
@@ -201,6 +262,21 @@ mod tests {
         assert_eq!(FaultStatus::from_code(0x21), FaultStatus::Alignment);
         assert_eq!(FaultStatus::from_code(0x0b), FaultStatus::AccessFlag { level: 3 });
         assert!(matches!(Syndrome::decode(0x4400_0000), Syndrome::Other { class: 0x11, .. }));
+        assert_eq!(Syndrome::decode(0x0600_0000), Syndrome::Privileged(Privileged::WaitForInterrupt));
+        assert_eq!(Syndrome::decode(0x6600_0000), Syndrome::Unavailable(Extension::Sve));
+        assert_eq!(Syndrome::decode(0x7600_0000), Syndrome::Unavailable(Extension::Sme));
+        assert_eq!(Syndrome::decode(0x3800_0000), Syndrome::IllegalState);
+        assert_eq!(Syndrome::decode(0xc800_0000), Syndrome::Debug);
+        assert_eq!(
+            Syndrome::decode(0x3600_0000).to_string(),
+            "exception class 0x0d (branch target exception), ISS 0x0"
+        );
+        // mrs x0, cntpct_el0 at EL0 with CNTKCTL_EL1.EL0PCTEN = 0.
+        let esr = (0x18 << 26) | (3 << 20) | (1 << 17) | (3 << 14) | (14 << 10) | 1;
+        assert_eq!(
+            Syndrome::decode(esr).to_string(),
+            "privileged instruction trapped: read of system register CNTPCT_EL0"
+        );
     }
 
     #[test]

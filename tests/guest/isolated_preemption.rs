@@ -1,0 +1,132 @@
+//! QEMU test: untrusted code cannot stop the machine by spinning.
+//!
+//! - `spawn_isolated` at a cooperative priority is refused with
+//!   `SpawnError::CooperativeIsolated` (and so is `supervise`): an isolated
+//!   task is always preemptible;
+//! - an isolated task spinning at main's priority, and one spinning at a
+//!   more urgent preemptive priority, do not stop a kernel watchdog of the
+//!   same priority (time slices), nor a more urgent one that sleeps and
+//!   wakes (preemption). The watchdog ends the spin through a shared
+//!   region; with an unpreemptible spinner it would never run, and this
+//!   test would hang.
+#![no_std]
+#![no_main]
+
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::time::Duration;
+use ilusion::mm::{Access, SharedRegion};
+use ilusion::task::{self, Builder, Policy, Priority, Restart, SpawnError};
+use ilusion::time::Instant;
+
+ilusion::entry!(main);
+
+static ROUNDS: AtomicU64 = AtomicU64::new(0);
+static URGENT_WAKES: AtomicU64 = AtomicU64::new(0);
+static URGENT_WORST_LATENESS_US: AtomicU64 = AtomicU64::new(0);
+
+fn fail(what: &str) -> ! {
+    ilusion::println!("FAILED: {what}");
+    ilusion::exit(1)
+}
+
+/// An isolated task at `priority` spinning until byte 0 of a shared region
+/// is set, a kernel watchdog at the same priority that, once the spinner
+/// has started (byte 1), sets it after 20 busy rounds of 1 ms, and a more
+/// urgent kernel task waking every millisecond. The spinner is spawned
+/// last: at a priority more urgent than main's, main runs again only when
+/// it is done.
+/// Returns how many times the spinner looked at the flag.
+fn spin_against_watchdog(priority: Priority) -> u64 {
+    let region = SharedRegion::new(8).expect("region");
+    let mut builder = Builder::new().name("spinner").priority(priority);
+    let flag = builder.share(&region, Access::ReadWrite);
+    ROUNDS.store(0, Ordering::Relaxed);
+    URGENT_WAKES.store(0, Ordering::Relaxed);
+    URGENT_WORST_LATENESS_US.store(0, Ordering::Relaxed);
+    let urgent = Builder::new()
+        .name("urgent")
+        .priority(Priority::Preemptive(0))
+        .spawn(|| {
+            for _ in 0..30 {
+                let due = Instant::now() + Duration::from_millis(1);
+                ilusion::time::sleep_until(due);
+                let late = Instant::now().duration_since(due).as_micros() as u64;
+                URGENT_WORST_LATENESS_US.fetch_max(late, Ordering::Relaxed);
+                URGENT_WAKES.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+        .expect("urgent");
+    let setter = region.clone();
+    let watchdog = Builder::new()
+        .name("watchdog")
+        .priority(priority)
+        .spawn(move || {
+            // Sleep (letting main spawn the spinner) until the spinner runs.
+            let mut started = [0u8];
+            while started[0] == 0 {
+                ilusion::time::sleep(Duration::from_millis(1));
+                setter.read(1, &mut started).expect("read flag");
+            }
+            for _ in 0..20 {
+                ilusion::time::busy_wait(Duration::from_millis(1));
+                ROUNDS.fetch_add(1, Ordering::Relaxed);
+            }
+            setter.write(0, &[1]).expect("set flag");
+        })
+        .expect("watchdog");
+    let spinner = builder
+        .spawn_isolated(move || {
+            let mut looks = 0u64;
+            let mut byte = [0u8];
+            let _ = flag.write(1, &[1]); // started
+            while byte[0] == 0 {
+                looks += 1;
+                let _ = flag.read(0, &mut byte);
+            }
+            looks
+        })
+        .expect("spinner");
+    watchdog.join().expect("watchdog");
+    let looks = spinner.join().expect("spinner");
+    urgent.join().expect("urgent");
+    looks
+}
+
+fn main() {
+    let cooperative = Builder::new().priority(Priority::Cooperative(3)).spawn_isolated(|| {});
+    match cooperative {
+        Err(e @ SpawnError::CooperativeIsolated(Priority::Cooperative(3))) => ilusion::println!("refused: {e}"),
+        Err(e) => {
+            ilusion::println!("refused as {e:?}");
+            fail("the wrong error")
+        }
+        Ok(_) => fail("a cooperative isolated task was spawned"),
+    }
+    let most_urgent = Builder::new().priority(Priority::Cooperative(0)).spawn_isolated(|| 1u64).err();
+    ilusion::println!("Cooperative(0): {most_urgent:?}");
+    let policy = Policy::new(Restart::Always);
+    let supervised = task::supervise(Builder::new().priority(Priority::Cooperative(31)), policy, || {});
+    ilusion::println!("supervise at Cooperative(31): {:?}", supervised.err());
+    if most_urgent != Some(SpawnError::CooperativeIsolated(Priority::Cooperative(0))) {
+        fail("Cooperative(0)");
+    }
+
+    let frames = ilusion::mm::frames_in_use();
+    let main_priority = Priority::DEFAULT;
+    for (what, priority) in [("main's priority", main_priority), ("Preemptive(5)", Priority::Preemptive(5))] {
+        let looks = spin_against_watchdog(priority);
+        let rounds = ROUNDS.load(Ordering::Relaxed);
+        let wakes = URGENT_WAKES.load(Ordering::Relaxed);
+        let late = URGENT_WORST_LATENESS_US.load(Ordering::Relaxed);
+        ilusion::println!(
+            "spinner at {what}: watchdog rounds {rounds}, urgent wakes {wakes}, worst lateness under 1 ms {}, spinner looked {}",
+            late < 1000,
+            if looks > 1000 { "many times" } else { "few times" }
+        );
+        if rounds != 20 || wakes != 30 || late >= 1000 {
+            fail("spinner");
+        }
+    }
+    ilusion::println!("frames back: {}", ilusion::mm::frames_in_use() == frames);
+    ilusion::println!("isolated preemption ok");
+}
