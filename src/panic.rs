@@ -2,7 +2,10 @@
 //!
 //! A panic in task code (not in an interrupt handler, not with interrupts
 //! masked inside the OS) ends only that task: `join` returns
-//! `Err(TaskFailure::Panic { message })`. In an isolated task (EL0) the
+//! `Err(TaskFailure::Panic { message })`, or `OutOfKernelMemory` for the
+//! panic of a failed allocation; nothing is allocated on the way (the
+//! message is kept inline, see `task::failure::PanicMessage`), so this
+//! works with the heap exhausted. In an isolated task (EL0) the
 //! message is formatted on the task's stack and handed to the kernel with
 //! the `panic` system call (see `syscall::user::panic`).
 
@@ -22,16 +25,8 @@ fn panic(info: &PanicInfo) -> ! {
     }
     let irqs_were_enabled = crate::arch::cpu::disable_interrupts();
     if let Some(task) = crate::task::panicking_task(irqs_were_enabled) {
-        // A panic in task code ends that task only.
-        let message = alloc::format!("{}", info.message());
-        let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
-        match info.location() {
-            Some(l) => {
-                p(format_args!("\n*** {task} panicked at {}:{}:{}:\n{message}\n", l.file(), l.line(), l.column()))
-            }
-            None => p(format_args!("\n*** {task} panicked:\n{message}\n")),
-        }
-        crate::task::fail_current(crate::task::TaskFailure::Panic { message });
+        // A panic in task code ends that task only (reported without allocating).
+        crate::task::fail_on_panic(task, info);
     }
     if PANICKING.swap(true, Ordering::SeqCst) {
         crate::console::write_fmt_emergency(format_args!("\n*** panic while panicking\n"));

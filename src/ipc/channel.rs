@@ -25,6 +25,8 @@ pub enum ChannelError {
     /// isolated task (hand it over with `task::Builder::grant` instead), or
     /// a granted one outside the task it was granted to.
     NotGranted,
+    /// The kernel heap had no room to queue the message; it was not sent.
+    OutOfMemory,
     /// The kernel refused the system call (bad arguments made by hand).
     Refused(SyscallError),
 }
@@ -34,6 +36,7 @@ impl From<SyscallError> for ChannelError {
         match e {
             SyscallError::Disconnected => Self::Disconnected,
             SyscallError::NoSuchObject => Self::NotGranted,
+            SyscallError::OutOfMemory => Self::OutOfMemory,
             other => Self::Refused(other),
         }
     }
@@ -86,8 +89,9 @@ impl<K> Endpoint<K> {
 impl<K> Drop for Endpoint<K> {
     fn drop(&mut self) {
         // A granted handle is released with its task; a kernel object moved
-        // into an isolated task by mistake cannot be reached from EL0 and is
-        // leaked (its peer never sees it go).
+        // into an isolated task by mistake cannot be reached from EL0: the
+        // task's copy is never dropped there, the spawner's copy is (see
+        // `Builder::spawn_isolated`).
         if let Self::Kernel(k) = self {
             if !running_at_el0() {
                 // SAFETY: dropped once, here.
@@ -112,14 +116,18 @@ pub fn channel<T: Message>(bound: usize) -> (Sender<T>, Receiver<T>) {
 }
 
 impl<T: Message> Sender<T> {
-    /// Sends `message`, waiting for room in the channel.
+    /// Sends `message`, waiting for room in the channel. `OutOfMemory`
+    /// if the kernel heap has no room to queue it (in either world).
     pub fn send(&self, message: T) -> Result<(), ChannelError> {
         if let Some(handle) = self.0.granted() {
             let bytes = super::message::bytes_of(&message);
             return crate::syscall::user::channel_send(handle.number(), bytes).map(|_| ()).map_err(Into::into);
         }
         let tx = self.0.kernel().ok_or(ChannelError::NotGranted)?;
-        tx.send(message).map_err(|_| ChannelError::Disconnected)
+        tx.send_fallible(message).map_err(|e| match e {
+            mpsc::SendFailure::OutOfMemory(_) => ChannelError::OutOfMemory,
+            mpsc::SendFailure::Refused(_) => ChannelError::Disconnected,
+        })
     }
 
     /// The handle of a granted sender (for raw system calls), else `None`.

@@ -257,6 +257,9 @@ impl AddressSpace {
 
     /// Maps `pages` fresh zeroed frames at `va` with `attrs`.
     pub fn map_zeroed(&mut self, va: u64, pages: u64, attrs: Attributes) -> Result<(), MapError> {
+        // Room to record them first: a growing `Vec` must not end the kernel
+        // (this runs in the fault handler) when the heap is exhausted.
+        self.frames.try_reserve(pages as usize).map_err(|_| MapError::OutOfTables)?;
         for k in 0..pages {
             let page = va + k * PAGE_SIZE;
             let frame = allocate_frame().ok_or(MapError::OutOfTables)?;
@@ -274,9 +277,11 @@ impl AddressSpace {
 
     /// Grants `region` to this address space, to be mapped at `va` with
     /// `attrs` when the task asks ([`Self::map_granted`]); the region lives
-    /// at least as long as the grant.
-    pub fn grant_shared(&mut self, va: u64, region: &SharedRegion, attrs: Attributes) {
+    /// at least as long as the grant. `Err` if the heap has no room to record it.
+    pub fn grant_shared(&mut self, va: u64, region: &SharedRegion, attrs: Attributes) -> Result<(), MapError> {
+        self.shared.try_reserve(1).map_err(|_| MapError::OutOfTables)?;
         self.shared.push(SharedGrant { va, region: region.clone(), attrs, mapped: false });
+        Ok(())
     }
 
     /// Maps the region granted at `va` (the `map_shared` system call, or the

@@ -6,6 +6,10 @@
 //! Messages from one sender arrive in the order sent. When every sender is
 //! gone, `recv` drains what is left and then reports disconnection; when the
 //! receiver is gone, `send` gives the message back in a `SendError`.
+//! Queued messages live on the kernel heap; when it has no room for one
+//! more, `send` ends the calling task with `TaskFailure::OutOfKernelMemory`
+//! (as any failed allocation), decided outside the critical section; the
+//! system-call path gets an error instead (`send_fallible`).
 
 use crate::sched::critical::{CpuCell, InterruptsMasked};
 use crate::sched::tcb::WakeReason;
@@ -114,18 +118,49 @@ pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
     (SyncSender(shared.clone()), Receiver(shared))
 }
 
+/// Why [`Shared::send`] failed: as [`TrySendError`], or the kernel heap had
+/// no room for the message (the queue could not grow).
+pub(crate) enum SendFailure<T> {
+    Refused(TrySendError<T>),
+    OutOfMemory(T),
+}
+
+impl<T> From<TrySendError<T>> for SendFailure<T> {
+    fn from(e: TrySendError<T>) -> Self {
+        Self::Refused(e)
+    }
+}
+
+/// For the public `send`s: an out-of-memory failure ends the calling task
+/// (as any failed allocation does), here, outside the critical section.
+fn refused_or_out_of_memory<T>(result: Result<(), SendFailure<T>>) -> Result<(), TrySendError<T>> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(SendFailure::Refused(e)) => Err(e),
+        Err(SendFailure::OutOfMemory(_)) => {
+            let (size, align) = crate::mm::heap::take_failure().unwrap_or((core::mem::size_of::<T>(), 1));
+            alloc::alloc::handle_alloc_error(core::alloc::Layout::from_size_align(size, align).unwrap())
+        }
+    }
+}
+
 impl<T> Shared<T> {
     /// Sends, waiting for room (bounded) if `block`; gives the message back on failure.
-    fn send(&self, value: T, block: bool) -> Result<(), TrySendError<T>> {
+    /// The queue grows only if the heap has room (checked, never a panic
+    /// inside the critical section).
+    fn send(&self, value: T, block: bool) -> Result<(), SendFailure<T>> {
         let masked = InterruptsMasked::new();
         let mut value = Some(value);
         let seq = loop {
             let pushed = self.state.with(&masked, |s| {
                 if !s.receiver_alive {
-                    return Err(TrySendError::Disconnected(value.take().unwrap()));
+                    return Err(SendFailure::Refused(TrySendError::Disconnected(value.take().unwrap())));
                 }
                 let room = s.capacity.is_none_or(|c| s.queue.len() < c.max(1));
                 if room {
+                    if s.queue.try_reserve(1).is_err() {
+                        return Err(SendFailure::OutOfMemory(value.take().unwrap()));
+                    }
                     s.queue.push_back(value.take().unwrap());
                     s.sent += 1;
                     return Ok(Some(s.sent));
@@ -136,7 +171,7 @@ impl<T> Shared<T> {
                 break seq;
             }
             if !block {
-                return Err(TrySendError::Full(value.take().unwrap()));
+                return Err(TrySendError::Full(value.take().unwrap()).into());
             }
             self.senders_wait.wait(&masked, None);
         };
@@ -187,7 +222,7 @@ impl<T> Shared<T> {
 impl<T> Sender<T> {
     /// Sends without blocking; `Err` if the receiver is gone.
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        self.0.send(value, false).map_err(|e| match e {
+        refused_or_out_of_memory(self.0.send(value, false)).map_err(|e| match e {
             TrySendError::Full(v) | TrySendError::Disconnected(v) => SendError(v),
         })
     }
@@ -196,14 +231,20 @@ impl<T> Sender<T> {
 impl<T> SyncSender<T> {
     /// Sends, waiting for room; `Err` if the receiver is gone.
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        self.0.send(value, true).map_err(|e| match e {
+        refused_or_out_of_memory(self.0.send(value, true)).map_err(|e| match e {
             TrySendError::Full(v) | TrySendError::Disconnected(v) => SendError(v),
         })
     }
 
     /// Sends if there is room now.
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        self.0.send(value, false)
+        refused_or_out_of_memory(self.0.send(value, false))
+    }
+
+    /// As [`Self::send`], but a full kernel heap is an error for this call
+    /// (`OutOfMemory`), not the end of the calling task: for system calls.
+    pub(crate) fn send_fallible(&self, value: T) -> Result<(), SendFailure<T>> {
+        self.0.send(value, true)
     }
 }
 

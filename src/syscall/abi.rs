@@ -23,7 +23,8 @@
 //! channel's message size (`BadLength`; for `channel_receive` a smaller
 //! capacity is `BufferTooSmall`, a larger one is fine), its address aligned
 //! for the message type (`Misaligned`) and mapped, writable for a receive
-//! (`BadAddress`). When the other end is gone: `Disconnected`. Shared
+//! (`BadAddress`). When the other end is gone: `Disconnected`. When the
+//! kernel heap has no room to queue a message: `OutOfMemory`. Shared
 //! regions are granted at spawn (`task::Builder::share`, which decides the
 //! address) and mapped by the task with `map_shared`, or by its first touch
 //! of the region (like a heap page): an address that is not page-aligned is
@@ -159,10 +160,13 @@ pub enum SyscallError {
     BufferTooSmall = -7,
     /// An argument out of range.
     InvalidArgument = -8,
+    /// The kernel heap has no room for what the call needs (a queued
+    /// message); nothing was done, the caller may try again later.
+    OutOfMemory = -9,
 }
 
 impl SyscallError {
-    const ALL: [SyscallError; 8] = [
+    const ALL: [SyscallError; 9] = [
         Self::NoSuchCall,
         Self::BadAddress,
         Self::BadLength,
@@ -171,6 +175,7 @@ impl SyscallError {
         Self::Disconnected,
         Self::BufferTooSmall,
         Self::InvalidArgument,
+        Self::OutOfMemory,
     ];
 }
 

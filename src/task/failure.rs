@@ -4,15 +4,19 @@
 //! exception handler turns the fault into a [`TaskFailure`] ([`from_fault`]),
 //! prints a report naming the task, and ends it; the rest of the system
 //! goes on.
+//!
+//! A failure is recorded without allocating: the panic message is kept
+//! inline, in a [`PanicMessage`] of at most [`PANIC_MESSAGE_CAPACITY`]
+//! bytes, so a task can fail (and be reported) even when the kernel heap is
+//! exhausted.
 
 use crate::arch::esr::{Access, FaultStatus, Syndrome};
-use alloc::string::String;
 use core::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TaskFailure {
     /// The task panicked.
-    Panic { message: String },
+    Panic { message: PanicMessage },
     /// The task ran off the bottom of its stack into the guard region.
     StackOverflow,
     /// A data or instruction abort: a bad pointer.
@@ -33,6 +37,10 @@ pub enum TaskFailure {
     /// holds `held` bytes (pages and tables) and one more page could pass
     /// its `limit` (or the OS ran out of frames first).
     OutOfMemory { addr: u64, held: u64, limit: u64 },
+    /// The kernel heap could not give `size` bytes (aligned to `align`) that
+    /// the task, or the OS on its behalf, asked for without a way to report
+    /// the failure (a `Box::new`, a `Vec` growing...).
+    OutOfKernelMemory { size: u64, align: u64 },
     /// Any other synchronous exception (misaligned PC or SP, unhandled BRK/SVC...).
     Exception { esr: u64, pc: u64 },
 }
@@ -53,9 +61,151 @@ impl fmt::Display for TaskFailure {
             Self::OutOfMemory { addr, held, limit } => {
                 write!(f, "out of memory: touching {addr:#x} with {held} bytes held, limit {limit} bytes")
             }
+            Self::OutOfKernelMemory { size, align } => {
+                write!(f, "out of kernel memory: an allocation of {size} bytes (align {align}) failed")
+            }
             Self::Exception { esr, pc } => write!(f, "exception (ESR {esr:#x}) at pc {pc:#x}"),
         }
     }
+}
+
+/// The most bytes of a panic message a [`TaskFailure`] keeps.
+pub const PANIC_MESSAGE_CAPACITY: usize = 256;
+/// What ends a message cut to fit.
+pub const TRUNCATION_MARKER: &str = "[...]";
+
+/// A panic message, kept inline (formatting it never allocates): at most
+/// [`PANIC_MESSAGE_CAPACITY`] bytes; a longer one is cut at a character
+/// boundary and ends with [`TRUNCATION_MARKER`].
+#[derive(Clone, Copy)]
+pub struct PanicMessage {
+    bytes: [u8; PANIC_MESSAGE_CAPACITY],
+    len: usize,
+    truncated: bool,
+}
+
+impl PanicMessage {
+    pub const fn new() -> Self {
+        Self { bytes: [0; PANIC_MESSAGE_CAPACITY], len: 0, truncated: false }
+    }
+
+    /// The message `args` formats to (cut to fit).
+    pub fn from_args(args: fmt::Arguments) -> Self {
+        let mut message = Self::new();
+        let _ = fmt::Write::write_fmt(&mut message, args);
+        message
+    }
+
+    pub fn as_str(&self) -> &str {
+        // SAFETY: only whole UTF-8 characters are ever copied in (see `write_str`).
+        unsafe { core::str::from_utf8_unchecked(&self.bytes[..self.len]) }
+    }
+
+    /// Was the message cut to fit?
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
+    }
+
+    fn append(&mut self, s: &str) {
+        self.bytes[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
+        self.len += s.len();
+    }
+}
+
+impl fmt::Write for PanicMessage {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.truncated {
+            return Ok(());
+        }
+        if self.len + s.len() <= PANIC_MESSAGE_CAPACITY {
+            self.append(s);
+            return Ok(());
+        }
+        // Too long: keep what fits before the marker, up to a character boundary.
+        let keep = PANIC_MESSAGE_CAPACITY - TRUNCATION_MARKER.len();
+        if self.len > keep {
+            let mut cut = keep;
+            while !self.as_str().is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.len = cut;
+        } else {
+            let mut n = keep - self.len;
+            while !s.is_char_boundary(n) {
+                n -= 1;
+            }
+            self.append(&s[..n]);
+        }
+        self.append(TRUNCATION_MARKER);
+        self.truncated = true;
+        Ok(())
+    }
+}
+
+impl Default for PanicMessage {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::ops::Deref for PanicMessage {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for PanicMessage {
+    fn from(s: &str) -> Self {
+        Self::from_args(format_args!("{s}"))
+    }
+}
+
+impl fmt::Display for PanicMessage {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for PanicMessage {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq for PanicMessage {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for PanicMessage {}
+
+impl PartialEq<str> for PanicMessage {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for PanicMessage {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<alloc::string::String> for PanicMessage {
+    fn eq(&self, other: &alloc::string::String) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+/// Is `message` what the standard library's allocation-failure handler
+/// panics with ("memory allocation of N bytes failed")?
+pub fn is_allocation_failure(message: &str) -> bool {
+    message
+        .strip_prefix("memory allocation of ")
+        .and_then(|rest| rest.strip_suffix(" bytes failed"))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The failure a synchronous exception means for the task it happened in.
@@ -79,6 +229,38 @@ pub fn from_fault(syndrome: Syndrome, esr: u64, far: u64, pc: u64, is_overflow: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn panic_messages_are_kept_inline_and_cut_with_a_marker() {
+        let m = PanicMessage::from_args(format_args!("limit {} is over {}", 4, 3));
+        assert_eq!(m, "limit 4 is over 3");
+        assert!(!m.is_truncated());
+        assert_eq!(std::format!("{m:?} / {m}"), "\"limit 4 is over 3\" / limit 4 is over 3");
+        // Exactly full: kept whole.
+        let full = "x".repeat(PANIC_MESSAGE_CAPACITY);
+        assert_eq!(PanicMessage::from(full.as_str()).as_str(), full);
+        // One byte over, in several pieces: cut, marker at the end, never over capacity.
+        let long = PanicMessage::from_args(format_args!("{}{}", "a".repeat(200), "b".repeat(57)));
+        assert!(long.is_truncated());
+        assert_eq!(long.len(), PANIC_MESSAGE_CAPACITY);
+        assert!(long.ends_with("bbb[...]"));
+        assert_eq!(long.as_str(), std::format!("{}{}[...]", "a".repeat(200), "b".repeat(51)));
+        // Multi-byte characters are never split.
+        let wide = PanicMessage::from_args(format_args!("{}", "é".repeat(200)));
+        assert!(wide.is_truncated());
+        assert_eq!(wide.as_str(), std::format!("{}[...]", "é".repeat(125)));
+        // Content already past the cut point when the overflow comes.
+        let late = PanicMessage::from_args(format_args!("{}{}", "c".repeat(254), "dddd"));
+        assert_eq!(late.as_str(), std::format!("{}[...]", "c".repeat(251)));
+    }
+
+    #[test]
+    fn allocation_failures_are_recognized_by_their_message() {
+        assert!(is_allocation_failure("memory allocation of 536 bytes failed"));
+        assert!(!is_allocation_failure("memory allocation of  bytes failed"));
+        assert!(!is_allocation_failure("memory allocation of 5x bytes failed"));
+        assert!(!is_allocation_failure("deliberate 42"));
+    }
 
     #[test]
     fn faults_become_failures() {

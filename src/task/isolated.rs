@@ -7,7 +7,9 @@
 //! the closure and calls `exit`. The closure's code is the image's own
 //! (execute-only at EL0); what it captured must be plain data, since kernel
 //! memory (the heap included) is out of its reach: a captured `Box` or
-//! `&'static` to kernel data is a memory-access fault when used. Inside the
+//! `&'static` to kernel data is a memory-access fault when used. The
+//! spawner's own copy of the closure is dropped once copied, so what it
+//! captured from the kernel is freed, not leaked. Inside the
 //! task, `Box`, `Vec` and `String` allocate from its own heap
 //! ([`crate::mm::user_heap`]), backed on demand ([`demand_page`]) up to its
 //! memory limit. What the
@@ -90,7 +92,9 @@ impl Builder {
     /// Spawns `f` as an isolated task: at EL0, in an address space of its
     /// own, with its own stack (the builder's stack size, default
     /// [`DEFAULT_USER_STACK_SIZE`]) above an unmapped guard region.
-    /// `f` is moved (bit for bit) into the task's memory.
+    /// `f` is copied (bit for bit) into the task's memory, and the caller's
+    /// `f` is dropped: what it captured from the kernel is freed now, not
+    /// leaked (the task could not reach it anyway).
     pub fn spawn_isolated<F>(mut self, f: F) -> Result<JoinHandle<()>, SpawnError>
     where
         F: FnOnce() + Send + 'static,
@@ -110,7 +114,6 @@ impl Builder {
         user_layout::check_heap_reserve(reserve)
             .map_err(|max| SpawnError::BadHeapReserve { requested: reserve, max })?;
         let limit = self.memory_limit.unwrap_or(user_layout::DEFAULT_MEMORY_LIMIT);
-        let (level, stacks) = self.level_and_stacks(KERNEL_SIDE_STACK_SIZE)?;
         let stack_size = page_align_up(stack_size);
         let mut space = AddressSpace::new().map_err(|_| SpawnError::OutOfMemory)?;
         space.set_limits(reserve, limit);
@@ -123,11 +126,15 @@ impl Builder {
         if held > limit {
             return Err(SpawnError::MemoryLimitTooSmall { requested: limit, min: held });
         }
-        let f = core::mem::ManuallyDrop::new(f);
-        // SAFETY: `f` is a live value of `state_size` bytes; it is moved, not
-        // copied: `ManuallyDrop` keeps the kernel from dropping it again.
-        let bytes = unsafe { core::slice::from_raw_parts(&*f as *const F as *const u8, state_size as usize) };
-        space.write(ARGS_BASE, bytes).map_err(|_| SpawnError::OutOfMemory)?;
+        // SAFETY: `f` is a live value of `state_size` bytes, copied bit for bit.
+        let bytes = unsafe { core::slice::from_raw_parts(&f as *const F as *const u8, state_size as usize) };
+        let copied = space.write(ARGS_BASE, bytes);
+        // The task has its own copy now. Ours is dropped here, in the spawner
+        // (task context, no critical section): what the closure captured from
+        // the kernel (a `Vec`, an `Arc`...) is out of the task's reach anyway,
+        // and would otherwise leak.
+        drop(f);
+        copied.map_err(|_| SpawnError::OutOfMemory)?;
         let grants = self.grants.take().map(|g| *g).unwrap_or_default();
         if !grants.regions_fit() {
             return Err(SpawnError::OutOfMemory);
@@ -137,15 +144,22 @@ impl Builder {
                 shared_region::Access::ReadWrite => Attributes::USER_DATA,
                 shared_region::Access::ReadOnly => Attributes { writable: false, ..Attributes::USER_DATA },
             };
-            space.grant_shared(*address, region, attrs);
+            space.grant_shared(*address, region, attrs).map_err(|_| SpawnError::OutOfMemory)?;
         }
-        let packet = Box::into_raw(Box::new(IsolatedPacket {
+        // Taken last: a failure from here on gives them back to the cache, as a task's end does.
+        let (level, stacks) = self.level_and_stacks(KERNEL_SIDE_STACK_SIZE)?;
+        let packet = crate::mm::heap::try_box(IsolatedPacket {
             result: None,
             pc: user_entry::<F> as *const () as u64,
             stack_top: STACK_TOP,
             handles: core::cell::UnsafeCell::new(grants.handles),
-        }));
-        Ok(start_task(TaskStart {
+        });
+        let Ok(packet) = packet else {
+            crate::sched::stack::recycle(stacks);
+            return Err(SpawnError::OutOfMemory); // the handles are released with the packet
+        };
+        let packet = Box::into_raw(packet);
+        start_task(TaskStart {
             name: self.name,
             level,
             stacks,
@@ -154,7 +168,7 @@ impl Builder {
             drop_packet: drop_isolated_packet,
             address_space: Some(space),
             user_stack_size: stack_size,
-        }))
+        })
     }
 }
 
@@ -255,7 +269,7 @@ pub(crate) fn map_granted_region(address: u64) -> Result<u64, crate::syscall::ab
     match space.as_mut().and_then(|space| space.map_granted(address)) {
         Some(Ok(())) => Ok(0),
         // Out of frames for the tables: the caller may try again later.
-        Some(Err(_)) => Err(SyscallError::InvalidArgument),
+        Some(Err(_)) => Err(SyscallError::OutOfMemory),
         None => Err(SyscallError::NoSuchObject),
     }
 }

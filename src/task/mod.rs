@@ -16,10 +16,12 @@
 //! does not unwind.
 
 pub mod failure;
+mod name;
 pub mod restart;
 
 pub use crate::sched::priority::Priority;
-pub use failure::TaskFailure;
+pub use failure::{PanicMessage, TaskFailure};
+pub use name::TaskName;
 pub use restart::*;
 
 #[cfg(target_os = "none")]

@@ -1,6 +1,6 @@
 //! Creating, joining and naming tasks (the target-only half of [`crate::task`]).
 
-use super::{Priority, TaskFailure};
+use super::{Priority, TaskFailure, TaskName};
 use crate::arch::context::Context;
 use crate::sched::critical::InterruptsMasked;
 use crate::sched::stack::{TaskStacks, MAX_STACK_SIZE};
@@ -8,7 +8,6 @@ use crate::sched::tcb::{State, Tcb, WakeReason};
 use crate::sched::{scheduler, wait_queue::WaitQueue};
 use alloc::boxed::Box;
 use alloc::string::String;
-use alloc::sync::Arc;
 use core::cell::{Cell, UnsafeCell};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -20,7 +19,9 @@ pub const DEFAULT_STACK_SIZE: usize = 16 * 1024;
 /// Why a task could not be created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SpawnError {
-    /// No memory (or no stack slot) left for its stacks and control block.
+    /// No memory (or no stack slot) left for its stacks, control block,
+    /// name or closure. Nothing is lost: what the builder held (granted
+    /// endpoints included) is released, and the caller goes on.
     OutOfMemory,
     /// The priority number is out of range for its class.
     InvalidPriority(Priority),
@@ -36,7 +37,7 @@ pub enum SpawnError {
 #[derive(Clone, Debug)]
 pub struct Task {
     id: u64,
-    name: Option<Arc<str>>,
+    name: Option<TaskName>,
 }
 
 impl Task {
@@ -110,7 +111,7 @@ unsafe fn run_packet<F: FnOnce() -> T, T>(packet: *mut ()) {
 }
 
 unsafe fn drop_packet<F, T>(packet: *mut ()) {
-    // SAFETY: made by `Box::leak` in `Builder::spawn` for this `F` and `T`, and dropped once.
+    // SAFETY: made by `Box::into_raw` in `Builder::spawn` for this `F` and `T`, and dropped once.
     drop(unsafe { Box::from_raw(packet as *mut Packet<F, T>) });
 }
 
@@ -157,7 +158,11 @@ impl Builder {
         T: Send + 'static,
     {
         let (level, stacks) = self.level_and_stacks(self.stack_size.unwrap_or(DEFAULT_STACK_SIZE))?;
-        let packet = Box::into_raw(Box::new(Packet::<F, T> { result: None, f: Some(f) }));
+        let Ok(packet) = crate::mm::heap::try_box(Packet::<F, T> { result: None, f: Some(f) }) else {
+            crate::sched::stack::recycle(stacks);
+            return Err(SpawnError::OutOfMemory); // the closure is dropped with the packet
+        };
+        let packet = Box::into_raw(packet);
         let start = TaskStart {
             name: self.name,
             level,
@@ -168,7 +173,7 @@ impl Builder {
             address_space: None,
             user_stack_size: 0,
         };
-        Ok(start_task(start))
+        start_task(start)
     }
 }
 
@@ -184,16 +189,40 @@ pub(super) struct TaskStart {
     pub user_stack_size: u64,
 }
 
-/// Makes the task control block, queues the task as ready, and returns its handle.
-pub(super) fn start_task<T>(start: TaskStart) -> JoinHandle<T> {
+impl TaskStart {
+    /// Gives back what a task that could not be started was made of (its
+    /// closure is dropped, here in the spawner, outside any critical section).
+    fn abandon(self) -> SpawnError {
+        // SAFETY: the packet was made for `drop_packet`; the task never ran.
+        unsafe { (self.drop_packet)(self.packet) };
+        crate::sched::stack::recycle(self.stacks);
+        SpawnError::OutOfMemory
+    }
+}
+
+/// Makes the task control block, queues the task as ready, and returns its
+/// handle; if memory is out, frees what `start` holds instead.
+pub(super) fn start_task<T>(mut start: TaskStart) -> Result<JoinHandle<T>, SpawnError> {
+    let name = match start.name.take() {
+        Some(name) => match TaskName::try_new(&name) {
+            Some(name) => Some(name),
+            None => return Err(start.abandon()),
+        },
+        None => None,
+    };
+    let Some(tcb) = crate::mm::heap::try_alloc::<Tcb>() else {
+        return Err(start.abandon());
+    };
     {
         let level = start.level;
-        let tcb = Box::new(Tcb {
+        // SAFETY: memory for a `Tcb`, from the global allocator with its
+        // layout (freed as a `Box` by `scheduler::release`).
+        unsafe { tcb.as_ptr().write(Tcb {
             context: UnsafeCell::new(Context::default()),
             queue_links: Default::default(),
             timer_links: Default::default(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            name: start.name.map(Arc::from),
+            name,
             base_level: Cell::new(level),
             level: Cell::new(level),
             state: Cell::new(State::Ready),
@@ -214,8 +243,7 @@ pub(super) fn start_task<T>(start: TaskStart) -> JoinHandle<T> {
             parked: Cell::new(false),
             address_space: UnsafeCell::new(start.address_space),
             user_stack_size: start.user_stack_size,
-        });
-        let tcb = NonNull::from(Box::leak(tcb));
+        }) };
         // SAFETY: just made; the stacks are mapped.
         unsafe {
             let t = tcb.as_ref();
@@ -226,7 +254,7 @@ pub(super) fn start_task<T>(start: TaskStart) -> JoinHandle<T> {
         // SAFETY: alive (our references) and on no queue.
         unsafe { scheduler::make_ready(&masked, tcb) };
         scheduler::reschedule_point(&masked);
-        JoinHandle { tcb, _result: PhantomData }
+        Ok(JoinHandle { tcb, _result: PhantomData })
     }
 }
 
@@ -349,6 +377,10 @@ pub(crate) fn fault_in_task(fault: &crate::arch::exception::Fault) -> Option<(Ta
 }
 
 /// Ends the running task with `failure` (from the panic or exception handler).
+///
+/// It does not return, so nothing on the caller's stack is ever dropped:
+/// callers drop what they own (a [`Task`] holds a reference to the name)
+/// before calling it.
 pub(crate) fn fail_current(failure: TaskFailure) -> ! {
     super::isolated::release_handles();
     scheduler::exit_current(Some(failure))
@@ -366,6 +398,28 @@ pub(crate) fn panicking_task(irqs_were_enabled: bool) -> Option<Task> {
         return None;
     }
     Some(Task { id: t.id, name: t.name.clone() })
+}
+
+/// The panic handler's path for a panic that ends just the running task
+/// (`task`, from [`panicking_task`]): report it and end the task, without
+/// allocating (the heap may be what ran out). The standard library's
+/// allocation-failure panic becomes [`TaskFailure::OutOfKernelMemory`].
+pub(crate) fn fail_on_panic(task: Task, info: &core::panic::PanicInfo) -> ! {
+    use super::failure::{is_allocation_failure, PanicMessage};
+    let message = PanicMessage::from_args(format_args!("{}", info.message()));
+    let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
+    match info.location() {
+        Some(l) => p(format_args!("\n*** {task} panicked at {}:{}:{}:\n{message}\n", l.file(), l.line(), l.column())),
+        None => p(format_args!("\n*** {task} panicked:\n{message}\n")),
+    }
+    drop(task);
+    let failure = match crate::mm::heap::take_failure() {
+        Some((size, align)) if is_allocation_failure(&message) => {
+            TaskFailure::OutOfKernelMemory { size: size as u64, align: align as u64 }
+        }
+        _ => TaskFailure::Panic { message },
+    };
+    fail_current(failure)
 }
 
 impl core::fmt::Display for Task {
