@@ -196,6 +196,15 @@ pub(crate) fn take_failure() -> Option<(usize, usize)> {
     None
 }
 
+/// The size and alignment of the last failed kernel allocation, left for
+/// the panic handler to take.
+pub(crate) fn last_failure() -> Option<(usize, usize)> {
+    #[cfg(target_os = "none")]
+    return HEAP.last_failure();
+    #[cfg(not(target_os = "none"))]
+    None
+}
+
 /// Memory for one `T` (uninitialized) from the global allocator, or `None`
 /// when there is none: for the OS's allocations on a task's behalf, which
 /// must become an error rather than end the caller. A zero-sized `T` gets a

@@ -138,7 +138,7 @@ fn refused_or_out_of_memory<T>(result: Result<(), SendFailure<T>>) -> Result<(),
         Ok(()) => Ok(()),
         Err(SendFailure::Refused(e)) => Err(e),
         Err(SendFailure::OutOfMemory(_)) => {
-            let (size, align) = crate::mm::heap::take_failure().unwrap_or((core::mem::size_of::<T>(), 1));
+            let (size, align) = crate::mm::heap::last_failure().unwrap_or((core::mem::size_of::<T>(), 1));
             alloc::alloc::handle_alloc_error(core::alloc::Layout::from_size_align(size, align).unwrap())
         }
     }
