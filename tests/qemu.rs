@@ -629,6 +629,7 @@ const CASES: &[Case] = &[
             "ok kernel_ipc_send_refused",
             "ok isolated_panic_reported_without_memory",
             "ok bystander_counts_on",
+            "ok spawn_as_memory_comes_back",
             "ok isolated_send_refused_then_ok",
             "ok bystander_unharmed",
             "ok queue_mutex_poisoned",

@@ -118,6 +118,40 @@ fn warm_up() {
     HOARD.lock().unwrap().reserve(4096);
 }
 
+/// How many spawns of each kind [`spawn_as_memory_comes_back`] tries at most.
+const SWEEP: usize = 200;
+
+/// Gives the hoard back a block at a time, smallest first, and tries a spawn
+/// of each kind after each: every stage of a spawn (stacks, closure, name,
+/// control block, address space...) meets an exhausted heap on the way, and
+/// each must be an `Err` (giving back what it took) until one runs.
+fn spawn_as_memory_comes_back(kernel_builders: &mut Vec<Builder>, isolated_builders: &mut Vec<Builder>) {
+    let (mut kernel, mut isolated) = ((0, None), (0, None));
+    while kernel.1.is_none() || isolated.1.is_none() {
+        let Some(block) = HOARD.lock().unwrap().pop() else { break };
+        drop(block);
+        if kernel.1.is_none() {
+            let Some(b) = kernel_builders.pop() else { break };
+            match b.spawn(|| 5) {
+                Ok(t) => kernel.1 = Some(t.join()),
+                Err(SpawnError::OutOfMemory) => kernel.0 += 1,
+                Err(e) => return check(false, "spawn_as_memory_comes_back", format_args!("{e:?}")),
+            }
+        }
+        if isolated.1.is_none() {
+            let Some(b) = isolated_builders.pop() else { break };
+            match b.spawn_isolated(|| {}) {
+                Ok(t) => isolated.1 = Some(t.join()),
+                Err(SpawnError::OutOfMemory) => isolated.0 += 1,
+                Err(e) => return check(false, "spawn_as_memory_comes_back", format_args!("{e:?}")),
+            }
+        }
+    }
+    ilusion::println!("spawns refused until memory came back: kernel {kernel:?}, isolated {isolated:?}");
+    let ok = kernel.0 > 0 && kernel.1 == Some(Ok(5)) && isolated.0 > 0 && isolated.1 == Some(Ok(()));
+    check(ok, "spawn_as_memory_comes_back", format_args!("{kernel:?} {isolated:?}"));
+}
+
 fn kernel_hog() {
     let baseline = usage();
     let bystander = builder("bystander")
@@ -175,6 +209,8 @@ fn kernel_hog() {
     let (orphan_tx, orphan_rx) = ipc::channel::<u64>(1);
     let mut late_isolated = builder("late isolated");
     let orphan = late_isolated.grant(orphan_rx);
+    let mut kernel_builders: Vec<Builder> = (0..SWEEP).map(|_| builder("sweeper")).collect();
+    let mut isolated_builders: Vec<Builder> = (0..SWEEP).map(|_| builder("isolated sweeper")).collect();
 
     let hog = builder("hog")
         .spawn(|| {
@@ -221,6 +257,8 @@ fn kernel_hog() {
     let later = HEARTBEAT.load(Ordering::Relaxed);
     check(later > beat, "bystander_counts_on", format_args!("{beat} -> {later}"));
 
+    spawn_as_memory_comes_back(&mut kernel_builders, &mut isolated_builders);
+
     HOARD.lock().unwrap().clear();
     go2_tx.send(2).unwrap();
     let got = out_rx.recv();
@@ -235,7 +273,7 @@ fn kernel_hog() {
     check(poisoned, "queue_mutex_poisoned", format_args!("{poisoned}"));
     QUEUE.lock().unwrap_or_else(|e| e.into_inner()).take();
     QUEUE.clear_poison();
-    drop((queue_rx, ipc_rx, go_tx, go2_tx, out_rx, orphan_tx));
+    drop((queue_rx, ipc_rx, go_tx, go2_tx, out_rx, orphan_tx, kernel_builders, isolated_builders));
     let now = usage();
     check(now == baseline, "kernel_hog_heap_back_to_baseline", format_args!("{baseline:?} -> {now:?}"));
 }
