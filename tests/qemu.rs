@@ -640,6 +640,18 @@ const CASES: &[Case] = &[
             "all checks passed",
         ],
     ),
+    case(
+        "leaks: 10,000 cycles of failing, panicking, faulting and restarted tasks leave heap and frames exactly as they were",
+        "leak_cycles",
+        0,
+        &[
+            "ok first_cycle_outcomes",
+            "10000 more cycles in",
+            "ok every_cycle_outcomes",
+            "ok heap_and_frames_exactly_at_baseline",
+            "all checks passed",
+        ],
+    ),
     // The harness itself: a hung guest is killed and its output kept.
     Case {
         name: "hung guest is killed",
