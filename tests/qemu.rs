@@ -652,6 +652,16 @@ const CASES: &[Case] = &[
             "all checks passed",
         ],
     ),
+    Case {
+        name: "out of kernel memory with PAN on: only the task that asked fails",
+        image: "kernel_oom",
+        on: On::Board("qemu-virt"),
+        qemu: &["-cpu", "max"],
+        raw: false,
+        input: None,
+        exit: Some(0),
+        expect: &["GICv2, PAN on", "ok isolated_panic_reported_without_memory", "ok isolated_send_refused_then_ok", "all checks passed"],
+    },
     // The harness itself: a hung guest is killed and its output kept.
     Case {
         name: "hung guest is killed",

@@ -300,6 +300,12 @@ pub fn dump_address_space<T>(handle: &JoinHandle<T>) {
         let t = unsafe { handle.tcb.as_ref() };
         // SAFETY: as above.
         if let Some(space) = unsafe { &*t.address_space.get() } {
+            // Room first: a growing `Vec` must not fail here, with interrupts masked.
+            if pages.try_reserve(space.pages().count()).is_err() {
+                drop(_masked);
+                crate::println!("{task}: out of kernel memory for the table of its mappings");
+                return;
+            }
             stack_size = t.user_stack_size;
             pages.extend(space.pages().filter_map(|(va, _)| Some((va, space.attributes_of(va)?))));
         }
