@@ -368,13 +368,26 @@ impl Drop for AddressSpace {
                 crate::arch::mmu::invalidate_asid(asid.value);
             }
         }
+        // Pages and tables together, in address order: each frame's buddy
+        // (if it is ours) is freed just before it, so the heap merges them at
+        // once. In any other order its free lists grow long and each free
+        // searches them: freeing a big address space took quadratic time.
+        if let Some(tables) = self.tables.take() {
+            let _ = self.frames.try_reserve(self.table_count);
+            let frames = &mut self.frames;
+            tables.free_tables(&FrameTables, |t| {
+                if frames.len() < frames.capacity() {
+                    frames.push((0, t.cast())); // never allocates: there is room
+                } else {
+                    // SAFETY: each table came from `FrameTables` (counted frames) and is freed once.
+                    unsafe { free_frame(t.cast()) }
+                }
+            });
+        }
+        self.frames.sort_unstable_by_key(|(_, frame)| frame.as_ptr() as usize);
         for (_, frame) in self.frames.drain(..) {
             // SAFETY: the task has ended and its TLB entries are gone.
             unsafe { free_frame(frame) };
-        }
-        if let Some(tables) = self.tables.take() {
-            // SAFETY: each table came from `FrameTables` (counted frames) and is freed once.
-            tables.free_tables(&FrameTables, |t| unsafe { free_frame(t.cast()) });
         }
         // Unmapped now: the shared regions may go (if this was their last holder).
         self.shared.clear();
