@@ -13,6 +13,8 @@
 use crate::arch::esr::{Access, FaultStatus, Syndrome};
 use core::fmt;
 
+// The message is inline on purpose: a failure is recorded without allocating.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TaskFailure {
     /// The task panicked.
@@ -70,7 +72,10 @@ impl fmt::Display for TaskFailure {
 }
 
 /// The most bytes of a panic message a [`TaskFailure`] keeps.
-pub const PANIC_MESSAGE_CAPACITY: usize = 256;
+/// (Small enough for a `TaskFailure` to stay under 128 bytes, the size
+/// past which Clippy frowns on it as the error of a `Result`.)
+pub const PANIC_MESSAGE_CAPACITY: usize = 117;
+const _: () = assert!(PANIC_MESSAGE_CAPACITY <= u8::MAX as usize, "the length is a u8");
 /// What ends a message cut to fit.
 pub const TRUNCATION_MARKER: &str = "[...]";
 
@@ -80,7 +85,7 @@ pub const TRUNCATION_MARKER: &str = "[...]";
 #[derive(Clone, Copy)]
 pub struct PanicMessage {
     bytes: [u8; PANIC_MESSAGE_CAPACITY],
-    len: usize,
+    len: u8,
     truncated: bool,
 }
 
@@ -98,7 +103,7 @@ impl PanicMessage {
 
     pub fn as_str(&self) -> &str {
         // SAFETY: only whole UTF-8 characters are ever copied in (see `write_str`).
-        unsafe { core::str::from_utf8_unchecked(&self.bytes[..self.len]) }
+        unsafe { core::str::from_utf8_unchecked(&self.bytes[..self.used()]) }
     }
 
     /// Was the message cut to fit?
@@ -106,9 +111,15 @@ impl PanicMessage {
         self.truncated
     }
 
+    /// Bytes in use.
+    fn used(&self) -> usize {
+        self.len as usize
+    }
+
     fn append(&mut self, s: &str) {
-        self.bytes[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
-        self.len += s.len();
+        let used = self.used();
+        self.bytes[used..used + s.len()].copy_from_slice(s.as_bytes());
+        self.len = (used + s.len()) as u8;
     }
 }
 
@@ -117,20 +128,20 @@ impl fmt::Write for PanicMessage {
         if self.truncated {
             return Ok(());
         }
-        if self.len + s.len() <= PANIC_MESSAGE_CAPACITY {
+        if self.used() + s.len() <= PANIC_MESSAGE_CAPACITY {
             self.append(s);
             return Ok(());
         }
         // Too long: keep what fits before the marker, up to a character boundary.
         let keep = PANIC_MESSAGE_CAPACITY - TRUNCATION_MARKER.len();
-        if self.len > keep {
+        if self.used() > keep {
             let mut cut = keep;
             while !self.as_str().is_char_boundary(cut) {
                 cut -= 1;
             }
-            self.len = cut;
+            self.len = cut as u8;
         } else {
-            let mut n = keep - self.len;
+            let mut n = keep - self.used();
             while !s.is_char_boundary(n) {
                 n -= 1;
             }
@@ -240,18 +251,20 @@ mod tests {
         let full = "x".repeat(PANIC_MESSAGE_CAPACITY);
         assert_eq!(PanicMessage::from(full.as_str()).as_str(), full);
         // One byte over, in several pieces: cut, marker at the end, never over capacity.
-        let long = PanicMessage::from_args(format_args!("{}{}", "a".repeat(200), "b".repeat(57)));
+        const CAP: usize = PANIC_MESSAGE_CAPACITY;
+        let long = PanicMessage::from_args(format_args!("{}{}", "a".repeat(CAP - 56), "b".repeat(57)));
         assert!(long.is_truncated());
-        assert_eq!(long.len(), PANIC_MESSAGE_CAPACITY);
+        assert_eq!(long.len(), CAP);
         assert!(long.ends_with("bbb[...]"));
-        assert_eq!(long.as_str(), std::format!("{}{}[...]", "a".repeat(200), "b".repeat(51)));
+        assert_eq!(long.as_str(), std::format!("{}{}[...]", "a".repeat(CAP - 56), "b".repeat(51)));
         // Multi-byte characters are never split.
         let wide = PanicMessage::from_args(format_args!("{}", "é".repeat(200)));
         assert!(wide.is_truncated());
-        assert_eq!(wide.as_str(), std::format!("{}[...]", "é".repeat(125)));
+        assert_eq!(wide.as_str(), std::format!("{}[...]", "é".repeat((CAP - 5) / 2)));
         // Content already past the cut point when the overflow comes.
-        let late = PanicMessage::from_args(format_args!("{}{}", "c".repeat(254), "dddd"));
-        assert_eq!(late.as_str(), std::format!("{}[...]", "c".repeat(251)));
+        let late = PanicMessage::from_args(format_args!("{}{}", "c".repeat(CAP - 2), "dddd"));
+        assert_eq!(late.as_str(), std::format!("{}[...]", "c".repeat(CAP - 5)));
+        assert!(core::mem::size_of::<TaskFailure>() < 128);
     }
 
     #[test]

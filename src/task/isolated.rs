@@ -223,6 +223,7 @@ pub(crate) fn isolated_failure(syndrome: Syndrome, esr: u64, far: u64, pc: u64) 
 
 /// What a translation fault at `far` in the running isolated task's memory
 /// (from EL0, or from the kernel copying to or from it) comes to.
+#[allow(clippy::large_enum_variant)] // a `TaskFailure` is large (its panic message is inline), and rare here
 pub(crate) enum DemandPaging {
     /// A page of demand-zero memory got its frame: retry the access.
     Mapped,

@@ -217,33 +217,35 @@ pub(super) fn start_task<T>(mut start: TaskStart) -> Result<JoinHandle<T>, Spawn
         let level = start.level;
         // SAFETY: memory for a `Tcb`, from the global allocator with its
         // layout (freed as a `Box` by `scheduler::release`).
-        unsafe { tcb.as_ptr().write(Tcb {
-            context: UnsafeCell::new(Context::default()),
-            queue_links: Default::default(),
-            timer_links: Default::default(),
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            name,
-            base_level: Cell::new(level),
-            level: Cell::new(level),
-            state: Cell::new(State::Ready),
-            wake_reason: Cell::new(WakeReason::Notified),
-            deadline: Cell::new(0),
-            waiting_on: Cell::new(None),
-            waiting_for_mutex: Cell::new(core::ptr::null()),
-            held_mutexes: Cell::new(core::ptr::null()),
-            stacks: Some(start.stacks),
-            failure: UnsafeCell::new(None),
-            joiners: WaitQueue::new(),
-            packet: start.packet,
-            entry: start.entry,
-            drop_packet: start.drop_packet,
-            refs: Cell::new(2), // the task's own, and the handle's
-            panicking: Cell::new(false),
-            park_token: Cell::new(false),
-            parked: Cell::new(false),
-            address_space: UnsafeCell::new(start.address_space),
-            user_stack_size: start.user_stack_size,
-        }) };
+        unsafe {
+            tcb.as_ptr().write(Tcb {
+                context: UnsafeCell::new(Context::default()),
+                queue_links: Default::default(),
+                timer_links: Default::default(),
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                name,
+                base_level: Cell::new(level),
+                level: Cell::new(level),
+                state: Cell::new(State::Ready),
+                wake_reason: Cell::new(WakeReason::Notified),
+                deadline: Cell::new(0),
+                waiting_on: Cell::new(None),
+                waiting_for_mutex: Cell::new(core::ptr::null()),
+                held_mutexes: Cell::new(core::ptr::null()),
+                stacks: Some(start.stacks),
+                failure: UnsafeCell::new(None),
+                joiners: WaitQueue::new(),
+                packet: start.packet,
+                entry: start.entry,
+                drop_packet: start.drop_packet,
+                refs: Cell::new(2), // the task's own, and the handle's
+                panicking: Cell::new(false),
+                park_token: Cell::new(false),
+                parked: Cell::new(false),
+                address_space: UnsafeCell::new(start.address_space),
+                user_stack_size: start.user_stack_size,
+            })
+        };
         // SAFETY: just made; the stacks are mapped.
         unsafe {
             let t = tcb.as_ref();

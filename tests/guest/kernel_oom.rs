@@ -117,7 +117,11 @@ fn warm_up() {
     let (tx, rx) = ipc::channel::<u64>(0);
     let mut b = builder("warm isolated");
     let tx = b.grant(tx);
-    let t = b.spawn_isolated(move || { let _ = tx.send(1); }).unwrap();
+    let t = b
+        .spawn_isolated(move || {
+            let _ = tx.send(1);
+        })
+        .unwrap();
     let _ = rx.recv();
     drop(t.join());
     drop(mpsc::channel::<u64>());
@@ -232,7 +236,9 @@ fn kernel_hog() {
 
     let r = late.spawn(|| 5);
     check(matches!(r, Err(SpawnError::OutOfMemory)), "spawn_refused", format_args!("{:?}", r.as_ref().err()));
-    let r = late_isolated.spawn_isolated(move || { let _ = orphan.recv(); });
+    let r = late_isolated.spawn_isolated(move || {
+        let _ = orphan.recv();
+    });
     check(matches!(r, Err(SpawnError::OutOfMemory)), "spawn_isolated_refused", format_args!("{:?}", r.as_ref().err()));
     let sent = orphan_tx.send(1);
     check(sent == Err(ChannelError::Disconnected), "refused_spawn_released_its_grants", format_args!("{sent:?}"));
@@ -243,11 +249,7 @@ fn kernel_hog() {
     let want = TaskFailure::Panic { message: "kernel victim 1 panicked with the heap full".into() };
     check(r == Err(want), "panic_reported_without_memory", format_args!("{r:?}"));
     let r = act(3, queuer);
-    check(
-        matches!(r, Err(TaskFailure::OutOfKernelMemory { .. })),
-        "mpsc_send_fails_alone",
-        format_args!("{r:?}"),
-    );
+    check(matches!(r, Err(TaskFailure::OutOfKernelMemory { .. })), "mpsc_send_fails_alone", format_args!("{r:?}"));
     let r = act(4, ipc_sender);
     check(r == Ok(Err(ChannelError::OutOfMemory)), "kernel_ipc_send_refused", format_args!("{r:?}"));
 

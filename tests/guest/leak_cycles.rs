@@ -54,7 +54,7 @@ fn cycle(n: usize) -> usize {
     };
     let r = builder("panicker").spawn(|| -> u32 { panic!("deliberate {}", 1) }).unwrap().join();
     expect(r == Err(TaskFailure::Panic { message: "deliberate 1".into() }), &r);
-    if n % KERNEL_FAULT_EVERY == 0 {
+    if n.is_multiple_of(KERNEL_FAULT_EVERY) {
         // SAFETY: none: a deliberate read of an unmapped address, which ends the task.
         let r = builder("faulter").spawn(|| unsafe { core::ptr::read_volatile(0x10 as *const u64) }).unwrap().join();
         expect(matches!(r, Err(TaskFailure::MemoryAccess { addr: 0x10, .. })), &r);
