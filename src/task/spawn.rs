@@ -298,8 +298,10 @@ impl<T> JoinHandle<T> {
             t.joiners.wait(&masked, None);
         }
         // SAFETY: the task has ended: nothing else touches its failure or packet.
-        let outcome = match unsafe { (*t.failure.get()).take() } {
-            Some(failure) => Err(failure),
+        // (The failure is looked at in place: it is large, its message inline.)
+        let failure = unsafe { &mut *t.failure.get() };
+        let outcome = match failure {
+            Some(_) => Err(failure.take().unwrap()),
             // SAFETY: `packet` starts with the `Option<T>` result (see `Packet`).
             None => Ok(unsafe { (*(t.packet as *mut Option<T>)).take() }.expect("task ended without a result")),
         };
