@@ -2,8 +2,11 @@
 //!
 //! A panic in task code (not in an interrupt handler, not with interrupts
 //! masked inside the OS) ends only that task: `join` returns
-//! `Err(TaskFailure::Panic { message })`. The message is formatted in the
-//! task, with interrupts as they were: formatting runs application code
+//! `Err(TaskFailure::Panic { message })`, or `OutOfKernelMemory` for the
+//! panic of a failed allocation; nothing is allocated on the way (the
+//! message is kept inline, see `task::failure::PanicMessage`), so this
+//! works with the heap exhausted. The message is formatted in the task,
+//! with interrupts as they were: formatting runs application code
 //! (`Display` impls), which may take long or panic again; a panic while
 //! formatting the message ends the task too. In an isolated task (EL0) the
 //! message is formatted on the task's stack and handed to the kernel with
@@ -24,7 +27,8 @@ fn panic(info: &PanicInfo) -> ! {
         crate::syscall::user::panic(info);
     }
     match crate::task::panicking_task(crate::arch::cpu::interrupts_enabled()) {
-        Some((task, false)) => fail_task(task, info),
+        // A panic in task code ends that task only (reported without allocating).
+        Some((task, false)) => crate::task::fail_on_panic(task, info),
         Some((task, true)) => {
             crate::console::write_fmt_emergency(format_args!(
                 "\n*** {task} panicked while formatting its panic message\n"
@@ -35,18 +39,6 @@ fn panic(info: &PanicInfo) -> ! {
         }
         None => stop_machine(info),
     }
-}
-
-/// A panic in task code ends that task only.
-fn fail_task(task: crate::task::Task, info: &PanicInfo) -> ! {
-    let message = alloc::format!("{}", info.message());
-    let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
-    match info.location() {
-        Some(l) => p(format_args!("\n*** {task} panicked at {}:{}:{}:\n{message}\n", l.file(), l.line(), l.column())),
-        None => p(format_args!("\n*** {task} panicked:\n{message}\n")),
-    }
-    drop(task); // `fail_current` does not return: nothing left on this stack is dropped
-    crate::task::fail_current(crate::task::TaskFailure::Panic { message });
 }
 
 /// Any other panic is the program's end: report it and exit with 101.

@@ -32,6 +32,8 @@ pub enum ChannelError {
     NotGranted,
     /// The endpoint's handle was closed (the endpoint it was granted as was dropped).
     Closed,
+    /// The kernel heap had no room to queue the message; it was not sent.
+    OutOfMemory,
     /// The kernel refused the system call (bad arguments made by hand).
     Refused(SyscallError),
 }
@@ -42,6 +44,7 @@ impl From<SyscallError> for ChannelError {
             SyscallError::Disconnected => Self::Disconnected,
             SyscallError::NoSuchObject => Self::NotGranted,
             SyscallError::Closed => Self::Closed,
+            SyscallError::OutOfMemory => Self::OutOfMemory,
             other => Self::Refused(other),
         }
     }
@@ -76,6 +79,8 @@ impl From<ChannelError> for RecvTimeoutError {
             ChannelError::Disconnected => Self::Disconnected,
             ChannelError::NotGranted => Self::NotGranted,
             ChannelError::Closed => Self::Closed,
+            // Only a send can run out of memory; as a receive's error, it is the kernel's code.
+            ChannelError::OutOfMemory => Self::Refused(SyscallError::OutOfMemory),
             ChannelError::Refused(e) => Self::Refused(e),
         }
     }
@@ -156,7 +161,8 @@ impl<K> Drop for Endpoint<K> {
         // task (in the kernel, before the task runs, it stays: the task has
         // it; whatever the task still holds is released as it ends). A
         // kernel object moved into an isolated task by mistake cannot be
-        // reached from EL0 and is leaked (its peer never sees it go).
+        // reached from EL0: the task's copy is never dropped there, the
+        // spawner's copy is (see `Builder::spawn_isolated`).
         match self {
             Self::Kernel(k) if !running_at_el0() => {
                 // SAFETY: dropped once, here.
@@ -186,14 +192,18 @@ pub fn channel<T: Message>(bound: usize) -> (Sender<T>, Receiver<T>) {
 }
 
 impl<T: Message> Sender<T> {
-    /// Sends `message`, waiting for room in the channel.
+    /// Sends `message`, waiting for room in the channel. `OutOfMemory`
+    /// if the kernel heap has no room to queue it (in either world).
     pub fn send(&self, message: T) -> Result<(), ChannelError> {
         if let Some(handle) = self.0.granted() {
             let bytes = super::message::bytes_of(&message);
             return crate::syscall::user::channel_send(handle.number(), bytes).map(|_| ()).map_err(Into::into);
         }
         let tx = self.0.kernel().ok_or(ChannelError::NotGranted)?;
-        tx.send(message).map_err(|_| ChannelError::Disconnected)
+        tx.send_fallible(message).map_err(|e| match e {
+            mpsc::SendFailure::OutOfMemory(_) => ChannelError::OutOfMemory,
+            mpsc::SendFailure::Refused(_) => ChannelError::Disconnected,
+        })
     }
 
     /// The handle of a granted sender (for raw system calls), else `None`.

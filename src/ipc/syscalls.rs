@@ -10,7 +10,8 @@
 //! read-only buffer is `BadAddress`, never a kernel fault. Both calls may
 //! block (a full channel, an empty one) like any kernel wait; a receive
 //! with a timeout waits at most that long (`TimedOut`). A closed handle is
-//! `Closed`.
+//! `Closed`. A send the kernel heap has no room to queue is `OutOfMemory`:
+//! the task goes on.
 
 use super::handles::ChannelEnd;
 use super::message::{bytes_of, Message};
@@ -76,7 +77,10 @@ impl<T: Message> ChannelEnd for mpsc::SyncSender<T> {
         copy_from_user(bytes, ptr).map_err(user_error)?;
         // SAFETY: every bit pattern is a valid `T` (`Message`'s contract).
         let message = unsafe { message.assume_init() };
-        self.send(message).map_err(|_| SyscallError::Disconnected)?;
+        self.send_fallible(message).map_err(|e| match e {
+            mpsc::SendFailure::OutOfMemory(_) => SyscallError::OutOfMemory,
+            mpsc::SendFailure::Refused(_) => SyscallError::Disconnected,
+        })?;
         Ok(0)
     }
 

@@ -250,6 +250,9 @@ impl AddressSpace {
 
     /// Maps `pages` fresh zeroed frames at `va` with `attrs`.
     pub fn map_zeroed(&mut self, va: u64, pages: u64, attrs: Attributes) -> Result<(), MapError> {
+        // Room to record them first: a growing `Vec` must not end the kernel
+        // (this runs in the fault handler) when the heap is exhausted.
+        self.frames.try_reserve(pages as usize).map_err(|_| MapError::OutOfTables)?;
         for k in 0..pages {
             let page = va + k * PAGE_SIZE;
             let frame = allocate_frame().ok_or(MapError::OutOfTables)?;
@@ -267,9 +270,11 @@ impl AddressSpace {
 
     /// Grants `region` to this address space, to be mapped at `va` with
     /// `attrs` when the task asks ([`Self::map_granted`]); the region lives
-    /// at least as long as the grant.
-    pub fn grant_shared(&mut self, va: u64, region: &SharedRegion, attrs: Attributes) {
+    /// at least as long as the grant. `Err` if the heap has no room to record it.
+    pub fn grant_shared(&mut self, va: u64, region: &SharedRegion, attrs: Attributes) -> Result<(), MapError> {
+        self.shared.try_reserve(1).map_err(|_| MapError::OutOfTables)?;
         self.shared.push(SharedGrant { va, region: region.clone(), attrs, mapped: false });
+        Ok(())
     }
 
     /// Maps the region granted at `va` (the `map_shared` system call, or the
@@ -356,13 +361,26 @@ impl Drop for AddressSpace {
                 crate::arch::mmu::invalidate_asid(asid.value);
             }
         }
+        // Pages and tables together, in address order: each frame's buddy
+        // (if it is ours) is freed just before it, so the heap merges them at
+        // once. In any other order its free lists grow long and each free
+        // searches them: freeing a big address space took quadratic time.
+        if let Some(tables) = self.tables.take() {
+            let _ = self.frames.try_reserve(self.table_count);
+            let frames = &mut self.frames;
+            tables.free_tables(&FrameTables, |t| {
+                if frames.len() < frames.capacity() {
+                    frames.push((0, t.cast())); // never allocates: there is room
+                } else {
+                    // SAFETY: each table came from `FrameTables` (counted frames) and is freed once.
+                    unsafe { free_frame(t.cast()) }
+                }
+            });
+        }
+        self.frames.sort_unstable_by_key(|(_, frame)| frame.as_ptr() as usize);
         for (_, frame) in self.frames.drain(..) {
             // SAFETY: the task has ended and its TLB entries are gone.
             unsafe { free_frame(frame) };
-        }
-        if let Some(tables) = self.tables.take() {
-            // SAFETY: each table came from `FrameTables` (counted frames) and is freed once.
-            tables.free_tables(&FrameTables, |t| unsafe { free_frame(t.cast()) });
         }
         // Unmapped now: the shared regions may go (if this was their last holder).
         self.shared.clear();

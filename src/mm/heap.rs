@@ -3,8 +3,15 @@
 //!
 //! Allocation masks interrupts while it holds the heap lock, so an interrupt
 //! handler that allocates cannot deadlock against the code it interrupted.
-//! A failed allocation is recorded; the out-of-memory panic that follows
-//! prints the failed size and alignment and the heap's state.
+//! A failed allocation is recorded. Where the OS allocates on a task's
+//! behalf it asks fallibly ([`try_box`], [`try_alloc`], `try_reserve`) and
+//! turns a failure into an error for that call; an allocation that cannot
+//! fail gracefully (`Box::new`, a growing `Vec`) ends the task that made it
+//! with `TaskFailure::OutOfKernelMemory` (the panic handler recognizes the
+//! allocation-failure panic and takes the record, [`take_failure`]). Only
+//! outside task code (boot, interrupt handlers, the `main` task) does it
+//! stop the machine, printing the failed size and alignment and the heap's
+//! state.
 //!
 //! The global allocator serves two worlds: kernel code gets this heap,
 //! isolated tasks (at EL0, where the kernel heap is out of reach) get their
@@ -73,6 +80,12 @@ impl KernelHeap {
     /// The size and alignment of the last allocation that failed, if any.
     pub fn last_failure(&self) -> Option<(usize, usize)> {
         let size = self.failed_size.load(Ordering::Relaxed);
+        (size != 0).then(|| (size, self.failed_align.load(Ordering::Relaxed)))
+    }
+
+    /// As [`Self::last_failure`], and forgets it.
+    pub fn take_failure(&self) -> Option<(usize, usize)> {
+        let size = self.failed_size.swap(0, Ordering::Relaxed);
         (size != 0).then(|| (size, self.failed_align.load(Ordering::Relaxed)))
     }
 }
@@ -173,6 +186,48 @@ pub(crate) fn init(start: u64, size: u64) {
     unsafe { HEAP.add_memory(start as usize, size as usize) };
 }
 
+/// The size and alignment of the last failed kernel allocation, forgotten
+/// once taken (by the panic handler, for `TaskFailure::OutOfKernelMemory`).
+pub(crate) fn take_failure() -> Option<(usize, usize)> {
+    #[cfg(target_os = "none")]
+    return HEAP.take_failure();
+    #[cfg(not(target_os = "none"))]
+    None
+}
+
+/// The size and alignment of the last failed kernel allocation, left for
+/// the panic handler to take.
+pub(crate) fn last_failure() -> Option<(usize, usize)> {
+    #[cfg(target_os = "none")]
+    return HEAP.last_failure();
+    #[cfg(not(target_os = "none"))]
+    None
+}
+
+/// Memory for one `T` (uninitialized) from the global allocator, or `None`
+/// when there is none: for the OS's allocations on a task's behalf, which
+/// must become an error rather than end the caller. A zero-sized `T` gets a
+/// dangling (well-aligned) pointer, as `Box` does.
+pub fn try_alloc<T>() -> Option<core::ptr::NonNull<T>> {
+    let layout = Layout::new::<T>();
+    if layout.size() == 0 {
+        return Some(core::ptr::NonNull::dangling());
+    }
+    // SAFETY: a non-zero size.
+    core::ptr::NonNull::new(unsafe { alloc::alloc::alloc(layout) } as *mut T)
+}
+
+/// `Box::new(value)`, or `value` given back when the heap has no room.
+pub fn try_box<T>(value: T) -> Result<alloc::boxed::Box<T>, T> {
+    let Some(block) = try_alloc::<T>() else { return Err(value) };
+    // SAFETY: `block` is memory for a `T` from the global allocator with
+    // `Layout::new::<T>()` (or dangling for a zero-sized `T`), as `Box` expects.
+    unsafe {
+        block.as_ptr().write(value);
+        Ok(alloc::boxed::Box::from_raw(block.as_ptr()))
+    }
+}
+
 /// After an allocation failure: say what failed and how the heap looks.
 pub(crate) fn report_failure_if_any() {
     #[cfg(target_os = "none")]
@@ -213,5 +268,14 @@ mod tests {
         // SAFETY: a valid layout.
         assert!(unsafe { heap.alloc(huge) }.is_null());
         assert_eq!(heap.last_failure(), Some((1 << 20, 16)));
+        assert_eq!(heap.take_failure(), Some((1 << 20, 16)));
+        assert_eq!(heap.take_failure(), None, "taken once");
+    }
+
+    #[test]
+    fn fallible_boxes() {
+        let b = try_box([7u64; 4]).unwrap();
+        assert_eq!(*b, [7; 4]);
+        assert_eq!(*try_box(()).unwrap(), ());
     }
 }

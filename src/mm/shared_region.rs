@@ -77,7 +77,8 @@ impl SharedRegion {
             return Err(RegionError::BadSize);
         }
         let pages = page_align_up(bytes as u64) / PAGE_SIZE;
-        let mut frames = Frames { frames: Vec::with_capacity(pages as usize), len: bytes };
+        let mut frames = Frames { frames: Vec::new(), len: bytes };
+        frames.frames.try_reserve_exact(pages as usize).map_err(|_| RegionError::OutOfMemory)?;
         for _ in 0..pages {
             frames.frames.push(allocate_frame().ok_or(RegionError::OutOfMemory)?);
         }

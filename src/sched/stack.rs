@@ -46,17 +46,25 @@ impl SlotAllocator {
         Self { free: Vec::new(), never_used: 0, limit }
     }
 
+    /// A free slot; `None` when all are taken, or when the heap has no room
+    /// to remember one more slot for [`Self::free`].
     pub fn allocate(&mut self) -> Option<u32> {
         if let Some(slot) = self.free.pop() {
             return Some(slot);
         }
-        (self.never_used < self.limit).then(|| {
-            self.never_used += 1;
-            self.never_used - 1
-        })
+        if self.never_used == self.limit {
+            return None;
+        }
+        // Room for every slot handed out to come back: `free` never
+        // allocates (it runs as a task is freed, or as a spawn fails for
+        // want of memory, with interrupts masked).
+        self.free.try_reserve(self.never_used as usize + 1).ok()?;
+        self.never_used += 1;
+        Some(self.never_used - 1)
     }
 
     pub fn free(&mut self, slot: u32) {
+        debug_assert!(self.free.len() < self.free.capacity(), "room reserved by `allocate`");
         self.free.push(slot);
     }
 }
@@ -199,6 +207,18 @@ mod tests {
         s.free(1);
         s.free(0);
         assert_eq!([s.allocate(), s.allocate(), s.allocate()], [Some(0), Some(1), None]);
+    }
+
+    #[test]
+    fn freeing_slots_never_allocates() {
+        let mut s = SlotAllocator::new(100);
+        let slots: Vec<u32> = (0..100).map(|_| s.allocate().unwrap()).collect();
+        let capacity = s.free.capacity();
+        assert!(capacity >= 100);
+        for slot in slots {
+            s.free(slot);
+        }
+        assert_eq!(s.free.capacity(), capacity, "room was reserved as the slots were handed out");
     }
 
     #[test]

@@ -13,8 +13,7 @@ use super::priority::Level;
 use super::stack::TaskStacks;
 use super::wait_queue::WaitQueue;
 use crate::arch::context::Context;
-use crate::task::TaskFailure;
-use alloc::sync::Arc;
+use crate::task::{TaskFailure, TaskName};
 use core::cell::{Cell, UnsafeCell};
 use core::ptr::NonNull;
 
@@ -39,7 +38,7 @@ pub struct Tcb {
     pub queue_links: Links<Tcb>,
     pub timer_links: Links<Tcb>,
     pub id: u64,
-    pub name: Option<Arc<str>>,
+    pub name: Option<TaskName>,
     /// The level the task was given, and the one it runs at (higher while it
     /// holds a mutex a more urgent task waits for).
     pub base_level: Cell<Level>,

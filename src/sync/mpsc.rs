@@ -6,6 +6,10 @@
 //! Messages from one sender arrive in the order sent. When every sender is
 //! gone, `recv` drains what is left and then reports disconnection; when the
 //! receiver is gone, `send` gives the message back in a `SendError`.
+//! Queued messages live on the kernel heap; when it has no room for one
+//! more, `send` ends the calling task with `TaskFailure::OutOfKernelMemory`
+//! (as any failed allocation), decided outside the critical section; the
+//! system-call path gets an error instead (`send_fallible`).
 
 use crate::sched::critical::{CpuCell, InterruptsMasked};
 use crate::sched::tcb::WakeReason;
@@ -129,21 +133,52 @@ pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
     (SyncSender(shared.clone()), Receiver(shared))
 }
 
+/// Why [`Shared::send`] failed: as [`SendTimeoutError`], or the kernel heap
+/// had no room for the message (the queue could not grow).
+pub(crate) enum SendFailure<T> {
+    Refused(SendTimeoutError<T>),
+    OutOfMemory(T),
+}
+
+impl<T> From<SendTimeoutError<T>> for SendFailure<T> {
+    fn from(e: SendTimeoutError<T>) -> Self {
+        Self::Refused(e)
+    }
+}
+
+/// For the public `send`s: an out-of-memory failure ends the calling task
+/// (as any failed allocation does), here, outside the critical section.
+fn refused_or_out_of_memory<T>(result: Result<(), SendFailure<T>>) -> Result<(), SendTimeoutError<T>> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(SendFailure::Refused(e)) => Err(e),
+        Err(SendFailure::OutOfMemory(_)) => {
+            let (size, align) = crate::mm::heap::last_failure().unwrap_or((core::mem::size_of::<T>(), 1));
+            alloc::alloc::handle_alloc_error(core::alloc::Layout::from_size_align(size, align).unwrap())
+        }
+    }
+}
+
 impl<T> Shared<T> {
     /// Sends, waiting for room (bounded) until `deadline` if `block`
     /// (`None`: forever); gives the message back on failure. A rendezvous
     /// message not taken by the deadline is taken back out of the channel.
-    fn send(&self, value: T, block: bool, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
+    /// The queue grows only if the heap has room (checked, never a panic
+    /// inside the critical section).
+    fn send(&self, value: T, block: bool, deadline: Option<Instant>) -> Result<(), SendFailure<T>> {
         let masked = InterruptsMasked::new();
         let deadline = deadline.map(Instant::ticks);
         let mut value = Some(value);
         let seq = loop {
             let pushed = self.state.with(&masked, |s| {
                 if !s.receiver_alive {
-                    return Err(SendTimeoutError::Disconnected(value.take().unwrap()));
+                    return Err(SendTimeoutError::Disconnected(value.take().unwrap()).into());
                 }
                 let room = s.capacity.is_none_or(|c| s.queue.len() < c.max(1));
                 if room {
+                    if s.queue.try_reserve(1).is_err() {
+                        return Err(SendFailure::OutOfMemory(value.take().unwrap()));
+                    }
                     s.queue.push_back(value.take().unwrap());
                     s.sent += 1;
                     return Ok(Some(s.sent));
@@ -156,7 +191,7 @@ impl<T> Shared<T> {
             if !block || self.senders_wait.wait(&masked, deadline) == WakeReason::TimedOut {
                 // One last look: room may have come with the deadline.
                 if !block || self.state.with(&masked, |s| s.capacity.is_some_and(|c| s.queue.len() >= c.max(1))) {
-                    return Err(SendTimeoutError::Timeout(value.take().unwrap()));
+                    return Err(SendTimeoutError::Timeout(value.take().unwrap()).into());
                 }
             }
         };
@@ -173,7 +208,7 @@ impl<T> Shared<T> {
                         self.state.with(&masked, |s| s.sent -= 1);
                         self.senders_wait.wake_all(&masked); // the slot is free again
                         scheduler::reschedule_point(&masked);
-                        return Err(SendTimeoutError::Timeout(message));
+                        return Err(SendTimeoutError::Timeout(message).into());
                     }
                 }
             }
@@ -218,7 +253,7 @@ impl<T> Shared<T> {
 impl<T> Sender<T> {
     /// Sends without blocking; `Err` if the receiver is gone.
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        self.0.send(value, false, None).map_err(|e| match e {
+        refused_or_out_of_memory(self.0.send(value, false, None)).map_err(|e| match e {
             SendTimeoutError::Timeout(v) | SendTimeoutError::Disconnected(v) => SendError(v),
         })
     }
@@ -227,7 +262,7 @@ impl<T> Sender<T> {
 impl<T> SyncSender<T> {
     /// Sends, waiting for room; `Err` if the receiver is gone.
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        self.0.send(value, true, None).map_err(|e| match e {
+        refused_or_out_of_memory(self.0.send(value, true, None)).map_err(|e| match e {
             SendTimeoutError::Timeout(v) | SendTimeoutError::Disconnected(v) => SendError(v),
         })
     }
@@ -236,15 +271,21 @@ impl<T> SyncSender<T> {
     /// on a rendezvous channel (`sync_channel(0)`), for a receiver to take
     /// the message. `Err` gives the message back.
     pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
-        self.0.send(value, true, deadline_from_now(timeout))
+        refused_or_out_of_memory(self.0.send(value, true, deadline_from_now(timeout)))
     }
 
     /// Sends if there is room now.
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        self.0.send(value, false, None).map_err(|e| match e {
+        refused_or_out_of_memory(self.0.send(value, false, None)).map_err(|e| match e {
             SendTimeoutError::Timeout(v) => TrySendError::Full(v),
             SendTimeoutError::Disconnected(v) => TrySendError::Disconnected(v),
         })
+    }
+
+    /// As [`Self::send`], but a full kernel heap is an error for this call
+    /// (`OutOfMemory`), not the end of the calling task: for system calls.
+    pub(crate) fn send_fallible(&self, value: T) -> Result<(), SendFailure<T>> {
+        self.0.send(value, true, None)
     }
 }
 

@@ -23,7 +23,8 @@
 //! channel's message size (`BadLength`; for `channel_receive` a smaller
 //! capacity is `BufferTooSmall`, a larger one is fine), its address aligned
 //! for the message type (`Misaligned`) and mapped, writable for a receive
-//! (`BadAddress`). When the other end is gone: `Disconnected`. Shared
+//! (`BadAddress`). When the other end is gone: `Disconnected`. When the
+//! kernel heap has no room to queue a message: `OutOfMemory`. Shared
 //! regions are granted at spawn (`task::Builder::share`, which decides the
 //! address) and mapped by the task with `map_shared`, or by its first touch
 //! of the region (like a heap page): an address that is not page-aligned is
@@ -202,10 +203,13 @@ pub enum SyscallError {
     TimedOut = -9,
     /// The handle was closed by this task (`close`).
     Closed = -10,
+    /// The kernel heap has no room for what the call needs (a queued
+    /// message); nothing was done, the caller may try again later.
+    OutOfMemory = -11,
 }
 
 impl SyscallError {
-    const ALL: [SyscallError; 10] = [
+    const ALL: [SyscallError; 11] = [
         Self::NoSuchCall,
         Self::BadAddress,
         Self::BadLength,
@@ -216,6 +220,7 @@ impl SyscallError {
         Self::InvalidArgument,
         Self::TimedOut,
         Self::Closed,
+        Self::OutOfMemory,
     ];
 }
 

@@ -15,7 +15,7 @@ use super::abi::{encode, MemoryFigure, Syscall, SyscallError, ABI_VERSION, MAX_P
 use crate::arch::esr::Syndrome;
 use crate::arch::exception::{ExceptionFrame, Fault};
 use crate::arch::user_access::{copy_from_user, UserAccessError, UserRange};
-use crate::task::{DemandPaging, TaskFailure};
+use crate::task::{DemandPaging, PanicMessage, TaskFailure};
 
 /// The most bytes one `console_write` accepts.
 pub const MAX_WRITE: u64 = 64 * 1024;
@@ -44,12 +44,14 @@ pub(crate) fn user_exception(fault: Fault) {
 /// the reason, the PC and the faulting address. No backtrace: the task's
 /// frame chain is user memory, which the kernel does not walk.
 fn fail(frame: &ExceptionFrame, esr: u64, far: u64, syndrome: Syndrome, failure: TaskFailure) -> ! {
-    let task = crate::task::current();
-    crate::console::write_fmt_emergency(format_args!(
-        "\n*** {task} failed: {failure}\n  {syndrome}, ESR {esr:#010x}, FAR {far:#018x}, PC {:#018x}, SP {:#018x}\n",
-        frame.elr, frame.sp
-    ));
-    drop(task); // `fail_current` does not return: nothing after it is dropped
+    {
+        // Dropped before the task ends (`fail_current` never returns).
+        let task = crate::task::current();
+        crate::console::write_fmt_emergency(format_args!(
+            "\n*** {task} failed: {failure}\n  {syndrome}, ESR {esr:#010x}, FAR {far:#018x}, PC {:#018x}, SP {:#018x}\n",
+            frame.elr, frame.sp
+        ));
+    }
     crate::task::fail_current(failure)
 }
 
@@ -126,25 +128,50 @@ struct UserText {
     len: u64,
 }
 
+/// The most bytes of user text the kernel reads for a panic report.
+const PANIC_TEXT: usize = MAX_PANIC_TEXT as usize;
+
 impl UserText {
-    /// Copies the text in (at most [`MAX_PANIC_TEXT`] bytes); a bad pointer gives a placeholder.
-    fn read(&self) -> alloc::string::String {
-        let mut buf = [0u8; MAX_PANIC_TEXT as usize];
+    /// Copies the text (at most [`MAX_PANIC_TEXT`] bytes) into `buf`, on the
+    /// kernel stack: nothing is allocated, the heap may be exhausted.
+    fn read<'b>(&self, buf: &'b mut [u8; PANIC_TEXT]) -> Result<&'b [u8], SyscallError> {
         let n = self.len.min(MAX_PANIC_TEXT) as usize;
-        match UserRange::new(self.ptr, n).and_then(|_| copy_from_user(&mut buf[..n], self.ptr)) {
-            Ok(()) => alloc::string::String::from_utf8_lossy(&buf[..n]).into_owned(),
-            Err(e) => alloc::format!("<unreadable: {:?}>", user_error(e)),
+        UserRange::new(self.ptr, n).and_then(|_| copy_from_user(&mut buf[..n], self.ptr)).map_err(user_error)?;
+        Ok(&buf[..n])
+    }
+}
+
+/// User text as read: valid UTF-8 shown as is, other bytes as U+FFFD, a bad
+/// pointer as a placeholder.
+struct Lossy<'a>(Result<&'a [u8], SyscallError>);
+
+impl core::fmt::Display for Lossy<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        let bytes = match self.0 {
+            Ok(bytes) => bytes,
+            Err(e) => return write!(f, "<unreadable: {e:?}>"),
+        };
+        for chunk in bytes.utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            if !chunk.invalid().is_empty() {
+                f.write_str("\u{fffd}")?;
+            }
         }
+        Ok(())
     }
 }
 
 /// The `panic` system call: the isolated task's panic handler reports its
 /// location and message; the task ends with `TaskFailure::Panic`, exactly as
-/// a panic in a normal task does.
+/// a panic in a normal task does (and, as there, without allocating).
 fn panic_isolated(location: UserText, message: UserText) -> ! {
-    let (location, message) = (location.read(), message.read());
-    let task = crate::task::current();
-    crate::console::write_fmt_emergency(format_args!("\n*** {task} panicked at {location}:\n{message}\n"));
-    drop((task, location)); // `fail_current` does not return: nothing after it is dropped
+    let (mut location_buf, mut message_buf) = ([0u8; PANIC_TEXT], [0u8; PANIC_TEXT]);
+    let location = Lossy(location.read(&mut location_buf));
+    let message = PanicMessage::from_args(format_args!("{}", Lossy(message.read(&mut message_buf))));
+    {
+        // Dropped before the task ends (`fail_current` never returns).
+        let task = crate::task::current();
+        crate::console::write_fmt_emergency(format_args!("\n*** {task} panicked at {location}:\n{message}\n"));
+    }
     crate::task::fail_current(TaskFailure::Panic { message })
 }

@@ -7,16 +7,22 @@
 //! its own, named for what the task did: a bad pointer, a misaligned
 //! access, an undefined or privileged instruction, a breakpoint, an
 //! instruction of a disabled extension (SVE, SME).
+//!
+//! A failure is recorded without allocating: the panic message is kept
+//! inline, in a [`PanicMessage`] of at most [`PANIC_MESSAGE_CAPACITY`]
+//! bytes, so a task can fail (and be reported) even when the kernel heap is
+//! exhausted.
 
 use crate::arch::esr::{Access, Extension, FaultStatus, Syndrome};
 use crate::arch::privileged::Privileged;
-use alloc::string::String;
 use core::fmt;
 
+// The message is inline on purpose: a failure is recorded without allocating.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TaskFailure {
     /// The task panicked.
-    Panic { message: String },
+    Panic { message: PanicMessage },
     /// The task ran off the bottom of its stack into the guard region.
     StackOverflow,
     /// A data or instruction abort: a bad pointer.
@@ -48,6 +54,10 @@ pub enum TaskFailure {
     /// holds `held` bytes (pages and tables) and one more page could pass
     /// its `limit` (or the OS ran out of frames first).
     OutOfMemory { addr: u64, held: u64, limit: u64 },
+    /// The kernel heap could not give `size` bytes (aligned to `align`) that
+    /// the task, or the OS on its behalf, asked for without a way to report
+    /// the failure (a `Box::new`, a `Vec` growing...).
+    OutOfKernelMemory { size: u64, align: u64 },
     /// Any other synchronous exception: a class EL0 code cannot cause under
     /// this kernel's settings (an unhandled SVC in kernel code...).
     Exception { esr: u64, pc: u64 },
@@ -78,11 +88,162 @@ impl fmt::Display for TaskFailure {
             Self::OutOfMemory { addr, held, limit } => {
                 write!(f, "out of memory: touching {addr:#x} with {held} bytes held, limit {limit} bytes")
             }
+            Self::OutOfKernelMemory { size, align } => {
+                write!(f, "out of kernel memory: an allocation of {size} bytes (align {align}) failed")
+            }
             Self::Exception { esr, pc } => {
                 write!(f, "unexpected exception: {} (ESR {esr:#x}) at pc {pc:#x}", Syndrome::decode(*esr))
             }
         }
     }
+}
+
+/// The most bytes of a panic message a [`TaskFailure`] keeps.
+/// (Small enough for a `TaskFailure` to stay under 128 bytes, the size
+/// past which Clippy frowns on it as the error of a `Result`.)
+pub const PANIC_MESSAGE_CAPACITY: usize = 117;
+const _: () = assert!(PANIC_MESSAGE_CAPACITY <= u8::MAX as usize, "the length is a u8");
+/// What ends a message cut to fit.
+pub const TRUNCATION_MARKER: &str = "[...]";
+
+/// A panic message, kept inline (formatting it never allocates): at most
+/// [`PANIC_MESSAGE_CAPACITY`] bytes; a longer one is cut at a character
+/// boundary and ends with [`TRUNCATION_MARKER`].
+#[derive(Clone, Copy)]
+pub struct PanicMessage {
+    bytes: [u8; PANIC_MESSAGE_CAPACITY],
+    len: u8,
+    truncated: bool,
+}
+
+impl PanicMessage {
+    pub const fn new() -> Self {
+        Self { bytes: [0; PANIC_MESSAGE_CAPACITY], len: 0, truncated: false }
+    }
+
+    /// The message `args` formats to (cut to fit).
+    pub fn from_args(args: fmt::Arguments) -> Self {
+        let mut message = Self::new();
+        let _ = fmt::Write::write_fmt(&mut message, args);
+        message
+    }
+
+    pub fn as_str(&self) -> &str {
+        // SAFETY: only whole UTF-8 characters are ever copied in (see `write_str`).
+        unsafe { core::str::from_utf8_unchecked(&self.bytes[..self.used()]) }
+    }
+
+    /// Was the message cut to fit?
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// Bytes in use.
+    fn used(&self) -> usize {
+        self.len as usize
+    }
+
+    fn append(&mut self, s: &str) {
+        let used = self.used();
+        self.bytes[used..used + s.len()].copy_from_slice(s.as_bytes());
+        self.len = (used + s.len()) as u8;
+    }
+}
+
+impl fmt::Write for PanicMessage {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.truncated {
+            return Ok(());
+        }
+        if self.used() + s.len() <= PANIC_MESSAGE_CAPACITY {
+            self.append(s);
+            return Ok(());
+        }
+        // Too long: keep what fits before the marker, up to a character boundary.
+        let keep = PANIC_MESSAGE_CAPACITY - TRUNCATION_MARKER.len();
+        if self.used() > keep {
+            let mut cut = keep;
+            while !self.as_str().is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.len = cut as u8;
+        } else {
+            let mut n = keep - self.used();
+            while !s.is_char_boundary(n) {
+                n -= 1;
+            }
+            self.append(&s[..n]);
+        }
+        self.append(TRUNCATION_MARKER);
+        self.truncated = true;
+        Ok(())
+    }
+}
+
+impl Default for PanicMessage {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::ops::Deref for PanicMessage {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for PanicMessage {
+    fn from(s: &str) -> Self {
+        Self::from_args(format_args!("{s}"))
+    }
+}
+
+impl fmt::Display for PanicMessage {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for PanicMessage {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq for PanicMessage {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for PanicMessage {}
+
+impl PartialEq<str> for PanicMessage {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for PanicMessage {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<alloc::string::String> for PanicMessage {
+    fn eq(&self, other: &alloc::string::String) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+/// Is `message` what the standard library's allocation-failure handler
+/// panics with ("memory allocation of N bytes failed")?
+pub fn is_allocation_failure(message: &str) -> bool {
+    message
+        .strip_prefix("memory allocation of ")
+        .and_then(|rest| rest.strip_suffix(" bytes failed"))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The failure a synchronous exception means for the task it happened in.
@@ -111,6 +272,40 @@ pub fn from_fault(syndrome: Syndrome, esr: u64, far: u64, pc: u64, is_overflow: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn panic_messages_are_kept_inline_and_cut_with_a_marker() {
+        let m = PanicMessage::from_args(format_args!("limit {} is over {}", 4, 3));
+        assert_eq!(m, "limit 4 is over 3");
+        assert!(!m.is_truncated());
+        assert_eq!(std::format!("{m:?} / {m}"), "\"limit 4 is over 3\" / limit 4 is over 3");
+        // Exactly full: kept whole.
+        let full = "x".repeat(PANIC_MESSAGE_CAPACITY);
+        assert_eq!(PanicMessage::from(full.as_str()).as_str(), full);
+        // One byte over, in several pieces: cut, marker at the end, never over capacity.
+        const CAP: usize = PANIC_MESSAGE_CAPACITY;
+        let long = PanicMessage::from_args(format_args!("{}{}", "a".repeat(CAP - 56), "b".repeat(57)));
+        assert!(long.is_truncated());
+        assert_eq!(long.len(), CAP);
+        assert!(long.ends_with("bbb[...]"));
+        assert_eq!(long.as_str(), std::format!("{}{}[...]", "a".repeat(CAP - 56), "b".repeat(51)));
+        // Multi-byte characters are never split.
+        let wide = PanicMessage::from_args(format_args!("{}", "é".repeat(200)));
+        assert!(wide.is_truncated());
+        assert_eq!(wide.as_str(), std::format!("{}[...]", "é".repeat((CAP - 5) / 2)));
+        // Content already past the cut point when the overflow comes.
+        let late = PanicMessage::from_args(format_args!("{}{}", "c".repeat(CAP - 2), "dddd"));
+        assert_eq!(late.as_str(), std::format!("{}[...]", "c".repeat(CAP - 5)));
+        assert!(core::mem::size_of::<TaskFailure>() < 128);
+    }
+
+    #[test]
+    fn allocation_failures_are_recognized_by_their_message() {
+        assert!(is_allocation_failure("memory allocation of 536 bytes failed"));
+        assert!(!is_allocation_failure("memory allocation of  bytes failed"));
+        assert!(!is_allocation_failure("memory allocation of 5x bytes failed"));
+        assert!(!is_allocation_failure("deliberate 42"));
+    }
 
     #[test]
     fn faults_become_failures() {

@@ -8,7 +8,9 @@
 //! the task's memory by the kernel for `join`). The closure's code is the image's own
 //! (execute-only at EL0); what it captured must be plain data, since kernel
 //! memory (the heap included) is out of its reach: a captured `Box` or
-//! `&'static` to kernel data is a memory-access fault when used. Inside the
+//! `&'static` to kernel data is a memory-access fault when used. The
+//! spawner's own copy of the closure is dropped once copied, so what it
+//! captured from the kernel is freed, not leaked. Inside the
 //! task, `Box`, `Vec` and `String` allocate from its own heap
 //! ([`crate::mm::user_heap`]), backed on demand ([`demand_page`]) up to its
 //! memory limit. What the
@@ -118,7 +120,9 @@ impl Builder {
     /// Spawns `f` as an isolated task: at EL0, in an address space of its
     /// own, with its own stack (the builder's stack size, default
     /// [`DEFAULT_USER_STACK_SIZE`]) above an unmapped guard region.
-    /// `f` is moved (bit for bit) into the task's memory. What it returns
+    /// `f` is copied (bit for bit) into the task's memory, and the caller's
+    /// `f` is dropped: what it captured from the kernel is freed now, not
+    /// leaked (the task could not reach it anyway). What it returns
     /// is plain data ([`Message`]): the kernel copies it out of the task's
     /// memory as the task exits, for [`JoinHandle::join`].
     ///
@@ -136,15 +140,13 @@ impl Builder {
         T: Message,
     {
         let grants = self.grants.take().map(|g| *g).unwrap_or_default();
-        // Moved into the task: once it is spawned, the kernel forgets its own copy.
-        let f = core::mem::ManuallyDrop::new(f);
-        match self.spawn_with_grants(grants, false, &*f) {
-            Ok(handle) => Ok(handle),
-            Err(e) => {
-                drop(core::mem::ManuallyDrop::into_inner(f));
-                Err(e)
-            }
-        }
+        let spawned = self.spawn_with_grants(grants, false, &f);
+        // The task has its own copy now. Ours is dropped here, in the spawner
+        // (task context, no critical section): what the closure captured from
+        // the kernel (a `Vec`, an `Arc`...) is out of the task's reach anyway,
+        // and would otherwise leak.
+        drop(f);
+        spawned
     }
 
     /// `spawn_isolated` with `grants` given separately, and `f` copied (bit
@@ -197,7 +199,6 @@ impl Builder {
         let mut result = alloc::vec::Vec::new();
         result.try_reserve_exact(result_size).map_err(|_| SpawnError::OutOfMemory)?;
         result.resize(result_size, 0u8);
-        let (level, stacks) = self.level_and_stacks(KERNEL_SIDE_STACK_SIZE)?;
         let stack_size = page_align_up(stack_size);
         let mut space = AddressSpace::new().map_err(|_| SpawnError::OutOfMemory)?;
         space.set_limits(reserve, limit);
@@ -218,16 +219,23 @@ impl Builder {
                 shared_region::Access::ReadWrite => Attributes::USER_DATA,
                 shared_region::Access::ReadOnly => Attributes { writable: false, ..Attributes::USER_DATA },
             };
-            space.grant_shared(*address, region, attrs);
+            space.grant_shared(*address, region, attrs).map_err(|_| SpawnError::OutOfMemory)?;
         }
-        let packet = Box::into_raw(Box::new(IsolatedPacket {
+        // Taken last: a failure from here on gives them back to the cache, as a task's end does.
+        let (level, stacks) = self.level_and_stacks(KERNEL_SIDE_STACK_SIZE)?;
+        let packet = crate::mm::heap::try_box(IsolatedPacket {
             pc: user_entry::<F, T> as *const () as u64,
             stack_top: STACK_TOP,
             handles: core::cell::UnsafeCell::new(grants.handles),
             keep_handles,
             result: result.into_boxed_slice(),
             returned: false,
-        }));
+        });
+        let Ok(packet) = packet else {
+            crate::sched::stack::recycle(stacks);
+            return Err(SpawnError::OutOfMemory); // the handles are released with the packet
+        };
+        let packet = Box::into_raw(packet);
         let start = TaskStart {
             name: self.name.clone(),
             level,
@@ -238,7 +246,7 @@ impl Builder {
             address_space: Some(space),
             user_stack_size: stack_size,
         };
-        Ok(start_task(start, take_isolated_result::<T>))
+        start_task(start, take_isolated_result::<T>)
     }
 }
 
@@ -357,6 +365,7 @@ fn instruction_at(pc: u64) -> Option<u32> {
 
 /// What a translation fault at `far` in the running isolated task's memory
 /// (from EL0, or from the kernel copying to or from it) comes to.
+#[allow(clippy::large_enum_variant)] // a `TaskFailure` is large (its panic message is inline), and rare here
 pub(crate) enum DemandPaging {
     /// A page of demand-zero memory got its frame: retry the access.
     Mapped,
@@ -403,7 +412,7 @@ pub(crate) fn map_granted_region(address: u64) -> Result<u64, crate::syscall::ab
     match space.as_mut().and_then(|space| space.map_granted(address)) {
         Some(Ok(())) => Ok(0),
         // Out of frames for the tables: the caller may try again later.
-        Some(Err(_)) => Err(SyscallError::InvalidArgument),
+        Some(Err(_)) => Err(SyscallError::OutOfMemory),
         None => Err(SyscallError::NoSuchObject),
     }
 }
@@ -434,6 +443,12 @@ pub fn dump_address_space<T>(handle: &JoinHandle<T>) {
         let t = unsafe { handle.tcb.as_ref() };
         // SAFETY: as above.
         if let Some(space) = unsafe { &*t.address_space.get() } {
+            // Room first: a growing `Vec` must not fail here, with interrupts masked.
+            if pages.try_reserve(space.pages().count()).is_err() {
+                drop(_masked);
+                crate::println!("{task}: out of kernel memory for the table of its mappings");
+                return;
+            }
             stack_size = t.user_stack_size;
             pages.extend(space.pages().filter_map(|(va, _)| Some((va, space.attributes_of(va)?))));
         }

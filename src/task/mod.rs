@@ -12,15 +12,30 @@
 //! (panic, fault, stack overflow) without taking the others down; `join`
 //! says which (`join_timeout` waits at most so long, and gives the handle
 //! back if the task is still running). Its memory is freed when it has ended and its `JoinHandle`
-//! has been joined or dropped. Values a failed task had on its stack
-//! (including what its closure captured) are leaked, not dropped: ilusion
-//! does not unwind.
+//! has been joined or dropped: its control block, stacks, name, closure
+//! packet, failure and (isolated) address space and handles; the paths
+//! that end a task without returning drop what they made themselves (the
+//! `Task` named in a report, the message) first. Values a failed kernel
+//! task had on its stack (including what its closure captured) are the
+//! application's and are leaked, not dropped: ilusion does not unwind. So a
+//! `Box` or `Vec` there is lost, a `JoinHandle` keeps its task's control
+//! block, a channel endpoint is never seen to go, a `MutexGuard` is
+//! released by the OS (the mutex is poisoned). An isolated task's memory is
+//! all in its address space, freed whole.
+//!
+//! Out of kernel memory, a task's own allocation that cannot fail
+//! gracefully ends it with [`TaskFailure::OutOfKernelMemory`]; the OS's
+//! allocations on its behalf are errors instead ([`SpawnError::OutOfMemory`],
+//! `ipc::ChannelError::OutOfMemory`). Reporting a failure allocates nothing
+//! ([`PanicMessage`] is inline).
 
 pub mod failure;
+mod name;
 pub mod restart;
 
 pub use crate::sched::priority::Priority;
-pub use failure::TaskFailure;
+pub use failure::{PanicMessage, TaskFailure};
+pub use name::TaskName;
 pub use restart::*;
 
 #[cfg(target_os = "none")]

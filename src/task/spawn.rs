@@ -1,6 +1,6 @@
 //! Creating, joining and naming tasks (the target-only half of [`crate::task`]).
 
-use super::{Priority, TaskFailure};
+use super::{Priority, TaskFailure, TaskName};
 use crate::arch::context::Context;
 use crate::sched::critical::InterruptsMasked;
 use crate::sched::stack::{TaskStacks, MAX_STACK_SIZE};
@@ -8,7 +8,6 @@ use crate::sched::tcb::{State, Tcb, WakeReason};
 use crate::sched::{scheduler, wait_queue::WaitQueue};
 use alloc::boxed::Box;
 use alloc::string::String;
-use alloc::sync::Arc;
 use core::cell::{Cell, UnsafeCell};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -19,7 +18,9 @@ pub const DEFAULT_STACK_SIZE: usize = 16 * 1024;
 /// Why a task could not be created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SpawnError {
-    /// No memory (or no stack slot) left for its stacks and control block.
+    /// No memory (or no stack slot) left for its stacks, control block,
+    /// name or closure. Nothing is lost: what the builder held (granted
+    /// endpoints included) is released, and the caller goes on.
     OutOfMemory,
     /// The priority number is out of range for its class.
     InvalidPriority(Priority),
@@ -66,7 +67,7 @@ impl core::fmt::Display for SpawnError {
 #[derive(Clone, Debug)]
 pub struct Task {
     id: u64,
-    name: Option<Arc<str>>,
+    name: Option<TaskName>,
 }
 
 impl Task {
@@ -143,7 +144,7 @@ unsafe fn take_packet_result<F, T>(packet: *mut ()) -> Option<T> {
 }
 
 unsafe fn drop_packet<F, T>(packet: *mut ()) {
-    // SAFETY: made by `Box::leak` in `Builder::spawn` for this `F` and `T`, and dropped once.
+    // SAFETY: made by `Box::into_raw` in `Builder::spawn` for this `F` and `T`, and dropped once.
     drop(unsafe { Box::from_raw(packet as *mut Packet<F, T>) });
 }
 
@@ -190,7 +191,11 @@ impl Builder {
         T: Send + 'static,
     {
         let (level, stacks) = self.level_and_stacks(self.stack_size.unwrap_or(DEFAULT_STACK_SIZE))?;
-        let packet = Box::into_raw(Box::new(Packet::<F, T> { result: None, f: Some(f) }));
+        let Ok(packet) = crate::mm::heap::try_box(Packet::<F, T> { result: None, f: Some(f) }) else {
+            crate::sched::stack::recycle(stacks);
+            return Err(SpawnError::OutOfMemory); // the closure is dropped with the packet
+        };
+        let packet = Box::into_raw(packet);
         let start = TaskStart {
             name: self.name,
             level,
@@ -201,7 +206,7 @@ impl Builder {
             address_space: None,
             user_stack_size: 0,
         };
-        Ok(start_task(start, take_packet_result::<F, T>))
+        start_task(start, take_packet_result::<F, T>)
     }
 }
 
@@ -217,40 +222,68 @@ pub(super) struct TaskStart {
     pub user_stack_size: u64,
 }
 
+impl TaskStart {
+    /// Gives back what a task that could not be started was made of (its
+    /// closure is dropped, here in the spawner, outside any critical section).
+    fn abandon(self) -> SpawnError {
+        // SAFETY: the packet was made for `drop_packet`; the task never ran.
+        unsafe { (self.drop_packet)(self.packet) };
+        crate::sched::stack::recycle(self.stacks);
+        SpawnError::OutOfMemory
+    }
+}
+
 /// Makes the task control block, queues the task as ready, and returns its
-/// handle, which takes the task's result out of its packet with `take_result`.
-pub(super) fn start_task<T>(start: TaskStart, take_result: unsafe fn(*mut ()) -> Option<T>) -> JoinHandle<T> {
+/// handle, which takes the task's result out of its packet with
+/// `take_result`; if memory is out, frees what `start` holds instead.
+pub(super) fn start_task<T>(
+    mut start: TaskStart,
+    take_result: unsafe fn(*mut ()) -> Option<T>,
+) -> Result<JoinHandle<T>, SpawnError> {
+    let name = match start.name.take() {
+        Some(name) => match TaskName::try_new(&name) {
+            Some(name) => Some(name),
+            None => return Err(start.abandon()),
+        },
+        None => None,
+    };
+    let Some(tcb) = crate::mm::heap::try_alloc::<Tcb>() else {
+        return Err(start.abandon());
+    };
     {
         let level = start.level;
-        let tcb = Box::new(Tcb {
-            context: UnsafeCell::new(Context::default()),
-            queue_links: Default::default(),
-            timer_links: Default::default(),
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            name: start.name.map(Arc::from),
-            base_level: Cell::new(level),
-            level: Cell::new(level),
-            state: Cell::new(State::Ready),
-            wake_reason: Cell::new(WakeReason::Notified),
-            deadline: Cell::new(0),
-            slice_left: Cell::new(0),
-            waiting_on: Cell::new(None),
-            waiting_for_mutex: Cell::new(core::ptr::null()),
-            held_mutexes: Cell::new(core::ptr::null()),
-            stacks: Some(start.stacks),
-            failure: UnsafeCell::new(None),
-            joiners: WaitQueue::new(),
-            packet: start.packet,
-            entry: start.entry,
-            drop_packet: Cell::new(start.drop_packet),
-            refs: Cell::new(2), // the task's own, and the handle's
-            panicking: Cell::new(false),
-            park_token: Cell::new(false),
-            parked: Cell::new(false),
-            address_space: UnsafeCell::new(start.address_space),
-            user_stack_size: start.user_stack_size,
-        });
-        let tcb = NonNull::from(Box::leak(tcb));
+        // SAFETY: memory for a `Tcb`, from the global allocator with its
+        // layout (freed as a `Box` by `scheduler::release`).
+        unsafe {
+            tcb.as_ptr().write(Tcb {
+                context: UnsafeCell::new(Context::default()),
+                queue_links: Default::default(),
+                timer_links: Default::default(),
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                name,
+                base_level: Cell::new(level),
+                level: Cell::new(level),
+                state: Cell::new(State::Ready),
+                wake_reason: Cell::new(WakeReason::Notified),
+                deadline: Cell::new(0),
+                slice_left: Cell::new(0),
+                waiting_on: Cell::new(None),
+                waiting_for_mutex: Cell::new(core::ptr::null()),
+                held_mutexes: Cell::new(core::ptr::null()),
+                stacks: Some(start.stacks),
+                failure: UnsafeCell::new(None),
+                joiners: WaitQueue::new(),
+                packet: start.packet,
+                entry: start.entry,
+                drop_packet: Cell::new(start.drop_packet),
+                refs: Cell::new(2), // the task's own, and the handle's
+                panicking: Cell::new(false),
+                park_token: Cell::new(false),
+                parked: Cell::new(false),
+                address_space: UnsafeCell::new(start.address_space),
+                user_stack_size: start.user_stack_size,
+            })
+        };
         // SAFETY: just made; the stacks are mapped.
         unsafe {
             let t = tcb.as_ref();
@@ -261,7 +294,7 @@ pub(super) fn start_task<T>(start: TaskStart, take_result: unsafe fn(*mut ()) ->
         // SAFETY: alive (our references) and on no queue.
         unsafe { scheduler::make_ready(&masked, tcb) };
         scheduler::reschedule_point(&masked);
-        JoinHandle { tcb, take_result }
+        Ok(JoinHandle { tcb, take_result })
     }
 }
 
@@ -321,8 +354,10 @@ impl<T> JoinHandle<T> {
             }
         }
         // SAFETY: the task has ended: nothing else touches its failure or packet.
-        let outcome = match unsafe { (*t.failure.get()).take() } {
-            Some(failure) => Err(failure),
+        // (The failure is looked at in place: it is large, its message inline.)
+        let failure = unsafe { &mut *t.failure.get() };
+        let outcome = match failure {
+            Some(_) => Err(failure.take().unwrap()),
             // SAFETY: `take_result` was made for this packet, by the same spawn.
             None => Ok(unsafe { (self.take_result)(t.packet) }.expect("task ended without a result")),
         };
@@ -426,6 +461,10 @@ pub(crate) fn fault_in_task(fault: &crate::arch::exception::Fault) -> Option<(Ta
 }
 
 /// Ends the running task with `failure` (from the panic or exception handler).
+///
+/// It does not return, so nothing on the caller's stack is ever dropped:
+/// callers drop what they own (a [`Task`] holds a reference to the name)
+/// before calling it.
 pub(crate) fn fail_current(failure: TaskFailure) -> ! {
     super::isolated::release_handles();
     scheduler::exit_current(Some(failure))
@@ -445,6 +484,28 @@ pub(crate) fn panicking_task(irqs_enabled: bool) -> Option<(Task, bool)> {
     }
     let again = t.panicking.replace(true);
     Some((Task { id: t.id, name: t.name.clone() }, again))
+}
+
+/// The panic handler's path for a panic that ends just the running task
+/// (`task`, from [`panicking_task`]): report it and end the task, without
+/// allocating (the heap may be what ran out). The standard library's
+/// allocation-failure panic becomes [`TaskFailure::OutOfKernelMemory`].
+pub(crate) fn fail_on_panic(task: Task, info: &core::panic::PanicInfo) -> ! {
+    use super::failure::{is_allocation_failure, PanicMessage};
+    let message = PanicMessage::from_args(format_args!("{}", info.message()));
+    let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
+    match info.location() {
+        Some(l) => p(format_args!("\n*** {task} panicked at {}:{}:{}:\n{message}\n", l.file(), l.line(), l.column())),
+        None => p(format_args!("\n*** {task} panicked:\n{message}\n")),
+    }
+    drop(task);
+    let failure = match crate::mm::heap::take_failure() {
+        Some((size, align)) if is_allocation_failure(&message) => {
+            TaskFailure::OutOfKernelMemory { size: size as u64, align: align as u64 }
+        }
+        _ => TaskFailure::Panic { message },
+    };
+    fail_current(failure)
 }
 
 impl core::fmt::Display for Task {

@@ -1,0 +1,126 @@
+//! A task's name: shared by the task and every [`Task`](super::Task) value
+//! naming it, and made without panicking when memory is out.
+//!
+//! `TaskName` is a reference-counted string, like `Arc<str>`, but
+//! [`TaskName::try_new`] reports an allocation failure instead of ending
+//! the caller, so `Builder::spawn` can return `SpawnError::OutOfMemory`.
+//! Cloning only bumps the count; the last drop frees the block.
+
+use core::alloc::Layout;
+use core::fmt;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// The block's header; the name's bytes follow it.
+#[repr(C)]
+struct Header {
+    refs: AtomicUsize,
+    len: usize,
+}
+
+/// A shared, immutable task name.
+pub struct TaskName(NonNull<Header>);
+
+// SAFETY: the bytes never change after `try_new`, and the count is atomic.
+unsafe impl Send for TaskName {}
+// SAFETY: as above.
+unsafe impl Sync for TaskName {}
+
+/// The block for a name of `len` bytes, and where the bytes start in it.
+fn layout(len: usize) -> (Layout, usize) {
+    let (layout, offset) = Layout::new::<Header>().extend(Layout::array::<u8>(len).unwrap()).unwrap();
+    (layout.pad_to_align(), offset)
+}
+
+impl TaskName {
+    /// A copy of `name`, or `None` if the heap has no room for it.
+    pub fn try_new(name: &str) -> Option<Self> {
+        let (layout, offset) = layout(name.len());
+        // SAFETY: the layout is not zero-sized (it holds a header).
+        let block = NonNull::new(unsafe { alloc::alloc::alloc(layout) } as *mut Header)?;
+        // SAFETY: a fresh block of `layout`: the header, then `name.len()` bytes at `offset`.
+        unsafe {
+            block.write(Header { refs: AtomicUsize::new(1), len: name.len() });
+            let bytes = (block.as_ptr() as *mut u8).add(offset);
+            core::ptr::copy_nonoverlapping(name.as_ptr(), bytes, name.len());
+        }
+        Some(Self(block))
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the block lives while a `TaskName` refers to it.
+        unsafe { self.0.as_ref() }
+    }
+
+    pub fn as_str(&self) -> &str {
+        let len = self.header().len;
+        // SAFETY: `try_new` copied `len` bytes of a `str` at this offset; they never change.
+        unsafe {
+            let bytes = (self.0.as_ptr() as *const u8).add(layout(len).1);
+            core::str::from_utf8_unchecked(core::slice::from_raw_parts(bytes, len))
+        }
+    }
+}
+
+impl From<&str> for TaskName {
+    /// As [`TaskName::try_new`]; panics when out of memory (for names made at boot).
+    fn from(name: &str) -> Self {
+        Self::try_new(name).expect("out of memory for a task name")
+    }
+}
+
+impl Clone for TaskName {
+    fn clone(&self) -> Self {
+        self.header().refs.fetch_add(1, Ordering::Relaxed);
+        Self(self.0)
+    }
+}
+
+impl Drop for TaskName {
+    fn drop(&mut self) {
+        if self.header().refs.fetch_sub(1, Ordering::Release) == 1 {
+            core::sync::atomic::fence(Ordering::Acquire);
+            let (layout, _) = layout(self.header().len);
+            // SAFETY: the last reference: nothing reads the block any more; it came
+            // from `alloc` with this layout.
+            unsafe { alloc::alloc::dealloc(self.0.as_ptr() as *mut u8, layout) };
+        }
+    }
+}
+
+impl core::ops::Deref for TaskName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for TaskName {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for TaskName {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_one_block_and_frees_it_with_the_last_reference() {
+        let a = TaskName::try_new("worker №1").unwrap();
+        let b = a.clone();
+        assert_eq!((a.as_str(), &*b), ("worker №1", "worker №1"));
+        assert_eq!(a.0, b.0, "a clone shares the block");
+        assert_eq!(a.header().refs.load(Ordering::Relaxed), 2);
+        drop(a);
+        assert_eq!(b.header().refs.load(Ordering::Relaxed), 1);
+        assert_eq!(std::format!("{b} {b:?}"), "worker №1 \"worker №1\"");
+        assert_eq!(TaskName::try_new("").unwrap().as_str(), "");
+    }
+}

@@ -1,0 +1,338 @@
+//! QEMU test: running the kernel heap dry ends only the task that asked.
+//!
+//! 1. A kernel task ("hog") takes every byte of the kernel heap, then
+//!    allocates once more: it alone ends, with `OutOfKernelMemory`. With
+//!    the heap still exhausted, each of these fails alone, reported, while a
+//!    bystander keeps counting: a kernel task's `Box::new`, a kernel task's
+//!    panic (the report allocates nothing), a kernel task's `mpsc` send (the
+//!    queue cannot grow), an isolated task's panic (the `panic` call) and
+//!    its first `channel_send` (an error for that call: the task goes on and
+//!    sends again once memory is back). `Builder::spawn` and
+//!    `spawn_isolated` return `Err(OutOfMemory)`, and what the isolated
+//!    builder had granted is released (its peer sees `Disconnected`).
+//! 2. An isolated task touches heap pages until the kernel has no frame
+//!    left (the heap's big blocks taken first): it ends with
+//!    `OutOfMemory`, the others go on.
+//!
+//! After each, once the hog is gone, the kernel heap and the frames in use
+//! are exactly where they were before (bytes, not a margin).
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+#[path = "common/mod.rs"]
+mod common;
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use common::{check, finish};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use ilusion::ipc::{self, ChannelError};
+use ilusion::mm::heap::HeapStats;
+use ilusion::sync::{mpsc, Mutex};
+use ilusion::task::{self, Builder, JoinHandle, SpawnError, TaskFailure};
+use ilusion::time::{self, Duration};
+
+ilusion::entry!(main);
+
+/// Every stack in this test is one page, like an isolated task's kernel-side
+/// stack, so the OS's cache of freed stacks holds the same bytes throughout.
+const STACK: usize = 4096;
+/// What the hog takes: kept outside the hog, so it can be given back.
+static HOARD: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// Which kernel victim may act now (1, 2, ...; 0: none).
+static GO: AtomicU64 = AtomicU64::new(0);
+static HEARTBEAT: AtomicU64 = AtomicU64::new(0);
+static STOP: AtomicBool = AtomicBool::new(false);
+/// The sender the "queuer" uses. Not captured by its closure: what a failed
+/// kernel task's closure captured is the application's, and is leaked.
+static QUEUE: Mutex<Option<mpsc::Sender<u64>>> = Mutex::new(None);
+
+fn builder(name: &str) -> Builder {
+    Builder::new().name(name).stack_size(STACK)
+}
+
+/// Takes blocks of every size, largest first, until not even 8 bytes are left.
+fn take_everything(hoard: &mut Vec<Vec<u8>>) {
+    take_blocks_down_to(hoard, 8)
+}
+
+/// Takes blocks of every size from the largest down to `smallest` bytes.
+fn take_blocks_down_to(hoard: &mut Vec<Vec<u8>>, smallest: usize) {
+    let mut size = 1usize << 40;
+    while size >= smallest {
+        let mut block = Vec::new();
+        if hoard.len() < hoard.capacity() && block.try_reserve_exact(size).is_ok() {
+            hoard.push(block);
+        } else {
+            size /= 2;
+        }
+    }
+}
+
+fn usage() -> (HeapStats, usize) {
+    (ilusion::mm::heap::stats(), ilusion::mm::frames_in_use())
+}
+
+/// A kernel task that waits (parked) for its turn `id`, then runs `f`.
+fn victim<T: Send + 'static>(id: u64, name: &str, f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
+    builder(name)
+        .spawn(move || {
+            while GO.load(Ordering::Acquire) != id {
+                task::park();
+            }
+            f()
+        })
+        .expect("spawn victim")
+}
+
+/// Takes whatever the heap got back since (a joined task's control block...).
+fn top_up() {
+    take_everything(&mut HOARD.lock().unwrap());
+}
+
+/// Lets victim `id` act with the heap exhausted; what it ended with.
+fn act<T>(id: u64, victim: JoinHandle<T>) -> Result<T, TaskFailure> {
+    top_up();
+    GO.store(id, Ordering::Release);
+    victim.unpark();
+    victim.join()
+}
+
+/// Runs the OS through a few spawns of every kind, so that its caches
+/// (freed stacks, freed frames, stack slots) are as full as they get.
+fn warm_up() {
+    let tasks: Vec<_> = (0..16).map(|k| builder("warm").spawn(move || k).unwrap()).collect();
+    tasks.into_iter().for_each(|t| drop(t.join()));
+    let pages = Builder::new()
+        .memory_limit(4 << 20)
+        .spawn_isolated(|| {
+            for k in 0..100u64 {
+                // SAFETY: the task's own heap range, backed on first touch; no allocator uses it.
+                unsafe { ((ilusion::mm::user_layout::HEAP_BASE + k * 4096) as *mut u8).write_volatile(1) };
+            }
+        })
+        .unwrap();
+    drop(pages.join());
+    let (tx, rx) = ipc::channel::<u64>(0);
+    let mut b = builder("warm isolated");
+    let tx = b.grant(tx);
+    let t = b
+        .spawn_isolated(move || {
+            let _ = tx.send(1);
+        })
+        .unwrap();
+    let _ = rx.recv();
+    drop(t.join());
+    drop(mpsc::channel::<u64>());
+    HOARD.lock().unwrap().reserve(4096);
+}
+
+/// How many spawns of each kind [`spawn_as_memory_comes_back`] tries at most.
+const SWEEP: usize = 200;
+
+/// Gives the hoard back a block at a time, smallest first, and tries a spawn
+/// of each kind after each: every stage of a spawn (stacks, closure, name,
+/// control block, address space...) meets an exhausted heap on the way, and
+/// each must be an `Err` (giving back what it took) until one runs.
+fn spawn_as_memory_comes_back(kernel_builders: &mut Vec<Builder>, isolated_builders: &mut Vec<Builder>) {
+    let (mut kernel, mut isolated) = ((0, None), (0, None));
+    while kernel.1.is_none() || isolated.1.is_none() {
+        let Some(block) = HOARD.lock().unwrap().pop() else { break };
+        drop(block);
+        if kernel.1.is_none() {
+            let Some(b) = kernel_builders.pop() else { break };
+            match b.spawn(|| 5) {
+                Ok(t) => kernel.1 = Some(t.join()),
+                Err(SpawnError::OutOfMemory) => kernel.0 += 1,
+                Err(e) => return check(false, "spawn_as_memory_comes_back", format_args!("{e:?}")),
+            }
+        }
+        if isolated.1.is_none() {
+            let Some(b) = isolated_builders.pop() else { break };
+            match b.spawn_isolated(|| {}) {
+                Ok(t) => isolated.1 = Some(t.join()),
+                Err(SpawnError::OutOfMemory) => isolated.0 += 1,
+                Err(e) => return check(false, "spawn_as_memory_comes_back", format_args!("{e:?}")),
+            }
+        }
+    }
+    ilusion::println!("spawns refused until memory came back: kernel {kernel:?}, isolated {isolated:?}");
+    let ok = kernel.0 > 0 && kernel.1 == Some(Ok(5)) && isolated.0 > 0 && isolated.1 == Some(Ok(()));
+    check(ok, "spawn_as_memory_comes_back", format_args!("{kernel:?} {isolated:?}"));
+}
+
+fn kernel_hog() {
+    let baseline = usage();
+    let bystander = builder("bystander")
+        .spawn(|| {
+            while !STOP.load(Ordering::Relaxed) {
+                HEARTBEAT.fetch_add(1, Ordering::Relaxed);
+                time::sleep(Duration::from_micros(500));
+            }
+        })
+        .unwrap();
+
+    // The victims are made while memory is there; they act once it is gone.
+    let boxer = victim(1, "boxer", || core::hint::black_box(Box::new([1u8; 64]))[0]);
+    let panicker = victim(2, "panicker", || -> u8 { panic!("kernel victim {} panicked with the heap full", 1) });
+    let (queue_tx, queue_rx) = mpsc::channel::<u64>();
+    *QUEUE.lock().unwrap() = Some(queue_tx);
+    // Fails holding the lock: the mutex is poisoned, and released.
+    let queuer = victim(3, "queuer", || QUEUE.lock().map(|q| q.as_ref().map(|tx| tx.send(9).is_ok())).is_ok());
+    let (ipc_tx, ipc_rx) = ipc::channel::<u64>(4);
+    let ipc_sender = victim(4, "ipc sender", move || ipc_tx.send(3));
+
+    let (go_tx, go_rx) = ipc::channel::<u64>(0);
+    let mut b = builder("isolated panicker");
+    let go = b.grant(go_rx);
+    let isolated_panicker = b
+        .spawn_isolated::<_, ()>(move || {
+            let _ = go.recv(); // memory is there
+            let _ = go.recv(); // memory is gone
+            panic!("isolated victim {}", 7);
+        })
+        .unwrap();
+    go_tx.send(0).unwrap();
+
+    let (go2_tx, go2_rx) = ipc::channel::<u64>(0);
+    let (out_tx, out_rx) = ipc::channel::<u64>(1);
+    let mut b = builder("isolated sender");
+    let (go2, out) = (b.grant(go2_rx), b.grant(out_tx));
+    let isolated_sender = b
+        .spawn_isolated(move || {
+            let _ = go2.recv();
+            let _ = go2.recv(); // memory is gone: the queue cannot grow
+            if out.send(1) != Err(ChannelError::OutOfMemory) {
+                panic!("first send while out of memory was not refused");
+            }
+            let _ = go2.recv(); // memory is back
+            if out.send(2).is_err() {
+                panic!("second send refused");
+            }
+        })
+        .unwrap();
+    go2_tx.send(0).unwrap();
+
+    // Spawns tried with the heap exhausted: the builders are made now.
+    let late = builder("late");
+    let (orphan_tx, orphan_rx) = ipc::channel::<u64>(1);
+    let mut late_isolated = builder("late isolated");
+    let orphan = late_isolated.grant(orphan_rx);
+    let mut kernel_builders: Vec<Builder> = (0..SWEEP).map(|_| builder("sweeper")).collect();
+    let mut isolated_builders: Vec<Builder> = (0..SWEEP).map(|_| builder("isolated sweeper")).collect();
+
+    let hog = builder("hog")
+        .spawn(|| {
+            take_everything(&mut HOARD.lock().unwrap());
+            core::hint::black_box(Box::new([0u8; 64]))[0] // never returns: the heap is empty
+        })
+        .unwrap();
+    let r = hog.join();
+    check(r == Err(TaskFailure::OutOfKernelMemory { size: 64, align: 1 }), "hog_fails_alone", format_args!("{r:?}"));
+    top_up(); // what the joined hog gave back
+    let free = ilusion::mm::heap::stats().free();
+    check(free == 0, "heap_exhausted", format_args!("{free} bytes free"));
+
+    let r = late.spawn(|| 5);
+    check(matches!(r, Err(SpawnError::OutOfMemory)), "spawn_refused", format_args!("{:?}", r.as_ref().err()));
+    let r = late_isolated.spawn_isolated(move || {
+        let _ = orphan.recv();
+    });
+    check(matches!(r, Err(SpawnError::OutOfMemory)), "spawn_isolated_refused", format_args!("{:?}", r.as_ref().err()));
+    let sent = orphan_tx.send(1);
+    check(sent == Err(ChannelError::Disconnected), "refused_spawn_released_its_grants", format_args!("{sent:?}"));
+
+    let r = act(1, boxer);
+    check(r == Err(TaskFailure::OutOfKernelMemory { size: 64, align: 1 }), "box_fails_alone", format_args!("{r:?}"));
+    let r = act(2, panicker);
+    let want = TaskFailure::Panic { message: "kernel victim 1 panicked with the heap full".into() };
+    check(r == Err(want), "panic_reported_without_memory", format_args!("{r:?}"));
+    let r = act(3, queuer);
+    check(matches!(r, Err(TaskFailure::OutOfKernelMemory { .. })), "mpsc_send_fails_alone", format_args!("{r:?}"));
+    let r = act(4, ipc_sender);
+    check(r == Ok(Err(ChannelError::OutOfMemory)), "kernel_ipc_send_refused", format_args!("{r:?}"));
+
+    top_up();
+    go_tx.send(1).unwrap();
+    let r = isolated_panicker.join();
+    let want = TaskFailure::Panic { message: "isolated victim 7".into() };
+    check(r == Err(want), "isolated_panic_reported_without_memory", format_args!("{r:?}"));
+    top_up();
+    go2_tx.send(1).unwrap();
+    let beat = HEARTBEAT.load(Ordering::Relaxed);
+    time::sleep(Duration::from_millis(5));
+    let later = HEARTBEAT.load(Ordering::Relaxed);
+    check(later > beat, "bystander_counts_on", format_args!("{beat} -> {later}"));
+
+    spawn_as_memory_comes_back(&mut kernel_builders, &mut isolated_builders);
+
+    HOARD.lock().unwrap().clear();
+    go2_tx.send(2).unwrap();
+    let got = out_rx.recv();
+    let r = isolated_sender.join();
+    check(got == Ok(2) && r == Ok(()), "isolated_send_refused_then_ok", format_args!("{got:?}, {r:?}"));
+    STOP.store(true, Ordering::Relaxed);
+    let r = bystander.join();
+    check(r == Ok(()), "bystander_unharmed", format_args!("{r:?}"));
+    STOP.store(false, Ordering::Relaxed);
+    GO.store(0, Ordering::Relaxed);
+    let poisoned = QUEUE.is_poisoned();
+    check(poisoned, "queue_mutex_poisoned", format_args!("{poisoned}"));
+    QUEUE.lock().unwrap_or_else(|e| e.into_inner()).take();
+    QUEUE.clear_poison();
+    drop((queue_rx, ipc_rx, go_tx, go2_tx, out_rx, orphan_tx, kernel_builders, isolated_builders));
+    let now = usage();
+    check(now == baseline, "kernel_hog_heap_back_to_baseline", format_args!("{baseline:?} -> {now:?}"));
+}
+
+fn isolated_hog() {
+    let baseline = usage();
+    let bystander = builder("bystander")
+        .spawn(|| {
+            while !STOP.load(Ordering::Relaxed) {
+                HEARTBEAT.fetch_add(1, Ordering::Relaxed);
+                time::sleep(Duration::from_micros(500));
+            }
+        })
+        .unwrap();
+    let total = ilusion::mm::heap::stats().total as u64;
+    // The heap's big blocks go first (cheaply, untouched); the hog takes
+    // what is left (a few MiB) page by page, as frames.
+    take_blocks_down_to(&mut HOARD.lock().unwrap(), 4 << 20);
+    let left = ilusion::mm::heap::stats().free();
+    let hog = builder("isolated hog")
+        .heap_reserve(4 * total.next_power_of_two())
+        .memory_limit(4 * total)
+        .spawn_isolated::<_, ()>(|| {
+            let mut page = ilusion::mm::user_layout::HEAP_BASE;
+            loop {
+                // SAFETY: the task's own heap range, backed on first touch; no allocator uses it.
+                unsafe { (page as *mut u8).write_volatile(1) };
+                page += 4096;
+            }
+        })
+        .unwrap();
+    let r = hog.join();
+    let ok = matches!(r, Err(TaskFailure::OutOfMemory { held, limit, .. })
+        if limit == 4 * total && held > left as u64 / 2 && held <= left as u64 + (256 << 10));
+    check(ok, "isolated_hog_fails_alone", format_args!("{r:?}, {left} bytes were left"));
+    HOARD.lock().unwrap().clear();
+    let beat = HEARTBEAT.load(Ordering::Relaxed);
+    time::sleep(Duration::from_millis(5));
+    let later = HEARTBEAT.load(Ordering::Relaxed);
+    check(later > beat, "bystander_counts_on_after_isolated_hog", format_args!("{beat} -> {later}"));
+    STOP.store(true, Ordering::Relaxed);
+    drop(bystander.join());
+    STOP.store(false, Ordering::Relaxed);
+    let now = usage();
+    check(now == baseline, "isolated_hog_heap_back_to_baseline", format_args!("{baseline:?} -> {now:?}"));
+}
+
+fn main() {
+    warm_up();
+    kernel_hog();
+    isolated_hog();
+    kernel_hog();
+    finish()
+}
