@@ -23,7 +23,7 @@ pub mod address_space;
 #[cfg(target_os = "none")]
 pub use crate::task::dump_address_space as dump;
 #[cfg(target_os = "none")]
-pub use address_space::frames_in_use;
+pub use address_space::{frames_in_use, pooled_frames};
 #[cfg(target_os = "none")]
 pub mod shared_region;
 #[cfg(target_os = "none")]

@@ -162,16 +162,21 @@ fn spawn_as_memory_comes_back(kernel_builders: &mut Vec<Builder>, isolated_build
     check(ok, "spawn_as_memory_comes_back", format_args!("{kernel:?} {isolated:?}"));
 }
 
-fn kernel_hog() {
-    let baseline = usage();
-    let bystander = builder("bystander")
+/// A task that counts heartbeats every 500 us until `STOP`.
+fn spawn_bystander() -> JoinHandle<()> {
+    builder("bystander")
         .spawn(|| {
             while !STOP.load(Ordering::Relaxed) {
                 HEARTBEAT.fetch_add(1, Ordering::Relaxed);
                 time::sleep(Duration::from_micros(500));
             }
         })
-        .unwrap();
+        .unwrap()
+}
+
+fn kernel_hog() {
+    let baseline = usage();
+    let bystander = spawn_bystander();
 
     // The victims are made while memory is there; they act once it is gone.
     let boxer = victim(1, "boxer", || core::hint::black_box(Box::new([1u8; 64]))[0]);
@@ -288,14 +293,7 @@ fn kernel_hog() {
 
 fn isolated_hog() {
     let baseline = usage();
-    let bystander = builder("bystander")
-        .spawn(|| {
-            while !STOP.load(Ordering::Relaxed) {
-                HEARTBEAT.fetch_add(1, Ordering::Relaxed);
-                time::sleep(Duration::from_micros(500));
-            }
-        })
-        .unwrap();
+    let bystander = spawn_bystander();
     let total = ilusion::mm::heap::stats().total as u64;
     // The heap's big blocks go first (cheaply, untouched); the hog takes
     // what is left (a few MiB) page by page, as frames.
