@@ -5,9 +5,10 @@
 //! - 20,000 `irq::register` / `unregister` pairs while a 5 µs periodic
 //!   timer interrupts them (its handler acknowledges through the same
 //!   interrupt controller, whose lock `register` takes).
-//! - A less urgent task spawns and joins in a loop (mapping stacks takes
-//!   the kernel tables' lock) while a more urgent one, woken every
-//!   millisecond, does the same.
+//! - A less urgent task spawns and joins in a loop (mapping and unmapping
+//!   stacks of sizes the stack cache does not hold takes the kernel
+//!   tables' lock) while a more urgent one, woken every millisecond, does
+//!   the same.
 
 #![no_std]
 #![no_main]
@@ -20,7 +21,7 @@ use alloc::sync::Arc;
 use common::{check, finish};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use ilusion::irq;
-use ilusion::task::{self, Builder, Priority};
+use ilusion::task::{Builder, Priority};
 use ilusion::time::{self, Duration, Instant};
 
 ilusion::entry!(main);
@@ -72,11 +73,15 @@ fn spawn_from_two_priorities() {
         Builder::new()
             .priority(priority)
             .spawn(move || {
+                let mut n = 0;
                 while !stop.load(Ordering::Relaxed) {
                     if let Some(p) = period {
                         time::sleep(p);
                     }
-                    task::spawn(|| ()).join().unwrap();
+                    // Sizes the stack cache does not hold: each spawn maps new stacks.
+                    n += 1;
+                    let stack = 4096 * (1 + n % 8);
+                    Builder::new().stack_size(stack).spawn(|| ()).unwrap().join().unwrap();
                     count.fetch_add(1, Ordering::Relaxed);
                 }
             })

@@ -127,7 +127,8 @@ fn main() {
 ///   sizes they had) then holds kernel-task stacks only.
 fn settle() {
     time::sleep(Duration::from_millis(10));
-    let tasks: [_; MOST_TASKS_AT_ONCE] = core::array::from_fn(|_| task::spawn(|| time::sleep(Duration::from_millis(1))));
+    let tasks: [_; MOST_TASKS_AT_ONCE] =
+        core::array::from_fn(|_| task::spawn(|| time::sleep(Duration::from_millis(1))));
     for t in tasks {
         t.join().unwrap();
     }
