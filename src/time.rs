@@ -252,7 +252,7 @@ pub fn set_periodic(period: Duration, handler: fn()) -> Result<(), PeriodError> 
         PERIODIC_HANDLER.store(handler as usize, Ordering::Relaxed);
         let next = crate::arch::cpu::counter().saturating_add(ticks);
         NEXT_DEADLINE.store(next, Ordering::Relaxed);
-        rearm(&crate::sched::critical::InterruptsMasked::new());
+        rearm(&crate::critical::InterruptsMasked::new());
     });
     Ok(())
 }
@@ -262,7 +262,7 @@ pub fn set_periodic(period: Duration, handler: fn()) -> Result<(), PeriodError> 
 pub fn stop_periodic() {
     crate::arch::cpu::without_interrupts(|| {
         PERIOD_TICKS.store(0, Ordering::Relaxed);
-        rearm(&crate::sched::critical::InterruptsMasked::new());
+        rearm(&crate::critical::InterruptsMasked::new());
     });
 }
 
@@ -283,7 +283,7 @@ pub(crate) fn mark_boot(count: u64) {
 /// periodic handler's next period and the scheduler's next deadline
 /// (sleepers, timeouts, the end of a slice). Nothing waiting: timer off.
 #[cfg(target_os = "none")]
-pub(crate) fn rearm(masked: &crate::sched::critical::InterruptsMasked) {
+pub(crate) fn rearm(masked: &crate::critical::InterruptsMasked) {
     let periodic =
         if PERIOD_TICKS.load(Ordering::Relaxed) != 0 { NEXT_DEADLINE.load(Ordering::Relaxed) } else { u64::MAX };
     let next = periodic.min(crate::sched::timer::next_deadline(masked));
@@ -299,7 +299,7 @@ pub(crate) fn rearm(masked: &crate::sched::critical::InterruptsMasked) {
 #[cfg(target_os = "none")]
 pub(crate) fn timer_interrupt(_: crate::irq::IntId) {
     // SAFETY: interrupt handlers run with interrupts masked.
-    let masked = unsafe { crate::sched::critical::InterruptsMasked::assume() };
+    let masked = unsafe { crate::critical::InterruptsMasked::assume() };
     let now = crate::arch::cpu::counter();
     let period = PERIOD_TICKS.load(Ordering::Relaxed);
     let due = NEXT_DEADLINE.load(Ordering::Relaxed);
@@ -330,7 +330,8 @@ pub fn sleep(d: Duration) {
 /// Blocks the running task until `deadline` ([`Instant::FOREVER`]: forever).
 #[cfg(target_os = "none")]
 pub fn sleep_until(deadline: Instant) {
-    use crate::sched::{critical::InterruptsMasked, scheduler, timer};
+    use crate::critical::InterruptsMasked;
+    use crate::sched::{scheduler, timer};
     if crate::arch::user_mode::running_at_el0() {
         let left = if deadline.is_forever() { Duration::MAX } else { deadline.duration_since(Instant::now()) };
         return crate::syscall::user::sleep_nanos(crate::syscall::abi::timeout_to_nanos(left));

@@ -18,8 +18,6 @@ pub mod ready_queue;
 pub mod stack;
 
 #[cfg(target_os = "none")]
-pub(crate) use crate::critical;
-#[cfg(target_os = "none")]
 pub(crate) mod scheduler;
 #[cfg(target_os = "none")]
 pub(crate) mod tcb;

@@ -15,12 +15,12 @@
 //! The boot context becomes the idle task: least urgent of all, never queued,
 //! it waits for interrupts when nothing is ready.
 
-use super::critical::{CpuCell, InterruptsMasked};
 use super::priority::{is_preemptive, IDLE_LEVEL};
 use super::ready_queue::ReadyQueue;
 use super::tcb::{no_packet, QueueLinks, State, Tcb, WakeReason};
 use super::{timer, wait_queue::WaitQueue};
 use crate::arch::context::{self, Context};
+use crate::critical::{CpuCell, InterruptsMasked};
 use crate::task::TaskFailure;
 use alloc::boxed::Box;
 use core::cell::{Cell, UnsafeCell};

@@ -81,7 +81,7 @@ pub use target::*;
 mod target {
     use super::*;
     use crate::arch::mmu;
-    use crate::sched::critical::{CpuCell, InterruptsMasked};
+    use crate::critical::{CpuCell, InterruptsMasked};
     use alloc::alloc::{alloc, dealloc, Layout};
 
     static SLOTS: CpuCell<SlotAllocator> = CpuCell::new(SlotAllocator::new(MAX_SLOTS));

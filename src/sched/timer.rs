@@ -6,11 +6,11 @@
 //! running task's time slice if it is preemptive. There is no periodic tick:
 //! an idle system takes no interrupts.
 
-use super::critical::{CpuCell, InterruptsMasked};
 use super::list::List;
 use super::priority::{is_preemptive, IDLE_LEVEL};
 use super::scheduler;
 use super::tcb::{State, Tcb, TimerLinks, WakeReason};
+use crate::critical::{CpuCell, InterruptsMasked};
 use core::ptr::NonNull;
 
 struct Timers {

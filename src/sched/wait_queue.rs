@@ -9,10 +9,10 @@
 //! deadline: the task is then also on the timer list, and whichever comes
 //! first (a wake or the deadline) takes it off both.
 
-use super::critical::InterruptsMasked;
 use super::list::List;
 use super::tcb::{QueueLinks, State, Tcb, WakeReason};
 use super::{scheduler, timer};
+use crate::critical::InterruptsMasked;
 use core::cell::UnsafeCell;
 use core::ptr::NonNull;
 

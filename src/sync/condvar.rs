@@ -3,7 +3,7 @@
 
 use super::mutex::MutexGuard;
 use super::poison::{LockResult, PoisonError};
-use crate::sched::critical::InterruptsMasked;
+use crate::critical::InterruptsMasked;
 use crate::sched::tcb::WakeReason;
 use crate::sched::{scheduler, wait_queue::WaitQueue};
 use crate::time::{deadline_from_now, Duration, Instant};

@@ -11,7 +11,7 @@
 //! (as any failed allocation), decided outside the critical section; the
 //! system-call path gets an error instead (`send_fallible`).
 
-use crate::sched::critical::{CpuCell, InterruptsMasked};
+use crate::critical::{CpuCell, InterruptsMasked};
 use crate::sched::tcb::WakeReason;
 use crate::sched::{scheduler, wait_queue::WaitQueue};
 use crate::time::{deadline_from_now, Duration, Instant};

@@ -20,7 +20,7 @@
 
 use super::poison::{LockResult, PoisonError, TryLockError, TryLockResult};
 use crate::arch::context::current_task_pointer;
-use crate::sched::critical::InterruptsMasked;
+use crate::critical::InterruptsMasked;
 use crate::sched::tcb::{Tcb, WakeReason};
 use crate::sched::{scheduler, wait_queue::WaitQueue};
 use core::cell::{Cell, UnsafeCell};

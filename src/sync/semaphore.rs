@@ -1,7 +1,7 @@
 //! A counting semaphore: `acquire` takes a permit, waiting if there is none;
 //! `release` gives one back, straight to the most urgent waiter if any.
 
-use crate::sched::critical::{CpuCell, InterruptsMasked};
+use crate::critical::{CpuCell, InterruptsMasked};
 use crate::sched::tcb::WakeReason;
 use crate::sched::{scheduler, wait_queue::WaitQueue};
 use crate::time::{deadline_from_now, Duration, Instant};

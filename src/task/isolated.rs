@@ -253,7 +253,7 @@ impl Builder {
 /// After a supervised run (spawned with `keep_handles`) has ended: its
 /// handle table, whole, for the next run.
 pub(super) fn take_back_handles<T>(handle: &JoinHandle<T>) -> HandleTable {
-    let _masked = crate::sched::critical::InterruptsMasked::new();
+    let _masked = crate::critical::InterruptsMasked::new();
     // SAFETY: the handle keeps the task's control block and packet alive.
     let t = unsafe { handle.tcb.as_ref() };
     debug_assert!(t.is_isolated() && t.state.get() == crate::sched::tcb::State::Exited);
@@ -385,7 +385,7 @@ pub(crate) fn demand_page(syndrome: Syndrome, far: u64) -> DemandPaging {
     if access == Access::Execute {
         return DemandPaging::NotDemandZero;
     }
-    let _masked = crate::sched::critical::InterruptsMasked::new();
+    let _masked = crate::critical::InterruptsMasked::new();
     // SAFETY: the running task is alive; its address space is used only by
     // itself and, with interrupts masked (as here), by the scheduler and `dump`.
     let space = unsafe { &mut *scheduler::current().as_ref().address_space.get() };
@@ -406,7 +406,7 @@ pub(crate) fn map_granted_region(address: u64) -> Result<u64, crate::syscall::ab
     if !address.is_multiple_of(PAGE_SIZE) {
         return Err(SyscallError::Misaligned);
     }
-    let _masked = crate::sched::critical::InterruptsMasked::new();
+    let _masked = crate::critical::InterruptsMasked::new();
     // SAFETY: as in `demand_page`.
     let space = unsafe { &mut *scheduler::current().as_ref().address_space.get() };
     match space.as_mut().and_then(|space| space.map_granted(address)) {
@@ -419,7 +419,7 @@ pub(crate) fn map_granted_region(address: u64) -> Result<u64, crate::syscall::ab
 
 /// The running task's memory (zero for a kernel task: it has no address space of its own).
 pub(crate) fn current_memory_usage() -> SpaceUsage {
-    let _masked = crate::sched::critical::InterruptsMasked::new();
+    let _masked = crate::critical::InterruptsMasked::new();
     // SAFETY: as in `demand_page`.
     match unsafe { &*scheduler::current().as_ref().address_space.get() } {
         Some(space) => space.usage(),
@@ -437,7 +437,7 @@ pub fn dump_address_space<T>(handle: &JoinHandle<T>) {
     let mut pages: Vec<(u64, Attributes)> = Vec::new();
     let mut stack_size = 0;
     {
-        let _masked = crate::sched::critical::InterruptsMasked::new();
+        let _masked = crate::critical::InterruptsMasked::new();
         // SAFETY: the handle keeps the task's control block (and address space) alive;
         // interrupts are masked, so the scheduler does not touch it meanwhile.
         let t = unsafe { handle.tcb.as_ref() };

@@ -8,7 +8,7 @@
 //!
 //! [`JoinHandle::unpark`]: super::JoinHandle::unpark
 
-use crate::sched::critical::InterruptsMasked;
+use crate::critical::InterruptsMasked;
 use crate::sched::scheduler;
 use crate::sched::tcb::{State, Tcb};
 use core::ptr::NonNull;

@@ -2,7 +2,7 @@
 
 use super::{Priority, TaskFailure, TaskName};
 use crate::arch::context::Context;
-use crate::sched::critical::InterruptsMasked;
+use crate::critical::InterruptsMasked;
 use crate::sched::stack::{TaskStacks, MAX_STACK_SIZE};
 use crate::sched::tcb::{State, Tcb, WakeReason};
 use crate::sched::{scheduler, wait_queue::WaitQueue};
