@@ -95,17 +95,17 @@ pub(crate) fn handle(fault: Fault) {
             return;
         }
     }
-    if let Some((task, failure)) = crate::task::fault_in_task(&fault) {
-        report_task_fault(&fault, task, &failure); // drops `task`: `fail_current` never returns
+    if let Some(failure) = crate::task::fault_in_task(&fault) {
+        report_task_fault(&fault, &failure);
         crate::task::fail_current(failure);
     }
     report_fatal(fault);
 }
 
 /// The report for a fault that ends one task: which task, why, where.
-fn report_task_fault(fault: &Fault, task: crate::task::Task, failure: &crate::task::TaskFailure) {
+fn report_task_fault(fault: &Fault, failure: &crate::task::TaskFailure) {
     let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
-    p(format_args!("\n*** {task} failed: {failure}\n"));
+    p(format_args!("\n*** {} failed: {failure}\n", crate::task::RunningTask));
     p(format_args!("  {}, ESR {:#010x}, FAR {:#018x}\n", fault.syndrome, fault.esr, fault.far));
     crate::backtrace::print(Some(fault.frame.elr), fault.frame.x[29]);
 }

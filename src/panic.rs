@@ -28,12 +28,12 @@ fn panic(info: &PanicInfo) -> ! {
     }
     match crate::task::panicking_task(crate::arch::cpu::interrupts_enabled()) {
         // A panic in task code ends that task only (reported without allocating).
-        Some((task, false)) => crate::task::fail_on_panic(task, info),
-        Some((task, true)) => {
+        Some(false) => crate::task::fail_on_panic(info),
+        Some(true) => {
+            let task = crate::task::RunningTask;
             crate::console::write_fmt_emergency(format_args!(
                 "\n*** {task} panicked while formatting its panic message\n"
             ));
-            drop(task);
             let message = "panic while formatting a panic message".into();
             crate::task::fail_current(crate::task::TaskFailure::Panic { message });
         }

@@ -44,14 +44,11 @@ pub(crate) fn user_exception(fault: Fault) {
 /// the reason, the PC and the faulting address. No backtrace: the task's
 /// frame chain is user memory, which the kernel does not walk.
 fn fail(frame: &ExceptionFrame, esr: u64, far: u64, syndrome: Syndrome, failure: TaskFailure) -> ! {
-    {
-        // Dropped before the task ends (`fail_current` never returns).
-        let task = crate::task::current();
-        crate::console::write_fmt_emergency(format_args!(
-            "\n*** {task} failed: {failure}\n  {syndrome}, ESR {esr:#010x}, FAR {far:#018x}, PC {:#018x}, SP {:#018x}\n",
-            frame.elr, frame.sp
-        ));
-    }
+    let task = crate::task::RunningTask;
+    crate::console::write_fmt_emergency(format_args!(
+        "\n*** {task} failed: {failure}\n  {syndrome}, ESR {esr:#010x}, FAR {far:#018x}, PC {:#018x}, SP {:#018x}\n",
+        frame.elr, frame.sp
+    ));
     crate::task::fail_current(failure)
 }
 
@@ -168,10 +165,7 @@ fn panic_isolated(location: UserText, message: UserText) -> ! {
     let (mut location_buf, mut message_buf) = ([0u8; PANIC_TEXT], [0u8; PANIC_TEXT]);
     let location = Lossy(location.read(&mut location_buf));
     let message = PanicMessage::from_args(format_args!("{}", Lossy(message.read(&mut message_buf))));
-    {
-        // Dropped before the task ends (`fail_current` never returns).
-        let task = crate::task::current();
-        crate::console::write_fmt_emergency(format_args!("\n*** {task} panicked at {location}:\n{message}\n"));
-    }
+    let task = crate::task::RunningTask;
+    crate::console::write_fmt_emergency(format_args!("\n*** {task} panicked at {location}:\n{message}\n"));
     crate::task::fail_current(TaskFailure::Panic { message })
 }

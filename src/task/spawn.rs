@@ -444,7 +444,7 @@ pub(crate) fn is_stack_overflow_address(addr: u64) -> bool {
 /// The failure for a synchronous exception in the running task, if the task
 /// (not the OS) is to blame: tasks run, the exception came from task code
 /// with interrupts enabled, and the task may fail alone.
-pub(crate) fn fault_in_task(fault: &crate::arch::exception::Fault) -> Option<(Task, TaskFailure)> {
+pub(crate) fn fault_in_task(fault: &crate::arch::exception::Fault) -> Option<TaskFailure> {
     use crate::arch::cpu::spsr_irqs_masked;
     let in_task_code = fault.entry.from_thread_mode() && !spsr_irqs_masked(fault.frame.spsr);
     if !scheduler::is_started() || !in_task_code {
@@ -456,15 +456,14 @@ pub(crate) fn fault_in_task(fault: &crate::arch::exception::Fault) -> Option<(Ta
         return None;
     }
     let is_overflow = |addr| t.stacks.as_ref().is_some_and(|s| s.is_overflow_address(addr));
-    let failure = super::failure::from_fault(fault.syndrome, fault.esr, fault.far, fault.frame.elr, is_overflow);
-    Some((Task { id: t.id, name: t.name.clone() }, failure))
+    Some(super::failure::from_fault(fault.syndrome, fault.esr, fault.far, fault.frame.elr, is_overflow))
 }
 
 /// Ends the running task with `failure` (from the panic or exception handler).
 ///
 /// It does not return, so nothing on the caller's stack is ever dropped:
-/// callers drop what they own (a [`Task`] holds a reference to the name)
-/// before calling it.
+/// the reports before it name the task with [`RunningTask`], which owns
+/// nothing.
 pub(crate) fn fail_current(failure: TaskFailure) -> ! {
     super::isolated::release_handles();
     scheduler::exit_current(Some(failure))
@@ -473,7 +472,7 @@ pub(crate) fn fail_current(failure: TaskFailure) -> ! {
 /// For the panic handler: the running task, if a panic now can end just it
 /// (tasks run, we are in task code with interrupts enabled), and whether it
 /// was already panicking (its panic message itself panicked).
-pub(crate) fn panicking_task(irqs_enabled: bool) -> Option<(Task, bool)> {
+pub(crate) fn panicking_task(irqs_enabled: bool) -> Option<bool> {
     if !scheduler::is_started() || crate::arch::cpu::in_exception_handler() || !irqs_enabled {
         return None;
     }
@@ -482,23 +481,22 @@ pub(crate) fn panicking_task(irqs_enabled: bool) -> Option<(Task, bool)> {
     if !may_fail_alone(t) {
         return None;
     }
-    let again = t.panicking.replace(true);
-    Some((Task { id: t.id, name: t.name.clone() }, again))
+    Some(t.panicking.replace(true))
 }
 
 /// The panic handler's path for a panic that ends just the running task
-/// (`task`, from [`panicking_task`]): report it and end the task, without
+/// (as [`panicking_task`] said): report it and end the task, without
 /// allocating (the heap may be what ran out). The standard library's
 /// allocation-failure panic becomes [`TaskFailure::OutOfKernelMemory`].
-pub(crate) fn fail_on_panic(task: Task, info: &core::panic::PanicInfo) -> ! {
+pub(crate) fn fail_on_panic(info: &core::panic::PanicInfo) -> ! {
     use super::failure::{is_allocation_failure, PanicMessage};
     let message = PanicMessage::from_args(format_args!("{}", info.message()));
     let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
+    let task = RunningTask;
     match info.location() {
         Some(l) => p(format_args!("\n*** {task} panicked at {}:{}:{}:\n{message}\n", l.file(), l.line(), l.column())),
         None => p(format_args!("\n*** {task} panicked:\n{message}\n")),
     }
-    drop(task);
     let failure = match crate::mm::heap::take_failure() {
         Some((size, align)) if is_allocation_failure(&message) => {
             TaskFailure::OutOfKernelMemory { size: size as u64, align: align as u64 }
@@ -508,11 +506,30 @@ pub(crate) fn fail_on_panic(task: Task, info: &core::panic::PanicInfo) -> ! {
     fail_current(failure)
 }
 
+/// How a task is named in reports: `task 'name' (#id)` or `task #id`.
+fn write_identity(f: &mut core::fmt::Formatter, id: u64, name: Option<&TaskName>) -> core::fmt::Result {
+    match name {
+        Some(name) => write!(f, "task '{name}' (#{id})"),
+        None => write!(f, "task #{id}"),
+    }
+}
+
 impl core::fmt::Display for Task {
     fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
-        match &self.name {
-            Some(name) => write!(f, "task '{name}' (#{})", self.id),
-            None => write!(f, "task #{}", self.id),
-        }
+        write_identity(f, self.id, self.name.as_ref())
+    }
+}
+
+/// The running task, as reports name it. It reads the control block as it
+/// is shown and owns nothing, so the paths that end the task without
+/// returning (`fail_current`) leave nothing behind to drop.
+pub(crate) struct RunningTask;
+
+impl core::fmt::Display for RunningTask {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        // SAFETY: the running task is alive while it runs, and reports about
+        // it are printed on its own stack.
+        let t = unsafe { scheduler::current().as_ref() };
+        write_identity(f, t.id, t.name.as_ref())
     }
 }
