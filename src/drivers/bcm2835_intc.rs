@@ -6,6 +6,7 @@
 //! ([`super::bcm2836_local`]). See the BCM2835 ARM Peripherals manual,
 //! chapter 7 "Interrupts". (The eight "basic" ARM interrupts are not used.)
 
+use super::mmio::Mmio;
 use tock_registers::interfaces::{Readable, Writeable};
 use tock_registers::registers::{ReadOnly, WriteOnly};
 use tock_registers::{register_bitfields, register_structs};
@@ -34,31 +35,23 @@ register_structs! {
 /// Peripheral interrupt numbers: 0 to 63.
 pub const IRQ_COUNT: u32 = 64;
 
+/// The controller's registers. Its enable and disable registers are
+/// write-one-to-change, so writers never interleave a read-modify-write.
 pub struct PeripheralInterrupts {
-    regs: *const Registers,
+    regs: Mmio<Registers>,
 }
-
-// SAFETY: MMIO registers, each access a single volatile read or write; the
-// interrupt layer serialises configuration.
-unsafe impl Sync for PeripheralInterrupts {}
-// SAFETY: as above.
-unsafe impl Send for PeripheralInterrupts {}
 
 impl PeripheralInterrupts {
     /// # Safety
     /// `base` must be the mapped address of the controller's registers, used by nobody else.
     pub const unsafe fn new(base: u64) -> Self {
-        Self { regs: base as *const Registers }
-    }
-
-    fn regs(&self) -> &Registers {
-        // SAFETY: `new`'s caller promised a valid mapping.
-        unsafe { &*self.regs }
+        // SAFETY: promised by our caller.
+        Self { regs: unsafe { Mmio::new(base) } }
     }
 
     /// Everything off.
     pub fn init(&self) {
-        let r = self.regs();
+        let r = &self.regs;
         for bank in &r.DISABLE {
             bank.write(BANK::IRQS.val(u32::MAX));
         }
@@ -67,7 +60,7 @@ impl PeripheralInterrupts {
 
     pub fn set_enabled(&self, irq: u32, enabled: bool) {
         assert!(irq < IRQ_COUNT, "peripheral interrupt {irq} does not exist");
-        let r = self.regs();
+        let r = &self.regs;
         let banks = if enabled { &r.ENABLE } else { &r.DISABLE };
         banks[(irq / 32) as usize].write(BANK::IRQS.val(1 << (irq % 32)));
     }
@@ -75,7 +68,7 @@ impl PeripheralInterrupts {
     /// The lowest-numbered pending interrupt among those in `enabled` (a
     /// 64-bit mask), if any.
     pub fn pending(&self, enabled: u64) -> Option<u32> {
-        let r = self.regs();
+        let r = &self.regs;
         let pending = u64::from(r.PENDING[0].get()) | (u64::from(r.PENDING[1].get()) << 32);
         let mine = pending & enabled;
         (mine != 0).then(|| mine.trailing_zeros())

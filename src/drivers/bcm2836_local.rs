@@ -9,6 +9,7 @@
 //! "Quad-A7 control" (the BCM2836 ARM-local peripherals document).
 //! [`super::bcm2837_irq`] combines the two levels into one controller.
 
+use super::mmio::Mmio;
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 use tock_registers::registers::{ReadOnly, ReadWrite};
 use tock_registers::{register_bitfields, register_structs};
@@ -80,31 +81,23 @@ pub enum Source {
     Other(u32),
 }
 
+/// The block's registers. The interrupt layer serialises configuration
+/// (the read-modify-write of a core's timer control).
 pub struct LocalInterrupts {
-    regs: *const Registers,
+    regs: Mmio<Registers>,
 }
-
-// SAFETY: MMIO registers, each access a single volatile read or write; the
-// interrupt layer serialises configuration.
-unsafe impl Sync for LocalInterrupts {}
-// SAFETY: as above.
-unsafe impl Send for LocalInterrupts {}
 
 impl LocalInterrupts {
     /// # Safety
     /// `base` must be the mapped address of the ARM-local block, used by nobody else.
     pub const unsafe fn new(base: u64) -> Self {
-        Self { regs: base as *const Registers }
-    }
-
-    fn regs(&self) -> &Registers {
-        // SAFETY: `new`'s caller promised a valid mapping.
-        unsafe { &*self.regs }
+        // SAFETY: promised by our caller.
+        Self { regs: unsafe { Mmio::new(base) } }
     }
 
     /// All timer interrupts of `core` off; peripheral interrupts to `core`'s IRQ.
     pub fn init(&self, core: usize) {
-        let r = self.regs();
+        let r = &self.regs;
         r.TIMER_CONTROL[core].set(0);
         r.GPU_ROUTING.write(GPU_ROUTING::IRQ_CORE.val(core as u32) + GPU_ROUTING::FIQ_CORE.val(core as u32));
     }
@@ -116,12 +109,12 @@ impl LocalInterrupts {
             Timer::Hypervisor => TIMER_CONTROL::CNTHP_IRQ,
             Timer::Virtual => TIMER_CONTROL::CNTV_IRQ,
         };
-        self.regs().TIMER_CONTROL[core].modify(field.val(enabled.into()));
+        self.regs.TIMER_CONTROL[core].modify(field.val(enabled.into()));
     }
 
     /// Why `core`'s IRQ line is raised, if it is; timers first.
     pub fn pending(&self, core: usize) -> Option<Source> {
-        let source = self.regs().IRQ_SOURCE[core].extract();
+        let source = self.regs.IRQ_SOURCE[core].extract();
         let timers = [
             (IRQ_SOURCE::CNTPS, Timer::SecurePhysical),
             (IRQ_SOURCE::CNTPNS, Timer::NonSecurePhysical),

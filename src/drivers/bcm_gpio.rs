@@ -9,6 +9,7 @@
 //! GPIO_PUP_PDN_CNTRL. See the BCM2835 and BCM2711 ARM Peripherals manuals,
 //! chapter "General Purpose I/O".
 
+use super::mmio::Mmio;
 use tock_registers::fields::Field;
 use tock_registers::interfaces::{ReadWriteable, Writeable};
 use tock_registers::registers::ReadWrite;
@@ -135,33 +136,25 @@ pub enum Chip {
     Bcm2711,
 }
 
+/// The GPIO block. Boards configure pins once, at boot, from one core, so
+/// its read-modify-writes never interleave.
 pub struct Gpio {
-    regs: *const Registers,
+    regs: Mmio<Registers>,
     chip: Chip,
 }
-
-// SAFETY: the registers are MMIO; boards configure pins once, at boot, from
-// one core.
-unsafe impl Sync for Gpio {}
-// SAFETY: as above.
-unsafe impl Send for Gpio {}
 
 impl Gpio {
     /// # Safety
     /// `base` must be the mapped address of the GPIO block of `chip`, used by nobody else.
     pub const unsafe fn new(base: u64, chip: Chip) -> Self {
-        Self { regs: base as *const Registers, chip }
-    }
-
-    fn regs(&self) -> &Registers {
-        // SAFETY: `new`'s caller promised a valid mapping.
-        unsafe { &*self.regs }
+        // SAFETY: promised by our caller.
+        Self { regs: unsafe { Mmio::new(base) }, chip }
     }
 
     pub fn set_function(&self, pin: u32, function: Function) {
         assert!(pin < PIN_COUNT, "GPIO {pin} does not exist");
         let field = FSEL[(pin % 10) as usize];
-        self.regs().GPFSEL[(pin / 10) as usize].modify(field.val(function as u32));
+        self.regs.GPFSEL[(pin / 10) as usize].modify(field.val(function as u32));
     }
 
     pub fn set_pull(&self, pin: u32, pull: Pull) {
@@ -176,7 +169,7 @@ impl Gpio {
                     Pull::Down => 2,
                 };
                 let field = PULL[(pin % 16) as usize];
-                self.regs().GPIO_PUP_PDN_CNTRL[(pin / 16) as usize].modify(field.val(value));
+                self.regs.GPIO_PUP_PDN_CNTRL[(pin / 16) as usize].modify(field.val(value));
             }
         }
     }
@@ -184,7 +177,7 @@ impl Gpio {
     /// The BCM2837 handshake: set the control signal, wait 150 cycles, clock
     /// it into the pin, wait 150 cycles, then remove signal and clock.
     fn latch_pull(&self, pin: u32, pull: Pull) {
-        let r = self.regs();
+        let r = &self.regs;
         let clock = &r.GPPUDCLK[(pin / 32) as usize];
         r.GPPUD.write(match pull {
             Pull::None => GPPUD::PUD::Off,

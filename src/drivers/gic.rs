@@ -2,11 +2,12 @@
 //! `arm-gic` crate, behind ilusion's [`InterruptController`] interface.
 //!
 //! Which interrupt *group* to use depends on the security state the kernel
-//! runs in (see docs/01-reset-to-main.md): booted from EL3, ilusion stays in
-//! the Secure world and uses Secure groups; otherwise Non-secure group 1. On
-//! GICv2 the "group 0" registers (IAR/EOIR) are the right ones in every case:
-//! in the Non-secure view they handle the Non-secure group. GICv2 shared
-//! interrupts are also routed to this core ([`super::gicv2_targets`]).
+//! runs in (see `docs/01-from-reset-to-main.md`): booted from EL3, ilusion
+//! stays in the Secure world and uses Secure groups; otherwise Non-secure
+//! group 1. On GICv2 the "group 0" registers (IAR/EOIR) are the right ones
+//! in every case: in the Non-secure view they handle the Non-secure group.
+//! GICv2 shared interrupts are also routed to this core
+//! ([`super::gicv2_targets`]).
 
 use super::gicv2_targets::Targets;
 use crate::critical::SpinLock;

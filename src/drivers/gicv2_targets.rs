@@ -8,6 +8,7 @@
 //! virt with one core) the bytes read as zero and writes are ignored, which
 //! is harmless.
 
+use super::mmio::Mmio;
 use tock_registers::fields::Field;
 use tock_registers::interfaces::{ReadWriteable, Readable};
 use tock_registers::registers::ReadWrite;
@@ -39,38 +40,30 @@ register_structs! {
 /// Where ITARGETSR starts in the distributor.
 const ITARGETSR_OFFSET: u64 = 0x800;
 
+/// The distributor's target registers. The GIC driver serialises writers
+/// (it routes an interrupt under its lock).
 pub struct Targets {
-    regs: *const Registers,
+    regs: Mmio<Registers>,
 }
-
-// SAFETY: MMIO registers, each access a single volatile read or write;
-// the GIC driver serialises writers.
-unsafe impl Sync for Targets {}
-// SAFETY: as above.
-unsafe impl Send for Targets {}
 
 impl Targets {
     /// # Safety
     /// `gicd` must be the mapped GICv2 distributor; nothing else may write its
     /// ITARGETSR registers.
     pub unsafe fn new(gicd: u64) -> Self {
-        Self { regs: (gicd + ITARGETSR_OFFSET) as *const Registers }
-    }
-
-    fn regs(&self) -> &Registers {
-        // SAFETY: `new`'s caller promised a valid mapping.
-        unsafe { &*self.regs }
+        // SAFETY: promised by our caller; ITARGETSR is inside the distributor.
+        Self { regs: unsafe { Mmio::new(gicd + ITARGETSR_OFFSET) } }
     }
 
     /// The CPU interface mask of the calling core: the first eight target
     /// bytes are banked per core and read as the core's own bit.
     pub fn this_cpu(&self) -> u8 {
-        self.regs().ITARGETSR[0].read(ITARGETSR::TARGETS0) as u8
+        self.regs.ITARGETSR[0].read(ITARGETSR::TARGETS0) as u8
     }
 
     /// Sends shared interrupt `intid` (32 or more) to the CPU interfaces in `cpus`.
     pub fn route(&self, intid: u32, cpus: u8) {
-        if let Some(reg) = self.regs().ITARGETSR.get(intid as usize / 4).filter(|_| intid >= 32) {
+        if let Some(reg) = self.regs.ITARGETSR.get(intid as usize / 4).filter(|_| intid >= 32) {
             reg.modify(TARGETS[intid as usize % 4].val(cpus.into()));
         }
     }

@@ -1,6 +1,7 @@
 //! Device drivers that boards wire up. A driver knows a device's registers;
 //! the board (`boards/<name>`) knows where the device is and how it is wired.
 //!
+//! - [`mmio`]: [`mmio::Mmio`], how every driver here reaches its registers;
 //! - [`pl011`]: the ARM PL011 UART (QEMU virt, UART0 on the Raspberry Pis);
 //! - [`gic`]: the ARM GIC v2/v3 (QEMU virt, the Pi 4's GIC-400);
 //! - [`bcm_gpio`]: pin functions and pulls on the Pi 3 and Pi 4;
@@ -13,4 +14,5 @@ pub mod bcm2837_irq;
 pub mod bcm_gpio;
 pub mod gic;
 pub mod gicv2_targets;
+pub mod mmio;
 pub mod pl011;

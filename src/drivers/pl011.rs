@@ -4,6 +4,7 @@
 //! UART's interrupt to [`crate::console`], which drains [`Pl011::read_byte`]
 //! into its buffer.
 
+use super::mmio::Mmio;
 use crate::console::SerialPort;
 use tock_registers::interfaces::{Readable, Writeable};
 use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
@@ -68,31 +69,23 @@ pub const fn baud_divisors(clock_hz: u32, baud: u32) -> (u32, u32) {
     ((div64 >> 6) as u32, (div64 & 0x3f) as u32)
 }
 
+/// One PL011. The console serialises writers; receiving and acknowledging
+/// happen in its interrupt handler.
 pub struct Pl011 {
-    regs: *const Registers,
+    regs: Mmio<Registers>,
 }
-
-// SAFETY: the registers are MMIO; every access is a single volatile read or
-// write, and the console serialises writers.
-unsafe impl Sync for Pl011 {}
-// SAFETY: as above.
-unsafe impl Send for Pl011 {}
 
 impl Pl011 {
     /// # Safety
     /// `base` must be the mapped address of a PL011's registers, used by nobody else.
     pub const unsafe fn new(base: u64) -> Self {
-        Self { regs: base as *const Registers }
-    }
-
-    fn regs(&self) -> &Registers {
-        // SAFETY: `new`'s caller promised a valid mapping.
-        unsafe { &*self.regs }
+        // SAFETY: promised by our caller.
+        Self { regs: unsafe { Mmio::new(base) } }
     }
 
     /// 8N1 at `baud` from a `clock_hz` reference clock, FIFOs on, receive interrupts on.
     pub fn init(&self, clock_hz: u32, baud: u32) {
-        let r = self.regs();
+        let r = &self.regs;
         self.flush();
         r.CR.set(0);
         r.ICR.write(ICR::ALL::SET);
@@ -108,7 +101,7 @@ impl Pl011 {
 
 impl SerialPort for Pl011 {
     fn write_byte(&self, byte: u8) {
-        let r = self.regs();
+        let r = &self.regs;
         while r.FR.is_set(FR::TXFF) {
             core::hint::spin_loop();
         }
@@ -116,7 +109,7 @@ impl SerialPort for Pl011 {
     }
 
     fn read_byte(&self) -> Option<u8> {
-        let r = self.regs();
+        let r = &self.regs;
         if r.FR.is_set(FR::RXFE) {
             None
         } else {
@@ -125,13 +118,13 @@ impl SerialPort for Pl011 {
     }
 
     fn flush(&self) {
-        while self.regs().FR.is_set(FR::BUSY) {
+        while self.regs.FR.is_set(FR::BUSY) {
             core::hint::spin_loop();
         }
     }
 
     fn acknowledge_interrupt(&self) {
-        self.regs().ICR.write(ICR::ALL::SET);
+        self.regs.ICR.write(ICR::ALL::SET);
     }
 }
 
