@@ -1,12 +1,66 @@
-//! The board ilusion is built for, chosen by a Cargo feature. Each board
-//! lives in `boards/<name>/mod.rs` and provides the same items: `NAME`,
-//! `RAM`, `DEVICES`, `DEVICE_TREE_FALLBACK`, `UART_INTID`, `TIMER_INTID`,
-//! `init_console`, `init_interrupts` and `interrupt_controller_name`.
+//! The board ilusion is built for, chosen by a Cargo feature, and the
+//! contract every board keeps: the [`Board`] trait.
+//!
+//! Each board lives in `boards/<name>/` and implements [`Board`] in its
+//! `mod.rs` (what is at which address, how the console and the interrupt
+//! controller are wired); beside it, `memory.ld` says where the image is
+//! loaded and `qemu.args` how QEMU runs the board (read by `boards/run`,
+//! and by the board's code as [`Board::QEMU_ARGS`], so there is one copy).
+//! [`Selected`] is the board of this build; the kernel calls it through the
+//! trait, so a board that leaves something out does not compile, and every
+//! call is resolved at build time (no run-time cost).
+
+use crate::console::SerialPort;
+use crate::irq::{IntId, InterruptController};
+use crate::mm::layout::{DeviceRegion, PhysRange};
+
+/// What a board provides to the portable OS.
+pub trait Board {
+    /// The board's name, as the `--board` of `boards/run` spells it.
+    const NAME: &'static str;
+    /// RAM when no device tree says otherwise.
+    const RAM: PhysRange;
+    /// Where a device tree is when the loader passes none, if anywhere.
+    const DEVICE_TREE_FALLBACK: Option<u64>;
+    /// The device registers the kernel maps (as device memory).
+    const DEVICES: &'static [DeviceRegion];
+    /// The console UART's interrupt, in the interrupt controller's numbering.
+    const UART_INTID: IntId;
+    /// The EL1 virtual timer's interrupt, in the same numbering.
+    const TIMER_INTID: IntId;
+    /// How QEMU emulates the board: the text of `boards/<name>/qemu.args`.
+    const QEMU_ARGS: &'static str;
+
+    /// Sets up the console UART (and the pins it needs) and hands it over.
+    fn init_console() -> &'static dyn SerialPort;
+    /// Sets up the interrupt controller, everything disabled, and hands it
+    /// over. `secure`: ilusion runs in the Secure world (started at EL3).
+    fn init_interrupts(secure: bool) -> &'static dyn InterruptController;
+    /// The interrupt controller, as the boot banner names it.
+    fn interrupt_controller_name() -> &'static str;
+}
 
 #[cfg_attr(feature = "board-qemu-virt", path = "../boards/qemu-virt/mod.rs")]
 #[cfg_attr(feature = "board-rpi3", path = "../boards/rpi3/mod.rs")]
 #[cfg_attr(feature = "board-rpi4", path = "../boards/rpi4/mod.rs")]
 mod selected;
+
+/// The board of this build.
+#[cfg(feature = "board-qemu-virt")]
+pub type Selected = selected::QemuVirt;
+/// The board of this build.
+#[cfg(feature = "board-rpi3")]
+pub type Selected = selected::RaspberryPi3;
+/// The board of this build.
+#[cfg(feature = "board-rpi4")]
+pub type Selected = selected::RaspberryPi4;
+
+/// The board's name (`qemu-virt`, `rpi3`, `rpi4`), for applications.
+pub const NAME: &str = Selected::NAME;
+/// The console UART's interrupt, for applications.
+pub const UART_INTID: IntId = Selected::UART_INTID;
+/// The timer's interrupt, for applications.
+pub const TIMER_INTID: IntId = Selected::TIMER_INTID;
 
 #[cfg(any(
     all(feature = "board-qemu-virt", feature = "board-rpi3"),
@@ -20,5 +74,3 @@ compile_error!(
 
 #[cfg(not(any(feature = "board-qemu-virt", feature = "board-rpi3", feature = "board-rpi4")))]
 compile_error!("ilusion: no board feature is enabled. Enable one of `board-qemu-virt`, `board-rpi3`, `board-rpi4`.");
-
-pub use selected::*;

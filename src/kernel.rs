@@ -9,8 +9,9 @@
 
 use crate::arch::mmu::{self, phys_to_virt};
 use crate::arch::start::BootInfo;
+use crate::board::{Board, Selected};
 use crate::mm::layout::{self, ImageLayout, PhysRange};
-use crate::{arch::cpu, board, console, irq, logger, mm, sched, task, time};
+use crate::{arch::cpu, console, irq, logger, mm, sched, task, time};
 use core::sync::atomic::{AtomicU8, Ordering};
 
 static BOOT_EL: AtomicU8 = AtomicU8::new(0);
@@ -23,7 +24,7 @@ pub fn boot_exception_level() -> u8 {
 /// The RAM the board has: from the device tree if one is readable, else the board's default.
 fn discover_ram(info: &BootInfo) -> PhysRange {
     let image_pa = mmu::virt_to_phys(ImageLayout::current().start);
-    let candidates = [info.device_tree, board::DEVICE_TREE_FALLBACK.unwrap_or(0)];
+    let candidates = [info.device_tree, Selected::DEVICE_TREE_FALLBACK.unwrap_or(0)];
     for pa in candidates {
         // Only the 1 GiB around the image is mapped yet (by boot.s).
         if pa == 0 || pa >> 30 != image_pa >> 30 || (pa + 64) >> 30 != image_pa >> 30 {
@@ -41,7 +42,7 @@ fn discover_ram(info: &BootInfo) -> PhysRange {
             return ram;
         }
     }
-    board::RAM
+    Selected::RAM
 }
 
 /// Where `discover_ram` looked, for the log once the console is up.
@@ -49,7 +50,7 @@ fn log_device_tree(info: &BootInfo) {
     log::debug!(
         "device tree from the loader: {:#x}; board default: {:?}",
         info.device_tree,
-        board::DEVICE_TREE_FALLBACK
+        Selected::DEVICE_TREE_FALLBACK
     );
 }
 
@@ -59,30 +60,30 @@ pub(crate) fn start(info: BootInfo) -> ! {
     time::mark_boot(0);
     let ram = discover_ram(&info);
     let image = ImageLayout::current();
-    let map = layout::kernel_regions(&image, ram, board::DEVICES, mmu::virt_to_phys);
+    let map = layout::kernel_regions(&image, ram, Selected::DEVICES, mmu::virt_to_phys);
     if mmu::init(map.regions()).is_err() {
         // No console yet (it needs the new tables): nothing to say it with.
         cpu::halt();
     }
 
     time::init();
-    console::init(board::init_console());
+    console::init(Selected::init_console());
     logger::init();
     log_device_tree(&info);
     mm::heap::init(image.end, ram.end() - mmu::virt_to_phys(image.end));
-    irq::init(board::init_interrupts(info.boot_el == 3));
-    irq::register(board::UART_INTID, console::receive_interrupt).expect("console interrupt");
-    irq::register(board::TIMER_INTID, time::timer_interrupt).expect("timer interrupt");
+    irq::init(Selected::init_interrupts(info.boot_el == 3));
+    irq::register(Selected::UART_INTID, console::receive_interrupt).expect("console interrupt");
+    irq::register(Selected::TIMER_INTID, time::timer_interrupt).expect("timer interrupt");
     let pan = crate::arch::user_access::enable_pan();
     cpu::enable_interrupts();
 
     log::info!(
         "ilusion {} on {} (EL{} at boot, {} MiB RAM, {}{})",
         env!("CARGO_PKG_VERSION"),
-        board::NAME,
+        Selected::NAME,
         info.boot_el,
         ram.size >> 20,
-        board::interrupt_controller_name(),
+        Selected::interrupt_controller_name(),
         if pan { ", PAN on" } else { "" }
     );
     // From here on this context is the idle task; `main` is the first real task.

@@ -7,33 +7,17 @@
 //! QEMU arguments: `boards/qemu-virt/qemu.args`.
 
 use crate::arch::mmu::phys_to_virt;
+use crate::board::Board;
 use crate::console::SerialPort;
 use crate::drivers::{gic::Gic, pl011::Pl011};
 use crate::irq::{IntId, InterruptController};
 use crate::mm::layout::{DeviceRegion, PhysRange};
 use spin::Once;
 
-pub const NAME: &str = "qemu-virt";
-
-/// RAM when no device tree says otherwise (QEMU's default for `-m 1G`).
-pub const RAM: PhysRange = PhysRange { base: 0x4000_0000, size: 1 << 30 };
-
-/// For an ELF `-kernel`, QEMU puts the device tree at the start of RAM.
-pub const DEVICE_TREE_FALLBACK: Option<u64> = Some(0x4000_0000);
-
 const GIC_DIST: u64 = 0x0800_0000;
 const GICV2_CPU: u64 = 0x0801_0000;
 const GICV3_REDIST: u64 = 0x080a_0000;
 const UART: u64 = 0x0900_0000;
-
-pub const DEVICES: &[DeviceRegion] = &[
-    DeviceRegion { name: "GIC", range: PhysRange { base: GIC_DIST, size: 0x0100_0000 } },
-    DeviceRegion { name: "PL011 UART", range: PhysRange { base: UART, size: 0x1000 } },
-];
-
-pub const UART_INTID: IntId = 33;
-/// The EL1 virtual timer's private interrupt (PPI 11).
-pub const TIMER_INTID: IntId = 27;
 
 /// QEMU's PL011 ignores the divisors; this is the clock its device tree declares.
 const UART_CLOCK_HZ: u32 = 24_000_000;
@@ -43,28 +27,47 @@ const UART_CLOCK_HZ: u32 = 24_000_000;
 static UART_DEVICE: Pl011 = unsafe { Pl011::new(phys_to_virt(UART)) };
 static GIC: Once<Gic> = Once::new();
 
-pub fn init_console() -> &'static dyn SerialPort {
-    UART_DEVICE.init(UART_CLOCK_HZ, 115_200);
-    &UART_DEVICE
-}
+/// QEMU's `virt` machine.
+pub struct QemuVirt;
 
-/// `secure`: ilusion runs in the Secure world (it was started at EL3).
-pub fn init_interrupts(secure: bool) -> &'static dyn InterruptController {
-    GIC.call_once(|| {
-        if crate::arch::cpu::has_gicv3_sysregs() {
-            // SAFETY: the GIC is mapped by `DEVICES` and driven only here.
-            unsafe { Gic::new_v3(phys_to_virt(GIC_DIST), phys_to_virt(GICV3_REDIST), 1, secure) }
-        } else {
-            // SAFETY: as above.
-            unsafe { Gic::new_v2(phys_to_virt(GIC_DIST), phys_to_virt(GICV2_CPU)) }
+impl Board for QemuVirt {
+    const NAME: &'static str = "qemu-virt";
+    /// RAM when no device tree says otherwise (QEMU's default for `-m 1G`).
+    const RAM: PhysRange = PhysRange { base: 0x4000_0000, size: 1 << 30 };
+    /// For an ELF `-kernel`, QEMU puts the device tree at the start of RAM.
+    const DEVICE_TREE_FALLBACK: Option<u64> = Some(0x4000_0000);
+    const DEVICES: &'static [DeviceRegion] = &[
+        DeviceRegion { name: "GIC", range: PhysRange { base: GIC_DIST, size: 0x0100_0000 } },
+        DeviceRegion { name: "PL011 UART", range: PhysRange { base: UART, size: 0x1000 } },
+    ];
+    const UART_INTID: IntId = 33;
+    /// The EL1 virtual timer's private interrupt (PPI 11).
+    const TIMER_INTID: IntId = 27;
+    const QEMU_ARGS: &'static str = include_str!("qemu.args");
+
+    fn init_console() -> &'static dyn SerialPort {
+        UART_DEVICE.init(UART_CLOCK_HZ, 115_200);
+        &UART_DEVICE
+    }
+
+    /// `secure`: ilusion runs in the Secure world (it was started at EL3).
+    fn init_interrupts(secure: bool) -> &'static dyn InterruptController {
+        GIC.call_once(|| {
+            if crate::arch::cpu::has_gicv3_sysregs() {
+                // SAFETY: the GIC is mapped by `DEVICES` and driven only here.
+                unsafe { Gic::new_v3(phys_to_virt(GIC_DIST), phys_to_virt(GICV3_REDIST), 1, secure) }
+            } else {
+                // SAFETY: as above.
+                unsafe { Gic::new_v2(phys_to_virt(GIC_DIST), phys_to_virt(GICV2_CPU)) }
+            }
+        })
+    }
+
+    fn interrupt_controller_name() -> &'static str {
+        match GIC.get().map(Gic::version) {
+            Some(3) => "GICv3",
+            Some(_) => "GICv2",
+            None => "no interrupt controller",
         }
-    })
-}
-
-pub fn interrupt_controller_name() -> &'static str {
-    match GIC.get().map(Gic::version) {
-        Some(3) => "GICv3",
-        Some(_) => "GICv2",
-        None => "no interrupt controller",
     }
 }

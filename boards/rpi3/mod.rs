@@ -3,7 +3,7 @@
 //! Memory map (BCM2835 ARM Peripherals, with the bus address 0x7Exx_xxxx
 //! seen by the ARM at 0x3Fxx_xxxx):
 //! - RAM from 0; the top (from about 0x3B40_0000) belongs to the VideoCore.
-//!   The firmware's device tree says exactly; without one, [`RAM`] is used.
+//!   The firmware's device tree says exactly; without one, `RAM` is used.
 //! - peripherals 0x3F00_0000..0x4000_0000: interrupt controller at
 //!   0x3F00_B200, GPIO at 0x3F20_0000, PL011 UART0 at 0x3F20_1000;
 //! - ARM-local block (timer routing, IRQ sources) at 0x4000_0000.
@@ -20,6 +20,7 @@
 //! delays its timer interrupts on a busy host.
 
 use crate::arch::mmu::phys_to_virt;
+use crate::board::Board;
 use crate::console::SerialPort;
 use crate::drivers::bcm2836_local::Timer;
 use crate::drivers::bcm2837_irq::{self, Bcm2837Interrupts};
@@ -29,30 +30,11 @@ use crate::irq::{IntId, InterruptController};
 use crate::mm::layout::{DeviceRegion, PhysRange};
 use spin::Once;
 
-pub const NAME: &str = "rpi3";
-
-/// RAM when no device tree says otherwise: what the firmware leaves the ARM
-/// with its default GPU memory split (948 MiB), which QEMU's 1 GiB also covers.
-pub const RAM: PhysRange = PhysRange { base: 0, size: 0x3b40_0000 };
-
-/// Nobody puts a device tree at a fixed place: the firmware passes it in x0.
-pub const DEVICE_TREE_FALLBACK: Option<u64> = None;
-
 const PERIPHERALS: u64 = 0x3f00_0000;
 const INTERRUPTS: u64 = PERIPHERALS + 0xb200;
 const GPIO: u64 = PERIPHERALS + 0x20_0000;
 const UART: u64 = PERIPHERALS + 0x20_1000;
 const ARM_LOCAL: u64 = 0x4000_0000;
-
-pub const DEVICES: &[DeviceRegion] = &[
-    DeviceRegion { name: "BCM2837 peripherals", range: PhysRange { base: PERIPHERALS, size: 0x0100_0000 } },
-    DeviceRegion { name: "ARM local", range: PhysRange { base: ARM_LOCAL, size: 0x1000 } },
-];
-
-/// UART0 is peripheral interrupt 57.
-pub const UART_INTID: IntId = bcm2837_irq::peripheral(57);
-/// The EL1 virtual timer (CNTV), through the ARM-local block.
-pub const TIMER_INTID: IntId = bcm2837_irq::timer(Timer::Virtual);
 
 /// UART0's clock, as `init_uart_clock=48000000` in config.txt sets it.
 const UART_CLOCK_HZ: u32 = 48_000_000;
@@ -64,20 +46,41 @@ static GPIO_DEVICE: Gpio = unsafe { Gpio::new(phys_to_virt(GPIO), Chip::Bcm2837)
 static UART_DEVICE: Pl011 = unsafe { Pl011::new(phys_to_virt(UART)) };
 static INTC: Once<Bcm2837Interrupts> = Once::new();
 
-pub fn init_console() -> &'static dyn SerialPort {
-    GPIO_DEVICE.route_uart0_to_header();
-    UART_DEVICE.init(UART_CLOCK_HZ, 115_200);
-    &UART_DEVICE
-}
+/// The Raspberry Pi 3 (and QEMU's `raspi3b`).
+pub struct RaspberryPi3;
 
-/// The controller does not care about the security state; `_secure` is unused.
-pub fn init_interrupts(_secure: bool) -> &'static dyn InterruptController {
-    INTC.call_once(|| {
-        // SAFETY: both blocks are mapped by `DEVICES` and driven only here.
-        unsafe { Bcm2837Interrupts::new(phys_to_virt(ARM_LOCAL), phys_to_virt(INTERRUPTS)) }
-    })
-}
+impl Board for RaspberryPi3 {
+    const NAME: &'static str = "rpi3";
+    /// RAM when no device tree says otherwise: what the firmware leaves the ARM
+    /// with its default GPU memory split (948 MiB), which QEMU's 1 GiB also covers.
+    const RAM: PhysRange = PhysRange { base: 0, size: 0x3b40_0000 };
+    /// Nobody puts a device tree at a fixed place: the firmware passes it in x0.
+    const DEVICE_TREE_FALLBACK: Option<u64> = None;
+    const DEVICES: &'static [DeviceRegion] = &[
+        DeviceRegion { name: "BCM2837 peripherals", range: PhysRange { base: PERIPHERALS, size: 0x0100_0000 } },
+        DeviceRegion { name: "ARM local", range: PhysRange { base: ARM_LOCAL, size: 0x1000 } },
+    ];
+    /// UART0 is peripheral interrupt 57.
+    const UART_INTID: IntId = bcm2837_irq::peripheral(57);
+    /// The EL1 virtual timer (CNTV), through the ARM-local block.
+    const TIMER_INTID: IntId = bcm2837_irq::timer(Timer::Virtual);
+    const QEMU_ARGS: &'static str = include_str!("qemu.args");
 
-pub fn interrupt_controller_name() -> &'static str {
-    "BCM2836 local + BCM2835 interrupt controller"
+    fn init_console() -> &'static dyn SerialPort {
+        GPIO_DEVICE.route_uart0_to_header();
+        UART_DEVICE.init(UART_CLOCK_HZ, 115_200);
+        &UART_DEVICE
+    }
+
+    /// The controller does not care about the security state; `_secure` is unused.
+    fn init_interrupts(_secure: bool) -> &'static dyn InterruptController {
+        INTC.call_once(|| {
+            // SAFETY: both blocks are mapped by `DEVICES` and driven only here.
+            unsafe { Bcm2837Interrupts::new(phys_to_virt(ARM_LOCAL), phys_to_virt(INTERRUPTS)) }
+        })
+    }
+
+    fn interrupt_controller_name() -> &'static str {
+        "BCM2836 local + BCM2835 interrupt controller"
+    }
 }

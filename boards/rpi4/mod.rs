@@ -3,7 +3,7 @@
 //! Memory map in the firmware's default "low peripheral" mode (BCM2711 ARM
 //! Peripherals, bus address 0x7Exx_xxxx seen by the ARM at 0xFExx_xxxx):
 //! - RAM from 0. The firmware's device tree gives the first bank (below
-//!   the VideoCore's share); without one, [`RAM`] is used: 948 MiB, which
+//!   the VideoCore's share); without one, `RAM` is used: 948 MiB, which
 //!   every Pi 4 (1 GiB and up) has for the ARM below the VideoCore's
 //!   default share, so the default is safe on all of them.
 //! - peripherals 0xFE00_0000..0xFF80_0000: GPIO at 0xFE20_0000, PL011
@@ -24,6 +24,7 @@
 //! delays its timer interrupts on a busy host.
 
 use crate::arch::mmu::phys_to_virt;
+use crate::board::Board;
 use crate::console::SerialPort;
 use crate::drivers::bcm_gpio::{Chip, Gpio};
 use crate::drivers::{gic::Gic, pl011::Pl011};
@@ -31,30 +32,12 @@ use crate::irq::{IntId, InterruptController};
 use crate::mm::layout::{DeviceRegion, PhysRange};
 use spin::Once;
 
-pub const NAME: &str = "rpi4";
-
-/// RAM when no device tree says otherwise: safe on every Pi 4 (see above).
-pub const RAM: PhysRange = PhysRange { base: 0, size: 0x3b40_0000 };
-
-/// Nobody puts a device tree at a fixed place: the firmware passes it in x0.
-pub const DEVICE_TREE_FALLBACK: Option<u64> = None;
-
 const PERIPHERALS: u64 = 0xfe00_0000;
 const GPIO: u64 = PERIPHERALS + 0x20_0000;
 const UART: u64 = PERIPHERALS + 0x20_1000;
 const ARM_LOCAL: u64 = 0xff80_0000;
 const GICD: u64 = 0xff84_1000;
 const GICC: u64 = 0xff84_2000;
-
-pub const DEVICES: &[DeviceRegion] = &[
-    DeviceRegion { name: "BCM2711 peripherals", range: PhysRange { base: PERIPHERALS, size: 0x0180_0000 } },
-    DeviceRegion { name: "ARM local, GIC-400", range: PhysRange { base: ARM_LOCAL, size: 0x0080_0000 } },
-];
-
-/// UART0: VideoCore interrupt 57 = SPI 121.
-pub const UART_INTID: IntId = 32 + 121;
-/// The EL1 virtual timer's private interrupt (PPI 11).
-pub const TIMER_INTID: IntId = 27;
 
 /// UART0's clock, as `init_uart_clock=48000000` in config.txt sets it.
 const UART_CLOCK_HZ: u32 = 48_000_000;
@@ -66,21 +49,41 @@ static GPIO_DEVICE: Gpio = unsafe { Gpio::new(phys_to_virt(GPIO), Chip::Bcm2711)
 static UART_DEVICE: Pl011 = unsafe { Pl011::new(phys_to_virt(UART)) };
 static GIC: Once<Gic> = Once::new();
 
-pub fn init_console() -> &'static dyn SerialPort {
-    GPIO_DEVICE.route_uart0_to_header();
-    UART_DEVICE.init(UART_CLOCK_HZ, 115_200);
-    &UART_DEVICE
-}
+/// The Raspberry Pi 4 (and QEMU's `raspi4b`).
+pub struct RaspberryPi4;
 
-/// GICv2 has one set of registers for either security state: the GIC
-/// driver's group-0 accesses are right in both, so `_secure` is unused.
-pub fn init_interrupts(_secure: bool) -> &'static dyn InterruptController {
-    GIC.call_once(|| {
-        // SAFETY: the GIC is mapped by `DEVICES` and driven only here.
-        unsafe { Gic::new_v2(phys_to_virt(GICD), phys_to_virt(GICC)) }
-    })
-}
+impl Board for RaspberryPi4 {
+    const NAME: &'static str = "rpi4";
+    /// RAM when no device tree says otherwise: safe on every Pi 4 (see above).
+    const RAM: PhysRange = PhysRange { base: 0, size: 0x3b40_0000 };
+    /// Nobody puts a device tree at a fixed place: the firmware passes it in x0.
+    const DEVICE_TREE_FALLBACK: Option<u64> = None;
+    const DEVICES: &'static [DeviceRegion] = &[
+        DeviceRegion { name: "BCM2711 peripherals", range: PhysRange { base: PERIPHERALS, size: 0x0180_0000 } },
+        DeviceRegion { name: "ARM local, GIC-400", range: PhysRange { base: ARM_LOCAL, size: 0x0080_0000 } },
+    ];
+    /// UART0: VideoCore interrupt 57 = SPI 121.
+    const UART_INTID: IntId = 32 + 121;
+    /// The EL1 virtual timer's private interrupt (PPI 11).
+    const TIMER_INTID: IntId = 27;
+    const QEMU_ARGS: &'static str = include_str!("qemu.args");
 
-pub fn interrupt_controller_name() -> &'static str {
-    "GIC-400 (GICv2)"
+    fn init_console() -> &'static dyn SerialPort {
+        GPIO_DEVICE.route_uart0_to_header();
+        UART_DEVICE.init(UART_CLOCK_HZ, 115_200);
+        &UART_DEVICE
+    }
+
+    /// GICv2 has one set of registers for either security state: the GIC
+    /// driver's group-0 accesses are right in both, so `_secure` is unused.
+    fn init_interrupts(_secure: bool) -> &'static dyn InterruptController {
+        GIC.call_once(|| {
+            // SAFETY: the GIC is mapped by `DEVICES` and driven only here.
+            unsafe { Gic::new_v2(phys_to_virt(GICD), phys_to_virt(GICC)) }
+        })
+    }
+
+    fn interrupt_controller_name() -> &'static str {
+        "GIC-400 (GICv2)"
+    }
 }
