@@ -1,12 +1,8 @@
 //! An isolated task's address space: its own lower half (TTBR0), tagged with
 //! its own ASID, and the frames mapped there.
 //!
-//! Frames and translation tables come from the kernel heap (4 KiB aligned),
-//! through a small pool of recently freed ones ([`super::frame_pool`]), and
-//! are reached by the kernel through the linear map. Every frame is zeroed
-//! (`DC ZVA`) before it is mapped, so a task never sees another's old data.
-//! [`frames_in_use`] counts them all (tables included), so tests can check
-//! that an ended task gave everything back.
+//! Its pages and translation tables are frames from [`super::frames`]
+//! (zeroed, counted, reached by the kernel through the linear map).
 //!
 //! Some ranges are *demand-zero* (the heap, see
 //! [`user_layout::is_demand_zero`]): nothing is mapped there at spawn, and
@@ -15,19 +11,17 @@
 //! holds, pages and tables, and refuses to grow past its limit.
 
 use super::asid::{Asid, AsidAllocator};
-use super::frame_pool::FramePool;
+use super::frames::{allocate_frame, free_frame};
 use super::shared_region::SharedRegion;
-use super::user_layout::{self, PAGE_SIZE};
+use super::user_layout;
+use super::PAGE_SIZE;
 use crate::arch::mmu::descriptor::Attributes;
 use crate::arch::mmu::table::{MapError, PageTable, Table, TableAllocator};
 use crate::arch::mmu::{phys_to_virt, virt_to_phys};
 use crate::critical::SpinLock;
 use alloc::vec::Vec;
-use core::alloc::Layout;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicUsize, Ordering};
 
-static FRAMES_IN_USE: AtomicUsize = AtomicUsize::new(0);
 /// ASIDs of address spaces (each is a pair of hardware ASIDs, see
 /// `arch::mmu`); 0 is the kernel tasks' empty lower half.
 static ASIDS: SpinLock<AsidAllocator> =
@@ -37,50 +31,6 @@ static ASIDS: SpinLock<AsidAllocator> =
 /// every address space must take a fresh one (see [`super::asid`]).
 pub fn asid_generation() -> u64 {
     ASIDS.lock().generation()
-}
-
-/// Freed frames kept in the pool right now (allocated from the kernel heap,
-/// but held by no address space).
-pub fn pooled_frames() -> usize {
-    POOL.lock().len()
-}
-
-/// Frames (pages and tables) held by isolated tasks' address spaces right now.
-pub fn frames_in_use() -> usize {
-    FRAMES_IN_USE.load(Ordering::Relaxed)
-}
-
-const FRAME: Layout = match Layout::from_size_align(PAGE_SIZE as usize, PAGE_SIZE as usize) {
-    Ok(layout) => layout,
-    Err(_) => panic!("bad frame layout"),
-};
-
-/// Freed frames waiting for the next address space (see [`FramePool`]).
-static POOL: SpinLock<FramePool> = SpinLock::new("frame pool", FramePool::new());
-
-/// A zeroed frame: its kernel address, or `None` when memory is out.
-pub(crate) fn allocate_frame() -> Option<NonNull<u8>> {
-    let pooled = POOL.lock().take();
-    let frame = match pooled {
-        Some(address) => NonNull::new(address as *mut u8)?,
-        // SAFETY: `FRAME` has a non-zero size.
-        None => NonNull::new(unsafe { alloc::alloc::alloc(FRAME) })?,
-    };
-    // SAFETY: a whole page-aligned frame of the kernel heap (Normal memory), ours alone.
-    unsafe { crate::arch::cpu::zero_page(frame.as_ptr()) };
-    FRAMES_IN_USE.fetch_add(1, Ordering::Relaxed);
-    Some(frame)
-}
-
-/// # Safety
-/// `frame` came from [`allocate_frame`] and nothing maps or uses it any more.
-pub(crate) unsafe fn free_frame(frame: NonNull<u8>) {
-    FRAMES_IN_USE.fetch_sub(1, Ordering::Relaxed);
-    let kept = POOL.lock().give(frame.as_ptr() as usize);
-    if kept.is_err() {
-        // SAFETY: promised by our caller; the pool did not keep it.
-        unsafe { alloc::alloc::dealloc(frame.as_ptr(), FRAME) };
-    }
 }
 
 /// Translation tables from counted frames.
@@ -252,10 +202,10 @@ impl AddressSpace {
     pub fn map_zeroed(&mut self, va: u64, pages: u64, attrs: Attributes) -> Result<(), MapError> {
         // Room to record them first: a growing `Vec` must not end the kernel
         // (this runs in the fault handler) when the heap is exhausted.
-        self.frames.try_reserve(pages as usize).map_err(|_| MapError::OutOfTables)?;
+        self.frames.try_reserve(pages as usize).map_err(|_| MapError::NoRoomToRecord)?;
         for k in 0..pages {
             let page = va + k * PAGE_SIZE;
-            let frame = allocate_frame().ok_or(MapError::OutOfTables)?;
+            let frame = allocate_frame().ok_or(MapError::OutOfFrames)?;
             let tables = self.tables.as_mut().expect("address space in use after drop");
             let pa = virt_to_phys(frame.as_ptr() as u64);
             if let Err(e) = tables.map_page(page, pa, attrs, &mut CountedTables(&mut self.table_count)) {
@@ -272,7 +222,7 @@ impl AddressSpace {
     /// `attrs` when the task asks ([`Self::map_granted`]); the region lives
     /// at least as long as the grant. `Err` if the heap has no room to record it.
     pub fn grant_shared(&mut self, va: u64, region: &SharedRegion, attrs: Attributes) -> Result<(), MapError> {
-        self.shared.try_reserve(1).map_err(|_| MapError::OutOfTables)?;
+        self.shared.try_reserve(1).map_err(|_| MapError::NoRoomToRecord)?;
         self.shared.push(SharedGrant { va, region: region.clone(), attrs, mapped: false });
         Ok(())
     }
@@ -299,7 +249,8 @@ impl AddressSpace {
         Some(Ok(()))
     }
 
-    /// Copies `bytes` to user address `va`, which must be mapped by [`Self::map_zeroed`].
+    /// Copies `bytes` to user address `va`, which must be mapped by
+    /// [`Self::map_zeroed`] (`NotMapped` names the first page that is not).
     /// Writes through the kernel's view of the frames: no user access involved.
     pub fn write(&mut self, va: u64, bytes: &[u8]) -> Result<(), MapError> {
         let mut done = 0;
@@ -308,8 +259,7 @@ impl AddressSpace {
             let page = addr & !(PAGE_SIZE - 1);
             let offset = (addr - page) as usize;
             let n = (bytes.len() - done).min(PAGE_SIZE as usize - offset);
-            let (_, frame) =
-                self.frames.iter().find(|(p, _)| *p == page).ok_or(MapError::AlreadyMapped { va: addr })?;
+            let (_, frame) = self.frames.iter().find(|(p, _)| *p == page).ok_or(MapError::NotMapped { va: page })?;
             // SAFETY: the frame is ours, one page long (`offset + n` stays in
             // it), and not in use by a running task yet.
             unsafe { core::ptr::copy_nonoverlapping(bytes[done..].as_ptr(), frame.as_ptr().add(offset), n) };

@@ -3,7 +3,8 @@
 //! One row per run of pages with the same permissions, then the image's
 //! code and constants as the task sees them in the upper half.
 
-use super::user_layout::{segment_of, PAGE_SIZE};
+use super::user_layout::segment_of;
+use super::PAGE_SIZE;
 use crate::arch::mmu::descriptor::{Attributes, MemoryType};
 use core::fmt;
 

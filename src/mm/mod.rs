@@ -1,31 +1,42 @@
-//! Memory management: the kernel's memory map and its heap.
+//! Memory management: the kernel's memory map and heap, and the memory of
+//! isolated tasks.
 //!
 //! - [`layout`]: which physical ranges the kernel maps where, with what
 //!   permissions (the architecture's MMU code turns this into tables);
 //! - [`heap`]: the global allocator over the RAM the image does not use;
+//! - [`frames`]: the page frames isolated tasks' memory is made of, with a
+//!   pool of freed ones kept back for the next address space;
 //! - [`asid`]: address-space identifiers for tagging TLB entries (isolated tasks);
 //! - [`user_layout`]: the virtual layout every isolated task sees;
 //! - [`user_heap`]: the allocator of an isolated task's heap, in its own memory;
-//! - `address_space`: an isolated task's own lower half and its frames;
-//! - [`frame_pool`]: freed frames kept back for the next address space;
-//! - `shared_region`: memory mapped into several isolated tasks on purpose;
-//! - [`dump`](fn@dump): a table of one isolated task's mappings.
+//! - `address_space`: an isolated task's own lower half, built from frames;
+//! - `shared_region`: memory mapped into several isolated tasks on purpose,
+//!   also built from frames;
+//! - [`mapping_table`]: the rows of [`dump`](fn@dump), a table of one
+//!   isolated task's mappings.
+//!
+//! Imports go one way: `address_space` and `shared_region` both take frames
+//! from `frames`; `address_space` holds `SharedRegion`s, never the reverse.
 
 pub mod asid;
-pub mod frame_pool;
+pub mod frames;
 pub mod heap;
 pub mod layout;
+pub mod mapping_table;
 pub mod user_heap;
 pub mod user_layout;
 
+/// The size of a page and of a frame: the MMU's 4 KiB translation granule.
+pub use crate::arch::mmu::table::PAGE_SIZE;
+
+// Built on the target only: they map memory through the MMU.
 #[cfg(target_os = "none")]
 pub mod address_space;
 #[cfg(target_os = "none")]
-pub use crate::task::dump_address_space as dump;
-#[cfg(target_os = "none")]
-pub use address_space::{frames_in_use, pooled_frames};
-#[cfg(target_os = "none")]
 pub mod shared_region;
 #[cfg(target_os = "none")]
-pub use shared_region::{Access, RegionError, SharedMemory, SharedRegion};
-pub mod mapping_table;
+pub use {
+    crate::task::dump_address_space as dump,
+    frames::{frames_in_use, pooled_frames},
+    shared_region::{Access, RegionError, SharedMemory, SharedRegion},
+};

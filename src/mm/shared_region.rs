@@ -11,8 +11,9 @@
 //! is needed to use it. The frames are counted like every other frame
 //! ([`super::frames_in_use`]) and freed when the last holder is gone.
 
-use super::address_space::{allocate_frame, free_frame};
-use super::user_layout::{page_align_up, PAGE_SIZE, SHARED_BASE, SHARED_RESERVE};
+use super::frames::{allocate_frame, free_frame};
+use super::user_layout::{page_align_up, SHARED_BASE, SHARED_RESERVE};
+use super::PAGE_SIZE;
 use crate::arch::mmu::virt_to_phys;
 use alloc::sync::Arc;
 use alloc::vec::Vec;

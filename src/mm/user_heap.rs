@@ -20,7 +20,7 @@
 //! An isolated task is a single thread and interrupts never run its code,
 //! so the state needs no lock.
 
-use super::user_layout::PAGE_SIZE;
+use super::PAGE_SIZE;
 use buddy_system_allocator::Heap;
 use core::alloc::Layout;
 use core::mem::MaybeUninit;
@@ -121,7 +121,7 @@ impl UserHeap {
 }
 
 #[cfg(target_os = "none")]
-mod el0 {
+mod target {
     use super::UserHeap;
     use crate::mm::user_layout::{HEAP_BASE, HEAP_STATE};
 

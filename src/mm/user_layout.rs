@@ -15,8 +15,8 @@
 //! stack_bottom..STACK_TOP the stack, growing down
 //! ```
 
-/// Size of a page (and of a frame).
-pub const PAGE_SIZE: u64 = 4096;
+use super::PAGE_SIZE;
+
 /// Where the closure's captured state is copied.
 pub const ARGS_BASE: u64 = 0x0000_0000_0010_0000;
 /// The largest closure state an isolated task accepts.

@@ -12,7 +12,8 @@
 use super::spawn::Builder;
 use crate::ipc::{Grant, HandleTable};
 use crate::mm::shared_region::{Access, SharedMemory, SharedRegion};
-use crate::mm::user_layout::{PAGE_SIZE, SHARED_BASE, SHARED_RESERVE};
+use crate::mm::user_layout::{SHARED_BASE, SHARED_RESERVE};
+use crate::mm::PAGE_SIZE;
 use alloc::vec::Vec;
 
 /// The grants a `Builder` collects for the isolated task it will spawn.

@@ -35,7 +35,8 @@ use crate::ipc::HandleTable;
 use crate::ipc::Message;
 use crate::mm::address_space::{AddressSpace, FaultInError, SpaceUsage};
 use crate::mm::shared_region;
-use crate::mm::user_layout::{self, page_align_up, ARGS_BASE, ARGS_MAX, PAGE_SIZE, STACK_TOP};
+use crate::mm::user_layout::{self, page_align_up, ARGS_BASE, ARGS_MAX, STACK_TOP};
+use crate::mm::PAGE_SIZE;
 use crate::sched::scheduler;
 use alloc::boxed::Box;
 

@@ -84,7 +84,7 @@ fn page_touch() -> u64 {
             let now = || raw_syscall(Syscall::Time as u64, 0, 0, 0);
             let start = now();
             for page in 0..PAGES {
-                let addr = ilusion::mm::user_layout::HEAP_BASE + page * ilusion::mm::user_layout::PAGE_SIZE;
+                let addr = ilusion::mm::user_layout::HEAP_BASE + page * ilusion::mm::PAGE_SIZE;
                 // SAFETY: the task's own heap reserve: each first touch maps a zeroed page.
                 unsafe { core::ptr::write_volatile(addr as *mut u8, 1) };
             }
@@ -103,7 +103,7 @@ fn page_touch() -> u64 {
 fn isolated_task_bytes() -> u64 {
     const TASKS: usize = 20;
     let before = ilusion::mm::heap::stats().allocated;
-    let pool_before = ilusion::mm::address_space::pooled_frames();
+    let pool_before = ilusion::mm::pooled_frames();
     let handles: [_; TASKS] = core::array::from_fn(|_| {
         Builder::new()
             .priority(Priority::Preemptive(0))
@@ -112,7 +112,7 @@ fn isolated_task_bytes() -> u64 {
     });
     task::yield_now(); // let them all start and go to sleep
     let during = ilusion::mm::heap::stats().allocated;
-    let pool_during = ilusion::mm::address_space::pooled_frames();
+    let pool_during = ilusion::mm::pooled_frames();
     for h in handles {
         h.join().expect("isolated task failed");
     }

@@ -144,7 +144,7 @@ static DETACHED_ALIVE: AtomicU64 = AtomicU64::new(0);
 /// Kernel heap bytes in use, less the frames the frame pool keeps for the
 /// next isolated task (memory kept for reuse on purpose, not lost).
 fn heap_in_use() -> usize {
-    ilusion::mm::heap::stats().requested - ilusion::mm::pooled_frames() * 4096
+    ilusion::mm::heap::stats().requested - ilusion::mm::pooled_frames() * ilusion::mm::PAGE_SIZE as usize
 }
 
 const ACTIONS: u64 = 7;

@@ -243,7 +243,7 @@ impl TableAllocator for HeapTables {
 /// and stay, to be reused by later mappings of the same range.
 pub fn map_kernel_data(va: u64, pa: u64, size: u64) -> Result<(), MapError> {
     let mut tables = KERNEL_TABLES.lock();
-    let tables = tables.as_mut().ok_or(MapError::OutOfTables)?;
+    let tables = tables.as_mut().ok_or(MapError::NoKernelTables)?;
     tables.map(va, pa, size, Attributes::KERNEL_DATA, &mut HeapTables)?;
     // Make the new entries visible to the table walker before they are used.
     aarch64_cpu::asm::barrier::dsb(aarch64_cpu::asm::barrier::ISHST);
@@ -257,7 +257,7 @@ pub fn map_kernel_data(va: u64, pa: u64, size: u64) -> Result<(), MapError> {
 pub fn unmap_kernel_pages(va: u64, size: u64) -> Result<(), MapError> {
     use aarch64_cpu::asm::barrier;
     let mut tables = KERNEL_TABLES.lock();
-    let tables = tables.as_mut().ok_or(MapError::OutOfTables)?;
+    let tables = tables.as_mut().ok_or(MapError::NoKernelTables)?;
     tables.unmap(va, size, &HeapTables)?;
     barrier::dsb(barrier::NSHST);
     let mut page = va;

@@ -9,14 +9,17 @@
 use super::descriptor::{Attributes, Descriptor};
 use core::ptr::NonNull;
 
+/// The translation granule: the size of a page and of a frame, for the
+/// whole crate (`mm::PAGE_SIZE` is this one).
 pub const PAGE_SIZE: u64 = 4096;
 pub const ENTRIES: usize = 512;
 /// Bits of virtual address translated by one table root (T0SZ = T1SZ = 25).
 pub const VA_BITS: u32 = 39;
 /// Bytes mapped by one entry at level 1, 2 and 3.
-const LEVEL_SIZE: [u64; 4] = [0, 1 << 30, 1 << 21, 1 << 12];
+const LEVEL_SIZE: [u64; 4] = [0, 1 << 30, 1 << 21, PAGE_SIZE];
 
-/// One translation table: 512 descriptors, 4 KiB aligned.
+/// One translation table: 512 descriptors, one page, page aligned
+/// (`align` takes only a literal: 4096 is [`PAGE_SIZE`]).
 #[repr(C, align(4096))]
 pub struct Table {
     pub entries: [Descriptor; ENTRIES],
@@ -51,8 +54,16 @@ pub enum MapError {
     Misaligned { va: u64, pa: u64, size: u64 },
     /// Part of the range is mapped already.
     AlreadyMapped { va: u64 },
+    /// The page at `va` had to be mapped, and is not.
+    NotMapped { va: u64 },
     /// The table allocator ran out.
     OutOfTables,
+    /// No frame was left for a page (the frame allocator ran out).
+    OutOfFrames,
+    /// No kernel heap was left to record a new mapping.
+    NoRoomToRecord,
+    /// The kernel's own tables are not built yet (before `mmu::init`).
+    NoKernelTables,
     /// `unmap` met a block mapping (it only removes pages).
     BlockInRange { va: u64 },
 }
