@@ -118,92 +118,6 @@ unsafe impl GlobalAlloc for KernelHeap {
     }
 }
 
-#[cfg(target_os = "none")]
-static HEAP: KernelHeap = KernelHeap::new();
-
-/// The global allocator: the kernel heap, or at EL0 the running isolated
-/// task's own heap.
-#[cfg(target_os = "none")]
-struct Allocator;
-
-// SAFETY: both heaps hand out disjoint blocks of the requested layout, and a
-// block is given back to the heap it came from: kernel code never sees an
-// isolated task's blocks, nor the reverse (they live in different worlds).
-#[cfg(target_os = "none")]
-unsafe impl GlobalAlloc for Allocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if crate::arch::user_mode::running_at_el0() {
-            return user_alloc(layout);
-        }
-        // SAFETY: forwarded from our caller.
-        unsafe { HEAP.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if crate::arch::user_mode::running_at_el0() {
-            // SAFETY: forwarded from our caller.
-            return unsafe { user_dealloc(ptr, layout) };
-        }
-        // SAFETY: forwarded from our caller.
-        unsafe { HEAP.dealloc(ptr, layout) }
-    }
-}
-
-/// At EL0: a block from the running isolated task's heap. Out of line, so
-/// the kernel's path through [`Allocator`] stays as short as before.
-#[cfg(target_os = "none")]
-#[inline(never)]
-fn user_alloc(layout: Layout) -> *mut u8 {
-    // SAFETY: at EL0, in the task's only thread; no other reference is live.
-    unsafe { super::user_heap::UserHeap::get() }.alloc(layout)
-}
-
-/// At EL0: gives a block back to the running isolated task's heap.
-///
-/// # Safety
-/// `ptr` came from [`user_alloc`] with `layout`.
-#[cfg(target_os = "none")]
-#[inline(never)]
-unsafe fn user_dealloc(ptr: *mut u8, layout: Layout) {
-    // SAFETY: as in `user_alloc`; `ptr` is from this task's heap, as our caller promises.
-    unsafe { super::user_heap::UserHeap::get().dealloc(ptr, layout) }
-}
-
-#[cfg(target_os = "none")]
-#[global_allocator]
-static ALLOCATOR: Allocator = Allocator;
-
-/// The kernel heap's usage now.
-#[cfg(target_os = "none")]
-pub fn stats() -> HeapStats {
-    HEAP.stats()
-}
-
-#[cfg(target_os = "none")]
-pub(crate) fn init(start: u64, size: u64) {
-    // SAFETY: the caller (boot) passes the mapped RAM after the image, which
-    // nothing else uses.
-    unsafe { HEAP.add_memory(start as usize, size as usize) };
-}
-
-/// The size and alignment of the last failed kernel allocation, forgotten
-/// once taken (by the panic handler, for `TaskFailure::OutOfKernelMemory`).
-pub(crate) fn take_failure() -> Option<(usize, usize)> {
-    #[cfg(target_os = "none")]
-    return HEAP.take_failure();
-    #[cfg(not(target_os = "none"))]
-    None
-}
-
-/// The size and alignment of the last failed kernel allocation, left for
-/// the panic handler to take.
-pub(crate) fn last_failure() -> Option<(usize, usize)> {
-    #[cfg(target_os = "none")]
-    return HEAP.last_failure();
-    #[cfg(not(target_os = "none"))]
-    None
-}
-
 /// Memory for one `T` (uninitialized) from the global allocator, or `None`
 /// when there is none: for the OS's allocations on a task's behalf, which
 /// must become an error rather than end the caller. A zero-sized `T` gets a
@@ -228,15 +142,96 @@ pub fn try_box<T>(value: T) -> Result<alloc::boxed::Box<T>, T> {
     }
 }
 
-/// After an allocation failure: say what failed and how the heap looks.
-pub(crate) fn report_failure_if_any() {
-    #[cfg(target_os = "none")]
-    if let Some((size, align)) = HEAP.last_failure() {
-        let s = HEAP.stats();
-        crate::console::write_fmt_emergency(format_args!(
-            "out of memory: allocation of {size} bytes (align {align}) failed; heap: {} bytes total, {} in use ({} requested), {} free\n",
-            s.total, s.allocated, s.requested, s.free()
-        ));
+#[cfg(target_os = "none")]
+pub use target::*;
+
+/// The kernel's heap and the global allocator, on the target.
+#[cfg(target_os = "none")]
+mod target {
+    use super::{HeapStats, KernelHeap};
+    use core::alloc::{GlobalAlloc, Layout};
+
+    static HEAP: KernelHeap = KernelHeap::new();
+
+    /// The global allocator: the kernel heap, or at EL0 the running isolated
+    /// task's own heap.
+    struct Allocator;
+
+    // SAFETY: both heaps hand out disjoint blocks of the requested layout, and a
+    // block is given back to the heap it came from: kernel code never sees an
+    // isolated task's blocks, nor the reverse (they live in different worlds).
+    unsafe impl GlobalAlloc for Allocator {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            if crate::arch::user_mode::running_at_el0() {
+                return user_alloc(layout);
+            }
+            // SAFETY: forwarded from our caller.
+            unsafe { HEAP.alloc(layout) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            if crate::arch::user_mode::running_at_el0() {
+                // SAFETY: forwarded from our caller.
+                return unsafe { user_dealloc(ptr, layout) };
+            }
+            // SAFETY: forwarded from our caller.
+            unsafe { HEAP.dealloc(ptr, layout) }
+        }
+    }
+
+    /// At EL0: a block from the running isolated task's heap. Out of line, so
+    /// the kernel's path through [`Allocator`] stays as short as before.
+    #[inline(never)]
+    fn user_alloc(layout: Layout) -> *mut u8 {
+        // SAFETY: at EL0, in the task's only thread; no other reference is live.
+        unsafe { crate::mm::user_heap::UserHeap::get() }.alloc(layout)
+    }
+
+    /// At EL0: gives a block back to the running isolated task's heap.
+    ///
+    /// # Safety
+    /// `ptr` came from [`user_alloc`] with `layout`.
+    #[inline(never)]
+    unsafe fn user_dealloc(ptr: *mut u8, layout: Layout) {
+        // SAFETY: as in `user_alloc`; `ptr` is from this task's heap, as our caller promises.
+        unsafe { crate::mm::user_heap::UserHeap::get().dealloc(ptr, layout) }
+    }
+
+    #[global_allocator]
+    static ALLOCATOR: Allocator = Allocator;
+
+    /// The kernel heap's usage now.
+    pub fn stats() -> HeapStats {
+        HEAP.stats()
+    }
+
+    pub(crate) fn init(start: u64, size: u64) {
+        // SAFETY: the caller (boot) passes the mapped RAM after the image, which
+        // nothing else uses.
+        unsafe { HEAP.add_memory(start as usize, size as usize) };
+    }
+
+    /// The size and alignment of the last failed kernel allocation, forgotten
+    /// once taken (by the panic handler, for `TaskFailure::OutOfKernelMemory`).
+    pub(crate) fn take_failure() -> Option<(usize, usize)> {
+        HEAP.take_failure()
+    }
+
+    /// The size and alignment of the last failed kernel allocation, left for
+    /// the panic handler to take.
+    pub(crate) fn last_failure() -> Option<(usize, usize)> {
+        HEAP.last_failure()
+    }
+
+    /// After an allocation failure: say what failed and how the heap looks.
+    pub(crate) fn report_failure_if_any() {
+        if let Some((size, align)) = HEAP.last_failure() {
+            let s = HEAP.stats();
+            crate::console::write_fmt_emergency(format_args!(
+                "out of memory: allocation of {size} bytes (align {align}) failed; heap: {} bytes total, {} in use ({} requested), {} free\n",
+                s.total, s.allocated, s.requested, s.free()
+            ));
+        }
     }
 }
 

@@ -114,46 +114,48 @@ pub fn kernel_regions(
 }
 
 /// The size of the unmapped guard page below each stack.
-pub const GUARD_SIZE: u64 = 4096;
+pub const GUARD_SIZE: u64 = super::PAGE_SIZE;
 
 #[cfg(target_os = "none")]
-impl ImageLayout {
-    /// The layout of the running image.
-    pub fn current() -> Self {
-        extern "C" {
-            static __image_start: u8;
-            static __text_end: u8;
-            static __rodata_end: u8;
-            static __data_end: u8;
-            static __boot_stack_bottom: u8;
-            static __boot_stack_top: u8;
-            static __exception_stack_bottom: u8;
-            static __exception_stack_top: u8;
-            static __image_end: u8;
-        }
-        use core::ptr::addr_of;
-        Self {
-            start: addr_of!(__image_start) as u64,
-            text_end: addr_of!(__text_end) as u64,
-            rodata_end: addr_of!(__rodata_end) as u64,
-            data_end: addr_of!(__data_end) as u64,
-            boot_stack: (addr_of!(__boot_stack_bottom) as u64, addr_of!(__boot_stack_top) as u64),
-            exception_stack: (addr_of!(__exception_stack_bottom) as u64, addr_of!(__exception_stack_top) as u64),
-            end: addr_of!(__image_end) as u64,
+pub use target::*;
+
+/// What only the running image knows: where the linker put its parts.
+#[cfg(target_os = "none")]
+mod target {
+    use super::{ImageLayout, GUARD_SIZE};
+
+    impl ImageLayout {
+        /// The layout of the running image.
+        pub fn current() -> Self {
+            extern "C" {
+                static __image_start: u8;
+                static __text_end: u8;
+                static __rodata_end: u8;
+                static __data_end: u8;
+                static __boot_stack_bottom: u8;
+                static __boot_stack_top: u8;
+                static __exception_stack_bottom: u8;
+                static __exception_stack_top: u8;
+                static __image_end: u8;
+            }
+            use core::ptr::addr_of;
+            Self {
+                start: addr_of!(__image_start) as u64,
+                text_end: addr_of!(__text_end) as u64,
+                rodata_end: addr_of!(__rodata_end) as u64,
+                data_end: addr_of!(__data_end) as u64,
+                boot_stack: (addr_of!(__boot_stack_bottom) as u64, addr_of!(__boot_stack_top) as u64),
+                exception_stack: (addr_of!(__exception_stack_bottom) as u64, addr_of!(__exception_stack_top) as u64),
+                end: addr_of!(__image_end) as u64,
+            }
         }
     }
 
-    /// Bytes of the image file: text + rodata + data.
-    pub fn loaded_size(&self) -> u64 {
-        self.data_end - self.start
+    /// Is `addr` one of the image's stack guard pages?
+    pub fn is_guard_page(addr: u64) -> bool {
+        let l = ImageLayout::current();
+        [l.boot_stack.0, l.exception_stack.0].iter().any(|&bottom| (bottom - GUARD_SIZE..bottom).contains(&addr))
     }
-}
-
-/// Is `addr` one of the image's stack guard pages?
-#[cfg(target_os = "none")]
-pub fn is_guard_page(addr: u64) -> bool {
-    let l = ImageLayout::current();
-    [l.boot_stack.0, l.exception_stack.0].iter().any(|&bottom| (bottom - GUARD_SIZE..bottom).contains(&addr))
 }
 
 #[cfg(test)]

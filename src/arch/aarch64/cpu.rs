@@ -1,4 +1,9 @@
-//! Single-instruction CPU operations, each named for what it does.
+//! This core's registers and instructions, each behind a function named for
+//! what it does: masking interrupts and waiting for them, the generic
+//! timer's counter and deadline, the EL0 thread register, this core's
+//! affinity and features, the frame pointer, and two short routines that
+//! need a special instruction: asking the MMU whether an address is
+//! readable (`AT`), and zeroing a page (`DC ZVA`).
 
 use aarch64_cpu::asm;
 use aarch64_cpu::registers::*;
@@ -134,14 +139,14 @@ pub fn spsr_irqs_masked(spsr: u64) -> bool {
     spsr & (1 << 7) != 0
 }
 
-/// Zeroes the 4 KiB page at `page` with `DC ZVA` (one instruction per block
+/// Zeroes the page at `page` with `DC ZVA` (one instruction per block
 /// of DCZID_EL0's size, typically 64 bytes; four per loop), or with ordinary
 /// stores where the CPU forbids it.
 ///
 /// # Safety
-/// `page` is 4 KiB aligned, mapped as Normal memory, and writable by the kernel.
+/// `page` is page aligned, mapped as Normal memory, and writable by the kernel.
 pub unsafe fn zero_page(page: *mut u8) {
-    const PAGE: usize = 4096;
+    const PAGE: usize = super::mmu::table::PAGE_SIZE as usize;
     let dczid: u64;
     // SAFETY: reading DCZID_EL0 has no side effect.
     unsafe { asm!("mrs {0}, dczid_el0", out(reg) dczid, options(nomem, nostack, preserves_flags)) };
