@@ -1,5 +1,5 @@
 //! Instruction counts of the task, interrupt and synchronisation operations
-//! (issue 6's micro-benchmarks), printed as `bench NAME VALUE` lines for
+//! (the suite's micro-benchmarks), printed as `bench NAME VALUE` lines for
 //! `benches/run` (`just bench`).
 //!
 //! Meaningful under QEMU's instruction counting (`just bench` runs it so).

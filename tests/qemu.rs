@@ -350,8 +350,8 @@ const CASES: &[Case] = &[
         exit: Some(0),
         expect: &["PAN on)", "PAN: on", "user access ok"],
     },
-    // Tasks (issue 3). Scheduling runs under instruction counting, so the
-    // timing checks do not depend on the host's load.
+    // Tasks (scheduling, sync, per-task stacks). Scheduling runs under
+    // instruction counting, so the timing checks do not depend on the host's load.
     Case {
         name: "tasks: priorities, round-robin, slices, preemption, sleep",
         image: "task_scheduling",
@@ -393,7 +393,7 @@ const CASES: &[Case] = &[
             "all checks passed",
         ],
     ),
-    // Isolated tasks (issue 4).
+    // Isolated tasks (own address spaces at EL0).
     case(
         "isolation: tasks at EL0 print, yield, sleep and give their frames back",
         "isolated_tasks",
