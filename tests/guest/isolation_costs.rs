@@ -118,7 +118,7 @@ fn isolated_task_bytes() -> u64 {
     }
     // Frames taken from the pool of freed frames were already counted as
     // allocated: add them.
-    let from_pool = pool_before.saturating_sub(pool_during) * 4096;
+    let from_pool = pool_before.saturating_sub(pool_during) * ilusion::mm::PAGE_SIZE as usize;
     ((during - before + from_pool) / TASKS) as u64
 }
 

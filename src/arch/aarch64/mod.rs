@@ -7,7 +7,7 @@
 //!   [`privileged`]: what a privileged instruction at EL0 tried to do;
 //! - [`mmu`]: translation-table descriptors and tables;
 //! - `switch.s` + [`context`]: switching from one task to another;
-//! - [`cpu`]: interrupts masking, waiting, timers, and other single instructions;
+//! - [`cpu`]: interrupt masking, waiting, the timer, and other registers and instructions of this core;
 //! - [`semihosting`]: how a test image tells QEMU its exit status;
 //! - [`user_access`]: checked copies to and from user memory, and PAN.
 //!
