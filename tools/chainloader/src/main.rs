@@ -38,6 +38,9 @@ mod bcm_gpio;
 #[path = "../../../src/drivers/pl011.rs"]
 mod pl011;
 
+#[path = "../../../src/drivers/mmio.rs"]
+mod mmio;
+
 use console::SerialPort;
 use core::fmt::Write;
 use protocol::{Event, Receiver, LOAD_ADDRESS};
