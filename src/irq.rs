@@ -2,7 +2,7 @@
 //! handlers applications and drivers register.
 //!
 //! The path of an interrupt: the vector (`vectors.s`) saves the context,
-//! `arch::exception` calls [`dispatch`], which asks the controller which
+//! `arch::exception` calls `dispatch`, which asks the controller which
 //! interrupt it is, runs its handler with interrupts masked, and signals the
 //! end of the interrupt.
 

@@ -2,8 +2,8 @@
 //! their translation tables and shared regions.
 //!
 //! A frame is a 4 KiB page of the kernel heap, reached by the kernel through
-//! the linear map. [`allocate_frame`] hands out a zeroed one (`DC ZVA`), so a
-//! task never sees another's old data; [`free_frame`] takes it back.
+//! the linear map. `allocate_frame` hands out a zeroed one (`DC ZVA`), so a
+//! task never sees another's old data; `free_frame` takes it back.
 //! [`frames_in_use`] counts them all, so tests can check that an ended task
 //! gave everything back.
 //!

@@ -8,14 +8,14 @@
 //! turns a failure into an error for that call; an allocation that cannot
 //! fail gracefully (`Box::new`, a growing `Vec`) ends the task that made it
 //! with `TaskFailure::OutOfKernelMemory` (the panic handler recognizes the
-//! allocation-failure panic and takes the record, [`take_failure`]). Only
+//! allocation-failure panic and takes the record, `take_failure`). Only
 //! outside task code (boot, interrupt handlers, the `main` task) does it
 //! stop the machine, printing the failed size and alignment and the heap's
 //! state.
 //!
 //! The global allocator serves two worlds: kernel code gets this heap,
 //! isolated tasks (at EL0, where the kernel heap is out of reach) get their
-//! own ([`super::user_heap`]). [`Allocator`] picks by asking
+//! own ([`super::user_heap`]). `Allocator` picks by asking
 //! [`running_at_el0`](crate::arch::user_mode::running_at_el0).
 
 use crate::critical::SpinLock;
