@@ -31,14 +31,19 @@ use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 
+/// Masking itself: the CPU's, or on the host (unit tests) nothing to mask.
 #[cfg(target_os = "none")]
-use crate::arch::cpu::{disable_interrupts, restore_interrupts};
+use crate::arch::cpu as masking;
 #[cfg(not(target_os = "none"))]
-fn disable_interrupts() -> bool {
-    false
+mod masking {
+    pub fn disable_interrupts() -> bool {
+        false
+    }
+    pub fn restore_interrupts(_: bool) {}
+    pub fn interrupts_enabled() -> bool {
+        false
+    }
 }
-#[cfg(not(target_os = "none"))]
-fn restore_interrupts(_: bool) {}
 
 /// Interrupts are masked on this core while this value lives (they are
 /// restored as they were when it drops).
@@ -50,7 +55,7 @@ pub struct InterruptsMasked {
 impl InterruptsMasked {
     #[inline]
     pub fn new() -> Self {
-        Self { were_enabled: disable_interrupts(), _not_send: PhantomData }
+        Self { were_enabled: masking::disable_interrupts(), _not_send: PhantomData }
     }
 
     /// For code that runs with interrupts masked already (handlers, the switch path).
@@ -72,7 +77,7 @@ impl Default for InterruptsMasked {
 impl Drop for InterruptsMasked {
     #[inline]
     fn drop(&mut self) {
-        restore_interrupts(self.were_enabled);
+        masking::restore_interrupts(self.were_enabled);
     }
 }
 
@@ -184,6 +189,7 @@ pub fn assert_no_spin_lock_held(what: &str) {
 /// holds, innermost last. Touched only with interrupts masked.
 #[cfg(any(debug_assertions, feature = "lock-checks"))]
 mod checks {
+    use super::masking::interrupts_enabled;
     use core::cell::UnsafeCell;
 
     const MAX_NESTED: usize = 8;
@@ -218,13 +224,6 @@ mod checks {
     fn with_held<R>(f: impl FnOnce(&mut Held) -> R) -> R {
         // SAFETY: this thread's own record, borrowed once for the call.
         HELD.with(|h| f(unsafe { &mut *h.0.get() }))
-    }
-
-    fn interrupts_enabled() -> bool {
-        #[cfg(target_os = "none")]
-        return crate::arch::cpu::interrupts_enabled();
-        #[cfg(not(target_os = "none"))]
-        false
     }
 
     /// Records `name` as held, or panics with the reason it cannot be.
