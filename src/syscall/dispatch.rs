@@ -1,55 +1,36 @@
-//! The kernel side of system calls, and of every other synchronous
-//! exception an isolated task (EL0) causes.
+//! The kernel side of system calls: `SVC #0` from EL0, as `arch::exception`
+//! hands it over.
 //!
-//! `SVC #0` from EL0 arrives here with the task's registers in an
-//! [`ExceptionFrame`]: the number in `x8`, arguments in `x0`–`x5`, the
-//! result goes back in `x0` (see [`super::abi`]). Arguments are distrusted:
-//! pointers are checked with [`UserRange`] and copied with the unprivileged
-//! routines of `arch::user_access`, so a bad one is an error code. A first
-//! touch of the task's heap gets a frame and the task goes on
-//! ([`crate::task::demand_page`]). Any other exception from EL0 (a fault, an
-//! undefined instruction) and an unknown call number end the task alone,
-//! with a precise [`TaskFailure`].
+//! The task's registers are in the [`ExceptionFrame`]: the number in `x8`,
+//! arguments in `x0`–`x5`, the result goes back in `x0` (see
+//! [`super::abi`]). [`handle`] picks the handler by number; what the call
+//! comes to (a result, an error code, or, for an unknown number, the end of
+//! the task) is decided in one place, [`super::error::finish`]. Arguments are
+//! distrusted: pointers are checked with [`UserRange`] and copied with the
+//! unprivileged routines of `arch::user_access`, so a bad one is an error
+//! code. The calls in [`super::abi::FAST_SYSCALLS`] come here only in
+//! name: `vectors.s` sends them to [`super::fast`], whose handlers the arms
+//! here share.
 
-use super::abi::{encode, MemoryFigure, Syscall, SyscallError, ABI_VERSION, MAX_PANIC_TEXT};
-use crate::arch::esr::Syndrome;
+use super::abi::{MemoryFigure, Syscall, SyscallError, ABI_VERSION, MAX_PANIC_TEXT};
+use super::error::{finish, CallError};
+use super::fast;
 use crate::arch::exception::{ExceptionFrame, Fault};
-use crate::arch::user_access::{copy_from_user, UserAccessError, UserRange};
-use crate::task::{DemandPaging, PanicMessage, TaskFailure};
+use crate::arch::user_access::{copy_from_user, UserRange};
+use crate::task::{PanicMessage, TaskFailure};
 
 /// The most bytes one `console_write` accepts.
 pub const MAX_WRITE: u64 = 64 * 1024;
 
-/// Handles a synchronous exception taken from EL0.
-pub(crate) fn user_exception(fault: Fault) {
-    let Fault { frame, esr, far, syndrome, .. } = fault;
-    if let Syndrome::Svc { .. } = syndrome {
-        let number = frame.x[8];
-        match Syscall::try_from(number) {
-            Ok(call) => frame.x[0] = encode(run(call, frame)),
-            // ELR is past the SVC: report the call itself.
-            Err(_) => fail(frame, esr, far, syndrome, TaskFailure::BadSyscall { number, pc: frame.elr - 4 }),
-        }
-        return;
-    }
-    let failure = match crate::task::demand_page(syndrome, far) {
-        DemandPaging::Mapped => return, // retry the access
-        DemandPaging::Refused(failure) => failure,
-        DemandPaging::NotDemandZero => crate::task::isolated_failure(syndrome, esr, far, frame.elr),
+/// Handles a system call: `call` is the `SVC` from EL0.
+pub(crate) fn handle(call: Fault) {
+    let number = call.frame.x[8];
+    let outcome = match Syscall::try_from(number) {
+        Ok(syscall) => run(syscall, call.frame).map_err(CallError::Refused),
+        // ELR is past the SVC: report the call itself.
+        Err(_) => Err(CallError::EndTask(TaskFailure::BadSyscall { number, pc: call.frame.elr - 4 })),
     };
-    fail(frame, esr, far, syndrome, failure);
-}
-
-/// Ends the running isolated task with `failure`, after a report naming it,
-/// the reason, the PC and the faulting address. No backtrace: the task's
-/// frame chain is user memory, which the kernel does not walk.
-fn fail(frame: &ExceptionFrame, esr: u64, far: u64, syndrome: Syndrome, failure: TaskFailure) -> ! {
-    let task = crate::task::RunningTask;
-    crate::console::write_fmt_emergency(format_args!(
-        "\n*** {task} failed: {failure}\n  {syndrome}, ESR {esr:#010x}, FAR {far:#018x}, PC {:#018x}, SP {:#018x}\n",
-        frame.elr, frame.sp
-    ));
-    crate::task::fail_current(failure)
+    finish(call, outcome)
 }
 
 fn run(call: Syscall, frame: &mut ExceptionFrame) -> Result<u64, SyscallError> {
@@ -66,9 +47,6 @@ fn run(call: Syscall, frame: &mut ExceptionFrame) -> Result<u64, SyscallError> {
         }
         Syscall::Exit => crate::task::exit_isolated(a0, a1, a2),
         Syscall::ConsoleWrite => console_write(a0, a1),
-        Syscall::Time => Ok(crate::time::Instant::now().since_boot().as_nanos() as u64),
-        Syscall::TaskId => Ok(crate::task::current().id()),
-        Syscall::AbiVersion => Ok(ABI_VERSION),
         Syscall::Panic => panic_isolated(UserText { ptr: a0, len: a1 }, UserText { ptr: a2, len: a3 }),
         Syscall::MemoryInfo => memory_info(a0),
         Syscall::ChannelSend => crate::ipc::syscalls::channel_send(a0, a1, a2),
@@ -78,6 +56,10 @@ fn run(call: Syscall, frame: &mut ExceptionFrame) -> Result<u64, SyscallError> {
         }
         Syscall::Close => crate::ipc::syscalls::close(a0),
         Syscall::MapShared => crate::task::map_granted_region(a0),
+        // The fast path answers these before they get here, with the same handlers.
+        Syscall::Time => Ok(fast::nanos_since_boot()),
+        Syscall::TaskId => Ok(fast::current_task_id()),
+        Syscall::AbiVersion => Ok(ABI_VERSION),
     }
 }
 
@@ -93,26 +75,17 @@ fn memory_info(figure: u64) -> Result<u64, SyscallError> {
     })
 }
 
-/// The error code for a refused user pointer.
-pub(crate) fn user_error(e: UserAccessError) -> SyscallError {
-    match e {
-        UserAccessError::NotUserAddress | UserAccessError::Fault => SyscallError::BadAddress,
-        UserAccessError::Overflow => SyscallError::BadLength,
-        UserAccessError::Misaligned => SyscallError::Misaligned,
-    }
-}
-
 /// Writes `len` bytes at user address `ptr` to the console, in chunks.
 fn console_write(ptr: u64, len: u64) -> Result<u64, SyscallError> {
     if len > MAX_WRITE {
         return Err(SyscallError::BadLength);
     }
-    UserRange::new(ptr, len as usize).map_err(user_error)?;
+    UserRange::new(ptr, len as usize)?;
     let mut chunk = [0u8; 128];
     let mut done = 0;
     while done < len {
         let n = (len - done).min(chunk.len() as u64) as usize;
-        copy_from_user(&mut chunk[..n], ptr + done).map_err(user_error)?;
+        copy_from_user(&mut chunk[..n], ptr + done)?;
         crate::console::write_bytes(&chunk[..n]);
         done += n as u64;
     }
@@ -133,7 +106,7 @@ impl UserText {
     /// kernel stack: nothing is allocated, the heap may be exhausted.
     fn read<'b>(&self, buf: &'b mut [u8; PANIC_TEXT]) -> Result<&'b [u8], SyscallError> {
         let n = self.len.min(MAX_PANIC_TEXT) as usize;
-        UserRange::new(self.ptr, n).and_then(|_| copy_from_user(&mut buf[..n], self.ptr)).map_err(user_error)?;
+        UserRange::new(self.ptr, n).and_then(|_| copy_from_user(&mut buf[..n], self.ptr))?;
         Ok(&buf[..n])
     }
 }
