@@ -78,11 +78,6 @@ impl<const N: usize> Default for RingBuffer<N> {
 
 static RECEIVED: SpinLock<RingBuffer<1024>> = SpinLock::new("console input", RingBuffer::new());
 
-#[cfg(target_os = "none")]
-pub(crate) fn init(port: &'static dyn SerialPort) {
-    PORT.call_once(|| port);
-}
-
 /// The serial port's interrupt handler: drain the FIFO into the buffer.
 pub(crate) fn receive_interrupt(_: crate::irq::IntId) {
     if let Some(port) = PORT.get() {
@@ -91,51 +86,6 @@ pub(crate) fn receive_interrupt(_: crate::irq::IntId) {
             rx.push(b);
         }
         port.acknowledge_interrupt();
-    }
-}
-
-/// A received byte, if one is waiting.
-#[cfg(target_os = "none")]
-pub fn read_byte() -> Option<u8> {
-    RECEIVED.lock().pop()
-}
-
-/// Waits (in `wfi`) until a byte arrives.
-#[cfg(target_os = "none")]
-pub fn read_byte_blocking() -> u8 {
-    use crate::arch::cpu;
-    loop {
-        // Check with interrupts masked, then wait: an interrupt arriving in
-        // between is still pending and ends the `wfi` at once.
-        let was = cpu::disable_interrupts();
-        let byte = RECEIVED.lock().pop();
-        if byte.is_none() {
-            cpu::wait_for_interrupt();
-        }
-        cpu::restore_interrupts(was);
-        if let Some(b) = byte {
-            return b;
-        }
-    }
-}
-
-/// Reads a line (without its end) into `buf`, echoing it; returns its length.
-#[cfg(target_os = "none")]
-pub fn read_line(buf: &mut [u8]) -> usize {
-    let mut n = 0;
-    loop {
-        match read_byte_blocking() {
-            b'\r' | b'\n' => {
-                write_bytes(b"\n");
-                return n;
-            }
-            b if n < buf.len() => {
-                buf[n] = b;
-                n += 1;
-                write_bytes(&[b]);
-            }
-            _ => {}
-        }
     }
 }
 
@@ -186,41 +136,6 @@ impl Write for PortWriter<'_> {
     }
 }
 
-/// Writes raw bytes to the console (`\n` becomes `\r\n`).
-#[cfg(target_os = "none")]
-pub fn write_bytes(bytes: &[u8]) {
-    if crate::arch::user_mode::running_at_el0() {
-        let _ = crate::syscall::user::console_write(bytes);
-        return;
-    }
-    if let Some(port) = PORT.get() {
-        let _guard = WRITER.lock();
-        write_raw(*port, bytes);
-    }
-}
-
-/// Formats to the console; what `print!` calls.
-#[cfg(target_os = "none")]
-pub fn write_fmt(args: fmt::Arguments) {
-    if crate::arch::user_mode::running_at_el0() {
-        return crate::syscall::user::write_fmt(args);
-    }
-    if let Some(port) = PORT.get() {
-        let mut out = BufferedWriter { port: *port, buffer: [0; LINE_BUFFER], len: 0 };
-        let _ = out.write_fmt(args);
-        out.flush();
-    }
-}
-
-/// Formats to the console without taking the writer lock: for fault reports,
-/// which may interrupt a writer that holds it.
-#[cfg(target_os = "none")]
-pub fn write_fmt_emergency(args: fmt::Arguments) {
-    if let Some(port) = PORT.get() {
-        let _ = PortWriter(*port).write_fmt(args);
-    }
-}
-
 /// Waits until all output has been sent.
 pub fn flush() {
     if let Some(port) = PORT.get() {
@@ -229,7 +144,99 @@ pub fn flush() {
 }
 
 #[cfg(not(target_os = "none"))]
-pub fn write_fmt(_: fmt::Arguments) {}
+pub use host::*;
+#[cfg(target_os = "none")]
+pub use target::*;
+
+/// The port itself: set up, read, write (on the target only).
+#[cfg(target_os = "none")]
+mod target {
+    use super::*;
+
+    pub(crate) fn init(port: &'static dyn SerialPort) {
+        PORT.call_once(|| port);
+    }
+
+    /// A received byte, if one is waiting.
+    pub fn read_byte() -> Option<u8> {
+        RECEIVED.lock().pop()
+    }
+
+    /// Waits (in `wfi`) until a byte arrives.
+    pub fn read_byte_blocking() -> u8 {
+        use crate::arch::cpu;
+        loop {
+            // Check with interrupts masked, then wait: an interrupt arriving in
+            // between is still pending and ends the `wfi` at once.
+            let was = cpu::disable_interrupts();
+            let byte = RECEIVED.lock().pop();
+            if byte.is_none() {
+                cpu::wait_for_interrupt();
+            }
+            cpu::restore_interrupts(was);
+            if let Some(b) = byte {
+                return b;
+            }
+        }
+    }
+
+    /// Reads a line (without its end) into `buf`, echoing it; returns its length.
+    pub fn read_line(buf: &mut [u8]) -> usize {
+        let mut n = 0;
+        loop {
+            match read_byte_blocking() {
+                b'\r' | b'\n' => {
+                    write_bytes(b"\n");
+                    return n;
+                }
+                b if n < buf.len() => {
+                    buf[n] = b;
+                    n += 1;
+                    write_bytes(&[b]);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Writes raw bytes to the console (`\n` becomes `\r\n`).
+    pub fn write_bytes(bytes: &[u8]) {
+        if crate::arch::user_mode::running_at_el0() {
+            let _ = crate::syscall::user::console_write(bytes);
+            return;
+        }
+        if let Some(port) = PORT.get() {
+            let _guard = WRITER.lock();
+            write_raw(*port, bytes);
+        }
+    }
+
+    /// Formats to the console; what `print!` calls.
+    pub fn write_fmt(args: fmt::Arguments) {
+        if crate::arch::user_mode::running_at_el0() {
+            return crate::syscall::user::write_fmt(args);
+        }
+        if let Some(port) = PORT.get() {
+            let mut out = BufferedWriter { port: *port, buffer: [0; LINE_BUFFER], len: 0 };
+            let _ = out.write_fmt(args);
+            out.flush();
+        }
+    }
+
+    /// Formats to the console without taking the writer lock: for fault reports,
+    /// which may interrupt a writer that holds it.
+    pub fn write_fmt_emergency(args: fmt::Arguments) {
+        if let Some(port) = PORT.get() {
+            let _ = PortWriter(*port).write_fmt(args);
+        }
+    }
+}
+
+/// On the host (unit tests) there is no port: `print!` writes nothing.
+#[cfg(not(target_os = "none"))]
+mod host {
+    pub fn write_fmt(_: core::fmt::Arguments) {}
+}
 
 /// Prints to the console.
 #[macro_export]

@@ -1,6 +1,10 @@
-//! What happens on a synchronous exception the OS does not expect.
+//! What happens on an exception the OS does not expect: a synchronous
+//! exception in kernel code (EL1), or an SError.
 //!
-//! First the application's [`ExceptionHandler`] (if it set one with
+//! `arch::exception` sorts every exception once and sends here only these
+//! (interrupts go to [`crate::irq`], system calls to [`crate::syscall`], an
+//! isolated task's faults to its failure path in [`crate::task`]). First
+//! the application's [`ExceptionHandler`] (if it set one with
 //! [`set_handler`]) gets a say, one typed method per kind of exception, each
 //! defaulting to "not handled". An exception in task code (thread mode,
 //! interrupts enabled) ends that task only, with a report naming it and the
@@ -58,22 +62,10 @@ pub fn set_handler(handler: &'static dyn ExceptionHandler) -> bool {
     installed
 }
 
-pub(crate) fn handle(fault: Fault) {
-    if fault.entry.from_lower_level() && !matches!(fault.syndrome, Syndrome::SError) {
-        // An isolated task's system call or fault: never the kernel's problem.
-        return crate::syscall::dispatch::user_exception(fault);
-    }
+/// An exception in kernel code, or an SError: the application's handler,
+/// else the end of the faulting task, else the fatal report.
+pub(crate) fn unexpected(fault: Fault) {
     let (syndrome, far) = (fault.syndrome, fault.far);
-    if matches!(syndrome, Syndrome::Abort { .. }) && crate::arch::user_access::in_copy_routine(fault.frame.elr) {
-        // A checked copy to or from an isolated task: a first touch of its
-        // heap gets a frame and the copy goes on; a bad pointer makes the
-        // copy return an error (as does a touch past the task's memory limit).
-        if let crate::task::DemandPaging::Mapped = crate::task::demand_page(syndrome, far) {
-            return;
-        }
-        crate::arch::user_access::recover(fault.frame);
-        return;
-    }
     if matches!(syndrome, Syndrome::UndefinedInstruction)
         && crate::arch::semihosting::is_semihosting_call(fault.frame.elr)
     {

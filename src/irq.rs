@@ -4,7 +4,8 @@
 //! The path of an interrupt: the vector (`vectors.s`) saves the context,
 //! `arch::exception` calls `dispatch`, which asks the controller which
 //! interrupt it is, runs its handler with interrupts masked, and signals the
-//! end of the interrupt.
+//! end of the interrupt. Then `arch::exception` lets the scheduler preempt
+//! the interrupted task if the handler made that due.
 
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 

@@ -16,8 +16,9 @@
 //! - `boards/<name>` (as [`board`]): what is at which address on one board;
 //! - [`drivers`]: the devices boards wire up (PL011 UART, GIC);
 //! - [`critical`]: masking interrupts, and the kernel's one spin lock built on it;
-//! - portable OS: [`mm`], [`irq`], [`time`], [`console`], [`exception`],
-//!   and the boot sequence in `kernel.rs`;
+//! - portable OS: [`mm`], [`irq`], [`time`], [`console`], [`exception`]
+//!   (exceptions the OS does not expect), and the boot sequence in `kernel.rs`;
+//! - [`syscall`]: the system-call ABI, its kernel side and its task side;
 //! - tasks: [`task`] (spawn, join, priorities), [`sync`] (mutexes,
 //!   semaphores, condition variables, channels), and the scheduler behind
 //!   them in [`sched`];

@@ -18,7 +18,6 @@ use super::message::{bytes_of, Message};
 use crate::arch::user_access::{copy_from_user, copy_to_user, UserRange};
 use crate::sync::mpsc;
 use crate::syscall::abi::SyscallError;
-use crate::syscall::dispatch::user_error;
 use core::time::Duration;
 
 /// `channel_send(handle, pointer, length)`.
@@ -49,7 +48,7 @@ fn check_buffer<T>(ptr: u64, len: u64) -> Result<(), SyscallError> {
         return Err(SyscallError::Misaligned);
     }
     let len = usize::try_from(len).map_err(|_| SyscallError::BadLength)?;
-    UserRange::new(ptr, len).map_err(user_error)?;
+    UserRange::new(ptr, len)?;
     Ok(())
 }
 
@@ -59,7 +58,7 @@ fn zero_user(ptr: u64, len: usize) -> Result<(), SyscallError> {
     let mut done = 0;
     while done < len {
         let n = (len - done).min(ZEROS.len());
-        copy_to_user(ptr + done as u64, &ZEROS[..n]).map_err(user_error)?;
+        copy_to_user(ptr + done as u64, &ZEROS[..n])?;
         done += n;
     }
     Ok(())
@@ -74,7 +73,7 @@ impl<T: Message> ChannelEnd for mpsc::SyncSender<T> {
         let mut message = core::mem::MaybeUninit::<T>::zeroed();
         // SAFETY: `size_of::<T>()` zeroed (so initialized) bytes of our own.
         let bytes = unsafe { core::slice::from_raw_parts_mut(message.as_mut_ptr() as *mut u8, len as usize) };
-        copy_from_user(bytes, ptr).map_err(user_error)?;
+        copy_from_user(bytes, ptr)?;
         // SAFETY: every bit pattern is a valid `T` (`Message`'s contract).
         let message = unsafe { message.assume_init() };
         self.send_fallible(message).map_err(|e| match e {
@@ -109,7 +108,7 @@ impl<T: Message> ChannelEnd for mpsc::Receiver<T> {
         })?;
         // The task's mappings only grow while it waits, so this cannot fail
         // after the probe above; if it did, the message would be lost.
-        copy_to_user(ptr, bytes_of(&message)).map_err(user_error)?;
+        copy_to_user(ptr, bytes_of(&message))?;
         Ok(size as u64)
     }
 }

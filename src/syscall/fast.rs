@@ -35,7 +35,7 @@ extern "C" fn ilusion_fast_syscall(number: u64) -> u64 {
 /// (`udiv` is an instruction; a `u128` division is a call). Exact while the
 /// counter frequency is below 2^34 Hz (CNTFRQ_EL0 holds 32 bits).
 #[inline(always)]
-fn nanos_since_boot() -> u64 {
+pub(super) fn nanos_since_boot() -> u64 {
     let ticks = crate::arch::cpu::counter().saturating_sub(crate::time::boot_count());
     let hz = crate::time::frequency();
     let (secs, rem) = (ticks / hz, ticks % hz);
@@ -45,7 +45,7 @@ fn nanos_since_boot() -> u64 {
 /// The running task's id (0 before tasks start), read without the checks of
 /// `scheduler::current` (whose failure path would be a call).
 #[inline(always)]
-fn current_task_id() -> u64 {
+pub(super) fn current_task_id() -> u64 {
     let task = crate::arch::context::current_task_pointer() as *const Tcb;
     if task.is_null() {
         return 0;

@@ -3,32 +3,23 @@
 //! Everything here runs in an isolated task, so it touches nothing but its
 //! arguments, its stack and the registers: kernel data is not reachable
 //! from EL0. `println!`, `task::yield_now` and `time::sleep` come here when
-//! [`crate::arch::user_mode::running_at_el0`] says so.
+//! [`crate::arch::user_mode::running_at_el0`] says so. The `SVC`
+//! instruction itself is [`crate::arch::svc`]'s; here are the typed calls.
 
 use super::abi::{decode, MemoryFigure, Syscall, SyscallError};
+use crate::arch::svc;
 use core::fmt;
 
 /// Makes system call `number` with up to three arguments; returns the raw `x0`.
 #[inline]
 pub fn raw_syscall(number: u64, a0: u64, a1: u64, a2: u64) -> u64 {
-    let result;
-    // SAFETY: SVC traps to the kernel, which checks every argument; only x0
-    // is written back (the kernel preserves every other register).
-    unsafe {
-        core::arch::asm!("svc #0", inlateout("x0") a0 => result, in("x1") a1, in("x2") a2, in("x8") number, options(nostack));
-    }
-    result
+    svc::call3(number, a0, a1, a2)
 }
 
 /// Makes system call `number` with up to four arguments; returns the raw `x0`.
 #[inline]
 pub fn raw_syscall4(number: u64, a0: u64, a1: u64, a2: u64, a3: u64) -> u64 {
-    let result;
-    // SAFETY: as in `raw_syscall`.
-    unsafe {
-        core::arch::asm!("svc #0", inlateout("x0") a0 => result, in("x1") a1, in("x2") a2, in("x3") a3, in("x8") number, options(nostack));
-    }
-    result
+    svc::call4(number, a0, a1, a2, a3)
 }
 
 fn call(call: Syscall, a0: u64, a1: u64) -> Result<u64, SyscallError> {
@@ -208,12 +199,6 @@ pub fn panic(info: &core::panic::PanicInfo) -> ! {
     }
     let _ = fmt::Write::write_fmt(&mut message, format_args!("{}", info.message()));
     let (l, m) = (location.bytes(), message.bytes());
-    // SAFETY: SVC traps to the kernel, which checks both ranges and does not return.
-    unsafe {
-        core::arch::asm!(
-            "svc #0",
-            in("x0") l.as_ptr(), in("x1") l.len(), in("x2") m.as_ptr(), in("x3") m.len(),
-            in("x8") Syscall::Panic as u64, options(noreturn, nostack)
-        );
-    }
+    // The kernel checks both ranges, reports the panic and ends the task.
+    svc::call4_no_return(Syscall::Panic as u64, l.as_ptr() as u64, l.len() as u64, m.as_ptr() as u64, m.len() as u64)
 }

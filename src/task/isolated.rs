@@ -289,8 +289,8 @@ pub(crate) fn exit_isolated(status: u64, ptr: u64, len: u64) -> Result<u64, crat
         if len != packet.result.len() as u64 {
             return Err(SyscallError::BadLength);
         }
-        UserRange::new(ptr, len as usize).map_err(crate::syscall::dispatch::user_error)?;
-        copy_from_user(&mut packet.result, ptr).map_err(crate::syscall::dispatch::user_error)?;
+        UserRange::new(ptr, len as usize)?;
+        copy_from_user(&mut packet.result, ptr)?;
     }
     packet.returned = true;
     release_handles();

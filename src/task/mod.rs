@@ -50,9 +50,12 @@ pub use isolated::dump_address_space;
 pub use isolated::DEFAULT_USER_STACK_SIZE;
 #[cfg(target_os = "none")]
 pub(crate) use isolated::{
-    current_memory_usage, demand_page, exit_isolated, isolated_failure, map_granted_region, with_current_handles,
-    with_current_handles_mut, DemandPaging,
+    current_memory_usage, exit_isolated, map_granted_region, with_current_handles, with_current_handles_mut,
 };
+#[cfg(target_os = "none")]
+mod isolated_fault;
+#[cfg(target_os = "none")]
+pub(crate) use isolated_fault::{fail_isolated, isolated_fault, user_copy_fault};
 #[cfg(target_os = "none")]
 mod park;
 #[cfg(target_os = "none")]

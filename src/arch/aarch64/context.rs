@@ -7,6 +7,8 @@
 //! `ExceptionFrame` on the task's kernel stack). So the [`Context`] needs
 //! only the callee-saved registers, the stack pointer and SPSel.
 
+use core::mem::offset_of;
+
 /// Callee-saved state, laid out as `switch.s` expects.
 #[repr(C)]
 #[derive(Debug, Default)]
@@ -22,9 +24,16 @@ pub struct Context {
     pub kernel_stack_top: u64,
 }
 
-const _: () = assert!(core::mem::offset_of!(Context, sp) == 96);
-const _: () = assert!(core::mem::offset_of!(Context, d8_d15) == 112);
-const _: () = assert!(core::mem::offset_of!(Context, kernel_stack_top) == 176);
+// `switch.s` saves x19-x30 in pairs from offset 0, and sp with spsel in one pair.
+const _: () = assert!(offset_of!(Context, x19_x30) == 0);
+const _: () = assert!(offset_of!(Context, spsel) == offset_of!(Context, sp) + 8);
+
+core::arch::global_asm!(
+    include_str!("switch.s"),
+    CTX_SP = const offset_of!(Context, sp),
+    CTX_D = const offset_of!(Context, d8_d15),
+    CTX_KERNEL_STACK = const offset_of!(Context, kernel_stack_top),
+);
 
 impl Context {
     /// The context of a task that has not run yet: the first switch to it

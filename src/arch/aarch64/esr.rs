@@ -129,6 +129,10 @@ pub enum Syndrome {
     },
 }
 
+/// ESR_EL1's exception class (bits 31:26) of an `SVC` from AArch64: a
+/// system call (the exception vectors test for it too).
+pub const EC_SVC64: u8 = 0x15;
+
 impl Syndrome {
     pub fn decode(esr: u64) -> Self {
         let class = ((esr >> 26) & 0x3f) as u8;
@@ -143,7 +147,7 @@ impl Syndrome {
             0x19 => Self::Unavailable(Extension::Sve),
             0x1d => Self::Unavailable(Extension::Sme),
             0x30..=0x35 => Self::Debug,
-            0x15 => Self::Svc { imm: iss as u16 },
+            EC_SVC64 => Self::Svc { imm: iss as u16 },
             0x20 | 0x21 => Self::Abort {
                 access: Access::Execute,
                 status,

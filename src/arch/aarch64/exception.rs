@@ -1,18 +1,34 @@
-//! Exception entry from the vectors, and the saved context.
+//! Exception entry: the saved context, and the one place where an exception
+//! is sorted and handed to its owner.
 //!
 //! `vectors.s` saves the interrupted context as an [`ExceptionFrame`] on the
-//! exception stack and calls [`ilusion_exception`], which sorts the exception
-//! into an interrupt (handed to [`crate::irq`]) or a synchronous exception
-//! (decoded from ESR_EL1 and handed to [`crate::exception`]). Whatever frame
-//! it returns is restored with `eret`. The frame is on the running task's
-//! kernel stack; after an interrupt, the scheduler may switch to another task
-//! before this returns (preemption).
+//! exception stack and calls [`ilusion_exception`] with the number of the
+//! vector entry taken. That function sorts the exception once, by where it
+//! came from (EL0: an isolated task; EL1: the kernel) and by what it is, and
+//! hands it to exactly one owner:
+//!
+//! | exception | from EL0 | from EL1 |
+//! |---|---|---|
+//! | IRQ, FIQ | [`crate::irq`], then the scheduler may preempt | the same |
+//! | SVC | [`crate::syscall`] | unexpected |
+//! | other synchronous | the task's failure path, [`crate::task::isolated_fault`] | a fault of a checked copy to or from user memory: [`crate::task::user_copy_fault`]; anything else: unexpected |
+//! | SError | unexpected | unexpected |
+//!
+//! "Unexpected" is [`crate::exception`]: the application's handler, the end
+//! of a faulting kernel task, or the fatal report. When the owner returns,
+//! `vectors.s` restores the same frame and returns from the exception. The
+//! frame is on the running task's kernel stack; after an interrupt the
+//! scheduler may switch to another task before the owner returns
+//! (preemption), and this one resumes there later.
 
 use super::esr::Syndrome;
+use super::user_access;
 use aarch64_cpu::registers::{Readable, ESR_EL1, FAR_EL1};
 use core::fmt;
+use core::mem::{offset_of, size_of};
 
-/// The registers of an interrupted context, as `vectors.s` saves them.
+/// The registers of an interrupted context, as `vectors.s` saves them (it
+/// takes every offset below from this struct).
 #[repr(C)]
 pub struct ExceptionFrame {
     /// x0 to x30 (x29 is the frame pointer, x30 the link register).
@@ -29,7 +45,28 @@ pub struct ExceptionFrame {
     pub q: [u128; 32],
 }
 
-const _: () = assert!(core::mem::size_of::<ExceptionFrame>() == 800);
+// `vectors.s` stores registers in pairs: x0..x29 from offset 0, then x30
+// with SP_EL0, ELR with SPSR, FPSR with FPCR; the frame keeps SP 16-aligned.
+const _: () = {
+    assert!(offset_of!(ExceptionFrame, x) == 0);
+    assert!(offset_of!(ExceptionFrame, sp) == offset_of!(ExceptionFrame, x) + 30 * 8 + 8);
+    assert!(offset_of!(ExceptionFrame, spsr) == offset_of!(ExceptionFrame, elr) + 8);
+    assert!(offset_of!(ExceptionFrame, fpcr) == offset_of!(ExceptionFrame, fpsr) + 8);
+    assert!(size_of::<ExceptionFrame>().is_multiple_of(16));
+};
+
+core::arch::global_asm!(
+    include_str!("vectors.s"),
+    FRAME_SIZE = const size_of::<ExceptionFrame>(),
+    FRAME_X30 = const offset_of!(ExceptionFrame, x) + 30 * 8,
+    FRAME_ELR = const offset_of!(ExceptionFrame, elr),
+    FRAME_FPSR = const offset_of!(ExceptionFrame, fpsr),
+    FRAME_Q = const offset_of!(ExceptionFrame, q),
+    EC_SVC64 = const super::esr::EC_SVC64,
+    FAST_SYSCALLS = const crate::syscall::abi::FAST_SYSCALLS,
+    USER_VIEW_TABLE = const super::mmu::USER_VIEW_TABLE_BIT,
+    USER_VIEW_ASID = const super::mmu::USER_VIEW_ASID_BIT,
+);
 
 /// Which of the 16 vector entries was taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +110,8 @@ impl VectorEntry {
     }
 }
 
-/// A synchronous exception: the frame, the decoded syndrome, and the raw registers.
+/// A synchronous exception or an SError: the frame, the decoded syndrome,
+/// and the raw registers.
 pub struct Fault<'a> {
     pub frame: &'a mut ExceptionFrame,
     pub entry: VectorEntry,
@@ -89,25 +127,30 @@ impl ExceptionFrame {
     }
 }
 
-/// Called by `vectors.s` for every exception; returns the frame to resume.
+/// Called by `vectors.s` for every exception but the fast system calls;
+/// sorts it and hands it to its owner (see the table above).
 #[no_mangle]
-extern "C" fn ilusion_exception(frame: &mut ExceptionFrame, entry: u64) -> *mut ExceptionFrame {
+extern "C" fn ilusion_exception(frame: &mut ExceptionFrame, entry: u64) {
     let entry = VectorEntry(entry);
-    match entry.kind() {
-        ExceptionType::Irq | ExceptionType::Fiq => {
-            crate::irq::dispatch();
-            // A task the handler woke, or the end of a slice, may switch tasks
-            // here; this task resumes here later, and returns from the exception.
-            crate::sched::scheduler::preempt_from_interrupt();
-        }
-        ExceptionType::Synchronous | ExceptionType::SError => {
-            let esr = ESR_EL1.get();
-            let syndrome = if entry.kind() == ExceptionType::SError { Syndrome::SError } else { Syndrome::decode(esr) };
-            let far = FAR_EL1.get();
-            crate::exception::handle(Fault { frame, entry, esr, far, syndrome });
-        }
+    let kind = entry.kind();
+    if let ExceptionType::Irq | ExceptionType::Fiq = kind {
+        crate::irq::dispatch();
+        // A task the handler woke, or the end of a slice, may switch tasks
+        // here; this task resumes here later, and returns from the exception.
+        return crate::sched::scheduler::preempt_from_interrupt();
     }
-    frame
+    let esr = ESR_EL1.get();
+    let syndrome = if kind == ExceptionType::SError { Syndrome::SError } else { Syndrome::decode(esr) };
+    let fault = Fault { frame, entry, esr, far: FAR_EL1.get(), syndrome };
+    match (entry.from_lower_level(), syndrome) {
+        (_, Syndrome::SError) => crate::exception::unexpected(fault),
+        (true, Syndrome::Svc { .. }) => crate::syscall::dispatch::handle(fault),
+        (true, _) => crate::task::isolated_fault(fault),
+        (false, Syndrome::Abort { .. }) if user_access::in_copy_routine(fault.frame.elr) => {
+            crate::task::user_copy_fault(fault)
+        }
+        (false, _) => crate::exception::unexpected(fault),
+    }
 }
 
 impl fmt::Display for ExceptionFrame {

@@ -1,7 +1,10 @@
-//! The first Rust function: `boot.s` calls [`ilusion_start`] on the boot
-//! stack, at EL1, with the MMU on and the kernel running in the upper half.
+//! Reset and the first Rust function: `boot.s` (included here) takes the
+//! core from reset to EL1 with the MMU on and calls [`ilusion_start`] on
+//! the boot stack, with the kernel running in the upper half.
 
 use aarch64_cpu::registers::{Readable, CNTVCT_EL0};
+
+core::arch::global_asm!(include_str!("boot.s"), options(raw));
 
 /// How the machine was started, as `boot.s` found it.
 #[derive(Clone, Copy, Debug)]

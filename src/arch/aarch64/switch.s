@@ -13,10 +13,13 @@
 // entry in vectors.s. Resuming a thread-mode task also points SP_EL1 at its
 // own kernel stack, so its next exception lands there. Interrupts are
 // masked throughout (the caller's job).
+//
+// context.rs includes this file and gives the `.equ` lines their values
+// from the `Context` struct; x19-x30 are at its start.
 
-.equ CTX_SP, 96
-.equ CTX_D, 112
-.equ CTX_KERNEL_STACK, 176
+.equ CTX_SP, {CTX_SP}                       // sp, then spsel
+.equ CTX_D, {CTX_D}
+.equ CTX_KERNEL_STACK, {CTX_KERNEL_STACK}
 
 .section .text.switch_context, "ax"
 .global switch_context

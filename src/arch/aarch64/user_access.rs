@@ -5,11 +5,13 @@
 //! use the *unprivileged* load/store instructions `LDTRB`/`STTRB`. Those
 //! check the access with EL0's permissions, so a pointer into kernel memory
 //! faults exactly as it would for the task itself. A fault inside these
-//! routines is not fatal: the exception handler sees that the faulting PC is
-//! in the copy routines ([`recover`]) and resumes at `user_access_fault`,
-//! which returns an error to the caller. A fault on a page of the task's
-//! heap not touched yet is no error: the handler maps it (demand paging)
-//! and the copy instruction runs again.
+//! routines is not fatal: for an abort at EL1, the exception entry
+//! (`arch::exception`) asks [`in_copy_routine`] before anything else, and
+//! hands a fault there to the isolated task's failure path
+//! (`task::user_copy_fault`). A fault on a page of the task's heap not
+//! touched yet is no error: that maps it (demand paging) and the copy
+//! instruction runs again. Anything else [`recover`]s: the copy resumes at
+//! `user_access_fault`, which returns an error to the caller.
 //!
 //! Before touching anything, [`UserRange::new`] refuses ranges that are not
 //! entirely in the lower half (TTBR0, where user address spaces live) or
@@ -134,15 +136,11 @@ pub fn in_copy_routine(pc: u64) -> bool {
     (start..end).contains(&pc)
 }
 
-/// If `frame` faulted inside the copy routines, make it return an error
-/// instead; called by the exception handler before anything else.
-pub fn recover(frame: &mut ExceptionFrame) -> bool {
-    if in_copy_routine(frame.elr) {
-        frame.elr = core::ptr::addr_of!(user_access_fault) as u64;
-        true
-    } else {
-        false
-    }
+/// Makes a copy routine that faulted (`frame`, whose PC [`in_copy_routine`]
+/// accepted) return an error instead.
+pub fn recover(frame: &mut ExceptionFrame) {
+    debug_assert!(in_copy_routine(frame.elr));
+    frame.elr = core::ptr::addr_of!(user_access_fault) as u64;
 }
 
 /// Does this CPU implement Privileged Access Never (Armv8.1)?

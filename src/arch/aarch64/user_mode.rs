@@ -27,8 +27,8 @@ core::arch::global_asm!(
     "    msr tpidrro_el0, x1",
     // The user view of the upper half (see mmu/kernel.rs and vectors.s).
     "    mrs x1, ttbr1_el1",
-    "    orr x1, x1, #(1 << 12)",
-    "    orr x1, x1, #(1 << 48)",
+    "    orr x1, x1, #{USER_VIEW_TABLE}",
+    "    orr x1, x1, #{USER_VIEW_ASID}",
     "    msr ttbr1_el1, x1",
     "    isb",
     // Leave nothing of the kernel's in the registers.
@@ -67,6 +67,8 @@ core::arch::global_asm!(
     "    .endr",
     "    msr fpsr, xzr",
     "    eret",
+    USER_VIEW_TABLE = const super::mmu::USER_VIEW_TABLE_BIT,
+    USER_VIEW_ASID = const super::mmu::USER_VIEW_ASID_BIT,
 );
 
 extern "C" {

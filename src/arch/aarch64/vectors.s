@@ -1,12 +1,16 @@
 // The exception vector table (VBAR_EL1) and the code that saves and restores
-// an interrupted context.
+// an interrupted context. src/arch/aarch64/exception.rs includes it and
+// gives the `.equ` lines below their values from Rust: the frame offsets
+// (from `ExceptionFrame`), the fast system calls (from src/syscall/abi.rs)
+// and the user-view bits of TTBR1 (from mmu/kernel.rs).
 //
-// 16 entries of 128 bytes: {synchronous, IRQ, FIQ, SError} taken from
-// {current EL on SP_EL0, current EL on SP_EL1, lower EL in AArch64, lower EL
-// in AArch32}. Every entry makes room for an `ExceptionFrame` on the
-// exception stack (SP_EL1), saves x0/x1, and jumps to `exception_entry` with
-// its number in x0. The frame layout must match `ExceptionFrame` in
-// src/arch/aarch64/exception.rs.
+// 16 entries of 128 bytes: synchronous, IRQ, FIQ and SError (in that order),
+// each taken from four origins: the current EL on SP_EL0, the current EL on
+// SP_EL1, a lower EL in AArch64, a lower EL in AArch32. Every entry makes
+// room for an `ExceptionFrame` on the exception stack (SP_EL1), saves x0/x1,
+// and jumps to `exception_entry` with its number in x0. Each entry starts
+// with `.org` at exactly its slot, so one that grows past its 128 bytes fails
+// the build.
 //
 // One entry is special: a synchronous exception from EL0 that is an SVC with
 // a call number in FAST_SYSCALLS (system calls that never block or switch
@@ -16,20 +20,22 @@
 // result: the task gets its own registers back and sees nothing of the
 // kernel's. Every other exception takes the full path.
 
-.equ FRAME_SIZE, 800            // 31 x-regs, sp_el0, elr, spsr, fpsr, fpcr, 32 q-regs
-.equ FRAME_Q, 288
-.equ EC_SVC64, 0x15             // ESR_EL1.EC of an SVC from AArch64
-// Bit n (n < 32) set: call n takes the fast path. Must equal `FAST_SYSCALLS` in
-// src/syscall/abi.rs (a unit test there compares them): time, task_id, abi_version.
-.equ FAST_SYSCALLS, 0x310
+.equ FRAME_SIZE, {FRAME_SIZE}   // 31 x-regs, sp_el0, elr, spsr, fpsr, fpcr, 32 q-regs
+.equ FRAME_X30, {FRAME_X30}     // x30, then sp_el0
+.equ FRAME_ELR, {FRAME_ELR}     // elr, then spsr
+.equ FRAME_FPSR, {FRAME_FPSR}   // fpsr, then fpcr
+.equ FRAME_Q, {FRAME_Q}
+.equ EC_SVC64, {EC_SVC64}       // ESR_EL1.EC of an SVC from AArch64
+// Bit n (n < 32) set: call n takes the fast path (time, task_id, abi_version).
+.equ FAST_SYSCALLS, {FAST_SYSCALLS}
 
-// Bits that turn the kernel view's TTBR1 value into the user view's (see
-// USER_VIEW_TTBR1_BITS in mmu/kernel.rs): root one page up, odd ASID.
-.equ USER_VIEW_TABLE, 1 << 12
-.equ USER_VIEW_ASID, 1 << 48
+// Bits that turn the kernel view's TTBR1 value into the user view's: root
+// one page up, odd ASID.
+.equ USER_VIEW_TABLE, {USER_VIEW_TABLE}
+.equ USER_VIEW_ASID, {USER_VIEW_ASID}
 
 .macro VECTOR kind
-.balign 0x80
+.org exception_vectors + \kind * 0x80
     sub     sp, sp, #FRAME_SIZE
     stp     x0, x1, [sp, #0]
     mov     x0, #\kind
@@ -67,7 +73,7 @@
 .endm
 
 .macro VECTOR_FROM_EL0 kind
-.balign 0x80
+.org exception_vectors + \kind * 0x80
     SWITCH_TO_KERNEL_VIEW
     sub     sp, sp, #FRAME_SIZE
     stp     x0, x1, [sp, #0]
@@ -126,7 +132,7 @@ exception_vectors:
     VECTOR 7
 
 // Synchronous from EL0: a fast system call, or the full path.
-.balign 0x80
+.org exception_vectors + 8 * 0x80
     SWITCH_TO_KERNEL_VIEW
     sub     sp, sp, #FRAME_SIZE
     stp     x0, x1, [sp, #0]
@@ -148,18 +154,19 @@ exception_vectors:
     VECTOR 13
     VECTOR 14
     VECTOR 15
+.org exception_vectors + 16 * 0x80      // the last entry fits too
 
 // A fast system call: x0 and x1 are saved in the frame, the call number is in x8.
 fast_syscall:
     STORE_X2_TO_X17
     str     x18, [sp, #144]
-    str     x30, [sp, #240]
+    str     x30, [sp, #FRAME_X30]
     mov     x0, x8
     bl      ilusion_fast_syscall    // x0 = the result
     ldr     x1, [sp, #8]
     LOAD_X2_TO_X17
     ldr     x18, [sp, #144]
-    ldr     x30, [sp, #240]
+    ldr     x30, [sp, #FRAME_X30]
     add     sp, sp, #FRAME_SIZE
     SWITCH_TO_USER_VIEW_AND_ERET
 
@@ -173,13 +180,13 @@ exception_entry:
     stp     x26, x27, [sp, #208]
     stp     x28, x29, [sp, #224]
     mrs     x1, sp_el0
-    stp     x30, x1, [sp, #240]
+    stp     x30, x1, [sp, #FRAME_X30]
     mrs     x1, elr_el1
     mrs     x2, spsr_el1
-    stp     x1, x2, [sp, #256]
+    stp     x1, x2, [sp, #FRAME_ELR]
     mrs     x1, fpsr
     mrs     x2, fpcr
-    stp     x1, x2, [sp, #272]
+    stp     x1, x2, [sp, #FRAME_FPSR]
     add     x1, sp, #FRAME_Q
     stp     q0, q1, [x1], #32
     stp     q2, q3, [x1], #32
@@ -198,16 +205,15 @@ exception_entry:
     stp     q28, q29, [x1], #32
     stp     q30, q31, [x1], #32
 
-    // ilusion_exception(frame, kind) -> frame to resume. Returning another
-    // frame than the one saved is how a context switch happens.
+    // ilusion_exception(frame, entry) sorts the exception and hands it to
+    // its owner. It returns when the interrupted context is to go on (a
+    // task preempted on the way resumes here later, on its own kernel
+    // stack); then the same frame is restored.
     mov     x1, x0
     mov     x0, sp
     mov     x29, xzr                // the handler starts a fresh frame chain
     bl      ilusion_exception
-    mov     sp, x0
 
-.global exception_return
-exception_return:
     add     x1, sp, #FRAME_Q
     ldp     q0, q1, [x1], #32
     ldp     q2, q3, [x1], #32
@@ -225,13 +231,13 @@ exception_return:
     ldp     q26, q27, [x1], #32
     ldp     q28, q29, [x1], #32
     ldp     q30, q31, [x1], #32
-    ldp     x1, x2, [sp, #272]
+    ldp     x1, x2, [sp, #FRAME_FPSR]
     msr     fpsr, x1
     msr     fpcr, x2
-    ldp     x1, x2, [sp, #256]
+    ldp     x1, x2, [sp, #FRAME_ELR]
     msr     elr_el1, x1
     msr     spsr_el1, x2
-    ldp     x30, x1, [sp, #240]
+    ldp     x30, x1, [sp, #FRAME_X30]
     msr     sp_el0, x1
     tst     x2, #0xf                // returning to EL0t?
     b.eq    return_to_el0

@@ -22,7 +22,9 @@
 //! `TCR_EL1.A1 = 1` takes the ASID from TTBR1, and every address space has a
 //! pair of ASIDs, `2n` for the kernel view and `2n + 1` for the user view, so
 //! the views' non-global `.rodata` entries never mix in the TLB and the swap
-//! needs no flush: [`USER_VIEW_TTBR1_BITS`] turns one TTBR1 value into the other.
+//! needs no flush: setting [`USER_VIEW_TABLE_BIT`] and [`USER_VIEW_ASID_BIT`]
+//! turns one TTBR1 value into the other (the exception vectors and
+//! `user_mode.rs` take both bits from here).
 
 use super::descriptor::{Attributes, MAIR_VALUE};
 use super::table::{MapError, PageTable, Table, TableAllocator, PAGE_SIZE};
@@ -79,10 +81,12 @@ static EMPTY_LOWER_HALF: AtomicU64 = AtomicU64::new(0);
 /// The root of the kernel view of the upper half (the user view's is one page up).
 static KERNEL_VIEW_ROOT: AtomicU64 = AtomicU64::new(0);
 
-/// OR-ing these bits into the kernel view's TTBR1 value gives the user view's:
-/// the root one page up, and the odd ASID of the pair. `vectors.s` and
-/// `user_mode.rs` use the same two bits.
-pub const USER_VIEW_TTBR1_BITS: u64 = (1 << 12) | (1 << 48);
+/// Set in the kernel view's TTBR1 value, this bit gives the user view's root,
+/// one page up (the two roots are allocated adjacent and 8 KiB-aligned).
+pub const USER_VIEW_TABLE_BIT: u64 = 1 << 12;
+/// Set in the kernel view's TTBR1 value, this bit (the lowest of the ASID)
+/// gives the user view's ASID, the odd one of the pair.
+pub const USER_VIEW_ASID_BIT: u64 = 1 << 48;
 
 /// How many address spaces can hold ASIDs at once: hardware ASIDs come in
 /// pairs (kernel view, user view), 8-bit ASIDs (`TCR_EL1.AS = 0`).
@@ -162,11 +166,15 @@ pub fn init(regions: &[Region]) -> Result<(), MapError> {
     pool.end = core::ptr::addr_of!(__page_tables_end) as u64;
 
     // The two roots, one page apart, at an 8 KiB boundary: the vectors swap
-    // them by setting or clearing bit 12 (`USER_VIEW_TTBR1_BITS`).
+    // them by setting or clearing bit 12 ([`USER_VIEW_TABLE_BIT`]).
     pool.next = pool.next.next_multiple_of(2 * PAGE_SIZE);
     let mut kernel = PageTable::new(&mut *pool)?;
     let mut user_view = PageTable::new(&mut *pool)?;
-    assert_eq!(user_view.root_address(), kernel.root_address() | (1 << 12), "the views' roots must be adjacent");
+    assert_eq!(
+        user_view.root_address(),
+        kernel.root_address() | USER_VIEW_TABLE_BIT,
+        "the views' roots must be adjacent"
+    );
     for r in regions {
         kernel.map(r.virt, r.phys, r.size, kernel_view_attributes(r), &mut *pool)?;
         if let Some(attributes) = user_view_attributes(r) {

@@ -1,0 +1,48 @@
+//! What a fault in an isolated task does: the task-failure path of the
+//! exception entry.
+//!
+//! `arch::exception` hands every synchronous exception from EL0 that is not
+//! a system call to [`isolated_fault`], and a fault of the kernel's checked
+//! copies to or from the task's memory (`arch::user_access`) to
+//! [`user_copy_fault`]. A first touch of the task's heap gets a frame and
+//! the access runs again (demand paging, [`super::demand_page`]). Anything
+//! else from EL0 ends the task alone ([`fail_isolated`]) with a precise
+//! [`TaskFailure`]; a copy's fault becomes the copy's error, which the
+//! system call returns (`BadAddress`).
+
+use super::isolated::{demand_page, isolated_failure, DemandPaging};
+use super::TaskFailure;
+use crate::arch::exception::Fault;
+
+/// A synchronous exception from EL0 other than `SVC`: a first touch of the
+/// heap is mapped (the access runs again); anything else ends the task.
+pub(crate) fn isolated_fault(fault: Fault) {
+    let failure = match demand_page(fault.syndrome, fault.far) {
+        DemandPaging::Mapped => return, // retry the access
+        DemandPaging::Refused(failure) => failure,
+        DemandPaging::NotDemandZero => isolated_failure(fault.syndrome, fault.esr, fault.far, fault.frame.elr),
+    };
+    fail_isolated(&fault, failure)
+}
+
+/// An abort inside `arch::user_access`'s copy routines: a first touch of the
+/// task's heap gets a frame and the copy goes on; a bad pointer (or a touch
+/// past the task's memory limit) makes the copy return an error.
+pub(crate) fn user_copy_fault(fault: Fault) {
+    if !matches!(demand_page(fault.syndrome, fault.far), DemandPaging::Mapped) {
+        crate::arch::user_access::recover(fault.frame);
+    }
+}
+
+/// Ends the running isolated task with `failure`, after a report naming it,
+/// the reason, the PC and the faulting address. No backtrace: the task's
+/// frame chain is user memory, which the kernel does not walk.
+pub(crate) fn fail_isolated(fault: &Fault, failure: TaskFailure) -> ! {
+    let Fault { frame, esr, far, syndrome, .. } = fault;
+    let task = super::RunningTask;
+    crate::console::write_fmt_emergency(format_args!(
+        "\n*** {task} failed: {failure}\n  {syndrome}, ESR {esr:#010x}, FAR {far:#018x}, PC {:#018x}, SP {:#018x}\n",
+        frame.elr, frame.sp
+    ));
+    super::fail_current(failure)
+}
