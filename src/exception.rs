@@ -13,7 +13,9 @@
 //! machine exits with status [`EXIT_FAULT`] (102).
 
 use crate::arch::esr::{Access, FaultStatus, Syndrome};
-use crate::arch::exception::{ExceptionFrame, Fault};
+/// The registers of the code an exception interrupted, as a handler sees them.
+pub use crate::arch::exception::ExceptionFrame;
+use crate::arch::exception::Fault;
 use spin::Once;
 
 /// Exit status after an unexpected exception in kernel code.

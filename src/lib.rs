@@ -12,7 +12,9 @@
 //! ```
 //!
 //! Where things are (each module's own documentation says more):
-//! - [`arch`]: everything ARMv8-specific: boot, exception vectors, MMU, CPU;
+//! - `arch`: everything ARMv8-specific: boot, exception vectors, MMU, CPU
+//!   (private to the OS; what applications see of it is re-exported where
+//!   they use it: [`exception::ExceptionFrame`], the fault details in [`task`]);
 //! - `boards/<name>` (as [`board`]): what is at which address on one board;
 //! - [`drivers`]: the devices boards wire up (PL011 UART, GIC);
 //! - [`critical`]: masking interrupts, and the kernel's one spin lock built on it;
@@ -34,7 +36,7 @@
 
 extern crate alloc;
 
-pub mod arch;
+pub(crate) mod arch;
 pub mod console;
 pub mod critical;
 pub mod fdt;
@@ -67,6 +69,19 @@ pub mod power;
 pub use kernel::boot_exception_level;
 #[cfg(target_os = "none")]
 pub use power::exit;
+
+/// For ilusion's own QEMU tests and benchmarks: processor primitives an
+/// application has no reason to call, some of which bypass the OS's rules
+/// on purpose (the tests check that the OS catches that). Not part of the API.
+#[doc(hidden)]
+#[cfg(target_os = "none")]
+pub mod internals {
+    pub use crate::arch::cpu::{
+        enable_interrupts, in_exception_handler, interrupts_enabled, wait_for_interrupt, without_interrupts, zero_page,
+    };
+    pub use crate::arch::mmu::translate_user_view;
+    pub use crate::arch::user_access;
+}
 
 /// Names the application's `main` function: `ilusion::entry!(main);`.
 ///

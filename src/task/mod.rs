@@ -33,6 +33,9 @@ pub mod failure;
 mod name;
 pub mod restart;
 
+/// What a [`TaskFailure`] carries, for matching on it.
+pub use crate::arch::esr::{Access, Extension};
+pub use crate::arch::privileged::{Privileged, SystemEncoding};
 pub use crate::sched::priority::Priority;
 pub use failure::{PanicMessage, TaskFailure};
 pub use name::TaskName;

@@ -446,7 +446,7 @@ pub(crate) fn is_stack_overflow_address(addr: u64) -> bool {
 /// with interrupts enabled, and the task may fail alone.
 pub(crate) fn fault_in_task(fault: &crate::arch::exception::Fault) -> Option<TaskFailure> {
     use crate::arch::cpu::spsr_irqs_masked;
-    let in_task_code = fault.entry.from_thread_mode() && !spsr_irqs_masked(fault.frame.spsr);
+    let in_task_code = fault.entry.taken_from_thread_mode() && !spsr_irqs_masked(fault.frame.spsr);
     if !scheduler::is_started() || !in_task_code {
         return None;
     }

@@ -56,7 +56,7 @@ enum OnDrop {
 struct Outcome(OnDrop);
 impl Drop for Outcome {
     fn drop(&mut self) {
-        let in_task = ilusion::arch::cpu::interrupts_enabled() && !ilusion::arch::cpu::in_exception_handler();
+        let in_task = ilusion::internals::interrupts_enabled() && !ilusion::internals::in_exception_handler();
         let counter = if in_task { &DROPS_IN_TASK } else { &DROPS_ELSEWHERE };
         counter.fetch_add(1, Ordering::SeqCst);
         match self.0 {

@@ -4,7 +4,7 @@
 #![no_main]
 
 use core::sync::atomic::{AtomicU32, Ordering};
-use ilusion::arch::exception::ExceptionFrame;
+use ilusion::exception::ExceptionFrame;
 use ilusion::exception::{ExceptionHandler, Resolution};
 
 ilusion::entry!(main);

@@ -8,6 +8,6 @@ ilusion::entry!(main);
 fn main() {
     ilusion::println!("hanging on purpose");
     loop {
-        ilusion::arch::cpu::wait_for_interrupt();
+        ilusion::internals::wait_for_interrupt();
     }
 }

@@ -17,10 +17,10 @@
 #![no_std]
 #![no_main]
 
-use ilusion::arch::esr::Access;
 use ilusion::ipc::{self, ChannelError};
 use ilusion::syscall::abi::{decode, Syscall, SyscallError};
 use ilusion::syscall::user::{exit, raw_syscall};
+use ilusion::task::Access;
 use ilusion::task::{self, Builder, TaskFailure};
 
 ilusion::entry!(main);

@@ -21,11 +21,11 @@ extern crate alloc;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
-use ilusion::arch::esr::{Access, Extension};
-use ilusion::arch::privileged::{Privileged, SystemEncoding};
 use ilusion::syscall::abi::{encode, Syscall, SyscallError};
 use ilusion::syscall::user::raw_syscall;
 use ilusion::task::{self, Builder, TaskFailure};
+use ilusion::task::{Access, Extension};
+use ilusion::task::{Privileged, SystemEncoding};
 
 ilusion::entry!(main);
 

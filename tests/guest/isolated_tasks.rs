@@ -18,7 +18,7 @@ static KERNEL_COUNTER: core::sync::atomic::AtomicU64 = core::sync::atomic::Atomi
 
 /// What EL0 sees of the upper half: the image's code and constants, no OS data.
 fn check_user_view() {
-    use ilusion::arch::mmu::translate_user_view;
+    use ilusion::internals::translate_user_view;
     let data = KERNEL_COUNTER.as_ptr() as u64;
     let constant = "a constant".as_ptr() as u64;
     let code = main as *const () as u64;

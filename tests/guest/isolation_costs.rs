@@ -66,7 +66,7 @@ fn frame_zeroing() -> u64 {
     let frame = unsafe { alloc::alloc::alloc(layout) };
     let n = 2_000;
     // SAFETY: a whole page-aligned frame of the kernel heap, ours alone.
-    let zeroing = kernel_per_op(n, || unsafe { ilusion::arch::cpu::zero_page(core::hint::black_box(frame)) });
+    let zeroing = kernel_per_op(n, || unsafe { ilusion::internals::zero_page(core::hint::black_box(frame)) });
     let empty = kernel_per_op(n, || {
         core::hint::black_box(frame);
     });

@@ -12,7 +12,7 @@ static LOCK: SpinLock<u32> = SpinLock::new("careless lock", 0);
 fn main() {
     let guard = LOCK.lock();
     ilusion::println!("unmasking interrupts while holding a spin lock");
-    ilusion::arch::cpu::enable_interrupts();
+    ilusion::internals::enable_interrupts();
     drop(guard);
     ilusion::println!("not caught");
 }

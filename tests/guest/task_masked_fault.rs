@@ -10,7 +10,7 @@ ilusion::entry!(main);
 fn main() {
     let h = ilusion::task::spawn(|| {
         ilusion::println!("faulting with interrupts masked");
-        ilusion::arch::cpu::without_interrupts(|| {
+        ilusion::internals::without_interrupts(|| {
             // SAFETY: none: the null read is the bug under test.
             unsafe { core::ptr::read_volatile(core::ptr::null::<u64>().wrapping_add(1)) }
         })

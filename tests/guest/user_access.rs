@@ -5,7 +5,7 @@
 #![no_std]
 #![no_main]
 
-use ilusion::arch::user_access::{self, UserAccessError};
+use ilusion::internals::user_access::{self, UserAccessError};
 
 ilusion::entry!(main);
 

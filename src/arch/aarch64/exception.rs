@@ -91,18 +91,13 @@ impl VectorEntry {
     }
 
     /// Taken from EL0 (a user task) rather than from the kernel itself.
-    pub fn from_lower_level(self) -> bool {
+    pub fn taken_from_lower_level(self) -> bool {
         self.0 >= 8
     }
 
     /// Taken from kernel code in thread mode (on SP_EL0): task code.
-    pub fn from_thread_mode(self) -> bool {
+    pub fn taken_from_thread_mode(self) -> bool {
         self.0 < 4
-    }
-
-    /// Taken while already on the exception stack (SP_EL1): a fault in a handler.
-    pub fn on_exception_stack(self) -> bool {
-        (4..8).contains(&self.0)
     }
 
     pub fn describe(self) -> &'static str {
@@ -142,7 +137,7 @@ extern "C" fn ilusion_exception(frame: &mut ExceptionFrame, entry: u64) {
     let esr = ESR_EL1.get();
     let syndrome = if kind == ExceptionType::SError { Syndrome::SError } else { Syndrome::decode(esr) };
     let fault = Fault { frame, entry, esr, far: FAR_EL1.get(), syndrome };
-    match (entry.from_lower_level(), syndrome) {
+    match (entry.taken_from_lower_level(), syndrome) {
         (_, Syndrome::SError) => crate::exception::unexpected(fault),
         (true, Syndrome::Svc { .. }) => crate::syscall::dispatch::handle(fault),
         (true, _) => crate::task::isolated_fault(fault),

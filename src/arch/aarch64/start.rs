@@ -2,8 +2,6 @@
 //! core from reset to EL1 with the MMU on and calls [`ilusion_start`] on
 //! the boot stack, with the kernel running in the upper half.
 
-use aarch64_cpu::registers::{Readable, CNTVCT_EL0};
-
 core::arch::global_asm!(include_str!("boot.s"), options(raw));
 
 /// How the machine was started, as `boot.s` found it.
@@ -13,12 +11,10 @@ pub struct BootInfo {
     pub boot_el: u8,
     /// Physical address of the device tree the loader passed in x0, or 0.
     pub device_tree: u64,
-    /// The generic timer's count when Rust code started.
-    pub start_count: u64,
 }
 
 #[no_mangle]
 extern "C" fn ilusion_start(boot_el: u64, device_tree: u64) -> ! {
-    let info = BootInfo { boot_el: boot_el as u8, device_tree, start_count: CNTVCT_EL0.get() };
+    let info = BootInfo { boot_el: boot_el as u8, device_tree };
     crate::kernel::start(info)
 }

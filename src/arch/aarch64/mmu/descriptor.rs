@@ -174,22 +174,14 @@ impl Descriptor {
         Self(d.get())
     }
 
-    /// A level 1 or 2 block descriptor mapping physical `addr`.
-    pub fn block(addr: u64, attrs: Attributes) -> Self {
-        Self::block_bits(addr, attrs.to_bits())
-    }
-
-    /// A level 3 page descriptor mapping physical `addr`.
-    pub fn page(addr: u64, attrs: Attributes) -> Self {
-        Self::page_bits(addr, attrs.to_bits())
-    }
-
-    /// [`Descriptor::block`] with attribute bits already encoded by [`Attributes::to_bits`].
+    /// A level 1 or 2 block descriptor mapping physical `addr`, with
+    /// attribute bits encoded by [`Attributes::to_bits`].
     pub fn block_bits(addr: u64, attr_bits: u64) -> Self {
         Self(addr & Self::ADDR_MASK | attr_bits | 0b01)
     }
 
-    /// [`Descriptor::page`] with attribute bits already encoded by [`Attributes::to_bits`].
+    /// A level 3 page descriptor mapping physical `addr`, with attribute
+    /// bits encoded by [`Attributes::to_bits`].
     pub fn page_bits(addr: u64, attr_bits: u64) -> Self {
         Self(addr & Self::ADDR_MASK | attr_bits | 0b11)
     }
@@ -219,7 +211,7 @@ mod tests {
 
     #[test]
     fn code_is_read_only_and_kernel_executable() {
-        let d = Descriptor::page(0x4008_0000, Attributes::KERNEL_CODE);
+        let d = Descriptor::page_bits(0x4008_0000, Attributes::KERNEL_CODE.to_bits());
         assert_eq!(d.0 & 0b11, 0b11, "valid page");
         assert_eq!((d.0 >> 6) & 0b11, 0b10, "AP = read-only at EL1");
         assert_eq!(d.0 & (1 << 53), 0, "PXN clear: executable");
@@ -231,7 +223,7 @@ mod tests {
 
     #[test]
     fn data_is_writable_and_never_executable() {
-        let d = Descriptor::page(0x1000, Attributes::KERNEL_DATA);
+        let d = Descriptor::page_bits(0x1000, Attributes::KERNEL_DATA.to_bits());
         assert_eq!((d.0 >> 6) & 0b11, 0b00, "AP = read-write at EL1");
         assert_ne!(d.0 & (1 << 53), 0, "PXN set");
         assert_ne!(d.0 & (1 << 54), 0, "UXN set");
@@ -239,7 +231,7 @@ mod tests {
 
     #[test]
     fn device_uses_mair_index_1() {
-        let d = Descriptor::block(0x0800_0000, Attributes::DEVICE);
+        let d = Descriptor::block_bits(0x0800_0000, Attributes::DEVICE.to_bits());
         assert_eq!(d.0 & 0b11, 0b01, "valid block");
         assert_eq!((d.0 >> 2) & 0b111, 1);
         assert_eq!((MAIR_VALUE >> 8) & 0xff, 0x04, "Device-nGnRE");
@@ -249,7 +241,7 @@ mod tests {
     #[test]
     fn attributes_round_trip() {
         for a in [Attributes::KERNEL_CODE, Attributes::KERNEL_RODATA, Attributes::KERNEL_DATA, Attributes::DEVICE] {
-            assert_eq!(Descriptor::page(0x2000, a).attributes(), a);
+            assert_eq!(Descriptor::page_bits(0x2000, a.to_bits()).attributes(), a);
         }
         let user = Attributes { user: true, user_exec: true, not_global: true, ..Attributes::KERNEL_RODATA };
         assert_eq!(Attributes::from_bits(user.to_bits()), user);
@@ -257,8 +249,8 @@ mod tests {
 
     #[test]
     fn the_two_views_of_rodata_differ_only_in_el0_access_and_are_not_global() {
-        let kernel = Descriptor::page(0x3000, Attributes::KERNEL_VIEW_RODATA);
-        let user = Descriptor::page(0x3000, Attributes::SHARED_RODATA);
+        let kernel = Descriptor::page_bits(0x3000, Attributes::KERNEL_VIEW_RODATA.to_bits());
+        let user = Descriptor::page_bits(0x3000, Attributes::SHARED_RODATA.to_bits());
         assert_eq!((kernel.0 >> 6) & 0b11, 0b10, "AP = read-only, EL1 only");
         assert_eq!((user.0 >> 6) & 0b11, 0b11, "AP = read-only, EL1 and EL0");
         assert_ne!(kernel.0 & (1 << 11), 0, "nG");

@@ -209,11 +209,6 @@ pub fn invalidate_tlb() {
     barrier::isb(barrier::SY);
 }
 
-/// Looks up a kernel address in the kernel's tables: (physical, attributes, mapping size).
-pub fn translate(va: u64) -> Option<(u64, Attributes, u64)> {
-    translate_in(&KERNEL_TABLES, va)
-}
-
 /// Looks up a kernel address in the user view (what isolated tasks see of the upper half).
 pub fn translate_user_view(va: u64) -> Option<(u64, Attributes, u64)> {
     translate_in(&USER_VIEW_TABLES, va)

@@ -13,8 +13,6 @@ use core::ptr::NonNull;
 /// whole crate (`mm::PAGE_SIZE` is this one).
 pub const PAGE_SIZE: u64 = 4096;
 pub const ENTRIES: usize = 512;
-/// Bits of virtual address translated by one table root (T0SZ = T1SZ = 25).
-pub const VA_BITS: u32 = 39;
 /// Bytes mapped by one entry at level 1, 2 and 3.
 const LEVEL_SIZE: [u64; 4] = [0, 1 << 30, 1 << 21, PAGE_SIZE];
 
