@@ -102,12 +102,20 @@ test: setup
     echo "total: $((unit_passed + qemu_passed + tools_passed + bench_passed)) passed, $((unit_failed + qemu_failed + tools_failed + bench_failed + lint_failed)) failed"
     [ $((unit_failed + qemu_failed + tools_failed + bench_failed + lint_failed)) -eq 0 ]
 
-# QEMU halted with its GDB stub on :1234, and the command to attach with symbols.
-debug example="hello": setup
-    @just _build qemu-virt
-    @echo "attach with: gdb-multiarch -q target/images/qemu-virt/{{example}}.elf -ex 'target remote :1234'"
-    @echo "(the kernel starts at its physical address, _start_phys; Ctrl-a x quits QEMU)"
-    boards/run --board qemu-virt target/images/qemu-virt/{{example}}.elf -s -S
+# Build one example for a board, start QEMU halted with its GDB stub on :port, print how to attach (`just gdb`).
+debug example="hello" board="qemu-virt" port="1234": setup
+    #!/usr/bin/env bash
+    set -euo pipefail
+    just _build_one {{board}} {{example}}
+    elf=target/images/{{board}}/{{example}}.elf
+    echo "attach with: just gdb {{example}} {{board}} {{port}}"
+    echo "   (that is: ILUSION_GDB_PORT={{port}} gdb-multiarch -q -x tools/gdb/ilusion.gdb $elf)"
+    echo "(QEMU waits for GDB; Ctrl-a x quits QEMU; docs/05-debugging.md)"
+    boards/run "$elf" -gdb tcp::{{port}} -S
+
+# Attach GDB to `just debug` (run in another terminal): symbols loaded, stopped in the example's main.
+gdb example="hello" board="qemu-virt" port="1234":
+    ILUSION_GDB_PORT={{port}} gdb-multiarch -q -x tools/gdb/ilusion.gdb target/images/{{board}}/{{example}}.elf
 
 # Benchmarks under icount (instructions, deterministic); writes target/bench/<board>.json.
 bench board="qemu-virt" *flags: setup
@@ -145,3 +153,19 @@ _build board:
         tools/chainloader/build {{board}} >/dev/null
         cargo build -q --release --manifest-path tools/chainload/Cargo.toml --target {{host}} --target-dir target/chainload
     fi
+
+# Build one example (or test image) for a board into target/images/<board>/, as _build would.
+_build_one board example:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ ! -d "boards/{{board}}" ]; then
+        echo "error: unknown board '{{board}}' (known: $(ls -d boards/*/ | xargs -n1 basename | tr '\n' ' '))" >&2
+        exit 2
+    fi
+    # As in _build: benchmarks and hello as an application gets them, test images with the lock checks.
+    features="board-{{board}}"; dir=target
+    if [[ "{{example}}" != bench_* && "{{example}}" != hello ]]; then features="$features,lock-checks"; dir=target/checked; fi
+    cargo build -q --profile {{profile}} --example {{example}} --no-default-features --features "$features" --target-dir $dir
+    mkdir -p target/images/{{board}}
+    cp $dir/aarch64-unknown-none/{{profile_dir}}/examples/{{example}} target/images/{{board}}/{{example}}.elf
+    llvm-objcopy -O binary target/images/{{board}}/{{example}}.elf target/images/{{board}}/{{example}}.img

@@ -177,6 +177,79 @@ fn runner_errors(root: &Path, board: &str, elf: &Path) -> Vec<String> {
     problems
 }
 
+/// A TCP port nobody listens on now, for one GDB stub.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts `just <recipe> <args>` (QEMU halted with its GDB stub) in the
+/// background, its output in `log`; returns its process-group leader.
+fn start_halted(root: &Path, args: &[&str], log: &Path) -> Result<std::process::Child, String> {
+    let mut cmd = Command::new("just");
+    cmd.current_dir(root).args(args).env_remove("QEMU_EXTRA").stdin(Stdio::null());
+    let file = std::fs::File::create(log).map_err(|e| e.to_string())?;
+    cmd.stdout(file.try_clone().unwrap()).stderr(file);
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    cmd.spawn().map_err(|e| format!("cannot start just {args:?}: {e}"))
+}
+
+/// Ends a process group started by [`start_halted`].
+fn stop(mut child: std::process::Child) {
+    let _ = Command::new("kill").arg("-KILL").arg("--").arg(format!("-{}", child.id())).status();
+    let _ = child.wait();
+}
+
+/// `just debug hello BOARD PORT`, then the GDB script (as `just gdb` runs
+/// it): it must stop in `hello::main`, and `bt` must end at the task's
+/// entry (`task_trampoline`), with no frame at address 0 or "corrupt stack".
+fn gdb_breaks_in_main(root: &Path, board: &str) -> Vec<String> {
+    let port = free_port().to_string();
+    let log = std::env::temp_dir().join(format!("ilusion-tools-debug-{board}.log"));
+    let debug = match start_halted(root, &["debug", "hello", board, &port], &log) {
+        Ok(c) => c,
+        Err(e) => return vec![e],
+    };
+    // `just debug` builds first (GDB must not read a half-written image),
+    // then starts QEMU; GDB retries the connection until QEMU listens.
+    let start = Instant::now();
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("attach with:") {
+        if start.elapsed() > BUILD_TIMEOUT {
+            stop(debug);
+            return vec![format!(
+                "just debug printed no attach command: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )];
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut gdb = Command::new("gdb-multiarch");
+    gdb.current_dir(root)
+        .env("ILUSION_GDB_PORT", &port)
+        .args(["-q", "-batch", "-ex", "set tcp connect-timeout 300", "-x", "tools/gdb/ilusion.gdb"])
+        .args(["-ex", "bt", "-ex", "kill"])
+        .arg(format!("target/images/{board}/hello.elf"));
+    let outcome = run(gdb, BUILD_TIMEOUT);
+    stop(debug);
+    let o = match outcome {
+        Ok(o) => o,
+        Err(e) => return vec![e],
+    };
+    let mut problems = expect("gdb-multiarch -x tools/gdb/ilusion.gdb", &o, 0, &["Breakpoint 1, hello::main ()"]);
+    let frames: Vec<&str> = o.output.lines().filter(|l| l.starts_with('#')).collect();
+    match frames.last() {
+        Some(last) if last.contains("in task_trampoline ()") => {}
+        _ => problems.push(format!("bt does not end at task_trampoline: {frames:#?}")),
+    }
+    if frames.iter().any(|f| f.contains("??")) || o.output.contains("corrupt stack") {
+        problems.push(format!("bt has a bogus frame: {frames:#?}"));
+    }
+    if !problems.is_empty() {
+        let debug_log = std::fs::read_to_string(&log).unwrap_or_default();
+        problems.push(format!("---- output of just debug ----\n{}\n----", debug_log.trim_end()));
+    }
+    problems
+}
+
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
@@ -211,6 +284,12 @@ fn main() {
                 Some(elf) => report(&errors, runner_errors(&root, board, &elf)),
                 None => report(&errors, vec!["no image: the new app did not build".into()]),
             }
+        }
+    }
+    for board in &boards {
+        let full = format!("{board}: gdb script breaks in main, bt ends at the task entry");
+        if selected(&full) {
+            report(&full, gdb_breaks_in_main(&root, board));
         }
     }
     println!("tools: {passed} passed, {failed} failed");
