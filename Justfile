@@ -119,8 +119,16 @@ gdb example="hello" board="qemu-virt" port="1234":
 
 # Benchmarks under icount (instructions, deterministic); writes target/bench/<board>.json.
 bench board="qemu-virt" *flags: setup
-    @just _build {{board}}
-    bash benches/run {{board}} {{flags}}
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # `just bench --check`: a flag where the board goes means the default board.
+    board="{{board}}"; flags="{{flags}}"
+    if [[ $board == -* ]]; then flags="$board $flags"; board=qemu-virt; fi
+    for flag in $flags; do
+        [ "$flag" = --check ] || { echo "error: unknown flag '$flag' for just bench (usage: just bench [board] [--check])" >&2; exit 2; }
+    done
+    just _build "$board"
+    bash benches/run "$board" $flags
 
 # Build every example and test image for a board into target/images/<board>/.
 _build board:

@@ -292,6 +292,18 @@ fn main() {
             report(&full, gdb_breaks_in_main(&root, board));
         }
     }
+    let full = "just bench takes a flag without a board";
+    if selected(full) {
+        let mut bench = Command::new("just");
+        bench.current_dir(&root).args(["bench", "--no-such-flag"]);
+        report(
+            full,
+            match run(bench, RUN_TIMEOUT) {
+                Ok(o) => expect("just bench --no-such-flag", &o, 2, &["unknown flag '--no-such-flag' for just bench"]),
+                Err(e) => vec![e],
+            },
+        );
+    }
     println!("tools: {passed} passed, {failed} failed");
     std::process::exit(if failed == 0 { 0 } else { 1 });
 }
