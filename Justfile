@@ -117,6 +117,32 @@ debug example="hello" board="qemu-virt" port="1234": setup
 gdb example="hello" board="qemu-virt" port="1234":
     ILUSION_GDB_PORT={{port}} gdb-multiarch -q -x tools/gdb/ilusion.gdb target/images/{{board}}/{{example}}.elf
 
+# Record a run of an example, then replay it halted with the GDB stub on :port, for reverse debugging (docs/05-debugging.md).
+replay example="scribble" board="qemu-virt" port="1234": setup
+    #!/usr/bin/env bash
+    set -uo pipefail
+    if [ "{{board}}" != qemu-virt ]; then
+        echo "error: QEMU records and replays single-CPU machines only; the {{board}} machine has 4 cores." >&2
+        echo "Replay the same program on qemu-virt: just replay {{example}} qemu-virt" >&2
+        exit 2
+    fi
+    just _build_one {{board}} {{example}} || exit
+    elf=target/images/{{board}}/{{example}}.elf
+    dir=target/replay/{{board}}/{{example}}
+    rm -rf "$dir" && mkdir -p "$dir"
+    # Record/replay: instruction counting (deterministic time), the recording
+    # file, and a snapshot "init" at the start, stored in a qcow2 image, from
+    # which reverse execution replays forward. No network device.
+    qemu-img create -q -f qcow2 "$dir/snapshots.qcow2" 64M
+    rr="-drive file=$dir/snapshots.qcow2,if=none,id=rr-snapshots -net none"
+    icount="shift=0,align=off,sleep=off"
+    echo "== recording {{example}} on {{board}} into $dir/record.bin"
+    boards/run "$elf" -icount "$icount,rr=record,rrfile=$dir/record.bin,rrsnapshot=init" $rr
+    echo "== recorded (exit status $?). Replaying it, halted, with the GDB stub on :{{port}}."
+    echo "attach with: just gdb {{example}} {{board}} {{port}}"
+    echo "   then e.g.: hbreak <where the symptom shows>, continue, watch -l <the corrupted variable>, reverse-continue, reverse-stepi"
+    boards/run "$elf" -icount "$icount,rr=replay,rrfile=$dir/record.bin,rrsnapshot=init" $rr -gdb tcp::{{port}} -S
+
 # Benchmarks under icount (instructions, deterministic); writes target/bench/<board>.json.
 bench board="qemu-virt" *flags: setup
     #!/usr/bin/env bash

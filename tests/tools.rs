@@ -250,6 +250,108 @@ fn gdb_breaks_in_main(root: &Path, board: &str) -> Vec<String> {
     problems
 }
 
+/// `just replay scribble BOARD PORT` records the scribble example (main
+/// panics: its ledger's checksum was overwritten), then replays it under
+/// GDB: from the panic, a watchpoint on the checksum and `reverse-continue`
+/// must go back into the logger task, `reverse-stepi` must put the program
+/// counter on the store (one instruction back), and stepping that store
+/// forward again must change the checksum: it is the store that did it.
+fn reverse_debugging(root: &Path, board: &str) -> Vec<String> {
+    let port = free_port().to_string();
+    let log = std::env::temp_dir().join(format!("ilusion-tools-replay-{board}.log"));
+    let replay = match start_halted(root, &["replay", "scribble", board, &port], &log) {
+        Ok(c) => c,
+        Err(e) => return vec![e],
+    };
+    let start = Instant::now();
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("attach with:") {
+        if start.elapsed() > BUILD_TIMEOUT {
+            stop(replay);
+            return vec![format!(
+                "just replay printed no attach command: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )];
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let commands = [
+        "set tcp connect-timeout 60",
+        "source tools/gdb/ilusion.gdb",
+        "hbreak scribble::ledger_corrupted",
+        "continue",
+        "watch -l scribble::LEDGER.checksum",
+        "reverse-continue",
+        "bt 1",
+        "echo pc after reverse-continue: \n",
+        "p/x $pc",
+        "reverse-stepi",
+        "echo pc after reverse-stepi: \n",
+        "p/x $pc",
+        "x/i $pc",
+        "echo checksum before the store: \\n",
+        "x/wx &scribble::LEDGER.checksum",
+        "stepi",
+        "echo checksum after the store: \\n",
+        "x/wx &scribble::LEDGER.checksum",
+        "kill",
+    ];
+    let mut gdb = Command::new("gdb-multiarch");
+    gdb.current_dir(root).env("ILUSION_GDB_PORT", &port).args(["-q", "-batch"]);
+    for c in commands {
+        gdb.arg("-ex").arg(c);
+    }
+    gdb.arg(format!("target/images/{board}/scribble.elf"));
+    let outcome = run(gdb, RUN_TIMEOUT);
+    stop(replay);
+    let o = match outcome {
+        Ok(o) => o,
+        Err(e) => return vec![e],
+    };
+    let mut problems = expect(
+        "the reverse-debugging GDB session",
+        &o,
+        0,
+        &["Breakpoint 2, scribble::ledger_corrupted", "#0  scribble::log_samples ()"],
+    );
+    let pc_after = |label: &str| -> Option<u64> {
+        let rest = &o.output[o.output.find(label)? + label.len()..];
+        let hex = rest.split("= 0x").nth(1)?.split_whitespace().next()?;
+        u64::from_str_radix(hex, 16).ok()
+    };
+    match (pc_after("pc after reverse-continue:"), pc_after("pc after reverse-stepi:")) {
+        (Some(after), Some(store)) if store + 4 == after => {}
+        (after, store) => {
+            problems.push(format!("reverse-stepi did not move the pc one instruction back: {after:x?} -> {store:x?}"))
+        }
+    }
+    // The word `x/wx` shows after each label: the checksum, then the ninth sample over it.
+    let word_after = |label: &str| o.output.split(label).nth(1).and_then(|r| r.lines().nth(1)).map(str::trim_end);
+    if !word_after("checksum before the store:").is_some_and(|l| l.ends_with("0xc0ffee00")) {
+        problems.push(format!(
+            "at the store the checksum is not yet 0xc0ffee00: {:?}",
+            word_after("checksum before the store:")
+        ));
+    }
+    if !word_after("checksum after the store:").is_some_and(|l| l.ends_with("0x0000006c")) {
+        problems.push(format!(
+            "stepping the store did not write the ninth sample (0x6c) over the checksum: {:?}",
+            word_after("checksum after the store:")
+        ));
+    }
+    let store = o.output.lines().find(|l| l.starts_with("=> ")).unwrap_or("");
+    if !store.contains("\tstr") && !store.contains("\tstp") {
+        problems.push(format!("the instruction reverse-stepi went back to is not a store: {store:?}"));
+    }
+    if !problems.is_empty() && o.status == Some(0) {
+        problems.push(format!("---- output of the GDB session ----\n{}\n----", o.output.trim_end()));
+    }
+    if !problems.is_empty() {
+        let replay_log = std::fs::read_to_string(&log).unwrap_or_default();
+        problems.push(format!("---- output of just replay ----\n{}\n----", replay_log.trim_end()));
+    }
+    problems
+}
+
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
@@ -290,6 +392,13 @@ fn main() {
         let full = format!("{board}: gdb script breaks in main, bt ends at the task entry");
         if selected(&full) {
             report(&full, gdb_breaks_in_main(&root, board));
+        }
+    }
+    // QEMU records and replays single-CPU machines only: not the Pis' (4 cores).
+    for board in boards.iter().filter(|b| *b == "qemu-virt") {
+        let full = format!("{board}: reverse debugging finds the store that corrupted memory");
+        if selected(&full) {
+            report(&full, reverse_debugging(&root, board));
         }
     }
     let full = "just bench takes a flag without a board";
