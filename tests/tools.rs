@@ -3,7 +3,7 @@
 //! boots on every board in `ILUSION_TEST_BOARDS` (default: qemu-virt); the
 //! runner (`boards/run`) refuses an image built for another board and says
 //! so when QEMU is missing; the GDB script breaks in `main` and `bt` ends
-//! at the task's entry; a recorded fault replays and reverse-steps back to
+//! at the task's entry (of a kernel task and of an isolated one); a recorded fault replays and reverse-steps back to
 //! the store that corrupted memory.
 //!
 //! Each check prints `tools test BOARD: NAME ... ok` or `FAILED` with the
@@ -199,13 +199,42 @@ fn stop(mut child: std::process::Child) {
     let _ = child.wait();
 }
 
-/// `just debug hello BOARD PORT`, then the GDB script (as `just gdb` runs
-/// it): it must stop in `hello::main`, and `bt` must end at the task's
-/// entry (`task_trampoline`), with no frame at address 0 or "corrupt stack".
-fn gdb_breaks_in_main(root: &Path, board: &str) -> Vec<String> {
+/// What one GDB backtrace check looks at.
+struct Backtrace {
+    /// The image `just debug` builds and boots.
+    image: &'static str,
+    /// A breakpoint set after the script stopped in `main`, then continued
+    /// to (`None`: stay in `main`).
+    then_break_at: Option<&'static str>,
+    /// Where GDB must have stopped.
+    stopped: &'static str,
+    /// The outermost frame `bt` must end with.
+    outermost: &'static str,
+}
+
+/// A kernel task (the main task): `bt` ends at `task_trampoline`.
+const IN_MAIN: Backtrace = Backtrace {
+    image: "hello",
+    then_break_at: None,
+    stopped: "Breakpoint 1, hello::main ()",
+    outermost: "in task_trampoline ()",
+};
+
+/// An isolated task at EL0: `bt` ends at `user_task_start`.
+const IN_ISOLATED_TASK: Backtrace = Backtrace {
+    image: "isolation",
+    then_break_at: Some("'isolation::main::{closure#0}::{closure#0}'"),
+    stopped: "Breakpoint 2, isolation::main::{closure#0}::{closure#0} ()",
+    outermost: "in user_task_start ()",
+};
+
+/// `just debug IMAGE BOARD PORT`, then the GDB script (as `just gdb` runs
+/// it): it must stop in `main` (and at the check's breakpoint), and `bt`
+/// must end at the task's entry, with no frame at address 0 or "corrupt stack".
+fn gdb_backtrace(root: &Path, board: &str, check: &Backtrace) -> Vec<String> {
     let port = free_port().to_string();
-    let log = std::env::temp_dir().join(format!("ilusion-tools-debug-{board}.log"));
-    let debug = match start_halted(root, &["debug", "hello", board, &port], &log) {
+    let log = std::env::temp_dir().join(format!("ilusion-tools-debug-{board}-{}.log", check.image));
+    let debug = match start_halted(root, &["debug", check.image, board, &port], &log) {
         Ok(c) => c,
         Err(e) => return vec![e],
     };
@@ -223,22 +252,29 @@ fn gdb_breaks_in_main(root: &Path, board: &str) -> Vec<String> {
         std::thread::sleep(Duration::from_millis(100));
     }
     let mut gdb = Command::new("gdb-multiarch");
-    gdb.current_dir(root)
-        .env("ILUSION_GDB_PORT", &port)
-        .args(["-q", "-batch", "-ex", "set tcp connect-timeout 300", "-x", "tools/gdb/ilusion.gdb"])
-        .args(["-ex", "bt", "-ex", "kill"])
-        .arg(format!("target/images/{board}/hello.elf"));
+    gdb.current_dir(root).env("ILUSION_GDB_PORT", &port).args([
+        "-q",
+        "-batch",
+        "-ex",
+        "set tcp connect-timeout 300",
+        "-x",
+        "tools/gdb/ilusion.gdb",
+    ]);
+    if let Some(place) = check.then_break_at {
+        gdb.arg("-ex").arg(format!("hbreak {place}")).args(["-ex", "continue"]);
+    }
+    gdb.args(["-ex", "bt", "-ex", "kill"]).arg(format!("target/images/{board}/{}.elf", check.image));
     let outcome = run(gdb, BUILD_TIMEOUT);
     stop(debug);
     let o = match outcome {
         Ok(o) => o,
         Err(e) => return vec![e],
     };
-    let mut problems = expect("gdb-multiarch -x tools/gdb/ilusion.gdb", &o, 0, &["Breakpoint 1, hello::main ()"]);
+    let mut problems = expect("gdb-multiarch -x tools/gdb/ilusion.gdb", &o, 0, &[check.stopped]);
     let frames: Vec<&str> = o.output.lines().filter(|l| l.starts_with('#')).collect();
     match frames.last() {
-        Some(last) if last.contains("in task_trampoline ()") => {}
-        _ => problems.push(format!("bt does not end at task_trampoline: {frames:#?}")),
+        Some(last) if last.contains(check.outermost) => {}
+        _ => problems.push(format!("bt does not end {}: {frames:#?}", check.outermost)),
     }
     if frames.iter().any(|f| f.contains("??")) || o.output.contains("corrupt stack") {
         problems.push(format!("bt has a bogus frame: {frames:#?}"));
@@ -391,7 +427,11 @@ fn main() {
     for board in &boards {
         let full = format!("{board}: gdb script breaks in main, bt ends at the task entry");
         if selected(&full) {
-            report(&full, gdb_breaks_in_main(&root, board));
+            report(&full, gdb_backtrace(&root, board, &IN_MAIN));
+        }
+        let full = format!("{board}: gdb in an isolated task, bt ends at its entry");
+        if selected(&full) {
+            report(&full, gdb_backtrace(&root, board, &IN_ISOLATED_TASK));
         }
     }
     // QEMU records and replays single-CPU machines only: not the Pis' (4 cores).

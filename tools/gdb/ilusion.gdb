@@ -16,6 +16,10 @@
 set pagination off
 set confirm off
 set print pretty on
+# Read code and constants from the ELF, not through the CPU: an isolated
+# task at EL0 may execute the image's code but not read it, and without
+# the code GDB cannot unwind its frames.
+set trust-readonly-sections on
 python
 import os
 import gdb
