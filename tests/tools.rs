@@ -177,6 +177,14 @@ fn runner_errors(root: &Path, board: &str, elf: &Path) -> Vec<String> {
     problems
 }
 
+/// `gdb-multiarch` with its error output merged into its output, in order
+/// (GDB's messages about missing source files must not split a line).
+fn gdb_command() -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "exec \"$0\" \"$@\" 2>&1", "gdb-multiarch"]);
+    cmd
+}
+
 /// A TCP port nobody listens on now, for one GDB stub.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -251,7 +259,7 @@ fn gdb_backtrace(root: &Path, board: &str, check: &Backtrace) -> Vec<String> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let mut gdb = Command::new("gdb-multiarch");
+    let mut gdb = gdb_command();
     gdb.current_dir(root).env("ILUSION_GDB_PORT", &port).args([
         "-q",
         "-batch",
@@ -331,7 +339,7 @@ fn reverse_debugging(root: &Path, board: &str) -> Vec<String> {
         "x/wx &scribble::LEDGER.checksum",
         "kill",
     ];
-    let mut gdb = Command::new("gdb-multiarch");
+    let mut gdb = gdb_command();
     gdb.current_dir(root).env("ILUSION_GDB_PORT", &port).args(["-q", "-batch"]);
     for c in commands {
         gdb.arg("-ex").arg(c);
