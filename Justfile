@@ -24,6 +24,10 @@ run example="hello" *args: setup
     @just _build qemu-virt
     boards/run --board qemu-virt target/images/qemu-virt/{{example}}.elf {{args}}
 
+# Make a new application in DIR from templates/app, for BOARD (qemu-virt, rpi3, rpi4); then `cargo run --release` in it.
+new dir board="qemu-virt":
+    cd "{{invocation_directory()}}" && "{{justfile_directory()}}/templates/new" "{{dir}}" {{board}}
+
 # Write target/images/<board>/<example>.elf, the raw <example>.img and (Pi boards) config.txt.
 image board="qemu-virt" example="hello":
     boards/image {{board}} {{example}}
@@ -85,23 +89,72 @@ test: setup
     qemu_passed=$(echo "$qemu" | sed -n 's/^qemu: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
     qemu_failed=$(echo "$qemu" | sed -n 's/^qemu: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
     if [ -z "$qemu_passed" ]; then qemu_passed=0; qemu_failed=1; fi
+    echo "== tools tests (just new, the runner, GDB, reverse debugging)"
+    tools_log=$(mktemp)
+    ILUSION_TEST_BOARDS="{{boards}}" cargo test -q --target {{host}} --test tools 2>&1 | tee "$tools_log"
+    tools=$(grep '^tools: ' "$tools_log" | tail -n 1); rm -f "$tools_log"
+    tools_passed=$(echo "$tools" | sed -n 's/^tools: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+    tools_failed=$(echo "$tools" | sed -n 's/^tools: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+    if [ -z "$tools_passed" ]; then tools_passed=0; tools_failed=1; fi
     echo "== benchmarks (qemu-virt, icount) against benches/baseline.json"
     if bash benches/run qemu-virt --check; then bench_passed=1; bench_failed=0; else bench_passed=0; bench_failed=1; fi
-    echo "host unit tests: $unit_passed passed, $unit_failed failed; QEMU tests: $qemu_passed passed, $qemu_failed failed; bench check: $bench_failed failed; lint: $lint_failed failed"
-    echo "total: $((unit_passed + qemu_passed + bench_passed)) passed, $((unit_failed + qemu_failed + bench_failed + lint_failed)) failed"
-    [ $((unit_failed + qemu_failed + bench_failed + lint_failed)) -eq 0 ]
+    echo "host unit tests: $unit_passed passed, $unit_failed failed; QEMU tests: $qemu_passed passed, $qemu_failed failed; tools tests: $tools_passed passed, $tools_failed failed; bench check: $bench_failed failed; lint: $lint_failed failed"
+    echo "total: $((unit_passed + qemu_passed + tools_passed + bench_passed)) passed, $((unit_failed + qemu_failed + tools_failed + bench_failed + lint_failed)) failed"
+    [ $((unit_failed + qemu_failed + tools_failed + bench_failed + lint_failed)) -eq 0 ]
 
-# QEMU halted with its GDB stub on :1234, and the command to attach with symbols.
-debug example="hello": setup
-    @just _build qemu-virt
-    @echo "attach with: gdb-multiarch -q target/images/qemu-virt/{{example}}.elf -ex 'target remote :1234'"
-    @echo "(the kernel starts at its physical address, _start_phys; Ctrl-a x quits QEMU)"
-    boards/run --board qemu-virt target/images/qemu-virt/{{example}}.elf -s -S
+# Build one example for a board, start QEMU halted with its GDB stub on :port, print how to attach (`just gdb`).
+debug example="hello" board="qemu-virt" port="1234": setup
+    #!/usr/bin/env bash
+    set -euo pipefail
+    just _build_one {{board}} {{example}}
+    elf=target/images/{{board}}/{{example}}.elf
+    echo "attach with: just gdb {{example}} {{board}} {{port}}"
+    echo "   (that is: ILUSION_GDB_PORT={{port}} gdb-multiarch -q -x tools/gdb/ilusion.gdb $elf)"
+    echo "(QEMU waits for GDB; Ctrl-a x quits QEMU; docs/05-debugging.md)"
+    boards/run "$elf" -gdb tcp::{{port}} -S
+
+# Attach GDB to `just debug` (run in another terminal): symbols loaded, stopped in the example's main.
+gdb example="hello" board="qemu-virt" port="1234":
+    ILUSION_GDB_PORT={{port}} gdb-multiarch -q -x tools/gdb/ilusion.gdb target/images/{{board}}/{{example}}.elf
+
+# Record a run of an example, then replay it halted with the GDB stub on :port, for reverse debugging (docs/05-debugging.md).
+replay example="scribble" board="qemu-virt" port="1234": setup
+    #!/usr/bin/env bash
+    set -uo pipefail
+    if [ "{{board}}" != qemu-virt ]; then
+        echo "error: QEMU records and replays single-CPU machines only; the {{board}} machine has 4 cores." >&2
+        echo "Replay the same program on qemu-virt: just replay {{example}} qemu-virt" >&2
+        exit 2
+    fi
+    just _build_one {{board}} {{example}} || exit
+    elf=target/images/{{board}}/{{example}}.elf
+    dir=target/replay/{{board}}/{{example}}
+    rm -rf "$dir" && mkdir -p "$dir"
+    # Record/replay: instruction counting (deterministic time), the recording
+    # file, and a snapshot "init" at the start, stored in a qcow2 image, from
+    # which reverse execution replays forward. No network device.
+    qemu-img create -q -f qcow2 "$dir/snapshots.qcow2" 64M
+    rr="-drive file=$dir/snapshots.qcow2,if=none,id=rr-snapshots -net none"
+    icount="shift=0,align=off,sleep=off"
+    echo "== recording {{example}} on {{board}} into $dir/record.bin"
+    boards/run "$elf" -icount "$icount,rr=record,rrfile=$dir/record.bin,rrsnapshot=init" $rr
+    echo "== recorded (exit status $?). Replaying it, halted, with the GDB stub on :{{port}}."
+    echo "attach with: just gdb {{example}} {{board}} {{port}}"
+    echo "   then e.g.: hbreak <where the symptom shows>, continue, watch -l <the corrupted variable>, reverse-continue, reverse-stepi"
+    boards/run "$elf" -icount "$icount,rr=replay,rrfile=$dir/record.bin,rrsnapshot=init" $rr -gdb tcp::{{port}} -S
 
 # Benchmarks under icount (instructions, deterministic); writes target/bench/<board>.json.
 bench board="qemu-virt" *flags: setup
-    @just _build {{board}}
-    bash benches/run {{board}} {{flags}}
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # `just bench --check`: a flag where the board goes means the default board.
+    board="{{board}}"; flags="{{flags}}"
+    if [[ $board == -* ]]; then flags="$board $flags"; board=qemu-virt; fi
+    for flag in $flags; do
+        [ "$flag" = --check ] || { echo "error: unknown flag '$flag' for just bench (usage: just bench [board] [--check])" >&2; exit 2; }
+    done
+    just _build "$board"
+    bash benches/run "$board" $flags
 
 # Build every example and test image for a board into target/images/<board>/.
 _build board:
@@ -134,3 +187,19 @@ _build board:
         tools/chainloader/build {{board}} >/dev/null
         cargo build -q --release --manifest-path tools/chainload/Cargo.toml --target {{host}} --target-dir target/chainload
     fi
+
+# Build one example (or test image) for a board into target/images/<board>/, as _build would.
+_build_one board example:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ ! -d "boards/{{board}}" ]; then
+        echo "error: unknown board '{{board}}' (known: $(ls -d boards/*/ | xargs -n1 basename | tr '\n' ' '))" >&2
+        exit 2
+    fi
+    # As in _build: benchmarks and hello as an application gets them, test images with the lock checks.
+    features="board-{{board}}"; dir=target
+    if [[ "{{example}}" != bench_* && "{{example}}" != hello ]]; then features="$features,lock-checks"; dir=target/checked; fi
+    cargo build -q --profile {{profile}} --example {{example}} --no-default-features --features "$features" --target-dir $dir
+    mkdir -p target/images/{{board}}
+    cp $dir/aarch64-unknown-none/{{profile_dir}}/examples/{{example}} target/images/{{board}}/{{example}}.elf
+    llvm-objcopy -O binary target/images/{{board}}/{{example}}.elf target/images/{{board}}/{{example}}.img

@@ -55,6 +55,8 @@ pub mod backtrace;
 #[cfg(target_os = "none")]
 pub mod board;
 #[cfg(target_os = "none")]
+mod board_note;
+#[cfg(target_os = "none")]
 pub mod drivers;
 #[cfg(target_os = "none")]
 pub mod exception;

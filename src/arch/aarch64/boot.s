@@ -136,6 +136,12 @@ at_el1:
     br      x0
 
 upper_half:
+    // The boot path's outermost frame: its call frame information (in
+    // .debug_frame, kept in the ELF) says it has no caller, so a debugger's
+    // `bt` ends here.
+    .cfi_sections .debug_frame
+    .cfi_startproc
+    .cfi_undefined x30
     adrp    x0, exception_vectors
     add     x0, x0, :lo12:exception_vectors
     msr     vbar_el1, x0
@@ -153,6 +159,7 @@ upper_half:
     mov     x1, x19                 // device tree (physical), or 0
     bl      ilusion_start
     b       park
+    .cfi_endproc
 
 .ltorg
 

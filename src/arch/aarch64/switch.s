@@ -59,11 +59,18 @@ switch_context:
     ret
 
 // The first code a new task runs: switch_context "returns" here with
-// x0 = the task that ran before, x19 = the new task. A zero frame pointer
-// and link register end backtraces.
+// x0 = the task that ran before, x19 = the new task. It is the task's
+// outermost frame: a zero frame pointer ends the kernel's backtraces, and
+// the call frame information (in .debug_frame, kept in the ELF for GDB)
+// says it has no caller, so a debugger's `bt` ends here, at the task entry.
+.cfi_sections .debug_frame
 .global task_trampoline
 task_trampoline:
+    .cfi_startproc
+    .cfi_undefined x30
     mov     x1, x19
     mov     x29, xzr
     mov     x30, xzr
-    b       ilusion_task_start
+    bl      ilusion_task_start      // never returns
+    udf     #0
+    .cfi_endproc

@@ -61,12 +61,25 @@ core::arch::global_asm!(
     "    mov x27, xzr",
     "    mov x28, xzr",
     "    mov x29, xzr",
-    "    mov x30, xzr",
+    // The return address of the task's first frame: see `user_task_start` below.
+    "    adr x30, user_task_start_end",
     "    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31",
     "    movi v\\n\\().2d, #0",
     "    .endr",
     "    msr fpsr, xzr",
     "    eret",
+    // An isolated task's outermost frame, for debuggers: its entry "returns"
+    // here (it never does), and the call frame information says there is no
+    // caller, so GDB's `bt` ends at `user_task_start` instead of at a bogus
+    // frame at address 0. (EL0 may execute it: the image's code is shared.)
+    ".cfi_sections .debug_frame",
+    "user_task_start:",
+    "    .cfi_startproc",
+    "    .cfi_undefined x30",
+    "    nop", // debuggers look a return address up minus one: this instruction
+    "user_task_start_end:",
+    "    udf #0", // an isolated task's entry never returns
+    "    .cfi_endproc",
     USER_VIEW_TABLE = const super::mmu::USER_VIEW_TABLE_BIT,
     USER_VIEW_ASID = const super::mmu::USER_VIEW_ASID_BIT,
 );

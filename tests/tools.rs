@@ -1,0 +1,466 @@
+//! Tests of the application author's tools (issue 17), run by `just test`:
+//! `just new` makes an application that `cargo run --release` builds and
+//! boots on every board in `ILUSION_TEST_BOARDS` (default: qemu-virt); the
+//! runner (`boards/run`) refuses an image built for another board and says
+//! so when QEMU is missing; the GDB script breaks in `main` and `bt` ends
+//! at the task's entry (of a kernel task and of an isolated one); a recorded fault replays and reverse-steps back to
+//! the store that corrupted memory.
+//!
+//! Each check prints `tools test BOARD: NAME ... ok` or `FAILED` with the
+//! reasons, and the run ends with `tools: N passed, N failed`. Run a
+//! subset with a name filter:
+//! `cargo test --target x86_64-unknown-linux-gnu --test tools -- gdb`.
+//! Applications are built in `target/apps` (shared, so ilusion's
+//! dependencies are compiled once for every board).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Longest a build and boot may take (a first build of ilusion and its crates).
+const BUILD_TIMEOUT: Duration = Duration::from_secs(600);
+/// Longest a boot, a GDB session or a runner error may take.
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What a command did: its exit status (`None`: killed at the timeout) and
+/// its standard output and error, interleaved.
+struct Outcome {
+    status: Option<i32>,
+    output: String,
+}
+
+/// Runs `cmd` to completion or until `timeout`, collecting its output.
+fn run(mut cmd: Command, timeout: Duration) -> Result<Outcome, String> {
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let shown = format!("{cmd:?}");
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start {shown}: {e}"))?;
+    let output = Arc::new(Mutex::new(String::new()));
+    let readers: Vec<_> =
+        [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
+            .into_iter()
+            .map(|mut pipe| {
+                let output = output.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = pipe.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        output.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                    }
+                })
+            })
+            .collect();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status.code();
+        }
+        if start.elapsed() > timeout {
+            let _ = Command::new("kill").arg("-KILL").arg("--").arg(format!("-{}", child.id())).status();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    for r in readers {
+        let _ = r.join();
+    }
+    let output = output.lock().unwrap().clone();
+    Ok(Outcome { status, output })
+}
+
+/// The problems with an outcome: a status other than `exit`, or missing lines.
+fn expect(what: &str, o: &Outcome, exit: i32, lines: &[&str]) -> Vec<String> {
+    let mut problems = Vec::new();
+    match o.status {
+        None => problems.push(format!("{what}: timed out")),
+        Some(s) if s != exit => problems.push(format!("{what}: exit status {s}, expected {exit}")),
+        _ => {}
+    }
+    for line in lines {
+        if !o.output.contains(line) {
+            problems.push(format!("{what}: output lacks {line:?}"));
+        }
+    }
+    if !problems.is_empty() {
+        problems.push(format!("---- output of {what} ----\n{}\n----", o.output.trim_end()));
+    }
+    problems
+}
+
+/// A fresh, empty directory for one check, outside the checkout (cargo
+/// would apply ilusion's own `.cargo/config.toml` inside it).
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join("ilusion-tools-tests").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    dir
+}
+
+/// A cargo command that does not inherit this test's cargo environment.
+fn cargo(dir: &Path) -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CARGO_") || key == "RUSTFLAGS" || key == "RUSTC_WRAPPER" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.current_dir(dir).env_remove("QEMU_EXTRA");
+    cmd
+}
+
+/// `just new` for `board`, then `cargo run --release` in the new app.
+/// Returns the problems and, if it built, the app's image.
+fn new_app(root: &Path, board: &str) -> (Vec<String>, Option<PathBuf>) {
+    let name = format!("app-{board}");
+    let dir = scratch_dir(&name);
+    let mut new = Command::new("just");
+    new.current_dir(root).arg("new").arg(&dir).arg(board);
+    let made = match run(new, RUN_TIMEOUT) {
+        Ok(o) => o,
+        Err(e) => return (vec![e], None),
+    };
+    let mut problems = expect("just new", &made, 0, &[&format!("application for {board}")]);
+    if !problems.is_empty() {
+        return (problems, None);
+    }
+    // ilusion's own dependencies resolve to the versions in its Cargo.lock.
+    let lock = std::fs::read_to_string(dir.join("Cargo.lock")).unwrap_or_default();
+    let ours = std::fs::read_to_string(root.join("Cargo.lock")).unwrap();
+    for package in ours.split("[[package]]").skip(1).filter(|p| p.contains("source = ")) {
+        let head: String = package.lines().take(3).collect::<Vec<_>>().join("\n");
+        if !lock.contains(&head) {
+            problems.push(format!("the app's Cargo.lock does not pin {}", head.trim()));
+        }
+    }
+    let mut build = cargo(&dir);
+    build.arg("run").arg("--release").env("CARGO_TARGET_DIR", root.join("target/apps"));
+    match run(build, BUILD_TIMEOUT) {
+        Ok(o) => problems.extend(expect(
+            "cargo run --release",
+            &o,
+            0,
+            &[&format!("ilusion 0.1.0 on {board}"), &format!("hello from {name} on {board}: sum 55")],
+        )),
+        Err(e) => problems.push(e),
+    }
+    let elf = root.join("target/apps/aarch64-unknown-none/release").join(&name);
+    (problems, elf.exists().then_some(elf))
+}
+
+/// The runner refuses an image built for another board, and names the
+/// missing QEMU, each with a clear message and without booting.
+fn runner_errors(root: &Path, board: &str, elf: &Path) -> Vec<String> {
+    let other = if board == "qemu-virt" { "rpi4" } else { "qemu-virt" };
+    let mut problems = Vec::new();
+    let mut mismatch = Command::new(root.join("boards/run"));
+    mismatch.arg("--board").arg(other).arg(elf).env_remove("QEMU_EXTRA");
+    match run(mismatch, RUN_TIMEOUT) {
+        Ok(o) => problems.extend(expect(
+            "boards/run --board OTHER",
+            &o,
+            2,
+            &[&format!("was built for board '{board}', not '{other}'")],
+        )),
+        Err(e) => problems.push(e),
+    }
+    let mut no_qemu = Command::new(root.join("boards/run"));
+    no_qemu.arg(elf).env("QEMU", "/nonexistent/qemu-system-aarch64");
+    match run(no_qemu, RUN_TIMEOUT) {
+        Ok(o) => problems.extend(expect("boards/run without QEMU", &o, 127, &["qemu-system-aarch64 not found"])),
+        Err(e) => problems.push(e),
+    }
+    problems
+}
+
+/// `gdb-multiarch` with its error output merged into its output, in order
+/// (GDB's messages about missing source files must not split a line).
+fn gdb_command() -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "exec \"$0\" \"$@\" 2>&1", "gdb-multiarch"]);
+    cmd
+}
+
+/// A TCP port nobody listens on now, for one GDB stub.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts `just <recipe> <args>` (QEMU halted with its GDB stub) in the
+/// background, its output in `log`; returns its process-group leader.
+fn start_halted(root: &Path, args: &[&str], log: &Path) -> Result<std::process::Child, String> {
+    let mut cmd = Command::new("just");
+    cmd.current_dir(root).args(args).env_remove("QEMU_EXTRA").stdin(Stdio::null());
+    let file = std::fs::File::create(log).map_err(|e| e.to_string())?;
+    cmd.stdout(file.try_clone().unwrap()).stderr(file);
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    cmd.spawn().map_err(|e| format!("cannot start just {args:?}: {e}"))
+}
+
+/// Ends a process group started by [`start_halted`].
+fn stop(mut child: std::process::Child) {
+    let _ = Command::new("kill").arg("-KILL").arg("--").arg(format!("-{}", child.id())).status();
+    let _ = child.wait();
+}
+
+/// What one GDB backtrace check looks at.
+struct Backtrace {
+    /// The image `just debug` builds and boots.
+    image: &'static str,
+    /// A breakpoint set after the script stopped in `main`, then continued
+    /// to (`None`: stay in `main`).
+    then_break_at: Option<&'static str>,
+    /// Where GDB must have stopped.
+    stopped: &'static str,
+    /// The outermost frame `bt` must end with.
+    outermost: &'static str,
+}
+
+/// A kernel task (the main task): `bt` ends at `task_trampoline`.
+const IN_MAIN: Backtrace = Backtrace {
+    image: "hello",
+    then_break_at: None,
+    stopped: "Breakpoint 1, hello::main ()",
+    outermost: "in task_trampoline ()",
+};
+
+/// An isolated task at EL0: `bt` ends at `user_task_start`.
+const IN_ISOLATED_TASK: Backtrace = Backtrace {
+    image: "isolation",
+    then_break_at: Some("'isolation::main::{closure#0}::{closure#0}'"),
+    stopped: "Breakpoint 2, isolation::main::{closure#0}::{closure#0} ()",
+    outermost: "in user_task_start ()",
+};
+
+/// `just debug IMAGE BOARD PORT`, then the GDB script (as `just gdb` runs
+/// it): it must stop in `main` (and at the check's breakpoint), and `bt`
+/// must end at the task's entry, with no frame at address 0 or "corrupt stack".
+fn gdb_backtrace(root: &Path, board: &str, check: &Backtrace) -> Vec<String> {
+    let port = free_port().to_string();
+    let log = std::env::temp_dir().join(format!("ilusion-tools-debug-{board}-{}.log", check.image));
+    let debug = match start_halted(root, &["debug", check.image, board, &port], &log) {
+        Ok(c) => c,
+        Err(e) => return vec![e],
+    };
+    // `just debug` builds first (GDB must not read a half-written image),
+    // then starts QEMU; GDB retries the connection until QEMU listens.
+    let start = Instant::now();
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("attach with:") {
+        if start.elapsed() > BUILD_TIMEOUT {
+            stop(debug);
+            return vec![format!(
+                "just debug printed no attach command: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )];
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut gdb = gdb_command();
+    gdb.current_dir(root).env("ILUSION_GDB_PORT", &port).args([
+        "-q",
+        "-batch",
+        "-ex",
+        "set tcp connect-timeout 300",
+        "-x",
+        "tools/gdb/ilusion.gdb",
+    ]);
+    if let Some(place) = check.then_break_at {
+        gdb.arg("-ex").arg(format!("hbreak {place}")).args(["-ex", "continue"]);
+    }
+    gdb.args(["-ex", "bt", "-ex", "kill"]).arg(format!("target/images/{board}/{}.elf", check.image));
+    let outcome = run(gdb, BUILD_TIMEOUT);
+    stop(debug);
+    let o = match outcome {
+        Ok(o) => o,
+        Err(e) => return vec![e],
+    };
+    let mut problems = expect("gdb-multiarch -x tools/gdb/ilusion.gdb", &o, 0, &[check.stopped]);
+    let frames: Vec<&str> = o.output.lines().filter(|l| l.starts_with('#')).collect();
+    match frames.last() {
+        Some(last) if last.contains(check.outermost) => {}
+        _ => problems.push(format!("bt does not end {}: {frames:#?}", check.outermost)),
+    }
+    if frames.iter().any(|f| f.contains("??")) || o.output.contains("corrupt stack") {
+        problems.push(format!("bt has a bogus frame: {frames:#?}"));
+    }
+    if !problems.is_empty() {
+        let debug_log = std::fs::read_to_string(&log).unwrap_or_default();
+        problems.push(format!("---- output of just debug ----\n{}\n----", debug_log.trim_end()));
+    }
+    problems
+}
+
+/// `just replay scribble BOARD PORT` records the scribble example (main
+/// panics: its ledger's checksum was overwritten), then replays it under
+/// GDB: from the panic, a watchpoint on the checksum and `reverse-continue`
+/// must go back into the logger task, `reverse-stepi` must put the program
+/// counter on the store (one instruction back), and stepping that store
+/// forward again must change the checksum: it is the store that did it.
+fn reverse_debugging(root: &Path, board: &str) -> Vec<String> {
+    let port = free_port().to_string();
+    let log = std::env::temp_dir().join(format!("ilusion-tools-replay-{board}.log"));
+    let replay = match start_halted(root, &["replay", "scribble", board, &port], &log) {
+        Ok(c) => c,
+        Err(e) => return vec![e],
+    };
+    let start = Instant::now();
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("attach with:") {
+        if start.elapsed() > BUILD_TIMEOUT {
+            stop(replay);
+            return vec![format!(
+                "just replay printed no attach command: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )];
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let commands = [
+        "set tcp connect-timeout 60",
+        "source tools/gdb/ilusion.gdb",
+        "hbreak scribble::ledger_corrupted",
+        "continue",
+        "watch -l scribble::LEDGER.checksum",
+        "reverse-continue",
+        "bt 1",
+        "echo pc after reverse-continue: \n",
+        "p/x $pc",
+        "reverse-stepi",
+        "echo pc after reverse-stepi: \n",
+        "p/x $pc",
+        "x/i $pc",
+        "echo checksum before the store: \\n",
+        "x/wx &scribble::LEDGER.checksum",
+        "stepi",
+        "echo checksum after the store: \\n",
+        "x/wx &scribble::LEDGER.checksum",
+        "kill",
+    ];
+    let mut gdb = gdb_command();
+    gdb.current_dir(root).env("ILUSION_GDB_PORT", &port).args(["-q", "-batch"]);
+    for c in commands {
+        gdb.arg("-ex").arg(c);
+    }
+    gdb.arg(format!("target/images/{board}/scribble.elf"));
+    let outcome = run(gdb, RUN_TIMEOUT);
+    stop(replay);
+    let o = match outcome {
+        Ok(o) => o,
+        Err(e) => return vec![e],
+    };
+    let mut problems = expect(
+        "the reverse-debugging GDB session",
+        &o,
+        0,
+        &["Breakpoint 2, scribble::ledger_corrupted", "#0  scribble::log_samples ()"],
+    );
+    let pc_after = |label: &str| -> Option<u64> {
+        let rest = &o.output[o.output.find(label)? + label.len()..];
+        let hex = rest.split("= 0x").nth(1)?.split_whitespace().next()?;
+        u64::from_str_radix(hex, 16).ok()
+    };
+    match (pc_after("pc after reverse-continue:"), pc_after("pc after reverse-stepi:")) {
+        (Some(after), Some(store)) if store + 4 == after => {}
+        (after, store) => {
+            problems.push(format!("reverse-stepi did not move the pc one instruction back: {after:x?} -> {store:x?}"))
+        }
+    }
+    // The word `x/wx` shows after each label: the checksum, then the ninth sample over it.
+    let word_after = |label: &str| o.output.split(label).nth(1).and_then(|r| r.lines().nth(1)).map(str::trim_end);
+    if !word_after("checksum before the store:").is_some_and(|l| l.ends_with("0xc0ffee00")) {
+        problems.push(format!(
+            "at the store the checksum is not yet 0xc0ffee00: {:?}",
+            word_after("checksum before the store:")
+        ));
+    }
+    if !word_after("checksum after the store:").is_some_and(|l| l.ends_with("0x0000006c")) {
+        problems.push(format!(
+            "stepping the store did not write the ninth sample (0x6c) over the checksum: {:?}",
+            word_after("checksum after the store:")
+        ));
+    }
+    let store = o.output.lines().find(|l| l.starts_with("=> ")).unwrap_or("");
+    if !store.contains("\tstr") && !store.contains("\tstp") {
+        problems.push(format!("the instruction reverse-stepi went back to is not a store: {store:?}"));
+    }
+    if !problems.is_empty() && o.status == Some(0) {
+        problems.push(format!("---- output of the GDB session ----\n{}\n----", o.output.trim_end()));
+    }
+    if !problems.is_empty() {
+        let replay_log = std::fs::read_to_string(&log).unwrap_or_default();
+        problems.push(format!("---- output of just replay ----\n{}\n----", replay_log.trim_end()));
+    }
+    problems
+}
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let boards_var = std::env::var("ILUSION_TEST_BOARDS").unwrap_or_else(|_| "qemu-virt".into());
+    let boards: Vec<String> = boards_var.split([',', ' ']).filter(|b| !b.is_empty()).map(String::from).collect();
+    let selected = |full: &str| filters.is_empty() || filters.iter().any(|f| full.contains(f.as_str()));
+    let (mut passed, mut failed) = (0, 0);
+    let mut report = |full: &str, problems: Vec<String>| {
+        if problems.is_empty() {
+            passed += 1;
+            println!("tools test {full} ... ok");
+        } else {
+            failed += 1;
+            println!("tools test {full} ... FAILED");
+            for p in problems {
+                println!("    {p}");
+            }
+        }
+    };
+    for board in &boards {
+        let app = format!("{board}: new app boots with cargo run");
+        let errors = format!("{board}: runner refuses another board's image");
+        if !selected(&app) && !selected(&errors) {
+            continue;
+        }
+        let (problems, elf) = new_app(&root, board);
+        if selected(&app) {
+            report(&app, problems);
+        }
+        if selected(&errors) {
+            match elf {
+                Some(elf) => report(&errors, runner_errors(&root, board, &elf)),
+                None => report(&errors, vec!["no image: the new app did not build".into()]),
+            }
+        }
+    }
+    for board in &boards {
+        let full = format!("{board}: gdb script breaks in main, bt ends at the task entry");
+        if selected(&full) {
+            report(&full, gdb_backtrace(&root, board, &IN_MAIN));
+        }
+        let full = format!("{board}: gdb in an isolated task, bt ends at its entry");
+        if selected(&full) {
+            report(&full, gdb_backtrace(&root, board, &IN_ISOLATED_TASK));
+        }
+    }
+    // QEMU records and replays single-CPU machines only: not the Pis' (4 cores).
+    for board in boards.iter().filter(|b| *b == "qemu-virt") {
+        let full = format!("{board}: reverse debugging finds the store that corrupted memory");
+        if selected(&full) {
+            report(&full, reverse_debugging(&root, board));
+        }
+    }
+    let full = "just bench takes a flag without a board";
+    if selected(full) {
+        let mut bench = Command::new("just");
+        bench.current_dir(&root).args(["bench", "--no-such-flag"]);
+        report(
+            full,
+            match run(bench, RUN_TIMEOUT) {
+                Ok(o) => expect("just bench --no-such-flag", &o, 2, &["unknown flag '--no-such-flag' for just bench"]),
+                Err(e) => vec![e],
+            },
+        );
+    }
+    println!("tools: {passed} passed, {failed} failed");
+    std::process::exit(if failed == 0 { 0 } else { 1 });
+}
