@@ -30,7 +30,7 @@ pub(crate) fn isolated_fault(fault: Fault) {
 /// past the task's memory limit) makes the copy return an error.
 pub(crate) fn user_copy_fault(fault: Fault) {
     if !matches!(demand_page(fault.syndrome, fault.far), DemandPaging::Mapped) {
-        crate::arch::user_access::recover(fault.frame);
+        crate::arch::user_access::recover(&mut fault.frame.elr);
     }
 }
 

@@ -19,7 +19,6 @@
 //! ([`enable_pan`]), so a plain kernel access to user memory faults too; the
 //! design does not depend on it (the Pis' Cortex-A53/A72 lack PAN).
 
-use super::exception::ExceptionFrame;
 use aarch64_cpu::registers::{Readable, ID_AA64MMFR1_EL1};
 
 core::arch::global_asm!(
@@ -136,11 +135,12 @@ pub fn in_copy_routine(pc: u64) -> bool {
     (start..end).contains(&pc)
 }
 
-/// Makes a copy routine that faulted (`frame`, whose PC [`in_copy_routine`]
-/// accepted) return an error instead.
-pub fn recover(frame: &mut ExceptionFrame) {
-    debug_assert!(in_copy_routine(frame.elr));
-    frame.elr = core::ptr::addr_of!(user_access_fault) as u64;
+/// Makes a copy routine that faulted return an error instead: `return_pc`
+/// is where the exception returns to (the faulting instruction, which
+/// [`in_copy_routine`] accepted), and becomes the routine's error exit.
+pub fn recover(return_pc: &mut u64) {
+    debug_assert!(in_copy_routine(*return_pc));
+    *return_pc = core::ptr::addr_of!(user_access_fault) as u64;
 }
 
 /// Does this CPU implement Privileged Access Never (Armv8.1)?
