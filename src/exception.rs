@@ -8,7 +8,7 @@
 //! (decoded syndrome, fault address, registers, backtrace) is printed and the
 //! machine exits with status [`EXIT_FAULT`] (102).
 
-use crate::arch::esr::{Access, FaultStatus, Syndrome};
+use crate::arch::esr::{FaultAccess, FaultStatus, Syndrome};
 use crate::arch::exception::{ExceptionFrame, Fault};
 use spin::Once;
 
@@ -40,7 +40,13 @@ pub trait ExceptionHandler: Sync {
         Resolution::NotHandled
     }
     /// A data or instruction abort at `address`.
-    fn abort(&self, _frame: &mut ExceptionFrame, _access: Access, _status: FaultStatus, _address: u64) -> Resolution {
+    fn abort(
+        &self,
+        _frame: &mut ExceptionFrame,
+        _access: FaultAccess,
+        _status: FaultStatus,
+        _address: u64,
+    ) -> Resolution {
         Resolution::NotHandled
     }
 }

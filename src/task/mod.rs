@@ -29,33 +29,52 @@
 //! `ipc::ChannelError::OutOfMemory`). Reporting a failure allocates nothing
 //! ([`PanicMessage`] is inline).
 
+//!
+//! The modules, each using only those before it: `grants` (what an
+//! isolated task is given), `builder` ([`Builder`], [`SpawnError`]),
+//! `ending` (how a task ends, and the failure paths of the panic and
+//! exception handlers), `spawn` (kernel tasks, [`JoinHandle`]), `isolated`
+//! (tasks at EL0), `park`, then [`restart`] (supervision).
+
 pub mod failure;
 mod name;
 pub mod restart;
 
+pub use crate::arch::esr::{Extension, FaultAccess};
+pub use crate::arch::privileged::Privileged;
 pub use crate::sched::priority::Priority;
 pub use failure::{PanicMessage, TaskFailure};
 pub use name::TaskName;
 pub use restart::*;
 
 #[cfg(target_os = "none")]
+pub use on_target::*;
+
+/// The modules that only make sense on the machine.
+#[cfg(target_os = "none")]
+mod on_target {
+    pub use super::builder::{Builder, SpawnError};
+    pub(crate) use super::ending::{
+        fail_current, fail_on_panic, fault_in_task, is_stack_overflow_address, panicking_task, RunningTask,
+    };
+    pub(crate) use super::isolated::{
+        current_memory_usage, demand_page, exit_isolated, isolated_failure, map_granted_region, with_current_handles,
+        with_current_handles_mut, DemandPaging,
+    };
+    pub use super::isolated::{dump_address_space, DEFAULT_USER_STACK_SIZE};
+    pub use super::park::park;
+    pub use super::spawn::{current, spawn, yield_now, JoinHandle, Task, DEFAULT_STACK_SIZE};
+}
+
+#[cfg(target_os = "none")]
+mod builder;
+#[cfg(target_os = "none")]
+mod ending;
+#[cfg(target_os = "none")]
 mod grants;
 #[cfg(target_os = "none")]
 mod isolated;
 #[cfg(target_os = "none")]
-mod spawn;
-#[cfg(target_os = "none")]
-pub use isolated::dump_address_space;
-#[cfg(target_os = "none")]
-pub use isolated::DEFAULT_USER_STACK_SIZE;
-#[cfg(target_os = "none")]
-pub(crate) use isolated::{
-    current_memory_usage, demand_page, exit_isolated, isolated_failure, map_granted_region, with_current_handles,
-    with_current_handles_mut, DemandPaging,
-};
-#[cfg(target_os = "none")]
 mod park;
 #[cfg(target_os = "none")]
-pub use park::park;
-#[cfg(target_os = "none")]
-pub use spawn::*;
+mod spawn;
