@@ -14,6 +14,12 @@
 //!
 //! The boot context becomes the idle task: least urgent of all, never queued,
 //! it waits for interrupts when nothing is ready.
+//!
+//! Code above reaches the running task with [`running`], a borrow tied to
+//! the interrupts-masked token (its fields change only with interrupts
+//! masked), and its body with [`with_running_body`]. A new task starts at
+//! `ilusion_task_start`, here; it ends through the task layer, which gives
+//! back what the task held, then [`exit_current`].
 
 use super::priority::{is_preemptive, IDLE_LEVEL};
 use super::ready_queue::ReadyQueue;
@@ -36,14 +42,14 @@ struct Scheduler {
 static SCHED: CpuCell<Scheduler> =
     CpuCell::new(Scheduler { ready: ReadyQueue::new(), idle: None, need_resched: false, slice_expired: false });
 
-/// The running task, as a pointer (for queues and lists).
-#[inline]
-pub(crate) fn current() -> NonNull<Tcb> {
+/// The running task, as a pointer.
+#[inline(always)]
+fn current() -> NonNull<Tcb> {
     NonNull::new(context::current_task_pointer() as *mut Tcb).expect("scheduler not started")
 }
 
 /// The running task, borrowed for as long as interrupts stay masked.
-#[inline]
+#[inline(always)]
 pub(crate) fn running(_masked: &InterruptsMasked) -> &Tcb {
     // SAFETY: the running task is alive while it runs: its block is freed
     // only after it has ended and been switched away from for good. A switch
@@ -61,7 +67,7 @@ pub(crate) fn running_task_address() -> usize {
 
 /// Runs `f` on the running task's body, with interrupts as they are (`f`
 /// may block: an isolated task's system calls use its handle table there).
-#[inline]
+#[inline(always)]
 pub(crate) fn with_running_body<R>(f: impl FnOnce(Option<&dyn TaskBody>) -> R) -> R {
     // SAFETY: the running task is alive while it runs, and its body stays
     // in place until the task has ended (its handle takes it then). Only

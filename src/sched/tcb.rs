@@ -6,7 +6,9 @@
 //! handle's). It is on at most one queue through `queue_links` (the ready
 //! queue or one wait queue) and, while it sleeps or waits with a timeout, on
 //! the timer list through `timer_links`. All fields are touched with
-//! interrupts masked only.
+//! interrupts masked only, but for the body (what the task runs, a
+//! [`TaskBody`] trait object the task layer made), whose contents only the
+//! task itself touches while it runs.
 
 use super::list::{Adapter, Links};
 use super::priority::Level;
@@ -15,7 +17,7 @@ use super::wait_queue::WaitQueue;
 use crate::arch::context::Context;
 use crate::task::{TaskFailure, TaskName};
 use alloc::boxed::Box;
-use core::any::Any;
+use core::any::{Any, TypeId};
 use core::cell::{Cell, UnsafeCell};
 use core::ptr::NonNull;
 
@@ -23,13 +25,11 @@ use core::ptr::NonNull;
 /// the slot for its result, or what an isolated task enters EL0 with), kept
 /// in the control block. The scheduler only starts it and, with the task,
 /// drops it; the task layer, which made it, finds its own type again
-/// through [`TaskBody::as_any`].
-pub trait TaskBody {
+/// with `downcast_ref`.
+pub trait TaskBody: Any {
     /// The task's code, run in the new task with interrupts enabled. It
     /// ends the task (through `task`), so it never returns here.
     fn run(&self) -> !;
-    /// The body as its own type, for the task layer.
-    fn as_any(&self) -> &dyn Any;
     /// The task is ending: give back what others may be waiting for (an
     /// isolated task's channel handles). Called by the task layer, in the
     /// task, outside any critical section.
@@ -97,10 +97,25 @@ pub struct Tcb {
     pub user_stack_size: u64,
 }
 
+impl dyn TaskBody {
+    /// The body as a `B`, if that is what it is (as `Any::downcast_ref`).
+    #[inline]
+    pub fn downcast_ref<B: TaskBody>(&self) -> Option<&B> {
+        if Any::type_id(self) == TypeId::of::<B>() {
+            // SAFETY: the body is a `B` (the same type id), so the data
+            // pointer of `self` points at one.
+            Some(unsafe { &*(self as *const dyn TaskBody as *const B) })
+        } else {
+            None
+        }
+    }
+}
+
 impl Tcb {
     /// A new task's block: `id`, named `name`, at `level`, on `stacks`,
     /// running `body`. Ready, with two references (the task's own and its
     /// handle's), no address space of its own, and its context still to be set.
+    #[inline(always)] // built in place, in the block's own memory
     pub fn new(
         id: u64,
         name: Option<TaskName>,
@@ -148,6 +163,7 @@ impl Tcb {
 
 impl Tcb {
     /// What the task runs (`None` for idle, or once taken).
+    #[inline]
     pub fn body(&self) -> Option<&dyn TaskBody> {
         // SAFETY: the body is replaced only by `take_body`, whose caller
         // promises that no borrow from here is alive.

@@ -42,7 +42,6 @@ use crate::mm::user_layout::{self, page_align_up, ARGS_BASE, ARGS_MAX, PAGE_SIZE
 use crate::sched::scheduler;
 use crate::sched::tcb::TaskBody;
 use alloc::boxed::Box;
-use core::any::Any;
 use core::cell::{Cell, UnsafeCell};
 
 /// The stack an isolated task gets unless its `Builder` says otherwise.
@@ -75,10 +74,6 @@ impl TaskBody for IsolatedBody {
         unsafe { crate::arch::user_mode::enter_user(self.pc, ARGS_BASE, self.stack_top) }
     }
 
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     /// Releases what was granted to the task, so the other ends of its
     /// channels see the disconnection now (not when it is joined); a
     /// supervised run keeps them, for the supervisor to take back.
@@ -92,7 +87,7 @@ impl TaskBody for IsolatedBody {
 
 /// The body of an isolated task (`None` for a kernel task's).
 fn as_isolated(body: Option<&dyn TaskBody>) -> Option<&IsolatedBody> {
-    body?.as_any().downcast_ref()
+    body?.downcast_ref()
 }
 
 /// The first code an isolated task runs at EL0: take the closure out of its

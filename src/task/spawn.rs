@@ -18,7 +18,6 @@ use crate::sched::stack::TaskStacks;
 use crate::sched::tcb::{State, TaskBody, Tcb, WakeReason};
 use alloc::boxed::Box;
 use alloc::string::String;
-use core::any::Any;
 use core::cell::Cell;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -104,15 +103,11 @@ impl<F: FnOnce() -> T + 'static, T: 'static> TaskBody for Packet<F, T> {
         }
         end_current(None)
     }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 /// Takes the result out of a kernel task's body (for `JoinHandle::join`).
 fn take_packet_result<F: FnOnce() -> T + 'static, T: 'static>(body: &dyn TaskBody) -> Option<T> {
-    body.as_any().downcast_ref::<Packet<F, T>>()?.result.take()
+    body.downcast_ref::<Packet<F, T>>()?.result.take()
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -172,17 +167,16 @@ pub(super) fn start_task<T>(
         return Err(start.abandon());
     };
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let mut block = Tcb::new(id, name, start.level, Some(start.stacks), Some(start.body));
-    block.address_space = start.address_space.into();
-    block.user_stack_size = start.user_stack_size;
     // SAFETY: memory for a `Tcb`, from the global allocator with its
-    // layout (freed as a `Box` by `scheduler::release`).
-    unsafe { tcb.as_ptr().write(block) };
-    // SAFETY: just made; the stacks are mapped.
+    // layout (freed as a `Box` by `scheduler::release`); ours alone until
+    // the task is queued below. Its stacks are mapped.
     unsafe {
-        let t = tcb.as_ref();
+        tcb.as_ptr().write(Tcb::new(id, name, start.level, Some(start.stacks), Some(start.body)));
+        let t = &mut *tcb.as_ptr();
+        *t.address_space.get_mut() = start.address_space;
+        t.user_stack_size = start.user_stack_size;
         let stacks = t.stacks.as_ref().unwrap();
-        *t.context() = Context::new_task(tcb.as_ptr() as u64, stacks.stack_top(), stacks.kernel_stack_top());
+        *t.context.get_mut() = Context::new_task(tcb.as_ptr() as u64, stacks.stack_top(), stacks.kernel_stack_top());
     }
     let masked = InterruptsMasked::new();
     // SAFETY: alive (our references) and on no queue.
