@@ -10,7 +10,6 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
-
 use ilusion::mm::{Access, SharedRegion};
 use ilusion::syscall::user::exit;
 use ilusion::task::{self, Builder, FaultAccess, TaskFailure};
