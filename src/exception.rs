@@ -12,7 +12,7 @@
 //! (decoded syndrome, fault address, registers, backtrace) is printed and the
 //! machine exits with status [`EXIT_FAULT`] (102).
 
-use crate::arch::esr::{Access, FaultStatus, Syndrome};
+use crate::arch::esr::{FaultAccess, FaultStatus, Syndrome};
 /// The registers of the code an exception interrupted, as a handler sees them.
 pub use crate::arch::exception::ExceptionFrame;
 use crate::arch::exception::Fault;
@@ -46,7 +46,13 @@ pub trait ExceptionHandler: Sync {
         Resolution::NotHandled
     }
     /// A data or instruction abort at `address`.
-    fn abort(&self, _frame: &mut ExceptionFrame, _access: Access, _status: FaultStatus, _address: u64) -> Resolution {
+    fn abort(
+        &self,
+        _frame: &mut ExceptionFrame,
+        _access: FaultAccess,
+        _status: FaultStatus,
+        _address: u64,
+    ) -> Resolution {
         Resolution::NotHandled
     }
 }

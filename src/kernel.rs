@@ -73,7 +73,7 @@ pub(crate) fn start(info: BootInfo) -> ! {
     mm::heap::init(image.end, ram.end() - mmu::virt_to_phys(image.end));
     irq::init(Selected::init_interrupts(info.boot_el == 3));
     irq::register(Selected::UART_INTID, console::receive_interrupt).expect("console interrupt");
-    irq::register(Selected::TIMER_INTID, time::timer_interrupt).expect("timer interrupt");
+    irq::register(Selected::TIMER_INTID, sched::timer::interrupt).expect("timer interrupt");
     let pan = crate::arch::user_access::enable_pan();
     cpu::enable_interrupts();
 
@@ -87,7 +87,7 @@ pub(crate) fn start(info: BootInfo) -> ! {
         if pan { ", PAN on" } else { "" }
     );
     // From here on this context is the idle task; `main` is the first real task.
-    sched::scheduler::init(DEFAULT_TIME_SLICE);
+    sched::scheduler::init(time::duration_to_ticks(DEFAULT_TIME_SLICE, time::frequency()));
     let main = task::Builder::new().name("main").stack_size(MAIN_STACK_SIZE).spawn(|| {
         extern "Rust" {
             /// The application's `main`, named by `ilusion::entry!`.

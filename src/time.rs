@@ -1,10 +1,11 @@
 //! Time: a monotonic clock, sleeping, and a periodic timer, from the ARM generic timer.
 //!
-//! [`Instant`] counts the generic timer's virtual counter (CNTVCT_EL0) from
-//! boot. [`sleep`] and [`sleep_until`] block the calling task (see
-//! `sched::timer`). [`set_periodic`] calls a handler every period; its next
-//! deadline and the scheduler's share the one timer comparator ([`rearm`]
-//! programs the earliest), and periods do not drift.
+//! This module is the facade: it turns `Duration`s and `Instant`s into
+//! counter ticks. [`Instant`] counts the generic timer's virtual counter
+//! (CNTVCT_EL0) from boot. [`sleep`] and [`sleep_until`] block the calling
+//! task; [`set_periodic`] calls a handler every period, without drift. Both
+//! hand their deadlines down to `sched::timer`, the timer comparator's one
+//! owner, which programs it for the earliest of them.
 //!
 //! **Deadlines saturate.** A deadline past the counter's range (64 bits of
 //! ticks: 584 years at 1 GHz) is [`Instant::FOREVER`], which never comes:
@@ -14,10 +15,12 @@
 //! saturates at `FOREVER` and `Instant - Duration` at the reset (no panics);
 //! `checked_add`/`checked_sub` say when that happened.
 
-#[cfg(target_os = "none")]
-use core::sync::atomic::AtomicUsize;
 use core::sync::atomic::{AtomicU64, Ordering};
 pub use core::time::Duration;
+
+pub use crate::sched::timer::next_periodic_deadline;
+#[cfg(target_os = "none")]
+pub use target::*;
 
 static BOOT_COUNT: AtomicU64 = AtomicU64::new(0);
 static FREQUENCY: AtomicU64 = AtomicU64::new(1);
@@ -51,15 +54,10 @@ impl Instant {
     pub const FOREVER: Instant = Instant(u64::MAX);
 
     /// Now. Also at EL0: isolated tasks read the virtual counter directly
-    /// (the kernel lets them, as a vDSO would), no system call needed.
-    #[cfg(target_os = "none")]
+    /// (the kernel lets them, as a vDSO would), no system call needed. (On
+    /// the host, for unit tests, the counter stands at 0.)
     pub fn now() -> Self {
-        Self(crate::arch::cpu::counter())
-    }
-
-    #[cfg(not(target_os = "none"))]
-    pub fn now() -> Self {
-        Self(0)
+        Self(counter())
     }
 
     pub fn ticks(self) -> u64 {
@@ -74,9 +72,8 @@ impl Instant {
     /// of reach, it is the `time` system call's answer for now, less the
     /// time since `self` (exact to within the call's own duration).
     pub fn since_boot(self) -> Duration {
-        #[cfg(target_os = "none")]
-        if crate::arch::user_mode::running_at_el0() {
-            let boot_to_now = Duration::from_nanos(crate::syscall::user::nanos_since_boot());
+        if running_at_el0() {
+            let boot_to_now = Duration::from_nanos(nanos_since_boot_from_el0());
             return boot_to_now.saturating_sub(self.elapsed());
         }
         ticks_to_duration(self.0.saturating_sub(BOOT_COUNT.load(Ordering::Relaxed)), frequency())
@@ -182,9 +179,8 @@ pub(crate) fn boot_count() -> u64 {
 /// Generic-timer ticks per second. At EL0 (where kernel data is out of
 /// reach) it is read from CNTFRQ_EL0, which EL0 may read.
 pub fn frequency() -> u64 {
-    #[cfg(target_os = "none")]
-    if crate::arch::user_mode::running_at_el0() {
-        return crate::arch::cpu::counter_frequency().max(1);
+    if running_at_el0() {
+        return counter_frequency_from_el0();
     }
     FREQUENCY.load(Ordering::Relaxed)
 }
@@ -196,13 +192,6 @@ pub fn busy_wait(d: Duration) {
         core::hint::spin_loop();
     }
 }
-
-#[cfg(target_os = "none")]
-static PERIOD_TICKS: AtomicU64 = AtomicU64::new(0);
-#[cfg(target_os = "none")]
-static NEXT_DEADLINE: AtomicU64 = AtomicU64::new(0);
-#[cfg(target_os = "none")]
-static PERIODIC_HANDLER: AtomicUsize = AtomicUsize::new(0);
 
 /// The shortest period [`set_periodic`] accepts: a shorter one would leave
 /// the processor nothing but timer interrupts.
@@ -223,129 +212,98 @@ impl core::fmt::Display for PeriodError {
     }
 }
 
-/// The periodic timer's deadline after `previous` (which has come): the
-/// next multiple of `period` after it that is still ahead of `now`. Periods
-/// missed while the handler or masked code ran too long are skipped, not
-/// caught up in a burst; the phase is kept (no drift). Saturates at
-/// `u64::MAX` (never).
-pub fn next_periodic_deadline(previous: u64, period: u64, now: u64) -> u64 {
-    let period = period.max(1);
-    let Some(next) = previous.checked_add(period) else { return u64::MAX };
-    if next > now {
-        return next;
+/// The host's stand-ins for the hardware, so that the arithmetic above can
+/// be unit-tested: a counter that stands still, never at EL0.
+#[cfg(not(target_os = "none"))]
+mod host {
+    pub(super) fn counter() -> u64 {
+        0
     }
-    let missed = (now - next) / period + 1;
-    missed.checked_mul(period).and_then(|skip| next.checked_add(skip)).unwrap_or(u64::MAX)
-}
-
-/// Calls `handler` (in interrupt context) every `period`, starting one
-/// period from now, replacing any previous periodic handler. A period too
-/// long to fall within the counter's range (`Duration::MAX`) never comes.
-#[cfg(target_os = "none")]
-pub fn set_periodic(period: Duration, handler: fn()) -> Result<(), PeriodError> {
-    if period < MIN_PERIOD {
-        return Err(PeriodError::TooShort { period, min: MIN_PERIOD });
+    pub(super) fn running_at_el0() -> bool {
+        false
     }
-    let ticks = duration_to_ticks(period, frequency()).max(1);
-    crate::arch::cpu::without_interrupts(|| {
-        PERIOD_TICKS.store(ticks, Ordering::Relaxed);
-        PERIODIC_HANDLER.store(handler as usize, Ordering::Relaxed);
-        let next = crate::arch::cpu::counter().saturating_add(ticks);
-        NEXT_DEADLINE.store(next, Ordering::Relaxed);
-        rearm(&crate::critical::InterruptsMasked::new());
-    });
-    Ok(())
-}
-
-/// Stops the periodic timer.
-#[cfg(target_os = "none")]
-pub fn stop_periodic() {
-    crate::arch::cpu::without_interrupts(|| {
-        PERIOD_TICKS.store(0, Ordering::Relaxed);
-        rearm(&crate::critical::InterruptsMasked::new());
-    });
-}
-
-#[cfg(target_os = "none")]
-pub(crate) fn init() {
-    FREQUENCY.store(crate::arch::cpu::counter_frequency().max(1), Ordering::Relaxed);
-    crate::arch::cpu::let_el0_read_virtual_counter();
-    crate::arch::cpu::stop_timer();
-}
-
-/// Records the counter at reset; `Instant::since_boot` counts from here.
-#[cfg(target_os = "none")]
-pub(crate) fn mark_boot(count: u64) {
-    BOOT_COUNT.store(count, Ordering::Relaxed);
-}
-
-/// Programs the one timer for the earliest of what is waiting for it: the
-/// periodic handler's next period and the scheduler's next deadline
-/// (sleepers, timeouts, the end of a slice). Nothing waiting: timer off.
-#[cfg(target_os = "none")]
-pub(crate) fn rearm(masked: &crate::critical::InterruptsMasked) {
-    let periodic =
-        if PERIOD_TICKS.load(Ordering::Relaxed) != 0 { NEXT_DEADLINE.load(Ordering::Relaxed) } else { u64::MAX };
-    let next = periodic.min(crate::sched::timer::next_deadline(masked));
-    if next == u64::MAX {
-        crate::arch::cpu::stop_timer();
-    } else {
-        crate::arch::cpu::set_timer_deadline(next);
+    pub(super) fn nanos_since_boot_from_el0() -> u64 {
+        0
+    }
+    pub(super) fn counter_frequency_from_el0() -> u64 {
+        1
     }
 }
+#[cfg(not(target_os = "none"))]
+use host::*;
 
-/// The timer's interrupt: the periodic handler if its period is up, then the
-/// scheduler's deadlines; then the timer is programmed for what comes next.
+/// On the machine: the counter, boot, sleeping and the periodic timer.
 #[cfg(target_os = "none")]
-pub(crate) fn timer_interrupt(_: crate::irq::IntId) {
-    // SAFETY: interrupt handlers run with interrupts masked.
-    let masked = unsafe { crate::critical::InterruptsMasked::assume() };
-    let now = crate::arch::cpu::counter();
-    let period = PERIOD_TICKS.load(Ordering::Relaxed);
-    let due = NEXT_DEADLINE.load(Ordering::Relaxed);
-    if period != 0 && due <= now {
-        NEXT_DEADLINE.store(next_periodic_deadline(due, period, now), Ordering::Relaxed);
-        let h = PERIODIC_HANDLER.load(Ordering::Relaxed);
-        if h != 0 {
-            // SAFETY: only `set_periodic` stores here, from a `fn()`.
-            let handler: fn() = unsafe { core::mem::transmute::<usize, fn()>(h) };
-            handler();
-        }
-    }
-    crate::sched::timer::expire(&masked, now);
-    rearm(&masked);
-    core::mem::forget(masked);
-}
-
-/// Blocks the running task for `d` (other tasks run meanwhile);
-/// `Duration::MAX`, or any `d` past the counter's range, is forever.
-#[cfg(target_os = "none")]
-pub fn sleep(d: Duration) {
-    if crate::arch::user_mode::running_at_el0() {
-        return crate::syscall::user::sleep_nanos(crate::syscall::abi::timeout_to_nanos(d));
-    }
-    sleep_until(Instant::now() + d)
-}
-
-/// Blocks the running task until `deadline` ([`Instant::FOREVER`]: forever).
-#[cfg(target_os = "none")]
-pub fn sleep_until(deadline: Instant) {
+mod target {
+    use super::{duration_to_ticks, frequency, Duration, Instant, PeriodError, BOOT_COUNT, FREQUENCY, MIN_PERIOD};
     use crate::critical::InterruptsMasked;
     use crate::sched::{scheduler, timer};
-    if crate::arch::user_mode::running_at_el0() {
-        let left = if deadline.is_forever() { Duration::MAX } else { deadline.duration_since(Instant::now()) };
-        return crate::syscall::user::sleep_nanos(crate::syscall::abi::timeout_to_nanos(left));
+    use core::sync::atomic::Ordering;
+
+    pub(super) use crate::arch::cpu::counter;
+    pub(super) use crate::arch::user_mode::running_at_el0;
+    pub(super) use crate::syscall::user::nanos_since_boot as nanos_since_boot_from_el0;
+
+    /// CNTFRQ_EL0, which EL0 may read (kernel data is out of its reach).
+    pub(super) fn counter_frequency_from_el0() -> u64 {
+        crate::arch::cpu::counter_frequency().max(1)
     }
-    let masked = InterruptsMasked::new();
-    if Instant::now() >= deadline {
-        return;
+
+    /// Calls `handler` (in interrupt context) every `period`, starting one
+    /// period from now, replacing any previous periodic handler. A period too
+    /// long to fall within the counter's range (`Duration::MAX`) never comes.
+    pub fn set_periodic(period: Duration, handler: fn()) -> Result<(), PeriodError> {
+        if period < MIN_PERIOD {
+            return Err(PeriodError::TooShort { period, min: MIN_PERIOD });
+        }
+        timer::set_periodic(duration_to_ticks(period, frequency()).max(1), handler);
+        Ok(())
     }
-    if !deadline.is_forever() {
-        // SAFETY: the running task is alive and on no list; the timer takes it off when it wakes it.
-        unsafe { timer::add(&masked, scheduler::current(), deadline.ticks()) };
+
+    /// Stops the periodic timer.
+    pub fn stop_periodic() {
+        timer::stop_periodic();
     }
-    // Forever: on no list at all, nothing ever wakes it.
-    scheduler::block_current(&masked);
+
+    /// At boot: the counter's frequency, EL0 may read the counter, the timer is off.
+    pub(crate) fn init() {
+        FREQUENCY.store(crate::arch::cpu::counter_frequency().max(1), Ordering::Relaxed);
+        crate::arch::cpu::let_el0_read_virtual_counter();
+        timer::init();
+    }
+
+    /// Records the counter at reset; `Instant::since_boot` counts from here.
+    pub(crate) fn mark_boot(count: u64) {
+        BOOT_COUNT.store(count, Ordering::Relaxed);
+    }
+
+    /// Blocks the running task for `d` (other tasks run meanwhile);
+    /// `Duration::MAX`, or any `d` past the counter's range, is forever.
+    pub fn sleep(d: Duration) {
+        if running_at_el0() {
+            return crate::syscall::user::sleep_nanos(crate::syscall::abi::timeout_to_nanos(d));
+        }
+        sleep_until(Instant::now() + d)
+    }
+
+    /// Blocks the running task until `deadline` ([`Instant::FOREVER`]: forever).
+    pub fn sleep_until(deadline: Instant) {
+        if running_at_el0() {
+            let left = if deadline.is_forever() { Duration::MAX } else { deadline.duration_since(Instant::now()) };
+            return crate::syscall::user::sleep_nanos(crate::syscall::abi::timeout_to_nanos(left));
+        }
+        let masked = InterruptsMasked::new();
+        if Instant::now() >= deadline {
+            return;
+        }
+        if !deadline.is_forever() {
+            let me = core::ptr::NonNull::from(scheduler::running(&masked));
+            // SAFETY: the running task is on no list; the timer takes it off when it wakes it.
+            unsafe { timer::add(&masked, me, deadline.ticks()) };
+        }
+        // Forever: on no list at all, nothing ever wakes it.
+        scheduler::block_current(&masked);
+    }
 }
 
 #[cfg(test)]
@@ -427,19 +385,6 @@ mod tests {
         assert_eq!(t.checked_duration_since(later), None);
         assert_eq!(later.checked_duration_since(t), Some(Duration::from_secs(50)));
         assert_eq!(Instant::FOREVER - Instant::from_ticks(0), Duration::from_secs(u64::MAX));
-    }
-
-    #[test]
-    fn periodic_deadlines_skip_missed_periods_and_saturate() {
-        assert_eq!(next_periodic_deadline(1000, 100, 1000), 1100, "on time");
-        assert_eq!(next_periodic_deadline(1000, 100, 1099), 1100);
-        assert_eq!(next_periodic_deadline(1000, 100, 1100), 1200, "one missed: skipped");
-        assert_eq!(next_periodic_deadline(1000, 100, 1750), 1800, "phase kept");
-        assert_eq!(next_periodic_deadline(1000, 0, 5000), 5001, "a zero period counts as one tick");
-        assert_eq!(next_periodic_deadline(1000, u64::MAX, 1000), u64::MAX, "never");
-        assert_eq!(next_periodic_deadline(u64::MAX - 5, 10, u64::MAX - 5), u64::MAX);
-        assert_eq!(next_periodic_deadline(10, u64::MAX / 2, u64::MAX - 1), u64::MAX);
-        assert_eq!(next_periodic_deadline(0, 3, u64::MAX - 1), u64::MAX, "no multiple left: never");
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub const STACK_TOP: u64 = 0x0000_0040_0000_0000;
 /// The never-mapped region below the stack: a push there is a stack overflow.
 pub const STACK_GUARD: u64 = 64 * 1024;
 /// The largest stack an isolated task may have.
-pub const MAX_STACK_SIZE: u64 = 8 << 20;
+pub const MAX_USER_STACK_SIZE: u64 = 8 << 20;
 
 /// `bytes` rounded up to whole pages.
 pub const fn page_align_up(bytes: u64) -> u64 {
@@ -122,7 +122,7 @@ mod tests {
             assert!(ARGS_BASE + ARGS_MAX <= HEAP_BASE);
             assert!(HEAP_RESERVE <= HEAP_RESERVE_MAX);
             assert!(HEAP_BASE + HEAP_RESERVE_MAX <= SHARED_BASE);
-            assert!(SHARED_BASE + SHARED_RESERVE <= stack_bottom(MAX_STACK_SIZE) - STACK_GUARD);
+            assert!(SHARED_BASE + SHARED_RESERVE <= stack_bottom(MAX_USER_STACK_SIZE) - STACK_GUARD);
             assert!(HEAP_STATE >= PAGE_SIZE);
             assert!(STACK_TOP <= 1 << 39);
             assert!(ARGS_BASE.is_multiple_of(PAGE_SIZE) && HEAP_BASE.is_multiple_of(PAGE_SIZE));

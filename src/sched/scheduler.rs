@@ -14,16 +14,21 @@
 //!
 //! The boot context becomes the idle task: least urgent of all, never queued,
 //! it waits for interrupts when nothing is ready.
+//!
+//! Code above reaches the running task with [`running`], a borrow tied to
+//! the interrupts-masked token (its fields change only with interrupts
+//! masked), and its body with [`with_running_body`]. A new task starts at
+//! `ilusion_task_start`, here; it ends through the task layer, which gives
+//! back what the task held, then [`exit_current`].
 
 use super::priority::{is_preemptive, IDLE_LEVEL};
 use super::ready_queue::ReadyQueue;
-use super::tcb::{no_packet, QueueLinks, State, Tcb, WakeReason};
-use super::{timer, wait_queue::WaitQueue};
+use super::tcb::{QueueLinks, State, TaskBody, Tcb};
+use super::timer;
 use crate::arch::context::{self, Context};
 use crate::critical::{CpuCell, InterruptsMasked};
 use crate::task::TaskFailure;
 use alloc::boxed::Box;
-use core::cell::{Cell, UnsafeCell};
 use core::ptr::NonNull;
 
 struct Scheduler {
@@ -37,10 +42,37 @@ struct Scheduler {
 static SCHED: CpuCell<Scheduler> =
     CpuCell::new(Scheduler { ready: ReadyQueue::new(), idle: None, need_resched: false, slice_expired: false });
 
-/// The running task.
-#[inline]
-pub(crate) fn current() -> NonNull<Tcb> {
+/// The running task, as a pointer.
+#[inline(always)]
+fn current() -> NonNull<Tcb> {
     NonNull::new(context::current_task_pointer() as *mut Tcb).expect("scheduler not started")
+}
+
+/// The running task, borrowed for as long as interrupts stay masked.
+#[inline(always)]
+pub(crate) fn running(_masked: &InterruptsMasked) -> &Tcb {
+    // SAFETY: the running task is alive while it runs: its block is freed
+    // only after it has ended and been switched away from for good. A switch
+    // away and back under the same token resumes the same task, so the
+    // borrow still names the running task.
+    unsafe { current().as_ref() }
+}
+
+/// The running task's address, without masking interrupts (the `Mutex`
+/// fast paths compare and store it in their lock word): 0 before tasks start.
+#[inline(always)]
+pub(crate) fn running_task_address() -> usize {
+    context::current_task_pointer() as usize
+}
+
+/// Runs `f` on the running task's body, with interrupts as they are (`f`
+/// may block: an isolated task's system calls use its handle table there).
+#[inline(always)]
+pub(crate) fn with_running_body<R>(f: impl FnOnce(Option<&dyn TaskBody>) -> R) -> R {
+    // SAFETY: the running task is alive while it runs, and its body stays
+    // in place until the task has ended (its handle takes it then). Only
+    // the task itself touches what is inside, so nothing changes it under `f`.
+    f(unsafe { current().as_ref() }.body())
 }
 
 /// Have tasks started (is there a running task)?
@@ -48,43 +80,21 @@ pub(crate) fn is_started() -> bool {
     !context::current_task_pointer().is_null()
 }
 
-/// Makes the boot context the idle task. Called once, before any spawn.
-pub(crate) fn init(slice: core::time::Duration) {
+/// Makes the boot context the idle task, and sets the time slice (in
+/// counter ticks). Called once, before any spawn.
+pub(crate) fn init(slice_ticks: u64) {
     extern "C" {
         static __exception_stack_top: u8;
     }
     let masked = InterruptsMasked::new();
     let kernel_stack_top = core::ptr::addr_of!(__exception_stack_top) as u64;
-    let idle = Box::new(Tcb {
-        context: UnsafeCell::new(Context { kernel_stack_top, ..Context::default() }),
-        queue_links: Default::default(),
-        timer_links: Default::default(),
-        id: 0,
-        name: Some("idle".into()),
-        base_level: Cell::new(IDLE_LEVEL),
-        level: Cell::new(IDLE_LEVEL),
-        state: Cell::new(State::Running),
-        wake_reason: Cell::new(WakeReason::Notified),
-        deadline: Cell::new(0),
-        slice_left: Cell::new(0),
-        waiting_on: Cell::new(None),
-        waiting_for_mutex: Cell::new(core::ptr::null()),
-        held_mutexes: Cell::new(core::ptr::null()),
-        stacks: None,
-        failure: UnsafeCell::new(None),
-        joiners: WaitQueue::new(),
-        packet: core::ptr::null_mut(),
-        entry: no_packet,
-        drop_packet: Cell::new(no_packet),
-        refs: Cell::new(1),
-        panicking: Cell::new(false),
-        park_token: Cell::new(false),
-        parked: Cell::new(false),
-        address_space: UnsafeCell::new(None),
-        user_stack_size: 0,
-    });
+    let mut idle = Tcb::new(0, Some("idle".into()), IDLE_LEVEL, None, None);
+    idle.context = Context { kernel_stack_top, ..Context::default() }.into();
+    idle.state = State::Running.into();
+    idle.refs = 1.into(); // never freed
+    let idle = Box::new(idle);
     let idle = NonNull::from(Box::leak(idle));
-    timer::init(&masked, slice);
+    timer::set_slice(&masked, slice_ticks);
     SCHED.with(&masked, |s| s.idle = Some(idle));
     context::set_current_task_pointer(idle.as_ptr() as *mut u8);
 }
@@ -108,8 +118,9 @@ pub(crate) fn run_idle() -> ! {
 /// # Safety
 /// `task` is alive and on no queue.
 pub(crate) unsafe fn make_ready(masked: &InterruptsMasked, task: NonNull<Tcb>) {
-    // SAFETY: promised by our caller; the running task is alive.
-    let (t, running_level) = unsafe { (task.as_ref(), current().as_ref().level.get()) };
+    let running_level = running(masked).level.get();
+    // SAFETY: promised by our caller.
+    let t = unsafe { task.as_ref() };
     t.state.set(State::Ready);
     let level = t.level.get();
     SCHED.with(masked, |s| {
@@ -124,20 +135,20 @@ pub(crate) unsafe fn make_ready(masked: &InterruptsMasked, task: NonNull<Tcb>) {
 /// Puts the running task back in the ready queue: in front when a more
 /// urgent task preempts it (it keeps its turn, and what is left of its
 /// slice), at the back when its slice is over. The idle task is never queued.
-fn requeue_current(masked: &InterruptsMasked, cur: NonNull<Tcb>, in_front: bool) {
+fn requeue_current(masked: &InterruptsMasked, in_front: bool) {
+    let t = running(masked);
+    let cur = NonNull::from(t);
     let is_idle = SCHED.with(masked, |s| s.idle == Some(cur));
     if is_idle {
         return;
     }
-    // SAFETY: the running task is alive.
-    let t = unsafe { cur.as_ref() };
     if in_front {
         timer::pause_slice(masked, t);
     }
     let level = t.level.get();
     t.state.set(State::Ready);
     SCHED.with(masked, |s| {
-        // SAFETY: the running task is alive and on no queue.
+        // SAFETY: the running task (alive) is on no queue.
         unsafe {
             if in_front {
                 s.ready.push_front(level, cur)
@@ -151,28 +162,25 @@ fn requeue_current(masked: &InterruptsMasked, cur: NonNull<Tcb>, in_front: bool)
 /// Lets an equally or more urgent ready task run.
 pub fn yield_now() {
     let masked = InterruptsMasked::new();
-    let cur = current();
-    // SAFETY: the running task is alive.
-    let level = unsafe { cur.as_ref() }.level.get();
+    let me = running(&masked);
+    let (cur, level) = (NonNull::from(me), me.level.get());
     let others = SCHED.with(&masked, |s| {
         let others = s.ready.has_ready_at_or_above(level);
         if others {
-            // SAFETY: the running task is alive and on no queue.
+            // SAFETY: the running task (alive) is on no queue.
             unsafe { s.ready.push_back(level, cur) };
         }
         others
     });
     if others {
-        // SAFETY: as above.
-        unsafe { cur.as_ref() }.state.set(State::Ready);
+        me.state.set(State::Ready);
         schedule_away(&masked);
     }
 }
 
 /// Blocks the running task, which the caller has put on a wait queue or the timer list.
 pub(crate) fn block_current(masked: &InterruptsMasked) {
-    // SAFETY: the running task is alive.
-    unsafe { current().as_ref() }.state.set(State::Blocked);
+    running(masked).state.set(State::Blocked);
     schedule_away(masked);
 }
 
@@ -183,16 +191,15 @@ pub(crate) fn reschedule_point(masked: &InterruptsMasked) {
     if crate::arch::cpu::in_exception_handler() {
         return;
     }
-    let cur = current();
-    // SAFETY: the running task is alive.
-    let level = unsafe { cur.as_ref() }.level.get();
+    let me = running(masked);
+    let (cur, level) = (NonNull::from(me), me.level.get());
     let switch = SCHED.with(masked, |s| {
         let more_urgent = s.need_resched && level > 0 && s.ready.has_ready_at_or_above(level - 1);
         s.need_resched = false;
         more_urgent && (is_preemptive(level) || s.idle == Some(cur))
     });
     if switch {
-        requeue_current(masked, cur, true);
+        requeue_current(masked, true);
         schedule_away(masked);
     }
 }
@@ -213,9 +220,8 @@ pub(crate) fn preempt_from_interrupt() {
     if !is_started() {
         return;
     }
-    let cur = current();
-    // SAFETY: the running task is alive.
-    let level = unsafe { cur.as_ref() }.level.get();
+    let me = running(&masked);
+    let (cur, level) = (NonNull::from(me), me.level.get());
     let decision = SCHED.with(&masked, |s| {
         if !core::mem::take(&mut s.need_resched) {
             return None;
@@ -233,7 +239,7 @@ pub(crate) fn preempt_from_interrupt() {
         }
     });
     if let Some(in_front) = decision {
-        requeue_current(&masked, cur, in_front);
+        requeue_current(&masked, in_front);
         schedule_away(&masked);
     }
     core::mem::forget(masked);
@@ -243,23 +249,22 @@ pub(crate) fn preempt_from_interrupt() {
 /// running task where it belongs (ready queue, wait queue, or nowhere if it ended).
 pub(crate) fn schedule_away(masked: &InterruptsMasked) {
     crate::critical::assert_no_spin_lock_held("a context switch");
-    let cur = current();
+    let me = running(masked);
+    let cur = NonNull::from(me);
     let next = SCHED.with(masked, |s| s.ready.pop_most_urgent().or(s.idle)).expect("no idle task");
     if next == cur {
-        // SAFETY: the running task is alive.
-        unsafe { cur.as_ref() }.state.set(State::Running);
+        me.state.set(State::Running);
         return;
     }
     // SAFETY: `next` came off the ready queue (or is idle): alive, with its context saved.
     let n = unsafe { next.as_ref() };
     n.state.set(State::Running);
     timer::start_slice(masked, n);
-    // SAFETY: the running task is alive.
-    switch_lower_half(masked, unsafe { cur.as_ref() }, n);
+    switch_lower_half(masked, me, n);
     context::set_current_task_pointer(next.as_ptr() as *mut u8);
     // SAFETY: interrupts are masked; both contexts belong to live tasks whose
     // stacks are mapped (a task is freed only after it has been switched away from).
-    let prev = unsafe { context::switch(cur.as_ref().context(), n.context(), cur.as_ptr() as *mut u8) };
+    let prev = unsafe { context::switch(me.context(), n.context(), cur.as_ptr() as *mut u8) };
     finish_switch(masked, prev as *mut Tcb);
 }
 
@@ -293,7 +298,7 @@ pub(crate) fn finish_switch(masked: &InterruptsMasked, prev: *mut Tcb) {
     }
 }
 
-/// Drops one reference to `task`, freeing it (stacks, packet, block) at zero.
+/// Drops one reference to `task`, freeing it (stacks, body, block) at zero.
 ///
 /// # Safety
 /// The caller owns one of the task's references.
@@ -308,29 +313,33 @@ pub(crate) unsafe fn release(_masked: &InterruptsMasked, task: NonNull<Tcb>) {
     }
 }
 
-/// Ends the running task: releases its mutexes (poisoned if it failed),
-/// records why it ended, wakes its joiners and switches away for good.
-pub(crate) fn exit_current(failure: Option<TaskFailure>) -> ! {
-    let cur = current();
-    // SAFETY: the running task is alive; nothing else touches its failure slot.
-    let t = unsafe { cur.as_ref() };
-    let mut masked = InterruptsMasked::new();
-    if t.refs.get() == 1 {
-        // Detached (its handle is gone): the task drops its own closure and
-        // result, here in its own context, not in the scheduler's (see
-        // `Tcb::take_packet`). If a `Drop` panics, only this task ends.
-        let packet = t.take_packet();
-        drop(masked);
-        drop(packet);
-        masked = InterruptsMasked::new();
-    }
-    crate::sync::mutex::release_all_held(&masked, cur, failure.is_some());
-    // SAFETY: as above.
+/// The last step of a task's end (the task layer has given back what the
+/// task held: its mutexes, its handles, a detached task's result): records
+/// why it ended, wakes its joiners and switches away for good.
+pub(crate) fn exit_current(masked: InterruptsMasked, failure: Option<TaskFailure>) -> ! {
+    let t = running(&masked);
+    // SAFETY: nothing but the task itself touches its failure slot before it has ended.
     unsafe { *t.failure.get() = failure };
     t.state.set(State::Exited);
     t.joiners.wake_all(&masked);
     schedule_away(&masked);
     unreachable!("an ended task was resumed");
+}
+
+/// Where a new task starts (from `task_trampoline` in switch.s, which the
+/// first switch to it "returns" into): finish the switch, then run its body,
+/// which ends the task.
+#[no_mangle]
+extern "C" fn ilusion_task_start(prev: *mut u8, task: *mut Tcb) -> ! {
+    // SAFETY: switches run with interrupts masked; we were just switched to.
+    let masked = unsafe { InterruptsMasked::assume() };
+    finish_switch(&masked, prev as *mut Tcb);
+    drop(masked);
+    crate::arch::cpu::enable_interrupts();
+    // SAFETY: our control block lives until we have ended and been switched
+    // away from, and only our handle takes the body, once we have ended.
+    let body = unsafe { (*task).body() };
+    body.expect("a task without a body was started").run()
 }
 
 /// Changes the level `task` runs at (priority inheritance), moving it in

@@ -29,8 +29,9 @@ pub const MAX_SLOTS: u32 = ((0u64.wrapping_sub(WINDOW_BASE)) / SLOT_SIZE) as u32
 pub const KERNEL_STACK_SIZE: u64 = 8 * 1024;
 /// Where the kernel stack starts in a slot, above the guard page.
 const KERNEL_STACK_OFFSET: u64 = PAGE_SIZE;
-/// The largest task stack: the slot minus the kernel stack and two guard pages.
-pub const MAX_STACK_SIZE: usize = (SLOT_SIZE - KERNEL_STACK_OFFSET - KERNEL_STACK_SIZE - PAGE_SIZE) as usize;
+/// The largest thread-mode stack a slot holds (a kernel task's stack): the
+/// slot minus the kernel stack and two guard pages.
+pub const MAX_SLOT_STACK_SIZE: usize = (SLOT_SIZE - KERNEL_STACK_OFFSET - KERNEL_STACK_SIZE - PAGE_SIZE) as usize;
 /// How many freed tasks' stacks are kept mapped for reuse.
 pub const CACHED_STACKS: usize = 4;
 
@@ -137,9 +138,9 @@ mod target {
 
     impl TaskStacks {
         /// Maps a kernel stack and a task stack of `stack_size` bytes (rounded
-        /// up to pages; at most [`MAX_STACK_SIZE`]) in a free slot.
+        /// up to pages; at most [`MAX_SLOT_STACK_SIZE`]) in a free slot.
         pub fn new(stack_size: usize) -> Result<Self, OutOfMemory> {
-            let stack_size = (stack_size.clamp(1, MAX_STACK_SIZE) as u64).next_multiple_of(PAGE_SIZE);
+            let stack_size = (stack_size.clamp(1, MAX_SLOT_STACK_SIZE) as u64).next_multiple_of(PAGE_SIZE);
             if let Some(stacks) = from_cache(stack_size) {
                 return Ok(stacks);
             }
@@ -225,6 +226,6 @@ mod tests {
     fn the_window_fits_in_the_upper_half() {
         assert_eq!(MAX_SLOTS, 65536);
         assert_eq!(slot_base(MAX_SLOTS - 1) + (SLOT_SIZE - 1), u64::MAX);
-        assert_eq!(MAX_STACK_SIZE, (1 << 20) - 16 * 1024);
+        assert_eq!(MAX_SLOT_STACK_SIZE, (1 << 20) - 16 * 1024);
     }
 }

@@ -6,7 +6,9 @@
 //! handle's). It is on at most one queue through `queue_links` (the ready
 //! queue or one wait queue) and, while it sleeps or waits with a timeout, on
 //! the timer list through `timer_links`. All fields are touched with
-//! interrupts masked only.
+//! interrupts masked only, but for the body (what the task runs, a
+//! [`TaskBody`] trait object the task layer made), whose contents only the
+//! task itself touches while it runs.
 
 use super::list::{Adapter, Links};
 use super::priority::Level;
@@ -14,8 +16,25 @@ use super::stack::TaskStacks;
 use super::wait_queue::WaitQueue;
 use crate::arch::context::Context;
 use crate::task::{TaskFailure, TaskName};
+use alloc::boxed::Box;
+use core::any::{Any, TypeId};
 use core::cell::{Cell, UnsafeCell};
 use core::ptr::NonNull;
+
+/// What a task runs: made by `task` at spawn (a kernel task's closure and
+/// the slot for its result, or what an isolated task enters EL0 with), kept
+/// in the control block. The scheduler only starts it and, with the task,
+/// drops it; the task layer, which made it, finds its own type again
+/// with `downcast_ref`.
+pub trait TaskBody: Any {
+    /// The task's code, run in the new task with interrupts enabled. It
+    /// ends the task (through `task`), so it never returns here.
+    fn run(&self) -> !;
+    /// The task is ending: give back what others may be waiting for (an
+    /// isolated task's channel handles). Called by the task layer, in the
+    /// task, outside any critical section.
+    fn end(&self) {}
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -61,11 +80,9 @@ pub struct Tcb {
     pub failure: UnsafeCell<Option<TaskFailure>>,
     /// Tasks waiting in `join`.
     pub joiners: WaitQueue,
-    /// The closure and its result: run by `entry`, freed by `drop_packet`
-    /// (which [`Tcb::take_packet`] hands over, leaving a no-op behind).
-    pub packet: *mut (),
-    pub entry: unsafe fn(*mut ()),
-    pub drop_packet: Cell<unsafe fn(*mut ())>,
+    /// What the task runs, and where its result goes (`None` for idle, or
+    /// once [`Tcb::take_body`] has handed it over).
+    body: UnsafeCell<Option<Box<dyn TaskBody>>>,
     pub refs: Cell<u8>,
     pub panicking: Cell<bool>,
     /// An `unpark` arrived while the task was not parked: the next `park` returns at once.
@@ -80,7 +97,60 @@ pub struct Tcb {
     pub user_stack_size: u64,
 }
 
+impl dyn TaskBody {
+    /// The body as a `B`, if that is what it is (as `Any::downcast_ref`).
+    #[inline]
+    pub fn downcast_ref<B: TaskBody>(&self) -> Option<&B> {
+        if Any::type_id(self) == TypeId::of::<B>() {
+            // SAFETY: the body is a `B` (the same type id), so the data
+            // pointer of `self` points at one.
+            Some(unsafe { &*(self as *const dyn TaskBody as *const B) })
+        } else {
+            None
+        }
+    }
+}
+
 impl Tcb {
+    /// A new task's block: `id`, named `name`, at `level`, on `stacks`,
+    /// running `body`. Ready, with two references (the task's own and its
+    /// handle's), no address space of its own, and its context still to be set.
+    #[inline(always)] // built in place, in the block's own memory
+    pub fn new(
+        id: u64,
+        name: Option<TaskName>,
+        level: Level,
+        stacks: Option<TaskStacks>,
+        body: Option<Box<dyn TaskBody>>,
+    ) -> Self {
+        Self {
+            context: UnsafeCell::new(Context::default()),
+            queue_links: Default::default(),
+            timer_links: Default::default(),
+            id,
+            name,
+            base_level: Cell::new(level),
+            level: Cell::new(level),
+            state: Cell::new(State::Ready),
+            wake_reason: Cell::new(WakeReason::Notified),
+            deadline: Cell::new(0),
+            slice_left: Cell::new(0),
+            waiting_on: Cell::new(None),
+            waiting_for_mutex: Cell::new(core::ptr::null()),
+            held_mutexes: Cell::new(core::ptr::null()),
+            stacks,
+            failure: UnsafeCell::new(None),
+            joiners: WaitQueue::new(),
+            body: UnsafeCell::new(body),
+            refs: Cell::new(2),
+            panicking: Cell::new(false),
+            park_token: Cell::new(false),
+            parked: Cell::new(false),
+            address_space: UnsafeCell::new(None),
+            user_stack_size: 0,
+        }
+    }
+
     pub fn context(&self) -> *mut Context {
         self.context.get()
     }
@@ -92,34 +162,33 @@ impl Tcb {
 }
 
 impl Tcb {
-    /// Takes ownership of the task's closure and result. Dropping them runs
-    /// application code (their `Drop`s), so the caller does it in task
-    /// context, outside every critical section: the task itself as it ends
-    /// if its handle is gone, else the handle as it drops (see `task::spawn`).
-    pub fn take_packet(&self) -> OwnedPacket {
-        OwnedPacket { packet: self.packet, drop_packet: self.drop_packet.replace(no_packet) }
+    /// What the task runs (`None` for idle, or once taken).
+    #[inline]
+    pub fn body(&self) -> Option<&dyn TaskBody> {
+        // SAFETY: the body is replaced only by `take_body`, whose caller
+        // promises that no borrow from here is alive.
+        unsafe { (*self.body.get()).as_deref() }
     }
-}
 
-/// A task's closure and result, taken out of its control block.
-pub struct OwnedPacket {
-    packet: *mut (),
-    drop_packet: unsafe fn(*mut ()),
-}
-
-impl Drop for OwnedPacket {
-    fn drop(&mut self) {
-        // SAFETY: the packet was made for `drop_packet` at spawn, and taking it
-        // left `no_packet` in the block: it is freed once, here.
-        unsafe { (self.drop_packet)(self.packet) };
+    /// Takes the task's body (its closure and result). Dropping it runs
+    /// application code (their `Drop`s), so the caller does it in task
+    /// context, outside every critical section: the handle as it drops
+    /// after the task has ended (see `task::spawn`).
+    ///
+    /// # Safety
+    /// No borrow from [`Tcb::body`] is alive.
+    pub unsafe fn take_body(&self) -> Option<Box<dyn TaskBody>> {
+        // SAFETY: promised by our caller.
+        unsafe { (*self.body.get()).take() }
     }
 }
 
 impl Drop for Tcb {
     fn drop(&mut self) {
-        // Normally taken already (by the task as it ended, or by its handle),
-        // so this runs no application code inside the scheduler.
-        drop(self.take_packet());
+        // Normally empty by now (a detached task dropped its own result as
+        // it ended) or taken by the handle, so this runs no application
+        // code inside the scheduler.
+        drop(self.body.get_mut().take());
         if let Some(stacks) = self.stacks.take() {
             super::stack::recycle(stacks);
         }
@@ -143,6 +212,3 @@ impl Adapter for TimerLinks {
         &t.timer_links
     }
 }
-
-/// A no-op packet function, for tasks without one (idle).
-pub unsafe fn no_packet(_: *mut ()) {}

@@ -7,7 +7,10 @@
 //! or all waiters. Waiters are kept most urgent first (FIFO among equals),
 //! so a wake always goes to the most urgent waiter. A wait may have a
 //! deadline: the task is then also on the timer list, and whichever comes
-//! first (a wake or the deadline) takes it off both.
+//! first (a wake or the deadline) takes it off both. A queue may name what
+//! must happen when the deadline wins ([`WaitQueue::with_timeout_hook`]: a
+//! mutex's waiter takes back the urgency it lent), so the timer, below the
+//! blocking operations, need not know them.
 
 use super::list::List;
 use super::tcb::{QueueLinks, State, Tcb, WakeReason};
@@ -18,6 +21,9 @@ use core::ptr::NonNull;
 
 pub struct WaitQueue {
     waiters: UnsafeCell<List<QueueLinks>>,
+    /// Called for a waiter whose deadline came first, as the timer takes it
+    /// off this queue (before it is made ready).
+    on_timeout: Option<fn(&InterruptsMasked, &Tcb)>,
 }
 
 // SAFETY: the list is only touched with interrupts masked (an
@@ -28,7 +34,13 @@ unsafe impl Send for WaitQueue {}
 
 impl WaitQueue {
     pub const fn new() -> Self {
-        Self { waiters: UnsafeCell::new(List::new()) }
+        Self { waiters: UnsafeCell::new(List::new()), on_timeout: None }
+    }
+
+    /// A queue that calls `on_timeout` for each waiter whose deadline comes
+    /// before a wake, as the timer takes it off the queue.
+    pub const fn with_timeout_hook(on_timeout: fn(&InterruptsMasked, &Tcb)) -> Self {
+        Self { waiters: UnsafeCell::new(List::new()), on_timeout: Some(on_timeout) }
     }
 
     fn with_list<R>(&self, _: &InterruptsMasked, f: impl FnOnce(&mut List<QueueLinks>) -> R) -> R {
@@ -51,17 +63,17 @@ impl WaitQueue {
         if deadline.is_some_and(|d| d <= crate::arch::cpu::counter()) {
             return WakeReason::TimedOut;
         }
-        let me = scheduler::current();
-        // SAFETY: the running task is alive; it goes on this queue (and maybe the timer list) and
-        // comes off before it runs again.
+        let me = scheduler::running(masked);
+        // SAFETY: the running task goes on this queue (and maybe the timer
+        // list) and comes off before it runs again.
         unsafe {
-            self.insert(masked, me);
+            self.insert(masked, NonNull::from(me));
             if let Some(deadline) = deadline {
-                timer::add(masked, me, deadline);
+                timer::add(masked, NonNull::from(me), deadline);
             }
-            scheduler::block_current(masked);
-            me.as_ref().wake_reason.get()
         }
+        scheduler::block_current(masked);
+        me.wake_reason.get()
     }
 
     /// Puts `task` on the queue, ordered by urgency.
@@ -85,6 +97,20 @@ impl WaitQueue {
         unsafe {
             self.with_list(masked, |l| l.remove(task));
             task.as_ref().waiting_on.set(None);
+        }
+    }
+
+    /// For the timer: takes `task`, whose deadline has come, off this queue,
+    /// and runs the queue's timeout hook for it.
+    ///
+    /// # Safety
+    /// `task` is on this queue.
+    pub(super) unsafe fn remove_timed_out(&self, masked: &InterruptsMasked, task: NonNull<Tcb>) {
+        // SAFETY: promised by our caller.
+        unsafe { self.remove(masked, task) };
+        if let Some(on_timeout) = self.on_timeout {
+            // SAFETY: as above: a waiter is alive.
+            on_timeout(masked, unsafe { task.as_ref() });
         }
     }
 

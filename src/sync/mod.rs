@@ -15,20 +15,25 @@
 //! except the non-blocking `Semaphore::release`, `Condvar::notify_*` and
 //! channel `send` on unbounded channels.
 
+mod poison;
+pub use poison::{LockResult, PoisonError, TryLockError, TryLockResult};
+
+#[cfg(target_os = "none")]
+pub use on_target::*;
+
+/// What only makes sense on the machine: everything that blocks.
+#[cfg(target_os = "none")]
+mod on_target {
+    pub use super::condvar::{Condvar, WaitTimeoutResult};
+    pub use super::mutex::{Mutex, MutexGuard};
+    pub use super::semaphore::Semaphore;
+}
+
 #[cfg(target_os = "none")]
 mod condvar;
 #[cfg(target_os = "none")]
 pub mod mpsc;
 #[cfg(target_os = "none")]
 pub(crate) mod mutex;
-mod poison;
 #[cfg(target_os = "none")]
 mod semaphore;
-
-#[cfg(target_os = "none")]
-pub use condvar::{Condvar, WaitTimeoutResult};
-#[cfg(target_os = "none")]
-pub use mutex::{Mutex, MutexGuard};
-pub use poison::{LockResult, PoisonError, TryLockError, TryLockResult};
-#[cfg(target_os = "none")]
-pub use semaphore::Semaphore;

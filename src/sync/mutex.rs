@@ -15,14 +15,20 @@
 //! its remaining waiters justify.
 //!
 //! Each task keeps the mutexes it holds in a list threaded through them.
-//! When a task fails, the OS releases them and marks them **poisoned**:
-//! the next `lock` returns `Err(PoisonError)`, as in std.
+//! When a task ends, the task layer releases them ([`release_all_held`]);
+//! if it failed, they are marked **poisoned**: the next `lock` returns
+//! `Err(PoisonError)`, as in std.
+//!
+//! This module sits on the scheduler (`sched`), which knows nothing of
+//! mutexes: the running task's address comes from
+//! `scheduler::running_task_address`, and a waiter whose deadline passes is
+//! withdrawn through its wait queue's timeout hook ([`withdraw_waiter`]).
 
 use super::poison::{LockResult, PoisonError, TryLockError, TryLockResult};
-use crate::arch::context::current_task_pointer;
 use crate::critical::InterruptsMasked;
+use crate::sched::scheduler::{self, running_task_address};
 use crate::sched::tcb::{Tcb, WakeReason};
-use crate::sched::{scheduler, wait_queue::WaitQueue};
+use crate::sched::wait_queue::WaitQueue;
 use core::cell::{Cell, UnsafeCell};
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
@@ -53,7 +59,7 @@ impl RawMutex {
     const fn new() -> Self {
         Self {
             owner: AtomicUsize::new(0),
-            waiters: WaitQueue::new(),
+            waiters: WaitQueue::with_timeout_hook(withdraw_waiter),
             poisoned: AtomicBool::new(false),
             next_held: Cell::new(core::ptr::null()),
         }
@@ -61,7 +67,7 @@ impl RawMutex {
 
     #[inline]
     fn try_lock(&self) -> bool {
-        let me = current_task_pointer() as usize;
+        let me = running_task_address();
         let won = self.owner.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok();
         if won {
             // SAFETY: we are the running task and now own the mutex.
@@ -79,14 +85,13 @@ impl RawMutex {
 
     #[inline]
     fn unlock(&self) {
-        let me = current_task_pointer() as usize;
+        let me = running_task_address();
         // SAFETY: the running task owns the mutex (it holds the guard).
         unsafe { self.pop_held(me as *const Tcb) };
         if self.owner.compare_exchange(me, 0, Ordering::Release, Ordering::Relaxed).is_err() {
             let masked = InterruptsMasked::new();
             self.hand_over(&masked);
-            // SAFETY: the running task is alive.
-            unsafe { recompute_level(&masked, NonNull::new_unchecked(me as *mut Tcb)) };
+            recompute_level(&masked, scheduler::running(&masked));
             scheduler::reschedule_point(&masked);
         }
     }
@@ -137,7 +142,8 @@ impl RawMutex {
     fn lock_until(&self, deadline: Option<u64>) -> bool {
         let masked = InterruptsMasked::new();
         assert!(!crate::arch::cpu::in_exception_handler(), "Mutex::lock in an interrupt handler");
-        let me = scheduler::current();
+        let me_task = scheduler::running(&masked);
+        let me = NonNull::from(me_task);
         if tcb_of_or_none(self.owner.load(Ordering::Relaxed)) == Some(me) {
             // Our own mutex: it cannot come free while we wait for it.
             drop(masked);
@@ -159,14 +165,11 @@ impl RawMutex {
                 return true; // handed over to us by `unlock`
             }
             self.owner.fetch_or(HAS_WAITERS, Ordering::Relaxed);
-            // SAFETY: the running task is alive; the owner is alive while it owns the mutex.
-            unsafe {
-                me.as_ref().waiting_for_mutex.set(self as *const RawMutex as *const ());
-                inherit(&masked, me.as_ref().level.get(), tcb_of(word));
-            }
+            me_task.waiting_for_mutex.set(self as *const RawMutex as *const ());
+            // SAFETY: the owner is alive while it owns the mutex.
+            unsafe { inherit(&masked, me_task.level.get(), tcb_of(word)) };
             let reason = self.waiters.wait(&masked, deadline);
-            // SAFETY: as above.
-            unsafe { me.as_ref() }.waiting_for_mutex.set(core::ptr::null());
+            me_task.waiting_for_mutex.set(core::ptr::null());
             if reason == WakeReason::TimedOut && tcb_of_or_none(self.owner.load(Ordering::Relaxed)) != Some(me) {
                 // Usually done already, by the timer as it woke us (`withdraw_waiter`).
                 self.give_up_waiting(&masked);
@@ -189,9 +192,9 @@ impl RawMutex {
             let word = unsafe { &*mutex }.owner.load(Ordering::Relaxed);
             let Some(owner) = tcb_of_or_none(word) else { return };
             // SAFETY: owners of locked mutexes are alive.
-            unsafe { recompute_level(masked, owner) };
-            // SAFETY: as above.
-            mutex = unsafe { owner.as_ref() }.waiting_for_mutex.get() as *const RawMutex;
+            let owner = unsafe { owner.as_ref() };
+            recompute_level(masked, owner);
+            mutex = owner.waiting_for_mutex.get() as *const RawMutex;
             if mutex.is_null() {
                 return;
             }
@@ -207,7 +210,7 @@ impl RawMutex {
                 // SAFETY: `next` now owns the mutex and is alive (just woken).
                 unsafe {
                     self.push_held(next.as_ptr());
-                    recompute_level(masked, next);
+                    recompute_level(masked, next.as_ref());
                 }
             }
             None => self.owner.store(0, Ordering::Release),
@@ -241,13 +244,8 @@ unsafe fn inherit(masked: &InterruptsMasked, level: u8, mut owner: NonNull<Tcb>)
     }
 }
 
-/// Sets `task`'s level to the most urgent of its own and its mutexes' waiters'.
-///
-/// # Safety
-/// `task` is alive.
-unsafe fn recompute_level(masked: &InterruptsMasked, task: NonNull<Tcb>) {
-    // SAFETY: promised by our caller.
-    let t = unsafe { task.as_ref() };
+/// Sets `t`'s level to the most urgent of its own and its mutexes' waiters'.
+fn recompute_level(masked: &InterruptsMasked, t: &Tcb) {
     let mut level = t.base_level.get();
     let mut m = t.held_mutexes.get() as *const RawMutex;
     while !m.is_null() {
@@ -259,29 +257,26 @@ unsafe fn recompute_level(masked: &InterruptsMasked, task: NonNull<Tcb>) {
         }
         m = mutex.next_held.get();
     }
-    // SAFETY: as above.
-    unsafe { scheduler::set_level(masked, task, level) };
+    // SAFETY: `t` is a live task (we borrow it).
+    unsafe { scheduler::set_level(masked, NonNull::from(t), level) };
 }
 
-/// For the timer, as it wakes `task` from a timed-out wait (off the queue
-/// already): if it waited for a mutex, its loan of urgency ends now, so
-/// that it can run before the owner it had raised to its own level.
-///
-/// # Safety
-/// `task` is alive.
-pub(crate) unsafe fn withdraw_waiter(masked: &InterruptsMasked, task: NonNull<Tcb>) {
-    // SAFETY: promised by our caller.
-    let mutex = unsafe { task.as_ref() }.waiting_for_mutex.replace(core::ptr::null()) as *const RawMutex;
+/// Every mutex's wait queue timeout hook: the timer, as it wakes `task`
+/// from a timed-out wait (off the queue already), calls it, and the loan of
+/// urgency ends now, so that the task can run before the owner it had
+/// raised to its own level.
+fn withdraw_waiter(masked: &InterruptsMasked, task: &Tcb) {
+    let mutex = task.waiting_for_mutex.replace(core::ptr::null()) as *const RawMutex;
     if !mutex.is_null() {
         // SAFETY: a mutex a task waits for is alive (its waiter holds a reference).
         unsafe { &*mutex }.give_up_waiting(masked);
     }
 }
 
-/// Releases every mutex `task` holds (it is ending), poisoning them if it failed.
-pub(crate) fn release_all_held(masked: &InterruptsMasked, task: NonNull<Tcb>, poison: bool) {
-    // SAFETY: the ending task is alive.
-    let t = unsafe { task.as_ref() };
+/// Releases every mutex the running task holds (it is ending), poisoning
+/// them if it failed.
+pub(crate) fn release_all_held(masked: &InterruptsMasked, poison: bool) {
+    let t = scheduler::running(masked);
     loop {
         let m = t.held_mutexes.get() as *const RawMutex;
         if m.is_null() {
@@ -403,13 +398,13 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     pub(super) fn unlock_for_wait(self, masked: &InterruptsMasked) -> &'a Mutex<T> {
         let mutex = self.mutex;
         core::mem::forget(self);
-        let me = current_task_pointer() as *const Tcb;
+        let me = scheduler::running(masked);
         // SAFETY: we own the mutex (we had the guard).
         unsafe { mutex.raw.pop_held(me) };
-        if mutex.raw.owner.compare_exchange(me as usize, 0, Ordering::Release, Ordering::Relaxed).is_err() {
+        if mutex.raw.owner.compare_exchange(me as *const Tcb as usize, 0, Ordering::Release, Ordering::Relaxed).is_err()
+        {
             mutex.raw.hand_over(masked);
-            // SAFETY: the running task is alive.
-            unsafe { recompute_level(masked, NonNull::new_unchecked(me as *mut Tcb)) };
+            recompute_level(masked, me);
         }
         mutex
     }

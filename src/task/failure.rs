@@ -13,7 +13,7 @@
 //! bytes, so a task can fail (and be reported) even when the kernel heap is
 //! exhausted.
 
-use crate::arch::esr::{Access, Extension, FaultStatus, Syndrome};
+use crate::arch::esr::{Extension, FaultAccess, FaultStatus, Syndrome};
 use crate::arch::privileged::Privileged;
 use core::fmt;
 
@@ -26,7 +26,7 @@ pub enum TaskFailure {
     /// The task ran off the bottom of its stack into the guard region.
     StackOverflow,
     /// A data or instruction abort: a bad pointer.
-    MemoryAccess { addr: u64, access: Access, pc: u64 },
+    MemoryAccess { addr: u64, access: FaultAccess, pc: u64 },
     /// An access (or a jump) to an address not aligned as the instruction
     /// requires: an exclusive or atomic access, or a branch to a PC that is
     /// not a multiple of 4.
@@ -310,7 +310,7 @@ mod tests {
     #[test]
     fn faults_become_failures() {
         let abort = |far_valid| Syndrome::Abort {
-            access: Access::Write,
+            access: FaultAccess::Write,
             status: FaultStatus::Translation { level: 3 },
             from_lower: false,
             far_valid,
@@ -319,14 +319,18 @@ mod tests {
         assert_eq!(from_fault(abort(true), 0, 0x1ff8, 4, guard), TaskFailure::StackOverflow);
         assert_eq!(
             from_fault(abort(true), 0, 0x10, 4, guard),
-            TaskFailure::MemoryAccess { addr: 0x10, access: Access::Write, pc: 4 }
+            TaskFailure::MemoryAccess { addr: 0x10, access: FaultAccess::Write, pc: 4 }
         );
         assert_eq!(
             from_fault(Syndrome::UndefinedInstruction, 0, 0, 8, guard),
             TaskFailure::IllegalInstruction { pc: 8 }
         );
-        let misaligned =
-            Syndrome::Abort { access: Access::Read, status: FaultStatus::Alignment, from_lower: true, far_valid: true };
+        let misaligned = Syndrome::Abort {
+            access: FaultAccess::Read,
+            status: FaultStatus::Alignment,
+            from_lower: true,
+            far_valid: true,
+        };
         assert_eq!(from_fault(misaligned, 0, 0x1001, 12, guard), TaskFailure::Misaligned { addr: 0x1001, pc: 12 });
         assert_eq!(
             from_fault(Syndrome::PcAlignment, 0, 0x402, 0x402, guard),

@@ -15,7 +15,7 @@
 //! ([`crate::mm::user_heap`]), backed on demand ([`demand_page`]) up to its
 //! memory limit. What the
 //! builder granted (`grants`) comes with it: channel endpoints in the
-//! task's handle table (in its packet, released as soon as it ends, or
+//! task's handle table (in its body, released as soon as it ends, or
 //! kept for the next run of a supervised task), shared regions mapped into
 //! its address space.
 //!
@@ -25,12 +25,15 @@
 //! call takes a `sync::Mutex` (the kernel side of every call uses spin
 //! locks), so an isolated task never holds one.
 
+use super::builder::{Builder, SpawnError};
+use super::ending::end_current;
 use super::grants::Grants;
-use super::spawn::{start_task, Builder, JoinHandle, SpawnError, TaskStart};
+use super::spawn::{start_task, JoinHandle, TaskStart};
 use super::{Priority, TaskFailure};
-use crate::arch::esr::{Access, FaultStatus, Syndrome};
+use crate::arch::esr::{FaultAccess, FaultStatus, Syndrome};
 use crate::arch::mmu::descriptor::Attributes;
 use crate::arch::user_access::{copy_from_user, UserRange};
+use crate::critical::InterruptsMasked;
 use crate::ipc::HandleTable;
 use crate::ipc::Message;
 use crate::mm::address_space::{AddressSpace, FaultInError, SpaceUsage};
@@ -38,27 +41,54 @@ use crate::mm::shared_region;
 use crate::mm::user_layout::{self, page_align_up, ARGS_BASE, ARGS_MAX, STACK_TOP};
 use crate::mm::PAGE_SIZE;
 use crate::sched::scheduler;
+use crate::sched::tcb::TaskBody;
 use alloc::boxed::Box;
+use core::cell::{Cell, UnsafeCell};
 
 /// The stack an isolated task gets unless its `Builder` says otherwise.
 pub const DEFAULT_USER_STACK_SIZE: usize = 16 * 1024;
 /// The kernel-side thread-mode stack of an isolated task: used only until it enters EL0.
 const KERNEL_SIDE_STACK_SIZE: usize = 4096;
 
-/// What the kernel keeps for an isolated task: where it enters EL0, what
-/// it was granted, and the bytes of the value it returned.
-struct IsolatedPacket {
+/// An isolated task's body: where it enters EL0, what it was granted, and
+/// the bytes of the value it returned.
+struct IsolatedBody {
     pc: u64,
     stack_top: u64,
     /// The objects granted to the task; only the task itself touches it
     /// (in its system calls, and as it ends).
-    handles: core::cell::UnsafeCell<HandleTable>,
+    handles: UnsafeCell<HandleTable>,
     /// Supervised runs: the handles outlive the run (see `take_back_handles`).
     keep_handles: bool,
     /// `size_of::<T>()` bytes, reserved at spawn: the value the task
-    /// returned, copied out of its memory by the `exit` call.
-    result: Box<[u8]>,
-    returned: bool,
+    /// returned, copied out of its memory by the `exit` call (only the task
+    /// itself writes it, before it ends).
+    result: UnsafeCell<Box<[u8]>>,
+    returned: Cell<bool>,
+}
+
+impl TaskBody for IsolatedBody {
+    /// Enters EL0 (the address space was installed by the switch to us).
+    fn run(&self) -> ! {
+        // SAFETY: we are the task's first code, in thread mode with an empty
+        // kernel stack; its address space (with the stack) is in TTBR0.
+        unsafe { crate::arch::user_mode::enter_user(self.pc, ARGS_BASE, self.stack_top) }
+    }
+
+    /// Releases what was granted to the task, so the other ends of its
+    /// channels see the disconnection now (not when it is joined); a
+    /// supervised run keeps them, for the supervisor to take back.
+    fn end(&self) {
+        if !self.keep_handles {
+            // SAFETY: only the task touches its table, and no call of its is in progress.
+            drop(core::mem::take(unsafe { &mut *self.handles.get() }));
+        }
+    }
+}
+
+/// The body of an isolated task (`None` for a kernel task's).
+fn as_isolated(body: Option<&dyn TaskBody>) -> Option<&IsolatedBody> {
+    body?.downcast_ref()
 }
 
 /// The first code an isolated task runs at EL0: take the closure out of its
@@ -71,53 +101,20 @@ extern "C" fn user_entry<F: FnOnce() -> T, T: Message>(state: *mut F) -> ! {
     crate::syscall::user::exit_with_value(&value as *const T as u64, core::mem::size_of::<T>() as u64)
 }
 
-/// Kernel side: enter EL0 (the address space was installed by the switch to us).
-unsafe fn enter_isolated(packet: *mut ()) {
-    // SAFETY: made by `spawn_isolated` as an `IsolatedPacket`, alive as long as the task.
-    let (pc, stack_top) = unsafe {
-        let p = &*(packet as *const IsolatedPacket);
-        (p.pc, p.stack_top)
-    };
-    // SAFETY: we are the task's first code, in thread mode with an empty
-    // kernel stack; its address space (with the stack) is in TTBR0.
-    unsafe { crate::arch::user_mode::enter_user(pc, ARGS_BASE, stack_top) }
-}
-
 /// The value an isolated task returned, for `JoinHandle::join`.
-unsafe fn take_isolated_result<T: Message>(packet: *mut ()) -> Option<T> {
-    // SAFETY: made by `spawn_isolated` as an `IsolatedPacket`; the task has ended.
-    let p = unsafe { &mut *(packet as *mut IsolatedPacket) };
-    if !core::mem::replace(&mut p.returned, false) || p.result.len() != core::mem::size_of::<T>() {
+fn take_isolated_result<T: Message>(body: &dyn TaskBody) -> Option<T> {
+    let body = as_isolated(Some(body))?;
+    // SAFETY: the task has ended, so nothing else touches its result.
+    let result = unsafe { &*body.result.get() };
+    if !body.returned.replace(false) || result.len() != core::mem::size_of::<T>() {
         return None;
     }
     // SAFETY: `size_of::<T>()` initialized bytes, and every bit pattern is a
     // valid `T` (`Message`'s contract); the buffer may be less aligned than `T`.
-    Some(unsafe { core::ptr::read_unaligned(p.result.as_ptr() as *const T) })
-}
-
-unsafe fn drop_isolated_packet(packet: *mut ()) {
-    // SAFETY: made by `Box::into_raw` in `spawn_isolated`, dropped once.
-    drop(unsafe { Box::from_raw(packet as *mut IsolatedPacket) });
+    Some(unsafe { core::ptr::read_unaligned(result.as_ptr() as *const T) })
 }
 
 impl Builder {
-    /// An isolated task's heap reserve in bytes (whole pages, default
-    /// [`user_layout::HEAP_RESERVE`], at most [`user_layout::HEAP_RESERVE_MAX`]):
-    /// virtual address space only, backed page by page on first touch.
-    pub fn heap_reserve(mut self, bytes: u64) -> Self {
-        self.heap_reserve = Some(bytes);
-        self
-    }
-
-    /// The most physical memory an isolated task may hold, pages and
-    /// translation tables together (default [`user_layout::DEFAULT_MEMORY_LIMIT`]).
-    /// Touching a new heap page past it ends the task with
-    /// [`TaskFailure::OutOfMemory`].
-    pub fn memory_limit(mut self, bytes: u64) -> Self {
-        self.memory_limit = Some(bytes);
-        self
-    }
-
     /// Spawns `f` as an isolated task: at EL0, in an address space of its
     /// own, with its own stack (the builder's stack size, default
     /// [`DEFAULT_USER_STACK_SIZE`]) above an unmapped guard region.
@@ -175,10 +172,10 @@ impl Builder {
             return Err(SpawnError::CooperativeIsolated(priority));
         }
         let stack_size = self.stack_size.unwrap_or(DEFAULT_USER_STACK_SIZE) as u64;
-        if stack_size > user_layout::MAX_STACK_SIZE {
+        if stack_size > user_layout::MAX_USER_STACK_SIZE {
             return Err(SpawnError::StackTooLarge {
                 requested: stack_size as usize,
-                max: user_layout::MAX_STACK_SIZE as usize,
+                max: user_layout::MAX_USER_STACK_SIZE as usize,
             });
         }
         let result_size = core::mem::size_of::<T>();
@@ -187,8 +184,12 @@ impl Builder {
             return Err(SpawnError::ResultTooLarge { size: result_size, stack });
         }
         let state_size = core::mem::size_of::<F>() as u64;
-        if state_size > ARGS_MAX || core::mem::align_of::<F>() as u64 > PAGE_SIZE {
-            return Err(SpawnError::StackTooLarge { requested: state_size as usize, max: ARGS_MAX as usize });
+        if state_size > ARGS_MAX {
+            return Err(SpawnError::ClosureTooLarge { size: state_size as usize, max: ARGS_MAX as usize });
+        }
+        if core::mem::align_of::<F>() as u64 > PAGE_SIZE {
+            let (align, max) = (core::mem::align_of::<F>(), PAGE_SIZE as usize);
+            return Err(SpawnError::ClosureOverAligned { align, max });
         }
         let reserve = self.heap_reserve.unwrap_or(user_layout::HEAP_RESERVE);
         user_layout::check_heap_reserve(reserve)
@@ -224,26 +225,23 @@ impl Builder {
         }
         // Taken last: a failure from here on gives them back to the cache, as a task's end does.
         let (level, stacks) = self.level_and_stacks(KERNEL_SIDE_STACK_SIZE)?;
-        let packet = crate::mm::heap::try_box(IsolatedPacket {
+        let body = crate::mm::heap::try_box(IsolatedBody {
             pc: user_entry::<F, T> as *const () as u64,
             stack_top: STACK_TOP,
-            handles: core::cell::UnsafeCell::new(grants.handles),
+            handles: UnsafeCell::new(grants.handles),
             keep_handles,
-            result: result.into_boxed_slice(),
-            returned: false,
+            result: UnsafeCell::new(result.into_boxed_slice()),
+            returned: Cell::new(false),
         });
-        let Ok(packet) = packet else {
+        let Ok(body) = body else {
             crate::sched::stack::recycle(stacks);
-            return Err(SpawnError::OutOfMemory); // the handles are released with the packet
+            return Err(SpawnError::OutOfMemory); // the handles are released with the body
         };
-        let packet = Box::into_raw(packet);
         let start = TaskStart {
             name: self.name.clone(),
             level,
             stacks,
-            packet: packet as *mut (),
-            entry: enter_isolated,
-            drop_packet: drop_isolated_packet,
+            body,
             address_space: Some(space),
             user_stack_size: stack_size,
         };
@@ -254,13 +252,12 @@ impl Builder {
 /// After a supervised run (spawned with `keep_handles`) has ended: its
 /// handle table, whole, for the next run.
 pub(super) fn take_back_handles<T>(handle: &JoinHandle<T>) -> HandleTable {
-    let _masked = crate::critical::InterruptsMasked::new();
-    // SAFETY: the handle keeps the task's control block and packet alive.
-    let t = unsafe { handle.tcb.as_ref() };
-    debug_assert!(t.is_isolated() && t.state.get() == crate::sched::tcb::State::Exited);
-    // SAFETY: an isolated task's packet is an `IsolatedPacket`; the task has
-    // ended, so nothing else touches its table.
-    core::mem::take(unsafe { &mut *(*(t.packet as *mut IsolatedPacket)).handles.get() })
+    let masked = InterruptsMasked::new();
+    let t = handle.block(&masked);
+    debug_assert!(t.state.get() == crate::sched::tcb::State::Exited);
+    let body = as_isolated(t.body()).expect("a supervised task is isolated");
+    // SAFETY: the task has ended, so nothing else touches its table.
+    core::mem::take(unsafe { &mut *body.handles.get() })
 }
 
 /// The `exit` system call: ends the running isolated task. Status 0 with
@@ -272,70 +269,49 @@ pub(super) fn take_back_handles<T>(handle: &JoinHandle<T>) -> HandleTable {
 /// call returns, and the task goes on.
 pub(crate) fn exit_isolated(status: u64, ptr: u64, len: u64) -> Result<u64, crate::syscall::abi::SyscallError> {
     use crate::syscall::abi::SyscallError;
-    // SAFETY: the running task is alive; only isolated tasks make system calls,
-    // and their packet is an `IsolatedPacket`, used only by the task itself until it ends.
-    let packet = unsafe {
-        let t = scheduler::current().as_ref();
-        debug_assert!(t.is_isolated());
-        &mut *(t.packet as *mut IsolatedPacket)
-    };
     if status != 0 {
-        super::fail_current(TaskFailure::Exited { status });
+        end_current(Some(TaskFailure::Exited { status }));
     }
-    if len == 0 && !packet.result.is_empty() {
-        super::fail_current(TaskFailure::Exited { status: 0 });
-    }
-    if len != 0 {
-        if len != packet.result.len() as u64 {
-            return Err(SyscallError::BadLength);
+    scheduler::with_running_body(|body| {
+        let body = as_isolated(body).expect("only isolated tasks make system calls");
+        // SAFETY: only the task itself writes its result, one call at a time, before it ends.
+        let result = unsafe { &mut *body.result.get() };
+        if len == 0 && !result.is_empty() {
+            end_current(Some(TaskFailure::Exited { status: 0 }));
         }
-        UserRange::new(ptr, len as usize)?;
-        copy_from_user(&mut packet.result, ptr)?;
-    }
-    packet.returned = true;
-    release_handles();
-    scheduler::exit_current(None)
-}
-
-/// The running task's handle table, if it is an isolated task.
-fn current_handles() -> Option<*mut HandleTable> {
-    // SAFETY: the running task is alive.
-    let t = unsafe { scheduler::current().as_ref() };
-    // SAFETY: an isolated task's packet is an `IsolatedPacket`, alive as long as the task.
-    t.is_isolated().then(|| unsafe { (*(t.packet as *mut IsolatedPacket)).handles.get() })
+        if len != 0 {
+            if len != result.len() as u64 {
+                return Err(SyscallError::BadLength);
+            }
+            UserRange::new(ptr, len as usize)?;
+            copy_from_user(result, ptr)?;
+        }
+        body.returned.set(true);
+        Ok(())
+    })?;
+    end_current(None)
 }
 
 /// Runs `f` on the running isolated task's handle table (`None` for a kernel task).
 /// `f` may block: nothing but the task itself touches its table.
 pub(crate) fn with_current_handles<R>(f: impl FnOnce(&HandleTable) -> R) -> Option<R> {
-    // SAFETY: only the running task reaches its own table, from one system call at a
-    // time; the table is emptied only as the task ends, never during a call.
-    current_handles().map(|table| f(unsafe { &*table }))
+    scheduler::with_running_body(|body| {
+        let body = as_isolated(body)?;
+        // SAFETY: only the running task reaches its own table, from one system call at a
+        // time; the table is emptied only as the task ends, never during a call.
+        Some(f(unsafe { &*body.handles.get() }))
+    })
 }
 
 /// As [`with_current_handles`], for a change to the table (`close`). `f`
 /// must not block (nor release an object, which may switch tasks).
 pub(crate) fn with_current_handles_mut<R>(f: impl FnOnce(&mut HandleTable) -> R) -> Option<R> {
-    // SAFETY: as in `with_current_handles`; this is the only borrow of the
-    // table while `f` runs (the task makes one system call at a time).
-    current_handles().map(|table| f(unsafe { &mut *table }))
-}
-
-/// As the running task ends: releases what was granted to it, so the other
-/// ends of its channels see the disconnection now (not when it is joined).
-pub(crate) fn release_handles() {
-    // SAFETY: the running task is alive; an isolated task's packet is an `IsolatedPacket`.
-    let kept = unsafe {
-        let t = scheduler::current().as_ref();
-        t.is_isolated() && (*(t.packet as *const IsolatedPacket)).keep_handles
-    };
-    if kept {
-        return; // a supervised run: the supervisor takes them back
-    }
-    if let Some(table) = current_handles() {
-        // SAFETY: as in `with_current_handles`; no call of the task is in progress.
-        drop(core::mem::take(unsafe { &mut *table }));
-    }
+    scheduler::with_running_body(|body| {
+        let body = as_isolated(body)?;
+        // SAFETY: as in `with_current_handles`; this is the only borrow of the
+        // table while `f` runs (the task makes one system call at a time).
+        Some(f(unsafe { &mut *body.handles.get() }))
+    })
 }
 
 /// The failure a synchronous exception from EL0 means for the running
@@ -343,8 +319,7 @@ pub(crate) fn release_handles() {
 /// does not even define at EL0 (`mrs x0, ttbr1_el1`, `eret`, `smc`): the
 /// instruction word tells (see [`crate::arch::privileged`]).
 pub(crate) fn isolated_failure(syndrome: Syndrome, esr: u64, far: u64, pc: u64) -> TaskFailure {
-    // SAFETY: the running task is alive.
-    let stack_size = unsafe { scheduler::current().as_ref() }.user_stack_size;
+    let stack_size = scheduler::running(&InterruptsMasked::new()).user_stack_size;
     let syndrome = match syndrome {
         Syndrome::UndefinedInstruction => match instruction_at(pc).and_then(crate::arch::privileged::classify) {
             Some(operation) => Syndrome::Privileged(operation),
@@ -383,13 +358,13 @@ pub(crate) fn demand_page(syndrome: Syndrome, far: u64) -> DemandPaging {
     let Syndrome::Abort { access, status: FaultStatus::Translation { .. }, far_valid: true, .. } = syndrome else {
         return DemandPaging::NotDemandZero;
     };
-    if access == Access::Execute {
+    if access == FaultAccess::Execute {
         return DemandPaging::NotDemandZero;
     }
-    let _masked = crate::critical::InterruptsMasked::new();
-    // SAFETY: the running task is alive; its address space is used only by
-    // itself and, with interrupts masked (as here), by the scheduler and `dump`.
-    let space = unsafe { &mut *scheduler::current().as_ref().address_space.get() };
+    let masked = InterruptsMasked::new();
+    // SAFETY: the running task's address space is used only by itself and,
+    // with interrupts masked (as here), by the scheduler and `dump`.
+    let space = unsafe { &mut *scheduler::running(&masked).address_space.get() };
     let Some(space) = space else { return DemandPaging::NotDemandZero };
     match space.fault_in(far) {
         Ok(()) => DemandPaging::Mapped,
@@ -407,9 +382,9 @@ pub(crate) fn map_granted_region(address: u64) -> Result<u64, crate::syscall::ab
     if !address.is_multiple_of(PAGE_SIZE) {
         return Err(SyscallError::Misaligned);
     }
-    let _masked = crate::critical::InterruptsMasked::new();
+    let masked = InterruptsMasked::new();
     // SAFETY: as in `demand_page`.
-    let space = unsafe { &mut *scheduler::current().as_ref().address_space.get() };
+    let space = unsafe { &mut *scheduler::running(&masked).address_space.get() };
     match space.as_mut().and_then(|space| space.map_granted(address)) {
         Some(Ok(())) => Ok(0),
         // Out of frames for the tables: the caller may try again later.
@@ -420,9 +395,9 @@ pub(crate) fn map_granted_region(address: u64) -> Result<u64, crate::syscall::ab
 
 /// The running task's memory (zero for a kernel task: it has no address space of its own).
 pub(crate) fn current_memory_usage() -> SpaceUsage {
-    let _masked = crate::critical::InterruptsMasked::new();
+    let masked = InterruptsMasked::new();
     // SAFETY: as in `demand_page`.
-    match unsafe { &*scheduler::current().as_ref().address_space.get() } {
+    match unsafe { &*scheduler::running(&masked).address_space.get() } {
         Some(space) => space.usage(),
         None => SpaceUsage { resident: 0, tables: 0, limit: 0, heap_reserve: 0 },
     }
@@ -438,15 +413,14 @@ pub fn dump_address_space<T>(handle: &JoinHandle<T>) {
     let mut pages: Vec<(u64, Attributes)> = Vec::new();
     let mut stack_size = 0;
     {
-        let _masked = crate::critical::InterruptsMasked::new();
-        // SAFETY: the handle keeps the task's control block (and address space) alive;
-        // interrupts are masked, so the scheduler does not touch it meanwhile.
-        let t = unsafe { handle.tcb.as_ref() };
-        // SAFETY: as above.
+        let masked = InterruptsMasked::new();
+        let t = handle.block(&masked);
+        // SAFETY: interrupts are masked, so the scheduler does not touch the
+        // address space meanwhile (the handle keeps it alive).
         if let Some(space) = unsafe { &*t.address_space.get() } {
             // Room first: a growing `Vec` must not fail here, with interrupts masked.
             if pages.try_reserve(space.pages().count()).is_err() {
-                drop(_masked);
+                drop(masked);
                 crate::println!("{task}: out of kernel memory for the table of its mappings");
                 return;
             }

@@ -29,12 +29,19 @@
 //! `ipc::ChannelError::OutOfMemory`). Reporting a failure allocates nothing
 //! ([`PanicMessage`] is inline).
 
+//!
+//! The modules, each using only those before it: `grants` (what an
+//! isolated task is given), `builder` ([`Builder`], [`SpawnError`]),
+//! `ending` (how a task ends, and the failure paths of the panic and
+//! exception handlers), `spawn` (kernel tasks, [`JoinHandle`]), `isolated`
+//! (tasks at EL0), `isolated_fault` (what their faults do), `park`, then [`restart`] (supervision).
+
 pub mod failure;
 mod name;
 pub mod restart;
 
 /// What a [`TaskFailure`] carries, for matching on it.
-pub use crate::arch::esr::{Access, Extension};
+pub use crate::arch::esr::{Extension, FaultAccess};
 pub use crate::arch::privileged::{Privileged, SystemEncoding};
 pub use crate::sched::priority::Priority;
 pub use failure::{PanicMessage, TaskFailure};
@@ -42,26 +49,35 @@ pub use name::TaskName;
 pub use restart::*;
 
 #[cfg(target_os = "none")]
+pub use on_target::*;
+
+/// The modules that only make sense on the machine.
+#[cfg(target_os = "none")]
+mod on_target {
+    pub use super::builder::{Builder, SpawnError};
+    pub(crate) use super::ending::{
+        fail_current, fail_on_panic, fault_in_task, is_stack_overflow_address, panicking_task, RunningTask,
+    };
+    pub(crate) use super::isolated::{
+        current_memory_usage, exit_isolated, map_granted_region, with_current_handles, with_current_handles_mut,
+    };
+    pub use super::isolated::{dump_address_space, DEFAULT_USER_STACK_SIZE};
+    pub(crate) use super::isolated_fault::{fail_isolated, isolated_fault, user_copy_fault};
+    pub use super::park::park;
+    pub use super::spawn::{current, spawn, yield_now, JoinHandle, Task, DEFAULT_STACK_SIZE};
+}
+
+#[cfg(target_os = "none")]
+mod builder;
+#[cfg(target_os = "none")]
+mod ending;
+#[cfg(target_os = "none")]
 mod grants;
 #[cfg(target_os = "none")]
 mod isolated;
 #[cfg(target_os = "none")]
-mod spawn;
-#[cfg(target_os = "none")]
-pub use isolated::dump_address_space;
-#[cfg(target_os = "none")]
-pub use isolated::DEFAULT_USER_STACK_SIZE;
-#[cfg(target_os = "none")]
-pub(crate) use isolated::{
-    current_memory_usage, exit_isolated, map_granted_region, with_current_handles, with_current_handles_mut,
-};
-#[cfg(target_os = "none")]
 mod isolated_fault;
-#[cfg(target_os = "none")]
-pub(crate) use isolated_fault::{fail_isolated, isolated_fault, user_copy_fault};
 #[cfg(target_os = "none")]
 mod park;
 #[cfg(target_os = "none")]
-pub use park::park;
-#[cfg(target_os = "none")]
-pub use spawn::*;
+mod spawn;

@@ -17,8 +17,7 @@ use core::ptr::NonNull;
 /// came since the last `park`). Unlike `std`, never wakes spuriously.
 pub fn park() {
     let masked = InterruptsMasked::new();
-    // SAFETY: the running task is alive.
-    let me = unsafe { scheduler::current().as_ref() };
+    let me = scheduler::running(&masked);
     if me.park_token.replace(false) {
         return;
     }

@@ -20,7 +20,7 @@
 use ilusion::ipc::{self, ChannelError};
 use ilusion::syscall::abi::{decode, Syscall, SyscallError};
 use ilusion::syscall::user::{exit, raw_syscall};
-use ilusion::task::Access;
+use ilusion::task::FaultAccess;
 use ilusion::task::{self, Builder, TaskFailure};
 
 ilusion::entry!(main);
@@ -212,7 +212,7 @@ fn disconnection() {
     let faulted = faulty.join();
     ilusion::println!("disconnection: receiver {receiver:?}, sender {sender:?}");
     ilusion::println!("faulty sender: got {first:?}, then {then:?}; joined {faulted:?}");
-    let fault_ok = matches!(faulted, Err(TaskFailure::MemoryAccess { addr: 0x10, access: Access::Write, .. }));
+    let fault_ok = matches!(faulted, Err(TaskFailure::MemoryAccess { addr: 0x10, access: FaultAccess::Write, .. }));
     if receiver != Ok(()) || sender != Ok(()) || first != Ok(5) || then != Err(ChannelError::Disconnected) || !fault_ok
     {
         fail("disconnection");

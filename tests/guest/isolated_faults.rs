@@ -24,8 +24,7 @@ use core::time::Duration;
 use ilusion::syscall::abi::{encode, Syscall, SyscallError};
 use ilusion::syscall::user::raw_syscall;
 use ilusion::task::{self, Builder, TaskFailure};
-use ilusion::task::{Access, Extension};
-use ilusion::task::{Privileged, SystemEncoding};
+use ilusion::task::{Extension, FaultAccess, Privileged, SystemEncoding};
 
 ilusion::entry!(main);
 
@@ -62,7 +61,7 @@ fn ok_text(ok: bool) -> &'static str {
     }
 }
 
-fn is_access(got: &Result<(), TaskFailure>, addr: u64, access: Access) -> bool {
+fn is_access(got: &Result<(), TaskFailure>, addr: u64, access: FaultAccess) -> bool {
     matches!(got, Err(TaskFailure::MemoryAccess { addr: a, access: x, .. }) if *a == addr && *x == access)
 }
 
@@ -204,19 +203,19 @@ fn main() {
                 core::ptr::read_volatile(kernel_data as *const u64);
             })
         },
-        &|got| is_access(got, kernel_data, Access::Read),
+        &|got| is_access(got, kernel_data, FaultAccess::Read),
     );
     check(
         "write another task's stack",
         // SAFETY: not safe at all: this is the fault under test.
         &|| isolated("stomper", move || unsafe { core::ptr::write_volatile(kernel_stack as *mut u64, 1) }),
-        &|got| is_access(got, kernel_stack, Access::Write),
+        &|got| is_access(got, kernel_stack, FaultAccess::Write),
     );
     check(
         "write own code",
         // SAFETY: not safe at all: this is the fault under test.
         &|| isolated("patcher", move || unsafe { core::ptr::write_volatile(code as *mut u32, 0) }),
-        &|got| is_access(got, code, Access::Write),
+        &|got| is_access(got, code, FaultAccess::Write),
     );
     check(
         "execute from own stack",
@@ -228,7 +227,7 @@ fn main() {
                 f();
             })
         },
-        &|got| is_access(got, stack_top - 64, Access::Execute),
+        &|got| is_access(got, stack_top - 64, FaultAccess::Execute),
     );
     check(
         "jump to null",
@@ -239,7 +238,7 @@ fn main() {
                 f();
             })
         },
-        &|got| is_access(got, 0, Access::Execute),
+        &|got| is_access(got, 0, FaultAccess::Execute),
     );
     check(
         "undefined instruction",
@@ -312,7 +311,7 @@ fn main() {
                 f();
             })
         },
-        &|got| is_access(got, heap_base, Access::Execute),
+        &|got| is_access(got, heap_base, FaultAccess::Execute),
     );
     privileged_instructions();
     check(

@@ -12,7 +12,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 use ilusion::mm::{Access, SharedRegion};
 use ilusion::syscall::user::exit;
-use ilusion::task::{self, Builder, TaskFailure};
+use ilusion::task::{self, Builder, FaultAccess, TaskFailure};
 
 ilusion::entry!(main);
 
@@ -103,7 +103,8 @@ fn main() {
         let progressed = WATCHDOG.load(Ordering::Relaxed) > before;
         let mut byte = [0u8];
         region.read(4100, &mut byte).expect("kernel read");
-        let exact = matches!(got, Err(TaskFailure::MemoryAccess { addr, access: ilusion::task::Access::Write, .. }) if addr == target);
+        let exact =
+            matches!(got, Err(TaskFailure::MemoryAccess { addr, access: FaultAccess::Write, .. }) if addr == target);
         let unchanged = byte[0] == pattern(4100);
         ilusion::println!(
             "read-only write #{attempt}: {got:?}, exact {exact}, data unchanged {unchanged}, watchdog {progressed}"

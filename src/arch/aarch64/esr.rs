@@ -32,7 +32,7 @@ impl fmt::Display for Extension {
 
 /// What kind of access faulted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
+pub enum FaultAccess {
     Read,
     Write,
     Execute,
@@ -97,7 +97,7 @@ impl fmt::Display for FaultStatus {
 pub enum Syndrome {
     /// A data or instruction abort; `from_lower` if it came from EL0.
     Abort {
-        access: Access,
+        access: FaultAccess,
         status: FaultStatus,
         from_lower: bool,
         far_valid: bool,
@@ -149,7 +149,7 @@ impl Syndrome {
             0x30..=0x35 => Self::Debug,
             EC_SVC64 => Self::Svc { imm: iss as u16 },
             0x20 | 0x21 => Self::Abort {
-                access: Access::Execute,
+                access: FaultAccess::Execute,
                 status,
                 from_lower: class == 0x20,
                 far_valid: iss & (1 << 10) == 0,
@@ -157,7 +157,7 @@ impl Syndrome {
             0x22 => Self::PcAlignment,
             0x24 | 0x25 => Self::Abort {
                 // WnR (bit 6) says write; cache maintenance (bit 8) reports as write too.
-                access: if iss & (1 << 6) != 0 { Access::Write } else { Access::Read },
+                access: if iss & (1 << 6) != 0 { FaultAccess::Write } else { FaultAccess::Read },
                 status,
                 from_lower: class == 0x24,
                 far_valid: iss & (1 << 10) == 0,
@@ -174,12 +174,12 @@ impl fmt::Display for Syndrome {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
             Self::Abort { access, status, from_lower, .. } => {
-                let kind = if *access == Access::Execute { "instruction abort" } else { "data abort" };
+                let kind = if *access == FaultAccess::Execute { "instruction abort" } else { "data abort" };
                 let by = if *from_lower { "EL0" } else { "EL1" };
                 let what = match access {
-                    Access::Read => "read",
-                    Access::Write => "write",
-                    Access::Execute => "execute",
+                    FaultAccess::Read => "read",
+                    FaultAccess::Write => "write",
+                    FaultAccess::Execute => "execute",
                 };
                 write!(f, "{kind} ({what}) from {by}: {status}")
             }
@@ -231,7 +231,7 @@ mod tests {
         assert_eq!(
             s,
             Syndrome::Abort {
-                access: Access::Read,
+                access: FaultAccess::Read,
                 status: FaultStatus::Translation { level: 1 },
                 from_lower: false,
                 far_valid: true

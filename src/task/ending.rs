@@ -1,0 +1,134 @@
+//! How a task ends: returning, failing (a panic, a fault, an isolated
+//! task's `exit` with a status), always through [`end_current`], the task
+//! layer's half of a task's end. It gives back what the task held (an
+//! isolated task's handles, its mutexes, poisoned if it failed), then the
+//! scheduler records the end, wakes the joiners and switches away for good.
+//!
+//! Also what the panic and exception handlers ask about the running task
+//! (may it fail alone? which failure is it?), and [`RunningTask`], which
+//! names it in their reports.
+
+use super::{TaskFailure, TaskName};
+use crate::critical::InterruptsMasked;
+use crate::sched::scheduler;
+use crate::sched::tcb::Tcb;
+
+/// Ends the running task: `failure` is why (`None`: it returned). Does not
+/// return, so nothing on the caller's stack is ever dropped: the reports
+/// before it name the task with [`RunningTask`], which owns nothing.
+pub(crate) fn end_current(failure: Option<TaskFailure>) -> ! {
+    // Releasing handles may wake tasks and switch: outside any critical section.
+    scheduler::with_running_body(|body| {
+        if let Some(body) = body {
+            body.end();
+        }
+    });
+    let masked = InterruptsMasked::new();
+    crate::sync::mutex::release_all_held(&masked, failure.is_some());
+    scheduler::exit_current(masked, failure)
+}
+
+/// Ends the running task with `failure` (from the panic or exception handler).
+pub(crate) fn fail_current(failure: TaskFailure) -> ! {
+    end_current(Some(failure))
+}
+
+/// The id of the task running the application's `main` (the first spawned).
+/// Like a process, the program ends when it fails: its panic or fault is
+/// reported as before tasks existed (exit status 101 or 102).
+const MAIN_TASK_ID: u64 = 1;
+
+/// Can a failure of task `t` end just that task? Not for idle or main.
+fn may_fail_alone(t: &Tcb) -> bool {
+    t.id != MAIN_TASK_ID && t.stacks.is_some()
+}
+
+/// Is `addr` in the running task's stack guard region?
+pub(crate) fn is_stack_overflow_address(addr: u64) -> bool {
+    if !scheduler::is_started() {
+        return false;
+    }
+    let masked = InterruptsMasked::new();
+    scheduler::running(&masked).stacks.as_ref().is_some_and(|s| s.is_overflow_address(addr))
+}
+
+/// The failure for a synchronous exception in the running task, if the task
+/// (not the OS) is to blame: tasks run, the exception came from task code
+/// with interrupts enabled, and the task may fail alone.
+pub(crate) fn fault_in_task(fault: &crate::arch::exception::Fault) -> Option<TaskFailure> {
+    use crate::arch::cpu::spsr_irqs_masked;
+    let in_task_code = fault.entry.taken_from_thread_mode() && !spsr_irqs_masked(fault.frame.spsr);
+    if !scheduler::is_started() || !in_task_code {
+        return None;
+    }
+    let masked = InterruptsMasked::new();
+    let t = scheduler::running(&masked);
+    if !may_fail_alone(t) {
+        return None;
+    }
+    let is_overflow = |addr| t.stacks.as_ref().is_some_and(|s| s.is_overflow_address(addr));
+    Some(super::failure::from_fault(fault.syndrome, fault.esr, fault.far, fault.frame.elr, is_overflow))
+}
+
+/// For the panic handler: the running task, if a panic now can end just it
+/// (tasks run, we are in task code with interrupts enabled), and whether it
+/// was already panicking (its panic message itself panicked).
+pub(crate) fn panicking_task(irqs_enabled: bool) -> Option<bool> {
+    if !scheduler::is_started() || crate::arch::cpu::in_exception_handler() || !irqs_enabled {
+        return None;
+    }
+    let masked = InterruptsMasked::new();
+    let t = scheduler::running(&masked);
+    if !may_fail_alone(t) {
+        return None;
+    }
+    Some(t.panicking.replace(true))
+}
+
+/// The panic handler's path for a panic that ends just the running task
+/// (as [`panicking_task`] said): report it and end the task, without
+/// allocating (the heap may be what ran out). The standard library's
+/// allocation-failure panic becomes [`TaskFailure::OutOfKernelMemory`].
+pub(crate) fn fail_on_panic(info: &core::panic::PanicInfo) -> ! {
+    use super::failure::{is_allocation_failure, PanicMessage};
+    let message = PanicMessage::from_args(format_args!("{}", info.message()));
+    let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
+    let task = RunningTask;
+    match info.location() {
+        Some(l) => p(format_args!("\n*** {task} panicked at {}:{}:{}:\n{message}\n", l.file(), l.line(), l.column())),
+        None => p(format_args!("\n*** {task} panicked:\n{message}\n")),
+    }
+    let failure = match crate::mm::heap::take_failure() {
+        Some((size, align)) if is_allocation_failure(&message) => {
+            TaskFailure::OutOfKernelMemory { size: size as u64, align: align as u64 }
+        }
+        _ => TaskFailure::Panic { message },
+    };
+    fail_current(failure)
+}
+
+/// How a task is named in reports: `task 'name' (#id)` or `task #id`.
+pub(super) fn write_identity(f: &mut core::fmt::Formatter, id: u64, name: Option<&TaskName>) -> core::fmt::Result {
+    match name {
+        Some(name) => write!(f, "task '{name}' (#{id})"),
+        None => write!(f, "task #{id}"),
+    }
+}
+
+/// The running task, as reports name it. It reads the control block as it
+/// is shown and owns nothing, so the paths that end the task without
+/// returning (`fail_current`) leave nothing behind to drop.
+pub(crate) struct RunningTask;
+
+impl core::fmt::Display for RunningTask {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        // The name is shared, not copied (it allocates nothing); it is
+        // written with interrupts as they were.
+        let (id, name) = {
+            let masked = InterruptsMasked::new();
+            let t = scheduler::running(&masked);
+            (t.id, t.name.clone())
+        };
+        write_identity(f, id, name.as_ref())
+    }
+}
