@@ -88,8 +88,8 @@ pub(crate) fn init(slice_ticks: u64) {
     }
     let masked = InterruptsMasked::new();
     let kernel_stack_top = core::ptr::addr_of!(__exception_stack_top) as u64;
-    let mut idle = Tcb::new(0, Some("idle".into()), IDLE_LEVEL, None, None);
-    idle.context = Context { kernel_stack_top, ..Context::default() }.into();
+    let context = Context { kernel_stack_top, ..Context::default() };
+    let mut idle = Tcb::new(0, Some("idle".into()), IDLE_LEVEL, context, None, None, None);
     idle.state = State::Running.into();
     idle.refs = 1.into(); // never freed
     let idle = Box::new(idle);

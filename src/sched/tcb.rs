@@ -109,22 +109,38 @@ impl dyn TaskBody {
             None
         }
     }
+
+    /// The body as a `B`, trusting (in release builds) that it is one: for
+    /// the task's `JoinHandle`, which got its way of reading the result from
+    /// the same spawn that made the body (this saves a type check per join).
+    ///
+    /// # Safety
+    /// The body is a `B`.
+    #[inline]
+    pub unsafe fn downcast_unchecked<B: TaskBody>(&self) -> &B {
+        debug_assert!(Any::type_id(self) == TypeId::of::<B>());
+        // SAFETY: the caller promises the body is a `B`.
+        unsafe { &*(self as *const dyn TaskBody as *const B) }
+    }
 }
 
 impl Tcb {
-    /// A new task's block: `id`, named `name`, at `level`, on `stacks`,
-    /// running `body`. Ready, with two references (the task's own and its
-    /// handle's), no address space of its own, and its context still to be set.
+    /// A new task's block: `id`, named `name`, at `level`, starting from
+    /// `context`, on `stacks`, running `body`, in `address_space` (an
+    /// isolated task's own lower half). Ready, with two references (the
+    /// task's own and its handle's).
     #[inline(always)] // built in place, in the block's own memory
     pub fn new(
         id: u64,
         name: Option<TaskName>,
         level: Level,
+        context: Context,
         stacks: Option<TaskStacks>,
         body: Option<Box<dyn TaskBody>>,
+        address_space: Option<crate::mm::address_space::AddressSpace>,
     ) -> Self {
         Self {
-            context: UnsafeCell::new(Context::default()),
+            context: UnsafeCell::new(context),
             queue_links: Default::default(),
             timer_links: Default::default(),
             id,
@@ -146,7 +162,7 @@ impl Tcb {
             panicking: Cell::new(false),
             park_token: Cell::new(false),
             parked: Cell::new(false),
-            address_space: UnsafeCell::new(None),
+            address_space: UnsafeCell::new(address_space),
             user_stack_size: 0,
         }
     }

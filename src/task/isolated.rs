@@ -101,8 +101,9 @@ extern "C" fn user_entry<F: FnOnce() -> T, T: Message>(state: *mut F) -> ! {
     crate::syscall::user::exit_with_value(&value as *const T as u64, core::mem::size_of::<T>() as u64)
 }
 
-/// The value an isolated task returned, for `JoinHandle::join`.
-fn take_isolated_result<T: Message>(body: &dyn TaskBody) -> Option<T> {
+/// The value an isolated task returned, for `JoinHandle::join` (a
+/// [`TakeResult`](super::spawn::TakeResult); it checks the body's type itself).
+unsafe fn take_isolated_result<T: Message>(body: &dyn TaskBody) -> Option<T> {
     let body = as_isolated(Some(body))?;
     // SAFETY: the task has ended, so nothing else touches its result.
     let result = unsafe { &*body.result.get() };

@@ -106,8 +106,12 @@ impl<F: FnOnce() -> T + 'static, T: 'static> TaskBody for Packet<F, T> {
 }
 
 /// Takes the result out of a kernel task's body (for `JoinHandle::join`).
-fn take_packet_result<F: FnOnce() -> T + 'static, T: 'static>(body: &dyn TaskBody) -> Option<T> {
-    body.downcast_ref::<Packet<F, T>>()?.result.take()
+///
+/// # Safety
+/// `body` is a `Packet<F, T>` (`Builder::spawn` pairs them).
+unsafe fn take_packet_result<F: FnOnce() -> T + 'static, T: 'static>(body: &dyn TaskBody) -> Option<T> {
+    // SAFETY: our caller's promise.
+    unsafe { body.downcast_unchecked::<Packet<F, T>>() }.result.take()
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -152,10 +156,7 @@ impl TaskStart {
 /// Makes the task control block, queues the task as ready, and returns its
 /// handle, which takes the task's result out of its body with
 /// `take_result`; if memory is out, frees what `start` holds instead.
-pub(super) fn start_task<T>(
-    mut start: TaskStart,
-    take_result: fn(&dyn TaskBody) -> Option<T>,
-) -> Result<JoinHandle<T>, SpawnError> {
+pub(super) fn start_task<T>(mut start: TaskStart, take_result: TakeResult<T>) -> Result<JoinHandle<T>, SpawnError> {
     let name = match start.name.take() {
         Some(name) => match TaskName::try_new(&name) {
             Some(name) => Some(name),
@@ -167,16 +168,15 @@ pub(super) fn start_task<T>(
         return Err(start.abandon());
     };
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    // Its first context "returns" into the task trampoline, on its stacks.
+    let context = Context::new_task(tcb.as_ptr() as u64, start.stacks.stack_top(), start.stacks.kernel_stack_top());
     // SAFETY: memory for a `Tcb`, from the global allocator with its
     // layout (freed as a `Box` by `scheduler::release`); ours alone until
     // the task is queued below. Its stacks are mapped.
     unsafe {
-        tcb.as_ptr().write(Tcb::new(id, name, start.level, Some(start.stacks), Some(start.body)));
-        let t = &mut *tcb.as_ptr();
-        *t.address_space.get_mut() = start.address_space;
-        t.user_stack_size = start.user_stack_size;
-        let stacks = t.stacks.as_ref().unwrap();
-        *t.context.get_mut() = Context::new_task(tcb.as_ptr() as u64, stacks.stack_top(), stacks.kernel_stack_top());
+        let body = Some(start.body);
+        tcb.as_ptr().write(Tcb::new(id, name, start.level, context, Some(start.stacks), body, start.address_space));
+        (*tcb.as_ptr()).user_stack_size = start.user_stack_size;
     }
     let masked = InterruptsMasked::new();
     // SAFETY: alive (our references) and on no queue.
@@ -185,12 +185,17 @@ pub(super) fn start_task<T>(
     Ok(JoinHandle { tcb, take_result })
 }
 
+/// How a `JoinHandle` takes the result out of its task's body: made by the
+/// same spawn as the body, for that body's type (kernel and isolated tasks
+/// keep their results differently); called only on that body.
+pub(super) type TakeResult<T> = unsafe fn(&dyn TaskBody) -> Option<T>;
+
 /// Owns the right to join a task. Dropping it detaches the task.
 pub struct JoinHandle<T> {
     pub(super) tcb: NonNull<Tcb>,
     /// Takes the result out of the task's body, which it finds by its type
     /// (kernel and isolated tasks keep their results differently).
-    take_result: fn(&dyn TaskBody) -> Option<T>,
+    take_result: TakeResult<T>,
 }
 
 // SAFETY: the handle only reaches the task through masked critical sections,
@@ -235,7 +240,11 @@ impl<T> JoinHandle<T> {
         let failure = unsafe { &mut *t.failure.get() };
         let outcome = match failure {
             Some(_) => Err(failure.take().unwrap()),
-            None => Ok(t.body().and_then(self.take_result).expect("task ended without a result")),
+            None => {
+                let body = t.body().expect("task ended without a result");
+                // SAFETY: `take_result` was made for this task's body (`TakeResult`).
+                Ok(unsafe { (self.take_result)(body) }.expect("task ended without a result"))
+            }
         };
         drop(masked);
         Ok(outcome) // `self` drops here, releasing the task
