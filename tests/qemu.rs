@@ -10,6 +10,8 @@
 //! For the Raspberry Pi boards the SD card image and the serial chainloader
 //! are checked too (`support/sdcard.rs`, `support/chainload.rs`).
 
+#[path = "support/captured.rs"]
+mod captured;
 #[path = "support/chainload.rs"]
 mod chainload;
 #[path = "support/fast_syscall.rs"]
@@ -17,10 +19,10 @@ mod fast_syscall;
 #[path = "support/sdcard.rs"]
 mod sdcard;
 
-use std::io::{Read, Write};
+use captured::Captured;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a guest may run before it counts as hung (the longest case takes about 30 s).
@@ -949,30 +951,14 @@ fn run(root: &Path, board: &str, case: &Case) -> Result<Outcome, String> {
     cmd.env_remove("QEMU_EXTRA").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let mut child = cmd.spawn().map_err(|e| format!("cannot start boards/run: {e}"))?;
-    let output = Arc::new(Mutex::new(String::new()));
-    let readers: Vec<_> =
-        [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
-            .into_iter()
-            .map(|mut pipe| {
-                let output = output.clone();
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 4096];
-                    while let Ok(n) = pipe.read(&mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        output.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
-                    }
-                })
-            })
-            .collect();
+    let output = Captured::start(&mut child);
     let mut stdin = child.stdin.take();
     let mut pending_input = case.input;
     let start = Instant::now();
     let timeout = if case.exit.is_none() { HANG_TIMEOUT } else { TIMEOUT };
     let (status, timed_out) = loop {
         if let Some((prompt, text)) = pending_input {
-            if output.lock().unwrap().contains(prompt) {
+            if output.so_far().contains(prompt) {
                 if let Some(s) = stdin.as_mut() {
                     let _ = s.write_all(text.as_bytes()).and_then(|_| s.flush());
                 }
@@ -990,10 +976,7 @@ fn run(root: &Path, board: &str, case: &Case) -> Result<Outcome, String> {
         std::thread::sleep(Duration::from_millis(20));
     };
     drop(stdin);
-    for r in readers {
-        let _ = r.join();
-    }
-    let output = output.lock().unwrap().clone();
+    let output = output.finish();
     Ok(Outcome { status, output, timed_out })
 }
 

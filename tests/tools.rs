@@ -13,10 +13,12 @@
 //! Applications are built in `target/apps` (shared, so ilusion's
 //! dependencies are compiled once for every board).
 
-use std::io::Read;
+#[path = "support/captured.rs"]
+mod captured;
+
+use captured::Captured;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Longest a build and boot may take (a first build of ilusion and its crates).
@@ -37,23 +39,7 @@ fn run(mut cmd: Command, timeout: Duration) -> Result<Outcome, String> {
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let shown = format!("{cmd:?}");
     let mut child = cmd.spawn().map_err(|e| format!("cannot start {shown}: {e}"))?;
-    let output = Arc::new(Mutex::new(String::new()));
-    let readers: Vec<_> =
-        [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
-            .into_iter()
-            .map(|mut pipe| {
-                let output = output.clone();
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 4096];
-                    while let Ok(n) = pipe.read(&mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        output.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
-                    }
-                })
-            })
-            .collect();
+    let output = Captured::start(&mut child);
     let start = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
@@ -66,10 +52,7 @@ fn run(mut cmd: Command, timeout: Duration) -> Result<Outcome, String> {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    for r in readers {
-        let _ = r.join();
-    }
-    let output = output.lock().unwrap().clone();
+    let output = output.finish();
     Ok(Outcome { status, output })
 }
 
