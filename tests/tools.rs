@@ -1,4 +1,4 @@
-//! Tests of the application author's tools (issue 17), run by `just test`:
+//! Tests of the application author's tools (templates, the runner, debugging), run by `just test`:
 //! `just new` makes an application that `cargo run --release` builds and
 //! boots on every board in `ILUSION_TEST_BOARDS` (default: qemu-virt); the
 //! runner (`boards/run`) refuses an image built for another board and says

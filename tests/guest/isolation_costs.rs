@@ -4,7 +4,8 @@
 //! Meaningful only under `-icount shift=0,align=off,sleep=off -seed 1 -rtc
 //! clock=vm` (1 instruction = 1 ns of virtual time), like `benches/`.
 //!
-//! It fails (exit status 1) when a figure is over issue 4's budget.
+//! It fails (exit status 1) when a figure is over the isolation design's budget
+//! (docs/notes-isolation-design.md): the costs that make isolation affordable.
 //!
 //! Isolated tasks cannot read the counter, so each figure is the kernel's
 //! view: spawn + join of a task doing N operations, minus spawn + join of an
@@ -203,7 +204,7 @@ fn main() {
     ilusion::println!("cost channel_message_isolated {}", instructions(messages - 2 * empty) / (2 * N));
     ilusion::println!("bench channel_send_recv_isolated {}", instructions(messages - 2 * empty) / (2 * N));
 
-    // Issue 4's budgets: null call < 80, yield < 400, spawn + join < 25,000,
+    // The isolation design's budgets: null call < 80, yield < 400, spawn + join < 25,000,
     // demand-zero fault (without the zeroing) < 600.
     let within = instructions(calls - empty) / N < 80
         && instructions(yields - 2 * empty) / (2 * N) < 400
