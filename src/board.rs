@@ -38,6 +38,10 @@ pub trait Board {
     fn init_interrupts(secure: bool) -> &'static dyn InterruptController;
     /// The interrupt controller, as the boot banner names it.
     fn interrupt_controller_name() -> &'static str;
+    /// Resets the whole machine, as the reset button would. `boot_el`: the
+    /// exception level the loader started ilusion at, which says who serves
+    /// firmware calls. Called with the console flushed, by one core.
+    fn reboot(boot_el: u8) -> !;
 }
 
 #[cfg_attr(feature = "board-qemu-virt", path = "../boards/qemu-virt/mod.rs")]

@@ -244,6 +244,27 @@ const CASES: &[Case] = &[
     pi("rpi4", "raw image: console input", "uart_echo", true, ECHO, &["echo: [ping pong]"]),
     Case { qemu: ICOUNT, ..pi("rpi4", "raw image: timer interrupts", "timer", true, None, &["timer ok"]) },
     case("exit(42)", "exit_code", 42, &["exiting with 42"]),
+    // QEMU exits on the guest's reset (-no-reboot), status 0; halting instead times out.
+    Case {
+        name: "reboot resets the machine (-no-reboot: QEMU exits)",
+        image: "reboot",
+        on: On::AllBoards,
+        qemu: &["-no-reboot"],
+        raw: false,
+        input: None,
+        exit: Some(0),
+        expect: &["rebooting the machine"],
+    },
+    Case {
+        name: "reboot from a kernel started at EL2 (PSCI through smc)",
+        image: "reboot",
+        on: On::Board("qemu-virt"),
+        qemu: &["-no-reboot", "-machine", "virtualization=on"],
+        raw: false,
+        input: None,
+        exit: Some(0),
+        expect: &["(EL2 at boot", "rebooting the machine"],
+    },
     case(
         "panic exits 101",
         "panic",
@@ -995,6 +1016,15 @@ fn check(case: &Case, o: &Outcome) -> Vec<String> {
     for line in case.expect {
         if !o.output.contains(line) {
             problems.push(format!("output lacks {line:?}"));
+        }
+    }
+    // With -no-reboot a guest runs once: a second boot would print its lines again.
+    if case.qemu.contains(&"-no-reboot") {
+        for line in case.expect {
+            let times = o.output.matches(line).count();
+            if times > 1 {
+                problems.push(format!("output has {line:?} {times} times, expected once (booted again?)"));
+            }
         }
     }
     problems

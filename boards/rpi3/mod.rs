@@ -25,6 +25,7 @@ use crate::console::SerialPort;
 use crate::drivers::bcm2836_local::Timer;
 use crate::drivers::bcm2837_irq::{self, Bcm2837Interrupts};
 use crate::drivers::bcm_gpio::{Chip, Gpio};
+use crate::drivers::bcm_pm_watchdog::PmWatchdog;
 use crate::drivers::pl011::Pl011;
 use crate::irq::{IntId, InterruptController};
 use crate::mm::layout::{DeviceRegion, PhysRange};
@@ -34,6 +35,7 @@ const PERIPHERALS: u64 = 0x3f00_0000;
 const INTERRUPTS: u64 = PERIPHERALS + 0xb200;
 const GPIO: u64 = PERIPHERALS + 0x20_0000;
 const UART: u64 = PERIPHERALS + 0x20_1000;
+const POWER_MANAGEMENT: u64 = PERIPHERALS + 0x10_0000;
 const ARM_LOCAL: u64 = 0x4000_0000;
 
 /// UART0's clock, as `init_uart_clock=48000000` in config.txt sets it.
@@ -44,6 +46,8 @@ const UART_CLOCK_HZ: u32 = 48_000_000;
 static GPIO_DEVICE: Gpio = unsafe { Gpio::new(phys_to_virt(GPIO), Chip::Bcm2837) };
 // SAFETY: as above.
 static UART_DEVICE: Pl011 = unsafe { Pl011::new(phys_to_virt(UART)) };
+// SAFETY: the PM block is inside the peripherals `DEVICES` maps; only `reboot` uses it.
+static WATCHDOG: PmWatchdog = unsafe { PmWatchdog::new(phys_to_virt(POWER_MANAGEMENT)) };
 static INTC: Once<Bcm2837Interrupts> = Once::new();
 
 /// The Raspberry Pi 3 (and QEMU's `raspi3b`).
@@ -82,5 +86,10 @@ impl Board for RaspberryPi3 {
 
     fn interrupt_controller_name() -> &'static str {
         "BCM2836 local + BCM2835 interrupt controller"
+    }
+
+    /// Through the PM watchdog (the firmware offers no PSCI reset here).
+    fn reboot(_boot_el: u8) -> ! {
+        WATCHDOG.reset()
     }
 }

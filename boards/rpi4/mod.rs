@@ -27,6 +27,7 @@ use crate::arch::mmu::phys_to_virt;
 use crate::board::Board;
 use crate::console::SerialPort;
 use crate::drivers::bcm_gpio::{Chip, Gpio};
+use crate::drivers::bcm_pm_watchdog::PmWatchdog;
 use crate::drivers::{gic::Gic, pl011::Pl011};
 use crate::irq::{IntId, InterruptController};
 use crate::mm::layout::{DeviceRegion, PhysRange};
@@ -35,6 +36,7 @@ use spin::Once;
 const PERIPHERALS: u64 = 0xfe00_0000;
 const GPIO: u64 = PERIPHERALS + 0x20_0000;
 const UART: u64 = PERIPHERALS + 0x20_1000;
+const POWER_MANAGEMENT: u64 = PERIPHERALS + 0x10_0000;
 const ARM_LOCAL: u64 = 0xff80_0000;
 const GICD: u64 = 0xff84_1000;
 const GICC: u64 = 0xff84_2000;
@@ -47,6 +49,8 @@ const UART_CLOCK_HZ: u32 = 48_000_000;
 static GPIO_DEVICE: Gpio = unsafe { Gpio::new(phys_to_virt(GPIO), Chip::Bcm2711) };
 // SAFETY: as above.
 static UART_DEVICE: Pl011 = unsafe { Pl011::new(phys_to_virt(UART)) };
+// SAFETY: the PM block is inside the peripherals `DEVICES` maps; only `reboot` uses it.
+static WATCHDOG: PmWatchdog = unsafe { PmWatchdog::new(phys_to_virt(POWER_MANAGEMENT)) };
 static GIC: Once<Gic> = Once::new();
 
 /// The Raspberry Pi 4 (and QEMU's `raspi4b`).
@@ -85,5 +89,10 @@ impl Board for RaspberryPi4 {
 
     fn interrupt_controller_name() -> &'static str {
         "GIC-400 (GICv2)"
+    }
+
+    /// Through the PM watchdog (the firmware offers no PSCI reset here).
+    fn reboot(_boot_el: u8) -> ! {
+        WATCHDOG.reset()
     }
 }
