@@ -38,6 +38,40 @@ pub trait Board {
     fn init_interrupts(secure: bool) -> &'static dyn InterruptController;
     /// The interrupt controller, as the boot banner names it.
     fn interrupt_controller_name() -> &'static str;
+    /// Resets the whole machine, as the reset button would. `boot_el`: the
+    /// exception level the loader started ilusion at, which says who serves
+    /// firmware calls. Called with the console flushed, by one core.
+    fn reboot(boot_el: u8) -> !;
+    /// The RAM the board's firmware gives the ARM, if it can be asked (the
+    /// Pis' mailbox), for when no device tree says. Called once the
+    /// devices are mapped, before the heap exists.
+    fn ram_from_firmware() -> Option<PhysRange> {
+        None
+    }
+    /// The board model, if the firmware can be asked, for the boot log.
+    fn model() -> Option<Model> {
+        None
+    }
+}
+
+/// A board model as its firmware reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Model {
+    /// E.g. `Raspberry Pi 4 Model B`; `None` for a revision code ilusion does not know.
+    pub name: Option<&'static str>,
+    /// The board's revision, 1.`minor`.
+    pub minor: u32,
+    /// The raw revision code.
+    pub code: u32,
+}
+
+impl core::fmt::Display for Model {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.name {
+            Some(name) => write!(f, "{name} rev 1.{} (revision code {:#x})", self.minor, self.code),
+            None => write!(f, "unknown board, revision code {:#x}", self.code),
+        }
+    }
 }
 
 #[cfg_attr(feature = "board-qemu-virt", path = "../boards/qemu-virt/mod.rs")]

@@ -21,8 +21,10 @@ pub fn boot_exception_level() -> u8 {
     BOOT_EL.load(Ordering::Relaxed)
 }
 
-/// The RAM the board has: from the device tree if one is readable, else the board's default.
-fn discover_ram(info: &BootInfo) -> PhysRange {
+/// The RAM the board has: from the device tree if one is readable (`true`),
+/// else the board's default (`false`; the firmware may know better, see
+/// [`ram_from_firmware`]).
+fn discover_ram(info: &BootInfo) -> (PhysRange, bool) {
     let image_pa = mmu::virt_to_phys(ImageLayout::current().start);
     let candidates = [info.device_tree, Selected::DEVICE_TREE_FALLBACK.unwrap_or(0)];
     for pa in candidates {
@@ -39,10 +41,30 @@ fn discover_ram(info: &BootInfo) -> PhysRange {
         // SAFETY: the whole tree is inside the boot mapping, checked just above.
         let dtb = unsafe { core::slice::from_raw_parts(phys_to_virt(pa) as *const u8, size) };
         if let Some(ram) = crate::fdt::memory(dtb) {
-            return ram;
+            return (ram, true);
         }
     }
-    Selected::RAM
+    (Selected::RAM, false)
+}
+
+/// With no device tree, the RAM the board's firmware reports (the Pis'
+/// mailbox), once the devices are mapped; `mapped` (the board's default,
+/// already in the linear map) if it cannot say. RAM beyond `mapped` is
+/// added to the linear map here, before the heap takes it.
+fn ram_from_firmware(mapped: PhysRange) -> PhysRange {
+    let Some(reported) = Selected::ram_from_firmware() else { return mapped };
+    if reported.base != mapped.base || reported.size == 0 || !reported.size.is_multiple_of(crate::mm::PAGE_SIZE) {
+        log::warn!("firmware reports RAM {reported:?}, unusable: keeping {mapped:?}");
+        return mapped;
+    }
+    if reported.end() > mapped.end() {
+        if let Err(e) = mmu::extend_linear_map(mapped.end(), reported.end() - mapped.end()) {
+            log::warn!("cannot map the firmware's RAM {reported:?} ({e:?}): keeping {mapped:?}");
+            return mapped;
+        }
+    }
+    log::debug!("RAM from the firmware: {reported:?}");
+    reported
 }
 
 /// Where `discover_ram` looked, for the log once the console is up.
@@ -58,7 +80,7 @@ pub(crate) fn start(info: BootInfo) -> ! {
     crate::arch::context::set_current_task_pointer(core::ptr::null_mut()); // no tasks yet
     BOOT_EL.store(info.boot_el, Ordering::Relaxed);
     time::mark_boot(0);
-    let ram = discover_ram(&info);
+    let (ram, ram_from_device_tree) = discover_ram(&info);
     let image = ImageLayout::current();
     let map = layout::kernel_regions(&image, ram, Selected::DEVICES, mmu::virt_to_phys);
     if mmu::init(map.regions()).is_err() {
@@ -70,6 +92,7 @@ pub(crate) fn start(info: BootInfo) -> ! {
     console::init(Selected::init_console());
     logger::init();
     log_device_tree(&info);
+    let ram = if ram_from_device_tree { ram } else { ram_from_firmware(ram) };
     mm::heap::init(image.end, ram.end() - mmu::virt_to_phys(image.end));
     irq::init(Selected::init_interrupts(info.boot_el == 3));
     irq::register(Selected::UART_INTID, console::receive_interrupt).expect("console interrupt");
@@ -86,6 +109,9 @@ pub(crate) fn start(info: BootInfo) -> ! {
         Selected::interrupt_controller_name(),
         if pan { ", PAN on" } else { "" }
     );
+    if let Some(model) = Selected::model() {
+        log::info!("board: {model}");
+    }
     // From here on this context is the idle task; `main` is the first real task.
     sched::scheduler::init(time::duration_to_ticks(DEFAULT_TIME_SLICE, time::frequency()));
     let main = task::Builder::new().name("main").stack_size(MAIN_STACK_SIZE).spawn(|| {

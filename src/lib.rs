@@ -70,7 +70,7 @@ pub mod power;
 #[cfg(target_os = "none")]
 pub use kernel::boot_exception_level;
 #[cfg(target_os = "none")]
-pub use power::exit;
+pub use power::{exit, reboot};
 
 /// For ilusion's own QEMU tests and benchmarks: processor primitives an
 /// application has no reason to call, some of which bypass the OS's rules

@@ -1,4 +1,9 @@
-//! Ending the program: powering off with an exit status.
+//! Ending the program: powering off with an exit status, or rebooting.
+//!
+//! [`reboot`] resets the whole machine through the board
+//! ([`crate::board::Board::reboot`]): PSCI `SYSTEM_RESET` on QEMU virt, the
+//! power-management watchdog on the Raspberry Pis. QEMU started with
+//! `-no-reboot` exits (status 0) instead of booting again.
 //!
 //! In QEMU the status reaches the host through semihosting (the runner
 //! always passes `-semihosting`), so `just run` exits with it. Without
@@ -16,4 +21,16 @@ pub fn exit(code: i32) -> ! {
     crate::console::flush();
     crate::arch::semihosting::exit(code as u32);
     crate::arch::cpu::halt()
+}
+
+/// Resets the whole machine, after flushing the console; the board's
+/// loader boots the image again. Never returns. Kernel code only: an
+/// isolated task (at EL0) that calls it panics (it cannot reset the machine).
+pub fn reboot() -> ! {
+    use crate::board::{Board, Selected};
+    if crate::arch::user_mode::running_at_el0() {
+        panic!("reboot: an isolated task cannot reset the machine");
+    }
+    crate::console::flush();
+    Selected::reboot(crate::kernel::boot_exception_level())
 }

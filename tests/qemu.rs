@@ -227,7 +227,7 @@ const CASES: &[Case] = &[
         "hello",
         false,
         None,
-        &["rpi3 (EL3 at boot, 948 MiB RAM", PI3_IRQ, "hello from rpi3"],
+        &["rpi3 (EL3 at boot, 960 MiB RAM", PI3_IRQ, "hello from rpi3"],
     ),
     pi("rpi3", "raw image boot at EL2", "hello", true, None, &["rpi3 (EL2 at boot", PI3_IRQ, "hello from rpi3"]),
     pi("rpi3", "raw image: console input", "uart_echo", true, ECHO, &["echo: [ping pong]"]),
@@ -238,12 +238,51 @@ const CASES: &[Case] = &[
         "hello",
         false,
         None,
-        &["rpi4 (EL3 at boot, 948 MiB RAM", PI4_IRQ, "hello from rpi4"],
+        &["rpi4 (EL3 at boot, 960 MiB RAM", PI4_IRQ, "hello from rpi4"],
     ),
     pi("rpi4", "raw image boot at EL2", "hello", true, None, &["rpi4 (EL2 at boot", PI4_IRQ, "hello from rpi4"]),
     pi("rpi4", "raw image: console input", "uart_echo", true, ECHO, &["echo: [ping pong]"]),
     Case { qemu: ICOUNT, ..pi("rpi4", "raw image: timer interrupts", "timer", true, None, &["timer ok"]) },
     case("exit(42)", "exit_code", 42, &["exiting with 42"]),
+    // No device tree: RAM and model come from the firmware's mailbox. QEMU gives
+    // the ARM its 1 GiB low RAM minus the VideoCore's 64 MiB (vcram-size), 960 MiB.
+    pi("rpi3", "mailbox: RAM and model from the firmware", "hello", false, None, &[
+        "rpi3 (EL3 at boot, 960 MiB RAM",
+        "board: Raspberry Pi 3 Model B rev 1.2 (revision code 0xa02082)",
+    ]),
+    pi("rpi4", "mailbox: RAM and model from the firmware", "hello", true, None, &[
+        "rpi4 (EL2 at boot, 960 MiB RAM",
+        "board: Raspberry Pi 4 Model B rev 1.5 (revision code 0xb03115)",
+    ]),
+    Case {
+        qemu: &["-global", "bcm2835-fb.vcram-size=0x8000000"],
+        ..pi("rpi3", "mailbox: RAM follows the VideoCore's share", "hello", true, None, &["896 MiB RAM"])
+    },
+    Case {
+        qemu: &["-global", "bcm2835-fb.vcram-size=0x8000000"],
+        ..pi("rpi4", "mailbox: RAM follows the VideoCore's share", "hello", false, None, &["896 MiB RAM"])
+    },
+    // QEMU exits on the guest's reset (-no-reboot), status 0; halting instead times out.
+    Case {
+        name: "reboot resets the machine (-no-reboot: QEMU exits)",
+        image: "reboot",
+        on: On::AllBoards,
+        qemu: &["-no-reboot"],
+        raw: false,
+        input: None,
+        exit: Some(0),
+        expect: &["rebooting the machine"],
+    },
+    Case {
+        name: "reboot from a kernel started at EL2 (PSCI through smc)",
+        image: "reboot",
+        on: On::Board("qemu-virt"),
+        qemu: &["-no-reboot", "-machine", "virtualization=on"],
+        raw: false,
+        input: None,
+        exit: Some(0),
+        expect: &["(EL2 at boot", "rebooting the machine"],
+    },
     case(
         "panic exits 101",
         "panic",
@@ -995,6 +1034,15 @@ fn check(case: &Case, o: &Outcome) -> Vec<String> {
     for line in case.expect {
         if !o.output.contains(line) {
             problems.push(format!("output lacks {line:?}"));
+        }
+    }
+    // With -no-reboot a guest runs once: a second boot would print its lines again.
+    if case.qemu.contains(&"-no-reboot") {
+        for line in case.expect {
+            let times = o.output.matches(line).count();
+            if times > 1 {
+                problems.push(format!("output has {line:?} {times} times, expected once (booted again?)"));
+            }
         }
     }
     problems

@@ -7,6 +7,7 @@
 //! QEMU arguments: `boards/qemu-virt/qemu.args`.
 
 use crate::arch::mmu::phys_to_virt;
+use crate::arch::psci;
 use crate::board::Board;
 use crate::console::SerialPort;
 use crate::drivers::{gic::Gic, pl011::Pl011};
@@ -69,5 +70,14 @@ impl Board for QemuVirt {
             Some(_) => "GICv2",
             None => "no interrupt controller",
         }
+    }
+
+    /// Through PSCI `SYSTEM_RESET`, which QEMU serves unless it started
+    /// ilusion at EL3 (no firmware below it): then the core just halts.
+    fn reboot(boot_el: u8) -> ! {
+        if let Some(conduit) = psci::Conduit::for_boot_level(boot_el) {
+            psci::system_reset(conduit);
+        }
+        crate::arch::cpu::halt()
     }
 }

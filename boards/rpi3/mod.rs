@@ -3,9 +3,11 @@
 //! Memory map (BCM2835 ARM Peripherals, with the bus address 0x7Exx_xxxx
 //! seen by the ARM at 0x3Fxx_xxxx):
 //! - RAM from 0; the top (from about 0x3B40_0000) belongs to the VideoCore.
-//!   The firmware's device tree says exactly; without one, `RAM` is used.
+//!   The firmware's device tree says exactly; without one, the firmware's
+//!   mailbox does, and if it does not answer, `RAM` is used.
 //! - peripherals 0x3F00_0000..0x4000_0000: interrupt controller at
-//!   0x3F00_B200, GPIO at 0x3F20_0000, PL011 UART0 at 0x3F20_1000;
+//!   0x3F00_B200, GPIO at 0x3F20_0000, PL011 UART0 at 0x3F20_1000, PM
+//!   watchdog (reboot) at 0x3F10_0000, mailbox at 0x3F00_B880;
 //! - ARM-local block (timer routing, IRQ sources) at 0x4000_0000.
 //!
 //! UART0 is on GPIO 14 (TXD) and 15 (RXD) as ALT0 once `config.txt` has
@@ -20,11 +22,13 @@
 //! delays its timer interrupts on a busy host.
 
 use crate::arch::mmu::phys_to_virt;
-use crate::board::Board;
+use crate::board::{Board, Model};
 use crate::console::SerialPort;
 use crate::drivers::bcm2836_local::Timer;
 use crate::drivers::bcm2837_irq::{self, Bcm2837Interrupts};
 use crate::drivers::bcm_gpio::{Chip, Gpio};
+use crate::drivers::bcm_mailbox::Mailbox;
+use crate::drivers::bcm_pm_watchdog::PmWatchdog;
 use crate::drivers::pl011::Pl011;
 use crate::irq::{IntId, InterruptController};
 use crate::mm::layout::{DeviceRegion, PhysRange};
@@ -34,6 +38,8 @@ const PERIPHERALS: u64 = 0x3f00_0000;
 const INTERRUPTS: u64 = PERIPHERALS + 0xb200;
 const GPIO: u64 = PERIPHERALS + 0x20_0000;
 const UART: u64 = PERIPHERALS + 0x20_1000;
+const POWER_MANAGEMENT: u64 = PERIPHERALS + 0x10_0000;
+const MAILBOX: u64 = PERIPHERALS + 0xb880;
 const ARM_LOCAL: u64 = 0x4000_0000;
 
 /// UART0's clock, as `init_uart_clock=48000000` in config.txt sets it.
@@ -44,6 +50,10 @@ const UART_CLOCK_HZ: u32 = 48_000_000;
 static GPIO_DEVICE: Gpio = unsafe { Gpio::new(phys_to_virt(GPIO), Chip::Bcm2837) };
 // SAFETY: as above.
 static UART_DEVICE: Pl011 = unsafe { Pl011::new(phys_to_virt(UART)) };
+// SAFETY: the mailbox is inside the peripherals `DEVICES` maps; only this board uses it.
+static MAILBOX_DEVICE: Mailbox = unsafe { Mailbox::new(phys_to_virt(MAILBOX)) };
+// SAFETY: the PM block is inside the peripherals `DEVICES` maps; only `reboot` uses it.
+static WATCHDOG: PmWatchdog = unsafe { PmWatchdog::new(phys_to_virt(POWER_MANAGEMENT)) };
 static INTC: Once<Bcm2837Interrupts> = Once::new();
 
 /// The Raspberry Pi 3 (and QEMU's `raspi3b`).
@@ -82,5 +92,20 @@ impl Board for RaspberryPi3 {
 
     fn interrupt_controller_name() -> &'static str {
         "BCM2836 local + BCM2835 interrupt controller"
+    }
+
+    /// Through the PM watchdog (the firmware offers no PSCI reset here).
+    fn reboot(_boot_el: u8) -> ! {
+        WATCHDOG.reset()
+    }
+
+    /// From the firmware, through the mailbox's property channel.
+    fn ram_from_firmware() -> Option<PhysRange> {
+        MAILBOX_DEVICE.arm_memory().ok()
+    }
+
+    fn model() -> Option<Model> {
+        let revision = MAILBOX_DEVICE.board_revision().ok()?;
+        Some(Model { name: revision.name(), minor: revision.minor(), code: revision.0 })
     }
 }

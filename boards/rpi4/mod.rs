@@ -3,11 +3,13 @@
 //! Memory map in the firmware's default "low peripheral" mode (BCM2711 ARM
 //! Peripherals, bus address 0x7Exx_xxxx seen by the ARM at 0xFExx_xxxx):
 //! - RAM from 0. The firmware's device tree gives the first bank (below
-//!   the VideoCore's share); without one, `RAM` is used: 948 MiB, which
-//!   every Pi 4 (1 GiB and up) has for the ARM below the VideoCore's
-//!   default share, so the default is safe on all of them.
+//!   the VideoCore's share); without one, the firmware's mailbox does
+//!   (the same first bank), and if it does not answer, `RAM` is used:
+//!   948 MiB, which every Pi 4 (1 GiB and up) has for the ARM below the
+//!   VideoCore's default share, so the default is safe on all of them.
 //! - peripherals 0xFE00_0000..0xFF80_0000: GPIO at 0xFE20_0000, PL011
-//!   UART0 at 0xFE20_1000;
+//!   UART0 at 0xFE20_1000, the PM watchdog (reboot) at 0xFE10_0000, the
+//!   mailbox at 0xFE00_B880;
 //! - ARM-local block and GIC-400 from 0xFF80_0000: distributor at
 //!   0xFF84_1000, CPU interface at 0xFF84_2000.
 //!
@@ -24,9 +26,11 @@
 //! delays its timer interrupts on a busy host.
 
 use crate::arch::mmu::phys_to_virt;
-use crate::board::Board;
+use crate::board::{Board, Model};
 use crate::console::SerialPort;
 use crate::drivers::bcm_gpio::{Chip, Gpio};
+use crate::drivers::bcm_mailbox::Mailbox;
+use crate::drivers::bcm_pm_watchdog::PmWatchdog;
 use crate::drivers::{gic::Gic, pl011::Pl011};
 use crate::irq::{IntId, InterruptController};
 use crate::mm::layout::{DeviceRegion, PhysRange};
@@ -35,6 +39,8 @@ use spin::Once;
 const PERIPHERALS: u64 = 0xfe00_0000;
 const GPIO: u64 = PERIPHERALS + 0x20_0000;
 const UART: u64 = PERIPHERALS + 0x20_1000;
+const POWER_MANAGEMENT: u64 = PERIPHERALS + 0x10_0000;
+const MAILBOX: u64 = PERIPHERALS + 0xb880;
 const ARM_LOCAL: u64 = 0xff80_0000;
 const GICD: u64 = 0xff84_1000;
 const GICC: u64 = 0xff84_2000;
@@ -47,6 +53,10 @@ const UART_CLOCK_HZ: u32 = 48_000_000;
 static GPIO_DEVICE: Gpio = unsafe { Gpio::new(phys_to_virt(GPIO), Chip::Bcm2711) };
 // SAFETY: as above.
 static UART_DEVICE: Pl011 = unsafe { Pl011::new(phys_to_virt(UART)) };
+// SAFETY: the mailbox is inside the peripherals `DEVICES` maps; only this board uses it.
+static MAILBOX_DEVICE: Mailbox = unsafe { Mailbox::new(phys_to_virt(MAILBOX)) };
+// SAFETY: the PM block is inside the peripherals `DEVICES` maps; only `reboot` uses it.
+static WATCHDOG: PmWatchdog = unsafe { PmWatchdog::new(phys_to_virt(POWER_MANAGEMENT)) };
 static GIC: Once<Gic> = Once::new();
 
 /// The Raspberry Pi 4 (and QEMU's `raspi4b`).
@@ -85,5 +95,20 @@ impl Board for RaspberryPi4 {
 
     fn interrupt_controller_name() -> &'static str {
         "GIC-400 (GICv2)"
+    }
+
+    /// Through the PM watchdog (the firmware offers no PSCI reset here).
+    fn reboot(_boot_el: u8) -> ! {
+        WATCHDOG.reset()
+    }
+
+    /// From the firmware, through the mailbox's property channel.
+    fn ram_from_firmware() -> Option<PhysRange> {
+        MAILBOX_DEVICE.arm_memory().ok()
+    }
+
+    fn model() -> Option<Model> {
+        let revision = MAILBOX_DEVICE.board_revision().ok()?;
+        Some(Model { name: revision.name(), minor: revision.minor(), code: revision.0 })
     }
 }

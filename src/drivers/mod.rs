@@ -5,6 +5,8 @@
 //! - [`pl011`]: the ARM PL011 UART (QEMU virt, UART0 on the Raspberry Pis);
 //! - [`gic`]: the ARM GIC v2/v3 (QEMU virt, the Pi 4's GIC-400);
 //! - [`bcm_gpio`]: pin functions and pulls on the Pi 3 and Pi 4;
+//! - [`bcm_mailbox`]: the Pis' firmware property channel (model, revision, RAM);
+//! - [`bcm_pm_watchdog`]: the Pis' power-management watchdog, which resets the chip;
 //! - [`bcm2837_irq`]: the Pi 3's two-level interrupt controller, built from
 //!   [`bcm2836_local`] and [`bcm2835_intc`].
 
@@ -12,6 +14,8 @@ pub mod bcm2835_intc;
 pub mod bcm2836_local;
 pub mod bcm2837_irq;
 pub mod bcm_gpio;
+pub mod bcm_mailbox;
+pub mod bcm_pm_watchdog;
 pub mod gic;
 pub mod gicv2_targets;
 pub mod mmio;

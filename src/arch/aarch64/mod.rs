@@ -10,6 +10,7 @@
 //! - `switch.s` + [`context`]: switching from one task to another;
 //! - [`cpu`]: interrupt masking, waiting, the timer, and other registers and instructions of this core;
 //! - [`semihosting`]: how a test image tells QEMU its exit status;
+//! - [`psci`]: asking the firmware (or QEMU) to reset the machine;
 //! - [`user_access`]: checked copies to and from user memory, and PAN;
 //! - [`user_mode`]: entering EL0; [`svc`]: the instruction EL0 calls the kernel with.
 //!
@@ -29,6 +30,10 @@ pub mod context;
 pub mod cpu;
 #[cfg(target_os = "none")]
 pub mod exception;
+// Boards without PSCI (the Raspberry Pis) leave it unused.
+#[cfg(target_os = "none")]
+#[allow(dead_code)]
+pub mod psci;
 #[cfg(target_os = "none")]
 pub mod semihosting;
 #[cfg(target_os = "none")]

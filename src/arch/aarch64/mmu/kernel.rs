@@ -241,6 +241,22 @@ impl TableAllocator for HeapTables {
     }
 }
 
+/// Adds `size` bytes of RAM at physical `pa` to the kernel's linear map, as
+/// data, with tables from the boot pool (before the heap exists): for RAM
+/// learnt after [`init`], e.g. from the Raspberry Pi firmware. Only new
+/// entries are written (no live one changes), so no TLB entry goes stale.
+pub fn extend_linear_map(pa: u64, size: u64) -> Result<(), MapError> {
+    // The same order as `init`: the pool, then the tables.
+    let mut pool = POOL.lock();
+    let mut tables = KERNEL_TABLES.lock();
+    let tables = tables.as_mut().ok_or(MapError::NoKernelTables)?;
+    tables.map(phys_to_virt(pa), pa, size, Attributes::KERNEL_DATA, &mut *pool)?;
+    // Make the new entries visible to the table walker before they are used.
+    aarch64_cpu::asm::barrier::dsb(aarch64_cpu::asm::barrier::ISHST);
+    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+    Ok(())
+}
+
 /// Maps `size` bytes of RAM at physical `pa` to kernel address `va` as data
 /// (used for task stacks, outside the linear map). Tables come from the heap
 /// and stay, to be reused by later mappings of the same range.
