@@ -108,7 +108,6 @@ impl Board for RaspberryPi4 {
     }
 
     fn model() -> Option<Model> {
-        let revision = MAILBOX_DEVICE.board_revision().ok()?;
-        Some(Model { name: revision.name(), minor: revision.minor(), code: revision.0 })
+        MAILBOX_DEVICE.board_revision().ok().map(Model::from)
     }
 }

@@ -115,6 +115,13 @@ impl BoardRevision {
     }
 }
 
+/// What a Pi board reports as its `Board::model`.
+impl From<BoardRevision> for crate::board::Model {
+    fn from(revision: BoardRevision) -> Self {
+        Self { name: revision.name(), minor: revision.minor(), code: revision.0 }
+    }
+}
+
 /// The mailbox block (peripherals + 0xB880). One request at a time: the
 /// message buffer's lock is held from writing the request to reading the answer.
 pub struct Mailbox {
