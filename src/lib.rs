@@ -44,6 +44,7 @@ pub mod ipc;
 pub mod irq;
 pub mod logger;
 pub mod mm;
+pub mod percpu;
 pub mod sched;
 pub mod sync;
 pub mod syscall;

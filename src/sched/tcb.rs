@@ -95,6 +95,8 @@ pub struct Tcb {
     pub address_space: UnsafeCell<Option<crate::mm::address_space::AddressSpace>>,
     /// An isolated task's stack size in its own address space (0 for kernel tasks).
     pub user_stack_size: u64,
+    /// The cores it may run on (bit `n`: core `n`).
+    pub cpus: crate::percpu::CpuMask,
 }
 
 impl dyn TaskBody {
@@ -164,6 +166,7 @@ impl Tcb {
             parked: Cell::new(false),
             address_space: UnsafeCell::new(address_space),
             user_stack_size: 0,
+            cpus: crate::percpu::ALL_CPUS,
         }
     }
 

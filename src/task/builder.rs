@@ -9,6 +9,7 @@ use super::grants::Grants;
 use super::Priority;
 use crate::ipc::Grant;
 use crate::mm::shared_region::{Access, SharedMemory, SharedRegion};
+use crate::percpu::{CpuMask, ALL_CPUS, MAX_CPUS};
 use crate::sched::priority::Level;
 use crate::sched::stack::{TaskStacks, MAX_SLOT_STACK_SIZE};
 use alloc::boxed::Box;
@@ -42,6 +43,8 @@ pub enum SpawnError {
     /// An isolated task's result type is larger than its stack, where the
     /// value is made before the kernel copies it out.
     ResultTooLarge { size: usize, stack: usize },
+    /// The cores asked for (`Builder::cpu`, `Builder::cpus`) include none online.
+    NoAllowedCpu { mask: CpuMask, online: CpuMask },
 }
 
 impl core::fmt::Display for SpawnError {
@@ -67,6 +70,9 @@ impl core::fmt::Display for SpawnError {
             Self::ResultTooLarge { size, stack } => {
                 write!(f, "a result of {size} bytes cannot be made on a stack of {stack} bytes")
             }
+            Self::NoAllowedCpu { mask, online } => {
+                write!(f, "no core the task may run on is online (asked {mask:#x}, online {online:#x})")
+            }
             Self::CooperativeIsolated(p) => write!(
                 f,
                 "isolated tasks must be preemptible: {p:?} is a cooperative priority (use Priority::Preemptive)"
@@ -87,6 +93,8 @@ pub struct Builder {
     /// Channel endpoints and shared regions for an isolated task (`grant`,
     /// `share`); boxed, so that builders without any stay small.
     pub(super) grants: Option<Box<Grants>>,
+    /// The cores it may run on (`None`: any).
+    pub(super) affinity: Option<CpuMask>,
 }
 
 impl Builder {
@@ -149,14 +157,39 @@ impl Builder {
         self.grants().add_region(region, access)
     }
 
-    /// The task's level, and its kernel-side stacks (`stack_size` bytes in thread mode).
-    pub(super) fn level_and_stacks(&self, stack_size: usize) -> Result<(Level, TaskStacks), SpawnError> {
+    /// Pins the task to core `cpu`: it runs there and nowhere else.
+    pub fn cpu(self, cpu: usize) -> Self {
+        self.cpus(if cpu < MAX_CPUS { 1 << cpu } else { 0 })
+    }
+
+    /// Lets the task run only on the cores in `mask` (bit `n`: core `n`);
+    /// the default is every core. A mask naming no core online makes the
+    /// spawn fail with [`SpawnError::NoAllowedCpu`].
+    pub fn cpus(mut self, mask: CpuMask) -> Self {
+        self.affinity = Some(mask);
+        self
+    }
+
+    /// The cores the task may run on: the mask asked for, if it names a core online.
+    pub(super) fn allowed_cpus(&self) -> Result<CpuMask, SpawnError> {
+        let mask = self.affinity.unwrap_or(ALL_CPUS);
+        let online = crate::percpu::online_mask();
+        if mask & online == 0 {
+            return Err(SpawnError::NoAllowedCpu { mask, online });
+        }
+        Ok(mask & ALL_CPUS)
+    }
+
+    /// The task's level, the cores it may run on, and its kernel-side
+    /// stacks (`stack_size` bytes in thread mode).
+    pub(super) fn level_and_stacks(&self, stack_size: usize) -> Result<(Level, CpuMask, TaskStacks), SpawnError> {
         let priority = self.priority.unwrap_or_default();
         let level = priority.level().ok_or(SpawnError::InvalidPriority(priority))?;
+        let cpus = self.allowed_cpus()?;
         if stack_size > MAX_SLOT_STACK_SIZE {
             return Err(SpawnError::StackTooLarge { requested: stack_size, max: MAX_SLOT_STACK_SIZE });
         }
         let stacks = TaskStacks::new(stack_size).map_err(|_| SpawnError::OutOfMemory)?;
-        Ok((level, stacks))
+        Ok((level, cpus, stacks))
     }
 }

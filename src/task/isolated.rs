@@ -225,7 +225,7 @@ impl Builder {
             space.grant_shared(*address, region, attrs).map_err(|_| SpawnError::OutOfMemory)?;
         }
         // Taken last: a failure from here on gives them back to the cache, as a task's end does.
-        let (level, stacks) = self.level_and_stacks(KERNEL_SIDE_STACK_SIZE)?;
+        let (level, cpus, stacks) = self.level_and_stacks(KERNEL_SIDE_STACK_SIZE)?;
         let body = crate::mm::heap::try_box(IsolatedBody {
             pc: user_entry::<F, T> as *const () as u64,
             stack_top: STACK_TOP,
@@ -241,6 +241,7 @@ impl Builder {
         let start = TaskStart {
             name: self.name.clone(),
             level,
+            cpus,
             stacks,
             body,
             address_space: Some(space),

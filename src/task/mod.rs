@@ -64,7 +64,7 @@ mod on_target {
     pub use super::isolated::{dump_address_space, DEFAULT_USER_STACK_SIZE};
     pub(crate) use super::isolated_fault::{fail_isolated, isolated_fault, user_copy_fault};
     pub use super::park::park;
-    pub use super::spawn::{current, spawn, yield_now, JoinHandle, Task, DEFAULT_STACK_SIZE};
+    pub use super::spawn::{cpus_online, current, current_cpu, spawn, yield_now, JoinHandle, Task, DEFAULT_STACK_SIZE};
 }
 
 #[cfg(target_os = "none")]

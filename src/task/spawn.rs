@@ -59,6 +59,17 @@ pub fn current() -> Task {
     Task::from(scheduler::running(&masked))
 }
 
+/// The core the calling task runs on (a sample: unless the task is pinned
+/// with `Builder::cpu`, it may run on another core by the time it looks).
+pub fn current_cpu() -> usize {
+    crate::percpu::cpu_index()
+}
+
+/// How many cores run tasks.
+pub fn cpus_online() -> usize {
+    crate::percpu::online_count()
+}
+
 /// Lets other ready tasks of the same or higher urgency run first.
 pub fn yield_now() {
     if crate::arch::user_mode::running_at_el0() {
@@ -122,13 +133,13 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (level, stacks) = self.level_and_stacks(self.stack_size.unwrap_or(DEFAULT_STACK_SIZE))?;
+        let (level, cpus, stacks) = self.level_and_stacks(self.stack_size.unwrap_or(DEFAULT_STACK_SIZE))?;
         let packet = Packet::<F, T> { f: Cell::new(Some(f)), result: Cell::new(None) };
         let Ok(body) = crate::mm::heap::try_box(packet) else {
             crate::sched::stack::recycle(stacks);
             return Err(SpawnError::OutOfMemory); // the closure is dropped with the packet
         };
-        let start = TaskStart { name: self.name, level, stacks, body, address_space: None, user_stack_size: 0 };
+        let start = TaskStart { name: self.name, level, cpus, stacks, body, address_space: None, user_stack_size: 0 };
         start_task(start, take_packet_result::<F, T>)
     }
 }
@@ -137,6 +148,7 @@ impl Builder {
 pub(super) struct TaskStart {
     pub name: Option<String>,
     pub level: Level,
+    pub cpus: crate::percpu::CpuMask,
     pub stacks: TaskStacks,
     pub body: Box<dyn TaskBody>,
     pub address_space: Option<crate::mm::address_space::AddressSpace>,
@@ -177,6 +189,7 @@ pub(super) fn start_task<T>(mut start: TaskStart, take_result: TakeResult<T>) ->
         let body = Some(start.body);
         tcb.as_ptr().write(Tcb::new(id, name, start.level, context, Some(start.stacks), body, start.address_space));
         (*tcb.as_ptr()).user_stack_size = start.user_stack_size;
+        (*tcb.as_ptr()).cpus = start.cpus;
     }
     let masked = InterruptsMasked::new();
     // SAFETY: alive (our references) and on no queue.

@@ -16,6 +16,13 @@ pub fn affinity() -> (u8, u8, u8, u8) {
     ((m >> 32) as u8, (m >> 16) as u8, (m >> 8) as u8, m as u8)
 }
 
+/// This core's number: Aff0 of MPIDR_EL1 (the boards ilusion runs on
+/// number their cores 0 to 7 there, in one cluster).
+#[inline(always)]
+pub fn core_index() -> usize {
+    (MPIDR_EL1.get() & 0xff) as usize
+}
+
 /// Masks IRQs on this core and returns whether they were unmasked before.
 #[inline]
 pub fn disable_interrupts() -> bool {
