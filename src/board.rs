@@ -36,6 +36,12 @@ pub trait Board {
     /// Sets up the interrupt controller, everything disabled, and hands it
     /// over. `secure`: ilusion runs in the Secure world (started at EL3).
     fn init_interrupts(secure: bool) -> &'static dyn InterruptController;
+    /// Sets up core `cpu`'s own side of the interrupt controller (a core
+    /// other than the boot core, once it is up): its interface, its
+    /// private interrupts (the timer) and the inter-processor interrupts.
+    fn init_cpu_interrupts(cpu: usize) {
+        let _ = cpu;
+    }
     /// The interrupt controller, as the boot banner names it.
     fn interrupt_controller_name() -> &'static str;
     /// Resets the whole machine, as the reset button would. `boot_el`: the

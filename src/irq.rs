@@ -97,6 +97,23 @@ pub fn send_software_interrupt(id: IntId) -> Result<(), IrqError> {
     CONTROLLER.get().ok_or(IrqError::NoController)?.send_software(id)
 }
 
+/// Why one core interrupts another (an inter-processor interrupt).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ipi {
+    /// A task more urgent than the one it runs is ready for it: its handler
+    /// only acknowledges; the scheduler's check at the end of every
+    /// interrupt does the rest.
+    Reschedule,
+    /// The machine is stopping (a kernel failure on another core): halt.
+    Stop,
+}
+
+/// Interrupts core `cpu` with `ipi`. (Wired to the controllers' software
+/// interrupts by the SMP bring-up; until then it does nothing.)
+pub(crate) fn send_ipi(cpu: usize, ipi: Ipi) {
+    let _ = (cpu, ipi);
+}
+
 /// How many spurious interrupts (nothing pending on acknowledge) were seen.
 pub fn spurious_count() -> u64 {
     SPURIOUS.load(Ordering::Relaxed)

@@ -131,7 +131,10 @@ pub(crate) fn start(info: BootInfo) -> ! {
 /// with the kernel's tables, its vectors, its own stacks and, through the
 /// board, its interrupt controller interface and timer interrupt): it joins
 /// the scheduler and becomes its core's idle task.
-pub(crate) fn secondary_start(cpu: usize) -> ! {
+/// `exception_stack_top`: the top of the stack its exceptions use while it
+/// is idle (SP_EL1), which `arch` allocated with a guard page.
+pub(crate) fn secondary_start(cpu: usize, exception_stack_top: u64) -> ! {
+    let _ = exception_stack_top;
     crate::percpu::mark_online(cpu);
     loop {
         cpu::wait_for_interrupt();
