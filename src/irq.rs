@@ -6,7 +6,36 @@
 //! interrupt it is, runs its handler with interrupts masked, and signals the
 //! end of the interrupt. Then `arch::exception` lets the scheduler preempt
 //! the interrupted task if the handler made that due.
+//!
+//! ## Several cores
+//!
+//! Shared interrupts (devices: the UART) are routed to the boot core, core
+//! 0, and stay there. Private interrupts (the timer, which every core has
+//! its own of, and the IPIs below) exist once per core: [`register`]ing one
+//! enables it on the calling core and on every core that comes up after,
+//! when the board sets that core up (`Board::init_cpu_interrupts`). The
+//! kernel registers the timer and the IPIs on the boot core before the
+//! other cores start, so every core gets them.
+//!
+//! ## Interrupts between cores (IPIs)
+//!
+//! [`send_ipi`]`(cpu, ipi)` interrupts core `cpu` (the caller itself too)
+//! for one of two reasons, [`Ipi`]:
+//! - [`Ipi::Reschedule`]: its handler only counts it; the scheduler's check
+//!   at the end of every interrupt (`need_resched`) does the rest;
+//! - [`Ipi::Stop`]: its handler halts the core for good, interrupts masked.
+//!
+//! Each arrives as an interrupt of its own, whose number the controller
+//! chooses ([`InterruptController::ipi_id`], [`ipi_id`]): GIC SGIs 14
+//! (reschedule) and 15 (stop) on QEMU virt and the Pi 4, so applications'
+//! software interrupts keep 0 to 13; on the Pi 3, the receiving core's
+//! BCM2836 mailbox 0 (reschedule) or 1 (stop), IntIds 4 and 5 in its
+//! controller's numbering. The sender's earlier memory writes are visible
+//! to the receiver when its handler runs (the drivers put a barrier before
+//! the send). How many of each kind a core has taken: [`ipis_received`],
+//! one relaxed atomic load, cheap enough to poll.
 
+use crate::percpu::{PerCpu, MAX_CPUS};
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// An interrupt number as the controller knows it (GIC INTID, or a board's own numbering).
@@ -27,6 +56,18 @@ pub trait InterruptController: Sync {
     fn send_software(&self, id: IntId) -> Result<(), IrqError> {
         Err(IrqError::Unsupported(id))
     }
+    /// The interrupt `ipi` arrives as on the core it is sent to; `None` if
+    /// this controller cannot interrupt cores.
+    fn ipi_id(&self, ipi: Ipi) -> Option<IntId> {
+        let _ = ipi;
+        None
+    }
+    /// Makes `ipi_id(ipi)` pending on core `cpu` (which may be this one),
+    /// once the sender's earlier memory writes are visible to every core.
+    fn send_ipi(&self, cpu: usize, ipi: Ipi) -> Result<(), IrqError> {
+        let _ = (cpu, ipi);
+        Err(IrqError::NoIpi)
+    }
 }
 
 /// Interrupt numbers handlers can be registered for (GIC INTIDs 0 to 1019).
@@ -42,6 +83,10 @@ pub enum IrqError {
     NoController,
     /// The controller cannot raise this interrupt from software.
     Unsupported(IntId),
+    /// The controller cannot interrupt other cores.
+    NoIpi,
+    /// No core with this number can be interrupted (none such, or not up yet).
+    NoSuchCpu(usize),
 }
 
 impl core::fmt::Display for IrqError {
@@ -51,6 +96,8 @@ impl core::fmt::Display for IrqError {
             Self::AlreadyRegistered(id) => write!(f, "interrupt {id} already has a handler"),
             Self::NoController => f.write_str("no interrupt controller initialised"),
             Self::Unsupported(id) => write!(f, "interrupt {id} cannot be raised by software here"),
+            Self::NoIpi => f.write_str("this interrupt controller cannot interrupt other cores"),
+            Self::NoSuchCpu(cpu) => write!(f, "core {cpu} cannot be interrupted (no such core, or not up)"),
         }
     }
 }
@@ -108,10 +155,64 @@ pub enum Ipi {
     Stop,
 }
 
-/// Interrupts core `cpu` with `ipi`. (Wired to the controllers' software
-/// interrupts by the SMP bring-up; until then it does nothing.)
+/// Interrupts core `cpu` with `ipi` (see the module documentation); does
+/// nothing if it cannot (no such core, a controller without IPIs).
 pub(crate) fn send_ipi(cpu: usize, ipi: Ipi) {
-    let _ = (cpu, ipi);
+    let _ = try_send_ipi(cpu, ipi);
+}
+
+/// As [`send_ipi`], saying why it could not.
+pub(crate) fn try_send_ipi(cpu: usize, ipi: Ipi) -> Result<(), IrqError> {
+    if cpu >= MAX_CPUS {
+        return Err(IrqError::NoSuchCpu(cpu));
+    }
+    CONTROLLER.get().ok_or(IrqError::NoController)?.send_ipi(cpu, ipi)
+}
+
+/// The interrupt `ipi` arrives as (GIC SGI 14 or 15; the Pi 3's mailbox
+/// IntIds 4 or 5); `None` before boot set the controller up, or if it
+/// cannot interrupt cores.
+pub(crate) fn ipi_id(ipi: Ipi) -> Option<IntId> {
+    CONTROLLER.get()?.ipi_id(ipi)
+}
+
+/// Installs the IPI handlers (boot core, while it is the only one up, so
+/// that every core enables them when it comes up).
+pub(crate) fn register_ipi_handlers() -> Result<(), IrqError> {
+    let handlers: [(Ipi, Handler); 2] = [(Ipi::Reschedule, reschedule_interrupt), (Ipi::Stop, stop_interrupt)];
+    for (ipi, handler) in handlers {
+        if let Some(id) = ipi_id(ipi) {
+            register(id, handler)?;
+        }
+    }
+    Ok(())
+}
+
+/// IPIs taken, per core, per kind (indexed by `Ipi as usize`).
+static IPIS_RECEIVED: PerCpu<[AtomicU64; 2]> = PerCpu::new([const { [AtomicU64::new(0), AtomicU64::new(0)] }; MAX_CPUS]);
+
+fn count_ipi(ipi: Ipi) {
+    if let Some(counts) = IPIS_RECEIVED.iter().nth(crate::percpu::cpu_index()) {
+        counts[ipi as usize].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// How many `ipi`s core `cpu` has taken (their handlers ran) since boot.
+pub(crate) fn ipis_received(cpu: usize, ipi: Ipi) -> u64 {
+    IPIS_RECEIVED.iter().nth(cpu).map_or(0, |counts| counts[ipi as usize].load(Ordering::Relaxed))
+}
+
+/// [`Ipi::Reschedule`]: nothing more to do here; the scheduler's check at
+/// the end of the interrupt picks the task that became due.
+fn reschedule_interrupt(_: IntId) {
+    count_ipi(Ipi::Reschedule);
+}
+
+/// [`Ipi::Stop`]: this core stops for good, interrupts masked.
+fn stop_interrupt(_: IntId) {
+    count_ipi(Ipi::Stop);
+    #[cfg(target_os = "none")]
+    crate::arch::cpu::halt();
 }
 
 /// How many spurious interrupts (nothing pending on acknowledge) were seen.

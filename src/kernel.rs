@@ -97,6 +97,7 @@ pub(crate) fn start(info: BootInfo) -> ! {
     irq::init(Selected::init_interrupts(info.boot_el == 3));
     irq::register(Selected::UART_INTID, console::receive_interrupt).expect("console interrupt");
     irq::register(Selected::TIMER_INTID, sched::timer::interrupt).expect("timer interrupt");
+    irq::register_ipi_handlers().expect("IPI interrupts");
     let pan = crate::arch::user_access::enable_pan();
     cpu::enable_interrupts();
 

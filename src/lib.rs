@@ -84,6 +84,21 @@ pub mod internals {
     };
     pub use crate::arch::mmu::translate_user_view;
     pub use crate::arch::user_access;
+
+    /// Interrupts core `cpu` with `ipi` (`irq::send_ipi`), saying why not if it cannot.
+    pub fn send_ipi(cpu: usize, ipi: crate::irq::Ipi) -> Result<(), crate::irq::IrqError> {
+        crate::irq::try_send_ipi(cpu, ipi)
+    }
+
+    /// How many `ipi`s core `cpu` has taken since boot.
+    pub fn ipis_received(cpu: usize, ipi: crate::irq::Ipi) -> u64 {
+        crate::irq::ipis_received(cpu, ipi)
+    }
+
+    /// The interrupt `ipi` arrives as (`None`: this board cannot send it).
+    pub fn ipi_id(ipi: crate::irq::Ipi) -> Option<crate::irq::IntId> {
+        crate::irq::ipi_id(ipi)
+    }
 }
 
 /// Names the application's `main` function: `ilusion::entry!(main);`.

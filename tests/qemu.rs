@@ -129,6 +129,20 @@ const TIMEOUTS: &[&str] = &[
     "ok ipc_close",
     "all checks passed",
 ];
+/// What `ipi` must print.
+const IPI: &[&str] = &[
+    "ok ipi_ids_distinct",
+    "ok ipi_handlers_registered",
+    "ok ipi_to_self_sent",
+    "ok ipi_to_self_taken_once_unmasked",
+    "ok ipi_each_taken",
+    "self-IPI round trip: ",
+    "ok ipi_no_stray_interrupts",
+    "ok ipi_no_stop_received",
+    "send_ipi(8): core 8 cannot be interrupted (no such core, or not up)",
+    "ok ipi_bad_core_refused",
+    "all checks passed",
+];
 const PI3_IRQ: &str = "BCM2836 local + BCM2835 interrupt controller)";
 const PI4_IRQ: &str = "GIC-400 (GICv2))";
 const ECHO: Option<(&str, &str)> = Some(("type a line:", "ping pong\r"));
@@ -968,6 +982,23 @@ const CASES: &[Case] = &[
             "supervise window ok",
         ],
     },
+    // Inter-processor interrupts, sent by a core to itself (tests/guest/ipi.rs).
+    Case { qemu: ICOUNT, ..case("ipi: to this core, through the controller", "ipi", 0, IPI) },
+    Case { on: On::Board("qemu-virt"), qemu: &["-machine", "gic-version=3"], ..case("ipi: GICv3", "ipi", 0, IPI) },
+    Case { on: On::Board("qemu-virt"), qemu: &["-machine", "secure=on"], ..case("ipi: GICv2 at EL3", "ipi", 0, IPI) },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: &["-machine", "secure=on,gic-version=3"],
+        ..case("ipi: GICv3 at EL3", "ipi", 0, IPI)
+    },
+    Case { on: On::Board("qemu-virt"), qemu: &["-smp", "4"], ..case("ipi: GICv2, 4 cores", "ipi", 0, IPI) },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: &["-smp", "4", "-machine", "gic-version=3"],
+        ..case("ipi: GICv3, 4 cores", "ipi", 0, IPI)
+    },
+    pi("rpi3", "ipi: raw image at EL2", "ipi", true, None, IPI),
+    pi("rpi4", "ipi: raw image at EL2", "ipi", true, None, IPI),
 ];
 
 struct Outcome {

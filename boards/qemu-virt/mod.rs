@@ -4,6 +4,9 @@
 //! interface at 0x0801_0000, GICv3 redistributors from 0x080a_0000), PL011
 //! UART at 0x0900_0000 (SPI 1 = INTID 33), RAM from 0x4000_0000. The GIC
 //! version follows `-machine gic-version=2|3` and is detected at run time.
+//! Each core sets up its own side of the GIC when it comes up
+//! (`init_cpu_interrupts`); the UART's interrupt goes to core 0; IPIs are
+//! SGIs 14 and 15 ([`crate::drivers::gic`]).
 //! QEMU arguments: `boards/qemu-virt/qemu.args`.
 
 use crate::arch::mmu::phys_to_virt;
@@ -56,12 +59,20 @@ impl Board for QemuVirt {
         GIC.call_once(|| {
             if crate::arch::cpu::has_gicv3_sysregs() {
                 // SAFETY: the GIC is mapped by `DEVICES` and driven only here.
-                unsafe { Gic::new_v3(phys_to_virt(GIC_DIST), phys_to_virt(GICV3_REDIST), 1, secure) }
+                unsafe { Gic::new_v3(phys_to_virt(GIC_DIST), phys_to_virt(GICV3_REDIST), secure) }
             } else {
                 // SAFETY: as above.
                 unsafe { Gic::new_v2(phys_to_virt(GIC_DIST), phys_to_virt(GICV2_CPU)) }
             }
         })
+    }
+
+    /// The core's GIC CPU interface (GICv3: its redistributor too), and
+    /// its timer PPI and IPI SGIs as on the boot core.
+    fn init_cpu_interrupts(cpu: usize) {
+        if let Some(gic) = GIC.get() {
+            gic.init_cpu(cpu);
+        }
     }
 
     fn interrupt_controller_name() -> &'static str {

@@ -13,7 +13,10 @@
 //! UART0 is on GPIO 14 (TXD) and 15 (RXD) as ALT0 once `config.txt` has
 //! `dtoverlay=disable-bt` (otherwise the firmware gives UART0 to Bluetooth),
 //! clocked at 48 MHz by `init_uart_clock=48000000`. Interrupts use
-//! [`Bcm2837Interrupts`]' numbering: timers 0..=3, peripheral n = 32 + n.
+//! [`Bcm2837Interrupts`]' numbering: the core's timers 0..=3 and mailboxes
+//! 4..=7, peripheral n = 32 + n. Peripheral interrupts (UART0) go to core
+//! 0; each core takes its own CNTV timer and its mailboxes 0 and 1, which
+//! carry the IPIs, once it is set up (`init_cpu_interrupts`).
 //!
 //! QEMU arguments (`boards/rpi3/qemu.args`): `-machine raspi3b` with
 //! single-threaded TCG. Cores 1-3 wait in `wfe` loops (ilusion's or the
@@ -88,6 +91,14 @@ impl Board for RaspberryPi3 {
             // SAFETY: both blocks are mapped by `DEVICES` and driven only here.
             unsafe { Bcm2837Interrupts::new(phys_to_virt(ARM_LOCAL), phys_to_virt(INTERRUPTS)) }
         })
+    }
+
+    /// The core's CNTV timer interrupt routed to it, and its IPI mailboxes
+    /// enabled, as on the boot core.
+    fn init_cpu_interrupts(cpu: usize) {
+        if let Some(intc) = INTC.get() {
+            intc.init_cpu(cpu);
+        }
     }
 
     fn interrupt_controller_name() -> &'static str {

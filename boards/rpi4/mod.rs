@@ -17,7 +17,9 @@
 //! `init_uart_clock=48000000`. Interrupts are GIC INTIDs: the VideoCore's
 //! peripheral interrupt n is SPI 96 + n, so UART0 (57) is INTID 32 + 121.
 //! `enable_gic=1` in config.txt has the firmware route interrupts through
-//! the GIC instead of the legacy controller.
+//! the GIC instead of the legacy controller. Each core sets up its own side
+//! of the GIC when it comes up (`init_cpu_interrupts`); UART0's interrupt
+//! goes to core 0; IPIs are SGIs 14 and 15 ([`crate::drivers::gic`]).
 //!
 //! QEMU arguments (`boards/rpi4/qemu.args`): `-machine raspi4b` with
 //! single-threaded TCG. Cores 1-3 wait in `wfe` loops (ilusion's or the
@@ -91,6 +93,14 @@ impl Board for RaspberryPi4 {
             // SAFETY: the GIC is mapped by `DEVICES` and driven only here.
             unsafe { Gic::new_v2(phys_to_virt(GICD), phys_to_virt(GICC)) }
         })
+    }
+
+    /// The core's GIC CPU interface, and its timer PPI and IPI SGIs as on
+    /// the boot core.
+    fn init_cpu_interrupts(cpu: usize) {
+        if let Some(gic) = GIC.get() {
+            gic.init_cpu(cpu);
+        }
     }
 
     fn interrupt_controller_name() -> &'static str {

@@ -1,30 +1,83 @@
 //! The ARM Generic Interrupt Controller, versions 2 and 3, through the
-//! `arm-gic` crate, behind ilusion's [`InterruptController`] interface.
+//! `arm-gic` crate (0.10), behind ilusion's [`InterruptController`] interface.
 //!
 //! Which interrupt *group* to use depends on the security state the kernel
 //! runs in (see `docs/01-from-reset-to-main.md`): booted from EL3, ilusion
 //! stays in the Secure world and uses Secure groups; otherwise Non-secure
 //! group 1. On GICv2 the "group 0" registers (IAR/EOIR) are the right ones
 //! in every case: in the Non-secure view they handle the Non-secure group.
-//! GICv2 shared interrupts are also routed to this core
-//! ([`super::gicv2_targets`]).
+//! Every interrupt gets the same priority ([`PRIORITY`]).
+//!
+//! Several cores: the distributor is shared, but each core has its own CPU
+//! interface and its own copy of the private interrupts (INTIDs 0 to 31:
+//! the SGIs and PPIs such as the timer), which only that core can reach on
+//! GICv2 (banked registers), and which live in the core's redistributor on
+//! GICv3. So enabling a private interrupt ([`InterruptController::enable`])
+//! enables it on the calling core and remembers it; each other core, once
+//! up, switches its CPU interface on and enables the remembered ones on its
+//! side with the same group and priority ([`Gic::init_cpu`]). Shared
+//! interrupts (SPIs, such as the UART) stay routed to the core that
+//! enabled them, the boot core (GICv2: [`super::gicv2_targets`]; GICv3:
+//! the distributor's default, as `arm-gic` leaves it).
+//!
+//! Inter-processor interrupts are SGIs [`RESCHEDULE_SGI`] and [`STOP_SGI`]
+//! (14 and 15; applications may use 0 to 13 through
+//! `irq::send_software_interrupt`), sent through GICD_SGIR on GICv2
+//! (target list: the CPU interface each core recorded when it came up) and
+//! ICC_SGI1R_EL1 on GICv3 (target: the core's affinity).
 
+use super::gicv2_cpu_interface::CpuInterface;
 use super::gicv2_targets::Targets;
 use crate::critical::SpinLock;
-use crate::irq::{IntId, InterruptController};
+use crate::irq::{IntId, InterruptController, Ipi, IrqError};
+use crate::percpu::MAX_CPUS;
 use arm_gic::gicv2::GicV2;
-use arm_gic::gicv3::registers::GicdCtlr;
-use arm_gic::gicv3::{GicCpuInterface, GicV3, Group, SecureIntGroup};
+use arm_gic::gicv3::registers::{GicdCtlr, GicrSgi};
+use arm_gic::gicv3::{GicCpuInterface, GicRedistributorIterator, GicV3, Group, SecureIntGroup};
 use arm_gic::{InterruptGroup, Trigger, UniqueMmioPointer};
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
-pub enum Gic {
-    V2 { gic: SpinLock<GicV2<'static>>, targets: Targets },
-    V3 { gic: SpinLock<GicV3<'static>>, secure: bool },
-}
+/// The SGI that asks a core to reschedule ([`Ipi::Reschedule`]).
+pub const RESCHEDULE_SGI: IntId = 14;
+/// The SGI that stops a core for good ([`Ipi::Stop`]).
+pub const STOP_SGI: IntId = 15;
 
 /// The priority given to every interrupt (lower is more urgent).
 const PRIORITY: u8 = 0x80;
+/// The priority mask of every core: let every priority through.
+const PRIORITY_MASK: u8 = 0xff;
+
+pub struct Gic {
+    version: Version,
+    /// The private interrupts (INTIDs 0 to 31) enabled so far, a bit each:
+    /// each core that comes up enables them on its side.
+    private_enabled: AtomicU32,
+}
+
+enum Version {
+    V2 {
+        gic: SpinLock<GicV2<'static>>,
+        targets: Targets,
+        cpu_interface: CpuInterface,
+        /// Each core's CPU interface (a one-bit mask), recorded by the core
+        /// itself; 0 until it is up (and on a one-CPU GIC, which has no
+        /// target lists).
+        interface_of_core: [AtomicU8; MAX_CPUS],
+    },
+    V3 {
+        gic: SpinLock<GicV3<'static>>,
+        secure: bool,
+        /// Each core's redistributor (`arm-gic`'s index), by the core's
+        /// number (MPIDR Aff0), from the redistributors' GICR_TYPER.
+        redistributor_of_core: [Option<usize>; MAX_CPUS],
+    },
+}
+
+/// The calling core's number (MPIDR Aff0).
+fn this_core() -> usize {
+    crate::arch::cpu::core_index()
+}
 
 impl Gic {
     /// # Safety
@@ -34,42 +87,94 @@ impl Gic {
         let mut gic = unsafe { GicV2::new(gicd as *mut _, gicc as *mut _) };
         gic.setup();
         gic.enable_group0(true);
-        gic.set_priority_mask(0xff);
-        // SAFETY: promised by our caller; `arm-gic` never writes ITARGETSR.
+        gic.set_priority_mask(PRIORITY_MASK);
+        // SAFETY: promised by our caller; `arm-gic` never writes ITARGETSR or SGIR.
         let targets = unsafe { Targets::new(gicd) };
-        Self::V2 { gic: SpinLock::new("GIC", gic), targets }
+        // SAFETY: promised by our caller; `arm-gic` wrote GICC_CTLR in `setup`, and never again.
+        let cpu_interface = unsafe { CpuInterface::new(gicc) };
+        let interface_of_core = [const { AtomicU8::new(0) }; MAX_CPUS];
+        if let Some(slot) = interface_of_core.get(this_core()) {
+            slot.store(targets.this_cpu(), Ordering::Relaxed);
+        }
+        let gic = SpinLock::new("GIC", gic);
+        Self { version: Version::V2 { gic, targets, cpu_interface, interface_of_core }, private_enabled: AtomicU32::new(0) }
     }
 
     /// # Safety
-    /// `gicd` and `gicr` must be the mapped distributor and redistributors, used by nobody else.
-    pub unsafe fn new_v3(gicd: u64, gicr: u64, cpus: usize, secure: bool) -> Self {
+    /// `gicd` and `gicr` must be the mapped distributor and redistributors
+    /// (up to the one marked last), used by nobody else.
+    pub unsafe fn new_v3(gicd: u64, gicr: u64, secure: bool) -> Self {
+        let gicr = NonNull::new(gicr as *mut GicrSgi).expect("GICv3 redistributors");
+        let mut redistributor_of_core = [None; MAX_CPUS];
+        let mut count = 0;
+        // SAFETY: promised by our caller; the iterator is gone before `GicV3` takes the registers.
+        let redistributors = unsafe { GicRedistributorIterator::new(gicr) }.expect("GICv3 redistributors");
+        for (index, redistributor) in redistributors.enumerate() {
+            let core = (redistributor.typer().core_mpidr() & 0xff) as usize;
+            if let Some(slot) = redistributor_of_core.get_mut(core) {
+                *slot = Some(index);
+            }
+            count += 1;
+        }
         // SAFETY: promised by our caller.
         let gicd = unsafe { UniqueMmioPointer::new(NonNull::new(gicd as *mut _).unwrap()) };
         // SAFETY: promised by our caller.
-        let mut gic =
-            unsafe { GicV3::new(gicd, NonNull::new(gicr as *mut _).unwrap(), cpus) }.expect("GICv3 redistributors");
-        gic.setup(0);
+        let mut gic = unsafe { GicV3::new(gicd, gicr, count) }.expect("GICv3 redistributors");
+        let boot = redistributor_of_core.get(this_core()).copied().flatten().expect("the boot core's redistributor");
+        gic.setup(boot);
         if secure {
             gic.gicd_set_control(GicdCtlr::EnableGrp1S);
         }
-        GicCpuInterface::set_priority_mask(0xff);
-        Self::V3 { gic: SpinLock::new("GIC", gic), secure }
+        GicCpuInterface::set_priority_mask(PRIORITY_MASK);
+        let gic = SpinLock::new("GIC", gic);
+        Self { version: Version::V3 { gic, secure, redistributor_of_core }, private_enabled: AtomicU32::new(0) }
     }
 
     pub fn version(&self) -> u8 {
-        match self {
-            Self::V2 { .. } => 2,
-            Self::V3 { .. } => 3,
+        match self.version {
+            Version::V2 { .. } => 2,
+            Version::V3 { .. } => 3,
         }
     }
-}
 
-impl InterruptController for Gic {
-    fn enable(&self, id: IntId, level_triggered: bool) {
+    /// Sets up the calling core, `cpu` (not the boot core), once it is up:
+    /// its CPU interface on with the boot core's priority mask, and every
+    /// private interrupt enabled so far (the timer, the IPIs) enabled on its
+    /// side, as on the boot core.
+    pub fn init_cpu(&self, cpu: usize) {
+        debug_assert_eq!(cpu, this_core(), "init_cpu runs on the core it sets up");
+        match &self.version {
+            Version::V2 { gic, targets, cpu_interface, interface_of_core } => {
+                if let Some(slot) = interface_of_core.get(cpu) {
+                    slot.store(targets.this_cpu(), Ordering::Relaxed);
+                }
+                gic.lock().set_priority_mask(PRIORITY_MASK);
+                cpu_interface.enable();
+            }
+            Version::V3 { gic, redistributor_of_core, .. } => {
+                let Some(index) = redistributor_of_core.get(cpu).copied().flatten() else {
+                    log::warn!("GICv3: core {cpu} has no redistributor; it gets no interrupts");
+                    return;
+                };
+                // System-register access, the redistributor awake, EOI deactivates.
+                gic.lock().init_cpu(index);
+                GicCpuInterface::enable_group1(true);
+                GicCpuInterface::set_priority_mask(PRIORITY_MASK);
+            }
+        }
+        let private = self.private_enabled.load(Ordering::Acquire);
+        for id in (0..32).filter(|id| private & (1 << id) != 0) {
+            self.enable_on_this_core(id, true);
+        }
+    }
+
+    /// Group, priority, trigger (shared interrupts), routing and enable bit
+    /// of `id`, as seen from the calling core.
+    fn enable_on_this_core(&self, id: IntId, level_triggered: bool) {
         let intid = arm_gic::IntId::try_from(id).expect("valid interrupt id");
         let trigger = if level_triggered { Trigger::Level } else { Trigger::Edge };
-        match self {
-            Self::V2 { gic, targets } => {
+        match &self.version {
+            Version::V2 { gic, targets, .. } => {
                 let mut gic = gic.lock();
                 gic.set_group(intid, InterruptGroup::Group0);
                 gic.set_interrupt_priority(intid, PRIORITY);
@@ -79,9 +184,14 @@ impl InterruptController for Gic {
                 }
                 let _ = gic.enable_interrupt(intid, true);
             }
-            Self::V3 { gic, secure } => {
+            Version::V3 { gic, secure, redistributor_of_core } => {
                 let mut gic = gic.lock();
-                let cpu = intid.is_private().then_some(0);
+                let cpu = if intid.is_private() {
+                    let Some(index) = redistributor_of_core.get(this_core()).copied().flatten() else { return };
+                    Some(index)
+                } else {
+                    None
+                };
                 let group = if *secure { Group::Secure(SecureIntGroup::Group1S) } else { Group::Group1NS };
                 let _ = gic.set_group(intid, cpu, group);
                 let _ = gic.set_interrupt_priority(intid, cpu, PRIORITY);
@@ -93,58 +203,97 @@ impl InterruptController for Gic {
         }
     }
 
+    /// Raises SGI `sgi` on core `cpu` (which may be the calling core).
+    fn send_sgi(&self, sgi: IntId, cpu: usize) -> Result<(), IrqError> {
+        let intid = arm_gic::IntId::try_from(sgi).ok().filter(|i| i.is_sgi()).ok_or(IrqError::Unsupported(sgi))?;
+        // What the sender wrote before must be visible to the core the SGI interrupts.
+        aarch64_cpu::asm::barrier::dsb(aarch64_cpu::asm::barrier::ISHST);
+        match &self.version {
+            Version::V2 { targets, .. } if cpu == this_core() => targets.send_sgi_to_self(sgi),
+            Version::V2 { targets, interface_of_core, .. } => {
+                let interface = interface_of_core.get(cpu).map_or(0, |i| i.load(Ordering::Relaxed));
+                if interface == 0 {
+                    return Err(IrqError::NoSuchCpu(cpu));
+                }
+                targets.send_sgi(sgi, interface);
+            }
+            Version::V3 { redistributor_of_core, .. } => {
+                if redistributor_of_core.get(cpu).copied().flatten().is_none() {
+                    return Err(IrqError::NoSuchCpu(cpu));
+                }
+                // Every core is in the boot core's cluster (Aff3.Aff2.Aff1); Aff0 is its number.
+                let (aff3, aff2, aff1, _) = crate::arch::cpu::affinity();
+                let target = arm_gic::gicv3::SgiTarget::List {
+                    affinity3: aff3,
+                    affinity2: aff2,
+                    affinity1: aff1,
+                    target_list: 1 << cpu,
+                };
+                GicCpuInterface::send_sgi(intid, target, arm_gic::gicv3::SgiTargetGroup::CurrentGroup1)
+                    .map_err(|_| IrqError::Unsupported(sgi))?
+            }
+        }
+        Ok(())
+    }
+}
+
+impl InterruptController for Gic {
+    /// A private interrupt (0 to 31) is enabled on the calling core now and
+    /// on every core that comes up later ([`Gic::init_cpu`]).
+    fn enable(&self, id: IntId, level_triggered: bool) {
+        if id < 32 {
+            self.private_enabled.fetch_or(1 << id, Ordering::AcqRel);
+        }
+        self.enable_on_this_core(id, level_triggered);
+    }
+
+    /// A private interrupt is disabled on the calling core, and no longer
+    /// enabled on cores that come up later.
     fn disable(&self, id: IntId) {
         let intid = arm_gic::IntId::try_from(id).expect("valid interrupt id");
-        match self {
-            Self::V2 { gic, .. } => {
+        if id < 32 {
+            self.private_enabled.fetch_and(!(1 << id), Ordering::AcqRel);
+        }
+        match &self.version {
+            Version::V2 { gic, .. } => {
                 let _ = gic.lock().enable_interrupt(intid, false);
             }
-            Self::V3 { gic, .. } => {
-                let _ = gic.lock().enable_interrupt(intid, intid.is_private().then_some(0), false);
+            Version::V3 { gic, redistributor_of_core, .. } => {
+                let cpu = redistributor_of_core.get(this_core()).copied().flatten();
+                let _ = gic.lock().enable_interrupt(intid, if intid.is_private() { cpu } else { None }, false);
             }
         }
     }
 
     fn acknowledge(&self) -> Option<IntId> {
-        match self {
-            Self::V2 { gic, .. } => gic.lock().get_and_acknowledge_interrupt(InterruptGroup::Group0),
-            Self::V3 { .. } => GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1),
+        match &self.version {
+            Version::V2 { gic, .. } => gic.lock().get_and_acknowledge_interrupt(InterruptGroup::Group0),
+            Version::V3 { .. } => GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1),
         }
         .map(u32::from)
     }
 
-    fn send_software(&self, id: IntId) -> Result<(), crate::irq::IrqError> {
-        let intid = arm_gic::IntId::try_from(id).ok().filter(|i| i.is_sgi());
-        let intid = intid.ok_or(crate::irq::IrqError::Unsupported(id))?;
-        match self {
-            // The lock masks interrupts: the SGI is taken once it is released.
-            Self::V2 { gic, .. } => gic.lock().send_sgi(
-                intid,
-                arm_gic::gicv2::SgiTarget::List {
-                    target_list_filter: arm_gic::gicv2::SgiTargetListFilter::ForwardSelfOnly,
-                    target_list: 0,
-                },
-            ),
-            Self::V3 { .. } => {
-                let (aff3, aff2, aff1, aff0) = crate::arch::cpu::affinity();
-                let target = arm_gic::gicv3::SgiTarget::List {
-                    affinity3: aff3,
-                    affinity2: aff2,
-                    affinity1: aff1,
-                    target_list: 1 << (aff0 & 15),
-                };
-                GicCpuInterface::send_sgi(intid, target, arm_gic::gicv3::SgiTargetGroup::CurrentGroup1)
-                    .map_err(|_| crate::irq::IrqError::Unsupported(id))?
-            }
-        }
-        Ok(())
+    fn send_software(&self, id: IntId) -> Result<(), IrqError> {
+        self.send_sgi(id, this_core())
+    }
+
+    fn ipi_id(&self, ipi: Ipi) -> Option<IntId> {
+        Some(match ipi {
+            Ipi::Reschedule => RESCHEDULE_SGI,
+            Ipi::Stop => STOP_SGI,
+        })
+    }
+
+    fn send_ipi(&self, cpu: usize, ipi: Ipi) -> Result<(), IrqError> {
+        let sgi = self.ipi_id(ipi).ok_or(IrqError::NoIpi)?;
+        self.send_sgi(sgi, cpu)
     }
 
     fn end_of_interrupt(&self, id: IntId) {
         let intid = arm_gic::IntId::try_from(id).expect("valid interrupt id");
-        match self {
-            Self::V2 { gic, .. } => gic.lock().end_interrupt(intid, InterruptGroup::Group0),
-            Self::V3 { .. } => GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1),
+        match &self.version {
+            Version::V2 { gic, .. } => gic.lock().end_interrupt(intid, InterruptGroup::Group0),
+            Version::V3 { .. } => GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1),
         }
     }
 }

@@ -10,8 +10,8 @@
 //!
 //! The GIC is the one device whose registers are not declared here: the
 //! `arm-gic` crate ([`super::gic`]) drives them through its own pointer
-//! type; only the targets it leaves alone ([`super::gicv2_targets`]) go
-//! through [`Mmio`].
+//! type; only the few registers it leaves alone ([`super::gicv2_targets`],
+//! [`super::gicv2_cpu_interface`]) go through [`Mmio`].
 
 use core::marker::PhantomData;
 use core::ops::Deref;

@@ -17,6 +17,7 @@ pub mod bcm_gpio;
 pub mod bcm_mailbox;
 pub mod bcm_pm_watchdog;
 pub mod gic;
+pub mod gicv2_cpu_interface;
 pub mod gicv2_targets;
 pub mod mmio;
 pub mod pl011;
