@@ -189,7 +189,8 @@ pub(crate) fn register_ipi_handlers() -> Result<(), IrqError> {
 }
 
 /// IPIs taken, per core, per kind (indexed by `Ipi as usize`).
-static IPIS_RECEIVED: PerCpu<[AtomicU64; 2]> = PerCpu::new([const { [AtomicU64::new(0), AtomicU64::new(0)] }; MAX_CPUS]);
+static IPIS_RECEIVED: PerCpu<[AtomicU64; 2]> =
+    PerCpu::new([const { [AtomicU64::new(0), AtomicU64::new(0)] }; MAX_CPUS]);
 
 fn count_ipi(ipi: Ipi) {
     if let Some(counts) = IPIS_RECEIVED.iter().nth(crate::percpu::cpu_index()) {

@@ -97,7 +97,10 @@ impl Gic {
             slot.store(targets.this_cpu(), Ordering::Relaxed);
         }
         let gic = SpinLock::new("GIC", gic);
-        Self { version: Version::V2 { gic, targets, cpu_interface, interface_of_core }, private_enabled: AtomicU32::new(0) }
+        Self {
+            version: Version::V2 { gic, targets, cpu_interface, interface_of_core },
+            private_enabled: AtomicU32::new(0),
+        }
     }
 
     /// # Safety

@@ -18,8 +18,8 @@
 
 use super::mmio::Mmio;
 use tock_registers::fields::Field;
-use tock_registers::interfaces::{ReadWriteable, Readable};
 use tock_registers::interfaces::Writeable;
+use tock_registers::interfaces::{ReadWriteable, Readable};
 use tock_registers::registers::{ReadWrite, WriteOnly};
 use tock_registers::{register_bitfields, register_structs};
 
