@@ -20,9 +20,13 @@ use ilusion::percpu::{online_mask, MAX_CPUS};
 
 ilusion::entry!(main);
 
-/// Waits (a bounded while) until `cpu` has taken more than `count` `ipi`s.
+/// Waits (up to 200 ms, sleeping, so that QEMU runs the other cores even
+/// with one host thread) until `cpu` has taken more than `count` `ipi`s.
 fn wait_for(cpu: usize, ipi: Ipi, count: u64) -> bool {
-    (0..2_000_000).any(|_| ipis_received(cpu, ipi) > count)
+    (0..200).any(|_| {
+        ilusion::time::sleep(ilusion::time::Duration::from_millis(1));
+        ipis_received(cpu, ipi) > count
+    })
 }
 
 fn counts(ipi: Ipi) -> [u64; MAX_CPUS] {
