@@ -45,7 +45,11 @@ fn main() {
         let after = counts(Ipi::Reschedule);
         let only_there = (0..MAX_CPUS).all(|c| after[c] == before[c] + u64::from(c == cpu));
         ilusion::println!("reschedule IPI to core {cpu}: {sent:?}, taken {arrived}");
-        check(sent.is_ok() && arrived && only_there, "ipi_reaches_core", format_args!("core {cpu}: {before:?} -> {after:?}"));
+        check(
+            sent.is_ok() && arrived && only_there,
+            "ipi_reaches_core",
+            format_args!("core {cpu}: {before:?} -> {after:?}"),
+        );
     }
     let Some(&last) = others.iter().last() else { finish() };
     let stops = ipis_received(last, Ipi::Stop);
