@@ -20,6 +20,9 @@
 //! enabled them, the boot core (GICv2: [`super::gicv2_targets`]; GICv3:
 //! the distributor's default, as `arm-gic` leaves it).
 //!
+//! Taking an interrupt needs no lock: each core has its own CPU interface
+//! (GICv2: [`super::gicv2_cpu_interface`]; GICv3: system registers).
+//!
 //! Inter-processor interrupts are SGIs [`RESCHEDULE_SGI`] and [`STOP_SGI`]
 //! (14 and 15; applications may use 0 to 13 through
 //! `irq::send_software_interrupt`), sent through GICD_SGIR on GICv2
@@ -64,6 +67,9 @@ enum Version {
         /// itself; 0 until it is up (and on a one-CPU GIC, which has no
         /// target lists).
         interface_of_core: [AtomicU8; MAX_CPUS],
+        /// Each core's last acknowledge value (GICC_IAR), for its end of
+        /// interrupt (interrupts do not nest: one at a time per core).
+        acknowledged: [AtomicU32; MAX_CPUS],
     },
     V3 {
         gic: SpinLock<GicV3<'static>>,
@@ -97,10 +103,9 @@ impl Gic {
             slot.store(targets.this_cpu(), Ordering::Relaxed);
         }
         let gic = SpinLock::new("GIC", gic);
-        Self {
-            version: Version::V2 { gic, targets, cpu_interface, interface_of_core },
-            private_enabled: AtomicU32::new(0),
-        }
+        let acknowledged = [const { AtomicU32::new(0) }; MAX_CPUS];
+        let version = Version::V2 { gic, targets, cpu_interface, interface_of_core, acknowledged };
+        Self { version, private_enabled: AtomicU32::new(0) }
     }
 
     /// # Safety
@@ -147,11 +152,11 @@ impl Gic {
     pub fn init_cpu(&self, cpu: usize) {
         debug_assert_eq!(cpu, this_core(), "init_cpu runs on the core it sets up");
         match &self.version {
-            Version::V2 { gic, targets, cpu_interface, interface_of_core } => {
+            Version::V2 { targets, cpu_interface, interface_of_core, .. } => {
                 if let Some(slot) = interface_of_core.get(cpu) {
                     slot.store(targets.this_cpu(), Ordering::Relaxed);
                 }
-                gic.lock().set_priority_mask(PRIORITY_MASK);
+                cpu_interface.set_priority_mask(PRIORITY_MASK);
                 cpu_interface.enable();
             }
             Version::V3 { gic, redistributor_of_core, .. } => {
@@ -268,12 +273,18 @@ impl InterruptController for Gic {
         }
     }
 
+    /// Without the lock: each core has its own CPU interface.
     fn acknowledge(&self) -> Option<IntId> {
         match &self.version {
-            Version::V2 { gic, .. } => gic.lock().get_and_acknowledge_interrupt(InterruptGroup::Group0),
-            Version::V3 { .. } => GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1),
+            Version::V2 { cpu_interface, acknowledged, .. } => {
+                let (intid, raw) = cpu_interface.acknowledge()?;
+                if let Some(slot) = acknowledged.get(this_core()) {
+                    slot.store(raw, Ordering::Relaxed);
+                }
+                Some(intid)
+            }
+            Version::V3 { .. } => GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1).map(u32::from),
         }
-        .map(u32::from)
     }
 
     fn send_software(&self, id: IntId) -> Result<(), IrqError> {
@@ -293,10 +304,16 @@ impl InterruptController for Gic {
     }
 
     fn end_of_interrupt(&self, id: IntId) {
-        let intid = arm_gic::IntId::try_from(id).expect("valid interrupt id");
         match &self.version {
-            Version::V2 { gic, .. } => gic.lock().end_interrupt(intid, InterruptGroup::Group0),
-            Version::V3 { .. } => GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1),
+            Version::V2 { cpu_interface, acknowledged, .. } => {
+                // The acknowledge value, with the sender of an SGI, if it is this interrupt's.
+                let raw = acknowledged.get(this_core()).map_or(id, |slot| slot.load(Ordering::Relaxed));
+                cpu_interface.end(if raw & 0x3ff == id { raw } else { id });
+            }
+            Version::V3 { .. } => {
+                let intid = arm_gic::IntId::try_from(id).expect("valid interrupt id");
+                GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1)
+            }
         }
     }
 }
