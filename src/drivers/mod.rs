@@ -3,7 +3,9 @@
 //!
 //! - [`mmio`]: [`mmio::Mmio`], how every driver here reaches its registers;
 //! - [`pl011`]: the ARM PL011 UART (QEMU virt, UART0 on the Raspberry Pis);
-//! - [`gic`]: the ARM GIC v2/v3 (QEMU virt, the Pi 4's GIC-400);
+//! - [`gic`]: the ARM GIC v2/v3 (QEMU virt, the Pi 4's GIC-400), with the
+//!   GICv2 registers the `arm-gic` crate leaves alone in [`gicv2_targets`]
+//!   (where interrupts go) and [`gicv2_cpu_interface`] (each core's own);
 //! - [`bcm_gpio`]: pin functions and pulls on the Pi 3 and Pi 4;
 //! - [`bcm_mailbox`]: the Pis' firmware property channel (model, revision, RAM);
 //! - [`bcm_pm_watchdog`]: the Pis' power-management watchdog, which resets the chip;
