@@ -73,10 +73,7 @@ impl FailedLayout {
 
 impl KernelHeap {
     pub const fn new() -> Self {
-        Self {
-            heap: SpinLock::new("kernel heap", Heap::new()),
-            failure: AtomicU64::new(0),
-        }
+        Self { heap: SpinLock::new("kernel heap", Heap::new()), failure: AtomicU64::new(0) }
     }
 
     #[inline(always)]
@@ -294,7 +291,10 @@ mod tests {
             assert_eq!(FailedLayout::unpack(FailedLayout::pack(size, align)), Some((size, align)));
         }
         assert_eq!(FailedLayout::unpack(FailedLayout::pack(0, 1)), Some((1, 1)), "size 0 is recorded as 1");
-        assert_eq!(FailedLayout::unpack(FailedLayout::pack(usize::MAX, 2)), Some((FailedLayout::SIZE_MASK as usize, 2)));
+        assert_eq!(
+            FailedLayout::unpack(FailedLayout::pack(usize::MAX, 2)),
+            Some((FailedLayout::SIZE_MASK as usize, 2))
+        );
         assert_eq!(FailedLayout::unpack(0), None);
     }
 
