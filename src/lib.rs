@@ -42,6 +42,10 @@ pub mod critical;
 pub mod fdt;
 pub mod ipc;
 pub mod irq;
+/// Lock contention counts (the `lock-stats` feature); read them through
+/// [`internals::lock_stats`](crate::lock_stats::lock_stats).
+#[doc(hidden)]
+pub mod lock_stats;
 pub mod logger;
 pub mod mm;
 pub mod percpu;
@@ -84,6 +88,9 @@ pub mod internals {
     };
     pub use crate::arch::mmu::translate_user_view;
     pub use crate::arch::user_access;
+    /// Lock contention so far (with the `lock-stats` feature): per spin lock
+    /// name, acquisitions that found it held and spin iterations spent.
+    pub use crate::lock_stats::{lock_stats, reset_lock_stats, LockStat, LockStats};
 
     /// Interrupts core `cpu` with `ipi` (`irq::send_ipi`), saying why not if it cannot.
     pub fn send_ipi(cpu: usize, ipi: crate::irq::Ipi) -> Result<(), crate::irq::IrqError> {

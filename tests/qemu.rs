@@ -488,6 +488,34 @@ const CASES: &[Case] = &[
         0,
         &["400 short tasks, 0 wrong; long-lived: Ok(()) Ok(()); new ASID generations: ", "asid rollover ok"],
     ),
+    // Memory on many cores (issue 12): the same with 4 cores present, and
+    // rollovers started on every core online while the others run isolated tasks.
+    Case {
+        qemu: &["-smp", "4"],
+        on: On::Board("qemu-virt"),
+        ..case(
+            "isolation (-smp 4): ASIDs run out and are reused while tasks keep their memory",
+            "asid_rollover",
+            0,
+            &["400 short tasks, 0 wrong; long-lived: Ok(()) Ok(()); new ASID generations: ", "asid rollover ok"],
+        )
+    },
+    case(
+        "isolation: ASIDs roll over on every core while the others run isolated tasks",
+        "asid_rollover_cores",
+        0,
+        &["short tasks, 0 wrong; long-lived failed: 0; new ASID generations: ", "frames freed true", "asid rollover on every core ok"],
+    ),
+    Case {
+        qemu: &["-smp", "4"],
+        on: On::Board("qemu-virt"),
+        ..case(
+            "isolation (-smp 4): ASIDs roll over on every core while the others run isolated tasks",
+            "asid_rollover_cores",
+            0,
+            &["short tasks, 0 wrong; long-lived failed: 0; new ASID generations: ", "frames freed true", "asid rollover on every core ok"],
+        )
+    },
     case(
         "isolation: heap at EL0, demand paging, memory limit",
         "isolated_heap",

@@ -23,7 +23,9 @@ use alloc::vec::Vec;
 use core::ptr::NonNull;
 
 /// ASIDs of address spaces (each is a pair of hardware ASIDs, see
-/// `arch::mmu`); 0 is the kernel tasks' empty lower half.
+/// `arch::mmu`); 0 is the kernel tasks' empty lower half. One allocator for
+/// every core (Linux's per-core active/reserved scheme, see [`super::asid`]),
+/// taken once per switch into an isolated task, briefly.
 static ASIDS: SpinLock<AsidAllocator> =
     SpinLock::new("ASID allocator", AsidAllocator::new(crate::arch::mmu::ADDRESS_SPACE_ASID_BITS));
 
@@ -274,14 +276,16 @@ impl AddressSpace {
         self.user_thread_register = crate::arch::cpu::user_thread_register();
     }
 
-    /// Makes this address space the lower half of the CPU, with its ASID
-    /// (a new one if its generation is over; then the whole TLB is flushed
-    /// once), and gives back the task's EL0 thread register.
+    /// Makes this address space the lower half of this core, with its ASID
+    /// (a new one if its generation is over), and gives back the task's EL0
+    /// thread register. After a rollover (on any core) this core first
+    /// flushes its own TLB, once (see [`super::asid`]). Called by the
+    /// scheduler with interrupts masked, so the core cannot change meanwhile.
     pub fn activate(&mut self) {
         crate::arch::cpu::set_user_thread_register(self.user_thread_register);
-        let activation = ASIDS.lock().activate(self.asid);
+        let activation = ASIDS.lock().activate(crate::percpu::cpu_index(), self.asid);
         if activation.flush_tlb {
-            crate::arch::mmu::invalidate_tlb();
+            crate::arch::mmu::flush_local_tlb();
         }
         self.asid = Some(activation.asid);
         crate::arch::mmu::set_lower_half(self.tables().root_address(), activation.asid.value);
@@ -305,10 +309,14 @@ impl AddressSpace {
 
 impl Drop for AddressSpace {
     fn drop(&mut self) {
-        // Stale TLB entries must not outlive the frames they point to.
+        // Stale TLB entries should not outlive the frames they point to, on
+        // any core the task ran on: broadcast. (Tags of an older generation
+        // need nothing: every core flushes before it uses that generation's
+        // values again, and values are not reused within a generation.)
         if let Some(asid) = self.asid {
-            if asid.generation == ASIDS.lock().generation() {
-                crate::arch::mmu::invalidate_asid(asid.value);
+            let current = asid.generation == ASIDS.lock().generation();
+            if current {
+                crate::arch::mmu::invalidate_asid_everywhere(asid.value);
             }
         }
         // Pages and tables together, in address order: each frame's buddy

@@ -14,10 +14,17 @@
 //! in a [`FramePool`] for the next address space; more than that go back to
 //! the heap. Frames wait with their old contents and are zeroed when taken.
 //!
+//! On many cores each core has its own pool (behind its own lock), so cores
+//! spawning and ending isolated tasks at the same time do not wait for each
+//! other; only the fallback to the heap is shared. A task may move to
+//! another core between choosing "its" pool and locking it: that only means
+//! it uses another core's pool, under that pool's lock, still correctly.
+//! [`frames_in_use`] is one atomic counter, exact on every core.
+//!
 //! The pool is plain data, tested on the host; the allocator around it
 //! (the `target` half of this file) is the kernel's.
 
-/// How many free frames the pool keeps at most (256 KiB).
+/// How many free frames a pool keeps at most (256 KiB; one pool per core).
 pub const CAPACITY: usize = 64;
 
 /// Free frames, by kernel address (last in, first out).
@@ -69,14 +76,22 @@ mod target {
     use super::FramePool;
     use crate::critical::SpinLock;
     use crate::mm::PAGE_SIZE;
+    use crate::percpu::{cpu_index, PerCpu, MAX_CPUS};
     use core::alloc::Layout;
     use core::ptr::NonNull;
     use core::sync::atomic::{AtomicUsize, Ordering};
 
     static FRAMES_IN_USE: AtomicUsize = AtomicUsize::new(0);
 
-    /// Freed frames waiting for the next address space (see [`FramePool`]).
-    static POOL: SpinLock<FramePool> = SpinLock::new("frame pool", FramePool::new());
+    /// Freed frames waiting for the next address space, one pool per core
+    /// (see [`FramePool`] and the module documentation).
+    static POOLS: PerCpu<SpinLock<FramePool>> =
+        PerCpu::new([const { SpinLock::new("frame pool", FramePool::new()) }; MAX_CPUS]);
+
+    /// The pool of the core this runs on (or ran on a moment ago).
+    fn this_cores_pool() -> &'static SpinLock<FramePool> {
+        POOLS.of(cpu_index())
+    }
 
     const FRAME: Layout = match Layout::from_size_align(PAGE_SIZE as usize, PAGE_SIZE as usize) {
         Ok(layout) => layout,
@@ -92,12 +107,12 @@ mod target {
     /// Freed frames kept in the pool right now (allocated from the kernel
     /// heap, but held by no address space).
     pub fn pooled_frames() -> usize {
-        POOL.lock().len()
+        POOLS.iter().map(|pool| pool.lock().len()).sum()
     }
 
     /// A zeroed frame: its kernel address, or `None` when memory is out.
     pub(crate) fn allocate_frame() -> Option<NonNull<u8>> {
-        let pooled = POOL.lock().take();
+        let pooled = this_cores_pool().lock().take();
         let frame = match pooled {
             Some(address) => NonNull::new(address as *mut u8)?,
             // SAFETY: `FRAME` has a non-zero size.
@@ -113,7 +128,7 @@ mod target {
     /// `frame` came from [`allocate_frame`] and nothing maps or uses it any more.
     pub(crate) unsafe fn free_frame(frame: NonNull<u8>) {
         FRAMES_IN_USE.fetch_sub(1, Ordering::Relaxed);
-        let kept = POOL.lock().give(frame.as_ptr() as usize);
+        let kept = this_cores_pool().lock().give(frame.as_ptr() as usize);
         if kept.is_err() {
             // SAFETY: promised by our caller; the pool did not keep it.
             unsafe { alloc::alloc::dealloc(frame.as_ptr(), FRAME) };

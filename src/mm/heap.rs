@@ -3,6 +3,9 @@
 //!
 //! Allocation masks interrupts while it holds the heap lock, so an interrupt
 //! handler that allocates cannot deadlock against the code it interrupted.
+//! On many cores the lock is one for all: allocations on different cores
+//! take turns (the frames of isolated tasks mostly come from per-core pools,
+//! see [`super::frames`]); `lock_stats` measures how often a core waits.
 //! A failed allocation is recorded. Where the OS allocates on a task's
 //! behalf it asks fallibly ([`try_box`], [`try_alloc`], `try_reserve`) and
 //! turns a failure into an error for that call; an allocation that cannot
@@ -21,7 +24,7 @@
 use crate::critical::SpinLock;
 use buddy_system_allocator::Heap;
 use core::alloc::{GlobalAlloc, Layout};
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Usage of the heap, in bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,19 +43,37 @@ impl HeapStats {
     }
 }
 
+/// The heap: the buddy allocator behind one spin lock (every core's
+/// allocations take it, briefly: see `lock_stats` for how often they wait).
 pub struct KernelHeap {
     heap: SpinLock<Heap<33>>,
-    failed_size: AtomicUsize,
-    failed_align: AtomicUsize,
+    /// The last failed allocation, as one word ([`FailedLayout`]): two
+    /// cores failing at once leave one whole record, never a mix of both.
+    failure: AtomicU64,
+}
+
+/// A failed allocation's size and alignment packed into one word: the
+/// alignment (a power of two) as its log2 in the top 6 bits, the size
+/// (saturated) below; 0 means none.
+struct FailedLayout;
+
+impl FailedLayout {
+    const SIZE_BITS: u32 = 58;
+    const SIZE_MASK: u64 = (1 << Self::SIZE_BITS) - 1;
+
+    fn pack(size: usize, align: usize) -> u64 {
+        let size = (size.max(1) as u64).min(Self::SIZE_MASK);
+        (u64::from(align.trailing_zeros()) << Self::SIZE_BITS) | size
+    }
+
+    fn unpack(word: u64) -> Option<(usize, usize)> {
+        (word != 0).then(|| ((word & Self::SIZE_MASK) as usize, 1 << (word >> Self::SIZE_BITS)))
+    }
 }
 
 impl KernelHeap {
     pub const fn new() -> Self {
-        Self {
-            heap: SpinLock::new("kernel heap", Heap::new()),
-            failed_size: AtomicUsize::new(0),
-            failed_align: AtomicUsize::new(0),
-        }
+        Self { heap: SpinLock::new("kernel heap", Heap::new()), failure: AtomicU64::new(0) }
     }
 
     #[inline(always)]
@@ -79,14 +100,12 @@ impl KernelHeap {
 
     /// The size and alignment of the last allocation that failed, if any.
     pub fn last_failure(&self) -> Option<(usize, usize)> {
-        let size = self.failed_size.load(Ordering::Relaxed);
-        (size != 0).then(|| (size, self.failed_align.load(Ordering::Relaxed)))
+        FailedLayout::unpack(self.failure.load(Ordering::Relaxed))
     }
 
     /// As [`Self::last_failure`], and forgets it.
     pub fn take_failure(&self) -> Option<(usize, usize)> {
-        let size = self.failed_size.swap(0, Ordering::Relaxed);
-        (size != 0).then(|| (size, self.failed_align.load(Ordering::Relaxed)))
+        FailedLayout::unpack(self.failure.swap(0, Ordering::Relaxed))
     }
 }
 
@@ -103,8 +122,7 @@ unsafe impl GlobalAlloc for KernelHeap {
         match self.with(|h| h.alloc(layout)) {
             Ok(p) => p.as_ptr(),
             Err(()) => {
-                self.failed_size.store(layout.size().max(1), Ordering::Relaxed);
-                self.failed_align.store(layout.align(), Ordering::Relaxed);
+                self.failure.store(FailedLayout::pack(layout.size(), layout.align()), Ordering::Relaxed);
                 core::ptr::null_mut()
             }
         }
@@ -265,6 +283,19 @@ mod tests {
         assert_eq!(heap.last_failure(), Some((1 << 20, 16)));
         assert_eq!(heap.take_failure(), Some((1 << 20, 16)));
         assert_eq!(heap.take_failure(), None, "taken once");
+    }
+
+    #[test]
+    fn a_failed_layout_fits_one_word() {
+        for (size, align) in [(1, 1), (100, 8), (1 << 20, 4096), (1 << 40, 1 << 63)] {
+            assert_eq!(FailedLayout::unpack(FailedLayout::pack(size, align)), Some((size, align)));
+        }
+        assert_eq!(FailedLayout::unpack(FailedLayout::pack(0, 1)), Some((1, 1)), "size 0 is recorded as 1");
+        assert_eq!(
+            FailedLayout::unpack(FailedLayout::pack(usize::MAX, 2)),
+            Some((FailedLayout::SIZE_MASK as usize, 2))
+        );
+        assert_eq!(FailedLayout::unpack(0), None);
     }
 
     #[test]

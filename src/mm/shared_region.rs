@@ -45,8 +45,12 @@ struct Frames {
     len: usize,
 }
 
-// SAFETY: the frames belong to the region alone; accesses are byte-wise
-// volatile copies, and on one core they never run at the same time.
+// SAFETY: the frames belong to the region alone, and the kernel never makes
+// a Rust reference into them: every access is a byte-wise volatile copy
+// through a raw pointer. On several cores two tasks (or the kernel and a
+// task at EL0) may copy at the same instant: the bytes are then whatever
+// the other side wrote, as with memory shared between processes, and no
+// kernel invariant depends on them.
 unsafe impl Send for Frames {}
 // SAFETY: as above.
 unsafe impl Sync for Frames {}

@@ -25,6 +25,29 @@
 //! needs no flush: setting [`USER_VIEW_TABLE_BIT`] and [`USER_VIEW_ASID_BIT`]
 //! turns one TTBR1 value into the other (the exception vectors and
 //! `user_mode.rs` take both bits from here).
+//!
+//! # Many cores
+//!
+//! Every core runs on the same upper-half tables (one kernel view, one user
+//! view, one empty lower half, built once by [`init`] and installed on each
+//! other core by [`init_secondary_core`]); only the translation registers
+//! are per core (TTBR0/TTBR1, set by [`set_lower_half`] on the switching
+//! core). Changes to the shared tables happen under the `kernel tables` lock
+//! and follow two rules, so that every core sees them:
+//!
+//! - a new entry where there was none (`extend_linear_map`,
+//!   `map_kernel_data`) needs no TLB maintenance, as invalid entries are
+//!   never cached; a `dsb ish` makes it visible to every core's table
+//!   walker before the caller hands the memory to another core;
+//! - a removed entry (`unmap_kernel_pages`) or a dropped address space
+//!   (`invalidate_asid_everywhere`) is invalidated with the broadcast forms
+//!   (`tlbi vaae1is`, `tlbi aside1is`), completed by a `dsb ish`: when it
+//!   returns, no core holds the entry.
+//!
+//! The one local flush is [`flush_local_tlb`]: after an ASID rollover each
+//! core flushes its own TLB at its next switch (see `mm::asid`). No code is
+//! written at run time (isolated tasks run the image's code in place), so
+//! no instruction-cache maintenance (`ic ialluis`) is needed.
 
 use super::descriptor::{Attributes, MAIR_VALUE};
 use super::table::{MapError, PageTable, Table, TableAllocator, PAGE_SIZE};
@@ -76,7 +99,11 @@ impl TableAllocator for BootTablePool {
 static POOL: SpinLock<BootTablePool> = SpinLock::new("boot table pool", BootTablePool { next: 0, end: 0 });
 static KERNEL_TABLES: SpinLock<Option<PageTable>> = SpinLock::new("kernel tables", None);
 static USER_VIEW_TABLES: SpinLock<Option<PageTable>> = SpinLock::new("user view tables", None);
-/// The root of the empty lower half that kernel tasks run with.
+// Shared by every core, safely: the tables are written only under their
+// locks (the views are never changed after `init`); the roots are written
+// once by `init` (Release), before any other core starts, and only read after.
+/// The root of the empty lower half that kernel tasks run with (on every
+/// core: it holds no entry, so no core caches anything from it).
 static EMPTY_LOWER_HALF: AtomicU64 = AtomicU64::new(0);
 /// The root of the kernel view of the upper half (the user view's is one page up).
 static KERNEL_VIEW_ROOT: AtomicU64 = AtomicU64::new(0);
@@ -89,17 +116,22 @@ pub const USER_VIEW_TABLE_BIT: u64 = 1 << 12;
 pub const USER_VIEW_ASID_BIT: u64 = 1 << 48;
 
 /// How many address spaces can hold ASIDs at once: hardware ASIDs come in
-/// pairs (kernel view, user view), 8-bit ASIDs (`TCR_EL1.AS = 0`).
+/// pairs (kernel view, user view), 8-bit ASIDs (`TCR_EL1.AS = 0`, set by
+/// `boot.s` on every core). The CPUs of every board (QEMU `virt`, `raspi3b`,
+/// `raspi4b`; the Pis' Cortex-A53/A72) also offer 16-bit ASIDs; ilusion
+/// stays with 8 on all of them, so one small bitmap serves (`mm::asid`) and
+/// rollovers, exercised by the tests, behave the same everywhere.
 pub const ADDRESS_SPACE_ASID_BITS: u32 = 7;
 
 /// The kernel view's TTBR1 value for address-space ASID `asid` (0: kernel tasks).
 fn kernel_view_ttbr1(asid: u16) -> u64 {
-    KERNEL_VIEW_ROOT.load(Ordering::Relaxed) | (u64::from(asid) << 49)
+    KERNEL_VIEW_ROOT.load(Ordering::Acquire) | (u64::from(asid) << 49)
 }
 
 /// Installs the lower half of an isolated task: translation root `root_pa`;
 /// `asid` (below 2^[`ADDRESS_SPACE_ASID_BITS`]) picks the pair of hardware
-/// ASIDs its TLB entries are tagged with (no TLB flush needed).
+/// ASIDs its TLB entries are tagged with (no TLB flush needed). This core's
+/// registers only: each core has its own TTBR0/TTBR1.
 pub fn set_lower_half(root_pa: u64, asid: u16) {
     TTBR0_EL1.set(root_pa);
     TTBR1_EL1.set(kernel_view_ttbr1(asid));
@@ -108,25 +140,26 @@ pub fn set_lower_half(root_pa: u64, asid: u16) {
 
 /// Installs the empty lower half (for kernel tasks: null pointers fault).
 pub fn clear_lower_half() {
-    set_lower_half(EMPTY_LOWER_HALF.load(Ordering::Relaxed), 0);
+    set_lower_half(EMPTY_LOWER_HALF.load(Ordering::Acquire), 0);
 }
 
 /// Makes table entries just written (new mappings where there were none)
-/// visible to the table walker. Invalid entries are never cached in the
-/// TLB, so no invalidation is needed.
+/// visible to every core's table walker (`dsb ish`). Invalid entries are
+/// never cached in the TLB, so no invalidation is needed.
 pub fn publish_new_mappings() {
     use aarch64_cpu::asm::barrier;
     barrier::dsb(barrier::ISHST);
     barrier::isb(barrier::SY);
 }
 
-/// Drops every TLB entry tagged with `asid`'s pair (an address space that ended).
-pub fn invalidate_asid(asid: u16) {
+/// Drops every TLB entry tagged with `asid`'s pair (an address space that
+/// ended), on every core: the task may have run on any of them.
+pub fn invalidate_asid_everywhere(asid: u16) {
     use aarch64_cpu::asm::barrier;
     barrier::dsb(barrier::ISHST);
     for hardware_asid in [2 * u64::from(asid), 2 * u64::from(asid) + 1] {
         // SAFETY: TLB maintenance has no memory-safety effect; the operand is the ASID in bits 63:48.
-        unsafe { core::arch::asm!("tlbi aside1, {0}", in(reg) hardware_asid << 48, options(nostack)) };
+        unsafe { core::arch::asm!("tlbi aside1is, {0}", in(reg) hardware_asid << 48, options(nostack)) };
     }
     barrier::dsb(barrier::ISH);
     barrier::isb(barrier::SY);
@@ -182,30 +215,50 @@ pub fn init(regions: &[Region]) -> Result<(), MapError> {
         }
     }
     let empty = PageTable::new(&mut *pool)?;
-    EMPTY_LOWER_HALF.store(empty.root_address(), Ordering::Relaxed);
-    KERNEL_VIEW_ROOT.store(kernel.root_address(), Ordering::Relaxed);
-
-    MAIR_EL1.set(MAIR_VALUE);
-    // Not at EL0 (see arch::user_mode): its reset value is unknown.
-    TPIDRRO_EL0.set(0);
-    TTBR1_EL1.set_baddr(kernel.root_address());
-    TTBR0_EL1.set_baddr(empty.root_address());
-    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
-    invalidate_tlb();
-    SCTLR_EL1.modify(SCTLR_EL1::WXN::Enable);
-    invalidate_tlb();
+    EMPTY_LOWER_HALF.store(empty.root_address(), Ordering::Release);
+    KERNEL_VIEW_ROOT.store(kernel.root_address(), Ordering::Release);
     *KERNEL_TABLES.lock() = Some(kernel);
     *USER_VIEW_TABLES.lock() = Some(user_view);
+    drop(pool);
+    // Only this core runs yet: a local flush is enough here.
+    install_kernel_tables();
     Ok(())
 }
 
-/// Drops every cached translation on this core.
-pub fn invalidate_tlb() {
+/// Switches a secondary core onto the kernel's tables built by [`init`] (the
+/// boot core's), as `init` did on the boot core: call once on each other
+/// core, after `boot.s` turned its MMU on with the boot table, before it
+/// runs anything else. Its TLB is flushed locally (it never ran a task).
+// Called from `kernel::secondary_start` once the secondary cores come up.
+#[allow(dead_code)]
+pub fn init_secondary_core() {
+    install_kernel_tables();
+}
+
+/// Points this core's translation registers at the kernel's tables (kernel
+/// view, empty lower half), and turns WXN on.
+fn install_kernel_tables() {
+    MAIR_EL1.set(MAIR_VALUE);
+    // Not at EL0 (see arch::user_mode): its reset value is unknown.
+    TPIDRRO_EL0.set(0);
+    TTBR1_EL1.set_baddr(KERNEL_VIEW_ROOT.load(Ordering::Acquire));
+    TTBR0_EL1.set_baddr(EMPTY_LOWER_HALF.load(Ordering::Acquire));
+    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+    flush_local_tlb();
+    SCTLR_EL1.modify(SCTLR_EL1::WXN::Enable);
+    flush_local_tlb();
+}
+
+/// Drops every cached translation on this core only (`tlbi vmalle1`): at
+/// boot, and at a core's first switch after an ASID rollover (each core
+/// flushes its own, see `mm::asid`; no other core waits for it).
+pub fn flush_local_tlb() {
     use aarch64_cpu::asm::barrier;
-    barrier::dsb(barrier::ISHST);
+    // Table writes by this core are done before the flush (walks may read them).
+    barrier::dsb(barrier::NSHST);
     // SAFETY: TLB maintenance has no memory-safety effect.
     unsafe { core::arch::asm!("tlbi vmalle1", options(nostack)) };
-    barrier::dsb(barrier::ISH);
+    barrier::dsb(barrier::NSH);
     barrier::isb(barrier::SY);
 }
 
@@ -251,7 +304,7 @@ pub fn extend_linear_map(pa: u64, size: u64) -> Result<(), MapError> {
     let mut tables = KERNEL_TABLES.lock();
     let tables = tables.as_mut().ok_or(MapError::NoKernelTables)?;
     tables.map(phys_to_virt(pa), pa, size, Attributes::KERNEL_DATA, &mut *pool)?;
-    // Make the new entries visible to the table walker before they are used.
+    // Make the new entries visible to every core's table walker before they are used.
     aarch64_cpu::asm::barrier::dsb(aarch64_cpu::asm::barrier::ISHST);
     aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
     Ok(())
@@ -264,29 +317,33 @@ pub fn map_kernel_data(va: u64, pa: u64, size: u64) -> Result<(), MapError> {
     let mut tables = KERNEL_TABLES.lock();
     let tables = tables.as_mut().ok_or(MapError::NoKernelTables)?;
     tables.map(va, pa, size, Attributes::KERNEL_DATA, &mut HeapTables)?;
-    // Make the new entries visible to the table walker before they are used.
+    // Make the new entries visible to every core's table walker before they
+    // are used (a stack mapped here may first be used on another core).
     aarch64_cpu::asm::barrier::dsb(aarch64_cpu::asm::barrier::ISHST);
     aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
     Ok(())
 }
 
 /// Unmaps the pages of `[va, va + size)` mapped by [`map_kernel_data`] and
-/// drops their TLB entries, page by page. Only this core's TLB: the other
-/// cores are parked and never turned their MMU on.
+/// drops their TLB entries, page by page, on every core (a task's stack may
+/// be cached by any core it ran on, or that touched it): when this returns,
+/// no core can reach the pages through the old mapping.
 pub fn unmap_kernel_pages(va: u64, size: u64) -> Result<(), MapError> {
     use aarch64_cpu::asm::barrier;
     let mut tables = KERNEL_TABLES.lock();
     let tables = tables.as_mut().ok_or(MapError::NoKernelTables)?;
     tables.unmap(va, size, &HeapTables)?;
-    barrier::dsb(barrier::NSHST);
+    // The cleared entries reach every core's walker before the invalidation.
+    barrier::dsb(barrier::ISHST);
     let mut page = va;
     while page < va + size {
         // SAFETY: TLB maintenance has no memory-safety effect. The operand is
-        // VA[55:12], for any ASID (the mapping is global).
-        unsafe { core::arch::asm!("tlbi vaae1, {0}", in(reg) (page >> 12) & ((1 << 44) - 1), options(nostack)) };
+        // VA[55:12], for any ASID (the mapping is global), on every core.
+        unsafe { core::arch::asm!("tlbi vaae1is, {0}", in(reg) (page >> 12) & ((1 << 44) - 1), options(nostack)) };
         page += PAGE_SIZE;
     }
-    barrier::dsb(barrier::NSH);
+    // Waits until every core has dropped the entries.
+    barrier::dsb(barrier::ISH);
     barrier::isb(barrier::SY);
     Ok(())
 }
