@@ -19,7 +19,7 @@
 //!
 //! ## Interrupts between cores (IPIs)
 //!
-//! [`send_ipi`]`(cpu, ipi)` interrupts core `cpu` (the caller itself too)
+//! [`try_send_ipi`]`(cpu, ipi)` interrupts core `cpu` (the caller itself too)
 //! for one of two reasons, [`Ipi`]:
 //! - [`Ipi::Reschedule`]: its handler only counts it; the scheduler's check
 //!   at the end of every interrupt (`need_resched`) does the rest;
@@ -155,13 +155,8 @@ pub enum Ipi {
     Stop,
 }
 
-/// Interrupts core `cpu` with `ipi` (see the module documentation); does
-/// nothing if it cannot (no such core, a controller without IPIs).
-pub(crate) fn send_ipi(cpu: usize, ipi: Ipi) {
-    let _ = try_send_ipi(cpu, ipi);
-}
-
-/// As [`send_ipi`], saying why it could not.
+/// Interrupts core `cpu` with `ipi` (see the module documentation), or
+/// says why it cannot (no such core, a controller without IPIs).
 pub(crate) fn try_send_ipi(cpu: usize, ipi: Ipi) -> Result<(), IrqError> {
     if cpu >= MAX_CPUS {
         return Err(IrqError::NoSuchCpu(cpu));

@@ -128,20 +128,6 @@ pub(crate) fn start(info: BootInfo) -> ! {
     sched::scheduler::run_idle()
 }
 
-/// Where every other core arrives once `arch` has brought it up (its MMU on
-/// with the kernel's tables, its vectors, its own stacks and, through the
-/// board, its interrupt controller interface and timer interrupt): it joins
-/// the scheduler and becomes its core's idle task.
-/// `exception_stack_top`: the top of the stack its exceptions use while it
-/// is idle (SP_EL1), which `arch` allocated with a guard page.
-pub(crate) fn secondary_start(cpu: usize, exception_stack_top: u64) -> ! {
-    let _ = exception_stack_top;
-    crate::percpu::mark_online(cpu);
-    loop {
-        cpu::wait_for_interrupt();
-    }
-}
-
 /// How long a preemptive task runs before an equal one gets its turn.
 pub const DEFAULT_TIME_SLICE: time::Duration = time::Duration::from_millis(10);
 /// The stack of the task that runs the application's `main`.

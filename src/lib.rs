@@ -92,7 +92,7 @@ pub mod internals {
     /// name, acquisitions that found it held and spin iterations spent.
     pub use crate::lock_stats::{lock_stats, reset_lock_stats, LockStat, LockStats};
 
-    /// Interrupts core `cpu` with `ipi` (`irq::send_ipi`), saying why not if it cannot.
+    /// Interrupts core `cpu` with `ipi` (`irq::try_send_ipi`), saying why not if it cannot.
     pub fn send_ipi(cpu: usize, ipi: crate::irq::Ipi) -> Result<(), crate::irq::IrqError> {
         crate::irq::try_send_ipi(cpu, ipi)
     }
