@@ -54,6 +54,10 @@ pub trait Board {
     fn ram_from_firmware() -> Option<PhysRange> {
         None
     }
+    /// The board's GPIO block, for [`crate::gpio`]; `None`: it has none.
+    fn gpio() -> Option<&'static crate::gpio::GpioBlock> {
+        None
+    }
     /// The board model, if the firmware can be asked, for the boot log.
     fn model() -> Option<Model> {
         None

@@ -56,6 +56,11 @@ pub trait InterruptController: Sync {
     fn send_software(&self, id: IntId) -> Result<(), IrqError> {
         Err(IrqError::Unsupported(id))
     }
+    /// Makes interrupt `id` pending as if its device had raised it (GIC
+    /// GICD_ISPENDR), for tests that stand in for a device.
+    fn set_pending(&self, id: IntId) -> Result<(), IrqError> {
+        Err(IrqError::Unsupported(id))
+    }
     /// The interrupt `ipi` arrives as on the core it is sent to; `None` if
     /// this controller cannot interrupt cores.
     fn ipi_id(&self, ipi: Ipi) -> Option<IntId> {
@@ -142,6 +147,13 @@ pub fn unregister(id: IntId) -> Result<(), IrqError> {
 /// Raspberry Pi 3's controller, which has no software interrupts.
 pub fn send_software_interrupt(id: IntId) -> Result<(), IrqError> {
     CONTROLLER.get().ok_or(IrqError::NoController)?.send_software(id)
+}
+
+/// Makes interrupt `id` pending at the controller, as if its device had
+/// raised it: for tests that stand in for a device QEMU does not model
+/// fully (`gpio::simulate_edge`). Not every controller can.
+pub(crate) fn set_pending(id: IntId) -> Result<(), IrqError> {
+    CONTROLLER.get().ok_or(IrqError::NoController)?.set_pending(id)
 }
 
 /// Why one core interrupts another (an inter-processor interrupt).

@@ -17,6 +17,7 @@
 //!   they use it: [`exception::ExceptionFrame`], the fault details in [`task`]);
 //! - `boards/<name>` (as [`board`]): what is at which address on one board;
 //! - [`drivers`]: the devices boards wire up (PL011 UART, GIC);
+//! - [`gpio`]: pins for applications (the Pis' GPIO block);
 //! - [`critical`]: masking interrupts, and the kernel's one spin lock built on it;
 //! - portable OS: [`mm`], [`irq`], [`time`], [`console`], [`exception`]
 //!   (exceptions the OS does not expect), and the boot sequence in `kernel.rs`;
@@ -40,6 +41,7 @@ pub(crate) mod arch;
 pub mod console;
 pub mod critical;
 pub mod fdt;
+pub mod gpio;
 pub mod ipc;
 pub mod irq;
 /// Lock contention counts (the `lock-stats` feature); read them through

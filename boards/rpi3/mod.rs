@@ -18,6 +18,12 @@
 //! 0; each core takes its own CNTV timer and its mailboxes 0 and 1, which
 //! carry the IPIs, once it is set up (`init_cpu_interrupts`).
 //!
+//! GPIO for applications ([`crate::gpio`]): GPIO 0-57 but 14/15 (the
+//! console UART); the banks' interrupts are peripheral interrupts 49
+//! (GPIO 0-27), 50 (28-45) and 51 (46-57), IntIds 81 to 83. The activity
+//! LED is not on a GPIO the ARM can reach but on the firmware's GPIO
+//! expander (pin 130), switched through the mailbox.
+//!
 //! QEMU arguments (`boards/rpi3/qemu.args`): `-machine raspi3b` with
 //! single-threaded TCG. Cores 1-3 wait in `wfe` loops (ilusion's or the
 //! firmware's spin table), which QEMU runs as busy loops; on one host
@@ -30,9 +36,10 @@ use crate::console::SerialPort;
 use crate::drivers::bcm2836_local::Timer;
 use crate::drivers::bcm2837_irq::{self, Bcm2837Interrupts};
 use crate::drivers::bcm_gpio::{Chip, Gpio};
-use crate::drivers::bcm_mailbox::Mailbox;
+use crate::drivers::bcm_mailbox::{self, Mailbox};
 use crate::drivers::bcm_pm_watchdog::PmWatchdog;
 use crate::drivers::pl011::Pl011;
+use crate::gpio::{ActivityLedWiring, GpioBlock};
 use crate::irq::{IntId, InterruptController};
 use crate::mm::layout::{DeviceRegion, PhysRange};
 use spin::Once;
@@ -58,6 +65,23 @@ static MAILBOX_DEVICE: Mailbox = unsafe { Mailbox::new(phys_to_virt(MAILBOX)) };
 // SAFETY: the PM block is inside the peripherals `DEVICES` maps; only `reboot` uses it.
 static WATCHDOG: PmWatchdog = unsafe { PmWatchdog::new(phys_to_virt(POWER_MANAGEMENT)) };
 static INTC: Once<Bcm2837Interrupts> = Once::new();
+
+/// GPIO pins for applications: see the module documentation.
+static GPIO_BLOCK: GpioBlock = GpioBlock {
+    controller: &GPIO_DEVICE,
+    reserved: &[(14, "the console UART's TXD"), (15, "the console UART's RXD")],
+    banks: &[
+        (bcm2837_irq::peripheral(49), 0x0fff_ffff),
+        (bcm2837_irq::peripheral(50), 0x3fff << 28),
+        (bcm2837_irq::peripheral(51), 0xfff << 46),
+    ],
+    activity_led: ActivityLedWiring::Firmware { set: set_activity_led },
+};
+
+/// The activity LED, through the firmware's GPIO expander; whether it answered.
+fn set_activity_led(on: bool) -> bool {
+    MAILBOX_DEVICE.set_gpio_state(bcm_mailbox::PI3_ACTIVITY_LED, on).is_ok()
+}
 
 /// The Raspberry Pi 3 (and QEMU's `raspi3b`).
 pub struct RaspberryPi3;
@@ -113,6 +137,10 @@ impl Board for RaspberryPi3 {
     /// From the firmware, through the mailbox's property channel.
     fn ram_from_firmware() -> Option<PhysRange> {
         MAILBOX_DEVICE.arm_memory().ok()
+    }
+
+    fn gpio() -> Option<&'static GpioBlock> {
+        Some(&GPIO_BLOCK)
     }
 
     fn model() -> Option<Model> {

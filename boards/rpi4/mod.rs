@@ -15,11 +15,17 @@
 //!
 //! UART0 is on GPIO 14 (TXD) and 15 (RXD) as ALT0, clocked at 48 MHz by
 //! `init_uart_clock=48000000`. Interrupts are GIC INTIDs: the VideoCore's
-//! peripheral interrupt n is SPI 96 + n, so UART0 (57) is INTID 32 + 121.
+//! peripheral interrupt n is SPI 64 + n, INTID 96 + n, so UART0 (57) is
+//! SPI 121, INTID 32 + 121.
 //! `enable_gic=1` in config.txt has the firmware route interrupts through
 //! the GIC instead of the legacy controller. Each core sets up its own side
 //! of the GIC when it comes up (`init_cpu_interrupts`); UART0's interrupt
 //! goes to core 0; IPIs are SGIs 14 and 15 ([`crate::drivers::gic`]).
+//!
+//! GPIO for applications ([`crate::gpio`]): GPIO 0-57 but 14/15 (the
+//! console UART); the banks' interrupts are VideoCore interrupts 49 to 51,
+//! SPIs 113 (GPIO 0-27), 114 (28-45) and 115 (46-57), INTIDs 145 to 147.
+//! The activity LED is GPIO 42, lit when high.
 //!
 //! QEMU arguments (`boards/rpi4/qemu.args`): `-machine raspi4b` with
 //! single-threaded TCG. Cores 1-3 wait in `wfe` loops (ilusion's or the
@@ -34,6 +40,7 @@ use crate::drivers::bcm_gpio::{Chip, Gpio};
 use crate::drivers::bcm_mailbox::Mailbox;
 use crate::drivers::bcm_pm_watchdog::PmWatchdog;
 use crate::drivers::{gic::Gic, pl011::Pl011};
+use crate::gpio::{ActivityLedWiring, GpioBlock};
 use crate::irq::{IntId, InterruptController};
 use crate::mm::layout::{DeviceRegion, PhysRange};
 use spin::Once;
@@ -60,6 +67,14 @@ static MAILBOX_DEVICE: Mailbox = unsafe { Mailbox::new(phys_to_virt(MAILBOX)) };
 // SAFETY: the PM block is inside the peripherals `DEVICES` maps; only `reboot` uses it.
 static WATCHDOG: PmWatchdog = unsafe { PmWatchdog::new(phys_to_virt(POWER_MANAGEMENT)) };
 static GIC: Once<Gic> = Once::new();
+
+/// GPIO pins for applications: see the module documentation.
+static GPIO_BLOCK: GpioBlock = GpioBlock {
+    controller: &GPIO_DEVICE,
+    reserved: &[(14, "the console UART's TXD"), (15, "the console UART's RXD")],
+    banks: &[(32 + 113, 0x0fff_ffff), (32 + 114, 0x3fff << 28), (32 + 115, 0xfff << 46)],
+    activity_led: ActivityLedWiring::Pin(42),
+};
 
 /// The Raspberry Pi 4 (and QEMU's `raspi4b`).
 pub struct RaspberryPi4;
@@ -115,6 +130,10 @@ impl Board for RaspberryPi4 {
     /// From the firmware, through the mailbox's property channel.
     fn ram_from_firmware() -> Option<PhysRange> {
         MAILBOX_DEVICE.arm_memory().ok()
+    }
+
+    fn gpio() -> Option<&'static GpioBlock> {
+        Some(&GPIO_BLOCK)
     }
 
     fn model() -> Option<Model> {

@@ -2,16 +2,26 @@
 //! (Raspberry Pi 4): choosing what each pin does (its *function*: input,
 //! output or one of six alternate peripherals) and its pull resistor.
 //!
-//! Boards use it to hand pins to a peripheral, e.g. GPIO 14/15 to UART0 (ALT0).
+//! Boards use it to hand pins to a peripheral, e.g. GPIO 14/15 to UART0
+//! (ALT0); applications reach it through [`crate::gpio`], for which it
+//! implements [`GpioController`]: levels (write a 1 to GPSET or GPCLR to
+//! drive an output pin high or low, read GPLEV for every pin's level) and
+//! edge detection (GPREN/GPFEN choose the edges a pin watches; a detected
+//! edge sets the pin's bit in GPEDS, which holds the bank's interrupt line
+//! up until software writes the bit back as 1).
+//!
 //! Function select is the same on both chips; the pulls differ: the BCM2837
 //! latches one pull setting into the pins named by a clock register (the
-//! GPPUD/GPPUDCLK handshake), the BCM2711 has two bits per pin in
-//! GPIO_PUP_PDN_CNTRL. See the BCM2835 and BCM2711 ARM Peripherals manuals,
-//! chapter "General Purpose I/O".
+//! GPPUD/GPPUDCLK handshake; what a pin has cannot be read back), the
+//! BCM2711 has two bits per pin in GPIO_PUP_PDN_CNTRL (read back as
+//! written). See the BCM2835 and BCM2711 ARM Peripherals manuals, chapter
+//! "General Purpose I/O".
 
 use super::mmio::Mmio;
+pub use crate::gpio::{Function, Pull};
+use crate::gpio::{Edge, GpioController};
 use tock_registers::fields::Field;
-use tock_registers::interfaces::{ReadWriteable, Writeable};
+use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 use tock_registers::registers::ReadWrite;
 use tock_registers::{register_bitfields, register_structs};
 
@@ -28,6 +38,10 @@ register_bitfields! {u32,
         FSEL7 OFFSET(21) NUMBITS(3) [],
         FSEL8 OFFSET(24) NUMBITS(3) [],
         FSEL9 OFFSET(27) NUMBITS(3) []
+    ],
+    /// One bit per pin of a bank of 32 (GPSET, GPCLR, GPLEV, GPEDS, GPREN, GPFEN).
+    BANK [
+        PINS OFFSET(0) NUMBITS(32) []
     ],
     /// BCM2837: the pull to latch into the pins selected by GPPUDCLK.
     GPPUD [
@@ -63,9 +77,27 @@ register_structs! {
     Registers {
         (0x00 => GPFSEL: [ReadWrite<u32, GPFSEL::Register>; 6]),
         (0x18 => _reserved0),
+        /// Write 1s: those output pins go high.
+        (0x1c => GPSET: [ReadWrite<u32, BANK::Register>; 2]),
+        (0x24 => _reserved1),
+        /// Write 1s: those output pins go low.
+        (0x28 => GPCLR: [ReadWrite<u32, BANK::Register>; 2]),
+        (0x30 => _reserved2),
+        /// Every pin's level.
+        (0x34 => GPLEV: [ReadWrite<u32, BANK::Register>; 2]),
+        (0x3c => _reserved3),
+        /// Event detect status: an edge the pin watches happened; write 1 to clear.
+        (0x40 => GPEDS: [ReadWrite<u32, BANK::Register>; 2]),
+        (0x48 => _reserved4),
+        /// Rising-edge detect enable.
+        (0x4c => GPREN: [ReadWrite<u32, BANK::Register>; 2]),
+        (0x54 => _reserved5),
+        /// Falling-edge detect enable.
+        (0x58 => GPFEN: [ReadWrite<u32, BANK::Register>; 2]),
+        (0x60 => _reserved6),
         (0x94 => GPPUD: ReadWrite<u32, GPPUD::Register>),
         (0x98 => GPPUDCLK: [ReadWrite<u32, GPPUDCLK::Register>; 2]),
-        (0xa0 => _reserved1),
+        (0xa0 => _reserved7),
         (0xe4 => GPIO_PUP_PDN_CNTRL: [ReadWrite<u32, GPIO_PUP_PDN::Register>; 4]),
         (0xf4 => @END),
     }
@@ -106,27 +138,6 @@ const PULL: [Field<u32, GPIO_PUP_PDN::Register>; 16] = [
 /// The pins this driver knows: GPIO 0 to 57.
 pub const PIN_COUNT: u32 = 58;
 
-/// What a pin does; the values are the function-select encoding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Function {
-    Input = 0b000,
-    Output = 0b001,
-    Alt0 = 0b100,
-    Alt1 = 0b101,
-    Alt2 = 0b110,
-    Alt3 = 0b111,
-    Alt4 = 0b011,
-    Alt5 = 0b010,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pull {
-    None,
-    Up,
-    Down,
-}
-
 /// Which of the two pull-control schemes the chip has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Chip {
@@ -136,8 +147,39 @@ pub enum Chip {
     Bcm2711,
 }
 
-/// The GPIO block. Boards configure pins once, at boot, from one core, so
-/// its read-modify-writes never interleave.
+/// The function-select encoding of `function`.
+const fn fsel_value(function: Function) -> u32 {
+    match function {
+        Function::Input => 0b000,
+        Function::Output => 0b001,
+        Function::Alt0 => 0b100,
+        Function::Alt1 => 0b101,
+        Function::Alt2 => 0b110,
+        Function::Alt3 => 0b111,
+        Function::Alt4 => 0b011,
+        Function::Alt5 => 0b010,
+    }
+}
+
+/// The function whose encoding is `value` (three bits).
+const fn function_of(value: u32) -> Function {
+    match value & 0b111 {
+        0b000 => Function::Input,
+        0b001 => Function::Output,
+        0b100 => Function::Alt0,
+        0b101 => Function::Alt1,
+        0b110 => Function::Alt2,
+        0b111 => Function::Alt3,
+        0b011 => Function::Alt4,
+        _ => Function::Alt5,
+    }
+}
+
+/// The GPIO block. Function select, pulls and edge enables are
+/// read-modify-writes of registers several pins share: the board calls
+/// this driver at boot from one core, and [`crate::gpio`] serialises
+/// applications' calls with its lock. GPSET/GPCLR and GPEDS are write-one
+/// registers that need no lock.
 pub struct Gpio {
     regs: Mmio<Registers>,
     chip: Chip,
@@ -154,7 +196,30 @@ impl Gpio {
     pub fn set_function(&self, pin: u32, function: Function) {
         assert!(pin < PIN_COUNT, "GPIO {pin} does not exist");
         let field = FSEL[(pin % 10) as usize];
-        self.regs.GPFSEL[(pin / 10) as usize].modify(field.val(function as u32));
+        self.regs.GPFSEL[(pin / 10) as usize].modify(field.val(fsel_value(function)));
+    }
+
+    /// What `pin` does now, as function select says.
+    pub fn function(&self, pin: u32) -> Function {
+        assert!(pin < PIN_COUNT, "GPIO {pin} does not exist");
+        function_of(self.regs.GPFSEL[(pin / 10) as usize].read(FSEL[(pin % 10) as usize]))
+    }
+
+    /// The pull `pin` has (BCM2711), or `None` where it cannot be read
+    /// back (BCM2837: the handshake latches it inside the pad).
+    pub fn pull(&self, pin: u32) -> Option<Pull> {
+        assert!(pin < PIN_COUNT, "GPIO {pin} does not exist");
+        match self.chip {
+            Chip::Bcm2837 => None,
+            Chip::Bcm2711 => {
+                let value = self.regs.GPIO_PUP_PDN_CNTRL[(pin / 16) as usize].read(PULL[(pin % 16) as usize]);
+                Some(match value {
+                    1 => Pull::Up,
+                    2 => Pull::Down,
+                    _ => Pull::None,
+                })
+            }
+        }
     }
 
     pub fn set_pull(&self, pin: u32, pull: Pull) {
@@ -205,6 +270,69 @@ impl Gpio {
         self.set_function(RXD, Function::Alt0);
         self.set_pull(TXD, Pull::None);
         self.set_pull(RXD, Pull::Up);
+    }
+}
+
+/// The register of `pin`'s bank in `bank` (GPSET, GPLEV, ...) and the pin's bit in it.
+fn bank_bit(bank: &[ReadWrite<u32, BANK::Register>; 2], pin: u32) -> (&ReadWrite<u32, BANK::Register>, u32) {
+    assert!(pin < PIN_COUNT, "GPIO {pin} does not exist");
+    (&bank[(pin / 32) as usize], 1 << (pin % 32))
+}
+
+impl GpioController for Gpio {
+    fn pin_count(&self) -> u32 {
+        PIN_COUNT
+    }
+
+    fn set_function(&self, pin: u32, function: Function) {
+        Gpio::set_function(self, pin, function);
+    }
+
+    fn function(&self, pin: u32) -> Function {
+        Gpio::function(self, pin)
+    }
+
+    fn set_pull(&self, pin: u32, pull: Pull) {
+        Gpio::set_pull(self, pin, pull);
+    }
+
+    fn pull(&self, pin: u32) -> Option<Pull> {
+        Gpio::pull(self, pin)
+    }
+
+    fn write(&self, pin: u32, high: bool) {
+        let (register, bit) = bank_bit(if high { &self.regs.GPSET } else { &self.regs.GPCLR }, pin);
+        register.set(bit);
+    }
+
+    fn read(&self, pin: u32) -> bool {
+        let (register, bit) = bank_bit(&self.regs.GPLEV, pin);
+        register.get() & bit != 0
+    }
+
+    fn set_edges(&self, pin: u32, edges: Option<Edge>) {
+        let rising = matches!(edges, Some(Edge::Rising | Edge::Both));
+        let falling = matches!(edges, Some(Edge::Falling | Edge::Both));
+        for (enables, on) in [(&self.regs.GPREN, rising), (&self.regs.GPFEN, falling)] {
+            let (register, bit) = bank_bit(enables, pin);
+            let value = register.get();
+            register.set(if on { value | bit } else { value & !bit });
+        }
+        // A stale event from before must not fire the new handler.
+        let (status, bit) = bank_bit(&self.regs.GPEDS, pin);
+        status.set(bit);
+    }
+
+    fn take_events(&self, pins: u64) -> u64 {
+        let mut taken = 0;
+        for (index, status) in self.regs.GPEDS.iter().enumerate() {
+            let mine = status.get() & (pins >> (32 * index)) as u32;
+            if mine != 0 {
+                status.set(mine); // write-one-to-clear: lowers the bank's line
+                taken |= u64::from(mine) << (32 * index);
+            }
+        }
+        taken
     }
 }
 

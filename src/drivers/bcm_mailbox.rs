@@ -1,6 +1,7 @@
 //! The VideoCore mailbox's *property* channel (channel 8) on the Raspberry
 //! Pi 3 and 4: how the ARM asks the firmware running on the VideoCore
-//! what it knows (board model and revision, the ARM's share of RAM).
+//! what it knows (board model and revision, the ARM's share of RAM), and to
+//! drive the pins of its GPIO expander (the Pi 3's activity LED).
 //!
 //! A request is a message in RAM: a header (total size, request code), a
 //! list of *tags* (id, size of the value buffer, request/response code,
@@ -62,6 +63,12 @@ const MAX_POLLS: u32 = 10_000_000;
 const GET_BOARD_MODEL: u32 = 0x0001_0001;
 const GET_BOARD_REVISION: u32 = 0x0001_0002;
 const GET_ARM_MEMORY: u32 = 0x0001_0005;
+const SET_GPIO_STATE: u32 = 0x0003_8041;
+
+/// The first pin of the firmware's GPIO expander (Linux's `RPI_EXP_GPIO_BASE`).
+pub const EXPANDER_BASE: u32 = 128;
+/// The Pi 3's activity LED: expander pin 2.
+pub const PI3_ACTIVITY_LED: u32 = EXPANDER_BASE + 2;
 
 /// Words in the message buffer: header (2), one tag's header (3), up to
 /// [`MAX_VALUE_WORDS`] of value, the end tag (1).
@@ -153,14 +160,26 @@ impl Mailbox {
         Ok(PhysRange { base: u64::from(base), size: u64::from(size) })
     }
 
+    /// Drives pin `pin` of the firmware's GPIO expander (numbered from
+    /// [`EXPANDER_BASE`], as Linux does) high or low (tag 0x00038041):
+    /// the Pi 3's activity LED is [`PI3_ACTIVITY_LED`].
+    pub fn set_gpio_state(&self, pin: u32, high: bool) -> Result<(), MailboxError> {
+        self.request_with(SET_GPIO_STATE, [pin, u32::from(high)]).map(|_| ())
+    }
+
     /// Sends a one-tag request with an `N`-word value buffer and returns the answer's value.
     fn request<const N: usize>(&self, tag: u32) -> Result<[u32; N], MailboxError> {
+        self.request_with(tag, [0; N])
+    }
+
+    /// As [`Mailbox::request`], with the value buffer holding `values` (the request's arguments).
+    fn request_with<const N: usize>(&self, tag: u32, values: [u32; N]) -> Result<[u32; N], MailboxError> {
         const { assert!(N <= MAX_VALUE_WORDS) };
         let mut message = MESSAGE.lock();
         let words = &mut message.0;
         let size = 4 * (6 + N);
         words[..5].copy_from_slice(&[size as u32, REQUEST, tag, (4 * N) as u32, REQUEST]);
-        words[5..5 + N].fill(0);
+        words[5..5 + N].copy_from_slice(&values);
         words[5 + N] = END_TAG;
         let address = words.as_mut_ptr();
         self.call(address as u64, size)?;

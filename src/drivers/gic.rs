@@ -30,6 +30,7 @@
 //! ICC_SGI1R_EL1 on GICv3 (target: the core's affinity).
 
 use super::gicv2_cpu_interface::CpuInterface;
+use super::gicv2_pending::SetPending;
 use super::gicv2_targets::Targets;
 use crate::critical::SpinLock;
 use crate::irq::{IntId, InterruptController, Ipi, IrqError};
@@ -62,6 +63,8 @@ enum Version {
     V2 {
         gic: SpinLock<GicV2<'static>>,
         targets: Targets,
+        /// GICD_ISPENDR, for `set_pending`.
+        pending: SetPending,
         cpu_interface: CpuInterface,
         /// Each core's CPU interface (a one-bit mask), recorded by the core
         /// itself; 0 until it is up (and on a one-CPU GIC, which has no
@@ -98,13 +101,15 @@ impl Gic {
         let targets = unsafe { Targets::new(gicd) };
         // SAFETY: promised by our caller; `arm-gic` wrote GICC_CTLR in `setup`, and never again.
         let cpu_interface = unsafe { CpuInterface::new(gicc) };
+        // SAFETY: promised by our caller; `arm-gic` never writes ISPENDR.
+        let pending = unsafe { SetPending::new(gicd) };
         let interface_of_core = [const { AtomicU8::new(0) }; MAX_CPUS];
         if let Some(slot) = interface_of_core.get(this_core()) {
             slot.store(targets.this_cpu(), Ordering::Relaxed);
         }
         let gic = SpinLock::new("GIC", gic);
         let acknowledged = [const { AtomicU32::new(0) }; MAX_CPUS];
-        let version = Version::V2 { gic, targets, cpu_interface, interface_of_core, acknowledged };
+        let version = Version::V2 { gic, targets, pending, cpu_interface, interface_of_core, acknowledged };
         Self { version, private_enabled: AtomicU32::new(0) }
     }
 
@@ -289,6 +294,17 @@ impl InterruptController for Gic {
 
     fn send_software(&self, id: IntId) -> Result<(), IrqError> {
         self.send_sgi(id, this_core())
+    }
+
+    /// GICv2 only (the boards with a device to stand in for use it).
+    fn set_pending(&self, id: IntId) -> Result<(), IrqError> {
+        match &self.version {
+            Version::V2 { pending, .. } if id < crate::irq::MAX_INTERRUPTS as IntId => {
+                pending.set(id);
+                Ok(())
+            }
+            _ => Err(IrqError::Unsupported(id)),
+        }
     }
 
     fn ipi_id(&self, ipi: Ipi) -> Option<IntId> {

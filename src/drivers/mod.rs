@@ -5,8 +5,10 @@
 //! - [`pl011`]: the ARM PL011 UART (QEMU virt, UART0 on the Raspberry Pis);
 //! - [`gic`]: the ARM GIC v2/v3 (QEMU virt, the Pi 4's GIC-400), with the
 //!   GICv2 registers the `arm-gic` crate leaves alone in [`gicv2_targets`]
-//!   (where interrupts go) and [`gicv2_cpu_interface`] (each core's own);
-//! - [`bcm_gpio`]: pin functions and pulls on the Pi 3 and Pi 4;
+//!   (where interrupts go), [`gicv2_cpu_interface`] (each core's own) and
+//!   [`gicv2_pending`] (making one pending from software);
+//! - [`bcm_gpio`]: pin functions, pulls, levels and edge detection on the
+//!   Pi 3 and Pi 4 (behind [`crate::gpio`]);
 //! - [`bcm_mailbox`]: the Pis' firmware property channel (model, revision, RAM);
 //! - [`bcm_pm_watchdog`]: the Pis' power-management watchdog, which resets the chip;
 //! - [`bcm2837_irq`]: the Pi 3's two-level interrupt controller, built from
@@ -20,6 +22,7 @@ pub mod bcm_mailbox;
 pub mod bcm_pm_watchdog;
 pub mod gic;
 pub mod gicv2_cpu_interface;
+pub mod gicv2_pending;
 pub mod gicv2_targets;
 pub mod mmio;
 pub mod pl011;
