@@ -19,10 +19,20 @@ default:
 setup:
     @bash .ci/install-deps.sh
 
-# Build and boot an example on QEMU virt; exits with the guest's exit status.
-run example="hello" *args: setup
-    @just _build qemu-virt
-    boards/run --board qemu-virt target/images/qemu-virt/{{example}}.elf {{args}}
+# Build and boot an example on a board's QEMU machine (default qemu-virt; rpi3, rpi4); exits with the guest's exit status.
+run example="hello" board="qemu-virt" *args: setup
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # `just run hello -d int`: a QEMU argument where the board goes means the default board.
+    board="{{board}}"; args="{{args}}"
+    if [[ $board == -* ]]; then args="$board $args"; board=qemu-virt; fi
+    if [ ! -d "boards/$board" ]; then
+        echo "error: unknown board '$board' (known: $(ls -d boards/*/ | xargs -n1 basename | tr '\n' ' '))" >&2
+        exit 2
+    fi
+    just _build_one "$board" {{example}}
+    echo "boards/run --board $board target/images/$board/{{example}}.elf $args"
+    boards/run --board "$board" "target/images/$board/{{example}}.elf" $args
 
 # Make a new application in DIR from templates/app, for BOARD (qemu-virt, rpi3, rpi4); then `cargo run --release` in it.
 new dir board="qemu-virt":

@@ -444,6 +444,18 @@ fn main() {
             },
         );
     }
+    let full = "just run refuses an unknown board";
+    if selected(full) {
+        let mut run_on = Command::new("just");
+        run_on.current_dir(&root).args(["run", "hello", "no-such-board"]);
+        report(
+            full,
+            match run(run_on, BUILD_TIMEOUT) {
+                Ok(o) => expect("just run hello no-such-board", &o, 2, &["unknown board 'no-such-board'"]),
+                Err(e) => vec![e],
+            },
+        );
+    }
     println!("tools: {passed} passed, {failed} failed");
     std::process::exit(if failed == 0 { 0 } else { 1 });
 }
