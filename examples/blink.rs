@@ -70,7 +70,9 @@ fn blink() -> Result<(), GpioError> {
             led.set(on)?;
             let state = if on { "on" } else { "off" };
             match led.pin() {
-                Some(pin) => println!("blink {blink}/{BLINKS}: LED {state} (GPIO {} reads {})", pin.number(), level(pin)),
+                Some(pin) => {
+                    println!("blink {blink}/{BLINKS}: LED {state} (GPIO {} reads {})", pin.number(), level(pin))
+                }
                 None => println!("blink {blink}/{BLINKS}: LED {state}"),
             }
             ilusion::time::sleep(HALF_PERIOD);

@@ -87,7 +87,9 @@ impl fmt::Display for GpioError {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
             Self::NoGpio { board } => write!(f, "this board ({board}) has no GPIO"),
-            Self::OutOfRange { pin, count } => write!(f, "GPIO {pin} does not exist (this board has GPIO 0 to {})", count - 1),
+            Self::OutOfRange { pin, count } => {
+                write!(f, "GPIO {pin} does not exist (this board has GPIO 0 to {})", count - 1)
+            }
             Self::Reserved { pin, by } => write!(f, "GPIO {pin} is reserved for {by}"),
             Self::Taken { pin } => write!(f, "GPIO {pin} is taken (another Pin owns it; drop that one first)"),
             Self::Interrupt(e) => write!(f, "GPIO interrupt: {e}"),
@@ -395,8 +397,11 @@ mod on_target {
     pub fn simulate_edge(pin: u32) -> Result<Delivery, GpioError> {
         let block = block()?;
         check(block, pin)?;
-        let &(id, _) =
-            block.banks.iter().find(|(_, pins)| pins & (1 << pin) != 0).ok_or(GpioError::OutOfRange { pin, count: 0 })?;
+        let &(id, _) = block
+            .banks
+            .iter()
+            .find(|(_, pins)| pins & (1 << pin) != 0)
+            .ok_or(GpioError::OutOfRange { pin, count: 0 })?;
         SIMULATED.fetch_or(1 << pin, Ordering::AcqRel);
         match crate::irq::set_pending(id) {
             Ok(()) => Ok(Delivery::Controller),
@@ -456,7 +461,10 @@ mod tests {
         assert_eq!(check(&BLOCK, 14), Err(GpioError::Reserved { pin: 14, by: "the console UART" }));
         assert_eq!(check(&BLOCK, 58), Err(GpioError::OutOfRange { pin: 58, count: 58 }));
         assert_eq!(check(&BLOCK, 17), Ok(()));
-        assert_eq!(GpioError::OutOfRange { pin: 58, count: 58 }.to_string(), "GPIO 58 does not exist (this board has GPIO 0 to 57)");
+        assert_eq!(
+            GpioError::OutOfRange { pin: 58, count: 58 }.to_string(),
+            "GPIO 58 does not exist (this board has GPIO 0 to 57)"
+        );
         assert_eq!(GpioError::NoGpio { board: "qemu-virt" }.to_string(), "this board (qemu-virt) has no GPIO");
     }
 

@@ -75,6 +75,28 @@ const fn pi(
     Case { name, image, on: On::Board(board), qemu: &[], raw, input, exit: Some(0), expect }
 }
 
+/// What tests/guest/gpio.rs prints on both Pis, and per Pi.
+const GPIO_PI3: &[&str] = &[
+    "GPIO 14 is reserved for the console UART's TXD",
+    "GPIO 15 is reserved for the console UART's RXD",
+    "GPIO 58 does not exist (this board has GPIO 0 to 57)",
+    "GPIO 17 is taken",
+    "gpio: output ok",
+    "not readable on the BCM2837",
+    "reached its handler by a direct call of the bank handler",
+    "gpio: all ok",
+];
+const GPIO_PI4: &[&str] = &[
+    "GPIO 14 is reserved for the console UART's TXD",
+    "GPIO 15 is reserved for the console UART's RXD",
+    "GPIO 58 does not exist (this board has GPIO 0 to 57)",
+    "GPIO 17 is taken",
+    "gpio: output ok",
+    "pulls read back from GPIO_PUP_PDN_CNTRL: up, down, none",
+    "reached its handler through the interrupt controller",
+    "gpio: all ok",
+];
+
 const BANNER: &str = "ilusion 0.1.0 on";
 /// QEMU counts instructions and the generic timer follows them (1 ns each):
 /// timing becomes deterministic.
@@ -276,6 +298,15 @@ const CASES: &[Case] = &[
         qemu: &["-global", "bcm2835-fb.vcram-size=0x8000000"],
         ..pi("rpi4", "mailbox: RAM follows the VideoCore's share", "hello", false, None, &["896 MiB RAM"])
     },
+    // GPIO (tests/guest/gpio.rs explains how the edge is simulated); blink on every board.
+    pi("rpi3", "gpio: pins, errors, edge interrupt", "gpio", false, None, GPIO_PI3),
+    pi("rpi3", "raw image: gpio", "gpio", true, None, GPIO_PI3),
+    pi("rpi4", "gpio: pins, errors, edge interrupt", "gpio", false, None, GPIO_PI4),
+    pi("rpi4", "raw image: gpio", "gpio", true, None, GPIO_PI4),
+    Case { on: On::Board("qemu-virt"), ..case("gpio: no GPIO on virt", "gpio", 0, &["gpio: no GPIO: this board (qemu-virt) has no GPIO"]) },
+    pi("rpi3", "blink example", "blink", false, None, &["LED behind the firmware's GPIO expander", "blink 5/5: LED off", "blink: done"]),
+    pi("rpi4", "blink example", "blink", false, None, &["blink 5/5: LED on (GPIO 42 reads high)", "blink 5/5: LED off (GPIO 42 reads low)", "blink: done"]),
+    Case { on: On::Board("qemu-virt"), ..case("blink example", "blink", 0, &["blink: this board (qemu-virt) has no GPIO"]) },
     // QEMU exits on the guest's reset (-no-reboot), status 0; halting instead times out.
     Case {
         name: "reboot resets the machine (-no-reboot: QEMU exits)",

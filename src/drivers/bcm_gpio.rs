@@ -18,8 +18,8 @@
 //! "General Purpose I/O".
 
 use super::mmio::Mmio;
-pub use crate::gpio::{Function, Pull};
 use crate::gpio::{Edge, GpioController};
+pub use crate::gpio::{Function, Pull};
 use tock_registers::fields::Field;
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 use tock_registers::registers::ReadWrite;
