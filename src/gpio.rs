@@ -297,15 +297,18 @@ mod on_target {
                 .ok_or(GpioError::Interrupt(IrqError::Unsupported(self.number)))?;
             let bank = 1 << self.block.banks.iter().position(|(i, _)| *i == id).unwrap_or(0);
             EDGE_HANDLERS[self.number as usize].store(handler as *const () as usize, Ordering::Release);
+            // Edges first (which also forgets a stale event), then the bank's interrupt.
+            {
+                let _config = CONFIG.lock();
+                self.block.controller.set_edges(self.number, Some(edge));
+            }
             if BANKS_REGISTERED.fetch_or(bank, Ordering::AcqRel) & bank == 0 {
                 if let Err(e) = crate::irq::register(id, bank_interrupt) {
                     BANKS_REGISTERED.fetch_and(!bank, Ordering::AcqRel);
-                    EDGE_HANDLERS[self.number as usize].store(0, Ordering::Release);
+                    self.stop_edges();
                     return Err(GpioError::Interrupt(e));
                 }
             }
-            let _config = CONFIG.lock();
-            self.block.controller.set_edges(self.number, Some(edge));
             Ok(())
         }
 
