@@ -3,8 +3,8 @@
 //! output or one of six alternate peripherals) and its pull resistor.
 //!
 //! Boards use it to hand pins to a peripheral, e.g. GPIO 14/15 to UART0
-//! (ALT0); applications reach it through [`crate::gpio`], for which it
-//! implements [`GpioController`]: levels (write a 1 to GPSET or GPCLR to
+//! (ALT0); applications reach it through `crate::gpio`
+//! ([`super::bcm_gpio_port`] adapts it): levels (write a 1 to GPSET or GPCLR to
 //! drive an output pin high or low, read GPLEV for every pin's level) and
 //! edge detection (GPREN/GPFEN choose the edges a pin watches; a detected
 //! edge sets the pin's bit in GPEDS, which holds the bank's interrupt line
@@ -16,10 +16,11 @@
 //! BCM2711 has two bits per pin in GPIO_PUP_PDN_CNTRL (read back as
 //! written). See the BCM2835 and BCM2711 ARM Peripherals manuals, chapter
 //! "General Purpose I/O".
+//!
+//! The Pis' serial chainloader (`tools/chainloader`) includes this file as
+//! it is, so it depends on nothing but [`super::mmio`].
 
 use super::mmio::Mmio;
-use crate::gpio::{Edge, GpioController};
-pub use crate::gpio::{Function, Pull};
 use tock_registers::fields::Field;
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 use tock_registers::registers::ReadWrite;
@@ -138,6 +139,43 @@ const PULL: [Field<u32, GPIO_PUP_PDN::Register>; 16] = [
 /// The pins this driver knows: GPIO 0 to 57.
 pub const PIN_COUNT: u32 = 58;
 
+/// What a pin does; the values are the function-select encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Function {
+    Input = 0b000,
+    Output = 0b001,
+    Alt0 = 0b100,
+    Alt1 = 0b101,
+    Alt2 = 0b110,
+    Alt3 = 0b111,
+    Alt4 = 0b011,
+    Alt5 = 0b010,
+}
+
+impl Function {
+    /// The function whose encoding is `value` (three bits).
+    const fn from_bits(value: u32) -> Function {
+        match value & 0b111 {
+            0b000 => Function::Input,
+            0b001 => Function::Output,
+            0b100 => Function::Alt0,
+            0b101 => Function::Alt1,
+            0b110 => Function::Alt2,
+            0b111 => Function::Alt3,
+            0b011 => Function::Alt4,
+            _ => Function::Alt5,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pull {
+    None,
+    Up,
+    Down,
+}
+
 /// Which of the two pull-control schemes the chip has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Chip {
@@ -147,37 +185,9 @@ pub enum Chip {
     Bcm2711,
 }
 
-/// The function-select encoding of `function`.
-const fn fsel_value(function: Function) -> u32 {
-    match function {
-        Function::Input => 0b000,
-        Function::Output => 0b001,
-        Function::Alt0 => 0b100,
-        Function::Alt1 => 0b101,
-        Function::Alt2 => 0b110,
-        Function::Alt3 => 0b111,
-        Function::Alt4 => 0b011,
-        Function::Alt5 => 0b010,
-    }
-}
-
-/// The function whose encoding is `value` (three bits).
-const fn function_of(value: u32) -> Function {
-    match value & 0b111 {
-        0b000 => Function::Input,
-        0b001 => Function::Output,
-        0b100 => Function::Alt0,
-        0b101 => Function::Alt1,
-        0b110 => Function::Alt2,
-        0b111 => Function::Alt3,
-        0b011 => Function::Alt4,
-        _ => Function::Alt5,
-    }
-}
-
 /// The GPIO block. Function select, pulls and edge enables are
 /// read-modify-writes of registers several pins share: the board calls
-/// this driver at boot from one core, and [`crate::gpio`] serialises
+/// this driver at boot from one core, and `crate::gpio` serialises
 /// applications' calls with its lock. GPSET/GPCLR and GPEDS are write-one
 /// registers that need no lock.
 pub struct Gpio {
@@ -196,13 +206,13 @@ impl Gpio {
     pub fn set_function(&self, pin: u32, function: Function) {
         assert!(pin < PIN_COUNT, "GPIO {pin} does not exist");
         let field = FSEL[(pin % 10) as usize];
-        self.regs.GPFSEL[(pin / 10) as usize].modify(field.val(fsel_value(function)));
+        self.regs.GPFSEL[(pin / 10) as usize].modify(field.val(function as u32));
     }
 
     /// What `pin` does now, as function select says.
     pub fn function(&self, pin: u32) -> Function {
         assert!(pin < PIN_COUNT, "GPIO {pin} does not exist");
-        function_of(self.regs.GPFSEL[(pin / 10) as usize].read(FSEL[(pin % 10) as usize]))
+        Function::from_bits(self.regs.GPFSEL[(pin / 10) as usize].read(FSEL[(pin % 10) as usize]))
     }
 
     /// The pull `pin` has (BCM2711), or `None` where it cannot be read
@@ -279,56 +289,39 @@ fn bank_bit(bank: &[ReadWrite<u32, BANK::Register>; 2], pin: u32) -> (&ReadWrite
     (&bank[(pin / 32) as usize], 1 << (pin % 32))
 }
 
-impl GpioController for Gpio {
-    fn pin_count(&self) -> u32 {
-        PIN_COUNT
-    }
-
-    fn set_function(&self, pin: u32, function: Function) {
-        Gpio::set_function(self, pin, function);
-    }
-
-    fn function(&self, pin: u32) -> Function {
-        Gpio::function(self, pin)
-    }
-
-    fn set_pull(&self, pin: u32, pull: Pull) {
-        Gpio::set_pull(self, pin, pull);
-    }
-
-    fn pull(&self, pin: u32) -> Option<Pull> {
-        Gpio::pull(self, pin)
-    }
-
-    fn write(&self, pin: u32, high: bool) {
+impl Gpio {
+    /// Drives output pin `pin` high (GPSET) or low (GPCLR).
+    pub fn write(&self, pin: u32, high: bool) {
         let (register, bit) = bank_bit(if high { &self.regs.GPSET } else { &self.regs.GPCLR }, pin);
         register.set(bit);
     }
 
-    fn read(&self, pin: u32) -> bool {
+    /// `pin`'s level (GPLEV).
+    pub fn read(&self, pin: u32) -> bool {
         let (register, bit) = bank_bit(&self.regs.GPLEV, pin);
         register.get() & bit != 0
     }
 
-    fn set_edges(&self, pin: u32, edges: Option<Edge>) {
-        let rising = matches!(edges, Some(Edge::Rising | Edge::Both));
-        let falling = matches!(edges, Some(Edge::Falling | Edge::Both));
+    /// Which edges `pin` watches (GPREN, GPFEN); forgets an event seen before (GPEDS).
+    pub fn set_edge_detect(&self, pin: u32, rising: bool, falling: bool) {
         for (enables, on) in [(&self.regs.GPREN, rising), (&self.regs.GPFEN, falling)] {
             let (register, bit) = bank_bit(enables, pin);
             let value = register.get();
             register.set(if on { value | bit } else { value & !bit });
         }
-        // A stale event from before must not fire the new handler.
         let (status, bit) = bank_bit(&self.regs.GPEDS, pin);
         status.set(bit);
     }
 
-    fn take_events(&self, pins: u64) -> u64 {
+    /// The pins among `pins` (a bit each, GPIO 0 = bit 0) whose edge was
+    /// detected, cleared in GPEDS (write-one-to-clear), which lowers the
+    /// bank's interrupt line.
+    pub fn take_events(&self, pins: u64) -> u64 {
         let mut taken = 0;
         for (index, status) in self.regs.GPEDS.iter().enumerate() {
             let mine = status.get() & (pins >> (32 * index)) as u32;
             if mine != 0 {
-                status.set(mine); // write-one-to-clear: lowers the bank's line
+                status.set(mine);
                 taken |= u64::from(mine) << (32 * index);
             }
         }

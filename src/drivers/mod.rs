@@ -8,7 +8,7 @@
 //!   (where interrupts go), [`gicv2_cpu_interface`] (each core's own) and
 //!   [`gicv2_pending`] (making one pending from software);
 //! - [`bcm_gpio`]: pin functions, pulls, levels and edge detection on the
-//!   Pi 3 and Pi 4 (behind [`crate::gpio`]);
+//!   Pi 3 and Pi 4, and [`bcm_gpio_port`], which puts it behind [`crate::gpio`];
 //! - [`bcm_mailbox`]: the Pis' firmware property channel (model, revision, RAM);
 //! - [`bcm_pm_watchdog`]: the Pis' power-management watchdog, which resets the chip;
 //! - [`bcm2837_irq`]: the Pi 3's two-level interrupt controller, built from
@@ -18,6 +18,7 @@ pub mod bcm2835_intc;
 pub mod bcm2836_local;
 pub mod bcm2837_irq;
 pub mod bcm_gpio;
+pub mod bcm_gpio_port;
 pub mod bcm_mailbox;
 pub mod bcm_pm_watchdog;
 pub mod gic;
