@@ -77,10 +77,10 @@ pub(crate) fn unexpected(fault: Fault) {
     if matches!(syndrome, Syndrome::UndefinedInstruction)
         && crate::arch::semihosting::is_semihosting_call(fault.frame.elr)
     {
-        // exit() tried semihosting and there is none: stop here, quietly.
-        crate::println!("[ilusion] no semihosting: halting instead of exiting");
-        crate::console::flush();
-        crate::arch::cpu::halt();
+        // exit() tried semihosting and there is none (real hardware): the
+        // call returns "not heard", and exit() halts the machine itself.
+        crate::arch::semihosting::return_not_heard(&mut *fault.frame);
+        return;
     }
     if let Some(handler) = HANDLER.get() {
         let frame = &mut *fault.frame;

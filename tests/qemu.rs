@@ -14,6 +14,8 @@
 mod captured;
 #[path = "support/chainload.rs"]
 mod chainload;
+#[path = "support/direct.rs"]
+mod direct;
 #[path = "support/fast_syscall.rs"]
 mod fast_syscall;
 #[path = "support/sdcard.rs"]
@@ -1148,6 +1150,8 @@ fn main() {
     // SD card image and the chainloader (Raspberry Pi only).
     for board in &boards {
         let checks = fast_syscall::checks(&root, board).into_iter().chain(sdcard::checks(&root, board));
+        // Images booted without boards/run (no host-side symbolizer, no semihosting): every board.
+        let checks = checks.chain(direct::checks(&root, board));
         for (name, result) in checks.chain(chainload::checks(&root, board)) {
             let full = format!("{board}: {name}");
             if !filters.is_empty() && !filters.iter().any(|f| full.contains(f.as_str())) {
