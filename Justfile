@@ -69,10 +69,11 @@ test: setup
         cargo clippy -q --release --examples --no-default-features --features board-$b -- -D warnings || { echo "lint: clippy ($b) failed"; lint_failed=1; }
     done
     cargo clippy -q --lib --tests --target {{host}} -- -D warnings || { echo "lint: clippy (host) failed"; lint_failed=1; }
-    for tool in tools/chainload tools/chainloader; do
+    for tool in tools/chainload tools/chainloader tools/symbols; do
         (cd $tool && cargo fmt --check) || { echo "lint: cargo fmt --check failed in $tool"; lint_failed=1; }
     done
     (cd tools/chainload && cargo clippy -q --target {{host}} -- -D warnings) || { echo "lint: clippy (tools/chainload) failed"; lint_failed=1; }
+    (cd tools/symbols && cargo clippy -q --tests --target {{host}} --target-dir ../../target/symbols -- -D warnings) || { echo "lint: clippy (tools/symbols) failed"; lint_failed=1; }
     for b in rpi3 rpi4; do
         (cd tools/chainloader && RUSTFLAGS="-C link-arg=-T$PWD/link.ld" CARGO_TARGET_DIR=../../target/chainloader \
             cargo clippy -q --release --target aarch64-unknown-none --features $b -- -D warnings) ||
@@ -86,7 +87,7 @@ test: setup
         echo "lint: building with two board features did not give the expected error"; lint_failed=1
     fi
     echo "== host unit tests"
-    unit=$(cargo test -q --lib --target {{host}} 2>&1 && cd tools/chainload && cargo test -q --target {{host}} 2>&1) ; unit_status=$?
+    unit=$(cargo test -q --lib --target {{host}} 2>&1 && cd tools/chainload && cargo test -q --target {{host}} 2>&1 && cd ../symbols && cargo test -q --target {{host}} --target-dir ../../target/symbols 2>&1) ; unit_status=$?
     echo "$unit" | tail -n 3
     unit_passed=$(echo "$unit" | sed -n 's/.*test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' | awk '{s+=$1} END {print s+0}')
     unit_failed=$(echo "$unit" | sed -n 's/.*test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' | awk '{s+=$1} END {print s+0}')

@@ -4,8 +4,10 @@
 //! pushes a frame record `[previous fp, return address]` and points x29 at
 //! it. Walking the chain gives the return addresses; each record is checked
 //! with the MMU before it is read, so a corrupt chain ends the walk instead
-//! of faulting. Addresses are printed as `#N 0x...`: the runner (`boards/run`)
-//! appends the function name from the ELF's symbols.
+//! of faulting. Each frame is printed as `#N 0x... name+0xoff`, the name
+//! from the image's own symbol table ([`crate::symbols`]), so a board's
+//! serial console shows it; the runner (`boards/run`) appends only the
+//! source file and line from the ELF's debug information.
 
 const MAX_FRAMES: usize = 32;
 
@@ -13,10 +15,21 @@ const MAX_FRAMES: usize = 32;
 /// Runs of the same return address (deep recursion) are printed once, with a count.
 pub fn print(pc: Option<u64>, mut fp: u64) {
     let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
+    let table = match crate::symbols::table() {
+        Ok(table) => Some(table),
+        Err(why) => {
+            p(format_args!("(symbol table unreadable: {why}; addresses only)\n"));
+            None
+        }
+    };
+    let frame = |n: usize, addr: u64| match table.and_then(|t| t.lookup(addr)) {
+        Some(symbol) => p(format_args!("  #{n:<2} {addr:#018x} {symbol}\n")),
+        None => p(format_args!("  #{n:<2} {addr:#018x}\n")),
+    };
     p(format_args!("backtrace:\n"));
     let mut n = 0;
     if let Some(pc) = pc {
-        p(format_args!("  #0  {pc:#018x}\n"));
+        frame(0, pc);
         n = 1;
     }
     let (mut last, mut repeats) = (0, 0u64);
@@ -41,7 +54,7 @@ pub fn print(pc: Option<u64>, mut fp: u64) {
         }
         last = ret;
         // The return address is after the call; show the call itself.
-        p(format_args!("  #{n:<2} {:#018x}\n", ret - 4));
+        frame(n, ret - 4);
         n += 1;
     }
     if repeats > 0 {

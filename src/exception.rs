@@ -77,10 +77,10 @@ pub(crate) fn unexpected(fault: Fault) {
     if matches!(syndrome, Syndrome::UndefinedInstruction)
         && crate::arch::semihosting::is_semihosting_call(fault.frame.elr)
     {
-        // exit() tried semihosting and there is none: stop here, quietly.
-        crate::println!("[ilusion] no semihosting: halting instead of exiting");
-        crate::console::flush();
-        crate::arch::cpu::halt();
+        // exit() tried semihosting and there is none (real hardware): the
+        // call returns "not heard", and exit() halts the machine itself.
+        crate::arch::semihosting::return_not_heard(&mut *fault.frame);
+        return;
     }
     if let Some(handler) = HANDLER.get() {
         let frame = &mut *fault.frame;
@@ -135,6 +135,16 @@ fn describe_address(addr: u64) -> &'static str {
     } else if crate::mm::layout::is_guard_page(addr) || crate::task::is_stack_overflow_address(addr) {
         " (stack guard page: stack overflow)"
     } else {
-        ""
+        // Which part of the image, when the symbol table has no name for it.
+        let image = crate::mm::layout::ImageLayout::current();
+        if (image.start..image.text_end).contains(&addr) {
+            " (the image's code)"
+        } else if (image.text_end..image.rodata_end).contains(&addr) {
+            " (the image's read-only data)"
+        } else if (image.rodata_end..image.data_end).contains(&addr) {
+            " (the image's .data or .bss)"
+        } else {
+            ""
+        }
     }
 }

@@ -52,6 +52,7 @@ pub mod logger;
 pub mod mm;
 pub mod percpu;
 pub mod sched;
+pub mod symbols;
 pub mod sync;
 pub mod syscall;
 pub mod task;

@@ -7,8 +7,11 @@
 //!
 //! In QEMU the status reaches the host through semihosting (the runner
 //! always passes `-semihosting`), so `just run` exits with it. Without
-//! semihosting the core halts (see `arch::semihosting`). Called from an
-//! isolated task, `exit` ends that task only, with `TaskFailure::Exited`.
+//! semihosting (a real board) nobody can take the status: `exit` prints it,
+//! `ilusion: exit status N; halted (power off the board)`, stops the other
+//! cores (the stop IPI) and halts this one in a low-power wait with
+//! interrupts masked. Called from an isolated task, `exit` ends that task
+//! only, with `TaskFailure::Exited`.
 
 /// Ends the program with exit status `code` (0 = success). Never returns.
 /// In an isolated task (at EL0) it ends just that task: a non-zero `code`
@@ -20,7 +23,22 @@ pub fn exit(code: i32) -> ! {
     }
     crate::console::flush();
     crate::arch::semihosting::exit(code as u32);
+    // Still here: no semihosting, so no host to hand the status to.
+    crate::arch::cpu::disable_interrupts();
+    crate::console::write_fmt_emergency(format_args!("ilusion: exit status {code}; halted (power off the board)\n"));
+    crate::console::flush();
+    stop_other_cores();
     crate::arch::cpu::halt()
+}
+
+/// Sends the stop IPI to every other core online; each halts in its
+/// handler (`irq::Ipi::Stop`). With one core running there is none.
+fn stop_other_cores() {
+    let me = crate::percpu::cpu_index();
+    let online = crate::percpu::online_mask();
+    for cpu in (0..crate::percpu::MAX_CPUS).filter(|&cpu| cpu != me && online & (1 << cpu) != 0) {
+        let _ = crate::irq::try_send_ipi(cpu, crate::irq::Ipi::Stop);
+    }
 }
 
 /// Resets the whole machine, after flushing the console; the board's

@@ -132,6 +132,17 @@ fn new_app(root: &Path, board: &str) -> (Vec<String>, Option<PathBuf>) {
         Err(e) => problems.push(e),
     }
     let elf = root.join("target/apps/aarch64-unknown-none/release").join(&name);
+    // The template links with tools/symbols/link: the image names its own functions.
+    let table = scratch_dir(&format!("{name}-symbols.bin"));
+    let dumped = Command::new("llvm-objcopy")
+        .arg(format!("--dump-section=.ilusion.symbols={}", table.display()))
+        .arg(&elf)
+        .arg("/dev/null")
+        .status();
+    let names = std::fs::read(&table).unwrap_or_default();
+    if !dumped.is_ok_and(|s| s.success()) || !names.windows(12).any(|w| w == b"ilusion_main") {
+        problems.push("the app's image has no symbol table naming ilusion_main (.ilusion.symbols)".into());
+    }
     (problems, elf.exists().then_some(elf))
 }
 

@@ -16,7 +16,8 @@
 //! sent; 2 for a bad command line; always with a message.
 //!
 //! [`options`] reads the command line, [`line`] opens the port, and
-//! [`session`] runs the protocol (`protocol.rs`, shared with the loader).
+//! [`session`] runs the protocol (`protocol.rs`, shared with the loader),
+//! showing a [`progress`] bar for images over 64 KiB.
 
 // The loader's side of the protocol (`Receiver`) is used by the tests only.
 #[allow(dead_code)]
@@ -25,6 +26,7 @@ mod protocol;
 
 mod line;
 mod options;
+mod progress;
 mod session;
 
 #[cfg(test)]

@@ -85,7 +85,7 @@ impl<'a> Session<'a> {
                 protocol::crc32(image)
             ));
             self.send(&protocol::header(image))?;
-            self.send(image)?;
+            self.send_image(image)?;
             let timeout = self.timing.verdict_timeout(image.len());
             match self.wait_for_verdict(timeout)? {
                 Verdict::Accepted => return Ok(attempt),
@@ -119,6 +119,24 @@ impl<'a> Session<'a> {
             .write_all(bytes)
             .and_then(|_| self.to_board.flush())
             .map_err(|e| format!("cannot write to the line: {e}"))
+    }
+
+    /// Sends the image in chunks, drawing a progress bar on `log` for a large one.
+    fn send_image(&mut self, image: &[u8]) -> Result<(), String> {
+        const CHUNK: usize = 1024;
+        let mut progress = crate::progress::Progress::for_image(image.len());
+        let mut sent = 0;
+        for chunk in image.chunks(CHUNK) {
+            if let Some(bar) = progress.as_mut().and_then(|p| p.update(sent)) {
+                let _ = self.log.write_all(bar.as_bytes()).and_then(|_| self.log.flush());
+            }
+            self.send(chunk)?;
+            sent += chunk.len();
+        }
+        if let Some(bar) = progress.as_mut().and_then(|p| p.update(sent)) {
+            let _ = self.log.write_all(bar.as_bytes()).and_then(|_| self.log.flush());
+        }
+        Ok(())
     }
 
     /// Takes one byte from the board: a complete line is echoed and returned.
