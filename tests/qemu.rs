@@ -143,6 +143,15 @@ const IPI: &[&str] = &[
     "ok ipi_bad_core_refused",
     "all checks passed",
 ];
+/// What `ipi_cores` must print.
+const IPI_CORES: &[&str] = &[
+    "ok other_cores_online",
+    "ok ipi_reaches_core",
+    "ok stop_ipi_taken",
+    "ok stopped_core_stays_stopped",
+    "ok other_cores_still_run",
+    "all checks passed",
+];
 const PI3_IRQ: &str = "BCM2836 local + BCM2835 interrupt controller)";
 const PI4_IRQ: &str = "GIC-400 (GICv2))";
 const ECHO: Option<(&str, &str)> = Some(("type a line:", "ping pong\r"));
@@ -1027,6 +1036,20 @@ const CASES: &[Case] = &[
     },
     pi("rpi3", "ipi: raw image at EL2", "ipi", true, None, IPI),
     pi("rpi4", "ipi: raw image at EL2", "ipi", true, None, IPI),
+    // Between cores (tests/guest/ipi_cores.rs): needs the other cores up
+    // and idle with interrupts unmasked (branch `cores` and the scheduler on
+    // every core); the ELF on the Pis starts at EL3 (holding pen), the raw
+    // image at EL2 (spin table).
+    Case { on: On::Board("qemu-virt"), qemu: &["-smp", "4"], ..case("ipi: between cores, GICv2", "ipi_cores", 0, IPI_CORES) },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: &["-smp", "8", "-machine", "gic-version=3"],
+        ..case("ipi: between cores, GICv3", "ipi_cores", 0, IPI_CORES)
+    },
+    pi("rpi3", "ipi: between cores", "ipi_cores", false, None, IPI_CORES),
+    pi("rpi3", "ipi: between cores, raw image", "ipi_cores", true, None, IPI_CORES),
+    pi("rpi4", "ipi: between cores", "ipi_cores", false, None, IPI_CORES),
+    pi("rpi4", "ipi: between cores, raw image", "ipi_cores", true, None, IPI_CORES),
 ];
 
 struct Outcome {
