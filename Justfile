@@ -143,9 +143,10 @@ replay example="scribble" board="qemu-virt" port="1234": setup
     rm -rf "$dir" && mkdir -p "$dir"
     # Record/replay: instruction counting (deterministic time), the recording
     # file, and a snapshot "init" at the start, stored in a qcow2 image, from
-    # which reverse execution replays forward. No network device.
+    # which reverse execution replays forward. No network device, and one
+    # core (QEMU records and replays one vCPU's run deterministically).
     qemu-img create -q -f qcow2 "$dir/snapshots.qcow2" 64M
-    rr="-drive file=$dir/snapshots.qcow2,if=none,id=rr-snapshots -net none"
+    rr="-drive file=$dir/snapshots.qcow2,if=none,id=rr-snapshots -net none -smp 1"
     icount="shift=0,align=off,sleep=off"
     echo "== recording {{example}} on {{board}} into $dir/record.bin"
     boards/run "$elf" -icount "$icount,rr=record,rrfile=$dir/record.bin,rrsnapshot=init" $rr

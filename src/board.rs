@@ -10,7 +10,9 @@
 //! trait, so a board that leaves something out does not compile, and every
 //! call is resolved at build time (no run-time cost).
 
+use crate::arch::smp::StartMethod;
 use crate::console::SerialPort;
+use crate::fdt::{BootFacts, Cores};
 use crate::irq::{IntId, InterruptController};
 use crate::mm::layout::{DeviceRegion, PhysRange};
 
@@ -42,6 +44,10 @@ pub trait Board {
     fn init_cpu_interrupts(cpu: usize) {
         let _ = cpu;
     }
+    /// Which cores the board has and how to start them, given the level
+    /// the loader started ilusion at (which says which boot path it took)
+    /// and what the device tree says.
+    fn core_start(boot_el: u8, facts: &BootFacts) -> CoreStart;
     /// The interrupt controller, as the boot banner names it.
     fn interrupt_controller_name() -> &'static str;
     /// Resets the whole machine, as the reset button would. `boot_el`: the
@@ -61,6 +67,26 @@ pub trait Board {
     /// The board model, if the firmware can be asked, for the boot log.
     fn model() -> Option<Model> {
         None
+    }
+}
+
+/// The cores of a board (MPIDR affinities, the boot core among them) and
+/// how to start the others.
+#[derive(Clone, Copy, Debug)]
+pub struct CoreStart {
+    pub method: StartMethod,
+    pub cores: Cores,
+}
+
+impl CoreStart {
+    /// A Raspberry Pi 3 or 4: four cores (unless a device tree lists
+    /// others), waiting on the firmware's spin table at 0xd8 when it loaded
+    /// a raw `kernel8.img` (ilusion starts at EL2), or in `boot.s`'s holding
+    /// pen when every core entered the ELF at EL3 (QEMU's `-kernel x.elf`).
+    pub fn raspberry_pi(boot_el: u8, facts: &BootFacts) -> Self {
+        let cores = if facts.cores.mpidrs().is_empty() { Cores::first(4) } else { facts.cores };
+        let method = if boot_el == 3 { StartMethod::HoldingPen } else { StartMethod::SpinTable { base: 0xd8 } };
+        Self { method, cores }
     }
 }
 

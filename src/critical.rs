@@ -200,20 +200,25 @@ mod checks {
     }
 
     struct HeldCell(UnsafeCell<Held>);
-    // SAFETY: touched only with interrupts masked (inside a `SpinLock`'s
-    // critical section or an exception handler), on the only core running tasks.
+    // SAFETY: each core touches only its own record (indexed by its number),
+    // and only with interrupts masked (inside a `SpinLock`'s critical
+    // section or an exception handler), so no two contexts touch one at once.
     unsafe impl Sync for HeldCell {}
 
     const NONE_HELD: Held = Held { names: [""; MAX_NESTED], depth: 0 };
 
+    /// One record per core: a lock held on one core says nothing of another.
     #[cfg(not(test))]
-    static HELD: HeldCell = HeldCell(UnsafeCell::new(NONE_HELD));
+    static HELD: crate::percpu::PerCpu<HeldCell> =
+        crate::percpu::PerCpu::new([const { HeldCell(UnsafeCell::new(NONE_HELD)) }; crate::percpu::MAX_CPUS]);
 
     #[cfg(not(test))]
     fn with_held<R>(f: impl FnOnce(&mut Held) -> R) -> R {
-        // SAFETY: see `HeldCell`: interrupts are masked by our callers, so
-        // this borrow is the only one, and it ends with the call.
-        f(unsafe { &mut *HELD.0.get() })
+        let mine = HELD.of(crate::percpu::cpu_index());
+        // SAFETY: see `HeldCell`: this core's own record, with interrupts
+        // masked by our callers, so this borrow is the only one, and it ends
+        // with the call.
+        f(unsafe { &mut *mine.0.get() })
     }
 
     // Host unit tests run on many threads: each has its own record.

@@ -113,6 +113,7 @@ fn report_task_fault(fault: &Fault, failure: &crate::task::TaskFailure) {
 /// Prints the full report of an unhandled exception and exits with 102.
 fn report_fatal(fault: Fault) -> ! {
     crate::arch::cpu::disable_interrupts();
+    crate::cores::stop_others_for_report();
     let Fault { frame, entry, esr, far, syndrome } = fault;
     let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
     p(format_args!("\n*** unhandled exception: {syndrome}\n"));

@@ -1,11 +1,21 @@
-//! Just enough of a flattened device tree (DTB) reader to learn how much RAM
-//! there is: the `reg` of the first `/memory` node.
+//! Just enough of a flattened device tree (DTB) reader for boot: how much
+//! RAM there is (the first `/memory` node's `reg`), which cores there are
+//! (the `reg` of each `/cpus/cpu@…` node: its MPIDR affinity) and how to
+//! start them (`/psci`'s `method`: `hvc` or `smc`).
 //!
 //! A DTB is a header, a structure block of tokens (begin node, property, end
 //! node) and a strings block holding property names. All numbers are big
-//! endian. See the Devicetree Specification, chapter 5.
+//! endian. See the Devicetree Specification, chapter 5. [`boot_facts`]
+//! walks the structure block once and keeps what boot needs; a tree that is
+//! malformed anywhere gives nothing at all (never a panic), and the board's
+//! defaults apply.
+//!
+//! Why not a crate: the well-known `fdt` crate panics on some malformed
+//! trees (it indexes slices unchecked), and a loader's tree is input that
+//! must never crash the machine; the three facts need one small loop.
 
 use crate::mm::layout::PhysRange;
+use crate::percpu::MAX_CPUS;
 
 const MAGIC: u32 = 0xd00d_feed;
 const BEGIN_NODE: u32 = 1;
@@ -14,8 +24,67 @@ const PROP: u32 = 3;
 const NOP: u32 = 4;
 const END: u32 = 9;
 
+/// Which instruction the device tree says reaches PSCI (`/psci`'s `method`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PsciMethod {
+    Hvc,
+    Smc,
+}
+
+/// The cores a device tree lists: the MPIDR affinity of each, in tree order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cores {
+    mpidrs: [u64; MAX_CPUS],
+    len: usize,
+    /// Cores listed beyond the first [`MAX_CPUS`] (ilusion leaves them parked).
+    pub beyond_max: usize,
+}
+
+impl Cores {
+    pub const NONE: Self = Self { mpidrs: [0; MAX_CPUS], len: 0, beyond_max: 0 };
+
+    /// Cores 0 to `n - 1` of one cluster (MPIDR Aff0 = core number), for
+    /// a board whose device tree is missing.
+    pub fn first(n: usize) -> Self {
+        let mut cores = Self::NONE;
+        (0..n as u64).for_each(|mpidr| cores.push(mpidr));
+        cores
+    }
+
+    /// The MPIDR affinity of each core listed (at most [`MAX_CPUS`]).
+    pub fn mpidrs(&self) -> &[u64] {
+        &self.mpidrs[..self.len]
+    }
+
+    fn push(&mut self, mpidr: u64) {
+        match self.mpidrs.get_mut(self.len) {
+            Some(slot) => {
+                *slot = mpidr;
+                self.len += 1;
+            }
+            None => self.beyond_max += 1,
+        }
+    }
+}
+
+/// What boot learns from a device tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BootFacts {
+    /// The first RAM range of `/memory`.
+    pub memory: Option<PhysRange>,
+    /// The cores under `/cpus`.
+    pub cores: Cores,
+    /// How to call PSCI, if the tree has a `/psci` node.
+    pub psci: Option<PsciMethod>,
+}
+
+impl BootFacts {
+    /// Nothing known (no device tree, or a malformed one).
+    pub const NONE: Self = Self { memory: None, cores: Cores::NONE, psci: None };
+}
+
 fn be32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    Some(u32::from_be_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
 }
 
 /// Does `header` start with the DTB magic? Returns the total size if so.
@@ -28,23 +97,32 @@ fn cstr(b: &[u8], at: usize) -> Option<&[u8]> {
     Some(&rest[..rest.iter().position(|&c| c == 0)?])
 }
 
-fn read_cells(b: &[u8], at: usize, cells: u32) -> Option<u64> {
+/// A number of `cells` 32-bit cells (1 or 2) at the start of `value`.
+fn read_cells(value: &[u8], cells: u32) -> Option<u64> {
     match cells {
-        1 => be32(b, at).map(u64::from),
-        2 => Some((u64::from(be32(b, at)?) << 32) | u64::from(be32(b, at + 4)?)),
+        1 => be32(value, 0).map(u64::from),
+        2 => Some((u64::from(be32(value, 0)?) << 32) | u64::from(be32(value, 4)?)),
         _ => None,
     }
 }
 
-/// The first RAM range of the `/memory` node, or `None` if `dtb` is not a
-/// well-formed tree with one.
-pub fn memory(dtb: &[u8]) -> Option<PhysRange> {
-    let size = total_size(dtb)?;
-    let dtb = dtb.get(..size)?;
+/// Where a property is: its node's depth (the root is 1), the node's name
+/// and its parent's name.
+struct Place<'a> {
+    depth: usize,
+    node: &'a [u8],
+    parent: &'a [u8],
+}
+
+/// Calls `visit` for every property in the tree, in order; `None` if the
+/// tree is malformed anywhere (then what `visit` saw must be thrown away).
+fn for_each_property<'a>(dtb: &'a [u8], mut visit: impl FnMut(&Place<'a>, &[u8], &'a [u8])) -> Option<()> {
+    let dtb = dtb.get(..total_size(dtb)?)?;
     let structs = be32(dtb, 8)? as usize;
     let strings = be32(dtb, 12)? as usize;
-    let (mut address_cells, mut size_cells) = (2, 1);
-    let (mut depth, mut in_memory) = (0, false);
+    // The names of the nodes enclosing the current one (deeper ones are not kept).
+    let mut names: [&[u8]; 4] = [b""; 4];
+    let mut depth = 0usize;
     let mut at = structs;
     loop {
         let token = be32(dtb, at)?;
@@ -54,99 +132,65 @@ pub fn memory(dtb: &[u8]) -> Option<PhysRange> {
                 let name = cstr(dtb, at)?;
                 at += (name.len() + 4) & !3;
                 depth += 1;
-                in_memory = depth == 2 && (name == b"memory" || name.starts_with(b"memory@"));
-            }
-            END_NODE => {
-                depth -= 1;
-                in_memory = false;
-            }
-            PROP => {
-                let len = be32(dtb, at)? as usize;
-                let name = cstr(dtb, strings + be32(dtb, at + 4)? as usize)?;
-                let value = at + 8;
-                at = value + ((len + 3) & !3);
-                if depth == 1 && name == b"#address-cells" {
-                    address_cells = be32(dtb, value)?;
-                } else if depth == 1 && name == b"#size-cells" {
-                    size_cells = be32(dtb, value)?;
-                } else if in_memory && name == b"reg" {
-                    let base = read_cells(dtb, value, address_cells)?;
-                    let size = read_cells(dtb, value + 4 * address_cells as usize, size_cells)?;
-                    return Some(PhysRange { base, size });
+                if let Some(slot) = names.get_mut(depth) {
+                    *slot = name;
                 }
             }
+            END_NODE => depth = depth.checked_sub(1)?,
+            PROP => {
+                let len = be32(dtb, at)? as usize;
+                let name = cstr(dtb, strings.checked_add(be32(dtb, at + 4)? as usize)?)?;
+                let value = dtb.get(at + 8..(at + 8).checked_add(len)?)?;
+                at += 8 + ((len + 3) & !3);
+                let known = |d: usize| if d < names.len() { names[d] } else { b"" };
+                let place = Place { depth, node: known(depth), parent: known(depth.saturating_sub(1)) };
+                visit(&place, name, value);
+            }
             NOP => {}
-            END => return None,
+            END => return Some(()),
             _ => return None,
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    extern crate std;
-    use std::vec::Vec;
-
-    /// Builds a small DTB: / { #address-cells; #size-cells; chosen {}; memory@.. { reg } }.
-    fn dtb(address_cells: u32, size_cells: u32, reg: &[u32]) -> Vec<u8> {
-        let strings = b"#address-cells\0#size-cells\0reg\0";
-        let mut s = Vec::new();
-        let w = |s: &mut Vec<u8>, v: u32| s.extend_from_slice(&v.to_be_bytes());
-        let node = |s: &mut Vec<u8>, name: &[u8]| {
-            w(s, BEGIN_NODE);
-            s.extend_from_slice(name);
-            s.push(0);
-            while !s.len().is_multiple_of(4) {
-                s.push(0);
-            }
-        };
-        node(&mut s, b"");
-        for (off, v) in [(0, address_cells), (15, size_cells)] {
-            w(&mut s, PROP);
-            w(&mut s, 4);
-            w(&mut s, off);
-            w(&mut s, v);
-        }
-        node(&mut s, b"chosen");
-        w(&mut s, END_NODE);
-        node(&mut s, b"memory@40000000");
-        w(&mut s, PROP);
-        w(&mut s, 4 * reg.len() as u32);
-        w(&mut s, 27);
-        for &r in reg {
-            w(&mut s, r);
-        }
-        w(&mut s, END_NODE);
-        w(&mut s, END_NODE);
-        w(&mut s, END);
-        let mut out = Vec::new();
-        let total = 40 + s.len() + strings.len();
-        for v in [MAGIC, total as u32, 40, (40 + s.len()) as u32, 0, 17, 16, 0, strings.len() as u32, s.len() as u32] {
-            w(&mut out, v);
-        }
-        out.extend_from_slice(&s);
-        out.extend_from_slice(strings);
-        out
-    }
-
-    #[test]
-    fn finds_memory_with_two_cells() {
-        let b = dtb(2, 2, &[0, 0x4000_0000, 0, 0x8000_0000]);
-        assert_eq!(memory(&b), Some(PhysRange { base: 0x4000_0000, size: 0x8000_0000 }));
-    }
-
-    #[test]
-    fn finds_memory_with_one_cell() {
-        let b = dtb(1, 1, &[0, 0x3b40_0000]);
-        assert_eq!(memory(&b), Some(PhysRange { base: 0, size: 0x3b40_0000 }));
-    }
-
-    #[test]
-    fn rejects_garbage() {
-        assert_eq!(memory(&[0; 64]), None);
-        let mut b = dtb(2, 2, &[0, 0x4000_0000, 0, 0x8000_0000]);
-        b.truncate(60);
-        assert_eq!(memory(&b), None, "truncated tree");
-    }
+/// Is `name` the node `base` or `base@unit-address`?
+fn is_node(name: &[u8], base: &[u8]) -> bool {
+    name.strip_prefix(base).is_some_and(|rest| rest.is_empty() || rest[0] == b'@')
 }
+
+/// What boot needs from `dtb`, in one walk; [`BootFacts::NONE`] if it is
+/// not a well-formed device tree.
+pub fn boot_facts(dtb: &[u8]) -> BootFacts {
+    let mut facts = BootFacts::NONE;
+    // The defaults the specification gives when a node does not say.
+    let (mut root_address_cells, mut root_size_cells, mut cpu_address_cells) = (2, 1, 2);
+    let walked = for_each_property(dtb, |place, name, value| match (place.depth, name) {
+        (1, b"#address-cells") => root_address_cells = read_cells(value, 1).unwrap_or(2) as u32,
+        (1, b"#size-cells") => root_size_cells = read_cells(value, 1).unwrap_or(1) as u32,
+        (2, b"#address-cells") if place.node == b"cpus" => cpu_address_cells = read_cells(value, 1).unwrap_or(2) as u32,
+        (2, b"reg") if is_node(place.node, b"memory") && facts.memory.is_none() => {
+            let base = read_cells(value, root_address_cells);
+            let size = value.get(4 * root_address_cells as usize..).and_then(|v| read_cells(v, root_size_cells));
+            if let (Some(base), Some(size)) = (base, size) {
+                facts.memory = Some(PhysRange { base, size });
+            }
+        }
+        (2, b"method") if is_node(place.node, b"psci") => {
+            facts.psci = match value.strip_suffix(b"\0").unwrap_or(value) {
+                b"hvc" => Some(PsciMethod::Hvc),
+                b"smc" => Some(PsciMethod::Smc),
+                _ => None,
+            }
+        }
+        (3, b"reg") if place.parent == b"cpus" && is_node(place.node, b"cpu") => {
+            if let Some(mpidr) = read_cells(value, cpu_address_cells) {
+                facts.cores.push(mpidr);
+            }
+        }
+        _ => {}
+    });
+    walked.map_or(BootFacts::NONE, |()| facts)
+}
+
+#[cfg(test)]
+mod tests;

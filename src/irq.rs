@@ -176,6 +176,16 @@ pub(crate) fn try_send_ipi(cpu: usize, ipi: Ipi) -> Result<(), IrqError> {
     CONTROLLER.get().ok_or(IrqError::NoController)?.send_ipi(cpu, ipi)
 }
 
+/// Sends [`Ipi::Stop`] to every core that is up but this one (a fatal
+/// report, or the end of the program): they halt, interrupts masked.
+pub(crate) fn stop_other_cores() {
+    let me = crate::percpu::cpu_index();
+    let up = crate::percpu::up_mask();
+    for cpu in (0..MAX_CPUS).filter(|&c| c != me && up & (1 << c) != 0) {
+        let _ = try_send_ipi(cpu, Ipi::Stop);
+    }
+}
+
 /// The interrupt `ipi` arrives as (GIC SGI 14 or 15; the Pi 3's mailbox
 /// IntIds 4 or 5); `None` before boot set the controller up, or if it
 /// cannot interrupt cores.

@@ -3,13 +3,15 @@
 //! `arch::start` calls [`start`] with the MMU on (boot mapping). From there:
 //! find out how much RAM there is, build and switch to the kernel's real
 //! translation tables, start the console, the logger, the heap, time and
-//! interrupts and the scheduler, and run the application's `main` as the
-//! first task while the boot context becomes the idle task. Returning from
-//! `main` powers off with status 0.
+//! interrupts, the other cores (`cores`) and the scheduler, and run the
+//! application's `main` as the first task while the boot context becomes
+//! the idle task. Returning from `main` powers off with status 0.
 
 use crate::arch::mmu::{self, phys_to_virt};
+use crate::arch::smp::StartError;
 use crate::arch::start::BootInfo;
 use crate::board::{Board, Selected};
+use crate::fdt::BootFacts;
 use crate::mm::layout::{self, ImageLayout, PhysRange};
 use crate::{arch::cpu, console, irq, logger, mm, sched, task, time};
 use core::sync::atomic::{AtomicU8, Ordering};
@@ -21,10 +23,11 @@ pub fn boot_exception_level() -> u8 {
     BOOT_EL.load(Ordering::Relaxed)
 }
 
-/// The RAM the board has: from the device tree if one is readable (`true`),
-/// else the board's default (`false`; the firmware may know better, see
+/// What the device tree says (RAM, cores, PSCI), if the loader passed one
+/// or the board keeps one where it can be read; [`BootFacts::NONE`] if not
+/// (the board's defaults apply, and the firmware may know the RAM, see
 /// [`ram_from_firmware`]).
-fn discover_ram(info: &BootInfo) -> (PhysRange, bool) {
+fn read_device_tree(info: &BootInfo) -> BootFacts {
     let image_pa = mmu::virt_to_phys(ImageLayout::current().start);
     let candidates = [info.device_tree, Selected::DEVICE_TREE_FALLBACK.unwrap_or(0)];
     for pa in candidates {
@@ -40,11 +43,12 @@ fn discover_ram(info: &BootInfo) -> (PhysRange, bool) {
         }
         // SAFETY: the whole tree is inside the boot mapping, checked just above.
         let dtb = unsafe { core::slice::from_raw_parts(phys_to_virt(pa) as *const u8, size) };
-        if let Some(ram) = crate::fdt::memory(dtb) {
-            return (ram, true);
+        let facts = crate::fdt::boot_facts(dtb);
+        if facts.memory.is_some() {
+            return facts;
         }
     }
-    (Selected::RAM, false)
+    BootFacts::NONE
 }
 
 /// With no device tree, the RAM the board's firmware reports (the Pis'
@@ -80,7 +84,8 @@ pub(crate) fn start(info: BootInfo) -> ! {
     crate::arch::context::set_current_task_pointer(core::ptr::null_mut()); // no tasks yet
     BOOT_EL.store(info.boot_el, Ordering::Relaxed);
     time::mark_boot(0);
-    let (ram, ram_from_device_tree) = discover_ram(&info);
+    let facts = read_device_tree(&info);
+    let ram = facts.memory.unwrap_or(Selected::RAM);
     let image = ImageLayout::current();
     let map = layout::kernel_regions(&image, ram, Selected::DEVICES, mmu::virt_to_phys);
     if mmu::init(map.regions()).is_err() {
@@ -92,7 +97,7 @@ pub(crate) fn start(info: BootInfo) -> ! {
     console::init(Selected::init_console());
     logger::init();
     log_device_tree(&info);
-    let ram = if ram_from_device_tree { ram } else { ram_from_firmware(ram) };
+    let ram = if facts.memory.is_some() { ram } else { ram_from_firmware(ram) };
     mm::heap::init(image.end, ram.end() - mmu::virt_to_phys(image.end));
     irq::init(Selected::init_interrupts(info.boot_el == 3));
     irq::register(Selected::UART_INTID, console::receive_interrupt).expect("console interrupt");
@@ -100,12 +105,17 @@ pub(crate) fn start(info: BootInfo) -> ! {
     irq::register_ipi_handlers().expect("IPI interrupts");
     let pan = crate::arch::user_access::enable_pan();
     cpu::enable_interrupts();
+    let not_started = crate::cores::start_others(info.boot_el, &facts);
 
+    let cores = crate::percpu::up_count();
     log::info!(
-        "ilusion {} on {} (EL{} at boot, {} MiB RAM, {}{})",
+        "ilusion {} on {} (EL{} at boot, {} core{}{}, {} MiB RAM, {}{})",
         env!("CARGO_PKG_VERSION"),
         Selected::NAME,
         info.boot_el,
+        cores,
+        if cores == 1 { "" } else { "s" },
+        NotStarted(not_started),
         ram.size >> 20,
         Selected::interrupt_controller_name(),
         if pan { ", PAN on" } else { "" }
@@ -132,3 +142,15 @@ pub(crate) fn start(info: BootInfo) -> ! {
 pub const DEFAULT_TIME_SLICE: time::Duration = time::Duration::from_millis(10);
 /// The stack of the task that runs the application's `main`.
 const MAIN_STACK_SIZE: usize = 256 * 1024;
+
+/// In the banner: why other cores are not up, if one could not be started.
+struct NotStarted(Option<StartError>);
+
+impl core::fmt::Display for NotStarted {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        match &self.0 {
+            Some(e) => write!(f, " (others not started: {e})"),
+            None => Ok(()),
+        }
+    }
+}

@@ -65,6 +65,8 @@ pub mod board;
 #[cfg(target_os = "none")]
 mod board_note;
 #[cfg(target_os = "none")]
+mod cores;
+#[cfg(target_os = "none")]
 pub mod drivers;
 #[cfg(target_os = "none")]
 pub mod exception;

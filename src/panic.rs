@@ -44,6 +44,7 @@ fn panic(info: &PanicInfo) -> ! {
 /// Any other panic is the program's end: report it and exit with 101.
 fn stop_machine(info: &PanicInfo) -> ! {
     crate::arch::cpu::disable_interrupts();
+    crate::cores::stop_others_for_report();
     if PANICKING.swap(true, Ordering::SeqCst) {
         crate::console::write_fmt_emergency(format_args!("\n*** panic while panicking\n"));
         crate::power::exit(EXIT_PANIC);

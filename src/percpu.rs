@@ -1,5 +1,9 @@
-//! Per-core data: which core this is, which cores are online, and a
-//! [`PerCpu`] array that gives each core its own copy of a value.
+//! Per-core data: which core this is, which cores are up and which are
+//! online, and a [`PerCpu`] array that gives each core its own copy of a value.
+//!
+//! A core is *up* once boot started it (`kernel::start_other_cores`): it
+//! has its own stacks, timer and interrupt interface, and takes interrupts.
+//! It is *online* once it also runs tasks. Core 0 is both from the start.
 //!
 //! A core's number is its place in the machine (`MPIDR_EL1`'s Aff0 on the
 //! boards ilusion supports: 0 to 3 on the Pis, 0 to 7 on QEMU `virt`), read
@@ -28,6 +32,26 @@ pub fn cpu_index() -> usize {
     return crate::arch::cpu::core_index();
     #[cfg(not(target_os = "none"))]
     0
+}
+
+/// The cores that have started and take interrupts (bit `n`: core `n`).
+static UP: AtomicU64 = AtomicU64::new(1);
+
+/// Records that core `cpu` has started (its stacks, timer and interrupt
+/// interface are set up) and takes interrupts.
+pub fn mark_up(cpu: usize) {
+    UP.fetch_or(1 << cpu, Ordering::Release);
+}
+
+/// The cores up, as a mask.
+#[inline]
+pub fn up_mask() -> CpuMask {
+    UP.load(Ordering::Acquire)
+}
+
+/// How many cores are up.
+pub fn up_count() -> usize {
+    up_mask().count_ones() as usize
 }
 
 /// Records that core `cpu` is up and takes part in scheduling.
@@ -83,6 +107,9 @@ mod tests {
         assert_eq!(ALL_CPUS.count_ones() as usize, MAX_CPUS);
         mark_online(0);
         assert!(online_mask() & 1 == 1);
+        mark_up(3);
+        assert_eq!(up_mask() & 0b1001, 0b1001);
+        assert!(up_count() >= 2);
         let p = PerCpu::new([0u8, 1, 2, 3, 4, 5, 6, 7]);
         assert_eq!(*p.of(5), 5);
         assert_eq!(p.iter().count(), MAX_CPUS);

@@ -21,24 +21,14 @@ pub fn exit(code: i32) -> ! {
     if crate::arch::user_mode::running_at_el0() {
         crate::syscall::user::exit(u64::from(code as u32));
     }
+    crate::irq::stop_other_cores();
     crate::console::flush();
     crate::arch::semihosting::exit(code as u32);
     // Still here: no semihosting, so no host to hand the status to.
     crate::arch::cpu::disable_interrupts();
     crate::console::write_fmt_emergency(format_args!("ilusion: exit status {code}; halted (power off the board)\n"));
     crate::console::flush();
-    stop_other_cores();
     crate::arch::cpu::halt()
-}
-
-/// Sends the stop IPI to every other core online; each halts in its
-/// handler (`irq::Ipi::Stop`). With one core running there is none.
-fn stop_other_cores() {
-    let me = crate::percpu::cpu_index();
-    let online = crate::percpu::online_mask();
-    for cpu in (0..crate::percpu::MAX_CPUS).filter(|&cpu| cpu != me && online & (1 << cpu) != 0) {
-        let _ = crate::irq::try_send_ipi(cpu, crate::irq::Ipi::Stop);
-    }
 }
 
 /// Resets the whole machine, after flushing the console; the board's

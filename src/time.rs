@@ -272,6 +272,13 @@ mod target {
         timer::init();
     }
 
+    /// On every other core as it comes up: EL0 may read the counter (a
+    /// per-core setting), and the core's own timer is off.
+    pub(crate) fn init_core() {
+        crate::arch::cpu::let_el0_read_virtual_counter();
+        timer::init();
+    }
+
     /// Records the counter at reset; `Instant::since_boot` counts from here.
     pub(crate) fn mark_boot(count: u64) {
         BOOT_COUNT.store(count, Ordering::Relaxed);

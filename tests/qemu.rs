@@ -167,6 +167,15 @@ const IPI: &[&str] = &[
     "ok ipi_bad_core_refused",
     "all checks passed",
 ];
+/// What `ipi_cores` must print.
+const IPI_CORES: &[&str] = &[
+    "ok other_cores_online",
+    "ok ipi_reaches_core",
+    "ok stop_ipi_taken",
+    "ok stopped_core_stays_stopped",
+    "ok other_cores_still_run",
+    "all checks passed",
+];
 const PI3_IRQ: &str = "BCM2836 local + BCM2835 interrupt controller)";
 const PI4_IRQ: &str = "GIC-400 (GICv2))";
 const ECHO: Option<(&str, &str)> = Some(("type a line:", "ping pong\r"));
@@ -242,12 +251,16 @@ const ISOLATED_VALUES: &[&str] = &[
 
 const CASES: &[Case] = &[
     case("hello", "hello", 0, &[BANNER, "hello from "]),
-    virt("boot at EL1, GICv2", &[], &["(EL1 at boot", "GICv2)", "hello from qemu-virt"]),
-    virt("boot at EL2", &["-machine", "virtualization=on"], &["(EL2 at boot", "hello from qemu-virt"]),
-    virt("boot at EL3", &["-machine", "secure=on"], &["(EL3 at boot", "hello from qemu-virt"]),
-    virt("GICv3 at EL1", &["-machine", "gic-version=3"], &["(EL1 at boot", "GICv3)"]),
-    virt("GICv3 at EL2", &["-machine", "virtualization=on,gic-version=3"], &["(EL2 at boot", "GICv3)"]),
-    virt("GICv3 at EL3", &["-machine", "secure=on,gic-version=3"], &["(EL3 at boot", "GICv3)"]),
+    // QEMU virt runs 4 cores by default (boards/qemu-virt/qemu.args): started
+    // by PSCI CPU_ON (HVC at EL1, SMC at EL2) or from the holding pen (EL3).
+    virt("boot at EL1, GICv2", &[], &["(EL1 at boot, 4 cores,", "GICv2)", "hello from qemu-virt"]),
+    virt("boot at EL2", &["-machine", "virtualization=on"], &["(EL2 at boot, 4 cores,", "hello from qemu-virt"]),
+    virt("boot at EL3", &["-machine", "secure=on"], &["(EL3 at boot, 4 cores,", "hello from qemu-virt"]),
+    virt("GICv3 at EL1", &["-machine", "gic-version=3"], &["(EL1 at boot, 4 cores,", "GICv3)"]),
+    virt("GICv3 at EL2", &["-machine", "virtualization=on,gic-version=3"], &["(EL2 at boot, 4 cores,", "GICv3)"]),
+    virt("GICv3 at EL3", &["-machine", "secure=on,gic-version=3"], &["(EL3 at boot, 4 cores,", "GICv3)"]),
+    virt("one core (-smp 1)", &["-smp", "1"], &["(EL1 at boot, 1 core, 1024 MiB", "hello from qemu-virt"]),
+    virt("eight cores (-smp 8, GICv3)", &["-smp", "8", "-machine", "gic-version=3"], &["(EL1 at boot, 8 cores,", "hello from"]),
     virt("2 GiB of RAM from the device tree", &["-m", "2G"], &["2048 MiB RAM", "hello from"]),
     Case {
         name: "raw image boot",
@@ -265,9 +278,9 @@ const CASES: &[Case] = &[
         "hello",
         false,
         None,
-        &["rpi3 (EL3 at boot, 960 MiB RAM", PI3_IRQ, "hello from rpi3"],
+        &["rpi3 (EL3 at boot, 4 cores, 960 MiB RAM", PI3_IRQ, "hello from rpi3"],
     ),
-    pi("rpi3", "raw image boot at EL2", "hello", true, None, &["rpi3 (EL2 at boot", PI3_IRQ, "hello from rpi3"]),
+    pi("rpi3", "raw image boot at EL2", "hello", true, None, &["rpi3 (EL2 at boot, 4 cores,", PI3_IRQ, "hello from rpi3"]),
     pi("rpi3", "raw image: console input", "uart_echo", true, ECHO, &["echo: [ping pong]"]),
     Case { qemu: ICOUNT, ..pi("rpi3", "raw image: timer interrupts", "timer", true, None, &["timer ok"]) },
     pi(
@@ -276,20 +289,20 @@ const CASES: &[Case] = &[
         "hello",
         false,
         None,
-        &["rpi4 (EL3 at boot, 960 MiB RAM", PI4_IRQ, "hello from rpi4"],
+        &["rpi4 (EL3 at boot, 4 cores, 960 MiB RAM", PI4_IRQ, "hello from rpi4"],
     ),
-    pi("rpi4", "raw image boot at EL2", "hello", true, None, &["rpi4 (EL2 at boot", PI4_IRQ, "hello from rpi4"]),
+    pi("rpi4", "raw image boot at EL2", "hello", true, None, &["rpi4 (EL2 at boot, 4 cores,", PI4_IRQ, "hello from rpi4"]),
     pi("rpi4", "raw image: console input", "uart_echo", true, ECHO, &["echo: [ping pong]"]),
     Case { qemu: ICOUNT, ..pi("rpi4", "raw image: timer interrupts", "timer", true, None, &["timer ok"]) },
     case("exit(42)", "exit_code", 42, &["exiting with 42"]),
     // No device tree: RAM and model come from the firmware's mailbox. QEMU gives
     // the ARM its 1 GiB low RAM minus the VideoCore's 64 MiB (vcram-size), 960 MiB.
     pi("rpi3", "mailbox: RAM and model from the firmware", "hello", false, None, &[
-        "rpi3 (EL3 at boot, 960 MiB RAM",
+        "rpi3 (EL3 at boot, 4 cores, 960 MiB RAM",
         "board: Raspberry Pi 3 Model B rev 1.2 (revision code 0xa02082)",
     ]),
     pi("rpi4", "mailbox: RAM and model from the firmware", "hello", true, None, &[
-        "rpi4 (EL2 at boot, 960 MiB RAM",
+        "rpi4 (EL2 at boot, 4 cores, 960 MiB RAM",
         "board: Raspberry Pi 4 Model B rev 1.5 (revision code 0xb03115)",
     ]),
     Case {
@@ -334,13 +347,20 @@ const CASES: &[Case] = &[
         "panic exits 101",
         "panic",
         101,
-        &["*** panicked at tests/guest/panic.rs:", "deliberate panic: test", "backtrace:", "panic::fail"],
+        &[
+            "*** on core 0 (4 cores up): stopping the others",
+            "*** panicked at tests/guest/panic.rs:",
+            "deliberate panic: test",
+            "backtrace:",
+            "panic::fail",
+        ],
     ),
     case(
         "null dereference",
         "fault_null",
         102,
         &[
+            "*** on core 0 (4 cores up): stopping the others",
             "*** unhandled exception: data abort (read) from EL1: translation fault, level 1",
             "fault address (FAR) 0x0000000000000000 (null pointer)",
             "ELR  0x",
@@ -1065,6 +1085,30 @@ const CASES: &[Case] = &[
     },
     pi("rpi3", "ipi: raw image at EL2", "ipi", true, None, IPI),
     pi("rpi4", "ipi: raw image at EL2", "ipi", true, None, IPI),
+    // Between cores (tests/guest/ipi_cores.rs), every way of starting them:
+    // virt by PSCI over HVC (EL1) and SMC (EL2), or from the holding pen
+    // (EL3); the Pis' ELF starts at EL3 (holding pen), the raw image at EL2
+    // (the firmware's spin table).
+    Case { on: On::Board("qemu-virt"), ..case("ipi: between cores, GICv2", "ipi_cores", 0, IPI_CORES) },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: &["-machine", "virtualization=on"],
+        ..case("ipi: between cores, EL2 (PSCI over SMC)", "ipi_cores", 0, IPI_CORES)
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: &["-machine", "secure=on"],
+        ..case("ipi: between cores, EL3 (holding pen)", "ipi_cores", 0, IPI_CORES)
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: &["-smp", "8", "-machine", "gic-version=3"],
+        ..case("ipi: between cores, GICv3", "ipi_cores", 0, IPI_CORES)
+    },
+    pi("rpi3", "ipi: between cores", "ipi_cores", false, None, IPI_CORES),
+    pi("rpi3", "ipi: between cores, raw image", "ipi_cores", true, None, IPI_CORES),
+    pi("rpi4", "ipi: between cores", "ipi_cores", false, None, IPI_CORES),
+    pi("rpi4", "ipi: between cores, raw image", "ipi_cores", true, None, IPI_CORES),
 ];
 
 struct Outcome {

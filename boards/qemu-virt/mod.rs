@@ -6,14 +6,17 @@
 //! version follows `-machine gic-version=2|3` and is detected at run time.
 //! Each core sets up its own side of the GIC when it comes up
 //! (`init_cpu_interrupts`); the UART's interrupt goes to core 0; IPIs are
-//! SGIs 14 and 15 ([`crate::drivers::gic`]).
+//! SGIs 14 and 15 ([`crate::drivers::gic`]). The other cores (`-smp N`,
+//! 4 by default) start through PSCI, as the device tree says.
 //! QEMU arguments: `boards/qemu-virt/qemu.args`.
 
 use crate::arch::mmu::phys_to_virt;
 use crate::arch::psci;
-use crate::board::Board;
+use crate::arch::smp::StartMethod;
+use crate::board::{Board, CoreStart};
 use crate::console::SerialPort;
 use crate::drivers::{gic::Gic, pl011::Pl011};
+use crate::fdt::{BootFacts, PsciMethod};
 use crate::irq::{IntId, InterruptController};
 use crate::mm::layout::{DeviceRegion, PhysRange};
 use spin::Once;
@@ -73,6 +76,20 @@ impl Board for QemuVirt {
         if let Some(gic) = GIC.get() {
             gic.init_cpu(cpu);
         }
+    }
+
+    /// The cores the device tree lists. Started at EL1 or EL2 they are
+    /// powered off, for PSCI `CPU_ON` through the conduit `/psci` names;
+    /// started at EL3 (`secure=on`, no firmware) QEMU started them all at
+    /// the entry point, and they wait in `boot.s`'s holding pen.
+    fn core_start(boot_el: u8, facts: &BootFacts) -> CoreStart {
+        let method = match (boot_el, facts.psci) {
+            (3, _) => StartMethod::HoldingPen,
+            (_, Some(PsciMethod::Hvc)) => StartMethod::Psci(psci::Conduit::Hypervisor),
+            (_, Some(PsciMethod::Smc)) => StartMethod::Psci(psci::Conduit::SecureMonitor),
+            (_, None) => StartMethod::Unavailable("the device tree names no PSCI method"),
+        };
+        CoreStart { method, cores: facts.cores }
     }
 
     fn interrupt_controller_name() -> &'static str {

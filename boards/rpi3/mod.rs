@@ -31,7 +31,7 @@
 //! delays its timer interrupts on a busy host.
 
 use crate::arch::mmu::phys_to_virt;
-use crate::board::{Board, Model};
+use crate::board::{Board, CoreStart, Model};
 use crate::console::SerialPort;
 use crate::drivers::bcm2836_local::Timer;
 use crate::drivers::bcm2837_irq::{self, Bcm2837Interrupts};
@@ -40,6 +40,7 @@ use crate::drivers::bcm_mailbox::{self, Mailbox};
 use crate::drivers::bcm_pm_watchdog::PmWatchdog;
 use crate::drivers::pl011::Pl011;
 use crate::gpio::{ActivityLedWiring, GpioBlock};
+use crate::fdt::BootFacts;
 use crate::irq::{IntId, InterruptController};
 use crate::mm::layout::{DeviceRegion, PhysRange};
 use spin::Once;
@@ -123,6 +124,10 @@ impl Board for RaspberryPi3 {
         if let Some(intc) = INTC.get() {
             intc.init_cpu(cpu);
         }
+    }
+
+    fn core_start(boot_el: u8, facts: &BootFacts) -> CoreStart {
+        CoreStart::raspberry_pi(boot_el, facts)
     }
 
     fn interrupt_controller_name() -> &'static str {

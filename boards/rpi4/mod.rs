@@ -34,13 +34,14 @@
 //! delays its timer interrupts on a busy host.
 
 use crate::arch::mmu::phys_to_virt;
-use crate::board::{Board, Model};
+use crate::board::{Board, CoreStart, Model};
 use crate::console::SerialPort;
 use crate::drivers::bcm_gpio::{Chip, Gpio};
 use crate::drivers::bcm_mailbox::Mailbox;
 use crate::drivers::bcm_pm_watchdog::PmWatchdog;
 use crate::drivers::{gic::Gic, pl011::Pl011};
 use crate::gpio::{ActivityLedWiring, GpioBlock};
+use crate::fdt::BootFacts;
 use crate::irq::{IntId, InterruptController};
 use crate::mm::layout::{DeviceRegion, PhysRange};
 use spin::Once;
@@ -116,6 +117,10 @@ impl Board for RaspberryPi4 {
         if let Some(gic) = GIC.get() {
             gic.init_cpu(cpu);
         }
+    }
+
+    fn core_start(boot_el: u8, facts: &BootFacts) -> CoreStart {
+        CoreStart::raspberry_pi(boot_el, facts)
     }
 
     fn interrupt_controller_name() -> &'static str {

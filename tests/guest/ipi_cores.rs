@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 use common::{check, finish};
 use ilusion::internals::{ipis_received, send_ipi};
 use ilusion::irq::Ipi;
-use ilusion::percpu::{online_mask, MAX_CPUS};
+use ilusion::percpu::{up_mask, MAX_CPUS};
 
 ilusion::entry!(main);
 
@@ -34,9 +34,9 @@ fn counts(ipi: Ipi) -> [u64; MAX_CPUS] {
 }
 
 fn main() {
-    let online = online_mask();
+    let online = up_mask();
     let others: Vec<usize> = (0..MAX_CPUS).filter(|c| online & (1 << c) != 0 && *c != 0).collect();
-    ilusion::println!("cores online: {online:#b}");
+    ilusion::println!("cores up: {online:#b}");
     check(!others.is_empty(), "other_cores_online", format_args!("only core 0 is up"));
     for &cpu in others.iter() {
         let before = counts(Ipi::Reschedule);

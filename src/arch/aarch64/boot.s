@@ -2,7 +2,7 @@
 //
 // Runs at the *physical* load address with the MMU off, so everything here
 // is position-independent (adr/adrp). In order:
-//   1. park every core but core 0;
+//   1. hold every core but core 0 (those a loader starts here too);
 //   2. drop from EL3 or EL2 to EL1 (whatever the loader started us at);
 //   3. enable FP/SIMD, zero .bss;
 //   4. map the 1 GiB of RAM holding the image twice with one boot table,
@@ -10,6 +10,11 @@
 //   5. turn the MMU on, jump to the upper half, switch to the boot stack
 //      (SP_EL0; SP_EL1 is the exception stack) and call `ilusion_start`.
 // `ilusion_start` (src/arch/aarch64/start.rs) then builds the real tables.
+//
+// The other cores come through here later, when core 0 starts them (see
+// src/arch/aarch64/smp.rs), at `secondary_entry`: the same steps 2, 3 (FP
+// only) and 5, with x21 = 1, then onto the stacks and tables core 0 left
+// for them in `SECONDARY_BOOT`, and into `ilusion_secondary_start`.
 
 .section .text.boot, "ax"
 .global _start
@@ -26,16 +31,37 @@ _start:
     .word   0                       // reserved (PE header offset)
 
 1:  mov     x19, x0                 // device tree address, if the loader gave one
+    mov     x21, xzr                // 0: the boot core (1: a core started later)
 
-    // 1. Core 0 runs; the others wait for a later SMP bring-up.
+    // 1. Core 0 runs. A loader that starts every core here (the Pis' ELF
+    // path, QEMU virt at EL3) leaves the others in the holding pen: core n
+    // waits until core 0 writes an entry address into `holding_pen[n]`.
     mrs     x1, mpidr_el1
     and     x1, x1, #0xffffff       // Aff2.Aff1.Aff0
-    cbz     x1, 2f
+    cbz     x1, find_el
+    cmp     x1, #{MAX_CPUS}         // other clusters, or too many cores: never started
+    b.hs    park
+    adrp    x2, holding_pen         // physical: the MMU is off
+    add     x2, x2, :lo12:holding_pen
+    add     x2, x2, x1, lsl #3
+pen:
+    wfe                             // core 0 sends an event after writing
+    ldr     x3, [x2]                // MMU off: a non-cacheable read, so core 0
+    cbz     x3, pen                 // cleaned its write to memory first
+    br      x3
 park:
     wfe
     b       park
 
-2:  // 2. Find out where we are and go to EL1.
+// A core started by core 0 (PSCI, spin table or holding pen) begins here,
+// at this physical address, MMU off, at EL3, EL2 or EL1.
+.global secondary_entry
+secondary_entry:
+    mov     x21, #1
+    mov     x19, xzr
+
+find_el:
+    // 2. Find out where we are and go to EL1.
     mrs     x20, CurrentEL
     lsr     x20, x20, #2            // x20 = boot exception level, kept for Rust
     mrs     x2, id_aa64pfr0_el1
@@ -85,6 +111,7 @@ at_el1:
     mov     x0, #(3 << 20)
     msr     cpacr_el1, x0
     isb
+    cbnz    x21, mmu_on             // .bss and the boot table: core 0 did them
 
     adrp    x0, __bss_start
     add     x0, x0, :lo12:__bss_start
@@ -108,6 +135,7 @@ at_el1:
     str     x3, [x0, x2, lsl #3]
     dsb     ishst
 
+mmu_on:
     // 5. MMU on. MAIR: 0 = normal write-back, 1 = Device-nGnRE, 2 = normal non-cacheable.
     ldr     x1, =0x4404ff
     msr     mair_el1, x1
@@ -119,6 +147,7 @@ at_el1:
     and     x2, x2, #7
     bfi     x1, x2, #32, #3
     msr     tcr_el1, x1
+    adrp    x0, boot_l1_table
     msr     ttbr0_el1, x0
     msr     ttbr1_el1, x0
     isb
@@ -142,6 +171,7 @@ upper_half:
     .cfi_sections .debug_frame
     .cfi_startproc
     .cfi_undefined x30
+    cbnz    x21, secondary_upper_half
     adrp    x0, exception_vectors
     add     x0, x0, :lo12:exception_vectors
     msr     vbar_el1, x0
@@ -159,9 +189,48 @@ upper_half:
     mov     x1, x19                 // device tree (physical), or 0
     bl      ilusion_start
     b       park
+
+secondary_upper_half:
+    // Core 0 left this core's stacks and translation roots in
+    // SECONDARY_BOOT[core]. The stacks are mapped only in the kernel's
+    // tables, so switch to those first (same upper half for the code).
+    mrs     x19, mpidr_el1
+    and     x19, x19, #0xff         // this core's number
+    adrp    x0, SECONDARY_BOOT
+    add     x0, x0, :lo12:SECONDARY_BOOT
+    mov     x1, #{BOOT_RECORD_SIZE}
+    madd    x0, x19, x1, x0
+    ldp     x2, x3, [x0]            // exception stack top, idle stack top
+    ldp     x4, x5, [x0, #16]       // TTBR1 (kernel view), TTBR0 (empty)
+    msr     ttbr1_el1, x4
+    msr     ttbr0_el1, x5
+    isb
+    tlbi    vmalle1
+    dsb     nsh
+    isb
+    adrp    x0, exception_vectors
+    add     x0, x0, :lo12:exception_vectors
+    msr     vbar_el1, x0
+    mov     sp, x2                  // SP_EL1: exceptions only
+    msr     sp_el0, x3              // SP_EL0: this core's idle loop
+    msr     spsel, #0
+    isb
+    mov     x29, xzr
+    mov     x30, xzr
+    mov     x0, x19
+    bl      ilusion_secondary_start
+    b       park
     .cfi_endproc
 
 .ltorg
+
+.section .data.holding_pen, "aw"
+// Written by core 0 (then cleaned to memory), read with the MMU off: in
+// .data, not .bss, since cores wait here before core 0 zeroes .bss.
+.balign 64
+.global holding_pen
+holding_pen:
+    .fill {MAX_CPUS}, 8, 0
 
 .section .bss.boot_l1_table, "aw", @nobits
 .balign 4096

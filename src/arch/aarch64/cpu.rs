@@ -68,6 +68,29 @@ pub fn wait_for_interrupt() {
     asm::wfi();
 }
 
+/// Writes back the data-cache line holding `addr` to main memory (`DC CVAC`),
+/// and waits for it: for a core that reads it with its MMU and caches off.
+pub fn clean_to_point_of_coherency(addr: u64) {
+    // SAFETY: cleaning a line changes no data, only where it is held.
+    unsafe { asm!("dc cvac, {0}", "dsb sy", in(reg) addr, options(nostack, preserves_flags)) };
+}
+
+/// Wakes every core waiting in `wfe` (`SEV`), once this core's earlier
+/// writes are complete.
+pub fn wake_waiters() {
+    // SAFETY: a barrier and an event: no memory or register effect.
+    unsafe { asm!("dsb sy", "sev", options(nostack, preserves_flags)) };
+}
+
+/// In a busy-wait loop: tells the core (and an emulator running every
+/// core on one host thread, which then moves on to the next) that this one
+/// only waits (`YIELD`).
+#[inline]
+pub fn spin_hint() {
+    // SAFETY: a hint with no effect on memory or registers.
+    unsafe { asm!("yield", options(nomem, nostack, preserves_flags)) };
+}
+
 /// Parks this core for good.
 pub fn halt() -> ! {
     disable_interrupts();

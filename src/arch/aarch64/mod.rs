@@ -10,7 +10,8 @@
 //! - `switch.s` + [`context`]: switching from one task to another;
 //! - [`cpu`]: interrupt masking, waiting, the timer, and other registers and instructions of this core;
 //! - [`semihosting`]: how a test image tells QEMU its exit status;
-//! - [`psci`]: asking the firmware (or QEMU) to reset the machine;
+//! - [`psci`]: asking the firmware (or QEMU) to start a core or reset the machine;
+//! - [`smp`] (with `boot.s`): starting the other cores;
 //! - [`user_access`]: checked copies to and from user memory, and PAN;
 //! - [`user_mode`]: entering EL0; [`svc`]: the instruction EL0 calls the kernel with.
 //!
@@ -36,6 +37,8 @@ pub mod exception;
 pub mod psci;
 #[cfg(target_os = "none")]
 pub mod semihosting;
+#[cfg(target_os = "none")]
+pub mod smp;
 #[cfg(target_os = "none")]
 pub mod start;
 #[cfg(target_os = "none")]

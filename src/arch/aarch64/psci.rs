@@ -1,14 +1,15 @@
 //! PSCI, the Arm Power State Coordination Interface: how an OS asks the
-//! firmware (or the emulator standing in for it) to power off or reset the
-//! machine. A call is a function number in `x0` and an `hvc #0` or `smc #0`,
-//! depending on who answers: the *conduit*.
+//! firmware (or the emulator standing in for it) to start a core, or to
+//! reset the machine. A call is a function number in `x0` and an `hvc #0`
+//! or `smc #0`, depending on who answers: the *conduit*. The calls go
+//! through the `smccc` crate (Google's, kept with the Arm spec), which
+//! knows the register conventions and error codes.
 //!
 //! QEMU `virt` answers PSCI itself. It takes `hvc` when it started the
 //! kernel at EL1, and `smc` when it started it at EL2 (it then plays EL3).
 //! Started at EL3 there is no firmware below ilusion, so nobody answers.
 
-/// PSCI 0.2 `SYSTEM_RESET`: reset the whole machine; never returns if served.
-const SYSTEM_RESET: u64 = 0x8400_0009;
+use smccc::{psci, Hvc, Smc};
 
 /// Which instruction reaches the PSCI implementation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,15 +33,18 @@ impl Conduit {
 
 /// Asks for a reset of the machine. Returns only if the call was refused.
 pub fn system_reset(conduit: Conduit) {
+    let _ = match conduit {
+        Conduit::Hypervisor => psci::system_reset::<Hvc>(),
+        Conduit::SecureMonitor => psci::system_reset::<Smc>(),
+    };
+}
+
+/// `CPU_ON`: powers on the core whose MPIDR affinity is `mpidr`; it starts
+/// at physical address `entry`, MMU off, at the exception level the caller
+/// was started at. Fails if it is on already, or no such core exists.
+pub fn cpu_on(conduit: Conduit, mpidr: u64, entry: u64) -> Result<(), psci::Error> {
     match conduit {
-        // SAFETY: a PSCI call reads x0 and may write x0-x3 (marked clobbered);
-        // SYSTEM_RESET touches no memory of ours.
-        Conduit::Hypervisor => unsafe {
-            core::arch::asm!("hvc #0", inout("x0") SYSTEM_RESET => _, out("x1") _, out("x2") _, out("x3") _)
-        },
-        // SAFETY: as above, through the secure monitor.
-        Conduit::SecureMonitor => unsafe {
-            core::arch::asm!("smc #0", inout("x0") SYSTEM_RESET => _, out("x1") _, out("x2") _, out("x3") _)
-        },
+        Conduit::Hypervisor => psci::cpu_on::<Hvc>(mpidr, entry, 0),
+        Conduit::SecureMonitor => psci::cpu_on::<Smc>(mpidr, entry, 0),
     }
 }

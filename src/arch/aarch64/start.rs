@@ -2,7 +2,11 @@
 //! core from reset to EL1 with the MMU on and calls [`ilusion_start`] on
 //! the boot stack, with the kernel running in the upper half.
 
-core::arch::global_asm!(include_str!("boot.s"), options(raw));
+core::arch::global_asm!(
+    include_str!("boot.s"),
+    MAX_CPUS = const crate::percpu::MAX_CPUS,
+    BOOT_RECORD_SIZE = const core::mem::size_of::<super::smp::SecondaryBoot>(),
+);
 
 /// How the machine was started, as `boot.s` found it.
 #[derive(Clone, Copy, Debug)]
@@ -17,4 +21,11 @@ pub struct BootInfo {
 extern "C" fn ilusion_start(boot_el: u64, device_tree: u64) -> ! {
     let info = BootInfo { boot_el: boot_el as u8, device_tree };
     crate::kernel::start(info)
+}
+
+/// The first Rust function of every other core, on its own stacks and the
+/// kernel's tables (see `secondary_entry` in `boot.s`): `cpu` is its number.
+#[no_mangle]
+extern "C" fn ilusion_secondary_start(cpu: u64) -> ! {
+    crate::cores::secondary_start(cpu as usize)
 }

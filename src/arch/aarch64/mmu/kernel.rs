@@ -229,10 +229,35 @@ pub fn init(regions: &[Region]) -> Result<(), MapError> {
 /// boot core's), as `init` did on the boot core: call once on each other
 /// core, after `boot.s` turned its MMU on with the boot table, before it
 /// runs anything else. Its TLB is flushed locally (it never ran a task).
-// Called from `kernel::secondary_start` once the secondary cores come up.
-#[allow(dead_code)]
 pub fn init_secondary_core() {
     install_kernel_tables();
+}
+
+/// The TTBR1 and TTBR0 values of a core running kernel code: the kernel
+/// view (ASID 0) and the empty lower half. For `boot.s`, which switches a
+/// starting core onto them before it touches its stacks (see `arch::smp`).
+pub fn kernel_table_roots() -> (u64, u64) {
+    (kernel_view_ttbr1(0), EMPTY_LOWER_HALF.load(Ordering::Acquire))
+}
+
+/// Where [`write_physical_word`] maps the page it writes (outside the linear
+/// map and the task-stack window, `sched::stack::WINDOW_BASE`).
+const FIRMWARE_WINDOW: u64 = 0xffff_ffe0_0000_0000;
+
+/// Writes `value` at physical address `pa` (8-byte aligned) for a core that
+/// reads it with its MMU off, the firmware's spin table: maps the page
+/// writable for the moment (RAM below the image is read-only in the linear
+/// map, and may not be in it at all), writes, cleans the line to main
+/// memory, unmaps.
+pub fn write_physical_word(pa: u64, value: u64) -> Result<(), MapError> {
+    let page = pa & !(PAGE_SIZE - 1);
+    map_kernel_data(FIRMWARE_WINDOW, page, PAGE_SIZE)?;
+    let va = FIRMWARE_WINDOW + (pa - page);
+    // SAFETY: `va` is in the page just mapped as kernel data, 8-byte aligned
+    // (our caller's promise); nothing else uses the window.
+    unsafe { core::ptr::write_volatile(va as *mut u64, value) };
+    crate::arch::cpu::clean_to_point_of_coherency(va);
+    unmap_kernel_pages(FIRMWARE_WINDOW, PAGE_SIZE)
 }
 
 /// Points this core's translation registers at the kernel's tables (kernel

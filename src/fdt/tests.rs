@@ -1,0 +1,172 @@
+//! Host tests of the device-tree reader, on trees built here.
+
+use super::*;
+extern crate std;
+use std::vec::Vec;
+
+/// Builds a DTB token by token; property names go to the strings block.
+struct Tree {
+    structs: Vec<u8>,
+    strings: Vec<u8>,
+}
+
+impl Tree {
+    fn new() -> Self {
+        let mut t = Self { structs: Vec::new(), strings: Vec::new() };
+        t.begin("");
+        t
+    }
+
+    fn word(&mut self, v: u32) -> &mut Self {
+        self.structs.extend_from_slice(&v.to_be_bytes());
+        self
+    }
+
+    fn begin(&mut self, name: &str) -> &mut Self {
+        self.word(BEGIN_NODE);
+        self.structs.extend_from_slice(name.as_bytes());
+        self.structs.push(0);
+        while !self.structs.len().is_multiple_of(4) {
+            self.structs.push(0);
+        }
+        self
+    }
+
+    fn end(&mut self) -> &mut Self {
+        self.word(END_NODE)
+    }
+
+    fn prop(&mut self, name: &str, value: &[u8]) -> &mut Self {
+        let offset = self.strings.len() as u32;
+        self.strings.extend_from_slice(name.as_bytes());
+        self.strings.push(0);
+        self.word(PROP).word(value.len() as u32).word(offset);
+        self.structs.extend_from_slice(value);
+        while !self.structs.len().is_multiple_of(4) {
+            self.structs.push(0);
+        }
+        self
+    }
+
+    fn cells(&mut self, name: &str, cells: &[u32]) -> &mut Self {
+        let bytes: Vec<u8> = cells.iter().flat_map(|c| c.to_be_bytes()).collect();
+        self.prop(name, &bytes)
+    }
+
+    /// Closes the root node and lays out header, structure and strings.
+    fn finish(&mut self) -> Vec<u8> {
+        self.end().word(END);
+        let total = 40 + self.structs.len() + self.strings.len();
+        let header = [
+            MAGIC,
+            total as u32,
+            40,
+            (40 + self.structs.len()) as u32,
+            0,
+            17,
+            16,
+            0,
+            self.strings.len() as u32,
+            self.structs.len() as u32,
+        ];
+        let mut out: Vec<u8> = header.iter().flat_map(|v| v.to_be_bytes()).collect();
+        out.extend_from_slice(&self.structs);
+        out.extend_from_slice(&self.strings);
+        out
+    }
+}
+
+/// A tree like QEMU virt's: 2+2 cells, memory, /psci, `n` cores.
+fn virt_like(n: u32, method: &str) -> Vec<u8> {
+    let mut t = Tree::new();
+    t.cells("#address-cells", &[2]).cells("#size-cells", &[2]);
+    t.begin("chosen").end();
+    t.begin("psci").prop("compatible", b"arm,psci-1.0\0").prop("method", format!("{method}\0").as_bytes()).end();
+    t.begin("memory@40000000").prop("device_type", b"memory\0").cells("reg", &[0, 0x4000_0000, 0, 0x8000_0000]).end();
+    t.begin("cpus").cells("#address-cells", &[1]).cells("#size-cells", &[0]);
+    for i in 0..n {
+        t.begin(&format!("cpu@{i}")).prop("device_type", b"cpu\0").cells("reg", &[i]);
+        t.begin("l2-cache").cells("reg", &[0xdead]).end(); // not a core: deeper
+        t.end();
+    }
+    t.begin("cpu-map").begin("cluster0").end().end(); // not a core
+    t.end();
+    t.finish()
+}
+
+#[test]
+fn finds_memory_cores_and_psci() {
+    let facts = boot_facts(&virt_like(4, "hvc"));
+    assert_eq!(facts.memory, Some(PhysRange { base: 0x4000_0000, size: 0x8000_0000 }));
+    assert_eq!(facts.cores.mpidrs(), &[0, 1, 2, 3]);
+    assert_eq!(facts.cores.beyond_max, 0);
+    assert_eq!(facts.psci, Some(PsciMethod::Hvc));
+    assert_eq!(boot_facts(&virt_like(1, "smc")).psci, Some(PsciMethod::Smc));
+}
+
+#[test]
+fn unknown_psci_method_is_none() {
+    assert_eq!(boot_facts(&virt_like(2, "magic")).psci, None);
+}
+
+#[test]
+fn cores_beyond_the_maximum_are_counted_not_kept() {
+    let facts = boot_facts(&virt_like(MAX_CPUS as u32 + 3, "hvc"));
+    assert_eq!(facts.cores.mpidrs().len(), MAX_CPUS);
+    assert_eq!(facts.cores.beyond_max, 3);
+}
+
+#[test]
+fn one_cell_memory_and_two_cell_cpus() {
+    let mut t = Tree::new();
+    t.cells("#address-cells", &[1]).cells("#size-cells", &[1]);
+    t.begin("memory@0").cells("reg", &[0, 0x3b40_0000]).end();
+    t.begin("cpus").cells("#address-cells", &[2]);
+    t.begin("cpu@100").cells("reg", &[0, 0x100]).end();
+    t.end();
+    let facts = boot_facts(&t.finish());
+    assert_eq!(facts.memory, Some(PhysRange { base: 0, size: 0x3b40_0000 }));
+    assert_eq!(facts.cores.mpidrs(), &[0x100]);
+    assert_eq!(facts.psci, None);
+}
+
+#[test]
+fn a_node_merely_named_like_memory_is_not_memory() {
+    let mut t = Tree::new();
+    t.cells("#address-cells", &[1]).cells("#size-cells", &[1]);
+    t.begin("memory-controller@1000").cells("reg", &[0x1000, 0x100]).end();
+    assert_eq!(boot_facts(&t.finish()).memory, None);
+}
+
+#[test]
+fn malformed_trees_give_nothing() {
+    assert_eq!(boot_facts(&[0; 64]), BootFacts::NONE);
+    assert_eq!(boot_facts(&[]), BootFacts::NONE);
+    let good = virt_like(4, "hvc");
+    // Cut anywhere, the tree is refused whole, never half-read, never a panic.
+    for len in 0..good.len() {
+        assert_eq!(boot_facts(&good[..len]), BootFacts::NONE, "truncated to {len}");
+    }
+    // A property longer than the tree.
+    let mut t = Tree::new();
+    t.word(PROP).word(0xffff_fff0).word(0);
+    assert_eq!(boot_facts(&t.finish()), BootFacts::NONE);
+    // More ends than begins.
+    let mut t = Tree::new();
+    t.end().end();
+    assert_eq!(boot_facts(&t.finish()), BootFacts::NONE);
+    // An unknown token.
+    let mut t = Tree::new();
+    t.word(77);
+    assert_eq!(boot_facts(&t.finish()), BootFacts::NONE);
+}
+
+#[test]
+fn every_byte_flipped_never_panics() {
+    let good = virt_like(2, "smc");
+    for i in 0..good.len() {
+        let mut bad = good.clone();
+        bad[i] ^= 0xff;
+        let _ = boot_facts(&bad);
+    }
+}
