@@ -114,16 +114,25 @@ struct Place<'a> {
     parent: &'a [u8],
 }
 
-/// Calls `visit` for every property in the tree, in order; `None` if the
-/// tree is malformed anywhere (then what `visit` saw must be thrown away).
-fn for_each_property<'a>(dtb: &'a [u8], mut visit: impl FnMut(&Place<'a>, &[u8], &'a [u8])) -> Option<()> {
+/// Calls `visit` for every property of the nodes `wanted` accepts, in
+/// order; `None` if the tree is malformed anywhere (then what `visit` saw
+/// must be thrown away). The properties of other nodes are stepped over
+/// without reading their names: most of a tree is devices boot does not
+/// ask about.
+fn for_each_property<'a>(
+    dtb: &'a [u8],
+    wanted: impl Fn(&Place<'a>) -> bool,
+    mut visit: impl FnMut(&Place<'a>, &[u8], &'a [u8]),
+) -> Option<()> {
     let dtb = dtb.get(..total_size(dtb)?)?;
     let structs = be32(dtb, 8)? as usize;
     let strings = be32(dtb, 12)? as usize;
     // The names of the nodes enclosing the current one (deeper ones are not kept).
     let mut names: [&[u8]; 4] = [b""; 4];
     let mut depth = 0usize;
+    let mut in_wanted_node = false;
     let mut at = structs;
+    let known = |names: &[&'a [u8]; 4], d: usize| if d < names.len() { names[d] } else { b"" as &[u8] };
     loop {
         let token = be32(dtb, at)?;
         at += 4;
@@ -135,16 +144,24 @@ fn for_each_property<'a>(dtb: &'a [u8], mut visit: impl FnMut(&Place<'a>, &[u8],
                 if let Some(slot) = names.get_mut(depth) {
                     *slot = name;
                 }
+                in_wanted_node = wanted(&Place { depth, node: name, parent: known(&names, depth - 1) });
             }
-            END_NODE => depth = depth.checked_sub(1)?,
+            END_NODE => {
+                depth = depth.checked_sub(1)?;
+                // Back in the parent, after a child: its properties came
+                // before its children, so none is left to visit.
+                in_wanted_node = false;
+            }
             PROP => {
                 let len = be32(dtb, at)? as usize;
-                let name = cstr(dtb, strings.checked_add(be32(dtb, at + 4)? as usize)?)?;
                 let value = dtb.get(at + 8..(at + 8).checked_add(len)?)?;
+                let name_at = be32(dtb, at + 4)? as usize;
                 at += 8 + ((len + 3) & !3);
-                let known = |d: usize| if d < names.len() { names[d] } else { b"" };
-                let place = Place { depth, node: known(depth), parent: known(depth.saturating_sub(1)) };
-                visit(&place, name, value);
+                if in_wanted_node {
+                    let name = cstr(dtb, strings.checked_add(name_at)?)?;
+                    let place = Place { depth, node: known(&names, depth), parent: known(&names, depth - 1) };
+                    visit(&place, name, value);
+                }
             }
             NOP => {}
             END => return Some(()),
@@ -164,7 +181,13 @@ pub fn boot_facts(dtb: &[u8]) -> BootFacts {
     let mut facts = BootFacts::NONE;
     // The defaults the specification gives when a node does not say.
     let (mut root_address_cells, mut root_size_cells, mut cpu_address_cells) = (2, 1, 2);
-    let walked = for_each_property(dtb, |place, name, value| match (place.depth, name) {
+    let wanted = |place: &Place| match place.depth {
+        1 => true,
+        2 => is_node(place.node, b"memory") || is_node(place.node, b"psci") || place.node == b"cpus",
+        3 => place.parent == b"cpus" && is_node(place.node, b"cpu"),
+        _ => false,
+    };
+    let walked = for_each_property(dtb, wanted, |place, name, value| match (place.depth, name) {
         (1, b"#address-cells") => root_address_cells = read_cells(value, 1).unwrap_or(2) as u32,
         (1, b"#size-cells") => root_size_cells = read_cells(value, 1).unwrap_or(1) as u32,
         (2, b"#address-cells") if place.node == b"cpus" => cpu_address_cells = read_cells(value, 1).unwrap_or(2) as u32,
