@@ -79,13 +79,15 @@ pub struct CoreStart {
 }
 
 impl CoreStart {
-    /// A Raspberry Pi 3 or 4: four cores (unless a device tree lists
-    /// others), waiting on the firmware's spin table at 0xd8 when it loaded
-    /// a raw `kernel8.img` (ilusion starts at EL2), or in `boot.s`'s holding
-    /// pen when every core entered the ELF at EL3 (QEMU's `-kernel x.elf`).
-    pub fn raspberry_pi(boot_el: u8, facts: &BootFacts) -> Self {
-        let cores = if facts.cores.mpidrs().is_empty() { Cores::first(4) } else { facts.cores };
-        let method = if boot_el == 3 { StartMethod::HoldingPen } else { StartMethod::SpinTable { base: 0xd8 } };
+    /// A board whose firmware parks the other cores on a spin table at
+    /// `spin_table` (core `n`'s release address is `spin_table + 8n`) when
+    /// it loads a raw image (ilusion starts at EL2), and whose ELF path
+    /// starts every core at the entry point at EL3 (they wait in `boot.s`'s
+    /// holding pen). `default_cores` (MPIDR Aff0 0 to n - 1) apply unless
+    /// a device tree lists the cores.
+    pub fn firmware_spin_table(boot_el: u8, facts: &BootFacts, spin_table: u64, default_cores: usize) -> Self {
+        let cores = if facts.cores.mpidrs().is_empty() { Cores::first(default_cores) } else { facts.cores };
+        let method = if boot_el == 3 { StartMethod::HoldingPen } else { StartMethod::SpinTable { base: spin_table } };
         Self { method, cores }
     }
 }

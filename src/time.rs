@@ -268,12 +268,12 @@ mod target {
     /// At boot: the counter's frequency, EL0 may read the counter, the timer is off.
     pub(crate) fn init() {
         FREQUENCY.store(crate::arch::cpu::counter_frequency().max(1), Ordering::Relaxed);
-        crate::arch::cpu::let_el0_read_virtual_counter();
-        timer::init();
+        init_core();
     }
 
-    /// On every other core as it comes up: EL0 may read the counter (a
-    /// per-core setting), and the core's own timer is off.
+    /// On every core as it comes up (the boot core through [`init`]): EL0
+    /// may read the counter (a per-core setting), and the core's own timer
+    /// is off.
     pub(crate) fn init_core() {
         crate::arch::cpu::let_el0_read_virtual_counter();
         timer::init();

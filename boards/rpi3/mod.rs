@@ -53,6 +53,13 @@ const POWER_MANAGEMENT: u64 = PERIPHERALS + 0x10_0000;
 const MAILBOX: u64 = PERIPHERALS + 0xb880;
 const ARM_LOCAL: u64 = 0x4000_0000;
 
+/// Where the firmware's spin table is: cores 1 to 3 of a raw `kernel8.img`
+/// boot wait in `wfe` reading their release addresses 0xe0, 0xe8, 0xf0
+/// (core n at 0xd8 + 8n), with their MMU off.
+const FIRMWARE_SPIN_TABLE: u64 = 0xd8;
+/// The four cores (Cortex-A53 on the Pi 3, Cortex-A72 on the Pi 4), MPIDR Aff0 0 to 3.
+const CORES: usize = 4;
+
 /// UART0's clock, as `init_uart_clock=48000000` in config.txt sets it.
 const UART_CLOCK_HZ: u32 = 48_000_000;
 
@@ -127,7 +134,7 @@ impl Board for RaspberryPi3 {
     }
 
     fn core_start(boot_el: u8, facts: &BootFacts) -> CoreStart {
-        CoreStart::raspberry_pi(boot_el, facts)
+        CoreStart::firmware_spin_table(boot_el, facts, FIRMWARE_SPIN_TABLE, CORES)
     }
 
     fn interrupt_controller_name() -> &'static str {
