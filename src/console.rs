@@ -86,6 +86,10 @@ pub(crate) fn receive_interrupt(_: crate::irq::IntId) {
             rx.push(b);
         }
         port.acknowledge_interrupt();
+        drop(rx);
+        // A reader may wait on another core: the port interrupts core 0 only.
+        #[cfg(target_os = "none")]
+        crate::arch::cpu::wake_waiters();
     }
 }
 
@@ -162,16 +166,19 @@ mod target {
         RECEIVED.lock().pop()
     }
 
-    /// Waits (in `wfi`) until a byte arrives.
+    /// Waits (in `wfe`) until a byte arrives. The port's interrupt, on core
+    /// 0, wakes waiters on every core with an event once it has stored
+    /// what came; this core's own interrupts end the wait too, and are taken
+    /// between two checks (a more urgent task woken meanwhile runs first).
     pub fn read_byte_blocking() -> u8 {
         use crate::arch::cpu;
         loop {
-            // Check with interrupts masked, then wait: an interrupt arriving in
-            // between is still pending and ends the `wfi` at once.
+            // Check with interrupts masked, then wait: an event or an
+            // interrupt arriving in between ends the `wfe` at once.
             let was = cpu::disable_interrupts();
             let byte = RECEIVED.lock().pop();
             if byte.is_none() {
-                cpu::wait_for_interrupt();
+                cpu::wait_for_event();
             }
             cpu::restore_interrupts(was);
             if let Some(b) = byte {

@@ -10,10 +10,11 @@
 //!
 //! A started core comes through `boot.s` to [`secondary_start`], which sets
 //! up what is per core (translation registers, timer, PAN, its side of the
-//! interrupt controller), marks it up in `percpu`, and idles in `wfi` with
-//! interrupts unmasked: it takes inter-processor interrupts (`irq::Ipi`),
-//! which is how a failing core stops the others. Tasks still run on core
-//! 0 only (`percpu::online_mask`): the scheduler does not span cores yet.
+//! interrupt controller), marks it up in `percpu`, makes its boot context
+//! its idle task (which marks it online: tasks may run on it from then on)
+//! and runs the scheduler's idle loop, as core 0 does once `main` is
+//! spawned. It takes inter-processor interrupts (`irq::Ipi`): a reschedule
+//! when a task becomes ready for it, a stop when a failing core reports.
 
 use crate::arch::smp::{self, CoreStacks, StartError};
 use crate::arch::{cpu, mmu};
@@ -83,15 +84,14 @@ fn start_one(method: smp::StartMethod, cpu: usize, mpidr: u64) -> Result<(), Sta
 /// interrupts masked: set up what is per core, report up, and idle.
 pub(crate) fn secondary_start(cpu: usize) -> ! {
     mmu::init_secondary_core();
-    crate::arch::context::set_current_task_pointer(core::ptr::null_mut()); // runs no task
+    crate::arch::context::set_current_task_pointer(core::ptr::null_mut()); // runs no task yet
     time::init_core();
     crate::arch::user_access::enable_pan();
     Selected::init_cpu_interrupts(cpu);
     percpu::mark_up(cpu);
+    crate::sched::scheduler::become_idle(cpu, smp::exception_stack_top(cpu));
     cpu::enable_interrupts();
-    loop {
-        cpu::wait_for_interrupt();
-    }
+    crate::sched::scheduler::run_idle()
 }
 
 /// The core printing a fatal report, or [`NOBODY`].

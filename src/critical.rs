@@ -1,28 +1,53 @@
-//! Critical sections on one core: masking interrupts is the lock.
+//! Critical sections: interrupts masked on this core, and the kernel lock
+//! held against the other cores.
 //!
-//! ilusion runs its tasks on one core, and the only code that can interrupt
-//! a task is an interrupt handler. So kernel state is safe to touch while
-//! interrupts are masked, and [`InterruptsMasked`] is the proof of it. Two
-//! kinds of container build on that:
-//! - [`CpuCell`] holds the scheduler's state; code borrows it briefly through
-//!   [`CpuCell::with`], showing the token, and never across a context switch;
-//! - [`SpinLock`] is the kernel's only spin lock (heap, page tables, frame
-//!   pool, interrupt controller, console): taking it masks interrupts, and
-//!   they stay masked until the guard drops. So an interrupt handler that
-//!   takes the same lock can never spin on a holder it interrupted, and a
-//!   holder is never preempted (which would make a more urgent task spin).
+//! Two kinds of code can touch kernel state while a task does: an
+//! interrupt handler on the same core, and whatever runs on the other
+//! cores. A [`CriticalSection`] keeps both out. It masks interrupts on this
+//! core, then takes the *kernel lock*: one lock, for the scheduler's state
+//! (ready queues, wait queues, timers, task control blocks), the state of
+//! the blocking primitives built on it (`sync`) and the stack cache. Code
+//! shows the token to borrow a [`KernelCell`] through [`KernelCell::with`].
+//! One lock for all of that is the choice of Zephyr (`_sched_spinlock`) and
+//! FreeRTOS-SMP: a wake, a block or a switch touches several of these
+//! structures at once, and one lock makes that one step with no lock
+//! ordering to get wrong. What does not need it has a [`SpinLock`] of its own
+//! (heap, page tables, frame pool, interrupt controller, console), so the
+//! allocators do not queue behind the scheduler.
+//!
+//! The kernel lock is recursive on its core (a critical section may open
+//! another: a wake inside a `Mutex` unlock). It is a plain test-and-set
+//! lock, not a fair ticket lock: on a virtual machine (QEMU, with fewer host
+//! threads than cores) a ticket lock hands the lock to the next core in line
+//! even while that core's host thread is not running, and every core behind
+//! it waits too; here whichever core is running takes it. It is the one lock
+//! that stays taken across a context switch: the task switching away hands
+//! the core's hold to the task it resumes, which releases it when it leaves
+//! its own critical section (as xv6 hands over its process-table lock). So
+//! no other core can pick a task from a ready queue while its registers are
+//! still being saved. [`kernel_lock_depth`] and [`resume_kernel_lock`] are
+//! the switch's side of that.
+//!
+//! A [`SpinLock`] masks interrupts while it is held, so an interrupt
+//! handler that takes the same lock never spins on a holder it interrupted,
+//! and a holder is never preempted (which would make a more urgent task
+//! spin). Spin locks come *after* the kernel lock: code holding one never
+//! opens a critical section (the checks below catch it), so no two cores
+//! can wait for each other.
 //!
 //! The rules are checked, not only written down: built with the
 //! `lock-checks` feature (the QEMU tests are) or in a debug build, every
 //! lock records its name while held, and the kernel panics with that name if
 //! one is held at a context switch, when an interrupt arrives (so interrupts
-//! were unmasked while it was held), or if it is taken again on the core
-//! that holds it (a certain deadlock). `spin::Mutex` itself is refused by
-//! clippy (`clippy.toml`), so no lock can bypass this module.
+//! were unmasked while it was held), when it is taken again on the core
+//! that holds it (a certain deadlock), or when a critical section opens
+//! inside it. `spin::Mutex` itself is refused by clippy (`clippy.toml`), so
+//! no lock can bypass this module.
 //!
-//! This module sits just above `arch` (it needs only masking); every other
-//! part of the OS may use it. On the host, masking is a no-op, so the code
-//! built on it (the heap) can be unit-tested.
+//! This module sits just above `arch` (it needs only masking and the core's
+//! number); every other part of the OS may use it. On the host, masking is a
+//! no-op and each thread counts as a core, so the code built on it (the
+//! heap, the kernel lock itself) can be unit-tested.
 
 // The one module that may use a raw spin lock: it wraps it.
 #![allow(clippy::disallowed_types)]
@@ -30,6 +55,7 @@
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 /// Masking itself: the CPU's, or on the host (unit tests) nothing to mask.
 #[cfg(target_os = "none")]
@@ -45,50 +71,148 @@ mod masking {
     }
 }
 
-/// Interrupts are masked on this core while this value lives (they are
-/// restored as they were when it drops).
-pub struct InterruptsMasked {
+/// Who may hold the kernel lock: a core on the machine; a thread in unit tests.
+#[cfg(target_os = "none")]
+#[inline(always)]
+fn holder_id() -> usize {
+    crate::percpu::cpu_index()
+}
+#[cfg(not(target_os = "none"))]
+fn holder_id() -> usize {
+    std::thread_local! { static ID: u8 = const { 0 } }
+    ID.with(|id| id as *const u8 as usize)
+}
+
+#[cfg(target_os = "none")]
+#[inline(always)]
+fn spin_hint() {
+    crate::arch::cpu::spin_hint(); // lets QEMU's one host thread run the holder
+}
+#[cfg(not(target_os = "none"))]
+fn spin_hint() {
+    std::thread::yield_now();
+}
+
+/// The kernel lock: the holder's number in one word, recursive on the
+/// core that holds it.
+struct KernelLock {
+    /// The holder ([`holder_id`]), or [`NOBODY`].
+    holder: AtomicUsize,
+    /// How many critical sections the holder has open (only it touches this).
+    depth: AtomicU32,
+}
+
+const NOBODY: usize = usize::MAX;
+
+static KERNEL_LOCK: KernelLock = KernelLock { holder: AtomicUsize::new(NOBODY), depth: AtomicU32::new(0) };
+
+impl KernelLock {
+    #[inline]
+    fn enter(&self) {
+        let me = holder_id();
+        // Only this core ever stores its own number here: if it reads it,
+        // it holds the lock.
+        if self.holder.load(Ordering::Relaxed) == me {
+            self.depth.store(self.depth.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            return;
+        }
+        #[cfg(any(debug_assertions, feature = "lock-checks"))]
+        checks::entering_kernel_lock();
+        // Acquire: what the previous holder wrote is seen here.
+        while self.holder.compare_exchange_weak(NOBODY, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            while self.holder.load(Ordering::Relaxed) != NOBODY {
+                spin_hint();
+            }
+        }
+        self.depth.store(1, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn exit(&self) {
+        let depth = self.depth.load(Ordering::Relaxed) - 1;
+        self.depth.store(depth, Ordering::Relaxed);
+        if depth == 0 {
+            // Release: what the critical section wrote is seen by the next holder.
+            self.holder.store(NOBODY, Ordering::Release);
+        }
+    }
+}
+
+/// Interrupts are masked on this core, and it holds the kernel lock, while
+/// this value lives; both are given back as they were when it drops.
+pub struct CriticalSection {
     were_enabled: bool,
     _not_send: PhantomData<*const ()>,
 }
 
-impl InterruptsMasked {
+impl CriticalSection {
+    /// Masks interrupts, then takes the kernel lock (or opens one more
+    /// level of it, if this core holds it already).
     #[inline]
     pub fn new() -> Self {
-        Self { were_enabled: masking::disable_interrupts(), _not_send: PhantomData }
-    }
-
-    /// For code that runs with interrupts masked already (handlers, the switch path).
-    ///
-    /// # Safety
-    /// Interrupts really are masked, and stay so while the token lives.
-    #[inline]
-    pub unsafe fn assume() -> Self {
-        Self { were_enabled: false, _not_send: PhantomData }
+        let were_enabled = masking::disable_interrupts();
+        KERNEL_LOCK.enter();
+        Self { were_enabled, _not_send: PhantomData }
     }
 }
 
-impl Default for InterruptsMasked {
+impl Default for CriticalSection {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Drop for InterruptsMasked {
+impl Drop for CriticalSection {
     #[inline]
     fn drop(&mut self) {
+        KERNEL_LOCK.exit();
         masking::restore_interrupts(self.were_enabled);
     }
 }
 
-/// Data only touched with interrupts masked, on one core.
-pub struct CpuCell<T>(UnsafeCell<T>);
+/// For the context switch: how many critical sections this core has open
+/// (the switching task's), to give back to it when it resumes.
+#[inline]
+pub fn kernel_lock_depth(_: &CriticalSection) -> u32 {
+    KERNEL_LOCK.depth.load(Ordering::Relaxed)
+}
 
-// SAFETY: access needs an `InterruptsMasked` token, and ilusion runs tasks on
-// one core, so no two contexts touch the contents at the same time.
-unsafe impl<T> Sync for CpuCell<T> {}
+/// For a task just resumed by a context switch, on whatever core: it takes
+/// over this core's hold on the kernel lock, at the `depth` it had when it
+/// switched away (a new task: 1, the critical section it starts in).
+///
+/// # Safety
+/// This core holds the kernel lock (the switch that resumed us ran in a
+/// critical section), and the resumed task has `depth` critical sections
+/// open, which it will close.
+#[inline]
+pub unsafe fn resume_kernel_lock(depth: u32) {
+    debug_assert_eq!(KERNEL_LOCK.holder.load(Ordering::Relaxed), holder_id());
+    KERNEL_LOCK.depth.store(depth, Ordering::Relaxed);
+}
 
-impl<T> CpuCell<T> {
+/// For a new task: the critical section it starts in, inherited from the
+/// switch that started it (see [`resume_kernel_lock`]).
+///
+/// # Safety
+/// As for [`resume_kernel_lock`] with a depth of 1; interrupts are masked.
+#[inline]
+pub unsafe fn inherited_critical_section() -> CriticalSection {
+    // SAFETY: forwarded from our caller.
+    unsafe { resume_kernel_lock(1) };
+    CriticalSection { were_enabled: false, _not_send: PhantomData }
+}
+
+/// Kernel state shared by every core: touched only inside a critical
+/// section (its token is the proof), so by one core at a time, with that
+/// core's interrupts masked.
+pub struct KernelCell<T>(UnsafeCell<T>);
+
+// SAFETY: access needs a `CriticalSection` token: the kernel lock is held,
+// so no two contexts on any cores touch the contents at the same time.
+unsafe impl<T> Sync for KernelCell<T> {}
+
+impl<T> KernelCell<T> {
     pub const fn new(value: T) -> Self {
         Self(UnsafeCell::new(value))
     }
@@ -96,9 +220,9 @@ impl<T> CpuCell<T> {
     /// Runs `f` on the contents. `f` must not call `with` on the same cell,
     /// nor switch tasks.
     #[inline]
-    pub fn with<R>(&self, _masked: &InterruptsMasked, f: impl FnOnce(&mut T) -> R) -> R {
-        // SAFETY: interrupts are masked (the token) on the only core running
-        // tasks, and `f` neither nests nor switches: this borrow is unique.
+    pub fn with<R>(&self, _cs: &CriticalSection, f: impl FnOnce(&mut T) -> R) -> R {
+        // SAFETY: the kernel lock is held (the token) and `f` neither nests
+        // nor switches: this borrow is unique.
         f(unsafe { &mut *self.0.get() })
     }
 }
@@ -126,7 +250,7 @@ pub struct SpinLockGuard<'a, T> {
     guard: spin::MutexGuard<'a, T>,
     #[cfg(any(debug_assertions, feature = "lock-checks"))]
     name: &'static str,
-    _masked: InterruptsMasked,
+    _masked: CriticalSection,
 }
 
 impl<T> SpinLock<T> {
@@ -137,7 +261,7 @@ impl<T> SpinLock<T> {
     /// Masks interrupts, then takes the lock.
     #[inline]
     pub fn lock(&self) -> SpinLockGuard<'_, T> {
-        let masked = InterruptsMasked::new();
+        let masked = CriticalSection::new();
         #[cfg(any(debug_assertions, feature = "lock-checks"))]
         checks::acquiring(self.name, self.inner.is_locked());
         SpinLockGuard {
@@ -266,6 +390,15 @@ mod checks {
         });
         if unmasked {
             panic!("interrupts were unmasked while spin lock '{name}' was held");
+        }
+    }
+
+    /// The kernel lock comes before every spin lock: none may be held here.
+    pub fn entering_kernel_lock() {
+        let held = with_held(|h| h.depth.checked_sub(1).map(|i| h.names[i]));
+        if let Some(name) = held {
+            with_held(|h| h.depth = 0);
+            panic!("critical section opened inside spin lock '{name}' (spin locks come after the kernel lock)");
         }
     }
 

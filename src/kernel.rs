@@ -3,9 +3,9 @@
 //! `arch::start` calls [`start`] with the MMU on (boot mapping). From there:
 //! find out how much RAM there is, build and switch to the kernel's real
 //! translation tables, start the console, the logger, the heap, time and
-//! interrupts, the other cores (`cores`) and the scheduler, and run the
-//! application's `main` as the first task while the boot context becomes
-//! the idle task. Returning from `main` powers off with status 0.
+//! interrupts, the scheduler (the boot context becomes core 0's idle task)
+//! and the other cores (`cores`: each becomes an idle task of its own), and
+//! run the application's `main` as the first task. Returning from `main` powers off with status 0.
 
 use crate::arch::mmu::{self, phys_to_virt};
 use crate::arch::smp::StartError;
@@ -104,6 +104,8 @@ pub(crate) fn start(info: BootInfo) -> ! {
     irq::register(Selected::TIMER_INTID, sched::timer::interrupt).expect("timer interrupt");
     irq::register_ipi_handlers().expect("IPI interrupts");
     let pan = crate::arch::user_access::enable_pan();
+    // From here on this context is core 0's idle task; `main` is the first real task.
+    sched::scheduler::init(time::duration_to_ticks(DEFAULT_TIME_SLICE, time::frequency()));
     cpu::enable_interrupts();
     let not_started = crate::cores::start_others(info.boot_el, &facts);
 
@@ -123,8 +125,6 @@ pub(crate) fn start(info: BootInfo) -> ! {
     if let Some(model) = Selected::model() {
         log::info!("board: {model}");
     }
-    // From here on this context is the idle task; `main` is the first real task.
-    sched::scheduler::init(time::duration_to_ticks(DEFAULT_TIME_SLICE, time::frequency()));
     let main = task::Builder::new().name("main").stack_size(MAIN_STACK_SIZE).spawn(|| {
         extern "Rust" {
             /// The application's `main`, named by `ilusion::entry!`.

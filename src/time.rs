@@ -236,7 +236,7 @@ use host::*;
 #[cfg(target_os = "none")]
 mod target {
     use super::{duration_to_ticks, frequency, Duration, Instant, PeriodError, BOOT_COUNT, FREQUENCY, MIN_PERIOD};
-    use crate::critical::InterruptsMasked;
+    use crate::critical::CriticalSection;
     use crate::sched::{scheduler, timer};
     use core::sync::atomic::Ordering;
 
@@ -299,7 +299,7 @@ mod target {
             let left = if deadline.is_forever() { Duration::MAX } else { deadline.duration_since(Instant::now()) };
             return crate::syscall::user::sleep_nanos(crate::syscall::abi::timeout_to_nanos(left));
         }
-        let masked = InterruptsMasked::new();
+        let masked = CriticalSection::new();
         if Instant::now() >= deadline {
             return;
         }

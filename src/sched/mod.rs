@@ -3,6 +3,8 @@
 //! - [`priority`]: cooperative and preemptive priorities, as one level number;
 //! - [`list`]: the intrusive list behind every queue;
 //! - [`ready_queue`]: a FIFO per level plus a bitmap: the next task in O(1);
+//! - [`run_queues`]: on several cores, the shared queue and each core's own,
+//!   and which core a newly ready task asks to reschedule;
 //! - `scheduler`: the decisions (yield, block, wake, preempt, exit), the
 //!   switch, and where a new task starts;
 //! - `timer`: the timer comparator's one owner: sleeping, timeouts, time
@@ -19,6 +21,7 @@
 pub mod list;
 pub mod priority;
 pub mod ready_queue;
+pub mod run_queues;
 pub mod stack;
 pub(crate) mod timer;
 

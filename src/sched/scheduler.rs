@@ -1,46 +1,63 @@
-//! The scheduler: which task runs, and switching to it.
+//! The scheduler: which task runs on each core, and switching to it.
 //!
-//! The running task is in TPIDR_EL1; the others are in the ready queue (one
-//! FIFO per level), on a wait queue, or ended. Every scheduling decision is
-//! made with interrupts masked, at one of these points:
+//! Each core's running task is in its TPIDR_EL1; the others are in a ready
+//! queue (`run_queues`: the shared one, or a core's own for a task
+//! restricted to some cores), on a wait queue, or ended. Every scheduling
+//! decision is made in a critical section (interrupts masked, the kernel
+//! lock held), at one of these points:
 //! - the running task yields ([`yield_now`]), blocks ([`block_current`]) or
-//!   ends ([`exit_current`]): the most urgent ready task runs next;
-//! - a task wakes a more urgent one ([`reschedule_point`]): a preemptive
-//!   task gives way at once, a cooperative one at its next yield or block;
-//! - an interrupt handler woke a more urgent task, or the running task's
-//!   slice ran out ([`preempt_from_interrupt`], at the end of the handler):
-//!   a preemptive task is switched out right there, inside the handler, on
-//!   its kernel stack; it resumes there later and returns from the exception.
+//!   ends ([`exit_current`]): the most urgent task ready for this core runs next;
+//! - a task becomes ready ([`make_ready`]): the core running the least
+//!   urgent preemptible task, if less urgent than it, is asked to
+//!   reschedule: its `need_resched` flag, plus an inter-processor interrupt
+//!   if it is another core;
+//! - a task woke a more urgent one for this core ([`reschedule_point`]): a
+//!   preemptive task gives way at once, a cooperative one at its next yield
+//!   or block;
+//! - an interrupt handler (a wake, the timer, a reschedule IPI) asked this
+//!   core to reschedule, or the running task's slice ran out
+//!   ([`preempt_from_interrupt`], at the end of the handler): a preemptive
+//!   task is switched out right there, inside the handler, on its kernel
+//!   stack; it resumes there later (on any core it may run on) and returns
+//!   from the exception.
 //!
-//! The boot context becomes the idle task: least urgent of all, never queued,
-//! it waits for interrupts when nothing is ready.
+//! Each core's boot context becomes its idle task: least urgent of all,
+//! never queued, it waits for interrupts when nothing is ready.
 //!
 //! Code above reaches the running task with [`running`], a borrow tied to
-//! the interrupts-masked token (its fields change only with interrupts
-//! masked), and its body with [`with_running_body`]. A new task starts at
+//! the critical section's token (its fields change only inside one), and
+//! its body with [`with_running_body`]. A new task starts at
 //! `ilusion_task_start`, here; it ends through the task layer, which gives
 //! back what the task held, then [`exit_current`].
 
 use super::priority::{is_preemptive, IDLE_LEVEL};
-use super::ready_queue::ReadyQueue;
+use super::run_queues::RunQueues;
 use super::tcb::{QueueLinks, State, TaskBody, Tcb};
 use super::timer;
 use crate::arch::context::{self, Context};
-use crate::critical::{CpuCell, InterruptsMasked};
+use crate::critical::{self, CriticalSection, KernelCell};
+use crate::irq::{self, Ipi};
+use crate::percpu::{self, PerCpu, MAX_CPUS};
 use crate::task::TaskFailure;
 use alloc::boxed::Box;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 struct Scheduler {
-    ready: ReadyQueue<QueueLinks>,
-    idle: Option<NonNull<Tcb>>,
-    /// A task more urgent than the running one became ready, or the slice ended.
-    need_resched: bool,
-    slice_expired: bool,
+    queues: RunQueues<QueueLinks>,
+    idle: [Option<NonNull<Tcb>>; MAX_CPUS],
+    /// The running task's slice is over (per core).
+    slice_expired: [bool; MAX_CPUS],
 }
 
-static SCHED: CpuCell<Scheduler> =
-    CpuCell::new(Scheduler { ready: ReadyQueue::new(), idle: None, need_resched: false, slice_expired: false });
+static SCHED: KernelCell<Scheduler> =
+    KernelCell::new(Scheduler { queues: RunQueues::new(), idle: [None; MAX_CPUS], slice_expired: [false; MAX_CPUS] });
+
+/// Per core: a more urgent task may be ready for it, or its slice ended.
+/// Set inside a critical section (by any core, before the IPI that tells
+/// it), read without one first, so the end of an interrupt that changed
+/// nothing costs one load.
+static NEED_RESCHED: PerCpu<AtomicBool> = PerCpu::new([const { AtomicBool::new(false) }; MAX_CPUS]);
 
 /// The running task, as a pointer.
 #[inline(always)]
@@ -48,17 +65,17 @@ fn current() -> NonNull<Tcb> {
     NonNull::new(context::current_task_pointer() as *mut Tcb).expect("scheduler not started")
 }
 
-/// The running task, borrowed for as long as interrupts stay masked.
+/// The running task, borrowed for as long as the critical section lasts.
 #[inline(always)]
-pub(crate) fn running(_masked: &InterruptsMasked) -> &Tcb {
+pub(crate) fn running(_cs: &CriticalSection) -> &Tcb {
     // SAFETY: the running task is alive while it runs: its block is freed
-    // only after it has ended and been switched away from for good. A switch
-    // away and back under the same token resumes the same task, so the
-    // borrow still names the running task.
+    // only after it has ended and been switched away from. A switch away
+    // and back under the same token resumes the same task, so the borrow
+    // still names the running task (of whatever core it resumed on).
     unsafe { current().as_ref() }
 }
 
-/// The running task's address, without masking interrupts (the `Mutex`
+/// The running task's address, without a critical section (the `Mutex`
 /// fast paths compare and store it in their lock word): 0 before tasks start.
 #[inline(always)]
 pub(crate) fn running_task_address() -> usize {
@@ -75,204 +92,251 @@ pub(crate) fn with_running_body<R>(f: impl FnOnce(Option<&dyn TaskBody>) -> R) -
     f(unsafe { current().as_ref() }.body())
 }
 
-/// Have tasks started (is there a running task)?
+/// Have tasks started on this core (is there a running task)?
 pub(crate) fn is_started() -> bool {
     !context::current_task_pointer().is_null()
 }
 
-/// Makes the boot context the idle task, and sets the time slice (in
-/// counter ticks). Called once, before any spawn.
+/// Makes the boot context core 0's idle task, and sets the time slice (in
+/// counter ticks). Called once, before any spawn and before the other
+/// cores start.
 pub(crate) fn init(slice_ticks: u64) {
     extern "C" {
         static __exception_stack_top: u8;
     }
-    let masked = InterruptsMasked::new();
-    let kernel_stack_top = core::ptr::addr_of!(__exception_stack_top) as u64;
+    let cs = CriticalSection::new();
+    timer::set_slice(&cs, slice_ticks);
+    drop(cs);
+    become_idle(0, core::ptr::addr_of!(__exception_stack_top) as u64);
+}
+
+/// Makes the calling context (a core's boot context, on its idle stack)
+/// core `cpu`'s idle task; `kernel_stack_top` is the core's exception stack.
+/// Then the core is online: tasks may run on it.
+pub(crate) fn become_idle(cpu: usize, kernel_stack_top: u64) {
     let context = Context { kernel_stack_top, ..Context::default() };
     let mut idle = Tcb::new(0, Some("idle".into()), IDLE_LEVEL, context, None, None, None);
     idle.state = State::Running.into();
     idle.refs = 1.into(); // never freed
-    let idle = Box::new(idle);
-    let idle = NonNull::from(Box::leak(idle));
-    timer::set_slice(&masked, slice_ticks);
-    SCHED.with(&masked, |s| s.idle = Some(idle));
+    idle.cpus = 1 << cpu;
+    idle.cpu = (cpu as u8).into();
+    let idle = NonNull::from(Box::leak(Box::new(idle)));
+    let cs = CriticalSection::new();
+    SCHED.with(&cs, |s| {
+        s.idle[cpu] = Some(idle);
+        s.queues.set_core_level(cpu, IDLE_LEVEL);
+    });
     context::set_current_task_pointer(idle.as_ptr() as *mut u8);
+    percpu::mark_online(cpu);
 }
 
-/// The idle task's loop: run whatever is ready, else wait for an interrupt.
+/// The idle task's loop: run whatever is ready for this core, else wait
+/// for an interrupt. The wait is outside the critical section (other cores
+/// need the kernel lock meanwhile) but with interrupts still masked, so a
+/// wake that comes between the check and `wfi` is pending and ends the wait.
 pub(crate) fn run_idle() -> ! {
+    use crate::arch::cpu;
     loop {
-        let masked = InterruptsMasked::new();
-        if SCHED.with(&masked, |s| s.ready.is_empty()) {
-            // Masked `wfi` still wakes on a pending interrupt, which is taken
-            // when `masked` drops; its handler switches to what it woke.
-            crate::arch::cpu::wait_for_interrupt();
+        let were_enabled = cpu::disable_interrupts();
+        let cs = CriticalSection::new();
+        if SCHED.with(&cs, |s| s.queues.has_any_for(percpu::cpu_index())) {
+            schedule_away(&cs);
+            drop(cs);
         } else {
-            schedule_away(&masked);
+            SCHED.with(&cs, |s| s.queues.set_core_level(percpu::cpu_index(), IDLE_LEVEL));
+            drop(cs);
+            cpu::wait_for_interrupt();
         }
+        // The interrupt that ended the wait is taken here; its handler
+        // switches to what it woke.
+        cpu::restore_interrupts(were_enabled);
     }
 }
 
-/// Queues `task` as ready; notes if it should preempt the running task.
+/// Asks core `cpu` to reschedule: its flag, and an interrupt if it is another core.
+#[inline]
+fn ask(cpu: Option<usize>) {
+    let Some(cpu) = cpu else { return };
+    NEED_RESCHED.of(cpu).store(true, Ordering::Relaxed);
+    if cpu != percpu::cpu_index() {
+        // The controller's barrier makes the flag visible before the interrupt.
+        let sent = irq::try_send_ipi(cpu, Ipi::Reschedule);
+        debug_assert!(sent.is_ok(), "reschedule IPI to core {cpu}: {sent:?}");
+    }
+}
+
+/// Queues `task`, which the running task is not, as ready, and asks the
+/// core that should run it to reschedule.
 ///
 /// # Safety
 /// `task` is alive and on no queue.
-pub(crate) unsafe fn make_ready(masked: &InterruptsMasked, task: NonNull<Tcb>) {
-    let running_level = running(masked).level.get();
+pub(crate) unsafe fn make_ready(cs: &CriticalSection, task: NonNull<Tcb>) {
+    // SAFETY: promised by our caller.
+    unsafe { enqueue(cs, task, false) };
+}
+
+/// Puts `task` in a ready queue (in front: it was preempted and keeps its
+/// turn) and asks a core for it.
+///
+/// # Safety
+/// `task` is alive and on no queue.
+#[inline]
+unsafe fn enqueue(cs: &CriticalSection, task: NonNull<Tcb>, front: bool) {
     // SAFETY: promised by our caller.
     let t = unsafe { task.as_ref() };
     t.state.set(State::Ready);
-    let level = t.level.get();
-    SCHED.with(masked, |s| {
+    let (level, here) = (t.level.get(), percpu::cpu_index());
+    let placement = SCHED.with(cs, |s| {
         // SAFETY: `task` is alive and unqueued (our caller's promise).
-        unsafe { s.ready.push_back(level, task) };
-        if level < running_level {
-            s.need_resched = true;
-        }
+        unsafe { s.queues.enqueue(task, level, t.cpus, percpu::online_mask(), here, t.cpu.get() as usize, front) }
     });
+    t.ready_in.set(placement.queue);
+    ask(placement.ask);
 }
 
-/// Puts the running task back in the ready queue: in front when a more
-/// urgent task preempts it (it keeps its turn, and what is left of its
-/// slice), at the back when its slice is over. The idle task is never queued.
-fn requeue_current(masked: &InterruptsMasked, in_front: bool) {
-    let t = running(masked);
+/// Puts the running task back in a ready queue: in front when a more urgent
+/// task preempts it (it keeps its turn, and what is left of its slice), at
+/// the back when its slice is over or it yields. The idle task is never queued.
+fn requeue_current(cs: &CriticalSection, in_front: bool) {
+    let t = running(cs);
     let cur = NonNull::from(t);
-    let is_idle = SCHED.with(masked, |s| s.idle == Some(cur));
-    if is_idle {
+    if SCHED.with(cs, |s| s.idle[percpu::cpu_index()] == Some(cur)) {
         return;
     }
     if in_front {
-        timer::pause_slice(masked, t);
+        timer::pause_slice(cs, t);
     }
-    let level = t.level.get();
-    t.state.set(State::Ready);
-    SCHED.with(masked, |s| {
-        // SAFETY: the running task (alive) is on no queue.
-        unsafe {
-            if in_front {
-                s.ready.push_front(level, cur)
-            } else {
-                s.ready.push_back(level, cur)
-            }
-        }
-    });
+    // SAFETY: the running task (alive) is on no queue.
+    unsafe { enqueue(cs, cur, in_front) };
 }
 
 /// Lets an equally or more urgent ready task run.
 pub fn yield_now() {
-    let masked = InterruptsMasked::new();
-    let me = running(&masked);
-    let (cur, level) = (NonNull::from(me), me.level.get());
-    let others = SCHED.with(&masked, |s| {
-        let others = s.ready.has_ready_at_or_above(level);
-        if others {
-            // SAFETY: the running task (alive) is on no queue.
-            unsafe { s.ready.push_back(level, cur) };
-        }
-        others
-    });
-    if others {
-        me.state.set(State::Ready);
-        schedule_away(&masked);
+    let cs = CriticalSection::new();
+    let me = running(&cs);
+    let level = me.level.get();
+    if SCHED.with(&cs, |s| s.queues.has_ready_for(percpu::cpu_index(), level)) {
+        requeue_current(&cs, false);
+        schedule_away(&cs);
     }
 }
 
 /// Blocks the running task, which the caller has put on a wait queue or the timer list.
-pub(crate) fn block_current(masked: &InterruptsMasked) {
-    running(masked).state.set(State::Blocked);
-    schedule_away(masked);
+pub(crate) fn block_current(cs: &CriticalSection) {
+    running(cs).state.set(State::Blocked);
+    schedule_away(cs);
 }
 
 /// After waking tasks from task context: a preemptive task gives way now to
 /// a more urgent one. (In an interrupt handler the decision waits for the
 /// end of the handler.)
-pub(crate) fn reschedule_point(masked: &InterruptsMasked) {
-    if crate::arch::cpu::in_exception_handler() {
+#[inline]
+pub(crate) fn reschedule_point(cs: &CriticalSection) {
+    let cpu = percpu::cpu_index();
+    if !NEED_RESCHED.of(cpu).load(Ordering::Relaxed) || crate::arch::cpu::in_exception_handler() {
         return;
     }
-    let me = running(masked);
-    let (cur, level) = (NonNull::from(me), me.level.get());
-    let switch = SCHED.with(masked, |s| {
-        let more_urgent = s.need_resched && level > 0 && s.ready.has_ready_at_or_above(level - 1);
-        s.need_resched = false;
-        more_urgent && (is_preemptive(level) || s.idle == Some(cur))
-    });
-    if switch {
-        requeue_current(masked, true);
-        schedule_away(masked);
+    NEED_RESCHED.of(cpu).store(false, Ordering::Relaxed);
+    if let Some(in_front) = decide(cs, cpu, false) {
+        requeue_current(cs, in_front);
+        schedule_away(cs);
     }
 }
 
 /// Called by the timer when the running task's slice is over.
-pub(crate) fn slice_expired(masked: &InterruptsMasked) {
-    SCHED.with(masked, |s| {
-        s.need_resched = true;
-        s.slice_expired = true;
-    });
+pub(crate) fn slice_expired(cs: &CriticalSection) {
+    let cpu = percpu::cpu_index();
+    SCHED.with(cs, |s| s.slice_expired[cpu] = true);
+    NEED_RESCHED.of(cpu).store(true, Ordering::Relaxed);
 }
 
-/// At the end of an interrupt handler: switch away from a preemptive task if
-/// a more urgent one is ready, or if its slice is over and an equal one is.
-pub(crate) fn preempt_from_interrupt() {
-    // SAFETY: interrupt handlers run with interrupts masked.
-    let masked = unsafe { InterruptsMasked::assume() };
-    if !is_started() {
-        return;
-    }
-    let me = running(&masked);
+/// Should core `cpu` switch away from its running task, now that it was
+/// asked to? `Some(true)`: a more urgent task is ready (the running one
+/// keeps its turn, in front); `Some(false)`: its slice is over and an equal
+/// one is ready (behind its equals). Only preemptive tasks (and idle) give
+/// way here. If not, the core's level is what it runs again (a claim made
+/// for a task another core took is dropped).
+fn decide(cs: &CriticalSection, cpu: usize, at_interrupt: bool) -> Option<bool> {
+    let me = running(cs);
     let (cur, level) = (NonNull::from(me), me.level.get());
-    let decision = SCHED.with(&masked, |s| {
-        if !core::mem::take(&mut s.need_resched) {
-            return None;
-        }
-        let slice_over = core::mem::take(&mut s.slice_expired);
-        if !is_preemptive(level) && s.idle != Some(cur) {
-            return None;
-        }
-        if slice_over && s.ready.has_ready_at_or_above(level) {
-            Some(false) // its turn is over: behind its equals
-        } else if level > 0 && s.ready.has_ready_at_or_above(level - 1) {
+    SCHED.with(cs, |s| {
+        let slice_over = at_interrupt && core::mem::take(&mut s.slice_expired[cpu]);
+        let decision = if !is_preemptive(level) && s.idle[cpu] != Some(cur) {
+            None
+        } else if slice_over && s.queues.has_ready_for(cpu, level) {
+            Some(false)
+        } else if level > 0 && s.queues.has_ready_for(cpu, level - 1) {
             Some(true)
         } else {
             None
+        };
+        if decision.is_none() {
+            s.queues.set_core_level(cpu, level);
         }
-    });
-    if let Some(in_front) = decision {
-        requeue_current(&masked, in_front);
-        schedule_away(&masked);
-    }
-    core::mem::forget(masked);
+        decision
+    })
 }
 
-/// Switches to the most urgent ready task (or idle). The caller has put the
-/// running task where it belongs (ready queue, wait queue, or nowhere if it ended).
-pub(crate) fn schedule_away(masked: &InterruptsMasked) {
-    crate::critical::assert_no_spin_lock_held("a context switch");
-    let me = running(masked);
+/// At the end of an interrupt handler: switch away from a preemptive task if
+/// a more urgent one is ready for this core, or if its slice is over and an
+/// equal one is.
+#[inline]
+pub(crate) fn preempt_from_interrupt() {
+    let cpu = percpu::cpu_index();
+    if !NEED_RESCHED.of(cpu).load(Ordering::Relaxed) || !is_started() {
+        return;
+    }
+    NEED_RESCHED.of(cpu).store(false, Ordering::Relaxed);
+    let cs = CriticalSection::new();
+    if let Some(in_front) = decide(&cs, cpu, true) {
+        requeue_current(&cs, in_front);
+        schedule_away(&cs);
+    }
+}
+
+/// Switches to the most urgent task ready for this core (or its idle task).
+/// The caller has put the running task where it belongs (ready queue, wait
+/// queue, or nowhere if it ended).
+pub(crate) fn schedule_away(cs: &CriticalSection) {
+    critical::assert_no_spin_lock_held("a context switch");
+    let me = running(cs);
     let cur = NonNull::from(me);
-    let next = SCHED.with(masked, |s| s.ready.pop_most_urgent().or(s.idle)).expect("no idle task");
+    let cpu = percpu::cpu_index();
+    let (next, also_ask) = SCHED.with(cs, |s| {
+        let next = s.queues.pick(cpu).or(s.idle[cpu]).expect("no idle task");
+        // SAFETY: a queued task (or idle) is alive.
+        s.queues.set_core_level(cpu, unsafe { next.as_ref() }.level.get());
+        (next, s.queues.ask_for_shared(percpu::online_mask(), cpu))
+    });
+    ask(also_ask);
     if next == cur {
         me.state.set(State::Running);
         return;
     }
-    // SAFETY: `next` came off the ready queue (or is idle): alive, with its context saved.
+    // SAFETY: `next` came off a ready queue (or is idle): alive, with its context saved.
     let n = unsafe { next.as_ref() };
     n.state.set(State::Running);
-    timer::start_slice(masked, n);
-    switch_lower_half(masked, me, n);
+    n.cpu.set(cpu as u8);
+    timer::start_slice(cs, n);
+    switch_lower_half(cs, me, n);
     context::set_current_task_pointer(next.as_ptr() as *mut u8);
-    // SAFETY: interrupts are masked; both contexts belong to live tasks whose
-    // stacks are mapped (a task is freed only after it has been switched away from).
+    let depth = critical::kernel_lock_depth(cs);
+    // SAFETY: in a critical section; both contexts belong to live tasks
+    // whose stacks are mapped (a task is freed only after it has been
+    // switched away from), and `me` is queued nowhere another core could
+    // take it from before this core gives up the kernel lock.
     let prev = unsafe { context::switch(me.context(), n.context(), cur.as_ptr() as *mut u8) };
-    finish_switch(masked, prev as *mut Tcb);
+    // SAFETY: resumed by a switch on this core, which holds the kernel lock
+    // for us; `depth` is what we had open when we switched away.
+    unsafe { critical::resume_kernel_lock(depth) };
+    finish_switch(cs, prev as *mut Tcb);
 }
 
 /// Installs the lower half `next` runs with: its own address space (tagged
 /// with its ASID, so no TLB flush), or the empty one for kernel tasks
 /// (between two kernel tasks, the empty one is there already). An isolated
 /// task's EL0 thread register goes and comes with its address space.
-fn switch_lower_half(_masked: &InterruptsMasked, prev: &Tcb, next: &Tcb) {
+fn switch_lower_half(_masked: &CriticalSection, prev: &Tcb, next: &Tcb) {
     if !prev.is_isolated() && !next.is_isolated() {
         return;
     }
@@ -289,7 +353,7 @@ fn switch_lower_half(_masked: &InterruptsMasked, prev: &Tcb, next: &Tcb) {
 }
 
 /// Runs in the task just switched to: frees the previous task if it had ended.
-pub(crate) fn finish_switch(masked: &InterruptsMasked, prev: *mut Tcb) {
+pub(crate) fn finish_switch(masked: &CriticalSection, prev: *mut Tcb) {
     // SAFETY: `prev` is the task that ran before, alive until released here.
     let prev = unsafe { &*prev };
     if prev.state.get() == State::Exited {
@@ -302,7 +366,7 @@ pub(crate) fn finish_switch(masked: &InterruptsMasked, prev: *mut Tcb) {
 ///
 /// # Safety
 /// The caller owns one of the task's references.
-pub(crate) unsafe fn release(_masked: &InterruptsMasked, task: NonNull<Tcb>) {
+pub(crate) unsafe fn release(_masked: &CriticalSection, task: NonNull<Tcb>) {
     // SAFETY: alive while a reference is held (ours).
     let refs = unsafe { task.as_ref() }.refs.get() - 1;
     // SAFETY: as above.
@@ -316,7 +380,7 @@ pub(crate) unsafe fn release(_masked: &InterruptsMasked, task: NonNull<Tcb>) {
 /// The last step of a task's end (the task layer has given back what the
 /// task held: its mutexes, its handles, a detached task's result): records
 /// why it ended, wakes its joiners and switches away for good.
-pub(crate) fn exit_current(masked: InterruptsMasked, failure: Option<TaskFailure>) -> ! {
+pub(crate) fn exit_current(masked: CriticalSection, failure: Option<TaskFailure>) -> ! {
     let t = running(&masked);
     // SAFETY: nothing but the task itself touches its failure slot before it has ended.
     unsafe { *t.failure.get() = failure };
@@ -331,8 +395,9 @@ pub(crate) fn exit_current(masked: InterruptsMasked, failure: Option<TaskFailure
 /// which ends the task.
 #[no_mangle]
 extern "C" fn ilusion_task_start(prev: *mut u8, task: *mut Tcb) -> ! {
-    // SAFETY: switches run with interrupts masked; we were just switched to.
-    let masked = unsafe { InterruptsMasked::assume() };
+    // SAFETY: switches run in a critical section, whose hold on the kernel
+    // lock comes to us: we were just switched to.
+    let masked = unsafe { critical::inherited_critical_section() };
     finish_switch(&masked, prev as *mut Tcb);
     drop(masked);
     crate::arch::cpu::enable_interrupts();
@@ -347,7 +412,7 @@ extern "C" fn ilusion_task_start(prev: *mut u8, task: *mut Tcb) -> ! {
 ///
 /// # Safety
 /// `task` is alive.
-pub(crate) unsafe fn set_level(masked: &InterruptsMasked, task: NonNull<Tcb>, level: u8) {
+pub(crate) unsafe fn set_level(masked: &CriticalSection, task: NonNull<Tcb>, level: u8) {
     // SAFETY: promised by our caller.
     let t = unsafe { task.as_ref() };
     let old = t.level.get();
@@ -355,17 +420,14 @@ pub(crate) unsafe fn set_level(masked: &InterruptsMasked, task: NonNull<Tcb>, le
         return;
     }
     match t.state.get() {
-        State::Ready => SCHED.with(masked, |s| {
-            // SAFETY: a ready task is queued at its level.
-            unsafe {
-                s.ready.remove(old, task);
-                t.level.set(level);
-                s.ready.push_back(level, task);
-            }
-            if level < old {
-                s.need_resched = true;
-            }
-        }),
+        State::Ready => {
+            let queue = t.ready_in.get();
+            // SAFETY: a ready task is queued at its level, where `enqueue` put it.
+            SCHED.with(masked, |s| unsafe { s.queues.remove(queue, old, task) });
+            t.level.set(level);
+            // SAFETY: alive (our caller's promise), and just taken off its queue.
+            unsafe { enqueue(masked, task, false) };
+        }
         State::Blocked => {
             t.level.set(level);
             if let Some(queue) = t.waiting_on.get() {
@@ -376,6 +438,21 @@ pub(crate) unsafe fn set_level(masked: &InterruptsMasked, task: NonNull<Tcb>, le
                 }
             }
         }
-        State::Running | State::Exited => t.level.set(level),
+        State::Running => {
+            t.level.set(level);
+            // Its core now runs at `level`; if that is less urgent than
+            // before and a task between the two is ready, it gives way.
+            let cpu = t.cpu.get() as usize;
+            let give_way = SCHED.with(masked, |s| {
+                if s.queues.core_level(cpu) == old {
+                    s.queues.set_core_level(cpu, level);
+                }
+                level > old && s.queues.has_ready_for(cpu, level - 1)
+            });
+            if give_way {
+                ask(Some(cpu));
+            }
+        }
+        State::Exited => t.level.set(level),
     }
 }

@@ -82,23 +82,24 @@ pub use target::*;
 mod target {
     use super::*;
     use crate::arch::mmu;
-    use crate::critical::{CpuCell, InterruptsMasked};
+    use crate::critical::{CriticalSection, KernelCell};
     use alloc::alloc::{alloc, dealloc, Layout};
 
-    static SLOTS: CpuCell<SlotAllocator> = CpuCell::new(SlotAllocator::new(MAX_SLOTS));
+    static SLOTS: KernelCell<SlotAllocator> = KernelCell::new(SlotAllocator::new(MAX_SLOTS));
     /// Recently freed stacks, and which entry to replace next when all are taken.
     struct Cache {
         entries: [Option<TaskStacks>; CACHED_STACKS],
         next_victim: usize,
     }
 
-    static CACHE: CpuCell<Cache> = CpuCell::new(Cache { entries: [const { None }; CACHED_STACKS], next_victim: 0 });
+    static CACHE: KernelCell<Cache> =
+        KernelCell::new(Cache { entries: [const { None }; CACHED_STACKS], next_victim: 0 });
 
     /// Gives back the stacks of a freed task: kept for reuse, in a free cache
     /// entry or else in place of the entry cached longest ago (whose stacks
     /// are then unmapped and freed).
     pub fn recycle(stacks: TaskStacks) {
-        let masked = InterruptsMasked::new();
+        let masked = CriticalSection::new();
         let evicted = CACHE.with(&masked, |cache| {
             let index = match cache.entries.iter().position(Option::is_none) {
                 Some(free) => free,
@@ -115,7 +116,7 @@ mod target {
 
     /// Cached stacks with a task stack of `size` bytes, if any.
     fn from_cache(size: u64) -> Option<TaskStacks> {
-        CACHE.with(&InterruptsMasked::new(), |cache| {
+        CACHE.with(&CriticalSection::new(), |cache| {
             cache.entries.iter_mut().find(|c| c.as_ref().is_some_and(|s| s.stack_size == size))?.take()
         })
     }
@@ -144,7 +145,7 @@ mod target {
             if let Some(stacks) = from_cache(stack_size) {
                 return Ok(stacks);
             }
-            let slot = SLOTS.with(&InterruptsMasked::new(), |s| s.allocate()).ok_or(OutOfMemory)?;
+            let slot = SLOTS.with(&CriticalSection::new(), |s| s.allocate()).ok_or(OutOfMemory)?;
             // SAFETY: non-zero sizes.
             let (stack, kernel_stack) =
                 unsafe { (alloc(page_layout(stack_size)), alloc(page_layout(KERNEL_STACK_SIZE))) };
@@ -192,7 +193,7 @@ mod target {
                     dealloc(self.kernel_stack, page_layout(KERNEL_STACK_SIZE));
                 }
             }
-            SLOTS.with(&InterruptsMasked::new(), |s| s.free(self.slot));
+            SLOTS.with(&CriticalSection::new(), |s| s.free(self.slot));
         }
     }
 }

@@ -5,8 +5,8 @@
 //! dropped by the next task once the dead one is switched away from, and the
 //! handle's). It is on at most one queue through `queue_links` (the ready
 //! queue or one wait queue) and, while it sleeps or waits with a timeout, on
-//! the timer list through `timer_links`. All fields are touched with
-//! interrupts masked only, but for the body (what the task runs, a
+//! the timer list of one core through `timer_links`. All fields are touched with
+//! the kernel lock held only (in a critical section), but for the body (what the task runs, a
 //! [`TaskBody`] trait object the task layer made), whose contents only the
 //! task itself touches while it runs.
 
@@ -97,6 +97,13 @@ pub struct Tcb {
     pub user_stack_size: u64,
     /// The cores it may run on (bit `n`: core `n`).
     pub cpus: crate::percpu::CpuMask,
+    /// The core it runs on, or ran on last.
+    pub cpu: Cell<u8>,
+    /// While ready: which ready queue holds it (a core's number, or
+    /// `scheduler::SHARED` for the queue every core takes from).
+    pub ready_in: Cell<u8>,
+    /// While on a timer list: whose (each core has its own).
+    pub timer_cpu: Cell<u8>,
 }
 
 impl dyn TaskBody {
@@ -167,6 +174,9 @@ impl Tcb {
             address_space: UnsafeCell::new(address_space),
             user_stack_size: 0,
             cpus: crate::percpu::ALL_CPUS,
+            cpu: Cell::new(0),
+            ready_in: Cell::new(0),
+            timer_cpu: Cell::new(0),
         }
     }
 

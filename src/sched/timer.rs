@@ -1,12 +1,17 @@
 //! The timer comparator's one owner: sleeping, timeouts, time slices and
 //! the periodic handler, on a tickless timer.
 //!
-//! Tasks with a deadline (sleeping, or waiting with a timeout) are on one
-//! list ordered by deadline. The generic timer's comparator is programmed
-//! ([`rearm`], the only code that programs it) for the next moment
-//! something must happen: the earliest deadline, the end of the running
-//! task's time slice if it is preemptive, or the periodic handler's next
-//! period. There is no periodic tick: an idle system takes no interrupts.
+//! Every core has a timer of its own (the generic timer's comparator is
+//! per core), and here a record of its own: a task with a deadline
+//! (sleeping, or waiting with a timeout) goes on the list of the core it
+//! was running on, ordered by deadline. Each core's comparator is
+//! programmed ([`rearm`], the only code that programs it) for the next
+//! moment something must happen on that core: its earliest deadline, the
+//! end of its running task's time slice if it is preemptive, or the
+//! periodic handler's next period (on the core that set it). There is no
+//! periodic tick: an idle core takes no interrupts. A wake that comes first
+//! takes the task off its core's list from any core; that core's
+//! comparator may then fire for nothing, and is reprogrammed.
 //!
 //! Everything here counts in counter ticks; `crate::time` above turns
 //! `Duration`s and `Instant`s into ticks and calls down here.
@@ -33,7 +38,8 @@ pub(crate) use target::*;
 mod target {
     use super::next_periodic_deadline;
     use crate::arch::cpu;
-    use crate::critical::{CpuCell, InterruptsMasked};
+    use crate::critical::{CriticalSection, KernelCell};
+    use crate::percpu::{self, PerCpu, MAX_CPUS};
     use crate::sched::list::List;
     use crate::sched::priority::{is_preemptive, IDLE_LEVEL};
     use crate::sched::scheduler;
@@ -51,14 +57,23 @@ mod target {
         next_period: u64,
     }
 
-    static TIMERS: CpuCell<Timers> = CpuCell::new(Timers {
+    const NO_TIMERS: Timers = Timers {
         sleepers: List::new(),
         slice_end: u64::MAX,
         slice_ticks: 0,
         periodic: None,
         period_ticks: 0,
         next_period: 0,
-    });
+    };
+
+    /// Each core's record.
+    static TIMERS: KernelCell<PerCpu<Timers>> = KernelCell::new(PerCpu::new([NO_TIMERS; MAX_CPUS]));
+
+    /// Runs `f` on this core's record.
+    #[inline]
+    fn mine<R>(cs: &CriticalSection, f: impl FnOnce(&mut Timers) -> R) -> R {
+        TIMERS.with(cs, |all| f(all.of_mut(percpu::cpu_index())))
+    }
 
     /// At boot: the comparator off until something needs it.
     pub(crate) fn init() {
@@ -66,16 +81,16 @@ mod target {
     }
 
     /// Sets the length of a time slice, in counter ticks (at least one).
-    pub(crate) fn set_slice(masked: &InterruptsMasked, slice_ticks: u64) {
-        TIMERS.with(masked, |t| t.slice_ticks = slice_ticks.max(1));
+    pub(crate) fn set_slice(masked: &CriticalSection, slice_ticks: u64) {
+        TIMERS.with(masked, |all| (0..MAX_CPUS).for_each(|cpu| all.of_mut(cpu).slice_ticks = slice_ticks.max(1)));
     }
 
-    /// Programs the comparator for the earliest of what is waiting for it:
+    /// Programs this core's comparator for the earliest of what is waiting for it:
     /// the first sleeper's deadline, the end of the slice, the next period.
     /// Nothing waiting: timer off.
     #[inline]
-    fn rearm(masked: &InterruptsMasked) {
-        let next = TIMERS.with(masked, |t| {
+    fn rearm(masked: &CriticalSection) {
+        let next = mine(masked, |t| {
             // SAFETY: tasks on the timer list are alive.
             let sleeper = t.sleepers.front().map_or(u64::MAX, |s| unsafe { s.as_ref() }.deadline.get());
             let periodic = if t.period_ticks != 0 { t.next_period } else { u64::MAX };
@@ -91,15 +106,15 @@ mod target {
     /// Starts the slice of `next`, which is about to run: what was left of it
     /// if a more urgent task preempted it, else a whole one.
     #[inline]
-    pub(crate) fn start_slice(masked: &InterruptsMasked, next: &Tcb) {
+    pub(crate) fn start_slice(masked: &CriticalSection, next: &Tcb) {
         let level = next.level.get();
         let left = next.slice_left.replace(0);
         if is_preemptive(level) && level != IDLE_LEVEL {
             let now = cpu::counter();
-            TIMERS.with(masked, |t| t.slice_end = now.saturating_add(if left != 0 { left } else { t.slice_ticks }));
+            mine(masked, |t| t.slice_end = now.saturating_add(if left != 0 { left } else { t.slice_ticks }));
             rearm(masked);
         } else {
-            TIMERS.with(masked, |t| t.slice_end = u64::MAX);
+            mine(masked, |t| t.slice_end = u64::MAX);
         }
     }
 
@@ -107,20 +122,21 @@ mod target {
     /// slice ended: it keeps what is left (at least one tick) for when it runs
     /// again, so a task woken often cannot give its less urgent peers fresh
     /// slices and starve their equals.
-    pub(crate) fn pause_slice(masked: &InterruptsMasked, task: &Tcb) {
+    pub(crate) fn pause_slice(masked: &CriticalSection, task: &Tcb) {
         let now = cpu::counter();
-        let end = TIMERS.with(masked, |t| t.slice_end);
+        let end = mine(masked, |t| t.slice_end);
         task.slice_left.set(if end == u64::MAX { 0 } else { end.saturating_sub(now).max(1) });
     }
 
-    /// Puts `task` on the timer list until `deadline`.
+    /// Puts `task` on this core's timer list until `deadline`.
     ///
     /// # Safety
-    /// `task` is alive and not on the timer list; it stays alive until taken off.
-    pub(crate) unsafe fn add(masked: &InterruptsMasked, task: NonNull<Tcb>, deadline: u64) {
+    /// `task` is alive and on no timer list; it stays alive until taken off.
+    pub(crate) unsafe fn add(masked: &CriticalSection, task: NonNull<Tcb>, deadline: u64) {
         // SAFETY: forwarded from our caller.
-        let first = TIMERS.with(masked, |t| unsafe {
+        let first = mine(masked, |t| unsafe {
             task.as_ref().deadline.set(deadline);
+            task.as_ref().timer_cpu.set(percpu::cpu_index() as u8);
             t.sleepers.insert_ordered(task, |a, b| a.deadline.get() < b.deadline.get());
             t.sleepers.front() == Some(task)
         });
@@ -129,25 +145,29 @@ mod target {
         }
     }
 
-    /// Takes `task` off the timer list, if it is on it.
+    /// Takes `task` off its timer list (whichever core's), if it is on one.
     ///
     /// # Safety
     /// `task` is alive.
-    pub(crate) unsafe fn cancel(masked: &InterruptsMasked, task: NonNull<Tcb>) {
-        // SAFETY: `task` is alive; if linked through `timer_links`, it is on this list.
-        TIMERS.with(masked, |t| unsafe {
-            if task.as_ref().timer_links.is_linked() {
-                t.sleepers.remove(task);
+    pub(crate) unsafe fn cancel(masked: &CriticalSection, task: NonNull<Tcb>) {
+        // SAFETY: `task` is alive; if linked through `timer_links`, it is on
+        // the list of the core `timer_cpu` names.
+        TIMERS.with(masked, |all| unsafe {
+            let t = task.as_ref();
+            if t.timer_links.is_linked() {
+                all.of_mut(t.timer_cpu.get() as usize).sleepers.remove(task);
             }
         });
     }
 
-    /// Calls `handler` (in interrupt context) every `period_ticks`, starting
-    /// one period from now, replacing any previous periodic handler.
+    /// Calls `handler` (in interrupt context, on this core) every
+    /// `period_ticks`, starting one period from now, replacing any previous
+    /// periodic handler (on any core).
     pub(crate) fn set_periodic(period_ticks: u64, handler: fn()) {
-        let masked = InterruptsMasked::new();
+        let masked = CriticalSection::new();
         let next = cpu::counter().saturating_add(period_ticks);
-        TIMERS.with(&masked, |t| {
+        TIMERS.with(&masked, |all| (0..MAX_CPUS).for_each(|c| all.of_mut(c).period_ticks = 0));
+        mine(&masked, |t| {
             t.periodic = Some(handler);
             t.period_ticks = period_ticks.max(1);
             t.next_period = next;
@@ -157,37 +177,39 @@ mod target {
 
     /// Stops the periodic timer.
     pub(crate) fn stop_periodic() {
-        let masked = InterruptsMasked::new();
-        TIMERS.with(&masked, |t| t.period_ticks = 0);
+        let masked = CriticalSection::new();
+        TIMERS.with(&masked, |all| (0..MAX_CPUS).for_each(|c| all.of_mut(c).period_ticks = 0));
         rearm(&masked);
     }
 
-    /// The timer's interrupt: the periodic handler if its period is up, then
-    /// every task whose deadline has passed is woken and an expired slice
-    /// noted; then the comparator is programmed for what comes next.
+    /// A core's timer interrupt: the periodic handler if its period is up,
+    /// then every task on this core's list whose deadline has passed is
+    /// woken and an expired slice noted; then the comparator is programmed
+    /// for what comes next. (The periodic handler runs outside the critical
+    /// section: it is application code.)
     pub(crate) fn interrupt(_: crate::irq::IntId) {
-        // SAFETY: interrupt handlers run with interrupts masked.
-        let masked = unsafe { InterruptsMasked::assume() };
+        let masked = CriticalSection::new();
         let now = cpu::counter();
-        let handler = TIMERS.with(&masked, |t| {
+        let handler = mine(&masked, |t| {
             let due = t.period_ticks != 0 && t.next_period <= now;
             if due {
                 t.next_period = next_periodic_deadline(t.next_period, t.period_ticks, now);
             }
             t.periodic.filter(|_| due)
         });
+        drop(masked);
         if let Some(handler) = handler {
             handler();
         }
+        let masked = CriticalSection::new();
         wake_sleepers(&masked, now);
         rearm(&masked);
-        core::mem::forget(masked);
     }
 
     /// Wakes every task whose deadline has passed; notes an expired slice.
-    fn wake_sleepers(masked: &InterruptsMasked, now: u64) {
+    fn wake_sleepers(masked: &CriticalSection, now: u64) {
         loop {
-            let due = TIMERS.with(masked, |t| {
+            let due = mine(masked, |t| {
                 let first = t.sleepers.front()?;
                 // SAFETY: tasks on the timer list are alive.
                 (unsafe { first.as_ref() }.deadline.get() <= now).then(|| t.sleepers.pop_front()).flatten()
@@ -205,7 +227,7 @@ mod target {
                 scheduler::make_ready(masked, task);
             }
         }
-        let slice_over = TIMERS.with(masked, |t| {
+        let slice_over = mine(masked, |t| {
             let over = now >= t.slice_end;
             if over {
                 t.slice_end = now.saturating_add(t.slice_ticks);

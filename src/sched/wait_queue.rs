@@ -15,7 +15,7 @@
 use super::list::List;
 use super::tcb::{QueueLinks, State, Tcb, WakeReason};
 use super::{scheduler, timer};
-use crate::critical::InterruptsMasked;
+use crate::critical::CriticalSection;
 use core::cell::UnsafeCell;
 use core::ptr::NonNull;
 
@@ -23,11 +23,11 @@ pub struct WaitQueue {
     waiters: UnsafeCell<List<QueueLinks>>,
     /// Called for a waiter whose deadline came first, as the timer takes it
     /// off this queue (before it is made ready).
-    on_timeout: Option<fn(&InterruptsMasked, &Tcb)>,
+    on_timeout: Option<fn(&CriticalSection, &Tcb)>,
 }
 
 // SAFETY: the list is only touched with interrupts masked (an
-// `InterruptsMasked` token is required), on one core.
+// `CriticalSection` token is required), on one core.
 unsafe impl Sync for WaitQueue {}
 // SAFETY: as above; the queue holds no thread-bound data.
 unsafe impl Send for WaitQueue {}
@@ -39,17 +39,17 @@ impl WaitQueue {
 
     /// A queue that calls `on_timeout` for each waiter whose deadline comes
     /// before a wake, as the timer takes it off the queue.
-    pub const fn with_timeout_hook(on_timeout: fn(&InterruptsMasked, &Tcb)) -> Self {
+    pub const fn with_timeout_hook(on_timeout: fn(&CriticalSection, &Tcb)) -> Self {
         Self { waiters: UnsafeCell::new(List::new()), on_timeout: Some(on_timeout) }
     }
 
-    fn with_list<R>(&self, _: &InterruptsMasked, f: impl FnOnce(&mut List<QueueLinks>) -> R) -> R {
+    fn with_list<R>(&self, _: &CriticalSection, f: impl FnOnce(&mut List<QueueLinks>) -> R) -> R {
         // SAFETY: interrupts are masked on the one core, and the closures
         // passed here neither nest nor switch: the borrow is unique.
         f(unsafe { &mut *self.waiters.get() })
     }
 
-    pub fn has_waiters(&self, masked: &InterruptsMasked) -> bool {
+    pub fn has_waiters(&self, masked: &CriticalSection) -> bool {
         !self.with_list(masked, |l| l.is_empty())
     }
 
@@ -58,7 +58,7 @@ impl WaitQueue {
     /// already passed: `TimedOut` at once, without blocking). The caller
     /// checked its condition under the same `masked`; interrupts stay
     /// masked on return.
-    pub fn wait(&self, masked: &InterruptsMasked, deadline: Option<u64>) -> WakeReason {
+    pub fn wait(&self, masked: &CriticalSection, deadline: Option<u64>) -> WakeReason {
         let deadline = deadline.filter(|&d| d != u64::MAX);
         if deadline.is_some_and(|d| d <= crate::arch::cpu::counter()) {
             return WakeReason::TimedOut;
@@ -80,7 +80,7 @@ impl WaitQueue {
     ///
     /// # Safety
     /// `task` is alive and on no queue.
-    pub unsafe fn insert(&self, masked: &InterruptsMasked, task: NonNull<Tcb>) {
+    pub unsafe fn insert(&self, masked: &CriticalSection, task: NonNull<Tcb>) {
         // SAFETY: the caller promises `task` is alive and unqueued.
         unsafe {
             task.as_ref().waiting_on.set(Some(NonNull::from(self)));
@@ -92,7 +92,7 @@ impl WaitQueue {
     ///
     /// # Safety
     /// `task` is on this queue.
-    pub unsafe fn remove(&self, masked: &InterruptsMasked, task: NonNull<Tcb>) {
+    pub unsafe fn remove(&self, masked: &CriticalSection, task: NonNull<Tcb>) {
         // SAFETY: promised by our caller.
         unsafe {
             self.with_list(masked, |l| l.remove(task));
@@ -105,7 +105,7 @@ impl WaitQueue {
     ///
     /// # Safety
     /// `task` is on this queue.
-    pub(super) unsafe fn remove_timed_out(&self, masked: &InterruptsMasked, task: NonNull<Tcb>) {
+    pub(super) unsafe fn remove_timed_out(&self, masked: &CriticalSection, task: NonNull<Tcb>) {
         // SAFETY: promised by our caller.
         unsafe { self.remove(masked, task) };
         if let Some(on_timeout) = self.on_timeout {
@@ -115,12 +115,12 @@ impl WaitQueue {
     }
 
     /// The most urgent waiter, still on the queue.
-    pub fn first(&self, masked: &InterruptsMasked) -> Option<NonNull<Tcb>> {
+    pub fn first(&self, masked: &CriticalSection) -> Option<NonNull<Tcb>> {
         self.with_list(masked, |l| l.front())
     }
 
     /// Wakes the most urgent waiter; returns it.
-    pub fn wake_one(&self, masked: &InterruptsMasked) -> Option<NonNull<Tcb>> {
+    pub fn wake_one(&self, masked: &CriticalSection) -> Option<NonNull<Tcb>> {
         let task = self.with_list(masked, |l| l.pop_front())?;
         // SAFETY: tasks on a wait queue are alive (they are blocked, not freed).
         unsafe {
@@ -134,7 +134,7 @@ impl WaitQueue {
     }
 
     /// Wakes every waiter; returns how many.
-    pub fn wake_all(&self, masked: &InterruptsMasked) -> usize {
+    pub fn wake_all(&self, masked: &CriticalSection) -> usize {
         let mut n = 0;
         while self.wake_one(masked).is_some() {
             n += 1;

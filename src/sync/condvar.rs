@@ -3,7 +3,7 @@
 
 use super::mutex::MutexGuard;
 use super::poison::{LockResult, PoisonError};
-use crate::critical::InterruptsMasked;
+use crate::critical::CriticalSection;
 use crate::sched::tcb::WakeReason;
 use crate::sched::{scheduler, wait_queue::WaitQueue};
 use crate::time::{deadline_from_now, Duration, Instant};
@@ -61,7 +61,7 @@ impl Condvar {
         deadline: Option<Instant>,
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
         let reason = {
-            let masked = InterruptsMasked::new();
+            let masked = CriticalSection::new();
             // Queue ourselves and unlock in one critical section: no notify is lost in between.
             let mutex = guard.unlock_for_wait(&masked);
             let reason = self.waiters.wait(&masked, deadline.map(Instant::ticks));
@@ -78,14 +78,14 @@ impl Condvar {
 
     /// Wakes the most urgent waiting task.
     pub fn notify_one(&self) {
-        let masked = InterruptsMasked::new();
+        let masked = CriticalSection::new();
         self.waiters.wake_one(&masked);
         scheduler::reschedule_point(&masked);
     }
 
     /// Wakes every waiting task.
     pub fn notify_all(&self) {
-        let masked = InterruptsMasked::new();
+        let masked = CriticalSection::new();
         self.waiters.wake_all(&masked);
         scheduler::reschedule_point(&masked);
     }

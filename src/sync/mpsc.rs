@@ -11,7 +11,7 @@
 //! (as any failed allocation), decided outside the critical section; the
 //! system-call path gets an error instead (`send_fallible`).
 
-use crate::critical::{CpuCell, InterruptsMasked};
+use crate::critical::{CriticalSection, KernelCell};
 use crate::sched::tcb::WakeReason;
 use crate::sched::{scheduler, wait_queue::WaitQueue};
 use crate::time::{deadline_from_now, Duration, Instant};
@@ -31,7 +31,7 @@ struct State<T> {
 }
 
 struct Shared<T> {
-    state: CpuCell<State<T>>,
+    state: KernelCell<State<T>>,
     /// The receiver, waiting for a message.
     receiver_waits: WaitQueue,
     /// Senders waiting for room, or for their message to be taken.
@@ -108,7 +108,7 @@ impl<T> fmt::Debug for TrySendError<T> {
 
 fn new_channel<T>(capacity: Option<usize>) -> Arc<Shared<T>> {
     Arc::new(Shared {
-        state: CpuCell::new(State {
+        state: KernelCell::new(State {
             queue: VecDeque::new(),
             capacity,
             senders: 1,
@@ -166,7 +166,7 @@ impl<T> Shared<T> {
     /// The queue grows only if the heap has room (checked, never a panic
     /// inside the critical section).
     fn send(&self, value: T, block: bool, deadline: Option<Instant>) -> Result<(), SendFailure<T>> {
-        let masked = InterruptsMasked::new();
+        let masked = CriticalSection::new();
         let deadline = deadline.map(Instant::ticks);
         let mut value = Some(value);
         let seq = loop {
@@ -218,7 +218,7 @@ impl<T> Shared<T> {
     }
 
     fn recv(&self, deadline: Option<Option<Instant>>) -> Result<T, RecvTimeoutError> {
-        let masked = InterruptsMasked::new();
+        let masked = CriticalSection::new();
         loop {
             let got = self.state.with(&masked, |s| match s.queue.pop_front() {
                 Some(v) => {
@@ -313,12 +313,12 @@ impl<T> Receiver<T> {
 }
 
 fn add_sender<T>(shared: &Arc<Shared<T>>) -> Arc<Shared<T>> {
-    shared.state.with(&InterruptsMasked::new(), |s| s.senders += 1);
+    shared.state.with(&CriticalSection::new(), |s| s.senders += 1);
     shared.clone()
 }
 
 fn drop_sender<T>(shared: &Shared<T>) {
-    let masked = InterruptsMasked::new();
+    let masked = CriticalSection::new();
     if shared.state.with(&masked, |s| {
         s.senders -= 1;
         s.senders == 0
@@ -351,7 +351,7 @@ impl<T> Drop for SyncSender<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        let masked = InterruptsMasked::new();
+        let masked = CriticalSection::new();
         // Messages still queued are dropped after the critical section.
         let left = self.0.state.with(&masked, |s| {
             s.receiver_alive = false;

@@ -25,7 +25,7 @@
 //! withdrawn through its wait queue's timeout hook ([`withdraw_waiter`]).
 
 use super::poison::{LockResult, PoisonError, TryLockError, TryLockResult};
-use crate::critical::InterruptsMasked;
+use crate::critical::CriticalSection;
 use crate::sched::scheduler::{self, running_task_address};
 use crate::sched::tcb::{Tcb, WakeReason};
 use crate::sched::wait_queue::WaitQueue;
@@ -89,7 +89,7 @@ impl RawMutex {
         // SAFETY: the running task owns the mutex (it holds the guard).
         unsafe { self.pop_held(me as *const Tcb) };
         if self.owner.compare_exchange(me, 0, Ordering::Release, Ordering::Relaxed).is_err() {
-            let masked = InterruptsMasked::new();
+            let masked = CriticalSection::new();
             self.hand_over(&masked);
             recompute_level(&masked, scheduler::running(&masked));
             scheduler::reschedule_point(&masked);
@@ -140,7 +140,7 @@ impl RawMutex {
     /// Waits for the mutex until the counter reaches `deadline` (`None`:
     /// forever); `false` if it did not come by then.
     fn lock_until(&self, deadline: Option<u64>) -> bool {
-        let masked = InterruptsMasked::new();
+        let masked = CriticalSection::new();
         assert!(!crate::arch::cpu::in_exception_handler(), "Mutex::lock in an interrupt handler");
         let me_task = scheduler::running(&masked);
         let me = NonNull::from(me_task);
@@ -181,7 +181,7 @@ impl RawMutex {
     /// A waiter gave up (it is off the queue already): the lock word loses
     /// its waiters bit if none are left, and the owners it lent its urgency
     /// to drop back to what their remaining waiters justify. Harmless twice.
-    fn give_up_waiting(&self, masked: &InterruptsMasked) {
+    fn give_up_waiting(&self, masked: &CriticalSection) {
         if !self.waiters.has_waiters(masked) {
             self.owner.fetch_and(!HAS_WAITERS, Ordering::Relaxed);
         }
@@ -202,7 +202,7 @@ impl RawMutex {
     }
 
     /// Passes the mutex to its most urgent waiter, or frees it.
-    fn hand_over(&self, masked: &InterruptsMasked) {
+    fn hand_over(&self, masked: &CriticalSection) {
         match self.waiters.wake_one(masked) {
             Some(next) => {
                 let more = if self.waiters.has_waiters(masked) { HAS_WAITERS } else { 0 };
@@ -222,7 +222,7 @@ impl RawMutex {
 ///
 /// # Safety
 /// `owner` is alive.
-unsafe fn inherit(masked: &InterruptsMasked, level: u8, mut owner: NonNull<Tcb>) {
+unsafe fn inherit(masked: &CriticalSection, level: u8, mut owner: NonNull<Tcb>) {
     for _ in 0..MAX_INHERITANCE_CHAIN {
         // SAFETY: owners of locked mutexes are alive.
         let o = unsafe { owner.as_ref() };
@@ -245,7 +245,7 @@ unsafe fn inherit(masked: &InterruptsMasked, level: u8, mut owner: NonNull<Tcb>)
 }
 
 /// Sets `t`'s level to the most urgent of its own and its mutexes' waiters'.
-fn recompute_level(masked: &InterruptsMasked, t: &Tcb) {
+fn recompute_level(masked: &CriticalSection, t: &Tcb) {
     let mut level = t.base_level.get();
     let mut m = t.held_mutexes.get() as *const RawMutex;
     while !m.is_null() {
@@ -265,7 +265,7 @@ fn recompute_level(masked: &InterruptsMasked, t: &Tcb) {
 /// from a timed-out wait (off the queue already), calls it, and the loan of
 /// urgency ends now, so that the task can run before the owner it had
 /// raised to its own level.
-fn withdraw_waiter(masked: &InterruptsMasked, task: &Tcb) {
+fn withdraw_waiter(masked: &CriticalSection, task: &Tcb) {
     let mutex = task.waiting_for_mutex.replace(core::ptr::null()) as *const RawMutex;
     if !mutex.is_null() {
         // SAFETY: a mutex a task waits for is alive (its waiter holds a reference).
@@ -275,7 +275,7 @@ fn withdraw_waiter(masked: &InterruptsMasked, task: &Tcb) {
 
 /// Releases every mutex the running task holds (it is ending), poisoning
 /// them if it failed.
-pub(crate) fn release_all_held(masked: &InterruptsMasked, poison: bool) {
+pub(crate) fn release_all_held(masked: &CriticalSection, poison: bool) {
     let t = scheduler::running(masked);
     loop {
         let m = t.held_mutexes.get() as *const RawMutex;
@@ -395,7 +395,7 @@ impl<T: Default> Default for Mutex<T> {
 
 impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// Unlocks without rescheduling and returns the mutex (for `Condvar::wait`).
-    pub(super) fn unlock_for_wait(self, masked: &InterruptsMasked) -> &'a Mutex<T> {
+    pub(super) fn unlock_for_wait(self, masked: &CriticalSection) -> &'a Mutex<T> {
         let mutex = self.mutex;
         core::mem::forget(self);
         let me = scheduler::running(masked);

@@ -1,19 +1,19 @@
 //! A counting semaphore: `acquire` takes a permit, waiting if there is none;
 //! `release` gives one back, straight to the most urgent waiter if any.
 
-use crate::critical::{CpuCell, InterruptsMasked};
+use crate::critical::{CriticalSection, KernelCell};
 use crate::sched::tcb::WakeReason;
 use crate::sched::{scheduler, wait_queue::WaitQueue};
 use crate::time::{deadline_from_now, Duration, Instant};
 
 pub struct Semaphore {
-    permits: CpuCell<usize>,
+    permits: KernelCell<usize>,
     waiters: WaitQueue,
 }
 
 impl Semaphore {
     pub const fn new(permits: usize) -> Self {
-        Self { permits: CpuCell::new(permits), waiters: WaitQueue::new() }
+        Self { permits: KernelCell::new(permits), waiters: WaitQueue::new() }
     }
 
     /// Takes a permit, waiting as long as it takes.
@@ -23,7 +23,7 @@ impl Semaphore {
 
     /// Takes a permit if one is free now.
     pub fn try_acquire(&self) -> bool {
-        let masked = InterruptsMasked::new();
+        let masked = CriticalSection::new();
         self.permits.with(&masked, |p| p.checked_sub(1).map(|left| *p = left)).is_some()
     }
 
@@ -34,7 +34,7 @@ impl Semaphore {
     }
 
     fn acquire_until(&self, deadline: Option<Instant>) -> bool {
-        let masked = InterruptsMasked::new();
+        let masked = CriticalSection::new();
         if self.permits.with(&masked, |p| p.checked_sub(1).map(|left| *p = left)).is_some() {
             return true;
         }
@@ -44,7 +44,7 @@ impl Semaphore {
 
     /// Gives a permit back (also from an interrupt handler).
     pub fn release(&self) {
-        let masked = InterruptsMasked::new();
+        let masked = CriticalSection::new();
         if self.waiters.wake_one(&masked).is_none() {
             self.permits.with(&masked, |p| *p += 1);
         }
@@ -53,6 +53,6 @@ impl Semaphore {
 
     /// Free permits now.
     pub fn available(&self) -> usize {
-        self.permits.with(&InterruptsMasked::new(), |p| *p)
+        self.permits.with(&CriticalSection::new(), |p| *p)
     }
 }

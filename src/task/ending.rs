@@ -9,7 +9,7 @@
 //! names it in their reports.
 
 use super::{TaskFailure, TaskName};
-use crate::critical::InterruptsMasked;
+use crate::critical::CriticalSection;
 use crate::sched::scheduler;
 use crate::sched::tcb::Tcb;
 
@@ -23,7 +23,7 @@ pub(crate) fn end_current(failure: Option<TaskFailure>) -> ! {
             body.end();
         }
     });
-    let masked = InterruptsMasked::new();
+    let masked = CriticalSection::new();
     crate::sync::mutex::release_all_held(&masked, failure.is_some());
     scheduler::exit_current(masked, failure)
 }
@@ -48,7 +48,7 @@ pub(crate) fn is_stack_overflow_address(addr: u64) -> bool {
     if !scheduler::is_started() {
         return false;
     }
-    let masked = InterruptsMasked::new();
+    let masked = CriticalSection::new();
     scheduler::running(&masked).stacks.as_ref().is_some_and(|s| s.is_overflow_address(addr))
 }
 
@@ -61,7 +61,7 @@ pub(crate) fn fault_in_task(fault: &crate::arch::exception::Fault) -> Option<Tas
     if !scheduler::is_started() || !in_task_code {
         return None;
     }
-    let masked = InterruptsMasked::new();
+    let masked = CriticalSection::new();
     let t = scheduler::running(&masked);
     if !may_fail_alone(t) {
         return None;
@@ -77,7 +77,7 @@ pub(crate) fn panicking_task(irqs_enabled: bool) -> Option<bool> {
     if !scheduler::is_started() || crate::arch::cpu::in_exception_handler() || !irqs_enabled {
         return None;
     }
-    let masked = InterruptsMasked::new();
+    let masked = CriticalSection::new();
     let t = scheduler::running(&masked);
     if !may_fail_alone(t) {
         return None;
@@ -125,7 +125,7 @@ impl core::fmt::Display for RunningTask {
         // The name is shared, not copied (it allocates nothing); it is
         // written with interrupts as they were.
         let (id, name) = {
-            let masked = InterruptsMasked::new();
+            let masked = CriticalSection::new();
             let t = scheduler::running(&masked);
             (t.id, t.name.clone())
         };

@@ -33,7 +33,7 @@ use super::{Priority, TaskFailure};
 use crate::arch::esr::{FaultAccess, FaultStatus, Syndrome};
 use crate::arch::mmu::descriptor::Attributes;
 use crate::arch::user_access::{copy_from_user, UserRange};
-use crate::critical::InterruptsMasked;
+use crate::critical::CriticalSection;
 use crate::ipc::HandleTable;
 use crate::ipc::Message;
 use crate::mm::address_space::{AddressSpace, FaultInError, SpaceUsage};
@@ -254,7 +254,7 @@ impl Builder {
 /// After a supervised run (spawned with `keep_handles`) has ended: its
 /// handle table, whole, for the next run.
 pub(super) fn take_back_handles<T>(handle: &JoinHandle<T>) -> HandleTable {
-    let masked = InterruptsMasked::new();
+    let masked = CriticalSection::new();
     let t = handle.block(&masked);
     debug_assert!(t.state.get() == crate::sched::tcb::State::Exited);
     let body = as_isolated(t.body()).expect("a supervised task is isolated");
@@ -321,7 +321,7 @@ pub(crate) fn with_current_handles_mut<R>(f: impl FnOnce(&mut HandleTable) -> R)
 /// does not even define at EL0 (`mrs x0, ttbr1_el1`, `eret`, `smc`): the
 /// instruction word tells (see [`crate::arch::privileged`]).
 pub(crate) fn isolated_failure(syndrome: Syndrome, esr: u64, far: u64, pc: u64) -> TaskFailure {
-    let stack_size = scheduler::running(&InterruptsMasked::new()).user_stack_size;
+    let stack_size = scheduler::running(&CriticalSection::new()).user_stack_size;
     let syndrome = match syndrome {
         Syndrome::UndefinedInstruction => match instruction_at(pc).and_then(crate::arch::privileged::classify) {
             Some(operation) => Syndrome::Privileged(operation),
@@ -363,7 +363,7 @@ pub(crate) fn demand_page(syndrome: Syndrome, far: u64) -> DemandPaging {
     if access == FaultAccess::Execute {
         return DemandPaging::NotDemandZero;
     }
-    let masked = InterruptsMasked::new();
+    let masked = CriticalSection::new();
     // SAFETY: the running task's address space is used only by itself and,
     // with interrupts masked (as here), by the scheduler and `dump`.
     let space = unsafe { &mut *scheduler::running(&masked).address_space.get() };
@@ -384,7 +384,7 @@ pub(crate) fn map_granted_region(address: u64) -> Result<u64, crate::syscall::ab
     if !address.is_multiple_of(PAGE_SIZE) {
         return Err(SyscallError::Misaligned);
     }
-    let masked = InterruptsMasked::new();
+    let masked = CriticalSection::new();
     // SAFETY: as in `demand_page`.
     let space = unsafe { &mut *scheduler::running(&masked).address_space.get() };
     match space.as_mut().and_then(|space| space.map_granted(address)) {
@@ -397,7 +397,7 @@ pub(crate) fn map_granted_region(address: u64) -> Result<u64, crate::syscall::ab
 
 /// The running task's memory (zero for a kernel task: it has no address space of its own).
 pub(crate) fn current_memory_usage() -> SpaceUsage {
-    let masked = InterruptsMasked::new();
+    let masked = CriticalSection::new();
     // SAFETY: as in `demand_page`.
     match unsafe { &*scheduler::running(&masked).address_space.get() } {
         Some(space) => space.usage(),
@@ -415,7 +415,7 @@ pub fn dump_address_space<T>(handle: &JoinHandle<T>) {
     let mut pages: Vec<(u64, Attributes)> = Vec::new();
     let mut stack_size = 0;
     {
-        let masked = InterruptsMasked::new();
+        let masked = CriticalSection::new();
         let t = handle.block(&masked);
         // SAFETY: interrupts are masked, so the scheduler does not touch the
         // address space meanwhile (the handle keeps it alive).

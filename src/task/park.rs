@@ -8,7 +8,7 @@
 //!
 //! [`JoinHandle::unpark`]: super::JoinHandle::unpark
 
-use crate::critical::InterruptsMasked;
+use crate::critical::CriticalSection;
 use crate::sched::scheduler;
 use crate::sched::tcb::{State, Tcb};
 use core::ptr::NonNull;
@@ -16,7 +16,7 @@ use core::ptr::NonNull;
 /// Suspends the running task until it is unparked (at once if an unpark
 /// came since the last `park`). Unlike `std`, never wakes spuriously.
 pub fn park() {
-    let masked = InterruptsMasked::new();
+    let masked = CriticalSection::new();
     let me = scheduler::running(&masked);
     if me.park_token.replace(false) {
         return;
@@ -32,7 +32,7 @@ pub fn park() {
 /// # Safety
 /// `task` is alive.
 pub(crate) unsafe fn unpark(task: NonNull<Tcb>) {
-    let masked = InterruptsMasked::new();
+    let masked = CriticalSection::new();
     // SAFETY: promised by our caller.
     let t = unsafe { task.as_ref() };
     if t.parked.replace(false) && t.state.get() == State::Blocked {

@@ -11,7 +11,7 @@ use super::builder::{Builder, SpawnError};
 use super::ending::{end_current, write_identity};
 use super::{TaskFailure, TaskName};
 use crate::arch::context::Context;
-use crate::critical::InterruptsMasked;
+use crate::critical::CriticalSection;
 use crate::sched::priority::Level;
 use crate::sched::scheduler;
 use crate::sched::stack::TaskStacks;
@@ -55,7 +55,7 @@ impl core::fmt::Display for Task {
 
 /// The running task.
 pub fn current() -> Task {
-    let masked = InterruptsMasked::new();
+    let masked = CriticalSection::new();
     Task::from(scheduler::running(&masked))
 }
 
@@ -104,7 +104,7 @@ impl<F: FnOnce() -> T + 'static, T: 'static> TaskBody for Packet<F, T> {
         let f = self.f.take().expect("task started twice");
         let value = f();
         let detached = {
-            let masked = InterruptsMasked::new();
+            let masked = CriticalSection::new();
             scheduler::running(&masked).refs.get() == 1
         };
         if detached {
@@ -191,7 +191,7 @@ pub(super) fn start_task<T>(mut start: TaskStart, take_result: TakeResult<T>) ->
         (*tcb.as_ptr()).user_stack_size = start.user_stack_size;
         (*tcb.as_ptr()).cpus = start.cpus;
     }
-    let masked = InterruptsMasked::new();
+    let masked = CriticalSection::new();
     // SAFETY: alive (our references) and on no queue.
     unsafe { scheduler::make_ready(&masked, tcb) };
     scheduler::reschedule_point(&masked);
@@ -234,13 +234,13 @@ impl<T> JoinHandle<T> {
     }
 
     /// The task's control block, while interrupts stay masked.
-    pub(super) fn block<'a>(&'a self, _masked: &'a InterruptsMasked) -> &'a Tcb {
+    pub(super) fn block<'a>(&'a self, _masked: &'a CriticalSection) -> &'a Tcb {
         // SAFETY: the handle holds a reference, so the task is alive.
         unsafe { self.tcb.as_ref() }
     }
 
     fn join_until(self, deadline: Option<u64>) -> Result<Result<T, TaskFailure>, JoinHandle<T>> {
-        let masked = InterruptsMasked::new();
+        let masked = CriticalSection::new();
         let t = self.block(&masked);
         while t.state.get() != State::Exited {
             if t.joiners.wait(&masked, deadline) == WakeReason::TimedOut && t.state.get() != State::Exited {
@@ -265,7 +265,7 @@ impl<T> JoinHandle<T> {
 
     /// Waits for the task to end, keeping the handle (see `join`).
     pub(super) fn wait(&self) {
-        let masked = InterruptsMasked::new();
+        let masked = CriticalSection::new();
         let t = self.block(&masked);
         while t.state.get() != State::Exited {
             t.joiners.wait(&masked, None);
@@ -274,7 +274,7 @@ impl<T> JoinHandle<T> {
 
     /// The task's identity.
     pub fn task(&self) -> Task {
-        let masked = InterruptsMasked::new();
+        let masked = CriticalSection::new();
         Task::from(self.block(&masked))
     }
 
@@ -288,7 +288,7 @@ impl<T> JoinHandle<T> {
 
     /// Has the task ended?
     pub fn is_finished(&self) -> bool {
-        let masked = InterruptsMasked::new();
+        let masked = CriticalSection::new();
         self.block(&masked).state.get() == State::Exited
     }
 }
@@ -304,7 +304,7 @@ impl<T> Drop for JoinHandle<T> {
     /// closure and result are dropped here, after the critical section: their
     /// `Drop`s are application code (a running task drops its own as it ends).
     fn drop(&mut self) {
-        let masked = InterruptsMasked::new();
+        let masked = CriticalSection::new();
         let t = self.block(&masked);
         // SAFETY: the task has ended, so its body is no longer borrowed.
         let body = (t.state.get() == State::Exited).then(|| unsafe { t.take_body() });

@@ -75,6 +75,14 @@ pub fn clean_to_point_of_coherency(addr: u64) {
     unsafe { asm!("dc cvac, {0}", "dsb sy", in(reg) addr, options(nostack, preserves_flags)) };
 }
 
+/// Sleeps until an event (another core's [`wake_waiters`]) or an
+/// interrupt, masked or not, arrives (`WFE`); at once if an event came
+/// since the last wait.
+#[inline]
+pub fn wait_for_event() {
+    asm::wfe();
+}
+
 /// Wakes every core waiting in `wfe` (`SEV`), once this core's earlier
 /// writes are complete.
 pub fn wake_waiters() {

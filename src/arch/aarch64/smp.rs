@@ -96,6 +96,12 @@ pub struct CoreStacks {
     pub idle_stack_top: u64,
 }
 
+/// The top of core `cpu`'s exception stack, as [`start_core`] gave it (for
+/// the core's idle task, which reloads it when it resumes).
+pub fn exception_stack_top(cpu: usize) -> u64 {
+    SECONDARY_BOOT[cpu].exception_stack_top.load(Ordering::Relaxed)
+}
+
 /// Sends core `cpu` (MPIDR affinity `mpidr`) to `secondary_entry`, to come
 /// up on `stacks`. Returns once it is on its way, not once it is up.
 pub fn start_core(method: StartMethod, cpu: usize, mpidr: u64, stacks: CoreStacks) -> Result<(), StartError> {
