@@ -77,10 +77,14 @@ mod masking {
 fn holder_id() -> usize {
     crate::percpu::cpu_index()
 }
-#[cfg(not(target_os = "none"))]
+#[cfg(all(not(target_os = "none"), test))]
 fn holder_id() -> usize {
     std::thread_local! { static ID: u8 = const { 0 } }
     ID.with(|id| id as *const u8 as usize)
+}
+#[cfg(all(not(target_os = "none"), not(test)))]
+fn holder_id() -> usize {
+    0
 }
 
 #[cfg(target_os = "none")]
@@ -88,9 +92,13 @@ fn holder_id() -> usize {
 fn spin_hint() {
     crate::arch::cpu::spin_hint(); // lets QEMU's one host thread run the holder
 }
-#[cfg(not(target_os = "none"))]
+#[cfg(all(not(target_os = "none"), test))]
 fn spin_hint() {
     std::thread::yield_now();
+}
+#[cfg(all(not(target_os = "none"), not(test)))]
+fn spin_hint() {
+    core::hint::spin_loop();
 }
 
 /// The kernel lock: the holder's number in one word, recursive on the
@@ -135,6 +143,27 @@ impl KernelLock {
             // Release: what the critical section wrote is seen by the next holder.
             self.holder.store(NOBODY, Ordering::Release);
         }
+    }
+}
+
+/// Interrupts are masked on this core while this value lives (restored as
+/// they were when it drops): what a [`SpinLock`] holds besides its lock.
+struct InterruptsMasked {
+    were_enabled: bool,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl InterruptsMasked {
+    #[inline]
+    fn new() -> Self {
+        Self { were_enabled: masking::disable_interrupts(), _not_send: PhantomData }
+    }
+}
+
+impl Drop for InterruptsMasked {
+    #[inline]
+    fn drop(&mut self) {
+        masking::restore_interrupts(self.were_enabled);
     }
 }
 
@@ -250,7 +279,7 @@ pub struct SpinLockGuard<'a, T> {
     guard: spin::MutexGuard<'a, T>,
     #[cfg(any(debug_assertions, feature = "lock-checks"))]
     name: &'static str,
-    _masked: CriticalSection,
+    _masked: InterruptsMasked,
 }
 
 impl<T> SpinLock<T> {
@@ -261,7 +290,7 @@ impl<T> SpinLock<T> {
     /// Masks interrupts, then takes the lock.
     #[inline]
     pub fn lock(&self) -> SpinLockGuard<'_, T> {
-        let masked = CriticalSection::new();
+        let masked = InterruptsMasked::new();
         #[cfg(any(debug_assertions, feature = "lock-checks"))]
         checks::acquiring(self.name, self.inner.is_locked());
         SpinLockGuard {
@@ -435,6 +464,38 @@ mod tests {
         drop(ga);
         drop(gb);
         assert_no_spin_lock_held("the end of the test");
+    }
+
+    #[test]
+    fn the_kernel_lock_excludes_other_cores_and_nests_on_its_own() {
+        static COUNTER: KernelCell<u64> = KernelCell::new(0);
+        let threads: std::vec::Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    for _ in 0..20_000 {
+                        let outer = CriticalSection::new();
+                        let inner = CriticalSection::new(); // nested on this "core"
+                        let before = COUNTER.with(&inner, |c| *c);
+                        std::thread::yield_now();
+                        COUNTER.with(&inner, |c| *c = before + 1);
+                        drop(inner);
+                        drop(outer);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(COUNTER.with(&CriticalSection::new(), |c| *c), 80_000);
+    }
+
+    #[test]
+    #[should_panic(expected = "critical section opened inside spin lock 'inner'")]
+    fn a_critical_section_inside_a_spin_lock_is_named() {
+        let lock = SpinLock::new("inner", ());
+        let _g = lock.lock();
+        let _cs = CriticalSection::new();
     }
 
     #[test]

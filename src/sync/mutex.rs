@@ -27,7 +27,7 @@
 use super::poison::{LockResult, PoisonError, TryLockError, TryLockResult};
 use crate::critical::CriticalSection;
 use crate::sched::scheduler::{self, running_task_address};
-use crate::sched::tcb::{Tcb, WakeReason};
+use crate::sched::tcb::{State, Tcb, WakeReason};
 use crate::sched::wait_queue::WaitQueue;
 use core::cell::{Cell, UnsafeCell};
 use core::ops::{Deref, DerefMut};
@@ -164,7 +164,14 @@ impl RawMutex {
             if tcb_of(word) == me {
                 return true; // handed over to us by `unlock`
             }
-            self.owner.fetch_or(HAS_WAITERS, Ordering::Relaxed);
+            // The owner may unlock on another core at this moment, on its fast
+            // path (which only works while this bit is clear): set the bit
+            // only on the word just read, or look again.
+            if word & HAS_WAITERS == 0
+                && self.owner.compare_exchange(word, word | HAS_WAITERS, Ordering::Relaxed, Ordering::Relaxed).is_err()
+            {
+                continue;
+            }
             me_task.waiting_for_mutex.set(self as *const RawMutex as *const ());
             // SAFETY: the owner is alive while it owns the mutex.
             unsafe { inherit(&masked, me_task.level.get(), tcb_of(word)) };
@@ -181,8 +188,20 @@ impl RawMutex {
     /// A waiter gave up (it is off the queue already): the lock word loses
     /// its waiters bit if none are left, and the owners it lent its urgency
     /// to drop back to what their remaining waiters justify. Harmless twice.
+    ///
+    /// An owner running on another core is left alone: it may be taking and
+    /// releasing other mutexes there on their fast paths, changing the list
+    /// `recompute_level` walks. The waiters bit stays set instead, so its
+    /// unlock of this mutex takes the slow path, which recomputes its level.
     fn give_up_waiting(&self, masked: &CriticalSection) {
-        if !self.waiters.has_waiters(masked) {
+        let here = crate::percpu::cpu_index() as u8;
+        let runs_elsewhere = |owner: NonNull<Tcb>| {
+            // SAFETY: owners of locked mutexes are alive.
+            let o = unsafe { owner.as_ref() };
+            o.state.get() == State::Running && o.cpu.get() != here
+        };
+        let word = self.owner.load(Ordering::Relaxed);
+        if !self.waiters.has_waiters(masked) && !tcb_of_or_none(word).is_some_and(runs_elsewhere) {
             self.owner.fetch_and(!HAS_WAITERS, Ordering::Relaxed);
         }
         let mut mutex = self as *const RawMutex;
@@ -191,6 +210,9 @@ impl RawMutex {
             // the chain, a mutex a task waits for is locked, so alive.
             let word = unsafe { &*mutex }.owner.load(Ordering::Relaxed);
             let Some(owner) = tcb_of_or_none(word) else { return };
+            if runs_elsewhere(owner) {
+                return;
+            }
             // SAFETY: owners of locked mutexes are alive.
             let owner = unsafe { owner.as_ref() };
             recompute_level(masked, owner);
