@@ -38,6 +38,9 @@ pub(crate) fn start_others(boot_el: u8, facts: &BootFacts) -> Option<StartError>
         log::warn!("{} more cores than ilusion's {MAX_CPUS}: they stay parked", start.cores.beyond_max);
     }
     let mut first_error = None;
+    if start.cores.mpidrs().len() > 1 {
+        crate::critical::use_kernel_lock(); // before a second core can open a critical section
+    }
     for &mpidr in start.cores.mpidrs() {
         let cpu = (mpidr & 0xff) as usize;
         if mpidr & 0xff_ff00 != 0 || cpu >= MAX_CPUS {
@@ -70,7 +73,8 @@ fn start_one(method: smp::StartMethod, cpu: usize, mpidr: u64) -> Result<(), Sta
     // The core runs on these stacks from now on, for good.
     core::mem::forget(stacks);
     let deadline = Instant::now() + START_TIMEOUT;
-    while percpu::up_mask() & (1 << cpu) == 0 {
+    // Online, not only up: `main` may pin a task to it as soon as boot goes on.
+    while percpu::online_mask() & (1 << cpu) == 0 {
         if Instant::now() >= deadline {
             log::warn!("core {cpu} was started but did not come up within {START_TIMEOUT:?}");
             break;

@@ -41,7 +41,8 @@
 //! one is held at a context switch, when an interrupt arrives (so interrupts
 //! were unmasked while it was held), when it is taken again on the core
 //! that holds it (a certain deadlock), or when a critical section opens
-//! inside it. `spin::Mutex` itself is refused by clippy (`clippy.toml`), so
+//! inside it (once there are several cores: on one, the kernel lock is not
+//! taken at all, see [`use_kernel_lock`]). `spin::Mutex` itself is refused by clippy (`clippy.toml`), so
 //! no lock can bypass this module.
 //!
 //! This module sits just above `arch` (it needs only masking and the core's
@@ -55,7 +56,7 @@
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 /// Masking itself: the CPU's, or on the host (unit tests) nothing to mask.
 #[cfg(target_os = "none")]
@@ -114,9 +115,28 @@ const NOBODY: usize = usize::MAX;
 
 static KERNEL_LOCK: KernelLock = KernelLock { holder: AtomicUsize::new(NOBODY), depth: AtomicU32::new(0) };
 
+/// Is the kernel lock in use? Not while core 0 is the only core: masking
+/// interrupts is enough there, as it always was on one core, and costs a
+/// load instead of an atomic exchange (a 1-core boot keeps its one-core
+/// speed). Core 0 turns it on for good before it starts another core.
+static KERNEL_LOCK_IN_USE: AtomicBool = AtomicBool::new(false);
+
+/// From now on, critical sections take the kernel lock. Core 0 calls this
+/// before starting the other cores, outside every critical section, so no
+/// critical section began without the lock and ends with it.
+pub fn use_kernel_lock() {
+    let was = masking::disable_interrupts();
+    debug_assert_eq!(KERNEL_LOCK.depth.load(Ordering::Relaxed), 0, "use_kernel_lock inside a critical section");
+    KERNEL_LOCK_IN_USE.store(true, Ordering::Release);
+    masking::restore_interrupts(was);
+}
+
 impl KernelLock {
     #[inline]
     fn enter(&self) {
+        if !KERNEL_LOCK_IN_USE.load(Ordering::Relaxed) {
+            return;
+        }
         let me = holder_id();
         // Only this core ever stores its own number here: if it reads it,
         // it holds the lock.
@@ -137,6 +157,9 @@ impl KernelLock {
 
     #[inline]
     fn exit(&self) {
+        if !KERNEL_LOCK_IN_USE.load(Ordering::Relaxed) {
+            return;
+        }
         let depth = self.depth.load(Ordering::Relaxed) - 1;
         self.depth.store(depth, Ordering::Relaxed);
         if depth == 0 {
@@ -216,7 +239,7 @@ pub fn kernel_lock_depth(_: &CriticalSection) -> u32 {
 /// open, which it will close.
 #[inline]
 pub unsafe fn resume_kernel_lock(depth: u32) {
-    debug_assert_eq!(KERNEL_LOCK.holder.load(Ordering::Relaxed), holder_id());
+    debug_assert!(!KERNEL_LOCK_IN_USE.load(Ordering::Relaxed) || KERNEL_LOCK.holder.load(Ordering::Relaxed) == holder_id());
     KERNEL_LOCK.depth.store(depth, Ordering::Relaxed);
 }
 
@@ -468,6 +491,7 @@ mod tests {
 
     #[test]
     fn the_kernel_lock_excludes_other_cores_and_nests_on_its_own() {
+        use_kernel_lock();
         static COUNTER: KernelCell<u64> = KernelCell::new(0);
         let threads: std::vec::Vec<_> = (0..4)
             .map(|_| {
@@ -493,6 +517,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "critical section opened inside spin lock 'inner'")]
     fn a_critical_section_inside_a_spin_lock_is_named() {
+        use_kernel_lock(); // on one core there is no lock to order
         let lock = SpinLock::new("inner", ());
         let _g = lock.lock();
         let _cs = CriticalSection::new();

@@ -9,7 +9,7 @@ use super::grants::Grants;
 use super::Priority;
 use crate::ipc::Grant;
 use crate::mm::shared_region::{Access, SharedMemory, SharedRegion};
-use crate::percpu::{CpuMask, ALL_CPUS, MAX_CPUS};
+use crate::percpu::{CpuMask, ALL_CPUS, DEFAULT_CPUS, MAX_CPUS};
 use crate::sched::priority::Level;
 use crate::sched::stack::{TaskStacks, MAX_SLOT_STACK_SIZE};
 use alloc::boxed::Box;
@@ -93,7 +93,7 @@ pub struct Builder {
     /// Channel endpoints and shared regions for an isolated task (`grant`,
     /// `share`); boxed, so that builders without any stay small.
     pub(super) grants: Option<Box<Grants>>,
-    /// The cores it may run on (`None`: any).
+    /// The cores it may run on (`None`: [`DEFAULT_CPUS`]).
     pub(super) affinity: Option<CpuMask>,
 }
 
@@ -162,8 +162,8 @@ impl Builder {
         self.cpus(if cpu < MAX_CPUS { 1 << cpu } else { 0 })
     }
 
-    /// Lets the task run only on the cores in `mask` (bit `n`: core `n`);
-    /// the default is every core. A mask naming no core online makes the
+    /// Lets the task run only on the cores in `mask` (bit `n`: core `n`;
+    /// [`ALL_CPUS`]: any core); the default is [`DEFAULT_CPUS`]. A mask naming no core online makes the
     /// spawn fail with [`SpawnError::NoAllowedCpu`].
     pub fn cpus(mut self, mask: CpuMask) -> Self {
         self.affinity = Some(mask);
@@ -172,7 +172,7 @@ impl Builder {
 
     /// The cores the task may run on: the mask asked for, if it names a core online.
     pub(super) fn allowed_cpus(&self) -> Result<CpuMask, SpawnError> {
-        let mask = self.affinity.unwrap_or(ALL_CPUS);
+        let mask = self.affinity.unwrap_or(DEFAULT_CPUS);
         let online = crate::percpu::online_mask();
         if mask & online == 0 {
             return Err(SpawnError::NoAllowedCpu { mask, online });
