@@ -34,7 +34,7 @@ fn usage() -> (HeapStats, usize) {
 
 fn main() {
     let cores = require_cores(4);
-    let wrong = round(cores, cores);
+    let wrong = round(cores, CYCLES);
     check(wrong == 0, "warm_up_round", format_args!("{wrong} tasks gave a wrong answer"));
     let baseline = usage();
     for n in 1..=ROUNDS {
