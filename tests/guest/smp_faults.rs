@@ -89,7 +89,9 @@ fn main() {
                     ilusion::println!("{name} on core {cpu}: {outcome:?}");
                 }
             }
-            time::sleep(Duration::from_millis(1));
+            // Time for every watchdog to count again (its core's thread may
+            // wait for a host processor under MTTCG).
+            time::sleep(Duration::from_millis(5));
             for (cpu, count) in counts.iter().enumerate() {
                 if count.load(Ordering::Relaxed) <= before[cpu] {
                     stalled += 1;
