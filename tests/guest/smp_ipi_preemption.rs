@@ -110,9 +110,16 @@ fn main() {
         .cpu(WAKER)
         .spawn(move || {
             time::set_periodic(PERIOD, on_tick).expect("period");
-            let seen = urgent.join().expect("urgent");
+            // Without the IPI, core 2 might never look at its queue again
+            // (a lone spinner needs no timer): fail rather than hang.
+            let Ok(seen) = urgent.join_timeout(Duration::from_secs(2)) else {
+                ilusion::println!(
+                    "FAIL woken_task_runs: after 2 s the urgent task has not taken its {WAKES} wakes (was core {TARGET} told?)"
+                );
+                ilusion::exit(1);
+            };
             time::stop_periodic();
-            seen
+            seen.expect("urgent")
         })
         .expect("spawn waker")
         .join()
