@@ -1265,6 +1265,16 @@ const CASES: &[Case] = &[
             &["round 10: 5 faults on each of 4 cores: 0 wrong, watchdogs stalled 0, frames freed true,", "all checks passed"],
         )
     },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: MTTCG,
+        ..case(
+            "smp (MTTCG): ASIDs roll over on every core while the others run isolated tasks, 10 times",
+            "asid_rollover_cores",
+            0,
+            &["10/10: 4 cores: 400 short tasks, 0 wrong; long-lived failed: 0;", "asid rollover on every core ok"],
+        )
+    },
 ];
 
 struct Outcome {
