@@ -6,11 +6,14 @@
 //!
 //! A coordinator, more urgent than every spinner, spawns them most urgent
 //! first (so the least urgent is never ready while a core is idle), then
-//! sleeps for the spinning window: its own core then takes the N-th
-//! spinner. When it wakes (preempting the least urgent spinner running) it
-//! tells them to stop; the least urgent spinner, which looks at the stop
-//! flag before it counts, must never have counted. Done for several
-//! rounds; with one core online the same logic runs with N = 1.
+//! sleeps, 1 ms at a time: while it sleeps its own core takes the N-th
+//! spinner, and each time it wakes it preempts that one. Once the spinning
+//! window has passed and each of the N most urgent has counted, on every
+//! core (QEMU may leave a core's thread without a host processor for a
+//! while, so this is waited for, up to [`PATIENCE`]), it tells them to
+//! stop; the least urgent spinner, which looks at the stop flag before it
+//! counts, must never have counted. Done for several rounds; with one core
+//! online the same logic runs with N = 1.
 
 #![no_std]
 #![no_main]
@@ -24,12 +27,14 @@ use alloc::vec::Vec;
 use common::{check, finish, require_cores};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use ilusion::task::{self, Builder, Priority};
-use ilusion::time::{self, Duration};
+use ilusion::time::{self, Duration, Instant};
 
 ilusion::entry!(main);
 
-/// How long the spinners spin each round.
+/// How long the spinners spin each round, at least.
 const WINDOW: Duration = Duration::from_millis(20);
+/// How long to wait for the N most urgent spinners to have run on every core.
+const PATIENCE: Duration = Duration::from_secs(2);
 const ROUNDS: usize = 5;
 /// The coordinator's priority; the spinners' come after it, one level each.
 const COORDINATOR: u8 = 1;
@@ -89,7 +94,18 @@ fn spin_round(cores: usize) -> (Vec<u64>, Vec<u64>) {
                         .expect("spawn spinner")
                 })
                 .collect();
-            time::sleep(WINDOW);
+            let start = Instant::now();
+            let online = ilusion::percpu::online_mask();
+            loop {
+                time::sleep(Duration::from_millis(1));
+                let urgent = &s[..s.len() - 1];
+                let all_ran = urgent.iter().all(|s| s.count.load(Ordering::SeqCst) > 0);
+                let cores = urgent.iter().fold(0, |all, s| all | s.cores.load(Ordering::SeqCst));
+                let waited = start.elapsed();
+                if waited >= PATIENCE || (waited >= WINDOW && all_ran && cores == online) {
+                    break;
+                }
+            }
             stop.store(true, Ordering::SeqCst);
             handles.into_iter().for_each(|h| h.join().expect("spinner"));
         })
