@@ -19,15 +19,18 @@
 //!    balancing: decided before the work starts, at no cost while it runs.
 //! 3. **The picture.** The left margin says which core drew each row.
 //! 4. **The times.** The same picture drawn again by one task on core 0,
-//!    then both times and the speed-up. On a Raspberry Pi it is close to
+//!    then both times and the speed-up. On a Raspberry Pi, expect close to
 //!    the number of cores: the work is independent, the tasks share
 //!    nothing but the final join. Under QEMU it depends on how QEMU runs
 //!    the cores: on `virt` each core is a host thread (MTTCG), so the
 //!    speed-up is bounded by the host's free processors; the `raspi3b`
 //!    and `raspi4b` machines run their cores one after the other on a
-//!    single host thread, so there is no speed-up at all, and each core's
-//!    share takes about as long as the whole picture on one core: the
-//!    clock keeps running while the other cores take their turns.
+//!    single host thread (`-accel tcg,thread=single` in
+//!    `boards/rpi*/qemu.args`), so there is no speed-up at all, and each
+//!    core's share takes about as long as the whole picture on one core:
+//!    the clock keeps running while the other cores take their turns.
+//!    (Under QEMU the first drawing also pays for translating the code, so
+//!    the second, on one core, starts with an advantage.)
 //!
 //! Time is read with `ilusion::time::Instant`, which every core reads from
 //! the same system counter, so times taken on different cores compare.
