@@ -176,6 +176,55 @@ const IPI_CORES: &[&str] = &[
     "ok other_cores_still_run",
     "all checks passed",
 ];
+/// Real parallelism: QEMU runs each core as a host thread (multi-threaded
+/// TCG), with no instruction counting (which would run the cores one
+/// after the other). No case gets `-icount` unless it lists it ([`ICOUNT`]);
+/// QEMU refuses the two together.
+const MTTCG: &[&str] = &["-accel", "tcg,thread=multi", "-smp", "4"];
+/// What `smp_priority` must print with 4 cores online (5 spinners).
+const SMP_PRIORITY_4: &[&str] = &[
+    "cores: 4 online (running tasks) of 4 up",
+    "ok cores_online",
+    "round 5: 4 cores, 5 spinners: counts [",
+    "ok least_urgent_never_runs",
+    "ok every_core_runs_a_spinner",
+    "all checks passed",
+];
+/// What `smp_ipi_preemption` must print (4 cores, the task on core 2).
+const SMP_IPI_PREEMPTION: &[&str] = &[
+    "cores: 4 online (running tasks) of 4 up",
+    "IPI preemption latency (interrupt on core 0 -> task on core 2): worst ",
+    "ok handler_on_waker_core",
+    "ok woken_task_on_its_core",
+    "ok spinner_preempted_each_time",
+    "ok ipi_preemption_latency_bounded",
+    "ok reschedule_ipis_taken",
+    "all checks passed",
+];
+/// What `smp_pinning` must print (4 cores).
+const SMP_PINNING: &[&str] = &[
+    "cores: 4 online (running tasks) of 4 up",
+    "pinned to core 3: 4000 samples on cores 0b1000; restricted to 0b110: 4000 samples on cores 0b",
+    "ok pinned_task_stays_on_its_core",
+    "ok restricted_task_stays_in_its_mask",
+    "cpu(4): no core the task may run on is online (asked 0x10, online 0xf)",
+    "cpu(8): no core the task may run on is online (asked 0x0, online 0xf)",
+    "ok offline_cores_refused",
+    "all checks passed",
+];
+/// What the smp example must print with 4 cores.
+const SMP_EXAMPLE_4: &[&str] = &[
+    "smp: drawing a 64x24 Mandelbrot set on 4 cores, row r on core r % 4",
+    "  core 0: 6 rows (0, 4, 8, ...), ",
+    "  core 1: 6 rows (1, 5, 9, ...), ",
+    "  core 2: 6 rows (2, 6, 10, ...), ",
+    "  core 3: 6 rows (3, 7, 11, ...), ",
+    "  3 |",
+    "one core: all 24 rows on core 0, ",
+    "(same picture: true)",
+    "4 cores: ",
+    "smp: done (every painter on the core it was pinned to: true)",
+];
 const PI3_IRQ: &str = "BCM2836 local + BCM2835 interrupt controller)";
 const PI4_IRQ: &str = "GIC-400 (GICv2))";
 const ECHO: Option<(&str, &str)> = Some(("type a line:", "ping pong\r"));
@@ -1109,6 +1158,123 @@ const CASES: &[Case] = &[
     pi("rpi3", "ipi: between cores, raw image", "ipi_cores", true, None, IPI_CORES),
     pi("rpi4", "ipi: between cores", "ipi_cores", false, None, IPI_CORES),
     pi("rpi4", "ipi: between cores, raw image", "ipi_cores", true, None, IPI_CORES),
+    // Scheduling on every core (issue 12). Each guest first checks that
+    // every core that started runs tasks (`task::cpus_online()`), and fails
+    // saying how many do otherwise. The Pis start theirs from the spin table
+    // (raw image) or boot.s's holding pen (ELF).
+    case("smp: priority contract, 5 spinners on 4 cores: the least urgent never runs", "smp_priority", 0, SMP_PRIORITY_4),
+    pi("rpi3", "smp: priority contract, raw image", "smp_priority", true, None, SMP_PRIORITY_4),
+    pi("rpi4", "smp: priority contract, raw image", "smp_priority", true, None, SMP_PRIORITY_4),
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: &["-smp", "1"],
+        ..case(
+            "smp: priority contract on one core (-smp 1), 2 spinners",
+            "smp_priority",
+            0,
+            &["cores: 1 online (running tasks) of 1 up", "round 5: 1 cores, 2 spinners: counts [", "ok least_urgent_never_runs", "all checks passed"],
+        )
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: &["-smp", "8", "-machine", "gic-version=3"],
+        ..case(
+            "smp: priority contract on eight cores (-smp 8, GICv3), 9 spinners",
+            "smp_priority",
+            0,
+            &["cores: 8 online (running tasks) of 8 up", "round 5: 8 cores, 9 spinners: counts [", "ok least_urgent_never_runs", "ok every_core_runs_a_spinner", "all checks passed"],
+        )
+    },
+    // Under icount the latency is in instructions, the same on every run.
+    Case {
+        qemu: ICOUNT,
+        ..case("smp: a task woken by an interrupt on core 0 preempts core 2 (IPI), latency bounded", "smp_ipi_preemption", 0, SMP_IPI_PREEMPTION)
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: &["-icount", "shift=0,align=off,sleep=off", "-seed", "1", "-rtc", "clock=vm", "-machine", "gic-version=3"],
+        ..case("smp: IPI preemption, GICv3", "smp_ipi_preemption", 0, SMP_IPI_PREEMPTION)
+    },
+    case("smp: a task pinned to core 3 only ever runs there; offline cores refused", "smp_pinning", 0, SMP_PINNING),
+    pi("rpi3", "smp: pinning, raw image", "smp_pinning", true, None, SMP_PINNING),
+    pi("rpi4", "smp: pinning, raw image", "smp_pinning", true, None, SMP_PINNING),
+    case("smp example: one task per core, then one core, both times", "smp", 0, SMP_EXAMPLE_4),
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: &["-smp", "1"],
+        ..case(
+            "smp example on one core (-smp 1)",
+            "smp",
+            0,
+            &["Mandelbrot set on 1 core, row r", "  core 0: 24 rows (0, 1, 2, ...), ", "(same picture: true)", "1 core: ", "pinned to: true"],
+        )
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: &["-smp", "8", "-machine", "gic-version=3"],
+        ..case(
+            "smp example on eight cores (-smp 8, GICv3)",
+            "smp",
+            0,
+            &["Mandelbrot set on 8 cores, row r", "  core 7: 3 rows (7, 15, 23), ", "  7 |", "(same picture: true)", "8 cores: ", "pinned to: true"],
+        )
+    },
+    // Under real parallelism (MTTCG, 4 host threads on however many host
+    // processors): each guest repeats its stress 10 times in a row and
+    // stops at the first round that goes wrong.
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: MTTCG,
+        ..case(
+            "smp (MTTCG): mutex exclusion, 4 tasks x 10,000 increments, 10 rounds",
+            "smp_mutex",
+            0,
+            &["round 10: 4 tasks x 10000 increments on cores 0b1111: total 40000, overlaps 0,", "all checks passed"],
+        )
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: MTTCG,
+        ..case(
+            "smp (MTTCG): 4 producers x 25,000 messages to 2 consumers, none lost, duplicated or reordered, 10 rounds",
+            "smp_channels",
+            0,
+            &[
+                "round 10: 4 producers x 25000 messages over 2 channels: 100000 received, 0 out of order, complete true,",
+                "all checks passed",
+            ],
+        )
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: MTTCG,
+        ..case(
+            "smp (MTTCG): 4,000 spawn/join cycles over every core, heap and frames back to baseline, 10 rounds",
+            "smp_spawn_join",
+            0,
+            &["round 10: 4000 spawn/join cycles over 4 cores: 0 wrong, heap and frames at baseline true,", "all checks passed"],
+        )
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: MTTCG,
+        ..case(
+            "smp (MTTCG): isolated tasks fault on every core while a watchdog on each counts, 10 rounds",
+            "smp_faults",
+            0,
+            &["round 10: 5 faults on each of 4 cores: 0 wrong, watchdogs stalled 0, frames freed true,", "all checks passed"],
+        )
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: MTTCG,
+        ..case(
+            "smp (MTTCG): ASIDs roll over on every core while the others run isolated tasks, 10 times",
+            "asid_rollover_cores",
+            0,
+            &["10/10: 4 cores: 400 short tasks, 0 wrong; long-lived failed: 0;", "asid rollover on every core ok"],
+        )
+    },
 ];
 
 struct Outcome {

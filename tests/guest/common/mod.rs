@@ -40,3 +40,26 @@ pub fn recurse(depth: u64) -> u64 {
     // Use the frame after the call, so the recursion cannot become a loop.
     core::hint::black_box(&buf)[(depth % 64) as usize] + deeper
 }
+
+/// The cores a test of several cores needs (issue 12): every core that
+/// started must run tasks (`task::cpus_online()` equals the cores up), and
+/// there must be at least `min` of them. Prints how many there are; if that
+/// is not so, says why and ends the test with exit status 1. Returns the
+/// number of cores online.
+pub fn require_cores(min: usize) -> usize {
+    let online = ilusion::task::cpus_online();
+    let up = ilusion::percpu::up_count();
+    ilusion::println!("cores: {online} online (running tasks) of {up} up");
+    let ok = online == up && online >= min;
+    check(
+        ok,
+        "cores_online",
+        format_args!(
+            "{online} core(s) online of {up} up: this test needs every core that started to run tasks, and at least {min}"
+        ),
+    );
+    if !ok {
+        finish();
+    }
+    online
+}
