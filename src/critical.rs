@@ -239,7 +239,9 @@ pub fn kernel_lock_depth(_: &CriticalSection) -> u32 {
 /// open, which it will close.
 #[inline]
 pub unsafe fn resume_kernel_lock(depth: u32) {
-    debug_assert!(!KERNEL_LOCK_IN_USE.load(Ordering::Relaxed) || KERNEL_LOCK.holder.load(Ordering::Relaxed) == holder_id());
+    debug_assert!(
+        !KERNEL_LOCK_IN_USE.load(Ordering::Relaxed) || KERNEL_LOCK.holder.load(Ordering::Relaxed) == holder_id()
+    );
     KERNEL_LOCK.depth.store(depth, Ordering::Relaxed);
 }
 

@@ -68,6 +68,7 @@ fn main() {
             .map(|(channel, rx)| {
                 Builder::new()
                     .name("consumer")
+                    .cpus(ilusion::percpu::ALL_CPUS)
                     .priority(Priority::Preemptive(10))
                     .spawn(move || consume(channel as u32, rx))
                     .expect("spawn consumer")

@@ -46,6 +46,7 @@ fn main() {
     let p = ping.clone();
     let pinger = Builder::new()
         .name("pinger")
+        .cpus(ilusion::percpu::ALL_CPUS)
         .spawn(move || {
             for _ in 0..SAMPLES / 4 {
                 time::sleep(Duration::from_micros(100));
@@ -110,6 +111,7 @@ fn spawn_disturber(stop: Arc<AtomicBool>) -> task::JoinHandle<u64> {
     let cores = AtomicU64::new(0);
     Builder::new()
         .name("disturber")
+        .cpus(ilusion::percpu::ALL_CPUS)
         .priority(Priority::Preemptive(5))
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {

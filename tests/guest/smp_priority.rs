@@ -79,6 +79,7 @@ fn spin_round(cores: usize) -> (Vec<u64>, Vec<u64>) {
     let s = spinners.clone();
     Builder::new()
         .name("coordinator")
+        .cpus(ilusion::percpu::ALL_CPUS)
         .priority(Priority::Preemptive(COORDINATOR))
         .spawn(move || {
             // Most urgent first: each is the most urgent ready task when spawned.
@@ -89,6 +90,7 @@ fn spin_round(cores: usize) -> (Vec<u64>, Vec<u64>) {
                     let (spinner, stop) = (spinner.clone(), stop.clone());
                     Builder::new()
                         .name("spinner")
+                        .cpus(ilusion::percpu::ALL_CPUS)
                         .priority(Priority::Preemptive(COORDINATOR + 1 + i as u8))
                         .spawn(move || spin(&spinner, &stop))
                         .expect("spawn spinner")
