@@ -132,11 +132,22 @@ pub fn use_kernel_lock() {
 }
 
 impl KernelLock {
-    #[inline]
+    #[inline(always)]
     fn enter(&self) {
-        if !KERNEL_LOCK_IN_USE.load(Ordering::Relaxed) {
-            return;
+        if KERNEL_LOCK_IN_USE.load(Ordering::Relaxed) {
+            self.take();
         }
+    }
+
+    #[inline(always)]
+    fn exit(&self) {
+        if KERNEL_LOCK_IN_USE.load(Ordering::Relaxed) {
+            self.give_back();
+        }
+    }
+
+    #[inline(never)]
+    fn take(&self) {
         let me = holder_id();
         // Only this core ever stores its own number here: if it reads it,
         // it holds the lock.
@@ -155,11 +166,8 @@ impl KernelLock {
         self.depth.store(1, Ordering::Relaxed);
     }
 
-    #[inline]
-    fn exit(&self) {
-        if !KERNEL_LOCK_IN_USE.load(Ordering::Relaxed) {
-            return;
-        }
+    #[inline(never)]
+    fn give_back(&self) {
         let depth = self.depth.load(Ordering::Relaxed) - 1;
         self.depth.store(depth, Ordering::Relaxed);
         if depth == 0 {
@@ -200,7 +208,7 @@ pub struct CriticalSection {
 impl CriticalSection {
     /// Masks interrupts, then takes the kernel lock (or opens one more
     /// level of it, if this core holds it already).
-    #[inline]
+    #[inline(always)]
     pub fn new() -> Self {
         let were_enabled = masking::disable_interrupts();
         KERNEL_LOCK.enter();
@@ -215,7 +223,7 @@ impl Default for CriticalSection {
 }
 
 impl Drop for CriticalSection {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         KERNEL_LOCK.exit();
         masking::restore_interrupts(self.were_enabled);

@@ -97,6 +97,10 @@ impl<A: Adapter> RunQueues<A> {
     /// its turn) or the back. `allowed` are the cores it may run on,
     /// `online` the cores running tasks, `here` the calling core, `last`
     /// the core it ran on last (preferred among equals: its caches are warm).
+    /// With `ask` false (the running task going back: it yields, is
+    /// preempted or its slice is over) no core is asked: the caller is about
+    /// to pick, and then [`RunQueues::ask_for_shared`] offers what is left to
+    /// the other cores.
     ///
     /// # Safety
     /// As for [`ReadyQueue::push_back`].
@@ -111,9 +115,10 @@ impl<A: Adapter> RunQueues<A> {
         here: usize,
         last: usize,
         front: bool,
+        ask: bool,
     ) -> Placement {
         let allowed = allowed & online;
-        let (queue, ask) = if allowed == online {
+        let (queue, number) = if allowed == online {
             (&mut self.shared, SHARED)
         } else {
             let cpu = self.least_urgent_core(allowed, last, |_| true).unwrap_or(here);
@@ -127,8 +132,11 @@ impl<A: Adapter> RunQueues<A> {
                 queue.push_back(level, item)
             }
         }
-        let candidates = if ask == SHARED { allowed } else { 1 << ask };
-        Placement { queue: ask, ask: self.ask_a_core(candidates, level, here) }
+        if !ask {
+            return Placement { queue: number, ask: None };
+        }
+        let candidates = if number == SHARED { allowed } else { 1 << number };
+        Placement { queue: number, ask: self.ask_a_core(candidates, level, here) }
     }
 
     /// Takes `item`, queued at `level`, off the queue [`RunQueues::enqueue`] put it in.
@@ -180,8 +188,12 @@ impl<A: Adapter> RunQueues<A> {
     /// more urgent than what another online core runs, asks that core.
     #[inline]
     pub fn ask_for_shared(&mut self, online: CpuMask, here: usize) -> Option<usize> {
+        let others = online & !(1 << here);
+        if others == 0 {
+            return None; // one core: nobody to ask
+        }
         let level = self.shared.most_urgent_level()?;
-        self.ask_a_core(online & !(1 << here), level, here)
+        self.ask_a_core(others, level, here)
     }
 
     /// Among `candidates`, the core running the least urgent preemptible
@@ -189,7 +201,14 @@ impl<A: Adapter> RunQueues<A> {
     /// `level`). Among equals, `here` (no interrupt needed), else the lowest.
     #[inline]
     fn ask_a_core(&mut self, candidates: CpuMask, level: Level, here: usize) -> Option<usize> {
-        let cpu = self.least_urgent_core(candidates, here, |l| preemptible(l) && l > level)?;
+        let eligible = |l: Level| preemptible(l) && l > level;
+        let cpu = if candidates.is_power_of_two() {
+            // One candidate (one core, or a pinned task): no search.
+            let cpu = candidates.trailing_zeros() as usize;
+            (cpu < MAX_CPUS && eligible(self.levels[cpu])).then_some(cpu)?
+        } else {
+            self.least_urgent_core(candidates, here, eligible)?
+        };
         self.levels[cpu] = level;
         Some(cpu)
     }
@@ -243,16 +262,20 @@ mod tests {
     fn a_ready_task_asks_the_core_running_the_least_urgent_task() {
         let mut q = machine([40, 50, 45, IDLE_LEVEL]);
         let n = nodes(&[0, 1, 2, 3, 4]);
-        // SAFETY (all the `enqueue`s below): leaked nodes, each queued once.
-        let p = unsafe { q.enqueue(n[0], 35, FOUR, FOUR, 0, 0, false) };
+        // SAFETY: leaked nodes, each queued once (here and below).
+        let p = unsafe { q.enqueue(n[0], 35, FOUR, FOUR, 0, 0, false, true) };
         assert_eq!(p, Placement { queue: SHARED, ask: Some(3) }, "the idle core first");
-        let p = unsafe { q.enqueue(n[1], 36, FOUR, FOUR, 0, 0, false) };
+        // SAFETY: as above.
+        let p = unsafe { q.enqueue(n[1], 36, FOUR, FOUR, 0, 0, false, true) };
         assert_eq!(p.ask, Some(1), "core 3 is claimed now: the next least urgent");
-        let p = unsafe { q.enqueue(n[2], 37, FOUR, FOUR, 0, 0, false) };
+        // SAFETY: as above.
+        let p = unsafe { q.enqueue(n[2], 37, FOUR, FOUR, 0, 0, false, true) };
         assert_eq!(p.ask, Some(2));
-        let p = unsafe { q.enqueue(n[3], 38, FOUR, FOUR, 0, 0, false) };
+        // SAFETY: as above.
+        let p = unsafe { q.enqueue(n[3], 38, FOUR, FOUR, 0, 0, false, true) };
         assert_eq!(p.ask, Some(0));
-        let p = unsafe { q.enqueue(n[4], 39, FOUR, FOUR, 0, 0, false) };
+        // SAFETY: as above.
+        let p = unsafe { q.enqueue(n[4], 39, FOUR, FOUR, 0, 0, false, true) };
         assert_eq!(p.ask, None, "every core runs (or takes) something more urgent");
         // The asked cores take the four most urgent; the fifth waits.
         let mut taken: Vec<_> = (0..4).map(|cpu| q.pick(cpu).unwrap()).collect();
@@ -268,10 +291,10 @@ mod tests {
         let mut q = machine([5, 20, 40, 40]); // cores 0 and 1 run cooperative tasks
         let n = nodes(&[0, 1]);
         // SAFETY: leaked nodes, each queued once.
-        let p = unsafe { q.enqueue(n[0], 3, FOUR, FOUR, 0, 0, false) };
+        let p = unsafe { q.enqueue(n[0], 3, FOUR, FOUR, 0, 0, false, true) };
         assert_eq!(p.ask, Some(2), "a preemptive core, though cores 0 and 1 are less urgent than 3");
         // SAFETY: as above.
-        let p = unsafe { q.enqueue(n[1], 40, FOUR, FOUR, 3, 3, false) };
+        let p = unsafe { q.enqueue(n[1], 40, FOUR, FOUR, 3, 3, false, true) };
         assert_eq!(p.ask, None, "an equal does not preempt");
     }
 
@@ -280,14 +303,14 @@ mod tests {
         let mut q = machine([IDLE_LEVEL, 40, 45, 50]);
         let n = nodes(&[0, 1]);
         // SAFETY: leaked nodes, each queued once.
-        let p = unsafe { q.enqueue(n[0], 45, 1 << 1, FOUR, 0, 0, false) };
+        let p = unsafe { q.enqueue(n[0], 45, 1 << 1, FOUR, 0, 0, false, true) };
         assert_eq!(p, Placement { queue: 1, ask: None }, "core 1 runs something more urgent");
         assert_eq!(q.pick(0), None, "core 0 may not run it");
         assert!(!q.has_any_for(2));
         assert_eq!(q.pick(1), Some(n[0]));
         // Two allowed cores: the one running the least urgent task.
         // SAFETY: as above.
-        let p = unsafe { q.enqueue(n[1], 35, 0b1100, FOUR, 0, 0, false) };
+        let p = unsafe { q.enqueue(n[1], 35, 0b1100, FOUR, 0, 0, false, true) };
         assert_eq!(p, Placement { queue: 3, ask: Some(3) });
     }
 
@@ -297,12 +320,12 @@ mod tests {
         let n = nodes(&[0, 1, 2, 3]);
         // SAFETY: leaked nodes, each queued once (and again only after `pick`).
         unsafe {
-            q.enqueue(n[0], 40, FOUR, FOUR, 0, 0, false);
-            q.enqueue(n[1], 40, 1, FOUR, 0, 0, false);
+            q.enqueue(n[0], 40, FOUR, FOUR, 0, 0, false, true);
+            q.enqueue(n[1], 40, 1, FOUR, 0, 0, false, true);
         }
         let first = q.pick(0).unwrap();
         // SAFETY: `first` was just taken off; it goes back where it was.
-        unsafe { q.enqueue(first, 40, if first == n[0] { FOUR } else { 1 }, FOUR, 0, 0, false) };
+        unsafe { q.enqueue(first, 40, if first == n[0] { FOUR } else { 1 }, FOUR, 0, 0, false, true) };
         let second = q.pick(0).unwrap();
         assert_ne!(first, second, "the other queue's turn");
     }
@@ -313,10 +336,10 @@ mod tests {
         q.set_core_level(0, 40);
         let n = nodes(&[0, 1]);
         // SAFETY: leaked nodes, each queued once.
-        let p = unsafe { q.enqueue(n[0], 30, 0b1, 0b1, 0, 0, false) };
+        let p = unsafe { q.enqueue(n[0], 30, 0b1, 0b1, 0, 0, false, true) };
         assert_eq!(p, Placement { queue: SHARED, ask: Some(0) }, "pinned to the only core = shared");
         // SAFETY: as above.
-        let p = unsafe { q.enqueue(n[1], 30, FOUR, 0b1, 0, 0, true) };
+        let p = unsafe { q.enqueue(n[1], 30, FOUR, 0b1, 0, 0, true, true) };
         assert_eq!(p.ask, None, "core 0 is claimed at 30 already");
         assert_eq!(q.pick(0), Some(n[1]), "in front");
     }
@@ -326,7 +349,7 @@ mod tests {
         let mut q = machine([IDLE_LEVEL, 40, 40, 20]);
         let n = nodes(&[0]);
         // SAFETY: a leaked node, queued once.
-        let p = unsafe { q.enqueue(n[0], 30, FOUR, FOUR, 1, 1, false) };
+        let p = unsafe { q.enqueue(n[0], 30, FOUR, FOUR, 1, 1, false, true) };
         assert_eq!(p.ask, Some(0));
         // Core 0 went on running idle (its level set back), and the task is still queued:
         q.set_core_level(0, IDLE_LEVEL);

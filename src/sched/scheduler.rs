@@ -172,7 +172,7 @@ fn ask(cpu: Option<usize>) {
 /// `task` is alive and on no queue.
 pub(crate) unsafe fn make_ready(cs: &CriticalSection, task: NonNull<Tcb>) {
     // SAFETY: promised by our caller.
-    unsafe { enqueue(cs, task, false) };
+    unsafe { enqueue(cs, task, false, true) };
 }
 
 /// Puts `task` in a ready queue (in front: it was preempted and keeps its
@@ -181,14 +181,16 @@ pub(crate) unsafe fn make_ready(cs: &CriticalSection, task: NonNull<Tcb>) {
 /// # Safety
 /// `task` is alive and on no queue.
 #[inline]
-unsafe fn enqueue(cs: &CriticalSection, task: NonNull<Tcb>, front: bool) {
+unsafe fn enqueue(cs: &CriticalSection, task: NonNull<Tcb>, front: bool, ask_a_core: bool) {
     // SAFETY: promised by our caller.
     let t = unsafe { task.as_ref() };
     t.state.set(State::Ready);
     let (level, here) = (t.level.get(), percpu::cpu_index());
     let placement = SCHED.with(cs, |s| {
         // SAFETY: `task` is alive and unqueued (our caller's promise).
-        unsafe { s.queues.enqueue(task, level, t.cpus, percpu::online_mask(), here, t.cpu.get() as usize, front) }
+        unsafe {
+            s.queues.enqueue(task, level, t.cpus, percpu::online_mask(), here, t.cpu.get() as usize, front, ask_a_core)
+        }
     });
     t.ready_in.set(placement.queue);
     ask(placement.ask);
@@ -206,8 +208,9 @@ fn requeue_current(cs: &CriticalSection, in_front: bool) {
     if in_front {
         timer::pause_slice(cs, t);
     }
-    // SAFETY: the running task (alive) is on no queue.
-    unsafe { enqueue(cs, cur, in_front) };
+    // SAFETY: the running task (alive) is on no queue. No core is asked:
+    // `schedule_away` picks next, then offers what is left to the others.
+    unsafe { enqueue(cs, cur, in_front, false) };
 }
 
 /// Lets an equally or more urgent ready task run.
@@ -426,7 +429,7 @@ pub(crate) unsafe fn set_level(masked: &CriticalSection, task: NonNull<Tcb>, lev
             SCHED.with(masked, |s| unsafe { s.queues.remove(queue, old, task) });
             t.level.set(level);
             // SAFETY: alive (our caller's promise), and just taken off its queue.
-            unsafe { enqueue(masked, task, false) };
+            unsafe { enqueue(masked, task, false, true) };
         }
         State::Blocked => {
             t.level.set(level);
