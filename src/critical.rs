@@ -281,7 +281,7 @@ impl<T> KernelCell<T> {
 
     /// Runs `f` on the contents. `f` must not call `with` on the same cell,
     /// nor switch tasks.
-    #[inline]
+    #[inline(always)]
     pub fn with<R>(&self, _cs: &CriticalSection, f: impl FnOnce(&mut T) -> R) -> R {
         // SAFETY: the kernel lock is held (the token) and `f` neither nests
         // nor switches: this borrow is unique.

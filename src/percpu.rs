@@ -36,8 +36,12 @@ static ONLINE: AtomicU64 = AtomicU64::new(1);
 /// This core's number (0 for the boot core).
 #[inline(always)]
 pub fn cpu_index() -> usize {
+    // Only cores 0..MAX_CPUS are ever started (`cores.rs` leaves the others
+    // parked), so the mask changes no answer; it tells the compiler the
+    // index is in range, and indexing a per-core array checks nothing more.
+    const _: () = assert!(MAX_CPUS.is_power_of_two());
     #[cfg(target_os = "none")]
-    return crate::arch::cpu::core_index();
+    return crate::arch::cpu::core_index() & (MAX_CPUS - 1);
     #[cfg(not(target_os = "none"))]
     0
 }

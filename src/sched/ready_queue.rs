@@ -51,6 +51,7 @@ impl<A: Adapter> ReadyQueue<A> {
     ///
     /// # Safety
     /// As for [`List::push_back`].
+    #[inline]
     pub unsafe fn push_front(&mut self, level: Level, item: NonNull<A::Item>) {
         // SAFETY: forwarded from our caller.
         unsafe { self.levels[level as usize].push_front(item) };

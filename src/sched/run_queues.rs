@@ -57,13 +57,18 @@ pub struct Placement {
     pub ask: Option<usize>,
 }
 
+// In this order (`repr(C)`): the small fields every switch touches first,
+// where an instruction reaches them from the start of the structure.
+#[repr(C)]
 pub struct RunQueues<A: Adapter> {
-    shared: ReadyQueue<A>,
-    own: [ReadyQueue<A>; MAX_CPUS],
+    /// The cores that take tasks (bit `n`: core `n`).
+    online: CpuMask,
     /// What each core runs (or has been asked to take), as a level.
     levels: [Level; MAX_CPUS],
     /// On a tie between the shared queue and a core's own, the shared one goes first.
     tie_to_shared: [bool; MAX_CPUS],
+    shared: ReadyQueue<A>,
+    own: [ReadyQueue<A>; MAX_CPUS],
 }
 
 /// Can a task become ready and take a core running at `level`?
@@ -79,7 +84,14 @@ impl<A: Adapter> RunQueues<A> {
             own: [const { ReadyQueue::new() }; MAX_CPUS],
             levels: [IDLE_LEVEL; MAX_CPUS],
             tie_to_shared: [false; MAX_CPUS],
+            online: 0,
         }
+    }
+
+    /// Core `cpu` takes tasks from now on; it runs its idle task.
+    pub fn bring_online(&mut self, cpu: usize) {
+        self.online |= 1 << cpu;
+        self.levels[cpu] = IDLE_LEVEL;
     }
 
     /// Records that core `cpu` now runs a task at `level` (idle: `IDLE_LEVEL`).
@@ -94,34 +106,31 @@ impl<A: Adapter> RunQueues<A> {
     }
 
     /// Queues `item` at `level`, at the front (it was preempted and keeps
-    /// its turn) or the back. `allowed` are the cores it may run on,
-    /// `online` the cores running tasks, `here` the calling core, `last`
-    /// the core it ran on last (preferred among equals: its caches are warm).
-    /// With `ask` false (the running task going back: it yields, is
-    /// preempted or its slice is over) no core is asked: the caller is about
-    /// to pick, and then [`RunQueues::ask_for_shared`] offers what is left to
-    /// the other cores.
+    /// its turn) or the back, and returns the queue's number ([`SHARED`] or
+    /// a core's). `allowed` are the cores it may run on, `here` the calling
+    /// core, `last` the core it ran on
+    /// last (preferred among equals: its caches are warm). No core is asked:
+    /// this is for the running task going back (it yields, is preempted or
+    /// its slice is over), whose core is about to pick; then
+    /// [`RunQueues::ask_for_shared`] offers what is left to the other cores.
     ///
     /// # Safety
     /// As for [`ReadyQueue::push_back`].
-    #[inline]
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn enqueue(
+    pub unsafe fn put_back(
         &mut self,
         item: NonNull<A::Item>,
         level: Level,
         allowed: CpuMask,
-        online: CpuMask,
         here: usize,
         last: usize,
         front: bool,
-        ask: bool,
-    ) -> Placement {
-        let allowed = allowed & online;
-        let (queue, number) = if allowed == online {
+    ) -> u8 {
+        let (queue, number) = if allowed & self.online == self.online {
             (&mut self.shared, SHARED)
         } else {
-            let cpu = self.least_urgent_core(allowed, last, |_| true).unwrap_or(here);
+            let cpu = self.core_to_wait_for(allowed & self.online, here, last);
             (&mut self.own[cpu], cpu as u8)
         };
         // SAFETY: forwarded from our caller.
@@ -132,10 +141,28 @@ impl<A: Adapter> RunQueues<A> {
                 queue.push_back(level, item)
             }
         }
-        if !ask {
-            return Placement { queue: number, ask: None };
-        }
-        let candidates = if number == SHARED { allowed } else { 1 << number };
+        number
+    }
+
+    /// Queues `item` as [`RunQueues::put_back`] does, for a task that
+    /// becomes ready (woken, new, or moved by a change of level), and finds
+    /// the core that should run it: the one to ask to reschedule, if any.
+    ///
+    /// # Safety
+    /// As for [`ReadyQueue::push_back`].
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn enqueue(
+        &mut self,
+        item: NonNull<A::Item>,
+        level: Level,
+        allowed: CpuMask,
+        here: usize,
+        last: usize,
+        front: bool,
+    ) -> Placement {
+        // SAFETY: forwarded from our caller.
+        let number = unsafe { self.put_back(item, level, allowed, here, last, front) };
+        let candidates = if number == SHARED { self.online } else { 1 << number };
         Placement { queue: number, ask: self.ask_a_core(candidates, level, here) }
     }
 
@@ -164,6 +191,10 @@ impl<A: Adapter> RunQueues<A> {
     /// Takes the most urgent task core `cpu` may run off its queue, if any.
     #[inline]
     pub fn pick(&mut self, cpu: usize) -> Option<NonNull<A::Item>> {
+        if self.own[cpu].is_empty() {
+            // The common case (always, on one core): nothing restricted waits for this core.
+            return self.shared.pop_most_urgent();
+        }
         let shared = self.shared.most_urgent_level();
         let own = self.own[cpu].most_urgent_level();
         let take_shared = match (shared, own) {
@@ -187,8 +218,8 @@ impl<A: Adapter> RunQueues<A> {
     /// After core `here` took a task: if the shared queue still holds one
     /// more urgent than what another online core runs, asks that core.
     #[inline]
-    pub fn ask_for_shared(&mut self, online: CpuMask, here: usize) -> Option<usize> {
-        let others = online & !(1 << here);
+    pub fn ask_for_shared(&mut self, here: usize) -> Option<usize> {
+        let others = self.online & !(1 << here);
         if others == 0 {
             return None; // one core: nobody to ask
         }
@@ -211,6 +242,14 @@ impl<A: Adapter> RunQueues<A> {
         };
         self.levels[cpu] = level;
         Some(cpu)
+    }
+
+    /// The core whose own queue a task restricted to `allowed` (online
+    /// cores) waits in: the one running the least urgent task, `last` among
+    /// equals. Out of line: the path of the shared queue stays short.
+    #[inline(never)]
+    fn core_to_wait_for(&self, allowed: CpuMask, here: usize, last: usize) -> usize {
+        self.least_urgent_core(allowed, last, |_| true).unwrap_or(here)
     }
 
     /// Among `candidates` whose level passes `eligible`, the one running the
@@ -253,6 +292,7 @@ mod tests {
     fn machine(levels: [Level; 4]) -> RunQueues<ByLinks> {
         let mut q = RunQueues::new();
         for (cpu, level) in levels.into_iter().enumerate() {
+            q.bring_online(cpu);
             q.set_core_level(cpu, level);
         }
         q
@@ -263,19 +303,19 @@ mod tests {
         let mut q = machine([40, 50, 45, IDLE_LEVEL]);
         let n = nodes(&[0, 1, 2, 3, 4]);
         // SAFETY: leaked nodes, each queued once (here and below).
-        let p = unsafe { q.enqueue(n[0], 35, FOUR, FOUR, 0, 0, false, true) };
+        let p = unsafe { q.enqueue(n[0], 35, FOUR, 0, 0, false) };
         assert_eq!(p, Placement { queue: SHARED, ask: Some(3) }, "the idle core first");
         // SAFETY: as above.
-        let p = unsafe { q.enqueue(n[1], 36, FOUR, FOUR, 0, 0, false, true) };
+        let p = unsafe { q.enqueue(n[1], 36, FOUR, 0, 0, false) };
         assert_eq!(p.ask, Some(1), "core 3 is claimed now: the next least urgent");
         // SAFETY: as above.
-        let p = unsafe { q.enqueue(n[2], 37, FOUR, FOUR, 0, 0, false, true) };
+        let p = unsafe { q.enqueue(n[2], 37, FOUR, 0, 0, false) };
         assert_eq!(p.ask, Some(2));
         // SAFETY: as above.
-        let p = unsafe { q.enqueue(n[3], 38, FOUR, FOUR, 0, 0, false, true) };
+        let p = unsafe { q.enqueue(n[3], 38, FOUR, 0, 0, false) };
         assert_eq!(p.ask, Some(0));
         // SAFETY: as above.
-        let p = unsafe { q.enqueue(n[4], 39, FOUR, FOUR, 0, 0, false, true) };
+        let p = unsafe { q.enqueue(n[4], 39, FOUR, 0, 0, false) };
         assert_eq!(p.ask, None, "every core runs (or takes) something more urgent");
         // The asked cores take the four most urgent; the fifth waits.
         let mut taken: Vec<_> = (0..4).map(|cpu| q.pick(cpu).unwrap()).collect();
@@ -291,10 +331,10 @@ mod tests {
         let mut q = machine([5, 20, 40, 40]); // cores 0 and 1 run cooperative tasks
         let n = nodes(&[0, 1]);
         // SAFETY: leaked nodes, each queued once.
-        let p = unsafe { q.enqueue(n[0], 3, FOUR, FOUR, 0, 0, false, true) };
+        let p = unsafe { q.enqueue(n[0], 3, FOUR, 0, 0, false) };
         assert_eq!(p.ask, Some(2), "a preemptive core, though cores 0 and 1 are less urgent than 3");
         // SAFETY: as above.
-        let p = unsafe { q.enqueue(n[1], 40, FOUR, FOUR, 3, 3, false, true) };
+        let p = unsafe { q.enqueue(n[1], 40, FOUR, 3, 3, false) };
         assert_eq!(p.ask, None, "an equal does not preempt");
     }
 
@@ -303,14 +343,14 @@ mod tests {
         let mut q = machine([IDLE_LEVEL, 40, 45, 50]);
         let n = nodes(&[0, 1]);
         // SAFETY: leaked nodes, each queued once.
-        let p = unsafe { q.enqueue(n[0], 45, 1 << 1, FOUR, 0, 0, false, true) };
+        let p = unsafe { q.enqueue(n[0], 45, 1 << 1, 0, 0, false) };
         assert_eq!(p, Placement { queue: 1, ask: None }, "core 1 runs something more urgent");
         assert_eq!(q.pick(0), None, "core 0 may not run it");
         assert!(!q.has_any_for(2));
         assert_eq!(q.pick(1), Some(n[0]));
         // Two allowed cores: the one running the least urgent task.
         // SAFETY: as above.
-        let p = unsafe { q.enqueue(n[1], 35, 0b1100, FOUR, 0, 0, false, true) };
+        let p = unsafe { q.enqueue(n[1], 35, 0b1100, 0, 0, false) };
         assert_eq!(p, Placement { queue: 3, ask: Some(3) });
     }
 
@@ -320,12 +360,12 @@ mod tests {
         let n = nodes(&[0, 1, 2, 3]);
         // SAFETY: leaked nodes, each queued once (and again only after `pick`).
         unsafe {
-            q.enqueue(n[0], 40, FOUR, FOUR, 0, 0, false, true);
-            q.enqueue(n[1], 40, 1, FOUR, 0, 0, false, true);
+            q.enqueue(n[0], 40, FOUR, 0, 0, false);
+            q.enqueue(n[1], 40, 1, 0, 0, false);
         }
         let first = q.pick(0).unwrap();
         // SAFETY: `first` was just taken off; it goes back where it was.
-        unsafe { q.enqueue(first, 40, if first == n[0] { FOUR } else { 1 }, FOUR, 0, 0, false, true) };
+        unsafe { q.enqueue(first, 40, if first == n[0] { FOUR } else { 1 }, 0, 0, false) };
         let second = q.pick(0).unwrap();
         assert_ne!(first, second, "the other queue's turn");
     }
@@ -333,13 +373,14 @@ mod tests {
     #[test]
     fn one_core_online_is_the_one_core_scheduler() {
         let mut q = RunQueues::<ByLinks>::new();
+        q.bring_online(0);
         q.set_core_level(0, 40);
         let n = nodes(&[0, 1]);
         // SAFETY: leaked nodes, each queued once.
-        let p = unsafe { q.enqueue(n[0], 30, 0b1, 0b1, 0, 0, false, true) };
+        let p = unsafe { q.enqueue(n[0], 30, 0b1, 0, 0, false) };
         assert_eq!(p, Placement { queue: SHARED, ask: Some(0) }, "pinned to the only core = shared");
         // SAFETY: as above.
-        let p = unsafe { q.enqueue(n[1], 30, FOUR, 0b1, 0, 0, true, true) };
+        let p = unsafe { q.enqueue(n[1], 30, FOUR, 0, 0, true) };
         assert_eq!(p.ask, None, "core 0 is claimed at 30 already");
         assert_eq!(q.pick(0), Some(n[1]), "in front");
     }
@@ -349,12 +390,12 @@ mod tests {
         let mut q = machine([IDLE_LEVEL, 40, 40, 20]);
         let n = nodes(&[0]);
         // SAFETY: a leaked node, queued once.
-        let p = unsafe { q.enqueue(n[0], 30, FOUR, FOUR, 1, 1, false, true) };
+        let p = unsafe { q.enqueue(n[0], 30, FOUR, 1, 1, false) };
         assert_eq!(p.ask, Some(0));
         // Core 0 went on running idle (its level set back), and the task is still queued:
         q.set_core_level(0, IDLE_LEVEL);
-        assert_eq!(q.ask_for_shared(FOUR, 1), Some(0));
-        assert_eq!(q.ask_for_shared(FOUR, 1), Some(2), "core 0 is claimed again: the next");
-        assert_eq!(q.ask_for_shared(FOUR, 1), None, "core 3 runs something more urgent; 1 is the caller");
+        assert_eq!(q.ask_for_shared(1), Some(0));
+        assert_eq!(q.ask_for_shared(1), Some(2), "core 0 is claimed again: the next");
+        assert_eq!(q.ask_for_shared(1), None, "core 3 runs something more urgent; 1 is the caller");
     }
 }

@@ -43,11 +43,33 @@ use alloc::boxed::Box;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, Ordering};
 
+// `repr(C)`, in this order: the small fields first (see `RunQueues`).
+#[repr(C)]
 struct Scheduler {
-    queues: RunQueues<QueueLinks>,
     idle: [Option<NonNull<Tcb>>; MAX_CPUS],
     /// The running task's slice is over (per core).
     slice_expired: [bool; MAX_CPUS],
+    queues: RunQueues<QueueLinks>,
+}
+
+impl Scheduler {
+    /// Puts the running task `me` back in a ready queue: in front when a
+    /// more urgent task preempts it (it keeps its turn), at the back when
+    /// its slice is over or it yields. No core is asked: the caller is about
+    /// to `schedule_away`, which picks next, then offers what is left to the
+    /// others. A method, not a function taking the `KernelCell`, so that it
+    /// inlines into each caller's one closure (the path of every yield).
+    ///
+    /// # Safety
+    /// `me` is the running task, and not this core's idle task.
+    #[inline(always)]
+    unsafe fn put_back(&mut self, me: &Tcb, in_front: bool) {
+        me.state.set(State::Ready);
+        let (level, here) = (me.level.get(), me.core());
+        // SAFETY: the running task is alive and on no queue.
+        let queue = unsafe { self.queues.put_back(NonNull::from(me), level, me.cpus, here, here, in_front) };
+        me.ready_in.set(queue);
+    }
 }
 
 static SCHED: KernelCell<Scheduler> =
@@ -124,7 +146,7 @@ pub(crate) fn become_idle(cpu: usize, kernel_stack_top: u64) {
     let cs = CriticalSection::new();
     SCHED.with(&cs, |s| {
         s.idle[cpu] = Some(idle);
-        s.queues.set_core_level(cpu, IDLE_LEVEL);
+        s.queues.bring_online(cpu);
     });
     context::set_current_task_pointer(idle.as_ptr() as *mut u8);
     percpu::mark_online(cpu);
@@ -172,54 +194,43 @@ fn ask(cpu: Option<usize>) {
 /// `task` is alive and on no queue.
 pub(crate) unsafe fn make_ready(cs: &CriticalSection, task: NonNull<Tcb>) {
     // SAFETY: promised by our caller.
-    unsafe { enqueue(cs, task, false, true) };
-}
-
-/// Puts `task` in a ready queue (in front: it was preempted and keeps its
-/// turn) and asks a core for it.
-///
-/// # Safety
-/// `task` is alive and on no queue.
-#[inline]
-unsafe fn enqueue(cs: &CriticalSection, task: NonNull<Tcb>, front: bool, ask_a_core: bool) {
-    // SAFETY: promised by our caller.
     let t = unsafe { task.as_ref() };
     t.state.set(State::Ready);
-    let (level, here) = (t.level.get(), percpu::cpu_index());
-    let placement = SCHED.with(cs, |s| {
-        // SAFETY: `task` is alive and unqueued (our caller's promise).
-        unsafe {
-            s.queues.enqueue(task, level, t.cpus, percpu::online_mask(), here, t.cpu.get() as usize, front, ask_a_core)
-        }
-    });
+    let (level, here, last) = (t.level.get(), percpu::cpu_index(), t.core());
+    // SAFETY: `task` is alive and unqueued (our caller's promise).
+    let placement = SCHED.with(cs, |s| unsafe { s.queues.enqueue(task, level, t.cpus, here, last, false) });
     t.ready_in.set(placement.queue);
     ask(placement.ask);
 }
 
-/// Puts the running task back in a ready queue: in front when a more urgent
-/// task preempts it (it keeps its turn, and what is left of its slice), at
-/// the back when its slice is over or it yields. The idle task is never queued.
+/// Puts the running task back in a ready queue, unless it is this core's
+/// idle task (never queued). A task preempted by a more urgent one keeps
+/// what is left of its slice.
 fn requeue_current(cs: &CriticalSection, in_front: bool) {
     let t = running(cs);
-    let cur = NonNull::from(t);
-    if SCHED.with(cs, |s| s.idle[percpu::cpu_index()] == Some(cur)) {
+    if SCHED.with(cs, |s| s.idle[t.core()] == Some(NonNull::from(t))) {
         return;
     }
     if in_front {
-        timer::pause_slice(cs, t);
+        timer::pause_slice(cs, t.core(), t);
     }
-    // SAFETY: the running task (alive) is on no queue. No core is asked:
-    // `schedule_away` picks next, then offers what is left to the others.
-    unsafe { enqueue(cs, cur, in_front, false) };
+    // SAFETY: the running task, not idle.
+    SCHED.with(cs, |s| unsafe { s.put_back(t, in_front) });
 }
 
 /// Lets an equally or more urgent ready task run.
 pub fn yield_now() {
     let cs = CriticalSection::new();
     let me = running(&cs);
-    let level = me.level.get();
-    if SCHED.with(&cs, |s| s.queues.has_ready_for(percpu::cpu_index(), level)) {
-        requeue_current(&cs, false);
+    let others_ready = SCHED.with(&cs, |s| {
+        let ready = s.queues.has_ready_for(me.core(), me.level.get());
+        if ready {
+            // SAFETY: the running task; not idle, which never yields.
+            unsafe { s.put_back(me, false) };
+        }
+        ready
+    });
+    if others_ready {
         schedule_away(&cs);
     }
 }
@@ -304,12 +315,12 @@ pub(crate) fn schedule_away(cs: &CriticalSection) {
     critical::assert_no_spin_lock_held("a context switch");
     let me = running(cs);
     let cur = NonNull::from(me);
-    let cpu = percpu::cpu_index();
+    let cpu = me.core();
     let (next, also_ask) = SCHED.with(cs, |s| {
         let next = s.queues.pick(cpu).or(s.idle[cpu]).expect("no idle task");
         // SAFETY: a queued task (or idle) is alive.
         s.queues.set_core_level(cpu, unsafe { next.as_ref() }.level.get());
-        (next, s.queues.ask_for_shared(percpu::online_mask(), cpu))
+        (next, s.queues.ask_for_shared(cpu))
     });
     ask(also_ask);
     if next == cur {
@@ -320,7 +331,7 @@ pub(crate) fn schedule_away(cs: &CriticalSection) {
     let n = unsafe { next.as_ref() };
     n.state.set(State::Running);
     n.cpu.set(cpu as u8);
-    timer::start_slice(cs, n);
+    timer::start_slice(cs, cpu, n);
     switch_lower_half(cs, me, n);
     context::set_current_task_pointer(next.as_ptr() as *mut u8);
     let depth = critical::kernel_lock_depth(cs);
@@ -429,7 +440,7 @@ pub(crate) unsafe fn set_level(masked: &CriticalSection, task: NonNull<Tcb>, lev
             SCHED.with(masked, |s| unsafe { s.queues.remove(queue, old, task) });
             t.level.set(level);
             // SAFETY: alive (our caller's promise), and just taken off its queue.
-            unsafe { enqueue(masked, task, false, true) };
+            unsafe { make_ready(masked, task) };
         }
         State::Blocked => {
             t.level.set(level);

@@ -191,6 +191,16 @@ impl Tcb {
 }
 
 impl Tcb {
+    /// The core it runs on, or ran on last. For the running task that is
+    /// this core (the switch to it stored it), read with one load where
+    /// `percpu::cpu_index` needs a system register: the scheduler's hot
+    /// paths use this one.
+    #[inline(always)]
+    pub fn core(&self) -> usize {
+        // Only cores 0..MAX_CPUS run tasks; the mask spares per-core arrays their bounds checks.
+        self.cpu.get() as usize & (crate::percpu::MAX_CPUS - 1)
+    }
+
     /// What the task runs (`None` for idle, or once taken).
     #[inline]
     pub fn body(&self) -> Option<&dyn TaskBody> {

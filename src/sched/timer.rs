@@ -90,7 +90,14 @@ mod target {
     /// Nothing waiting: timer off.
     #[inline]
     fn rearm(masked: &CriticalSection) {
-        let next = mine(masked, |t| {
+        rearm_core(masked, percpu::cpu_index());
+    }
+
+    /// [`rearm`], for a caller that knows it runs on core `this_cpu`.
+    #[inline]
+    fn rearm_core(masked: &CriticalSection, this_cpu: usize) {
+        let next = TIMERS.with(masked, |all| {
+            let t = all.of_mut(this_cpu);
             // SAFETY: tasks on the timer list are alive.
             let sleeper = t.sleepers.front().map_or(u64::MAX, |s| unsafe { s.as_ref() }.deadline.get());
             let periodic = if t.period_ticks != 0 { t.next_period } else { u64::MAX };
@@ -103,28 +110,33 @@ mod target {
         }
     }
 
-    /// Starts the slice of `next`, which is about to run: what was left of it
-    /// if a more urgent task preempted it, else a whole one.
+    /// Starts the slice of `next`, which is about to run on core `this_cpu`
+    /// (the caller's): what was left of it if a more urgent task preempted
+    /// it, else a whole one.
     #[inline]
-    pub(crate) fn start_slice(masked: &CriticalSection, next: &Tcb) {
+    pub(crate) fn start_slice(masked: &CriticalSection, this_cpu: usize, next: &Tcb) {
         let level = next.level.get();
         let left = next.slice_left.replace(0);
-        if is_preemptive(level) && level != IDLE_LEVEL {
-            let now = cpu::counter();
-            mine(masked, |t| t.slice_end = now.saturating_add(if left != 0 { left } else { t.slice_ticks }));
-            rearm(masked);
-        } else {
-            mine(masked, |t| t.slice_end = u64::MAX);
+        let sliced = is_preemptive(level) && level != IDLE_LEVEL;
+        TIMERS.with(masked, |all| {
+            let t = all.of_mut(this_cpu);
+            t.slice_end = match sliced {
+                true => cpu::counter().saturating_add(if left != 0 { left } else { t.slice_ticks }),
+                false => u64::MAX,
+            };
+        });
+        if sliced {
+            rearm_core(masked, this_cpu);
         }
     }
 
-    /// The running task `task` is preempted by a more urgent one before its
+    /// The running task `task` (on core `this_cpu`, the caller's) is preempted by a more urgent one before its
     /// slice ended: it keeps what is left (at least one tick) for when it runs
     /// again, so a task woken often cannot give its less urgent peers fresh
     /// slices and starve their equals.
-    pub(crate) fn pause_slice(masked: &CriticalSection, task: &Tcb) {
+    pub(crate) fn pause_slice(masked: &CriticalSection, this_cpu: usize, task: &Tcb) {
         let now = cpu::counter();
-        let end = mine(masked, |t| t.slice_end);
+        let end = TIMERS.with(masked, |all| all.of_mut(this_cpu).slice_end);
         task.slice_left.set(if end == u64::MAX { 0 } else { end.saturating_sub(now).max(1) });
     }
 
