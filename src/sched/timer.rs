@@ -200,28 +200,32 @@ mod target {
     /// for what comes next. (The periodic handler runs outside the critical
     /// section: it is application code.)
     pub(crate) fn interrupt(_: crate::irq::IntId) {
-        let masked = CriticalSection::new();
+        let here = percpu::cpu_index();
+        let mut masked = CriticalSection::new();
         let now = cpu::counter();
-        let handler = mine(&masked, |t| {
+        let handler = TIMERS.with(&masked, |all| {
+            let t = all.of_mut(here);
             let due = t.period_ticks != 0 && t.next_period <= now;
             if due {
                 t.next_period = next_periodic_deadline(t.next_period, t.period_ticks, now);
             }
             t.periodic.filter(|_| due)
         });
-        drop(masked);
         if let Some(handler) = handler {
+            drop(masked);
             handler();
+            masked = CriticalSection::new();
         }
-        let masked = CriticalSection::new();
-        wake_sleepers(&masked, now);
-        rearm(&masked);
+        wake_sleepers(&masked, here, now);
+        rearm_core(&masked, here);
     }
 
-    /// Wakes every task whose deadline has passed; notes an expired slice.
-    fn wake_sleepers(masked: &CriticalSection, now: u64) {
+    /// Wakes every task on core `here`'s list whose deadline has passed;
+    /// notes an expired slice.
+    fn wake_sleepers(masked: &CriticalSection, here: usize, now: u64) {
         loop {
-            let due = mine(masked, |t| {
+            let due = TIMERS.with(masked, |all| {
+                let t = all.of_mut(here);
                 let first = t.sleepers.front()?;
                 // SAFETY: tasks on the timer list are alive.
                 (unsafe { first.as_ref() }.deadline.get() <= now).then(|| t.sleepers.pop_front()).flatten()
@@ -239,7 +243,8 @@ mod target {
                 scheduler::make_ready(masked, task);
             }
         }
-        let slice_over = mine(masked, |t| {
+        let slice_over = TIMERS.with(masked, |all| {
+            let t = all.of_mut(here);
             let over = now >= t.slice_end;
             if over {
                 t.slice_end = now.saturating_add(t.slice_ticks);
