@@ -549,6 +549,39 @@ mod tests {
         assert_eq!(COUNTER.with(&CriticalSection::new(), |c| *c), 80_000);
     }
 
+    /// Holds `lock` until another thread is waiting for it; the waiter's
+    /// spinning must show in the spin count (counted once it gets the lock).
+    fn a_waiter_spins<G>(take: impl Fn() -> G + Sync) {
+        let before = crate::lock_stats::spin_iterations();
+        let waiting = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let held = take();
+            scope.spawn(|| {
+                waiting.store(true, Ordering::Release);
+                drop(take());
+            });
+            while !waiting.load(Ordering::Acquire) {
+                std::thread::yield_now();
+            }
+            // Long enough for the waiter to reach the lock on a busy host.
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            drop(held);
+        });
+        assert!(crate::lock_stats::spin_iterations() > before, "a thread waited for the lock but no spin was counted");
+    }
+
+    #[test]
+    fn a_spin_lock_waiter_is_counted() {
+        let lock = SpinLock::new("counted", ());
+        a_waiter_spins(|| lock.lock());
+    }
+
+    #[test]
+    fn a_kernel_lock_waiter_is_counted() {
+        use_kernel_lock();
+        a_waiter_spins(CriticalSection::new);
+    }
+
     #[test]
     #[should_panic(expected = "critical section opened inside spin lock 'inner'")]
     fn a_critical_section_inside_a_spin_lock_is_named() {
