@@ -1,11 +1,13 @@
 //! Instruction counts of what several cores add (issue 12), on a 4-core
-//! boot (`benches/run` boots `bench_smp_*` images with `-smp 4`), printed as
+//! boot (`benches/run` boots `bench_smp` and `bench_smp_*` images with
+//! `-smp 4`), printed as
 //! `bench NAME VALUE` lines:
 //!
 //! - the locks themselves while every core is online: a `SpinLock` lock +
 //!   unlock, a critical section (interrupts masked and the kernel lock
 //!   taken; on a 1-core boot only masked: `benches/tasks.rs` has both
-//!   figures there), `Mutex` and `Semaphore` without contention;
+//!   figures there), `Mutex`, `Semaphore` and a heap block without
+//!   contention;
 //! - a cross-core wake: a task on core 0 gives a semaphore an urgent task
 //!   pinned to idle core 1 waits on; from `release` to the taker running;
 //! - IPI preemption: the same, but core 2 is busy with a less urgent
@@ -13,16 +15,17 @@
 //! - lock spinning: four tasks, one per core, lock a shared `Mutex`,
 //!   allocate and free a heap block and pass messages round a ring of
 //!   channels; the spin iterations all cores spent waiting for a lock
-//!   (the kernel lock, the heap's, every `SpinLock`), per 1,000 operations.
+//!   (the kernel lock, the heap's, every `SpinLock`), per 1,000 operations,
+//!   and the instructions all cores executed per operation.
 //!
 //! Under QEMU's instruction counting the cores run one after another on
-//! one host thread, each until it waits (`wfi`, a `yield` in a spin loop),
-//! interrupts another core (which ends its turn), or a timer is due; virtual
-//! time counts every core's instructions. So a latency from one core to
-//! another is the instructions either core executes between the two points,
-//! and cores never wait for each other except where a turn ends with a lock
-//! held, which the spin counts show. It is deterministic, like every figure
-//! here; it says nothing about parallel speed-up (BENCHMARKS.md).
+//! one host thread, each until it waits (`wfi`, a `yield` in a spin loop)
+//! or a timer is due (an interrupt it sends another core does not end its
+//! turn); virtual time counts every core's instructions. So a latency from
+//! one core to another is the instructions either core executes between the
+//! two points, and cores never wait for each other except where a turn ends
+//! with a lock held, which the spin counts show. It is deterministic, like
+//! every figure here; it says nothing about parallel speed-up (BENCHMARKS.md).
 
 #![no_std]
 #![no_main]

@@ -77,7 +77,7 @@ pub fn yield_coop(tasks: usize, rounds: u64) -> u64 {
         .unwrap()
 }
 
-/// For the images of a 4-core boot (`bench_smp_*`): stops with a clear
+/// For the images of a 4-core boot (`bench_smp*`): stops with a clear
 /// message unless at least `n` cores run tasks (e.g. QEMU started with
 /// fewer: `benches/run` gives these images `-smp 4`).
 pub fn require_cores(n: usize) {
