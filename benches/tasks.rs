@@ -19,6 +19,7 @@ mod common;
 use alloc::sync::Arc;
 use common::{instructions, per_op, report, yield_coop};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use ilusion::critical::{CriticalSection, SpinLock};
 use ilusion::sync::{mpsc, Mutex, Semaphore};
 use ilusion::task::{self, Builder, Priority};
 use ilusion::time::{self, Duration, Instant};
@@ -51,7 +52,12 @@ fn main() {
     report("semaphore_with_switch", semaphore_with_switch(5_000));
     report("channel_send_recv", channel_send_recv(5_000));
     report("alloc_free_128", alloc_free_128(100_000));
+    // The locks themselves (the same figures on a 4-core boot: `benches/smp.rs`).
+    report("spin_lock_uncontended", per_op(100_000, || drop(core::hint::black_box(&SPIN_LOCK).lock())));
+    report("critical_section_uncontended", per_op(100_000, || drop(core::hint::black_box(CriticalSection::new()))));
 }
+
+static SPIN_LOCK: SpinLock<u32> = SpinLock::new("bench", 0);
 
 static MUTEX: Mutex<u32> = Mutex::new(0);
 

@@ -28,6 +28,13 @@
 //! still being saved. [`kernel_lock_depth`] and [`resume_kernel_lock`] are
 //! the switch's side of that.
 //!
+//! Both kinds of lock wait the same way when another core holds them:
+//! reading the lock word (no writes, so the holder's cache line stays put)
+//! with a `YIELD` hint, which also lets an emulator running the cores in
+//! turns on one host thread run the holder; and only there, in the slow
+//! path, they count the iterations for `lock_stats` (how long cores wait,
+//! for the benchmarks).
+//!
 //! A [`SpinLock`] masks interrupts while it is held, so an interrupt
 //! handler that takes the same lock never spins on a holder it interrupted,
 //! and a holder is never preempted (which would make a more urgent task
@@ -159,9 +166,12 @@ impl KernelLock {
         checks::entering_kernel_lock();
         // Acquire: what the previous holder wrote is seen here.
         while self.holder.compare_exchange_weak(NOBODY, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            let mut spins = 0;
             while self.holder.load(Ordering::Relaxed) != NOBODY {
+                spins += 1;
                 spin_hint();
             }
+            crate::lock_stats::spun("kernel lock", spins);
         }
         self.depth.store(1, Ordering::Relaxed);
     }
@@ -303,13 +313,13 @@ impl<T> KernelCell<T> {
 /// is held with interrupts unmasked again.)
 pub struct SpinLock<T> {
     name: &'static str,
-    inner: spin::Mutex<T>,
+    inner: spin::mutex::SpinMutex<T>,
 }
 
 /// Holds a [`SpinLock`]: interrupts stay masked until it drops.
 pub struct SpinLockGuard<'a, T> {
     // Declared first, so it drops (unlocks) before interrupts are restored.
-    guard: spin::MutexGuard<'a, T>,
+    guard: spin::mutex::SpinMutexGuard<'a, T>,
     #[cfg(any(debug_assertions, feature = "lock-checks"))]
     name: &'static str,
     _masked: InterruptsMasked,
@@ -317,7 +327,7 @@ pub struct SpinLockGuard<'a, T> {
 
 impl<T> SpinLock<T> {
     pub const fn new(name: &'static str, value: T) -> Self {
-        Self { name, inner: spin::Mutex::new(value) }
+        Self { name, inner: spin::mutex::SpinMutex::new(value) }
     }
 
     /// Masks interrupts, then takes the lock.
@@ -326,8 +336,23 @@ impl<T> SpinLock<T> {
         let masked = InterruptsMasked::new();
         #[cfg(any(debug_assertions, feature = "lock-checks"))]
         checks::acquiring(self.name, self.inner.is_locked());
+        let guard = loop {
+            if let Some(guard) = self.inner.try_lock_weak() {
+                break guard;
+            }
+            // Held by another core (or the attempt failed spuriously): wait
+            // reading it, no writes, so the holder's cache line stays put;
+            // `YIELD` also lets an emulator running the cores in turns run
+            // the holder. Counted for `lock_stats`, here only.
+            let mut spins = 0;
+            while self.inner.is_locked() {
+                spins += 1;
+                spin_hint();
+            }
+            crate::lock_stats::spun(self.name, spins);
+        };
         SpinLockGuard {
-            guard: self.inner.lock(),
+            guard,
             #[cfg(any(debug_assertions, feature = "lock-checks"))]
             name: self.name,
             _masked: masked,
@@ -522,6 +547,39 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(COUNTER.with(&CriticalSection::new(), |c| *c), 80_000);
+    }
+
+    /// Holds `lock` until another thread is waiting for it; the waiter's
+    /// spinning must show in the spin count (counted once it gets the lock).
+    fn a_waiter_spins<G>(take: impl Fn() -> G + Sync) {
+        let before = crate::lock_stats::spin_iterations();
+        let waiting = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let held = take();
+            scope.spawn(|| {
+                waiting.store(true, Ordering::Release);
+                drop(take());
+            });
+            while !waiting.load(Ordering::Acquire) {
+                std::thread::yield_now();
+            }
+            // Long enough for the waiter to reach the lock on a busy host.
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            drop(held);
+        });
+        assert!(crate::lock_stats::spin_iterations() > before, "a thread waited for the lock but no spin was counted");
+    }
+
+    #[test]
+    fn a_spin_lock_waiter_is_counted() {
+        let lock = SpinLock::new("counted", ());
+        a_waiter_spins(|| lock.lock());
+    }
+
+    #[test]
+    fn a_kernel_lock_waiter_is_counted() {
+        use_kernel_lock();
+        a_waiter_spins(CriticalSection::new);
     }
 
     #[test]

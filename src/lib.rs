@@ -44,7 +44,8 @@ pub mod fdt;
 pub mod gpio;
 pub mod ipc;
 pub mod irq;
-/// Lock contention counts (the `lock-stats` feature); read them through
+/// Lock contention counts: spin iterations per core, and per lock name with
+/// the `lock-stats` feature; read them through
 /// [`internals::lock_stats`](crate::lock_stats::lock_stats).
 #[doc(hidden)]
 pub mod lock_stats;
@@ -89,13 +90,17 @@ pub use power::{exit, reboot};
 #[cfg(target_os = "none")]
 pub mod internals {
     pub use crate::arch::cpu::{
-        enable_interrupts, in_exception_handler, interrupts_enabled, wait_for_interrupt, without_interrupts, zero_page,
+        enable_interrupts, in_exception_handler, interrupts_enabled, spin_hint, wait_for_interrupt, without_interrupts,
+        zero_page,
     };
     pub use crate::arch::mmu::translate_user_view;
     pub use crate::arch::user_access;
-    /// Lock contention so far (with the `lock-stats` feature): per spin lock
+    /// Lock contention so far: spin iterations spent waiting, per core
+    /// (always counted); with the `lock-stats` feature also per spin lock
     /// name, acquisitions that found it held and spin iterations spent.
-    pub use crate::lock_stats::{lock_stats, reset_lock_stats, LockStat, LockStats};
+    pub use crate::lock_stats::{
+        lock_stats, reset_lock_stats, spin_iterations, spin_iterations_on, LockStat, LockStats,
+    };
 
     /// Interrupts core `cpu` with `ipi` (`irq::try_send_ipi`), saying why not if it cannot.
     pub fn send_ipi(cpu: usize, ipi: crate::irq::Ipi) -> Result<(), crate::irq::IrqError> {

@@ -1,31 +1,34 @@
-//! Lock contention statistics: for each spin lock (by name), how many
-//! acquisitions found it held, and how many spin iterations they spent
-//! waiting. For the benchmarks of many cores ("instructions spent spinning
-//! per 1,000 operations"), read through `ilusion::internals::lock_stats()`.
+//! Lock contention statistics: how many spin iterations each core spent
+//! waiting for a lock, and (with the `lock-stats` feature) for each spin lock
+//! by name, how many acquisitions found it held and how many spin
+//! iterations they spent waiting. For the benchmarks of many cores ("spin
+//! iterations per 1,000 operations", `benches/smp.rs`), read through
+//! `ilusion::internals::spin_iterations()` and `ilusion::internals::lock_stats()`.
 //!
-//! `critical::SpinLock::lock` reports each contended acquisition here with
-//! [`contended`], once it has the lock, for instance:
+//! `critical::SpinLock::lock` and the kernel lock's `take` report each
+//! contended acquisition here with [`spun`], from their slow paths only
+//! (the first attempt failed), so an uncontended lock pays nothing:
 //!
 //! ```ignore
 //! let mut spins = 0;
-//! let guard = loop {
-//!     match self.inner.try_lock() {
-//!         Some(guard) => break guard,
-//!         None => { spins += 1; core::hint::spin_loop() }
-//!     }
-//! };
-//! if spins != 0 { crate::lock_stats::contended(self.name, spins) }
+//! while lock.is_locked() { spins += 1; spin_hint() }
+//! crate::lock_stats::spun(name, spins);
 //! ```
 //!
-//! Reporting costs nothing on the uncontended path. Locks of the same name (every
-//! channel's, for example) add up in one row. Only with the `lock-stats`
-//! feature; without it [`contended`] does nothing and the table stays empty.
+//! The per-core spin counts are always kept: a core adds to its own counter
+//! only, with interrupts masked (the locks mask them before they spin), so a
+//! plain load and store is enough and no two cores share a cache line's
+//! writes. The table by name costs a search per contended acquisition, so it
+//! is kept only with the `lock-stats` feature; without it the table stays
+//! empty. Locks of the same name (every core's frame pool, for example) add
+//! up in one row.
 //!
 //! The table is lock-free (it is called from inside the spin lock, so it
 //! must not take one): a fixed array of rows, a row claimed for a name with
 //! one compare-and-swap, its counters plain atomic additions. When all rows
 //! are taken, further names are counted in [`LockStats::unlisted`].
 
+use crate::percpu::{cpu_index, PerCpu, MAX_CPUS};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
@@ -173,14 +176,43 @@ impl Table {
 
 static TABLE: Table = Table::new();
 
+/// Spin iterations each core spent waiting for a lock (its own counter,
+/// written by that core only, with interrupts masked).
+static SPINS: PerCpu<AtomicU64> = PerCpu::new([const { AtomicU64::new(0) }; MAX_CPUS]);
+
 /// Records that an acquisition of the lock called `name` found it held and
-/// spun `spins` times before getting it. Called by `SpinLock::lock`; does
-/// nothing without the `lock-stats` feature.
-#[inline]
-pub fn contended(name: &'static str, spins: u64) {
-    if cfg!(feature = "lock-stats") {
-        TABLE.add(name, spins);
+/// spun `spins` times before getting it (0: it did not spin after all): on
+/// this core's spin counter, and with the `lock-stats` feature in the table
+/// by name. Called from the slow paths of `SpinLock::lock` and of the kernel
+/// lock, with interrupts masked; inlined there (a load and a store), so the
+/// fast path around it needs no call and no larger stack frame.
+#[inline(always)]
+pub fn spun(name: &'static str, spins: u64) {
+    let mine = SPINS.of(cpu_index());
+    // Only this core writes its counter, and nothing interrupts it here:
+    // no read-modify-write instruction needed.
+    mine.store(mine.load(Ordering::Relaxed) + spins, Ordering::Relaxed);
+    if cfg!(feature = "lock-stats") && spins != 0 {
+        contended(name, spins);
     }
+}
+
+/// The table's side of [`spun`] (the `lock-stats` feature).
+#[cold]
+#[inline(never)]
+fn contended(name: &'static str, spins: u64) {
+    TABLE.add(name, spins);
+}
+
+/// Spin iterations spent waiting for locks so far, by every core together
+/// (since boot or the last [`reset_lock_stats`]).
+pub fn spin_iterations() -> u64 {
+    SPINS.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+}
+
+/// Spin iterations core `cpu` spent waiting for locks so far.
+pub fn spin_iterations_on(cpu: usize) -> u64 {
+    SPINS.of(cpu).load(Ordering::Relaxed)
 }
 
 /// The counts so far (empty without the `lock-stats` feature).
@@ -188,9 +220,11 @@ pub fn lock_stats() -> LockStats {
     TABLE.snapshot()
 }
 
-/// Starts counting from zero (before a measurement).
+/// Starts counting from zero (before a measurement): the table and every
+/// core's spin count. Call it while the other cores do not wait for a lock.
 pub fn reset_lock_stats() {
     TABLE.reset();
+    SPINS.iter().for_each(|c| c.store(0, Ordering::Relaxed));
 }
 
 #[cfg(test)]
@@ -210,6 +244,17 @@ mod tests {
         assert_eq!(stats.total().spins, 9);
         table.reset();
         assert_eq!(table.snapshot().get("heap").unwrap().contended, 0);
+    }
+
+    #[test]
+    fn spins_add_up_on_this_core_and_reset() {
+        // The host counts as core 0; other tests may add at the same time,
+        // so compare what this one added.
+        let before = spin_iterations_on(0);
+        spun("test lock", 7);
+        spun("test lock", 5);
+        assert!(spin_iterations_on(0) >= before + 12);
+        assert!(spin_iterations() >= 12);
     }
 
     #[test]

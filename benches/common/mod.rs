@@ -76,3 +76,16 @@ pub fn yield_coop(tasks: usize, rounds: u64) -> u64 {
         .join()
         .unwrap()
 }
+
+/// For the images of a 4-core boot (`bench_smp*`): stops with a clear
+/// message unless at least `n` cores run tasks (e.g. QEMU started with
+/// fewer: `benches/run` gives these images `-smp 4`).
+pub fn require_cores(n: usize) {
+    let online = task::cpus_online();
+    if online < n {
+        ilusion::println!(
+            "error: this benchmark needs {n} cores running tasks, {online} are (boot QEMU with -smp {n})"
+        );
+        ilusion::exit(1);
+    }
+}
