@@ -28,7 +28,7 @@ const PRODUCERS: usize = 4;
 /// Issue 12 asks 100,000 (400,000 a round); a round of those took 10 to
 /// 13 s under MTTCG on a 2-processor host with the first SMP scheduler, so
 /// 25,000 keeps ten rounds well within a minute.
-const MESSAGES: u32 = 25_000;
+const MESSAGES: u32 = 100_000;
 const CHANNELS: usize = 2;
 /// Room in each channel: small, so that senders wait for it.
 const BOUND: usize = 64;
