@@ -17,7 +17,7 @@
 //! by an inter-processor interrupt and be switched back in, so the waiter
 //! watches the lock word instead, for a bounded time (`SPIN_LIMIT`), then
 //! blocks as above. Which task each core runs comes from a per-core copy
-//! of its running-task register (`arch::context::running_task_pointer_of`),
+//! of its running-task register (`percpu::runs_on_a_core`),
 //! compared with the owner's address, never followed (the owner may end
 //! meanwhile). On one core there is nothing to spin for: the owner cannot
 //! be running while the waiter is, so a 1-core boot never spins.
@@ -45,7 +45,7 @@ use crate::time::Duration;
 use core::cell::{Cell, UnsafeCell};
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// Set in the lock word when tasks wait: `unlock` must take the slow path.
 const HAS_WAITERS: usize = 1;
@@ -67,6 +67,9 @@ pub(crate) struct RawMutex {
     owner: AtomicUsize,
     waiters: WaitQueue,
     poisoned: AtomicBool,
+    /// The cores the waiter last handed the mutex to may run on: a spinner
+    /// on one of them may be what keeps it from running, so it does not spin.
+    handed_to_cpus: AtomicU64,
     /// The next mutex held by the same owner.
     next_held: Cell<*const RawMutex>,
 }
@@ -85,6 +88,7 @@ impl RawMutex {
             owner: AtomicUsize::new(0),
             waiters: WaitQueue::with_timeout_hook(withdraw_waiter),
             poisoned: AtomicBool::new(false),
+            handed_to_cpus: AtomicU64::new(0),
             next_held: Cell::new(core::ptr::null()),
         }
     }
@@ -168,8 +172,10 @@ impl RawMutex {
     /// an interrupt and be switched back in; so wait for that by watching
     /// the lock word, for [`SPIN_LIMIT`] at most (or until `deadline`).
     /// Also while the mutex has just been handed to a waiter that has not
-    /// run yet: it is on its way, and blocking now would queue behind it
-    /// (a *convoy*: every later `unlock` a hand-over to a sleeping task).
+    /// run yet, and cannot run on this core (where the spinner might be
+    /// what keeps it waiting): it is on its way, and blocking now would
+    /// queue behind it (a *convoy*: every later `unlock` a hand-over to a
+    /// sleeping task).
     /// `true` if the mutex came free and is ours; `false`: block instead.
     ///
     /// Never on one core (the owner cannot be running while we are), and
@@ -180,8 +186,7 @@ impl RawMutex {
     /// and priority inheritance works as always. Interrupts stay enabled,
     /// so a more urgent task for this core preempts a preemptive spinner.
     fn spin_while_owner_runs(&self, deadline: Option<u64>) -> bool {
-        let online = crate::percpu::online_mask();
-        if online.count_ones() < 2 {
+        if crate::percpu::online_count() < 2 {
             return false;
         }
         let now = crate::arch::cpu::counter();
@@ -199,7 +204,9 @@ impl RawMutex {
                 continue;
             }
             let owner = word & !FLAGS;
-            if owner == me || (word & HANDED_OVER == 0 && !runs_on_a_core(online, owner)) {
+            let on_its_way = word & HANDED_OVER != 0
+                && self.handed_to_cpus.load(Ordering::Relaxed) & (1 << crate::percpu::cpu_index()) == 0;
+            if owner == me || !(on_its_way || crate::percpu::runs_on_a_core(owner)) {
                 return false;
             }
             if crate::arch::cpu::counter() >= limit {
@@ -302,6 +309,8 @@ impl RawMutex {
         match self.waiters.wake_one(masked) {
             Some(next) => {
                 let more = if self.waiters.has_waiters(masked) { HAS_WAITERS } else { 0 };
+                // SAFETY: `next` is alive (just woken).
+                self.handed_to_cpus.store(unsafe { next.as_ref() }.cpus, Ordering::Relaxed);
                 self.owner.store(next.as_ptr() as usize | HANDED_OVER | more, Ordering::Release);
                 // SAFETY: `next` now owns the mutex and is alive (just woken).
                 unsafe {
@@ -312,14 +321,6 @@ impl RawMutex {
             None => self.owner.store(0, Ordering::Release),
         }
     }
-}
-
-/// Is the task at `owner` (an address, never followed: it may have ended)
-/// running on one of the `online` cores? The caller, which is not it, runs on one.
-fn runs_on_a_core(online: crate::percpu::CpuMask, owner: usize) -> bool {
-    (0..crate::percpu::MAX_CPUS)
-        .filter(|&cpu| online & (1 << cpu) != 0)
-        .any(|cpu| crate::arch::context::running_task_pointer_of(cpu) == owner)
 }
 
 /// Raises `owner` (and the owners it waits for, in turn) to `level`.
