@@ -26,9 +26,9 @@ ilusion::entry!(main);
 
 const TASKS: usize = 4;
 /// As issue 12 asks. The four contend all the time; with adaptive spinning in
-/// `Mutex::lock` a waiter rarely blocks, and ten rounds take a few seconds
-/// under MTTCG on a 2-processor host (they took about 90 s for a tenth of
-/// the increments when every contended lock blocked).
+/// `Mutex::lock` a waiter rarely blocks, and ten rounds took 3 to 25 s
+/// under MTTCG on a busy 2-processor host (about 90 s for a tenth of the
+/// increments when every contended lock blocked).
 const INCREMENTS: u64 = 100_000;
 const ROUNDS: usize = 10;
 
