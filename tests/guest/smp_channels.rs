@@ -31,7 +31,7 @@ const PRODUCERS: usize = 4;
 /// scheduler of December), so 25,000 keeps ten rounds within a minute.
 /// Spinning before blocking (as `Mutex::lock` does) did not help there:
 /// every send and receive takes the kernel lock.
-const MESSAGES: u32 = 100_000;
+const MESSAGES: u32 = 25_000;
 const CHANNELS: usize = 2;
 /// Room in each channel: small, so that senders wait for it.
 const BOUND: usize = 64;
