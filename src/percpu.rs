@@ -82,6 +82,25 @@ pub fn online_count() -> usize {
     online_mask().count_ones() as usize
 }
 
+/// Is the task at `task` (an address, compared, never followed: it may
+/// have ended) running on an online core at this moment? A sample: for
+/// deciding whether to spin for it (`sync::mutex`). On the host (unit
+/// tests) no task runs on a core.
+pub(crate) fn runs_on_a_core(task: usize) -> bool {
+    #[cfg(target_os = "none")]
+    {
+        let online = online_mask();
+        (0..MAX_CPUS)
+            .filter(|&cpu| online & (1 << cpu) != 0)
+            .any(|cpu| crate::arch::context::running_task_pointer_of(cpu) == task)
+    }
+    #[cfg(not(target_os = "none"))]
+    {
+        let _ = task;
+        false
+    }
+}
+
 /// One `T` per core, indexed by core number. Which copy a core may touch,
 /// and how, is up to the user of each array: each core its own, under the
 /// kernel lock (`critical::CriticalSection`), or atomics inside `T`.

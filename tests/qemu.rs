@@ -1243,10 +1243,10 @@ const CASES: &[Case] = &[
         on: On::Board("qemu-virt"),
         qemu: MTTCG,
         ..case(
-            "smp (MTTCG): mutex exclusion, 4 tasks x 10,000 increments, 10 rounds",
+            "smp (MTTCG): mutex exclusion, 4 tasks x 100,000 increments, 10 rounds",
             "smp_mutex",
             0,
-            &["round 10: 4 tasks x 10000 increments on cores 0b1111: total 40000, overlaps 0,", "all checks passed"],
+            &["round 10: 4 tasks x 100000 increments on cores 0b1111: total 400000, overlaps 0,", "all checks passed"],
         )
     },
     Case {

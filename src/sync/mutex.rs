@@ -10,6 +10,18 @@
 //! - `unlock` hands the mutex straight to the most urgent waiter and drops
 //!   back to the urgency the owner's remaining mutexes justify.
 //!
+//! On several cores, a contended `lock` first spins, **adaptively**, as
+//! Linux's and Zephyr-style mutexes do: while the owner is running on
+//! another core (or has just been handed the mutex and is on its way to
+//! run), it will likely unlock sooner than a waiter could block, be woken
+//! by an inter-processor interrupt and be switched back in, so the waiter
+//! watches the lock word instead, for a bounded time (`SPIN_LIMIT`), then
+//! blocks as above. Which task each core runs comes from a per-core copy
+//! of its running-task register (`percpu::runs_on_a_core`),
+//! compared with the owner's address, never followed (the owner may end
+//! meanwhile). On one core there is nothing to spin for: the owner cannot
+//! be running while the waiter is, so a 1-core boot never spins.
+//!
 //! A waiter with a deadline (`lock_timeout`) that gives up takes its loan
 //! back: the owner (and each owner along the chain) drops to the urgency
 //! its remaining waiters justify.
@@ -29,13 +41,25 @@ use crate::critical::CriticalSection;
 use crate::sched::scheduler::{self, running_task_address};
 use crate::sched::tcb::{State, Tcb, WakeReason};
 use crate::sched::wait_queue::WaitQueue;
+use crate::time::Duration;
 use core::cell::{Cell, UnsafeCell};
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// Set in the lock word when tasks wait: `unlock` must take the slow path.
 const HAS_WAITERS: usize = 1;
+/// Set in the lock word by `unlock` as it hands the mutex to a waiter, which
+/// clears it once it runs again: spinners know the new owner is on its way.
+const HANDED_OVER: usize = 2;
+/// The lock word's flags; the rest is the owner's address (a task control
+/// block, aligned to 8 bytes, so these bits are free).
+const FLAGS: usize = HAS_WAITERS | HANDED_OVER;
+const _: () = assert!(core::mem::align_of::<Tcb>() > FLAGS);
+/// How long a contended `lock` spins, at most, before it blocks (see
+/// [`RawMutex::spin_while_owner_runs`]): several times a cross-core wake on
+/// the Pis, so a spinner outlasts a hand-over.
+const SPIN_LIMIT: Duration = Duration::from_micros(500);
 /// Longest chain of owners priority inheritance follows (guards against deadlock cycles).
 const MAX_INHERITANCE_CHAIN: usize = 16;
 
@@ -43,6 +67,9 @@ pub(crate) struct RawMutex {
     owner: AtomicUsize,
     waiters: WaitQueue,
     poisoned: AtomicBool,
+    /// The cores the waiter last handed the mutex to may run on: a spinner
+    /// on one of them may be what keeps it from running, so it does not spin.
+    handed_to_cpus: AtomicU64,
     /// The next mutex held by the same owner.
     next_held: Cell<*const RawMutex>,
 }
@@ -52,7 +79,7 @@ fn tcb_of(owner_word: usize) -> NonNull<Tcb> {
 }
 
 fn tcb_of_or_none(owner_word: usize) -> Option<NonNull<Tcb>> {
-    NonNull::new((owner_word & !HAS_WAITERS) as *mut Tcb)
+    NonNull::new((owner_word & !FLAGS) as *mut Tcb)
 }
 
 impl RawMutex {
@@ -61,6 +88,7 @@ impl RawMutex {
             owner: AtomicUsize::new(0),
             waiters: WaitQueue::with_timeout_hook(withdraw_waiter),
             poisoned: AtomicBool::new(false),
+            handed_to_cpus: AtomicU64::new(0),
             next_held: Cell::new(core::ptr::null()),
         }
     }
@@ -134,7 +162,58 @@ impl RawMutex {
 
     #[cold]
     fn lock_contended(&self) {
-        self.lock_until(None);
+        if !self.spin_while_owner_runs(None) {
+            self.lock_until(None);
+        }
+    }
+
+    /// Adaptive spinning: while the owner runs on another core, it will
+    /// likely unlock soon, sooner than this task could block, be woken by
+    /// an interrupt and be switched back in; so wait for that by watching
+    /// the lock word, for [`SPIN_LIMIT`] at most (or until `deadline`).
+    /// Also while the mutex has just been handed to a waiter that has not
+    /// run yet, and cannot run on this core (where the spinner might be
+    /// what keeps it waiting): it is on its way, and blocking now would
+    /// queue behind it (a *convoy*: every later `unlock` a hand-over to a
+    /// sleeping task).
+    /// `true` if the mutex came free and is ours; `false`: block instead.
+    ///
+    /// Never on one core (the owner cannot be running while we are), and
+    /// never with the owner asleep or preempted. A spinner lends the owner
+    /// no urgency (an owner on a core needs none to run), and the most
+    /// urgent of the blocked waiters still gets the mutex first at
+    /// `unlock`; a spin lasts at most [`SPIN_LIMIT`], then the task blocks
+    /// and priority inheritance works as always. Interrupts stay enabled,
+    /// so a more urgent task for this core preempts a preemptive spinner.
+    fn spin_while_owner_runs(&self, deadline: Option<u64>) -> bool {
+        if crate::percpu::online_count() < 2 {
+            return false;
+        }
+        let now = crate::arch::cpu::counter();
+        let limit = now.saturating_add(crate::time::duration_to_ticks(SPIN_LIMIT, crate::time::frequency()));
+        let limit = deadline.map_or(limit, |d| d.min(limit));
+        let me = running_task_address();
+        loop {
+            let word = self.owner.load(Ordering::Relaxed);
+            if word == 0 {
+                if self.owner.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                    // SAFETY: we are the running task and now own the mutex.
+                    unsafe { self.push_held(me as *const Tcb) };
+                    return true;
+                }
+                continue;
+            }
+            let owner = word & !FLAGS;
+            let on_its_way = word & HANDED_OVER != 0
+                && self.handed_to_cpus.load(Ordering::Relaxed) & (1 << crate::percpu::cpu_index()) == 0;
+            if owner == me || !(on_its_way || crate::percpu::runs_on_a_core(owner)) {
+                return false;
+            }
+            if crate::arch::cpu::counter() >= limit {
+                return false;
+            }
+            crate::arch::cpu::spin_hint();
+        }
     }
 
     /// Waits for the mutex until the counter reaches `deadline` (`None`:
@@ -162,7 +241,9 @@ impl RawMutex {
                 continue;
             }
             if tcb_of(word) == me {
-                return true; // handed over to us by `unlock`
+                // Handed over to us by `unlock`: we run, spinners may stop.
+                self.owner.fetch_and(!HANDED_OVER, Ordering::Relaxed);
+                return true;
             }
             // The owner may unlock on another core at this moment, on its fast
             // path (which only works while this bit is clear): set the bit
@@ -228,7 +309,9 @@ impl RawMutex {
         match self.waiters.wake_one(masked) {
             Some(next) => {
                 let more = if self.waiters.has_waiters(masked) { HAS_WAITERS } else { 0 };
-                self.owner.store(next.as_ptr() as usize | more, Ordering::Release);
+                // SAFETY: `next` is alive (just woken).
+                self.handed_to_cpus.store(unsafe { next.as_ref() }.cpus, Ordering::Relaxed);
+                self.owner.store(next.as_ptr() as usize | HANDED_OVER | more, Ordering::Release);
                 // SAFETY: `next` now owns the mutex and is alive (just woken).
                 unsafe {
                     self.push_held(next.as_ptr());
@@ -372,8 +455,12 @@ impl<T: ?Sized> Mutex<T> {
     /// `Err(WouldBlock)` if it did not come in time, `Err(Poisoned)` (with the
     /// guard inside) if a task failed while holding it. While it waits, the
     /// task lends its urgency to the owner, and takes it back if it gives up.
-    pub fn lock_timeout(&self, timeout: crate::time::Duration) -> TryLockResult<MutexGuard<'_, T>> {
-        if self.raw.try_lock() || self.raw.lock_until(crate::time::deadline_from_now(timeout).map(|d| d.ticks())) {
+    pub fn lock_timeout(&self, timeout: Duration) -> TryLockResult<MutexGuard<'_, T>> {
+        if self.raw.try_lock() {
+            return Ok(self.guard()?);
+        }
+        let deadline = crate::time::deadline_from_now(timeout).map(|d| d.ticks());
+        if self.raw.spin_while_owner_runs(deadline) || self.raw.lock_until(deadline) {
             Ok(self.guard()?)
         } else {
             Err(TryLockError::WouldBlock)

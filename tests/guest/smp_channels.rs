@@ -26,8 +26,11 @@ ilusion::entry!(main);
 
 const PRODUCERS: usize = 4;
 /// Issue 12 asks 100,000 (400,000 a round); a round of those took 10 to
-/// 13 s under MTTCG on a 2-processor host with the first SMP scheduler, so
-/// 25,000 keeps ten rounds well within a minute.
+/// 13 s under MTTCG on a 2-processor host with the first SMP scheduler
+/// (12 to 20 s, 155 s for ten rounds, on a busy host with the SMP
+/// scheduler of December), so 25,000 keeps ten rounds within a minute.
+/// Spinning before blocking (as `Mutex::lock` does) did not help there:
+/// every send and receive takes the kernel lock.
 const MESSAGES: u32 = 25_000;
 const CHANNELS: usize = 2;
 /// Room in each channel: small, so that senders wait for it.

@@ -27,7 +27,10 @@ ilusion::entry!(main);
 
 /// Issue 12 asks 10,000; a round of those took 9 to 13 s under MTTCG on a
 /// 2-processor host with the first SMP scheduler (each cycle wakes a task
-/// on another core twice), so 4,000 keeps ten rounds within a minute.
+/// on another core twice), and 2 to 15 s (92 to 141 s for ten rounds and the
+/// warm-up) on a busy host in December, so 4,000 keeps ten rounds within a
+/// minute. A joiner spinning for a running task, instead of blocking, did
+/// not help there (126 s).
 const CYCLES: usize = 4_000;
 const ROUNDS: usize = 10;
 

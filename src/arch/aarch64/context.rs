@@ -7,7 +7,9 @@
 //! `ExceptionFrame` on the task's kernel stack). So the [`Context`] needs
 //! only the callee-saved registers, the stack pointer and SPSel.
 
+use crate::percpu::MAX_CPUS;
 use core::mem::offset_of;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// Callee-saved state, laid out as `switch.s` expects.
 #[repr(C)]
@@ -74,8 +76,24 @@ pub fn current_task_pointer() -> *mut u8 {
     TPIDR_EL1.get() as *mut u8
 }
 
+/// A copy of each core's TPIDR_EL1 for the other cores, which cannot read
+/// that register: a waiter for a `Mutex` spins only while its owner is
+/// on one of them (`sync::mutex`). Only a core itself writes its copy.
+static RUNNING_TASK_POINTERS: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+
+/// Makes `task` this core's running task, in TPIDR_EL1 and in the copy the
+/// other cores read.
 #[inline]
 pub fn set_current_task_pointer(task: *mut u8) {
     use aarch64_cpu::registers::{Writeable, TPIDR_EL1};
     TPIDR_EL1.set(task as u64);
+    RUNNING_TASK_POINTERS[super::cpu::core_index()].store(task as usize, Ordering::Relaxed);
+}
+
+/// The running task of core `cpu` as the other cores see it (0: none): a
+/// sample, which may change at once. Only its address is given, to compare
+/// with, never to follow (the task may have ended since).
+#[inline]
+pub fn running_task_pointer_of(cpu: usize) -> usize {
+    RUNNING_TASK_POINTERS[cpu].load(Ordering::Relaxed)
 }
