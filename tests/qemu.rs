@@ -712,7 +712,7 @@ const CASES: &[Case] = &[
         &[
             "region of 6000 bytes: 2 frames",
             "writer Ok(()), reader Ok(()), kernel sees the data: true",
-            "*** task 'vandal' (#5) failed: memory access fault: Write of 0x3000001004",
+            "*** task 'vandal' (#6) failed: memory access fault: Write of 0x3000001004",
             "read-only write #1: Err(MemoryAccess { addr: 206158434308, access: Write,",
             "exact true, data unchanged true, watchdog true",
             "read-only write #2: Err(MemoryAccess { addr: 206158434308, access: Write,",
