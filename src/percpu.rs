@@ -21,14 +21,6 @@ pub const MAX_CPUS: usize = 8;
 pub type CpuMask = u64;
 /// Every core.
 pub const ALL_CPUS: CpuMask = (1 << MAX_CPUS) - 1;
-/// Where a task runs unless its `Builder` says otherwise: the boot core.
-///
-/// Every core schedules tasks, but for now a task goes to another core only
-/// when asked (`Builder::cpus(ALL_CPUS)`, `Builder::cpu(n)`): much code
-/// written for one core (this repository's older tests among it) counts on
-/// a less urgent task not running while a more urgent one does, which
-/// several cores break. Making [`ALL_CPUS`] the default is the next step.
-pub const DEFAULT_CPUS: CpuMask = 1;
 
 /// The cores that have come up and run tasks (bit `n`: core `n`).
 static ONLINE: AtomicU64 = AtomicU64::new(1);

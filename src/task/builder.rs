@@ -9,7 +9,7 @@ use super::grants::Grants;
 use super::Priority;
 use crate::ipc::Grant;
 use crate::mm::shared_region::{Access, SharedMemory, SharedRegion};
-use crate::percpu::{CpuMask, ALL_CPUS, DEFAULT_CPUS, MAX_CPUS};
+use crate::percpu::{CpuMask, ALL_CPUS, MAX_CPUS};
 use crate::sched::priority::Level;
 use crate::sched::stack::{TaskStacks, MAX_SLOT_STACK_SIZE};
 use alloc::boxed::Box;
@@ -93,7 +93,7 @@ pub struct Builder {
     /// Channel endpoints and shared regions for an isolated task (`grant`,
     /// `share`); boxed, so that builders without any stay small.
     pub(super) grants: Option<Box<Grants>>,
-    /// The cores it may run on (`None`: [`DEFAULT_CPUS`]).
+    /// The cores it may run on (`None`: every core, [`ALL_CPUS`]).
     pub(super) affinity: Option<CpuMask>,
 }
 
@@ -163,8 +163,12 @@ impl Builder {
     }
 
     /// Lets the task run only on the cores in `mask` (bit `n`: core `n`;
-    /// [`ALL_CPUS`]: any core); the default is [`DEFAULT_CPUS`]. A mask naming no core online makes the
-    /// spawn fail with [`SpawnError::NoAllowedCpu`].
+    /// [`ALL_CPUS`]: any core). The default is every core, [`ALL_CPUS`]:
+    /// restrict a task when it must share a core with others (code that
+    /// counts on a one-core order, such as a more urgent task running before
+    /// its spawner goes on) or keep to one (its data cache-warm, a core of
+    /// its own). A mask naming no core online makes the spawn fail with
+    /// [`SpawnError::NoAllowedCpu`].
     pub fn cpus(mut self, mask: CpuMask) -> Self {
         self.affinity = Some(mask);
         self
@@ -172,7 +176,7 @@ impl Builder {
 
     /// The cores the task may run on: the mask asked for, if it names a core online.
     pub(super) fn allowed_cpus(&self) -> Result<CpuMask, SpawnError> {
-        let mask = self.affinity.unwrap_or(DEFAULT_CPUS);
+        let mask = self.affinity.unwrap_or(ALL_CPUS);
         let online = crate::percpu::online_mask();
         if mask & online == 0 {
             return Err(SpawnError::NoAllowedCpu { mask, online });

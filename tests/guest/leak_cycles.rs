@@ -38,8 +38,11 @@ fn usage() -> (HeapStats, usize) {
     (ilusion::mm::heap::stats(), ilusion::mm::frames_in_use())
 }
 
+/// The core every task of this test runs on.
+const CORE: usize = 0;
+
 fn builder(name: &str) -> Builder {
-    Builder::new().name(name).stack_size(STACK)
+    Builder::new().name(name).cpu(CORE).stack_size(STACK)
 }
 
 /// Cycle `n`; the number of outcomes that were not the expected ones.
@@ -77,13 +80,18 @@ fn cycle(n: usize) -> usize {
         .unwrap()
         .join();
     expect(r == Ok(()), &r);
-    let r = task::supervise(Builder::new().name("flaky"), Policy::new(Restart::UpTo(1)), || panic!("flaky"));
+    let r = task::supervise(Builder::new().name("flaky").cpu(CORE), Policy::new(Restart::UpTo(1)), || panic!("flaky"));
     let ok = matches!(&r, Ok(s) if s.restarts == 1 && s.outcome == Err(TaskFailure::Panic { message: "flaky".into() }));
     expect(ok, &r);
     wrong
 }
 
 fn main() {
+    common::on_core(CORE, cycles);
+    finish()
+}
+
+fn cycles() {
     let wrong = cycle(0);
     check(wrong == 0, "first_cycle_outcomes", format_args!("{wrong} unexpected"));
     let baseline = usage();
@@ -96,5 +104,4 @@ fn main() {
     ilusion::println!("{CYCLES} more cycles in {} ms", start.elapsed().as_millis());
     check(wrong == 0, "every_cycle_outcomes", format_args!("{wrong} unexpected"));
     check(now == baseline, "heap_and_frames_exactly_at_baseline", format_args!("{baseline:?} -> {now:?}"));
-    finish()
 }

@@ -5,16 +5,27 @@
 //! writes ends with `MemoryAccess { access: Write }` at the address it
 //! wrote, twice in a row, while a watchdog task keeps counting. Once the
 //! region and every task are gone, the frame count is back at its start.
+//!
+//! Everything runs on one core ([`CORE`]): the watchdog must keep counting
+//! on the very core where the vandals fault (on another core it would count
+//! whatever the fault path did).
 #![no_std]
 #![no_main]
+
+extern crate alloc;
+#[path = "common/mod.rs"]
+mod common;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 use ilusion::mm::{Access, SharedRegion};
 use ilusion::syscall::user::exit;
-use ilusion::task::{self, Builder, FaultAccess, TaskFailure};
+use ilusion::task::{Builder, FaultAccess, TaskFailure};
 
 ilusion::entry!(main);
+
+/// The core every task of this test runs on.
+const CORE: usize = 0;
 
 static WATCHDOG: AtomicU64 = AtomicU64::new(0);
 const LEN: usize = 6000; // two pages, the second partly
@@ -29,15 +40,22 @@ fn fail(what: &str) -> ! {
 }
 
 fn main() {
-    let _watchdog = task::spawn(|| loop {
-        WATCHDOG.fetch_add(1, Ordering::Relaxed);
-        ilusion::time::sleep(Duration::from_millis(1));
-    });
+    common::on_core(CORE, share_and_fault)
+}
+
+fn share_and_fault() {
+    let _watchdog = Builder::new()
+        .cpu(CORE)
+        .spawn(|| loop {
+            WATCHDOG.fetch_add(1, Ordering::Relaxed);
+            ilusion::time::sleep(Duration::from_millis(1));
+        })
+        .expect("watchdog");
     let frames = ilusion::mm::frames_in_use();
     let region = SharedRegion::new(LEN).expect("shared region");
     ilusion::println!("region of {} bytes: {} frames", region.len(), ilusion::mm::frames_in_use() - frames);
 
-    let mut builder = Builder::new().name("writer");
+    let mut builder = Builder::new().name("writer").cpu(CORE);
     let view = builder.share(&region, Access::ReadWrite);
     let writer = builder
         .spawn_isolated(move || {
@@ -50,7 +68,7 @@ fn main() {
         .expect("spawn writer");
     let written = writer.join();
 
-    let mut builder = Builder::new().name("reader");
+    let mut builder = Builder::new().name("reader").cpu(CORE);
     let view = builder.share(&region, Access::ReadOnly);
     let reader = builder
         .spawn_isolated(move || {
@@ -90,7 +108,7 @@ fn main() {
 
     for attempt in 1..=2 {
         let before = WATCHDOG.load(Ordering::Relaxed);
-        let mut builder = Builder::new().name("vandal");
+        let mut builder = Builder::new().name("vandal").cpu(CORE);
         let view = builder.share(&region, Access::ReadOnly);
         let target = view.as_ptr() as u64 + 4100;
         let vandal = builder

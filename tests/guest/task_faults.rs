@@ -2,6 +2,11 @@
 //! undefined instruction and a stack overflow (twice in a row, while another
 //! task keeps counting) each end only their task, `join` says why, and a
 //! mutex held by a failed task is poisoned.
+//!
+//! Everything runs on one core ([`CORE`]): the bystander must keep counting
+//! on the very core where tasks keep failing, which only a fault path that
+//! gives that core back to the other tasks allows (on another core it
+//! would count whatever the fault path did).
 
 #![no_std]
 #![no_main]
@@ -11,20 +16,29 @@ extern crate alloc;
 mod common;
 
 use alloc::sync::Arc;
-use common::{check, finish};
+use common::{check, finish, on_core};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use ilusion::sync::Mutex;
-use ilusion::task::{self, Builder, TaskFailure};
+use ilusion::task::{Builder, TaskFailure};
 use ilusion::time::{self, Duration};
 
 ilusion::entry!(main);
 
+/// The core every task of this test runs on.
+const CORE: usize = 0;
+
 fn main() {
+    on_core(CORE, failures_end_alone);
+    finish();
+}
+
+fn failures_end_alone() {
     let heartbeat = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let (h, s) = (heartbeat.clone(), stop.clone());
     let bystander = Builder::new()
         .name("bystander")
+        .cpu(CORE)
         .spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 h.fetch_add(1, Ordering::Relaxed);
@@ -34,26 +48,32 @@ fn main() {
         })
         .unwrap();
 
-    let r = Builder::new().name("panicker").spawn(|| -> u32 { panic!("deliberate {}", 42) }).unwrap().join();
+    let r = Builder::new().name("panicker").cpu(CORE).spawn(|| -> u32 { panic!("deliberate {}", 42) }).unwrap().join();
     check(r == Err(TaskFailure::Panic { message: "deliberate 42".into() }), "panic_gives_err", format_args!("{r:?}"));
 
-    let r = task::spawn(|| {
-        // SAFETY: none: this is the bug under test (an unmapped address).
-        unsafe { core::ptr::read_volatile(0x10 as *const u64) }
-    })
-    .join();
+    let r = Builder::new()
+        .cpu(CORE)
+        .spawn(|| {
+            // SAFETY: none: this is the bug under test (an unmapped address).
+            unsafe { core::ptr::read_volatile(0x10 as *const u64) }
+        })
+        .unwrap()
+        .join();
     check(matches!(r, Err(TaskFailure::MemoryAccess { addr: 0x10, .. })), "null_read_gives_err", format_args!("{r:?}"));
 
-    let r = task::spawn(|| {
-        // SAFETY: none: UDF is the bug under test.
-        unsafe { core::arch::asm!("udf #0") };
-    })
-    .join();
+    let r = Builder::new()
+        .cpu(CORE)
+        .spawn(|| {
+            // SAFETY: none: UDF is the bug under test.
+            unsafe { core::arch::asm!("udf #0") };
+        })
+        .unwrap()
+        .join();
     check(matches!(r, Err(TaskFailure::IllegalInstruction { .. })), "udf_gives_err", format_args!("{r:?}"));
 
     for round in 1..=2 {
         let before = heartbeat.load(Ordering::Relaxed);
-        let r = Builder::new().name("recursor").stack_size(16 * 1024).spawn(|| recurse(0)).unwrap().join();
+        let r = Builder::new().name("recursor").cpu(CORE).stack_size(16 * 1024).spawn(|| recurse(0)).unwrap().join();
         time::sleep(Duration::from_millis(2));
         let after = heartbeat.load(Ordering::Relaxed);
         check(r == Err(TaskFailure::StackOverflow), "stack_overflow_caught", format_args!("round {round}: {r:?}"));
@@ -62,12 +82,15 @@ fn main() {
 
     let shared = Arc::new(Mutex::new(0));
     let m = shared.clone();
-    let r = task::spawn(move || {
-        let mut g = m.lock().unwrap();
-        *g = 7;
-        panic!("with the lock held");
-    })
-    .join();
+    let r = Builder::new()
+        .cpu(CORE)
+        .spawn(move || {
+            let mut g = m.lock().unwrap();
+            *g = 7;
+            panic!("with the lock held");
+        })
+        .unwrap()
+        .join();
     check(r.is_err(), "holder_failed", format_args!("{r:?}"));
     match shared.lock() {
         Err(poisoned) => {
@@ -81,7 +104,6 @@ fn main() {
     stop.store(true, Ordering::Relaxed);
     let r = bystander.join();
     check(r == Ok("still fine"), "bystander_unharmed", format_args!("{r:?}"));
-    finish();
 }
 
 /// Recurses until the stack runs out (the frame is kept alive by `black_box`).

@@ -1,5 +1,10 @@
 //! QEMU test: priorities, round-robin, time slicing, cooperative tasks not
 //! being preempted, preemption by a task an interrupt woke, sleep accuracy.
+//!
+//! Tasks run on every core by default. What this test checks is how tasks
+//! share *one* core (which runs first, who is never preempted, who gets a
+//! slice, who preempts whom), so the tasks that compete are pinned to the
+//! same core, [`CORE`]: on several cores they would simply run side by side.
 
 #![no_std]
 #![no_main]
@@ -17,6 +22,9 @@ use ilusion::task::{self, Builder, Priority, SpawnError};
 use ilusion::time::{self, Duration, Instant};
 
 ilusion::entry!(main);
+
+/// The core the competing tasks share.
+const CORE: usize = 0;
 
 fn main() {
     identity_and_spawn_errors();
@@ -57,12 +65,17 @@ fn priorities_order_and_round_robin() {
     let l = log.clone();
     Builder::new()
         .priority(Priority::Cooperative(0))
+        .cpu(CORE)
         .spawn(move || {
             let handles: Vec<_> = [3u8, 1, 2]
                 .into_iter()
                 .map(|n| {
                     let l = l.clone();
-                    Builder::new().priority(Priority::Cooperative(n)).spawn(move || l.lock().unwrap().push(n)).unwrap()
+                    Builder::new()
+                        .priority(Priority::Cooperative(n))
+                        .cpu(CORE)
+                        .spawn(move || l.lock().unwrap().push(n))
+                        .unwrap()
                 })
                 .collect();
             handles.into_iter().for_each(|h| h.join().unwrap());
@@ -77,11 +90,13 @@ fn priorities_order_and_round_robin() {
     let l = log.clone();
     Builder::new()
         .priority(Priority::Cooperative(0))
+        .cpu(CORE)
         .spawn(move || {
             let spawn_yielder = |c: char| {
                 let l = l.clone();
                 Builder::new()
                     .priority(Priority::Cooperative(4))
+                    .cpu(CORE)
                     .spawn(move || {
                         for _ in 0..3 {
                             l.lock().unwrap().push(c);
@@ -110,6 +125,7 @@ fn cooperative_is_not_preempted() {
     let (c, s) = (counter.clone(), stop.clone());
     let spinner = Builder::new()
         .priority(Priority::Preemptive(20))
+        .cpu(CORE)
         .spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 c.fetch_add(1, Ordering::Relaxed);
@@ -120,6 +136,7 @@ fn cooperative_is_not_preempted() {
     let c = counter.clone();
     let (before, after) = Builder::new()
         .priority(Priority::Cooperative(10))
+        .cpu(CORE)
         .spawn(move || {
             let before = c.load(Ordering::Relaxed);
             time::busy_wait(Duration::from_millis(50));
@@ -143,6 +160,7 @@ fn equal_preemptive_tasks_share_by_slices() {
             let (c, s) = (c.clone(), stop.clone());
             Builder::new()
                 .priority(Priority::Preemptive(20))
+                .cpu(CORE)
                 .spawn(move || {
                     while !s.load(Ordering::Relaxed) {
                         c.fetch_add(1, Ordering::Relaxed);
@@ -166,6 +184,7 @@ fn interrupt_woken_task_preempts() {
     let s = stop.clone();
     let spinner = Builder::new()
         .priority(Priority::Preemptive(25))
+        .cpu(CORE)
         .spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 core::hint::spin_loop();
@@ -174,6 +193,7 @@ fn interrupt_woken_task_preempts() {
         .unwrap();
     let worst = Builder::new()
         .priority(Priority::Preemptive(1))
+        .cpu(CORE)
         .spawn(|| {
             let mut worst = 0;
             for i in 1..=20u64 {

@@ -5,7 +5,8 @@
 //!
 //! - `Mutex::lock_timeout`: times out, succeeds, reports poisoning; a more
 //!   urgent waiter that gives up takes its inherited priority back (the
-//!   holder drops to its own level, so a middle-priority task runs first);
+//!   holder drops to its own level, so a middle-priority task runs first;
+//!   an order only one core decides, so these tasks share core [`CORE`]);
 //! - `JoinHandle::join_timeout`: the handle comes back on a timeout;
 //! - `SyncSender::send_timeout`: a full channel, a rendezvous (the message
 //!   not taken is taken back), a dropped receiver;
@@ -23,7 +24,7 @@ mod common;
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use common::{check, finish};
+use common::{check, finish, on_core};
 use core::sync::atomic::{AtomicU64, Ordering};
 use ilusion::ipc::{self, ChannelError, RecvTimeoutError, TryRecvError};
 use ilusion::sync::mpsc::{self, SendTimeoutError};
@@ -34,6 +35,11 @@ use ilusion::task::{self, Builder, Priority, TaskFailure};
 use ilusion::time::{self, Duration, Instant};
 
 ilusion::entry!(main);
+
+/// The core the tasks of the priority-inheritance checks share: which
+/// task finishes first is a question of who runs on one core (on several,
+/// medium and low would simply run at once).
+const CORE: usize = 0;
 
 /// How late a timed wait may end (under icount: wake-up and switch costs).
 const TOLERANCE: Duration = Duration::from_micros(300);
@@ -56,8 +62,10 @@ fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
 
 fn main() {
     mutex_lock_timeout();
-    lock_timeout_gives_back_inherited_priority();
-    lock_timeout_gives_back_along_a_chain();
+    on_core(CORE, || {
+        lock_timeout_gives_back_inherited_priority();
+        lock_timeout_gives_back_along_a_chain();
+    });
     join_timeout();
     send_timeout();
     ipc_kernel_receive();
@@ -119,6 +127,7 @@ fn lock_timeout_gives_back_inherited_priority() {
     let low = Builder::new()
         .name("low")
         .priority(Priority::Preemptive(20))
+        .cpu(CORE)
         .spawn(move || {
             let _g = l.lock().unwrap();
             time::busy_wait(ms(20));
@@ -129,11 +138,13 @@ fn lock_timeout_gives_back_inherited_priority() {
     let (l, lg, lg2) = (lock.clone(), log.clone(), log.clone());
     let (high, medium) = Builder::new()
         .priority(Priority::Cooperative(0))
+        .cpu(CORE)
         .spawn(move || {
             // Cooperative: neither runs until we end.
             let high = Builder::new()
                 .name("high")
                 .priority(Priority::Preemptive(2))
+                .cpu(CORE)
                 .spawn(move || {
                     let (r, took) = timed(|| l.lock_timeout(ms(5)).is_ok());
                     lg.lock().unwrap().push(if r { "high locked" } else { "high gave up" });
@@ -143,6 +154,7 @@ fn lock_timeout_gives_back_inherited_priority() {
             let medium = Builder::new()
                 .name("medium")
                 .priority(Priority::Preemptive(10))
+                .cpu(CORE)
                 .spawn(move || {
                     time::busy_wait(ms(10));
                     lg2.lock().unwrap().push("medium done");
@@ -171,7 +183,7 @@ fn lock_timeout_gives_back_along_a_chain() {
     let (m1, m2) = (Arc::new(Mutex::new(())), Arc::new(Mutex::new(())));
     let log = Arc::new(Mutex::new(Vec::new()));
     let spawn = |name: &'static str, priority: u8, f: alloc::boxed::Box<dyn FnOnce() + Send>| {
-        Builder::new().name(name).priority(Priority::Preemptive(priority)).spawn(f).unwrap()
+        Builder::new().name(name).priority(Priority::Preemptive(priority)).cpu(CORE).spawn(f).unwrap()
     };
     let (l1, lg) = (m1.clone(), log.clone());
     let a = spawn(
@@ -198,10 +210,12 @@ fn lock_timeout_gives_back_along_a_chain() {
     let (l2, lg, lg2) = (m2.clone(), log.clone(), log.clone());
     let (c, d) = Builder::new()
         .priority(Priority::Cooperative(0))
+        .cpu(CORE)
         .spawn(move || {
             let c = Builder::new()
                 .name("C")
                 .priority(Priority::Preemptive(2))
+                .cpu(CORE)
                 .spawn(move || {
                     let r = l2.lock_timeout(ms(5)).is_ok();
                     lg.lock().unwrap().push(if r { "C locked" } else { "C gave up" });
@@ -210,6 +224,7 @@ fn lock_timeout_gives_back_along_a_chain() {
             let d = Builder::new()
                 .name("D")
                 .priority(Priority::Preemptive(10))
+                .cpu(CORE)
                 .spawn(move || {
                     time::busy_wait(ms(10));
                     lg2.lock().unwrap().push("D done");

@@ -63,3 +63,28 @@ pub fn require_cores(min: usize) -> usize {
     }
     online
 }
+
+/// Runs `f` in a task pinned to core `cpu` (at `main`'s priority) and
+/// returns what it returned. Tasks run on every core by default; a test of
+/// how tasks share *one* core runs its body here and pins the tasks it
+/// spawns to the same core, so that what it measures (who runs first, who
+/// preempts whom, how soon a sleeper wakes) is decided by that core's
+/// scheduler alone, as on a one-core machine.
+pub fn on_core<T: Send + 'static>(cpu: usize, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let task = ilusion::task::Builder::new()
+        .name("main, pinned")
+        .cpu(cpu)
+        .stack_size(MAIN_STACK)
+        .spawn(f)
+        .expect("spawn the pinned main");
+    match task.join() {
+        Ok(value) => value,
+        Err(failure) => {
+            ilusion::println!("the pinned main failed: {failure:?}");
+            ilusion::exit(1)
+        }
+    }
+}
+
+/// The stack of [`on_core`]'s task: as big as `main`'s.
+const MAIN_STACK: usize = 256 * 1024;
