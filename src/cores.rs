@@ -26,7 +26,10 @@ use crate::time::{self, Duration, Instant};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// How long a started core has to report up before boot goes on without it.
-pub const START_TIMEOUT: Duration = Duration::from_millis(100);
+/// A real core needs microseconds; QEMU's threads for the cores of a busy
+/// host (MTTCG on two host processors running four) have needed more than
+/// 100 ms, so the wait is generous: it only ever runs out for a broken core.
+pub const START_TIMEOUT: Duration = Duration::from_secs(1);
 /// The stack of a core's idle loop.
 const IDLE_STACK_SIZE: usize = 16 * 1024;
 
