@@ -26,10 +26,15 @@ struct Reading {
 // SAFETY: two integers: no pointers, no padding, every bit pattern valid.
 unsafe impl Message for Reading {}
 
+/// Where in the summary the filter says it has mapped it.
+const MAPPED: usize = 16;
+
 fn main() {
     let frames_at_start = ilusion::mm::frames_in_use();
     let (tx, rx) = ipc::channel::<Reading>(2);
-    let summary = SharedRegion::new(16).expect("shared region");
+    // The summary: count (bytes 0-7), mean (8-15), and a flag the filter
+    // sets once it has mapped the region (byte 16).
+    let summary = SharedRegion::new(17).expect("shared region");
 
     let mut producer = Builder::new().name("sensor");
     let tx = producer.grant(tx);
@@ -50,6 +55,7 @@ fn main() {
         .spawn_isolated(move || {
             // Map the summary now (the `map_shared` call), so it shows in the dump below.
             out.map().expect("map the summary region");
+            let _ = out.write(MAPPED, &[1]); // tell main
             let (mut count, mut total) = (0i64, 0i64);
             loop {
                 match rx.recv() {
@@ -66,7 +72,12 @@ fn main() {
             let _ = out.write(8, &(total / count.max(1)).to_le_bytes());
         })
         .expect("spawn filter");
-    ilusion::time::sleep(core::time::Duration::from_millis(1)); // let the filter start and map
+    // Wait for the filter to map the summary (it then sets byte 16), on
+    // whichever core it runs, so that the dump below shows the mapping.
+    let mut mapped = [0u8];
+    while summary.read(MAPPED, &mut mapped).is_ok() && mapped[0] == 0 {
+        ilusion::time::sleep(core::time::Duration::from_micros(100));
+    }
     ilusion::mm::dump(&consumer);
     ilusion::println!("sensor joined: {:?}", producer.join());
     ilusion::println!("filter joined: {:?}", consumer.join());

@@ -116,11 +116,7 @@ mod target {
         let frame = match pooled {
             Some(address) => NonNull::new(address as *mut u8)?,
             // SAFETY: `FRAME` has a non-zero size.
-            None => match NonNull::new(unsafe { alloc::alloc::alloc(FRAME) }) {
-                Some(frame) => frame,
-                // The heap is out, but other cores' pools may keep free frames.
-                None => NonNull::new(POOLS.iter().find_map(|pool| pool.lock().take())? as *mut u8)?,
-            },
+            None => NonNull::new(unsafe { alloc::alloc::alloc(FRAME) })?,
         };
         // SAFETY: a whole page-aligned frame of the kernel heap (Normal memory), ours alone.
         unsafe { crate::arch::cpu::zero_page(frame.as_ptr()) };

@@ -68,10 +68,14 @@ fn register_unregister_under_interrupts() {
 fn spawn_from_two_priorities() {
     let stop = Arc::new(AtomicBool::new(false));
     let (low_count, high_count) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    // All on core 0: the point is the more urgent spawner preempting the
+    // less urgent one on its core while it holds the heap's and the stack
+    // mapper's spin locks (on separate cores they would only contend).
     let spawner = |priority, period: Option<Duration>, count: &Arc<AtomicU64>| {
         let (stop, count) = (stop.clone(), count.clone());
         Builder::new()
             .priority(priority)
+            .cpu(0)
             .spawn(move || {
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) {
@@ -81,7 +85,7 @@ fn spawn_from_two_priorities() {
                     // Sizes the stack cache does not hold: each spawn maps new stacks.
                     n += 1;
                     let stack = 4096 * (1 + n % 8);
-                    Builder::new().stack_size(stack).spawn(|| ()).unwrap().join().unwrap();
+                    Builder::new().stack_size(stack).cpu(0).spawn(|| ()).unwrap().join().unwrap();
                     count.fetch_add(1, Ordering::Relaxed);
                 }
             })
