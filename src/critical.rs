@@ -133,7 +133,14 @@ static KERNEL_LOCK_IN_USE: AtomicBool = AtomicBool::new(false);
 /// critical section began without the lock and ends with it.
 pub fn use_kernel_lock() {
     let was = masking::disable_interrupts();
-    debug_assert_eq!(KERNEL_LOCK.depth.load(Ordering::Relaxed), 0, "use_kernel_lock inside a critical section");
+    // This core must hold no critical section. (Not "the depth is 0": the
+    // depth is the holder's, which may be another core, or on the host
+    // another test's thread.)
+    debug_assert_ne!(
+        KERNEL_LOCK.holder.load(Ordering::Relaxed),
+        holder_id(),
+        "use_kernel_lock inside a critical section"
+    );
     KERNEL_LOCK_IN_USE.store(true, Ordering::Release);
     masking::restore_interrupts(was);
 }
