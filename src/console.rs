@@ -230,8 +230,11 @@ mod target {
         }
     }
 
-    /// Formats to the console without taking the writer lock: for fault reports,
-    /// which may interrupt a writer that holds it.
+    /// Formats to the console without taking the writer lock: for reports
+    /// that stop the machine (a fault in the kernel, a panic outside a
+    /// task), which may interrupt a writer that holds it. A task's own
+    /// failure report goes through [`write_fmt`], under the lock, so it
+    /// does not cut into lines other cores are printing.
     pub fn write_fmt_emergency(args: fmt::Arguments) {
         if let Some(port) = PORT.get() {
             let _ = PortWriter(*port).write_fmt(args);

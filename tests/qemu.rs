@@ -55,6 +55,15 @@ struct Case {
     expect: &'static [&'static str],
 }
 
+/// Cases whose output lines must come out whole: `(case name, prefix,
+/// suffix, count)`: exactly `count` lines contain `prefix`, and each is
+/// `prefix`, a 4-digit number, a space and `suffix`, with nothing cut into it.
+const WHOLE_LINES: &[(&str, &str, &str, usize)] = &[(SMP_CONSOLE_CASE, "[printer] ", SMP_CONSOLE_PATTERN, 400)];
+const SMP_CONSOLE_CASE: &str =
+    "smp (MTTCG): a task's lines come out whole while isolated tasks on the other cores fail and are reported";
+/// What `smp_console`'s printer puts after each line's number.
+const SMP_CONSOLE_PATTERN: &str = "the quick brown fox jumps over the lazy dog 0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
 const fn case(name: &'static str, image: &'static str, exit: i32, expect: &'static [&'static str]) -> Case {
     Case { name, image, on: On::AllBoards, qemu: &[], raw: false, input: None, exit: Some(exit), expect }
 }
@@ -1285,6 +1294,11 @@ const CASES: &[Case] = &[
     Case {
         on: On::Board("qemu-virt"),
         qemu: MTTCG,
+        ..case(SMP_CONSOLE_CASE, "smp_console", 0, &["400 lines printed on core 0 while", "all checks passed"])
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: MTTCG,
         ..case(
             "smp (MTTCG): ASIDs roll over on every core while the others run isolated tasks, 10 times",
             "asid_rollover_cores",
@@ -1358,6 +1372,22 @@ fn check(case: &Case, o: &Outcome) -> Vec<String> {
     for line in case.expect {
         if !o.output.contains(line) {
             problems.push(format!("output lacks {line:?}"));
+        }
+    }
+    for &(_, prefix, suffix, count) in WHOLE_LINES.iter().filter(|w| w.0 == case.name) {
+        let lines: Vec<&str> =
+            o.output.lines().map(|l| l.trim_end_matches('\r')).filter(|l| l.contains(prefix)).collect();
+        let whole = |l: &&str| {
+            l.len() == prefix.len() + 5 + suffix.len()
+                && l.starts_with(prefix)
+                && l.ends_with(suffix)
+                && l[prefix.len()..prefix.len() + 4].bytes().all(|b| b.is_ascii_digit())
+        };
+        if let Some(cut) = lines.iter().find(|l| !whole(l)) {
+            problems.push(format!("a line starting {prefix:?} was cut into: {cut:?}"));
+        }
+        if lines.len() != count {
+            problems.push(format!("{} lines contain {prefix:?}, expected {count}", lines.len()));
         }
     }
     // With -no-reboot a guest runs once: a second boot would print its lines again.

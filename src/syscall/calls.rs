@@ -84,6 +84,7 @@ pub(super) fn panic_isolated(location: UserText, message: UserText) -> ! {
     let location = Lossy(location.read(&mut location_buf));
     let message = PanicMessage::from_args(format_args!("{}", Lossy(message.read(&mut message_buf))));
     let task = crate::task::RunningTask;
-    crate::console::write_fmt_emergency(format_args!("\n*** {task} panicked at {location}:\n{message}\n"));
+    // Under the console lock, as `print!`: other cores' output must not cut into it.
+    crate::console::write_fmt(format_args!("\n*** {task} panicked at {location}:\n{message}\n"));
     crate::task::fail_current(TaskFailure::Panic { message })
 }

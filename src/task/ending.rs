@@ -92,7 +92,10 @@ pub(crate) fn panicking_task(irqs_enabled: bool) -> Option<bool> {
 pub(crate) fn fail_on_panic(info: &core::panic::PanicInfo) -> ! {
     use super::failure::{is_allocation_failure, PanicMessage};
     let message = PanicMessage::from_args(format_args!("{}", info.message()));
-    let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
+    // Under the console lock, as `print!` (a task fails alone only with
+    // interrupts enabled, so this core holds no spin lock): output from
+    // other cores does not cut into the report.
+    let p = |args: core::fmt::Arguments| crate::console::write_fmt(args);
     let task = RunningTask;
     match info.location() {
         Some(l) => p(format_args!("\n*** {task} panicked at {}:{}:{}:\n{message}\n", l.file(), l.line(), l.column())),

@@ -40,7 +40,9 @@ pub(crate) fn user_copy_fault(fault: Fault) {
 pub(crate) fn fail_isolated(fault: &Fault, failure: TaskFailure) -> ! {
     let Fault { frame, esr, far, syndrome, .. } = fault;
     let task = super::RunningTask;
-    crate::console::write_fmt_emergency(format_args!(
+    // Under the console lock, as `print!`: the task's core holds no lock
+    // (it was at EL0), and other cores' output must not cut into the report.
+    crate::console::write_fmt(format_args!(
         "\n*** {task} failed: {failure}\n  {syndrome}, ESR {esr:#010x}, FAR {far:#018x}, PC {:#018x}, SP {:#018x}\n",
         frame.elr, frame.sp
     ));
