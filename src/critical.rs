@@ -128,6 +128,14 @@ static KERNEL_LOCK: KernelLock = KernelLock { holder: AtomicUsize::new(NOBODY), 
 /// speed). Core 0 turns it on for good before it starts another core.
 static KERNEL_LOCK_IN_USE: AtomicBool = AtomicBool::new(false);
 
+/// Do several cores run tasks (so critical sections take the kernel lock)?
+/// Settled at boot, before the first task: false on a one-core machine for
+/// good. The scheduler runs code compiled for one core when it is false.
+#[inline(always)]
+pub fn several_cores() -> bool {
+    KERNEL_LOCK_IN_USE.load(Ordering::Relaxed)
+}
+
 /// From now on, critical sections take the kernel lock. Core 0 calls this
 /// before starting the other cores, outside every critical section, so no
 /// critical section began without the lock and ends with it.
@@ -146,20 +154,6 @@ pub fn use_kernel_lock() {
 }
 
 impl KernelLock {
-    #[inline(always)]
-    fn enter(&self) {
-        if KERNEL_LOCK_IN_USE.load(Ordering::Relaxed) {
-            self.take();
-        }
-    }
-
-    #[inline(always)]
-    fn exit(&self) {
-        if KERNEL_LOCK_IN_USE.load(Ordering::Relaxed) {
-            self.give_back();
-        }
-    }
-
     #[inline(never)]
     fn take(&self) {
         let me = holder_id();
@@ -219,6 +213,8 @@ impl Drop for InterruptsMasked {
 /// this value lives; both are given back as they were when it drops.
 pub struct CriticalSection {
     were_enabled: bool,
+    /// It took the kernel lock (several cores run), so it gives it back.
+    locked: bool,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -228,8 +224,26 @@ impl CriticalSection {
     #[inline(always)]
     pub fn new() -> Self {
         let were_enabled = masking::disable_interrupts();
-        KERNEL_LOCK.enter();
-        Self { were_enabled, _not_send: PhantomData }
+        let locked = several_cores();
+        if locked {
+            KERNEL_LOCK.take();
+        }
+        Self { were_enabled, locked, _not_send: PhantomData }
+    }
+}
+
+impl CriticalSection {
+    /// [`CriticalSection::new`] for code compiled for one core or for
+    /// several (`MANY`, which the caller read from [`several_cores`]): one
+    /// core only masks interrupts, several take the kernel lock, neither
+    /// looks at the flag again.
+    #[inline(always)]
+    pub fn enter<const MANY: bool>() -> Self {
+        let were_enabled = masking::disable_interrupts();
+        if MANY {
+            KERNEL_LOCK.take();
+        }
+        Self { were_enabled, locked: MANY, _not_send: PhantomData }
     }
 }
 
@@ -242,7 +256,9 @@ impl Default for CriticalSection {
 impl Drop for CriticalSection {
     #[inline(always)]
     fn drop(&mut self) {
-        KERNEL_LOCK.exit();
+        if self.locked {
+            KERNEL_LOCK.give_back();
+        }
         masking::restore_interrupts(self.were_enabled);
     }
 }
@@ -279,7 +295,7 @@ pub unsafe fn resume_kernel_lock(depth: u32) {
 pub unsafe fn inherited_critical_section() -> CriticalSection {
     // SAFETY: forwarded from our caller.
     unsafe { resume_kernel_lock(1) };
-    CriticalSection { were_enabled: false, _not_send: PhantomData }
+    CriticalSection { were_enabled: false, locked: several_cores(), _not_send: PhantomData }
 }
 
 /// Kernel state shared by every core: touched only inside a critical

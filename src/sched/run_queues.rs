@@ -36,6 +36,15 @@
 //! asks one more core if the shared queue still holds a task more urgent
 //! than some core runs: a claim that came to nothing is made good there.
 //!
+//! ## One core
+//!
+//! The methods a switch calls take `MANY`, known when the code is compiled:
+//! the scheduler calls them with `MANY = false` on a boot with one core
+//! (`critical::several_cores`), and then they are the one-core scheduler's:
+//! every task waits in the shared queue, the cores' queues and levels are
+//! not looked at, and no core is asked. A one-core boot of the SMP-capable
+//! build pays nothing for the other cores (BENCHMARKS.md, "One core").
+//!
 //! Plain data, no locks: the scheduler keeps it in a `KernelCell`. Unit
 //! tests drive it with several simulated cores.
 
@@ -108,17 +117,17 @@ impl<A: Adapter> RunQueues<A> {
     /// Queues `item` at `level`, at the front (it was preempted and keeps
     /// its turn) or the back, and returns the queue's number ([`SHARED`] or
     /// a core's). `allowed` are the cores it may run on, `here` the calling
-    /// core, `last` the core it ran on
-    /// last (preferred among equals: its caches are warm). No core is asked:
-    /// this is for the running task going back (it yields, is preempted or
-    /// its slice is over), whose core is about to pick; then
-    /// [`RunQueues::ask_for_shared`] offers what is left to the other cores.
+    /// core, `last` the core it ran on last (preferred among equals: its
+    /// caches are warm). No core is asked: this is for the running task
+    /// going back (it yields, is preempted or its slice is over), whose core
+    /// is about to pick; then [`RunQueues::ask_for_shared`] offers what is
+    /// left to the other cores. With one core (`MANY` false): the shared queue.
     ///
     /// # Safety
     /// As for [`ReadyQueue::push_back`].
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn put_back(
+    pub unsafe fn put_back<const MANY: bool>(
         &mut self,
         item: NonNull<A::Item>,
         level: Level,
@@ -127,7 +136,7 @@ impl<A: Adapter> RunQueues<A> {
         last: usize,
         front: bool,
     ) -> u8 {
-        let (queue, number) = if allowed & self.online == self.online {
+        let (queue, number) = if !MANY || allowed & self.online == self.online {
             (&mut self.shared, SHARED)
         } else {
             let cpu = self.core_to_wait_for(allowed & self.online, here, last);
@@ -147,6 +156,7 @@ impl<A: Adapter> RunQueues<A> {
     /// Queues `item` as [`RunQueues::put_back`] does, for a task that
     /// becomes ready (woken, new, or moved by a change of level), and finds
     /// the core that should run it: the one to ask to reschedule, if any.
+    /// (Several cores: one core's scheduler compares with its running task.)
     ///
     /// # Safety
     /// As for [`ReadyQueue::push_back`].
@@ -161,7 +171,7 @@ impl<A: Adapter> RunQueues<A> {
         front: bool,
     ) -> Placement {
         // SAFETY: forwarded from our caller.
-        let number = unsafe { self.put_back(item, level, allowed, here, last, front) };
+        let number = unsafe { self.put_back::<true>(item, level, allowed, here, last, front) };
         let candidates = if number == SHARED { self.online } else { 1 << number };
         Placement { queue: number, ask: self.ask_a_core(candidates, level, here) }
     }
@@ -178,20 +188,20 @@ impl<A: Adapter> RunQueues<A> {
 
     /// Is a task at `level` or more urgent ready to run on core `cpu`?
     #[inline]
-    pub fn has_ready_for(&self, cpu: usize, level: Level) -> bool {
-        self.shared.has_ready_at_or_above(level) || self.own[cpu].has_ready_at_or_above(level)
+    pub fn has_ready_for<const MANY: bool>(&self, cpu: usize, level: Level) -> bool {
+        self.shared.has_ready_at_or_above(level) || (MANY && self.own[cpu].has_ready_at_or_above(level))
     }
 
     /// Is anything ready to run on core `cpu`?
     #[inline]
-    pub fn has_any_for(&self, cpu: usize) -> bool {
-        !self.shared.is_empty() || !self.own[cpu].is_empty()
+    pub fn has_any_for<const MANY: bool>(&self, cpu: usize) -> bool {
+        !self.shared.is_empty() || (MANY && !self.own[cpu].is_empty())
     }
 
     /// Takes the most urgent task core `cpu` may run off its queue, if any.
     #[inline]
-    pub fn pick(&mut self, cpu: usize) -> Option<NonNull<A::Item>> {
-        if self.own[cpu].is_empty() {
+    pub fn pick<const MANY: bool>(&mut self, cpu: usize) -> Option<NonNull<A::Item>> {
+        if !MANY || self.own[cpu].is_empty() {
             // The common case (always, on one core): nothing restricted waits for this core.
             return self.shared.pop_most_urgent();
         }
@@ -318,12 +328,12 @@ mod tests {
         let p = unsafe { q.enqueue(n[4], 39, FOUR, 0, 0, false) };
         assert_eq!(p.ask, None, "every core runs (or takes) something more urgent");
         // The asked cores take the four most urgent; the fifth waits.
-        let mut taken: Vec<_> = (0..4).map(|cpu| q.pick(cpu).unwrap()).collect();
+        let mut taken: Vec<_> = (0..4).map(|cpu| q.pick::<true>(cpu).unwrap()).collect();
         taken.sort();
         let mut want = n[..4].to_vec();
         want.sort();
         assert_eq!(taken, want);
-        assert!(q.has_ready_for(0, 39) && !q.has_ready_for(0, 38));
+        assert!(q.has_ready_for::<true>(0, 39) && !q.has_ready_for::<true>(0, 38));
     }
 
     #[test]
@@ -345,9 +355,9 @@ mod tests {
         // SAFETY: leaked nodes, each queued once.
         let p = unsafe { q.enqueue(n[0], 45, 1 << 1, 0, 0, false) };
         assert_eq!(p, Placement { queue: 1, ask: None }, "core 1 runs something more urgent");
-        assert_eq!(q.pick(0), None, "core 0 may not run it");
-        assert!(!q.has_any_for(2));
-        assert_eq!(q.pick(1), Some(n[0]));
+        assert_eq!(q.pick::<true>(0), None, "core 0 may not run it");
+        assert!(!q.has_any_for::<true>(2));
+        assert_eq!(q.pick::<true>(1), Some(n[0]));
         // Two allowed cores: the one running the least urgent task.
         // SAFETY: as above.
         let p = unsafe { q.enqueue(n[1], 35, 0b1100, 0, 0, false) };
@@ -363,10 +373,10 @@ mod tests {
             q.enqueue(n[0], 40, FOUR, 0, 0, false);
             q.enqueue(n[1], 40, 1, 0, 0, false);
         }
-        let first = q.pick(0).unwrap();
+        let first = q.pick::<true>(0).unwrap();
         // SAFETY: `first` was just taken off; it goes back where it was.
         unsafe { q.enqueue(first, 40, if first == n[0] { FOUR } else { 1 }, 0, 0, false) };
-        let second = q.pick(0).unwrap();
+        let second = q.pick::<true>(0).unwrap();
         assert_ne!(first, second, "the other queue's turn");
     }
 
@@ -382,7 +392,22 @@ mod tests {
         // SAFETY: as above.
         let p = unsafe { q.enqueue(n[1], 30, FOUR, 0, 0, true) };
         assert_eq!(p.ask, None, "core 0 is claimed at 30 already");
-        assert_eq!(q.pick(0), Some(n[1]), "in front");
+        assert_eq!(q.pick::<true>(0), Some(n[1]), "in front");
+    }
+
+    #[test]
+    fn compiled_for_one_core_only_the_shared_queue_is_used() {
+        let mut q = machine([40; 4]);
+        let n = nodes(&[0, 1]);
+        // SAFETY: leaked nodes, each queued once.
+        let queue = unsafe { q.put_back::<false>(n[0], 30, 1 << 2, 0, 0, false) };
+        assert_eq!(queue, SHARED, "one core has one queue, whatever the mask");
+        // SAFETY: as above.
+        let queue = unsafe { q.put_back::<true>(n[1], 20, 1, 0, 0, false) };
+        assert_eq!(queue, 0, "several cores: a restricted task waits in a core's queue");
+        assert!(q.has_ready_for::<true>(0, 20) && !q.has_ready_for::<false>(0, 20), "core 0's queue is not looked at");
+        assert_eq!(q.pick::<false>(0), Some(n[0]));
+        assert!(!q.has_any_for::<false>(0) && q.has_any_for::<true>(0));
     }
 
     #[test]

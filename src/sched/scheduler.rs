@@ -24,6 +24,16 @@
 //! Each core's boot context becomes its idle task: least urgent of all,
 //! never queued, it waits for interrupts when nothing is ready.
 //!
+//! ## Compiled twice: one core, or several
+//!
+//! Whether several cores run tasks is settled at boot, before the first
+//! task (`critical::several_cores`). Each entry point above reads it once
+//! and runs the code below compiled for that case (`MANY`, a constant
+//! parameter): with one core, the branches for the others fold away
+//! (no kernel lock, one queue, no core levels or IPIs), so a one-core boot
+//! of the SMP-capable build switches tasks as fast as the one-core kernel
+//! did (BENCHMARKS.md, "One core").
+//!
 //! Code above reaches the running task with [`running`], a borrow tied to
 //! the critical section's token (its fields change only inside one), and
 //! its body with [`with_running_body`]. A new task starts at
@@ -63,12 +73,14 @@ impl Scheduler {
     /// # Safety
     /// `me` is the running task, and not this core's idle task.
     #[inline(always)]
-    unsafe fn put_back(&mut self, me: &Tcb, in_front: bool) {
+    unsafe fn put_back<const MANY: bool>(&mut self, me: &Tcb, in_front: bool) {
         me.state.set(State::Ready);
         let (level, here) = (me.level.get(), me.core());
         // SAFETY: the running task is alive and on no queue.
-        let queue = unsafe { self.queues.put_back(NonNull::from(me), level, me.cpus, here, here, in_front) };
-        me.ready_in.set(queue);
+        let queue = unsafe { self.queues.put_back::<MANY>(NonNull::from(me), level, me.cpus, here, here, in_front) };
+        if MANY {
+            me.ready_in.set(queue); // one core: always the shared queue, as `ready_in` starts
+        }
     }
 }
 
@@ -149,6 +161,7 @@ pub(crate) fn become_idle(cpu: usize, kernel_stack_top: u64) {
         s.queues.bring_online(cpu);
     });
     context::set_current_task_pointer(idle.as_ptr() as *mut u8);
+    context::publish_running_task(cpu, idle.as_ptr() as *mut u8);
     percpu::mark_online(cpu);
 }
 
@@ -157,12 +170,20 @@ pub(crate) fn become_idle(cpu: usize, kernel_stack_top: u64) {
 /// need the kernel lock meanwhile) but with interrupts still masked, so a
 /// wake that comes between the check and `wfi` is pending and ends the wait.
 pub(crate) fn run_idle() -> ! {
+    if critical::several_cores() {
+        idle_loop::<true>()
+    } else {
+        idle_loop::<false>()
+    }
+}
+
+fn idle_loop<const MANY: bool>() -> ! {
     use crate::arch::cpu;
     loop {
         let were_enabled = cpu::disable_interrupts();
-        let cs = CriticalSection::new();
-        if SCHED.with(&cs, |s| s.queues.has_any_for(percpu::cpu_index())) {
-            schedule_away(&cs);
+        let cs = CriticalSection::enter::<MANY>();
+        if SCHED.with(&cs, |s| s.queues.has_any_for::<MANY>(percpu::cpu_index())) {
+            schedule_away_on::<MANY>(&cs);
             drop(cs);
         } else {
             SCHED.with(&cs, |s| s.queues.set_core_level(percpu::cpu_index(), IDLE_LEVEL));
@@ -193,45 +214,82 @@ fn ask(cpu: Option<usize>) {
 /// # Safety
 /// `task` is alive and on no queue.
 pub(crate) unsafe fn make_ready(cs: &CriticalSection, task: NonNull<Tcb>) {
+    // SAFETY: forwarded from our caller.
+    unsafe {
+        if critical::several_cores() {
+            make_ready_on::<true>(cs, task)
+        } else {
+            make_ready_on::<false>(cs, task)
+        }
+    }
+}
+
+/// [`make_ready`], compiled for one core or several.
+///
+/// # Safety
+/// As for [`make_ready`].
+#[inline(always)]
+unsafe fn make_ready_on<const MANY: bool>(cs: &CriticalSection, task: NonNull<Tcb>) {
     // SAFETY: promised by our caller.
     let t = unsafe { task.as_ref() };
     t.state.set(State::Ready);
-    let (level, here, last) = (t.level.get(), percpu::cpu_index(), t.core());
-    // SAFETY: `task` is alive and unqueued (our caller's promise).
-    let placement = SCHED.with(cs, |s| unsafe { s.queues.enqueue(task, level, t.cpus, here, last, false) });
-    t.ready_in.set(placement.queue);
-    ask(placement.ask);
+    let level = t.level.get();
+    if MANY {
+        let (here, last) = (percpu::cpu_index(), t.core());
+        // SAFETY: `task` is alive and unqueued (our caller's promise).
+        let placement = SCHED.with(cs, |s| unsafe { s.queues.enqueue(task, level, t.cpus, here, last, false) });
+        t.ready_in.set(placement.queue);
+        ask(placement.ask);
+    } else {
+        // SAFETY: as above.
+        SCHED.with(cs, |s| unsafe { s.queues.put_back::<false>(task, level, t.cpus, 0, 0, false) });
+        // One core, which runs the running task: asked if the new one is more urgent.
+        if level < running(cs).level.get() {
+            NEED_RESCHED.of(0).store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Puts the running task back in a ready queue, unless it is this core's
 /// idle task (never queued). A task preempted by a more urgent one keeps
 /// what is left of its slice.
-fn requeue_current(cs: &CriticalSection, in_front: bool) {
+#[inline(always)]
+fn requeue_current<const MANY: bool>(cs: &CriticalSection, in_front: bool) {
     let t = running(cs);
-    if SCHED.with(cs, |s| s.idle[t.core()] == Some(NonNull::from(t))) {
+    let cpu = if MANY { t.core() } else { 0 };
+    if SCHED.with(cs, |s| s.idle[cpu] == Some(NonNull::from(t))) {
         return;
     }
     if in_front {
-        timer::pause_slice(cs, t.core(), t);
+        timer::pause_slice(cs, cpu, t);
     }
     // SAFETY: the running task, not idle.
-    SCHED.with(cs, |s| unsafe { s.put_back(t, in_front) });
+    SCHED.with(cs, |s| unsafe { s.put_back::<MANY>(t, in_front) });
 }
 
 /// Lets an equally or more urgent ready task run.
 pub fn yield_now() {
-    let cs = CriticalSection::new();
+    if critical::several_cores() {
+        yield_on::<true>()
+    } else {
+        yield_on::<false>()
+    }
+}
+
+#[inline(always)]
+fn yield_on<const MANY: bool>() {
+    let cs = CriticalSection::enter::<MANY>();
     let me = running(&cs);
     let others_ready = SCHED.with(&cs, |s| {
-        let ready = s.queues.has_ready_for(me.core(), me.level.get());
+        let ready = s.queues.has_ready_for::<MANY>(me.core(), me.level.get());
         if ready {
             // SAFETY: the running task; not idle, which never yields.
-            unsafe { s.put_back(me, false) };
+            unsafe { s.put_back::<MANY>(me, false) };
         }
         ready
     });
     if others_ready {
-        schedule_away(&cs);
+        schedule_away_on::<MANY>(&cs);
     }
 }
 
@@ -246,14 +304,28 @@ pub(crate) fn block_current(cs: &CriticalSection) {
 /// end of the handler.)
 #[inline]
 pub(crate) fn reschedule_point(cs: &CriticalSection) {
-    let cpu = percpu::cpu_index();
+    if critical::several_cores() {
+        reschedule_point_on::<true>(cs, percpu::cpu_index())
+    } else {
+        reschedule_point_on::<false>(cs, 0)
+    }
+}
+
+#[inline(always)]
+fn reschedule_point_on<const MANY: bool>(cs: &CriticalSection, cpu: usize) {
     if !NEED_RESCHED.of(cpu).load(Ordering::Relaxed) || crate::arch::cpu::in_exception_handler() {
         return;
     }
     NEED_RESCHED.of(cpu).store(false, Ordering::Relaxed);
-    if let Some(in_front) = decide(cs, cpu, false) {
-        requeue_current(cs, in_front);
-        schedule_away(cs);
+    give_way_if_decided::<MANY>(cs, cpu, false);
+}
+
+/// Switches away from the running task if [`decide`] says so.
+#[inline(never)]
+fn give_way_if_decided<const MANY: bool>(cs: &CriticalSection, cpu: usize, at_interrupt: bool) {
+    if let Some(in_front) = decide::<MANY>(cs, cpu, at_interrupt) {
+        requeue_current::<MANY>(cs, in_front);
+        schedule_away_on::<MANY>(cs);
     }
 }
 
@@ -270,21 +342,22 @@ pub(crate) fn slice_expired(cs: &CriticalSection) {
 /// one is ready (behind its equals). Only preemptive tasks (and idle) give
 /// way here. If not, the core's level is what it runs again (a claim made
 /// for a task another core took is dropped).
-fn decide(cs: &CriticalSection, cpu: usize, at_interrupt: bool) -> Option<bool> {
+#[inline(always)]
+fn decide<const MANY: bool>(cs: &CriticalSection, cpu: usize, at_interrupt: bool) -> Option<bool> {
     let me = running(cs);
     let (cur, level) = (NonNull::from(me), me.level.get());
     SCHED.with(cs, |s| {
         let slice_over = at_interrupt && core::mem::take(&mut s.slice_expired[cpu]);
         let decision = if !is_preemptive(level) && s.idle[cpu] != Some(cur) {
             None
-        } else if slice_over && s.queues.has_ready_for(cpu, level) {
+        } else if slice_over && s.queues.has_ready_for::<MANY>(cpu, level) {
             Some(false)
-        } else if level > 0 && s.queues.has_ready_for(cpu, level - 1) {
+        } else if level > 0 && s.queues.has_ready_for::<MANY>(cpu, level - 1) {
             Some(true)
         } else {
             None
         };
-        if decision.is_none() {
+        if MANY && decision.is_none() {
             s.queues.set_core_level(cpu, level);
         }
         decision
@@ -296,28 +369,46 @@ fn decide(cs: &CriticalSection, cpu: usize, at_interrupt: bool) -> Option<bool> 
 /// equal one is.
 #[inline]
 pub(crate) fn preempt_from_interrupt() {
-    let cpu = percpu::cpu_index();
+    if critical::several_cores() {
+        preempt_from_interrupt_on::<true>(percpu::cpu_index())
+    } else {
+        preempt_from_interrupt_on::<false>(0)
+    }
+}
+
+#[inline(always)]
+fn preempt_from_interrupt_on<const MANY: bool>(cpu: usize) {
     if !NEED_RESCHED.of(cpu).load(Ordering::Relaxed) || !is_started() {
         return;
     }
     NEED_RESCHED.of(cpu).store(false, Ordering::Relaxed);
-    let cs = CriticalSection::new();
-    if let Some(in_front) = decide(&cs, cpu, true) {
-        requeue_current(&cs, in_front);
-        schedule_away(&cs);
-    }
+    let cs = CriticalSection::enter::<MANY>();
+    give_way_if_decided::<MANY>(&cs, cpu, true);
 }
 
 /// Switches to the most urgent task ready for this core (or its idle task).
 /// The caller has put the running task where it belongs (ready queue, wait
 /// queue, or nowhere if it ended).
 pub(crate) fn schedule_away(cs: &CriticalSection) {
+    if critical::several_cores() {
+        schedule_away_on::<true>(cs)
+    } else {
+        schedule_away_on::<false>(cs)
+    }
+}
+
+/// [`schedule_away`], compiled for one core or several.
+#[inline(never)]
+fn schedule_away_on<const MANY: bool>(cs: &CriticalSection) {
     critical::assert_no_spin_lock_held("a context switch");
     let me = running(cs);
     let cur = NonNull::from(me);
-    let cpu = me.core();
+    let cpu = if MANY { me.core() } else { 0 };
     let (next, also_ask) = SCHED.with(cs, |s| {
-        let next = s.queues.pick(cpu).or(s.idle[cpu]).expect("no idle task");
+        let next = s.queues.pick::<MANY>(cpu).or(s.idle[cpu]).expect("no idle task");
+        if !MANY {
+            return (next, None); // no levels to keep, nobody to ask
+        }
         // SAFETY: a queued task (or idle) is alive.
         s.queues.set_core_level(cpu, unsafe { next.as_ref() }.level.get());
         (next, s.queues.ask_for_shared(cpu))
@@ -330,15 +421,21 @@ pub(crate) fn schedule_away(cs: &CriticalSection) {
     // SAFETY: `next` came off a ready queue (or is idle): alive, with its context saved.
     let n = unsafe { next.as_ref() };
     n.state.set(State::Running);
-    n.cpu.set(cpu as u8);
     timer::start_slice(cs, cpu, n);
     switch_lower_half(cs, me, n);
     context::set_current_task_pointer(next.as_ptr() as *mut u8);
+    if !MANY {
+        // SAFETY: in a critical section; both contexts belong to live tasks
+        // whose stacks are mapped (a task is freed only after it has been
+        // switched away from). One core: no lock to hand over.
+        let prev = unsafe { context::switch(me.context(), n.context(), cur.as_ptr() as *mut u8) };
+        return finish_switch(cs, prev as *mut Tcb);
+    }
+    n.cpu.set(cpu as u8);
+    context::publish_running_task(cpu, next.as_ptr() as *mut u8);
     let depth = critical::kernel_lock_depth(cs);
-    // SAFETY: in a critical section; both contexts belong to live tasks
-    // whose stacks are mapped (a task is freed only after it has been
-    // switched away from), and `me` is queued nowhere another core could
-    // take it from before this core gives up the kernel lock.
+    // SAFETY: as above, and `me` is queued nowhere another core could take
+    // it from before this core gives up the kernel lock.
     let prev = unsafe { context::switch(me.context(), n.context(), cur.as_ptr() as *mut u8) };
     // SAFETY: resumed by a switch on this core, which holds the kernel lock
     // for us; `depth` is what we had open when we switched away.
@@ -350,10 +447,15 @@ pub(crate) fn schedule_away(cs: &CriticalSection) {
 /// with its ASID, so no TLB flush), or the empty one for kernel tasks
 /// (between two kernel tasks, the empty one is there already). An isolated
 /// task's EL0 thread register goes and comes with its address space.
-fn switch_lower_half(_masked: &CriticalSection, prev: &Tcb, next: &Tcb) {
-    if !prev.is_isolated() && !next.is_isolated() {
-        return;
+#[inline(always)]
+fn switch_lower_half(masked: &CriticalSection, prev: &Tcb, next: &Tcb) {
+    if prev.is_isolated() || next.is_isolated() {
+        switch_address_spaces(masked, prev, next);
     }
+}
+
+#[inline(never)]
+fn switch_address_spaces(_masked: &CriticalSection, prev: &Tcb, next: &Tcb) {
     // SAFETY: interrupts are masked, and an address space is only touched
     // here and when its task is freed (after it has been switched away from).
     if let Some(space) = unsafe { &mut *prev.address_space.get() } {
@@ -461,7 +563,7 @@ pub(crate) unsafe fn set_level(masked: &CriticalSection, task: NonNull<Tcb>, lev
                 if s.queues.core_level(cpu) == old {
                     s.queues.set_core_level(cpu, level);
                 }
-                level > old && s.queues.has_ready_for(cpu, level - 1)
+                level > old && s.queues.has_ready_for::<true>(cpu, level - 1)
             });
             if give_way {
                 ask(Some(cpu));

@@ -175,7 +175,7 @@ impl Tcb {
             user_stack_size: 0,
             cpus: crate::percpu::ALL_CPUS,
             cpu: Cell::new(0),
-            ready_in: Cell::new(0),
+            ready_in: Cell::new(super::run_queues::SHARED),
             timer_cpu: Cell::new(0),
         }
     }

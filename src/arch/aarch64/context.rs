@@ -81,13 +81,18 @@ pub fn current_task_pointer() -> *mut u8 {
 /// on one of them (`sync::mutex`). Only a core itself writes its copy.
 static RUNNING_TASK_POINTERS: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
 
-/// Makes `task` this core's running task, in TPIDR_EL1 and in the copy the
-/// other cores read.
+/// Makes `task` this core's running task, in TPIDR_EL1.
 #[inline]
 pub fn set_current_task_pointer(task: *mut u8) {
     use aarch64_cpu::registers::{Writeable, TPIDR_EL1};
     TPIDR_EL1.set(task as u64);
-    RUNNING_TASK_POINTERS[super::cpu::core_index()].store(task as usize, Ordering::Relaxed);
+}
+
+/// Shows the other cores that core `cpu` (the caller) now runs `task`:
+/// the copy of its TPIDR_EL1 they read. Only needed while several cores run.
+#[inline]
+pub fn publish_running_task(cpu: usize, task: *mut u8) {
+    RUNNING_TASK_POINTERS[cpu].store(task as usize, Ordering::Relaxed);
 }
 
 /// The running task of core `cpu` as the other cores see it (0: none): a
