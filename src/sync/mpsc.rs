@@ -220,22 +220,20 @@ impl<T> Shared<T> {
     fn recv(&self, deadline: Option<Option<Instant>>) -> Result<T, RecvTimeoutError> {
         let masked = CriticalSection::new();
         loop {
-            let got = self.state.with(&masked, |s| match s.queue.pop_front() {
-                Some(v) => {
-                    s.taken += 1;
-                    Some(Ok(v))
-                }
-                None if s.senders == 0 => Some(Err(RecvTimeoutError::Disconnected)),
-                None => None,
+            // (An `Option` of the message, not a nested enum: the message
+            // then stays in registers instead of being copied through memory.)
+            let got = self.state.with(&masked, |s| {
+                let got = s.queue.pop_front();
+                s.taken += got.is_some() as u64;
+                got
             });
-            match got {
-                Some(Ok(v)) => {
-                    self.senders_wait.wake_all(&masked);
-                    scheduler::reschedule_point(&masked);
-                    return Ok(v);
-                }
-                Some(Err(e)) => return Err(e),
-                None => {}
+            if let Some(message) = got {
+                self.senders_wait.wake_all(&masked);
+                scheduler::reschedule_point(&masked);
+                return Ok(message);
+            }
+            if self.state.with(&masked, |s| s.senders == 0) {
+                return Err(RecvTimeoutError::Disconnected);
             }
             match deadline {
                 None => return Err(RecvTimeoutError::Timeout), // try_recv: do not wait

@@ -117,11 +117,17 @@ impl RawMutex {
         // SAFETY: the running task owns the mutex (it holds the guard).
         unsafe { self.pop_held(me as *const Tcb) };
         if self.owner.compare_exchange(me, 0, Ordering::Release, Ordering::Relaxed).is_err() {
-            let masked = CriticalSection::new();
-            self.hand_over(&masked);
-            recompute_level(&masked, scheduler::running(&masked));
-            scheduler::reschedule_point(&masked);
+            self.unlock_contended();
         }
+    }
+
+    /// `unlock` when tasks wait: out of line, so that the fast path inlines.
+    #[inline(never)]
+    fn unlock_contended(&self) {
+        let masked = CriticalSection::new();
+        self.hand_over(&masked);
+        recompute_level(&masked, scheduler::running(&masked));
+        scheduler::reschedule_point(&masked);
     }
 
     /// Adds this mutex to `owner`'s list of held mutexes.
