@@ -213,41 +213,39 @@ fn ask(cpu: Option<usize>) {
 ///
 /// # Safety
 /// `task` is alive and on no queue.
+#[inline]
 pub(crate) unsafe fn make_ready(cs: &CriticalSection, task: NonNull<Tcb>) {
-    // SAFETY: forwarded from our caller.
-    unsafe {
-        if critical::several_cores() {
-            make_ready_on::<true>(cs, task)
-        } else {
-            make_ready_on::<false>(cs, task)
-        }
+    if critical::several_cores() {
+        // SAFETY: forwarded from our caller.
+        return unsafe { make_ready_on_many(cs, task) };
     }
-}
-
-/// [`make_ready`], compiled for one core or several.
-///
-/// # Safety
-/// As for [`make_ready`].
-#[inline(always)]
-unsafe fn make_ready_on<const MANY: bool>(cs: &CriticalSection, task: NonNull<Tcb>) {
     // SAFETY: promised by our caller.
     let t = unsafe { task.as_ref() };
     t.state.set(State::Ready);
     let level = t.level.get();
-    if MANY {
-        let (here, last) = (percpu::cpu_index(), t.core());
-        // SAFETY: `task` is alive and unqueued (our caller's promise).
-        let placement = SCHED.with(cs, |s| unsafe { s.queues.enqueue(task, level, t.cpus, here, last, false) });
-        t.ready_in.set(placement.queue);
-        ask(placement.ask);
-    } else {
-        // SAFETY: as above.
-        SCHED.with(cs, |s| unsafe { s.queues.put_back::<false>(task, level, t.cpus, 0, 0, false) });
-        // One core, which runs the running task: asked if the new one is more urgent.
-        if level < running(cs).level.get() {
-            NEED_RESCHED.of(0).store(true, Ordering::Relaxed);
-        }
+    // SAFETY: `task` is alive and unqueued (our caller's promise).
+    SCHED.with(cs, |s| unsafe { s.queues.put_back::<false>(task, level, t.cpus, 0, 0, false) });
+    // One core, which runs the running task: asked if the new one is more urgent.
+    if level < running(cs).level.get() {
+        NEED_RESCHED.of(0).store(true, Ordering::Relaxed);
     }
+}
+
+/// [`make_ready`] with several cores: the queue and the core to ask come
+/// from `run_queues`.
+///
+/// # Safety
+/// As for [`make_ready`].
+#[inline(never)]
+unsafe fn make_ready_on_many(cs: &CriticalSection, task: NonNull<Tcb>) {
+    // SAFETY: promised by our caller.
+    let t = unsafe { task.as_ref() };
+    t.state.set(State::Ready);
+    let (level, here, last) = (t.level.get(), percpu::cpu_index(), t.core());
+    // SAFETY: `task` is alive and unqueued (our caller's promise).
+    let placement = SCHED.with(cs, |s| unsafe { s.queues.enqueue(task, level, t.cpus, here, last, false) });
+    t.ready_in.set(placement.queue);
+    ask(placement.ask);
 }
 
 /// Puts the running task back in a ready queue, unless it is this core's
@@ -558,9 +556,9 @@ pub(crate) unsafe fn set_level(masked: &CriticalSection, task: NonNull<Tcb>, lev
             t.level.set(level);
             // Its core now runs at `level`; if that is less urgent than
             // before and a task between the two is ready, it gives way.
-            let cpu = t.cpu.get() as usize;
+            let cpu = t.core();
             let give_way = SCHED.with(masked, |s| {
-                if s.queues.core_level(cpu) == old {
+                if critical::several_cores() && s.queues.core_level(cpu) == old {
                     s.queues.set_core_level(cpu, level);
                 }
                 level > old && s.queues.has_ready_for::<true>(cpu, level - 1)

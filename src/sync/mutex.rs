@@ -192,7 +192,7 @@ impl RawMutex {
     /// and priority inheritance works as always. Interrupts stay enabled,
     /// so a more urgent task for this core preempts a preemptive spinner.
     fn spin_while_owner_runs(&self, deadline: Option<u64>) -> bool {
-        if crate::percpu::online_count() < 2 {
+        if !crate::critical::several_cores() {
             return false;
         }
         let now = crate::arch::cpu::counter();
@@ -248,7 +248,9 @@ impl RawMutex {
             }
             if tcb_of(word) == me {
                 // Handed over to us by `unlock`: we run, spinners may stop.
-                self.owner.fetch_and(!HANDED_OVER, Ordering::Relaxed);
+                if word & HANDED_OVER != 0 {
+                    self.owner.fetch_and(!HANDED_OVER, Ordering::Relaxed);
+                }
                 return true;
             }
             // The owner may unlock on another core at this moment, on its fast
@@ -315,9 +317,15 @@ impl RawMutex {
         match self.waiters.wake_one(masked) {
             Some(next) => {
                 let more = if self.waiters.has_waiters(masked) { HAS_WAITERS } else { 0 };
-                // SAFETY: `next` is alive (just woken).
-                self.handed_to_cpus.store(unsafe { next.as_ref() }.cpus, Ordering::Relaxed);
-                self.owner.store(next.as_ptr() as usize | HANDED_OVER | more, Ordering::Release);
+                // Only spinners (several cores) look for the new owner on its way.
+                let handed = if crate::critical::several_cores() {
+                    // SAFETY: `next` is alive (just woken).
+                    self.handed_to_cpus.store(unsafe { next.as_ref() }.cpus, Ordering::Relaxed);
+                    HANDED_OVER
+                } else {
+                    0
+                };
+                self.owner.store(next.as_ptr() as usize | handed | more, Ordering::Release);
                 // SAFETY: `next` now owns the mutex and is alive (just woken).
                 unsafe {
                     self.push_held(next.as_ptr());
