@@ -180,8 +180,8 @@ impl<A: Adapter> RunQueues<A> {
     ///
     /// # Safety
     /// `item` is in queue `queue` at `level`.
-    pub unsafe fn remove(&mut self, queue: u8, level: Level, item: NonNull<A::Item>) {
-        let queue = if queue == SHARED { &mut self.shared } else { &mut self.own[queue as usize] };
+    pub unsafe fn remove<const MANY: bool>(&mut self, queue: u8, level: Level, item: NonNull<A::Item>) {
+        let queue = if !MANY || queue == SHARED { &mut self.shared } else { &mut self.own[queue as usize] };
         // SAFETY: promised by our caller.
         unsafe { queue.remove(level, item) };
     }

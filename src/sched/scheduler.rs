@@ -201,7 +201,7 @@ fn idle_loop<const MANY: bool>() -> ! {
 fn ask(cpu: Option<usize>) {
     let Some(cpu) = cpu else { return };
     NEED_RESCHED.of(cpu).store(true, Ordering::Relaxed);
-    if cpu != percpu::cpu_index() {
+    if critical::several_cores() && cpu != percpu::cpu_index() {
         // The controller's barrier makes the flag visible before the interrupt.
         let sent = irq::try_send_ipi(cpu, Ipi::Reschedule);
         debug_assert!(sent.is_ok(), "reschedule IPI to core {cpu}: {sent:?}");
@@ -215,7 +215,23 @@ fn ask(cpu: Option<usize>) {
 /// `task` is alive and on no queue.
 #[inline]
 pub(crate) unsafe fn make_ready(cs: &CriticalSection, task: NonNull<Tcb>) {
-    if critical::several_cores() {
+    // SAFETY: forwarded from our caller.
+    unsafe {
+        if critical::several_cores() {
+            make_ready_on::<true>(cs, task)
+        } else {
+            make_ready_on::<false>(cs, task)
+        }
+    }
+}
+
+/// [`make_ready`], compiled for one core (inline: short) or several (out of line).
+///
+/// # Safety
+/// As for [`make_ready`].
+#[inline(always)]
+unsafe fn make_ready_on<const MANY: bool>(cs: &CriticalSection, task: NonNull<Tcb>) {
+    if MANY {
         // SAFETY: forwarded from our caller.
         return unsafe { make_ready_on_many(cs, task) };
     }
@@ -526,21 +542,39 @@ extern "C" fn ilusion_task_start(prev: *mut u8, task: *mut Tcb) -> ! {
 ///
 /// # Safety
 /// `task` is alive.
+#[inline]
 pub(crate) unsafe fn set_level(masked: &CriticalSection, task: NonNull<Tcb>, level: u8) {
     // SAFETY: promised by our caller.
-    let t = unsafe { task.as_ref() };
-    let old = t.level.get();
+    let old = unsafe { task.as_ref() }.level.get();
     if old == level {
         return;
     }
+    // SAFETY: as above.
+    unsafe {
+        if critical::several_cores() {
+            change_level::<true>(masked, task, old, level)
+        } else {
+            change_level::<false>(masked, task, old, level)
+        }
+    }
+}
+
+/// [`set_level`] when the level changes, out of line (often it does not).
+///
+/// # Safety
+/// As for [`set_level`]; `old` is the task's level.
+#[inline(never)]
+unsafe fn change_level<const MANY: bool>(masked: &CriticalSection, task: NonNull<Tcb>, old: u8, level: u8) {
+    // SAFETY: promised by our caller.
+    let t = unsafe { task.as_ref() };
     match t.state.get() {
         State::Ready => {
             let queue = t.ready_in.get();
             // SAFETY: a ready task is queued at its level, where `enqueue` put it.
-            SCHED.with(masked, |s| unsafe { s.queues.remove(queue, old, task) });
+            SCHED.with(masked, |s| unsafe { s.queues.remove::<MANY>(queue, old, task) });
             t.level.set(level);
             // SAFETY: alive (our caller's promise), and just taken off its queue.
-            unsafe { make_ready(masked, task) };
+            unsafe { make_ready_on::<MANY>(masked, task) };
         }
         State::Blocked => {
             t.level.set(level);
@@ -556,12 +590,12 @@ pub(crate) unsafe fn set_level(masked: &CriticalSection, task: NonNull<Tcb>, lev
             t.level.set(level);
             // Its core now runs at `level`; if that is less urgent than
             // before and a task between the two is ready, it gives way.
-            let cpu = t.core();
+            let cpu = if MANY { t.core() } else { 0 };
             let give_way = SCHED.with(masked, |s| {
-                if critical::several_cores() && s.queues.core_level(cpu) == old {
+                if MANY && s.queues.core_level(cpu) == old {
                     s.queues.set_core_level(cpu, level);
                 }
-                level > old && s.queues.has_ready_for::<true>(cpu, level - 1)
+                level > old && s.queues.has_ready_for::<MANY>(cpu, level - 1)
             });
             if give_way {
                 ask(Some(cpu));
