@@ -1314,6 +1314,26 @@ struct Outcome {
     timed_out: bool,
 }
 
+/// `ILUSION_TEST_CORES=N`: boot QEMU `virt` with N cores instead of its 4,
+/// to run the suite again on one core (the scheduler compiled for one core)
+/// or on eight (`just test` does both). Only `virt` (the Pis always have
+/// four), and only the cases that do not depend on the number of cores.
+fn cores_override() -> Option<String> {
+    std::env::var("ILUSION_TEST_CORES").ok().filter(|c| !c.is_empty())
+}
+
+/// Does `case` hold whatever the number of cores? Not if it chooses its own
+/// (`-smp`), if what it must print names the default four, or if it is
+/// about several cores (IPIs between them; the kernel lock, which one core
+/// does without).
+fn any_core_count(case: &Case) -> bool {
+    const ABOUT_SEVERAL_CORES: &[&str] = &["ipi_cores", "smp_priority", "smp_ipi_preemption", "smp_pinning", "smp"];
+    !case.qemu.contains(&"-smp")
+        && !case.expect.iter().any(|l| l.contains("4 cores") || l.contains("4 online"))
+        && !ABOUT_SEVERAL_CORES.contains(&case.image)
+        && case.name != "spin locks: a critical section inside one is caught, by name"
+}
+
 fn run(root: &Path, board: &str, case: &Case) -> Result<Outcome, String> {
     let elf = root.join("target/images").join(board).join(format!("{}.elf", case.image));
     if !elf.exists() {
@@ -1325,6 +1345,9 @@ fn run(root: &Path, board: &str, case: &Case) -> Result<Outcome, String> {
         cmd.arg("--raw");
     }
     cmd.arg(&elf).args(case.qemu);
+    if let Some(cores) = cores_override().filter(|_| board == "qemu-virt") {
+        cmd.args(["-smp", cores.as_str()]);
+    }
     cmd.env_remove("QEMU_EXTRA").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let mut child = cmd.spawn().map_err(|e| format!("cannot start boards/run: {e}"))?;
@@ -1408,12 +1431,19 @@ fn main() {
     let boards_var = std::env::var("ILUSION_TEST_BOARDS").unwrap_or_else(|_| "qemu-virt".into());
     let boards: Vec<&str> = boards_var.split([',', ' ']).filter(|b| !b.is_empty()).collect();
     let (mut passed, mut failed) = (0, 0);
+    let cores = cores_override();
     for board in &boards {
         for case in CASES {
             if matches!(case.on, On::Board(b) if b != *board) {
                 continue;
             }
-            let full = format!("{board}: {}", case.name);
+            if cores.is_some() && (*board != "qemu-virt" || !any_core_count(case)) {
+                continue;
+            }
+            let full = match &cores {
+                Some(n) => format!("{board} (-smp {n}): {}", case.name),
+                None => format!("{board}: {}", case.name),
+            };
             if !filters.is_empty() && !filters.iter().any(|f| full.contains(f.as_str())) {
                 continue;
             }
@@ -1440,8 +1470,10 @@ fn main() {
         }
     }
     // Host-side checks: the system-call fast path is a leaf (every board); the
-    // SD card image and the chainloader (Raspberry Pi only).
-    for board in &boards {
+    // SD card image and the chainloader (Raspberry Pi only). Once per board,
+    // not again for another number of cores.
+    let host_boards = if cores.is_some() { &[][..] } else { &boards[..] };
+    for board in host_boards {
         let checks = fast_syscall::checks(&root, board).into_iter().chain(sdcard::checks(&root, board));
         // Images booted without boards/run (no host-side symbolizer, no semihosting): every board.
         let checks = checks.chain(direct::checks(&root, board));

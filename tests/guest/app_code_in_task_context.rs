@@ -117,7 +117,13 @@ fn detached_results_drop_in_their_task() {
             Outcome(on_drop)
         }));
     }
-    time::sleep(Duration::from_millis(20));
+    // They end within a few milliseconds; wait for the three drops (on a
+    // busy host, QEMU's threads for the other cores may be slow to run).
+    let counted = || DROPS_IN_TASK.load(Ordering::SeqCst) + DROPS_ELSEWHERE.load(Ordering::SeqCst);
+    let deadline = time::Instant::now() + Duration::from_secs(2);
+    while counted() < 3 && time::Instant::now() < deadline {
+        time::sleep(Duration::from_millis(1));
+    }
     let (in_task, elsewhere) = (DROPS_IN_TASK.load(Ordering::SeqCst), DROPS_ELSEWHERE.load(Ordering::SeqCst));
     check(
         in_task == 3 && elsewhere == 0,
@@ -129,7 +135,10 @@ fn detached_results_drop_in_their_task() {
 fn joined_handle_drops_result_in_dropper() {
     let before = DROPS_IN_TASK.load(Ordering::SeqCst);
     let h = task::spawn(|| Outcome(OnDrop::Record));
-    time::sleep(Duration::from_millis(2)); // it has ended; its handle still holds the result
+    let deadline = time::Instant::now() + Duration::from_secs(2);
+    while !h.is_finished() && time::Instant::now() < deadline {
+        time::sleep(Duration::from_millis(1)); // until it has ended; its handle still holds the result
+    }
     check(h.is_finished(), "task_ended_first", format_args!("not finished"));
     drop(h);
     let r = task::spawn(|| String::from("plain result")).join();
