@@ -33,10 +33,8 @@ use ilusion::time::Instant;
 ilusion::entry!(main);
 
 const PRODUCERS: usize = 4;
-/// Issue 12's count (400,000 messages a round). A round takes 1 to 2 s
-/// under MTTCG on a 2-processor host (2 to 3.5 s with another QEMU
-/// running), most of it cores waiting for the kernel lock while the host
-/// runs another core's thread (see docs/06).
+/// Issue 12's count (400,000 messages a round). A round takes 1 to 1.6 s
+/// under MTTCG on a 2-processor host, about 14 s for ten.
 const MESSAGES: u32 = 100_000;
 const CHANNELS: usize = 2;
 /// Room in each channel: small, so that senders wait for it.
