@@ -1262,11 +1262,11 @@ const CASES: &[Case] = &[
         on: On::Board("qemu-virt"),
         qemu: MTTCG,
         ..case(
-            "smp (MTTCG): 4 producers x 25,000 messages to 2 consumers, none lost, duplicated or reordered, 10 rounds",
+            "smp (MTTCG): 4 producers x 100,000 messages to 2 consumers, none lost, duplicated or reordered, 10 rounds",
             "smp_channels",
             0,
             &[
-                "round 10: 4 producers x 25000 messages over 2 channels: 100000 received, 0 out of order, complete true,",
+                "round 10: 4 producers x 100000 messages over 2 channels: 400000 received, 0 out of order, complete true,",
                 "all checks passed",
             ],
         )
@@ -1275,10 +1275,10 @@ const CASES: &[Case] = &[
         on: On::Board("qemu-virt"),
         qemu: MTTCG,
         ..case(
-            "smp (MTTCG): 4,000 spawn/join cycles over every core, heap and frames back to baseline, 10 rounds",
+            "smp (MTTCG): 10,000 spawn/join cycles over every core, heap and frames back to baseline, 10 rounds",
             "smp_spawn_join",
             0,
-            &["round 10: 4000 spawn/join cycles over 4 cores: 0 wrong, heap and frames at baseline true,", "all checks passed"],
+            &["round 10: 10000 spawn/join cycles over 4 cores: 0 wrong, heap and frames at baseline true,", "all checks passed"],
         )
     },
     Case {

@@ -138,6 +138,7 @@ pub(crate) fn init(slice_ticks: u64) {
     extern "C" {
         static __exception_stack_top: u8;
     }
+    critical::set_deferred_interrupt_sender(send_reschedule);
     let cs = CriticalSection::new();
     timer::set_slice(&cs, slice_ticks);
     drop(cs);
@@ -196,16 +197,23 @@ fn idle_loop<const MANY: bool>() -> ! {
     }
 }
 
-/// Asks core `cpu` to reschedule: its flag, and an interrupt if it is another core.
+/// Asks core `cpu` to reschedule: its flag, and if it is another core an
+/// interrupt, sent once this core gives the kernel lock back
+/// (`critical::interrupt_after_unlock`).
 #[inline]
-fn ask(cpu: Option<usize>) {
+fn ask(cs: &CriticalSection, cpu: Option<usize>) {
     let Some(cpu) = cpu else { return };
     NEED_RESCHED.of(cpu).store(true, Ordering::Relaxed);
     if critical::several_cores() && cpu != percpu::cpu_index() {
-        // The controller's barrier makes the flag visible before the interrupt.
-        let sent = irq::try_send_ipi(cpu, Ipi::Reschedule);
-        debug_assert!(sent.is_ok(), "reschedule IPI to core {cpu}: {sent:?}");
+        critical::interrupt_after_unlock(cs, cpu);
     }
+}
+
+/// Sends a reschedule interrupt to core `cpu` (deferred by [`ask`]).
+fn send_reschedule(cpu: usize) {
+    // The controller's barrier makes the flag visible before the interrupt.
+    let sent = irq::try_send_ipi(cpu, Ipi::Reschedule);
+    debug_assert!(sent.is_ok(), "reschedule IPI to core {cpu}: {sent:?}");
 }
 
 /// Queues `task`, which the running task is not, as ready, and asks the
@@ -261,7 +269,7 @@ unsafe fn make_ready_on_many(cs: &CriticalSection, task: NonNull<Tcb>) {
     // SAFETY: `task` is alive and unqueued (our caller's promise).
     let placement = SCHED.with(cs, |s| unsafe { s.queues.enqueue(task, level, t.cpus, here, last, false) });
     t.ready_in.set(placement.queue);
-    ask(placement.ask);
+    ask(cs, placement.ask);
 }
 
 /// Puts the running task back in a ready queue, unless it is this core's
@@ -427,7 +435,7 @@ fn schedule_away_on<const MANY: bool>(cs: &CriticalSection) {
         s.queues.set_core_level(cpu, unsafe { next.as_ref() }.level.get());
         (next, s.queues.ask_for_shared(cpu))
     });
-    ask(also_ask);
+    ask(cs, also_ask);
     if next == cur {
         me.state.set(State::Running);
         return;
@@ -598,7 +606,7 @@ unsafe fn change_level<const MANY: bool>(masked: &CriticalSection, task: NonNull
                 level > old && s.queues.has_ready_for::<MANY>(cpu, level - 1)
             });
             if give_way {
-                ask(Some(cpu));
+                ask(masked, Some(cpu));
             }
         }
         State::Exited => t.level.set(level),

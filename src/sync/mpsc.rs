@@ -228,7 +228,15 @@ impl<T> Shared<T> {
                 got
             });
             if let Some(message) = got {
-                self.senders_wait.wake_all(&masked);
+                // One slot came free: one sender waiting for room can use it
+                // (waking them all would send the others back to sleep).
+                // Rendezvous senders wait for their own message to be
+                // taken, so they all look.
+                if self.state.with(&masked, |s| s.capacity == Some(0)) {
+                    self.senders_wait.wake_all(&masked);
+                } else {
+                    self.senders_wait.wake_one(&masked);
+                }
                 scheduler::reschedule_point(&masked);
                 return Ok(message);
             }

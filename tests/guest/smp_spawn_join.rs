@@ -8,7 +8,8 @@
 //! asked for. After a warm-up round (the OS's caches of freed stacks and
 //! frames fill up), the kernel heap (bytes requested and allocated) and
 //! the frames in use must be exactly where they were after each of
-//! [`ROUNDS`] rounds in a row.
+//! [`ROUNDS`] rounds in a row. Each round line ends with the lock spins
+//! and reschedule IPIs it took (`Contention`).
 
 #![no_std]
 #![no_main]
@@ -18,20 +19,20 @@ extern crate alloc;
 mod common;
 
 use alloc::vec::Vec;
-use common::{check, finish, require_cores};
+use common::{check, finish, require_cores, Contention};
 use ilusion::mm::heap::HeapStats;
 use ilusion::task::{self, Builder};
 use ilusion::time::Instant;
 
 ilusion::entry!(main);
 
-/// Issue 12 asks 10,000; a round of those took 9 to 13 s under MTTCG on a
-/// 2-processor host with the first SMP scheduler (each cycle wakes a task
-/// on another core twice), and 2 to 15 s (92 to 141 s for ten rounds and the
-/// warm-up) on a busy host in December, so 4,000 keeps ten rounds within a
-/// minute. A joiner spinning for a running task, instead of blocking, did
-/// not help there (126 s).
-const CYCLES: usize = 4_000;
+/// Issue 12's count. A round takes 0.35 to 0.45 s under MTTCG on a
+/// 2-processor host. It took 7 to 10 s (92 to 141 s for ten rounds and the
+/// warm-up on a busy host), when a core sent the interrupt that wakes
+/// another while holding the kernel lock (see `critical`); a joiner spinning
+/// for a running task, instead of blocking, did not help then, nor did idle
+/// cores polling for work before `wfi`.
+const CYCLES: usize = 10_000;
 const ROUNDS: usize = 10;
 
 fn usage() -> (HeapStats, usize) {
@@ -45,12 +46,14 @@ fn main() {
     let baseline = usage();
     for n in 1..=ROUNDS {
         let start = Instant::now();
+        let before = Contention::now();
         let wrong = round(cores, CYCLES);
         let now = usage();
         ilusion::println!(
-            "round {n}: {CYCLES} spawn/join cycles over {cores} cores: {wrong} wrong, heap and frames at baseline {}, {} ms",
+            "round {n}: {CYCLES} spawn/join cycles over {cores} cores: {wrong} wrong, heap and frames at baseline {}, {} ms ({})",
             now == baseline,
-            start.elapsed().as_millis()
+            start.elapsed().as_millis(),
+            Contention::now().since(before)
         );
         let ok = wrong == 0 && now == baseline;
         check(ok, "spawn_join_back_to_baseline", format_args!("round {n}: {wrong} wrong; {baseline:?} -> {now:?}"));

@@ -88,3 +88,31 @@ pub fn on_core<T: Send + 'static>(cpu: usize, f: impl FnOnce() -> T + Send + 'st
 
 /// The stack of [`on_core`]'s task: as big as `main`'s.
 const MAIN_STACK: usize = 256 * 1024;
+
+/// What the cores spent on waiting, as counters since boot: spin iterations
+/// spent waiting for locks (`lock_stats`) and reschedule IPIs taken, over
+/// every core. For the stress tests' round lines (where the time goes).
+#[derive(Clone, Copy)]
+pub struct Contention {
+    pub spins: u64,
+    pub ipis: u64,
+}
+
+impl Contention {
+    pub fn now() -> Self {
+        let cores = ilusion::percpu::up_count();
+        let ipis = (0..cores).map(|c| ilusion::internals::ipis_received(c, ilusion::irq::Ipi::Reschedule)).sum();
+        Self { spins: ilusion::internals::spin_iterations(), ipis }
+    }
+
+    /// What was added since `earlier`.
+    pub fn since(self, earlier: Self) -> Self {
+        Self { spins: self.spins - earlier.spins, ipis: self.ipis - earlier.ipis }
+    }
+}
+
+impl core::fmt::Display for Contention {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        write!(f, "{} lock spins, {} reschedule IPIs", self.spins, self.ipis)
+    }
+}
