@@ -127,11 +127,16 @@ struct KernelLock {
     holder: AtomicUsize,
     /// How many critical sections the holder has open (only it touches this).
     depth: AtomicU32,
+    /// The cores to interrupt once the lock is given back
+    /// ([`interrupt_after_unlock`]; bit `n`: core `n`). Only the holder
+    /// touches this, so the release path reads it next to `depth`.
+    deferred: AtomicUsize,
 }
 
 const NOBODY: usize = usize::MAX;
 
-static KERNEL_LOCK: KernelLock = KernelLock { holder: AtomicUsize::new(NOBODY), depth: AtomicU32::new(0) };
+static KERNEL_LOCK: KernelLock =
+    KernelLock { holder: AtomicUsize::new(NOBODY), depth: AtomicU32::new(0), deferred: AtomicUsize::new(0) };
 
 /// Is the kernel lock in use? Not while core 0 is the only core: masking
 /// interrupts is enough there, as it always was on one core, and costs a
@@ -193,10 +198,17 @@ impl KernelLock {
         let depth = self.depth.load(Ordering::Relaxed) - 1;
         self.depth.store(depth, Ordering::Relaxed);
         if depth == 0 {
+            // Taken while still the holder: after the release, another core may add to it.
+            let deferred = self.deferred.load(Ordering::Relaxed);
+            if deferred != 0 {
+                self.deferred.store(0, Ordering::Relaxed);
+            }
             // Release: what the critical section wrote is seen by the next holder.
             self.holder.store(NOBODY, Ordering::Release);
             #[cfg(target_os = "none")]
-            deferred::send();
+            if deferred != 0 {
+                deferred::send(deferred);
+            }
         }
     }
 }
@@ -205,12 +217,8 @@ impl KernelLock {
 /// once this core gives the kernel lock back ([`interrupt_after_unlock`]).
 #[cfg(target_os = "none")]
 mod deferred {
-    use crate::percpu::{PerCpu, MAX_CPUS};
     use core::sync::atomic::{AtomicUsize, Ordering};
 
-    /// Per core: the cores to interrupt (bit `n`: core `n`). Only its own
-    /// core touches it, with interrupts masked.
-    static PENDING: PerCpu<AtomicUsize> = PerCpu::new([const { AtomicUsize::new(0) }; MAX_CPUS]);
     /// What sends one (`fn(core)`), set once by the scheduler; 0: none yet.
     static SENDER: AtomicUsize = AtomicUsize::new(0);
 
@@ -218,24 +226,9 @@ mod deferred {
         SENDER.store(send as usize, Ordering::Relaxed);
     }
 
-    #[inline(always)]
-    pub fn add(cpu: usize) {
-        let mine = PENDING.of(crate::percpu::cpu_index());
-        mine.store(mine.load(Ordering::Relaxed) | 1 << cpu, Ordering::Relaxed);
-    }
-
-    /// Sends what this core deferred (the kernel lock just given back).
-    #[inline(always)]
-    pub fn send() {
-        let mine = PENDING.of(crate::percpu::cpu_index());
-        if mine.load(Ordering::Relaxed) != 0 {
-            send_all(mine);
-        }
-    }
-
+    /// Interrupts each core in `cores` (the kernel lock just given back).
     #[cold]
-    fn send_all(mine: &AtomicUsize) {
-        let mut cores = mine.swap(0, Ordering::Relaxed);
+    pub fn send(mut cores: usize) {
         let sender = SENDER.load(Ordering::Relaxed);
         if sender == 0 {
             return;
@@ -258,7 +251,9 @@ mod deferred {
 #[cfg(target_os = "none")]
 #[inline(always)]
 pub fn interrupt_after_unlock(_: &CriticalSection, cpu: usize) {
-    deferred::add(cpu);
+    // This core holds the lock (the token): nobody else touches `deferred`.
+    let cores = KERNEL_LOCK.deferred.load(Ordering::Relaxed);
+    KERNEL_LOCK.deferred.store(cores | 1 << cpu, Ordering::Relaxed);
 }
 
 /// Names the function that sends [`interrupt_after_unlock`]'s interrupts.
