@@ -74,6 +74,7 @@ impl<A: Adapter> ReadyQueue<A> {
     ///
     /// # Safety
     /// `item` is queued at `level`.
+    #[inline]
     pub unsafe fn remove(&mut self, level: Level, item: NonNull<A::Item>) {
         let list = &mut self.levels[level as usize];
         // SAFETY: promised by our caller.

@@ -229,13 +229,7 @@ impl RawMutex {
         assert!(!crate::arch::cpu::in_exception_handler(), "Mutex::lock in an interrupt handler");
         let me_task = scheduler::running(&masked);
         let me = NonNull::from(me_task);
-        if tcb_of_or_none(self.owner.load(Ordering::Relaxed)) == Some(me) {
-            // Our own mutex: it cannot come free while we wait for it.
-            drop(masked);
-            let deadline = deadline.expect("Mutex::lock: this task holds the mutex already (a deadlock)");
-            crate::time::sleep_until(crate::time::Instant::from_ticks(deadline));
-            return false;
-        }
+        let mut first = true;
         loop {
             let word = self.owner.load(Ordering::Relaxed);
             if word == 0 {
@@ -246,8 +240,16 @@ impl RawMutex {
                 }
                 continue;
             }
+            if tcb_of(word) == me && first {
+                // Our own mutex: it cannot come free while we wait for it.
+                drop(masked);
+                let deadline = deadline.expect("Mutex::lock: this task holds the mutex already (a deadlock)");
+                crate::time::sleep_until(crate::time::Instant::from_ticks(deadline));
+                return false;
+            }
+            first = false;
             if tcb_of(word) == me {
-                // Handed over to us by `unlock`: we run, spinners may stop.
+                // Handed over to us by `unlock` (we waited): we run, spinners may stop.
                 if word & HANDED_OVER != 0 {
                     self.owner.fetch_and(!HANDED_OVER, Ordering::Relaxed);
                 }
@@ -313,6 +315,7 @@ impl RawMutex {
     }
 
     /// Passes the mutex to its most urgent waiter, or frees it.
+    #[inline]
     fn hand_over(&self, masked: &CriticalSection) {
         match self.waiters.wake_one(masked) {
             Some(next) => {
@@ -364,6 +367,7 @@ unsafe fn inherit(masked: &CriticalSection, level: u8, mut owner: NonNull<Tcb>) 
 }
 
 /// Sets `t`'s level to the most urgent of its own and its mutexes' waiters'.
+#[inline]
 fn recompute_level(masked: &CriticalSection, t: &Tcb) {
     let mut level = t.base_level.get();
     let mut m = t.held_mutexes.get() as *const RawMutex;
