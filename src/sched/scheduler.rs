@@ -446,22 +446,25 @@ fn schedule_away_on<const MANY: bool>(cs: &CriticalSection) {
     timer::start_slice(cs, cpu, n);
     switch_lower_half(cs, me, n);
     context::set_current_task_pointer(next.as_ptr() as *mut u8);
-    if !MANY {
-        // SAFETY: in a critical section; both contexts belong to live tasks
-        // whose stacks are mapped (a task is freed only after it has been
-        // switched away from). One core: no lock to hand over.
-        let prev = unsafe { context::switch(me.context(), n.context(), cur.as_ptr() as *mut u8) };
-        return finish_switch(cs, prev as *mut Tcb);
-    }
-    n.cpu.set(cpu as u8);
-    context::publish_running_task(cpu, next.as_ptr() as *mut u8);
-    let depth = critical::kernel_lock_depth(cs);
-    // SAFETY: as above, and `me` is queued nowhere another core could take
-    // it from before this core gives up the kernel lock.
+    // Several cores: the others see which task this core runs (for the
+    // mutexes' spinners), and the kernel lock's depth goes over the switch.
+    let depth = if MANY {
+        n.cpu.set(cpu as u8);
+        context::publish_running_task(cpu, next.as_ptr() as *mut u8);
+        critical::kernel_lock_depth(cs)
+    } else {
+        0
+    };
+    // SAFETY: in a critical section; both contexts belong to live tasks
+    // whose stacks are mapped (a task is freed only after it has been
+    // switched away from), and `me` is queued nowhere another core could
+    // take it from before this core gives up the kernel lock.
     let prev = unsafe { context::switch(me.context(), n.context(), cur.as_ptr() as *mut u8) };
-    // SAFETY: resumed by a switch on this core, which holds the kernel lock
-    // for us; `depth` is what we had open when we switched away.
-    unsafe { critical::resume_kernel_lock(depth) };
+    if MANY {
+        // SAFETY: resumed by a switch on this core, which holds the kernel
+        // lock for us; `depth` is what we had open when we switched away.
+        unsafe { critical::resume_kernel_lock(depth) };
+    }
     finish_switch(cs, prev as *mut Tcb);
 }
 
