@@ -120,12 +120,21 @@ pub(super) fn start() {
     RECORDING.store(true, Ordering::SeqCst);
 }
 
-/// Stops recording, and waits until no core is writing. Was it on?
+/// Stops recording, and waits until no other core is writing. Was it on?
+/// (Not our own: if it is writing, it was stopped in the middle of an
+/// event by a panic or fault, and will never finish. Nor a core that does
+/// not finish in a million spins: stopped for a report, say.)
 pub(super) fn stop() -> bool {
     let was = RECORDING.swap(false, Ordering::SeqCst);
-    for core in &CORES {
-        while core.writing.load(Ordering::Acquire) {
+    let own = percpu::cpu_index();
+    for (cpu, core) in CORES.iter().enumerate().filter(|(cpu, _)| *cpu != own) {
+        let mut spins = 0u32;
+        while core.writing.load(Ordering::Acquire) && spins < 1 << 20 {
             core::hint::spin_loop();
+            spins += 1;
+        }
+        if spins == 1 << 20 {
+            crate::console::write_fmt_emergency(format_args!("trace: core {cpu} never finished its event\n"));
         }
     }
     was
@@ -150,33 +159,60 @@ fn name_of(id: u64) -> Option<NameSlot> {
     })
 }
 
+/// Task ids named with a `t` line in one dump, at most.
+const MAX_NAMED: usize = 256;
+
+/// How the dump reaches the console.
+#[derive(Clone, Copy)]
+pub(super) enum Output {
+    /// `print!`'s way, under the console's lock (task context).
+    Normal,
+    /// Without the lock: the machine is stopping (a panic, a fault), and
+    /// the lock may be held by the code that failed.
+    Emergency,
+}
+
+impl Output {
+    fn line(self, args: core::fmt::Arguments) {
+        match self {
+            Self::Normal => crate::console::write_fmt(format_args!("{args}\n")),
+            Self::Emergency => crate::console::write_fmt_emergency(format_args!("{args}\n")),
+        }
+    }
+}
+
 /// Prints `line` and adds it, with its newline, to `sum`.
-fn emit(line: &Line, sum: &mut Fnv1a) {
+fn emit(out: Output, line: &Line, sum: &mut Fnv1a) {
     sum.add(line.as_str().as_bytes());
     sum.add(b"\n");
-    crate::println!("{}", line.as_str());
+    out.line(format_args!("{}", line.as_str()));
 }
 
 /// Prints the trace (recording is off): the header, a `t` line per task
 /// named in the events, the events of every core merged by time, and the
-/// end line with the counts and the checksum.
-pub(super) fn dump() {
+/// end line with the counts and the checksum. Nothing is allocated (the
+/// heap may be what failed) and no lock is taken but, with
+/// [`Output::Normal`], the console's.
+pub(super) fn dump(out: Output) {
     let cores = percpu::up_count().max(1);
     let events: usize = (0..MAX_CPUS).map(|c| ring(c).len()).sum();
     let lost: u64 = (0..MAX_CPUS).map(|c| ring(c).lost()).sum();
     let first = (0..MAX_CPUS).filter_map(|c| ring(c).events().next().map(|e| e.time)).min().unwrap_or(0);
-    crate::println!("@@ilusion-trace v1 cores={cores} hz={} start={first:x}", crate::time::frequency());
+    out.line(format_args!("@@ilusion-trace v1 cores={cores} hz={} start={first:x}", crate::time::frequency()));
 
-    // Task ids in the events, each once (a sorted list; if the heap has no
-    // room for it, the names are left out and the tool shows ids).
-    let mut ids: alloc::vec::Vec<u64> = alloc::vec::Vec::new();
+    // Task ids in the events, each once, sorted (past `MAX_NAMED` of
+    // them, the others get no `t` line and the tool shows their ids).
+    let mut ids = [0u64; MAX_NAMED];
+    let mut named = 0;
     for c in 0..MAX_CPUS {
         for e in ring(c).events() {
             let (a, b) = e.tasks();
             for id in [a, b].into_iter().flatten() {
-                if let Err(at) = ids.binary_search(&id) {
-                    if ids.try_reserve(1).is_ok() {
-                        ids.insert(at, id);
+                if let Err(at) = ids[..named].binary_search(&id) {
+                    if named < MAX_NAMED {
+                        ids.copy_within(at..named, at + 1);
+                        ids[at] = id;
+                        named += 1;
                     }
                 }
             }
@@ -184,7 +220,7 @@ pub(super) fn dump() {
     }
     let mut sum = Fnv1a::new();
     let mut line = Line::new();
-    for &id in &ids {
+    for &id in &ids[..named] {
         line.clear();
         let _ = match name_of(id) {
             Some(slot) => {
@@ -192,15 +228,14 @@ pub(super) fn dump() {
             }
             None => write!(line, "t {id} #{id}"),
         };
-        emit(&line, &mut sum);
+        emit(out, &line, &mut sum);
     }
-    drop(ids);
 
     let mut sources: [_; MAX_CPUS] = core::array::from_fn(|c| ring(c).events().peekable());
     merge_by_time(&mut sources, |core, e| {
         line.clear();
         let _ = e.write_line(&mut line, core);
-        emit(&line, &mut sum);
+        emit(out, &line, &mut sum);
     });
-    crate::println!("@@end events={events} lost={lost} sum={:08x}", sum.0);
+    out.line(format_args!("@@end events={events} lost={lost} sum={:08x}", sum.0));
 }
