@@ -1151,7 +1151,7 @@ const CASES: &[Case] = &[
         "trace: two tasks yielding, a sleeper woken by the timer, an interrupt: exactly the expected events",
         "trace_schedule",
         0,
-        &["trace scenario: core 0", "@@end events=", "trace dumped"],
+        &["trace scenario: core 0", "@@end events=", "trace dumped", "overflow trace dumped"],
     ),
     Case { on: On::Board("qemu-virt"), qemu: &["-machine", "gic-version=3"], ..case("ipi: GICv3", "ipi", 0, IPI) },
     Case { on: On::Board("qemu-virt"), qemu: &["-machine", "secure=on"], ..case("ipi: GICv2 at EL3", "ipi", 0, IPI) },

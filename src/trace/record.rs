@@ -8,7 +8,9 @@
 //! core holds its `writing` flag up; [`stop`] turns recording off, then
 //! waits for every flag to come down, after which nobody writes the rings
 //! and the dump reads them in place (no copy, no critical section: the
-//! console may block).
+//! console may block). Task names are kept whether recording or not (a
+//! task spawned before `start` may run in the trace); the dump raises
+//! `DUMPING`, which holds their writers off, and waits for the flags too.
 
 use super::event::{merge_by_time, Event, Fnv1a, Kind, Line, Ring};
 use crate::arch::cpu;
@@ -38,8 +40,10 @@ struct CoreTrace {
 }
 
 // SAFETY: a core's rings are written only by that core (with interrupts
-// masked, its `writing` flag up, and only while recording), and read or
-// cleared only by `dump` and `start` once `stop` has waited for the flags.
+// masked, its `writing` flag up): its events only while recording, read or
+// cleared only by `dump` and `start` once `stop` has waited for the flags;
+// its names only while not `DUMPING`, read only by `dump` once it has
+// raised `DUMPING` and waited for the flags.
 unsafe impl Sync for CoreTrace {}
 
 static CORES: [CoreTrace; MAX_CPUS] = [const {
@@ -51,17 +55,19 @@ static CORES: [CoreTrace; MAX_CPUS] = [const {
 }; MAX_CPUS];
 
 static RECORDING: AtomicBool = AtomicBool::new(false);
+/// A dump is reading the names: nobody writes one meanwhile.
+static DUMPING: AtomicBool = AtomicBool::new(false);
 
 /// Runs `f` on this core's trace, with interrupts masked and its
-/// `writing` flag up, if recording is on.
+/// `writing` flag up, if `may_write` says so (checked with the flag up).
 #[inline(always)]
-fn with_own(f: impl FnOnce(&CoreTrace)) {
+fn with_own(may_write: fn() -> bool, f: impl FnOnce(&CoreTrace)) {
     let were_enabled = cpu::disable_interrupts();
     let own = &CORES[percpu::cpu_index()];
     own.writing.store(true, Ordering::Relaxed);
     // The flag is up before we look at `RECORDING` (`stop` does the reverse).
     fence(Ordering::SeqCst);
-    if RECORDING.load(Ordering::Relaxed) {
+    if may_write() {
         f(own);
     }
     own.writing.store(false, Ordering::Release);
@@ -71,31 +77,39 @@ fn with_own(f: impl FnOnce(&CoreTrace)) {
 /// Records an event on this core.
 #[inline(never)]
 pub(super) fn push(kind: Kind, a: u64, b: u64, detail: u8) {
-    with_own(|own| {
+    with_own(recording, |own| {
         let e = Event::new(cpu::counter(), kind, a, b, detail);
         // SAFETY: our own core's ring, interrupts masked, flag up (see `CoreTrace`).
         unsafe { (*own.ring.get()).push(e) };
     });
 }
 
-/// Records a spawn, and the new task's name for the dump.
+fn recording() -> bool {
+    RECORDING.load(Ordering::Relaxed)
+}
+
+/// Records a spawn, and the new task's name for the dump (even while not
+/// recording: the task may run in a later trace).
 #[inline(never)]
 pub(super) fn spawn(task: u64, parent: u64, name: Option<&str>) {
     push(Kind::Spawn, task, parent, 0);
     let Some(name) = name else { return };
-    with_own(|own| {
-        let mut slot = NameSlot { id: task, len: 0, bytes: [0; NAME_BYTES] };
-        let mut len = name.len().min(NAME_BYTES);
-        while !name.is_char_boundary(len) {
-            len -= 1;
-        }
-        slot.bytes[..len].copy_from_slice(&name.as_bytes()[..len]);
-        slot.len = len as u8;
-        // SAFETY: as in `push`.
-        let (slots, next) = unsafe { &mut *own.names.get() };
-        slots[*next % NAMES_PER_CORE] = slot;
-        *next += 1;
-    });
+    with_own(
+        || !DUMPING.load(Ordering::Relaxed),
+        |own| {
+            let mut slot = NameSlot { id: task, len: 0, bytes: [0; NAME_BYTES] };
+            let mut len = name.len().min(NAME_BYTES);
+            while !name.is_char_boundary(len) {
+                len -= 1;
+            }
+            slot.bytes[..len].copy_from_slice(&name.as_bytes()[..len]);
+            slot.len = len as u8;
+            // SAFETY: as in `push`.
+            let (slots, next) = unsafe { &mut *own.names.get() };
+            slots[*next % NAMES_PER_CORE] = slot;
+            *next += 1;
+        },
+    );
 }
 
 /// The running task's id (0 before tasks start).
@@ -126,6 +140,12 @@ pub(super) fn start() {
 /// not finish in a million spins: stopped for a report, say.)
 pub(super) fn stop() -> bool {
     let was = RECORDING.swap(false, Ordering::SeqCst);
+    wait_for_writers();
+    was
+}
+
+/// Waits until no other core is writing its part of the trace.
+fn wait_for_writers() {
     let own = percpu::cpu_index();
     for (cpu, core) in CORES.iter().enumerate().filter(|(cpu, _)| *cpu != own) {
         let mut spins = 0u32;
@@ -137,7 +157,6 @@ pub(super) fn stop() -> bool {
             crate::console::write_fmt_emergency(format_args!("trace: core {cpu} never finished its event\n"));
         }
     }
-    was
 }
 
 fn ring(core: usize) -> &'static Ring<EVENTS_PER_CORE> {
@@ -146,6 +165,7 @@ fn ring(core: usize) -> &'static Ring<EVENTS_PER_CORE> {
 }
 
 /// The name of task `id`, if it was spawned with one (its latest record).
+/// Only while `DUMPING` (and the writers waited for).
 fn name_of(id: u64) -> Option<NameSlot> {
     if id == 0 {
         let mut idle = NameSlot { id: 0, len: 4, bytes: [0; NAME_BYTES] };
@@ -153,7 +173,7 @@ fn name_of(id: u64) -> Option<NameSlot> {
         return Some(idle);
     }
     CORES.iter().find_map(|core| {
-        // SAFETY: read while recording is off.
+        // SAFETY: read while dumping: nobody writes names (see `spawn`).
         let (slots, next) = unsafe { &*core.names.get() };
         slots[..(*next).min(NAMES_PER_CORE)].iter().find(|s| s.id == id).copied()
     })
@@ -220,6 +240,8 @@ pub(super) fn dump(out: Output) {
     }
     let mut sum = Fnv1a::new();
     let mut line = Line::new();
+    DUMPING.store(true, Ordering::SeqCst);
+    wait_for_writers();
     for &id in &ids[..named] {
         line.clear();
         let _ = match name_of(id) {
@@ -230,6 +252,7 @@ pub(super) fn dump(out: Output) {
         };
         emit(out, &line, &mut sum);
     }
+    DUMPING.store(false, Ordering::SeqCst);
 
     let mut sources: [_; MAX_CPUS] = core::array::from_fn(|c| ring(c).events().peekable());
     merge_by_time(&mut sources, |core, e| {
