@@ -15,8 +15,13 @@
 //! Then a second trace overflows core 0's ring: two tasks yield to each
 //! other 3000 times each (6000 switches, more than the 4096 events a ring
 //! keeps); its dump must keep the newest 4096 and count the rest as lost.
+//!
+//! A third trace follows an isolated task on core 0: its heap's pages
+//! faulted in on first touch, a yield through a system call, its exit.
 #![no_std]
 #![no_main]
+
+extern crate alloc;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 use ilusion::irq::{self, IntId};
@@ -96,4 +101,15 @@ fn main() {
     overflow.expect("spawn").join().unwrap();
     ilusion::trace::dump();
     ilusion::println!("overflow trace dumped");
+
+    ilusion::trace::start();
+    let iso = task::Builder::new().name("iso").cpu(CORE).spawn_isolated(|| {
+        let squares: alloc::vec::Vec<u64> = (0..2000).map(|i| i * i).collect();
+        task::yield_now();
+        core::hint::black_box(squares)[1999]
+    });
+    let squares = iso.expect("spawn isolated").join();
+    ilusion::trace::stop();
+    ilusion::trace::dump();
+    ilusion::println!("isolated trace dumped: {squares:?}");
 }

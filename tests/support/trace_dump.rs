@@ -116,6 +116,7 @@ pub fn check_schedule(output: &str) -> Vec<String> {
         .map(|e| e.replace(&format!("ie {timer}"), "ie TIMER").replace(&format!("ix {timer}"), "ix TIMER"))
         .collect();
     check_overflow(output, core, &mut problems);
+    check_isolated(output, &mut problems);
     if got != SCHEDULE {
         let first = got.iter().zip(SCHEDULE).position(|(g, e)| g != e).unwrap_or(got.len().min(SCHEDULE.len()));
         problems.push(format!(
@@ -159,6 +160,44 @@ fn check_overflow(output: &str, core: usize, problems: &mut Vec<String>) {
         problems.push(format!("overflow: the newest events are {last:?}, expected {tail:?}"));
     }
 }
+
+/// The third dump: what the isolated task `iso` did, but its switches
+/// (which depend on where `main` ran) and interrupts.
+fn check_isolated(output: &str, problems: &mut Vec<String>) {
+    let dump = match parse(output, 2) {
+        Ok(d) => d,
+        Err(e) => return problems.push(format!("isolated trace dump: {e}")),
+    };
+    let got: Vec<&str> = dump
+        .events
+        .iter()
+        .map(|(.., e)| e.as_str())
+        .filter(|e| !e.starts_with("sw ") && e.split(' ').nth(1) == Some("iso"))
+        .collect();
+    if got != ISOLATED {
+        problems.push(format!("isolated: iso's events are {got:?}, expected {ISOLATED:?}"));
+    }
+}
+
+/// The isolated task's events: spawned by `main`, its first stack page
+/// (below 0x100000) faulted in, the ABI version call its runtime makes, its
+/// heap's first 4 pages (at 4 GiB, 16,000 bytes of squares), the yield,
+/// the exit call (which does not return) and its end.
+const ISOLATED: &[&str] = &[
+    "sp iso main",
+    "wk iso",
+    "pf iso ff000",
+    "se iso 11",
+    "sx iso 11",
+    "pf iso 100000000",
+    "pf iso 100001000",
+    "pf iso 100002000",
+    "pf iso 100003000",
+    "se iso 0",
+    "sx iso 0",
+    "se iso 2",
+    "ex iso ok",
+];
 
 /// What tests/guest/trace_schedule.rs must give on its core.
 const SCHEDULE: &[&str] = &[
