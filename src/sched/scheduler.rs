@@ -50,6 +50,7 @@ use crate::critical::{self, CriticalSection, KernelCell};
 use crate::irq::{self, Ipi};
 use crate::percpu::{self, PerCpu, MAX_CPUS};
 use crate::task::TaskFailure;
+use crate::trace::{self, On, Why};
 use alloc::boxed::Box;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -222,7 +223,7 @@ fn idle_loop<const MANY: bool>() -> ! {
         let were_enabled = cpu::disable_interrupts();
         let cs = CriticalSection::enter::<MANY>();
         if SCHED.with(&cs, |s| s.queues.has_any_for::<MANY>(percpu::cpu_index())) {
-            schedule_away_on::<MANY>(&cs);
+            schedule_away_on::<MANY>(&cs, Why::IDLE);
             drop(cs);
         } else {
             SCHED.with(&cs, |s| s.queues.set_core_level(percpu::cpu_index(), IDLE_LEVEL));
@@ -261,6 +262,8 @@ fn send_reschedule(cpu: usize) {
 /// `task` is alive and on no queue.
 #[inline]
 pub(crate) unsafe fn make_ready(cs: &CriticalSection, task: NonNull<Tcb>) {
+    // SAFETY: promised by our caller.
+    trace::wake(unsafe { task.as_ref() }.id);
     // SAFETY: forwarded from our caller.
     unsafe {
         if critical::several_cores() {
@@ -355,20 +358,22 @@ fn yield_on<const MANY: bool>() {
         ready
     });
     if others_ready {
-        schedule_away_on::<MANY>(&cs);
+        schedule_away_on::<MANY>(&cs, Why::YIELD);
     }
 }
 
 /// Blocks the running task, which the caller has put on a wait queue or the
-/// timer list. A task that was killed ends here instead (before it blocks,
-/// or as the kill wakes it), with the critical sections its callers opened.
-pub(crate) fn block_current(cs: &CriticalSection) {
+/// timer list (`on`: what it waits for, for the trace). A task that was
+/// killed ends here instead (before it blocks, or as the kill wakes it),
+/// with the critical sections its callers opened.
+pub(crate) fn block_current(cs: &CriticalSection, on: On) {
     let me = running(cs);
     if me.kill_requested.load(Ordering::Relaxed) {
         cancel_wait_and_end(me);
     }
+    trace::block(me.id, on);
     me.state.set(State::Blocked);
-    schedule_away(cs);
+    schedule_away(cs, on.why());
     if running(cs).kill_requested.load(Ordering::Relaxed) {
         end_killed(); // `kill` took it off where it waited
     }
@@ -445,7 +450,7 @@ fn reschedule_point_on<const MANY: bool>(cs: &CriticalSection, cpu: usize) {
 fn give_way_if_decided<const MANY: bool>(cs: &CriticalSection, cpu: usize, at_interrupt: bool) {
     if let Some(in_front) = decide::<MANY>(cs, cpu, at_interrupt) {
         requeue_current::<MANY>(cs, in_front);
-        schedule_away_on::<MANY>(cs);
+        schedule_away_on::<MANY>(cs, if in_front { Why::PREEMPT } else { Why::SLICE });
     }
 }
 
@@ -509,17 +514,17 @@ fn preempt_from_interrupt_on<const MANY: bool>(cpu: usize) {
 /// Switches to the most urgent task ready for this core (or its idle task).
 /// The caller has put the running task where it belongs (ready queue, wait
 /// queue, or nowhere if it ended).
-pub(crate) fn schedule_away(cs: &CriticalSection) {
+pub(crate) fn schedule_away(cs: &CriticalSection, why: Why) {
     if critical::several_cores() {
-        schedule_away_on::<true>(cs)
+        schedule_away_on::<true>(cs, why)
     } else {
-        schedule_away_on::<false>(cs)
+        schedule_away_on::<false>(cs, why)
     }
 }
 
 /// [`schedule_away`], compiled for one core or several.
 #[inline(never)]
-fn schedule_away_on<const MANY: bool>(cs: &CriticalSection) {
+fn schedule_away_on<const MANY: bool>(cs: &CriticalSection, why: Why) {
     critical::assert_no_spin_lock_held("a context switch");
     let me = running(cs);
     let cur = NonNull::from(me);
@@ -540,6 +545,7 @@ fn schedule_away_on<const MANY: bool>(cs: &CriticalSection) {
     }
     // SAFETY: `next` came off a ready queue (or is idle): alive, with its context saved.
     let n = unsafe { next.as_ref() };
+    trace::switch(me.id, n.id, why);
     n.state.set(State::Running);
     let now = crate::arch::cpu::counter();
     SCHED.with(cs, |s| s.account_switch(cpu, me, n, now));
@@ -625,11 +631,12 @@ pub(crate) unsafe fn release(masked: &CriticalSection, task: NonNull<Tcb>) {
 /// why it ended, wakes its joiners and switches away for good.
 pub(crate) fn exit_current(masked: CriticalSection, failure: Option<TaskFailure>) -> ! {
     let t = running(&masked);
+    trace::exit(t.id, crate::task::how_it_ended(failure.as_ref()));
     // SAFETY: nothing but the task itself touches its failure slot before it has ended.
     unsafe { *t.failure.get() = failure };
     t.state.set(State::Exited);
     t.joiners.wake_all(&masked);
-    schedule_away(&masked);
+    schedule_away(&masked, Why::EXIT);
     unreachable!("an ended task was resumed");
 }
 

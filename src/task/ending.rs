@@ -28,6 +28,20 @@ pub(crate) fn end_current(failure: Option<TaskFailure>) -> ! {
     scheduler::exit_current(masked, failure)
 }
 
+/// How a task that ended with `failure` ended, for the trace.
+#[inline(always)]
+pub(crate) fn how_it_ended(failure: Option<&TaskFailure>) -> crate::trace::How {
+    use crate::trace::How;
+    match failure {
+        None | Some(TaskFailure::Exited { status: 0 }) => How::OK,
+        Some(TaskFailure::Panic { .. }) => How::PANIC,
+        Some(TaskFailure::Killed) => How::KILLED,
+        Some(TaskFailure::OutOfMemory { .. } | TaskFailure::OutOfKernelMemory { .. }) => How::OOM,
+        Some(TaskFailure::Exited { .. } | TaskFailure::BadSyscall { .. }) => How::OTHER,
+        Some(_) => How::FAULT,
+    }
+}
+
 /// Ends the running task with `failure` (from the panic or exception handler).
 pub(crate) fn fail_current(failure: TaskFailure) -> ! {
     end_current(Some(failure))

@@ -105,6 +105,7 @@ fn kill_task(masked: CriticalSection, t: &Tcb) -> Result<(), KillError> {
     if t.state.get() == State::Exited {
         return Err(KillError::AlreadyEnded(t.id));
     }
+    crate::trace::kill(t.id, scheduler::running(&masked).id);
     if core::ptr::eq(t, scheduler::running(&masked)) {
         drop(masked);
         end_current(Some(TaskFailure::Killed));

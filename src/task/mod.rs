@@ -58,7 +58,8 @@ pub use on_target::*;
 mod on_target {
     pub use super::builder::{Builder, SpawnError};
     pub(crate) use super::ending::{
-        fail_current, fail_on_panic, fault_in_task, is_stack_overflow_address, panicking_task, RunningTask,
+        fail_current, fail_on_panic, fault_in_task, how_it_ended, is_stack_overflow_address, panicking_task,
+        RunningTask,
     };
     pub(crate) use super::inspect::{cpu_stats, end_if_killed, init as init_kills};
     pub use super::inspect::{kill, list, stats};
