@@ -405,15 +405,20 @@ pub(crate) fn current_memory_usage() -> SpaceUsage {
     }
 }
 
-/// `mm::dump`: prints the mappings of the isolated task `handle` refers to
-/// (range, size, EL0 permissions, memory type, segment), with the image's
-/// code and constants as the task sees them.
-pub fn dump_address_space<T>(handle: &JoinHandle<T>) {
-    use crate::mm::layout::ImageLayout;
-    use alloc::{string::String, vec::Vec};
-    let task = handle.task();
-    let mut pages: Vec<(u64, Attributes)> = Vec::new();
+/// What `mm::dump` and `mm::dump_maps` read of an isolated task: its
+/// mapped pages (in address order), its stack size and its heap reserve.
+struct MappedPages {
+    pages: alloc::vec::Vec<(u64, Attributes)>,
+    stack_size: u64,
+    heap_reserve: u64,
+}
+
+/// The mappings of the isolated task `handle` refers to, or why not (a
+/// sentence to print after the task's name).
+fn mapped_pages<T>(handle: &JoinHandle<T>) -> Result<MappedPages, &'static str> {
+    let mut pages = alloc::vec::Vec::new();
     let mut stack_size = 0;
+    let mut heap_reserve = 0;
     {
         let masked = CriticalSection::new();
         let t = handle.block(&masked);
@@ -422,27 +427,72 @@ pub fn dump_address_space<T>(handle: &JoinHandle<T>) {
         if let Some(space) = unsafe { &*t.address_space.get() } {
             // Room first: a growing `Vec` must not fail here, with interrupts masked.
             if pages.try_reserve(space.pages().count()).is_err() {
-                drop(masked);
-                crate::println!("{task}: out of kernel memory for the table of its mappings");
-                return;
+                return Err("out of kernel memory for the table of its mappings");
             }
             stack_size = t.user_stack_size;
+            heap_reserve = space.usage().heap_reserve;
             pages.extend(space.pages().filter_map(|(va, _)| Some((va, space.attributes_of(va)?))));
         }
     }
     if stack_size == 0 {
-        crate::println!("{task}: not an isolated task (or already ended): no address space of its own");
-        return;
+        return Err("not an isolated task (or already ended): no address space of its own");
     }
     pages.sort_by_key(|(va, _)| *va);
+    Ok(MappedPages { pages, stack_size, heap_reserve })
+}
+
+/// The attributes an isolated task sees at the kernel address `va`.
+fn user_view_attributes(va: u64) -> Attributes {
+    crate::arch::mmu::translate_user_view(va).map(|(_, a, _)| a).unwrap_or(Attributes::KERNEL_RODATA)
+}
+
+/// `mm::dump`: prints the mappings of the isolated task `handle` refers to
+/// (range, size, EL0 permissions, memory type, segment), with the image's
+/// code and constants as the task sees them.
+pub fn dump_address_space<T>(handle: &JoinHandle<T>) {
+    use crate::mm::layout::ImageLayout;
+    use alloc::string::String;
+    let task = handle.task();
+    let space = match mapped_pages(handle) {
+        Ok(space) => space,
+        Err(why) => return crate::println!("{task}: {why}"),
+    };
     let image = ImageLayout::current();
-    let kernel_attrs =
-        |va| crate::arch::mmu::translate_user_view(va).map(|(_, a, _)| a).unwrap_or(Attributes::KERNEL_RODATA);
     let shared = [
-        ("image code (shared)", image.start, image.text_end, kernel_attrs(image.start)),
-        ("image constants (shared)", image.text_end, image.rodata_end, kernel_attrs(image.text_end)),
+        ("image code (shared)", image.start, image.text_end, user_view_attributes(image.start)),
+        ("image constants (shared)", image.text_end, image.rodata_end, user_view_attributes(image.text_end)),
     ];
     let mut out = String::new();
-    let _ = crate::mm::mapping_table::write_table(&mut out, pages.into_iter(), stack_size, &shared);
+    let _ = crate::mm::mapping_table::write_table(&mut out, space.pages.into_iter(), space.stack_size, &shared);
     crate::println!("{task}: address space\n{out}");
+}
+
+/// `mm::maps`: the address space of the isolated task `handle` refers to
+/// as the framed, machine-readable `@@ilusion-maps v1` text the host tool
+/// `tools/trace` draws (see [`crate::mm::mapping_table::write_maps`]), or
+/// why there is none, as a one-line message naming the task.
+pub fn address_space_maps<T>(handle: &JoinHandle<T>) -> Result<alloc::string::String, alloc::string::String> {
+    use crate::mm::layout::ImageLayout;
+    use crate::mm::mapping_table::{write_maps, UpperHalf};
+    let task = handle.task();
+    let space = mapped_pages(handle).map_err(|why| alloc::format!("{task}: {why}"))?;
+    let image = ImageLayout::current();
+    let upper = UpperHalf {
+        start: crate::arch::mmu::KERNEL_OFFSET,
+        code: (image.start, image.text_end, user_view_attributes(image.start)),
+        rodata: (image.text_end, image.rodata_end, user_view_attributes(image.text_end)),
+    };
+    let mut out = alloc::string::String::new();
+    let name = task.name().unwrap_or("unnamed");
+    let _ = write_maps(&mut out, task.id(), name, &space.pages, space.stack_size, space.heap_reserve, &upper);
+    Ok(out)
+}
+
+/// `mm::dump_maps`: prints [`address_space_maps`] in one piece (so no other
+/// task's output lands inside the frame), or the reason there is none.
+pub fn dump_maps<T>(handle: &JoinHandle<T>) {
+    match address_space_maps(handle) {
+        Ok(frame) => crate::print!("{frame}"),
+        Err(why) => crate::println!("{why}"),
+    }
 }
