@@ -1,0 +1,281 @@
+//! The trace as an SVG timeline: a band per core showing which task it
+//! ran (interrupt handlers marked on it), then a lane per task coloured by
+//! its state, over a time axis in microseconds (top) and in instructions
+//! (bottom: under the icount benchmark command one instruction is 1 ns).
+
+use crate::states::{State, Timeline};
+use crate::svg::Svg;
+use crate::trace::{Kind, Trace, IDLE};
+
+const LEFT: f64 = 170.0;
+const PLOT: f64 = 1000.0;
+const RIGHT: f64 = 30.0;
+const TOP: f64 = 70.0;
+const CORE_BAND: f64 = 24.0;
+const TASK_LANE: f64 = 18.0;
+const GAP: f64 = 5.0;
+
+const RUNNING: &str = "#2ca02c";
+const READY: &str = "#f5c542";
+const BLOCKED: &str = "#d62728";
+const SLEEPING: &str = "#1f77b4";
+const IDLE_FILL: &str = "#eeeeee";
+const IRQ: &str = "#7b1fa2";
+const FAULT: &str = "#ff7f0e";
+
+/// Colours for the tasks on the core bands (by task id).
+const PALETTE: [&str; 10] =
+    ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
+
+fn state_colour(state: &State) -> &'static str {
+    match state {
+        State::Running { .. } => RUNNING,
+        State::Ready => READY,
+        State::Blocked { .. } => BLOCKED,
+        State::Sleeping => SLEEPING,
+    }
+}
+
+/// A round step (1, 2 or 5 times a power of ten) giving at most `most` steps over `span`.
+pub fn tick_step(span: f64, most: f64) -> f64 {
+    let raw = (span / most).max(f64::MIN_POSITIVE);
+    let power = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * power).find(|&s| s >= raw).unwrap_or(10.0 * power)
+}
+
+/// `value` without needless decimals.
+fn number(value: f64) -> String {
+    if (value - value.round()).abs() < 1e-9 {
+        format!("{}", value.round() as i64)
+    } else {
+        let s = format!("{value:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// The SVG timeline of `trace`.
+pub fn to_svg(trace: &Trace, timeline: &Timeline) -> String {
+    let total_us = trace.micros(timeline.end).max(1e-3);
+    let x = |ticks: u64| LEFT + trace.micros(ticks) / total_us * PLOT;
+    let cores = timeline.cores.len();
+    let tasks: Vec<u64> = timeline.tasks.keys().copied().collect();
+    let lanes_top = TOP + cores as f64 * (CORE_BAND + GAP) + 14.0;
+    let plot_bottom = lanes_top + tasks.len() as f64 * (TASK_LANE + GAP);
+    let height = plot_bottom + 120.0;
+    let width = LEFT + PLOT + RIGHT;
+    let title = format!(
+        "ilusion schedule timeline: {cores} core{}, {} task{}, {} µs",
+        if cores == 1 { "" } else { "s" },
+        tasks.len(),
+        if tasks.len() == 1 { "" } else { "s" },
+        number((total_us * 1000.0).round() / 1000.0)
+    );
+    let mut svg = Svg::new(width, height, &title);
+    svg.text(LEFT, 20.0, "start", r#"font-size="15" font-weight="bold""#, &title);
+    let mut note = format!(
+        "counter {} Hz; lanes: running, ready, blocked, sleeping; core bands: the task each core ran",
+        trace.hz
+    );
+    if trace.lost > 0 {
+        note = format!(
+            "{} earlier events were lost (ring overwritten): the picture starts at the oldest kept. {note}",
+            trace.lost
+        );
+    }
+    svg.text(LEFT, 36.0, "start", r##"fill="#555""##, &note);
+
+    // Time axes: µs above the bands, instructions below the lanes.
+    let step = tick_step(total_us, 10.0);
+    svg.text(LEFT - 8.0, TOP - 14.0, "end", r##"fill="#333""##, "time (µs)");
+    svg.text(LEFT - 8.0, plot_bottom + 26.0, "end", r##"fill="#333""##, "instructions");
+    let mut t = 0.0;
+    while t <= total_us + step * 1e-6 {
+        let tx = LEFT + t / total_us * PLOT;
+        svg.line(tx, TOP - 8.0, tx, plot_bottom, "#dddddd", 1.0);
+        svg.text(tx, TOP - 14.0, "middle", r##"fill="#333""##, &number(t));
+        svg.text(tx, plot_bottom + 26.0, "middle", r##"fill="#333""##, &number(t * 1000.0));
+        t += step;
+    }
+    svg.text(
+        LEFT,
+        plot_bottom + 44.0,
+        "start",
+        r##"fill="#555" font-style="italic""##,
+        "instructions: under the icount benchmark command (icount shift=0) one instruction takes 1 ns",
+    );
+
+    // Core bands.
+    for (core, intervals) in timeline.cores.iter().enumerate() {
+        let y = TOP + core as f64 * (CORE_BAND + GAP);
+        svg.raw(&format!(r#"<g class="core-band" data-core="{core}">"#));
+        svg.text(LEFT - 8.0, y + CORE_BAND / 2.0 + 4.0, "end", r#"font-weight="bold""#, &format!("core {core}"));
+        svg.rect(LEFT, y, PLOT, CORE_BAND, IDLE_FILL, None);
+        for i in intervals.iter().filter(|i| i.what != IDLE) {
+            let (x0, x1) = (x(i.start), x(i.end));
+            let name = trace.name(i.what);
+            let tip = format!(
+                "core {core}: {name} (#{}) {}–{} µs",
+                i.what,
+                number(trace.micros(i.start)),
+                number(trace.micros(i.end))
+            );
+            svg.rect(x0, y, (x1 - x0).max(0.5), CORE_BAND, PALETTE[i.what as usize % PALETTE.len()], Some(&tip));
+            if x1 - x0 > 7.0 * name.chars().count() as f64 + 6.0 {
+                svg.text(x0 + 3.0, y + CORE_BAND / 2.0 + 4.0, "start", r#"fill="white""#, &name);
+            }
+        }
+        for irq in &timeline.irqs[core] {
+            let (x0, x1) = (x(irq.start), x(irq.end));
+            let tip = format!(
+                "interrupt {} on core {core}, {}–{} µs",
+                irq.what,
+                number(trace.micros(irq.start)),
+                number(trace.micros(irq.end))
+            );
+            svg.rect(x0, y - 3.0, (x1 - x0).max(1.5), 6.0, IRQ, Some(&tip));
+        }
+        svg.raw("</g>");
+    }
+
+    // Task lanes.
+    svg.text(LEFT - 8.0, lanes_top - 4.0, "end", r##"fill="#555""##, "tasks");
+    for (k, &task) in tasks.iter().enumerate() {
+        let y = lanes_top + k as f64 * (TASK_LANE + GAP);
+        let name = trace.name(task);
+        svg.raw(&format!(r#"<g class="task-lane" data-task="{task}">"#));
+        svg.text(LEFT - 8.0, y + TASK_LANE / 2.0 + 4.0, "end", "", &format!("{name} (#{task})"));
+        svg.rect(LEFT, y + TASK_LANE / 2.0 - 0.5, PLOT, 1.0, "#cccccc", None);
+        for i in &timeline.tasks[&task] {
+            let (x0, x1) = (x(i.start), x(i.end));
+            let tip = format!(
+                "{name}: {} {}–{} µs",
+                i.what.label(),
+                number(trace.micros(i.start)),
+                number(trace.micros(i.end))
+            );
+            svg.rect(x0, y, (x1 - x0).max(0.5), TASK_LANE, state_colour(&i.what), Some(&tip));
+        }
+        for event in &trace.events {
+            if let Kind::PageFault { task: t, address } = event.kind {
+                if t == task {
+                    let ex = x(event.ticks);
+                    svg.rect(
+                        ex - 1.0,
+                        y - 2.0,
+                        2.0,
+                        TASK_LANE + 4.0,
+                        FAULT,
+                        Some(&format!("page fault at {address:#x}")),
+                    );
+                }
+            }
+        }
+        svg.raw("</g>");
+    }
+
+    // Legend.
+    let ly = plot_bottom + 64.0;
+    let items: [(&str, &str); 7] = [
+        (RUNNING, "running"),
+        (READY, "ready"),
+        (BLOCKED, "blocked"),
+        (SLEEPING, "sleeping"),
+        (IDLE_FILL, "core idle"),
+        (IRQ, "interrupt handler"),
+        (FAULT, "page fault"),
+    ];
+    svg.raw(r#"<g class="legend">"#);
+    svg.text(LEFT - 8.0, ly + 11.0, "end", r#"font-weight="bold""#, "legend");
+    let mut lx = LEFT;
+    for (colour, label) in items {
+        svg.rect(lx, ly, 14.0, 14.0, colour, None);
+        svg.text(lx + 19.0, ly + 11.0, "start", "", label);
+        lx += 30.0 + 7.0 * label.len() as f64;
+    }
+    svg.text(
+        LEFT,
+        ly + 34.0,
+        "start",
+        r##"fill="#555""##,
+        "core bands show each task in its own colour; hover for names and times",
+    );
+    svg.raw("</g>");
+    svg.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::states::derive;
+    use crate::trace::{framed, parse_log};
+
+    fn svg(body: &[&str]) -> String {
+        let trace = parse_log(&framed("", "@@ilusion-trace v1 cores=2 hz=1000000 start=0", body, "")).unwrap();
+        to_svg(&trace, &derive(&trace))
+    }
+
+    const BODY: [&str; 10] = [
+        "t 0 idle",
+        "t 1 main",
+        "t 2 a<b>&c",
+        "t 3 sleeper",
+        "e 0 0 sw 0 1 idle",
+        "e 0 a sw 1 2 yield",
+        "e 1 c ie 30",
+        "e 1 d ix 30",
+        "e 0 f pf 2 1000",
+        "e 1 32 sw 3 0 sleep",
+    ];
+
+    #[test]
+    fn the_svg_is_well_formed_with_one_lane_per_task_and_a_band_per_core() {
+        let doc = svg(&BODY);
+        let parsed = roxmltree::Document::parse(&doc).expect("well-formed XML");
+        let root = parsed.root_element();
+        assert_eq!(root.tag_name().name(), "svg");
+        assert_eq!(root.tag_name().namespace(), Some("http://www.w3.org/2000/svg"));
+        let class = |c: &str| parsed.descendants().filter(|n| n.attribute("class") == Some(c)).collect::<Vec<_>>();
+        let lanes: Vec<&str> = class("task-lane").iter().map(|n| n.attribute("data-task").unwrap()).collect();
+        assert_eq!(lanes, ["1", "2", "3"], "one lane per task, none for idle");
+        assert_eq!(class("core-band").len(), 2);
+        assert!(parsed.descendants().all(|n| n.tag_name().name() != "script"), "no scripts");
+        let texts: Vec<&str> = parsed.descendants().filter_map(|n| n.text()).collect();
+        assert!(texts.contains(&"a<b>&c (#2)"), "names escaped and read back: {texts:?}");
+        assert!(texts.iter().any(|t| t.contains("one instruction takes 1 ns")));
+        assert!(texts.contains(&"time (µs)") && texts.contains(&"instructions"));
+        for label in ["running", "ready", "blocked", "sleeping", "interrupt handler"] {
+            assert!(texts.contains(&label), "legend has {label}");
+        }
+    }
+
+    #[test]
+    fn lanes_are_coloured_by_state_and_interrupts_are_marked() {
+        let doc = svg(&BODY);
+        let parsed = roxmltree::Document::parse(&doc).unwrap();
+        let lane = |task: &str| {
+            parsed
+                .descendants()
+                .find(|n| n.attribute("data-task") == Some(task))
+                .unwrap()
+                .children()
+                .filter(|n| n.tag_name().name() == "rect")
+                .filter_map(|n| n.attribute("fill"))
+                .collect::<Vec<_>>()
+        };
+        // main: running 0..10, ready 10..50; sleeper: running 0..50 on core 1 (then asleep at the end).
+        assert_eq!(lane("1")[1..], [RUNNING, READY]);
+        assert_eq!(lane("2")[1..], [RUNNING, FAULT]);
+        assert_eq!(lane("3")[1..], [RUNNING]);
+        let irqs = parsed.descendants().filter(|n| n.attribute("fill") == Some(IRQ)).count();
+        assert_eq!(irqs, 2, "one on core 1's band, one in the legend");
+    }
+
+    #[test]
+    fn tick_steps_are_round() {
+        assert_eq!(tick_step(1000.0, 10.0), 100.0);
+        assert_eq!(tick_step(1234.0, 10.0), 200.0);
+        assert_eq!(tick_step(3.0, 10.0), 0.5);
+        assert_eq!(number(2.5), "2.5");
+        assert_eq!(number(3.0), "3");
+    }
+}
