@@ -10,8 +10,8 @@
 use crate::maps::{AddressSpace, Region};
 use crate::svg::{escape, Svg};
 
-const WIDTH: f64 = 860.0;
-const BAR_X: f64 = 300.0;
+const WIDTH: f64 = 960.0;
+const BAR_X: f64 = 380.0;
 const BAR_W: f64 = 190.0;
 const TOP: f64 = 70.0;
 const GAP_H: f64 = 30.0;
@@ -52,7 +52,7 @@ pub fn size(bytes: u128) -> String {
 
 fn height(region: &Region) -> f64 {
     let pages = ((region.end - region.start) / PAGE).max(1) as f64;
-    (30.0 + 6.0 * pages.log2()).clamp(30.0, 120.0)
+    (38.0 + 6.0 * pages.log2()).clamp(38.0, 120.0)
 }
 
 fn address(a: u128) -> String {
@@ -99,6 +99,7 @@ pub fn to_svg(space: &AddressSpace) -> String {
     svg.text(BAR_X - 10.0, TOP - 8.0, "end", r##"fill="#333" font-weight="bold""##, "address");
 
     let mut y = TOP;
+    let mut after_gap = true; // the top of the bar, or a gap above: the region's end gets a label
     let mut half_marks: Vec<(f64, f64, bool)> = Vec::new(); // (top, bottom, kernel half?)
     for row in &rows {
         match row {
@@ -141,7 +142,17 @@ pub fn to_svg(space: &AddressSpace) -> String {
                     &format!(r#"font-weight="bold" fill="{text_colour}""#),
                     &r.kind,
                 );
-                svg.text(BAR_X - 8.0, y + 11.0, "end", r#"font-family="monospace" font-size="11""#, &address(r.end));
+                // A boundary shared with the region above is written once, as that region's start.
+                if after_gap {
+                    svg.text(
+                        BAR_X - 8.0,
+                        y + 11.0,
+                        "end",
+                        r#"font-family="monospace" font-size="11""#,
+                        &address(r.end),
+                    );
+                }
+                after_gap = false;
                 svg.text(
                     BAR_X - 8.0,
                     y + h - 3.0,
@@ -186,6 +197,23 @@ pub fn to_svg(space: &AddressSpace) -> String {
                 } else {
                     format!("≈ {} unmapped", size(end - start))
                 };
+                if *start == 0 {
+                    svg.text(
+                        BAR_X - 8.0,
+                        y + GAP_H - 3.0,
+                        "end",
+                        r#"font-family="monospace" font-size="11""#,
+                        &address(0),
+                    );
+                    svg.text(
+                        BAR_X + BAR_W + 12.0,
+                        y + GAP_H / 2.0 + 4.0,
+                        "start",
+                        "",
+                        "never mapped: null pointers fault",
+                    );
+                }
+                after_gap = true;
                 svg.text(
                     BAR_X + BAR_W / 2.0,
                     y + GAP_H / 2.0 + 4.0,
@@ -208,13 +236,14 @@ pub fn to_svg(space: &AddressSpace) -> String {
             svg.line(x, top + 2.0, x + 8.0, top + 2.0, "#333", 2.0);
             svg.line(x, bottom - 2.0, x + 8.0, bottom - 2.0, "#333", 2.0);
             let (label, sub) = if kernel {
-                ("kernel half", "TTBR1: the same for every task")
+                ("kernel half", ["TTBR1: the same", "for every task"])
             } else {
-                ("user half", "TTBR0: this task's own")
+                ("user half", ["TTBR0: this task's", "own tables"])
             };
             let mid = (top + bottom) / 2.0;
-            svg.text(x + 14.0, mid - 2.0, "start", r#"font-weight="bold""#, label);
-            svg.text(x + 14.0, mid + 14.0, "start", r##"fill="#555" font-size="11""##, sub);
+            svg.text(x + 14.0, mid - 10.0, "start", r#"font-weight="bold""#, label);
+            svg.text(x + 14.0, mid + 6.0, "start", r##"fill="#555" font-size="11""##, sub[0]);
+            svg.text(x + 14.0, mid + 20.0, "start", r##"fill="#555" font-size="11""##, sub[1]);
         }
     }
     let ny = y + 28.0;
