@@ -4,7 +4,9 @@
 //! runner (`boards/run`) refuses an image built for another board and says
 //! so when QEMU is missing; the GDB script breaks in `main` and `bt` ends
 //! at the task's entry (of a kernel task and of an isolated one); a recorded fault replays and reverse-steps back to
-//! the store that corrupted memory.
+//! the store that corrupted memory; `just maps isolation` draws each
+//! isolated task's address space, and `just maps` / `just trace` refuse a
+//! missing example or an unknown board.
 //!
 //! Each check prints `tools test BOARD: NAME ... ok` or `FAILED` with the
 //! reasons, and the run ends with `tools: N passed, N failed`. Run a
@@ -94,6 +96,74 @@ fn cargo(dir: &Path) -> Command {
     }
     cmd.current_dir(dir).env_remove("QEMU_EXTRA");
     cmd
+}
+
+/// `just maps isolation BOARD`: one SVG per isolated task, naming every region of the figure.
+fn maps_pictures(root: &Path, board: &str) -> Vec<String> {
+    let dir = root.join("target/maps/isolation");
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut maps = Command::new("just");
+    maps.current_dir(root).args(["maps", "isolation", board]);
+    let outcome = match run(maps, BUILD_TIMEOUT) {
+        Ok(o) => o,
+        Err(e) => return vec![e],
+    };
+    let mut problems = expect(
+        &format!("just maps isolation {board}"),
+        &outcome,
+        0,
+        &[
+            "task 2 (alpha): 9 regions -> target/maps/isolation/2-alpha.svg",
+            "task 3 (beta): 9 regions -> target/maps/isolation/3-beta.svg",
+        ],
+    );
+    for (file, title) in
+        [("2-alpha.svg", "Address space of task 2 (alpha)"), ("3-beta.svg", "Address space of task 3 (beta)")]
+    {
+        let Ok(svg) = std::fs::read_to_string(dir.join(file)) else {
+            problems.push(format!("no {file} in {}", dir.display()));
+            continue;
+        };
+        // Well-formedness is checked by tools/trace's unit tests (with an XML parser); here, the content.
+        if !svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"") || !svg.trim_end().ends_with("</svg>") {
+            problems.push(format!("{file} is not an SVG document"));
+        }
+        for kind in ["kernel", "code", "rodata", "stack", "guard", "heap", "data", "bss"] {
+            if !svg.contains(&format!("data-kind=\"{kind}\"")) {
+                problems.push(format!("{file} has no {kind} region"));
+            }
+        }
+        for text in
+            [title, "Not to scale", "1 GiB reserved", "of 262144 pages)", "rw-   16 KiB, all resident", "--x   "]
+        {
+            if !svg.contains(text) {
+                problems.push(format!("{file} lacks {text:?}"));
+            }
+        }
+        if svg.contains("<script") {
+            problems.push(format!("{file} has a script"));
+        }
+    }
+    problems
+}
+
+/// `just maps` and `just trace` refuse what does not exist with one line and exit status 2.
+fn observe_errors(root: &Path) -> Vec<String> {
+    let cases: [(&[&str], &str); 3] = [
+        (&["maps", "no-such-example"], "error: no example 'no-such-example'"),
+        (&["maps", "isolation", "no-such-board"], "error: unknown board 'no-such-board'"),
+        (&["trace", "tasks", "no-such-board"], "error: unknown board 'no-such-board'"),
+    ];
+    let mut problems = Vec::new();
+    for (args, line) in cases {
+        let mut just = Command::new("just");
+        just.current_dir(root).args(args);
+        match run(just, RUN_TIMEOUT) {
+            Ok(o) => problems.extend(expect(&format!("just {}", args.join(" ")), &o, 2, &[line])),
+            Err(e) => problems.push(e),
+        }
+    }
+    problems
 }
 
 /// `just new` for `board`, then `cargo run --release` in the new app.
@@ -442,6 +512,16 @@ fn main() {
         if selected(&full) {
             report(&full, reverse_debugging(&root, board));
         }
+    }
+    for board in &boards {
+        let full = format!("{board}: just maps isolation draws each isolated task's address space");
+        if selected(&full) {
+            report(&full, maps_pictures(&root, board));
+        }
+    }
+    let full = "just maps and just trace refuse a missing example or an unknown board";
+    if selected(full) {
+        report(full, observe_errors(&root));
     }
     let full = "just bench takes a flag without a board";
     if selected(full) {

@@ -10,7 +10,7 @@ use crate::trace::{Kind, Trace, IDLE};
 const LEFT: f64 = 170.0;
 const PLOT: f64 = 1000.0;
 const RIGHT: f64 = 30.0;
-const TOP: f64 = 70.0;
+const TOP: f64 = 78.0;
 const CORE_BAND: f64 = 24.0;
 const TASK_LANE: f64 = 18.0;
 const GAP: f64 = 5.0;
@@ -23,9 +23,9 @@ const IDLE_FILL: &str = "#eeeeee";
 const IRQ: &str = "#7b1fa2";
 const FAULT: &str = "#ff7f0e";
 
-/// Colours for the tasks on the core bands (by task id).
+/// Colours for the tasks on the core bands (by task id): none of them a state's colour.
 const PALETTE: [&str; 10] =
-    ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
+    ["#8c564b", "#17becf", "#7f7f7f", "#bcbd22", "#e377c2", "#393b79", "#637939", "#843c39", "#5254a3", "#9c9ede"];
 
 fn state_colour(state: &State) -> &'static str {
     match state {
@@ -72,17 +72,15 @@ pub fn to_svg(trace: &Trace, timeline: &Timeline) -> String {
     );
     let mut svg = Svg::new(width, height, &title);
     svg.text(LEFT, 20.0, "start", r#"font-size="15" font-weight="bold""#, &title);
-    let mut note = format!(
-        "counter {} Hz; lanes: running, ready, blocked, sleeping; core bands: the task each core ran",
-        trace.hz
-    );
+    let note = format!("counter {} Hz; task lanes coloured by state, core bands by the task each core ran", trace.hz);
+    svg.text(LEFT, 36.0, "start", r##"fill="#555""##, &note);
     if trace.lost > 0 {
-        note = format!(
-            "{} earlier events were lost (ring overwritten): the picture starts at the oldest kept. {note}",
+        let lost = format!(
+            "{} older events were lost (the ring was overwritten): the picture starts at the oldest kept",
             trace.lost
         );
+        svg.text(LEFT, 50.0, "start", r##"fill="#a00""##, &lost);
     }
-    svg.text(LEFT, 36.0, "start", r##"fill="#555""##, &note);
 
     // Time axes: µs above the bands, instructions below the lanes.
     let step = tick_step(total_us, 10.0);
