@@ -259,7 +259,9 @@ pub(crate) fn dispatch() {
         Some(h) if h != 0 => {
             // SAFETY: non-zero entries are only ever stored from a `Handler`.
             let handler: Handler = unsafe { core::mem::transmute::<usize, Handler>(h) };
+            crate::trace::irq_enter(id);
             handler(id);
+            crate::trace::irq_exit(id);
         }
         _ => {
             UNHANDLED.fetch_add(1, Ordering::Relaxed);

@@ -125,6 +125,7 @@ pub(crate) fn start(info: BootInfo) -> ! {
     if let Some(model) = Selected::model() {
         log::info!("board: {model}");
     }
+    crate::trace::at_boot();
     let main = task::Builder::new().name("main").stack_size(MAIN_STACK_SIZE).spawn(|| {
         extern "Rust" {
             /// The application's `main`, named by `ilusion::entry!`.

@@ -58,6 +58,7 @@ pub mod sync;
 pub mod syscall;
 pub mod task;
 pub mod time;
+pub mod trace;
 
 #[cfg(target_os = "none")]
 pub mod backtrace;

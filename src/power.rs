@@ -21,6 +21,7 @@ pub fn exit(code: i32) -> ! {
     if crate::arch::user_mode::running_at_el0() {
         crate::syscall::user::exit(u64::from(code as u32));
     }
+    crate::trace::at_exit();
     crate::irq::stop_other_cores();
     crate::console::flush();
     crate::arch::semihosting::exit(code as u32);

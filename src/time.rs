@@ -309,7 +309,7 @@ mod target {
             unsafe { timer::add(&masked, me, deadline.ticks()) };
         }
         // Forever: on no list at all, nothing ever wakes it.
-        scheduler::block_current(&masked);
+        scheduler::block_current(&masked, crate::trace::On::SLEEP);
     }
 }
 

@@ -49,6 +49,7 @@ use crate::critical::{self, CriticalSection, KernelCell};
 use crate::irq::{self, Ipi};
 use crate::percpu::{self, PerCpu, MAX_CPUS};
 use crate::task::TaskFailure;
+use crate::trace::{self, On, Why};
 use alloc::boxed::Box;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -184,7 +185,7 @@ fn idle_loop<const MANY: bool>() -> ! {
         let were_enabled = cpu::disable_interrupts();
         let cs = CriticalSection::enter::<MANY>();
         if SCHED.with(&cs, |s| s.queues.has_any_for::<MANY>(percpu::cpu_index())) {
-            schedule_away_on::<MANY>(&cs);
+            schedule_away_on::<MANY>(&cs, Why::IDLE);
             drop(cs);
         } else {
             SCHED.with(&cs, |s| s.queues.set_core_level(percpu::cpu_index(), IDLE_LEVEL));
@@ -223,6 +224,8 @@ fn send_reschedule(cpu: usize) {
 /// `task` is alive and on no queue.
 #[inline]
 pub(crate) unsafe fn make_ready(cs: &CriticalSection, task: NonNull<Tcb>) {
+    // SAFETY: promised by our caller.
+    trace::wake(unsafe { task.as_ref() }.id);
     // SAFETY: forwarded from our caller.
     unsafe {
         if critical::several_cores() {
@@ -311,14 +314,16 @@ fn yield_on<const MANY: bool>() {
         ready
     });
     if others_ready {
-        schedule_away_on::<MANY>(&cs);
+        schedule_away_on::<MANY>(&cs, Why::YIELD);
     }
 }
 
-/// Blocks the running task, which the caller has put on a wait queue or the timer list.
-pub(crate) fn block_current(cs: &CriticalSection) {
+/// Blocks the running task, which the caller has put on a wait queue or
+/// the timer list (`on`: what it waits for, for the trace).
+pub(crate) fn block_current(cs: &CriticalSection, on: On) {
+    trace::block(running(cs).id, on);
     running(cs).state.set(State::Blocked);
-    schedule_away(cs);
+    schedule_away(cs, on.why());
 }
 
 /// After waking tasks from task context: a preemptive task gives way now to
@@ -347,7 +352,7 @@ fn reschedule_point_on<const MANY: bool>(cs: &CriticalSection, cpu: usize) {
 fn give_way_if_decided<const MANY: bool>(cs: &CriticalSection, cpu: usize, at_interrupt: bool) {
     if let Some(in_front) = decide::<MANY>(cs, cpu, at_interrupt) {
         requeue_current::<MANY>(cs, in_front);
-        schedule_away_on::<MANY>(cs);
+        schedule_away_on::<MANY>(cs, if in_front { Why::PREEMPT } else { Why::SLICE });
     }
 }
 
@@ -411,17 +416,17 @@ fn preempt_from_interrupt_on<const MANY: bool>(cpu: usize) {
 /// Switches to the most urgent task ready for this core (or its idle task).
 /// The caller has put the running task where it belongs (ready queue, wait
 /// queue, or nowhere if it ended).
-pub(crate) fn schedule_away(cs: &CriticalSection) {
+pub(crate) fn schedule_away(cs: &CriticalSection, why: Why) {
     if critical::several_cores() {
-        schedule_away_on::<true>(cs)
+        schedule_away_on::<true>(cs, why)
     } else {
-        schedule_away_on::<false>(cs)
+        schedule_away_on::<false>(cs, why)
     }
 }
 
 /// [`schedule_away`], compiled for one core or several.
 #[inline(never)]
-fn schedule_away_on<const MANY: bool>(cs: &CriticalSection) {
+fn schedule_away_on<const MANY: bool>(cs: &CriticalSection, why: Why) {
     critical::assert_no_spin_lock_held("a context switch");
     let me = running(cs);
     let cur = NonNull::from(me);
@@ -442,6 +447,7 @@ fn schedule_away_on<const MANY: bool>(cs: &CriticalSection) {
     }
     // SAFETY: `next` came off a ready queue (or is idle): alive, with its context saved.
     let n = unsafe { next.as_ref() };
+    trace::switch(me.id, n.id, why);
     n.state.set(State::Running);
     timer::start_slice(cs, cpu, n);
     switch_lower_half(cs, me, n);
@@ -527,7 +533,7 @@ pub(crate) fn exit_current(masked: CriticalSection, failure: Option<TaskFailure>
     unsafe { *t.failure.get() = failure };
     t.state.set(State::Exited);
     t.joiners.wake_all(&masked);
-    schedule_away(&masked);
+    schedule_away(&masked, Why::EXIT);
     unreachable!("an ended task was resumed");
 }
 

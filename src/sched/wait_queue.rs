@@ -59,7 +59,7 @@ impl WaitQueue {
     /// already passed: `TimedOut` at once, without blocking). The caller
     /// checked its condition under the same `masked`; interrupts stay
     /// masked on return.
-    pub fn wait(&self, masked: &CriticalSection, deadline: Option<u64>) -> WakeReason {
+    pub fn wait(&self, masked: &CriticalSection, deadline: Option<u64>, on: crate::trace::On) -> WakeReason {
         let deadline = deadline.filter(|&d| d != u64::MAX);
         if deadline.is_some_and(|d| d <= crate::arch::cpu::counter()) {
             return WakeReason::TimedOut;
@@ -73,7 +73,7 @@ impl WaitQueue {
                 timer::add(masked, NonNull::from(me), deadline);
             }
         }
-        scheduler::block_current(masked);
+        scheduler::block_current(masked, on);
         me.wake_reason.get()
     }
 

@@ -64,7 +64,7 @@ impl Condvar {
             let masked = CriticalSection::new();
             // Queue ourselves and unlock in one critical section: no notify is lost in between.
             let mutex = guard.unlock_for_wait(&masked);
-            let reason = self.waiters.wait(&masked, deadline.map(Instant::ticks));
+            let reason = self.waiters.wait(&masked, deadline.map(Instant::ticks), crate::trace::On::CONDVAR);
             drop(masked);
             (mutex, reason)
         };

@@ -188,7 +188,7 @@ impl<T> Shared<T> {
             if let Some(seq) = pushed {
                 break seq;
             }
-            if !block || self.senders_wait.wait(&masked, deadline) == WakeReason::TimedOut {
+            if !block || self.senders_wait.wait(&masked, deadline, crate::trace::On::CHANNEL) == WakeReason::TimedOut {
                 // One last look: room may have come with the deadline.
                 if !block || self.state.with(&masked, |s| s.capacity.is_some_and(|c| s.queue.len() >= c.max(1))) {
                     return Err(SendTimeoutError::Timeout(value.take().unwrap()).into());
@@ -199,7 +199,7 @@ impl<T> Shared<T> {
         if block && self.state.with(&masked, |s| s.capacity == Some(0)) {
             // Rendezvous: wait until the receiver has taken our message.
             while self.state.with(&masked, |s| s.taken < seq && s.receiver_alive) {
-                if self.senders_wait.wait(&masked, deadline) == WakeReason::TimedOut {
+                if self.senders_wait.wait(&masked, deadline, crate::trace::On::CHANNEL) == WakeReason::TimedOut {
                     // Not taken in time: ours is the one message in the channel (capacity 1).
                     let back = self
                         .state
@@ -246,7 +246,8 @@ impl<T> Shared<T> {
             match deadline {
                 None => return Err(RecvTimeoutError::Timeout), // try_recv: do not wait
                 Some(until) => {
-                    let reason = self.receiver_waits.wait(&masked, until.map(Instant::ticks));
+                    let reason =
+                        self.receiver_waits.wait(&masked, until.map(Instant::ticks), crate::trace::On::CHANNEL);
                     if reason == WakeReason::TimedOut && self.state.with(&masked, |s| s.queue.is_empty()) {
                         return Err(RecvTimeoutError::Timeout);
                     }

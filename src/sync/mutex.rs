@@ -266,7 +266,7 @@ impl RawMutex {
             me_task.waiting_for_mutex.set(self as *const RawMutex as *const ());
             // SAFETY: the owner is alive while it owns the mutex.
             unsafe { inherit(&masked, me_task.level.get(), tcb_of(word)) };
-            let reason = self.waiters.wait(&masked, deadline);
+            let reason = self.waiters.wait(&masked, deadline, crate::trace::On::MUTEX);
             me_task.waiting_for_mutex.set(core::ptr::null());
             if reason == WakeReason::TimedOut && tcb_of_or_none(self.owner.load(Ordering::Relaxed)) != Some(me) {
                 // Usually done already, by the timer as it woke us (`withdraw_waiter`).

@@ -39,7 +39,7 @@ impl Semaphore {
             return true;
         }
         // `release` hands its permit to the woken waiter directly.
-        self.waiters.wait(&masked, deadline.map(Instant::ticks)) == WakeReason::Notified
+        self.waiters.wait(&masked, deadline.map(Instant::ticks), crate::trace::On::SEMAPHORE) == WakeReason::Notified
     }
 
     /// Gives a permit back (also from an interrupt handler).

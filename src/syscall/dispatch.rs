@@ -29,12 +29,14 @@ use crate::task::TaskFailure;
 /// Handles a system call: `call` is the `SVC` from EL0.
 pub(crate) fn handle(call: Fault) {
     let number = call.frame.x[8];
+    crate::trace::syscall_enter(number);
     let outcome = match Syscall::try_from(number) {
         Ok(syscall) => run(syscall, call.frame).map_err(CallError::Refused),
         // ELR is past the SVC: report the call itself.
         Err(_) => Err(CallError::EndTask(TaskFailure::BadSyscall { number, pc: call.frame.elr - 4 })),
     };
-    finish(call, outcome)
+    finish(call, outcome);
+    crate::trace::syscall_exit(number);
 }
 
 fn run(call: Syscall, frame: &mut ExceptionFrame) -> Result<u64, SyscallError> {

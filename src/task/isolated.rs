@@ -368,6 +368,7 @@ pub(crate) fn demand_page(syndrome: Syndrome, far: u64) -> DemandPaging {
     // with interrupts masked (as here), by the scheduler and `dump`.
     let space = unsafe { &mut *scheduler::running(&masked).address_space.get() };
     let Some(space) = space else { return DemandPaging::NotDemandZero };
+    crate::trace::page_fault(scheduler::running(&masked).id, far);
     match space.fault_in(far) {
         Ok(()) => DemandPaging::Mapped,
         Err(FaultInError::NotDemandZero) => DemandPaging::NotDemandZero,

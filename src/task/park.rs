@@ -23,7 +23,7 @@ pub fn park() {
     }
     me.parked.set(true);
     while me.parked.get() {
-        scheduler::block_current(&masked);
+        scheduler::block_current(&masked, crate::trace::On::PARK);
     }
 }
 

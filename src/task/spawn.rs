@@ -192,6 +192,8 @@ pub(super) fn start_task<T>(mut start: TaskStart, take_result: TakeResult<T>) ->
         (*tcb.as_ptr()).cpus = start.cpus;
     }
     let masked = CriticalSection::new();
+    // SAFETY: alive (our references); its name never changes.
+    crate::trace::spawn(id, scheduler::running(&masked).id, unsafe { tcb.as_ref() }.name.as_ref().map(|n| n.as_str()));
     // SAFETY: alive (our references) and on no queue.
     unsafe { scheduler::make_ready(&masked, tcb) };
     scheduler::reschedule_point(&masked);
@@ -243,7 +245,9 @@ impl<T> JoinHandle<T> {
         let masked = CriticalSection::new();
         let t = self.block(&masked);
         while t.state.get() != State::Exited {
-            if t.joiners.wait(&masked, deadline) == WakeReason::TimedOut && t.state.get() != State::Exited {
+            if t.joiners.wait(&masked, deadline, crate::trace::On::JOIN) == WakeReason::TimedOut
+                && t.state.get() != State::Exited
+            {
                 drop(masked);
                 return Err(self);
             }
@@ -268,7 +272,7 @@ impl<T> JoinHandle<T> {
         let masked = CriticalSection::new();
         let t = self.block(&masked);
         while t.state.get() != State::Exited {
-            t.joiners.wait(&masked, None);
+            t.joiners.wait(&masked, None, crate::trace::On::JOIN);
         }
     }
 
