@@ -1,9 +1,10 @@
 //! `ilusion-trace`: draws what an ilusion run printed on its console.
 //!
 //! ```text
-//! ilusion-trace timeline LOG --json OUT.json --svg OUT.svg
+//! ilusion-trace timeline LOG --json OUT.json --svg OUT.svg [--from-us T --to-us T]
 //!     the schedule trace (`@@ilusion-trace v1`, built with --features trace)
-//!     as Perfetto / Chrome trace-event JSON and an SVG timeline
+//!     as Perfetto / Chrome trace-event JSON and an SVG timeline (of the
+//!     window from T to T microseconds after the trace's start, if given)
 //! ilusion-trace maps LOG --out-dir DIR
 //!     each address-space dump (`@@ilusion-maps v1`, from mm::dump_maps)
 //!     as DIR/<task id>-<name>.svg
@@ -48,8 +49,9 @@ fn write(path: &Path, text: &str) -> Result<(), Failure> {
     std::fs::write(path, text).map_err(|e| Failure::Input(format!("cannot write {}: {e}", path.display())))
 }
 
-/// The options `--name value` of `args`, each of `names` exactly once.
-fn options<'a>(args: &'a [String], names: &[&str]) -> Result<Vec<&'a str>, Failure> {
+/// The options `--name value` of `args`, each of `names` at most once; the
+/// first `required` of them must be there.
+fn options<'a>(args: &'a [String], names: &[&str], required: usize) -> Result<Vec<Option<&'a str>>, Failure> {
     let mut values: Vec<Option<&str>> = vec![None; names.len()];
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
@@ -61,11 +63,10 @@ fn options<'a>(args: &'a [String], names: &[&str]) -> Result<Vec<&'a str>, Failu
             return Err(Failure::Usage(format!("{arg} given twice")));
         }
     }
-    names
-        .iter()
-        .zip(values)
-        .map(|(name, value)| value.ok_or_else(|| Failure::Usage(format!("missing {name}"))))
-        .collect()
+    if let Some(k) = (0..required).find(|&k| values[k].is_none()) {
+        return Err(Failure::Usage(format!("missing {}", names[k])));
+    }
+    Ok(values)
 }
 
 /// A task's name as part of a file name: letters, digits, `-` and `_` only.
@@ -83,11 +84,28 @@ fn run(args: &[String]) -> Result<(), Failure> {
     let input_error = |log: &str, e: frame::InputError| Failure::Input(format!("{log}: {e}"));
     match args {
         [command, log, rest @ ..] if command == "timeline" => {
-            let [json, svg] = options(rest, &["--json", "--svg"])?[..] else { unreachable!("two options") };
+            let given = options(rest, &["--json", "--svg", "--from-us", "--to-us"], 2)?;
+            let [Some(json), Some(svg), from, to] = given[..] else { unreachable!("--json and --svg are required") };
+            let window = match (from, to) {
+                (None, None) => None,
+                (Some(from), Some(to)) => {
+                    let micros = |text: &str, name: &str| {
+                        text.parse::<f64>().ok().filter(|t| t.is_finite() && *t >= 0.0).ok_or_else(|| {
+                            Failure::Usage(format!("{name} needs a number of microseconds, not `{text}`"))
+                        })
+                    };
+                    let (from_us, to_us) = (micros(from, "--from-us")?, micros(to, "--to-us")?);
+                    if to_us <= from_us {
+                        return Err(Failure::Usage("--to-us must be after --from-us".into()));
+                    }
+                    Some(timeline_svg::Window { from_us, to_us })
+                }
+                _ => return Err(Failure::Usage("--from-us and --to-us go together".into())),
+            };
             let trace = trace::parse_log(&read(log)?).map_err(|e| input_error(log, e))?;
             let timeline = states::derive(&trace);
             write(Path::new(json), &perfetto::to_json(&trace, &timeline))?;
-            write(Path::new(svg), &timeline_svg::to_svg(&trace, &timeline))?;
+            write(Path::new(svg), &timeline_svg::to_svg(&trace, &timeline, window))?;
             println!(
                 "{} events, {} tasks, {} cores{}: wrote {json} (open in ui.perfetto.dev) and {svg}",
                 trace.events.len(),
@@ -98,7 +116,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             Ok(())
         }
         [command, log, rest @ ..] if command == "maps" => {
-            let [dir] = options(rest, &["--out-dir"])?[..] else { unreachable!("one option") };
+            let [Some(dir)] = options(rest, &["--out-dir"], 1)?[..] else { unreachable!("--out-dir is required") };
             let spaces = maps::parse_log(&read(log)?).map_err(|e| input_error(log, e))?;
             for space in &spaces {
                 let path: PathBuf = Path::new(dir).join(format!("{}-{}.svg", space.task, file_name_part(&space.name)));
@@ -158,6 +176,13 @@ mod tests {
         assert_eq!(usage_error(&["timeline", "log", "--json"]), "--json needs a value");
         assert_eq!(usage_error(&["maps", "log", "--out", "d"]), "unknown argument `--out`");
         assert_eq!(usage_error(&["maps", "log", "--out-dir", "d", "--out-dir", "e"]), "--out-dir given twice");
+        let window = ["timeline", "log", "--json", "a", "--svg", "b", "--from-us"];
+        assert_eq!(usage_error(&[&window[..], &["5"]].concat()), "--from-us and --to-us go together");
+        assert_eq!(
+            usage_error(&[&window[..], &["x", "--to-us", "5"]].concat()),
+            "--from-us needs a number of microseconds, not `x`"
+        );
+        assert_eq!(usage_error(&[&window[..], &["5", "--to-us", "5"]].concat()), "--to-us must be after --from-us");
     }
 
     #[test]

@@ -3,13 +3,13 @@
 //! its state, over a time axis in microseconds (top) and in instructions
 //! (bottom: under the icount benchmark command one instruction is 1 ns).
 
-use crate::states::{State, Timeline};
+use crate::states::{Interval, State, Timeline};
 use crate::svg::Svg;
 use crate::trace::{Kind, Trace, IDLE};
 
 const LEFT: f64 = 170.0;
 const PLOT: f64 = 1000.0;
-const RIGHT: f64 = 30.0;
+const RIGHT: f64 = 60.0;
 const TOP: f64 = 78.0;
 const CORE_BAND: f64 = 24.0;
 const TASK_LANE: f64 = 18.0;
@@ -53,22 +53,56 @@ fn number(value: f64) -> String {
     }
 }
 
-/// The SVG timeline of `trace`.
-pub fn to_svg(trace: &Trace, timeline: &Timeline) -> String {
-    let total_us = trace.micros(timeline.end).max(1e-3);
-    let x = |ticks: u64| LEFT + trace.micros(ticks) / total_us * PLOT;
+/// `number` with its whole part in groups of three digits (thin spaces between).
+fn grouped(number: &str) -> String {
+    let (whole, fraction) = number.split_once('.').map_or((number, None), |(w, f)| (w, Some(f)));
+    let mut out = String::new();
+    for (k, c) in whole.chars().enumerate() {
+        if k > 0 && (whole.len() - k) % 3 == 0 {
+            out.push('\u{2009}');
+        }
+        out.push(c);
+    }
+    if let Some(fraction) = fraction {
+        out.push('.');
+        out.push_str(fraction);
+    }
+    out
+}
+
+/// The part of a trace to draw, in microseconds since its start.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    pub from_us: f64,
+    pub to_us: f64,
+}
+
+/// The SVG timeline of `trace` (whose timeline is `timeline`): all of it,
+/// or only `window` (intervals cut at its edges).
+pub fn to_svg(trace: &Trace, timeline: &Timeline, window: Option<Window>) -> String {
+    let window = window.unwrap_or(Window { from_us: 0.0, to_us: trace.micros(timeline.end) });
+    let ticks_at = |us: f64| (us.max(0.0) * trace.hz as f64 / 1e6).round() as u64;
+    let (from, to) = (ticks_at(window.from_us), ticks_at(window.to_us));
+    let timeline = &clip(timeline, from, to);
+    let origin_us = trace.micros(from);
+    let total_us = (trace.micros(to) - origin_us).max(1e-3);
+    let x = |ticks: u64| LEFT + (trace.micros(ticks) - origin_us) / total_us * PLOT;
     let cores = timeline.cores.len();
     let tasks: Vec<u64> = timeline.tasks.keys().copied().collect();
     let lanes_top = TOP + cores as f64 * (CORE_BAND + GAP) + 14.0;
     let plot_bottom = lanes_top + tasks.len() as f64 * (TASK_LANE + GAP);
     let height = plot_bottom + 120.0;
     let width = LEFT + PLOT + RIGHT;
+    let span = if from == 0 && to == timeline.end {
+        format!("{} µs", number((total_us * 1000.0).round() / 1000.0))
+    } else {
+        format!("{}–{} µs", number(origin_us.round()), number((origin_us + total_us).round()))
+    };
     let title = format!(
-        "ilusion schedule timeline: {cores} core{}, {} task{}, {} µs",
+        "ilusion schedule timeline: {cores} core{}, {} task{}, {span}",
         if cores == 1 { "" } else { "s" },
         tasks.len(),
         if tasks.len() == 1 { "" } else { "s" },
-        number((total_us * 1000.0).round() / 1000.0)
     );
     let mut svg = Svg::new(width, height, &title);
     svg.text(LEFT, 20.0, "start", r#"font-size="15" font-weight="bold""#, &title);
@@ -84,14 +118,14 @@ pub fn to_svg(trace: &Trace, timeline: &Timeline) -> String {
 
     // Time axes: µs above the bands, instructions below the lanes.
     let step = tick_step(total_us, 10.0);
-    svg.text(LEFT - 8.0, TOP - 14.0, "end", r##"fill="#333""##, "time (µs)");
-    svg.text(LEFT - 8.0, plot_bottom + 26.0, "end", r##"fill="#333""##, "instructions");
-    let mut t = 0.0;
-    while t <= total_us + step * 1e-6 {
-        let tx = LEFT + t / total_us * PLOT;
+    svg.text(10.0, TOP - 14.0, "start", r##"fill="#333""##, "time (µs)");
+    svg.text(10.0, plot_bottom + 26.0, "start", r##"fill="#333""##, "instructions");
+    let mut t = (origin_us / step).ceil() * step;
+    while t <= origin_us + total_us + step * 1e-6 {
+        let tx = LEFT + (t - origin_us) / total_us * PLOT;
         svg.line(tx, TOP - 8.0, tx, plot_bottom, "#dddddd", 1.0);
-        svg.text(tx, TOP - 14.0, "middle", r##"fill="#333""##, &number(t));
-        svg.text(tx, plot_bottom + 26.0, "middle", r##"fill="#333""##, &number(t * 1000.0));
+        svg.text(tx, TOP - 14.0, "middle", r##"fill="#333""##, &grouped(&number(t)));
+        svg.text(tx, plot_bottom + 26.0, "middle", r##"fill="#333""##, &grouped(&number(t * 1000.0)));
         t += step;
     }
     svg.text(
@@ -155,7 +189,7 @@ pub fn to_svg(trace: &Trace, timeline: &Timeline) -> String {
         }
         for event in &trace.events {
             if let Kind::PageFault { task: t, address } = event.kind {
-                if t == task {
+                if t == task && (from..=to).contains(&event.ticks) {
                     let ex = x(event.ticks);
                     svg.rect(
                         ex - 1.0,
@@ -201,6 +235,23 @@ pub fn to_svg(trace: &Trace, timeline: &Timeline) -> String {
     svg.finish()
 }
 
+/// `timeline` between `from` and `to` (ticks): intervals outside dropped, the others cut at the edges.
+fn clip(timeline: &Timeline, from: u64, to: u64) -> Timeline {
+    fn cut<T: Clone>(intervals: &[Interval<T>], from: u64, to: u64) -> Vec<Interval<T>> {
+        intervals
+            .iter()
+            .filter(|i| i.end > from && i.start < to)
+            .map(|i| Interval { start: i.start.max(from), end: i.end.min(to), what: i.what.clone() })
+            .collect()
+    }
+    Timeline {
+        tasks: timeline.tasks.iter().map(|(&id, i)| (id, cut(i, from, to))).collect(),
+        cores: timeline.cores.iter().map(|i| cut(i, from, to)).collect(),
+        irqs: timeline.irqs.iter().map(|i| cut(i, from, to)).collect(),
+        end: timeline.end,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,7 +260,7 @@ mod tests {
 
     fn svg(body: &[&str]) -> String {
         let trace = parse_log(&framed("", "@@ilusion-trace v1 cores=2 hz=1000000 start=0", body, "")).unwrap();
-        to_svg(&trace, &derive(&trace))
+        to_svg(&trace, &derive(&trace), None)
     }
 
     const BODY: [&str; 10] = [
@@ -269,11 +320,31 @@ mod tests {
     }
 
     #[test]
+    fn a_window_draws_only_its_part_cut_at_the_edges() {
+        let trace = parse_log(&framed("", "@@ilusion-trace v1 cores=2 hz=1000000 start=0", &BODY, "")).unwrap();
+        let timeline = derive(&trace);
+        let doc = to_svg(&trace, &timeline, Some(Window { from_us: 5.0, to_us: 12.0 }));
+        let parsed = roxmltree::Document::parse(&doc).unwrap();
+        let tips: Vec<&str> =
+            parsed.descendants().filter(|n| n.tag_name().name() == "title").filter_map(|n| n.text()).collect();
+        assert!(tips.contains(&"main: running on core 0 5–10 µs"), "{tips:?}");
+        assert!(tips.contains(&"main: ready 10–12 µs"), "{tips:?}");
+        assert!(!tips.iter().any(|t| t.starts_with("interrupt")), "the interrupt starts as the window ends");
+        let doc = to_svg(&trace, &timeline, Some(Window { from_us: 12.0, to_us: 20.0 }));
+        assert!(doc.contains("interrupt 30 on core 1, 12–13 µs"), "in the next window");
+        assert!(!tips.iter().any(|t| t.contains("page fault")), "the fault at 15 µs is outside");
+        assert!(tips[0].ends_with("5–12 µs"), "{}", tips[0]);
+    }
+
+    #[test]
     fn tick_steps_are_round() {
         assert_eq!(tick_step(1000.0, 10.0), 100.0);
         assert_eq!(tick_step(1234.0, 10.0), 200.0);
         assert_eq!(tick_step(3.0, 10.0), 0.5);
         assert_eq!(number(2.5), "2.5");
         assert_eq!(number(3.0), "3");
+        assert_eq!(grouped("120000000"), "120\u{2009}000\u{2009}000");
+        assert_eq!(grouped("1500.25"), "1\u{2009}500.25");
+        assert_eq!(grouped("999"), "999");
     }
 }
