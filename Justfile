@@ -175,14 +175,14 @@ maps example="isolation" board="qemu-virt": setup
     rm -rf "target/maps/{{example}}"
     target/trace-tool/{{host}}/release/ilusion-trace maps "target/maps/{{example}}.log" --out-dir "target/maps/{{example}}"
 
-# Boot an example built with --features trace; its schedule trace as target/trace/<example>.json (ui.perfetto.dev) and .svg.
-trace example="tasks" board="qemu-virt": setup
+# Boot an example built with --features trace; its schedule trace as target/trace/<example>.json (ui.perfetto.dev) and .svg (--from-us T --to-us T: a window).
+trace example="tasks" board="qemu-virt" *window: setup
     #!/usr/bin/env bash
     set -euo pipefail
     PROFILE={{profile}} tools/trace/capture "{{board}}" "{{example}}" "target/trace/{{example}}.log" trace
     just _trace_tool
     target/trace-tool/{{host}}/release/ilusion-trace timeline "target/trace/{{example}}.log" \
-        --json "target/trace/{{example}}.json" --svg "target/trace/{{example}}.svg"
+        --json "target/trace/{{example}}.json" --svg "target/trace/{{example}}.svg" {{window}}
 
 # Build the host tool that draws traces and address spaces (tools/trace).
 _trace_tool:
