@@ -216,6 +216,14 @@ _build board:
     # other image (the QEMU tests) with the spin-lock checks on (src/critical.rs).
     cargo build -q --profile {{profile}} --examples --no-default-features --features "$features"
     cargo build -q --profile {{profile}} --examples --no-default-features --features "$features,lock-checks" --target-dir target/checked
+    # Test images of the schedule trace (named trace_*, `required-features`
+    # in Cargo.toml): with the trace and the lock checks.
+    traced=$(sed -n 's/^name = "\(trace_[a-z0-9_]*\)"$/\1/p' Cargo.toml)
+    for name in $traced; do
+        cargo build -q --profile {{profile}} --example "$name" --no-default-features --features "$features,lock-checks,trace" --target-dir target/traced
+        cp "target/traced/aarch64-unknown-none/{{profile_dir}}/examples/$name" "$out/$name.elf"
+        llvm-objcopy -O binary "$out/$name.elf" "$out/$name.img"
+    done
     for dir in target/aarch64-unknown-none target/checked/aarch64-unknown-none; do
         src=$dir/{{profile_dir}}/examples
         for elf in $(find "$src" -maxdepth 1 -type f -executable ! -name '*-*' ! -name '*.*'); do
@@ -244,6 +252,7 @@ _build_one board example:
     # As in _build: benchmarks and hello as an application gets them, test images with the lock checks.
     features="board-{{board}}"; dir=target
     if [[ "{{example}}" != bench_* && "{{example}}" != hello ]]; then features="$features,lock-checks"; dir=target/checked; fi
+    if [[ "{{example}}" == trace_* ]]; then features="$features,trace"; dir=target/traced; fi
     cargo build -q --profile {{profile}} --example {{example}} --no-default-features --features "$features" --target-dir $dir
     mkdir -p target/images/{{board}}
     cp $dir/aarch64-unknown-none/{{profile_dir}}/examples/{{example}} target/images/{{board}}/{{example}}.elf

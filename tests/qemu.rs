@@ -20,6 +20,8 @@ mod direct;
 mod fast_syscall;
 #[path = "support/sdcard.rs"]
 mod sdcard;
+#[path = "support/trace_dump.rs"]
+mod trace_dump;
 
 use captured::Captured;
 use std::io::Write;
@@ -1158,6 +1160,12 @@ const CASES: &[Case] = &[
     },
     // Inter-processor interrupts, sent by a core to itself (tests/guest/ipi.rs).
     Case { qemu: ICOUNT, ..case("ipi: to this core, through the controller", "ipi", 0, IPI) },
+    case(
+        "trace: two tasks yielding, a sleeper woken by the timer, an interrupt: exactly the expected events",
+        "trace_schedule",
+        0,
+        &["trace scenario: core 0", "@@end events=", "trace dumped"],
+    ),
     Case { on: On::Board("qemu-virt"), qemu: &["-machine", "gic-version=3"], ..case("ipi: GICv3", "ipi", 0, IPI) },
     Case { on: On::Board("qemu-virt"), qemu: &["-machine", "secure=on"], ..case("ipi: GICv2 at EL3", "ipi", 0, IPI) },
     Case {
@@ -1425,6 +1433,10 @@ fn check(case: &Case, o: &Outcome) -> Vec<String> {
         if lines.len() != count {
             problems.push(format!("{} lines contain {prefix:?}, expected {count}", lines.len()));
         }
+    }
+    // The schedule trace's known scenario: its dump, event by event.
+    if case.image == "trace_schedule" {
+        problems.extend(trace_dump::check_schedule(&o.output));
     }
     // With -no-reboot a guest runs once: a second boot would print its lines again.
     if case.qemu.contains(&"-no-reboot") {

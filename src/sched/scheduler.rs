@@ -321,8 +321,9 @@ fn yield_on<const MANY: bool>() {
 /// Blocks the running task, which the caller has put on a wait queue or
 /// the timer list (`on`: what it waits for, for the trace).
 pub(crate) fn block_current(cs: &CriticalSection, on: On) {
-    trace::block(running(cs).id, on);
-    running(cs).state.set(State::Blocked);
+    let me = running(cs);
+    trace::block(me.id, on);
+    me.state.set(State::Blocked);
     schedule_away(cs, on.why());
 }
 
@@ -529,6 +530,7 @@ pub(crate) unsafe fn release(_masked: &CriticalSection, task: NonNull<Tcb>) {
 /// why it ended, wakes its joiners and switches away for good.
 pub(crate) fn exit_current(masked: CriticalSection, failure: Option<TaskFailure>) -> ! {
     let t = running(&masked);
+    trace::exit(t.id, crate::task::how_it_ended(failure.as_ref()));
     // SAFETY: nothing but the task itself touches its failure slot before it has ended.
     unsafe { *t.failure.get() = failure };
     t.state.set(State::Exited);

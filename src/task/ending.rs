@@ -24,14 +24,13 @@ pub(crate) fn end_current(failure: Option<TaskFailure>) -> ! {
         }
     });
     let masked = CriticalSection::new();
-    crate::trace::exit(scheduler::running(&masked).id, how_it_ended(failure.as_ref()));
     crate::sync::mutex::release_all_held(&masked, failure.is_some());
     scheduler::exit_current(masked, failure)
 }
 
 /// How a task that ended with `failure` ended, for the trace.
 #[inline(always)]
-fn how_it_ended(failure: Option<&TaskFailure>) -> crate::trace::How {
+pub(crate) fn how_it_ended(failure: Option<&TaskFailure>) -> crate::trace::How {
     use crate::trace::How;
     match failure {
         None | Some(TaskFailure::Exited { status: 0 }) => How::OK,

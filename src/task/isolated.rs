@@ -364,11 +364,12 @@ pub(crate) fn demand_page(syndrome: Syndrome, far: u64) -> DemandPaging {
         return DemandPaging::NotDemandZero;
     }
     let masked = CriticalSection::new();
+    let me = scheduler::running(&masked);
     // SAFETY: the running task's address space is used only by itself and,
     // with interrupts masked (as here), by the scheduler and `dump`.
-    let space = unsafe { &mut *scheduler::running(&masked).address_space.get() };
+    let space = unsafe { &mut *me.address_space.get() };
     let Some(space) = space else { return DemandPaging::NotDemandZero };
-    crate::trace::page_fault(scheduler::running(&masked).id, far);
+    crate::trace::page_fault(me.id, far);
     match space.fault_in(far) {
         Ok(()) => DemandPaging::Mapped,
         Err(FaultInError::NotDemandZero) => DemandPaging::NotDemandZero,

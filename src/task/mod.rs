@@ -56,7 +56,8 @@ pub use on_target::*;
 mod on_target {
     pub use super::builder::{Builder, SpawnError};
     pub(crate) use super::ending::{
-        fail_current, fail_on_panic, fault_in_task, is_stack_overflow_address, panicking_task, RunningTask,
+        fail_current, fail_on_panic, fault_in_task, how_it_ended, is_stack_overflow_address, panicking_task,
+        RunningTask,
     };
     pub use super::isolated::{address_space_maps, dump_address_space, dump_maps, DEFAULT_USER_STACK_SIZE};
     pub(crate) use super::isolated::{

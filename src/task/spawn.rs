@@ -193,7 +193,7 @@ pub(super) fn start_task<T>(mut start: TaskStart, take_result: TakeResult<T>) ->
     }
     let masked = CriticalSection::new();
     // SAFETY: alive (our references); its name never changes.
-    crate::trace::spawn(id, scheduler::running(&masked).id, unsafe { tcb.as_ref() }.name.as_ref().map(|n| n.as_str()));
+    crate::trace::spawn(id, || unsafe { tcb.as_ref() }.name.as_ref().map(|n| n.as_str()));
     // SAFETY: alive (our references) and on no queue.
     unsafe { scheduler::make_ready(&masked, tcb) };
     scheduler::reschedule_point(&masked);

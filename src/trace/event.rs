@@ -408,22 +408,22 @@ mod tests {
 
     #[test]
     fn merge_orders_cores_by_timestamp() {
-        let mut a = Ring::<8>::new();
-        let mut b = Ring::<8>::new();
-        let mut c = Ring::<2>::new();
+        let (mut a, mut b, mut c) = (Ring::<4>::new(), Ring::<4>::new(), Ring::<4>::new());
         for t in [1, 4, 5, 9] {
             a.push(at(t));
         }
         for t in [2, 3, 5, 10] {
             b.push(at(t));
         }
-        for t in [0, 6, 7] {
-            c.push(at(t)); // 0 is overwritten
+        for t in [0, 6, 7, 8, 11] {
+            c.push(at(t)); // 0 is overwritten: the ring wrapped
         }
         let mut out = Vec::new();
         let mut sources = [a.events().peekable(), b.events().peekable(), c.events().peekable()];
         merge_by_time(&mut sources, |core, e| out.push((core, e.time)));
-        assert_eq!(out, [(0, 1), (1, 2), (1, 3), (0, 4), (0, 5), (1, 5), (2, 6), (2, 7), (0, 9), (1, 10)]);
+        let expected =
+            [(0, 1), (1, 2), (1, 3), (0, 4), (0, 5), (1, 5), (2, 6), (2, 7), (2, 8), (0, 9), (1, 10), (2, 11)];
+        assert_eq!(out, expected, "by time; equal times: the lower core first");
     }
 
     #[test]
@@ -467,7 +467,8 @@ mod tests {
         assert_eq!(sum("foobar"), 0xbf9c_f968);
         // Written in pieces, the same sum as at once.
         let mut h = Fnv1a::new();
-        write!(h, "foo{}", "bar").unwrap();
+        let bar = "bar";
+        write!(h, "foo{bar}").unwrap();
         assert_eq!(h.0, 0xbf9c_f968);
     }
 

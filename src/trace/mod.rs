@@ -155,12 +155,13 @@ pub(crate) fn page_fault(task: u64, address: u64) {
     record(event::Kind::PageFault, task, address, 0);
 }
 
-/// Task `parent` spawned task `task`, named `name`.
+/// The running task spawned task `task`, named `name()` (a closure, so
+/// that nothing is read without the feature).
 #[inline(always)]
 #[allow(unused_variables)]
-pub(crate) fn spawn(task: u64, parent: u64, name: Option<&str>) {
+pub(crate) fn spawn<'a>(task: u64, name: impl FnOnce() -> Option<&'a str>) {
     #[cfg(all(feature = "trace", target_os = "none"))]
-    record::spawn(task, parent, name);
+    record::spawn(task, record::running_id(), name());
 }
 
 /// Task `task` ended.

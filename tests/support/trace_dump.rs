@@ -1,0 +1,164 @@
+//! Reads back a schedule trace dump (src/trace) from a guest's output, as
+//! the host tool does, and checks it: the frame, the counts, the FNV-1a
+//! sum, timestamps in order, and the events of one core in the exact
+//! order a known scenario must give (tests/guest/trace_schedule.rs).
+
+/// One event as the test compares it: its kind and arguments, task ids
+/// replaced by their names, without core and timestamp.
+#[derive(Debug)]
+pub struct Dump {
+    /// `(core, timestamp, "kind args")`.
+    pub events: Vec<(usize, u64, String)>,
+    pub lost: u64,
+}
+
+fn fnv1a(sum: &mut u32, bytes: &[u8]) {
+    for &b in bytes {
+        *sum = (*sum ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+}
+
+/// Parses the first dump in `output`, checking its frame, counts and sum.
+pub fn parse(output: &str) -> Result<Dump, String> {
+    let mut lines = output.lines().map(|l| l.trim_end_matches('\r'));
+    let header = lines.find(|l| l.starts_with("@@ilusion-trace ")).ok_or("no `@@ilusion-trace` line")?;
+    if !header.starts_with("@@ilusion-trace v1 cores=") || !header.contains(" hz=") || !header.contains(" start=") {
+        return Err(format!("bad header {header:?}"));
+    }
+    let mut names = std::collections::HashMap::new();
+    let mut raw = Vec::new();
+    let mut sum = 0x811c_9dc5u32;
+    let end = loop {
+        let line = lines.next().ok_or("no `@@end` line")?;
+        if line.starts_with("@@end ") {
+            break line;
+        }
+        let fields: Vec<&str> = line.splitn(3, ' ').collect();
+        match fields[..] {
+            ["t", id, name] => {
+                names.insert(id.to_string(), name.to_string());
+            }
+            ["e", core, rest] => {
+                let (time, event) = rest.split_once(' ').ok_or(format!("event without kind: {line:?}"))?;
+                let core = core.parse().map_err(|_| format!("bad core in {line:?}"))?;
+                let time = u64::from_str_radix(time, 16).map_err(|_| format!("bad timestamp in {line:?}"))?;
+                raw.push((core, time, event.to_string()));
+            }
+            // Other console output may come between the frame lines.
+            _ => continue,
+        }
+        fnv1a(&mut sum, line.as_bytes());
+        fnv1a(&mut sum, b"\n");
+    };
+    let field = |name: &str| {
+        end.split(' ')
+            .find_map(|f| f.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+            .ok_or(format!("{end:?} lacks {name}="))
+    };
+    let events: usize = field("events")?.parse().map_err(|_| "bad events=")?;
+    let lost: u64 = field("lost")?.parse().map_err(|_| "bad lost=")?;
+    let told_sum = u32::from_str_radix(field("sum")?, 16).map_err(|_| "bad sum=")?;
+    if events != raw.len() {
+        return Err(format!("@@end says {events} events, the dump has {}", raw.len()));
+    }
+    if told_sum != sum {
+        return Err(format!("@@end says sum={told_sum:08x}, the lines add up to {sum:08x}"));
+    }
+    if raw.windows(2).any(|w| w[1].1 < w[0].1) {
+        return Err("events are not in timestamp order".into());
+    }
+    // Task ids become names (every task in an event must have a `t` line).
+    let mut events = Vec::new();
+    for (core, time, event) in raw {
+        let mut words: Vec<String> = event.split(' ').map(String::from).collect();
+        let task_args: &[usize] = match words[0].as_str() {
+            "sw" | "sp" | "kl" => &[1, 2],
+            "wk" | "bl" | "se" | "sx" | "pf" | "ex" => &[1],
+            _ => &[],
+        };
+        for &i in task_args {
+            let name = names.get(&words[i]).ok_or(format!("task {} has no `t` line", words[i]))?;
+            words[i] = name.clone();
+        }
+        events.push((core, time, words.join(" ")));
+    }
+    Ok(Dump { events, lost })
+}
+
+/// Checks the dump of tests/guest/trace_schedule.rs: the events of the
+/// core it names, with its interrupt numbers, against the expected ones.
+pub fn check_schedule(output: &str) -> Vec<String> {
+    let dump = match parse(output) {
+        Ok(d) => d,
+        Err(e) => return vec![format!("trace dump: {e}")],
+    };
+    let Some(scenario) = output.lines().find_map(|l| l.trim_end_matches('\r').strip_prefix("trace scenario: ")) else {
+        return vec!["no `trace scenario:` line".into()];
+    };
+    let words: Vec<&str> = scenario.split(' ').collect();
+    let (Some(core), Some(irq), Some(timer)) = (words.get(1), words.get(3), words.get(5)) else {
+        return vec![format!("bad scenario line {scenario:?}")];
+    };
+    let core: usize = core.parse().unwrap_or(usize::MAX);
+    let mut problems = Vec::new();
+    if dump.lost != 0 {
+        problems.push(format!("{} events lost", dump.lost));
+    }
+    let got: Vec<String> = dump
+        .events
+        .iter()
+        .filter(|(c, ..)| *c == core)
+        .map(|(.., e)| e.replace(&format!("ie {irq}"), "ie IRQ").replace(&format!("ix {irq}"), "ix IRQ"))
+        .map(|e| e.replace(&format!("ie {timer}"), "ie TIMER").replace(&format!("ix {timer}"), "ix TIMER"))
+        .collect();
+    if got != SCHEDULE {
+        let first = got.iter().zip(SCHEDULE).position(|(g, e)| g != e).unwrap_or(got.len().min(SCHEDULE.len()));
+        problems.push(format!(
+            "core {core}'s events differ from event {first} on:\n      got:      {:?}\n      expected: {:?}",
+            &got[first.min(got.len())..],
+            &SCHEDULE[first.min(SCHEDULE.len())..]
+        ));
+    }
+    problems
+}
+
+/// What tests/guest/trace_schedule.rs must give on its core.
+const SCHEDULE: &[&str] = &[
+    // Two cooperative tasks of the director's level: ready, not run yet.
+    "sp yield-a director",
+    "wk yield-a",
+    "sp yield-b director",
+    "wk yield-b",
+    // The director waits for yield-a; the two yield to each other three times each.
+    "bl director join",
+    "sw director yield-a block",
+    "sw yield-a yield-b yield",
+    "sw yield-b yield-a yield",
+    "sw yield-a yield-b yield",
+    "sw yield-b yield-a yield",
+    "sw yield-a yield-b yield",
+    "sw yield-b yield-a yield",
+    "ex yield-a ok",
+    "wk director",
+    "sw yield-a yield-b exit",
+    "ex yield-b ok",
+    // Its joiner was woken already: yield-b hands over to it.
+    "sw yield-b director exit",
+    // The sleeper: the core is idle until the timer's interrupt wakes it.
+    "sp sleeper director",
+    "wk sleeper",
+    "bl director join",
+    "sw director sleeper block",
+    "bl sleeper sleep",
+    "sw sleeper idle sleep",
+    "ie TIMER",
+    "wk sleeper",
+    "ix TIMER",
+    "sw idle sleeper preempt",
+    "ex sleeper ok",
+    "wk director",
+    "sw sleeper director exit",
+    // The interrupt the director raised on its own core.
+    "ie IRQ",
+    "ix IRQ",
+];
