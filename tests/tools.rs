@@ -5,8 +5,9 @@
 //! so when QEMU is missing; the GDB script breaks in `main` and `bt` ends
 //! at the task's entry (of a kernel task and of an isolated one); a recorded fault replays and reverse-steps back to
 //! the store that corrupted memory; `just maps isolation` draws each
-//! isolated task's address space, and `just maps` / `just trace` refuse a
-//! missing example or an unknown board.
+//! isolated task's address space, `just trace tasks` writes trace-event
+//! JSON and an SVG timeline with a lane per task and a band per core, and
+//! `just maps` / `just trace` refuse a missing example or an unknown board.
 //!
 //! Each check prints `tools test BOARD: NAME ... ok` or `FAILED` with the
 //! reasons, and the run ends with `tools: N passed, N failed`. Run a
@@ -143,6 +144,67 @@ fn maps_pictures(root: &Path, board: &str) -> Vec<String> {
         if svg.contains("<script") {
             problems.push(format!("{file} has a script"));
         }
+    }
+    problems
+}
+
+/// `just trace tasks BOARD`: the trace-event JSON and an SVG with a lane per task and a band per core.
+fn trace_timeline(root: &Path, board: &str) -> Vec<String> {
+    let dir = root.join("target/trace");
+    for file in ["tasks.log", "tasks.json", "tasks.svg"] {
+        let _ = std::fs::remove_file(dir.join(file));
+    }
+    let mut trace = Command::new("just");
+    trace.current_dir(root).args(["trace", "tasks", board]);
+    let outcome = match run(trace, BUILD_TIMEOUT) {
+        Ok(o) => o,
+        Err(e) => return vec![e],
+    };
+    let mut problems = expect(
+        &format!("just trace tasks {board}"),
+        &outcome,
+        0,
+        &[
+            "all messages consumed (900)",
+            "wrote target/trace/tasks.json (open in ui.perfetto.dev) and target/trace/tasks.svg",
+        ],
+    );
+    let read = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+    let (log, json, svg) = (read("tasks.log"), read("tasks.json"), read("tasks.svg"));
+    // What the dump says: its cores and its tasks but the idle task.
+    let cores: usize = log
+        .lines()
+        .find_map(|l| l.split(" cores=").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let tasks = log.lines().filter(|l| l.starts_with("t ") && !l.starts_with("t 0 ")).count();
+    if cores == 0 || tasks < 6 {
+        problems.push(format!("the log's trace has {cores} cores and {tasks} tasks (expected main and five workers)"));
+    }
+    for text in [
+        "{\"displayTimeUnit\":\"ns\"",
+        "\"traceEvents\":[",
+        "\"ph\":\"X\"",
+        "\"ph\":\"M\",\"name\":\"thread_name\"",
+        "producer-10 (#",
+    ] {
+        if !json.contains(text) {
+            problems.push(format!("tasks.json lacks {text:?}"));
+        }
+    }
+    if !json.trim_end().ends_with("]}") {
+        problems.push("tasks.json does not end its traceEvents array and object".into());
+    }
+    let lanes = svg.matches("class=\"task-lane\"").count();
+    let bands = svg.matches("class=\"core-band\"").count();
+    if lanes != tasks || bands != cores {
+        problems.push(format!(
+            "tasks.svg has {lanes} task lanes and {bands} core bands, the trace {tasks} tasks and {cores} cores"
+        ));
+    }
+    if !svg.trim_end().ends_with("</svg>") || svg.contains("<script") {
+        problems.push("tasks.svg is not a plain SVG document".into());
     }
     problems
 }
@@ -517,6 +579,12 @@ fn main() {
         let full = format!("{board}: just maps isolation draws each isolated task's address space");
         if selected(&full) {
             report(&full, maps_pictures(&root, board));
+        }
+    }
+    for board in &boards {
+        let full = format!("{board}: just trace tasks writes trace-event JSON and an SVG timeline");
+        if selected(&full) {
+            report(&full, trace_timeline(&root, board));
         }
     }
     let full = "just maps and just trace refuse a missing example or an unknown board";

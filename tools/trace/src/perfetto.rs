@@ -41,7 +41,13 @@ pub fn json_string(s: &str) -> String {
 
 /// A time in microseconds, as a JSON number (nanosecond precision).
 fn micros(trace: &Trace, ticks: u64) -> String {
-    format!("{:.3}", trace.micros(ticks))
+    format!("{:.3}", nanos(trace, ticks) as f64 / 1000.0)
+}
+
+/// A time in whole nanoseconds: slices' starts and ends are rounded the
+/// same way, so one ending where the next begins never overlaps it.
+fn nanos(trace: &Trace, ticks: u64) -> u64 {
+    (trace.micros(ticks) * 1000.0).round() as u64
 }
 
 struct Events<'a> {
@@ -64,8 +70,8 @@ impl Events<'_> {
     }
 
     fn complete(&mut self, (pid, tid): (u64, u64), name: &str, cat: &str, start: u64, end: u64, args: &str) {
-        let (ts, dur) =
-            (micros(self.trace, start), format!("{:.3}", self.trace.micros(end) - self.trace.micros(start)));
+        let dur = nanos(self.trace, end) - nanos(self.trace, start);
+        let (ts, dur) = (micros(self.trace, start), format!("{}.{:03}", dur / 1000, dur % 1000));
         self.lines.push(format!(
             r#"{{"ph":"X","name":{},"cat":"{cat}","pid":{pid},"tid":{tid},"ts":{ts},"dur":{dur},"args":{{{args}}}}}"#,
             json_string(name)
@@ -256,6 +262,25 @@ mod tests {
         assert_eq!(find(&doc, |e| e["ph"] == "i" && e["name"] == "irq 27").len(), 1);
         assert_eq!(find(&doc, |e| e["ph"] == "i" && e["name"] == "woken" && e["tid"] == 2).len(), 1);
         assert_eq!(find(&doc, |e| e["ph"] == "i" && e["name"] == "page fault 0x1000").len(), 1);
+    }
+
+    #[test]
+    fn back_to_back_slices_never_overlap_after_rounding() {
+        // At 3 MHz a tick is 333.33 ns: every time falls between two whole nanoseconds.
+        let body =
+            ["t 1 a", "t 2 b", "e 0 1 sw 1 2 yield", "e 0 2 sw 2 1 yield", "e 0 4 sw 1 2 yield", "e 0 7 sw 2 1 yield"];
+        let trace = parse_log(&framed("", "@@ilusion-trace v1 cores=1 hz=3000000 start=0", &body, "")).unwrap();
+        let doc: Value = serde_json::from_str(&to_json(&trace, &derive(&trace))).unwrap();
+        let mut core0: Vec<(f64, f64)> = find(&doc, |e| e["ph"] == "X" && e["pid"] == CORES_PID && e["tid"] == 0)
+            .iter()
+            .map(|e| (e["ts"].as_f64().unwrap(), e["dur"].as_f64().unwrap()))
+            .collect();
+        core0.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert_eq!(core0.len(), 4);
+        for pair in core0.windows(2) {
+            assert!(pair[0].0 + pair[0].1 <= pair[1].0 + 1e-9, "{pair:?}");
+        }
+        assert_eq!(core0[1], (0.333, 0.334), "333.33 ns to 666.67 ns: 333 to 667");
     }
 
     #[test]
