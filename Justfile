@@ -71,11 +71,12 @@ test: setup
     cargo clippy -q --lib --tests --target {{host}} -- -D warnings || { echo "lint: clippy (host) failed"; lint_failed=1; }
     # The trace's target half (src/trace/record.rs), built only with its feature.
     cargo clippy -q --release --example trace_schedule --features lock-checks,trace --target-dir target/traced -- -D warnings || { echo "lint: clippy (trace feature) failed"; lint_failed=1; }
-    for tool in tools/chainload tools/chainloader tools/symbols; do
+    for tool in tools/chainload tools/chainloader tools/symbols tools/trace; do
         (cd $tool && cargo fmt --check) || { echo "lint: cargo fmt --check failed in $tool"; lint_failed=1; }
     done
     (cd tools/chainload && cargo clippy -q --target {{host}} -- -D warnings) || { echo "lint: clippy (tools/chainload) failed"; lint_failed=1; }
     (cd tools/symbols && cargo clippy -q --tests --target {{host}} --target-dir ../../target/symbols -- -D warnings) || { echo "lint: clippy (tools/symbols) failed"; lint_failed=1; }
+    (cd tools/trace && cargo clippy -q --tests --target {{host}} --target-dir ../../target/trace-tool -- -D warnings) || { echo "lint: clippy (tools/trace) failed"; lint_failed=1; }
     for b in rpi3 rpi4; do
         (cd tools/chainloader && RUSTFLAGS="-C link-arg=-T$PWD/link.ld" CARGO_TARGET_DIR=../../target/chainloader \
             cargo clippy -q --release --target aarch64-unknown-none --features $b -- -D warnings) ||
@@ -89,7 +90,7 @@ test: setup
         echo "lint: building with two board features did not give the expected error"; lint_failed=1
     fi
     echo "== host unit tests"
-    unit=$(cargo test -q --lib --target {{host}} 2>&1 && cd tools/chainload && cargo test -q --target {{host}} 2>&1 && cd ../symbols && cargo test -q --target {{host}} --target-dir ../../target/symbols 2>&1) ; unit_status=$?
+    unit=$(cargo test -q --lib --target {{host}} 2>&1 && cd tools/chainload && cargo test -q --target {{host}} 2>&1 && cd ../symbols && cargo test -q --target {{host}} --target-dir ../../target/symbols 2>&1 && cd ../trace && cargo test -q --target {{host}} --target-dir ../../target/trace-tool 2>&1) ; unit_status=$?
     echo "$unit" | tail -n 3
     unit_passed=$(echo "$unit" | sed -n 's/.*test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' | awk '{s+=$1} END {print s+0}')
     unit_failed=$(echo "$unit" | sed -n 's/.*test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' | awk '{s+=$1} END {print s+0}')
@@ -166,6 +167,28 @@ replay example="scribble" board="qemu-virt" port="1234": setup
     echo "attach with: just gdb {{example}} {{board}} {{port}}"
     echo "   then e.g.: hbreak <where the symptom shows>, continue, watch -l <the corrupted variable>, reverse-continue, reverse-stepi"
     boards/run "$elf" -icount "$icount,rr=replay,rrfile=$dir/record.bin,rrsnapshot=init" $rr -gdb tcp::{{port}} -S
+
+# Boot an example and draw each isolated task's address space it dumps (mm::dump_maps) as target/maps/<example>/<task>-<name>.svg.
+maps example="isolation" board="qemu-virt": setup
+    #!/usr/bin/env bash
+    set -euo pipefail
+    PROFILE={{profile}} tools/trace/capture "{{board}}" "{{example}}" "target/maps/{{example}}.log"
+    just _trace_tool
+    rm -rf "target/maps/{{example}}"
+    target/trace-tool/{{host}}/release/ilusion-trace maps "target/maps/{{example}}.log" --out-dir "target/maps/{{example}}"
+
+# Boot an example built with --features trace; its schedule trace as target/trace/<example>.json (ui.perfetto.dev) and .svg (--from-us T --to-us T: a window).
+trace example="tasks" board="qemu-virt" *window: setup
+    #!/usr/bin/env bash
+    set -euo pipefail
+    PROFILE={{profile}} tools/trace/capture "{{board}}" "{{example}}" "target/trace/{{example}}.log" trace
+    just _trace_tool
+    target/trace-tool/{{host}}/release/ilusion-trace timeline "target/trace/{{example}}.log" \
+        --json "target/trace/{{example}}.json" --svg "target/trace/{{example}}.svg" {{window}}
+
+# Build the host tool that draws traces and address spaces (tools/trace).
+_trace_tool:
+    cargo build -q --release --manifest-path tools/trace/Cargo.toml --target {{host}} --target-dir target/trace-tool
 
 # Benchmarks under icount (instructions, deterministic); writes target/bench/<board>.json.
 bench board="qemu-virt" *flags: setup

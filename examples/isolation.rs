@@ -5,6 +5,10 @@
 //! is reported, it is restarted (at most twice, at least 5 ms apart) in a
 //! fresh address space, and the other two never notice.
 //!
+//! At the end it prints both counters' address spaces as they were midway,
+//! heap in use, in the framed form `just maps isolation` draws
+//! (`ilusion::mm::maps`).
+//!
 //! `just run isolation`
 #![no_std]
 #![no_main]
@@ -54,6 +58,11 @@ fn main() {
         })
     });
 
+    // Midway (two rounds done, the heap in use): the address spaces, kept
+    // for the end so they do not cut into the story above.
+    ilusion::time::sleep(Duration::from_millis(6));
+    let maps = workers.each_ref().map(|worker| ilusion::mm::maps(worker).unwrap_or_else(|why| why + "\n"));
+
     for worker in workers {
         let name = worker.task();
         ilusion::println!("{name} joined: {:?}", worker.join());
@@ -65,4 +74,8 @@ fn main() {
         KERNEL_COUNTER.load(core::sync::atomic::Ordering::Relaxed) == 0,
         ilusion::mm::frames_in_use() == frames_at_start
     );
+    ilusion::println!("address spaces midway, for `just maps isolation`:");
+    for frame in maps {
+        ilusion::print!("{frame}");
+    }
 }

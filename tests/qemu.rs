@@ -668,6 +668,19 @@ const CASES: &[Case] = &[
             "task 'beta' (#3) joined: Ok(())",
             "vandal: 2 restarts, last outcome Err(MemoryAccess {",
             "kernel counter untouched: true, frames back to start: true",
+            // mm::maps midway, for `just maps`: the regions of the figure.
+            "@@ilusion-maps v1 task=2 name=alpha",
+            "r ff000 100000 bss rw- ",
+            "r 100000 101000 data rw- 1 1",
+            "r 100000000 140000000 heap rw- ", // resident: as far as it got by then
+            "r 3ffffec000 3fffffc000 guard --- 0 0",
+            "r 3fffffc000 4000000000 stack rw- 4 4",
+            "kernel --- 0 0",
+            " code --x ",
+            " rodata r-- ",
+            "10000000000000000 kernel --- 0 0",
+            "@@end regions=9",
+            "@@ilusion-maps v1 task=3 name=beta",
         ],
     ),
     Case {

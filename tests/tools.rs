@@ -4,7 +4,10 @@
 //! runner (`boards/run`) refuses an image built for another board and says
 //! so when QEMU is missing; the GDB script breaks in `main` and `bt` ends
 //! at the task's entry (of a kernel task and of an isolated one); a recorded fault replays and reverse-steps back to
-//! the store that corrupted memory.
+//! the store that corrupted memory; `just maps isolation` draws each
+//! isolated task's address space, `just trace tasks` writes trace-event
+//! JSON and an SVG timeline with a lane per task and a band per core, and
+//! `just maps` / `just trace` refuse a missing example or an unknown board.
 //!
 //! Each check prints `tools test BOARD: NAME ... ok` or `FAILED` with the
 //! reasons, and the run ends with `tools: N passed, N failed`. Run a
@@ -94,6 +97,135 @@ fn cargo(dir: &Path) -> Command {
     }
     cmd.current_dir(dir).env_remove("QEMU_EXTRA");
     cmd
+}
+
+/// `just maps isolation BOARD`: one SVG per isolated task, naming every region of the figure.
+fn maps_pictures(root: &Path, board: &str) -> Vec<String> {
+    let dir = root.join("target/maps/isolation");
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut maps = Command::new("just");
+    maps.current_dir(root).args(["maps", "isolation", board]);
+    let outcome = match run(maps, BUILD_TIMEOUT) {
+        Ok(o) => o,
+        Err(e) => return vec![e],
+    };
+    let mut problems = expect(
+        &format!("just maps isolation {board}"),
+        &outcome,
+        0,
+        &[
+            "task 2 (alpha): 9 regions -> target/maps/isolation/2-alpha.svg",
+            "task 3 (beta): 9 regions -> target/maps/isolation/3-beta.svg",
+        ],
+    );
+    for (file, title) in
+        [("2-alpha.svg", "Address space of task 2 (alpha)"), ("3-beta.svg", "Address space of task 3 (beta)")]
+    {
+        let Ok(svg) = std::fs::read_to_string(dir.join(file)) else {
+            problems.push(format!("no {file} in {}", dir.display()));
+            continue;
+        };
+        // Well-formedness is checked by tools/trace's unit tests (with an XML parser); here, the content.
+        if !svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"") || !svg.trim_end().ends_with("</svg>") {
+            problems.push(format!("{file} is not an SVG document"));
+        }
+        for kind in ["kernel", "code", "rodata", "stack", "guard", "heap", "data", "bss"] {
+            if !svg.contains(&format!("data-kind=\"{kind}\"")) {
+                problems.push(format!("{file} has no {kind} region"));
+            }
+        }
+        for text in
+            [title, "Not to scale", "1 GiB reserved", "of 262144 pages)", "rw-   16 KiB, all resident", "--x   "]
+        {
+            if !svg.contains(text) {
+                problems.push(format!("{file} lacks {text:?}"));
+            }
+        }
+        if svg.contains("<script") {
+            problems.push(format!("{file} has a script"));
+        }
+    }
+    problems
+}
+
+/// `just trace tasks BOARD`: the trace-event JSON and an SVG with a lane per task and a band per core.
+fn trace_timeline(root: &Path, board: &str) -> Vec<String> {
+    let dir = root.join("target/trace");
+    for file in ["tasks.log", "tasks.json", "tasks.svg"] {
+        let _ = std::fs::remove_file(dir.join(file));
+    }
+    let mut trace = Command::new("just");
+    trace.current_dir(root).args(["trace", "tasks", board]);
+    let outcome = match run(trace, BUILD_TIMEOUT) {
+        Ok(o) => o,
+        Err(e) => return vec![e],
+    };
+    let mut problems = expect(
+        &format!("just trace tasks {board}"),
+        &outcome,
+        0,
+        &[
+            "all messages consumed (900)",
+            "wrote target/trace/tasks.json (open in ui.perfetto.dev) and target/trace/tasks.svg",
+        ],
+    );
+    let read = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+    let (log, json, svg) = (read("tasks.log"), read("tasks.json"), read("tasks.svg"));
+    // What the dump says: its cores and its tasks but the idle task.
+    let cores: usize = log
+        .lines()
+        .find_map(|l| l.split(" cores=").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let tasks = log.lines().filter(|l| l.starts_with("t ") && !l.starts_with("t 0 ")).count();
+    if cores == 0 || tasks < 6 {
+        problems.push(format!("the log's trace has {cores} cores and {tasks} tasks (expected main and five workers)"));
+    }
+    for text in [
+        "{\"displayTimeUnit\":\"ns\"",
+        "\"traceEvents\":[",
+        "\"ph\":\"X\"",
+        "\"ph\":\"M\",\"name\":\"thread_name\"",
+        "producer-10 (#",
+    ] {
+        if !json.contains(text) {
+            problems.push(format!("tasks.json lacks {text:?}"));
+        }
+    }
+    if !json.trim_end().ends_with("]}") {
+        problems.push("tasks.json does not end its traceEvents array and object".into());
+    }
+    let lanes = svg.matches("class=\"task-lane\"").count();
+    let bands = svg.matches("class=\"core-band\"").count();
+    if lanes != tasks || bands != cores {
+        problems.push(format!(
+            "tasks.svg has {lanes} task lanes and {bands} core bands, the trace {tasks} tasks and {cores} cores"
+        ));
+    }
+    if !svg.trim_end().ends_with("</svg>") || svg.contains("<script") {
+        problems.push("tasks.svg is not a plain SVG document".into());
+    }
+    problems
+}
+
+/// `just maps` and `just trace` refuse what does not exist with one line and exit status 2.
+fn observe_errors(root: &Path) -> Vec<String> {
+    let cases: [(&[&str], &str); 3] = [
+        (&["maps", "no-such-example"], "error: no example 'no-such-example'"),
+        (&["maps", "isolation", "no-such-board"], "error: unknown board 'no-such-board'"),
+        (&["trace", "tasks", "no-such-board"], "error: unknown board 'no-such-board'"),
+    ];
+    let mut problems = Vec::new();
+    for (args, line) in cases {
+        let mut just = Command::new("just");
+        just.current_dir(root).args(args);
+        match run(just, RUN_TIMEOUT) {
+            Ok(o) => problems.extend(expect(&format!("just {}", args.join(" ")), &o, 2, &[line])),
+            Err(e) => problems.push(e),
+        }
+    }
+    problems
 }
 
 /// `just new` for `board`, then `cargo run --release` in the new app.
@@ -442,6 +574,22 @@ fn main() {
         if selected(&full) {
             report(&full, reverse_debugging(&root, board));
         }
+    }
+    for board in &boards {
+        let full = format!("{board}: just maps isolation draws each isolated task's address space");
+        if selected(&full) {
+            report(&full, maps_pictures(&root, board));
+        }
+    }
+    for board in &boards {
+        let full = format!("{board}: just trace tasks writes trace-event JSON and an SVG timeline");
+        if selected(&full) {
+            report(&full, trace_timeline(&root, board));
+        }
+    }
+    let full = "just maps and just trace refuse a missing example or an unknown board";
+    if selected(full) {
+        report(full, observe_errors(&root));
     }
     let full = "just bench takes a flag without a board";
     if selected(full) {

@@ -13,7 +13,9 @@
 //! - `shared_region`: memory mapped into several isolated tasks on purpose,
 //!   also built from frames;
 //! - [`mapping_table`]: the rows of [`dump`](fn@dump), a table of one
-//!   isolated task's mappings.
+//!   isolated task's mappings, and of [`dump_maps`] / [`maps`], the same
+//!   address space as framed text for the host tool `tools/trace`
+//!   (`just maps` draws it).
 //!
 //! Imports go one way: `address_space` and `shared_region` both take frames
 //! from `frames`; `address_space` holds `SharedRegion`s, never the reverse.
@@ -36,7 +38,9 @@ pub mod address_space;
 pub mod shared_region;
 #[cfg(target_os = "none")]
 pub use {
+    crate::task::address_space_maps as maps,
     crate::task::dump_address_space as dump,
+    crate::task::dump_maps,
     frames::{frames_in_use, pooled_frames},
     shared_region::{Access, RegionError, SharedMemory, SharedRegion},
 };

@@ -41,7 +41,7 @@ use crate::mm::shared_region;
 use crate::mm::user_layout::{self, page_align_up, ARGS_BASE, ARGS_MAX, STACK_TOP};
 use crate::mm::PAGE_SIZE;
 use crate::sched::scheduler;
-use crate::sched::tcb::TaskBody;
+use crate::sched::tcb::{TaskBody, Tcb};
 use alloc::boxed::Box;
 use core::cell::{Cell, UnsafeCell};
 
@@ -407,44 +407,97 @@ pub(crate) fn current_memory_usage() -> SpaceUsage {
     }
 }
 
+/// What `mm::dump` and `mm::dump_maps` read of an isolated task: its
+/// mapped pages (in address order), its stack size and its heap reserve.
+pub(crate) struct MappedPages {
+    pages: alloc::vec::Vec<(u64, Attributes)>,
+    stack_size: u64,
+    heap_reserve: u64,
+}
+
+/// The mappings of the isolated task `handle` refers to, or why not (a
+/// sentence to print after the task's name).
+fn mapped_pages<T>(handle: &JoinHandle<T>) -> Result<MappedPages, &'static str> {
+    let masked = CriticalSection::new();
+    mapped_pages_of(&masked, handle.block(&masked))
+}
+
+/// The mappings of task `t`, read with interrupts masked (`_masked`), so
+/// the scheduler does not change them meanwhile; in address order. For a
+/// task found by id (the shell's `maps`) as well as through its handle.
+pub(crate) fn mapped_pages_of(_masked: &CriticalSection, t: &Tcb) -> Result<MappedPages, &'static str> {
+    // SAFETY: interrupts are masked, so the scheduler does not touch the
+    // address space meanwhile (the caller keeps the task's block alive).
+    let Some(space) = (unsafe { &*t.address_space.get() }) else {
+        return Err("not an isolated task (or already ended): no address space of its own");
+    };
+    let mut pages = alloc::vec::Vec::new();
+    // Room first: a growing `Vec` must not fail here, with interrupts masked.
+    if pages.try_reserve(space.pages().count()).is_err() {
+        return Err("out of kernel memory for the table of its mappings");
+    }
+    pages.extend(space.pages().filter_map(|(va, _)| Some((va, space.attributes_of(va)?))));
+    pages.sort_unstable_by_key(|(va, _)| *va);
+    Ok(MappedPages { pages, stack_size: t.user_stack_size, heap_reserve: space.usage().heap_reserve })
+}
+
+/// The attributes an isolated task sees at the kernel address `va`.
+fn user_view_attributes(va: u64) -> Attributes {
+    crate::arch::mmu::translate_user_view(va).map(|(_, a, _)| a).unwrap_or(Attributes::KERNEL_RODATA)
+}
+
 /// `mm::dump`: prints the mappings of the isolated task `handle` refers to
 /// (range, size, EL0 permissions, memory type, segment), with the image's
 /// code and constants as the task sees them.
 pub fn dump_address_space<T>(handle: &JoinHandle<T>) {
     use crate::mm::layout::ImageLayout;
-    use alloc::{string::String, vec::Vec};
+    use alloc::string::String;
     let task = handle.task();
-    let mut pages: Vec<(u64, Attributes)> = Vec::new();
-    let mut stack_size = 0;
-    {
-        let masked = CriticalSection::new();
-        let t = handle.block(&masked);
-        // SAFETY: interrupts are masked, so the scheduler does not touch the
-        // address space meanwhile (the handle keeps it alive).
-        if let Some(space) = unsafe { &*t.address_space.get() } {
-            // Room first: a growing `Vec` must not fail here, with interrupts masked.
-            if pages.try_reserve(space.pages().count()).is_err() {
-                drop(masked);
-                crate::println!("{task}: out of kernel memory for the table of its mappings");
-                return;
-            }
-            stack_size = t.user_stack_size;
-            pages.extend(space.pages().filter_map(|(va, _)| Some((va, space.attributes_of(va)?))));
-        }
-    }
-    if stack_size == 0 {
-        crate::println!("{task}: not an isolated task (or already ended): no address space of its own");
-        return;
-    }
-    pages.sort_by_key(|(va, _)| *va);
+    let space = match mapped_pages(handle) {
+        Ok(space) => space,
+        Err(why) => return crate::println!("{task}: {why}"),
+    };
     let image = ImageLayout::current();
-    let kernel_attrs =
-        |va| crate::arch::mmu::translate_user_view(va).map(|(_, a, _)| a).unwrap_or(Attributes::KERNEL_RODATA);
     let shared = [
-        ("image code (shared)", image.start, image.text_end, kernel_attrs(image.start)),
-        ("image constants (shared)", image.text_end, image.rodata_end, kernel_attrs(image.text_end)),
+        ("image code (shared)", image.start, image.text_end, user_view_attributes(image.start)),
+        ("image constants (shared)", image.text_end, image.rodata_end, user_view_attributes(image.text_end)),
     ];
     let mut out = String::new();
-    let _ = crate::mm::mapping_table::write_table(&mut out, pages.into_iter(), stack_size, &shared);
+    let _ = crate::mm::mapping_table::write_table(&mut out, space.pages.into_iter(), space.stack_size, &shared);
     crate::println!("{task}: address space\n{out}");
+}
+
+/// `mm::maps`: the address space of the isolated task `handle` refers to
+/// as the framed, machine-readable `@@ilusion-maps v1` text the host tool
+/// `tools/trace` draws (see [`crate::mm::mapping_table::write_maps`]), or
+/// why there is none, as a one-line message naming the task.
+pub fn address_space_maps<T>(handle: &JoinHandle<T>) -> Result<alloc::string::String, alloc::string::String> {
+    let task = handle.task();
+    let space = mapped_pages(handle).map_err(|why| alloc::format!("{task}: {why}"))?;
+    Ok(maps_text(&task, &space))
+}
+
+/// The `@@ilusion-maps v1` frame of `task`, whose mappings are `space`.
+pub(crate) fn maps_text(task: &super::Task, space: &MappedPages) -> alloc::string::String {
+    use crate::mm::layout::ImageLayout;
+    use crate::mm::mapping_table::{write_maps, UpperHalf};
+    let image = ImageLayout::current();
+    let upper = UpperHalf {
+        start: crate::arch::mmu::KERNEL_OFFSET,
+        code: (image.start, image.text_end, user_view_attributes(image.start)),
+        rodata: (image.text_end, image.rodata_end, user_view_attributes(image.text_end)),
+    };
+    let mut out = alloc::string::String::new();
+    let name = task.name().unwrap_or("unnamed");
+    let _ = write_maps(&mut out, task.id(), name, &space.pages, space.stack_size, space.heap_reserve, &upper);
+    out
+}
+
+/// `mm::dump_maps`: prints [`address_space_maps`] in one piece (so no other
+/// task's output lands inside the frame), or the reason there is none.
+pub fn dump_maps<T>(handle: &JoinHandle<T>) {
+    match address_space_maps(handle) {
+        Ok(frame) => crate::print!("{frame}"),
+        Err(why) => crate::println!("{why}"),
+    }
 }

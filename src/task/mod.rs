@@ -63,10 +63,10 @@ mod on_target {
     };
     pub(crate) use super::inspect::{cpu_stats, end_if_killed, init as init_kills};
     pub use super::inspect::{kill, list, stats};
+    pub use super::isolated::{address_space_maps, dump_address_space, dump_maps, DEFAULT_USER_STACK_SIZE};
     pub(crate) use super::isolated::{
         current_memory_usage, exit_isolated, map_granted_region, with_current_handles, with_current_handles_mut,
     };
-    pub use super::isolated::{dump_address_space, DEFAULT_USER_STACK_SIZE};
     pub(crate) use super::isolated_fault::{fail_isolated, isolated_fault, user_copy_fault};
     pub use super::park::park;
     pub use super::spawn::{cpus_online, current, current_cpu, spawn, yield_now, JoinHandle, Task, DEFAULT_STACK_SIZE};
