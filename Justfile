@@ -186,7 +186,8 @@ _build board:
         echo "error: unknown board '{{board}}' (known: $(ls -d boards/*/ | xargs -n1 basename | tr '\n' ' '))" >&2
         exit 2
     fi
-    features="board-{{board}}"
+    # Every image with the shell compiled in (only those that start it use it; the rest is left out when linking).
+    features="board-{{board}},shell"
     out=target/images/{{board}}
     mkdir -p "$out"
     # Benchmarks and the hello example as an application gets them; every
@@ -219,7 +220,7 @@ _build_one board example:
         exit 2
     fi
     # As in _build: benchmarks and hello as an application gets them, test images with the lock checks.
-    features="board-{{board}}"; dir=target
+    features="board-{{board}},shell"; dir=target
     if [[ "{{example}}" != bench_* && "{{example}}" != hello ]]; then features="$features,lock-checks"; dir=target/checked; fi
     cargo build -q --profile {{profile}} --example {{example}} --no-default-features --features "$features" --target-dir $dir
     mkdir -p target/images/{{board}}

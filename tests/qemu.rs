@@ -64,6 +64,60 @@ const SMP_CONSOLE_CASE: &str =
 /// What `smp_console`'s printer puts after each line's number.
 const SMP_CONSOLE_PATTERN: &str = "the quick brown fox jumps over the lazy dog 0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
+/// Cases that type a script, step by step: `(case name, steps)`. Each
+/// step types `send`, then waits until what the guest prints after that
+/// contains `then` (the response), which must not contain `not` if it is
+/// not empty; a step that waits more than [`STEP_TIMEOUT`] ends the run.
+const SCRIPTS: &[(&str, &[Step])] = &[(SHELL_CASE, SHELL_SCRIPT)];
+/// How long one script step may wait for its response.
+const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One step of a script: type `send`, expect `then`, and not `not` before it.
+struct Step {
+    send: &'static str,
+    then: &'static str,
+    not: &'static str,
+}
+
+const fn step(send: &'static str, then: &'static str) -> Step {
+    Step { send, then, not: "" }
+}
+
+const SHELL_CASE: &str = "shell: scripted keystrokes (commands, errors, editing, history)";
+/// The shell's prompt (src/shell/mod.rs).
+const PROMPT: &str = "ilusion> ";
+const SHELL_SCRIPT: &[Step] = &[
+    step("", PROMPT),
+    step("help\r", "  poweroff  stop the machine"),
+    // An application's commands, with arguments, and one that fails.
+    step("hello world\r", "hello, world!"),
+    step("fail\r", "fail: failed on purpose"),
+    // Unknown commands and bad arguments: one line each, and the shell goes on.
+    step("frobnicate 1 2\r", "frobnicate: unknown command (`help` lists them)"),
+    step("kill\r", "kill: which task? give its id (as `ps` shows)"),
+    step("kill x9\r", "kill: \"x9\" is not a task id (a number, as `ps` shows)"),
+    step("uptime now\r", "uptime: takes no arguments"),
+    step("hello 1 2 3 4 5 6 7 8 9\r", "hello: too many arguments (at most 8)"),
+    step("trace begin\r", "trace: usage: trace start|stop|dump"),
+    step("uptime\r", "up "),
+    step("irq\r", "timer"),
+    step("mem\r", "kernel heap: "),
+    // Editing: Ctrl-U erases the line, both backspaces a character.
+    step("junk\x15hello bo\x7fxx\x08\x08ob\r", "hello, bob!"),
+    // Ctrl-C abandons a line (not run: the machine stays on).
+    step("poweroff\x03", "^C"),
+    Step { send: "hello again\r", then: "hello, again!", not: "powering off" },
+    // History: up runs the last line again; up twice the one before; down goes back one.
+    step("\x1b[A\r", "hello, again!"),
+    step("\x1b[A\x1b[A\r", "hello, bob!"),
+    step("\x1b[A\x1b[A\x1b[A\x1b[B\r", "hello, again!"),
+    // Other escape sequences (left, right, F5) are swallowed.
+    step("hel\x1b[D\x1b[C\x1b[15~lo arrows\r", "hello, arrows!"),
+    // An overlong line rings the bell (see the expected output) and is cut at 128 characters.
+    step(concat!("hello ", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "yyy\r"), concat!("hello, ", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "!")),
+    step("poweroff\r", "powering off"),
+];
+
 const fn case(name: &'static str, image: &'static str, exit: i32, expect: &'static [&'static str]) -> Case {
     Case { name, image, on: On::AllBoards, qemu: &[], raw: false, input: None, exit: Some(exit), expect }
 }
@@ -498,6 +552,19 @@ const CASES: &[Case] = &[
         exit: Some(0),
         expect: &["echo: [ping pong]"],
     },
+    // The serial shell (tests/guest/shell_script.rs), typed at by SHELL_SCRIPT.
+    case(
+        SHELL_CASE,
+        "shell_script",
+        0,
+        &[
+            "shell: there is a command named \"ps\" already",
+            "shell: \"two words\" is not a command name (1 to 16 printable characters, no spaces)",
+            "ilusion shell: `help` lists the commands",
+            // The bell: only the overlong line rings it.
+            "\x07",
+        ],
+    ),
     case(
         "checked user copies refuse bad pointers",
         "user_access",
@@ -1312,6 +1379,8 @@ struct Outcome {
     status: Option<i32>,
     output: String,
     timed_out: bool,
+    /// The first script step that went wrong (see [`SCRIPTS`]).
+    script_problem: Option<String>,
 }
 
 /// `ILUSION_TEST_CORES=N`: boot QEMU `virt` with N cores instead of its 4,
@@ -1354,6 +1423,10 @@ fn run(root: &Path, board: &str, case: &Case) -> Result<Outcome, String> {
     let output = Captured::start(&mut child);
     let mut stdin = child.stdin.take();
     let mut pending_input = case.input;
+    let script = SCRIPTS.iter().find(|(name, _)| *name == case.name).map_or(&[][..], |(_, steps)| *steps);
+    // The step being waited for, where the output stood when it was typed, and when.
+    let (mut step, mut mark, mut typed_at) = (0, None::<usize>, Instant::now());
+    let mut script_problem = None;
     let start = Instant::now();
     let timeout = if case.exit.is_none() { HANG_TIMEOUT } else { TIMEOUT };
     let (status, timed_out) = loop {
@@ -1363,6 +1436,37 @@ fn run(root: &Path, board: &str, case: &Case) -> Result<Outcome, String> {
                     let _ = s.write_all(text.as_bytes()).and_then(|_| s.flush());
                 }
                 pending_input = None;
+            }
+        }
+        if let Some(Step { send, then, not }) = script.get(step) {
+            let so_far = output.so_far();
+            match mark {
+                None => {
+                    if let Some(s) = stdin.as_mut() {
+                        let _ = s.write_all(send.as_bytes()).and_then(|_| s.flush());
+                    }
+                    (mark, typed_at) = (Some(so_far.len()), Instant::now());
+                }
+                Some(from) => {
+                    let after = &so_far[from..];
+                    if let Some(at) = after.find(then) {
+                        if !not.is_empty() && after[..at].contains(not) {
+                            script_problem =
+                                Some(format!("script step {step}: typed {send:?}, got {not:?} before {then:?}"));
+                        }
+                        (step, mark) = (step + 1, None);
+                    } else if typed_at.elapsed() > STEP_TIMEOUT {
+                        script_problem = Some(format!(
+                            "script step {step}: typed {send:?}, no {then:?} in the output within {} s",
+                            STEP_TIMEOUT.as_secs()
+                        ));
+                    }
+                }
+            }
+            if script_problem.is_some() {
+                let _ = Command::new("kill").arg("-KILL").arg("--").arg(format!("-{}", child.id())).status();
+                let _ = child.wait();
+                break (None, false);
             }
         }
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
@@ -1377,11 +1481,15 @@ fn run(root: &Path, board: &str, case: &Case) -> Result<Outcome, String> {
     };
     drop(stdin);
     let output = output.finish();
-    Ok(Outcome { status, output, timed_out })
+    if script_problem.is_none() && step < script.len() {
+        let Step { send, then, .. } = &script[step];
+        script_problem = Some(format!("script step {step}: typed {send:?}, the guest ended before {then:?}"));
+    }
+    Ok(Outcome { status, output, timed_out, script_problem })
 }
 
 fn check(case: &Case, o: &Outcome) -> Vec<String> {
-    let mut problems = Vec::new();
+    let mut problems: Vec<String> = o.script_problem.iter().cloned().collect();
     match (case.exit, o.timed_out) {
         (Some(_), true) => {
             problems.push(format!("timed out after {} s (guest hung and was killed)", TIMEOUT.as_secs()))
