@@ -64,9 +64,9 @@ test: setup
     echo "== formatting and lints"
     lint_failed=0
     cargo fmt --check || { echo "lint: cargo fmt --check failed (run cargo fmt)"; lint_failed=1; }
-    cargo clippy -q --release --examples -- -D warnings || { echo "lint: clippy (aarch64) failed"; lint_failed=1; }
+    cargo clippy -q --release --examples --features shell -- -D warnings || { echo "lint: clippy (aarch64) failed"; lint_failed=1; }
     for b in rpi3 rpi4; do
-        cargo clippy -q --release --examples --no-default-features --features board-$b -- -D warnings || { echo "lint: clippy ($b) failed"; lint_failed=1; }
+        cargo clippy -q --release --examples --no-default-features --features board-$b,shell -- -D warnings || { echo "lint: clippy ($b) failed"; lint_failed=1; }
     done
     cargo clippy -q --lib --tests --target {{host}} -- -D warnings || { echo "lint: clippy (host) failed"; lint_failed=1; }
     for tool in tools/chainload tools/chainloader tools/symbols; do
