@@ -274,10 +274,10 @@ pub(crate) fn dispatch() {
     };
     match HANDLERS.get(id as usize).map(|h| h.load(Ordering::Acquire)) {
         Some(h) if h != 0 => {
-            // SAFETY: non-zero entries are only ever stored from a `Handler`.
-            let handler: Handler = unsafe { core::mem::transmute::<usize, Handler>(h) };
             // `id` indexes HANDLERS, so it is in range here too.
             TAKEN[id as usize].fetch_add(1, Ordering::Relaxed);
+            // SAFETY: non-zero entries are only ever stored from a `Handler`.
+            let handler: Handler = unsafe { core::mem::transmute::<usize, Handler>(h) };
             handler(id);
         }
         _ => {
