@@ -28,7 +28,7 @@
 use super::builder::{Builder, SpawnError};
 use super::ending::end_current;
 use super::grants::Grants;
-use super::spawn::{start_task, JoinHandle, Task, TaskStart};
+use super::spawn::{start_task, JoinHandle, TaskStart};
 use super::{Priority, TaskFailure};
 use crate::arch::esr::{FaultAccess, FaultStatus, Syndrome};
 use crate::arch::mmu::descriptor::Attributes;
@@ -41,7 +41,7 @@ use crate::mm::shared_region;
 use crate::mm::user_layout::{self, page_align_up, ARGS_BASE, ARGS_MAX, STACK_TOP};
 use crate::mm::PAGE_SIZE;
 use crate::sched::scheduler;
-use crate::sched::tcb::{TaskBody, Tcb};
+use crate::sched::tcb::TaskBody;
 use alloc::boxed::Box;
 use core::cell::{Cell, UnsafeCell};
 
@@ -409,44 +409,31 @@ pub(crate) fn current_memory_usage() -> SpaceUsage {
 /// (range, size, EL0 permissions, memory type, segment), with the image's
 /// code and constants as the task sees them.
 pub fn dump_address_space<T>(handle: &JoinHandle<T>) {
-    let snapshot = {
-        let masked = CriticalSection::new();
-        // The handle keeps the task's block, and so its address space, alive.
-        snapshot_address_space(&masked, handle.block(&masked))
-    };
-    print_address_space(snapshot);
-}
-
-/// An isolated task's mappings, copied out under a critical section to be
-/// printed after it: the task, its pages with their attributes, its stack size.
-type AddressSpaceSnapshot = Result<(Task, alloc::vec::Vec<(u64, Attributes)>, u64), alloc::string::String>;
-
-/// Copies `t`'s mappings (see [`AddressSpaceSnapshot`]); allocates only
-/// with `try_reserve`, so it cannot fail inside the critical section.
-pub(crate) fn snapshot_address_space(_masked: &CriticalSection, t: &Tcb) -> AddressSpaceSnapshot {
-    use alloc::{format, vec::Vec};
-    let task = Task::from(t);
-    // SAFETY: interrupts are masked, so the scheduler does not touch the
-    // address space meanwhile (it lives as long as the task's block).
-    let Some(space) = (unsafe { &*t.address_space.get() }) else {
-        return Err(format!("{task}: not an isolated task (or already ended): no address space of its own"));
-    };
-    let mut pages: Vec<(u64, Attributes)> = Vec::new();
-    // Room first: a growing `Vec` must not fail here, with interrupts masked.
-    if pages.try_reserve(space.pages().count()).is_err() {
-        return Err(format!("{task}: out of kernel memory for the table of its mappings"));
-    }
-    pages.extend(space.pages().filter_map(|(va, _)| Some((va, space.attributes_of(va)?))));
-    Ok((task, pages, t.user_stack_size))
-}
-
-/// Prints a snapshot's mappings as a table, or why there is none.
-pub(crate) fn print_address_space(snapshot: AddressSpaceSnapshot) {
     use crate::mm::layout::ImageLayout;
-    let (task, mut pages, stack_size) = match snapshot {
-        Ok(s) => s,
-        Err(why) => return crate::println!("{why}"),
-    };
+    use alloc::{string::String, vec::Vec};
+    let task = handle.task();
+    let mut pages: Vec<(u64, Attributes)> = Vec::new();
+    let mut stack_size = 0;
+    {
+        let masked = CriticalSection::new();
+        let t = handle.block(&masked);
+        // SAFETY: interrupts are masked, so the scheduler does not touch the
+        // address space meanwhile (the handle keeps it alive).
+        if let Some(space) = unsafe { &*t.address_space.get() } {
+            // Room first: a growing `Vec` must not fail here, with interrupts masked.
+            if pages.try_reserve(space.pages().count()).is_err() {
+                drop(masked);
+                crate::println!("{task}: out of kernel memory for the table of its mappings");
+                return;
+            }
+            stack_size = t.user_stack_size;
+            pages.extend(space.pages().filter_map(|(va, _)| Some((va, space.attributes_of(va)?))));
+        }
+    }
+    if stack_size == 0 {
+        crate::println!("{task}: not an isolated task (or already ended): no address space of its own");
+        return;
+    }
     pages.sort_by_key(|(va, _)| *va);
     let image = ImageLayout::current();
     let kernel_attrs =
@@ -455,7 +442,7 @@ pub(crate) fn print_address_space(snapshot: AddressSpaceSnapshot) {
         ("image code (shared)", image.start, image.text_end, kernel_attrs(image.start)),
         ("image constants (shared)", image.text_end, image.rodata_end, kernel_attrs(image.text_end)),
     ];
-    let mut out = alloc::string::String::new();
+    let mut out = String::new();
     let _ = crate::mm::mapping_table::write_table(&mut out, pages.into_iter(), stack_size, &shared);
     crate::println!("{task}: address space\n{out}");
 }
