@@ -68,6 +68,11 @@ fn row(info: &TaskInfo, cpu: Duration, window: Duration) {
     );
 }
 
+/// Every core's idle task is number 0: they differ by their core.
+fn same_task(a: &TaskInfo, b: &TaskInfo) -> bool {
+    a.id == b.id && (a.id != 0 || a.cpu == b.cpu)
+}
+
 fn sorted(mut tasks: Vec<TaskInfo>) -> Vec<TaskInfo> {
     tasks.sort_by_key(|t| t.id);
     tasks
@@ -121,7 +126,7 @@ pub fn top(args: &[&str]) -> Result<(), String> {
         }
         header();
         for t in &tasks {
-            let old = before.iter().find(|o| o.id == t.id).map_or(Duration::ZERO, |o| o.cpu_time);
+            let old = before.iter().find(|o| same_task(o, t)).map_or(Duration::ZERO, |o| o.cpu_time);
             row(t, t.cpu_time.saturating_sub(old), window);
         }
         (before, cores_before, at) = (tasks, cores, now);
