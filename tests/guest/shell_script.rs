@@ -1,7 +1,7 @@
 //! QEMU test: the serial shell, driven by scripted keystrokes (tests/qemu.rs
 //! types them). Tasks for `ps` and `kill` to find: a spinner, a sleeper and
-//! an isolated task, each with a known id; two application commands, one
-//! that fails. The script ends with `poweroff` (exit status 0); `main`
+//! an isolated task (detached), each with a known id; two application
+//! commands, one that fails. The script ends with `poweroff` (exit status 0); `main`
 //! waits on the shell until then.
 #![no_std]
 #![no_main]
@@ -36,6 +36,9 @@ fn main() {
             ilusion::exit(1);
         }
     }
+    // Detached: once killed, nothing waits to join it, so it is freed and
+    // `ps` no longer lists it.
+    drop(victim);
     ilusion::shell::command("hello", "greet: hello <names>", |args| ilusion::println!("hello, {}!", args.join(" ")))
         .expect("add hello");
     ilusion::shell::command("fail", "always fails", |_| Err::<(), _>("failed on purpose")).expect("add fail");
@@ -43,5 +46,5 @@ fn main() {
     ilusion::println!("{}", ilusion::shell::command("ps", "", |_| ()).unwrap_err());
     ilusion::println!("{}", ilusion::shell::command("two words", "", |_| ()).unwrap_err());
     let _ = ilusion::shell::spawn().join();
-    let _ = (spinner, sleeper, victim);
+    let _ = (spinner, sleeper);
 }
