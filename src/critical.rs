@@ -360,6 +360,21 @@ pub unsafe fn resume_kernel_lock(depth: u32) {
     KERNEL_LOCK.depth.store(depth, Ordering::Relaxed);
 }
 
+/// For a task that ends where it is (killed as it blocks or yields): closes
+/// every critical section this core has open for it, giving the kernel lock
+/// back and unmasking interrupts, without running the code that opened them.
+///
+/// # Safety
+/// The caller never returns into those sections (it ends the task), and
+/// holds no spin lock.
+pub unsafe fn leave_all_for_good(_: &CriticalSection) {
+    if several_cores() {
+        KERNEL_LOCK.depth.store(1, Ordering::Relaxed);
+        KERNEL_LOCK.give_back();
+    }
+    masking::restore_interrupts(true);
+}
+
 /// For a new task: the critical section it starts in, inherited from the
 /// switch that started it (see [`resume_kernel_lock`]).
 ///

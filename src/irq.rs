@@ -239,6 +239,14 @@ fn stop_interrupt(_: IntId) {
     crate::arch::cpu::halt();
 }
 
+/// Interrupts each core took (acknowledged, with or without a handler).
+static INTERRUPTS_TAKEN: PerCpu<AtomicU64> = PerCpu::new([const { AtomicU64::new(0) }; MAX_CPUS]);
+
+/// How many interrupts core `cpu` has taken since boot.
+pub fn interrupts_taken(cpu: usize) -> u64 {
+    INTERRUPTS_TAKEN.iter().nth(cpu).map_or(0, |n| n.load(Ordering::Relaxed))
+}
+
 /// How many spurious interrupts (nothing pending on acknowledge) were seen.
 pub fn spurious_count() -> u64 {
     SPURIOUS.load(Ordering::Relaxed)
@@ -272,6 +280,9 @@ pub(crate) fn dispatch() {
         SPURIOUS.fetch_add(1, Ordering::Relaxed);
         return;
     };
+    // Only this core writes its count: no atomic read-modify-write needed.
+    let taken = INTERRUPTS_TAKEN.of(crate::percpu::cpu_index());
+    taken.store(taken.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     match HANDLERS.get(id as usize).map(|h| h.load(Ordering::Acquire)) {
         Some(h) if h != 0 => {
             // `id` indexes HANDLERS, so it is in range here too.

@@ -106,6 +106,7 @@ pub(crate) fn start(info: BootInfo) -> ! {
     let pan = crate::arch::user_access::enable_pan();
     // From here on this context is core 0's idle task; `main` is the first real task.
     sched::scheduler::init(time::duration_to_ticks(DEFAULT_TIME_SLICE, time::frequency()));
+    task::init_kills();
     cpu::enable_interrupts();
     let not_started = crate::cores::start_others(info.boot_el, &facts);
 

@@ -40,6 +40,16 @@ extern crate alloc;
 
 pub(crate) mod arch;
 pub mod console;
+/// Each core's statistics: busy and idle time, interrupts, switches.
+pub mod cpu {
+    pub use crate::task::CpuStats;
+
+    /// Every online core's statistics, since it came online.
+    #[cfg(target_os = "none")]
+    pub fn stats() -> alloc::vec::Vec<CpuStats> {
+        crate::task::cpu_stats()
+    }
+}
 pub mod critical;
 pub mod fdt;
 pub mod gpio;

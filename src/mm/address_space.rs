@@ -120,6 +120,8 @@ pub struct AddressSpace {
     /// The task's `TPIDR_EL0` while it is switched out (EL0 may write it, so
     /// it must not carry one task's value into another).
     user_thread_register: u64,
+    /// Pages mapped on demand (first touches of the heap), for `task::stats`.
+    demand_faults: u64,
 }
 
 // SAFETY: the address space owns its tables and frames; the kernel touches
@@ -141,6 +143,7 @@ impl AddressSpace {
             shared: Vec::new(),
             asid: None,
             user_thread_register: 0,
+            demand_faults: 0,
         })
     }
 
@@ -158,6 +161,34 @@ impl AddressSpace {
             limit: self.frame_limit as u64 * PAGE_SIZE,
             heap_reserve: self.heap_reserve,
         }
+    }
+
+    /// How many pages were mapped on demand (page faults served).
+    pub fn demand_faults(&self) -> u64 {
+        self.demand_faults
+    }
+
+    /// The deepest the task's stack of `stack_size` bytes has been, in
+    /// bytes: its frames came zeroed, so everything from the lowest word
+    /// that is not zero up to the top was used (a word the task wrote a
+    /// zero to, deepest of all, is missed: the figure errs low by that).
+    pub fn stack_high_water(&self, stack_size: u64) -> u64 {
+        let bottom = user_layout::stack_bottom(stack_size);
+        let mut page = bottom;
+        while page < user_layout::STACK_TOP {
+            if let Some((_, frame)) = self.frames.iter().find(|(va, _)| *va == page) {
+                let words = frame.as_ptr() as *const u64;
+                for i in 0..(PAGE_SIZE / 8) as usize {
+                    // SAFETY: a frame of ours, one page of u64s; the task may be
+                    // writing it meanwhile (on another core), hence volatile.
+                    if unsafe { words.add(i).read_volatile() } != 0 {
+                        return user_layout::STACK_TOP - (page + 8 * i as u64);
+                    }
+                }
+            }
+            page += PAGE_SIZE;
+        }
+        0
     }
 
     fn held_bytes(&self) -> u64 {
@@ -188,6 +219,7 @@ impl AddressSpace {
         match self.map_zeroed(va & !(PAGE_SIZE - 1), 1, Attributes::USER_DATA) {
             Ok(()) => {
                 crate::arch::mmu::publish_new_mappings();
+                self.demand_faults += 1;
                 Ok(())
             }
             // Already mapped: not a translation fault of ours after all.

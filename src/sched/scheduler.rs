@@ -40,9 +40,10 @@
 //! `ilusion_task_start`, here; it ends through the task layer, which gives
 //! back what the task held, then [`exit_current`].
 
+use super::list::List;
 use super::priority::{is_preemptive, IDLE_LEVEL};
 use super::run_queues::RunQueues;
-use super::tcb::{QueueLinks, State, TaskBody, Tcb};
+use super::tcb::{AllLinks, QueueLinks, State, TaskBody, TaskCounters, Tcb};
 use super::timer;
 use crate::arch::context::{self, Context};
 use crate::critical::{self, CriticalSection, KernelCell};
@@ -51,7 +52,7 @@ use crate::percpu::{self, PerCpu, MAX_CPUS};
 use crate::task::TaskFailure;
 use alloc::boxed::Box;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 // `repr(C)`, in this order: the small fields first (see `RunQueues`).
 #[repr(C)]
@@ -59,7 +60,20 @@ struct Scheduler {
     idle: [Option<NonNull<Tcb>>; MAX_CPUS],
     /// The running task's slice is over (per core).
     slice_expired: [bool; MAX_CPUS],
+    /// Per core: when it last switched, and how many switches it made.
+    clocks: [CoreClock; MAX_CPUS],
+    /// Every task alive (spawned and not yet freed), idle tasks included.
+    all: List<AllLinks>,
     queues: RunQueues<QueueLinks>,
+}
+
+/// One core's switch statistics. Its two words sit together, so a switch
+/// reads and writes them with one load and one store of a pair.
+#[derive(Clone, Copy)]
+struct CoreClock {
+    /// The counter at the last switch (or when the core came online).
+    switched_at: u64,
+    switches: u64,
 }
 
 impl Scheduler {
@@ -84,14 +98,40 @@ impl Scheduler {
     }
 }
 
-static SCHED: KernelCell<Scheduler> =
-    KernelCell::new(Scheduler { queues: RunQueues::new(), idle: [None; MAX_CPUS], slice_expired: [false; MAX_CPUS] });
+impl Scheduler {
+    /// Charges the time since this core's last switch to `prev`, and counts
+    /// the switch to `next`: the statistics' whole cost on a switch.
+    #[inline(always)]
+    fn account_switch(&mut self, cpu: usize, prev: &Tcb, next: &Tcb, now: u64) {
+        let clock = &mut self.clocks[cpu];
+        let ran = now.wrapping_sub(clock.switched_at);
+        *clock = CoreClock { switched_at: now, switches: clock.switches + 1 };
+        prev.counters.run_ticks.set(prev.counters.run_ticks.get() + ran);
+        TaskCounters::bump(&next.counters.switched_in);
+    }
+}
+
+static SCHED: KernelCell<Scheduler> = KernelCell::new(Scheduler {
+    queues: RunQueues::new(),
+    idle: [None; MAX_CPUS],
+    slice_expired: [false; MAX_CPUS],
+    clocks: [CoreClock { switched_at: 0, switches: 0 }; MAX_CPUS],
+    all: List::new(),
+});
 
 /// Per core: a more urgent task may be ready for it, or its slice ended.
 /// Set inside a critical section (by any core, before the IPI that tells
 /// it), read without one first, so the end of an interrupt that changed
 /// nothing costs one load.
 static NEED_RESCHED: PerCpu<AtomicBool> = PerCpu::new([const { AtomicBool::new(false) }; MAX_CPUS]);
+
+/// Per core: the counter when it came online (its statistics start there).
+static ONLINE_AT: PerCpu<AtomicU64> = PerCpu::new([const { AtomicU64::new(0) }; MAX_CPUS]);
+
+/// What ends a task that was killed (`task::kill`), set by the task layer
+/// at boot: the scheduler finds a kill at a yield or a block, but ending a
+/// task (giving back its mutexes and handles) is the task layer's work.
+static KILLED_TASK_ENDS: AtomicUsize = AtomicUsize::new(0);
 
 /// The running task, as a pointer.
 #[inline(always)]
@@ -157,9 +197,14 @@ pub(crate) fn become_idle(cpu: usize, kernel_stack_top: u64) {
     idle.cpu = (cpu as u8).into();
     let idle = NonNull::from(Box::leak(Box::new(idle)));
     let cs = CriticalSection::new();
+    let now = crate::arch::cpu::counter();
     SCHED.with(&cs, |s| {
         s.idle[cpu] = Some(idle);
         s.queues.bring_online(cpu);
+        s.clocks[cpu] = CoreClock { switched_at: now, switches: 0 };
+        ONLINE_AT.of(cpu).store(now, Ordering::Relaxed);
+        // SAFETY: alive for ever, and on no list yet.
+        unsafe { s.all.push_back(idle) };
     });
     context::set_current_task_pointer(idle.as_ptr() as *mut u8);
     context::publish_running_task(cpu, idle.as_ptr() as *mut u8);
@@ -246,6 +291,7 @@ unsafe fn make_ready_on<const MANY: bool>(cs: &CriticalSection, task: NonNull<Tc
     // SAFETY: promised by our caller.
     let t = unsafe { task.as_ref() };
     t.state.set(State::Ready);
+    TaskCounters::bump(&t.counters.woken);
     let level = t.level.get();
     // SAFETY: `task` is alive and unqueued (our caller's promise).
     SCHED.with(cs, |s| unsafe { s.queues.put_back::<false>(task, level, t.cpus, 0, 0, false) });
@@ -265,6 +311,7 @@ unsafe fn make_ready_on_many(cs: &CriticalSection, task: NonNull<Tcb>) {
     // SAFETY: promised by our caller.
     let t = unsafe { task.as_ref() };
     t.state.set(State::Ready);
+    TaskCounters::bump(&t.counters.woken);
     let (level, here, last) = (t.level.get(), percpu::cpu_index(), t.core());
     // SAFETY: `task` is alive and unqueued (our caller's promise).
     let placement = SCHED.with(cs, |s| unsafe { s.queues.enqueue(task, level, t.cpus, here, last, false) });
@@ -282,6 +329,7 @@ fn requeue_current<const MANY: bool>(cs: &CriticalSection, in_front: bool) {
     if SCHED.with(cs, |s| s.idle[cpu] == Some(NonNull::from(t))) {
         return;
     }
+    TaskCounters::bump(&t.counters.preempted);
     if in_front {
         timer::pause_slice(cs, cpu, t);
     }
@@ -302,6 +350,9 @@ pub fn yield_now() {
 fn yield_on<const MANY: bool>() {
     let cs = CriticalSection::enter::<MANY>();
     let me = running(&cs);
+    if me.kill_requested.load(Ordering::Relaxed) {
+        end_killed(cs);
+    }
     let others_ready = SCHED.with(&cs, |s| {
         let ready = s.queues.has_ready_for::<MANY>(me.core(), me.level.get());
         if ready {
@@ -315,10 +366,60 @@ fn yield_on<const MANY: bool>() {
     }
 }
 
-/// Blocks the running task, which the caller has put on a wait queue or the timer list.
+/// Blocks the running task, which the caller has put on a wait queue or the
+/// timer list. A task that was killed ends here instead (before it blocks,
+/// or as the kill wakes it), with the critical sections its callers opened.
 pub(crate) fn block_current(cs: &CriticalSection) {
-    running(cs).state.set(State::Blocked);
+    let me = running(cs);
+    if me.kill_requested.load(Ordering::Relaxed) {
+        cancel_wait(cs, me);
+        end_killed_here(cs);
+    }
+    me.state.set(State::Blocked);
     schedule_away(cs);
+    if running(cs).kill_requested.load(Ordering::Relaxed) {
+        end_killed_here(cs); // `kill` took it off where it waited
+    }
+}
+
+/// Takes a task that is about to block, or blocked, off whatever it waits
+/// on: its wait queue (whose timeout hook undoes what its waiting had
+/// changed, as for a timeout), its timer list, `park`.
+pub(crate) fn cancel_wait(cs: &CriticalSection, task: &Tcb) {
+    let t = NonNull::from(task);
+    if let Some(queue) = task.waiting_on.get() {
+        // SAFETY: a wait queue a task is on outlives its wait; the task is on it.
+        unsafe { queue.as_ref().remove_timed_out(cs, t) };
+    }
+    // SAFETY: alive; `cancel` does nothing if it is on no timer list.
+    unsafe { timer::cancel(cs, t) };
+    task.parked.set(false);
+}
+
+/// Sets what ends a killed task (once, at boot, by the task layer).
+pub(crate) fn set_killed_task_end(end: fn() -> !) {
+    KILLED_TASK_ENDS.store(end as usize, Ordering::Relaxed);
+}
+
+/// Ends the running task, which was killed, from inside the critical
+/// section `cs` and whatever ones its callers opened, which are left for
+/// good: the task never returns to them.
+fn end_killed_here(cs: &CriticalSection) -> ! {
+    // SAFETY: the task ends below without returning into its callers, whose
+    // sections hold nothing else (no spin lock is held at a block or a yield).
+    unsafe { critical::leave_all_for_good(cs) };
+    let end = KILLED_TASK_ENDS.load(Ordering::Relaxed);
+    assert_ne!(end, 0, "a task was killed before the task layer set up kills");
+    // SAFETY: only ever stored from a `fn() -> !` above.
+    let end: fn() -> ! = unsafe { core::mem::transmute::<usize, fn() -> !>(end) };
+    end()
+}
+
+/// [`end_killed_here`] for a yield, whose own section is the only one open.
+#[inline(never)]
+#[cold]
+fn end_killed(cs: CriticalSection) -> ! {
+    end_killed_here(&cs)
 }
 
 /// After waking tasks from task context: a preemptive task gives way now to
@@ -443,7 +544,9 @@ fn schedule_away_on<const MANY: bool>(cs: &CriticalSection) {
     // SAFETY: `next` came off a ready queue (or is idle): alive, with its context saved.
     let n = unsafe { next.as_ref() };
     n.state.set(State::Running);
-    timer::start_slice(cs, cpu, n);
+    let now = crate::arch::cpu::counter();
+    SCHED.with(cs, |s| s.account_switch(cpu, me, n, now));
+    timer::start_slice(cs, cpu, n, now);
     switch_lower_half(cs, me, n);
     context::set_current_task_pointer(next.as_ptr() as *mut u8);
     // Several cores: the others see which task this core runs (for the
@@ -507,12 +610,14 @@ pub(crate) fn finish_switch(masked: &CriticalSection, prev: *mut Tcb) {
 ///
 /// # Safety
 /// The caller owns one of the task's references.
-pub(crate) unsafe fn release(_masked: &CriticalSection, task: NonNull<Tcb>) {
+pub(crate) unsafe fn release(masked: &CriticalSection, task: NonNull<Tcb>) {
     // SAFETY: alive while a reference is held (ours).
     let refs = unsafe { task.as_ref() }.refs.get() - 1;
     // SAFETY: as above.
     unsafe { task.as_ref() }.refs.set(refs);
     if refs == 0 {
+        // SAFETY: alive, and on the list since `admit`.
+        SCHED.with(masked, |s| unsafe { s.all.remove(task) });
         // SAFETY: the last reference: the block came from `Box::leak` at spawn.
         drop(unsafe { Box::from_raw(task.as_ptr()) });
     }
@@ -613,5 +718,50 @@ unsafe fn change_level<const MANY: bool>(masked: &CriticalSection, task: NonNull
             }
         }
         State::Exited => t.level.set(level),
+    }
+}
+
+/// Every task alive (idle tasks first, then in the order they were spawned),
+/// for the statistics and `task::kill`.
+pub(crate) fn for_each_task(cs: &CriticalSection, mut f: impl FnMut(&Tcb)) {
+    // SAFETY: tasks on the list are alive while the kernel lock is held
+    // (one is freed, and taken off, only inside a critical section).
+    SCHED.with(cs, |s| s.all.iter().for_each(|t| f(unsafe { t.as_ref() })));
+}
+
+/// Counter ticks `task` has run, up to `now` if it is running.
+pub(crate) fn run_ticks(cs: &CriticalSection, task: &Tcb, now: u64) -> u64 {
+    let ran = task.counters.run_ticks.get();
+    if task.state.get() != State::Running {
+        return ran;
+    }
+    ran + SCHED.with(cs, |s| now.saturating_sub(s.clocks[task.core()].switched_at))
+}
+
+/// Core `cpu`'s clock: when it came online, its switches, and its idle
+/// task (whose run time is the core's idle time). `None` if it never came online.
+pub(crate) fn core_clock(cs: &CriticalSection, cpu: usize) -> Option<(u64, u64, &Tcb)> {
+    let (switches, idle) = SCHED.with(cs, |s| (s.clocks[cpu].switches, s.idle[cpu]));
+    // SAFETY: idle tasks are never freed.
+    Some((ONLINE_AT.of(cpu).load(Ordering::Relaxed), switches, unsafe { idle?.as_ref() }))
+}
+
+/// A new task joins the list of tasks alive and is queued as ready.
+///
+/// # Safety
+/// `task` is alive (it stays so until [`release`] frees it) and on no list.
+pub(crate) unsafe fn admit(cs: &CriticalSection, task: NonNull<Tcb>) {
+    // SAFETY: promised by our caller.
+    unsafe {
+        SCHED.with(cs, |s| s.all.push_back(task));
+        make_ready(cs, task);
+    }
+}
+
+/// Asks the core running `task` to look at it again (a kill, for an
+/// isolated task, which ends as that core returns to EL0).
+pub(crate) fn nudge_running(cs: &CriticalSection, task: &Tcb) {
+    if task.state.get() == State::Running && task.core() != percpu::cpu_index() {
+        ask(cs, Some(task.core()));
     }
 }

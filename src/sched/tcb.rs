@@ -20,6 +20,7 @@ use alloc::boxed::Box;
 use core::any::{Any, TypeId};
 use core::cell::{Cell, UnsafeCell};
 use core::ptr::NonNull;
+use core::sync::atomic::AtomicBool;
 
 /// What a task runs: made by `task` at spawn (a kernel task's closure and
 /// the slot for its result, or what an isolated task enters EL0 with), kept
@@ -104,6 +105,36 @@ pub struct Tcb {
     pub ready_in: Cell<u8>,
     /// While on a timer list: whose (each core has its own).
     pub timer_cpu: Cell<u8>,
+    /// `task::kill` asked it to end: at its next yield or block (an
+    /// isolated task also on its next return to EL0). Set by any core.
+    pub kill_requested: AtomicBool,
+    /// What the scheduler counted for it (`task::stats`).
+    pub counters: TaskCounters,
+    /// On the list of every task alive (`scheduler::for_each_task`).
+    pub all_links: Links<Tcb>,
+}
+
+/// A task's statistics, kept by the scheduler as it switches, preempts and
+/// wakes it (in critical sections, like every other field).
+#[derive(Default)]
+pub struct TaskCounters {
+    /// Counter ticks it ran, up to its last switch away.
+    pub run_ticks: Cell<u64>,
+    /// Times it was switched to.
+    pub switched_in: Cell<u64>,
+    /// Times it was switched away from while it could still run (a more
+    /// urgent task, or its slice ended).
+    pub preempted: Cell<u64>,
+    /// Times it was made ready after blocking (or at spawn).
+    pub woken: Cell<u64>,
+}
+
+impl TaskCounters {
+    /// Adds one to `counter`.
+    #[inline(always)]
+    pub fn bump(counter: &Cell<u64>) {
+        counter.set(counter.get() + 1);
+    }
 }
 
 impl dyn TaskBody {
@@ -177,6 +208,9 @@ impl Tcb {
             cpu: Cell::new(0),
             ready_in: Cell::new(super::run_queues::SHARED),
             timer_cpu: Cell::new(0),
+            kill_requested: AtomicBool::new(false),
+            counters: TaskCounters::default(),
+            all_links: Default::default(),
         }
     }
 
@@ -240,6 +274,15 @@ impl Adapter for QueueLinks {
     type Item = Tcb;
     fn links(t: &Tcb) -> &Links<Tcb> {
         &t.queue_links
+    }
+}
+
+/// Threads tasks through `all_links` (every task alive).
+pub struct AllLinks;
+impl Adapter for AllLinks {
+    type Item = Tcb;
+    fn links(t: &Tcb) -> &Links<Tcb> {
+        &t.all_links
     }
 }
 

@@ -114,14 +114,14 @@ mod target {
     /// (the caller's): what was left of it if a more urgent task preempted
     /// it, else a whole one.
     #[inline]
-    pub(crate) fn start_slice(masked: &CriticalSection, this_cpu: usize, next: &Tcb) {
+    pub(crate) fn start_slice(masked: &CriticalSection, this_cpu: usize, next: &Tcb, now: u64) {
         let level = next.level.get();
         let left = next.slice_left.replace(0);
         let sliced = is_preemptive(level) && level != IDLE_LEVEL;
         TIMERS.with(masked, |all| {
             let t = all.of_mut(this_cpu);
             t.slice_end = match sliced {
-                true => cpu::counter().saturating_add(if left != 0 { left } else { t.slice_ticks }),
+                true => now.saturating_add(if left != 0 { left } else { t.slice_ticks }),
                 false => u64::MAX,
             };
         });

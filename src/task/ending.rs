@@ -36,7 +36,7 @@ pub(crate) fn fail_current(failure: TaskFailure) -> ! {
 /// The id of the task running the application's `main` (the first spawned).
 /// Like a process, the program ends when it fails: its panic or fault is
 /// reported as before tasks existed (exit status 101 or 102).
-const MAIN_TASK_ID: u64 = 1;
+pub(super) const MAIN_TASK_ID: u64 = 1;
 
 /// Can a failure of task `t` end just that task? Not for idle or main.
 fn may_fail_alone(t: &Tcb) -> bool {

@@ -58,6 +58,8 @@ pub enum TaskFailure {
     /// the task, or the OS on its behalf, asked for without a way to report
     /// the failure (a `Box::new`, a `Vec` growing...).
     OutOfKernelMemory { size: u64, align: u64 },
+    /// Another task ended it with `task::kill` (or `JoinHandle::kill`).
+    Killed,
     /// Any other synchronous exception: a class EL0 code cannot cause under
     /// this kernel's settings (an unhandled SVC in kernel code...).
     Exception { esr: u64, pc: u64 },
@@ -85,6 +87,7 @@ impl fmt::Display for TaskFailure {
             Self::DebugException { esr, pc } => write!(f, "debug exception (ESR {esr:#x}) at pc {pc:#x}"),
             Self::BadSyscall { number, pc } => write!(f, "bad system call number {number} at pc {pc:#x}"),
             Self::Exited { status } => write!(f, "exited with status {status}"),
+            Self::Killed => f.write_str("killed"),
             Self::OutOfMemory { addr, held, limit } => {
                 write!(f, "out of memory: touching {addr:#x} with {held} bytes held, limit {limit} bytes")
             }

@@ -39,6 +39,7 @@
 pub mod failure;
 mod name;
 pub mod restart;
+pub mod stats;
 
 /// What a [`TaskFailure`] carries, for matching on it.
 pub use crate::arch::esr::{Extension, FaultAccess};
@@ -47,6 +48,7 @@ pub use crate::sched::priority::Priority;
 pub use failure::{PanicMessage, TaskFailure};
 pub use name::TaskName;
 pub use restart::*;
+pub use stats::{CpuStats, KillError, TaskInfo, TaskMemory, TaskState};
 
 #[cfg(target_os = "none")]
 pub use on_target::*;
@@ -58,6 +60,8 @@ mod on_target {
     pub(crate) use super::ending::{
         fail_current, fail_on_panic, fault_in_task, is_stack_overflow_address, panicking_task, RunningTask,
     };
+    pub(crate) use super::inspect::{cpu_stats, end_if_killed, init as init_kills};
+    pub use super::inspect::{kill, list, stats};
     pub(crate) use super::isolated::{
         current_memory_usage, exit_isolated, map_granted_region, with_current_handles, with_current_handles_mut,
     };
@@ -73,6 +77,8 @@ mod builder;
 mod ending;
 #[cfg(target_os = "none")]
 mod grants;
+#[cfg(target_os = "none")]
+mod inspect;
 #[cfg(target_os = "none")]
 mod isolated;
 #[cfg(target_os = "none")]

@@ -192,8 +192,8 @@ pub(super) fn start_task<T>(mut start: TaskStart, take_result: TakeResult<T>) ->
         (*tcb.as_ptr()).cpus = start.cpus;
     }
     let masked = CriticalSection::new();
-    // SAFETY: alive (our references) and on no queue.
-    unsafe { scheduler::make_ready(&masked, tcb) };
+    // SAFETY: alive (our references) and on no list.
+    unsafe { scheduler::admit(&masked, tcb) };
     scheduler::reschedule_point(&masked);
     Ok(JoinHandle { tcb, take_result })
 }

@@ -132,14 +132,21 @@ extern "C" fn ilusion_exception(frame: &mut ExceptionFrame, entry: u64) {
         crate::irq::dispatch();
         // A task the handler woke, or the end of a slice, may switch tasks
         // here; this task resumes here later, and returns from the exception.
-        return crate::sched::scheduler::preempt_from_interrupt();
+        crate::sched::scheduler::preempt_from_interrupt();
+        if entry.taken_from_lower_level() {
+            crate::task::end_if_killed(); // an isolated task killed meanwhile ends before EL0
+        }
+        return;
     }
     let esr = ESR_EL1.get();
     let syndrome = if kind == ExceptionType::SError { Syndrome::SError } else { Syndrome::decode(esr) };
     let fault = Fault { frame, entry, esr, far: FAR_EL1.get(), syndrome };
     match (entry.taken_from_lower_level(), syndrome) {
         (_, Syndrome::SError) => crate::exception::unexpected(fault),
-        (true, Syndrome::Svc { .. }) => crate::syscall::dispatch::handle(fault),
+        (true, Syndrome::Svc { .. }) => {
+            crate::syscall::dispatch::handle(fault);
+            crate::task::end_if_killed();
+        }
         (true, _) => crate::task::isolated_fault(fault),
         (false, Syndrome::Abort { .. }) if user_access::in_copy_routine(fault.frame.elr) => {
             crate::task::user_copy_fault(fault)

@@ -1,0 +1,223 @@
+//! Looking at the running system, and acting on it: [`list`], [`stats`],
+//! [`kill`], and `cpu::stats` (the types are in `stats`).
+//!
+//! A kill is a request the task obeys at a safe point, so that it can
+//! never leave the kernel inconsistent:
+//! - an isolated task ends at once: the core running it is interrupted and
+//!   ends it before returning to EL0; a task blocked in a system call is
+//!   taken off what it waits for and ends there;
+//! - a kernel task ends at its next yield or block (a blocked one at once,
+//!   taken off its wait queue as if it had timed out): exactly as if it
+//!   panicked there. Mutexes it holds are poisoned; values on its stack are
+//!   leaked, as for any failure. A kernel task that never yields or blocks
+//!   runs on (kernel code may be between two halves of a change to shared
+//!   state anywhere else: stopping it there could corrupt the kernel).
+//!
+//! Either way it ends through the task layer's usual end (handles and
+//! mutexes given back, joiners woken) with `TaskFailure::Killed`.
+
+use super::ending::end_current;
+use super::spawn::JoinHandle;
+use super::stats::{CpuStats, KillError, TaskInfo, TaskMemory, TaskState};
+use super::{Priority, TaskFailure};
+use crate::critical::CriticalSection;
+use crate::sched::scheduler;
+use crate::sched::tcb::{State, Tcb};
+use crate::time::ticks_to_duration;
+use alloc::vec::Vec;
+use core::ptr::NonNull;
+use core::sync::atomic::Ordering;
+
+/// Every task alive: idle tasks (id 0, one per core), then the others in
+/// the order they were spawned, with ended ones not yet joined. Holds the
+/// kernel lock while it reads each task's counters (and scans its stack
+/// for the high-water mark: a few microseconds per task).
+pub fn list() -> Vec<TaskInfo> {
+    loop {
+        let count = {
+            let masked = CriticalSection::new();
+            let mut n = 0;
+            scheduler::for_each_task(&masked, |_| n += 1);
+            n
+        };
+        // Allocated outside the critical section; more tasks may appear meanwhile.
+        let mut out = Vec::with_capacity(count + 4);
+        let masked = CriticalSection::new();
+        let (now, hz) = (crate::arch::cpu::counter(), crate::time::frequency());
+        let mut overflow = false;
+        scheduler::for_each_task(&masked, |t| {
+            if out.len() < out.capacity() {
+                out.push(info_of(&masked, t, now, hz));
+            } else {
+                overflow = true;
+            }
+        });
+        drop(masked);
+        if !overflow {
+            return out;
+        }
+    }
+}
+
+/// Task `id`'s statistics, if it is alive (idle: core 0's idle task).
+pub fn stats(id: u64) -> Option<TaskInfo> {
+    let masked = CriticalSection::new();
+    let t = find(&masked, id)?;
+    // SAFETY: found on the list of tasks alive, under the same section.
+    Some(info_of(&masked, unsafe { t.as_ref() }, crate::arch::cpu::counter(), crate::time::frequency()))
+}
+
+/// Every online core's statistics, since it came online.
+pub fn cpu_stats() -> Vec<CpuStats> {
+    let mut out = Vec::with_capacity(crate::percpu::MAX_CPUS);
+    let masked = CriticalSection::new();
+    let (now, hz) = (crate::arch::cpu::counter(), crate::time::frequency());
+    for cpu in 0..crate::percpu::MAX_CPUS {
+        let Some((online_at, switches, idle)) = scheduler::core_clock(&masked, cpu) else { continue };
+        let up = now.saturating_sub(online_at);
+        let idle_ticks = scheduler::run_ticks(&masked, idle, now).min(up);
+        out.push(CpuStats {
+            cpu,
+            busy: ticks_to_duration(up - idle_ticks, hz),
+            idle: ticks_to_duration(idle_ticks, hz),
+            interrupts: crate::irq::interrupts_taken(cpu),
+            switches,
+        });
+    }
+    out
+}
+
+/// Ends task `id` (see the module's notes for when). Killing oneself ends
+/// at once, as a panic would.
+pub fn kill(id: u64) -> Result<(), KillError> {
+    let masked = CriticalSection::new();
+    let task = find(&masked, id).ok_or(KillError::NoSuchTask(id))?;
+    // SAFETY: alive: found on the list under this section.
+    kill_task(masked, unsafe { task.as_ref() })
+}
+
+fn kill_task(masked: CriticalSection, t: &Tcb) -> Result<(), KillError> {
+    match t.id {
+        0 => return Err(KillError::IdleTask),
+        super::ending::MAIN_TASK_ID => return Err(KillError::MainTask),
+        _ => {}
+    }
+    if t.state.get() == State::Exited {
+        return Err(KillError::AlreadyEnded(t.id));
+    }
+    if core::ptr::eq(t, scheduler::running(&masked)) {
+        drop(masked);
+        end_current(Some(TaskFailure::Killed));
+    }
+    if t.kill_requested.swap(true, Ordering::Relaxed) {
+        return Ok(()); // asked before; on its way out
+    }
+    match t.state.get() {
+        State::Blocked => {
+            // Off what it waits for, and ready: it ends as it resumes in its block.
+            scheduler::cancel_wait(&masked, t);
+            // SAFETY: alive, and now on no queue.
+            unsafe { scheduler::make_ready(&masked, NonNull::from(t)) };
+            scheduler::reschedule_point(&masked);
+        }
+        // An isolated task on another core: that core ends it before EL0.
+        State::Running if t.is_isolated() => scheduler::nudge_running(&masked, t),
+        _ => {} // it ends at its next yield or block (or return to EL0)
+    }
+    Ok(())
+}
+
+/// Where an exception taken from EL0 returns: if the running (isolated)
+/// task was killed meanwhile, it ends here instead.
+pub(crate) fn end_if_killed() {
+    let killed = {
+        let masked = CriticalSection::new();
+        scheduler::running(&masked).kill_requested.load(Ordering::Relaxed)
+    };
+    if killed {
+        end_current(Some(TaskFailure::Killed));
+    }
+}
+
+/// How a task the scheduler found killed ends (at a block or a yield).
+fn end_killed() -> ! {
+    end_current(Some(TaskFailure::Killed))
+}
+
+/// Tells the scheduler how killed tasks end (once, at boot).
+pub(crate) fn init() {
+    scheduler::set_killed_task_end(end_killed);
+}
+
+impl<T> JoinHandle<T> {
+    /// The task's statistics (see [`TaskInfo`]); also once it has ended.
+    pub fn stats(&self) -> TaskInfo {
+        let masked = CriticalSection::new();
+        let t = self.block(&masked);
+        info_of(&masked, t, crate::arch::cpu::counter(), crate::time::frequency())
+    }
+
+    /// Ends the task: see [`kill`].
+    pub fn kill(&self) -> Result<(), KillError> {
+        let masked = CriticalSection::new();
+        // SAFETY: the handle keeps the task alive; the borrow ends with `kill_task`.
+        let t = unsafe { &*(self.block(&masked) as *const Tcb) };
+        kill_task(masked, t)
+    }
+}
+
+/// The live task with id `id` (for 0, core 0's idle task).
+fn find(masked: &CriticalSection, id: u64) -> Option<NonNull<Tcb>> {
+    let mut found = None;
+    scheduler::for_each_task(masked, |t| {
+        if t.id == id && found.is_none() {
+            found = Some(NonNull::from(t));
+        }
+    });
+    found
+}
+
+fn info_of(masked: &CriticalSection, t: &Tcb, now: u64, hz: u64) -> TaskInfo {
+    let state = match t.state.get() {
+        State::Running => TaskState::Running,
+        State::Ready => TaskState::Ready,
+        State::Exited => TaskState::Ended,
+        State::Blocked if t.waiting_on.get().is_none() && !t.parked.get() && t.timer_links.is_linked() => {
+            TaskState::Sleeping
+        }
+        State::Blocked => TaskState::Blocked,
+    };
+    // SAFETY: interrupts are masked, so the scheduler does not touch the
+    // address space meanwhile (it lives as long as the task's block).
+    let space = unsafe { &*t.address_space.get() };
+    let (stack_size, stack_high_water, memory) = match (space, &t.stacks) {
+        (Some(space), _) => {
+            let usage = space.usage();
+            let memory = TaskMemory {
+                resident_bytes: usage.resident + usage.tables,
+                reserved_bytes: usage.limit,
+                page_faults: space.demand_faults(),
+            };
+            let size = t.user_stack_size;
+            (size as usize, space.stack_high_water(size) as usize, Some(memory))
+        }
+        (None, Some(stacks)) => (stacks.size(), stacks.high_water(), None),
+        (None, None) => (0, 0, None), // an idle task, on its core's boot stack
+    };
+    TaskInfo {
+        id: t.id,
+        name: t.name.clone(),
+        state,
+        priority: Priority::from_level(t.base_level.get()),
+        running_priority: Priority::from_level(t.level.get()),
+        cpu: t.core(),
+        isolated: t.is_isolated(),
+        cpu_time: ticks_to_duration(scheduler::run_ticks(masked, t, now), hz),
+        switched_in: t.counters.switched_in.get(),
+        preempted: t.counters.preempted.get(),
+        woken: t.counters.woken.get(),
+        stack_size,
+        stack_high_water,
+        memory,
+    }
+}
