@@ -83,7 +83,7 @@ const fn step(send: &'static str, then: &'static str) -> Step {
     Step { send, then, not: "" }
 }
 
-const SHELL_CASE: &str = "shell: scripted keystrokes (commands, errors, editing, history)";
+const SHELL_CASE: &str = "shell: scripted keystrokes (commands, errors, ps, kill, editing, history)";
 /// The shell's prompt (src/shell/mod.rs).
 const PROMPT: &str = "ilusion> ";
 const SHELL_SCRIPT: &[Step] = &[
@@ -102,6 +102,20 @@ const SHELL_SCRIPT: &[Step] = &[
     step("uptime\r", "up "),
     step("irq\r", "timer"),
     step("mem\r", "kernel heap: "),
+    // The tasks (`ps`'s numbers are checked in `check_ps`), an isolated
+    // task's address space, a second of `top`.
+    step("ps\r", " tasks, "),
+    step("mem\r", "   4 victim "),
+    step("maps 4\r", "task 'victim' (#4): address space"),
+    step("maps 2\r", "task 'spinner' (#2): not an isolated task"),
+    step("maps 99\r", "maps: no task #99"),
+    step("top 1\r", "top: up "),
+    // Kill: the victim goes, and `ps` no longer lists it; what cannot be killed is refused.
+    step("kill 4\r", "killed task 4 (victim)"),
+    Step { send: "ps\r", then: " tasks, ", not: " victim " },
+    step("kill 4\r", "kill: no task #4"),
+    step("kill 0\r", "kill: the idle task (#0) cannot be killed"),
+    step("kill 1\r", "kill: main (#1) cannot be killed"),
     // Editing: Ctrl-U erases the line, both backspaces a character.
     step("junk\x15hello bo\x7fxx\x08\x08ob\r", "hello, bob!"),
     // Ctrl-C abandons a line (not run: the machine stays on).
@@ -1488,8 +1502,114 @@ fn run(root: &Path, board: &str, case: &Case) -> Result<Outcome, String> {
     Ok(Outcome { status, output, timed_out, script_problem })
 }
 
+/// One row of the shell's `ps` (src/shell/tasks.rs): `ID NAME STATE PRIO
+/// CORE CPU% USED/SIZE [isolated]`, the sizes as "2.1 KiB".
+struct PsRow {
+    id: u64,
+    name: String,
+    state: String,
+    core: usize,
+    cpu: f64,
+    used: f64,
+    size: f64,
+    isolated: bool,
+}
+
+/// "2.1 KiB" in bytes.
+fn size_bytes(s: &str) -> Option<f64> {
+    let (n, unit) = s.trim().split_once(' ')?;
+    let scale = match unit.trim() {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        _ => return None,
+    };
+    Some(n.parse::<f64>().ok()? * scale)
+}
+
+fn ps_row(line: &str) -> Option<PsRow> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    if words.len() < 8 {
+        return None;
+    }
+    // The stack column: what follows the sixth word.
+    let (_, stack) = line.split_once(&format!(" {}  ", words[5]))?;
+    let isolated = stack.ends_with(" isolated");
+    let (used, size) = stack.trim_end_matches(" isolated").split_once('/')?;
+    Some(PsRow {
+        id: words[0].parse().ok()?,
+        name: words[1].to_string(),
+        state: words[2].to_string(),
+        core: words[4].parse().ok()?,
+        cpu: words[5].parse().ok()?,
+        used: size_bytes(used)?,
+        size: size_bytes(size)?,
+        isolated,
+    })
+}
+
+/// The first table the shell's `ps` printed has the guest's tasks, with
+/// numbers that make sense (tests/guest/shell_script.rs says which).
+fn check_ps(output: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let lines: Vec<&str> = output.lines().map(|l| l.trim_end_matches('\r')).collect();
+    let Some(start) = lines.iter().position(|l| l.starts_with("  ID NAME") && l.ends_with("STACK USED/SIZE")) else {
+        return vec!["no `ps` table in the output".into()];
+    };
+    let mut rows = Vec::new();
+    let mut summary = None;
+    for l in &lines[start + 1..] {
+        if let Some((n, _)) = l.split_once(" tasks, ") {
+            summary = n.parse::<usize>().ok();
+            break;
+        }
+        match ps_row(l) {
+            Some(r) => rows.push(r),
+            None => problems.push(format!("ps: cannot read the row {l:?}")),
+        }
+    }
+    if summary != Some(rows.len()) {
+        problems.push(format!("ps: {} rows, but the summary says {summary:?}", rows.len()));
+    }
+    if !rows.iter().any(|r| r.name == "idle" && r.id == 0) {
+        problems.push("ps: no idle task (id 0)".into());
+    }
+    let expected = [(1, "main"), (2, "spinner"), (3, "sleeper"), (4, "victim")];
+    for (id, name) in expected {
+        if !rows.iter().any(|r| r.id == id && r.name == name) {
+            problems.push(format!("ps: no task {id} named {name}"));
+        }
+    }
+    for r in &rows {
+        let mut wrong = |what: &str| problems.push(format!("ps: task {} ({}): {what}", r.id, r.name));
+        if !(0.0..=100.05).contains(&r.cpu) {
+            wrong(&format!("CPU {} % is not a share of one core", r.cpu));
+        }
+        if r.core >= 8 {
+            wrong(&format!("on core {}", r.core));
+        }
+        if r.name != "idle" && !(r.used > 0.0 && r.used <= r.size) {
+            wrong(&format!("stack high-water {} of {} bytes", r.used, r.size));
+        }
+        match r.name.as_str() {
+            "spinner" if !(r.cpu >= 50.0 && (r.state == "running" || r.state == "ready")) => {
+                wrong(&format!("spins, but is {} with {} % of a core", r.state, r.cpu))
+            }
+            "shell" if r.state != "running" => wrong(&format!("runs `ps`, but is {}", r.state)),
+            "main" if r.state != "blocked" => wrong(&format!("waits for the shell, but is {}", r.state)),
+            "sleeper" | "victim" if r.cpu >= 10.0 => wrong(&format!("sleeps, but used {} % of a core", r.cpu)),
+            "victim" if !r.isolated => wrong("is isolated, but not shown so"),
+            _ => {}
+        }
+    }
+    problems
+}
+
 fn check(case: &Case, o: &Outcome) -> Vec<String> {
     let mut problems: Vec<String> = o.script_problem.iter().cloned().collect();
+    if case.name == SHELL_CASE {
+        problems.extend(check_ps(&o.output));
+    }
     match (case.exit, o.timed_out) {
         (Some(_), true) => {
             problems.push(format!("timed out after {} s (guest hung and was killed)", TIMEOUT.as_secs()))

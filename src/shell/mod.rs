@@ -32,8 +32,6 @@ pub use commands::{CommandError, CommandResult, MAX_ARGS};
 #[cfg(target_os = "none")]
 mod builtins;
 #[cfg(target_os = "none")]
-mod obs_api;
-#[cfg(target_os = "none")]
 mod tasks;
 
 #[cfg(target_os = "none")]

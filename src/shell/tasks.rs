@@ -3,33 +3,11 @@
 //! (`task::list`, `task::stats`, `task::kill`, `cpu::stats`).
 
 use super::format::{bytes, percent};
-use super::obs_api::{self as api, TaskInfo, TaskState};
-use crate::task::Priority;
+use crate::task::{self, Priority, TaskInfo};
 use crate::time::{Duration, Instant};
 use crate::{print, println};
 use alloc::string::String;
 use alloc::vec::Vec;
-
-/// What the commands say when this build has no task statistics.
-const MISSING: &str = "needs the task statistics of issue 13 (task::list), not in this build";
-
-fn available() -> Result<(), String> {
-    if api::AVAILABLE {
-        Ok(())
-    } else {
-        Err(String::from(MISSING))
-    }
-}
-
-fn state(s: TaskState) -> &'static str {
-    match s {
-        TaskState::Running => "running",
-        TaskState::Ready => "ready",
-        TaskState::Blocked => "blocked",
-        TaskState::Sleeping => "sleeping",
-        TaskState::Ended => "ended",
-    }
-}
 
 /// "P15", "C3"; "P15>C3" when it runs at an inherited priority.
 fn priority(info: &TaskInfo) -> String {
@@ -59,7 +37,7 @@ fn row(info: &TaskInfo, cpu: Duration, window: Duration) {
         "{:>4} {:<16.16} {:<8} {:<7} {:>4} {:>6}  {}/{}{kind}",
         info.id,
         name,
-        state(info.state),
+        info.state.as_str(),
         priority(info),
         info.cpu,
         percent(cpu, window),
@@ -83,9 +61,8 @@ pub fn ps(args: &[&str]) -> Result<(), String> {
     if !args.is_empty() {
         return Err(String::from("takes no arguments"));
     }
-    available()?;
     let since_boot = Instant::now().since_boot();
-    let tasks = sorted(api::list());
+    let tasks = sorted(task::list());
     header();
     for t in &tasks {
         row(t, t.cpu_time, since_boot);
@@ -102,9 +79,8 @@ pub fn top(args: &[&str]) -> Result<(), String> {
         [n] => n.parse().ok().filter(|&n| n > 0).ok_or_else(|| alloc::format!("{n:?} is not a number of seconds"))?,
         _ => return Err(String::from("usage: top [seconds]")),
     };
-    available()?;
-    let mut before = api::list();
-    let mut cores_before = api::cpu_stats();
+    let mut before = task::list();
+    let mut cores_before = crate::cpu::stats();
     let mut at = Instant::now();
     for _ in 0..rounds {
         if crate::console::read_byte_timeout(Some(Duration::from_secs(1))).is_some() {
@@ -112,8 +88,8 @@ pub fn top(args: &[&str]) -> Result<(), String> {
         }
         let now = Instant::now();
         let window = now.saturating_duration_since(at);
-        let tasks = sorted(api::list());
-        let cores = api::cpu_stats();
+        let tasks = sorted(task::list());
+        let cores = crate::cpu::stats();
         // Home, clear the screen.
         print!("\x1b[H\x1b[2J");
         println!("top: up {}, {} tasks; any key stops", super::format::uptime(now.since_boot()), tasks.len());
@@ -137,9 +113,8 @@ pub fn top(args: &[&str]) -> Result<(), String> {
 /// `kill <id>`.
 pub fn kill(args: &[&str]) -> Result<(), String> {
     let id = super::commands::one_id(args)?;
-    available()?;
-    let name = api::stats(id).and_then(|t| t.name).map(|n| alloc::format!(" ({})", &*n)).unwrap_or_default();
-    api::kill(id).map_err(|e| alloc::format!("{e}"))?;
+    let name = task::stats(id).and_then(|t| t.name).map(|n| alloc::format!(" ({})", &*n)).unwrap_or_default();
+    task::kill(id).map_err(|e| alloc::format!("{e}"))?;
     println!("killed task {id}{name}");
     Ok(())
 }
@@ -147,17 +122,16 @@ pub fn kill(args: &[&str]) -> Result<(), String> {
 /// `maps <id>`: an isolated task's address space, as text.
 pub fn maps(args: &[&str]) -> Result<(), String> {
     let id = super::commands::one_id(args)?;
-    available()?;
-    api::dump_maps(id)
+    if task::dump_address_space_of(id) {
+        Ok(())
+    } else {
+        Err(alloc::format!("no task #{id}"))
+    }
 }
 
 /// The per-task lines of `mem`: isolated tasks' memory.
 pub fn mem_per_task() {
-    if available().is_err() {
-        println!("per task: {MISSING}");
-        return;
-    }
-    let tasks: Vec<TaskInfo> = sorted(api::list()).into_iter().filter(|t| t.memory.is_some()).collect();
+    let tasks: Vec<TaskInfo> = sorted(task::list()).into_iter().filter(|t| t.memory.is_some()).collect();
     if tasks.is_empty() {
         println!("per task: no isolated tasks");
         return;

@@ -446,3 +446,53 @@ pub fn dump_address_space<T>(handle: &JoinHandle<T>) {
     let _ = crate::mm::mapping_table::write_table(&mut out, pages.into_iter(), stack_size, &shared);
     crate::println!("{task}: address space\n{out}");
 }
+
+/// `mm::dump` of the task with id `id`, looked up among the tasks alive
+/// (the shell's `maps`); `false` if there is none.
+pub fn dump_address_space_of(id: u64) -> bool {
+    use crate::mm::layout::ImageLayout;
+    use alloc::{string::String, vec::Vec};
+    let mut found = None;
+    let mut pages: Vec<(u64, Attributes)> = Vec::new();
+    let mut stack_size = 0;
+    let mut out_of_memory = false;
+    {
+        let masked = CriticalSection::new();
+        scheduler::for_each_task(&masked, |t| {
+            if t.id != id || found.is_some() {
+                return;
+            }
+            found = Some(super::Task::from(t));
+            // SAFETY: interrupts are masked and the kernel lock held, so the
+            // task stays alive and the scheduler does not touch its address space.
+            if let Some(space) = unsafe { &*t.address_space.get() } {
+                // Room first: a growing `Vec` must not fail here, with interrupts masked.
+                if pages.try_reserve(space.pages().count()).is_err() {
+                    out_of_memory = true;
+                    return;
+                }
+                stack_size = t.user_stack_size;
+                pages.extend(space.pages().filter_map(|(va, _)| Some((va, space.attributes_of(va)?))));
+            }
+        });
+    }
+    let Some(task) = found else { return false };
+    if out_of_memory {
+        crate::println!("{task}: out of kernel memory for the table of its mappings");
+    } else if stack_size == 0 {
+        crate::println!("{task}: not an isolated task (or already ended): no address space of its own");
+    } else {
+        pages.sort_by_key(|(va, _)| *va);
+        let image = ImageLayout::current();
+        let kernel_attrs =
+            |va| crate::arch::mmu::translate_user_view(va).map(|(_, a, _)| a).unwrap_or(Attributes::KERNEL_RODATA);
+        let shared = [
+            ("image code (shared)", image.start, image.text_end, kernel_attrs(image.start)),
+            ("image constants (shared)", image.text_end, image.rodata_end, kernel_attrs(image.text_end)),
+        ];
+        let mut out = String::new();
+        let _ = crate::mm::mapping_table::write_table(&mut out, pages.into_iter(), stack_size, &shared);
+        crate::println!("{task}: address space\n{out}");
+    }
+    true
+}

@@ -65,7 +65,7 @@ mod on_target {
     pub(crate) use super::isolated::{
         current_memory_usage, exit_isolated, map_granted_region, with_current_handles, with_current_handles_mut,
     };
-    pub use super::isolated::{dump_address_space, DEFAULT_USER_STACK_SIZE};
+    pub use super::isolated::{dump_address_space, dump_address_space_of, DEFAULT_USER_STACK_SIZE};
     pub(crate) use super::isolated_fault::{fail_isolated, isolated_fault, user_copy_fault};
     pub use super::park::park;
     pub use super::spawn::{cpus_online, current, current_cpu, spawn, yield_now, JoinHandle, Task, DEFAULT_STACK_SIZE};
