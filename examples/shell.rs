@@ -27,7 +27,9 @@ fn duty_cycle(work: Duration, rest: Duration) {
 }
 
 fn main() {
-    // Three kernel tasks: busy about 50 %, 20 % and 100 % of a core, at three priorities.
+    // Three kernel tasks, at three priorities: busy about half the time,
+    // a fifth of it (a little more: each sleep ends on the next timer
+    // interrupt), and all of it.
     let busy = [("half", 10, 5, 5), ("fifth", 15, 2, 8), ("spinner", 25, 10, 0)];
     for (name, priority, work, rest) in busy {
         Builder::new()
@@ -50,6 +52,8 @@ fn main() {
         })
         .expect("spawn the isolated task");
     ilusion::println!("shell example: the isolated task \"counter\" is task {}", counter.task().id());
+    // Detached: killed, it is freed at once (nothing waits to join it), and leaves `ps`.
+    drop(counter);
     ilusion::shell::command("blink", "toggle the LED", |_| {
         let on = !LED.fetch_xor(true, Ordering::Relaxed);
         ilusion::println!("LED {}", if on { "on" } else { "off" });
