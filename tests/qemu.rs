@@ -68,7 +68,7 @@ const SMP_CONSOLE_PATTERN: &str = "the quick brown fox jumps over the lazy dog 0
 /// step types `send`, then waits until what the guest prints after that
 /// contains `then` (the response), which must not contain `not` if it is
 /// not empty; a step that waits more than [`STEP_TIMEOUT`] ends the run.
-const SCRIPTS: &[(&str, &[Step])] = &[(SHELL_CASE, SHELL_SCRIPT)];
+const SCRIPTS: &[(&str, &[Step])] = &[(SHELL_CASE, SHELL_SCRIPT), (SHELL_EXAMPLE_CASE, SHELL_EXAMPLE_SCRIPT)];
 /// How long one script step may wait for its response.
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -86,6 +86,16 @@ const fn step(send: &'static str, then: &'static str) -> Step {
 const SHELL_CASE: &str = "shell: scripted keystrokes (commands, errors, ps, kill, editing, history)";
 /// The shell's prompt (src/shell/mod.rs).
 const PROMPT: &str = "ilusion> ";
+const SHELL_EXAMPLE_CASE: &str = "shell example: blink, ps, kill the isolated task, poweroff";
+/// `just run shell` as a person would try it (examples/shell.rs).
+const SHELL_EXAMPLE_SCRIPT: &[Step] = &[
+    step("", PROMPT),
+    step("blink\r", "LED on"),
+    step("ps\r", " tasks, "),
+    step("kill 5\r", "killed task 5 (counter)"),
+    Step { send: "ps\r", then: " tasks, ", not: " counter " },
+    step("poweroff\r", "powering off"),
+];
 const SHELL_SCRIPT: &[Step] = &[
     step("", PROMPT),
     step("help\r", "  poweroff  stop the machine"),
@@ -567,6 +577,12 @@ const CASES: &[Case] = &[
         expect: &["echo: [ping pong]"],
     },
     // The serial shell (tests/guest/shell_script.rs), typed at by SHELL_SCRIPT.
+    case(
+        SHELL_EXAMPLE_CASE,
+        "shell",
+        0,
+        &["shell example: the isolated task \"counter\" is task 5", "   4 spinner          "],
+    ),
     case(
         SHELL_CASE,
         "shell_script",
