@@ -193,7 +193,7 @@ _build board:
     # Benchmarks and the hello example as an application gets them; every
     # other image (the QEMU tests) with the spin-lock checks on (src/critical.rs).
     cargo build -q --profile {{profile}} --examples --no-default-features --features "$features"
-    cargo build -q --profile {{profile}} --examples --no-default-features --features "$features,lock-checks" --target-dir target/checked
+    cargo build -q --profile {{profile}} --examples --no-default-features --features "$features,lock-checks,stack-watermark" --target-dir target/checked
     for dir in target/aarch64-unknown-none target/checked/aarch64-unknown-none; do
         src=$dir/{{profile_dir}}/examples
         for elf in $(find "$src" -maxdepth 1 -type f -executable ! -name '*-*' ! -name '*.*'); do
@@ -221,7 +221,7 @@ _build_one board example:
     fi
     # As in _build: benchmarks and hello as an application gets them, test images with the lock checks.
     features="board-{{board}},shell"; dir=target
-    if [[ "{{example}}" != bench_* && "{{example}}" != hello ]]; then features="$features,lock-checks"; dir=target/checked; fi
+    if [[ "{{example}}" != bench_* && "{{example}}" != hello ]]; then features="$features,lock-checks,stack-watermark"; dir=target/checked; fi
     cargo build -q --profile {{profile}} --example {{example}} --no-default-features --features "$features" --target-dir $dir
     mkdir -p target/images/{{board}}
     cp $dir/aarch64-unknown-none/{{profile_dir}}/examples/{{example}} target/images/{{board}}/{{example}}.elf

@@ -60,20 +60,11 @@ struct Scheduler {
     idle: [Option<NonNull<Tcb>>; MAX_CPUS],
     /// The running task's slice is over (per core).
     slice_expired: [bool; MAX_CPUS],
-    /// Per core: when it last switched, and how many switches it made.
-    clocks: [CoreClock; MAX_CPUS],
+    /// Per core: how many switches it made.
+    switches: [u64; MAX_CPUS],
     /// Every task alive (spawned and not yet freed), idle tasks included.
     all: List<AllLinks>,
     queues: RunQueues<QueueLinks>,
-}
-
-/// One core's switch statistics. Its two words sit together, so a switch
-/// reads and writes them with one load and one store of a pair.
-#[derive(Clone, Copy)]
-struct CoreClock {
-    /// The counter at the last switch (or when the core came online).
-    switched_at: u64,
-    switches: u64,
 }
 
 impl Scheduler {
@@ -99,15 +90,16 @@ impl Scheduler {
 }
 
 impl Scheduler {
-    /// Charges the time since this core's last switch to `prev`, and counts
-    /// the switch to `next`: the statistics' whole cost on a switch.
+    /// Charges `prev` the time since it was switched to, and counts the
+    /// switch to `next`, and this core's: the statistics' whole cost on a
+    /// switch (a dozen instructions, BENCHMARKS.md).
     #[inline(always)]
     fn account_switch(&mut self, cpu: usize, prev: &Tcb, next: &Tcb, now: u64) {
-        let clock = &mut self.clocks[cpu];
-        let ran = now.wrapping_sub(clock.switched_at);
-        *clock = CoreClock { switched_at: now, switches: clock.switches + 1 };
-        prev.counters.run_ticks.set(prev.counters.run_ticks.get() + ran);
-        TaskCounters::bump(&next.counters.switched_in);
+        let (p, n) = (&prev.counters, &next.counters);
+        p.run_ticks.set(p.run_ticks.get() + now.wrapping_sub(p.switched_in_at.get()));
+        n.switched_in_at.set(now);
+        TaskCounters::bump(&n.switched_in);
+        self.switches[cpu] += 1;
     }
 }
 
@@ -115,7 +107,7 @@ static SCHED: KernelCell<Scheduler> = KernelCell::new(Scheduler {
     queues: RunQueues::new(),
     idle: [None; MAX_CPUS],
     slice_expired: [false; MAX_CPUS],
-    clocks: [CoreClock { switched_at: 0, switches: 0 }; MAX_CPUS],
+    switches: [0; MAX_CPUS],
     all: List::new(),
 });
 
@@ -201,7 +193,8 @@ pub(crate) fn become_idle(cpu: usize, kernel_stack_top: u64) {
     SCHED.with(&cs, |s| {
         s.idle[cpu] = Some(idle);
         s.queues.bring_online(cpu);
-        s.clocks[cpu] = CoreClock { switched_at: now, switches: 0 };
+        // SAFETY: just made, ours.
+        unsafe { idle.as_ref() }.counters.switched_in_at.set(now);
         ONLINE_AT.of(cpu).store(now, Ordering::Relaxed);
         // SAFETY: alive for ever, and on no list yet.
         unsafe { s.all.push_back(idle) };
@@ -351,7 +344,7 @@ fn yield_on<const MANY: bool>() {
     let cs = CriticalSection::enter::<MANY>();
     let me = running(&cs);
     if me.kill_requested.load(Ordering::Relaxed) {
-        end_killed(cs);
+        end_killed();
     }
     let others_ready = SCHED.with(&cs, |s| {
         let ready = s.queues.has_ready_for::<MANY>(me.core(), me.level.get());
@@ -372,14 +365,21 @@ fn yield_on<const MANY: bool>() {
 pub(crate) fn block_current(cs: &CriticalSection) {
     let me = running(cs);
     if me.kill_requested.load(Ordering::Relaxed) {
-        cancel_wait(cs, me);
-        end_killed_here(cs);
+        cancel_wait_and_end(me);
     }
     me.state.set(State::Blocked);
     schedule_away(cs);
     if running(cs).kill_requested.load(Ordering::Relaxed) {
-        end_killed_here(cs); // `kill` took it off where it waited
+        end_killed(); // `kill` took it off where it waited
     }
+}
+
+/// A killed task about to block: off what it was put on, then it ends.
+#[inline(never)]
+#[cold]
+fn cancel_wait_and_end(me: &Tcb) -> ! {
+    cancel_wait(&CriticalSection::new(), me);
+    end_killed()
 }
 
 /// Takes a task that is about to block, or blocked, off whatever it waits
@@ -402,24 +402,21 @@ pub(crate) fn set_killed_task_end(end: fn() -> !) {
 }
 
 /// Ends the running task, which was killed, from inside the critical
-/// section `cs` and whatever ones its callers opened, which are left for
-/// good: the task never returns to them.
-fn end_killed_here(cs: &CriticalSection) -> ! {
+/// sections its callers opened, which are left for good: the task never
+/// returns to them. (Its own token, not theirs: a token passed on to code
+/// out of line would have to be kept in memory on every caller's path.)
+#[inline(never)]
+#[cold]
+fn end_killed() -> ! {
+    let cs = CriticalSection::new();
     // SAFETY: the task ends below without returning into its callers, whose
     // sections hold nothing else (no spin lock is held at a block or a yield).
-    unsafe { critical::leave_all_for_good(cs) };
+    unsafe { critical::leave_all_for_good(&cs) };
     let end = KILLED_TASK_ENDS.load(Ordering::Relaxed);
     assert_ne!(end, 0, "a task was killed before the task layer set up kills");
     // SAFETY: only ever stored from a `fn() -> !` above.
     let end: fn() -> ! = unsafe { core::mem::transmute::<usize, fn() -> !>(end) };
     end()
-}
-
-/// [`end_killed_here`] for a yield, whose own section is the only one open.
-#[inline(never)]
-#[cold]
-fn end_killed(cs: CriticalSection) -> ! {
-    end_killed_here(&cs)
 }
 
 /// After waking tasks from task context: a preemptive task gives way now to
@@ -732,16 +729,29 @@ pub(crate) fn for_each_task(cs: &CriticalSection, mut f: impl FnMut(&Tcb)) {
 /// Counter ticks `task` has run, up to `now` if it is running.
 pub(crate) fn run_ticks(cs: &CriticalSection, task: &Tcb, now: u64) -> u64 {
     let ran = task.counters.run_ticks.get();
-    if task.state.get() != State::Running {
+    if !is_running(cs, task) {
         return ran;
     }
-    ran + SCHED.with(cs, |s| now.saturating_sub(s.clocks[task.core()].switched_at))
+    ran + now.saturating_sub(task.counters.switched_in_at.get())
+}
+
+/// Is `task` on a core now? (An idle task keeps the state `Running` while
+/// others run, since it is never queued: ask its core.)
+pub(crate) fn is_running(_: &CriticalSection, task: &Tcb) -> bool {
+    if task.state.get() != State::Running {
+        return false;
+    }
+    let on_core = match critical::several_cores() {
+        true => context::running_task_pointer_of(task.core()),
+        false => context::current_task_pointer() as usize,
+    };
+    on_core == task as *const Tcb as usize
 }
 
 /// Core `cpu`'s clock: when it came online, its switches, and its idle
 /// task (whose run time is the core's idle time). `None` if it never came online.
 pub(crate) fn core_clock(cs: &CriticalSection, cpu: usize) -> Option<(u64, u64, &Tcb)> {
-    let (switches, idle) = SCHED.with(cs, |s| (s.clocks[cpu].switches, s.idle[cpu]));
+    let (switches, idle) = SCHED.with(cs, |s| (s.switches[cpu], s.idle[cpu]));
     // SAFETY: idle tasks are never freed.
     Some((ONLINE_AT.of(cpu).load(Ordering::Relaxed), switches, unsafe { idle?.as_ref() }))
 }

@@ -143,6 +143,7 @@ mod target {
         pub fn new(stack_size: usize) -> Result<Self, OutOfMemory> {
             let stack_size = (stack_size.clamp(1, MAX_SLOT_STACK_SIZE) as u64).next_multiple_of(PAGE_SIZE);
             if let Some(stacks) = from_cache(stack_size) {
+                #[cfg(feature = "stack-watermark")]
                 stacks.zero_task_stack();
                 return Ok(stacks);
             }
@@ -159,12 +160,14 @@ mod target {
             mmu::map_kernel_data(base + KERNEL_STACK_OFFSET, pa(kernel_stack), KERNEL_STACK_SIZE)
                 .and_then(|_| mmu::map_kernel_data(stacks.stack_bottom(), pa(stack), stack_size))
                 .map_err(|_| OutOfMemory)?;
+            #[cfg(feature = "stack-watermark")]
             stacks.zero_task_stack();
             Ok(stacks)
         }
 
         /// Zeroes the task stack, so that [`Self::high_water`] can tell the
         /// words the task used (about 40 instructions per KiB, with `DC ZVA`).
+        #[cfg(feature = "stack-watermark")]
         fn zero_task_stack(&self) {
             for page in (0..self.stack_size).step_by(PAGE_SIZE as usize) {
                 // SAFETY: the stack's memory, page aligned, ours alone (no task runs on it yet).
@@ -177,12 +180,16 @@ mod target {
         /// was used (a zero the task stored deepest of all is missed: the
         /// figure errs low by that much). Reads words the task may be writing
         /// on another core meanwhile: a sample, like every statistic.
-        pub fn high_water(&self) -> usize {
+        /// `None` without the `stack-watermark` feature (nothing zeroed it).
+        pub fn high_water(&self) -> Option<usize> {
+            if !cfg!(feature = "stack-watermark") {
+                return None;
+            }
             let words = self.stack as *const u64;
             let count = (self.stack_size / 8) as usize;
             // SAFETY: the stack's memory, `count` words, alive while `self` is.
             let first_used = (0..count).find(|&i| unsafe { words.add(i).read_volatile() } != 0);
-            first_used.map_or(0, |i| (self.stack_size as usize) - 8 * i)
+            Some(first_used.map_or(0, |i| (self.stack_size as usize) - 8 * i))
         }
 
         /// The task stack's size in bytes.

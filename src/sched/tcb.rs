@@ -115,11 +115,16 @@ pub struct Tcb {
 }
 
 /// A task's statistics, kept by the scheduler as it switches, preempts and
-/// wakes it (in critical sections, like every other field).
+/// wakes it (in critical sections, like every other field). `repr(C)`, in
+/// this order: a switch reads the leaving task's first two words as a pair,
+/// and writes the next task's second and third as a pair.
 #[derive(Default)]
+#[repr(C)]
 pub struct TaskCounters {
     /// Counter ticks it ran, up to its last switch away.
     pub run_ticks: Cell<u64>,
+    /// The counter when it was last switched to.
+    pub switched_in_at: Cell<u64>,
     /// Times it was switched to.
     pub switched_in: Cell<u64>,
     /// Times it was switched away from while it could still run (a more

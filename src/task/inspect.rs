@@ -179,8 +179,8 @@ fn find(masked: &CriticalSection, id: u64) -> Option<NonNull<Tcb>> {
 
 fn info_of(masked: &CriticalSection, t: &Tcb, now: u64, hz: u64) -> TaskInfo {
     let state = match t.state.get() {
-        State::Running => TaskState::Running,
-        State::Ready => TaskState::Ready,
+        State::Running if scheduler::is_running(masked, t) => TaskState::Running,
+        State::Running | State::Ready => TaskState::Ready, // `Running`: an idle task while others run
         State::Exited => TaskState::Ended,
         State::Blocked if t.waiting_on.get().is_none() && !t.parked.get() && t.timer_links.is_linked() => {
             TaskState::Sleeping
@@ -199,10 +199,10 @@ fn info_of(masked: &CriticalSection, t: &Tcb, now: u64, hz: u64) -> TaskInfo {
                 page_faults: space.demand_faults(),
             };
             let size = t.user_stack_size;
-            (size as usize, space.stack_high_water(size) as usize, Some(memory))
+            (size as usize, Some(space.stack_high_water(size) as usize), Some(memory))
         }
         (None, Some(stacks)) => (stacks.size(), stacks.high_water(), None),
-        (None, None) => (0, 0, None), // an idle task, on its core's boot stack
+        (None, None) => (0, None, None), // an idle task, on its core's boot stack
     };
     TaskInfo {
         id: t.id,

@@ -79,8 +79,9 @@ pub struct TaskInfo {
     /// Its stack (an isolated task's EL0 stack), in bytes; 0 for idle tasks.
     pub stack_size: usize,
     /// The deepest its stack has been, in bytes (docs/03, "Seeing inside":
-    /// how it is measured).
-    pub stack_high_water: usize,
+    /// how it is measured): always for isolated tasks, for kernel tasks with
+    /// the `stack-watermark` feature (else `None`).
+    pub stack_high_water: Option<usize>,
     /// Its memory, for an isolated task.
     pub memory: Option<TaskMemory>,
 }

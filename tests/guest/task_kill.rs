@@ -1,0 +1,165 @@
+//! QEMU test: `task::kill` and `JoinHandle::kill` (issue 13).
+//!
+//! - Refusals, by name: the idle task, main, an unknown id, a task that
+//!   has ended.
+//! - Kernel tasks end at their next block or yield, with
+//!   `TaskFailure::Killed`: one sleeping, one blocked on a mutex main holds
+//!   (the mutex is fine afterwards), one holding a mutex while it waits on a
+//!   channel (the mutex is poisoned and free), one that only yields, and one
+//!   that kills itself.
+//! - Isolated tasks end at once: one spinning at EL0, one blocked receiving
+//!   on a channel, one sleeping.
+//! - 1,000 cycles of spawning a kernel sleeper and an isolated spinner and
+//!   killing both leave the kernel heap and the frames exactly where they were.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{check, finish};
+use ilusion::ipc;
+use ilusion::sync::Mutex;
+use ilusion::task::{self, Builder, KillError, TaskFailure};
+use ilusion::time::{sleep, Duration, Instant};
+
+ilusion::entry!(main);
+
+const CORE: usize = 0;
+const CYCLES: usize = 1000;
+
+fn main() {
+    common::on_core(CORE, run);
+    finish()
+}
+
+fn run() {
+    refusals();
+    kernel_tasks();
+    isolated_tasks();
+    cycles();
+}
+
+fn builder(name: &str) -> Builder {
+    Builder::new().name(name).cpu(CORE).stack_size(4096)
+}
+
+fn refusals() {
+    check(task::kill(0) == Err(KillError::IdleTask), "kill_idle_refused", format_args!("{:?}", task::kill(0)));
+    check(task::kill(1) == Err(KillError::MainTask), "kill_main_refused", format_args!("{:?}", task::kill(1)));
+    check(task::kill(987_654) == Err(KillError::NoSuchTask(987_654)), "kill_unknown_refused", format_args!(""));
+    let h = builder("quick").spawn(|| 5).unwrap();
+    while !h.is_finished() {
+        sleep(Duration::from_millis(1));
+    }
+    let id = h.task().id();
+    let r = h.kill();
+    check(r == Err(KillError::AlreadyEnded(id)), "kill_ended_refused", format_args!("{r:?}"));
+    check(h.join() == Ok(5), "ended_task_keeps_its_result", format_args!(""));
+    ilusion::println!("refused: {}, {}", KillError::IdleTask, KillError::NoSuchTask(987_654));
+}
+
+fn killed<T: core::fmt::Debug>(what: &str, h: task::JoinHandle<T>) {
+    let start = Instant::now();
+    let r = h.kill();
+    let outcome = h.join();
+    let ms = start.elapsed().as_millis();
+    check(
+        r.is_ok() && matches!(outcome, Err(TaskFailure::Killed)) && ms < 100,
+        what,
+        format_args!("{r:?}, {outcome:?} after {ms} ms"),
+    );
+}
+
+fn kernel_tasks() {
+    let sleeper = builder("sleeper").spawn(|| sleep(Duration::from_secs(100))).unwrap();
+    sleep(Duration::from_millis(5));
+    killed("kernel_sleeper_killed", sleeper);
+
+    static HELD: Mutex<u32> = Mutex::new(0);
+    let guard = HELD.lock().unwrap();
+    let waiter = builder("mutex waiter").spawn(|| *HELD.lock().unwrap() += 1).unwrap();
+    sleep(Duration::from_millis(5));
+    killed("kernel_mutex_waiter_killed", waiter);
+    drop(guard);
+    let fine = HELD.lock_timeout(Duration::from_millis(100)).map(|g| *g);
+    check(matches!(fine, Ok(0)), "mutex_fine_after_waiter_killed", format_args!("{fine:?}"));
+
+    static OWNED: Mutex<u32> = Mutex::new(0);
+    let (_tx, rx) = ilusion::sync::mpsc::channel::<u32>();
+    let owner = builder("owner").spawn(move || {
+        let _g = OWNED.lock().unwrap();
+        rx.recv().ok()
+    });
+    sleep(Duration::from_millis(5));
+    killed("kernel_mutex_owner_killed", owner.unwrap());
+    let after = OWNED.lock_timeout(Duration::from_millis(100));
+    check(
+        matches!(after, Err(ilusion::sync::TryLockError::Poisoned(_))),
+        "mutex_of_killed_owner_poisoned_and_free",
+        format_args!("{}", after.is_ok()),
+    );
+
+    let yielder = builder("yielder").spawn(|| loop {
+        task::yield_now();
+    });
+    sleep(Duration::from_millis(5));
+    killed("kernel_yielder_killed", yielder.unwrap());
+
+    let suicide = builder("self").spawn(|| {
+        let _ = task::kill(task::current().id());
+        7
+    });
+    let r = suicide.unwrap().join();
+    check(r == Err(TaskFailure::Killed), "self_kill_ends_at_once", format_args!("{r:?}"));
+}
+
+fn isolated_tasks() {
+    let spinner = builder("user spinner").spawn_isolated::<_, ()>(|| loop {
+        core::hint::spin_loop();
+    });
+    sleep(Duration::from_millis(5));
+    killed("isolated_spinner_killed", spinner.unwrap());
+
+    let (tx, rx) = ipc::channel::<u64>(1);
+    let mut b = builder("user receiver");
+    let rx = b.grant(rx);
+    let receiver = b.spawn_isolated(move || rx.recv().unwrap_or(0)).unwrap();
+    sleep(Duration::from_millis(5));
+    killed("isolated_receiver_killed", receiver);
+    check(tx.send(1).is_err(), "killed_receiver_handle_closed", format_args!(""));
+
+    let sleeper = builder("user sleeper").spawn_isolated(|| ilusion::time::sleep(Duration::from_secs(100))).unwrap();
+    sleep(Duration::from_millis(5));
+    killed("isolated_sleeper_killed", sleeper);
+}
+
+fn usage() -> (ilusion::mm::heap::HeapStats, usize) {
+    (ilusion::mm::heap::stats(), ilusion::mm::frames_in_use())
+}
+
+fn cycle() -> bool {
+    let kernel = builder("k").spawn(|| sleep(Duration::from_secs(100))).unwrap();
+    let user = builder("u")
+        .spawn_isolated::<_, ()>(|| loop {
+            core::hint::spin_loop();
+        })
+        .unwrap();
+    task::yield_now();
+    let ok = kernel.kill().is_ok() && user.kill().is_ok();
+    ok && kernel.join() == Err(TaskFailure::Killed) && user.join() == Err(TaskFailure::Killed)
+}
+
+fn cycles() {
+    let first = cycle();
+    let baseline = usage();
+    let mut wrong = usize::from(!first);
+    for _ in 0..CYCLES {
+        wrong += usize::from(!cycle());
+    }
+    let now = usage();
+    check(wrong == 0, "kill_cycles_outcomes", format_args!("{wrong} wrong"));
+    check(now == baseline, "kill_cycles_heap_and_frames_at_baseline", format_args!("{baseline:?} -> {now:?}"));
+    ilusion::println!("{CYCLES} kill cycles");
+}
