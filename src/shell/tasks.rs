@@ -41,7 +41,8 @@ fn row(info: &TaskInfo, cpu: Duration, window: Duration) {
         priority(info),
         info.cpu,
         percent(cpu, window),
-        bytes(info.stack_high_water as u64),
+        // Not measured: a kernel task without the `stack-watermark` feature.
+        info.stack_high_water.map_or(String::from("-"), |b| bytes(b as u64)),
         bytes(info.stack_size as u64),
     );
 }
