@@ -64,9 +64,9 @@ test: setup
     echo "== formatting and lints"
     lint_failed=0
     cargo fmt --check || { echo "lint: cargo fmt --check failed (run cargo fmt)"; lint_failed=1; }
-    cargo clippy -q --release --examples -- -D warnings || { echo "lint: clippy (aarch64) failed"; lint_failed=1; }
+    cargo clippy -q --release --examples --features shell -- -D warnings || { echo "lint: clippy (aarch64) failed"; lint_failed=1; }
     for b in rpi3 rpi4; do
-        cargo clippy -q --release --examples --no-default-features --features board-$b -- -D warnings || { echo "lint: clippy ($b) failed"; lint_failed=1; }
+        cargo clippy -q --release --examples --no-default-features --features board-$b,shell -- -D warnings || { echo "lint: clippy ($b) failed"; lint_failed=1; }
     done
     cargo clippy -q --lib --tests --target {{host}} -- -D warnings || { echo "lint: clippy (host) failed"; lint_failed=1; }
     # The trace's target half (src/trace/record.rs), built only with its feature.
@@ -211,7 +211,8 @@ _build board:
         echo "error: unknown board '{{board}}' (known: $(ls -d boards/*/ | xargs -n1 basename | tr '\n' ' '))" >&2
         exit 2
     fi
-    features="board-{{board}}"
+    # Every image with the shell compiled in (only those that start it use it; the rest is left out when linking).
+    features="board-{{board}},shell"
     out=target/images/{{board}}
     mkdir -p "$out"
     # Benchmarks and the hello example as an application gets them; every
@@ -252,7 +253,7 @@ _build_one board example:
         exit 2
     fi
     # As in _build: benchmarks and hello as an application gets them, test images with the lock checks.
-    features="board-{{board}}"; dir=target
+    features="board-{{board}},shell"; dir=target
     if [[ "{{example}}" != bench_* && "{{example}}" != hello ]]; then features="$features,lock-checks,stack-watermark"; dir=target/checked; fi
     if [[ "{{example}}" == trace_* ]]; then features="$features,trace"; dir=target/traced; fi
     cargo build -q --profile {{profile}} --example {{example}} --no-default-features --features "$features" --target-dir $dir

@@ -9,7 +9,8 @@
 //! output of one `print!` is never split by another's unless it is longer
 //! than the buffer ([`LINE_BUFFER`] bytes). Input is interrupt-driven: the serial port's
 //! interrupt moves received bytes into a ring buffer, which [`read_byte`]
-//! (polling) and [`read_byte_blocking`] take from.
+//! (polling), [`read_byte_blocking`] (the core waits) and
+//! [`read_byte_timeout`] (the task blocks; the core runs others) take from.
 
 use crate::critical::SpinLock;
 use core::fmt::{self, Write};
@@ -89,7 +90,10 @@ pub(crate) fn receive_interrupt(_: crate::irq::IntId) {
         drop(rx);
         // A reader may wait on another core: the port interrupts core 0 only.
         #[cfg(target_os = "none")]
-        crate::arch::cpu::wake_waiters();
+        {
+            crate::arch::cpu::wake_waiters();
+            target::tell_blocked_reader();
+        }
     }
 }
 
@@ -183,6 +187,43 @@ mod target {
             cpu::restore_interrupts(was);
             if let Some(b) = byte {
                 return b;
+            }
+        }
+    }
+
+    /// Released by the receive interrupt when input came and no permit
+    /// was waiting already: a task in [`read_byte_timeout`] blocks on it.
+    static INPUT_ARRIVED: crate::sync::Semaphore = crate::sync::Semaphore::new(0);
+
+    pub(super) fn tell_blocked_reader() {
+        // At most one permit kept: a reader takes it and then drains the
+        // ring, however many interrupts filled it. (Two interrupts on two
+        // cores racing here leave two; the reader loops once more.)
+        if INPUT_ARRIVED.available() == 0 {
+            INPUT_ARRIVED.release();
+        }
+    }
+
+    /// A received byte, blocking the calling task (the core runs other
+    /// tasks meanwhile) until one arrives or `timeout` has passed (`None`:
+    /// as long as it takes). One task at a time should read this way: two
+    /// readers share the bytes between them. Kernel tasks only.
+    pub fn read_byte_timeout(timeout: Option<crate::time::Duration>) -> Option<u8> {
+        use crate::time::{deadline_from_now, Instant};
+        let deadline = timeout.and_then(deadline_from_now);
+        loop {
+            if let Some(b) = read_byte() {
+                return Some(b);
+            }
+            // No deadline: no timeout, or one too long to represent.
+            match deadline {
+                None => INPUT_ARRIVED.acquire(),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if !INPUT_ARRIVED.acquire_timeout(left) {
+                        return read_byte();
+                    }
+                }
             }
         }
     }

@@ -26,7 +26,8 @@
 //!   semaphores, condition variables, channels), and the scheduler behind
 //!   them in [`sched`];
 //! - between address spaces: [`ipc`] (channels isolated tasks can use) and
-//!   `mm::SharedRegion`.
+//!   `mm::SharedRegion`;
+//! - looking inside: `shell` (feature `shell`), a command line on the console.
 
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -63,6 +64,9 @@ pub mod logger;
 pub mod mm;
 pub mod percpu;
 pub mod sched;
+/// The serial shell (cargo feature `shell`; its portable parts are always unit-tested).
+#[cfg(any(feature = "shell", test))]
+pub mod shell;
 pub mod symbols;
 pub mod sync;
 pub mod syscall;

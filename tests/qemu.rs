@@ -66,6 +66,84 @@ const SMP_CONSOLE_CASE: &str =
 /// What `smp_console`'s printer puts after each line's number.
 const SMP_CONSOLE_PATTERN: &str = "the quick brown fox jumps over the lazy dog 0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
+/// Cases that type a script, step by step: `(case name, steps)`. Each
+/// step types `send`, then waits until what the guest prints after that
+/// contains `then` (the response), which must not contain `not` if it is
+/// not empty; a step that waits more than [`STEP_TIMEOUT`] ends the run.
+const SCRIPTS: &[(&str, &[Step])] = &[(SHELL_CASE, SHELL_SCRIPT), (SHELL_EXAMPLE_CASE, SHELL_EXAMPLE_SCRIPT)];
+/// How long one script step may wait for its response.
+const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One step of a script: type `send`, expect `then`, and not `not` before it.
+struct Step {
+    send: &'static str,
+    then: &'static str,
+    not: &'static str,
+}
+
+const fn step(send: &'static str, then: &'static str) -> Step {
+    Step { send, then, not: "" }
+}
+
+const SHELL_CASE: &str = "shell: scripted keystrokes (commands, errors, ps, kill, editing, history)";
+/// The shell's prompt (src/shell/mod.rs).
+const PROMPT: &str = "ilusion> ";
+const SHELL_EXAMPLE_CASE: &str = "shell example: blink, ps, kill the isolated task, poweroff";
+/// `just run shell` as a person would try it (examples/shell.rs).
+const SHELL_EXAMPLE_SCRIPT: &[Step] = &[
+    step("", PROMPT),
+    step("blink\r", "LED on"),
+    step("ps\r", " tasks, "),
+    step("kill 5\r", "killed task 5 (counter)"),
+    Step { send: "ps\r", then: " tasks, ", not: " counter " },
+    step("poweroff\r", "powering off"),
+];
+const SHELL_SCRIPT: &[Step] = &[
+    step("", PROMPT),
+    step("help\r", "  poweroff  stop the machine"),
+    // An application's commands, with arguments, and one that fails.
+    step("hello world\r", "hello, world!"),
+    step("fail\r", "fail: failed on purpose"),
+    // Unknown commands and bad arguments: one line each, and the shell goes on.
+    step("frobnicate 1 2\r", "frobnicate: unknown command (`help` lists them)"),
+    step("kill\r", "kill: which task? give its id (as `ps` shows)"),
+    step("kill x9\r", "kill: \"x9\" is not a task id (a number, as `ps` shows)"),
+    step("uptime now\r", "uptime: takes no arguments"),
+    step("hello 1 2 3 4 5 6 7 8 9\r", "hello: too many arguments (at most 8)"),
+    step("trace begin\r", "trace: usage: trace start|stop|dump"),
+    step("uptime\r", "up "),
+    step("irq\r", "timer"),
+    step("mem\r", "kernel heap: "),
+    // The tasks (`ps`'s numbers are checked in `check_ps`), an isolated
+    // task's address space, a second of `top`.
+    step("ps\r", " tasks, "),
+    step("mem\r", "   4 victim "),
+    step("maps 4\r", "task 'victim' (#4): address space"),
+    step("maps 2\r", "task 'spinner' (#2): not an isolated task"),
+    step("maps 99\r", "maps: no task #99"),
+    step("top 1\r", "top: up "),
+    // Kill: the victim goes, and `ps` no longer lists it; what cannot be killed is refused.
+    step("kill 4\r", "killed task 4 (victim)"),
+    Step { send: "ps\r", then: " tasks, ", not: " victim " },
+    step("kill 4\r", "kill: no task #4"),
+    step("kill 0\r", "kill: the idle task (#0) cannot be killed"),
+    step("kill 1\r", "kill: main (#1) cannot be killed"),
+    // Editing: Ctrl-U erases the line, both backspaces a character.
+    step("junk\x15hello bo\x7fxx\x08\x08ob\r", "hello, bob!"),
+    // Ctrl-C abandons a line (not run: the machine stays on).
+    step("poweroff\x03", "^C"),
+    Step { send: "hello again\r", then: "hello, again!", not: "powering off" },
+    // History: up runs the last line again; up twice the one before; down goes back one.
+    step("\x1b[A\r", "hello, again!"),
+    step("\x1b[A\x1b[A\r", "hello, bob!"),
+    step("\x1b[A\x1b[A\x1b[A\x1b[B\r", "hello, again!"),
+    // Other escape sequences (left, right, F5) are swallowed.
+    step("hel\x1b[D\x1b[C\x1b[15~lo arrows\r", "hello, arrows!"),
+    // An overlong line rings the bell (see the expected output) and is cut at 128 characters.
+    step(concat!("hello ", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "yyy\r"), concat!("hello, ", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "!")),
+    step("poweroff\r", "powering off"),
+];
+
 const fn case(name: &'static str, image: &'static str, exit: i32, expect: &'static [&'static str]) -> Case {
     Case { name, image, on: On::AllBoards, qemu: &[], raw: false, input: None, exit: Some(exit), expect }
 }
@@ -500,6 +578,25 @@ const CASES: &[Case] = &[
         exit: Some(0),
         expect: &["echo: [ping pong]"],
     },
+    // The serial shell (tests/guest/shell_script.rs), typed at by SHELL_SCRIPT.
+    case(
+        SHELL_EXAMPLE_CASE,
+        "shell",
+        0,
+        &["shell example: the isolated task \"counter\" is task 5", "   4 spinner          "],
+    ),
+    case(
+        SHELL_CASE,
+        "shell_script",
+        0,
+        &[
+            "shell: there is a command named \"ps\" already",
+            "shell: \"two words\" is not a command name (1 to 16 printable characters, no spaces)",
+            "ilusion shell: `help` lists the commands",
+            // The bell: only the overlong line rings it.
+            "\x07",
+        ],
+    ),
     case(
         "checked user copies refuse bad pointers",
         "user_access",
@@ -1388,6 +1485,8 @@ struct Outcome {
     status: Option<i32>,
     output: String,
     timed_out: bool,
+    /// The first script step that went wrong (see [`SCRIPTS`]).
+    script_problem: Option<String>,
 }
 
 /// `ILUSION_TEST_CORES=N`: boot QEMU `virt` with N cores instead of its 4,
@@ -1430,6 +1529,10 @@ fn run(root: &Path, board: &str, case: &Case) -> Result<Outcome, String> {
     let output = Captured::start(&mut child);
     let mut stdin = child.stdin.take();
     let mut pending_input = case.input;
+    let script = SCRIPTS.iter().find(|(name, _)| *name == case.name).map_or(&[][..], |(_, steps)| *steps);
+    // The step being waited for, where the output stood when it was typed, and when.
+    let (mut step, mut mark, mut typed_at) = (0, None::<usize>, Instant::now());
+    let mut script_problem = None;
     let start = Instant::now();
     let timeout = if case.exit.is_none() { HANG_TIMEOUT } else { TIMEOUT };
     let (status, timed_out) = loop {
@@ -1439,6 +1542,37 @@ fn run(root: &Path, board: &str, case: &Case) -> Result<Outcome, String> {
                     let _ = s.write_all(text.as_bytes()).and_then(|_| s.flush());
                 }
                 pending_input = None;
+            }
+        }
+        if let Some(Step { send, then, not }) = script.get(step) {
+            let so_far = output.so_far();
+            match mark {
+                None => {
+                    if let Some(s) = stdin.as_mut() {
+                        let _ = s.write_all(send.as_bytes()).and_then(|_| s.flush());
+                    }
+                    (mark, typed_at) = (Some(so_far.len()), Instant::now());
+                }
+                Some(from) => {
+                    let after = &so_far[from..];
+                    if let Some(at) = after.find(then) {
+                        if !not.is_empty() && after[..at].contains(not) {
+                            script_problem =
+                                Some(format!("script step {step}: typed {send:?}, got {not:?} before {then:?}"));
+                        }
+                        (step, mark) = (step + 1, None);
+                    } else if typed_at.elapsed() > STEP_TIMEOUT {
+                        script_problem = Some(format!(
+                            "script step {step}: typed {send:?}, no {then:?} in the output within {} s",
+                            STEP_TIMEOUT.as_secs()
+                        ));
+                    }
+                }
+            }
+            if script_problem.is_some() {
+                let _ = Command::new("kill").arg("-KILL").arg("--").arg(format!("-{}", child.id())).status();
+                let _ = child.wait();
+                break (None, false);
             }
         }
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
@@ -1453,11 +1587,125 @@ fn run(root: &Path, board: &str, case: &Case) -> Result<Outcome, String> {
     };
     drop(stdin);
     let output = output.finish();
-    Ok(Outcome { status, output, timed_out })
+    if script_problem.is_none() && step < script.len() {
+        let Step { send, then, .. } = &script[step];
+        script_problem = Some(format!("script step {step}: typed {send:?}, the guest ended before {then:?}"));
+    }
+    Ok(Outcome { status, output, timed_out, script_problem })
+}
+
+/// One row of the shell's `ps` (src/shell/tasks.rs): `ID NAME STATE PRIO
+/// CORE CPU% USED/SIZE [isolated]`, the sizes as "2.1 KiB", USED "-" if
+/// not measured.
+struct PsRow {
+    id: u64,
+    name: String,
+    state: String,
+    core: usize,
+    cpu: f64,
+    /// The stack's high-water mark; `None` ("-"): not measured.
+    used: Option<f64>,
+    size: f64,
+    isolated: bool,
+}
+
+/// "2.1 KiB" in bytes.
+fn size_bytes(s: &str) -> Option<f64> {
+    let (n, unit) = s.trim().split_once(' ')?;
+    let scale = match unit.trim() {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        _ => return None,
+    };
+    Some(n.parse::<f64>().ok()? * scale)
+}
+
+fn ps_row(line: &str) -> Option<PsRow> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    if words.len() < 8 {
+        return None;
+    }
+    // The stack column: what follows the sixth word.
+    let (_, stack) = line.split_once(&format!(" {}  ", words[5]))?;
+    let isolated = stack.ends_with(" isolated");
+    let (used, size) = stack.trim_end_matches(" isolated").split_once('/')?;
+    Some(PsRow {
+        id: words[0].parse().ok()?,
+        name: words[1].to_string(),
+        state: words[2].to_string(),
+        core: words[4].parse().ok()?,
+        cpu: words[5].parse().ok()?,
+        used: if used == "-" { None } else { Some(size_bytes(used)?) },
+        size: size_bytes(size)?,
+        isolated,
+    })
+}
+
+/// The first table the shell's `ps` printed has the guest's tasks, with
+/// numbers that make sense (tests/guest/shell_script.rs says which).
+fn check_ps(output: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let lines: Vec<&str> = output.lines().map(|l| l.trim_end_matches('\r')).collect();
+    let Some(start) = lines.iter().position(|l| l.starts_with("  ID NAME") && l.ends_with("STACK USED/SIZE")) else {
+        return vec!["no `ps` table in the output".into()];
+    };
+    let mut rows = Vec::new();
+    let mut summary = None;
+    for l in &lines[start + 1..] {
+        if let Some((n, _)) = l.split_once(" tasks, ") {
+            summary = n.parse::<usize>().ok();
+            break;
+        }
+        match ps_row(l) {
+            Some(r) => rows.push(r),
+            None => problems.push(format!("ps: cannot read the row {l:?}")),
+        }
+    }
+    if summary != Some(rows.len()) {
+        problems.push(format!("ps: {} rows, but the summary says {summary:?}", rows.len()));
+    }
+    if !rows.iter().any(|r| r.name == "idle" && r.id == 0) {
+        problems.push("ps: no idle task (id 0)".into());
+    }
+    let expected = [(1, "main"), (2, "spinner"), (3, "sleeper"), (4, "victim")];
+    for (id, name) in expected {
+        if !rows.iter().any(|r| r.id == id && r.name == name) {
+            problems.push(format!("ps: no task {id} named {name}"));
+        }
+    }
+    for r in &rows {
+        let mut wrong = |what: &str| problems.push(format!("ps: task {} ({}): {what}", r.id, r.name));
+        if !(0.0..=100.05).contains(&r.cpu) {
+            wrong(&format!("CPU {} % is not a share of one core", r.cpu));
+        }
+        if r.core >= 8 {
+            wrong(&format!("on core {}", r.core));
+        }
+        // Idle tasks run on their core's boot stack, not measured; the test
+        // images measure every other (the `stack-watermark` feature).
+        if r.name != "idle" && !r.used.is_some_and(|used| used > 0.0 && used <= r.size) {
+            wrong(&format!("stack high-water {:?} of {} bytes", r.used, r.size));
+        }
+        match r.name.as_str() {
+            "spinner" if !(r.cpu >= 50.0 && (r.state == "running" || r.state == "ready")) => {
+                wrong(&format!("spins, but is {} with {} % of a core", r.state, r.cpu))
+            }
+            "shell" if r.state != "running" => wrong(&format!("runs `ps`, but is {}", r.state)),
+            "main" if r.state != "blocked" => wrong(&format!("waits for the shell, but is {}", r.state)),
+            "sleeper" | "victim" if r.cpu >= 10.0 => wrong(&format!("sleeps, but used {} % of a core", r.cpu)),
+            "victim" if !r.isolated => wrong("is isolated, but not shown so"),
+            _ => {}
+        }
+    }
+    problems
 }
 
 fn check(case: &Case, o: &Outcome) -> Vec<String> {
-    let mut problems = Vec::new();
+    let mut problems: Vec<String> = o.script_problem.iter().cloned().collect();
+    if case.name == SHELL_CASE {
+        problems.extend(check_ps(&o.output));
+    }
     match (case.exit, o.timed_out) {
         (Some(_), true) => {
             problems.push(format!("timed out after {} s (guest hung and was killed)", TIMEOUT.as_secs()))

@@ -450,10 +450,31 @@ fn user_view_attributes(va: u64) -> Attributes {
 /// (range, size, EL0 permissions, memory type, segment), with the image's
 /// code and constants as the task sees them.
 pub fn dump_address_space<T>(handle: &JoinHandle<T>) {
+    print_address_space(&handle.task(), mapped_pages(handle));
+}
+
+/// `mm::dump` of the task with id `id`, looked up among the tasks alive
+/// (the shell's `maps`); `false` if there is none.
+pub fn dump_address_space_of(id: u64) -> bool {
+    let mut found = None;
+    {
+        let masked = CriticalSection::new();
+        scheduler::for_each_task(&masked, |t| {
+            if t.id == id && found.is_none() {
+                found = Some((super::Task::from(t), mapped_pages_of(&masked, t)));
+            }
+        });
+    }
+    let Some((task, space)) = found else { return false };
+    print_address_space(&task, space);
+    true
+}
+
+/// Prints the human table of `task`'s mappings, or why there are none.
+fn print_address_space(task: &super::Task, space: Result<MappedPages, &'static str>) {
     use crate::mm::layout::ImageLayout;
     use alloc::string::String;
-    let task = handle.task();
-    let space = match mapped_pages(handle) {
+    let space = match space {
         Ok(space) => space,
         Err(why) => return crate::println!("{task}: {why}"),
     };

@@ -63,7 +63,9 @@ mod on_target {
     };
     pub(crate) use super::inspect::{cpu_stats, end_if_killed, init as init_kills};
     pub use super::inspect::{kill, list, stats};
-    pub use super::isolated::{address_space_maps, dump_address_space, dump_maps, DEFAULT_USER_STACK_SIZE};
+    pub use super::isolated::{
+        address_space_maps, dump_address_space, dump_address_space_of, dump_maps, DEFAULT_USER_STACK_SIZE,
+    };
     pub(crate) use super::isolated::{
         current_memory_usage, exit_isolated, map_granted_region, with_current_handles, with_current_handles_mut,
     };

@@ -1,0 +1,130 @@
+//! A shell on the serial console (cargo feature `shell`): a person types
+//! commands to look at the running system and act on it, as in Zephyr's
+//! shell.
+//!
+//! ```ignore
+//! ilusion::shell::command("blink", "toggle the LED", move |_args| led.toggle())?;
+//! ilusion::shell::spawn().join();
+//! ```
+//!
+//! [`spawn`] starts the shell as a task (named "shell", preemptive priority
+//! 0, so busy tasks at the usual priorities do not starve it); it blocks
+//! reading the console (`console::read_byte_timeout`), so it costs no
+//! processor time while nobody types. The parts, each usable alone:
+//! - `editor`: bytes from the terminal to lines (backspace, Ctrl-C,
+//!   Ctrl-U, history on the arrows), portable and tested on the host;
+//! - `commands`: the table of commands and the line parser, portable too;
+//! - `builtins` and `tasks`: the commands every shell has (`help` lists
+//!   them): `ps`, `top`, `mem`, `kill`, `maps`, `trace`, `irq`, `uptime`,
+//!   `reboot`, `poweroff`.
+//!
+//! A command that fails prints one line, `name: what went wrong`, and the
+//! shell goes on; so do unknown commands and bad arguments. A command runs
+//! in the shell's task, one at a time, with no lock held: it may block,
+//! sleep, or add commands.
+
+pub mod commands;
+pub mod editor;
+mod format;
+
+pub use commands::{CommandError, CommandResult, MAX_ARGS};
+
+#[cfg(target_os = "none")]
+mod builtins;
+#[cfg(target_os = "none")]
+mod tasks;
+
+#[cfg(target_os = "none")]
+pub use on_target::*;
+
+#[cfg(target_os = "none")]
+mod on_target {
+    use super::commands::{self, CommandError, CommandResult, Handler, Registry};
+    use super::editor::{Feed, LineEditor};
+    use crate::sync::{Mutex, PoisonError};
+    use crate::task::{Builder, JoinHandle, Priority};
+    use alloc::string::String;
+    use alloc::vec::Vec;
+
+    /// What the shell prints when it is ready for a line.
+    pub const PROMPT: &str = "ilusion> ";
+
+    /// The commands: built-in ones first (added on first use), then the application's.
+    static COMMANDS: Mutex<Option<Registry>> = Mutex::new(None);
+
+    fn with_commands<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
+        let mut table = COMMANDS.lock().unwrap_or_else(PoisonError::into_inner);
+        let table = table.get_or_insert_with(|| {
+            let mut r = Registry::new();
+            super::builtins::add(&mut r).expect("the built-in commands have distinct, valid names");
+            r
+        });
+        f(table)
+    }
+
+    /// Adds a command: `name` (1 to 16 printable characters, no spaces,
+    /// not a built-in command's), a one-line description for `help`, and
+    /// the handler, which gets the words after the name. It returns `()`
+    /// or a `Result<(), E: Display>`; the shell prints an error as
+    /// `name: error`. Any time, also while the shell runs.
+    pub fn command<F, R>(name: &'static str, help: &'static str, f: F) -> Result<(), CommandError>
+    where
+        F: Fn(&[&str]) -> R + Send + Sync + 'static,
+        R: CommandResult,
+    {
+        with_commands(|r| r.add(name, help, f))
+    }
+
+    /// What `help` prints.
+    pub(super) fn help_text() -> String {
+        with_commands(|r| r.help_text())
+    }
+
+    /// Runs one line as if typed (without echo); errors come back as one line.
+    pub fn run_line(line: &str) -> Result<(), commands::LineError> {
+        let lookup = |name: &str| -> Option<Handler> { with_commands(|r| r.find(name).map(|c| c.handler.clone())) };
+        commands::run_line(line, lookup)
+    }
+
+    /// Starts the shell as a task on the console.
+    ///
+    /// # Panics
+    /// If out of memory (as `task::spawn`).
+    pub fn spawn() -> JoinHandle<()> {
+        Builder::new()
+            .name("shell")
+            .priority(Priority::Preemptive(0))
+            .spawn(run)
+            .expect("failed to spawn the shell task")
+    }
+
+    /// The shell itself, in the calling task: reads lines from the console
+    /// and runs them, for ever (`poweroff` and `reboot` end the machine).
+    pub fn run() {
+        crate::println!("ilusion shell: `help` lists the commands");
+        crate::print!("{PROMPT}");
+        let mut editor = LineEditor::new();
+        let mut echo = Vec::new();
+        loop {
+            let Some(byte) = crate::console::read_byte_timeout(None) else { continue };
+            let mut outcome = editor.feed(byte, &mut echo);
+            // Take what else came (a paste, an escape sequence) before echoing.
+            while outcome == Feed::Editing {
+                let Some(byte) = crate::console::read_byte() else { break };
+                outcome = editor.feed(byte, &mut echo);
+            }
+            crate::console::write_bytes(&echo);
+            echo.clear();
+            match outcome {
+                Feed::Editing => continue,
+                Feed::Line(line) => {
+                    if let Err(e) = run_line(&line) {
+                        crate::println!("{e}");
+                    }
+                }
+                Feed::Cancelled => {}
+            }
+            crate::print!("{PROMPT}");
+        }
+    }
+}

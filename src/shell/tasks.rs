@@ -1,0 +1,154 @@
+//! The shell's commands about tasks: `ps`, `top`, `kill`, `maps`, and the
+//! per-task lines of `mem`, built on the scheduler's statistics
+//! (`task::list`, `task::stats`, `task::kill`, `cpu::stats`).
+
+use super::format::{bytes, percent};
+use crate::task::{self, Priority, TaskInfo};
+use crate::time::{Duration, Instant};
+use crate::{print, println};
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// "P15", "C3"; "P15>C3" when it runs at an inherited priority.
+fn priority(info: &TaskInfo) -> String {
+    let short = |p: Priority| match p {
+        Priority::Cooperative(n) => alloc::format!("C{n}"),
+        Priority::Preemptive(n) => alloc::format!("P{n}"),
+    };
+    if info.running_priority == info.priority {
+        short(info.priority)
+    } else {
+        alloc::format!("{}>{}", short(info.priority), short(info.running_priority))
+    }
+}
+
+fn header() {
+    println!(
+        "{:>4} {:<16} {:<8} {:<7} {:>4} {:>6}  {}",
+        "ID", "NAME", "STATE", "PRIO", "CORE", "CPU%", "STACK USED/SIZE"
+    );
+}
+
+/// One line of `ps` and `top`: `cpu` is the task's CPU time over `window`.
+fn row(info: &TaskInfo, cpu: Duration, window: Duration) {
+    let name = info.name.as_deref().unwrap_or("-");
+    let kind = if info.isolated { " isolated" } else { "" };
+    println!(
+        "{:>4} {:<16.16} {:<8} {:<7} {:>4} {:>6}  {}/{}{kind}",
+        info.id,
+        name,
+        info.state.as_str(),
+        priority(info),
+        info.cpu,
+        percent(cpu, window),
+        // Not measured: a kernel task without the `stack-watermark` feature.
+        info.stack_high_water.map_or(String::from("-"), |b| bytes(b as u64)),
+        bytes(info.stack_size as u64),
+    );
+}
+
+/// Every core's idle task is number 0: they differ by their core.
+fn same_task(a: &TaskInfo, b: &TaskInfo) -> bool {
+    a.id == b.id && (a.id != 0 || a.cpu == b.cpu)
+}
+
+fn sorted(mut tasks: Vec<TaskInfo>) -> Vec<TaskInfo> {
+    tasks.sort_by_key(|t| t.id);
+    tasks
+}
+
+/// `ps`: one line per task; CPU % is its share of one core since boot.
+pub fn ps(args: &[&str]) -> Result<(), String> {
+    if !args.is_empty() {
+        return Err(String::from("takes no arguments"));
+    }
+    let since_boot = Instant::now().since_boot();
+    let tasks = sorted(task::list());
+    header();
+    for t in &tasks {
+        row(t, t.cpu_time, since_boot);
+    }
+    println!("{} tasks, {} cores; CPU% of one core since boot", tasks.len(), crate::task::cpus_online());
+    Ok(())
+}
+
+/// `top [seconds]`: the tasks and cores, refreshed every second (CPU % over
+/// the last second), until a key is pressed or `seconds` have passed.
+pub fn top(args: &[&str]) -> Result<(), String> {
+    let rounds = match args {
+        [] => u64::MAX,
+        [n] => n.parse().ok().filter(|&n| n > 0).ok_or_else(|| alloc::format!("{n:?} is not a number of seconds"))?,
+        _ => return Err(String::from("usage: top [seconds]")),
+    };
+    let mut before = task::list();
+    let mut cores_before = crate::cpu::stats();
+    let mut at = Instant::now();
+    for _ in 0..rounds {
+        if crate::console::read_byte_timeout(Some(Duration::from_secs(1))).is_some() {
+            break;
+        }
+        let now = Instant::now();
+        let window = now.saturating_duration_since(at);
+        let tasks = sorted(task::list());
+        let cores = crate::cpu::stats();
+        // Home, clear the screen.
+        print!("\x1b[H\x1b[2J");
+        println!("top: up {}, {} tasks; any key stops", super::format::uptime(now.since_boot()), tasks.len());
+        for c in &cores {
+            let old = cores_before.iter().find(|o| o.cpu == c.cpu);
+            let busy = c.busy.saturating_sub(old.map_or(Duration::ZERO, |o| o.busy));
+            let switches = c.switches - old.map_or(0, |o| o.switches);
+            let irqs = c.interrupts - old.map_or(0, |o| o.interrupts);
+            println!("core {}: busy {:>5}%  {switches} switches/s  {irqs} interrupts/s", c.cpu, percent(busy, window));
+        }
+        header();
+        for t in &tasks {
+            let old = before.iter().find(|o| same_task(o, t)).map_or(Duration::ZERO, |o| o.cpu_time);
+            row(t, t.cpu_time.saturating_sub(old), window);
+        }
+        (before, cores_before, at) = (tasks, cores, now);
+    }
+    Ok(())
+}
+
+/// `kill <id>`.
+pub fn kill(args: &[&str]) -> Result<(), String> {
+    let id = super::commands::one_id(args)?;
+    let name = task::stats(id).and_then(|t| t.name).map(|n| alloc::format!(" ({})", &*n)).unwrap_or_default();
+    task::kill(id).map_err(|e| alloc::format!("{e}"))?;
+    println!("killed task {id}{name}");
+    Ok(())
+}
+
+/// `maps <id>`: an isolated task's address space, as text.
+pub fn maps(args: &[&str]) -> Result<(), String> {
+    let id = super::commands::one_id(args)?;
+    if task::dump_address_space_of(id) {
+        Ok(())
+    } else {
+        Err(alloc::format!("no task #{id}"))
+    }
+}
+
+/// The per-task lines of `mem`: isolated tasks' memory.
+pub fn mem_per_task() {
+    let tasks: Vec<TaskInfo> = sorted(task::list()).into_iter().filter(|t| t.memory.is_some()).collect();
+    if tasks.is_empty() {
+        println!("per task: no isolated tasks");
+        return;
+    }
+    println!("{:>4} {:<16} {:>10} {:>10} {:>8}", "ID", "NAME", "RESIDENT", "RESERVED", "FAULTS");
+    for t in tasks {
+        if let Some(m) = &t.memory {
+            let name = t.name.as_deref().unwrap_or("-");
+            println!(
+                "{:>4} {:<16.16} {:>10} {:>10} {:>8}",
+                t.id,
+                name,
+                bytes(m.resident_bytes),
+                bytes(m.reserved_bytes),
+                m.page_faults
+            );
+        }
+    }
+}

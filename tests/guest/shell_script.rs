@@ -1,0 +1,50 @@
+//! QEMU test: the serial shell, driven by scripted keystrokes (tests/qemu.rs
+//! types them). Tasks for `ps` and `kill` to find: a spinner, a sleeper and
+//! an isolated task (detached), each with a known id; two application
+//! commands, one that fails. The script ends with `poweroff` (exit status 0); `main`
+//! waits on the shell until then.
+#![no_std]
+#![no_main]
+
+use core::time::Duration;
+use ilusion::task::{Builder, Priority};
+
+ilusion::entry!(main);
+
+fn spin() {
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+fn sleep_forever(period: Duration) {
+    loop {
+        ilusion::time::sleep(period);
+    }
+}
+
+fn main() {
+    let spinner = Builder::new().name("spinner").priority(Priority::Preemptive(20)).spawn(spin).expect("spawn spinner");
+    let sleeper =
+        Builder::new().name("sleeper").spawn(|| sleep_forever(Duration::from_millis(10))).expect("spawn sleeper");
+    let victim =
+        Builder::new().name("victim").spawn_isolated(|| sleep_forever(Duration::from_millis(5))).expect("spawn victim");
+    // The script types these ids: spawn order fixes them (main is 1).
+    for (task, id) in [(spinner.task(), 2), (sleeper.task(), 3), (victim.task(), 4)] {
+        if task.id() != id {
+            ilusion::println!("shell test: {task} has id {}, the script expects {id}", task.id());
+            ilusion::exit(1);
+        }
+    }
+    // Detached: once killed, nothing waits to join it, so it is freed and
+    // `ps` no longer lists it.
+    drop(victim);
+    ilusion::shell::command("hello", "greet: hello <names>", |args| ilusion::println!("hello, {}!", args.join(" ")))
+        .expect("add hello");
+    ilusion::shell::command("fail", "always fails", |_| Err::<(), _>("failed on purpose")).expect("add fail");
+    // A built-in name, and a bad one, are refused.
+    ilusion::println!("{}", ilusion::shell::command("ps", "", |_| ()).unwrap_err());
+    ilusion::println!("{}", ilusion::shell::command("two words", "", |_| ()).unwrap_err());
+    let _ = ilusion::shell::spawn().join();
+    let _ = (spinner, sleeper);
+}
