@@ -112,6 +112,9 @@ test: setup
     qemu_failed=$(sed -n 's/^qemu: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$qemu_log" | awk '{s+=$1} END {print s+0}')
     # A run that ended without its summary line (it did not build, or crashed) is a failure.
     if [ "$(grep -c '^qemu: ' "$qemu_log")" -ne $runs ]; then qemu_failed=$((qemu_failed + 1)); fi
+    # Failed cases again (name and first lines of what was wrong), so that the end of the log says which.
+    awk '/^qemu test .* \.\.\. FAILED/ { p = 1; n = 0; print; next } p && /^    / && n < 15 { print; n++; next } { p = 0 }' \
+        "$qemu_log" > target/qemu-failures.txt
     rm -f "$qemu_log"
     echo "== tools tests (just new, the runner, GDB, reverse debugging)"
     tools_log=$(mktemp)
@@ -122,6 +125,7 @@ test: setup
     if [ -z "$tools_passed" ]; then tools_passed=0; tools_failed=1; fi
     echo "== benchmarks (qemu-virt, icount) against benches/baseline.json"
     if bash benches/run qemu-virt --check; then bench_passed=1; bench_failed=0; else bench_passed=0; bench_failed=1; fi
+    if [ -s target/qemu-failures.txt ]; then echo "== QEMU cases that failed"; cat target/qemu-failures.txt; fi
     echo "host unit tests: $unit_passed passed, $unit_failed failed; QEMU tests: $qemu_passed passed, $qemu_failed failed; tools tests: $tools_passed passed, $tools_failed failed; bench check: $bench_failed failed; lint: $lint_failed failed"
     echo "total: $((unit_passed + qemu_passed + tools_passed + bench_passed)) passed, $((unit_failed + qemu_failed + tools_failed + bench_failed + lint_failed)) failed"
     [ $((unit_failed + qemu_failed + tools_failed + bench_failed + lint_failed)) -eq 0 ]
