@@ -69,6 +69,8 @@ test: setup
         cargo clippy -q --release --examples --no-default-features --features board-$b -- -D warnings || { echo "lint: clippy ($b) failed"; lint_failed=1; }
     done
     cargo clippy -q --lib --tests --target {{host}} -- -D warnings || { echo "lint: clippy (host) failed"; lint_failed=1; }
+    # The trace's target half (src/trace/record.rs), built only with its feature.
+    cargo clippy -q --release --example trace_schedule --features lock-checks,trace --target-dir target/traced -- -D warnings || { echo "lint: clippy (trace feature) failed"; lint_failed=1; }
     for tool in tools/chainload tools/chainloader tools/symbols tools/trace; do
         (cd $tool && cargo fmt --check) || { echo "lint: cargo fmt --check failed in $tool"; lint_failed=1; }
     done

@@ -186,13 +186,17 @@ pub(crate) fn at_boot() {
     start();
 }
 
-/// When the program ends (from `exit`, task context): if recording is
-/// still on, it stops and the trace is dumped.
+/// When the program ends (`exit`, which `main`'s return, a panic and a
+/// fault that stop the machine all come to): if recording is still on, it
+/// stops and the trace is dumped. With interrupts masked (a report that
+/// stops the machine, which may have stopped a console writer), without
+/// the console's lock.
 #[inline(always)]
 pub(crate) fn at_exit() {
     #[cfg(all(feature = "trace", target_os = "none"))]
-    if crate::arch::cpu::interrupts_enabled() && record::stop() {
-        record::dump();
+    if record::stop() {
+        let normal = crate::arch::cpu::interrupts_enabled() && !crate::arch::cpu::in_exception_handler();
+        record::dump(if normal { record::Output::Normal } else { record::Output::Emergency });
     }
 }
 
@@ -216,7 +220,7 @@ pub fn dump() {
     #[cfg(all(feature = "trace", target_os = "none"))]
     {
         record::stop();
-        record::dump();
+        record::dump(record::Output::Normal);
     }
     #[cfg(all(not(feature = "trace"), target_os = "none"))]
     crate::println!("trace: ilusion was built without the `trace` feature");

@@ -8,7 +8,9 @@
 //! core holds its `writing` flag up; [`stop`] turns recording off, then
 //! waits for every flag to come down, after which nobody writes the rings
 //! and the dump reads them in place (no copy, no critical section: the
-//! console may block).
+//! console may block). Task names are kept whether recording or not (a
+//! task spawned before `start` may run in the trace); the dump raises
+//! `DUMPING`, which holds their writers off, and waits for the flags too.
 
 use super::event::{merge_by_time, Event, Fnv1a, Kind, Line, Ring};
 use crate::arch::cpu;
@@ -38,8 +40,10 @@ struct CoreTrace {
 }
 
 // SAFETY: a core's rings are written only by that core (with interrupts
-// masked, its `writing` flag up, and only while recording), and read or
-// cleared only by `dump` and `start` once `stop` has waited for the flags.
+// masked, its `writing` flag up): its events only while recording, read or
+// cleared only by `dump` and `start` once `stop` has waited for the flags;
+// its names only while not `DUMPING`, read only by `dump` once it has
+// raised `DUMPING` and waited for the flags.
 unsafe impl Sync for CoreTrace {}
 
 static CORES: [CoreTrace; MAX_CPUS] = [const {
@@ -51,17 +55,19 @@ static CORES: [CoreTrace; MAX_CPUS] = [const {
 }; MAX_CPUS];
 
 static RECORDING: AtomicBool = AtomicBool::new(false);
+/// A dump is reading the names: nobody writes one meanwhile.
+static DUMPING: AtomicBool = AtomicBool::new(false);
 
 /// Runs `f` on this core's trace, with interrupts masked and its
-/// `writing` flag up, if recording is on.
+/// `writing` flag up, if `may_write` says so (checked with the flag up).
 #[inline(always)]
-fn with_own(f: impl FnOnce(&CoreTrace)) {
+fn with_own(may_write: fn() -> bool, f: impl FnOnce(&CoreTrace)) {
     let were_enabled = cpu::disable_interrupts();
     let own = &CORES[percpu::cpu_index()];
     own.writing.store(true, Ordering::Relaxed);
     // The flag is up before we look at `RECORDING` (`stop` does the reverse).
     fence(Ordering::SeqCst);
-    if RECORDING.load(Ordering::Relaxed) {
+    if may_write() {
         f(own);
     }
     own.writing.store(false, Ordering::Release);
@@ -71,31 +77,39 @@ fn with_own(f: impl FnOnce(&CoreTrace)) {
 /// Records an event on this core.
 #[inline(never)]
 pub(super) fn push(kind: Kind, a: u64, b: u64, detail: u8) {
-    with_own(|own| {
+    with_own(recording, |own| {
         let e = Event::new(cpu::counter(), kind, a, b, detail);
         // SAFETY: our own core's ring, interrupts masked, flag up (see `CoreTrace`).
         unsafe { (*own.ring.get()).push(e) };
     });
 }
 
-/// Records a spawn, and the new task's name for the dump.
+fn recording() -> bool {
+    RECORDING.load(Ordering::Relaxed)
+}
+
+/// Records a spawn, and the new task's name for the dump (even while not
+/// recording: the task may run in a later trace).
 #[inline(never)]
 pub(super) fn spawn(task: u64, parent: u64, name: Option<&str>) {
     push(Kind::Spawn, task, parent, 0);
     let Some(name) = name else { return };
-    with_own(|own| {
-        let mut slot = NameSlot { id: task, len: 0, bytes: [0; NAME_BYTES] };
-        let mut len = name.len().min(NAME_BYTES);
-        while !name.is_char_boundary(len) {
-            len -= 1;
-        }
-        slot.bytes[..len].copy_from_slice(&name.as_bytes()[..len]);
-        slot.len = len as u8;
-        // SAFETY: as in `push`.
-        let (slots, next) = unsafe { &mut *own.names.get() };
-        slots[*next % NAMES_PER_CORE] = slot;
-        *next += 1;
-    });
+    with_own(
+        || !DUMPING.load(Ordering::Relaxed),
+        |own| {
+            let mut slot = NameSlot { id: task, len: 0, bytes: [0; NAME_BYTES] };
+            let mut len = name.len().min(NAME_BYTES);
+            while !name.is_char_boundary(len) {
+                len -= 1;
+            }
+            slot.bytes[..len].copy_from_slice(&name.as_bytes()[..len]);
+            slot.len = len as u8;
+            // SAFETY: as in `push`.
+            let (slots, next) = unsafe { &mut *own.names.get() };
+            slots[*next % NAMES_PER_CORE] = slot;
+            *next += 1;
+        },
+    );
 }
 
 /// The running task's id (0 before tasks start).
@@ -120,15 +134,29 @@ pub(super) fn start() {
     RECORDING.store(true, Ordering::SeqCst);
 }
 
-/// Stops recording, and waits until no core is writing. Was it on?
+/// Stops recording, and waits until no other core is writing. Was it on?
+/// (Not our own: if it is writing, it was stopped in the middle of an
+/// event by a panic or fault, and will never finish. Nor a core that does
+/// not finish in a million spins: stopped for a report, say.)
 pub(super) fn stop() -> bool {
     let was = RECORDING.swap(false, Ordering::SeqCst);
-    for core in &CORES {
-        while core.writing.load(Ordering::Acquire) {
+    wait_for_writers();
+    was
+}
+
+/// Waits until no other core is writing its part of the trace.
+fn wait_for_writers() {
+    let own = percpu::cpu_index();
+    for (cpu, core) in CORES.iter().enumerate().filter(|(cpu, _)| *cpu != own) {
+        let mut spins = 0u32;
+        while core.writing.load(Ordering::Acquire) && spins < 1 << 20 {
             core::hint::spin_loop();
+            spins += 1;
+        }
+        if spins == 1 << 20 {
+            crate::console::write_fmt_emergency(format_args!("trace: core {cpu} never finished its event\n"));
         }
     }
-    was
 }
 
 fn ring(core: usize) -> &'static Ring<EVENTS_PER_CORE> {
@@ -137,6 +165,7 @@ fn ring(core: usize) -> &'static Ring<EVENTS_PER_CORE> {
 }
 
 /// The name of task `id`, if it was spawned with one (its latest record).
+/// Only while `DUMPING` (and the writers waited for).
 fn name_of(id: u64) -> Option<NameSlot> {
     if id == 0 {
         let mut idle = NameSlot { id: 0, len: 4, bytes: [0; NAME_BYTES] };
@@ -144,39 +173,66 @@ fn name_of(id: u64) -> Option<NameSlot> {
         return Some(idle);
     }
     CORES.iter().find_map(|core| {
-        // SAFETY: read while recording is off.
+        // SAFETY: read while dumping: nobody writes names (see `spawn`).
         let (slots, next) = unsafe { &*core.names.get() };
         slots[..(*next).min(NAMES_PER_CORE)].iter().find(|s| s.id == id).copied()
     })
 }
 
+/// Task ids named with a `t` line in one dump, at most.
+const MAX_NAMED: usize = 256;
+
+/// How the dump reaches the console.
+#[derive(Clone, Copy)]
+pub(super) enum Output {
+    /// `print!`'s way, under the console's lock (task context).
+    Normal,
+    /// Without the lock: the machine is stopping (a panic, a fault), and
+    /// the lock may be held by the code that failed.
+    Emergency,
+}
+
+impl Output {
+    fn line(self, args: core::fmt::Arguments) {
+        match self {
+            Self::Normal => crate::console::write_fmt(format_args!("{args}\n")),
+            Self::Emergency => crate::console::write_fmt_emergency(format_args!("{args}\n")),
+        }
+    }
+}
+
 /// Prints `line` and adds it, with its newline, to `sum`.
-fn emit(line: &Line, sum: &mut Fnv1a) {
+fn emit(out: Output, line: &Line, sum: &mut Fnv1a) {
     sum.add(line.as_str().as_bytes());
     sum.add(b"\n");
-    crate::println!("{}", line.as_str());
+    out.line(format_args!("{}", line.as_str()));
 }
 
 /// Prints the trace (recording is off): the header, a `t` line per task
 /// named in the events, the events of every core merged by time, and the
-/// end line with the counts and the checksum.
-pub(super) fn dump() {
+/// end line with the counts and the checksum. Nothing is allocated (the
+/// heap may be what failed) and no lock is taken but, with
+/// [`Output::Normal`], the console's.
+pub(super) fn dump(out: Output) {
     let cores = percpu::up_count().max(1);
     let events: usize = (0..MAX_CPUS).map(|c| ring(c).len()).sum();
     let lost: u64 = (0..MAX_CPUS).map(|c| ring(c).lost()).sum();
     let first = (0..MAX_CPUS).filter_map(|c| ring(c).events().next().map(|e| e.time)).min().unwrap_or(0);
-    crate::println!("@@ilusion-trace v1 cores={cores} hz={} start={first:x}", crate::time::frequency());
+    out.line(format_args!("@@ilusion-trace v1 cores={cores} hz={} start={first:x}", crate::time::frequency()));
 
-    // Task ids in the events, each once (a sorted list; if the heap has no
-    // room for it, the names are left out and the tool shows ids).
-    let mut ids: alloc::vec::Vec<u64> = alloc::vec::Vec::new();
+    // Task ids in the events, each once, sorted (past `MAX_NAMED` of
+    // them, the others get no `t` line and the tool shows their ids).
+    let mut ids = [0u64; MAX_NAMED];
+    let mut named = 0;
     for c in 0..MAX_CPUS {
         for e in ring(c).events() {
             let (a, b) = e.tasks();
             for id in [a, b].into_iter().flatten() {
-                if let Err(at) = ids.binary_search(&id) {
-                    if ids.try_reserve(1).is_ok() {
-                        ids.insert(at, id);
+                if let Err(at) = ids[..named].binary_search(&id) {
+                    if named < MAX_NAMED {
+                        ids.copy_within(at..named, at + 1);
+                        ids[at] = id;
+                        named += 1;
                     }
                 }
             }
@@ -184,7 +240,9 @@ pub(super) fn dump() {
     }
     let mut sum = Fnv1a::new();
     let mut line = Line::new();
-    for &id in &ids {
+    DUMPING.store(true, Ordering::SeqCst);
+    wait_for_writers();
+    for &id in &ids[..named] {
         line.clear();
         let _ = match name_of(id) {
             Some(slot) => {
@@ -192,15 +250,15 @@ pub(super) fn dump() {
             }
             None => write!(line, "t {id} #{id}"),
         };
-        emit(&line, &mut sum);
+        emit(out, &line, &mut sum);
     }
-    drop(ids);
+    DUMPING.store(false, Ordering::SeqCst);
 
     let mut sources: [_; MAX_CPUS] = core::array::from_fn(|c| ring(c).events().peekable());
     merge_by_time(&mut sources, |core, e| {
         line.clear();
         let _ = e.write_line(&mut line, core);
-        emit(&line, &mut sum);
+        emit(out, &line, &mut sum);
     });
-    crate::println!("@@end events={events} lost={lost} sum={:08x}", sum.0);
+    out.line(format_args!("@@end events={events} lost={lost} sum={:08x}", sum.0));
 }

@@ -11,8 +11,17 @@
 //!
 //! then stops the trace, and `main` dumps it. tests/qemu.rs checks the
 //! events of core 0, in order, against the ones this must give.
+//!
+//! Then a second trace overflows core 0's ring: two tasks yield to each
+//! other 3000 times each (6000 switches, more than the 4096 events a ring
+//! keeps); its dump must keep the newest 4096 and count the rest as lost.
+//!
+//! A third trace follows an isolated task on core 0: its heap's pages
+//! faulted in on first touch, a yield through a system call, its exit.
 #![no_std]
 #![no_main]
+
+extern crate alloc;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 use ilusion::irq::{self, IntId};
@@ -25,6 +34,8 @@ ilusion::entry!(main);
 const SGI: IntId = 5;
 const CORE: usize = 0;
 const LEVEL: Priority = Priority::Cooperative(1);
+/// Yields of each task in the second trace.
+const OVERFLOW_YIELDS: usize = 3000;
 
 /// `main` is about to join the director.
 static MAIN_JOINS: AtomicBool = AtomicBool::new(false);
@@ -74,4 +85,31 @@ fn main() {
     ilusion::println!("trace scenario: core {CORE} irq {intid} timer {}", ilusion::board::TIMER_INTID);
     ilusion::trace::dump();
     ilusion::println!("trace dumped");
+
+    let overflow = task::Builder::new().name("overflow").priority(LEVEL).cpu(CORE).spawn(|| {
+        ilusion::trace::start();
+        let yielder = || {
+            for _ in 0..OVERFLOW_YIELDS {
+                task::yield_now();
+            }
+        };
+        let (a, b) = (on_core("ping", yielder), on_core("pong", yielder));
+        a.join().unwrap();
+        b.join().unwrap();
+        ilusion::trace::stop();
+    });
+    overflow.expect("spawn").join().unwrap();
+    ilusion::trace::dump();
+    ilusion::println!("overflow trace dumped");
+
+    ilusion::trace::start();
+    let iso = task::Builder::new().name("iso").cpu(CORE).spawn_isolated(|| {
+        let squares: alloc::vec::Vec<u64> = (0..2000).map(|i| i * i).collect();
+        task::yield_now();
+        core::hint::black_box(squares)[1999]
+    });
+    let squares = iso.expect("spawn isolated").join();
+    ilusion::trace::stop();
+    ilusion::trace::dump();
+    ilusion::println!("isolated trace dumped: {squares:?}");
 }

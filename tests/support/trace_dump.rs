@@ -18,10 +18,14 @@ fn fnv1a(sum: &mut u32, bytes: &[u8]) {
     }
 }
 
-/// Parses the first dump in `output`, checking its frame, counts and sum.
-pub fn parse(output: &str) -> Result<Dump, String> {
+/// Parses the `n`th dump in `output` (from 0), checking its frame, counts and sum.
+pub fn parse(output: &str, n: usize) -> Result<Dump, String> {
     let mut lines = output.lines().map(|l| l.trim_end_matches('\r'));
-    let header = lines.find(|l| l.starts_with("@@ilusion-trace ")).ok_or("no `@@ilusion-trace` line")?;
+    let header = lines
+        .by_ref()
+        .filter(|l| l.starts_with("@@ilusion-trace "))
+        .nth(n)
+        .ok_or(format!("no dump {n} (`@@ilusion-trace` line)"))?;
     if !header.starts_with("@@ilusion-trace v1 cores=") || !header.contains(" hz=") || !header.contains(" start=") {
         return Err(format!("bad header {header:?}"));
     }
@@ -88,7 +92,7 @@ pub fn parse(output: &str) -> Result<Dump, String> {
 /// Checks the dump of tests/guest/trace_schedule.rs: the events of the
 /// core it names, with its interrupt numbers, against the expected ones.
 pub fn check_schedule(output: &str) -> Vec<String> {
-    let dump = match parse(output) {
+    let dump = match parse(output, 0) {
         Ok(d) => d,
         Err(e) => return vec![format!("trace dump: {e}")],
     };
@@ -111,6 +115,8 @@ pub fn check_schedule(output: &str) -> Vec<String> {
         .map(|(.., e)| e.replace(&format!("ie {irq}"), "ie IRQ").replace(&format!("ix {irq}"), "ix IRQ"))
         .map(|e| e.replace(&format!("ie {timer}"), "ie TIMER").replace(&format!("ix {timer}"), "ix TIMER"))
         .collect();
+    check_overflow(output, core, &mut problems);
+    check_isolated(output, &mut problems);
     if got != SCHEDULE {
         let first = got.iter().zip(SCHEDULE).position(|(g, e)| g != e).unwrap_or(got.len().min(SCHEDULE.len()));
         problems.push(format!(
@@ -121,6 +127,77 @@ pub fn check_schedule(output: &str) -> Vec<String> {
     }
     problems
 }
+
+/// The second dump: core `core`'s ring overflowed. It keeps the newest
+/// 4096 events, the others are counted as lost, the oldest kept are the
+/// two yielders switching to each other and the last ones their ends.
+/// (Interrupts may come in between: the console's, as the first dump drains.)
+fn check_overflow(output: &str, core: usize, problems: &mut Vec<String>) {
+    let dump = match parse(output, 1) {
+        Ok(d) => d,
+        Err(e) => return problems.push(format!("overflow trace dump: {e}")),
+    };
+    let on_core: Vec<&str> = dump.events.iter().filter(|(c, ..)| *c == core).map(|(.., e)| e.as_str()).collect();
+    if on_core.len() != 4096 {
+        problems.push(format!("overflow: core {core} kept {} events, expected 4096", on_core.len()));
+    }
+    // 2 spawns, 2 wakes, 6000 yields and 3 other switches, 2 ends, a block and a wake.
+    let recorded: u64 = 2 + 2 + 6000 + 3 + 2 + 1 + 1;
+    if dump.lost < recorded - 4096 || dump.lost > recorded - 4096 + 100 {
+        problems.push(format!("overflow: lost={}, expected {} (and a few interrupts)", dump.lost, recorded - 4096));
+    }
+    let on_core: Vec<&str> = on_core.into_iter().filter(|e| !e.starts_with("ie ") && !e.starts_with("ix ")).collect();
+    let yields = on_core.iter().take_while(|e| ["sw ping pong yield", "sw pong ping yield"].contains(e)).count();
+    if yields < 3900 {
+        problems.push(format!(
+            "overflow: only the oldest {yields} kept events are the yields, {:?} next",
+            on_core.get(yields)
+        ));
+    }
+    let tail = ["ex ping ok", "wk overflow", "sw ping pong exit", "ex pong ok", "sw pong overflow exit"];
+    if !on_core.ends_with(&tail) {
+        let last = &on_core[on_core.len().saturating_sub(tail.len())..];
+        problems.push(format!("overflow: the newest events are {last:?}, expected {tail:?}"));
+    }
+}
+
+/// The third dump: what the isolated task `iso` did, but its switches
+/// (which depend on where `main` ran) and interrupts.
+fn check_isolated(output: &str, problems: &mut Vec<String>) {
+    let dump = match parse(output, 2) {
+        Ok(d) => d,
+        Err(e) => return problems.push(format!("isolated trace dump: {e}")),
+    };
+    let got: Vec<&str> = dump
+        .events
+        .iter()
+        .map(|(.., e)| e.as_str())
+        .filter(|e| !e.starts_with("sw ") && e.split(' ').nth(1) == Some("iso"))
+        .collect();
+    if got != ISOLATED {
+        problems.push(format!("isolated: iso's events are {got:?}, expected {ISOLATED:?}"));
+    }
+}
+
+/// The isolated task's events: spawned by `main`, its first stack page
+/// (below 0x100000) faulted in, the ABI version call its runtime makes, its
+/// heap's first 4 pages (at 4 GiB, 16,000 bytes of squares), the yield,
+/// the exit call (which does not return) and its end.
+const ISOLATED: &[&str] = &[
+    "sp iso main",
+    "wk iso",
+    "pf iso ff000",
+    "se iso 11",
+    "sx iso 11",
+    "pf iso 100000000",
+    "pf iso 100001000",
+    "pf iso 100002000",
+    "pf iso 100003000",
+    "se iso 0",
+    "sx iso 0",
+    "se iso 2",
+    "ex iso ok",
+];
 
 /// What tests/guest/trace_schedule.rs must give on its core.
 const SCHEDULE: &[&str] = &[
