@@ -11,7 +11,7 @@
 //! ```
 //!
 //! LOG is a captured console log: the frames are found among whatever else
-//! the program printed. A bad log is one line naming its line number and
+//! the program printed (of several trace dumps, the last is drawn). A bad log is one line naming its line number and
 //! what was wrong, exit status 1; a bad command line, exit status 2. Used
 //! by `just trace` and `just maps`.
 
