@@ -114,8 +114,27 @@ impl core::fmt::Display for IrqError {
 static HANDLERS: [AtomicUsize; MAX_INTERRUPTS] = [const { AtomicUsize::new(0) }; MAX_INTERRUPTS];
 static CONTROLLER: spin::Once<&'static dyn InterruptController> = spin::Once::new();
 static SPURIOUS: AtomicU64 = AtomicU64::new(0);
-/// How many times each interrupt's handler has run, all cores together.
-static TAKEN: [AtomicU64; MAX_INTERRUPTS] = [const { AtomicU64::new(0) }; MAX_INTERRUPTS];
+/// Interrupts 0..32 (SGIs and PPIs on a GIC) are each core's own: counted
+/// per core, in `TAKEN_HERE`, where slot 32 counts the shared ones each
+/// core took. Only a core writes its own slots, so a count is a plain load
+/// and store. The shared interrupts (32 and up) are also counted by number,
+/// all cores together, in `SHARED_TAKEN` (an atomic add: they are rare).
+const PRIVATE_INTERRUPTS: usize = 32;
+static TAKEN_HERE: PerCpu<[AtomicU64; PRIVATE_INTERRUPTS + 1]> =
+    PerCpu::new([const { [const { AtomicU64::new(0) }; PRIVATE_INTERRUPTS + 1] }; MAX_CPUS]);
+static SHARED_TAKEN: [AtomicU64; MAX_INTERRUPTS - PRIVATE_INTERRUPTS] =
+    [const { AtomicU64::new(0) }; MAX_INTERRUPTS - PRIVATE_INTERRUPTS];
+
+/// Counts interrupt `id` (in range), taken on this core.
+#[inline(always)]
+fn count_taken(id: IntId) {
+    let id = id as usize;
+    let here = &TAKEN_HERE.of(crate::percpu::cpu_index())[id.min(PRIVATE_INTERRUPTS)];
+    here.store(here.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    if id >= PRIVATE_INTERRUPTS {
+        SHARED_TAKEN[id - PRIVATE_INTERRUPTS].fetch_add(1, Ordering::Relaxed);
+    }
+}
 static UNHANDLED: AtomicU64 = AtomicU64::new(0);
 
 pub(crate) fn init(controller: &'static dyn InterruptController) {
@@ -239,12 +258,9 @@ fn stop_interrupt(_: IntId) {
     crate::arch::cpu::halt();
 }
 
-/// Interrupts each core took (acknowledged, with or without a handler).
-static INTERRUPTS_TAKEN: PerCpu<AtomicU64> = PerCpu::new([const { AtomicU64::new(0) }; MAX_CPUS]);
-
-/// How many interrupts core `cpu` has taken since boot.
+/// How many interrupts core `cpu` has taken since boot (whose handlers ran).
 pub fn interrupts_taken(cpu: usize) -> u64 {
-    INTERRUPTS_TAKEN.iter().nth(cpu).map_or(0, |n| n.load(Ordering::Relaxed))
+    TAKEN_HERE.iter().nth(cpu).map_or(0, |slots| slots.iter().map(|n| n.load(Ordering::Relaxed)).sum())
 }
 
 /// How many spurious interrupts (nothing pending on acknowledge) were seen.
@@ -255,7 +271,11 @@ pub fn spurious_count() -> u64 {
 /// How many times interrupt `id`'s handler has run since boot (on every
 /// core together: a private interrupt such as the timer counts each core's).
 pub fn taken(id: IntId) -> u64 {
-    TAKEN.get(id as usize).map_or(0, |n| n.load(Ordering::Relaxed))
+    let id = id as usize;
+    match id.checked_sub(PRIVATE_INTERRUPTS) {
+        None => TAKEN_HERE.iter().map(|slots| slots[id].load(Ordering::Relaxed)).sum(),
+        Some(shared) => SHARED_TAKEN.get(shared).map_or(0, |n| n.load(Ordering::Relaxed)),
+    }
 }
 
 /// Every interrupt taken at least once since boot, with its count ([`taken`]).
@@ -280,13 +300,10 @@ pub(crate) fn dispatch() {
         SPURIOUS.fetch_add(1, Ordering::Relaxed);
         return;
     };
-    // Only this core writes its count: no atomic read-modify-write needed.
-    let taken = INTERRUPTS_TAKEN.of(crate::percpu::cpu_index());
-    taken.store(taken.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     match HANDLERS.get(id as usize).map(|h| h.load(Ordering::Acquire)) {
         Some(h) if h != 0 => {
             // `id` indexes HANDLERS, so it is in range here too.
-            TAKEN[id as usize].fetch_add(1, Ordering::Relaxed);
+            count_taken(id);
             // SAFETY: non-zero entries are only ever stored from a `Handler`.
             let handler: Handler = unsafe { core::mem::transmute::<usize, Handler>(h) };
             crate::trace::irq_enter(id);
