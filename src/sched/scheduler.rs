@@ -61,8 +61,11 @@ struct Scheduler {
     idle: [Option<NonNull<Tcb>>; MAX_CPUS],
     /// The running task's slice is over (per core).
     slice_expired: [bool; MAX_CPUS],
-    /// Per core: how many switches it made.
+    /// Per core: how many switches it made (several cores only; one core's
+    /// are the sum of its tasks' `switched_in`, see [`core_clock`]).
     switches: [u64; MAX_CPUS],
+    /// The `switched_in` counts of the tasks freed so far (for that sum).
+    freed_switches: u64,
     /// Every task alive (spawned and not yet freed), idle tasks included.
     all: List<AllLinks>,
     queues: RunQueues<QueueLinks>,
@@ -92,15 +95,18 @@ impl Scheduler {
 
 impl Scheduler {
     /// Charges `prev` the time since it was switched to, and counts the
-    /// switch to `next`, and this core's: the statistics' whole cost on a
-    /// switch (a dozen instructions, BENCHMARKS.md).
+    /// switch to `next` (and, with several cores, this core's): the
+    /// statistics' whole cost on a switch, 10 instructions on one core
+    /// (BENCHMARKS.md).
     #[inline(always)]
-    fn account_switch(&mut self, cpu: usize, prev: &Tcb, next: &Tcb, now: u64) {
+    fn account_switch<const MANY: bool>(&mut self, cpu: usize, prev: &Tcb, next: &Tcb, now: u64) {
         let (p, n) = (&prev.counters, &next.counters);
         p.run_ticks.set(p.run_ticks.get() + now.wrapping_sub(p.switched_in_at.get()));
         n.switched_in_at.set(now);
         TaskCounters::bump(&n.switched_in);
-        self.switches[cpu] += 1;
+        if MANY {
+            self.switches[cpu] += 1;
+        }
     }
 }
 
@@ -109,6 +115,7 @@ static SCHED: KernelCell<Scheduler> = KernelCell::new(Scheduler {
     idle: [None; MAX_CPUS],
     slice_expired: [false; MAX_CPUS],
     switches: [0; MAX_CPUS],
+    freed_switches: 0,
     all: List::new(),
 });
 
@@ -548,7 +555,7 @@ fn schedule_away_on<const MANY: bool>(cs: &CriticalSection, why: Why) {
     trace::switch(me.id, n.id, why);
     n.state.set(State::Running);
     let now = crate::arch::cpu::counter();
-    SCHED.with(cs, |s| s.account_switch(cpu, me, n, now));
+    SCHED.with(cs, |s| s.account_switch::<MANY>(cpu, me, n, now));
     timer::start_slice(cs, cpu, n, now);
     switch_lower_half(cs, me, n);
     context::set_current_task_pointer(next.as_ptr() as *mut u8);
@@ -620,7 +627,10 @@ pub(crate) unsafe fn release(masked: &CriticalSection, task: NonNull<Tcb>) {
     unsafe { task.as_ref() }.refs.set(refs);
     if refs == 0 {
         // SAFETY: alive, and on the list since `admit`.
-        SCHED.with(masked, |s| unsafe { s.all.remove(task) });
+        SCHED.with(masked, |s| unsafe {
+            s.all.remove(task);
+            s.freed_switches += task.as_ref().counters.switched_in.get();
+        });
         // SAFETY: the last reference: the block came from `Box::leak` at spawn.
         drop(unsafe { Box::from_raw(task.as_ptr()) });
     }
@@ -758,7 +768,15 @@ pub(crate) fn is_running(_: &CriticalSection, task: &Tcb) -> bool {
 /// Core `cpu`'s clock: when it came online, its switches, and its idle
 /// task (whose run time is the core's idle time). `None` if it never came online.
 pub(crate) fn core_clock(cs: &CriticalSection, cpu: usize) -> Option<(u64, u64, &Tcb)> {
-    let (switches, idle) = SCHED.with(cs, |s| (s.switches[cpu], s.idle[cpu]));
+    let (switches, idle) = SCHED.with(cs, |s| match critical::several_cores() {
+        true => (s.switches[cpu], s.idle[cpu]),
+        // One core made every switch: each switched a task in.
+        // SAFETY: tasks on the list are alive (see `for_each_task`).
+        false => (
+            s.freed_switches + s.all.iter().map(|t| unsafe { t.as_ref() }.counters.switched_in.get()).sum::<u64>(),
+            s.idle[cpu],
+        ),
+    });
     // SAFETY: idle tasks are never freed.
     Some((ONLINE_AT.of(cpu).load(Ordering::Relaxed), switches, unsafe { idle?.as_ref() }))
 }
