@@ -207,6 +207,32 @@ bench board="qemu-virt" *flags: setup
     just _build "$board"
     bash benches/run "$board" $flags
 
+# Build the course book (docs/, book.toml) into target/book, the Spanish edition (docs/es/) into target/book/es; `just book serve` serves it live.
+book *mode:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    mode="{{mode}}"
+    if [ -n "$mode" ] && [ "$mode" != serve ]; then
+        echo "error: unknown argument '$mode' for just book (usage: just book [serve])" >&2; exit 2
+    fi
+    if ! command -v mdbook >/dev/null; then
+        echo "mdbook is missing: installing it with cargo install --locked mdbook (a few minutes, once)"
+        cargo install --locked mdbook >target/mdbook-install.log 2>&1 ||
+            { echo "error: cargo install --locked mdbook failed (log: target/mdbook-install.log); install mdbook by hand and rerun" >&2; exit 1; }
+    fi
+    if [ "$mode" = serve ]; then exec mdbook serve --open; fi
+    mdbook build
+    # The Spanish edition: its own book.toml in docs/es (src = "."), or only a
+    # SUMMARY.md there, for which a book.toml is written under target/.
+    if [ -f docs/es/book.toml ]; then
+        mdbook build docs/es --dest-dir "$PWD/target/book/es"
+    elif [ -f docs/es/SUMMARY.md ]; then
+        mkdir -p target/book-es
+        printf '[book]\ntitle = "ilusion (edición en español)"\nlanguage = "es"\nsrc = "%s"\n\n[build]\ncreate-missing = false\n' "$PWD/docs/es" > target/book-es/book.toml
+        mdbook build target/book-es --dest-dir "$PWD/target/book/es"
+    fi
+    echo "book: target/book/index.html$([ -d target/book/es ] && echo ', target/book/es/index.html' || true)"
+
 # Build every example and test image for a board into target/images/<board>/.
 _build board:
     #!/usr/bin/env bash
