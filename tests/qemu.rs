@@ -1093,6 +1093,32 @@ const CASES: &[Case] = &[
     ),
     case("tasks example", "tasks", 0, &["summary:", "all messages consumed"]),
     case("philosophers example", "philosophers", 0, &["every philosopher ate", "no deadlock"]),
+    // The micro-benchmark image docs/11 runs with `just run bench_tasks`
+    // (one core, instruction counting): it prints each figure it names.
+    Case {
+        name: "bench_tasks example (docs/11): every figure printed, under icount, one core",
+        image: "bench_tasks",
+        on: On::Board("qemu-virt"),
+        qemu: &["-smp", "1", "-icount", "shift=0,align=off,sleep=off", "-seed", "1", "-rtc", "clock=vm"],
+        raw: false,
+        input: None,
+        exit: Some(0),
+        expect: &[
+            "bench yield_coop ",
+            "bench spawn_join ",
+            "bench irq_entry_to_handler ",
+            "bench switch_preempt_irq ",
+            "bench timer_irq_to_task ",
+            "bench mutex_uncontended ",
+            "bench mutex_contended_switch ",
+            "bench semaphore_give_take ",
+            "bench semaphore_with_switch ",
+            "bench channel_send_recv ",
+            "bench alloc_free_128 ",
+            "bench spin_lock_uncontended ",
+            "bench critical_section_uncontended ",
+        ],
+    },
     // Time at its limits and the API's timeouts: instruction counting makes
     // every duration exact; on `-cpu max` the counter runs at 1 GHz, where
     // `u64::MAX` nanoseconds is the whole counter range.
