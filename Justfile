@@ -226,10 +226,12 @@ book *mode:
     fi
     if ! command -v mdbook >/dev/null; then
         echo "mdbook is missing: installing it with cargo install --locked mdbook (a few minutes, once)"
+        mkdir -p target
         cargo install --locked mdbook >target/mdbook-install.log 2>&1 ||
             { echo "error: cargo install --locked mdbook failed (log: target/mdbook-install.log); install mdbook by hand and rerun" >&2; exit 1; }
     fi
-    if [ "$mode" = serve ]; then exec mdbook serve --open; fi
+    # Live: the English edition at http://localhost:3000, rebuilt on every save.
+    if [ "$mode" = serve ]; then exec mdbook serve; fi
     mdbook build
     # The Spanish edition: its own book.toml in docs/es (src = "."), or only a
     # SUMMARY.md there, for which a book.toml is written under target/.
