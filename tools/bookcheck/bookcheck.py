@@ -15,6 +15,9 @@ instead of leaving the book wrong:
   core, alloc or std, and not a method of the standard library: see
   STD_NAMES) is defined somewhere in the repository's Rust sources
   (`fn name`, `macro_rules! name`, or a re-export `as name`);
+- every chapter of the English edition (docs/NN-*.md) names its example
+  in a line "Run it: `just run X`" and ends with exercises
+  ("## Exercises") whose answers are hidden (<details>);
 - every relative Markdown link resolves: the file exists and, when an
   #anchor is given, the target Markdown file has a heading with that id
   (GitHub's and mdBook's rule: lower case, spaces to '-', punctuation
@@ -209,6 +212,11 @@ def check_file(repo, rel, text):
     for n, name in functions_in(text):
         if name not in repo.defined():
             problems.append("%s:%d: function `%s` is not defined in the sources" % (rel, n, name))
+    if re.match(r"^docs/\d\d-[^/]*\.md$", rel):
+        if not re.search(r"^Run it: .*`[^`\n]*just run [a-z0-9_]+", text, re.M):
+            problems.append("%s: no line \"Run it: `just run X`\" naming the chapter's example" % rel)
+        if not re.search(r"^## Exercises\s*$", text, re.M) or "<details>" not in text:
+            problems.append("%s: no \"## Exercises\" with hidden answers (<details>)" % rel)
     here = os.path.dirname(rel)
     for n, target in links_in(text):
         file_part, _, anchor = target.partition("#")

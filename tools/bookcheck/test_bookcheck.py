@@ -32,24 +32,24 @@ class FakeRepo(unittest.TestCase):
     def tearDown(self):
         self.dir.cleanup()
 
-    def problems(self, text, rel="docs/02-x.md"):
+    def problems(self, text, rel="docs/page.md"):
         return bookcheck.check_file(self.repo, rel, text)
 
     def test_a_tested_example_passes(self):
         self.assertEqual(self.problems("Run it: `just run hello`\n"), [])
 
     def test_an_unknown_example_is_named(self):
-        self.assertEqual(self.problems("`just run helo`\n"), ["docs/02-x.md:1: `just run helo`: no example named helo"])
+        self.assertEqual(self.problems("`just run helo`\n"), ["docs/page.md:1: `just run helo`: no example named helo"])
 
     def test_an_example_no_qemu_test_boots_is_named(self):
         p = self.problems("x\n`just run untested`\n")
-        self.assertEqual(p, ["docs/02-x.md:2: `just run untested`: no QEMU test in tests/qemu.rs boots untested"])
+        self.assertEqual(p, ["docs/page.md:2: `just run untested`: no QEMU test in tests/qemu.rs boots untested"])
         # An [[example]] of Cargo.toml is an example too (tests/guest images).
         self.assertIn("no QEMU test", self.problems("`just run guest_only`")[0])
 
     def test_paths_must_exist(self):
         self.assertEqual(self.problems("see `src/task/restart.rs`, and src/mm/.\n"), [])
-        self.assertEqual(self.problems("see src/task/restrat.rs.\n"), ["docs/02-x.md:1: src/task/restrat.rs does not exist"])
+        self.assertEqual(self.problems("see src/task/restrat.rs.\n"), ["docs/page.md:1: src/task/restrat.rs does not exist"])
         # A prefix of an entry (a chapter "docs/01", a pattern "examples/hel*.rs") is fine; a path inside another word is not a path.
         self.assertEqual(self.problems("docs/01 and examples/hel*.rs; target/src/nothing.rs\n"), [])
 
@@ -59,22 +59,37 @@ class FakeRepo(unittest.TestCase):
         self.assertEqual(
             self.problems("`supervize()` and `task::respawn`\n"),
             [
-                "docs/02-x.md:1: function `supervize` is not defined in the sources",
-                "docs/02-x.md:1: function `respawn` is not defined in the sources",
+                "docs/page.md:1: function `supervize` is not defined in the sources",
+                "docs/page.md:1: function `respawn` is not defined in the sources",
             ],
         )
 
     def test_links_must_resolve_with_their_anchors(self):
         good = "[1](01-intro.md) [2](01-intro.md#2-the-tcb-and-its-refs) [3](01-intro.md#chapter-1--from-reset-to-main) [web](https://example.org/x.md)\n"
         self.assertEqual(self.problems(good), [])
-        self.assertEqual(self.problems("[gone](07-nothing.md)\n"), ["docs/02-x.md:1: link to 07-nothing.md: no such file"])
+        self.assertEqual(self.problems("[gone](07-nothing.md)\n"), ["docs/page.md:1: link to 07-nothing.md: no such file"])
         self.assertEqual(
             self.problems("text\n[bad anchor](01-intro.md#3-nothing)\n"),
-            ["docs/02-x.md:2: link to 01-intro.md#3-nothing: no heading with id #3-nothing in docs/01-intro.md"],
+            ["docs/page.md:2: link to 01-intro.md#3-nothing: no heading with id #3-nothing in docs/01-intro.md"],
         )
         # Same-file anchors; links inside code are not links.
         self.assertEqual(self.problems("## Here\n[up](#here)\n```\n[no](nowhere.md)\n```\n`[no](nowhere.md)`\n"), [])
         self.assertIn("no heading with id #there", self.problems("## Here\n[up](#there)\n")[0])
+
+    def test_a_chapter_names_its_example_and_has_exercises(self):
+        chapter = "# 3\nRun it: `just run hello`\n\n## Exercises\n\n1. x\n<details><summary>Answer</summary>y</details>\n"
+        self.assertEqual(self.problems(chapter, "docs/03-cpu.md"), [])
+        self.assertEqual(
+            self.problems("# 3\n## Exercises\n<details></details>\n", "docs/03-cpu.md"),
+            ['docs/03-cpu.md: no line "Run it: `just run X`" naming the chapter\'s example'],
+        )
+        self.assertEqual(
+            self.problems("Run it: `just run hello`\n## Exercises\n1. no answer\n", "docs/03-cpu.md"),
+            ['docs/03-cpu.md: no "## Exercises" with hidden answers (<details>)'],
+        )
+        # Other pages (the introduction, design notes, the other edition) need neither.
+        self.assertEqual(self.problems("# Notes\n", "docs/notes-x.md"), [])
+        self.assertEqual(self.problems("# Capítulo\n", "docs/es/03-cpu.md"), [])
 
     def test_anchors_follow_githubs_rule(self):
         self.assertEqual(bookcheck.anchor_of("5. The switch — `src/arch/aarch64/switch.s`, `context.rs`"),
