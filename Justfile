@@ -57,7 +57,7 @@ chainload board="rpi4" example="hello" port="/dev/ttyUSB0":
     cargo build -q --release --manifest-path tools/chainload/Cargo.toml --target {{host}} --target-dir target/chainload
     target/chainload/{{host}}/release/ilusion-chainload {{port}} target/images/{{board}}/{{example}}.img
 
-# Host unit tests, lint, every QEMU test on every board, the bench check; ends with "N passed, N failed".
+# Host unit tests, lint, the book's consistency checks, every QEMU test on every board, the bench check; ends with "N passed, N failed".
 test: setup
     #!/usr/bin/env bash
     set -uo pipefail
@@ -95,6 +95,15 @@ test: setup
     unit_passed=$(echo "$unit" | sed -n 's/.*test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' | awk '{s+=$1} END {print s+0}')
     unit_failed=$(echo "$unit" | sed -n 's/.*test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' | awk '{s+=$1} END {print s+0}')
     if [ $unit_status -ne 0 ] && [ "$unit_failed" = 0 ]; then echo "$unit"; unit_failed=1; fi
+    echo "== the book's consistency checks (tools/bookcheck: examples, paths, functions, links in docs/)"
+    book_unit=$(python3 -m unittest discover -s tools/bookcheck 2>&1); book_unit_status=$?
+    book_unit_ran=$(echo "$book_unit" | sed -n 's/^Ran \([0-9]*\) tests\? .*/\1/p')
+    book_unit_failed=$(echo "$book_unit" | sed -n 's/^FAILED (.*\(failures\|errors\)=\([0-9]*\).*/\2/p' | awk '{s+=$1} END {print s+0}')
+    if [ $book_unit_status -ne 0 ] && [ "$book_unit_failed" = 0 ]; then book_unit_failed=1; fi
+    if [ $book_unit_status -ne 0 ]; then echo "$book_unit"; fi
+    echo "bookcheck unit tests: $(( ${book_unit_ran:-0} - book_unit_failed )) passed, $book_unit_failed failed"
+    if python3 tools/bookcheck/bookcheck.py; then book_passed=$(( ${book_unit_ran:-0} - book_unit_failed + 1 )); book_failed=$book_unit_failed;
+    else book_passed=$(( ${book_unit_ran:-0} - book_unit_failed )); book_failed=$((book_unit_failed + 1)); fi
     echo "== QEMU tests"
     for b in {{boards}}; do just _build "$b"; done
     qemu_log=$(mktemp)
@@ -126,9 +135,9 @@ test: setup
     echo "== benchmarks (qemu-virt, icount) against benches/baseline.json"
     if bash benches/run qemu-virt --check; then bench_passed=1; bench_failed=0; else bench_passed=0; bench_failed=1; fi
     if [ -s target/qemu-failures.txt ]; then echo "== QEMU cases that failed"; cat target/qemu-failures.txt; fi
-    echo "host unit tests: $unit_passed passed, $unit_failed failed; QEMU tests: $qemu_passed passed, $qemu_failed failed; tools tests: $tools_passed passed, $tools_failed failed; bench check: $bench_failed failed; lint: $lint_failed failed"
-    echo "total: $((unit_passed + qemu_passed + tools_passed + bench_passed)) passed, $((unit_failed + qemu_failed + tools_failed + bench_failed + lint_failed)) failed"
-    [ $((unit_failed + qemu_failed + tools_failed + bench_failed + lint_failed)) -eq 0 ]
+    echo "host unit tests: $unit_passed passed, $unit_failed failed; QEMU tests: $qemu_passed passed, $qemu_failed failed; tools tests: $tools_passed passed, $tools_failed failed; bench check: $bench_failed failed; book checks: $book_passed passed, $book_failed failed; lint: $lint_failed failed"
+    echo "total: $((unit_passed + qemu_passed + tools_passed + bench_passed + book_passed)) passed, $((unit_failed + qemu_failed + tools_failed + bench_failed + book_failed + lint_failed)) failed"
+    [ $((unit_failed + qemu_failed + tools_failed + bench_failed + book_failed + lint_failed)) -eq 0 ]
 
 # Build one example for a board, start QEMU halted with its GDB stub on :port, print how to attach (`just gdb`).
 debug example="hello" board="qemu-virt" port="1234": setup
@@ -206,6 +215,34 @@ bench board="qemu-virt" *flags: setup
     done
     just _build "$board"
     bash benches/run "$board" $flags
+
+# Build the course book (docs/, book.toml) into target/book, the Spanish edition (docs/es/) into target/book/es; `just book serve` serves it live.
+book *mode:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    mode="{{mode}}"
+    if [ -n "$mode" ] && [ "$mode" != serve ]; then
+        echo "error: unknown argument '$mode' for just book (usage: just book [serve])" >&2; exit 2
+    fi
+    if ! command -v mdbook >/dev/null; then
+        echo "mdbook is missing: installing it with cargo install --locked mdbook (a few minutes, once)"
+        mkdir -p target
+        cargo install --locked mdbook >target/mdbook-install.log 2>&1 ||
+            { echo "error: cargo install --locked mdbook failed (log: target/mdbook-install.log); install mdbook by hand and rerun" >&2; exit 1; }
+    fi
+    # Live: the English edition at http://localhost:3000, rebuilt on every save.
+    if [ "$mode" = serve ]; then exec mdbook serve; fi
+    mdbook build
+    # The Spanish edition: its own book.toml in docs/es (src = "."), or only a
+    # SUMMARY.md there, for which a book.toml is written under target/.
+    if [ -f docs/es/book.toml ]; then
+        mdbook build docs/es --dest-dir "$PWD/target/book/es"
+    elif [ -f docs/es/SUMMARY.md ]; then
+        mkdir -p target/book-es
+        printf '[book]\ntitle = "ilusion (edición en español)"\nlanguage = "es"\nsrc = "%s"\n\n[build]\ncreate-missing = false\n' "$PWD/docs/es" > target/book-es/book.toml
+        mdbook build target/book-es --dest-dir "$PWD/target/book/es"
+    fi
+    echo "book: target/book/index.html$([ -d target/book/es ] && echo ', target/book/es/index.html' || true)"
 
 # Build every example and test image for a board into target/images/<board>/.
 _build board:
