@@ -19,6 +19,7 @@ command -v mkfs.fat >/dev/null 2>&1 || need_apt+=(dosfstools)
 command -v llvm-objcopy >/dev/null 2>&1 || need_apt+=(llvm)
 command -v gdb-multiarch >/dev/null 2>&1 || need_apt+=(gdb-multiarch)
 command -v qemu-img >/dev/null 2>&1 || need_apt+=(qemu-utils)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3) # tools/bookcheck
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     if ! command -v apt-get >/dev/null 2>&1; then
@@ -34,7 +35,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
             $SUDO tee /etc/apt/sources.list.d/ilusion-backports.list >/dev/null
     fi
     $SUDO apt-get update -qq
-    pkgs=(mtools dosfstools llvm gdb-multiarch qemu-utils)
+    pkgs=(mtools dosfstools llvm gdb-multiarch qemu-utils python3)
     $SUDO apt-get install -y -qq "${pkgs[@]}" >/dev/null
     if ! have_qemu; then
         if [ "$codename" = bookworm ]; then
