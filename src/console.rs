@@ -82,11 +82,17 @@ static RECEIVED: SpinLock<RingBuffer<1024>> = SpinLock::new("console input", Rin
 /// The serial port's interrupt handler: drain the FIFO into the buffer.
 pub(crate) fn receive_interrupt(_: crate::irq::IntId) {
     if let Some(port) = PORT.get() {
+        // Acknowledge first, then drain: a byte that arrives after the
+        // last read raises the interrupt again. (Acknowledged after the
+        // drain, such a byte's interrupt was cleared unseen; a PL011 that
+        // interrupts when its FIFO *reaches* the trigger level, as QEMU's
+        // does, then never interrupted again: typed input stopped, seen in
+        // the shell test on a busy host.)
+        port.acknowledge_interrupt();
         let mut rx = RECEIVED.lock();
         while let Some(b) = port.read_byte() {
             rx.push(b);
         }
-        port.acknowledge_interrupt();
         drop(rx);
         // A reader may wait on another core: the port interrupts core 0 only.
         #[cfg(target_os = "none")]
