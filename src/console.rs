@@ -79,20 +79,24 @@ impl<const N: usize> Default for RingBuffer<N> {
 
 static RECEIVED: SpinLock<RingBuffer<1024>> = SpinLock::new("console input", RingBuffer::new());
 
+/// Takes every byte the port's receive FIFO holds, acknowledging its
+/// interrupt first: a byte that arrives after the last read raises the
+/// interrupt again. (Acknowledged after the drain, such a byte's interrupt
+/// was cleared unseen; a PL011 that interrupts when its FIFO *reaches* the
+/// trigger level, as QEMU's does, then never interrupted again, and typed
+/// input stopped: seen in the shell test on a busy host.)
+fn drain(port: &dyn SerialPort, mut push: impl FnMut(u8)) {
+    port.acknowledge_interrupt();
+    while let Some(b) = port.read_byte() {
+        push(b);
+    }
+}
+
 /// The serial port's interrupt handler: drain the FIFO into the buffer.
 pub(crate) fn receive_interrupt(_: crate::irq::IntId) {
     if let Some(port) = PORT.get() {
-        // Acknowledge first, then drain: a byte that arrives after the
-        // last read raises the interrupt again. (Acknowledged after the
-        // drain, such a byte's interrupt was cleared unseen; a PL011 that
-        // interrupts when its FIFO *reaches* the trigger level, as QEMU's
-        // does, then never interrupted again: typed input stopped, seen in
-        // the shell test on a busy host.)
-        port.acknowledge_interrupt();
         let mut rx = RECEIVED.lock();
-        while let Some(b) = port.read_byte() {
-            rx.push(b);
-        }
+        drain(*port, |b| rx.push(b));
         drop(rx);
         // A reader may wait on another core: the port interrupts core 0 only.
         #[cfg(target_os = "none")]
@@ -310,7 +314,57 @@ macro_rules! println {
 
 #[cfg(test)]
 mod tests {
-    use super::RingBuffer;
+    use super::{drain, RingBuffer, SerialPort};
+    use alloc::collections::VecDeque;
+    use alloc::vec::Vec;
+
+    /// A receive FIFO that interrupts as QEMU's PL011 does: when a byte
+    /// brings it *to* the trigger level (1), not while it is above it. A
+    /// byte waiting in `late` arrives just after a read finds it empty.
+    struct FifoAtLevel {
+        state: crate::critical::SpinLock<(VecDeque<u8>, Vec<u8>, bool)>, // FIFO, late bytes, interrupt raised
+    }
+
+    impl SerialPort for FifoAtLevel {
+        fn write_byte(&self, _: u8) {}
+        fn flush(&self) {}
+        fn read_byte(&self) -> Option<u8> {
+            let mut s = self.state.lock();
+            let (fifo, late, raised) = &mut *s;
+            match fifo.pop_front() {
+                Some(b) => {
+                    *raised &= !fifo.is_empty();
+                    Some(b)
+                }
+                None => {
+                    // The empty answer is given; meanwhile the next byte comes in.
+                    if let Some(b) = late.pop() {
+                        fifo.push_back(b);
+                        *raised = true; // the FIFO reached the level
+                    }
+                    None
+                }
+            }
+        }
+        fn acknowledge_interrupt(&self) {
+            self.state.lock().2 = false;
+        }
+    }
+
+    #[test]
+    fn a_byte_arriving_after_the_drain_is_not_lost() {
+        let port = FifoAtLevel {
+            state: crate::critical::SpinLock::new("fake FIFO", (VecDeque::from([b'h', b'e']), alloc::vec![b'l'], true)),
+        };
+        let mut got = Vec::new();
+        drain(&port, |b| got.push(b));
+        assert_eq!(got, b"he");
+        let (fifo, _, raised) = &*port.state.lock();
+        // The late byte waits in the FIFO: its interrupt must still be raised,
+        // or no interrupt ever comes for it (nor for the bytes after it).
+        assert_eq!(fifo.len(), 1);
+        assert!(raised, "the late byte's interrupt was acknowledged unseen");
+    }
 
     #[test]
     fn ring_buffer_is_fifo_and_counts_drops() {
