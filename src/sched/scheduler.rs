@@ -156,6 +156,16 @@ pub(crate) fn running_task_address() -> usize {
     context::current_task_pointer() as usize
 }
 
+/// Has the running task been killed? Without a critical section: the
+/// flag is atomic, and the running task is alive while it runs (this is on
+/// every return to EL0 from an interrupt or a system call).
+#[inline(always)]
+pub(crate) fn running_task_killed() -> bool {
+    // SAFETY: the running task's block is freed only after it has ended
+    // and been switched away from.
+    unsafe { current().as_ref() }.kill_requested.load(Ordering::Relaxed)
+}
+
 /// Runs `f` on the running task's body, with interrupts as they are (`f`
 /// may block: an isolated task's system calls use its handle table there).
 #[inline(always)]

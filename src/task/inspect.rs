@@ -131,11 +131,7 @@ fn kill_task(masked: CriticalSection, t: &Tcb) -> Result<(), KillError> {
 /// Where an exception taken from EL0 returns: if the running (isolated)
 /// task was killed meanwhile, it ends here instead.
 pub(crate) fn end_if_killed() {
-    let killed = {
-        let masked = CriticalSection::new();
-        scheduler::running(&masked).kill_requested.load(Ordering::Relaxed)
-    };
-    if killed {
+    if scheduler::running_task_killed() {
         end_current(Some(TaskFailure::Killed));
     }
 }
