@@ -859,6 +859,24 @@ const CASES: &[Case] = &[
         ],
     ),
     case(
+        "lazy FP/SIMD: registers kept over preemption, handlers, yields; new tasks start at zero",
+        "fp_lazy",
+        0,
+        &[
+            "a new task starts with zeros: kernel true, isolated true",
+            "held over preemption: 0 registers wrong, preempted yes",
+            "float handler: 20 or more runs, 0 wrong",
+            "d8-d15 across 500 yields: 0 wrong",
+            "lazy FP/SIMD ok",
+        ],
+    ),
+    case(
+        "memcpy, memmove, memset: every length to 300, alignment and overlap",
+        "mem_routines",
+        0,
+        &["memcpy, memset: 81872 cases, 0 bytes wrong", "memmove: 24462 cases, 0 bytes wrong", "memory routines ok"],
+    ),
+    case(
         "isolation: syscalls keep x1-x30 and q0-q31 (fast path, yield, sleep)",
         "syscall_registers",
         0,

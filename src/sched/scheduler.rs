@@ -217,6 +217,9 @@ pub(crate) fn become_idle(cpu: usize, kernel_stack_top: u64) {
         // SAFETY: alive for ever, and on no list yet.
         unsafe { s.all.push_back(idle) };
     });
+    // SAFETY: interrupts are masked; the idle task lives for ever, on this
+    // core. The boot context's FP/SIMD registers become its own.
+    unsafe { crate::arch::fp::adopt_boot_registers(idle.as_ref().context()) };
     context::set_current_task_pointer(idle.as_ptr() as *mut u8);
     context::publish_running_task(cpu, idle.as_ptr() as *mut u8);
     percpu::mark_online(cpu);
@@ -572,6 +575,9 @@ fn schedule_away_on<const MANY: bool>(cs: &CriticalSection, why: Why) {
     // Several cores: the others see which task this core runs (for the
     // mutexes' spinners), and the kernel lock's depth goes over the switch.
     let depth = if MANY {
+        // SAFETY: in a critical section, on the running task's context. It
+        // may resume on another core: its FP/SIMD registers go with it.
+        unsafe { crate::arch::fp::save_before_switch(me.context()) };
         n.cpu.set(cpu as u8);
         context::publish_running_task(cpu, next.as_ptr() as *mut u8);
         critical::kernel_lock_depth(cs)
@@ -641,6 +647,8 @@ pub(crate) unsafe fn release(masked: &CriticalSection, task: NonNull<Tcb>) {
             s.all.remove(task);
             s.freed_switches += task.as_ref().counters.switched_in.get();
         });
+        // SAFETY: interrupts are masked; the task has ended and was switched away from.
+        unsafe { crate::arch::fp::forget(task.as_ref().context()) };
         // SAFETY: the last reference: the block came from `Box::leak` at spawn.
         drop(unsafe { Box::from_raw(task.as_ptr()) });
     }

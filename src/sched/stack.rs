@@ -81,6 +81,7 @@ pub use target::*;
 #[cfg(target_os = "none")]
 mod target {
     use super::*;
+    use crate::arch::fp::FpState;
     use crate::arch::mmu;
     use crate::critical::{CriticalSection, KernelCell};
     use alloc::alloc::{alloc, dealloc, Layout};
@@ -205,13 +206,26 @@ mod target {
             self.stack_top() - self.stack_size
         }
 
+        /// Where the kernel stack starts (it grows down): just below the
+        /// room for the task's FP/SIMD registers at the top of its pages.
         pub fn kernel_stack_top(&self) -> u64 {
+            self.fp_save_area() as u64
+        }
+
+        /// Room for the task's FP/SIMD registers when another task takes
+        /// the core's (`arch::fp`): the top of the kernel stack's pages,
+        /// mapped as long as the task is alive, and never copied.
+        pub fn fp_save_area(&self) -> *mut FpState {
+            (self.kernel_stack_end() - core::mem::size_of::<FpState>() as u64) as *mut FpState
+        }
+
+        fn kernel_stack_end(&self) -> u64 {
             slot_base(self.slot) + KERNEL_STACK_OFFSET + KERNEL_STACK_SIZE
         }
 
         /// Is `addr` below this task stack, in the unmapped part of the slot?
         pub fn is_overflow_address(&self, addr: u64) -> bool {
-            (self.kernel_stack_top()..self.stack_bottom()).contains(&addr)
+            (self.kernel_stack_end()..self.stack_bottom()).contains(&addr)
         }
     }
 

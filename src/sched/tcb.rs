@@ -53,6 +53,10 @@ pub enum WakeReason {
     TimedOut,
 }
 
+/// `repr(C)`, with the context first: TPIDR_EL1 points at the running
+/// task's block, and the exception path reads its context there (see
+/// `arch::context::set_current_task_pointer`).
+#[repr(C)]
 pub struct Tcb {
     pub context: UnsafeCell<Context>,
     pub queue_links: Links<Tcb>,
@@ -113,6 +117,8 @@ pub struct Tcb {
     /// On the list of every task alive (`scheduler::for_each_task`).
     pub all_links: Links<Tcb>,
 }
+
+const _: () = assert!(core::mem::offset_of!(Tcb, context) == 0);
 
 /// A task's statistics, kept by the scheduler as it switches, preempts and
 /// wakes it (in critical sections, like every other field). `repr(C)`, in

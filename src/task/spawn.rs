@@ -181,7 +181,9 @@ pub(super) fn start_task<T>(mut start: TaskStart, take_result: TakeResult<T>) ->
     };
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     // Its first context "returns" into the task trampoline, on its stacks.
-    let context = Context::new_task(tcb.as_ptr() as u64, start.stacks.stack_top(), start.stacks.kernel_stack_top());
+    let stacks = &start.stacks;
+    let context =
+        Context::new_task(tcb.as_ptr() as u64, stacks.stack_top(), stacks.kernel_stack_top(), stacks.fp_save_area());
     // SAFETY: memory for a `Tcb`, from the global allocator with its
     // layout (freed as a `Box` by `scheduler::release`); ours alone until
     // the task is queued below. Its stacks are mapped.

@@ -107,9 +107,13 @@ from_el2:
     eret
 
 at_el1:
-    // 3. FP/SIMD on (CPACR_EL1.FPEN = 0b11); Rust code uses the vector registers.
+    // 3. FP/SIMD on (CPACR_EL1.FPEN = 0b11); Rust code uses the vector
+    // registers. They are the boot context's until it becomes the core's
+    // idle task; from then on they switch lazily (fp.rs). No task runs yet
+    // (TPIDR_EL1 = 0: the exception return leaves FP/SIMD on).
     mov     x0, #(3 << 20)
     msr     cpacr_el1, x0
+    msr     tpidr_el1, xzr
     isb
     cbnz    x21, mmu_on             // .bss and the boot table: core 0 did them
 

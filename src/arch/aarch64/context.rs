@@ -3,10 +3,14 @@
 //!
 //! A task that is not running is always stopped inside `switch_context`: it
 //! called it (yield, block, exit) or the interrupt handler called it for it
-//! (preemption, whose full register state is already in an
+//! (preemption, whose general registers are already in an
 //! `ExceptionFrame` on the task's kernel stack). So the [`Context`] needs
-//! only the callee-saved registers, the stack pointer and SPSel.
+//! only the callee-saved general registers, the stack pointer and SPSel.
+//! The FP/SIMD registers (callee-saved d8-d15 included) are switched
+//! lazily: they stay in the core until another task uses them
+//! ([`super::fp`]); a switch only enables or traps them for the next task.
 
+use super::fp::{FpRegisters, FpState};
 use crate::percpu::MAX_CPUS;
 use core::mem::offset_of;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -20,10 +24,11 @@ pub struct Context {
     pub sp: u64,
     /// 0: thread mode, SP_EL0 (yielded); 1: handler mode, SP_EL1 (preempted).
     pub spsel: u64,
-    /// The low halves of v8 to v15, which the calling convention preserves.
-    pub d8_d15: [u64; 8],
     /// The top of the task's kernel stack, loaded into SP_EL1 when it resumes in thread mode.
     pub kernel_stack_top: u64,
+    /// Its FP/SIMD registers, when another task took the core's, and
+    /// whether it runs with them enabled (`CPACR_EL1`, set by `switch.s`).
+    pub fp: FpRegisters,
 }
 
 // `switch.s` saves x19-x30 in pairs from offset 0, and sp with spsel in one pair.
@@ -33,21 +38,22 @@ const _: () = assert!(offset_of!(Context, spsel) == offset_of!(Context, sp) + 8)
 core::arch::global_asm!(
     include_str!("switch.s"),
     CTX_SP = const offset_of!(Context, sp),
-    CTX_D = const offset_of!(Context, d8_d15),
     CTX_KERNEL_STACK = const offset_of!(Context, kernel_stack_top),
+    CTX_CPACR = const offset_of!(Context, fp) + offset_of!(FpRegisters, cpacr),
 );
 
 impl Context {
     /// The context of a task that has not run yet: the first switch to it
     /// "returns" into `task_trampoline`, which calls `ilusion_task_start(prev, task)`.
-    pub fn new_task(task: u64, stack_top: u64, kernel_stack_top: u64) -> Self {
+    /// Its FP/SIMD registers are saved in `fp_save_area` when another task takes the core's.
+    pub fn new_task(task: u64, stack_top: u64, kernel_stack_top: u64, fp_save_area: *mut FpState) -> Self {
         extern "C" {
             fn task_trampoline();
         }
         let mut x19_x30 = [0; 12];
         x19_x30[0] = task;
         x19_x30[11] = task_trampoline as *const () as u64;
-        Self { x19_x30, sp: stack_top, spsel: 0, d8_d15: [0; 8], kernel_stack_top }
+        Self { x19_x30, sp: stack_top, spsel: 0, kernel_stack_top, fp: FpRegisters::new(fp_save_area) }
     }
 }
 
@@ -81,7 +87,10 @@ pub fn current_task_pointer() -> *mut u8 {
 /// on one of them (`sync::mutex`). Only a core itself writes its copy.
 static RUNNING_TASK_POINTERS: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
 
-/// Makes `task` this core's running task, in TPIDR_EL1.
+/// Makes `task` this core's running task, in TPIDR_EL1. `task` points at
+/// the task's [`Context`] (the scheduler's task block starts with it): the
+/// exception return and the FP/SIMD trap in `vectors.s` find the running
+/// task's FP/SIMD setting there.
 #[inline]
 pub fn set_current_task_pointer(task: *mut u8) {
     use aarch64_cpu::registers::{Writeable, TPIDR_EL1};

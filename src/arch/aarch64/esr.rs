@@ -12,7 +12,8 @@ use core::fmt;
 /// An instruction set extension the kernel leaves disabled for tasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Extension {
-    /// FP/SIMD (CPACR_EL1.FPEN): enabled on every board, so never seen.
+    /// FP/SIMD (CPACR_EL1.FPEN): trapped to switch it lazily, and handled
+    /// before the exception is sorted (`vectors.s`, `fp.rs`), so never seen.
     FpSimd,
     /// The Scalable Vector Extension (CPACR_EL1.ZEN), on `-cpu max`.
     Sve,
@@ -133,6 +134,10 @@ pub enum Syndrome {
 /// system call (the exception vectors test for it too).
 pub const EC_SVC64: u8 = 0x15;
 
+/// ESR_EL1's exception class of an FP/SIMD instruction trapped by
+/// CPACR_EL1.FPEN: the lazy FP/SIMD switch (the exception vectors test for it).
+pub const EC_FP_ACCESS: u8 = 0x07;
+
 impl Syndrome {
     pub fn decode(esr: u64) -> Self {
         let class = ((esr >> 26) & 0x3f) as u8;
@@ -141,7 +146,7 @@ impl Syndrome {
         match class {
             0x00 => Self::UndefinedInstruction,
             0x01 => Self::Privileged(Privileged::WaitForInterrupt),
-            0x07 => Self::Unavailable(Extension::FpSimd),
+            EC_FP_ACCESS => Self::Unavailable(Extension::FpSimd),
             0x0e => Self::IllegalState,
             0x18 => Self::Privileged(privileged::from_trapped_access(iss)),
             0x19 => Self::Unavailable(Extension::Sve),

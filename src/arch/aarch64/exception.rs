@@ -27,8 +27,10 @@ use aarch64_cpu::registers::{Readable, ESR_EL1, FAR_EL1};
 use core::fmt;
 use core::mem::{offset_of, size_of};
 
-/// The registers of an interrupted context, as `vectors.s` saves them (it
-/// takes every offset below from this struct).
+/// The general registers of an interrupted context, as `vectors.s` saves
+/// them (it takes every offset below from this struct). The FP/SIMD
+/// registers are not in it: they stay in the core, trapped while the
+/// handler runs (lazy switching, [`super::fp`]).
 #[repr(C)]
 pub struct ExceptionFrame {
     /// x0 to x30 (x29 is the frame pointer, x30 the link register).
@@ -39,19 +41,14 @@ pub struct ExceptionFrame {
     pub elr: u64,
     /// The interrupted PSTATE.
     pub spsr: u64,
-    pub fpsr: u64,
-    pub fpcr: u64,
-    /// The FP/SIMD registers q0 to q31.
-    pub q: [u128; 32],
 }
 
 // `vectors.s` stores registers in pairs: x0..x29 from offset 0, then x30
-// with SP_EL0, ELR with SPSR, FPSR with FPCR; the frame keeps SP 16-aligned.
+// with SP_EL0, ELR with SPSR; the frame keeps SP 16-aligned.
 const _: () = {
     assert!(offset_of!(ExceptionFrame, x) == 0);
     assert!(offset_of!(ExceptionFrame, sp) == offset_of!(ExceptionFrame, x) + 30 * 8 + 8);
     assert!(offset_of!(ExceptionFrame, spsr) == offset_of!(ExceptionFrame, elr) + 8);
-    assert!(offset_of!(ExceptionFrame, fpcr) == offset_of!(ExceptionFrame, fpsr) + 8);
     assert!(size_of::<ExceptionFrame>().is_multiple_of(16));
 };
 
@@ -60,9 +57,14 @@ core::arch::global_asm!(
     FRAME_SIZE = const size_of::<ExceptionFrame>(),
     FRAME_X30 = const offset_of!(ExceptionFrame, x) + 30 * 8,
     FRAME_ELR = const offset_of!(ExceptionFrame, elr),
-    FRAME_FPSR = const offset_of!(ExceptionFrame, fpsr),
-    FRAME_Q = const offset_of!(ExceptionFrame, q),
     EC_SVC64 = const super::esr::EC_SVC64,
+    EC_FP = const super::esr::EC_FP_ACCESS,
+    // TPIDR_EL1 points at the running task's Context (`context.rs`).
+    TASK_FP = const offset_of!(super::context::Context, fp),
+    TASK_CPACR = const offset_of!(super::context::Context, fp) + offset_of!(super::fp::FpRegisters, cpacr),
+    CPACR_FP_ON = const super::fp::CPACR_FP_ON,
+    MAX_CPUS = const crate::percpu::MAX_CPUS,
+    FP_OWNER = sym super::fp::FP_OWNER,
     FAST_SYSCALLS = const crate::syscall::abi::FAST_SYSCALLS,
     USER_VIEW_TABLE = const super::mmu::USER_VIEW_TABLE_BIT,
     USER_VIEW_ASID = const super::mmu::USER_VIEW_ASID_BIT,

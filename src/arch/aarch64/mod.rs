@@ -8,6 +8,8 @@
 //!   [`privileged`]: what a privileged instruction at EL0 tried to do;
 //! - [`mmu`]: translation-table descriptors and tables;
 //! - `switch.s` + [`context`]: switching from one task to another;
+//! - `fp.s` + [`fp`]: switching the FP/SIMD registers lazily, on first use;
+//! - `mem.s` + [`mem`]: `memcpy`, `memmove` and `memset`;
 //! - [`cpu`]: interrupt masking, waiting, the timer, and other registers and instructions of this core;
 //! - [`semihosting`]: how a test image tells QEMU its exit status;
 //! - [`psci`]: asking the firmware (or QEMU) to start a core or reset the machine;
@@ -31,6 +33,10 @@ pub mod context;
 pub mod cpu;
 #[cfg(target_os = "none")]
 pub mod exception;
+#[cfg(target_os = "none")]
+pub mod fp;
+#[cfg(target_os = "none")]
+pub mod mem;
 // Boards without PSCI (the Raspberry Pis) leave it unused.
 #[cfg(target_os = "none")]
 #[allow(dead_code)]

@@ -5,21 +5,25 @@
 //   x1 = &next.context      (what to resume)
 //   x2 = prev task pointer, handed to `next` as the return value
 //
-// Saves what the calling convention says a callee must preserve (x19-x30,
-// d8-d15), the stack pointer and which stack pointer is selected (SPSel):
+// Saves what the calling convention says a callee must preserve (x19-x30;
+// d8-d15 with the other FP/SIMD registers stay in the core: they are switched
+// lazily, see fp.rs), the stack pointer and which stack pointer is selected (SPSel):
 // a task that yielded or blocked runs in thread mode on SP_EL0; one that
 // was preempted is inside the interrupt handler, on its kernel stack
 // (SP_EL1). Everything else was saved by the caller, or by the exception
 // entry in vectors.s. Resuming a thread-mode task also points SP_EL1 at its
-// own kernel stack, so its next exception lands there. Interrupts are
-// masked throughout (the caller's job).
+// own kernel stack, so its next exception lands there, and gives it its
+// FP/SIMD setting (enabled if the core's registers are its own); a preempted
+// task resumes inside its exception handler, with FP/SIMD trapped until
+// the exception returns (vectors.s). Interrupts are masked throughout (the
+// caller's job).
 //
 // context.rs includes this file and gives the `.equ` lines their values
 // from the `Context` struct; x19-x30 are at its start.
 
 .equ CTX_SP, {CTX_SP}                       // sp, then spsel
-.equ CTX_D, {CTX_D}
 .equ CTX_KERNEL_STACK, {CTX_KERNEL_STACK}
+.equ CTX_CPACR, {CTX_CPACR}                 // CPACR_EL1 for the task (fp.rs)
 
 .section .text.switch_context, "ax"
 .global switch_context
@@ -33,10 +37,6 @@ switch_context:
     mov     x9, sp
     mrs     x10, spsel
     stp     x9, x10, [x0, #CTX_SP]
-    stp     d8, d9, [x0, #CTX_D]
-    stp     d10, d11, [x0, #CTX_D + 16]
-    stp     d12, d13, [x0, #CTX_D + 32]
-    stp     d14, d15, [x0, #CTX_D + 48]
 
     ldp     x19, x20, [x1, #0]
     ldp     x21, x22, [x1, #16]
@@ -44,17 +44,17 @@ switch_context:
     ldp     x25, x26, [x1, #48]
     ldp     x27, x28, [x1, #64]
     ldp     x29, x30, [x1, #80]
-    ldp     d8, d9, [x1, #CTX_D]
-    ldp     d10, d11, [x1, #CTX_D + 16]
-    ldp     d12, d13, [x1, #CTX_D + 32]
-    ldp     d14, d15, [x1, #CTX_D + 48]
     ldp     x9, x10, [x1, #CTX_SP]
     msr     spsel, #1
+    mov     x12, xzr                // FP/SIMD trapped...
     cbnz    x10, 1f                 // preempted: resume on its kernel stack
     ldr     x11, [x1, #CTX_KERNEL_STACK]
     mov     sp, x11                 // SP_EL1 = next's kernel stack top
     msr     spsel, #0
-1:  mov     sp, x9
+    ldr     x12, [x1, #CTX_CPACR]   // ...or, in thread mode, as the task has it
+1:  msr     cpacr_el1, x12
+    isb
+    mov     sp, x9
     mov     x0, x2
     ret
 

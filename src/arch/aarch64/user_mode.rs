@@ -63,11 +63,18 @@ core::arch::global_asm!(
     "    mov x29, xzr",
     // The return address of the task's first frame: see `user_task_start` below.
     "    adr x30, user_task_start_end",
+    // FP/SIMD: trapped, unless the task's kernel side already used (and so
+    // owns) the registers: then they hold its kernel-side values, which
+    // EL0 must not see (fp.rs).
+    "    mrs x1, cpacr_el1",
+    "    cbz x1, 1f",
     "    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31",
     "    movi v\\n\\().2d, #0",
     "    .endr",
     "    msr fpsr, xzr",
-    "    eret",
+    "    msr fpcr, xzr",
+    "    mov x1, xzr",
+    "1:  eret",
     // An isolated task's outermost frame, for debuggers: its entry "returns"
     // here (it never does), and the call frame information says there is no
     // caller, so GDB's `bt` ends at `user_task_start` instead of at a bogus

@@ -19,13 +19,22 @@
 // register, may change (x0-x18, x30), and restores all of it but x0, the
 // result: the task gets its own registers back and sees nothing of the
 // kernel's. Every other exception takes the full path.
+//
+// Neither path saves the FP/SIMD registers: they are switched lazily (see
+// fp.rs). The full path traps them (CPACR_EL1.FPEN) while its handler runs
+// and, on the way out, enables them again only for a task that owns them.
+// A synchronous exception that is an FP/SIMD trap takes `fp_trap`, which
+// hands the registers to whoever trapped.
 
-.equ FRAME_SIZE, {FRAME_SIZE}   // 31 x-regs, sp_el0, elr, spsr, fpsr, fpcr, 32 q-regs
+.equ FRAME_SIZE, {FRAME_SIZE}   // 31 x-regs, sp_el0, elr, spsr
 .equ FRAME_X30, {FRAME_X30}     // x30, then sp_el0
 .equ FRAME_ELR, {FRAME_ELR}     // elr, then spsr
-.equ FRAME_FPSR, {FRAME_FPSR}   // fpsr, then fpcr
-.equ FRAME_Q, {FRAME_Q}
 .equ EC_SVC64, {EC_SVC64}       // ESR_EL1.EC of an SVC from AArch64
+.equ EC_FP, {EC_FP}             // ESR_EL1.EC of an FP/SIMD access trap
+.equ TASK_FP, {TASK_FP}         // the running task's FpRegisters, from TPIDR_EL1
+.equ TASK_CPACR, {TASK_CPACR}   // its CPACR_EL1 setting, from TPIDR_EL1
+.equ CPACR_FP_ON, {CPACR_FP_ON}
+.equ MAX_CPUS, {MAX_CPUS}
 // Bit n (n < 32) set: call n takes the fast path (time, task_id, abi_version).
 .equ FAST_SYSCALLS, {FAST_SYSCALLS}
 
@@ -70,6 +79,19 @@
     msr     tpidrro_el0, x0
     mrs     x0, far_el1
     eret
+.endm
+
+// A synchronous exception from EL1: an FP/SIMD trap, or the full path.
+.macro VECTOR_SYNC_EL1 kind
+.org exception_vectors + \kind * 0x80
+    sub     sp, sp, #FRAME_SIZE
+    stp     x0, x1, [sp, #0]
+    mrs     x0, esr_el1
+    ubfx    x0, x0, #26, #6
+    cmp     x0, #EC_FP
+    b.eq    fp_trap
+    mov     x0, #\kind
+    b       exception_entry
 .endm
 
 .macro VECTOR_FROM_EL0 kind
@@ -122,11 +144,11 @@
 .balign 0x800
 .global exception_vectors
 exception_vectors:
-    VECTOR 0
+    VECTOR_SYNC_EL1 0
     VECTOR 1
     VECTOR 2
     VECTOR 3
-    VECTOR 4
+    VECTOR_SYNC_EL1 4
     VECTOR 5
     VECTOR 6
     VECTOR 7
@@ -138,6 +160,8 @@ exception_vectors:
     stp     x0, x1, [sp, #0]
     mrs     x0, esr_el1
     ubfx    x0, x0, #26, #6
+    cmp     x0, #EC_FP
+    b.eq    fp_trap
     cmp     x0, #EC_SVC64
     ccmp    x8, #31, #2, eq         // an SVC: is the number < 32? (not an SVC: "higher")
     b.hi    1f
@@ -184,26 +208,11 @@ exception_entry:
     mrs     x1, elr_el1
     mrs     x2, spsr_el1
     stp     x1, x2, [sp, #FRAME_ELR]
-    mrs     x1, fpsr
-    mrs     x2, fpcr
-    stp     x1, x2, [sp, #FRAME_FPSR]
-    add     x1, sp, #FRAME_Q
-    stp     q0, q1, [x1], #32
-    stp     q2, q3, [x1], #32
-    stp     q4, q5, [x1], #32
-    stp     q6, q7, [x1], #32
-    stp     q8, q9, [x1], #32
-    stp     q10, q11, [x1], #32
-    stp     q12, q13, [x1], #32
-    stp     q14, q15, [x1], #32
-    stp     q16, q17, [x1], #32
-    stp     q18, q19, [x1], #32
-    stp     q20, q21, [x1], #32
-    stp     q22, q23, [x1], #32
-    stp     q24, q25, [x1], #32
-    stp     q26, q27, [x1], #32
-    stp     q28, q29, [x1], #32
-    stp     q30, q31, [x1], #32
+    mrs     x1, cpacr_el1           // FP/SIMD trapped while the handler runs
+    cbz     x1, 1f
+    msr     cpacr_el1, xzr
+    isb
+1:
 
     // ilusion_exception(frame, entry) sorts the exception and hands it to
     // its owner. It returns when the interrupted context is to go on (a
@@ -214,31 +223,19 @@ exception_entry:
     mov     x29, xzr                // the handler starts a fresh frame chain
     bl      ilusion_exception
 
-    add     x1, sp, #FRAME_Q
-    ldp     q0, q1, [x1], #32
-    ldp     q2, q3, [x1], #32
-    ldp     q4, q5, [x1], #32
-    ldp     q6, q7, [x1], #32
-    ldp     q8, q9, [x1], #32
-    ldp     q10, q11, [x1], #32
-    ldp     q12, q13, [x1], #32
-    ldp     q14, q15, [x1], #32
-    ldp     q16, q17, [x1], #32
-    ldp     q18, q19, [x1], #32
-    ldp     q20, q21, [x1], #32
-    ldp     q22, q23, [x1], #32
-    ldp     q24, q25, [x1], #32
-    ldp     q26, q27, [x1], #32
-    ldp     q28, q29, [x1], #32
-    ldp     q30, q31, [x1], #32
-    ldp     x1, x2, [sp, #FRAME_FPSR]
-    msr     fpsr, x1
-    msr     fpcr, x2
     ldp     x1, x2, [sp, #FRAME_ELR]
     msr     elr_el1, x1
     msr     spsr_el1, x2
     ldp     x30, x1, [sp, #FRAME_X30]
     msr     sp_el0, x1
+    // FP/SIMD: enabled for the running task if it owns the registers, not
+    // back in a handler (SPSR.M[0], SP_EL1), always before tasks exist.
+    mov     x1, xzr
+    tbnz    x2, #0, 2f
+    mrs     x1, tpidr_el1
+    cbz     x1, fp_on_before_tasks
+    ldr     x1, [x1, #TASK_CPACR]
+2:  msr     cpacr_el1, x1           // (the eret below synchronizes it)
     tst     x2, #0xf                // returning to EL0t?
     b.eq    return_to_el0
     msr     tpidrro_el0, xzr        // no: user-side code is not running
@@ -248,3 +245,44 @@ exception_entry:
 return_to_el0:
     RESTORE_GENERAL_REGISTERS
     SWITCH_TO_USER_VIEW_AND_ERET
+
+fp_on_before_tasks:
+    mov     x1, #CPACR_FP_ON
+    b       2b
+
+// An FP/SIMD instruction trapped (CPACR_EL1.FPEN): the lazy switch, fp.rs.
+// x0 and x1 are saved in the frame. The owner's registers go into its
+// FpRegisters; then a task (EL0, or thread mode) gets its own loaded and
+// owns them, while a handler (SP_EL1) borrows them, owned by nobody, until
+// its exception returns. Nothing here touches FP/SIMD before the owner's
+// registers are saved.
+fp_trap:
+    stp     x2, x3, [sp, #16]
+    str     x30, [sp, #FRAME_X30]
+    mov     x0, #CPACR_FP_ON
+    msr     cpacr_el1, x0
+    isb
+    mrs     x3, mpidr_el1           // x3 = this core's FP_OWNER slot
+    and     x3, x3, #(MAX_CPUS - 1)
+    adrp    x2, {FP_OWNER}
+    add     x2, x2, :lo12:{FP_OWNER}
+    add     x3, x2, x3, lsl #3
+    ldr     x0, [x3]
+    cbz     x0, 1f
+    bl      fp_save                 // the owner's, into its FpRegisters
+    str     xzr, [x3]
+1:  mrs     x1, spsr_el1
+    tbnz    x1, #0, 2f              // a handler: borrowed
+    mrs     x0, tpidr_el1
+    add     x0, x0, #TASK_FP
+    str     x0, [x3]
+    bl      fp_load                 // the task's own (zeros the first time)
+2:  mrs     x1, spsr_el1
+    ldp     x2, x3, [sp, #16]
+    ldr     x30, [sp, #FRAME_X30]
+    tst     x1, #0xf                // back to EL0t?
+    ldp     x0, x1, [sp, #0]
+    add     sp, sp, #FRAME_SIZE
+    b.eq    1f
+    eret
+1:  SWITCH_TO_USER_VIEW_AND_ERET
