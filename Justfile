@@ -216,6 +216,10 @@ bench board="qemu-virt" *flags: setup
     just _build "$board"
     bash benches/run "$board" $flags
 
+# Linux side by side: the same operations on Debian's arm64 Linux, same QEMU command, one table with `just bench`'s figures (apt downloads ~60 MB; not in `just test`).
+bench-linux: setup
+    bash tools/bench-linux/run
+
 # Build the course book (docs/, book.toml) into target/book, the Spanish edition (docs/es/) into target/book/es; `just book serve` serves it live.
 book *mode:
     #!/usr/bin/env bash

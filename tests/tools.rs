@@ -7,7 +7,10 @@
 //! the store that corrupted memory; `just maps isolation` draws each
 //! isolated task's address space, `just trace tasks` writes trace-event
 //! JSON and an SVG timeline with a lane per task and a band per core, and
-//! `just maps` / `just trace` refuse a missing example or an unknown board.
+//! `just maps` / `just trace` refuse a missing example or an unknown board;
+//! `tools/bench-linux/run --self-test` builds the Linux side's program for
+//! the host and reads its output into the table (`just bench-linux` itself
+//! downloads, so it is not run here).
 //!
 //! Each check prints `tools test BOARD: NAME ... ok` or `FAILED` with the
 //! reasons, and the run ends with `tools: N passed, N failed`. Run a
@@ -599,6 +602,23 @@ fn main() {
             full,
             match run(bench, RUN_TIMEOUT) {
                 Ok(o) => expect("just bench --no-such-flag", &o, 2, &["unknown flag '--no-such-flag' for just bench"]),
+                Err(e) => vec![e],
+            },
+        );
+    }
+    let full = "bench-linux: its program builds and runs on the host, its table reads both sides (no network)";
+    if selected(full) {
+        let mut self_test = Command::new("bash");
+        self_test.current_dir(&root).args(["tools/bench-linux/run", "--self-test"]);
+        report(
+            full,
+            match run(self_test, RUN_TIMEOUT) {
+                Ok(o) => expect(
+                    "tools/bench-linux/run --self-test",
+                    &o,
+                    0,
+                    &["null system call", "bench-linux self-test: ok"],
+                ),
                 Err(e) => vec![e],
             },
         );
