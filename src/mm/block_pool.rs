@@ -318,7 +318,7 @@ mod tests {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            if seed % 3 != 0 {
+            if !seed.is_multiple_of(3) {
                 match pool.allocate() {
                     Some(mut b) => {
                         assert!(held.len() < 5, "more blocks than the pool has");

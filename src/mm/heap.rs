@@ -212,15 +212,17 @@ impl Default for KernelHeap {
 // the rest. A block goes back to where it came from: its layout (the same
 // at `dealloc` as at `alloc`) picks the same class, or none, both times.
 unsafe impl GlobalAlloc for KernelHeap {
-    /// A small block from its class's list; the rest out of line ([`Self::alloc_slow`]).
+    /// A small block from its class's list; the rest out of line
+    /// ([`Self::alloc_large`], [`Self::alloc_slow`]).
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if let Some(class) = class_of(layout.size(), layout.align()) {
-            if let Some(block) = self.heap.lock().classes.pop(class, layout.size()) {
-                return block.as_ptr();
-            }
+        let Some(class) = class_of(layout.size(), layout.align()) else { return self.alloc_large(layout) };
+        // The lock is given back at the end of this statement, before any slow path.
+        let block = self.heap.lock().classes.pop(class, layout.size());
+        match block {
+            Some(block) => block.as_ptr(),
+            None => self.alloc_slow(layout),
         }
-        self.alloc_slow(layout)
     }
 
     /// A small block back to its class's list; the rest out of line ([`Self::dealloc_large`]).
@@ -239,6 +241,17 @@ unsafe impl GlobalAlloc for KernelHeap {
 }
 
 impl KernelHeap {
+    /// A block without a class, from the buddy allocator (if it has none,
+    /// [`Self::alloc_slow`] gets the classes' free blocks back and tries again).
+    #[inline(never)]
+    fn alloc_large(&self, layout: Layout) -> *mut u8 {
+        let block = self.heap.lock().buddy.alloc(layout);
+        match block {
+            Ok(p) => p.as_ptr(),
+            Err(()) => self.alloc_slow(layout),
+        }
+    }
+
     /// A block for `layout` when its class had none (refilled from the
     /// buddy allocator) or it has no class (the buddy allocator's). If the
     /// buddy allocator has not enough, the classes' free blocks go back to
@@ -419,9 +432,10 @@ mod tests {
         assert_eq!(heap.take_failure(), None, "taken once");
     }
 
-    /// A heap over a leaked, 4 KiB-aligned arena of `len` bytes.
+    /// A heap over a leaked arena of `len` bytes (a power of two), aligned
+    /// to its size (so the buddy allocator can merge it into one block).
     fn heap_of(len: usize) -> KernelHeap {
-        let layout = Layout::from_size_align(len, 4096).unwrap();
+        let layout = Layout::from_size_align(len, len).unwrap();
         // SAFETY: a non-zero size; the arena is leaked and used only by this heap.
         let arena = unsafe { std::alloc::alloc(layout) } as usize;
         let heap = KernelHeap::new();
@@ -597,11 +611,8 @@ mod tests {
             assert!(!p.is_null());
             l = layout(new_size, 1);
             // SAFETY: at least 5 bytes we hold.
-            assert_eq!(
-                unsafe { core::slice::from_raw_parts(p, 5) },
-                b"hello",
-                "after growing or shrinking to {new_size}"
-            );
+            let kept = unsafe { core::slice::from_raw_parts(p, 5) };
+            assert_eq!(kept, b"hello", "after growing or shrinking to {new_size}");
             assert_eq!(heap.stats().requested - before.requested, new_size);
         }
         // SAFETY: from this heap with `l`.

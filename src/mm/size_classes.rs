@@ -153,7 +153,7 @@ impl SizeClasses {
     /// `len` is a non-zero multiple of the block size.
     pub unsafe fn add_chunk(&mut self, class: usize, chunk: NonNull<u8>, len: usize) {
         let size = block_size(class);
-        debug_assert!(len >= size && len % size == 0 && chunk.as_ptr() as usize % size == 0);
+        debug_assert!(len >= size && len.is_multiple_of(size) && (chunk.as_ptr() as usize).is_multiple_of(size));
         // From the end down, so that the list hands the chunk out in address order.
         let mut offset = len;
         while offset > 0 {
@@ -252,7 +252,7 @@ mod tests {
                 match class_of(size, align) {
                     Some(c) => {
                         assert_eq!(block_size(c), expect, "size {size} align {align}");
-                        assert!(block_size(c) >= size && block_size(c) % align == 0);
+                        assert!(block_size(c) >= size && block_size(c).is_multiple_of(align));
                     }
                     None => assert!(expect > LARGEST, "size {size} align {align}"),
                 }

@@ -70,10 +70,10 @@ fn pool_from_every_core(cores: usize) {
                         };
                         let s = stamp(me, round);
                         a.chunks_exact_mut(8).for_each(|c| c.copy_from_slice(&s));
-                        let b = if round % 2 == 0 { pool.allocate() } else { None };
+                        let b = if round.is_multiple_of(2) { pool.allocate() } else { None };
                         if let Some(mut b) = b {
                             b.fill(me as u8);
-                            if round % 16 == 0 {
+                            if round.is_multiple_of(16) {
                                 task::yield_now();
                             }
                             torn += u32::from(!b.iter().all(|&x| x == me as u8));
@@ -127,11 +127,11 @@ fn heap_from_every_core(cores: usize) {
                         let size = 1 + (seed % 600) as usize;
                         let mark = (me as u8) << 6 | (round as u8 & 63);
                         held.push((alloc::vec![mark; size].into_boxed_slice(), mark));
-                        if held.len() == 32 || seed % 5 == 0 {
+                        if held.len() == 32 || seed.is_multiple_of(5) {
                             let (block, mark) = held.swap_remove((seed >> 32) as usize % held.len());
                             torn += u32::from(!block.iter().all(|&x| x == mark));
                         }
-                        if round % 256 == 0 {
+                        if round.is_multiple_of(256) {
                             task::yield_now();
                         }
                     }
