@@ -242,9 +242,18 @@ unsafe impl GlobalAlloc for KernelHeap {
 
 impl KernelHeap {
     /// A block without a class, from the buddy allocator (if it has none,
-    /// [`Self::alloc_slow`] gets the classes' free blocks back and tries again).
+    /// [`Self::alloc_slow`] gets the classes' free blocks back and tries
+    /// again).
     #[inline(never)]
     fn alloc_large(&self, layout: Layout) -> *mut u8 {
+        self.alloc_from_buddy(layout)
+    }
+
+    /// [`Self::alloc_large`]'s body, inline where it is called: also by the
+    /// frame allocator, straight (a frame never has a class), so that a
+    /// demand-zero fault pays nothing for the classes.
+    #[inline(always)]
+    fn alloc_from_buddy(&self, layout: Layout) -> *mut u8 {
         let block = self.heap.lock().buddy.alloc(layout);
         match block {
             Ok(p) => p.as_ptr(),
@@ -364,6 +373,15 @@ mod target {
 
     #[global_allocator]
     static ALLOCATOR: Allocator = Allocator;
+
+    /// Memory for `layout` (larger than every size class, as a frame is)
+    /// from the kernel heap, straight from the buddy allocator: for the
+    /// frame allocator, in kernel code. Freed with `alloc::alloc::dealloc`
+    /// (which finds no class for it either). Null when there is none.
+    pub(crate) fn alloc_large(layout: Layout) -> *mut u8 {
+        debug_assert!(super::class_of(layout.size(), layout.align()).is_none());
+        HEAP.alloc_from_buddy(layout)
+    }
 
     /// The kernel heap's usage now.
     pub fn stats() -> HeapStats {
