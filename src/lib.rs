@@ -19,8 +19,9 @@
 //! - [`drivers`]: the devices boards wire up (PL011 UART, GIC);
 //! - [`gpio`]: pins for applications (the Pis' GPIO block);
 //! - [`critical`]: masking interrupts, and the kernel's one spin lock built on it;
-//! - portable OS: [`mm`], [`irq`], [`time`], [`console`], [`exception`]
-//!   (exceptions the OS does not expect), and the boot sequence in `kernel.rs`;
+//! - portable OS: [`mm`] (the heap; [`mm::BlockPool`], pools of fixed-size
+//!   blocks), [`irq`], [`time`], [`console`], [`exception`] (exceptions the
+//!   OS does not expect), and the boot sequence in `kernel.rs`;
 //! - [`syscall`]: the system-call ABI, its kernel side and its task side;
 //! - tasks: [`task`] (spawn, join, priorities), [`sync`] (mutexes,
 //!   semaphores, condition variables, channels), and the scheduler behind

@@ -553,6 +553,19 @@ const CASES: &[Case] = &[
     // Since tasks, the heap also holds the main task's stacks: the guest checks "as before", not 0.
     case("heap", "heap", 0, &["in use after dropping them:", "heap ok"]),
     case(
+        "small blocks: size classes and a block pool shared by every core, contents intact",
+        "small_blocks",
+        0,
+        &[
+            "ok pool_blocks_never_shared",
+            "ok pool_every_block_free_once",
+            "ok foreign_block_refused",
+            "ok heap_blocks_never_shared",
+            "ok heap_back_to_baseline",
+            "all checks passed",
+        ],
+    ),
+    case(
         "out of memory",
         "oom",
         101,

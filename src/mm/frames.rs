@@ -115,8 +115,8 @@ mod target {
         let pooled = this_cores_pool().lock().take();
         let frame = match pooled {
             Some(address) => NonNull::new(address as *mut u8)?,
-            // SAFETY: `FRAME` has a non-zero size.
-            None => NonNull::new(unsafe { alloc::alloc::alloc(FRAME) })?,
+            // Straight to the buddy allocator: a frame has no size class.
+            None => NonNull::new(crate::mm::heap::alloc_large(FRAME))?,
         };
         // SAFETY: a whole page-aligned frame of the kernel heap (Normal memory), ours alone.
         unsafe { crate::arch::cpu::zero_page(frame.as_ptr()) };

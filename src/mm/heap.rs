@@ -1,5 +1,16 @@
 //! The kernel heap: `alloc` (`Box`, `Vec`, `String`, `BTreeMap`, ...) over
-//! all RAM the image does not use, managed by a buddy allocator.
+//! all RAM the image does not use, managed by a buddy allocator, with a
+//! front of size classes for small blocks.
+//!
+//! A block of at most 512 bytes (aligned to at most its size rounded up to
+//! a power of two) comes from its size class's free list
+//! ([`super::size_classes`]): a pop, and a push to free it. The classes
+//! take their memory from the buddy allocator in 4 KiB chunks and keep it:
+//! freed small blocks stay in their class for the next small allocation
+//! (the statistics count them as free, [`KernelHeap::cached`] says how many
+//! bytes they are) until the buddy allocator cannot serve a request; then
+//! they all go back to it and it tries again. Everything larger goes to the
+//! buddy allocator.
 //!
 //! Allocation masks interrupts while it holds the heap lock, so an interrupt
 //! handler that allocates cannot deadlock against the code it interrupted.
@@ -21,9 +32,11 @@
 //! own ([`super::user_heap`]). `Allocator` picks by asking
 //! [`running_at_el0`](crate::arch::user_mode::running_at_el0).
 
+use super::size_classes::{block_size, class_of, SizeClasses, CHUNK};
 use crate::critical::SpinLock;
 use buddy_system_allocator::Heap;
 use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Usage of the heap, in bytes.
@@ -33,20 +46,84 @@ pub struct HeapStats {
     pub total: usize,
     /// What callers asked for and still hold.
     pub requested: usize,
-    /// What the buddy allocator set aside for them (rounded up to powers of two).
+    /// What the heap set aside for them: each block rounded up to a power
+    /// of two of at least 8 bytes (a size class's block, or the buddy
+    /// allocator's).
     pub allocated: usize,
 }
 
 impl HeapStats {
+    /// What callers do not hold: the buddy allocator's free memory and the
+    /// freed small blocks the size classes keep (those serve only small
+    /// allocations again: [`KernelHeap::cached`]).
     pub fn free(&self) -> usize {
         self.total - self.allocated
     }
 }
 
-/// The heap: the buddy allocator behind one spin lock (every core's
-/// allocations take it, briefly: see `lock_stats` for how often they wait).
+/// What the heap's lock protects: the buddy allocator and the size classes
+/// in front of it (one lock: a class that runs dry takes a chunk from the
+/// buddy allocator under the same lock, with no second one to order).
+struct Heaps {
+    buddy: Heap<33>,
+    classes: SizeClasses,
+}
+
+impl Heaps {
+    /// A block for `size` bytes of `class`, whose list is empty: carves a
+    /// chunk from the buddy allocator (4 KiB, or as much as is there, down
+    /// to one block: so the classes fail only when the buddy allocator
+    /// has not even one block of the class's size left).
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self, class: usize, size: usize) -> Option<NonNull<u8>> {
+        let block = block_size(class);
+        let mut len = CHUNK.max(block);
+        loop {
+            let layout = Layout::from_size_align(len, block).ok()?;
+            if let Ok(chunk) = self.buddy.alloc(layout) {
+                // SAFETY: `len` bytes from the buddy allocator, aligned to
+                // the block size, a multiple of it; the classes keep them for good.
+                unsafe { self.classes.add_chunk(class, chunk, len) };
+                return self.classes.pop(class, size);
+            }
+            if len == block {
+                return None;
+            }
+            len /= 2;
+        }
+    }
+
+    /// A block for `layout`: from its class (refilled if it must be) or,
+    /// without one, from the buddy allocator.
+    fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        match class_of(layout.size(), layout.align()) {
+            Some(class) => self.classes.pop(class, layout.size()).or_else(|| self.refill(class, layout.size())),
+            None => self.buddy.alloc(layout).ok(),
+        }
+    }
+
+    /// Gives every free small block back to the buddy allocator (where
+    /// they merge with their free buddies): for a request it could not
+    /// serve otherwise. Whether there was any.
+    #[cold]
+    fn reclaim(&mut self) -> bool {
+        let buddy = &mut self.buddy;
+        self.classes.drain(|block, size| {
+            // SAFETY: a free block of a chunk the buddy allocator gave the
+            // classes: `size` bytes (a power of two) aligned to `size`, used
+            // by nobody, now the buddy allocator's again. (It counted the
+            // chunk as allocated; each block given back takes its share off.)
+            unsafe { buddy.dealloc(block, Layout::from_size_align_unchecked(size, size)) }
+        }) > 0
+    }
+}
+
+/// The heap: the buddy allocator and its size classes behind one spin lock
+/// (every core's allocations take it, briefly: see `lock_stats` for how
+/// often they wait).
 pub struct KernelHeap {
-    heap: SpinLock<Heap<33>>,
+    heap: SpinLock<Heaps>,
     /// The last failed allocation, as one word ([`FailedLayout`]): two
     /// cores failing at once leave one whole record, never a mix of both.
     failure: AtomicU64,
@@ -73,11 +150,14 @@ impl FailedLayout {
 
 impl KernelHeap {
     pub const fn new() -> Self {
-        Self { heap: SpinLock::new("kernel heap", Heap::new()), failure: AtomicU64::new(0) }
+        Self {
+            heap: SpinLock::new("kernel heap", Heaps { buddy: Heap::new(), classes: SizeClasses::new() }),
+            failure: AtomicU64::new(0),
+        }
     }
 
     #[inline(always)]
-    fn with<R>(&self, f: impl FnOnce(&mut Heap<33>) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut Heaps) -> R) -> R {
         f(&mut self.heap.lock())
     }
 
@@ -87,15 +167,26 @@ impl KernelHeap {
     /// The range must be mapped read-write and used by nothing else, for good.
     pub unsafe fn add_memory(&self, start: usize, size: usize) {
         // SAFETY: promised by our caller.
-        self.with(|h| unsafe { h.add_to_heap(start, start + size) });
+        self.with(|h| unsafe { h.buddy.add_to_heap(start, start + size) });
     }
 
+    /// The buddy allocator counts the classes' chunks as allocated; callers
+    /// hold only the blocks the classes handed out.
     pub fn stats(&self) -> HeapStats {
-        self.with(|h| HeapStats {
-            total: h.stats_total_bytes(),
-            requested: h.stats_alloc_user(),
-            allocated: h.stats_alloc_actual(),
+        self.with(|h| {
+            let taken = h.classes.taken();
+            HeapStats {
+                total: h.buddy.stats_total_bytes(),
+                requested: h.buddy.stats_alloc_user() - taken + h.classes.requested(),
+                allocated: h.buddy.stats_alloc_actual() - taken + h.classes.allocated(),
+            }
         })
+    }
+
+    /// Bytes in freed small blocks the size classes keep for the next small
+    /// allocations (part of [`HeapStats::free`], but not usable by larger ones).
+    pub fn cached(&self) -> usize {
+        self.with(|h| h.classes.cached())
     }
 
     /// The size and alignment of the last allocation that failed, if any.
@@ -115,24 +206,89 @@ impl Default for KernelHeap {
     }
 }
 
-// SAFETY: the buddy allocator returns disjoint blocks of at least the
-// requested size and alignment, and takes back only what it handed out.
+// SAFETY: the size classes hand out disjoint blocks of at least the
+// requested size and alignment (`size_classes`), carved from chunks the
+// buddy allocator gave them for good; the buddy allocator does the same for
+// the rest. A block goes back to where it came from: its layout (the same
+// at `dealloc` as at `alloc`) picks the same class, or none, both times.
 unsafe impl GlobalAlloc for KernelHeap {
+    /// A small block from its class's list; the rest out of line
+    /// ([`Self::alloc_large`], [`Self::alloc_slow`]).
+    #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        match self.with(|h| h.alloc(layout)) {
+        let Some(class) = class_of(layout.size(), layout.align()) else { return self.alloc_large(layout) };
+        // The lock is given back at the end of this statement, before any slow path.
+        let block = self.heap.lock().classes.pop(class, layout.size());
+        match block {
+            Some(block) => block.as_ptr(),
+            None => self.alloc_slow(layout),
+        }
+    }
+
+    /// A small block back to its class's list; the rest out of line ([`Self::dealloc_large`]).
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: our caller passes a block this heap handed out (never null).
+        let block = unsafe { NonNull::new_unchecked(ptr) };
+        match class_of(layout.size(), layout.align()) {
+            // SAFETY: a block this heap handed out for this layout: so one
+            // the class gave for this size.
+            Some(class) => unsafe { self.heap.lock().classes.push(block, class, layout.size()) },
+            // SAFETY: as above: one the buddy allocator gave for this layout.
+            None => unsafe { self.dealloc_large(block, layout) },
+        }
+    }
+}
+
+impl KernelHeap {
+    /// A block without a class, from the buddy allocator (if it has none,
+    /// [`Self::alloc_slow`] gets the classes' free blocks back and tries
+    /// again).
+    #[inline(never)]
+    fn alloc_large(&self, layout: Layout) -> *mut u8 {
+        self.alloc_from_buddy(layout)
+    }
+
+    /// [`Self::alloc_large`]'s body, inline where it is called: also by the
+    /// frame allocator, straight (a frame never has a class), so that a
+    /// demand-zero fault pays nothing for the classes.
+    #[inline(always)]
+    fn alloc_from_buddy(&self, layout: Layout) -> *mut u8 {
+        let block = self.heap.lock().buddy.alloc(layout);
+        match block {
             Ok(p) => p.as_ptr(),
-            Err(()) => {
+            Err(()) => self.alloc_slow(layout),
+        }
+    }
+
+    /// A block for `layout` when its class had none (refilled from the
+    /// buddy allocator) or it has no class (the buddy allocator's). If the
+    /// buddy allocator has not enough, the classes' free blocks go back to
+    /// it and it tries again; a failure then is recorded.
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(&self, layout: Layout) -> *mut u8 {
+        let block = {
+            let mut h = self.heap.lock();
+            h.alloc(layout).or_else(|| if h.reclaim() { h.alloc(layout) } else { None })
+        };
+        match block {
+            Some(p) => p.as_ptr(),
+            None => {
                 self.failure.store(FailedLayout::pack(layout.size(), layout.align()), Ordering::Relaxed);
                 core::ptr::null_mut()
             }
         }
     }
 
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if let Some(p) = core::ptr::NonNull::new(ptr) {
-            // SAFETY: our caller passes a block this heap handed out, with its layout.
-            self.with(|h| unsafe { h.dealloc(p, layout) });
-        }
+    /// Gives a block without a class back to the buddy allocator.
+    ///
+    /// # Safety
+    /// `block` came from the buddy allocator through [`Self::alloc_slow`] with `layout`.
+    #[inline(never)]
+    unsafe fn dealloc_large(&self, block: NonNull<u8>, layout: Layout) {
+        // SAFETY: our caller's promise.
+        unsafe { self.heap.lock().buddy.dealloc(block, layout) }
     }
 }
 
@@ -218,6 +374,15 @@ mod target {
     #[global_allocator]
     static ALLOCATOR: Allocator = Allocator;
 
+    /// Memory for `layout` (larger than every size class, as a frame is)
+    /// from the kernel heap, straight from the buddy allocator: for the
+    /// frame allocator, in kernel code. Freed with `alloc::alloc::dealloc`
+    /// (which finds no class for it either). Null when there is none.
+    pub(crate) fn alloc_large(layout: Layout) -> *mut u8 {
+        debug_assert!(super::class_of(layout.size(), layout.align()).is_none());
+        HEAP.alloc_from_buddy(layout)
+    }
+
     /// The kernel heap's usage now.
     pub fn stats() -> HeapStats {
         HEAP.stats()
@@ -246,8 +411,8 @@ mod target {
         if let Some((size, align)) = HEAP.last_failure() {
             let s = HEAP.stats();
             crate::console::write_fmt_emergency(format_args!(
-                "out of memory: allocation of {size} bytes (align {align}) failed; heap: {} bytes total, {} in use ({} requested), {} free\n",
-                s.total, s.allocated, s.requested, s.free()
+                "out of memory: allocation of {size} bytes (align {align}) failed; heap: {} bytes total, {} in use ({} requested), {} free ({} of it in small blocks)\n",
+                s.total, s.allocated, s.requested, s.free(), HEAP.cached()
             ));
         }
     }
@@ -283,6 +448,230 @@ mod tests {
         assert_eq!(heap.last_failure(), Some((1 << 20, 16)));
         assert_eq!(heap.take_failure(), Some((1 << 20, 16)));
         assert_eq!(heap.take_failure(), None, "taken once");
+    }
+
+    /// A heap over a leaked arena of `len` bytes (a power of two), aligned
+    /// to its size (so the buddy allocator can merge it into one block).
+    fn heap_of(len: usize) -> KernelHeap {
+        let layout = Layout::from_size_align(len, len).unwrap();
+        // SAFETY: a non-zero size; the arena is leaked and used only by this heap.
+        let arena = unsafe { std::alloc::alloc(layout) } as usize;
+        let heap = KernelHeap::new();
+        // SAFETY: as above.
+        unsafe { heap.add_memory(arena, len) };
+        heap
+    }
+
+    fn layout(size: usize, align: usize) -> Layout {
+        Layout::from_size_align(size, align).unwrap()
+    }
+
+    #[test]
+    fn small_blocks_come_from_classes_and_count_as_before() {
+        let heap = heap_of(1 << 16);
+        let before = heap.stats();
+        let mut blocks = std::vec::Vec::new();
+        for (size, align) in [(0, 1), (1, 1), (8, 8), (24, 8), (100, 4), (512, 8), (3, 256), (513, 8), (8, 1024)] {
+            let l = layout(size, align);
+            // SAFETY: a valid layout (the heap serves size 0 too); freed below with it.
+            let p = unsafe { heap.alloc(l) };
+            assert!(!p.is_null(), "{size} bytes aligned to {align}");
+            let block = size.max(align).max(8).next_power_of_two();
+            assert_eq!(p as usize % block, 0, "aligned to its block's size");
+            // SAFETY: at least `size` bytes we hold.
+            unsafe { p.write_bytes(0xa5, size) };
+            blocks.push((p, l));
+        }
+        let s = heap.stats();
+        let sizes = [0, 1, 8, 24, 100, 512, 3, 513, 8];
+        let rounded = [8, 8, 8, 32, 128, 512, 256, 1024, 1024];
+        assert_eq!(s.requested - before.requested, sizes.iter().sum::<usize>());
+        assert_eq!(s.allocated - before.allocated, rounded.iter().sum::<usize>());
+        assert_eq!(s.free(), s.total - s.allocated);
+        assert!(heap.cached() > 0, "the chunks' other blocks wait in their classes");
+        for (p, l) in blocks {
+            // SAFETY: from `alloc` with `l`.
+            unsafe { heap.dealloc(p, l) };
+        }
+        let after = heap.stats();
+        assert_eq!((after.requested, after.allocated), (before.requested, before.allocated), "every byte back");
+        assert_eq!(heap.cached(), heap.with(|h| h.classes.taken()), "freed small blocks stay in their classes");
+    }
+
+    #[test]
+    fn small_blocks_take_the_last_bytes_then_fail_and_come_back() {
+        let heap = heap_of(1 << 14);
+        let total = heap.stats().total;
+        // Take everything in 64-byte blocks: chunks of 4 KiB while there are,
+        // then whatever is left; never a block twice.
+        let l = layout(64, 8);
+        let mut seen = std::collections::BTreeSet::new();
+        loop {
+            // SAFETY: a valid layout; every block is freed below.
+            let p = unsafe { heap.alloc(l) };
+            if p.is_null() {
+                break;
+            }
+            assert!(seen.insert(p as usize), "a block handed out twice");
+        }
+        assert_eq!(seen.len(), total / 64, "every byte of the heap, in blocks");
+        assert_eq!(heap.stats().free(), 0);
+        assert_eq!(heap.take_failure(), Some((64, 8)), "the failure is recorded");
+        // SAFETY: a valid layout.
+        assert!(unsafe { heap.alloc(layout(8, 8)) }.is_null(), "no other class finds memory either");
+        // Large blocks fail while the memory sits in the 64-byte class.
+        for p in &seen {
+            // SAFETY: each from `alloc` with `l`.
+            unsafe { heap.dealloc(*p as *mut u8, l) };
+        }
+        assert_eq!(heap.stats().allocated, 0);
+        assert_eq!(heap.cached(), total, "kept by the class while nobody needs them elsewhere");
+        // SAFETY: a valid layout; the same class gets them all again, with no chunk taken.
+        let again: std::vec::Vec<_> = (0..total / 64).map(|_| unsafe { heap.alloc(l) }).collect();
+        assert!(again.iter().all(|p| seen.contains(&(*p as usize))), "the same blocks");
+        for p in again {
+            // SAFETY: from `alloc` with `l`.
+            unsafe { heap.dealloc(p, l) };
+        }
+        // A large request the buddy allocator cannot serve: the classes give
+        // their free blocks back, they merge, and it is served.
+        let half = layout(total / 2, total / 2);
+        // SAFETY: a valid layout.
+        let big = unsafe { heap.alloc(half) };
+        assert!(!big.is_null(), "free small blocks went back and merged");
+        assert_eq!(heap.cached(), 0);
+        assert_eq!(heap.stats().allocated, total / 2);
+        // SAFETY: from `alloc` with `half`.
+        unsafe { heap.dealloc(big, half) };
+        assert_eq!(heap.stats().free(), total);
+        let whole = layout(total, total);
+        // SAFETY: a valid layout: every block merged back into one.
+        assert!(!unsafe { heap.alloc(whole) }.is_null(), "the whole heap in one block again");
+    }
+
+    #[test]
+    fn held_small_blocks_survive_a_reclaim_and_count_right() {
+        let heap = heap_of(1 << 14);
+        let l = layout(32, 8);
+        // SAFETY: valid layouts; freed below.
+        let held: std::vec::Vec<_> = (0..10).map(|_| unsafe { heap.alloc(l) }).collect();
+        for (i, p) in held.iter().enumerate() {
+            // SAFETY: 32 bytes we hold.
+            unsafe { p.write_bytes(i as u8, 32) };
+        }
+        // Everything else, in large blocks: the chunk's free blocks go back first.
+        let mut large = std::vec::Vec::new();
+        for size in [8192, 4096, 2048, 1024, 512 + 8, 256 + 8] {
+            loop {
+                let big = layout(size, 8);
+                // SAFETY: a valid layout; freed below.
+                let p = unsafe { heap.alloc(big) };
+                if p.is_null() {
+                    break;
+                }
+                large.push((p, big));
+            }
+        }
+        assert_eq!(heap.cached(), 0, "the chunk's free blocks went back");
+        for (i, p) in held.iter().enumerate() {
+            // SAFETY: 32 bytes we still hold.
+            let bytes = unsafe { core::slice::from_raw_parts(*p, 32) };
+            assert!(bytes.iter().all(|&b| b == i as u8), "a held block was given away");
+            assert!(large
+                .iter()
+                .all(|&(q, big)| (*p as usize + 32 <= q as usize) || (q as usize + big.size() <= *p as usize)));
+        }
+        assert_eq!(heap.stats().requested, 10 * 32 + large.iter().map(|(_, l)| l.size()).sum::<usize>());
+        for (p, big) in large {
+            // SAFETY: from `alloc` with `big`.
+            unsafe { heap.dealloc(p, big) };
+        }
+        for p in held {
+            // SAFETY: from `alloc` with `l`.
+            unsafe { heap.dealloc(p, l) };
+        }
+        assert_eq!((heap.stats().requested, heap.stats().allocated), (0, 0));
+    }
+
+    #[test]
+    fn a_class_refills_from_fragments_smaller_than_a_chunk() {
+        let heap = heap_of(1 << 13);
+        // Leave 1 KiB of buddy memory: take 4 KiB, 2 KiB and 1 KiB blocks.
+        for size in [4096, 2048, 1024] {
+            // SAFETY: a valid layout; never freed (the heap is dropped with the test).
+            assert!(!unsafe { heap.alloc(layout(size, 8)) }.is_null());
+        }
+        assert_eq!(heap.stats().free(), 1024);
+        // 512-byte blocks: a 1 KiB chunk (two blocks), then none.
+        // SAFETY: valid layouts.
+        let (a, b, c) =
+            unsafe { (heap.alloc(layout(300, 8)), heap.alloc(layout(512, 512)), heap.alloc(layout(400, 8))) };
+        assert!(!a.is_null() && !b.is_null() && c.is_null());
+        assert_eq!(heap.stats().free(), 0);
+        // SAFETY: `a` from `alloc` with this layout.
+        unsafe { heap.dealloc(a, layout(300, 8)) };
+        // SAFETY: a valid layout: the block just freed serves it.
+        assert_eq!(unsafe { heap.alloc(layout(257, 1)) }, a);
+    }
+
+    #[test]
+    fn realloc_across_classes_keeps_contents() {
+        let heap = heap_of(1 << 16);
+        let before = heap.stats();
+        let mut l = layout(5, 1);
+        // SAFETY: a valid layout.
+        let mut p = unsafe { heap.alloc(l) };
+        // SAFETY: 5 bytes we hold.
+        unsafe { p.copy_from(b"hello".as_ptr(), 5) };
+        for new_size in [7, 16, 17, 200, 600, 5000, 300, 9, 5] {
+            // SAFETY: `p` from this heap with `l`; a non-zero new size.
+            p = unsafe { heap.realloc(p, l, new_size) };
+            assert!(!p.is_null());
+            l = layout(new_size, 1);
+            // SAFETY: at least 5 bytes we hold.
+            let kept = unsafe { core::slice::from_raw_parts(p, 5) };
+            assert_eq!(kept, b"hello", "after growing or shrinking to {new_size}");
+            assert_eq!(heap.stats().requested - before.requested, new_size);
+        }
+        // SAFETY: from this heap with `l`.
+        unsafe { heap.dealloc(p, l) };
+        assert_eq!(heap.stats().requested, before.requested);
+    }
+
+    #[test]
+    fn threads_share_the_classes_without_sharing_blocks() {
+        let heap = heap_of(1 << 20);
+        std::thread::scope(|s| {
+            for t in 0..4u8 {
+                let heap = &heap;
+                s.spawn(move || {
+                    let mut held = std::vec::Vec::new();
+                    for round in 0..5_000usize {
+                        let size = 1 + (round * 37 + t as usize * 11) % 600;
+                        let l = layout(size, 8);
+                        // SAFETY: a valid layout; freed below with it.
+                        let p = unsafe { heap.alloc(l) };
+                        assert!(!p.is_null());
+                        // SAFETY: `size` bytes we hold.
+                        unsafe { p.write_bytes(t, size) };
+                        held.push((p as usize, l));
+                        if held.len() > 16 {
+                            let (p, l) = held.swap_remove(round % held.len());
+                            // SAFETY: `l.size()` bytes we still hold.
+                            let bytes = unsafe { core::slice::from_raw_parts(p as *const u8, l.size()) };
+                            assert!(bytes.iter().all(|&b| b == t), "another thread wrote into a held block");
+                            // SAFETY: from `alloc` with `l`.
+                            unsafe { heap.dealloc(p as *mut u8, l) };
+                        }
+                    }
+                    for (p, l) in held {
+                        // SAFETY: from `alloc` with `l`.
+                        unsafe { heap.dealloc(p as *mut u8, l) };
+                    }
+                });
+            }
+        });
+        assert_eq!((heap.stats().requested, heap.stats().allocated), (0, 0));
     }
 
     #[test]

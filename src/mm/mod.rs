@@ -3,7 +3,10 @@
 //!
 //! - [`layout`]: which physical ranges the kernel maps where, with what
 //!   permissions (the architecture's MMU code turns this into tables);
-//! - [`heap`]: the global allocator over the RAM the image does not use;
+//! - [`heap`]: the global allocator over the RAM the image does not use,
+//!   with [`size_classes`] in front of it for small blocks;
+//! - [`block_pool`]: pools of fixed-size blocks for applications
+//!   ([`BlockPool`]), taken from the heap once;
 //! - [`frames`]: the page frames isolated tasks' memory is made of, with a
 //!   pool of freed ones kept back for the next address space;
 //! - [`asid`]: address-space identifiers for tagging TLB entries (isolated tasks);
@@ -21,12 +24,16 @@
 //! from `frames`; `address_space` holds `SharedRegion`s, never the reverse.
 
 pub mod asid;
+pub mod block_pool;
 pub mod frames;
 pub mod heap;
 pub mod layout;
 pub mod mapping_table;
+pub mod size_classes;
 pub mod user_heap;
 pub mod user_layout;
+
+pub use block_pool::{Block, BlockPool, PoolError};
 
 /// The size of a page and of a frame: the MMU's 4 KiB translation granule.
 pub use crate::arch::mmu::table::PAGE_SIZE;

@@ -1,0 +1,334 @@
+//! The kernel heap's front for small blocks: one free list per size class
+//! (8, 16, 32, ..., 512 bytes), filled with blocks carved from chunks the
+//! buddy allocator gives ([`super::heap`] holds both behind its one lock).
+//!
+//! A request of at most [`LARGEST`] bytes, aligned to at most its class's
+//! size, is served by its class: the block at the head of the class's list
+//! (a load and a store); a freed block goes back to the head. Only when a
+//! class's list is empty does the heap ask the buddy allocator for a chunk
+//! ([`CHUNK`] bytes, or less when that much is not there, down to one
+//! block) and carve it into blocks ([`SizeClasses::add_chunk`]). Larger or
+//! more aligned requests go to the buddy allocator as before.
+//!
+//! A block of class `c` is `8 << c` bytes at an address that is a multiple
+//! of its size (chunks are aligned to at least the block size, and carved
+//! from their start), so any alignment up to the block size holds. A free
+//! block holds the link to the next one in its first word, so the free
+//! lists cost no memory besides the blocks.
+//!
+//! A freed block stays in its class, for the next request of its size,
+//! until the buddy allocator cannot serve a request (a larger block, or a
+//! chunk for another class): then the heap gives every free block of every
+//! class back to it ([`SizeClasses::drain`]), where blocks whose buddies
+//! are free merge again, and tries once more. So memory kept by the classes
+//! never makes an allocation fail that would have succeeded without them.
+//! Giving a chunk back as soon as all its blocks are free would need a
+//! count per chunk and a way from a block to its chunk on every free
+//! (SLUB's page structures, mimalloc's page headers): more work on the
+//! fast path, for memory nobody asked for yet. The kernel's small objects
+//! (task control blocks, queue nodes, channel states, names) are made and
+//! dropped over and over in the same sizes, so a class holds about its
+//! peak number of blocks, which is what its next peak needs.
+//! [`SizeClasses::cached`] says how much is kept so (the heap's statistics
+//! count it as free, see `heap::HeapStats`). The drain is slow (each block
+//! goes back on its own, and the buddy allocator looks for its buddy in a
+//! list) but happens only when memory has run out.
+//!
+//! Accounting: what callers hold is counted as the buddy allocator counts
+//! its own blocks (the bytes asked for, `requested`; and the blocks' sizes,
+//! `allocated`, a power of two of at least 8, exactly what the buddy
+//! allocator would have set aside too), so the heap's figures mean what
+//! they meant before. Each class counts the blocks it has handed out next
+//! to its list head (one pair load and one pair store per pop or push);
+//! `allocated` is summed from those counts when asked. `taken` counts the
+//! chunks' bytes.
+//!
+//! Plain data and raw memory, no locking: host-tested below; the caller
+//! holds the heap's lock.
+
+use core::ptr::NonNull;
+
+/// How many classes: 8, 16, 32, 64, 128, 256 and 512 bytes.
+pub const CLASSES: usize = 7;
+/// The largest block a class serves.
+pub const LARGEST: usize = 8 << (CLASSES - 1);
+/// The chunk a class asks the buddy allocator for when its list is empty.
+pub const CHUNK: usize = 4096;
+
+/// The class that serves a block of `size` bytes aligned to `align` (a
+/// power of two), if one does: the smallest whose block (a power of two)
+/// holds `size` and is a multiple of `align`. A size of 0 gets the
+/// smallest block that is aligned enough.
+#[inline(always)]
+pub fn class_of(size: usize, align: usize) -> Option<usize> {
+    // The block's size is max(size, align, 8) rounded up to a power of two;
+    // `| 7` makes the minimum 8 (max(size, align) is at least 1).
+    let m = (size.max(align) - 1) | 7;
+    if m >= LARGEST {
+        return None;
+    }
+    // m in 7..=511: its bit length (3..=9) less 3.
+    Some((usize::BITS - m.leading_zeros()) as usize - 3)
+}
+
+/// The size of class `class`'s blocks.
+#[inline(always)]
+pub const fn block_size(class: usize) -> usize {
+    8 << class
+}
+
+/// A free block: its first word links to the next free block of its class.
+struct FreeBlock {
+    next: *mut FreeBlock,
+}
+
+/// One class: its free list and how many of its blocks callers hold (side
+/// by side, so a pop or a push reads and writes both with one load and
+/// one store of a pair).
+#[derive(Clone, Copy)]
+struct Class {
+    /// The first free block (null: none).
+    head: *mut FreeBlock,
+    held: usize,
+}
+
+/// The free lists and their accounting.
+pub struct SizeClasses {
+    classes: [Class; CLASSES],
+    /// Bytes callers asked for, in blocks they hold.
+    requested: usize,
+    /// Bytes of the chunks taken from the buddy allocator.
+    taken: usize,
+}
+
+// SAFETY: the lists point only into chunks this value owns (given by
+// `add_chunk`); moving it to another core moves that ownership with it.
+unsafe impl Send for SizeClasses {}
+
+impl SizeClasses {
+    pub const fn new() -> Self {
+        Self { classes: [Class { head: core::ptr::null_mut(), held: 0 }; CLASSES], requested: 0, taken: 0 }
+    }
+
+    /// A free block of `class` for a request of `size` bytes, if the class
+    /// has one.
+    #[inline(always)]
+    pub fn pop(&mut self, class: usize, size: usize) -> Option<NonNull<u8>> {
+        let c = &mut self.classes[class];
+        let head = c.head;
+        if head.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null head is a free block of this class (`push`,
+        // `add_chunk`): ours, readable, holding its link in its first word.
+        c.head = unsafe { (*head).next };
+        c.held += 1;
+        self.requested += size;
+        // SAFETY: not null (checked above).
+        Some(unsafe { NonNull::new_unchecked(head.cast()) })
+    }
+
+    /// Takes back a block of `class` that [`Self::pop`] gave for `size` bytes.
+    ///
+    /// # Safety
+    /// `block` came from `pop(class, size)` on this value and is not used
+    /// any more.
+    #[inline(always)]
+    pub unsafe fn push(&mut self, block: NonNull<u8>, class: usize, size: usize) {
+        let block = block.as_ptr().cast::<FreeBlock>();
+        let c = &mut self.classes[class];
+        // SAFETY: the block is ours again (our caller's promise), at least
+        // 8 bytes and aligned to its size, so it holds a link.
+        unsafe { block.write(FreeBlock { next: c.head }) };
+        c.head = block;
+        c.held -= 1;
+        self.requested -= size;
+    }
+
+    /// Carves `chunk` (`len` bytes) into blocks of `class` for its list.
+    ///
+    /// # Safety
+    /// `chunk` is `len` bytes of writable memory nobody else uses, for good
+    /// (until this value is dropped), aligned to the class's block size;
+    /// `len` is a non-zero multiple of the block size.
+    pub unsafe fn add_chunk(&mut self, class: usize, chunk: NonNull<u8>, len: usize) {
+        let size = block_size(class);
+        debug_assert!(len >= size && len.is_multiple_of(size) && (chunk.as_ptr() as usize).is_multiple_of(size));
+        // From the end down, so that the list hands the chunk out in address order.
+        let mut offset = len;
+        while offset > 0 {
+            offset -= size;
+            // SAFETY: `offset + size <= len`: a block inside the chunk, ours (our caller's promise).
+            let block = unsafe { chunk.as_ptr().add(offset) }.cast::<FreeBlock>();
+            // SAFETY: as above; aligned to `size`, at least 8 bytes: room for a link.
+            unsafe { block.write(FreeBlock { next: self.classes[class].head }) };
+            self.classes[class].head = block;
+        }
+        self.taken += len;
+    }
+
+    /// Empties every class's list, handing each free block and its size to
+    /// `give` (which takes it for good); what is given no longer counts as
+    /// taken. Returns how many bytes were given.
+    pub fn drain(&mut self, mut give: impl FnMut(NonNull<u8>, usize)) -> usize {
+        let mut given = 0;
+        for (class, c) in self.classes.iter_mut().enumerate() {
+            while let Some(block) = NonNull::new(c.head) {
+                // SAFETY: a block on the list: ours, holding its link.
+                c.head = unsafe { block.as_ref() }.next;
+                give(block.cast(), block_size(class));
+                given += block_size(class);
+            }
+        }
+        self.taken -= given;
+        given
+    }
+
+    /// Bytes callers asked for, in the small blocks they hold.
+    pub fn requested(&self) -> usize {
+        self.requested
+    }
+
+    /// The sizes of the small blocks callers hold.
+    pub fn allocated(&self) -> usize {
+        self.classes.iter().enumerate().map(|(class, c)| c.held * block_size(class)).sum()
+    }
+
+    /// Bytes taken from the buddy allocator for the classes.
+    pub fn taken(&self) -> usize {
+        self.taken
+    }
+
+    /// Bytes in free blocks the classes keep (taken, not held by callers).
+    pub fn cached(&self) -> usize {
+        self.taken - self.allocated()
+    }
+
+    /// How many free blocks `class` has (walks its list: for tests and reports).
+    pub fn free_blocks(&self, class: usize) -> usize {
+        let mut n = 0;
+        let mut p = self.classes[class].head;
+        while !p.is_null() {
+            n += 1;
+            // SAFETY: a block on the list: ours, holding its link.
+            p = unsafe { (*p).next };
+        }
+        n
+    }
+}
+
+impl Default for SizeClasses {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+    use std::vec::Vec;
+
+    #[test]
+    fn classes_cover_sizes_and_alignments() {
+        assert_eq!(class_of(0, 1), Some(0), "zero size: the smallest block");
+        assert_eq!(class_of(1, 1), Some(0));
+        assert_eq!(class_of(8, 8), Some(0));
+        assert_eq!(class_of(9, 1), Some(1));
+        assert_eq!(class_of(16, 16), Some(1));
+        assert_eq!(class_of(100, 8), Some(4));
+        assert_eq!(class_of(128, 8), Some(4));
+        assert_eq!(class_of(129, 8), Some(5));
+        assert_eq!(class_of(512, 8), Some(6));
+        assert_eq!(class_of(513, 8), None, "larger: the buddy allocator");
+        assert_eq!(class_of(usize::MAX, 1), None);
+        // An alignment beyond the size picks the class of the alignment.
+        assert_eq!(class_of(1, 64), Some(3));
+        assert_eq!(class_of(0, 512), Some(6));
+        assert_eq!(class_of(8, 1024), None, "more aligned than any class: the buddy allocator");
+        for size in 0..=LARGEST {
+            for align in (0..12).map(|k| 1usize << k) {
+                let expect = size.max(align).max(8).next_power_of_two();
+                match class_of(size, align) {
+                    Some(c) => {
+                        assert_eq!(block_size(c), expect, "size {size} align {align}");
+                        assert!(block_size(c) >= size && block_size(c).is_multiple_of(align));
+                    }
+                    None => assert!(expect > LARGEST, "size {size} align {align}"),
+                }
+            }
+        }
+    }
+
+    /// A chunk of `len` bytes aligned to 4096, leaked (the classes keep it).
+    fn chunk(len: usize) -> NonNull<u8> {
+        let layout = std::alloc::Layout::from_size_align(len, CHUNK).unwrap();
+        // SAFETY: a non-zero size.
+        NonNull::new(unsafe { std::alloc::alloc(layout) }).unwrap()
+    }
+
+    #[test]
+    fn a_chunk_becomes_aligned_disjoint_blocks_in_address_order() {
+        let mut classes = SizeClasses::new();
+        let base = chunk(CHUNK);
+        // SAFETY: a fresh, aligned chunk given for good.
+        unsafe { classes.add_chunk(4, base, CHUNK) };
+        assert_eq!(classes.free_blocks(4), CHUNK / 128);
+        assert_eq!((classes.taken(), classes.cached(), classes.allocated()), (CHUNK, CHUNK, 0));
+        let blocks: Vec<_> = (0..CHUNK / 128).map(|_| classes.pop(4, 100).unwrap()).collect();
+        assert_eq!(classes.pop(4, 100), None, "exhausted");
+        for (i, b) in blocks.iter().enumerate() {
+            assert_eq!(b.as_ptr() as usize, base.as_ptr() as usize + i * 128);
+        }
+        assert_eq!((classes.requested(), classes.allocated(), classes.cached()), (100 * 32, CHUNK, 0));
+        // Contents written through one block never show in another.
+        for (i, b) in blocks.iter().enumerate() {
+            // SAFETY: each block is 128 bytes we hold.
+            unsafe { b.as_ptr().write_bytes(i as u8, 128) };
+        }
+        for (i, b) in blocks.iter().enumerate() {
+            // SAFETY: as above.
+            let bytes = unsafe { core::slice::from_raw_parts(b.as_ptr(), 128) };
+            assert!(bytes.iter().all(|&x| x == i as u8), "block {i} overwritten");
+        }
+        for b in blocks.iter().rev() {
+            // SAFETY: popped from class 4 for 100 bytes, no longer used.
+            unsafe { classes.push(*b, 4, 100) };
+        }
+        assert_eq!((classes.requested(), classes.allocated(), classes.cached()), (0, 0, CHUNK));
+        assert_eq!(classes.pop(4, 1).unwrap(), blocks[0], "last freed, first given");
+        assert_eq!(classes.free_blocks(3), 0, "other classes untouched");
+    }
+
+    #[test]
+    fn lifo_reuse_and_interleaved_classes_keep_lists_apart() {
+        let mut classes = SizeClasses::new();
+        // SAFETY: fresh, aligned chunks given for good.
+        unsafe {
+            classes.add_chunk(0, chunk(64), 64);
+            classes.add_chunk(6, chunk(1024), 1024);
+        }
+        let a = classes.pop(0, 3).unwrap();
+        let b = classes.pop(6, 300).unwrap();
+        let c = classes.pop(0, 8).unwrap();
+        assert_ne!(a, c);
+        assert_eq!(b.as_ptr() as usize % 512, 0);
+        // SAFETY: each from its own pop, no longer used.
+        unsafe {
+            classes.push(a, 0, 3);
+            classes.push(b, 6, 300);
+        }
+        assert_eq!(classes.pop(0, 1), Some(a));
+        assert_eq!(classes.pop(6, 512), Some(b));
+        assert_eq!(classes.free_blocks(0), 6);
+        assert_eq!(classes.free_blocks(6), 1);
+        assert_eq!(classes.requested(), 8 + 1 + 512);
+        assert_eq!(classes.allocated(), 8 + 8 + 512);
+        let mut given = Vec::new();
+        assert_eq!(classes.drain(|b, size| given.push((b, size))), 6 * 8 + 512);
+        assert_eq!(given.len(), 7);
+        assert!(!given.iter().any(|&(b, _)| b == a || b == c), "held blocks stay with their holders");
+        assert_eq!((classes.taken(), classes.cached(), classes.allocated()), (8 + 8 + 512, 0, 8 + 8 + 512));
+        assert_eq!(classes.pop(0, 1), None, "drained");
+    }
+}
