@@ -26,8 +26,16 @@ use crate::arch::exception::{ExceptionFrame, Fault};
 use crate::arch::user_access::UserAccessError;
 use crate::task::TaskFailure;
 
-/// Handles a system call: `call` is the `SVC` from EL0.
+/// A system call: `call` is the `SVC` from EL0. Through the pointer the
+/// first `spawn_isolated` installs (`task::isolation_paths`), so that this
+/// dispatcher and every call are linked only into applications that spawn
+/// isolated tasks.
 pub(crate) fn handle(call: Fault) {
+    crate::task::isolated_system_call(call)
+}
+
+/// Handles a system call (see [`handle`]).
+pub(crate) fn handle_call(call: Fault) {
     let number = call.frame.x[8];
     crate::trace::syscall_enter(number);
     let outcome = match Syscall::try_from(number) {
