@@ -17,11 +17,6 @@ use crate::arch::exception::Fault;
 /// A synchronous exception from EL0 other than `SVC`: a first touch of the
 /// heap is mapped (the access runs again); anything else ends the task.
 pub(crate) fn isolated_fault(fault: Fault) {
-    super::isolation_paths::fault(fault)
-}
-
-/// [`isolated_fault`]'s handler (installed by `spawn_isolated`).
-pub(super) fn handle_fault(fault: Fault) {
     let failure = match demand_page(fault.syndrome, fault.far) {
         DemandPaging::Mapped => return, // retry the access
         DemandPaging::Refused(failure) => failure,
@@ -34,11 +29,6 @@ pub(super) fn handle_fault(fault: Fault) {
 /// task's heap gets a frame and the copy goes on; a bad pointer (or a touch
 /// past the task's memory limit) makes the copy return an error.
 pub(crate) fn user_copy_fault(fault: Fault) {
-    super::isolation_paths::user_copy_fault(fault)
-}
-
-/// [`user_copy_fault`]'s handler (installed by `spawn_isolated`).
-pub(super) fn handle_user_copy_fault(fault: Fault) {
     if !matches!(demand_page(fault.syndrome, fault.far), DemandPaging::Mapped) {
         crate::arch::user_access::recover(&mut fault.frame.elr);
     }

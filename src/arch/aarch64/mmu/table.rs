@@ -116,17 +116,15 @@ fn map_range(
             // then add `size` per entry (one add and one store each; a
             // physical address stays below the attribute bits above it).
             let mut leaf = if level == 3 { Descriptor::page_bits(pa, attr_bits) } else { Descriptor::block_bits(pa, attr_bits) };
-            let mut run = 0u64;
-            for entry in &mut entries[first..first + wanted] {
-                if entry.is_valid() {
-                    break;
-                }
-                *entry = leaf;
+            let slots = &mut entries[first..first + wanted];
+            let mut run = 0;
+            while run < slots.len() && !slots[run].is_valid() {
+                slots[run] = leaf;
                 leaf = Descriptor(leaf.0 + size);
                 run += 1;
             }
-            va += run * size;
-            pa += run * size;
+            va += run as u64 * size;
+            pa += run as u64 * size;
             continue;
         }
         let entry = &mut entries[first];
