@@ -115,7 +115,8 @@ fn map_range(
             // The leaves differ only in their address: encode the first one,
             // then add `size` per entry (one add and one store each; a
             // physical address stays below the attribute bits above it).
-            let mut leaf = if level == 3 { Descriptor::page_bits(pa, attr_bits) } else { Descriptor::block_bits(pa, attr_bits) };
+            let mut leaf =
+                if level == 3 { Descriptor::page_bits(pa, attr_bits) } else { Descriptor::block_bits(pa, attr_bits) };
             let slots = &mut entries[first..first + wanted];
             let mut run = 0;
             while run < slots.len() && !slots[run].is_valid() {
