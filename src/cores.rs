@@ -79,7 +79,7 @@ fn start_one(method: smp::StartMethod, cpu: usize, mpidr: u64) -> Result<(), Sta
     // Online, not only up: `main` may pin a task to it as soon as boot goes on.
     while percpu::online_mask() & (1 << cpu) == 0 {
         if Instant::now() >= deadline {
-            log::warn!("core {cpu} was started but did not come up within {START_TIMEOUT:?}");
+            log::warn!("core {cpu} was started but did not come up within {} ms", START_TIMEOUT.as_millis() as u64);
             break;
         }
         cpu::spin_hint(); // QEMU's one host thread then runs the starting core

@@ -424,6 +424,10 @@ impl<T> KernelCell<T> {
 /// expression outlives that block's locals; the checks catch the moment it
 /// is held with interrupts unmasked again.)
 pub struct SpinLock<T> {
+    /// Kept only where something reports it (the checks, the statistics):
+    /// without it, a lock over all-zero data is all zeros, and a static one
+    /// starts in `.bss` instead of taking bytes of the image.
+    #[cfg(any(debug_assertions, feature = "lock-checks", feature = "lock-stats"))]
     name: &'static str,
     inner: spin::mutex::SpinMutex<T>,
 }
@@ -439,7 +443,13 @@ pub struct SpinLockGuard<'a, T> {
 
 impl<T> SpinLock<T> {
     pub const fn new(name: &'static str, value: T) -> Self {
-        Self { name, inner: spin::mutex::SpinMutex::new(value) }
+        #[cfg(not(any(debug_assertions, feature = "lock-checks", feature = "lock-stats")))]
+        let _ = name;
+        Self {
+            #[cfg(any(debug_assertions, feature = "lock-checks", feature = "lock-stats"))]
+            name,
+            inner: spin::mutex::SpinMutex::new(value),
+        }
     }
 
     /// Masks interrupts, then takes the lock.
@@ -461,7 +471,7 @@ impl<T> SpinLock<T> {
                 spins += 1;
                 spin_hint();
             }
-            crate::lock_stats::spun(self.name, spins);
+            crate::lock_stats::spun(self.name(), spins);
         };
         SpinLockGuard {
             guard,
@@ -471,9 +481,13 @@ impl<T> SpinLock<T> {
         }
     }
 
-    /// The lock's name, as the checks report it.
+    /// The lock's name, as the checks report it ("" in builds that neither
+    /// check locks nor count their spins: there it is not kept).
     pub fn name(&self) -> &'static str {
-        self.name
+        #[cfg(any(debug_assertions, feature = "lock-checks", feature = "lock-stats"))]
+        return self.name;
+        #[cfg(not(any(debug_assertions, feature = "lock-checks", feature = "lock-stats")))]
+        ""
     }
 }
 

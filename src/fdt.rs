@@ -84,7 +84,7 @@ impl BootFacts {
 }
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
+    Some(u32::from_be_bytes(*b.get(at..)?.first_chunk()?))
 }
 
 /// Does `header` start with the DTB magic? Returns the total size if so.
@@ -127,19 +127,41 @@ fn for_each_property<'a>(
     let dtb = dtb.get(..total_size(dtb)?)?;
     let structs = be32(dtb, 8)? as usize;
     let strings = be32(dtb, 12)? as usize;
+    // The structure block as 32-bit words (its tokens are aligned on 4
+    // bytes, and so is the block in a tree placed on 4 bytes or more, as
+    // the specification asks): one load per token, not four.
+    let block = dtb.get(structs..)?;
+    // SAFETY: every bit pattern is a valid `u32`.
+    let (unaligned, words, _) = unsafe { block.align_to::<u32>() };
+    if !unaligned.is_empty() {
+        return None;
+    }
+    let word = |i: usize| words.get(i).map(|&w| u32::from_be(w));
     // The names of the nodes enclosing the current one (deeper ones are not kept).
     let mut names: [&[u8]; 4] = [b""; 4];
     let mut depth = 0usize;
     let mut in_wanted_node = false;
-    let mut at = structs;
+    let mut i = 0;
     let known = |names: &[&'a [u8]; 4], d: usize| if d < names.len() { names[d] } else { b"" as &[u8] };
     loop {
-        let token = be32(dtb, at)?;
-        at += 4;
+        let token = word(i)?;
+        i += 1;
         match token {
             BEGIN_NODE => {
-                let name = cstr(dtb, at)?;
-                at += (name.len() + 4) & !3;
+                // The name, NUL-terminated and padded to a word: look for
+                // the NUL a word at a time.
+                let start = i;
+                let len = loop {
+                    let w = u32::from_le(*words.get(i)?);
+                    i += 1;
+                    // The lowest zero byte sets the lowest bit here (a byte
+                    // above a zero one may set its bit too: not used).
+                    let zero_bytes = w.wrapping_sub(0x0101_0101) & !w & 0x8080_8080;
+                    if zero_bytes != 0 {
+                        break 4 * (i - 1 - start) + (zero_bytes.trailing_zeros() / 8) as usize;
+                    }
+                };
+                let name = block.get(4 * start..4 * start + len)?;
                 depth += 1;
                 if let Some(slot) = names.get_mut(depth) {
                     *slot = name;
@@ -153,11 +175,14 @@ fn for_each_property<'a>(
                 in_wanted_node = false;
             }
             PROP => {
-                let len = be32(dtb, at)? as usize;
-                let value = dtb.get(at + 8..(at + 8).checked_add(len)?)?;
-                let name_at = be32(dtb, at + 4)? as usize;
-                at += 8 + ((len + 3) & !3);
+                // A value running past the block leaves the next token
+                // outside it too: the walk ends with `None` there.
+                let len = word(i)? as usize;
+                let name_at = word(i + 1)? as usize;
+                let value_at = 4 * (i + 2);
+                i += 2 + len.div_ceil(4);
                 if in_wanted_node {
+                    let value = block.get(value_at..value_at + len)?;
                     let name = cstr(dtb, strings.checked_add(name_at)?)?;
                     let place = Place { depth, node: known(&names, depth), parent: known(&names, depth - 1) };
                     visit(&place, name, value);

@@ -16,11 +16,13 @@ impl Log for ConsoleLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let micros = crate::time::Instant::now().since_boot().as_micros();
+        // Seconds and microseconds as u64 and u32 (`as_micros` is a u128,
+        // whose formatting and division would be linked in for this alone).
+        let uptime = crate::time::Instant::now().since_boot();
         crate::console::write_fmt(format_args!(
             "[{:>5}.{:06} {:<5} {}] {}\n",
-            micros / 1_000_000,
-            micros % 1_000_000,
+            uptime.as_secs(),
+            uptime.subsec_micros(),
             record.level(),
             record.module_path().unwrap_or(""),
             record.args()

@@ -29,18 +29,22 @@ static FREQUENCY: AtomicU64 = AtomicU64::new(1);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Instant(u64);
 
+// Both conversions stay in 64 bits (no 128-bit division linked in): with
+// `hz` below 2^34 (16 GHz; generic timers run at 1 GHz at most), a part
+// of a second in ticks or nanoseconds times `hz` or 10^9 is below 2^64.
+
 /// Ticks to a `Duration` at `hz` ticks per second, without overflow.
 pub fn ticks_to_duration(ticks: u64, hz: u64) -> Duration {
     let secs = ticks / hz;
-    let nanos = (ticks % hz) as u128 * 1_000_000_000 / hz as u128;
+    let nanos = (ticks % hz) * 1_000_000_000 / hz;
     Duration::new(secs, nanos as u32)
 }
 
-/// A `Duration` to ticks at `hz` ticks per second, rounded up, saturating.
-/// (`as_nanos()` is below 2^94 and `hz` below 2^34: the product fits a `u128`.)
+/// A `Duration` to ticks at `hz` ticks per second, rounded up, saturating:
+/// whole seconds times `hz`, plus the nanoseconds' ticks rounded up.
 pub fn duration_to_ticks(d: Duration, hz: u64) -> u64 {
-    let ticks = (d.as_nanos() * hz as u128).div_ceil(1_000_000_000);
-    u64::try_from(ticks).unwrap_or(u64::MAX)
+    let part = (u64::from(d.subsec_nanos()) * hz).div_ceil(1_000_000_000);
+    d.as_secs().saturating_mul(hz).saturating_add(part)
 }
 
 /// The counter value `d` after `now` at `hz`: `None` if it is past the

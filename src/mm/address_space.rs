@@ -22,6 +22,48 @@ use crate::critical::SpinLock;
 use alloc::vec::Vec;
 use core::ptr::NonNull;
 
+/// What the layers above do to address spaces without naming the code:
+/// installed by the first [`AddressSpace::new`], so that freeing address
+/// spaces (frames, tables, the ASID) and switching between them (the ASID
+/// allocator) are linked only into applications that make one (issue 14:
+/// a hello image has none of it). Until then no address space exists.
+struct SpaceOps {
+    drop: fn(&mut Option<AddressSpace>),
+    switch: fn(Option<&mut AddressSpace>, Option<&mut AddressSpace>),
+}
+
+static OPS: spin::Once<SpaceOps> = spin::Once::new();
+
+/// Drops the address space a task's control block holds (`sched::tcb`
+/// keeps it out of the block's own drop), through [`SpaceOps`]. Without
+/// one ever made, `space` is `None` and nothing is done.
+pub fn drop_task_space(space: &mut Option<AddressSpace>) {
+    if let Some(ops) = OPS.get() {
+        (ops.drop)(space)
+    }
+}
+
+/// At a switch between two tasks, one of them isolated: saves `prev`'s
+/// user state, then installs `next`'s lower half (or the empty one), through
+/// [`SpaceOps`].
+#[inline(always)]
+pub fn switch_spaces(prev: Option<&mut AddressSpace>, next: Option<&mut AddressSpace>) {
+    match OPS.get() {
+        Some(ops) => (ops.switch)(prev, next),
+        None => crate::arch::mmu::clear_lower_half(),
+    }
+}
+
+fn switch_between(prev: Option<&mut AddressSpace>, next: Option<&mut AddressSpace>) {
+    if let Some(space) = prev {
+        space.save_user_state();
+    }
+    match next {
+        Some(space) => space.activate(),
+        None => crate::arch::mmu::clear_lower_half(),
+    }
+}
+
 /// ASIDs of address spaces (each is a pair of hardware ASIDs, see
 /// `arch::mmu`); 0 is the kernel tasks' empty lower half. One allocator for
 /// every core (Linux's per-core active/reserved scheme, see [`super::asid`]),
@@ -132,6 +174,7 @@ impl AddressSpace {
     /// An empty address space (one root table), with the default heap
     /// reserve and memory limit (see [`Self::set_limits`]).
     pub fn new() -> Result<Self, MapError> {
+        OPS.call_once(|| SpaceOps { drop: |space| drop(space.take()), switch: switch_between });
         let mut table_count = 0;
         let tables = PageTable::new(&mut CountedTables(&mut table_count))?;
         Ok(Self {

@@ -72,8 +72,11 @@ pub struct Placement {
 pub struct RunQueues<A: Adapter> {
     /// The cores that take tasks (bit `n`: core `n`).
     online: CpuMask,
-    /// What each core runs (or has been asked to take), as a level.
-    levels: [Level; MAX_CPUS],
+    /// What each core runs (or has been asked to take), as a level,
+    /// stored as `level ^ IDLE_LEVEL` (read with `level`, written with
+    /// `set_level`): every core idle is all zero, so the scheduler's state
+    /// (about 9 KiB with its queues) starts in `.bss`, not in the image.
+    levels_from_idle: [Level; MAX_CPUS],
     /// On a tie between the shared queue and a core's own, the shared one goes first.
     tie_to_shared: [bool; MAX_CPUS],
     shared: ReadyQueue<A>,
@@ -91,7 +94,7 @@ impl<A: Adapter> RunQueues<A> {
         Self {
             shared: ReadyQueue::new(),
             own: [const { ReadyQueue::new() }; MAX_CPUS],
-            levels: [IDLE_LEVEL; MAX_CPUS],
+            levels_from_idle: [0; MAX_CPUS],
             tie_to_shared: [false; MAX_CPUS],
             online: 0,
         }
@@ -100,18 +103,28 @@ impl<A: Adapter> RunQueues<A> {
     /// Core `cpu` takes tasks from now on; it runs its idle task.
     pub fn bring_online(&mut self, cpu: usize) {
         self.online |= 1 << cpu;
-        self.levels[cpu] = IDLE_LEVEL;
+        self.set_level(cpu, IDLE_LEVEL);
     }
 
     /// Records that core `cpu` now runs a task at `level` (idle: `IDLE_LEVEL`).
     #[inline]
     pub fn set_core_level(&mut self, cpu: usize, level: Level) {
-        self.levels[cpu] = level;
+        self.set_level(cpu, level);
+    }
+
+    #[inline(always)]
+    fn level(&self, cpu: usize) -> Level {
+        self.levels_from_idle[cpu] ^ IDLE_LEVEL
+    }
+
+    #[inline(always)]
+    fn set_level(&mut self, cpu: usize, level: Level) {
+        self.levels_from_idle[cpu] = level ^ IDLE_LEVEL;
     }
 
     /// What core `cpu` runs, or has been asked to take, as a level.
     pub fn core_level(&self, cpu: usize) -> Level {
-        self.levels[cpu]
+        self.level(cpu)
     }
 
     /// Queues `item` at `level`, at the front (it was preempted and keeps
@@ -246,11 +259,11 @@ impl<A: Adapter> RunQueues<A> {
         let cpu = if candidates.is_power_of_two() {
             // One candidate (one core, or a pinned task): no search.
             let cpu = candidates.trailing_zeros() as usize;
-            (cpu < MAX_CPUS && eligible(self.levels[cpu])).then_some(cpu)?
+            (cpu < MAX_CPUS && eligible(self.level(cpu))).then_some(cpu)?
         } else {
             self.least_urgent_core(candidates, here, eligible)?
         };
-        self.levels[cpu] = level;
+        self.set_level(cpu, level);
         Some(cpu)
     }
 
@@ -270,12 +283,12 @@ impl<A: Adapter> RunQueues<A> {
         while rest != 0 {
             let cpu = rest.trailing_zeros() as usize;
             rest &= rest - 1;
-            let level = self.levels[cpu];
+            let level = self.level(cpu);
             if !eligible(level) {
                 continue;
             }
             best = match best {
-                Some(b) if level < self.levels[b] || (level == self.levels[b] && cpu != prefer) => Some(b),
+                Some(b) if level < self.level(b) || (level == self.level(b) && cpu != prefer) => Some(b),
                 _ => Some(cpu),
             };
         }

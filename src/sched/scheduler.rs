@@ -611,15 +611,10 @@ fn switch_lower_half(masked: &CriticalSection, prev: &Tcb, next: &Tcb) {
 #[inline(never)]
 fn switch_address_spaces(_masked: &CriticalSection, prev: &Tcb, next: &Tcb) {
     // SAFETY: interrupts are masked, and an address space is only touched
-    // here and when its task is freed (after it has been switched away from).
-    if let Some(space) = unsafe { &mut *prev.address_space.get() } {
-        space.save_user_state();
-    }
-    // SAFETY: as above.
-    match unsafe { &mut *next.address_space.get() } {
-        Some(space) => space.activate(),
-        None => crate::arch::mmu::clear_lower_half(),
-    }
+    // here and when its task is freed (after it has been switched away
+    // from); `prev` and `next` are two tasks, so the borrows do not overlap.
+    let (prev, next) = unsafe { ((*prev.address_space.get()).as_mut(), (*next.address_space.get()).as_mut()) };
+    crate::mm::address_space::switch_spaces(prev, next);
 }
 
 /// Runs in the task just switched to: frees the previous task if it had ended.

@@ -19,6 +19,7 @@ use crate::task::{TaskFailure, TaskName};
 use alloc::boxed::Box;
 use core::any::{Any, TypeId};
 use core::cell::{Cell, UnsafeCell};
+use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 use core::sync::atomic::AtomicBool;
 
@@ -96,8 +97,10 @@ pub struct Tcb {
     pub parked: Cell<bool>,
     /// An isolated task's own lower half (`None` for kernel tasks). Touched
     /// with interrupts masked: activated when the task is switched to, freed
-    /// with the task.
-    pub address_space: UnsafeCell<Option<crate::mm::address_space::AddressSpace>>,
+    /// with the task through `mm::address_space::drop_task_space` (hence
+    /// `ManuallyDrop`: a block's drop does not link the code that frees
+    /// address spaces into applications that never make one).
+    pub address_space: UnsafeCell<ManuallyDrop<Option<crate::mm::address_space::AddressSpace>>>,
     /// An isolated task's stack size in its own address space (0 for kernel tasks).
     pub user_stack_size: u64,
     /// The cores it may run on (bit `n`: core `n`).
@@ -213,7 +216,7 @@ impl Tcb {
             panicking: Cell::new(false),
             park_token: Cell::new(false),
             parked: Cell::new(false),
-            address_space: UnsafeCell::new(address_space),
+            address_space: UnsafeCell::new(ManuallyDrop::new(address_space)),
             user_stack_size: 0,
             cpus: crate::percpu::ALL_CPUS,
             cpu: Cell::new(0),
@@ -276,6 +279,7 @@ impl Drop for Tcb {
         if let Some(stacks) = self.stacks.take() {
             super::stack::recycle(stacks);
         }
+        crate::mm::address_space::drop_task_space(self.address_space.get_mut());
     }
 }
 

@@ -5,14 +5,13 @@
 //! isolated one (`spawn_isolated`, in `isolated.rs`); what only isolated
 //! tasks use (heap reserve, memory limit, grants) is ignored by `spawn`.
 
-use super::grants::Grants;
+use super::grants::{GrantSlot, Grants};
 use super::Priority;
 use crate::ipc::Grant;
 use crate::mm::shared_region::{Access, SharedMemory, SharedRegion};
 use crate::percpu::{CpuMask, ALL_CPUS, MAX_CPUS};
 use crate::sched::priority::Level;
 use crate::sched::stack::{TaskStacks, MAX_SLOT_STACK_SIZE};
-use alloc::boxed::Box;
 use alloc::string::String;
 
 /// Why a task could not be created.
@@ -92,7 +91,7 @@ pub struct Builder {
     pub(super) memory_limit: Option<u64>,
     /// Channel endpoints and shared regions for an isolated task (`grant`,
     /// `share`); boxed, so that builders without any stay small.
-    pub(super) grants: Option<Box<Grants>>,
+    pub(super) grants: GrantSlot,
     /// The cores it may run on (`None`: every core, [`ALL_CPUS`]).
     pub(super) affinity: Option<CpuMask>,
 }
@@ -138,7 +137,7 @@ impl Builder {
     }
 
     fn grants(&mut self) -> &mut Grants {
-        self.grants.get_or_insert_with(Default::default)
+        self.grants.get_or_default()
     }
 
     /// Hands a channel endpoint to the isolated task this builder spawns:

@@ -14,7 +14,50 @@ use crate::ipc::HandleTable;
 use crate::mm::shared_region::{Access, SharedMemory, SharedRegion};
 use crate::mm::user_layout::{SHARED_BASE, SHARED_RESERVE};
 use crate::mm::PAGE_SIZE;
+use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::mem::ManuallyDrop;
+use core::ops::{Deref, DerefMut};
+
+/// A builder's grants, if it has any. Dropped through a pointer that the
+/// first grant installs ([`GrantSlot::get_or_default`]): a builder's drop
+/// then links the code that releases handles and shared regions (frames)
+/// only into applications that grant something (issue 14: the hello image).
+#[derive(Debug, Default)]
+pub(crate) struct GrantSlot(ManuallyDrop<Option<Box<Grants>>>);
+
+/// Drops a slot's grants: installed by the first [`GrantSlot::get_or_default`].
+static DROP_GRANTS: spin::Once<fn(&mut Option<Box<Grants>>)> = spin::Once::new();
+
+impl GrantSlot {
+    /// The grants, made empty the first time.
+    pub fn get_or_default(&mut self) -> &mut Grants {
+        DROP_GRANTS.call_once(|| |grants| drop(grants.take()));
+        self.0.get_or_insert_with(Default::default)
+    }
+}
+
+impl Deref for GrantSlot {
+    type Target = Option<Box<Grants>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for GrantSlot {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for GrantSlot {
+    fn drop(&mut self) {
+        // Grants are only made by `get_or_default`, which installed the pointer.
+        if let Some(drop_grants) = DROP_GRANTS.get() {
+            drop_grants(&mut self.0);
+        }
+    }
+}
 
 /// The grants a `Builder` collects for the isolated task it will spawn.
 #[derive(Debug, Default)]

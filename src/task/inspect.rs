@@ -186,7 +186,7 @@ fn info_of(masked: &CriticalSection, t: &Tcb, now: u64, hz: u64) -> TaskInfo {
     };
     // SAFETY: interrupts are masked, so the scheduler does not touch the
     // address space meanwhile (it lives as long as the task's block).
-    let space = unsafe { &*t.address_space.get() };
+    let space = unsafe { &**t.address_space.get() };
     let (stack_size, stack_high_water, memory) = match (space, &t.stacks) {
         (Some(space), _) => {
             let usage = space.usage();

@@ -172,6 +172,8 @@ impl Builder {
         if let Priority::Cooperative(_) = priority {
             return Err(SpawnError::CooperativeIsolated(priority));
         }
+        // The exception path's handlers for tasks at EL0 (linked from here only).
+        super::isolation_paths::install();
         let stack_size = self.stack_size.unwrap_or(DEFAULT_USER_STACK_SIZE) as u64;
         if stack_size > user_layout::MAX_USER_STACK_SIZE {
             return Err(SpawnError::StackTooLarge {
@@ -367,7 +369,7 @@ pub(crate) fn demand_page(syndrome: Syndrome, far: u64) -> DemandPaging {
     let me = scheduler::running(&masked);
     // SAFETY: the running task's address space is used only by itself and,
     // with interrupts masked (as here), by the scheduler and `dump`.
-    let space = unsafe { &mut *me.address_space.get() };
+    let space = unsafe { &mut **me.address_space.get() };
     let Some(space) = space else { return DemandPaging::NotDemandZero };
     crate::trace::page_fault(me.id, far);
     match space.fault_in(far) {
@@ -388,7 +390,7 @@ pub(crate) fn map_granted_region(address: u64) -> Result<u64, crate::syscall::ab
     }
     let masked = CriticalSection::new();
     // SAFETY: as in `demand_page`.
-    let space = unsafe { &mut *scheduler::running(&masked).address_space.get() };
+    let space = unsafe { &mut **scheduler::running(&masked).address_space.get() };
     match space.as_mut().and_then(|space| space.map_granted(address)) {
         Some(Ok(())) => Ok(0),
         // Out of frames for the tables: the caller may try again later.
@@ -401,7 +403,7 @@ pub(crate) fn map_granted_region(address: u64) -> Result<u64, crate::syscall::ab
 pub(crate) fn current_memory_usage() -> SpaceUsage {
     let masked = CriticalSection::new();
     // SAFETY: as in `demand_page`.
-    match unsafe { &*scheduler::running(&masked).address_space.get() } {
+    match unsafe { &**scheduler::running(&masked).address_space.get() } {
         Some(space) => space.usage(),
         None => SpaceUsage { resident: 0, tables: 0, limit: 0, heap_reserve: 0 },
     }
@@ -428,7 +430,7 @@ fn mapped_pages<T>(handle: &JoinHandle<T>) -> Result<MappedPages, &'static str> 
 pub(crate) fn mapped_pages_of(_masked: &CriticalSection, t: &Tcb) -> Result<MappedPages, &'static str> {
     // SAFETY: interrupts are masked, so the scheduler does not touch the
     // address space meanwhile (the caller keeps the task's block alive).
-    let Some(space) = (unsafe { &*t.address_space.get() }) else {
+    let Some(space) = (unsafe { &**t.address_space.get() }) else {
         return Err("not an isolated task (or already ended): no address space of its own");
     };
     let mut pages = alloc::vec::Vec::new();

@@ -70,6 +70,7 @@ mod on_target {
         current_memory_usage, exit_isolated, map_granted_region, with_current_handles, with_current_handles_mut,
     };
     pub(crate) use super::isolated_fault::{fail_isolated, isolated_fault, user_copy_fault};
+    pub(crate) use super::isolation_paths::system_call as isolated_system_call;
     pub use super::park::park;
     pub use super::spawn::{cpus_online, current, current_cpu, spawn, yield_now, JoinHandle, Task, DEFAULT_STACK_SIZE};
 }
@@ -86,6 +87,8 @@ mod inspect;
 mod isolated;
 #[cfg(target_os = "none")]
 mod isolated_fault;
+#[cfg(target_os = "none")]
+mod isolation_paths;
 #[cfg(target_os = "none")]
 mod park;
 #[cfg(target_os = "none")]

@@ -159,8 +159,13 @@ impl TaskStart {
     /// Gives back what a task that could not be started was made of (its
     /// closure is dropped, here in the spawner, outside any critical section).
     fn abandon(self) -> SpawnError {
-        drop(self.body);
-        crate::sched::stack::recycle(self.stacks);
+        let TaskStart { body, stacks, mut address_space, .. } = self;
+        drop(body);
+        crate::sched::stack::recycle(stacks);
+        // Through the pointer (see `drop_task_space`); `None` afterwards,
+        // so forgetting it leaks nothing (and links no drop of its own).
+        crate::mm::address_space::drop_task_space(&mut address_space);
+        core::mem::forget(address_space);
         SpawnError::OutOfMemory
     }
 }

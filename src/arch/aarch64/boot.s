@@ -121,9 +121,14 @@ at_el1:
     add     x0, x0, :lo12:__bss_start
     adrp    x1, __bss_end
     add     x1, x1, :lo12:__bss_end
+    // 64 bytes a loop (the linker script aligns both ends to 64).
 5:  cmp     x0, x1
     b.hs    6f
-    stp     xzr, xzr, [x0], #16
+    stp     xzr, xzr, [x0]
+    stp     xzr, xzr, [x0, #16]
+    stp     xzr, xzr, [x0, #32]
+    stp     xzr, xzr, [x0, #48]
+    add     x0, x0, #64
     b       5b
 
 6:  // 4. The boot table: one L1 table used by both TTBR0 and TTBR1. With

@@ -85,9 +85,10 @@ impl TableAllocator for BootTablePool {
         let va = self.next;
         self.next += PAGE_SIZE;
         let table = NonNull::new(va as *mut Table)?;
-        // SAFETY: the page is part of `.page_tables`, reserved for us and
-        // handed out once.
-        unsafe { table.write(Table::EMPTY) };
+        // SAFETY: the page is part of `.page_tables` (page aligned, Normal
+        // memory, kernel data), reserved for us and handed out once. Zeroed
+        // with `DC ZVA`: an empty table is all invalid (zero) descriptors.
+        unsafe { crate::arch::cpu::zero_page(table.as_ptr().cast()) };
         Some((table, virt_to_phys(va)))
     }
 
@@ -309,8 +310,9 @@ impl TableAllocator for HeapTables {
         let layout = core::alloc::Layout::new::<Table>();
         // SAFETY: `Table` has a non-zero size.
         let table = NonNull::new(unsafe { alloc::alloc::alloc(layout) } as *mut Table)?;
-        // SAFETY: freshly allocated, the size and alignment of a `Table`.
-        unsafe { table.write(Table::EMPTY) };
+        // SAFETY: freshly allocated, the size and alignment of a `Table`
+        // (a page), kernel data. All zero is an empty table.
+        unsafe { crate::arch::cpu::zero_page(table.as_ptr().cast()) };
         Some((table, virt_to_phys(table.as_ptr() as u64)))
     }
 

@@ -24,6 +24,9 @@ pub struct Table {
 }
 
 impl Table {
+    /// All entries invalid. (On the target a table is zeroed in place, with
+    /// `arch::cpu::zero_page`: an invalid descriptor is all zero.)
+    #[cfg(test)]
     pub const EMPTY: Self = Self { entries: [Descriptor::INVALID; ENTRIES] };
 }
 
@@ -109,10 +112,17 @@ fn map_range(
                 return Err(MapError::AlreadyMapped { va });
             }
             let wanted = ((end - va) / size).min((ENTRIES - first) as u64) as usize;
-            let run = entries[first..first + wanted].iter().take_while(|e| !e.is_valid()).count();
-            let leaf = if level == 3 { Descriptor::page_bits } else { Descriptor::block_bits };
-            for (k, entry) in entries[first..first + run].iter_mut().enumerate() {
-                *entry = leaf(pa + k as u64 * size, attr_bits);
+            // The leaves differ only in their address: encode the first one,
+            // then add `size` per entry (one add and one store each; a
+            // physical address stays below the attribute bits above it).
+            let mut leaf =
+                if level == 3 { Descriptor::page_bits(pa, attr_bits) } else { Descriptor::block_bits(pa, attr_bits) };
+            let slots = &mut entries[first..first + wanted];
+            let mut run = 0;
+            while run < slots.len() && !slots[run].is_valid() {
+                slots[run] = leaf;
+                leaf = Descriptor(leaf.0 + size);
+                run += 1;
             }
             va += run as u64 * size;
             pa += run as u64 * size;
