@@ -174,7 +174,7 @@ impl AddressSpace {
     /// An empty address space (one root table), with the default heap
     /// reserve and memory limit (see [`Self::set_limits`]).
     pub fn new() -> Result<Self, MapError> {
-        OPS.call_once(|| SpaceOps { drop: |space| drop(space.take()), switch: switch_between });
+        OPS.call_once(|| SpaceOps { drop: |space| *space = None, switch: switch_between });
         let mut table_count = 0;
         let tables = PageTable::new(&mut CountedTables(&mut table_count))?;
         Ok(Self {
