@@ -103,8 +103,8 @@ extern "C" {
 }
 
 fn registers_of(context: *mut Context) -> *mut FpRegisters {
-    // SAFETY (of the projection): `context` points at a live context; no
-    // reference is made.
+    // SAFETY: `context` points at a live context (every caller's promise);
+    // the projection makes no reference.
     unsafe { &raw mut (*context).fp }
 }
 
