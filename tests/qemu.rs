@@ -1580,7 +1580,8 @@ fn cores_override() -> Option<String> {
 /// about several cores (IPIs between them; the kernel lock, which one core
 /// does without).
 fn any_core_count(case: &Case) -> bool {
-    const ABOUT_SEVERAL_CORES: &[&str] = &["ipi_cores", "smp_priority", "smp_ipi_preemption", "smp_pinning", "smp"];
+    const ABOUT_SEVERAL_CORES: &[&str] =
+        &["ipi_cores", "smp_priority", "smp_ipi_preemption", "smp_pinning", "smp", "small_blocks"];
     !case.qemu.contains(&"-smp")
         && !case.expect.iter().any(|l| l.contains("4 cores") || l.contains("4 online"))
         && !ABOUT_SEVERAL_CORES.contains(&case.image)
