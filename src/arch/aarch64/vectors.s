@@ -81,15 +81,21 @@
     eret
 .endm
 
+// In a synchronous entry, x0 and x1 saved: an FP/SIMD trap goes to
+// `fp_trap`; otherwise x0 = ESR_EL1.EC.
+.macro FP_TRAP_OR_CLASS
+    mrs     x0, esr_el1
+    ubfx    x0, x0, #26, #6
+    cmp     x0, #EC_FP
+    b.eq    fp_trap
+.endm
+
 // A synchronous exception from EL1: an FP/SIMD trap, or the full path.
 .macro VECTOR_SYNC_EL1 kind
 .org exception_vectors + \kind * 0x80
     sub     sp, sp, #FRAME_SIZE
     stp     x0, x1, [sp, #0]
-    mrs     x0, esr_el1
-    ubfx    x0, x0, #26, #6
-    cmp     x0, #EC_FP
-    b.eq    fp_trap
+    FP_TRAP_OR_CLASS
     mov     x0, #\kind
     b       exception_entry
 .endm
@@ -158,10 +164,7 @@ exception_vectors:
     SWITCH_TO_KERNEL_VIEW
     sub     sp, sp, #FRAME_SIZE
     stp     x0, x1, [sp, #0]
-    mrs     x0, esr_el1
-    ubfx    x0, x0, #26, #6
-    cmp     x0, #EC_FP
-    b.eq    fp_trap
+    FP_TRAP_OR_CLASS
     cmp     x0, #EC_SVC64
     ccmp    x8, #31, #2, eq         // an SVC: is the number < 32? (not an SVC: "higher")
     b.hi    1f
