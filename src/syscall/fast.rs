@@ -2,14 +2,19 @@
 //! never block, switch tasks or touch user memory.
 //!
 //! `vectors.s` sends them straight from the EL0 synchronous vector to
-//! [`ilusion_fast_syscall`], saving only `x0`–`x18` and `x30` (the registers
-//! an AAPCS64 function may change) and restoring all of them but the result
-//! in `x0`. That is sound only while the handler is a *leaf*: it calls
-//! nothing (a callee could change more) and uses no FP/SIMD register (those
-//! are not saved, and would leak kernel values to the task). The QEMU test
-//! harness checks both on every board's image by disassembling it
-//! (`tests/support/fast_syscall.rs`); keep the code here free of panics,
-//! formatting, `u128` division and anything else that would call out.
+//! [`ilusion_fast_syscall`], saving only `x1`, `x8`–`x15` and `x30` and
+//! restoring them (`x0` becomes the result). That is sound only while the
+//! handler writes no other register the task would see: it is a *leaf* (it
+//! calls nothing, since a callee could change more), uses no FP/SIMD
+//! register (those are not saved, and would leak kernel values to the
+//! task), and names no caller-saved general register outside that set
+//! (`x2`–`x7`, `x16`–`x18`; the callee-saved `x19`–`x29` it restores itself,
+//! as AAPCS64 requires, on its own stack below the frame). LLVM hands out
+//! `x8`, `x9`, ... first, so code this small stays within them. The QEMU
+//! test harness checks all three on every board's image by disassembling it
+//! (`tests/support/fast_syscall.rs`); keep the code here small and free of
+//! panics, formatting, `u128` division and anything else that would call
+//! out.
 
 use super::abi::{encode, Syscall, SyscallError, ABI_VERSION, FAST_SYSCALLS};
 use crate::sched::tcb::Tcb;

@@ -7,17 +7,22 @@
 // 16 entries of 128 bytes: synchronous, IRQ, FIQ and SError (in that order),
 // each taken from four origins: the current EL on SP_EL0, the current EL on
 // SP_EL1, a lower EL in AArch64, a lower EL in AArch32. Every entry makes
-// room for an `ExceptionFrame` on the exception stack (SP_EL1), saves x0/x1,
-// and jumps to `exception_entry` with its number in x0. Each entry starts
+// room for an `ExceptionFrame` on the exception stack (SP_EL1) as it saves
+// x0/x1 (one pre-indexed `stp`), and jumps to `exception_entry` with its number in x0. Each entry starts
 // with `.org` at exactly its slot, so one that grows past its 128 bytes fails
 // the build.
 //
 // One entry is special: a synchronous exception from EL0 that is an SVC with
 // a call number in FAST_SYSCALLS (system calls that never block or switch
 // tasks, see src/syscall/fast.rs) takes `fast_syscall` instead. That path
-// saves only what its handler, a leaf AAPCS64 function that uses no FP/SIMD
-// register, may change (x0-x18, x30), and restores all of it but x0, the
-// result: the task gets its own registers back and sees nothing of the
+// saves only the registers its handler, a leaf AAPCS64 function that uses no
+// FP/SIMD register, may write: x8-x15 and x30 (x1, used by the dispatch, is
+// in the frame already). An AAPCS64 leaf could write any of x0-x18, so this
+// is a promise about the handler's code, and tests/support/fast_syscall.rs
+// checks it on every board's image: the handler names no caller-saved
+// register that `fast_syscall` does not restore (x2-x7, x16-x18), and the
+// callee-saved ones (x19-x29) it restores itself. All is restored but x0,
+// the result: the task gets its own registers back and sees nothing of the
 // kernel's. Every other exception takes the full path.
 //
 // Neither path saves the FP/SIMD registers: they are switched lazily (see
@@ -45,8 +50,7 @@
 
 .macro VECTOR kind
 .org exception_vectors + \kind * 0x80
-    sub     sp, sp, #FRAME_SIZE
-    stp     x0, x1, [sp, #0]
+    stp     x0, x1, [sp, #-FRAME_SIZE]!
     mov     x0, #\kind
     b       exception_entry
 .endm
@@ -67,25 +71,30 @@
 // The last steps out to EL0, once every register holds the task's value:
 // the user view of the upper half (x0 parked in FAR_EL1, free at this point,
 // as Linux's KPTI trampoline does), and TPIDRRO_EL0 = 1 so user-side code
-// knows it runs at EL0.
+// knows it runs at EL0. No `isb` after the TTBR1 write: the `eret` is a
+// context synchronization event, and the instructions before it touch no
+// memory and run from the vectors, mapped alike in both views (Linux's
+// `tramp_exit` does the same).
 .macro SWITCH_TO_USER_VIEW_AND_ERET
     msr     far_el1, x0
     mrs     x0, ttbr1_el1
     orr     x0, x0, #USER_VIEW_TABLE
     orr     x0, x0, #USER_VIEW_ASID
     msr     ttbr1_el1, x0
-    isb
     mov     x0, #1
     msr     tpidrro_el0, x0
     mrs     x0, far_el1
     eret
 .endm
 
-// In a synchronous entry, x0 and x1 saved: an FP/SIMD trap goes to
-// `fp_trap`; otherwise x0 = ESR_EL1.EC.
-.macro FP_TRAP_OR_CLASS
+// In a synchronous entry, x0 and x1 saved: x0 = ESR_EL1.EC.
+.macro EXCEPTION_CLASS
     mrs     x0, esr_el1
     ubfx    x0, x0, #26, #6
+.endm
+
+// With x0 = ESR_EL1.EC: an FP/SIMD trap goes to `fp_trap`.
+.macro FP_TRAP_CHECK
     cmp     x0, #EC_FP
     b.eq    fp_trap
 .endm
@@ -93,9 +102,9 @@
 // A synchronous exception from EL1: an FP/SIMD trap, or the full path.
 .macro VECTOR_SYNC_EL1 kind
 .org exception_vectors + \kind * 0x80
-    sub     sp, sp, #FRAME_SIZE
-    stp     x0, x1, [sp, #0]
-    FP_TRAP_OR_CLASS
+    stp     x0, x1, [sp, #-FRAME_SIZE]!
+    EXCEPTION_CLASS
+    FP_TRAP_CHECK
     mov     x0, #\kind
     b       exception_entry
 .endm
@@ -103,26 +112,13 @@
 .macro VECTOR_FROM_EL0 kind
 .org exception_vectors + \kind * 0x80
     SWITCH_TO_KERNEL_VIEW
-    sub     sp, sp, #FRAME_SIZE
-    stp     x0, x1, [sp, #0]
+    stp     x0, x1, [sp, #-FRAME_SIZE]!
     mov     x0, #\kind
     b       exception_entry
 .endm
 
-// Saves x2-x17 into the frame (both entry paths need them).
-.macro STORE_X2_TO_X17
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
-.endm
-
-// Loads x2-x17 from the frame (both return paths need them).
-.macro LOAD_X2_TO_X17
+// Loads x0-x29 from the frame and pops it (x30 and SP_EL0 are done before).
+.macro RESTORE_GENERAL_REGISTERS
     ldp     x2, x3, [sp, #16]
     ldp     x4, x5, [sp, #32]
     ldp     x6, x7, [sp, #48]
@@ -131,19 +127,13 @@
     ldp     x12, x13, [sp, #96]
     ldp     x14, x15, [sp, #112]
     ldp     x16, x17, [sp, #128]
-.endm
-
-// Loads x0-x29 from the frame and pops it (x30 and SP_EL0 are done before).
-.macro RESTORE_GENERAL_REGISTERS
-    ldp     x0, x1, [sp, #0]
-    LOAD_X2_TO_X17
     ldp     x18, x19, [sp, #144]
     ldp     x20, x21, [sp, #160]
     ldp     x22, x23, [sp, #176]
     ldp     x24, x25, [sp, #192]
     ldp     x26, x27, [sp, #208]
     ldp     x28, x29, [sp, #224]
-    add     sp, sp, #FRAME_SIZE
+    ldp     x0, x1, [sp], #FRAME_SIZE
 .endm
 
 .section .text.vectors, "ax"
@@ -159,19 +149,22 @@ exception_vectors:
     VECTOR 6
     VECTOR 7
 
-// Synchronous from EL0: a fast system call, or the full path.
+// Synchronous from EL0: a fast system call, an FP/SIMD trap, or the full
+// path. The fast calls are checked first (the trap check is two
+// instructions they need not run); x1 holds the call's bit, so x0 keeps the
+// class for the other two.
 .org exception_vectors + 8 * 0x80
     SWITCH_TO_KERNEL_VIEW
-    sub     sp, sp, #FRAME_SIZE
-    stp     x0, x1, [sp, #0]
-    FP_TRAP_OR_CLASS
+    stp     x0, x1, [sp, #-FRAME_SIZE]!
+    EXCEPTION_CLASS
     cmp     x0, #EC_SVC64
     ccmp    x8, #31, #2, eq         // an SVC: is the number < 32? (not an SVC: "higher")
     b.hi    1f
-    mov     x0, #FAST_SYSCALLS
-    lsr     x0, x0, x8
-    tbnz    x0, #0, fast_syscall
-1:  mov     x0, #8
+    mov     x1, #FAST_SYSCALLS
+    lsr     x1, x1, x8
+    tbnz    x1, #0, fast_syscall
+1:  FP_TRAP_CHECK
+    mov     x0, #8
     b       exception_entry
 
     VECTOR_FROM_EL0 9
@@ -183,23 +176,41 @@ exception_vectors:
     VECTOR 15
 .org exception_vectors + 16 * 0x80      // the last entry fits too
 
-// A fast system call: x0 and x1 are saved in the frame, the call number is in x8.
+// A fast system call: x0 and x1 are saved in the frame, the call number is
+// in x8. Around the handler go x8-x15 (the scratch registers LLVM hands out
+// first) and x30 (the `bl`); with x0 (the result) and x1 (restored, since
+// the dispatch used it) that is every register the handler may write (see
+// the header; tests/support/fast_syscall.rs reads the loads below from the
+// image and checks the handler against them). x30 goes in x0's slot: the
+// task's x0 is not restored, so one `ldp` brings back x30 and x1 and pops
+// the frame. The `bl` reaches its target directly (the image is far smaller
+// than its +-128 MiB; the test checks no veneer, which could change x16 and
+// x17, stands between).
 fast_syscall:
-    STORE_X2_TO_X17
-    str     x18, [sp, #144]
-    str     x30, [sp, #FRAME_X30]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    str     x30, [sp, #0]
     mov     x0, x8
     bl      ilusion_fast_syscall    // x0 = the result
-    ldr     x1, [sp, #8]
-    LOAD_X2_TO_X17
-    ldr     x18, [sp, #144]
-    ldr     x30, [sp, #FRAME_X30]
-    add     sp, sp, #FRAME_SIZE
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x30, x1, [sp], #FRAME_SIZE
     SWITCH_TO_USER_VIEW_AND_ERET
 
 exception_entry:
     msr     tpidrro_el0, xzr        // "not at EL0" (see user_mode.rs)
-    STORE_X2_TO_X17
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
     stp     x18, x19, [sp, #144]
     stp     x20, x21, [sp, #160]
     stp     x22, x23, [sp, #176]
@@ -284,8 +295,7 @@ fp_trap:
     ldp     x2, x3, [sp, #16]
     ldr     x30, [sp, #FRAME_X30]
     tst     x1, #0xf                // back to EL0t?
-    ldp     x0, x1, [sp, #0]
-    add     sp, sp, #FRAME_SIZE
+    ldp     x0, x1, [sp], #FRAME_SIZE
     b.eq    1f
     eret
 1:  SWITCH_TO_USER_VIEW_AND_ERET
