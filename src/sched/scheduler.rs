@@ -484,7 +484,14 @@ fn reschedule_point_on<const MANY: bool>(cs: &CriticalSection, cpu: usize) {
 fn give_way_if_decided<const MANY: bool>(cs: &CriticalSection, cpu: usize, at_interrupt: bool) {
     if let Some(in_front) = decide::<MANY>(cs, cpu, at_interrupt) {
         requeue_current::<MANY>(cs, in_front);
-        schedule_away_on::<MANY>(cs, if in_front { Why::PREEMPT } else { Why::SLICE });
+        let why = if in_front { Why::PREEMPT } else { Why::SLICE };
+        // One core: `decide` saw a task ahead of this one, which is now
+        // queued behind it (or is idle, never queued): switch to it inline,
+        // as a yield does.
+        match if MANY { None } else { SCHED.with(cs, |s| s.queues.pick::<false>(0)) } {
+            Some(next) => switch_to::<false>(cs, running(cs), next, why),
+            None => schedule_away_on::<MANY>(cs, why),
+        }
     }
 }
 
