@@ -1052,6 +1052,7 @@ const CASES: &[Case] = &[
             "slice_fairness",
             0,
             &[
+                "ok equal_spinners_alone_take_turns",
                 "ok equal_share_with_1ms_ticker",
                 "ok equal_share_with_5ms_ticker",
                 "ok equal_share_with_9ms_ticker",

@@ -362,6 +362,12 @@ pub fn yield_now() {
     }
 }
 
+///
+/// On one core the yield is one piece: the next task comes off the ready
+/// queue in the same step that puts this one back, and the switch is
+/// inlined here (no second look at the running task, at idle, or at
+/// whether next is this task: a task that yields to an equal never picks
+/// itself, it is behind the equal in its queue).
 #[inline(always)]
 fn yield_on<const MANY: bool>() {
     let cs = CriticalSection::enter::<MANY>();
@@ -369,16 +375,24 @@ fn yield_on<const MANY: bool>() {
     if me.kill_requested.load(Ordering::Relaxed) {
         end_killed();
     }
-    let others_ready = SCHED.with(&cs, |s| {
-        let ready = s.queues.has_ready_for::<MANY>(me.core(), me.level.get());
-        if ready {
-            // SAFETY: the running task; not idle, which never yields.
-            unsafe { s.put_back::<MANY>(me, false) };
+    let next = SCHED.with(&cs, |s| {
+        if !s.queues.has_ready_for::<MANY>(me.core(), me.level.get()) {
+            return None;
         }
-        ready
+        // SAFETY: the running task; not idle, which never yields.
+        unsafe { s.put_back::<MANY>(me, false) };
+        // One core: the task just found ready (at or above our level, so
+        // ahead of us) comes off the queue now.
+        if MANY {
+            Some(None)
+        } else {
+            Some(s.queues.pick::<false>(0))
+        }
     });
-    if others_ready {
-        schedule_away_on::<MANY>(&cs, Why::YIELD);
+    match next {
+        None => {}
+        Some(Some(next)) => switch_to::<false>(&cs, me, next, Why::YIELD),
+        Some(None) => schedule_away_on::<MANY>(&cs, Why::YIELD),
     }
 }
 
@@ -470,7 +484,14 @@ fn reschedule_point_on<const MANY: bool>(cs: &CriticalSection, cpu: usize) {
 fn give_way_if_decided<const MANY: bool>(cs: &CriticalSection, cpu: usize, at_interrupt: bool) {
     if let Some(in_front) = decide::<MANY>(cs, cpu, at_interrupt) {
         requeue_current::<MANY>(cs, in_front);
-        schedule_away_on::<MANY>(cs, if in_front { Why::PREEMPT } else { Why::SLICE });
+        let why = if in_front { Why::PREEMPT } else { Why::SLICE };
+        // One core: `decide` saw a task ahead of this one, which is now
+        // queued behind it (or is idle, never queued): switch to it inline,
+        // as a yield does.
+        match if MANY { None } else { SCHED.with(cs, |s| s.queues.pick::<false>(0)) } {
+            Some(next) => switch_to::<false>(cs, running(cs), next, why),
+            None => schedule_away_on::<MANY>(cs, why),
+        }
     }
 }
 
@@ -545,7 +566,7 @@ pub(crate) fn schedule_away(cs: &CriticalSection, why: Why) {
 /// [`schedule_away`], compiled for one core or several.
 #[inline(never)]
 fn schedule_away_on<const MANY: bool>(cs: &CriticalSection, why: Why) {
-    critical::assert_no_spin_lock_held("a context switch");
+    critical::assert_no_spin_lock_held("a context switch"); // (also before a switch to self)
     let me = running(cs);
     let cur = NonNull::from(me);
     let cpu = if MANY { me.core() } else { 0 };
@@ -563,6 +584,18 @@ fn schedule_away_on<const MANY: bool>(cs: &CriticalSection, why: Why) {
         me.state.set(State::Running);
         return;
     }
+    switch_to::<MANY>(cs, me, next, why);
+}
+
+/// Switches from the running task `me` to `next`, another task just taken
+/// off a ready queue (or idle): the statistics, the slice, the lower half,
+/// the registers; then, in `me` resumed, frees the task that ran before if
+/// it had ended.
+#[inline(always)]
+fn switch_to<const MANY: bool>(cs: &CriticalSection, me: &Tcb, next: NonNull<Tcb>, why: Why) {
+    critical::assert_no_spin_lock_held("a context switch");
+    let cur = NonNull::from(me);
+    let cpu = if MANY { me.core() } else { 0 };
     // SAFETY: `next` came off a ready queue (or is idle): alive, with its context saved.
     let n = unsafe { next.as_ref() };
     trace::switch(me.id, n.id, why);

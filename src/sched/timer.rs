@@ -50,6 +50,9 @@ mod target {
         sleepers: List<TimerLinks>,
         /// When the running task's slice ends (`u64::MAX`: it has none).
         slice_end: u64,
+        /// What the comparator is programmed for (`u64::MAX`: off), so
+        /// that a new slice ending later than that leaves it alone.
+        armed_at: u64,
         slice_ticks: u64,
         /// The periodic handler, its period (0: none) and its next deadline.
         periodic: Option<fn()>,
@@ -60,6 +63,7 @@ mod target {
     const NO_TIMERS: Timers = Timers {
         sleepers: List::new(),
         slice_end: u64::MAX,
+        armed_at: u64::MAX,
         slice_ticks: 0,
         periodic: None,
         period_ticks: 0,
@@ -101,7 +105,8 @@ mod target {
             // SAFETY: tasks on the timer list are alive.
             let sleeper = t.sleepers.front().map_or(u64::MAX, |s| unsafe { s.as_ref() }.deadline.get());
             let periodic = if t.period_ticks != 0 { t.next_period } else { u64::MAX };
-            sleeper.min(t.slice_end).min(periodic)
+            t.armed_at = sleeper.min(t.slice_end).min(periodic);
+            t.armed_at
         });
         if next == u64::MAX {
             cpu::stop_timer();
@@ -113,19 +118,27 @@ mod target {
     /// Starts the slice of `next`, which is about to run on core `this_cpu`
     /// (the caller's): what was left of it if a more urgent task preempted
     /// it, else a whole one.
+    ///
+    /// The comparator is programmed lazily: only when it would fire *after*
+    /// the new slice ends (or is off). If it fires earlier, for the end of
+    /// a slice that has since been replaced, the interrupt finds the slice
+    /// not over and programs it for what comes next: at most one such early
+    /// interrupt per slice length, instead of a comparator write on every
+    /// switch between time-sliced tasks (BENCHMARKS.md, issue 14).
     #[inline]
     pub(crate) fn start_slice(masked: &CriticalSection, this_cpu: usize, next: &Tcb, now: u64) {
         let level = next.level.get();
         let left = next.slice_left.replace(0);
         let sliced = is_preemptive(level) && level != IDLE_LEVEL;
-        TIMERS.with(masked, |all| {
+        let fires_too_late = TIMERS.with(masked, |all| {
             let t = all.of_mut(this_cpu);
             t.slice_end = match sliced {
                 true => now.saturating_add(if left != 0 { left } else { t.slice_ticks }),
                 false => u64::MAX,
             };
+            t.slice_end < t.armed_at
         });
-        if sliced {
+        if fires_too_late {
             rearm_core(masked, this_cpu);
         }
     }

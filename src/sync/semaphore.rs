@@ -43,12 +43,28 @@ impl Semaphore {
     }
 
     /// Gives a permit back (also from an interrupt handler).
+    ///
+    /// Nobody waiting, the common case, is inlined into the caller: mask,
+    /// count, unmask (about a dozen instructions on one core). A waiter
+    /// takes the permit directly, out of line, and may be more urgent than
+    /// the caller, so that path is a reschedule point. Nobody woken changes
+    /// nothing the scheduler decides on: no reschedule point.
+    #[inline]
     pub fn release(&self) {
         let masked = CriticalSection::new();
-        if self.waiters.wake_one(&masked).is_none() {
+        if self.waiters.has_waiters(&masked) {
+            self.release_to_waiter(&masked);
+        } else {
             self.permits.with(&masked, |p| *p += 1);
         }
-        scheduler::reschedule_point(&masked);
+    }
+
+    #[inline(never)]
+    fn release_to_waiter(&self, masked: &CriticalSection) {
+        if self.waiters.wake_one(masked).is_none() {
+            self.permits.with(masked, |p| *p += 1);
+        }
+        scheduler::reschedule_point(masked);
     }
 
     /// Free permits now.

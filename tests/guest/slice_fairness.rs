@@ -2,6 +2,10 @@
 //! only what was left of its time slice, so equal tasks still alternate
 //! however often something more urgent wakes.
 //!
+//! - Two equal spinners with nothing else armed on the timer (no sleeper,
+//!   no periodic handler: the comparator is off) still take turns: the
+//!   first one's slice must program it (it is programmed lazily, see
+//!   src/sched/timer.rs `start_slice`).
 //! - Two equal spinners next to an urgent ticker (every 1, 5 and 9 ms) each
 //!   get 50 % ± 10 % of what the ticker leaves them.
 //! - `main` sleeping 5 ms next to an equal busy task (kernel or isolated)
@@ -27,12 +31,44 @@ const SPINNER: Priority = Priority::Preemptive(20);
 const TICKER: Priority = Priority::Preemptive(2);
 
 fn main() {
+    equal_spinners_alone_take_turns();
     for period_ms in [1, 5, 9] {
         equal_spinners_share(period_ms);
     }
     main_sleep_next_to_busy_kernel_task();
     main_sleep_next_to_busy_isolated_task();
     finish();
+}
+
+/// Two equal spinners, each spinning until both have counted to 1000 (or
+/// to a bound of about 100 ms of instructions, so that a failure ends).
+/// Nothing else has a deadline: only their slices can make them alternate.
+fn equal_spinners_alone_take_turns() {
+    const BOUND: u64 = 20_000_000;
+    let counts = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    let spinners = [0, 1].map(|me| {
+        let counts = counts.clone();
+        Builder::new()
+            .name("spinner")
+            .priority(SPINNER)
+            .spawn(move || {
+                let (mine, other) = (&counts[me], &counts[1 - me]);
+                let both_counted = || mine.load(Ordering::Relaxed).min(other.load(Ordering::Relaxed)) >= 1000;
+                while !both_counted() && mine.load(Ordering::Relaxed) < BOUND {
+                    mine.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+            .unwrap()
+    });
+    for s in spinners {
+        s.join().unwrap();
+    }
+    let [a, b] = [0, 1].map(|i| counts[i].load(Ordering::Relaxed));
+    check(
+        a < BOUND && b < BOUND,
+        "equal_spinners_alone_take_turns",
+        format_args!("spinner counts {a} and {b} (the bound, {BOUND}: one never let the other run)"),
+    );
 }
 
 /// A task at `TICKER` priority that sleeps `period` in a loop until `stop`.

@@ -125,12 +125,14 @@ impl ExceptionFrame {
 }
 
 /// Called by `vectors.s` for every exception but the fast system calls;
-/// sorts it and hands it to its owner (see the table above).
+/// sorts it and hands it to its owner (see the table above). Interrupts,
+/// the frequent case, are handled here; everything else goes to
+/// [`synchronous_or_serror`], out of line, so that the interrupt path does not pay
+/// for the fault path's larger stack frame and saved registers.
 #[no_mangle]
 extern "C" fn ilusion_exception(frame: &mut ExceptionFrame, entry: u64) {
     let entry = VectorEntry(entry);
-    let kind = entry.kind();
-    if let ExceptionType::Irq | ExceptionType::Fiq = kind {
+    if let ExceptionType::Irq | ExceptionType::Fiq = entry.kind() {
         crate::irq::dispatch();
         // A task the handler woke, or the end of a slice, may switch tasks
         // here; this task resumes here later, and returns from the exception.
@@ -140,6 +142,13 @@ extern "C" fn ilusion_exception(frame: &mut ExceptionFrame, entry: u64) {
         }
         return;
     }
+    synchronous_or_serror(frame, entry);
+}
+
+/// A synchronous exception (system call, fault, trap) or an SError.
+#[inline(never)]
+fn synchronous_or_serror(frame: &mut ExceptionFrame, entry: VectorEntry) {
+    let kind = entry.kind();
     let esr = ESR_EL1.get();
     let syndrome = if kind == ExceptionType::SError { Syndrome::SError } else { Syndrome::decode(esr) };
     let fault = Fault { frame, entry, esr, far: FAR_EL1.get(), syndrome };
