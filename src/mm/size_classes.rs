@@ -39,8 +39,9 @@
 //! `allocated`, a power of two of at least 8, exactly what the buddy
 //! allocator would have set aside too), so the heap's figures mean what
 //! they meant before. Each class counts the blocks it has handed out next
-//! to its list head (one pair load and one pair store per pop or push);
-//! `allocated` is summed from those counts when asked. `taken` counts the
+//! to its list head (one pair load and one pair store per pop or push),
+//! and the bytes asked for in them next to that; `requested` and
+//! `allocated` are summed from those when asked. `taken` counts the
 //! chunks' bytes.
 //!
 //! Plain data and raw memory, no locking: host-tested below; the caller
@@ -67,8 +68,10 @@ pub fn class_of(size: usize, align: usize) -> Option<usize> {
     if m >= LARGEST {
         return None;
     }
-    // m in 7..=511: its bit length (3..=9) less 3.
-    Some((usize::BITS - m.leading_zeros()) as usize - 3)
+    // m in 7..=511: its bit length (3..=9) less 3, as 6 less the leading
+    // zeros of m in 9 bits (so that the class's slot, `6 - class`, is those
+    // zeros themselves: see `SizeClasses::classes`).
+    Some(CLASSES - 1 - (m << (usize::BITS - LARGEST.trailing_zeros())).leading_zeros() as usize)
 }
 
 /// The size of class `class`'s blocks.
@@ -82,23 +85,35 @@ struct FreeBlock {
     next: *mut FreeBlock,
 }
 
-/// One class: its free list and how many of its blocks callers hold (side
-/// by side, so a pop or a push reads and writes both with one load and
-/// one store of a pair).
+/// One class: its free list, how many of its blocks callers hold and the
+/// bytes they asked for in them (side by side, so a pop or a push reads
+/// and writes the list head and the count with one load and one store of
+/// a pair, and the bytes next to them). 32 bytes, so that a class's
+/// address is the array's plus its slot shifted.
 #[derive(Clone, Copy)]
+#[repr(C, align(32))]
 struct Class {
     /// The first free block (null: none).
     head: *mut FreeBlock,
     held: usize,
+    requested: usize,
 }
 
 /// The free lists and their accounting.
 pub struct SizeClasses {
+    /// The classes, largest first: class `c` in slot `CLASSES - 1 - c`
+    /// ([`slot`]). `class_of` computes the class as 6 less a count of
+    /// leading zeros, so the slot is that count: no subtraction on the
+    /// fast path.
     classes: [Class; CLASSES],
-    /// Bytes callers asked for, in blocks they hold.
-    requested: usize,
     /// Bytes of the chunks taken from the buddy allocator.
     taken: usize,
+}
+
+/// Where class `class` sits in [`SizeClasses::classes`].
+#[inline(always)]
+const fn slot(class: usize) -> usize {
+    CLASSES - 1 - class
 }
 
 // SAFETY: the lists point only into chunks this value owns (given by
@@ -107,14 +122,14 @@ unsafe impl Send for SizeClasses {}
 
 impl SizeClasses {
     pub const fn new() -> Self {
-        Self { classes: [Class { head: core::ptr::null_mut(), held: 0 }; CLASSES], requested: 0, taken: 0 }
+        Self { classes: [Class { head: core::ptr::null_mut(), held: 0, requested: 0 }; CLASSES], taken: 0 }
     }
 
     /// A free block of `class` for a request of `size` bytes, if the class
     /// has one.
     #[inline(always)]
     pub fn pop(&mut self, class: usize, size: usize) -> Option<NonNull<u8>> {
-        let c = &mut self.classes[class];
+        let c = &mut self.classes[slot(class)];
         let head = c.head;
         if head.is_null() {
             return None;
@@ -123,7 +138,7 @@ impl SizeClasses {
         // `add_chunk`): ours, readable, holding its link in its first word.
         c.head = unsafe { (*head).next };
         c.held += 1;
-        self.requested += size;
+        c.requested += size;
         // SAFETY: not null (checked above).
         Some(unsafe { NonNull::new_unchecked(head.cast()) })
     }
@@ -136,13 +151,13 @@ impl SizeClasses {
     #[inline(always)]
     pub unsafe fn push(&mut self, block: NonNull<u8>, class: usize, size: usize) {
         let block = block.as_ptr().cast::<FreeBlock>();
-        let c = &mut self.classes[class];
+        let c = &mut self.classes[slot(class)];
         // SAFETY: the block is ours again (our caller's promise), at least
         // 8 bytes and aligned to its size, so it holds a link.
         unsafe { block.write(FreeBlock { next: c.head }) };
         c.head = block;
         c.held -= 1;
-        self.requested -= size;
+        c.requested -= size;
     }
 
     /// Carves `chunk` (`len` bytes) into blocks of `class` for its list.
@@ -161,8 +176,8 @@ impl SizeClasses {
             // SAFETY: `offset + size <= len`: a block inside the chunk, ours (our caller's promise).
             let block = unsafe { chunk.as_ptr().add(offset) }.cast::<FreeBlock>();
             // SAFETY: as above; aligned to `size`, at least 8 bytes: room for a link.
-            unsafe { block.write(FreeBlock { next: self.classes[class].head }) };
-            self.classes[class].head = block;
+            unsafe { block.write(FreeBlock { next: self.classes[slot(class)].head }) };
+            self.classes[slot(class)].head = block;
         }
         self.taken += len;
     }
@@ -172,7 +187,8 @@ impl SizeClasses {
     /// taken. Returns how many bytes were given.
     pub fn drain(&mut self, mut give: impl FnMut(NonNull<u8>, usize)) -> usize {
         let mut given = 0;
-        for (class, c) in self.classes.iter_mut().enumerate() {
+        for class in 0..CLASSES {
+            let c = &mut self.classes[slot(class)];
             while let Some(block) = NonNull::new(c.head) {
                 // SAFETY: a block on the list: ours, holding its link.
                 c.head = unsafe { block.as_ref() }.next;
@@ -186,12 +202,12 @@ impl SizeClasses {
 
     /// Bytes callers asked for, in the small blocks they hold.
     pub fn requested(&self) -> usize {
-        self.requested
+        self.classes.iter().map(|c| c.requested).sum()
     }
 
     /// The sizes of the small blocks callers hold.
     pub fn allocated(&self) -> usize {
-        self.classes.iter().enumerate().map(|(class, c)| c.held * block_size(class)).sum()
+        (0..CLASSES).map(|class| self.classes[slot(class)].held * block_size(class)).sum()
     }
 
     /// Bytes taken from the buddy allocator for the classes.
@@ -207,7 +223,7 @@ impl SizeClasses {
     /// How many free blocks `class` has (walks its list: for tests and reports).
     pub fn free_blocks(&self, class: usize) -> usize {
         let mut n = 0;
-        let mut p = self.classes[class].head;
+        let mut p = self.classes[slot(class)].head;
         while !p.is_null() {
             n += 1;
             // SAFETY: a block on the list: ours, holding its link.
