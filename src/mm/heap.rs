@@ -83,6 +83,13 @@ impl Heaps {
     fn refill(&mut self, class: usize, size: usize) -> Option<NonNull<u8>> {
         let block = block_size(class);
         let mut len = CHUNK.max(block);
+        // A class that has carved its most (`CLASS_BYTES_MAX`, 4 GiB) takes no more.
+        while len > self.classes.room(class) {
+            if len == block {
+                return None;
+            }
+            len /= 2;
+        }
         loop {
             let layout = Layout::from_size_align(len, block).ok()?;
             if let Ok(chunk) = self.buddy.alloc(layout) {

@@ -39,9 +39,10 @@
 //! `allocated`, a power of two of at least 8, exactly what the buddy
 //! allocator would have set aside too), so the heap's figures mean what
 //! they meant before. Each class counts the blocks it has handed out next
-//! to its list head (one pair load and one pair store per pop or push),
-//! and the bytes asked for in them next to that; `requested` and
-//! `allocated` are summed from those when asked. `taken` counts the
+//! and the bytes asked for in them, both in one word next to its list head
+//! (one pair load, two additions and one pair store per pop or push; a
+//! class carves at most 4 GiB, so the two never mix: `Counts`);
+//! `requested` and `allocated` are summed from those when asked. `taken` counts the
 //! chunks' bytes.
 //!
 //! Plain data and raw memory, no locking: host-tested below; the caller
@@ -85,19 +86,55 @@ struct FreeBlock {
     next: *mut FreeBlock,
 }
 
-/// One class: its free list, how many of its blocks callers hold and the
-/// bytes they asked for in them (side by side, so a pop or a push reads
-/// and writes the list head and the count with one load and one store of
-/// a pair, and the bytes next to them). 32 bytes, so that a class's
-/// address is the array's plus its slot shifted.
+/// One class: its free list and its [`Counts`] side by side, so that a pop
+/// or a push reads and writes both with one load and one store of a pair.
 #[derive(Clone, Copy)]
-#[repr(C, align(32))]
+#[repr(C)]
 struct Class {
     /// The first free block (null: none).
     head: *mut FreeBlock,
-    held: usize,
-    requested: usize,
+    counts: Counts,
 }
+
+/// How many of a class's blocks callers hold, and the bytes they asked for
+/// in them, in one word: the count in the low [`Counts::HELD_BITS`] bits,
+/// the bytes above. A pop adds `1 + (size << HELD_BITS)` (two additions,
+/// one of them shifted), a push takes it off. Neither field can spill into
+/// the other: a class never carves more than [`CLASS_BYTES_MAX`] bytes
+/// ([`SizeClasses::room`]), so it holds fewer than 2^29 blocks (of at
+/// least 8 bytes) and fewer than 2^32 bytes are asked for in them, below
+/// the 2^31 and 2^33 the two fields can count.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+struct Counts(usize);
+
+impl Counts {
+    const HELD_BITS: u32 = 31;
+
+    /// One block more held, for `size` bytes.
+    #[inline(always)]
+    fn add(&mut self, size: usize) {
+        self.0 += 1 + (size << Self::HELD_BITS);
+    }
+
+    /// One block fewer held, that was for `size` bytes.
+    #[inline(always)]
+    fn sub(&mut self, size: usize) {
+        self.0 -= 1 + (size << Self::HELD_BITS);
+    }
+
+    fn held(self) -> usize {
+        self.0 & ((1 << Self::HELD_BITS) - 1)
+    }
+
+    fn requested(self) -> usize {
+        self.0 >> Self::HELD_BITS
+    }
+}
+
+/// The most a class carves from the buddy allocator (4 GiB, far beyond
+/// any board's small objects): what keeps [`Counts`]' fields apart.
+pub const CLASS_BYTES_MAX: usize = 1 << 32;
 
 /// The free lists and their accounting.
 pub struct SizeClasses {
@@ -108,6 +145,8 @@ pub struct SizeClasses {
     classes: [Class; CLASSES],
     /// Bytes of the chunks taken from the buddy allocator.
     taken: usize,
+    /// The same, for each class (by class number): at most [`CLASS_BYTES_MAX`].
+    carved: [usize; CLASSES],
 }
 
 /// Where class `class` sits in [`SizeClasses::classes`].
@@ -122,7 +161,11 @@ unsafe impl Send for SizeClasses {}
 
 impl SizeClasses {
     pub const fn new() -> Self {
-        Self { classes: [Class { head: core::ptr::null_mut(), held: 0, requested: 0 }; CLASSES], taken: 0 }
+        Self {
+            classes: [Class { head: core::ptr::null_mut(), counts: Counts(0) }; CLASSES],
+            taken: 0,
+            carved: [0; CLASSES],
+        }
     }
 
     /// A free block of `class` for a request of `size` bytes, if the class
@@ -137,8 +180,7 @@ impl SizeClasses {
         // SAFETY: a non-null head is a free block of this class (`push`,
         // `add_chunk`): ours, readable, holding its link in its first word.
         c.head = unsafe { (*head).next };
-        c.held += 1;
-        c.requested += size;
+        c.counts.add(size);
         // SAFETY: not null (checked above).
         Some(unsafe { NonNull::new_unchecked(head.cast()) })
     }
@@ -156,8 +198,7 @@ impl SizeClasses {
         // 8 bytes and aligned to its size, so it holds a link.
         unsafe { block.write(FreeBlock { next: c.head }) };
         c.head = block;
-        c.held -= 1;
-        c.requested -= size;
+        c.counts.sub(size);
     }
 
     /// Carves `chunk` (`len` bytes) into blocks of `class` for its list.
@@ -165,10 +206,13 @@ impl SizeClasses {
     /// # Safety
     /// `chunk` is `len` bytes of writable memory nobody else uses, for good
     /// (until this value is dropped), aligned to the class's block size;
-    /// `len` is a non-zero multiple of the block size.
+    /// `len` is a non-zero multiple of the block size, at most
+    /// [`Self::room`]`(class)`.
     pub unsafe fn add_chunk(&mut self, class: usize, chunk: NonNull<u8>, len: usize) {
         let size = block_size(class);
         debug_assert!(len >= size && len.is_multiple_of(size) && (chunk.as_ptr() as usize).is_multiple_of(size));
+        assert!(len <= self.room(class), "a size class beyond its {CLASS_BYTES_MAX} bytes");
+        self.carved[class] += len;
         // From the end down, so that the list hands the chunk out in address order.
         let mut offset = len;
         while offset > 0 {
@@ -194,6 +238,7 @@ impl SizeClasses {
                 c.head = unsafe { block.as_ref() }.next;
                 give(block.cast(), block_size(class));
                 given += block_size(class);
+                self.carved[class] -= block_size(class);
             }
         }
         self.taken -= given;
@@ -202,12 +247,18 @@ impl SizeClasses {
 
     /// Bytes callers asked for, in the small blocks they hold.
     pub fn requested(&self) -> usize {
-        self.classes.iter().map(|c| c.requested).sum()
+        self.classes.iter().map(|c| c.counts.requested()).sum()
     }
 
     /// The sizes of the small blocks callers hold.
     pub fn allocated(&self) -> usize {
-        (0..CLASSES).map(|class| self.classes[slot(class)].held * block_size(class)).sum()
+        (0..CLASSES).map(|class| self.classes[slot(class)].counts.held() * block_size(class)).sum()
+    }
+
+    /// How many more bytes `class` may carve ([`CLASS_BYTES_MAX`] less what
+    /// it has): a multiple of its block size.
+    pub fn room(&self, class: usize) -> usize {
+        CLASS_BYTES_MAX - self.carved[class]
     }
 
     /// Bytes taken from the buddy allocator for the classes.
@@ -314,6 +365,30 @@ mod tests {
         assert_eq!((classes.requested(), classes.allocated(), classes.cached()), (0, 0, CHUNK));
         assert_eq!(classes.pop(4, 1).unwrap(), blocks[0], "last freed, first given");
         assert_eq!(classes.free_blocks(3), 0, "other classes untouched");
+    }
+
+    #[test]
+    fn counts_keep_blocks_and_bytes_apart_up_to_a_full_class() {
+        // The most a class can hold: CLASS_BYTES_MAX of 8-byte blocks, each
+        // asked for with 8 bytes; then the same bytes in 512-byte blocks.
+        for (blocks, size) in [(CLASS_BYTES_MAX / 8, 8), (CLASS_BYTES_MAX / 512, 512), (1, 1)] {
+            let mut c = Counts(blocks - 1 + ((blocks - 1) * size << Counts::HELD_BITS));
+            c.add(size);
+            assert_eq!((c.held(), c.requested()), (blocks, blocks * size));
+            c.sub(size);
+            assert_eq!((c.held(), c.requested()), (blocks - 1, (blocks - 1) * size));
+        }
+    }
+
+    #[test]
+    fn a_class_carves_at_most_its_limit() {
+        let mut classes = SizeClasses::new();
+        assert_eq!(classes.room(2), CLASS_BYTES_MAX);
+        // SAFETY: a fresh, aligned chunk given for good.
+        unsafe { classes.add_chunk(2, chunk(CHUNK), CHUNK) };
+        assert_eq!((classes.room(2), classes.room(3)), (CLASS_BYTES_MAX - CHUNK, CLASS_BYTES_MAX));
+        classes.drain(|_, _| {});
+        assert_eq!(classes.room(2), CLASS_BYTES_MAX, "what goes back to the buddy allocator is room again");
     }
 
     #[test]
