@@ -372,7 +372,7 @@ mod tests {
         // The most a class can hold: CLASS_BYTES_MAX of 8-byte blocks, each
         // asked for with 8 bytes; then the same bytes in 512-byte blocks.
         for (blocks, size) in [(CLASS_BYTES_MAX / 8, 8), (CLASS_BYTES_MAX / 512, 512), (1, 1)] {
-            let mut c = Counts(blocks - 1 + ((blocks - 1) * size << Counts::HELD_BITS));
+            let mut c = Counts(blocks - 1 + (((blocks - 1) * size) << Counts::HELD_BITS));
             c.add(size);
             assert_eq!((c.held(), c.requested()), (blocks, blocks * size));
             c.sub(size);
