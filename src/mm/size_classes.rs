@@ -101,8 +101,8 @@ struct Class {
 /// the bytes above. A pop adds `1 + (size << HELD_BITS)` (two additions,
 /// one of them shifted), a push takes it off. Neither field can spill into
 /// the other: a class never carves more than [`CLASS_BYTES_MAX`] bytes
-/// ([`SizeClasses::room`]), so it holds fewer than 2^29 blocks (of at
-/// least 8 bytes) and fewer than 2^32 bytes are asked for in them, below
+/// ([`SizeClasses::room`]), so it holds at most 2^29 blocks (of at
+/// least 8 bytes) and at most 2^32 bytes are asked for in them, below
 /// the 2^31 and 2^33 the two fields can count.
 #[derive(Clone, Copy)]
 #[repr(transparent)]
