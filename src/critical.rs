@@ -88,6 +88,12 @@ mod masking {
     pub fn interrupts_enabled() -> bool {
         false
     }
+    #[derive(Clone, Copy)]
+    pub struct SavedMasks;
+    pub fn mask_interrupts_saving() -> SavedMasks {
+        SavedMasks
+    }
+    pub fn restore_masks(_: SavedMasks) {}
 }
 
 /// Who may hold the kernel lock: a core on the machine; a thread in unit tests.
@@ -264,22 +270,24 @@ pub fn set_deferred_interrupt_sender(send: fn(usize)) {
 
 /// Interrupts are masked on this core while this value lives (restored as
 /// they were when it drops): what a [`SpinLock`] holds besides its lock.
+/// The masks are saved whole and written back whole (one instruction, no
+/// test of what they were).
 struct InterruptsMasked {
-    were_enabled: bool,
+    saved: masking::SavedMasks,
     _not_send: PhantomData<*const ()>,
 }
 
 impl InterruptsMasked {
-    #[inline]
+    #[inline(always)]
     fn new() -> Self {
-        Self { were_enabled: masking::disable_interrupts(), _not_send: PhantomData }
+        Self { saved: masking::mask_interrupts_saving(), _not_send: PhantomData }
     }
 }
 
 impl Drop for InterruptsMasked {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
-        masking::restore_interrupts(self.were_enabled);
+        masking::restore_masks(self.saved);
     }
 }
 
@@ -479,6 +487,66 @@ impl<T> SpinLock<T> {
             name: self.name,
             _masked: masked,
         }
+    }
+
+    /// Runs `f` on the data with interrupts masked on this core, taking the
+    /// lock only if other cores may want it: while core 0 runs alone
+    /// ([`several_cores`] false), masking is all it takes, as on a one-core
+    /// machine, and the lock word is not touched (no atomic exchange to
+    /// take it, no release store to give it back). For the heap's fast
+    /// path, which every `Box` and `Vec` takes.
+    ///
+    /// Why that is safe: [`several_cores`] turns true (for good) on core 0,
+    /// in [`use_kernel_lock`], before core 0 starts any other core; the
+    /// other cores are started by core 0 after that store, past the barrier
+    /// that publishes their boot record. So while the flag reads false,
+    /// this is core 0 and no other core has run a single instruction of the
+    /// kernel. Core 0 cannot set the flag while `f` runs: `f` is code of
+    /// the lock's data (the heap's lists), which never starts cores, and
+    /// with interrupts masked nothing else runs on core 0 meanwhile. So the
+    /// one-core path never overlaps a locked one on another core, and the
+    /// lock (always taken on the slow paths) is free whenever this runs on
+    /// one core: a holder there is this core with interrupts masked, in
+    /// code that does not come back here. Builds with lock checks verify
+    /// both: the one-core path panics on any core but core 0, or with the
+    /// lock held.
+    ///
+    /// `f` must not take this lock again (the checks catch that too).
+    #[inline(always)]
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        // On the host (unit tests) each thread counts as a core: always locked.
+        if !cfg!(target_os = "none") || several_cores() {
+            return f(&mut self.lock());
+        }
+        let masked = InterruptsMasked::new();
+        #[cfg(any(debug_assertions, feature = "lock-checks"))]
+        self.check_alone();
+        // SAFETY: one core runs and cannot be joined by another before `f`
+        // returns, the lock is free, and interrupts are masked on this core
+        // (see above): nothing else can reach the data until we return, so
+        // this borrow is unique.
+        let r = f(unsafe { &mut *self.inner.as_mut_ptr() });
+        #[cfg(any(debug_assertions, feature = "lock-checks"))]
+        checks::released(self.name);
+        drop(masked);
+        r
+    }
+
+    /// The checks of [`Self::with`]'s one-core path: this core is core 0
+    /// (on the host, where each thread counts as a core, not checked), the
+    /// lock is free, and this core is not inside this lock already.
+    #[cfg(any(debug_assertions, feature = "lock-checks"))]
+    #[cold]
+    fn check_alone(&self) {
+        #[cfg(target_os = "none")]
+        if crate::percpu::cpu_index() != 0 {
+            panic!("spin lock '{}' taken on the one-core path on core {}", self.name, crate::percpu::cpu_index());
+        }
+        if self.inner.is_locked() {
+            panic!("spin lock '{}' held while the one-core path takes it", self.name);
+        }
+        // As held (`true`): it panics if this core already has it.
+        checks::acquiring(self.name, true);
     }
 
     /// The lock's name, as the checks report it ("" in builds that neither

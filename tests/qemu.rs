@@ -557,6 +557,7 @@ const CASES: &[Case] = &[
         "small_blocks",
         0,
         &[
+            "ok heap_locked_on_several_cores",
             "ok pool_blocks_never_shared",
             "ok pool_every_block_free_once",
             "ok foreign_block_refused",

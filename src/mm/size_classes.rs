@@ -39,8 +39,10 @@
 //! `allocated`, a power of two of at least 8, exactly what the buddy
 //! allocator would have set aside too), so the heap's figures mean what
 //! they meant before. Each class counts the blocks it has handed out next
-//! to its list head (one pair load and one pair store per pop or push);
-//! `allocated` is summed from those counts when asked. `taken` counts the
+//! and the bytes asked for in them, both in one word next to its list head
+//! (one pair load, two additions and one pair store per pop or push; a
+//! class carves at most 4 GiB, so the two never mix: `Counts`);
+//! `requested` and `allocated` are summed from those when asked. `taken` counts the
 //! chunks' bytes.
 //!
 //! Plain data and raw memory, no locking: host-tested below; the caller
@@ -67,8 +69,10 @@ pub fn class_of(size: usize, align: usize) -> Option<usize> {
     if m >= LARGEST {
         return None;
     }
-    // m in 7..=511: its bit length (3..=9) less 3.
-    Some((usize::BITS - m.leading_zeros()) as usize - 3)
+    // m in 7..=511: its bit length (3..=9) less 3, as 6 less the leading
+    // zeros of m in 9 bits (so that the class's slot, `6 - class`, is those
+    // zeros themselves: see `SizeClasses::classes`).
+    Some(CLASSES - 1 - (m << (usize::BITS - LARGEST.trailing_zeros())).leading_zeros() as usize)
 }
 
 /// The size of class `class`'s blocks.
@@ -82,23 +86,73 @@ struct FreeBlock {
     next: *mut FreeBlock,
 }
 
-/// One class: its free list and how many of its blocks callers hold (side
-/// by side, so a pop or a push reads and writes both with one load and
-/// one store of a pair).
+/// One class: its free list and its [`Counts`] side by side, so that a pop
+/// or a push reads and writes both with one load and one store of a pair.
 #[derive(Clone, Copy)]
+#[repr(C)]
 struct Class {
     /// The first free block (null: none).
     head: *mut FreeBlock,
-    held: usize,
+    counts: Counts,
 }
+
+/// How many of a class's blocks callers hold, and the bytes they asked for
+/// in them, in one word: the count in the low [`Counts::HELD_BITS`] bits,
+/// the bytes above. A pop adds `1 + (size << HELD_BITS)` (two additions,
+/// one of them shifted), a push takes it off. Neither field can spill into
+/// the other: a class never carves more than [`CLASS_BYTES_MAX`] bytes
+/// ([`SizeClasses::room`]), so it holds at most 2^29 blocks (of at
+/// least 8 bytes) and at most 2^32 bytes are asked for in them, below
+/// the 2^31 and 2^33 the two fields can count.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+struct Counts(usize);
+
+impl Counts {
+    const HELD_BITS: u32 = 31;
+
+    /// One block more held, for `size` bytes.
+    #[inline(always)]
+    fn add(&mut self, size: usize) {
+        self.0 += 1 + (size << Self::HELD_BITS);
+    }
+
+    /// One block fewer held, that was for `size` bytes.
+    #[inline(always)]
+    fn sub(&mut self, size: usize) {
+        self.0 -= 1 + (size << Self::HELD_BITS);
+    }
+
+    fn held(self) -> usize {
+        self.0 & ((1 << Self::HELD_BITS) - 1)
+    }
+
+    fn requested(self) -> usize {
+        self.0 >> Self::HELD_BITS
+    }
+}
+
+/// The most a class carves from the buddy allocator (4 GiB, far beyond
+/// any board's small objects): what keeps [`Counts`]' fields apart.
+pub const CLASS_BYTES_MAX: usize = 1 << 32;
 
 /// The free lists and their accounting.
 pub struct SizeClasses {
+    /// The classes, largest first: class `c` in slot `CLASSES - 1 - c`
+    /// ([`slot`]). `class_of` computes the class as 6 less a count of
+    /// leading zeros, so the slot is that count: no subtraction on the
+    /// fast path.
     classes: [Class; CLASSES],
-    /// Bytes callers asked for, in blocks they hold.
-    requested: usize,
     /// Bytes of the chunks taken from the buddy allocator.
     taken: usize,
+    /// The same, for each class (by class number): at most [`CLASS_BYTES_MAX`].
+    carved: [usize; CLASSES],
+}
+
+/// Where class `class` sits in [`SizeClasses::classes`].
+#[inline(always)]
+const fn slot(class: usize) -> usize {
+    CLASSES - 1 - class
 }
 
 // SAFETY: the lists point only into chunks this value owns (given by
@@ -107,14 +161,18 @@ unsafe impl Send for SizeClasses {}
 
 impl SizeClasses {
     pub const fn new() -> Self {
-        Self { classes: [Class { head: core::ptr::null_mut(), held: 0 }; CLASSES], requested: 0, taken: 0 }
+        Self {
+            classes: [Class { head: core::ptr::null_mut(), counts: Counts(0) }; CLASSES],
+            taken: 0,
+            carved: [0; CLASSES],
+        }
     }
 
     /// A free block of `class` for a request of `size` bytes, if the class
     /// has one.
     #[inline(always)]
     pub fn pop(&mut self, class: usize, size: usize) -> Option<NonNull<u8>> {
-        let c = &mut self.classes[class];
+        let c = &mut self.classes[slot(class)];
         let head = c.head;
         if head.is_null() {
             return None;
@@ -122,8 +180,7 @@ impl SizeClasses {
         // SAFETY: a non-null head is a free block of this class (`push`,
         // `add_chunk`): ours, readable, holding its link in its first word.
         c.head = unsafe { (*head).next };
-        c.held += 1;
-        self.requested += size;
+        c.counts.add(size);
         // SAFETY: not null (checked above).
         Some(unsafe { NonNull::new_unchecked(head.cast()) })
     }
@@ -136,13 +193,12 @@ impl SizeClasses {
     #[inline(always)]
     pub unsafe fn push(&mut self, block: NonNull<u8>, class: usize, size: usize) {
         let block = block.as_ptr().cast::<FreeBlock>();
-        let c = &mut self.classes[class];
+        let c = &mut self.classes[slot(class)];
         // SAFETY: the block is ours again (our caller's promise), at least
         // 8 bytes and aligned to its size, so it holds a link.
         unsafe { block.write(FreeBlock { next: c.head }) };
         c.head = block;
-        c.held -= 1;
-        self.requested -= size;
+        c.counts.sub(size);
     }
 
     /// Carves `chunk` (`len` bytes) into blocks of `class` for its list.
@@ -150,10 +206,13 @@ impl SizeClasses {
     /// # Safety
     /// `chunk` is `len` bytes of writable memory nobody else uses, for good
     /// (until this value is dropped), aligned to the class's block size;
-    /// `len` is a non-zero multiple of the block size.
+    /// `len` is a non-zero multiple of the block size, at most
+    /// [`Self::room`]`(class)`.
     pub unsafe fn add_chunk(&mut self, class: usize, chunk: NonNull<u8>, len: usize) {
         let size = block_size(class);
         debug_assert!(len >= size && len.is_multiple_of(size) && (chunk.as_ptr() as usize).is_multiple_of(size));
+        assert!(len <= self.room(class), "a size class beyond its {CLASS_BYTES_MAX} bytes");
+        self.carved[class] += len;
         // From the end down, so that the list hands the chunk out in address order.
         let mut offset = len;
         while offset > 0 {
@@ -161,8 +220,8 @@ impl SizeClasses {
             // SAFETY: `offset + size <= len`: a block inside the chunk, ours (our caller's promise).
             let block = unsafe { chunk.as_ptr().add(offset) }.cast::<FreeBlock>();
             // SAFETY: as above; aligned to `size`, at least 8 bytes: room for a link.
-            unsafe { block.write(FreeBlock { next: self.classes[class].head }) };
-            self.classes[class].head = block;
+            unsafe { block.write(FreeBlock { next: self.classes[slot(class)].head }) };
+            self.classes[slot(class)].head = block;
         }
         self.taken += len;
     }
@@ -172,12 +231,14 @@ impl SizeClasses {
     /// taken. Returns how many bytes were given.
     pub fn drain(&mut self, mut give: impl FnMut(NonNull<u8>, usize)) -> usize {
         let mut given = 0;
-        for (class, c) in self.classes.iter_mut().enumerate() {
+        for class in 0..CLASSES {
+            let c = &mut self.classes[slot(class)];
             while let Some(block) = NonNull::new(c.head) {
                 // SAFETY: a block on the list: ours, holding its link.
                 c.head = unsafe { block.as_ref() }.next;
                 give(block.cast(), block_size(class));
                 given += block_size(class);
+                self.carved[class] -= block_size(class);
             }
         }
         self.taken -= given;
@@ -186,12 +247,18 @@ impl SizeClasses {
 
     /// Bytes callers asked for, in the small blocks they hold.
     pub fn requested(&self) -> usize {
-        self.requested
+        self.classes.iter().map(|c| c.counts.requested()).sum()
     }
 
     /// The sizes of the small blocks callers hold.
     pub fn allocated(&self) -> usize {
-        self.classes.iter().enumerate().map(|(class, c)| c.held * block_size(class)).sum()
+        (0..CLASSES).map(|class| self.classes[slot(class)].counts.held() * block_size(class)).sum()
+    }
+
+    /// How many more bytes `class` may carve ([`CLASS_BYTES_MAX`] less what
+    /// it has): a multiple of its block size.
+    pub fn room(&self, class: usize) -> usize {
+        CLASS_BYTES_MAX - self.carved[class]
     }
 
     /// Bytes taken from the buddy allocator for the classes.
@@ -207,7 +274,7 @@ impl SizeClasses {
     /// How many free blocks `class` has (walks its list: for tests and reports).
     pub fn free_blocks(&self, class: usize) -> usize {
         let mut n = 0;
-        let mut p = self.classes[class].head;
+        let mut p = self.classes[slot(class)].head;
         while !p.is_null() {
             n += 1;
             // SAFETY: a block on the list: ours, holding its link.
@@ -298,6 +365,30 @@ mod tests {
         assert_eq!((classes.requested(), classes.allocated(), classes.cached()), (0, 0, CHUNK));
         assert_eq!(classes.pop(4, 1).unwrap(), blocks[0], "last freed, first given");
         assert_eq!(classes.free_blocks(3), 0, "other classes untouched");
+    }
+
+    #[test]
+    fn counts_keep_blocks_and_bytes_apart_up_to_a_full_class() {
+        // The most a class can hold: CLASS_BYTES_MAX of 8-byte blocks, each
+        // asked for with 8 bytes; then the same bytes in 512-byte blocks.
+        for (blocks, size) in [(CLASS_BYTES_MAX / 8, 8), (CLASS_BYTES_MAX / 512, 512), (1, 1)] {
+            let mut c = Counts(blocks - 1 + (((blocks - 1) * size) << Counts::HELD_BITS));
+            c.add(size);
+            assert_eq!((c.held(), c.requested()), (blocks, blocks * size));
+            c.sub(size);
+            assert_eq!((c.held(), c.requested()), (blocks - 1, (blocks - 1) * size));
+        }
+    }
+
+    #[test]
+    fn a_class_carves_at_most_its_limit() {
+        let mut classes = SizeClasses::new();
+        assert_eq!(classes.room(2), CLASS_BYTES_MAX);
+        // SAFETY: a fresh, aligned chunk given for good.
+        unsafe { classes.add_chunk(2, chunk(CHUNK), CHUNK) };
+        assert_eq!((classes.room(2), classes.room(3)), (CLASS_BYTES_MAX - CHUNK, CLASS_BYTES_MAX));
+        classes.drain(|_, _| {});
+        assert_eq!(classes.room(2), CLASS_BYTES_MAX, "what goes back to the buddy allocator is room again");
     }
 
     #[test]

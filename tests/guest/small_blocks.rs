@@ -14,6 +14,12 @@
 //!    `requested` and `allocated` bytes are back where they were after the
 //!    first (the classes keep the chunks they carved; what callers hold
 //!    returns to the byte).
+//!
+//! The heap's fast path skips its lock while core 0 runs alone
+//! (`SpinLock::with`): this image is built with lock checks, which panic if
+//! that path is ever taken on another core or with the lock held, so part 2
+//! also checks that the other cores only ever came up after the switch to
+//! the locked path (and `heap_locked_on_several_cores` that it happened).
 #![no_std]
 #![no_main]
 
@@ -36,6 +42,8 @@ const HEAP_ROUNDS: usize = 20_000;
 
 fn main() {
     let cores = require_cores(2);
+    let locked = ilusion::critical::several_cores();
+    check(locked, "heap_locked_on_several_cores", format_args!("{cores} cores up, several_cores() {locked}"));
     pool_from_every_core(cores);
     foreign_blocks_refused();
     heap_from_every_core(cores); // the classes reach their peak
