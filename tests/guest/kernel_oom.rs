@@ -97,7 +97,14 @@ fn victim<T: Send + 'static>(id: u64, name: &str, f: impl FnOnce() -> T + Send +
 }
 
 /// Takes whatever the heap got back since (a joined task's control block...).
+/// A task that has just ended is freed by the core it ran on, at that core's
+/// next switch, which may come after `join` returned here: so take what
+/// there is, give the other cores a moment, and take what came back.
 fn top_up() {
+    for _ in 0..3 {
+        take_everything(&mut HOARD.lock().unwrap());
+        time::sleep(Duration::from_millis(1));
+    }
     take_everything(&mut HOARD.lock().unwrap());
 }
 

@@ -124,31 +124,28 @@ impl ExceptionFrame {
     }
 }
 
-/// Called by `vectors.s` for every exception but the fast system calls;
-/// sorts it and hands it to its owner (see the table above). Interrupts,
-/// the frequent case, are handled here; everything else goes to
-/// [`synchronous_or_serror`], out of line, so that the interrupt path does not pay
-/// for the fault path's larger stack frame and saved registers.
+/// Called by `vectors.s` for an interrupt (IRQ or FIQ): the frequent case,
+/// on a path of its own (no syndrome to decode, a small stack frame).
+#[no_mangle]
+extern "C" fn ilusion_interrupt(_frame: &mut ExceptionFrame, entry: u64) {
+    let entry = VectorEntry(entry);
+    crate::irq::dispatch();
+    // A task the handler woke, or the end of a slice, may switch tasks
+    // here; this task resumes here later, and returns from the exception.
+    crate::sched::scheduler::preempt_from_interrupt();
+    if entry.taken_from_lower_level() {
+        crate::task::end_if_killed(); // an isolated task killed meanwhile ends before EL0
+    }
+}
+
+/// Called by `vectors.s` for every other exception but the fast system
+/// calls (a synchronous exception: system call, fault, trap; or an
+/// SError); sorts it and hands it to its owner (see the table above).
 #[no_mangle]
 extern "C" fn ilusion_exception(frame: &mut ExceptionFrame, entry: u64) {
     let entry = VectorEntry(entry);
-    if let ExceptionType::Irq | ExceptionType::Fiq = entry.kind() {
-        crate::irq::dispatch();
-        // A task the handler woke, or the end of a slice, may switch tasks
-        // here; this task resumes here later, and returns from the exception.
-        crate::sched::scheduler::preempt_from_interrupt();
-        if entry.taken_from_lower_level() {
-            crate::task::end_if_killed(); // an isolated task killed meanwhile ends before EL0
-        }
-        return;
-    }
-    synchronous_or_serror(frame, entry);
-}
-
-/// A synchronous exception (system call, fault, trap) or an SError.
-#[inline(never)]
-fn synchronous_or_serror(frame: &mut ExceptionFrame, entry: VectorEntry) {
     let kind = entry.kind();
+    debug_assert!(!matches!(kind, ExceptionType::Irq | ExceptionType::Fiq), "vectors.s sends interrupts elsewhere");
     let esr = ESR_EL1.get();
     let syndrome = if kind == ExceptionType::SError { Syndrome::SError } else { Syndrome::decode(esr) };
     let fault = Fault { frame, entry, esr, far: FAR_EL1.get(), syndrome };

@@ -228,14 +228,22 @@ exception_entry:
     isb
 1:
 
-    // ilusion_exception(frame, entry) sorts the exception and hands it to
-    // its owner. It returns when the interrupted context is to go on (a
+    // ilusion_interrupt(frame, entry) for an IRQ or FIQ (entry & 3 is 1
+    // or 2), ilusion_exception(frame, entry) for the rest: each hands it to
+    // its owner, and returns when the interrupted context is to go on (a
     // task preempted on the way resumes here later, on its own kernel
     // stack); then the same frame is restored.
     mov     x1, x0
     mov     x0, sp
     mov     x29, xzr                // the handler starts a fresh frame chain
+    and     x2, x1, #3
+    sub     x2, x2, #1
+    cmp     x2, #1
+    b.ls    1f
     bl      ilusion_exception
+    b       2f
+1:  bl      ilusion_interrupt
+2:
 
     ldp     x1, x2, [sp, #FRAME_ELR]
     msr     elr_el1, x1
