@@ -362,12 +362,6 @@ pub fn yield_now() {
     }
 }
 
-///
-/// On one core the yield is one piece: the next task comes off the ready
-/// queue in the same step that puts this one back, and the switch is
-/// inlined here (no second look at the running task, at idle, or at
-/// whether next is this task: a task that yields to an equal never picks
-/// itself, it is behind the equal in its queue).
 #[inline(always)]
 fn yield_on<const MANY: bool>() {
     let cs = CriticalSection::enter::<MANY>();
@@ -375,24 +369,32 @@ fn yield_on<const MANY: bool>() {
     if me.kill_requested.load(Ordering::Relaxed) {
         end_killed();
     }
-    let next = SCHED.with(&cs, |s| {
-        if !s.queues.has_ready_for::<MANY>(me.core(), me.level.get()) {
-            return None;
+    let others_ready = SCHED.with(&cs, |s| {
+        let ready = s.queues.has_ready_for::<MANY>(me.core(), me.level.get());
+        if ready {
+            // SAFETY: the running task; not idle, which never yields.
+            unsafe { s.put_back::<MANY>(me, false) };
         }
-        // SAFETY: the running task; not idle, which never yields.
-        unsafe { s.put_back::<MANY>(me, false) };
-        // One core: the task just found ready (at or above our level, so
-        // ahead of us) comes off the queue now.
-        if MANY {
-            Some(None)
-        } else {
-            Some(s.queues.pick::<false>(0))
-        }
+        ready
     });
-    match next {
-        None => {}
-        Some(Some(next)) => switch_to::<false>(&cs, me, next, Why::YIELD),
-        Some(None) => schedule_away_on::<MANY>(&cs, Why::YIELD),
+    if others_ready {
+        switch_to_the_one_ahead::<MANY>(&cs, || me, Why::YIELD);
+    }
+}
+
+/// Switches away from the running task (`me` finds it: the caller may
+/// have it at hand already), which its caller has just put back
+/// in a ready queue because a task ahead of it is ready (a yield, a
+/// preemption, the end of a slice). On one core that task is the first one
+/// picked, never the running one (queued behind it) and never idle, so the
+/// pick and the switch are inlined here, with no look at idle or at
+/// whether next is the running task; several cores take
+/// [`schedule_away_on`] (core levels, asking other cores).
+#[inline(always)]
+fn switch_to_the_one_ahead<'a, const MANY: bool>(cs: &'a CriticalSection, me: impl FnOnce() -> &'a Tcb, why: Why) {
+    match if MANY { None } else { SCHED.with(cs, |s| s.queues.pick::<false>(0)) } {
+        Some(next) => switch_to::<false>(cs, me(), next, why),
+        None => schedule_away_on::<MANY>(cs, why),
     }
 }
 
@@ -485,13 +487,9 @@ fn give_way_if_decided<const MANY: bool>(cs: &CriticalSection, cpu: usize, at_in
     if let Some(in_front) = decide::<MANY>(cs, cpu, at_interrupt) {
         requeue_current::<MANY>(cs, in_front);
         let why = if in_front { Why::PREEMPT } else { Why::SLICE };
-        // One core: `decide` saw a task ahead of this one, which is now
-        // queued behind it (or is idle, never queued): switch to it inline,
-        // as a yield does.
-        match if MANY { None } else { SCHED.with(cs, |s| s.queues.pick::<false>(0)) } {
-            Some(next) => switch_to::<false>(cs, running(cs), next, why),
-            None => schedule_away_on::<MANY>(cs, why),
-        }
+        // `decide` saw a task ahead of this one, which is now queued behind
+        // it (or is idle, never queued).
+        switch_to_the_one_ahead::<MANY>(cs, || running(cs), why);
     }
 }
 
