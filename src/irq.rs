@@ -48,14 +48,25 @@ pub type IntId = u32;
 /// A handler runs in interrupt context, with interrupts masked: keep it short.
 pub type Handler = fn(IntId);
 
+/// An interrupt the controller has just acknowledged: its number, and what
+/// the controller wants back when it ends (a GICv2's acknowledge value,
+/// which names the sender of an SGI), carried by the caller from one to the
+/// other instead of being kept per core in the driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Acknowledged {
+    pub id: IntId,
+    pub token: u32,
+}
+
 /// What a board's interrupt controller driver provides.
 pub trait InterruptController: Sync {
     /// Enables `id`, routed to this core, level- or edge-triggered.
     fn enable(&self, id: IntId, level_triggered: bool);
     fn disable(&self, id: IntId);
     /// The highest-priority pending interrupt, now active; `None` if spurious.
-    fn acknowledge(&self) -> Option<IntId>;
-    fn end_of_interrupt(&self, id: IntId);
+    fn acknowledge(&self) -> Option<Acknowledged>;
+    /// Ends the interrupt `acknowledge` returned.
+    fn end_of_interrupt(&self, acknowledged: Acknowledged);
     /// Raises software interrupt `id` (a GIC SGI, 0 to 15) on this core.
     fn send_software(&self, id: IntId) -> Result<(), IrqError> {
         Err(IrqError::Unsupported(id))
@@ -296,10 +307,11 @@ pub(crate) fn dispatch() {
         SPURIOUS.fetch_add(1, Ordering::Relaxed);
         return;
     };
-    let Some(id) = controller.acknowledge() else {
+    let Some(acknowledged) = controller.acknowledge() else {
         SPURIOUS.fetch_add(1, Ordering::Relaxed);
         return;
     };
+    let id = acknowledged.id;
     match HANDLERS.get(id as usize).map(|h| h.load(Ordering::Acquire)) {
         Some(h) if h != 0 => {
             // SAFETY: non-zero entries are only ever stored from a `Handler`.
@@ -313,7 +325,7 @@ pub(crate) fn dispatch() {
         }
         _ => unhandled(*controller, id),
     }
-    controller.end_of_interrupt(id);
+    controller.end_of_interrupt(acknowledged);
 }
 
 /// An interrupt without a handler: reported and disabled (out of line: the

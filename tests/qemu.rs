@@ -891,6 +891,12 @@ const CASES: &[Case] = &[
         &["memcpy, memset: 81872 cases, 0 bytes wrong", "memmove: 24462 cases, 0 bytes wrong", "memory routines ok"],
     ),
     case(
+        "interrupts and switches inside them keep x2-x30 (kernel and isolated tasks)",
+        "interrupt_registers",
+        0,
+        &["ok kernel_tasks_keep_x2_x30", "ok isolated_tasks_keep_x2_x30", "ok interrupted_often", "all checks passed"],
+    ),
+    case(
         "isolation: syscalls keep x1-x30 and q0-q31 (fast path, yield, sleep)",
         "syscall_registers",
         0,

@@ -29,7 +29,7 @@
 use super::bcm2835_intc::{PeripheralInterrupts, IRQ_COUNT};
 use super::bcm2836_local::{LocalInterrupts, Source, Timer};
 use crate::critical::SpinLock;
-use crate::irq::{IntId, InterruptController, Ipi, IrqError};
+use crate::irq::{Acknowledged, IntId, InterruptController, Ipi, IrqError};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// The first IntId of the peripheral interrupts.
@@ -161,17 +161,19 @@ impl InterruptController for Bcm2837Interrupts {
         self.set_enabled(id, false);
     }
 
-    fn acknowledge(&self) -> Option<IntId> {
+    /// Nothing to give back at the end: the token is 0.
+    fn acknowledge(&self) -> Option<Acknowledged> {
         let core = this_core();
-        match self.local.pending(core)? {
-            Source::Timer(t) => Some(timer(t)),
+        let id = match self.local.pending(core)? {
+            Source::Timer(t) => timer(t),
             Source::Mailbox(m) => {
                 self.local.take(core, m);
-                Some(mailbox(m))
+                mailbox(m)
             }
-            Source::Peripheral => self.peripherals.pending(self.enabled.load(Ordering::Relaxed)).map(peripheral),
-            Source::Other(_) => None,
-        }
+            Source::Peripheral => self.peripherals.pending(self.enabled.load(Ordering::Relaxed)).map(peripheral)?,
+            Source::Other(_) => return None,
+        };
+        Some(Acknowledged { id, token: 0 })
     }
 
     fn ipi_id(&self, ipi: Ipi) -> Option<IntId> {
@@ -188,5 +190,5 @@ impl InterruptController for Bcm2837Interrupts {
         Ok(())
     }
 
-    fn end_of_interrupt(&self, _id: IntId) {}
+    fn end_of_interrupt(&self, _: Acknowledged) {}
 }

@@ -33,7 +33,7 @@ use super::gicv2_cpu_interface::CpuInterface;
 use super::gicv2_pending::SetPending;
 use super::gicv2_targets::Targets;
 use crate::critical::SpinLock;
-use crate::irq::{IntId, InterruptController, Ipi, IrqError};
+use crate::irq::{Acknowledged, IntId, InterruptController, Ipi, IrqError};
 use crate::percpu::MAX_CPUS;
 use arm_gic::gicv2::GicV2;
 use arm_gic::gicv3::registers::{GicdCtlr, GicrSgi};
@@ -70,9 +70,6 @@ enum Version {
         /// itself; 0 until it is up (and on a one-CPU GIC, which has no
         /// target lists).
         interface_of_core: [AtomicU8; MAX_CPUS],
-        /// Each core's last acknowledge value (GICC_IAR), for its end of
-        /// interrupt (interrupts do not nest: one at a time per core).
-        acknowledged: [AtomicU32; MAX_CPUS],
     },
     V3 {
         gic: SpinLock<GicV3<'static>>,
@@ -108,8 +105,7 @@ impl Gic {
             slot.store(targets.this_cpu(), Ordering::Relaxed);
         }
         let gic = SpinLock::new("GIC", gic);
-        let acknowledged = [const { AtomicU32::new(0) }; MAX_CPUS];
-        let version = Version::V2 { gic, targets, pending, cpu_interface, interface_of_core, acknowledged };
+        let version = Version::V2 { gic, targets, pending, cpu_interface, interface_of_core };
         Self { version, private_enabled: AtomicU32::new(0) }
     }
 
@@ -279,16 +275,16 @@ impl InterruptController for Gic {
     }
 
     /// Without the lock: each core has its own CPU interface.
-    fn acknowledge(&self) -> Option<IntId> {
+    /// A GICv2's acknowledge value (GICC_IAR, with the sender of an SGI)
+    /// goes back to it at the end as the token.
+    fn acknowledge(&self) -> Option<Acknowledged> {
         match &self.version {
-            Version::V2 { cpu_interface, acknowledged, .. } => {
-                let (intid, raw) = cpu_interface.acknowledge()?;
-                if let Some(slot) = acknowledged.get(this_core()) {
-                    slot.store(raw, Ordering::Relaxed);
-                }
-                Some(intid)
+            Version::V2 { cpu_interface, .. } => {
+                let (id, raw) = cpu_interface.acknowledge()?;
+                Some(Acknowledged { id, token: raw })
             }
-            Version::V3 { .. } => GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1).map(u32::from),
+            Version::V3 { .. } => GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1)
+                .map(|id| Acknowledged { id: id.into(), token: 0 }),
         }
     }
 
@@ -319,15 +315,11 @@ impl InterruptController for Gic {
         self.send_sgi(sgi, cpu)
     }
 
-    fn end_of_interrupt(&self, id: IntId) {
+    fn end_of_interrupt(&self, acknowledged: Acknowledged) {
         match &self.version {
-            Version::V2 { cpu_interface, acknowledged, .. } => {
-                // The acknowledge value, with the sender of an SGI, if it is this interrupt's.
-                let raw = acknowledged.get(this_core()).map_or(id, |slot| slot.load(Ordering::Relaxed));
-                cpu_interface.end(if raw & 0x3ff == id { raw } else { id });
-            }
+            Version::V2 { cpu_interface, .. } => cpu_interface.end(acknowledged.token),
             Version::V3 { .. } => {
-                let intid = arm_gic::IntId::try_from(id).expect("valid interrupt id");
+                let intid = arm_gic::IntId::try_from(acknowledged.id).expect("valid interrupt id");
                 GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1)
             }
         }

@@ -2,7 +2,7 @@
 //! all RAM the image does not use, managed by a buddy allocator, with a
 //! front of size classes for small blocks.
 //!
-//! A block of at most 512 bytes (aligned to at most its size rounded up to
+//! A block of at most 1024 bytes (aligned to at most its size rounded up to
 //! a power of two) comes from its size class's free list
 //! ([`super::size_classes`]): a pop, and a push to free it. The classes
 //! take their memory from the buddy allocator in 4 KiB chunks and keep it:

@@ -1,5 +1,5 @@
 //! The kernel heap's front for small blocks: one free list per size class
-//! (8, 16, 32, ..., 512 bytes), filled with blocks carved from chunks the
+//! (8, 16, 32, ..., 1024 bytes), filled with blocks carved from chunks the
 //! buddy allocator gives ([`super::heap`] holds both behind its one lock).
 //!
 //! A request of at most [`LARGEST`] bytes, aligned to at most its class's
@@ -50,8 +50,10 @@
 
 use core::ptr::NonNull;
 
-/// How many classes: 8, 16, 32, 64, 128, 256 and 512 bytes.
-pub const CLASSES: usize = 7;
+/// How many classes: 8, 16, 32, 64, 128, 256, 512 and 1024 bytes (the
+/// largest for the task control block, about 660 bytes, made and freed by
+/// every spawn).
+pub const CLASSES: usize = 8;
 /// The largest block a class serves.
 pub const LARGEST: usize = 8 << (CLASSES - 1);
 /// The chunk a class asks the buddy allocator for when its list is empty.
@@ -69,9 +71,10 @@ pub fn class_of(size: usize, align: usize) -> Option<usize> {
     if m >= LARGEST {
         return None;
     }
-    // m in 7..=511: its bit length (3..=9) less 3, as 6 less the leading
-    // zeros of m in 9 bits (so that the class's slot, `6 - class`, is those
-    // zeros themselves: see `SizeClasses::classes`).
+    // m in 7..LARGEST: its bit length (3..=10) less 3, as CLASSES - 1 less
+    // the leading zeros of m in 10 bits (so that the class's slot,
+    // `CLASSES - 1 - class`, is those zeros themselves: see
+    // `SizeClasses::classes`).
     Some(CLASSES - 1 - (m << (usize::BITS - LARGEST.trailing_zeros())).leading_zeros() as usize)
 }
 
@@ -139,7 +142,7 @@ pub const CLASS_BYTES_MAX: usize = 1 << 32;
 /// The free lists and their accounting.
 pub struct SizeClasses {
     /// The classes, largest first: class `c` in slot `CLASSES - 1 - c`
-    /// ([`slot`]). `class_of` computes the class as 6 less a count of
+    /// ([`slot`]). `class_of` computes the class as `CLASSES - 1` less a count of
     /// leading zeros, so the slot is that count: no subtraction on the
     /// fast path.
     classes: [Class; CLASSES],
@@ -307,12 +310,15 @@ mod tests {
         assert_eq!(class_of(128, 8), Some(4));
         assert_eq!(class_of(129, 8), Some(5));
         assert_eq!(class_of(512, 8), Some(6));
-        assert_eq!(class_of(513, 8), None, "larger: the buddy allocator");
+        assert_eq!(class_of(513, 8), Some(7));
+        assert_eq!(class_of(1024, 8), Some(7));
+        assert_eq!(class_of(1025, 8), None, "larger: the buddy allocator");
         assert_eq!(class_of(usize::MAX, 1), None);
         // An alignment beyond the size picks the class of the alignment.
         assert_eq!(class_of(1, 64), Some(3));
         assert_eq!(class_of(0, 512), Some(6));
-        assert_eq!(class_of(8, 1024), None, "more aligned than any class: the buddy allocator");
+        assert_eq!(class_of(8, 1024), Some(7));
+        assert_eq!(class_of(8, 2048), None, "more aligned than any class: the buddy allocator");
         for size in 0..=LARGEST {
             for align in (0..12).map(|k| 1usize << k) {
                 let expect = size.max(align).max(8).next_power_of_two();

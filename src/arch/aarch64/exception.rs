@@ -125,7 +125,9 @@ impl ExceptionFrame {
 }
 
 /// Called by `vectors.s` for an interrupt (IRQ or FIQ): the frequent case,
-/// on a path of its own (no syndrome to decode, a small stack frame).
+/// on a path of its own (no syndrome to decode, a small stack frame). Its
+/// frame holds x0-x18, x29, x30 and the system registers only (the slots
+/// of x19-x28 are stale: see `vectors.s`), so nothing here reads it.
 #[no_mangle]
 extern "C" fn ilusion_interrupt(_frame: &mut ExceptionFrame, entry: u64) {
     let entry = VectorEntry(entry);

@@ -8,9 +8,17 @@
 // each taken from four origins: the current EL on SP_EL0, the current EL on
 // SP_EL1, a lower EL in AArch64, a lower EL in AArch32. Every entry makes
 // room for an `ExceptionFrame` on the exception stack (SP_EL1) as it saves
-// x0/x1 (one pre-indexed `stp`), and jumps to `exception_entry` with its number in x0. Each entry starts
-// with `.org` at exactly its slot, so one that grows past its 128 bytes fails
-// the build.
+// x0/x1 (one pre-indexed `stp`), and jumps with its number in x0 to
+// `interrupt_entry` (IRQ and FIQ from EL1 or EL0) or `exception_entry`
+// (everything else). Each entry starts with `.org` at exactly its slot, so
+// one that grows past its 128 bytes fails the build.
+//
+// The two entries differ in what they save: an interrupt, only what the
+// Rust handler may change (x0-x18, x29, x30), since it returns to the
+// interrupted code with x19-x28 as they were; an exception, every general
+// register, since system calls and fault reports read and write the
+// task's registers in the frame (`ExceptionFrame`). In an interrupt's frame
+// the slots of x19-x28 are left as they were.
 //
 // One entry is special: a synchronous exception from EL0 that is an SVC with
 // a call number in FAST_SYSCALLS (system calls that never block or switch
@@ -48,11 +56,11 @@
 .equ USER_VIEW_TABLE, {USER_VIEW_TABLE}
 .equ USER_VIEW_ASID, {USER_VIEW_ASID}
 
-.macro VECTOR kind
+.macro VECTOR kind, entry=exception_entry
 .org exception_vectors + \kind * 0x80
     stp     x0, x1, [sp, #-FRAME_SIZE]!
     mov     x0, #\kind
-    b       exception_entry
+    b       \entry
 .endm
 
 // From EL0 the upper half is the user view, where the kernel stack is not
@@ -109,16 +117,59 @@
     b       exception_entry
 .endm
 
-.macro VECTOR_FROM_EL0 kind
+.macro VECTOR_FROM_EL0 kind, entry=exception_entry
 .org exception_vectors + \kind * 0x80
     SWITCH_TO_KERNEL_VIEW
     stp     x0, x1, [sp, #-FRAME_SIZE]!
     mov     x0, #\kind
-    b       exception_entry
+    b       \entry
 .endm
 
-// Loads x0-x29 from the frame and pops it (x30 and SP_EL0 are done before).
-.macro RESTORE_GENERAL_REGISTERS
+// Saves the interrupted context into the frame, x0 and x1 being there
+// already (x0 holds the entry's number and is kept): the general registers
+// (`all`: x2-x29; else only those a called function may change, x2-x18,
+// and the frame pointer x29), x30, SP_EL0, ELR and SPSR; then traps FP/SIMD
+// while the handler runs. An interrupt needs no more: its handler is a Rust
+// function, which keeps x19-x28 for the interrupted code, across a task
+// switch too (the switch saves them with the rest of the kernel context).
+// Anything that reads or changes the task's registers (system calls,
+// faults) takes the full frame.
+.macro SAVE_CONTEXT all
+    msr     tpidrro_el0, xzr        // "not at EL0" (see user_mode.rs)
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+.if \all
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+.else
+    str     x18, [sp, #144]
+    str     x29, [sp, #232]
+.endif
+    mrs     x1, sp_el0
+    stp     x30, x1, [sp, #FRAME_X30]
+    mrs     x1, elr_el1
+    mrs     x2, spsr_el1
+    stp     x1, x2, [sp, #FRAME_ELR]
+    mrs     x1, cpacr_el1           // FP/SIMD trapped while the handler runs
+    cbz     x1, 1f
+    msr     cpacr_el1, xzr
+    isb
+1:
+.endm
+
+// Loads the general registers `SAVE_CONTEXT all` saved and pops the frame
+// (x30 and SP_EL0 are done before).
+.macro RESTORE_GENERAL_REGISTERS all
     ldp     x2, x3, [sp, #16]
     ldp     x4, x5, [sp, #32]
     ldp     x6, x7, [sp, #48]
@@ -127,13 +178,45 @@
     ldp     x12, x13, [sp, #96]
     ldp     x14, x15, [sp, #112]
     ldp     x16, x17, [sp, #128]
+.if \all
     ldp     x18, x19, [sp, #144]
     ldp     x20, x21, [sp, #160]
     ldp     x22, x23, [sp, #176]
     ldp     x24, x25, [sp, #192]
     ldp     x26, x27, [sp, #208]
     ldp     x28, x29, [sp, #224]
+.else
+    ldr     x18, [sp, #144]
+    ldr     x29, [sp, #232]
+.endif
     ldp     x0, x1, [sp], #FRAME_SIZE
+.endm
+
+// Back to the context the frame holds: ELR, SPSR, SP_EL0, x30, FP/SIMD
+// enabled for the running task if it owns the registers (not back in a
+// handler, SPSR.M[0] = SP_EL1; always before tasks exist), the general
+// registers, and out (to EL0 through the user view).
+.macro RESTORE_CONTEXT_AND_ERET all
+    ldp     x1, x2, [sp, #FRAME_ELR]
+    msr     elr_el1, x1
+    msr     spsr_el1, x2
+    ldp     x30, x1, [sp, #FRAME_X30]
+    msr     sp_el0, x1
+    mov     x1, xzr
+    tbnz    x2, #0, 2f
+    mrs     x1, tpidr_el1
+    cbnz    x1, 1f
+    mov     x1, #CPACR_FP_ON        // before tasks exist
+    b       2f
+1:  ldr     x1, [x1, #TASK_CPACR]
+2:  msr     cpacr_el1, x1           // (the eret below synchronizes it)
+    tst     x2, #0xf                // returning to EL0t?
+    b.eq    3f
+    msr     tpidrro_el0, xzr        // no: user-side code is not running
+    RESTORE_GENERAL_REGISTERS \all
+    eret
+3:  RESTORE_GENERAL_REGISTERS \all
+    SWITCH_TO_USER_VIEW_AND_ERET
 .endm
 
 .section .text.vectors, "ax"
@@ -141,12 +224,12 @@
 .global exception_vectors
 exception_vectors:
     VECTOR_SYNC_EL1 0
-    VECTOR 1
-    VECTOR 2
+    VECTOR 1, interrupt_entry
+    VECTOR 2, interrupt_entry
     VECTOR 3
     VECTOR_SYNC_EL1 4
-    VECTOR 5
-    VECTOR 6
+    VECTOR 5, interrupt_entry
+    VECTOR 6, interrupt_entry
     VECTOR 7
 
 // Synchronous from EL0: a fast system call, an FP/SIMD trap, or the full
@@ -167,8 +250,8 @@ exception_vectors:
     mov     x0, #8
     b       exception_entry
 
-    VECTOR_FROM_EL0 9
-    VECTOR_FROM_EL0 10
+    VECTOR_FROM_EL0 9, interrupt_entry
+    VECTOR_FROM_EL0 10, interrupt_entry
     VECTOR_FROM_EL0 11
     VECTOR 12
     VECTOR 13
@@ -201,76 +284,26 @@ fast_syscall:
     ldp     x30, x1, [sp], #FRAME_SIZE
     SWITCH_TO_USER_VIEW_AND_ERET
 
+// ilusion_exception(frame, entry) hands a synchronous exception or an
+// SError to its owner, and ilusion_interrupt(frame, entry) an IRQ or FIQ
+// (exception.rs). Each returns when the interrupted context is to go on (a
+// task preempted on the way resumes here later, on its own kernel stack);
+// then the same frame is restored.
 exception_entry:
-    msr     tpidrro_el0, xzr        // "not at EL0" (see user_mode.rs)
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
-    stp     x18, x19, [sp, #144]
-    stp     x20, x21, [sp, #160]
-    stp     x22, x23, [sp, #176]
-    stp     x24, x25, [sp, #192]
-    stp     x26, x27, [sp, #208]
-    stp     x28, x29, [sp, #224]
-    mrs     x1, sp_el0
-    stp     x30, x1, [sp, #FRAME_X30]
-    mrs     x1, elr_el1
-    mrs     x2, spsr_el1
-    stp     x1, x2, [sp, #FRAME_ELR]
-    mrs     x1, cpacr_el1           // FP/SIMD trapped while the handler runs
-    cbz     x1, 1f
-    msr     cpacr_el1, xzr
-    isb
-1:
-
-    // ilusion_interrupt(frame, entry) for an IRQ or FIQ (entry & 3 is 1
-    // or 2), ilusion_exception(frame, entry) for the rest: each hands it to
-    // its owner, and returns when the interrupted context is to go on (a
-    // task preempted on the way resumes here later, on its own kernel
-    // stack); then the same frame is restored.
+    SAVE_CONTEXT 1
     mov     x1, x0
     mov     x0, sp
     mov     x29, xzr                // the handler starts a fresh frame chain
-    and     x2, x1, #3
-    sub     x2, x2, #1
-    cmp     x2, #1
-    b.ls    1f
     bl      ilusion_exception
-    b       2f
-1:  bl      ilusion_interrupt
-2:
+    RESTORE_CONTEXT_AND_ERET 1
 
-    ldp     x1, x2, [sp, #FRAME_ELR]
-    msr     elr_el1, x1
-    msr     spsr_el1, x2
-    ldp     x30, x1, [sp, #FRAME_X30]
-    msr     sp_el0, x1
-    // FP/SIMD: enabled for the running task if it owns the registers, not
-    // back in a handler (SPSR.M[0], SP_EL1), always before tasks exist.
-    mov     x1, xzr
-    tbnz    x2, #0, 2f
-    mrs     x1, tpidr_el1
-    cbz     x1, fp_on_before_tasks
-    ldr     x1, [x1, #TASK_CPACR]
-2:  msr     cpacr_el1, x1           // (the eret below synchronizes it)
-    tst     x2, #0xf                // returning to EL0t?
-    b.eq    return_to_el0
-    msr     tpidrro_el0, xzr        // no: user-side code is not running
-    RESTORE_GENERAL_REGISTERS
-    eret
-
-return_to_el0:
-    RESTORE_GENERAL_REGISTERS
-    SWITCH_TO_USER_VIEW_AND_ERET
-
-fp_on_before_tasks:
-    mov     x1, #CPACR_FP_ON
-    b       2b
+interrupt_entry:
+    SAVE_CONTEXT 0
+    mov     x1, x0
+    mov     x0, sp
+    mov     x29, xzr
+    bl      ilusion_interrupt
+    RESTORE_CONTEXT_AND_ERET 0
 
 // An FP/SIMD instruction trapped (CPACR_EL1.FPEN): the lazy switch, fp.rs.
 // x0 and x1 are saved in the frame. The owner's registers go into its
