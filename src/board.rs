@@ -37,7 +37,10 @@ pub trait Board {
     fn init_console() -> &'static dyn SerialPort;
     /// Sets up the interrupt controller, everything disabled, and hands it
     /// over. `secure`: ilusion runs in the Secure world (started at EL3).
-    fn init_interrupts(secure: bool) -> &'static dyn InterruptController;
+    /// The interrupt controller's driver. Named here (not behind a trait
+    /// object) so that the interrupt path calls it directly.
+    type Interrupts: InterruptController + 'static;
+    fn init_interrupts(secure: bool) -> &'static Self::Interrupts;
     /// Sets up core `cpu`'s own side of the interrupt controller (a core
     /// other than the boot core, once it is up): its interface, its
     /// private interrupts (the timer) and the inter-processor interrupts.
@@ -126,6 +129,9 @@ pub type Selected = selected::RaspberryPi3;
 /// The board of this build.
 #[cfg(feature = "board-rpi4")]
 pub type Selected = selected::RaspberryPi4;
+
+/// The interrupt controller driver of this build's board.
+pub type Interrupts = <Selected as Board>::Interrupts;
 
 /// The board's name (`qemu-virt`, `rpi3`, `rpi4`), for applications.
 pub const NAME: &str = Selected::NAME;

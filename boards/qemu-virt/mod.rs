@@ -17,7 +17,7 @@ use crate::board::{Board, CoreStart};
 use crate::console::SerialPort;
 use crate::drivers::{gic::Gic, pl011::Pl011};
 use crate::fdt::{BootFacts, PsciMethod};
-use crate::irq::{IntId, InterruptController};
+use crate::irq::IntId;
 use crate::mm::layout::{DeviceRegion, PhysRange};
 use spin::Once;
 
@@ -57,8 +57,10 @@ impl Board for QemuVirt {
         &UART_DEVICE
     }
 
+    type Interrupts = Gic;
+
     /// `secure`: ilusion runs in the Secure world (it was started at EL3).
-    fn init_interrupts(secure: bool) -> &'static dyn InterruptController {
+    fn init_interrupts(secure: bool) -> &'static Gic {
         GIC.call_once(|| {
             if crate::arch::cpu::has_gicv3_sysregs() {
                 // SAFETY: the GIC is mapped by `DEVICES` and driven only here.

@@ -41,7 +41,7 @@ use crate::drivers::bcm_pm_watchdog::PmWatchdog;
 use crate::drivers::pl011::Pl011;
 use crate::fdt::BootFacts;
 use crate::gpio::{ActivityLedWiring, GpioBlock};
-use crate::irq::{IntId, InterruptController};
+use crate::irq::IntId;
 use crate::mm::layout::{DeviceRegion, PhysRange};
 use spin::Once;
 
@@ -117,8 +117,10 @@ impl Board for RaspberryPi3 {
         &UART_DEVICE
     }
 
+    type Interrupts = Bcm2837Interrupts;
+
     /// The controller does not care about the security state; `_secure` is unused.
-    fn init_interrupts(_secure: bool) -> &'static dyn InterruptController {
+    fn init_interrupts(_secure: bool) -> &'static Bcm2837Interrupts {
         INTC.call_once(|| {
             // SAFETY: both blocks are mapped by `DEVICES` and driven only here.
             unsafe { Bcm2837Interrupts::new(phys_to_virt(ARM_LOCAL), phys_to_virt(INTERRUPTS)) }

@@ -42,7 +42,7 @@ use crate::drivers::bcm_pm_watchdog::PmWatchdog;
 use crate::drivers::{gic::Gic, pl011::Pl011};
 use crate::fdt::BootFacts;
 use crate::gpio::{ActivityLedWiring, GpioBlock};
-use crate::irq::{IntId, InterruptController};
+use crate::irq::IntId;
 use crate::mm::layout::{DeviceRegion, PhysRange};
 use spin::Once;
 
@@ -109,9 +109,11 @@ impl Board for RaspberryPi4 {
         &UART_DEVICE
     }
 
+    type Interrupts = Gic;
+
     /// GICv2 has one set of registers for either security state: the GIC
     /// driver's group-0 accesses are right in both, so `_secure` is unused.
-    fn init_interrupts(_secure: bool) -> &'static dyn InterruptController {
+    fn init_interrupts(_secure: bool) -> &'static Gic {
         GIC.call_once(|| {
             // SAFETY: the GIC is mapped by `DEVICES` and driven only here.
             unsafe { Gic::new_v2(phys_to_virt(GICD), phys_to_virt(GICC)) }

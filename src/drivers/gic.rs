@@ -276,7 +276,9 @@ impl InterruptController for Gic {
 
     /// Without the lock: each core has its own CPU interface.
     /// A GICv2's acknowledge value (GICC_IAR, with the sender of an SGI)
-    /// goes back to it at the end as the token.
+    /// goes back to it at the end as the token. (Inlined, as are the two
+    /// below, into the interrupt path, which calls them directly.)
+    #[inline]
     fn acknowledge(&self) -> Option<Acknowledged> {
         match &self.version {
             Version::V2 { cpu_interface, .. } => {
@@ -288,8 +290,19 @@ impl InterruptController for Gic {
         }
     }
 
+    /// To this core: on a GICv2, one register write (GICD_SGIR) after the
+    /// barrier; the rest through [`Gic::send_sgi`].
+    #[inline]
     fn send_software(&self, id: IntId) -> Result<(), IrqError> {
-        self.send_sgi(id, this_core())
+        match &self.version {
+            Version::V2 { targets, .. } if id < 16 => {
+                // What the sender wrote before must be visible to the handler.
+                aarch64_cpu::asm::barrier::dsb(aarch64_cpu::asm::barrier::ISHST);
+                targets.send_sgi_to_self(id);
+                Ok(())
+            }
+            _ => self.send_sgi(id, this_core()),
+        }
     }
 
     /// GICv2 only (the boards with a device to stand in for use it).
@@ -315,6 +328,7 @@ impl InterruptController for Gic {
         self.send_sgi(sgi, cpu)
     }
 
+    #[inline]
     fn end_of_interrupt(&self, acknowledged: Acknowledged) {
         match &self.version {
             Version::V2 { cpu_interface, .. } => cpu_interface.end(acknowledged.token),

@@ -76,6 +76,14 @@
     mrs     x0, tpidrro_el0
 .endm
 
+// TPIDRRO_EL0 = 0, "not at EL0" (see user_mode.rs): on every entry from
+// EL0 but the fast system calls and FP/SIMD traps, which return to EL0
+// without running anything that asks. It is 1 only while EL0 runs, so an entry from EL1
+// finds it 0 already, and a return to EL1 leaves it so.
+.macro LEAVING_EL0
+    msr     tpidrro_el0, xzr
+.endm
+
 // The last steps out to EL0, once every register holds the task's value:
 // the user view of the upper half (x0 parked in FAR_EL1, free at this point,
 // as Linux's KPTI trampoline does), and TPIDRRO_EL0 = 1 so user-side code
@@ -120,6 +128,7 @@
 .macro VECTOR_FROM_EL0 kind, entry=exception_entry
 .org exception_vectors + \kind * 0x80
     SWITCH_TO_KERNEL_VIEW
+    LEAVING_EL0
     stp     x0, x1, [sp, #-FRAME_SIZE]!
     mov     x0, #\kind
     b       \entry
@@ -135,7 +144,6 @@
 // Anything that reads or changes the task's registers (system calls,
 // faults) takes the full frame.
 .macro SAVE_CONTEXT all
-    msr     tpidrro_el0, xzr        // "not at EL0" (see user_mode.rs)
     stp     x2, x3, [sp, #16]
     stp     x4, x5, [sp, #32]
     stp     x6, x7, [sp, #48]
@@ -212,7 +220,6 @@
 2:  msr     cpacr_el1, x1           // (the eret below synchronizes it)
     tst     x2, #0xf                // returning to EL0t?
     b.eq    3f
-    msr     tpidrro_el0, xzr        // no: user-side code is not running
     RESTORE_GENERAL_REGISTERS \all
     eret
 3:  RESTORE_GENERAL_REGISTERS \all
@@ -247,6 +254,7 @@ exception_vectors:
     lsr     x1, x1, x8
     tbnz    x1, #0, fast_syscall
 1:  FP_TRAP_CHECK
+    LEAVING_EL0
     mov     x0, #8
     b       exception_entry
 
