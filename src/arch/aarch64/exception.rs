@@ -2,15 +2,17 @@
 //! is sorted and handed to its owner.
 //!
 //! `vectors.s` saves the interrupted context as an [`ExceptionFrame`] on the
-//! exception stack and calls [`ilusion_exception`] with the number of the
-//! vector entry taken. That function sorts the exception once, by where it
-//! came from (EL0: an isolated task; EL1: the kernel) and by what it is, and
-//! hands it to exactly one owner:
+//! exception stack and calls one of three functions with the number of the
+//! vector entry taken: [`ilusion_interrupt`] (an IRQ or FIQ),
+//! [`ilusion_syscall`] (an SVC from EL0) or [`ilusion_exception`]
+//! (everything else). The exception is sorted once, by where it came from
+//! (EL0: an isolated task; EL1: the kernel) and by what it is, and handed
+//! to exactly one owner:
 //!
 //! | exception | from EL0 | from EL1 |
 //! |---|---|---|
 //! | IRQ, FIQ | [`crate::irq`], then the scheduler may preempt | the same |
-//! | SVC | [`crate::syscall`] | unexpected |
+//! | SVC | [`crate::syscall`] (the fast calls in `vectors.s` itself) | unexpected |
 //! | other synchronous | the task's failure path, [`crate::task::isolated_fault`] | a fault of a checked copy to or from user memory: [`crate::task::user_copy_fault`]; anything else: unexpected |
 //! | SError | unexpected | unexpected |
 //!
@@ -140,23 +142,36 @@ extern "C" fn ilusion_interrupt(_frame: &mut ExceptionFrame, entry: u64) {
     }
 }
 
-/// Called by `vectors.s` for every other exception but the fast system
-/// calls (a synchronous exception: system call, fault, trap; or an
-/// SError); sorts it and hands it to its owner (see the table above).
+/// Called by `vectors.s` for a system call from EL0 (an SVC), but the fast
+/// ones. Its frame is an interrupt's, x0-x18, x29, x30 and the system
+/// registers: the call's arguments, number and result are in x0-x8, and
+/// the report of a call that breaks the ABI names no general register.
+#[no_mangle]
+extern "C" fn ilusion_syscall(frame: &mut ExceptionFrame, entry: u64) {
+    let entry = VectorEntry(entry);
+    let esr = ESR_EL1.get();
+    let call = Fault { frame, entry, esr, far: FAR_EL1.get(), syndrome: Syndrome::decode(esr) };
+    crate::syscall::dispatch::handle(call);
+    crate::task::end_if_killed(); // killed meanwhile: it ends before EL0
+}
+
+/// Called by `vectors.s` for every other exception (synchronous: a fault,
+/// a trap, an SVC from EL1; or an SError); sorts it and hands it to its
+/// owner (see the table above).
 #[no_mangle]
 extern "C" fn ilusion_exception(frame: &mut ExceptionFrame, entry: u64) {
     let entry = VectorEntry(entry);
     let kind = entry.kind();
     debug_assert!(!matches!(kind, ExceptionType::Irq | ExceptionType::Fiq), "vectors.s sends interrupts elsewhere");
+    debug_assert!(
+        !(entry.taken_from_lower_level() && matches!(Syndrome::decode(ESR_EL1.get()), Syndrome::Svc { .. })),
+        "vectors.s sends system calls from EL0 elsewhere"
+    );
     let esr = ESR_EL1.get();
     let syndrome = if kind == ExceptionType::SError { Syndrome::SError } else { Syndrome::decode(esr) };
     let fault = Fault { frame, entry, esr, far: FAR_EL1.get(), syndrome };
     match (entry.taken_from_lower_level(), syndrome) {
         (_, Syndrome::SError) => crate::exception::unexpected(fault),
-        (true, Syndrome::Svc { .. }) => {
-            crate::syscall::dispatch::handle(fault);
-            crate::task::end_if_killed();
-        }
         (true, _) => crate::task::isolated_fault(fault),
         (false, Syndrome::Abort { .. }) if user_access::in_copy_routine(fault.frame.elr) => {
             crate::task::user_copy_fault(fault)

@@ -9,16 +9,18 @@
 // SP_EL1, a lower EL in AArch64, a lower EL in AArch32. Every entry makes
 // room for an `ExceptionFrame` on the exception stack (SP_EL1) as it saves
 // x0/x1 (one pre-indexed `stp`), and jumps with its number in x0 to
-// `interrupt_entry` (IRQ and FIQ from EL1 or EL0) or `exception_entry`
-// (everything else). Each entry starts with `.org` at exactly its slot, so
+// `interrupt_entry` (IRQ and FIQ from EL1 or EL0), `syscall_entry` (an
+// SVC from EL0) or `exception_entry` (everything else). Each entry starts with `.org` at exactly its slot, so
 // one that grows past its 128 bytes fails the build.
 //
-// The two entries differ in what they save: an interrupt, only what the
-// Rust handler may change (x0-x18, x29, x30), since it returns to the
-// interrupted code with x19-x28 as they were; an exception, every general
-// register, since system calls and fault reports read and write the
-// task's registers in the frame (`ExceptionFrame`). In an interrupt's frame
-// the slots of x19-x28 are left as they were.
+// The entries differ in what they save. An interrupt, or a system call
+// from EL0: only what the Rust handler may change (x0-x18, x29, x30),
+// since it returns to the interrupted code with x19-x28 as they were (a
+// system call reads its arguments from x0-x8 and writes its result to
+// x0). Any other exception: every general register, since the kernel's
+// fault report prints them and an application's handler may change them
+// (`ExceptionFrame`). In the smaller frame the slots of x19-x28 are left
+// as they were.
 //
 // One entry is special: a synchronous exception from EL0 that is an SVC with
 // a call number in FAST_SYSCALLS (system calls that never block or switch
@@ -239,8 +241,8 @@ exception_vectors:
     VECTOR 6, interrupt_entry
     VECTOR 7
 
-// Synchronous from EL0: a fast system call, an FP/SIMD trap, or the full
-// path. The fast calls are checked first (the trap check is two
+// Synchronous from EL0: a fast system call, any other system call, an
+// FP/SIMD trap, or the full path (a fault). The fast calls are checked first (the trap check is two
 // instructions they need not run); x1 holds the call's bit, so x0 keeps the
 // class for the other two.
 .org exception_vectors + 8 * 0x80
@@ -253,10 +255,15 @@ exception_vectors:
     mov     x1, #FAST_SYSCALLS
     lsr     x1, x1, x8
     tbnz    x1, #0, fast_syscall
-1:  FP_TRAP_CHECK
+1:  cmp     x0, #EC_SVC64
+    b.eq    2f
+    FP_TRAP_CHECK
     LEAVING_EL0
     mov     x0, #8
     b       exception_entry
+2:  LEAVING_EL0
+    mov     x0, #8
+    b       syscall_entry
 
     VECTOR_FROM_EL0 9, interrupt_entry
     VECTOR_FROM_EL0 10, interrupt_entry
@@ -293,25 +300,26 @@ fast_syscall:
     SWITCH_TO_USER_VIEW_AND_ERET
 
 // ilusion_exception(frame, entry) hands a synchronous exception or an
-// SError to its owner, and ilusion_interrupt(frame, entry) an IRQ or FIQ
-// (exception.rs). Each returns when the interrupted context is to go on (a
+// SError to its owner, ilusion_interrupt(frame, entry) an IRQ or FIQ, and
+// ilusion_syscall(frame, entry) a system call from EL0 (exception.rs). Each returns when the interrupted context is to go on (a
 // task preempted on the way resumes here later, on its own kernel stack);
 // then the same frame is restored.
-exception_entry:
-    SAVE_CONTEXT 1
+// An entry: saves the context (`all` general registers, or only those a
+// called function may change), calls `handler(frame, entry)`, and restores
+// the same frame when it returns.
+.macro ENTRY name, all, handler
+\name:
+    SAVE_CONTEXT \all
     mov     x1, x0
     mov     x0, sp
     mov     x29, xzr                // the handler starts a fresh frame chain
-    bl      ilusion_exception
-    RESTORE_CONTEXT_AND_ERET 1
+    bl      \handler
+    RESTORE_CONTEXT_AND_ERET \all
+.endm
 
-interrupt_entry:
-    SAVE_CONTEXT 0
-    mov     x1, x0
-    mov     x0, sp
-    mov     x29, xzr
-    bl      ilusion_interrupt
-    RESTORE_CONTEXT_AND_ERET 0
+    ENTRY exception_entry, 1, ilusion_exception
+    ENTRY interrupt_entry, 0, ilusion_interrupt
+    ENTRY syscall_entry, 0, ilusion_syscall
 
 // An FP/SIMD instruction trapped (CPACR_EL1.FPEN): the lazy switch, fp.rs.
 // x0 and x1 are saved in the frame. The owner's registers go into its
