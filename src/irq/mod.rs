@@ -43,7 +43,12 @@ mod controller;
 
 pub use controller::{Acknowledged, IntId, InterruptController, Ipi, IrqError, MAX_INTERRUPTS};
 
+/// The board's controller driver, called directly (see `irq::controller`).
+#[cfg(target_os = "none")]
 use crate::board::Interrupts;
+/// Host builds (unit tests) have no board: any controller, as a trait object.
+#[cfg(not(target_os = "none"))]
+type Interrupts = dyn InterruptController;
 use crate::percpu::{PerCpu, MAX_CPUS};
 
 /// A handler runs in interrupt context, with interrupts masked: keep it short.
@@ -220,7 +225,7 @@ pub fn unhandled_count() -> u64 {
 pub(crate) fn dispatch() {
     // A spin lock held here was held with interrupts unmasked.
     crate::critical::assert_no_spin_lock_held("an interrupt");
-    let Some(controller) = CONTROLLER.get() else {
+    let Some(&controller) = CONTROLLER.get() else {
         SPURIOUS.fetch_add(1, Ordering::Relaxed);
         return;
     };
