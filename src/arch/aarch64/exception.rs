@@ -2,10 +2,11 @@
 //! is sorted and handed to its owner.
 //!
 //! `vectors.s` saves the interrupted context as an [`ExceptionFrame`] on the
-//! exception stack and calls one of three functions with the number of the
+//! exception stack and calls one of four functions with the number of the
 //! vector entry taken: [`ilusion_interrupt`] (an IRQ or FIQ),
-//! [`ilusion_syscall`] (an SVC from EL0) or [`ilusion_exception`]
-//! (everything else). The exception is sorted once, by where it came from
+//! [`ilusion_syscall`] (an SVC from EL0), [`ilusion_user_fault`] (any other
+//! synchronous exception from EL0) or [`ilusion_exception`] (everything from
+//! EL1, and SErrors). The exception is sorted once, by where it came from
 //! (EL0: an isolated task; EL1: the kernel) and by what it is, and handed
 //! to exactly one owner:
 //!
@@ -35,7 +36,9 @@ use core::mem::{offset_of, size_of};
 /// handler runs (lazy switching, [`super::fp`]).
 #[repr(C)]
 pub struct ExceptionFrame {
-    /// x0 to x30 (x29 is the frame pointer, x30 the link register).
+    /// x0 to x30 (x29 is the frame pointer, x30 the link register). Only
+    /// an exception from EL1 saves them all; the other entries leave the
+    /// slots of x19-x28 stale (see `vectors.s`), so nothing reads them there.
     pub x: [u64; 31],
     /// The interrupted stack pointer (normal code runs on SP_EL0).
     pub sp: u64,
@@ -155,24 +158,34 @@ extern "C" fn ilusion_syscall(frame: &mut ExceptionFrame, entry: u64) {
     crate::task::end_if_killed(); // killed meanwhile: it ends before EL0
 }
 
-/// Called by `vectors.s` for every other exception (synchronous: a fault,
-/// a trap, an SVC from EL1; or an SError); sorts it and hands it to its
-/// owner (see the table above).
+/// Called by `vectors.s` for any other synchronous exception from EL0 (a
+/// fault of an isolated task: an abort, an undefined instruction, a
+/// breakpoint). Its frame is an interrupt's too: the task's failure report
+/// names no general register, and a first touch of its heap (demand
+/// paging) only maps a page and returns.
+#[no_mangle]
+extern "C" fn ilusion_user_fault(frame: &mut ExceptionFrame, entry: u64) {
+    let entry = VectorEntry(entry);
+    let esr = ESR_EL1.get();
+    let fault = Fault { frame, entry, esr, far: FAR_EL1.get(), syndrome: Syndrome::decode(esr) };
+    crate::task::isolated_fault(fault);
+}
+
+/// Called by `vectors.s` for every other exception (synchronous from EL1: a
+/// fault, a trap, an SVC; or an SError); sorts it and hands it to its owner
+/// (see the table above).
 #[no_mangle]
 extern "C" fn ilusion_exception(frame: &mut ExceptionFrame, entry: u64) {
     let entry = VectorEntry(entry);
     let kind = entry.kind();
     debug_assert!(!matches!(kind, ExceptionType::Irq | ExceptionType::Fiq), "vectors.s sends interrupts elsewhere");
-    debug_assert!(
-        !(entry.taken_from_lower_level() && matches!(Syndrome::decode(ESR_EL1.get()), Syndrome::Svc { .. })),
-        "vectors.s sends system calls from EL0 elsewhere"
-    );
+    debug_assert!(entry.0 != 8, "vectors.s sends synchronous exceptions from EL0 elsewhere");
     let esr = ESR_EL1.get();
     let syndrome = if kind == ExceptionType::SError { Syndrome::SError } else { Syndrome::decode(esr) };
     let fault = Fault { frame, entry, esr, far: FAR_EL1.get(), syndrome };
     match (entry.taken_from_lower_level(), syndrome) {
         (_, Syndrome::SError) => crate::exception::unexpected(fault),
-        (true, _) => crate::task::isolated_fault(fault),
+        (true, _) => crate::task::isolated_fault(fault), // (AArch32 EL0: never runs)
         (false, Syndrome::Abort { .. }) if user_access::in_copy_routine(fault.frame.elr) => {
             crate::task::user_copy_fault(fault)
         }

@@ -8,19 +8,21 @@
 // each taken from four origins: the current EL on SP_EL0, the current EL on
 // SP_EL1, a lower EL in AArch64, a lower EL in AArch32. Every entry makes
 // room for an `ExceptionFrame` on the exception stack (SP_EL1) as it saves
-// x0/x1 (one pre-indexed `stp`), and jumps with its number in x0 to
-// `interrupt_entry` (IRQ and FIQ from EL1 or EL0), `syscall_entry` (an
-// SVC from EL0) or `exception_entry` (everything else). Each entry starts with `.org` at exactly its slot, so
-// one that grows past its 128 bytes fails the build.
+// x0/x1 (one pre-indexed `stp`), and jumps with its number in x0 to one of
+// four entries: `interrupt_entry` (IRQ and FIQ, from EL1 or EL0),
+// `syscall_entry` (an SVC from EL0), `user_fault_entry` (any other
+// synchronous exception from EL0) or `exception_entry` (everything from
+// EL1, and SErrors). Each vector entry starts with `.org` at exactly its
+// slot, so one that grows past its 128 bytes fails the build.
 //
-// The entries differ in what they save. An interrupt, or a system call
-// from EL0: only what the Rust handler may change (x0-x18, x29, x30),
-// since it returns to the interrupted code with x19-x28 as they were (a
-// system call reads its arguments from x0-x8 and writes its result to
-// x0). Any other exception: every general register, since the kernel's
-// fault report prints them and an application's handler may change them
-// (`ExceptionFrame`). In the smaller frame the slots of x19-x28 are left
-// as they were.
+// The entries differ in what they save. Interrupts and everything from
+// EL0: only what the Rust handler may change (x0-x18, x29, x30), since it
+// returns to the interrupted code with x19-x28 as they were (a system call
+// reads its arguments from x0-x8 and writes its result to x0; an isolated
+// task's fault report names no general register). Exceptions from EL1:
+// every general register, since the kernel's fault report prints them and
+// an application's handler may change them (`ExceptionFrame`). In the
+// smaller frame the slots of x19-x28 are left as they were.
 //
 // One entry is special: a synchronous exception from EL0 that is an SVC with
 // a call number in FAST_SYSCALLS (system calls that never block or switch
@@ -33,10 +35,10 @@
 // register that `fast_syscall` does not restore (x2-x7, x16-x18), and the
 // callee-saved ones (x19-x29) it restores itself. All is restored but x0,
 // the result: the task gets its own registers back and sees nothing of the
-// kernel's. Every other exception takes the full path.
+// kernel's.
 //
-// Neither path saves the FP/SIMD registers: they are switched lazily (see
-// fp.rs). The full path traps them (CPACR_EL1.FPEN) while its handler runs
+// No entry saves the FP/SIMD registers: they are switched lazily (see
+// fp.rs). The four entries trap them (CPACR_EL1.FPEN) while its handler runs
 // and, on the way out, enables them again only for a task that owns them.
 // A synchronous exception that is an FP/SIMD trap takes `fp_trap`, which
 // hands the registers to whoever trapped.
@@ -242,7 +244,7 @@ exception_vectors:
     VECTOR 7
 
 // Synchronous from EL0: a fast system call, any other system call, an
-// FP/SIMD trap, or the full path (a fault). The fast calls are checked first (the trap check is two
+// FP/SIMD trap, or a fault. The fast calls are checked first (the trap check is two
 // instructions they need not run); x1 holds the call's bit, so x0 keeps the
 // class for the other two.
 .org exception_vectors + 8 * 0x80
@@ -260,7 +262,7 @@ exception_vectors:
     FP_TRAP_CHECK
     LEAVING_EL0
     mov     x0, #8
-    b       exception_entry
+    b       user_fault_entry
 2:  LEAVING_EL0
     mov     x0, #8
     b       syscall_entry
@@ -299,9 +301,10 @@ fast_syscall:
     ldp     x30, x1, [sp], #FRAME_SIZE
     SWITCH_TO_USER_VIEW_AND_ERET
 
-// ilusion_exception(frame, entry) hands a synchronous exception or an
-// SError to its owner, ilusion_interrupt(frame, entry) an IRQ or FIQ, and
-// ilusion_syscall(frame, entry) a system call from EL0 (exception.rs). Each returns when the interrupted context is to go on (a
+// ilusion_interrupt(frame, entry) hands an IRQ or FIQ to its owner,
+// ilusion_syscall(frame, entry) a system call from EL0,
+// ilusion_user_fault(frame, entry) any other synchronous exception from EL0,
+// and ilusion_exception(frame, entry) the rest (exception.rs). Each returns when the interrupted context is to go on (a
 // task preempted on the way resumes here later, on its own kernel stack);
 // then the same frame is restored.
 // An entry: saves the context (`all` general registers, or only those a
@@ -320,6 +323,7 @@ fast_syscall:
     ENTRY exception_entry, 1, ilusion_exception
     ENTRY interrupt_entry, 0, ilusion_interrupt
     ENTRY syscall_entry, 0, ilusion_syscall
+    ENTRY user_fault_entry, 0, ilusion_user_fault
 
 // An FP/SIMD instruction trapped (CPACR_EL1.FPEN): the lazy switch, fp.rs.
 // x0 and x1 are saved in the frame. The owner's registers go into its
