@@ -275,7 +275,9 @@ impl AddressSpace {
         self.tables.as_ref().expect("address space in use after drop")
     }
 
-    /// Maps `pages` fresh zeroed frames at `va` with `attrs`.
+    /// Maps `pages` fresh zeroed frames at `va` with `attrs`. (Inlined: with
+    /// the attributes its callers name, the descriptor bits are constants.)
+    #[inline]
     pub fn map_zeroed(&mut self, va: u64, pages: u64, attrs: Attributes) -> Result<(), MapError> {
         // Room to record them first: a growing `Vec` must not end the kernel
         // (this runs in the fault handler) when the heap is exhausted.

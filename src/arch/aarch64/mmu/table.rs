@@ -174,11 +174,25 @@ impl PageTable {
 
     /// Maps the one 4 KiB page at `va` to `pa`: the short path for demand
     /// paging (a walk down the levels, creating tables where missing).
+    /// Inlined, so that attributes known when the image is built become
+    /// their descriptor bits then too.
+    #[inline]
     pub fn map_page(
         &mut self,
         va: u64,
         pa: u64,
         attrs: Attributes,
+        alloc: &mut impl TableAllocator,
+    ) -> Result<(), MapError> {
+        self.map_page_bits(va, pa, attrs.to_bits(), alloc)
+    }
+
+    /// [`Self::map_page`], with the attributes as descriptor bits.
+    fn map_page_bits(
+        &mut self,
+        va: u64,
+        pa: u64,
+        attr_bits: u64,
         alloc: &mut impl TableAllocator,
     ) -> Result<(), MapError> {
         if !(va | pa).is_multiple_of(PAGE_SIZE) {
@@ -202,7 +216,7 @@ impl PageTable {
         if entry.is_valid() {
             return Err(MapError::AlreadyMapped { va });
         }
-        *entry = Descriptor::page_bits(pa, attrs.to_bits());
+        *entry = Descriptor::page_bits(pa, attr_bits);
         Ok(())
     }
 
