@@ -897,13 +897,15 @@ const CASES: &[Case] = &[
         &["ok kernel_tasks_keep_x2_x30", "ok isolated_tasks_keep_x2_x30", "ok interrupted_often", "all checks passed"],
     ),
     case(
-        "isolation: syscalls keep x1-x30 and q0-q31 (fast path, yield, sleep)",
+        "isolation: syscalls keep x1-x30 and q0-q31 (fast path, yield, sleep), faults all",
         "syscall_registers",
         0,
         &[
             "fast calls keep x1-x30, q0-q31: abi 2, id matches, time rises: true",
             "task 0xaaaa000000000000: yield and sleep keep x1-x30, q0-q31",
             "task 0xbbbb000000000000: yield and sleep keep x1-x30, q0-q31",
+            "task 0xaaaa000000000000: demand-paging faults keep x0-x30, q0-q31",
+            "task 0xbbbb000000000000: demand-paging faults keep x0-x30, q0-q31",
             "switching calls: Ok(()) Ok(())",
             "syscall registers ok",
         ],

@@ -1,10 +1,14 @@
 //! QEMU test: what a system call does to the caller's registers (the ABI in
 //! `ilusion::syscall::abi`): only `x0` changes, on the fast path (`time`,
-//! `task_id`, `abi_version`) and on the full one (`yield` between two
-//! isolated tasks, `sleep`). Every other register, x1-x30 and q0-q31, comes
-//! back with the task's own value, never one of the kernel's or of the other
-//! task. `syscall_probe` (assembly) fills every register with a pattern made
-//! from a seed, makes the call and stores what it finds after it.
+//! `task_id`, `abi_version`) and on the system-call entry (`yield` between
+//! two isolated tasks, `sleep`). Every other register, x1-x30 and q0-q31,
+//! comes back with the task's own value, never one of the kernel's or of the
+//! other task. A demand-paging fault (a first touch of the heap, through the
+//! entry of faults from EL0) changes none at all. `register_probe` (assembly)
+//! fills every register with a pattern made from a seed, makes the call (or
+//! the store) and stores what it finds after it. The
+//! system-call and fault entries save only x0-x18, x29 and x30, and rely on
+//! the kernel's Rust code to give x19-x28 back: this test is what says so.
 #![no_std]
 #![no_main]
 
@@ -13,6 +17,9 @@ use ilusion::syscall::user::{exit, raw_syscall};
 use ilusion::task::{Builder, Priority};
 
 ilusion::entry!(main);
+
+/// Each task's heap reserve: 1 MiB (256 pages; 64 are touched).
+const HEAP_RESERVE: u64 = 1 << 20;
 
 /// The registers after a call, as `syscall_probe` stores them.
 #[repr(C, align(16))]
@@ -24,12 +31,13 @@ struct Registers {
 
 core::arch::global_asm!(
     r#"
-.section .text.syscall_probe, "ax"
-.global syscall_probe
-// syscall_probe(number: x0, seed: x1, out: x2): x(n) = seed + n (n = 1..30
-// but x8, the number), q(n) = seed + 100 + n | (seed + 200 + n) << 64; SVC;
-// store x0-x30 and q0-q31 to out.
-syscall_probe:
+.section .text.register_probe, "ax"
+.global register_probe
+// register_probe(x8 value: x0, seed: x1, out: x2, fault: x3): x8 = the
+// value, x(n) = seed + n (n = 1..30 but 8), q(n) = seed + 100 + n |
+// (seed + 200 + n) << 64; then `svc #0` with x0 = 0 (fault = 0), or a store
+// of x0 = 0 to the address in x8 (fault = 1); store x0-x30 and q0-q31 to out.
+register_probe:
     stp     x29, x30, [sp, #-176]!
     stp     x19, x20, [sp, #16]
     stp     x21, x22, [sp, #32]
@@ -41,6 +49,7 @@ syscall_probe:
     stp     d12, d13, [sp, #128]
     stp     d14, d15, [sp, #144]
     str     x2, [sp, #160]
+    str     x3, [sp, #168]
     mov     x8, x0
     .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
     add     x0, x1, #(100 + \n)
@@ -52,9 +61,13 @@ syscall_probe:
     add     x\n, x1, #\n
     .endr
     add     x1, x1, #1
-    mov     x0, xzr
-    svc     #0
-    str     x0, [sp, #168]
+    ldr     x0, [sp, #168]
+    cbnz    x0, 1f
+    svc     #0                      // x0 = 0, its first argument
+    b       2f
+1:  mov     x0, xzr
+    str     x0, [x8]
+2:  str     x0, [sp, #168]
     ldr     x0, [sp, #160]
     str     x1, [x0, #8]
     stp     x2, x3, [x0, #16]
@@ -107,31 +120,51 @@ syscall_probe:
 );
 
 extern "C" {
-    fn syscall_probe(number: u64, seed: u64, out: *mut Registers);
+    fn register_probe(x8: u64, seed: u64, out: *mut Registers, fault: u64);
 }
 
 /// Makes call `call` with every register set from `seed`; returns the result,
 /// or exits the task with status 1 (printing the first wrong register).
 fn probe(call: Syscall, seed: u64) -> u64 {
     let mut r = Registers { x: [0; 32], q: [0; 32] };
-    // SAFETY: `syscall_probe` follows the C calling convention, saves what it
-    // must preserve, and writes only `r`.
-    unsafe { syscall_probe(call as u64, seed, &mut r) };
+    // SAFETY: `register_probe` follows the C calling convention, saves what
+    // it must preserve, and writes only `r`.
+    unsafe { register_probe(call as u64, seed, &mut r, 0) };
+    check(&format_args!("{call:?}"), &r, call as u64, seed);
+    r.x[0]
+}
+
+/// Stores to `address` (a page of the heap not touched yet: a demand-paging
+/// fault) with every register set from `seed`; exits the task with status 1
+/// if a register changed (x0 stays 0, the value stored).
+fn touch(address: u64, seed: u64) {
+    let mut r = Registers { x: [0; 32], q: [0; 32] };
+    // SAFETY: as above; the store goes to the task's own heap reserve, far
+    // above what its allocator uses.
+    unsafe { register_probe(address, seed, &mut r, 1) };
+    check(&format_args!("a first touch of {address:#x}"), &r, address, seed);
+    if r.x[0] != 0 {
+        ilusion::println!("a first touch of {address:#x}: x0 is {:#x}, expected 0", r.x[0]);
+        exit(1);
+    }
+}
+
+/// Checks x1-x30 (x8 holds `x8`) and q0-q31 against the pattern of `seed`.
+fn check(what: &dyn core::fmt::Display, r: &Registers, x8: u64, seed: u64) {
     for n in 1..31 {
-        let expected = if n == 8 { call as u64 } else { seed + n as u64 };
+        let expected = if n == 8 { x8 } else { seed + n as u64 };
         if r.x[n] != expected {
-            ilusion::println!("{call:?}: x{n} is {:#x}, expected {expected:#x}", r.x[n]);
+            ilusion::println!("{what}: x{n} is {:#x}, expected {expected:#x}", r.x[n]);
             exit(1);
         }
     }
     for (n, &q) in r.q.iter().enumerate() {
         let expected = (seed + 100 + n as u64) as u128 | ((seed + 200 + n as u64) as u128) << 64;
         if q != expected {
-            ilusion::println!("{call:?}: q{n} is {q:#x}, expected {expected:#x}");
+            ilusion::println!("{what}: q{n} is {q:#x}, expected {expected:#x}");
             exit(1);
         }
     }
-    r.x[0]
 }
 
 fn fast_calls() {
@@ -159,11 +192,22 @@ fn switching_calls(seed: u64) {
     }
     probe(Syscall::Sleep, seed + 0x7777_0000);
     ilusion::println!("task {seed:#x}: yield and sleep keep x1-x30, q0-q31");
+    // First touches of its heap, while the other task runs too: from the
+    // top of the reserve down, far above the break of its own allocator.
+    let top = ilusion::mm::user_layout::HEAP_BASE + HEAP_RESERVE;
+    for page in 1..=64u64 {
+        touch(top - page * ilusion::mm::PAGE_SIZE, seed + 0x8888_0000 + page * 0x1_0000);
+    }
+    ilusion::println!("task {seed:#x}: demand-paging faults keep x0-x30, q0-q31");
 }
 
 fn main() {
     let spawn = |f: fn(u64), seed: u64| {
-        Builder::new().priority(Priority::Preemptive(0)).spawn_isolated(move || f(seed)).expect("spawn isolated")
+        Builder::new()
+            .priority(Priority::Preemptive(0))
+            .heap_reserve(HEAP_RESERVE)
+            .spawn_isolated(move || f(seed))
+            .expect("spawn isolated")
     };
     let fast = spawn(|_| fast_calls(), 0);
     ilusion::println!("fast calls: {:?}", fast.join());
