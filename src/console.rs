@@ -7,7 +7,8 @@
 //! print, or take long, and must never run inside a kernel critical section.
 //! Then the buffer goes to the port under the console's spin lock, so the
 //! output of one `print!` is never split by another's unless it is longer
-//! than the buffer ([`LINE_BUFFER`] bytes). Input is interrupt-driven: the serial port's
+//! than the buffer ([`LINE_BUFFER`] bytes); even then it is split only
+//! between lines ([`crate::line_writer`]), never inside one. Input is interrupt-driven: the serial port's
 //! interrupt moves received bytes into a ring buffer, which [`read_byte`]
 //! (polling), [`read_byte_blocking`] (the core waits) and
 //! [`read_byte_timeout`] (the task blocks; the core runs others) take from.
@@ -118,35 +119,6 @@ fn write_raw(port: &dyn SerialPort, bytes: &[u8]) {
 
 struct PortWriter<'a>(&'a dyn SerialPort);
 
-/// Formats into a buffer and writes it out under the console lock when it
-/// is full or done (see the module documentation).
-struct BufferedWriter<'a> {
-    port: &'a dyn SerialPort,
-    buffer: [u8; LINE_BUFFER],
-    len: usize,
-}
-
-impl BufferedWriter<'_> {
-    fn flush(&mut self) {
-        let _guard = WRITER.lock();
-        write_raw(self.port, &self.buffer[..self.len]);
-        self.len = 0;
-    }
-}
-
-impl Write for BufferedWriter<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for chunk in s.as_bytes().chunks(LINE_BUFFER) {
-            if self.len + chunk.len() > LINE_BUFFER {
-                self.flush();
-            }
-            self.buffer[self.len..self.len + chunk.len()].copy_from_slice(chunk);
-            self.len += chunk.len();
-        }
-        Ok(())
-    }
-}
-
 impl Write for PortWriter<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         write_raw(self.0, s.as_bytes());
@@ -170,6 +142,7 @@ pub use target::*;
 #[cfg(target_os = "none")]
 mod target {
     use super::*;
+    use crate::line_writer::LineWriter;
 
     pub(crate) fn init(port: &'static dyn SerialPort) {
         PORT.call_once(|| port);
@@ -275,7 +248,10 @@ mod target {
             return crate::syscall::user::write_fmt(args);
         }
         if let Some(port) = PORT.get() {
-            let mut out = BufferedWriter { port: *port, buffer: [0; LINE_BUFFER], len: 0 };
+            let mut out = LineWriter::<LINE_BUFFER, _>::new(|piece: &[u8]| {
+                let _guard = WRITER.lock();
+                write_raw(*port, piece);
+            });
             let _ = out.write_fmt(args);
             out.flush();
         }

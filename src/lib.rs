@@ -56,6 +56,7 @@ pub mod fdt;
 pub mod gpio;
 pub mod ipc;
 pub mod irq;
+pub mod line_writer;
 /// Lock contention counts: spin iterations per core, and per lock name with
 /// the `lock-stats` feature; read them through
 /// [`internals::lock_stats`](crate::lock_stats::lock_stats).

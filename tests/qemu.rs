@@ -60,9 +60,12 @@ struct Case {
 /// Cases whose output lines must come out whole: `(case name, prefix,
 /// suffix, count)`: exactly `count` lines contain `prefix`, and each is
 /// `prefix`, a 4-digit number, a space and `suffix`, with nothing cut into it.
-const WHOLE_LINES: &[(&str, &str, &str, usize)] = &[(SMP_CONSOLE_CASE, "[printer] ", SMP_CONSOLE_PATTERN, 400)];
+const WHOLE_LINES: &[(&str, &str, &str, usize)] = &[
+    (SMP_CONSOLE_CASE, "[printer] ", SMP_CONSOLE_PATTERN, 400),
+    (SMP_CONSOLE_CASE, "[poet] ", SMP_CONSOLE_PATTERN, 200),
+];
 const SMP_CONSOLE_CASE: &str =
-    "smp (MTTCG): a task's lines come out whole while isolated tasks on the other cores fail and are reported";
+    "smp (MTTCG): a task's lines come out whole, printed one or four at a time, while isolated tasks on the other cores fail, are reported and print";
 /// What `smp_console`'s printer puts after each line's number.
 const SMP_CONSOLE_PATTERN: &str = "the quick brown fox jumps over the lazy dog 0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 

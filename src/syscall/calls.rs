@@ -3,6 +3,7 @@
 
 use super::abi::{MemoryFigure, SyscallError, MAX_PANIC_TEXT};
 use crate::arch::user_access::{copy_from_user, UserRange};
+use crate::line_writer::LineWriter;
 use crate::task::{PanicMessage, TaskFailure};
 
 /// The most bytes one `console_write` accepts.
@@ -20,20 +21,24 @@ pub(super) fn memory_info(figure: u64) -> Result<u64, SyscallError> {
     })
 }
 
-/// Writes `len` bytes at user address `ptr` to the console, in chunks.
+/// Writes `len` bytes at user address `ptr` to the console, copied in
+/// chunks and written out in whole lines (as the kernel's `print!` does).
 pub(super) fn console_write(ptr: u64, len: u64) -> Result<u64, SyscallError> {
     if len > MAX_WRITE {
         return Err(SyscallError::BadLength);
     }
     UserRange::new(ptr, len as usize)?;
+    let mut out = LineWriter::<{ crate::console::LINE_BUFFER }, _>::new(crate::console::write_bytes);
     let mut chunk = [0u8; 128];
     let mut done = 0;
     while done < len {
         let n = (len - done).min(chunk.len() as u64) as usize;
-        copy_from_user(&mut chunk[..n], ptr + done)?;
-        crate::console::write_bytes(&chunk[..n]);
+        // What came before a bad page is still written, as it was read.
+        copy_from_user(&mut chunk[..n], ptr + done).inspect_err(|_| out.flush())?;
+        out.write_bytes(&chunk[..n]);
         done += n as u64;
     }
+    out.flush();
     Ok(len)
 }
 

@@ -130,35 +130,12 @@ pub fn memory_usage() -> MemoryUsage {
     }
 }
 
-/// Formats into a small buffer on the task's stack, written out when full.
-struct Buffered {
-    buf: [u8; 128],
-    len: usize,
-}
-
-impl Buffered {
-    fn flush(&mut self) {
-        let _ = console_write(&self.buf[..self.len]);
-        self.len = 0;
-    }
-}
-
-impl fmt::Write for Buffered {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for &b in s.as_bytes() {
-            if self.len == self.buf.len() {
-                self.flush();
-            }
-            self.buf[self.len] = b;
-            self.len += 1;
-        }
-        Ok(())
-    }
-}
-
 /// What `print!` does at EL0.
 pub fn write_fmt(args: fmt::Arguments) {
-    let mut out = Buffered { buf: [0; 128], len: 0 };
+    // Formatted on the task's stack; long output goes out in whole lines.
+    let mut out = crate::line_writer::LineWriter::<256, _>::new(|piece: &[u8]| {
+        let _ = console_write(piece);
+    });
     let _ = fmt::Write::write_fmt(&mut out, args);
     out.flush();
 }

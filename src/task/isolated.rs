@@ -516,8 +516,9 @@ pub(crate) fn maps_text(task: &super::Task, space: &MappedPages) -> alloc::strin
     out
 }
 
-/// `mm::dump_maps`: prints [`address_space_maps`] in one piece (so no other
-/// task's output lands inside the frame), or the reason there is none.
+/// `mm::dump_maps`: prints [`address_space_maps`] in one `print!` (its lines
+/// come out whole; another core's lines may come between them, which
+/// `tools/trace` skips), or the reason there is none.
 pub fn dump_maps<T>(handle: &JoinHandle<T>) {
     match address_space_maps(handle) {
         Ok(frame) => crate::print!("{frame}"),

@@ -1,12 +1,20 @@
 //! QEMU test, under real parallelism (MTTCG, issue 12): a line printed on
-//! one core comes out whole while other cores print fault reports.
+//! one core comes out whole while other cores print fault reports and
+//! long prints of their own.
 //!
 //! A kernel task pinned to core 0 prints [`LINES`] lines, each its number
-//! and the same long pattern. Meanwhile, on each other core, isolated tasks
-//! write to address 0x10 one after another; each fault ends its task with
-//! a report the kernel prints. The test runner checks that every printer
-//! line is whole (`WHOLE_LINES` in tests/qemu.rs): a report written
-//! without the console lock (as fault reports once were) cuts into them.
+//! and the same long pattern: half one line per `println!`, half four lines
+//! per `println!` (about 400 bytes, more than the console's buffer).
+//! Meanwhile, on each other core, isolated tasks write to address 0x10 one
+//! after another; each fault ends its task with a report the kernel
+//! prints. And an isolated "poet" on the last core prints [`POET_LINES`]
+//! lines four per `println!` too, through the `console_write` system call.
+//! The test runner checks that every printer and poet line is whole
+//! (`WHOLE_LINES` in tests/qemu.rs): a report written without the console
+//! lock (as fault reports once were) cuts into them, and so did a long
+//! print cut at the buffer's size rather than at a line end (as the
+//! console did until session 13: seen as another task's line inside a
+//! row of `mm::dump`'s table).
 
 #![no_std]
 #![no_main]
@@ -25,6 +33,8 @@ ilusion::entry!(main);
 
 /// How many lines the printer prints (tests/qemu.rs expects them all).
 const LINES: usize = 400;
+/// How many lines the isolated poet prints (tests/qemu.rs expects them all).
+const POET_LINES: usize = 200;
 /// What follows each line's number (the same text as in tests/qemu.rs).
 const PATTERN: &str = "the quick brown fox jumps over the lazy dog 0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
@@ -56,19 +66,32 @@ fn main() {
                 .expect("spawn vandal loop")
         })
         .collect();
+    let poet = Builder::new()
+        .name("poet")
+        .cpu(cores - 1)
+        .spawn_isolated(|| (0..POET_LINES).step_by(4).for_each(|i| print_four("[poet]", i)))
+        .expect("spawn poet");
     let printer = Builder::new()
         .cpu(0)
         .spawn(|| {
-            for i in 0..LINES {
+            for i in 0..LINES / 2 {
                 ilusion::println!("[printer] {i:04} {PATTERN}");
             }
+            (LINES / 2..LINES).step_by(4).for_each(|i| print_four("[printer]", i));
         })
         .expect("spawn printer");
     printer.join().expect("printer");
+    poet.join().expect("poet");
     done.store(true, Ordering::Relaxed);
     vandals.into_iter().for_each(|v| v.join().expect("vandal loop"));
     let faults = faults.load(Ordering::Relaxed);
     ilusion::println!("{LINES} lines printed on core 0 while {faults} isolated tasks failed on the other cores");
     check(faults > 0, "faults_reported_meanwhile", format_args!("no fault while the printer printed"));
     finish()
+}
+
+/// Lines `first` to `first + 3`, in one `println!` (kernel or EL0).
+fn print_four(who: &str, first: usize) {
+    let (a, b, c, d) = (first, first + 1, first + 2, first + 3);
+    ilusion::println!("{who} {a:04} {PATTERN}\n{who} {b:04} {PATTERN}\n{who} {c:04} {PATTERN}\n{who} {d:04} {PATTERN}");
 }

@@ -1,0 +1,126 @@
+//! Output collected in a fixed buffer and handed on in whole lines.
+//!
+//! Every way of printing (`print!` in the kernel, `print!` in an isolated
+//! task, the `console_write` system call) formats or copies into a small
+//! buffer and writes the buffer out under the console lock. When a long
+//! print fills the buffer, [`LineWriter`] hands on only the lines that are
+//! complete and keeps the unfinished one: another core's output may then
+//! land *between* two lines of a long print, but never inside a line. Only
+//! a single line longer than the buffer is cut, at the buffer's size.
+//!
+//! This module knows nothing of ports or locks: the caller passes the
+//! `sink` that writes a piece out. It is a leaf, so both the console and
+//! the EL0 side of the system calls use it.
+
+use core::fmt;
+
+/// A buffer of `N` bytes in front of `sink`, which gets whole lines.
+pub struct LineWriter<const N: usize, F: FnMut(&[u8])> {
+    buffer: [u8; N],
+    len: usize,
+    sink: F,
+}
+
+impl<const N: usize, F: FnMut(&[u8])> LineWriter<N, F> {
+    /// An empty buffer in front of `sink`.
+    pub fn new(sink: F) -> Self {
+        Self { buffer: [0; N], len: 0, sink }
+    }
+
+    /// Adds `bytes`; whenever the buffer is full, its complete lines go to the sink.
+    pub fn write_bytes(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.len == N {
+                self.hand_on_whole_lines();
+            }
+            let n = bytes.len().min(N - self.len);
+            self.buffer[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+            self.len += n;
+            bytes = &bytes[n..];
+        }
+    }
+
+    /// Hands on everything still buffered, finished line or not.
+    pub fn flush(&mut self) {
+        if self.len > 0 {
+            (self.sink)(&self.buffer[..self.len]);
+            self.len = 0;
+        }
+    }
+
+    /// Hands on the buffer up to its last line end and keeps the rest; a
+    /// full buffer with no line end (one very long line) goes out whole.
+    fn hand_on_whole_lines(&mut self) {
+        let cut = match self.buffer[..self.len].iter().rposition(|&b| b == b'\n') {
+            Some(last_newline) => last_newline + 1,
+            None => self.len,
+        };
+        (self.sink)(&self.buffer[..cut]);
+        self.buffer.copy_within(cut..self.len, 0);
+        self.len -= cut;
+    }
+}
+
+impl<const N: usize, F: FnMut(&[u8])> fmt::Write for LineWriter<N, F> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.write_bytes(s.as_bytes());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LineWriter;
+    use alloc::string::String;
+    use alloc::vec::Vec;
+    use core::fmt::Write;
+
+    /// The pieces the sink received, for a print of `text` through an
+    /// `N`-byte buffer written `step` bytes at a time.
+    fn pieces<const N: usize>(text: &str, step: usize) -> Vec<String> {
+        let mut got = Vec::new();
+        {
+            let mut out = LineWriter::<N, _>::new(|piece: &[u8]| got.push(String::from_utf8(piece.to_vec()).unwrap()));
+            for part in text.as_bytes().chunks(step) {
+                out.write_str(core::str::from_utf8(part).unwrap()).unwrap();
+            }
+            out.flush();
+        }
+        got
+    }
+
+    #[test]
+    fn a_print_that_fits_goes_out_in_one_piece() {
+        assert_eq!(pieces::<64>("one\ntwo\n", 3), ["one\ntwo\n"]);
+        assert_eq!(pieces::<64>("", 1), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_long_print_is_cut_only_at_line_ends() {
+        // 20 lines of 11 bytes through 64 bytes: every piece but the last
+        // ends a line, and every line is inside one piece.
+        let text: String = (0..20).map(|i| alloc::format!("line {i:04}.\n")).collect();
+        for step in [1, 7, 64, 500] {
+            let got = pieces::<64>(&text, step);
+            assert!(got.len() > 1, "{got:?}");
+            assert!(got.iter().all(|p| p.ends_with('\n') && p.len() <= 64), "{got:?}");
+            assert_eq!(got.concat(), text);
+        }
+    }
+
+    #[test]
+    fn the_unfinished_line_waits_for_the_next_flush() {
+        let got = pieces::<16>("0123456789\nabcdefghij", 4);
+        assert_eq!(got, ["0123456789\n", "abcdefghij"]);
+    }
+
+    #[test]
+    fn only_a_line_longer_than_the_buffer_is_cut() {
+        let long = "x".repeat(40);
+        let got = pieces::<16>(&alloc::format!("{long}\nend\n"), 5);
+        assert_eq!(got.concat(), alloc::format!("{long}\nend\n"));
+        assert_eq!(got[0], "x".repeat(16));
+        assert_eq!(got[1], "x".repeat(16));
+        assert!(got.last().unwrap().ends_with("x\nend\n"), "{got:?}");
+    }
+}
