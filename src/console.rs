@@ -248,10 +248,11 @@ mod target {
             return crate::syscall::user::write_fmt(args);
         }
         if let Some(port) = PORT.get() {
-            let mut out = LineWriter::<LINE_BUFFER, _>::new(|piece: &[u8]| {
+            let mut sink = |piece: &[u8]| {
                 let _guard = WRITER.lock();
                 write_raw(*port, piece);
-            });
+            };
+            let mut out = LineWriter::<LINE_BUFFER>::new(&mut sink);
             let _ = out.write_fmt(args);
             out.flush();
         }

@@ -14,16 +14,17 @@
 
 use core::fmt;
 
-/// A buffer of `N` bytes in front of `sink`, which gets whole lines.
-pub struct LineWriter<const N: usize, F: FnMut(&[u8])> {
+/// A buffer of `N` bytes in front of `sink`, which gets whole lines. (The
+/// sink is a `dyn` closure: one copy of this code serves every caller.)
+pub struct LineWriter<'a, const N: usize> {
     buffer: [u8; N],
     len: usize,
-    sink: F,
+    sink: &'a mut dyn FnMut(&[u8]),
 }
 
-impl<const N: usize, F: FnMut(&[u8])> LineWriter<N, F> {
+impl<'a, const N: usize> LineWriter<'a, N> {
     /// An empty buffer in front of `sink`.
-    pub fn new(sink: F) -> Self {
+    pub fn new(sink: &'a mut dyn FnMut(&[u8])) -> Self {
         Self { buffer: [0; N], len: 0, sink }
     }
 
@@ -61,7 +62,7 @@ impl<const N: usize, F: FnMut(&[u8])> LineWriter<N, F> {
     }
 }
 
-impl<const N: usize, F: FnMut(&[u8])> fmt::Write for LineWriter<N, F> {
+impl<const N: usize> fmt::Write for LineWriter<'_, N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.write_bytes(s.as_bytes());
         Ok(())
@@ -80,7 +81,8 @@ mod tests {
     fn pieces<const N: usize>(text: &str, step: usize) -> Vec<String> {
         let mut got = Vec::new();
         {
-            let mut out = LineWriter::<N, _>::new(|piece: &[u8]| got.push(String::from_utf8(piece.to_vec()).unwrap()));
+            let mut sink = |piece: &[u8]| got.push(String::from_utf8(piece.to_vec()).unwrap());
+            let mut out = LineWriter::<N>::new(&mut sink);
             for part in text.as_bytes().chunks(step) {
                 out.write_str(core::str::from_utf8(part).unwrap()).unwrap();
             }

@@ -28,7 +28,8 @@ pub(super) fn console_write(ptr: u64, len: u64) -> Result<u64, SyscallError> {
         return Err(SyscallError::BadLength);
     }
     UserRange::new(ptr, len as usize)?;
-    let mut out = LineWriter::<{ crate::console::LINE_BUFFER }, _>::new(crate::console::write_bytes);
+    let mut sink = crate::console::write_bytes;
+    let mut out = LineWriter::<{ crate::console::LINE_BUFFER }>::new(&mut sink);
     let mut chunk = [0u8; 128];
     let mut done = 0;
     while done < len {

@@ -133,9 +133,10 @@ pub fn memory_usage() -> MemoryUsage {
 /// What `print!` does at EL0.
 pub fn write_fmt(args: fmt::Arguments) {
     // Formatted on the task's stack; long output goes out in whole lines.
-    let mut out = crate::line_writer::LineWriter::<256, _>::new(|piece: &[u8]| {
+    let mut sink = |piece: &[u8]| {
         let _ = console_write(piece);
-    });
+    };
+    let mut out = crate::line_writer::LineWriter::<256>::new(&mut sink);
     let _ = fmt::Write::write_fmt(&mut out, args);
     out.flush();
 }
