@@ -48,8 +48,7 @@ fn check(name: &str, run: &dyn Fn() -> Result<(), TaskFailure>, want: &dyn Fn(&R
         let frames = ilusion::mm::frames_in_use();
         let before = WATCHDOG.load(Ordering::Relaxed);
         let got = run();
-        ilusion::time::sleep(Duration::from_millis(3));
-        let progressed = WATCHDOG.load(Ordering::Relaxed) > before;
+        let progressed = common::counter_advances(&WATCHDOG, before);
         let freed = ilusion::mm::frames_in_use() == frames;
         let ok = want(&got) && progressed && freed;
         ilusion::println!("{name} #{attempt}: {got:?}, watchdog {progressed}, frames freed {freed}: {}", ok_text(ok));

@@ -117,8 +117,7 @@ fn share_and_fault() {
             })
             .expect("spawn vandal");
         let got = vandal.join();
-        ilusion::time::sleep(Duration::from_millis(3));
-        let progressed = WATCHDOG.load(Ordering::Relaxed) > before;
+        let progressed = common::counter_advances(&WATCHDOG, before);
         let mut byte = [0u8];
         region.read(4100, &mut byte).expect("kernel read");
         let exact =

@@ -13,6 +13,9 @@
 #![no_std]
 #![no_main]
 
+#[path = "common/mod.rs"]
+mod common;
+
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 use ilusion::ipc;
@@ -129,8 +132,7 @@ fn main() {
     let (drained, fed) = (drainer.join(), feeder.join());
     ilusion::println!("channel calls that crossed: {drained:?} sent by the fuzzer, {fed:?} sent to it");
     let crossed = matches!((drained, fed), (Ok(d), Ok(f)) if d > 0 && f > 0);
-    ilusion::time::sleep(Duration::from_millis(3));
-    let progressed = WATCHDOG.load(Ordering::Relaxed) > before;
+    let progressed = common::counter_advances(&WATCHDOG, before);
     let freed = ilusion::mm::frames_in_use() == frames;
     ilusion::println!("fuzzer: {CALLS} random system calls: {outcome:?}, watchdog {progressed}, frames freed {freed}");
     if outcome != Ok(()) || !progressed || !freed || !crossed {

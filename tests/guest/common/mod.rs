@@ -116,3 +116,18 @@ impl core::fmt::Display for Contention {
         write!(f, "{} lock spins, {} reschedule IPIs", self.spins, self.ipis)
     }
 }
+
+/// Whether `counter` (a watchdog or heartbeat another task bumps every
+/// millisecond or so) goes past `before` within 2 s. A live counter passes
+/// at once; a dead one fails after 2 s. (A fixed wait of a few
+/// milliseconds failed when the host stalled QEMU for longer than that:
+/// seen in `isolated_faults` and, before, in `kernel_oom`.)
+pub fn counter_advances(counter: &core::sync::atomic::AtomicU64, before: u64) -> bool {
+    for _ in 0..2000 {
+        ilusion::time::sleep(core::time::Duration::from_millis(1));
+        if counter.load(Ordering::Relaxed) > before {
+            return true;
+        }
+    }
+    false
+}
