@@ -73,7 +73,7 @@ pub fn set_handler(handler: &'static dyn ExceptionHandler) -> bool {
 /// An exception in kernel code, or an SError: the application's handler,
 /// else the end of the faulting task, else the fatal report.
 pub(crate) fn unexpected(fault: Fault) {
-    let (syndrome, far) = (fault.syndrome, fault.far);
+    let (syndrome, far) = (fault.syndrome(), fault.far);
     if matches!(syndrome, Syndrome::UndefinedInstruction)
         && crate::arch::semihosting::is_semihosting_call(fault.frame.elr)
     {
@@ -106,7 +106,7 @@ pub(crate) fn unexpected(fault: Fault) {
 fn report_task_fault(fault: &Fault, failure: &crate::task::TaskFailure) {
     let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
     p(format_args!("\n*** {} failed: {failure}\n", crate::task::RunningTask));
-    p(format_args!("  {}, ESR {:#010x}, FAR {:#018x}\n", fault.syndrome, fault.esr, fault.far));
+    p(format_args!("  {}, ESR {:#010x}, FAR {:#018x}\n", fault.syndrome(), fault.esr, fault.far));
     crate::backtrace::print(Some(fault.frame.elr), fault.frame.x[29]);
 }
 
@@ -114,7 +114,8 @@ fn report_task_fault(fault: &Fault, failure: &crate::task::TaskFailure) {
 fn report_fatal(fault: Fault) -> ! {
     crate::arch::cpu::disable_interrupts();
     crate::cores::stop_others_for_report();
-    let Fault { frame, entry, esr, far, syndrome } = fault;
+    let syndrome = fault.syndrome();
+    let Fault { frame, entry, esr, far } = fault;
     let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
     p(format_args!("\n*** unhandled exception: {syndrome}\n"));
     let far_valid = !matches!(syndrome, Syndrome::Abort { far_valid: false, .. });

@@ -385,6 +385,15 @@ mod target {
     #[global_allocator]
     static ALLOCATOR: Allocator = Allocator;
 
+    /// As [`alloc_large`], only if the buddy allocator has a block free now:
+    /// no small blocks are reclaimed and no failure is recorded. For a
+    /// request that is an optimization (a batch of frames), with a smaller
+    /// one to fall back on.
+    pub(crate) fn alloc_large_if_free(layout: Layout) -> Option<core::ptr::NonNull<u8>> {
+        debug_assert!(super::class_of(layout.size(), layout.align()).is_none());
+        HEAP.heap.lock().buddy.alloc(layout).ok()
+    }
+
     /// Memory for `layout` (larger than every size class, as a frame is)
     /// from the kernel heap, straight from the buddy allocator: for the
     /// frame allocator, in kernel code. Freed with `alloc::alloc::dealloc`

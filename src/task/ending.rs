@@ -81,7 +81,7 @@ pub(crate) fn fault_in_task(fault: &crate::arch::exception::Fault) -> Option<Tas
         return None;
     }
     let is_overflow = |addr| t.stacks.as_ref().is_some_and(|s| s.is_overflow_address(addr));
-    Some(super::failure::from_fault(fault.syndrome, fault.esr, fault.far, fault.frame.elr, is_overflow))
+    Some(super::failure::from_fault(fault.syndrome(), fault.esr, fault.far, fault.frame.elr, is_overflow))
 }
 
 /// For the panic handler: the running task, if a panic now can end just it

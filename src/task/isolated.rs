@@ -30,7 +30,7 @@ use super::ending::end_current;
 use super::grants::Grants;
 use super::spawn::{start_task, JoinHandle, TaskStart};
 use super::{Priority, TaskFailure};
-use crate::arch::esr::{FaultAccess, FaultStatus, Syndrome};
+use crate::arch::esr::Syndrome;
 use crate::arch::mmu::descriptor::Attributes;
 use crate::arch::user_access::{copy_from_user, UserRange};
 use crate::critical::CriticalSection;
@@ -358,11 +358,8 @@ pub(crate) enum DemandPaging {
 /// Backs a first touch of the running task's heap with a zeroed frame
 /// (see [`AddressSpace::fault_in`]). Instruction fetches are never backed:
 /// the heap is not executable.
-pub(crate) fn demand_page(syndrome: Syndrome, far: u64) -> DemandPaging {
-    let Syndrome::Abort { access, status: FaultStatus::Translation { .. }, far_valid: true, .. } = syndrome else {
-        return DemandPaging::NotDemandZero;
-    };
-    if access == FaultAccess::Execute {
+pub(crate) fn demand_page(esr: u64, far: u64) -> DemandPaging {
+    if !crate::arch::esr::is_data_translation_fault(esr) {
         return DemandPaging::NotDemandZero;
     }
     let masked = CriticalSection::new();

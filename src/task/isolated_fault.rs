@@ -17,10 +17,10 @@ use crate::arch::exception::Fault;
 /// A synchronous exception from EL0 other than `SVC`: a first touch of the
 /// heap is mapped (the access runs again); anything else ends the task.
 pub(crate) fn isolated_fault(fault: Fault) {
-    let failure = match demand_page(fault.syndrome, fault.far) {
+    let failure = match demand_page(fault.esr, fault.far) {
         DemandPaging::Mapped => return, // retry the access
         DemandPaging::Refused(failure) => failure,
-        DemandPaging::NotDemandZero => isolated_failure(fault.syndrome, fault.esr, fault.far, fault.frame.elr),
+        DemandPaging::NotDemandZero => isolated_failure(fault.syndrome(), fault.esr, fault.far, fault.frame.elr),
     };
     fail_isolated(&fault, failure)
 }
@@ -29,7 +29,7 @@ pub(crate) fn isolated_fault(fault: Fault) {
 /// task's heap gets a frame and the copy goes on; a bad pointer (or a touch
 /// past the task's memory limit) makes the copy return an error.
 pub(crate) fn user_copy_fault(fault: Fault) {
-    if !matches!(demand_page(fault.syndrome, fault.far), DemandPaging::Mapped) {
+    if !matches!(demand_page(fault.esr, fault.far), DemandPaging::Mapped) {
         crate::arch::user_access::recover(&mut fault.frame.elr);
     }
 }
@@ -38,7 +38,8 @@ pub(crate) fn user_copy_fault(fault: Fault) {
 /// the reason, the PC and the faulting address. No backtrace: the task's
 /// frame chain is user memory, which the kernel does not walk.
 pub(crate) fn fail_isolated(fault: &Fault, failure: TaskFailure) -> ! {
-    let Fault { frame, esr, far, syndrome, .. } = fault;
+    let syndrome = fault.syndrome();
+    let Fault { frame, esr, far, .. } = fault;
     let task = super::RunningTask;
     // Under the console lock, as `print!`: the task's core holds no lock
     // (it was at EL0), and other cores' output must not cut into the report.

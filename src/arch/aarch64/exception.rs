@@ -112,14 +112,26 @@ impl VectorEntry {
     }
 }
 
-/// A synchronous exception or an SError: the frame, the decoded syndrome,
-/// and the raw registers.
+/// A synchronous exception or an SError: the frame and the raw syndrome
+/// and address registers. The syndrome is decoded when asked
+/// ([`Fault::syndrome`]): a system call or a first touch of the heap, the
+/// frequent cases, need only a bit or two of it.
 pub struct Fault<'a> {
     pub frame: &'a mut ExceptionFrame,
     pub entry: VectorEntry,
     pub esr: u64,
     pub far: u64,
-    pub syndrome: Syndrome,
+}
+
+impl Fault<'_> {
+    /// What happened, decoded from ESR (an SError's ESR says nothing we use).
+    pub fn syndrome(&self) -> Syndrome {
+        if self.entry.kind() == ExceptionType::SError {
+            Syndrome::SError
+        } else {
+            Syndrome::decode(self.esr)
+        }
+    }
 }
 
 impl ExceptionFrame {
@@ -152,8 +164,7 @@ extern "C" fn ilusion_interrupt(_frame: &mut ExceptionFrame, entry: u64) {
 #[no_mangle]
 extern "C" fn ilusion_syscall(frame: &mut ExceptionFrame, entry: u64) {
     let entry = VectorEntry(entry);
-    let esr = ESR_EL1.get();
-    let call = Fault { frame, entry, esr, far: FAR_EL1.get(), syndrome: Syndrome::decode(esr) };
+    let call = Fault { frame, entry, esr: ESR_EL1.get(), far: FAR_EL1.get() };
     crate::syscall::dispatch::handle(call);
     crate::task::end_if_killed(); // killed meanwhile: it ends before EL0
 }
@@ -166,8 +177,7 @@ extern "C" fn ilusion_syscall(frame: &mut ExceptionFrame, entry: u64) {
 #[no_mangle]
 extern "C" fn ilusion_user_fault(frame: &mut ExceptionFrame, entry: u64) {
     let entry = VectorEntry(entry);
-    let esr = ESR_EL1.get();
-    let fault = Fault { frame, entry, esr, far: FAR_EL1.get(), syndrome: Syndrome::decode(esr) };
+    let fault = Fault { frame, entry, esr: ESR_EL1.get(), far: FAR_EL1.get() };
     crate::task::isolated_fault(fault);
 }
 
@@ -180,9 +190,8 @@ extern "C" fn ilusion_exception(frame: &mut ExceptionFrame, entry: u64) {
     let kind = entry.kind();
     debug_assert!(!matches!(kind, ExceptionType::Irq | ExceptionType::Fiq), "vectors.s sends interrupts elsewhere");
     debug_assert!(entry.0 != 8, "vectors.s sends synchronous exceptions from EL0 elsewhere");
-    let esr = ESR_EL1.get();
-    let syndrome = if kind == ExceptionType::SError { Syndrome::SError } else { Syndrome::decode(esr) };
-    let fault = Fault { frame, entry, esr, far: FAR_EL1.get(), syndrome };
+    let fault = Fault { frame, entry, esr: ESR_EL1.get(), far: FAR_EL1.get() };
+    let syndrome = fault.syndrome();
     match (entry.taken_from_lower_level(), syndrome) {
         (_, Syndrome::SError) => crate::exception::unexpected(fault),
         (true, _) => crate::task::isolated_fault(fault), // (AArch32 EL0: never runs)
