@@ -8,8 +8,9 @@
 // memory (the MMU is on before the first Rust code runs), so these copy 16
 // bytes per ldp/stp, 64 per loop turn, and finish with one 16-byte step
 // that ends exactly at the end (overlapping the step before, which is fine:
-// the bytes are the same). Sizes under 16 take at most two overlapping
-// loads and stores. They use only x0-x15 (no FP/SIMD register: those are
+// the bytes are the same). A copy of 16 to 64 bytes takes no loop: two or
+// four overlapping 16-byte pieces. Sizes under 16 take at most two
+// overlapping loads and stores. They use only x0-x15 (no FP/SIMD register: those are
 // switched lazily, see fp.rs, and a copy must not trap for them), and
 // return the destination in x0, as C says.
 
@@ -22,9 +23,28 @@ memcpy:
     cmp     x2, #16
     b.lo    copy_small
     ldp     x6, x7, [x4, #-16]      // the last 16 bytes, stored at the end
+    // 16 to 64 bytes (most moves of a struct): two or four overlapping
+    // 16-byte pieces from both ends, all read before any is written.
+    ldp     x8, x9, [x1]
+    cmp     x2, #32
+    b.hi    1f
+    stp     x8, x9, [x0]
+    stp     x6, x7, [x5, #-16]
+    ret
+1:  cmp     x2, #64
+    b.hi    copy_large
+    ldp     x10, x11, [x1, #16]
+    ldp     x12, x13, [x4, #-32]
+    stp     x8, x9, [x0]
+    stp     x10, x11, [x0, #16]
+    stp     x12, x13, [x5, #-32]
+    stp     x6, x7, [x5, #-16]
+    ret
+
+// More than 64 bytes (x6, x7: the last 16, read first).
+copy_large:
     mov     x3, x0
-    subs    x2, x2, #64
-    b.ls    2f
+    sub     x2, x2, #64
 1:  ldp     x8, x9, [x1]            // 64 bytes a turn while more than 64 are left
     ldp     x10, x11, [x1, #16]
     ldp     x12, x13, [x1, #32]
@@ -108,9 +128,19 @@ memset:
     cmp     x2, #16
     b.lo    set_small
     stp     x1, x1, [x5, #-16]
+    // 16 to 64 bytes: two or four overlapping 16-byte pieces from both ends.
+    stp     x1, x1, [x0]
+    cmp     x2, #32
+    b.ls    1f
+    cmp     x2, #64
+    b.hi    set_large
+    stp     x1, x1, [x0, #16]
+    stp     x1, x1, [x5, #-32]
+1:  ret
+
+set_large:
     mov     x3, x0
-    subs    x2, x2, #64
-    b.ls    2f
+    sub     x2, x2, #64
 1:  stp     x1, x1, [x3]
     stp     x1, x1, [x3, #16]
     stp     x1, x1, [x3, #32]
