@@ -9,6 +9,17 @@ use super::list::{Adapter, List};
 use super::priority::{Level, LEVELS};
 use core::ptr::NonNull;
 
+/// The list of `level`. Every level is below [`LEVELS`] (a `Priority`
+/// cannot name another), a power of two: the mask tells the compiler so,
+/// and takes the bounds check off the switch path.
+#[inline(always)]
+fn index(level: Level) -> usize {
+    debug_assert!((level as usize) < LEVELS);
+    level as usize & (LEVELS - 1)
+}
+
+const _: () = assert!(LEVELS.is_power_of_two() && LEVELS <= 64, "the bitmap has a bit per level");
+
 pub struct ReadyQueue<A: Adapter> {
     levels: [List<A>; LEVELS],
     bitmap: u64,
@@ -42,7 +53,7 @@ impl<A: Adapter> ReadyQueue<A> {
     #[inline]
     pub unsafe fn push_back(&mut self, level: Level, item: NonNull<A::Item>) {
         // SAFETY: forwarded from our caller.
-        unsafe { self.levels[level as usize].push_back(item) };
+        unsafe { self.levels[index(level)].push_back(item) };
         self.bitmap |= 1 << level;
     }
 
@@ -54,7 +65,7 @@ impl<A: Adapter> ReadyQueue<A> {
     #[inline]
     pub unsafe fn push_front(&mut self, level: Level, item: NonNull<A::Item>) {
         // SAFETY: forwarded from our caller.
-        unsafe { self.levels[level as usize].push_front(item) };
+        unsafe { self.levels[index(level)].push_front(item) };
         self.bitmap |= 1 << level;
     }
 

@@ -128,12 +128,17 @@ mod target {
     #[inline]
     pub(crate) fn start_slice(masked: &CriticalSection, this_cpu: usize, next: &Tcb, now: u64) {
         let level = next.level.get();
-        let left = next.slice_left.replace(0);
         let sliced = is_preemptive(level) && level != IDLE_LEVEL;
         let fires_too_late = TIMERS.with(masked, |all| {
             let t = all.of_mut(this_cpu);
             t.slice_end = match sliced {
-                true => now.saturating_add(if left != 0 { left } else { t.slice_ticks }),
+                // What `pause_slice` kept when it was preempted; read only
+                // here, for a sliced task (for another it is 0, or stale
+                // from before a change of priority and harmless: at most a slice).
+                true => match next.slice_left.replace(0) {
+                    0 => now.saturating_add(t.slice_ticks),
+                    left => now.saturating_add(left),
+                },
                 false => u64::MAX,
             };
             t.slice_end < t.armed_at
