@@ -8,10 +8,11 @@
 //! Then the buffer goes to the port under the console's spin lock, so the
 //! output of one `print!` is never split by another's unless it is longer
 //! than the buffer ([`LINE_BUFFER`] bytes); even then it is split only
-//! between lines ([`crate::line_writer`]), never inside one. Input is interrupt-driven: the serial port's
-//! interrupt moves received bytes into a ring buffer, which [`read_byte`]
-//! (polling), [`read_byte_blocking`] (the core waits) and
-//! [`read_byte_timeout`] (the task blocks; the core runs others) take from.
+//! between lines ([`crate::line_writer`]), never inside one. Input is
+//! interrupt-driven: the serial port's interrupt moves received bytes into
+//! a ring buffer, which [`read_byte`] (polling), [`read_byte_blocking`]
+//! (the core waits) and [`read_byte_timeout`] (the task blocks; the core
+//! runs others) take from.
 
 use crate::critical::SpinLock;
 use core::fmt::{self, Write};
@@ -31,8 +32,7 @@ pub trait SerialPort: Sync {
 static PORT: Once<&'static dyn SerialPort> = Once::new();
 static WRITER: SpinLock<()> = SpinLock::new("console output", ());
 
-/// How much of one `print!` is formatted before it is written out.
-pub const LINE_BUFFER: usize = 256;
+pub use crate::line_writer::LINE_BUFFER;
 
 /// A ring buffer of received bytes, filled in interrupt context.
 pub struct RingBuffer<const N: usize> {

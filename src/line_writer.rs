@@ -14,6 +14,10 @@
 
 use core::fmt;
 
+/// How much of one `print!` is formatted before it is written out, in the
+/// kernel and at EL0 alike.
+pub const LINE_BUFFER: usize = 256;
+
 /// A buffer of `N` bytes in front of `sink`, which gets whole lines. (The
 /// sink is a `dyn` closure: one copy of this code serves every caller.)
 pub struct LineWriter<'a, const N: usize> {

@@ -29,7 +29,7 @@ pub(super) fn console_write(ptr: u64, len: u64) -> Result<u64, SyscallError> {
     }
     UserRange::new(ptr, len as usize)?;
     let mut sink = crate::console::write_bytes;
-    let mut out = LineWriter::<{ crate::console::LINE_BUFFER }>::new(&mut sink);
+    let mut out = LineWriter::<{ crate::line_writer::LINE_BUFFER }>::new(&mut sink);
     let mut chunk = [0u8; 128];
     let mut done = 0;
     while done < len {

@@ -136,7 +136,7 @@ pub fn write_fmt(args: fmt::Arguments) {
     let mut sink = |piece: &[u8]| {
         let _ = console_write(piece);
     };
-    let mut out = crate::line_writer::LineWriter::<256>::new(&mut sink);
+    let mut out = crate::line_writer::LineWriter::<{ crate::line_writer::LINE_BUFFER }>::new(&mut sink);
     let _ = fmt::Write::write_fmt(&mut out, args);
     out.flush();
 }

@@ -10,9 +10,9 @@
 // that ends exactly at the end (overlapping the step before, which is fine:
 // the bytes are the same). A copy of 16 to 64 bytes takes no loop: two or
 // four overlapping 16-byte pieces. Sizes under 16 take at most two
-// overlapping loads and stores. They use only x0-x15 (no FP/SIMD register: those are
-// switched lazily, see fp.rs, and a copy must not trap for them), and
-// return the destination in x0, as C says.
+// overlapping loads and stores. They use only x0-x15 (no FP/SIMD register:
+// those are switched lazily, see fp.rs, and a copy must not trap for
+// them), and return the destination in x0, as C says.
 
 .section .text.memcpy, "ax"
 .global memcpy
