@@ -26,7 +26,8 @@ impl<T> Links<T> {
         Self { prev: Cell::new(None), next: Cell::new(None), linked: Cell::new(false) }
     }
 
-    /// Is the element on a list (through these links)?
+    /// Is the element on a list (through these links)? Answered only
+    /// for links whose adapter keeps the flag ([`Adapter::KEEPS_FLAG`]).
     pub fn is_linked(&self) -> bool {
         self.linked.get()
     }
@@ -42,6 +43,11 @@ impl<T> Default for Links<T> {
 pub trait Adapter {
     type Item;
     fn links(item: &Self::Item) -> &Links<Self::Item>;
+    /// Do these links keep their "on a list" flag up to date? That is a
+    /// store on every push and pop; a list whose owner always knows
+    /// without it (the ready queue: a task is on it exactly while it is
+    /// ready) keeps it only in debug builds, for the checks below.
+    const KEEPS_FLAG: bool = true;
 }
 
 /// A FIFO of elements linked through `A::links`.
@@ -49,6 +55,24 @@ pub struct List<A: Adapter> {
     head: Option<NonNull<A::Item>>,
     tail: Option<NonNull<A::Item>>,
     _adapter: PhantomData<A>,
+}
+
+/// Records whether an element is on a list, if its links keep that.
+#[inline(always)]
+fn mark<A: Adapter>(l: &Links<A::Item>, linked: bool) {
+    if A::KEEPS_FLAG {
+        l.linked.set(linked);
+    }
+}
+
+/// Checks (debug builds) that an element is on a list or not, where its
+/// links keep that.
+#[inline(always)]
+fn debug_check<A: Adapter>(l: &Links<A::Item>, linked: bool) {
+    debug_assert!(
+        !A::KEEPS_FLAG || l.is_linked() == linked,
+        "an element linked twice, or unlinked while not on a list"
+    );
 }
 
 fn links<'a, A: Adapter>(item: NonNull<A::Item>) -> &'a Links<A::Item> {
@@ -77,8 +101,8 @@ impl<A: Adapter> List<A> {
     /// and in place until it is removed.
     pub unsafe fn push_back(&mut self, item: NonNull<A::Item>) {
         let l = links::<A>(item);
-        debug_assert!(!l.is_linked());
-        l.linked.set(true);
+        debug_check::<A>(l, false);
+        mark::<A>(l, true);
         l.next.set(None);
         l.prev.set(self.tail);
         match self.tail {
@@ -94,8 +118,8 @@ impl<A: Adapter> List<A> {
     /// As for [`List::push_back`].
     pub unsafe fn push_front(&mut self, item: NonNull<A::Item>) {
         let l = links::<A>(item);
-        debug_assert!(!l.is_linked());
-        l.linked.set(true);
+        debug_check::<A>(l, false);
+        mark::<A>(l, true);
         l.prev.set(None);
         l.next.set(self.head);
         match self.head {
@@ -131,7 +155,7 @@ impl<A: Adapter> List<A> {
             return unsafe { self.push_back(item) };
         };
         let l = links::<A>(item);
-        l.linked.set(true);
+        mark::<A>(l, true);
         let prev = links::<A>(before).prev.get();
         l.prev.set(prev);
         l.next.set(Some(before));
@@ -151,8 +175,44 @@ impl<A: Adapter> List<A> {
             Some(next) => links::<A>(next).prev.set(None),
             None => self.tail = None,
         }
-        l.linked.set(false);
+        mark::<A>(l, false);
         Some(item)
+    }
+
+    /// Takes the first element off and appends `item`, in one step: a
+    /// yield's "the running task goes last, the first one runs". Cheaper
+    /// than [`List::pop_front`] then [`List::push_back`]: the list is never
+    /// empty in between, so neither end is cleared and set again.
+    ///
+    /// # Safety
+    /// The list is not empty; `item` is as for [`List::push_back`].
+    pub unsafe fn rotate(&mut self, item: NonNull<A::Item>) -> NonNull<A::Item> {
+        debug_assert!(!self.is_empty());
+        // SAFETY: the list is not empty, as our caller promised.
+        let first = unsafe { self.head.unwrap_unchecked() };
+        let f = links::<A>(first);
+        mark::<A>(f, false);
+        let l = links::<A>(item);
+        debug_check::<A>(l, false);
+        mark::<A>(l, true);
+        l.next.set(None);
+        match f.next.get() {
+            // `first` was alone: `item` is now the whole list.
+            None => {
+                l.prev.set(None);
+                self.head = Some(item);
+            }
+            Some(second) => {
+                links::<A>(second).prev.set(None);
+                self.head = Some(second);
+                // SAFETY: two or more elements: there is a tail, and it is not `first`.
+                let tail = unsafe { self.tail.unwrap_unchecked() };
+                links::<A>(tail).next.set(Some(item));
+                l.prev.set(Some(tail));
+            }
+        }
+        self.tail = Some(item);
+        first
     }
 
     /// Unlinks `item`, which must be on this list.
@@ -161,7 +221,7 @@ impl<A: Adapter> List<A> {
     /// `item` is on this list (not on another list using the same links).
     pub unsafe fn remove(&mut self, item: NonNull<A::Item>) {
         let l = links::<A>(item);
-        debug_assert!(l.is_linked());
+        debug_check::<A>(l, true);
         let (prev, next) = (l.prev.get(), l.next.get());
         match prev {
             Some(p) => links::<A>(p).next.set(next),
@@ -171,7 +231,7 @@ impl<A: Adapter> List<A> {
             Some(n) => links::<A>(n).prev.set(prev),
             None => self.tail = prev,
         }
-        l.linked.set(false);
+        mark::<A>(l, false);
     }
 
     /// The elements, first to last (do not change the list while iterating).
@@ -239,6 +299,36 @@ pub(crate) mod tests {
         assert_eq!(list.pop_front(), Some(n[2]));
         assert_eq!(list.pop_front(), None);
         assert!(list.is_empty());
+    }
+
+    #[test]
+    fn rotate_takes_the_front_and_appends() {
+        let n = nodes(&[1, 2, 3, 4, 5]);
+        let mut list = List::<ByLinks>::new();
+        // SAFETY: leaked nodes; each is on the list at most once.
+        unsafe {
+            // Alone: the front goes, the new one is the whole list.
+            list.push_back(n[0]);
+            assert_eq!(list.rotate(n[1]), n[0]);
+            assert_eq!(keys(&list), [2]);
+            assert!(!ByLinks::links(n[0].as_ref()).is_linked() && ByLinks::links(n[1].as_ref()).is_linked());
+            // Several: the second becomes the front, the new one the back.
+            list.push_back(n[2]);
+            list.push_back(n[3]);
+            assert_eq!(list.rotate(n[0]), n[1]);
+            assert_eq!(keys(&list), [3, 4, 1]);
+            // The links both ways are right: take off the new back and the
+            // new front, then add at both ends.
+            list.remove(n[0]);
+            list.remove(n[2]);
+            assert_eq!(keys(&list), [4]);
+            list.push_front(n[4]);
+            list.push_back(n[0]);
+            assert_eq!(keys(&list), [5, 4, 1]);
+            assert_eq!(list.rotate(n[1]), n[4]);
+            assert_eq!(list.rotate(n[4]), n[3]);
+            assert_eq!(keys(&list), [1, 2, 5]);
+        }
     }
 
     #[test]

@@ -81,6 +81,24 @@ impl<A: Adapter> ReadyQueue<A> {
         item
     }
 
+    /// A yield's turn, in one step: if the most urgent ready tasks are at
+    /// `level`, queues `item` behind them and takes the first one off
+    /// (`None`, and nothing queued, otherwise). The bitmap does not change:
+    /// `level` has a task before and after.
+    ///
+    /// # Safety
+    /// As for [`ReadyQueue::push_back`].
+    #[inline]
+    pub unsafe fn pass_turn(&mut self, level: Level, item: NonNull<A::Item>) -> Option<NonNull<A::Item>> {
+        // Of the levels up to `level`, only `level` has a task.
+        if self.bitmap << (63 - level) != 1 << 63 {
+            return None;
+        }
+        // SAFETY: `level`'s bit is set, so its list is not empty; the rest
+        // is forwarded from our caller.
+        Some(unsafe { self.levels[index(level)].rotate(item) })
+    }
+
     /// Takes `item` off `level` (its priority is changing).
     ///
     /// # Safety
@@ -126,6 +144,41 @@ mod tests {
         assert_eq!(q.most_urgent_level(), Some(40));
         assert_eq!(q.pop_most_urgent(), Some(n[0]));
         assert_eq!(q.pop_most_urgent(), Some(n[2]));
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn pass_turn_only_among_the_most_urgent() {
+        let n = nodes(&[0, 1, 2, 3]);
+        let mut q = ReadyQueue::<ByLinks>::new();
+        // SAFETY: leaked nodes; each is queued at most once.
+        unsafe {
+            // Nobody ready: no turn to pass, nothing queued.
+            assert_eq!(q.pass_turn(7, n[0]), None);
+            assert!(q.is_empty());
+            // Only less urgent tasks ready: none either.
+            q.push_back(9, n[1]);
+            assert_eq!(q.pass_turn(7, n[0]), None);
+            assert_eq!(q.most_urgent_level(), Some(9));
+            // An equal one ready: it runs, n[0] waits behind the others.
+            q.push_back(7, n[2]);
+            assert_eq!(q.pass_turn(7, n[0]), Some(n[2]));
+            assert_eq!(q.most_urgent_level(), Some(7));
+            // A more urgent one ready: the caller must pick it instead.
+            q.push_back(0, n[3]);
+            assert_eq!(q.pass_turn(7, n[2]), None);
+            assert_eq!(q.pop_most_urgent(), Some(n[3]));
+            assert_eq!(q.pop_most_urgent(), Some(n[0]));
+            assert_eq!(q.pop_most_urgent(), Some(n[1]));
+            assert!(q.is_empty());
+            // The edges of the bitmap: levels 0 and 63.
+            q.push_back(63, n[1]);
+            assert_eq!(q.pass_turn(63, n[0]), Some(n[1]));
+            q.push_back(0, n[2]);
+            assert_eq!(q.pass_turn(0, n[3]), Some(n[2]));
+            assert_eq!(q.pop_most_urgent(), Some(n[3]));
+            assert_eq!(q.pop_most_urgent(), Some(n[0]));
+        }
         assert!(q.is_empty());
     }
 

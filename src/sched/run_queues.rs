@@ -199,6 +199,17 @@ impl<A: Adapter> RunQueues<A> {
         unsafe { queue.remove(level, item) };
     }
 
+    /// One core's yield: [`ReadyQueue::pass_turn`] on the shared queue
+    /// (with one core online, every task waits there).
+    ///
+    /// # Safety
+    /// As for [`ReadyQueue::push_back`]; one core is online.
+    #[inline]
+    pub unsafe fn pass_turn_one_core(&mut self, level: Level, item: NonNull<A::Item>) -> Option<NonNull<A::Item>> {
+        // SAFETY: forwarded from our caller.
+        unsafe { self.shared.pass_turn(level, item) }
+    }
+
     /// Is a task at `level` or more urgent ready to run on core `cpu`?
     #[inline]
     pub fn has_ready_for<const MANY: bool>(&self, cpu: usize, level: Level) -> bool {

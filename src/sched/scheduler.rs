@@ -294,6 +294,20 @@ pub(crate) unsafe fn make_ready(cs: &CriticalSection, task: NonNull<Tcb>) {
     }
 }
 
+/// [`make_ready`] then [`reschedule_point`], for a caller that has looked
+/// at the number of cores already (`MANY`): a task woken by its waker.
+///
+/// # Safety
+/// As for [`make_ready`].
+#[inline(always)]
+pub(crate) unsafe fn wake<const MANY: bool>(cs: &CriticalSection, task: NonNull<Tcb>) {
+    // SAFETY: promised by our caller.
+    trace::wake(unsafe { task.as_ref() }.id);
+    // SAFETY: forwarded from our caller.
+    unsafe { make_ready_on::<MANY>(cs, task) };
+    reschedule_point_on::<MANY>(cs, if MANY { percpu::cpu_index() } else { 0 });
+}
+
 /// [`make_ready`], compiled for one core (inline: short) or several (out of line).
 ///
 /// # Safety
@@ -335,12 +349,11 @@ unsafe fn make_ready_on_many(cs: &CriticalSection, task: NonNull<Tcb>) {
     ask(cs, placement.ask);
 }
 
-/// Puts the running task back in a ready queue, unless it is this core's
+/// Puts the running task `t` back in a ready queue, unless it is this core's
 /// idle task (never queued). A task preempted by a more urgent one keeps
 /// what is left of its slice.
 #[inline(always)]
-fn requeue_current<const MANY: bool>(cs: &CriticalSection, in_front: bool) {
-    let t = running(cs);
+fn requeue_current<const MANY: bool>(cs: &CriticalSection, t: &Tcb, in_front: bool) {
     let cpu = if MANY { t.core() } else { 0 };
     if SCHED.with(cs, |s| s.idle[cpu] == Some(NonNull::from(t))) {
         return;
@@ -368,6 +381,16 @@ fn yield_on<const MANY: bool>() {
     let me = running(&cs);
     if me.kill_requested.load(Ordering::Relaxed) {
         end_killed();
+    }
+    if !MANY {
+        // The usual case on one core: the most urgent ready tasks are at
+        // our level. We go behind them and the first one runs, in one step.
+        // SAFETY: the running task (not idle, which never yields) is on no queue.
+        let next = SCHED.with(&cs, |s| unsafe { s.queues.pass_turn_one_core(me.level.get(), NonNull::from(me)) });
+        if let Some(next) = next {
+            me.state.set(State::Ready);
+            return switch_to::<false>(&cs, me, next, Why::YIELD);
+        }
     }
     let others_ready = SCHED.with(&cs, |s| {
         let ready = s.queues.has_ready_for::<MANY>(me.core(), me.level.get());
@@ -484,12 +507,15 @@ fn reschedule_point_on<const MANY: bool>(cs: &CriticalSection, cpu: usize) {
 /// Switches away from the running task if [`decide`] says so.
 #[inline(never)]
 fn give_way_if_decided<const MANY: bool>(cs: &CriticalSection, cpu: usize, at_interrupt: bool) {
-    if let Some(in_front) = decide::<MANY>(cs, cpu, at_interrupt) {
-        requeue_current::<MANY>(cs, in_front);
+    // The running task, read once (each read of the thread register is
+    // an instruction and a check the compiler cannot merge).
+    let me = running(cs);
+    if let Some(in_front) = decide::<MANY>(cs, me, cpu, at_interrupt) {
+        requeue_current::<MANY>(cs, me, in_front);
         let why = if in_front { Why::PREEMPT } else { Why::SLICE };
         // `decide` saw a task ahead of this one, which is now queued behind
         // it (or is idle, never queued).
-        switch_to_the_one_ahead::<MANY>(cs, || running(cs), why);
+        switch_to_the_one_ahead::<MANY>(cs, || me, why);
     }
 }
 
@@ -500,15 +526,14 @@ pub(crate) fn slice_expired(cs: &CriticalSection) {
     NEED_RESCHED.of(cpu).store(true, Ordering::Relaxed);
 }
 
-/// Should core `cpu` switch away from its running task, now that it was
+/// Should core `cpu` switch away from its running task `me`, now that it was
 /// asked to? `Some(true)`: a more urgent task is ready (the running one
 /// keeps its turn, in front); `Some(false)`: its slice is over and an equal
 /// one is ready (behind its equals). Only preemptive tasks (and idle) give
 /// way here. If not, the core's level is what it runs again (a claim made
 /// for a task another core took is dropped).
 #[inline(always)]
-fn decide<const MANY: bool>(cs: &CriticalSection, cpu: usize, at_interrupt: bool) -> Option<bool> {
-    let me = running(cs);
+fn decide<const MANY: bool>(cs: &CriticalSection, me: &Tcb, cpu: usize, at_interrupt: bool) -> Option<bool> {
     let (cur, level) = (NonNull::from(me), me.level.get());
     SCHED.with(cs, |s| {
         let slice_over = at_interrupt && core::mem::take(&mut s.slice_expired[cpu]);

@@ -283,13 +283,17 @@ impl Drop for Tcb {
     }
 }
 
-/// Threads tasks through `queue_links` (ready queue, wait queues).
+/// Threads tasks through `queue_links` (ready queue, wait queues). A
+/// task's state says which queue it is on (`Ready`: the ready queue;
+/// `Blocked` with `waiting_on`: that wait queue), so the links' own flag is
+/// kept only in debug builds, to check that.
 pub struct QueueLinks;
 impl Adapter for QueueLinks {
     type Item = Tcb;
     fn links(t: &Tcb) -> &Links<Tcb> {
         &t.queue_links
     }
+    const KEEPS_FLAG: bool = cfg!(debug_assertions);
 }
 
 /// Threads tasks through `all_links` (every task alive).

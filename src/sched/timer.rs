@@ -41,7 +41,7 @@ mod target {
     use crate::critical::{CriticalSection, KernelCell};
     use crate::percpu::{self, PerCpu, MAX_CPUS};
     use crate::sched::list::List;
-    use crate::sched::priority::{is_preemptive, IDLE_LEVEL};
+    use crate::sched::priority::{FIRST_PREEMPTIVE, IDLE_LEVEL};
     use crate::sched::scheduler;
     use crate::sched::tcb::{State, Tcb, TimerLinks, WakeReason};
     use core::ptr::NonNull;
@@ -84,9 +84,16 @@ mod target {
         cpu::stop_timer();
     }
 
-    /// Sets the length of a time slice, in counter ticks (at least one).
+    /// The longest slice, in counter ticks: 146 years at 1 GHz (a longer
+    /// one would never end anyway), so that the end of a slice, "now" plus at
+    /// most this, needs no overflow check on the switch path.
+    const MAX_SLICE_TICKS: u64 = 1 << 62;
+
+    /// Sets the length of a time slice, in counter ticks (at least one, at
+    /// most [`MAX_SLICE_TICKS`]).
     pub(crate) fn set_slice(masked: &CriticalSection, slice_ticks: u64) {
-        TIMERS.with(masked, |all| (0..MAX_CPUS).for_each(|cpu| all.of_mut(cpu).slice_ticks = slice_ticks.max(1)));
+        let ticks = slice_ticks.clamp(1, MAX_SLICE_TICKS);
+        TIMERS.with(masked, |all| (0..MAX_CPUS).for_each(|cpu| all.of_mut(cpu).slice_ticks = ticks));
     }
 
     /// Programs this core's comparator for the earliest of what is waiting for it:
@@ -127,18 +134,21 @@ mod target {
     /// switch between time-sliced tasks (BENCHMARKS.md, issue 14).
     #[inline]
     pub(crate) fn start_slice(masked: &CriticalSection, this_cpu: usize, next: &Tcb, now: u64) {
-        let level = next.level.get();
-        let sliced = is_preemptive(level) && level != IDLE_LEVEL;
+        // Preemptive and not idle, in one comparison.
+        let sliced = next.level.get().wrapping_sub(FIRST_PREEMPTIVE) < IDLE_LEVEL - FIRST_PREEMPTIVE;
         let fires_too_late = TIMERS.with(masked, |all| {
             let t = all.of_mut(this_cpu);
             t.slice_end = match sliced {
                 // What `pause_slice` kept when it was preempted; read only
                 // here, for a sliced task (for another it is 0, or stale
-                // from before a change of priority and harmless: at most a slice).
-                true => match next.slice_left.replace(0) {
-                    0 => now.saturating_add(t.slice_ticks),
-                    left => now.saturating_add(left),
-                },
+                // from before a change of priority and harmless: at most a
+                // slice). No overflow: a slice is at most `MAX_SLICE_TICKS`.
+                true => {
+                    now + match next.slice_left.replace(0) {
+                        0 => t.slice_ticks,
+                        left => left,
+                    }
+                }
                 false => u64::MAX,
             };
             t.slice_end < t.armed_at

@@ -8,7 +8,7 @@
 //!
 //! [`JoinHandle::unpark`]: super::JoinHandle::unpark
 
-use crate::critical::CriticalSection;
+use crate::critical::{self, CriticalSection};
 use crate::sched::scheduler;
 use crate::sched::tcb::{State, Tcb};
 use core::ptr::NonNull;
@@ -32,13 +32,30 @@ pub fn park() {
 /// # Safety
 /// `task` is alive.
 pub(crate) unsafe fn unpark(task: NonNull<Tcb>) {
-    let masked = CriticalSection::new();
+    // One look at the number of cores for the whole call (interrupt
+    // handlers unpark: it is on their path).
+    // SAFETY: forwarded from our caller.
+    unsafe {
+        if critical::several_cores() {
+            unpark_on::<true>(task)
+        } else {
+            unpark_on::<false>(task)
+        }
+    }
+}
+
+/// [`unpark`], compiled for one core or several.
+///
+/// # Safety
+/// As for [`unpark`].
+#[inline(always)]
+unsafe fn unpark_on<const MANY: bool>(task: NonNull<Tcb>) {
+    let masked = CriticalSection::enter::<MANY>();
     // SAFETY: promised by our caller.
     let t = unsafe { task.as_ref() };
     if t.parked.replace(false) && t.state.get() == State::Blocked {
         // SAFETY: alive, and a parked task is on no queue.
-        unsafe { scheduler::make_ready(&masked, task) };
-        scheduler::reschedule_point(&masked);
+        unsafe { scheduler::wake::<MANY>(&masked, task) };
     } else if t.state.get() != State::Exited {
         t.park_token.set(true);
     }
