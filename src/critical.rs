@@ -329,6 +329,23 @@ impl CriticalSection {
     }
 }
 
+impl CriticalSection {
+    /// [`CriticalSection::enter`] where interrupts are masked already (an
+    /// interrupt handler): it only takes the kernel lock, and leaves the
+    /// masks alone when it drops.
+    ///
+    /// # Safety
+    /// Interrupts are masked on this core, and stay so while it lives.
+    #[inline(always)]
+    pub unsafe fn enter_masked<const MANY: bool>() -> Self {
+        debug_assert!(!masking::interrupts_enabled(), "enter_masked with interrupts unmasked");
+        if MANY {
+            KERNEL_LOCK.take();
+        }
+        Self { were_enabled: false, locked: MANY, _not_send: PhantomData }
+    }
+}
+
 impl Default for CriticalSection {
     fn default() -> Self {
         Self::new()

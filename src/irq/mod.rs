@@ -46,17 +46,42 @@ pub use controller::{Acknowledged, IntId, InterruptController, Ipi, IrqError, MA
 /// The board's controller driver, called directly (see `irq::controller`).
 #[cfg(target_os = "none")]
 use crate::board::Interrupts;
-/// Host builds (unit tests) have no board: any controller, as a trait object.
+/// Host builds (unit tests) have no board and install no controller: a
+/// type that stands for one and has no values.
 #[cfg(not(target_os = "none"))]
-type Interrupts = dyn InterruptController;
+pub(crate) enum Interrupts {}
+#[cfg(not(target_os = "none"))]
+impl InterruptController for Interrupts {
+    fn enable(&self, _: IntId, _: bool) {
+        match *self {}
+    }
+    fn disable(&self, _: IntId) {
+        match *self {}
+    }
+    fn acknowledge(&self) -> Option<Acknowledged> {
+        match *self {}
+    }
+    fn end_of_interrupt(&self, _: Acknowledged) {
+        match *self {}
+    }
+}
 use crate::percpu::{PerCpu, MAX_CPUS};
 
 /// A handler runs in interrupt context, with interrupts masked: keep it short.
 pub type Handler = fn(IntId);
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 static HANDLERS: [AtomicUsize; MAX_INTERRUPTS] = [const { AtomicUsize::new(0) }; MAX_INTERRUPTS];
-static CONTROLLER: spin::Once<&'static Interrupts> = spin::Once::new();
+/// The controller, installed once at boot (null before): a plain pointer,
+/// one load on the interrupt path (a `spin::Once` also checks its state).
+static CONTROLLER: AtomicPtr<Interrupts> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The controller, once installed.
+#[inline(always)]
+fn controller() -> Option<&'static Interrupts> {
+    // SAFETY: only ever set (by `init`) from a `&'static Interrupts`.
+    unsafe { CONTROLLER.load(Ordering::Acquire).as_ref() }
+}
 static SPURIOUS: AtomicU64 = AtomicU64::new(0);
 /// Interrupts 0..32 (SGIs and PPIs on a GIC) are each core's own: counted
 /// per core, in `TAKEN_HERE`, where slot 32 counts the shared ones each
@@ -82,7 +107,13 @@ fn count_taken(id: IntId) {
 static UNHANDLED: AtomicU64 = AtomicU64::new(0);
 
 pub(crate) fn init(controller: &'static Interrupts) {
-    CONTROLLER.call_once(|| controller);
+    // The first one stays (boot installs one).
+    let _ = CONTROLLER.compare_exchange(
+        core::ptr::null_mut(),
+        controller as *const Interrupts as *mut Interrupts,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    );
 }
 
 /// Installs `handler` for interrupt `id` and enables it (level-triggered).
@@ -93,7 +124,7 @@ pub fn register(id: IntId, handler: Handler) -> Result<(), IrqError> {
 /// As [`register`], choosing level- or edge-triggered.
 pub fn register_with_trigger(id: IntId, handler: Handler, level_triggered: bool) -> Result<(), IrqError> {
     let slot = HANDLERS.get(id as usize).ok_or(IrqError::OutOfRange(id))?;
-    let controller = CONTROLLER.get().ok_or(IrqError::NoController)?;
+    let controller = controller().ok_or(IrqError::NoController)?;
     slot.compare_exchange(0, handler as usize, Ordering::AcqRel, Ordering::Acquire)
         .map_err(|_| IrqError::AlreadyRegistered(id))?;
     controller.enable(id, level_triggered);
@@ -103,7 +134,7 @@ pub fn register_with_trigger(id: IntId, handler: Handler, level_triggered: bool)
 /// Disables interrupt `id` and removes its handler.
 pub fn unregister(id: IntId) -> Result<(), IrqError> {
     let slot = HANDLERS.get(id as usize).ok_or(IrqError::OutOfRange(id))?;
-    if let Some(c) = CONTROLLER.get() {
+    if let Some(c) = controller() {
         c.disable(id);
     }
     slot.store(0, Ordering::Release);
@@ -115,14 +146,14 @@ pub fn unregister(id: IntId) -> Result<(), IrqError> {
 /// (see [`register`]) runs as soon as interrupts are unmasked. Not on the
 /// Raspberry Pi 3's controller, which has no software interrupts.
 pub fn send_software_interrupt(id: IntId) -> Result<(), IrqError> {
-    CONTROLLER.get().ok_or(IrqError::NoController)?.send_software(id)
+    controller().ok_or(IrqError::NoController)?.send_software(id)
 }
 
 /// Makes interrupt `id` pending at the controller, as if its device had
 /// raised it: for tests that stand in for a device QEMU does not model
 /// fully (`gpio::simulate_edge`). Not every controller can.
 pub(crate) fn set_pending(id: IntId) -> Result<(), IrqError> {
-    CONTROLLER.get().ok_or(IrqError::NoController)?.set_pending(id)
+    controller().ok_or(IrqError::NoController)?.set_pending(id)
 }
 
 /// Interrupts core `cpu` with `ipi` (see the module documentation), or
@@ -131,7 +162,7 @@ pub(crate) fn try_send_ipi(cpu: usize, ipi: Ipi) -> Result<(), IrqError> {
     if cpu >= MAX_CPUS {
         return Err(IrqError::NoSuchCpu(cpu));
     }
-    CONTROLLER.get().ok_or(IrqError::NoController)?.send_ipi(cpu, ipi)
+    controller().ok_or(IrqError::NoController)?.send_ipi(cpu, ipi)
 }
 
 /// Sends [`Ipi::Stop`] to every core that is up but this one (a fatal
@@ -148,7 +179,7 @@ pub(crate) fn stop_other_cores() {
 /// IntIds 4 or 5); `None` before boot set the controller up, or if it
 /// cannot interrupt cores.
 pub(crate) fn ipi_id(ipi: Ipi) -> Option<IntId> {
-    CONTROLLER.get()?.ipi_id(ipi)
+    controller()?.ipi_id(ipi)
 }
 
 /// Installs the IPI handlers (boot core, while it is the only one up, so
@@ -225,7 +256,7 @@ pub fn unhandled_count() -> u64 {
 pub(crate) fn dispatch() {
     // A spin lock held here was held with interrupts unmasked.
     crate::critical::assert_no_spin_lock_held("an interrupt");
-    let Some(&controller) = CONTROLLER.get() else {
+    let Some(controller) = controller() else {
         SPURIOUS.fetch_add(1, Ordering::Relaxed);
         return;
     };

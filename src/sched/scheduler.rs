@@ -75,7 +75,7 @@ impl Scheduler {
     /// Puts the running task `me` back in a ready queue: in front when a
     /// more urgent task preempts it (it keeps its turn), at the back when
     /// its slice is over or it yields. No core is asked: the caller is about
-    /// to `schedule_away`, which picks next, then offers what is left to the
+    /// to `schedule_away_on`, which picks next, then offers what is left to the
     /// others. A method, not a function taking the `KernelCell`, so that it
     /// inlines into each caller's one closure (the path of every yield).
     ///
@@ -243,7 +243,7 @@ fn idle_loop<const MANY: bool>() -> ! {
         let were_enabled = cpu::disable_interrupts();
         let cs = CriticalSection::enter::<MANY>();
         if SCHED.with(&cs, |s| s.queues.has_any_for::<MANY>(percpu::cpu_index())) {
-            schedule_away_on::<MANY>(&cs, Why::IDLE);
+            schedule_away_on::<MANY, false>(&cs, running(&cs), Why::IDLE);
             drop(cs);
         } else {
             SCHED.with(&cs, |s| s.queues.set_core_level(percpu::cpu_index(), IDLE_LEVEL));
@@ -354,10 +354,11 @@ unsafe fn make_ready_on_many(cs: &CriticalSection, task: NonNull<Tcb>) {
 /// what is left of its slice.
 #[inline(always)]
 fn requeue_current<const MANY: bool>(cs: &CriticalSection, t: &Tcb, in_front: bool) {
-    let cpu = if MANY { t.core() } else { 0 };
-    if SCHED.with(cs, |s| s.idle[cpu] == Some(NonNull::from(t))) {
+    // Only idle tasks run at the idle level (no `Priority` names it).
+    if t.level.get() == IDLE_LEVEL {
         return;
     }
+    let cpu = if MANY { t.core() } else { 0 };
     TaskCounters::bump(&t.counters.preempted);
     if in_front {
         timer::pause_slice(cs, cpu, t);
@@ -389,7 +390,7 @@ fn yield_on<const MANY: bool>() {
         let next = SCHED.with(&cs, |s| unsafe { s.queues.pass_turn_one_core(me.level.get(), NonNull::from(me)) });
         if let Some(next) = next {
             me.state.set(State::Ready);
-            return switch_to::<false>(&cs, me, next, Why::YIELD);
+            return switch_to::<false>(&cs, me, next, Why::YIELD, false);
         }
     }
     let others_ready = SCHED.with(&cs, |s| {
@@ -416,8 +417,8 @@ fn yield_on<const MANY: bool>() {
 #[inline(always)]
 fn switch_to_the_one_ahead<'a, const MANY: bool>(cs: &'a CriticalSection, me: impl FnOnce() -> &'a Tcb, why: Why) {
     match if MANY { None } else { SCHED.with(cs, |s| s.queues.pick::<false>(0)) } {
-        Some(next) => switch_to::<false>(cs, me(), next, why),
-        None => schedule_away_on::<MANY>(cs, why),
+        Some(next) => switch_to::<false>(cs, me(), next, why, false),
+        None => schedule_away_on::<MANY, false>(cs, me(), why),
     }
 }
 
@@ -427,13 +428,25 @@ fn switch_to_the_one_ahead<'a, const MANY: bool>(cs: &'a CriticalSection, me: im
 /// with the critical sections its callers opened.
 pub(crate) fn block_current(cs: &CriticalSection, on: On) {
     let me = running(cs);
+    if critical::several_cores() {
+        block_on::<true>(cs, me, on)
+    } else {
+        block_on::<false>(cs, me, on)
+    }
+}
+
+/// [`block_current`] for a caller that has the running task `me` at hand
+/// and has looked at the number of cores (`MANY`) already.
+#[inline(always)]
+pub(crate) fn block_on<const MANY: bool>(cs: &CriticalSection, me: &Tcb, on: On) {
     if me.kill_requested.load(Ordering::Relaxed) {
         cancel_wait_and_end(me);
     }
     trace::block(me.id, on);
     me.state.set(State::Blocked);
-    schedule_away(cs, on.why());
-    if running(cs).kill_requested.load(Ordering::Relaxed) {
+    schedule_away_on::<MANY, false>(cs, me, on.why());
+    // `me` again: a switch away and back resumes the same task.
+    if me.kill_requested.load(Ordering::Relaxed) {
         end_killed(); // `kill` took it off where it waited
     }
 }
@@ -534,10 +547,11 @@ pub(crate) fn slice_expired(cs: &CriticalSection) {
 /// for a task another core took is dropped).
 #[inline(always)]
 fn decide<const MANY: bool>(cs: &CriticalSection, me: &Tcb, cpu: usize, at_interrupt: bool) -> Option<bool> {
-    let (cur, level) = (NonNull::from(me), me.level.get());
+    let level = me.level.get();
     SCHED.with(cs, |s| {
         let slice_over = at_interrupt && core::mem::take(&mut s.slice_expired[cpu]);
-        let decision = if !is_preemptive(level) && s.idle[cpu] != Some(cur) {
+        // (Idle, at the idle level, is preemptive.)
+        let decision = if !is_preemptive(level) {
             None
         } else if slice_over && s.queues.has_ready_for::<MANY>(cpu, level) {
             Some(false)
@@ -571,26 +585,29 @@ fn preempt_from_interrupt_on<const MANY: bool>(cpu: usize) {
         return;
     }
     NEED_RESCHED.of(cpu).store(false, Ordering::Relaxed);
-    let cs = CriticalSection::enter::<MANY>();
+    // SAFETY: an interrupt handler runs with interrupts masked.
+    let cs = unsafe { CriticalSection::enter_masked::<MANY>() };
     give_way_if_decided::<MANY>(&cs, cpu, true);
 }
 
-/// Switches to the most urgent task ready for this core (or its idle task).
-/// The caller has put the running task where it belongs (ready queue, wait
-/// queue, or nowhere if it ended).
-pub(crate) fn schedule_away(cs: &CriticalSection, why: Why) {
+/// Switches away from the running task, which has ended, to the most
+/// urgent task ready for this core (or its idle task), which frees it.
+fn schedule_away_for_good(cs: &CriticalSection) {
+    let me = running(cs);
     if critical::several_cores() {
-        schedule_away_on::<true>(cs, why)
+        schedule_away_on::<true, true>(cs, me, Why::EXIT)
     } else {
-        schedule_away_on::<false>(cs, why)
+        schedule_away_on::<false, true>(cs, me, Why::EXIT)
     }
 }
 
-/// [`schedule_away`], compiled for one core or several.
+/// Switches from the running task `me` to the most urgent task ready for
+/// this core (or its idle task). The caller has put `me` where it belongs
+/// (ready queue, wait queue, or nowhere if it ended: `ENDING`, and the
+/// next task frees it). Compiled for one core or several.
 #[inline(never)]
-fn schedule_away_on<const MANY: bool>(cs: &CriticalSection, why: Why) {
+fn schedule_away_on<const MANY: bool, const ENDING: bool>(cs: &CriticalSection, me: &Tcb, why: Why) {
     critical::assert_no_spin_lock_held("a context switch"); // (also before a switch to self)
-    let me = running(cs);
     let cur = NonNull::from(me);
     let cpu = if MANY { me.core() } else { 0 };
     let (next, also_ask) = SCHED.with(cs, |s| {
@@ -607,7 +624,7 @@ fn schedule_away_on<const MANY: bool>(cs: &CriticalSection, why: Why) {
         me.state.set(State::Running);
         return;
     }
-    switch_to::<MANY>(cs, me, next, why);
+    switch_to::<MANY>(cs, me, next, why, ENDING);
 }
 
 /// Switches from the running task `me` to `next`, another task just taken
@@ -615,7 +632,7 @@ fn schedule_away_on<const MANY: bool>(cs: &CriticalSection, why: Why) {
 /// the registers; then, in `me` resumed, frees the task that ran before if
 /// it had ended.
 #[inline(always)]
-fn switch_to<const MANY: bool>(cs: &CriticalSection, me: &Tcb, next: NonNull<Tcb>, why: Why) {
+fn switch_to<const MANY: bool>(cs: &CriticalSection, me: &Tcb, next: NonNull<Tcb>, why: Why, ending: bool) {
     critical::assert_no_spin_lock_held("a context switch");
     let cur = NonNull::from(me);
     let cpu = if MANY { me.core() } else { 0 };
@@ -644,7 +661,10 @@ fn switch_to<const MANY: bool>(cs: &CriticalSection, me: &Tcb, next: NonNull<Tcb
     // whose stacks are mapped (a task is freed only after it has been
     // switched away from), and `me` is queued nowhere another core could
     // take it from before this core gives up the kernel lock.
-    let prev = unsafe { context::switch(me.context(), n.context(), cur.as_ptr() as *mut u8) };
+    // `next` is handed `me` only if `me` has ended, to free it.
+    let handed = if ending { cur.as_ptr() as *mut u8 } else { core::ptr::null_mut() };
+    // SAFETY: as above.
+    let prev = unsafe { context::switch(me.context(), n.context(), handed) };
     if MANY {
         // SAFETY: resumed by a switch on this core, which holds the kernel
         // lock for us; `depth` is what we had open when we switched away.
@@ -673,13 +693,15 @@ fn switch_address_spaces(_masked: &CriticalSection, prev: &Tcb, next: &Tcb) {
     crate::mm::address_space::switch_spaces(prev, next);
 }
 
-/// Runs in the task just switched to: frees the previous task if it had ended.
-pub(crate) fn finish_switch(masked: &CriticalSection, prev: *mut Tcb) {
-    // SAFETY: `prev` is the task that ran before, alive until released here.
-    let prev = unsafe { &*prev };
-    if prev.state.get() == State::Exited {
+/// Runs in the task just switched to: frees the previous task if it had
+/// ended. A switch hands over the task it switched away from only then
+/// (null otherwise), so every other resume costs one test.
+pub(crate) fn finish_switch(masked: &CriticalSection, ended: *mut Tcb) {
+    if let Some(ended) = NonNull::new(ended) {
+        // SAFETY: the task that ran before, alive until released here.
+        debug_assert!(unsafe { ended.as_ref() }.state.get() == State::Exited);
         // SAFETY: its own reference, given up now that nothing runs on its stacks.
-        unsafe { release(masked, NonNull::from(prev)) };
+        unsafe { release(masked, ended) };
     }
 }
 
@@ -715,7 +737,7 @@ pub(crate) fn exit_current(masked: CriticalSection, failure: Option<TaskFailure>
     unsafe { *t.failure.get() = failure };
     t.state.set(State::Exited);
     t.joiners.wake_all(&masked);
-    schedule_away(&masked, Why::EXIT);
+    schedule_away_for_good(&masked);
     unreachable!("an ended task was resumed");
 }
 

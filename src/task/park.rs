@@ -16,14 +16,25 @@ use core::ptr::NonNull;
 /// Suspends the running task until it is unparked (at once if an unpark
 /// came since the last `park`). Unlike `std`, never wakes spuriously.
 pub fn park() {
-    let masked = CriticalSection::new();
+    // One look at the number of cores for the whole call.
+    if critical::several_cores() {
+        park_on::<true>()
+    } else {
+        park_on::<false>()
+    }
+}
+
+/// [`park`], compiled for one core or several.
+#[inline(always)]
+fn park_on<const MANY: bool>() {
+    let masked = CriticalSection::enter::<MANY>();
     let me = scheduler::running(&masked);
     if me.park_token.replace(false) {
         return;
     }
     me.parked.set(true);
     while me.parked.get() {
-        scheduler::block_current(&masked, crate::trace::On::PARK);
+        scheduler::block_on::<MANY>(&masked, me, crate::trace::On::PARK);
     }
 }
 
