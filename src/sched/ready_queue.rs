@@ -90,8 +90,9 @@ impl<A: Adapter> ReadyQueue<A> {
     /// As for [`ReadyQueue::push_back`].
     #[inline]
     pub unsafe fn pass_turn(&mut self, level: Level, item: NonNull<A::Item>) -> Option<NonNull<A::Item>> {
-        // Of the levels up to `level`, only `level` has a task.
-        if self.bitmap << (63 - level) != 1 << 63 {
+        // `level` is the most urgent level with a task (an empty bitmap
+        // has 64 trailing zeros).
+        if self.bitmap.trailing_zeros() != level as u32 {
             return None;
         }
         // SAFETY: `level`'s bit is set, so its list is not empty; the rest

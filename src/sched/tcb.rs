@@ -72,9 +72,12 @@ pub struct Tcb {
     pub wake_reason: Cell<WakeReason>,
     /// When a sleeping or timed wait ends, in counter ticks.
     pub deadline: Cell<u64>,
-    /// What was left of its time slice when a more urgent task preempted it
-    /// (counter ticks; 0: it gets a whole slice when it runs next).
-    pub slice_left: Cell<u64>,
+    /// How much of its time slice it had used when a more urgent task
+    /// preempted it (counter ticks; 0: it gets a whole slice when it runs
+    /// next). Kept as "used" rather than "left" so that a whole slice is the
+    /// zero a new task starts with, and the end of the next slice is one
+    /// subtraction and one add.
+    pub slice_used: Cell<u64>,
     /// The wait queue the task is on, if blocked on one.
     pub waiting_on: Cell<Option<NonNull<WaitQueue>>>,
     /// The mutex it waits for (for priority inheritance chains), as an opaque pointer.
@@ -204,7 +207,7 @@ impl Tcb {
             state: Cell::new(State::Ready),
             wake_reason: Cell::new(WakeReason::Notified),
             deadline: Cell::new(0),
-            slice_left: Cell::new(0),
+            slice_used: Cell::new(0),
             waiting_on: Cell::new(None),
             waiting_for_mutex: Cell::new(core::ptr::null()),
             held_mutexes: Cell::new(core::ptr::null()),

@@ -90,7 +90,8 @@ mod target {
     const MAX_SLICE_TICKS: u64 = 1 << 62;
 
     /// Sets the length of a time slice, in counter ticks (at least one, at
-    /// most [`MAX_SLICE_TICKS`]).
+    /// most [`MAX_SLICE_TICKS`]). Once, at boot: what a preempted task had
+    /// used of its slice (`Tcb::slice_used`) is less than this.
     pub(crate) fn set_slice(masked: &CriticalSection, slice_ticks: u64) {
         let ticks = slice_ticks.clamp(1, MAX_SLICE_TICKS);
         TIMERS.with(masked, |all| (0..MAX_CPUS).for_each(|cpu| all.of_mut(cpu).slice_ticks = ticks));
@@ -139,16 +140,12 @@ mod target {
         let fires_too_late = TIMERS.with(masked, |all| {
             let t = all.of_mut(this_cpu);
             t.slice_end = match sliced {
-                // What `pause_slice` kept when it was preempted; read only
-                // here, for a sliced task (for another it is 0, or stale
-                // from before a change of priority and harmless: at most a
-                // slice). No overflow: a slice is at most `MAX_SLICE_TICKS`.
-                true => {
-                    now + match next.slice_left.replace(0) {
-                        0 => t.slice_ticks,
-                        left => left,
-                    }
-                }
+                // What it had used when it was preempted (`pause_slice`),
+                // less than a slice; read only here, for a sliced task (for
+                // another it is 0, or stale from before a change of priority
+                // and harmless: at most a slice). No overflow: a slice is at
+                // most `MAX_SLICE_TICKS`.
+                true => now + (t.slice_ticks - next.slice_used.replace(0)),
                 false => u64::MAX,
             };
             t.slice_end < t.armed_at
@@ -162,10 +159,17 @@ mod target {
     /// slice ended: it keeps what is left (at least one tick) for when it runs
     /// again, so a task woken often cannot give its less urgent peers fresh
     /// slices and starve their equals.
+    #[inline(always)]
     pub(crate) fn pause_slice(masked: &CriticalSection, this_cpu: usize, task: &Tcb) {
         let now = cpu::counter();
-        let end = TIMERS.with(masked, |all| all.of_mut(this_cpu).slice_end);
-        task.slice_left.set(if end == u64::MAX { 0 } else { end.saturating_sub(now).max(1) });
+        let (end, ticks) = TIMERS.with(masked, |all| {
+            let t = all.of_mut(this_cpu);
+            (t.slice_end, t.slice_ticks)
+        });
+        // What it used, leaving at least one tick (`end` is at most `ticks`
+        // after the slice began, so `left` is at most `ticks`).
+        let left = end.saturating_sub(now).max(1);
+        task.slice_used.set(if end == u64::MAX { 0 } else { ticks - left });
     }
 
     /// Puts `task` on this core's timer list until `deadline`.

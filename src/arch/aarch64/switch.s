@@ -46,17 +46,18 @@ switch_context:
     ldp     x29, x30, [x1, #80]
     ldp     x9, x10, [x1, #CTX_SP]
     msr     spsel, #1
-    mov     x12, xzr                // FP/SIMD trapped...
-    cbnz    x10, 1f                 // preempted: resume on its kernel stack
+    cbnz    x10, 2f                 // preempted: resume on its kernel stack
     ldr     x11, [x1, #CTX_KERNEL_STACK]
     mov     sp, x11                 // SP_EL1 = next's kernel stack top
     msr     spsel, #0
-    ldr     x12, [x1, #CTX_CPACR]   // ...or, in thread mode, as the task has it
+    ldr     x12, [x1, #CTX_CPACR]   // in thread mode, FP/SIMD as the task has it
 1:  msr     cpacr_el1, x12
     isb
     mov     sp, x9
     mov     x0, x2
     ret
+2:  mov     x12, xzr                // inside its handler: FP/SIMD trapped
+    b       1b
 
 // The first code a new task runs: switch_context "returns" here with
 // x0 = the task that ran before, x19 = the new task. It is the task's
