@@ -93,6 +93,9 @@ mod masking {
     pub fn mask_interrupts_saving() -> SavedMasks {
         SavedMasks
     }
+    pub fn current_masks() -> SavedMasks {
+        SavedMasks
+    }
     pub fn restore_masks(_: SavedMasks) {}
 }
 
@@ -294,7 +297,9 @@ impl Drop for InterruptsMasked {
 /// Interrupts are masked on this core, and it holds the kernel lock, while
 /// this value lives; both are given back as they were when it drops.
 pub struct CriticalSection {
-    were_enabled: bool,
+    /// The interrupt masks before it, put back whole as it ends (one
+    /// write, no test and branch around an unmask).
+    saved: masking::SavedMasks,
     /// It took the kernel lock (several cores run), so it gives it back.
     locked: bool,
     _not_send: PhantomData<*const ()>,
@@ -305,12 +310,12 @@ impl CriticalSection {
     /// level of it, if this core holds it already).
     #[inline(always)]
     pub fn new() -> Self {
-        let were_enabled = masking::disable_interrupts();
+        let saved = masking::mask_interrupts_saving();
         let locked = several_cores();
         if locked {
             KERNEL_LOCK.take();
         }
-        Self { were_enabled, locked, _not_send: PhantomData }
+        Self { saved, locked, _not_send: PhantomData }
     }
 }
 
@@ -321,18 +326,18 @@ impl CriticalSection {
     /// looks at the flag again.
     #[inline(always)]
     pub fn enter<const MANY: bool>() -> Self {
-        let were_enabled = masking::disable_interrupts();
+        let saved = masking::mask_interrupts_saving();
         if MANY {
             KERNEL_LOCK.take();
         }
-        Self { were_enabled, locked: MANY, _not_send: PhantomData }
+        Self { saved, locked: MANY, _not_send: PhantomData }
     }
 }
 
 impl CriticalSection {
     /// [`CriticalSection::enter`] where interrupts are masked already (an
-    /// interrupt handler): it only takes the kernel lock, and leaves the
-    /// masks alone when it drops.
+    /// interrupt handler): it only takes the kernel lock, and puts the
+    /// masks back as they are (masked) when it drops.
     ///
     /// # Safety
     /// Interrupts are masked on this core, and stay so while it lives.
@@ -342,7 +347,7 @@ impl CriticalSection {
         if MANY {
             KERNEL_LOCK.take();
         }
-        Self { were_enabled: false, locked: MANY, _not_send: PhantomData }
+        Self { saved: masking::current_masks(), locked: MANY, _not_send: PhantomData }
     }
 }
 
@@ -358,7 +363,7 @@ impl Drop for CriticalSection {
         if self.locked {
             KERNEL_LOCK.give_back();
         }
-        masking::restore_interrupts(self.were_enabled);
+        masking::restore_masks(self.saved);
     }
 }
 
@@ -405,11 +410,11 @@ pub unsafe fn leave_all_for_good(_: &CriticalSection) {
 ///
 /// # Safety
 /// As for [`resume_kernel_lock`] with a depth of 1; interrupts are masked.
-#[inline]
+#[inline(always)]
 pub unsafe fn inherited_critical_section() -> CriticalSection {
     // SAFETY: forwarded from our caller.
     unsafe { resume_kernel_lock(1) };
-    CriticalSection { were_enabled: false, locked: several_cores(), _not_send: PhantomData }
+    CriticalSection { saved: masking::current_masks(), locked: several_cores(), _not_send: PhantomData }
 }
 
 /// Kernel state shared by every core: touched only inside a critical

@@ -70,6 +70,13 @@ pub fn mask_interrupts_saving() -> SavedMasks {
     SavedMasks(saved)
 }
 
+/// This core's interrupt masks as they are, for a section entered with
+/// IRQs masked already that puts them back as it found them.
+#[inline(always)]
+pub fn current_masks() -> SavedMasks {
+    SavedMasks(DAIF.get())
+}
+
 /// Puts back the masks [`mask_interrupts_saving`] saved (IRQs unmasked
 /// again if and only if they were then).
 #[inline(always)]
