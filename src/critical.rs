@@ -405,6 +405,23 @@ pub unsafe fn leave_all_for_good(_: &CriticalSection) {
     masking::restore_interrupts(true);
 }
 
+/// For code a context switch runs between the two tasks (on the next
+/// task's stack): a token for the critical section the switch runs in,
+/// which the resumed task closes. It never drops: it neither unmasks
+/// interrupts nor gives the kernel lock back.
+///
+/// # Safety
+/// Called only there: interrupts are masked, and with several cores this
+/// core holds the kernel lock.
+#[inline(always)]
+pub unsafe fn section_of_switch() -> core::mem::ManuallyDrop<CriticalSection> {
+    core::mem::ManuallyDrop::new(CriticalSection {
+        saved: masking::current_masks(),
+        locked: several_cores(),
+        _not_send: PhantomData,
+    })
+}
+
 /// For a new task: the critical section it starts in, inherited from the
 /// switch that started it (see [`resume_kernel_lock`]).
 ///

@@ -63,9 +63,23 @@ pub const fn is_preemptive(level: Level) -> bool {
     level >= FIRST_PREEMPTIVE
 }
 
+/// Does a task at `level` get time slices? Preemptive levels but idle's.
+pub const fn is_sliced(level: Level) -> bool {
+    is_preemptive(level) && level != IDLE_LEVEL
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_preemptive_tasks_get_slices() {
+        assert!(!is_sliced(Priority::Cooperative(0).level().unwrap()));
+        assert!(!is_sliced(Priority::Cooperative(31).level().unwrap()));
+        assert!(is_sliced(Priority::Preemptive(0).level().unwrap()));
+        assert!(is_sliced(Priority::Preemptive(30).level().unwrap()));
+        assert!(!is_sliced(IDLE_LEVEL));
+    }
 
     #[test]
     fn every_cooperative_level_is_more_urgent_than_every_preemptive_one() {

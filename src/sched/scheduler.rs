@@ -660,20 +660,22 @@ fn switch_to<const MANY: bool>(cs: &CriticalSection, me: &Tcb, next: NonNull<Tcb
     } else {
         0
     };
+    if ending {
+        // SAFETY: in a critical section; `next` is a live task whose stacks
+        // are mapped; `me` has ended, nothing of it is saved, and it is freed
+        // once nothing runs on its stacks.
+        unsafe { context::switch_ending(cur.as_ptr() as *mut u8, n.context(), free_ended) };
+    }
     // SAFETY: in a critical section; both contexts belong to live tasks
     // whose stacks are mapped (a task is freed only after it has been
     // switched away from), and `me` is queued nowhere another core could
     // take it from before this core gives up the kernel lock.
-    // `next` is handed `me` only if `me` has ended, to free it.
-    let handed = if ending { cur.as_ptr() as *mut u8 } else { core::ptr::null_mut() };
-    // SAFETY: as above.
-    let prev = unsafe { context::switch(me.context(), n.context(), handed) };
+    unsafe { context::switch(me.context(), n.context()) };
     if MANY {
         // SAFETY: resumed by a switch on this core, which holds the kernel
         // lock for us; `depth` is what we had open when we switched away.
         unsafe { critical::resume_kernel_lock(depth) };
     }
-    finish_switch(cs, prev as *mut Tcb);
 }
 
 /// Installs the lower half `next` runs with: its own address space (tagged
@@ -696,16 +698,20 @@ fn switch_address_spaces(_masked: &CriticalSection, prev: &Tcb, next: &Tcb) {
     crate::mm::address_space::switch_spaces(prev, next);
 }
 
-/// Runs in the task just switched to: frees the previous task if it had
-/// ended. A switch hands over the task it switched away from only then
-/// (null otherwise), so every other resume costs one test.
-pub(crate) fn finish_switch(masked: &CriticalSection, ended: *mut Tcb) {
-    if let Some(ended) = NonNull::new(ended) {
-        // SAFETY: the task that ran before, alive until released here.
-        debug_assert!(unsafe { ended.as_ref() }.state.get() == State::Exited);
-        // SAFETY: its own reference, given up now that nothing runs on its stacks.
-        unsafe { release(masked, ended) };
-    }
+/// Frees a task that has ended: called by its last switch
+/// (`context::switch_ending`) on the next task's stack, once nothing runs
+/// on its own, before the next task resumes. So no other switch has to
+/// ask whether the task before it had ended.
+extern "C" fn free_ended(ended: *mut u8) {
+    // SAFETY: the switch runs in the ended task's critical section, which
+    // the resumed task takes over and closes: a token for it, never dropped.
+    let masked = unsafe { critical::section_of_switch() };
+    // SAFETY: the ended task, alive until released here.
+    let ended = unsafe { NonNull::new_unchecked(ended as *mut Tcb) };
+    // SAFETY: as above.
+    debug_assert!(unsafe { ended.as_ref() }.state.get() == State::Exited);
+    // SAFETY: its own reference, given up now that nothing runs on its stacks.
+    unsafe { release(&masked, ended) };
 }
 
 /// Drops one reference to `task`, freeing it (stacks, body, block) at zero.
@@ -745,14 +751,13 @@ pub(crate) fn exit_current(masked: CriticalSection, failure: Option<TaskFailure>
 }
 
 /// Where a new task starts (from `task_trampoline` in switch.s, which the
-/// first switch to it "returns" into): finish the switch, then run its body,
-/// which ends the task.
+/// first switch to it "returns" into): close the switch's critical section,
+/// then run its body, which ends the task.
 #[no_mangle]
-extern "C" fn ilusion_task_start(prev: *mut u8, task: *mut Tcb) -> ! {
+extern "C" fn ilusion_task_start(task: *mut Tcb) -> ! {
     // SAFETY: switches run in a critical section, whose hold on the kernel
     // lock comes to us: we were just switched to.
     let masked = unsafe { critical::inherited_critical_section() };
-    finish_switch(&masked, prev as *mut Tcb);
     drop(masked);
     crate::arch::cpu::enable_interrupts();
     // SAFETY: our control block lives until we have ended and been switched

@@ -11,7 +11,7 @@
 //! task itself touches while it runs.
 
 use super::list::{Adapter, Links};
-use super::priority::Level;
+use super::priority::{is_sliced, Level};
 use super::stack::TaskStacks;
 use super::wait_queue::WaitQueue;
 use crate::arch::context::Context;
@@ -67,7 +67,7 @@ pub struct Tcb {
     /// The level the task was given, and the one it runs at (higher while it
     /// holds a mutex a more urgent task waits for).
     pub base_level: Cell<Level>,
-    pub level: Cell<Level>,
+    pub level: LevelCell,
     pub state: Cell<State>,
     pub wake_reason: Cell<WakeReason>,
     /// When a sleeping or timed wait ends, in counter ticks.
@@ -125,6 +125,38 @@ pub struct Tcb {
 }
 
 const _: () = assert!(core::mem::offset_of!(Tcb, context) == 0);
+
+/// The level a task runs at, with whether it gets time slices kept beside
+/// it ([`is_sliced`]), so that a switch tests one byte instead of comparing
+/// the level with two bounds. Set only through [`LevelCell::set`], which
+/// keeps the two together.
+pub struct LevelCell {
+    level: Cell<Level>,
+    sliced: Cell<bool>,
+}
+
+impl LevelCell {
+    pub const fn new(level: Level) -> Self {
+        Self { level: Cell::new(level), sliced: Cell::new(is_sliced(level)) }
+    }
+
+    #[inline(always)]
+    pub fn get(&self) -> Level {
+        self.level.get()
+    }
+
+    #[inline(always)]
+    pub fn set(&self, level: Level) {
+        self.level.set(level);
+        self.sliced.set(is_sliced(level));
+    }
+
+    /// Does the task get time slices at its level?
+    #[inline(always)]
+    pub fn is_sliced(&self) -> bool {
+        self.sliced.get()
+    }
+}
 
 /// A task's statistics, kept by the scheduler as it switches, preempts and
 /// wakes it (in critical sections, like every other field). `repr(C)`, in
@@ -203,7 +235,7 @@ impl Tcb {
             id,
             name,
             base_level: Cell::new(level),
-            level: Cell::new(level),
+            level: LevelCell::new(level),
             state: Cell::new(State::Ready),
             wake_reason: Cell::new(WakeReason::Notified),
             deadline: Cell::new(0),

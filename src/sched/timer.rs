@@ -41,7 +41,6 @@ mod target {
     use crate::critical::{CriticalSection, KernelCell};
     use crate::percpu::{self, PerCpu, MAX_CPUS};
     use crate::sched::list::List;
-    use crate::sched::priority::{FIRST_PREEMPTIVE, IDLE_LEVEL};
     use crate::sched::scheduler;
     use crate::sched::tcb::{State, Tcb, TimerLinks, WakeReason};
     use core::ptr::NonNull;
@@ -135,8 +134,7 @@ mod target {
     /// switch between time-sliced tasks (BENCHMARKS.md, issue 14).
     #[inline]
     pub(crate) fn start_slice(masked: &CriticalSection, this_cpu: usize, next: &Tcb, now: u64) {
-        // Preemptive and not idle, in one comparison.
-        let sliced = next.level.get().wrapping_sub(FIRST_PREEMPTIVE) < IDLE_LEVEL - FIRST_PREEMPTIVE;
+        let sliced = next.level.is_sliced();
         let fires_too_late = TIMERS.with(masked, |all| {
             let t = all.of_mut(this_cpu);
             t.slice_end = match sliced {

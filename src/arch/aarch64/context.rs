@@ -44,7 +44,7 @@ core::arch::global_asm!(
 
 impl Context {
     /// The context of a task that has not run yet: the first switch to it
-    /// "returns" into `task_trampoline`, which calls `ilusion_task_start(prev, task)`.
+    /// "returns" into `task_trampoline`, which calls `ilusion_task_start(task)`.
     /// Its FP/SIMD registers are saved in `fp_save_area` when another task takes the core's.
     pub fn new_task(task: u64, stack_top: u64, kernel_stack_top: u64, fp_save_area: *mut FpState) -> Self {
         extern "C" {
@@ -58,9 +58,10 @@ impl Context {
 }
 
 extern "C" {
-    /// Saves the running task into `prev`, resumes `next`; returns (in `next`)
-    /// the `prev_task` of the switch that resumed it.
-    fn switch_context(prev: *mut Context, next: *const Context, prev_task: *mut u8) -> *mut u8;
+    /// Saves the running task into `prev`, resumes `next`.
+    fn switch_context(prev: *mut Context, next: *const Context);
+    /// Resumes `next` and, on its stack, calls `free(ended)`.
+    fn switch_context_ending(ended: *mut u8, next: *const Context, free: extern "C" fn(*mut u8)) -> !;
 }
 
 /// Switches from the running task to another one.
@@ -69,10 +70,23 @@ extern "C" {
 /// Interrupts are masked; `prev` is the running task's context, `next` a
 /// context saved by `switch_context` or made by [`Context::new_task`], of a
 /// task whose stacks are mapped; both stay alive until the switch back.
-#[inline]
-pub unsafe fn switch(prev: *mut Context, next: *const Context, prev_task: *mut u8) -> *mut u8 {
+#[inline(always)]
+pub unsafe fn switch(prev: *mut Context, next: *const Context) {
     // SAFETY: forwarded from our caller.
-    unsafe { switch_context(prev, next, prev_task) }
+    unsafe { switch_context(prev, next) }
+}
+
+/// Switches for good from the running task, which has ended, to another
+/// one; once nothing runs on the ended task's stacks, `free(ended)` runs
+/// on the next task's stack (interrupts still masked), then it resumes.
+///
+/// # Safety
+/// As for [`switch`] (without a `prev` to save); `free` may free `ended`
+/// and everything it owns, stacks included.
+#[inline(always)]
+pub unsafe fn switch_ending(ended: *mut u8, next: *const Context, free: extern "C" fn(*mut u8)) -> ! {
+    // SAFETY: forwarded from our caller.
+    unsafe { switch_context_ending(ended, next, free) }
 }
 
 /// The running task, as stored in TPIDR_EL1 (a register the OS owns).
