@@ -632,8 +632,8 @@ fn schedule_away_on<const MANY: bool, const ENDING: bool>(cs: &CriticalSection, 
 
 /// Switches from the running task `me` to `next`, another task just taken
 /// off a ready queue (or idle): the statistics, the slice, the lower half,
-/// the registers; then, in `me` resumed, frees the task that ran before if
-/// it had ended.
+/// the registers. If `me` has ended (`ending`), its last switch, which
+/// frees it once `next`'s stack is in place (`free_ended`).
 #[inline(always)]
 fn switch_to<const MANY: bool>(cs: &CriticalSection, me: &Tcb, next: NonNull<Tcb>, why: Why, ending: bool) {
     critical::assert_no_spin_lock_held("a context switch");
