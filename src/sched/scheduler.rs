@@ -101,8 +101,9 @@ impl Scheduler {
     #[inline(always)]
     fn account_switch<const MANY: bool>(&mut self, cpu: usize, prev: &Tcb, next: &Tcb, now: u64) {
         let (p, n) = (&prev.counters, &next.counters);
-        // Every load before any store (the compiler cannot tell that the two
-        // tasks' counters do not overlap), so the last two stores pair up.
+        // Every load before any store: the compiler cannot tell that the
+        // two tasks' counters do not overlap, and would load again after a
+        // store to the other's.
         let (ran, was_in_at, switches) = (p.run_ticks.get(), p.switched_in_at.get(), n.switched_in.get());
         p.run_ticks.set(ran + now.wrapping_sub(was_in_at));
         n.switched_in_at.set(now);

@@ -159,9 +159,11 @@ impl LevelCell {
 }
 
 /// A task's statistics, kept by the scheduler as it switches, preempts and
-/// wakes it (in critical sections, like every other field). `repr(C)`, in
-/// this order: a switch reads the leaving task's first two words as a pair,
-/// and writes the next task's second and third as a pair.
+/// wakes it (in critical sections, like every other field). A switch
+/// reads the leaving task's first two and writes the next task's second
+/// and third (`repr(C)` keeps them together; on `aarch64-unknown-none`,
+/// which is strict-align, the compiler still makes them single loads and
+/// stores: it pairs two only where it knows the pair is 16-byte aligned).
 #[derive(Default)]
 #[repr(C)]
 pub struct TaskCounters {
