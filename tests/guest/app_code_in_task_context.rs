@@ -20,7 +20,7 @@ mod common;
 use alloc::string::String;
 use common::{check, finish};
 use core::fmt;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use ilusion::task::{self, TaskFailure};
 use ilusion::time::{self, Duration};
 
@@ -44,6 +44,10 @@ impl fmt::Display for PrintingDisplay {
 /// How many drops ran in task context, and how many elsewhere.
 static DROPS_IN_TASK: AtomicU32 = AtomicU32::new(0);
 static DROPS_ELSEWHERE: AtomicU32 = AtomicU32::new(0);
+/// Set when the printing `Drop` has printed and slept: counting a drop as it
+/// starts is not enough to know its line is out, since on several cores it
+/// may still be running when `main` reaches `finish` and powers off.
+static PRINT_AND_SLEEP_DONE: AtomicBool = AtomicBool::new(false);
 
 /// What a `Result` does when dropped.
 #[derive(Clone, Copy)]
@@ -65,6 +69,7 @@ impl Drop for Outcome {
             OnDrop::PrintAndSleep => {
                 ilusion::println!("result dropping: printing and sleeping");
                 time::sleep(Duration::from_millis(1));
+                PRINT_AND_SLEEP_DONE.store(true, Ordering::SeqCst);
             }
         }
     }
@@ -117,18 +122,21 @@ fn detached_results_drop_in_their_task() {
             Outcome(on_drop)
         }));
     }
-    // They end within a few milliseconds; wait for the three drops (on a
-    // busy host, QEMU's threads for the other cores may be slow to run).
+    // They end within a few milliseconds; wait for the three drops to have
+    // run to their end (on a busy host, QEMU's threads for the other cores
+    // may be slow to run).
     let counted = || DROPS_IN_TASK.load(Ordering::SeqCst) + DROPS_ELSEWHERE.load(Ordering::SeqCst);
+    let finished = || counted() >= 3 && PRINT_AND_SLEEP_DONE.load(Ordering::SeqCst);
     let deadline = time::Instant::now() + Duration::from_secs(2);
-    while counted() < 3 && time::Instant::now() < deadline {
+    while !finished() && time::Instant::now() < deadline {
         time::sleep(Duration::from_millis(1));
     }
     let (in_task, elsewhere) = (DROPS_IN_TASK.load(Ordering::SeqCst), DROPS_ELSEWHERE.load(Ordering::SeqCst));
+    let printed = PRINT_AND_SLEEP_DONE.load(Ordering::SeqCst);
     check(
-        in_task == 3 && elsewhere == 0,
+        in_task == 3 && elsewhere == 0 && printed,
         "detached_result_drops_in_task",
-        format_args!("{in_task} in task, {elsewhere} elsewhere"),
+        format_args!("{in_task} in task, {elsewhere} elsewhere, printing drop finished: {printed}"),
     );
 }
 
