@@ -5,8 +5,9 @@
 //! is reported, it is restarted (at most twice, at least 5 ms apart) in a
 //! fresh address space, and the other two never notice.
 //!
-//! At the end it prints both counters' address spaces as they were midway,
-//! heap in use, in the framed form `just maps isolation` draws
+//! At the end it prints both counters' address spaces as they were midway
+//! (each stops after its second round until `main` has looked: two
+//! channels), heap in use, in the framed form `just maps isolation` draws
 //! (`ilusion::mm::maps`).
 //!
 //! `just run isolation`
@@ -16,6 +17,7 @@
 extern crate alloc;
 
 use core::time::Duration;
+use ilusion::ipc;
 use ilusion::task::{self, Builder, Policy, Restart};
 
 ilusion::entry!(main);
@@ -25,9 +27,15 @@ static KERNEL_COUNTER: core::sync::atomic::AtomicU64 = core::sync::atomic::Atomi
 
 fn main() {
     let frames_at_start = ilusion::mm::frames_in_use();
+    // Each worker also gets two channels, to stop midway until `main` has
+    // taken its address space (below): a sleep would do on an idle
+    // machine, but on a busy one the cores' turns come late.
     let workers = [("alpha", 3u64), ("beta", 5)].map(|(name, step)| {
-        Builder::new()
-            .name(name)
+        let (midway_tx, midway_rx) = ipc::channel::<u64>(1);
+        let (go_on_tx, go_on_rx) = ipc::channel::<()>(1);
+        let mut builder = Builder::new().name(name);
+        let (midway_tx, go_on_rx) = (builder.grant(midway_tx), builder.grant(go_on_rx));
+        let worker = builder
             .spawn_isolated(move || {
                 let mut totals = alloc::vec::Vec::new(); // on the task's own heap
                 let resident_before = ilusion::syscall::user::resident_bytes();
@@ -36,6 +44,10 @@ fn main() {
                     total += step;
                     totals.push(total);
                     ilusion::println!("[{name}] round {round}: total {total}");
+                    if round == 2 {
+                        midway_tx.send(total).ok(); // to main; then wait for its go-ahead
+                        go_on_rx.recv().ok();
+                    }
                     ilusion::time::sleep(Duration::from_millis(4));
                 }
                 let resident = ilusion::syscall::user::resident_bytes();
@@ -44,9 +56,10 @@ fn main() {
                     resident - resident_before
                 );
             })
-            .expect("spawn isolated")
+            .expect("spawn isolated");
+        (worker, midway_rx, go_on_tx)
     });
-    ilusion::mm::dump(&workers[0]);
+    ilusion::mm::dump(&workers[0].0);
 
     let target = KERNEL_COUNTER.as_ptr() as u64;
     let supervisor = task::spawn(move || {
@@ -58,12 +71,17 @@ fn main() {
         })
     });
 
-    // Midway (two rounds done, the heap in use): the address spaces, kept
-    // for the end so they do not cut into the story above.
-    ilusion::time::sleep(Duration::from_millis(6));
-    let maps = workers.each_ref().map(|worker| ilusion::mm::maps(worker).unwrap_or_else(|why| why + "\n"));
+    // Midway (two rounds done, the heap in use; each worker waits for us):
+    // the address spaces, kept for the end so they do not cut into the
+    // story above.
+    let maps = workers.each_ref().map(|(worker, midway, go_on)| {
+        midway.recv().ok();
+        let frame = ilusion::mm::maps(worker).unwrap_or_else(|why| why + "\n");
+        go_on.send(()).ok();
+        frame
+    });
 
-    for worker in workers {
+    for (worker, ..) in workers {
         let name = worker.task();
         ilusion::println!("{name} joined: {:?}", worker.join());
     }

@@ -129,6 +129,12 @@ const SHELL_SCRIPT: &[Step] = &[
     step("kill 4\r", "killed task 4 (victim)"),
     Step { send: "ps\r", then: " tasks, ", not: " victim " },
     step("kill 4\r", "kill: no task #4"),
+    // A sleeping kernel task ends as its sleep is cut short; its handle
+    // (main's) keeps it listed, ended, so a second kill is refused. A
+    // spinning one never blocks or yields: asked, not killed, after a second.
+    step("kill 3\r", "killed task 3 (sleeper)"),
+    step("kill 3\r", "kill: task #3 has ended already"),
+    step("kill 2\r", "asked task 2 (spinner) to end: it will at its next block or yield"),
     step("kill 0\r", "kill: the idle task (#0) cannot be killed"),
     step("kill 1\r", "kill: main (#1) cannot be killed"),
     // Editing: Ctrl-U erases the line, both backspaces a character.

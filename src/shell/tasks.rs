@@ -111,12 +111,28 @@ pub fn top(args: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
-/// `kill <id>`.
+/// How long `kill` waits for the task to have ended before it answers.
+const KILL_WAIT: Duration = Duration::from_secs(1);
+
+/// `kill <id>`: asks the task to end, then waits (at most [`KILL_WAIT`])
+/// until it has, so that what is typed next (`ps`, another `kill`) sees it
+/// gone, even when it runs on another core that has not got to it yet.
+/// A kernel task that neither blocks nor yields in that time is reported
+/// as asked, not as killed.
 pub fn kill(args: &[&str]) -> Result<(), String> {
     let id = super::commands::one_id(args)?;
     let name = task::stats(id).and_then(|t| t.name).map(|n| alloc::format!(" ({})", &*n)).unwrap_or_default();
     task::kill(id).map_err(|e| alloc::format!("{e}"))?;
-    println!("killed task {id}{name}");
+    let ended = || task::stats(id).is_none_or(|t| t.state == task::TaskState::Ended);
+    let deadline = Instant::now() + KILL_WAIT;
+    while !ended() && Instant::now() < deadline {
+        crate::time::sleep(Duration::from_millis(1));
+    }
+    if ended() {
+        println!("killed task {id}{name}");
+    } else {
+        println!("asked task {id}{name} to end: it will at its next block or yield");
+    }
     Ok(())
 }
 

@@ -22,7 +22,8 @@ ilusion::entry!(main);
 
 fn main() {
     mutex_counts_under_contention();
-    priority_inversion_is_resolved();
+    // The order it checks is one core's to decide: its tasks share core 0.
+    common::on_core(0, priority_inversion_is_resolved);
     semaphore_and_timeouts();
     condvar_and_timeouts();
     channels();
@@ -57,6 +58,8 @@ fn mutex_counts_under_contention() {
 /// Low takes the lock; High waits for it; Medium, ready at the same time,
 /// would keep Low (and so High) off the processor for 50 ms. With
 /// inheritance Low runs at High's urgency, so High gets the lock first.
+/// All on one core (the caller's, pinned): on several, Medium would get a
+/// core of its own, and Low might not yet hold the lock when High asks.
 fn priority_inversion_is_resolved() {
     let lock = Arc::new(Mutex::new(()));
     let log = Arc::new(Mutex::new(Vec::new()));
@@ -64,6 +67,7 @@ fn priority_inversion_is_resolved() {
     let low = Builder::new()
         .name("low")
         .priority(Priority::Preemptive(20))
+        .cpu(0)
         .spawn(move || {
             let _g = l.lock().unwrap();
             time::busy_wait(Duration::from_millis(10));
@@ -74,11 +78,13 @@ fn priority_inversion_is_resolved() {
     let (l, lg, lg2) = (lock.clone(), log.clone(), log.clone());
     let (high, medium) = Builder::new()
         .priority(Priority::Cooperative(0))
+        .cpu(0)
         .spawn(move || {
             // Cooperative: neither runs until we block in `join`.
             let high = Builder::new()
                 .name("high")
                 .priority(Priority::Preemptive(2))
+                .cpu(0)
                 .spawn(move || {
                     let _g = l.lock().unwrap();
                     lg.lock().unwrap().push("high");
@@ -87,6 +93,7 @@ fn priority_inversion_is_resolved() {
             let medium = Builder::new()
                 .name("medium")
                 .priority(Priority::Preemptive(10))
+                .cpu(0)
                 .spawn(move || {
                     time::busy_wait(Duration::from_millis(50));
                     lg2.lock().unwrap().push("medium");

@@ -77,14 +77,18 @@ fn main() {
 fn mutex_lock_timeout() {
     let lock = Arc::new(Mutex::new(5));
     let released = Arc::new(AtomicU64::new(0));
-    let (l, r) = (lock.clone(), released.clone());
+    let held = Arc::new(AtomicU64::new(0));
+    let (l, r, h) = (lock.clone(), released.clone(), held.clone());
     let holder = task::spawn(move || {
         let g = l.lock().unwrap();
+        h.store(1, Ordering::Relaxed);
         time::sleep(ms(10));
         r.store(Instant::now().ticks(), Ordering::Relaxed);
         drop(g);
     });
-    time::sleep(ms(1)); // the holder has it now, for 9 ms more
+    while held.load(Ordering::Relaxed) == 0 {
+        time::sleep(Duration::from_micros(100)); // until the holder has it, for 10 ms
+    }
     let (r, took) = timed(|| lock.lock_timeout(ms(3)).map(|_| ()));
     check(
         matches!(r, Err(TryLockError::WouldBlock)) && on_time(took, ms(3)),
@@ -247,9 +251,12 @@ fn lock_timeout_gives_back_along_a_chain() {
 }
 
 fn join_timeout() {
+    // The worker says when its sleep began: on another core it may begin
+    // before this task starts timing, so its end is measured from there.
     let worker = task::spawn(|| {
+        let asleep_at = Instant::now();
         time::sleep(ms(10));
-        42
+        (42, asleep_at)
     });
     let (r, took) = timed(|| worker.join_timeout(ms(3)));
     let Err(worker) = r else {
@@ -257,15 +264,22 @@ fn join_timeout() {
         return;
     };
     check(on_time(took, ms(3)) && !worker.is_finished(), "join_timeout_fires", format_args!("after {took:?}"));
-    let (r, took) = timed(|| worker.join_timeout(ms(20)).ok());
+    let r = worker.join_timeout(ms(20)).ok();
+    let returned_at = Instant::now();
+    let slept = match &r {
+        Some(Ok((_, asleep_at))) => returned_at.duration_since(*asleep_at),
+        _ => Duration::ZERO,
+    };
     check(
-        r == Some(Ok(42)) && on_time(took, ms(7)),
+        matches!(r, Some(Ok((42, _)))) && on_time(slept, ms(10)),
         "join_timeout_succeeds_in_time",
-        format_args!("{r:?} after {took:?}"),
+        format_args!("{r:?}: returned {slept:?} after the worker began its 10 ms sleep"),
     );
 
     let ended = task::spawn(|| 7);
-    time::sleep(ms(1));
+    while !ended.is_finished() {
+        time::sleep(ms(1)); // on another core it may take a turn or two
+    }
     let (r, took) = timed(|| ended.join_timeout(Duration::ZERO).ok());
     check(r == Some(Ok(7)) && took < ms(1), "join_timeout_ended_task", format_args!("{r:?} after {took:?}"));
     let failed = Builder::new().name("failing").spawn(|| -> u8 { panic!("deliberate") }).unwrap();
