@@ -204,7 +204,7 @@ pub(crate) fn init(slice_ticks: u64) {
 /// Then the core is online: tasks may run on it.
 pub(crate) fn become_idle(cpu: usize, kernel_stack_top: u64) {
     let context = Context { kernel_stack_top, ..Context::default() };
-    let mut idle = Tcb::new(0, Some("idle".into()), IDLE_LEVEL, context, None, None, None);
+    let mut idle = Tcb::new(0, Some("idle".into()), IDLE_LEVEL, context, None, None);
     idle.state = State::Running.into();
     idle.refs = 1.into(); // never freed
     idle.cpus = 1 << cpu;
@@ -743,8 +743,12 @@ pub(crate) unsafe fn release(masked: &CriticalSection, task: NonNull<Tcb>) {
 pub(crate) fn exit_current(masked: CriticalSection, failure: Option<TaskFailure>) -> ! {
     let t = running(&masked);
     trace::exit(t.id, crate::task::how_it_ended(failure.as_ref()));
-    // SAFETY: nothing but the task itself touches its failure slot before it has ended.
-    unsafe { *t.failure.get() = failure };
+    // The slot starts as `None`, so a task that returned writes nothing
+    // (a failure is large: its message is inline).
+    if let Some(failure) = failure {
+        // SAFETY: nothing but the task itself touches its failure slot before it has ended.
+        unsafe { *t.failure.get() = Some(failure) };
+    }
     t.state.set(State::Exited);
     t.joiners.wake_all(&masked);
     schedule_away_for_good(&masked);

@@ -85,6 +85,7 @@ mod target {
     use crate::arch::mmu;
     use crate::critical::{CriticalSection, KernelCell};
     use alloc::alloc::{alloc, dealloc, Layout};
+    use core::num::NonZeroU64;
 
     static SLOTS: KernelCell<SlotAllocator> = KernelCell::new(SlotAllocator::new(MAX_SLOTS));
     /// Recently freed stacks, and which entry to replace next when all are taken.
@@ -118,7 +119,7 @@ mod target {
     /// Cached stacks with a task stack of `size` bytes, if any.
     fn from_cache(size: u64) -> Option<TaskStacks> {
         CACHE.with(&CriticalSection::new(), |cache| {
-            cache.entries.iter_mut().find(|c| c.as_ref().is_some_and(|s| s.stack_size == size))?.take()
+            cache.entries.iter_mut().find(|c| c.as_ref().is_some_and(|s| s.stack_size.get() == size))?.take()
         })
     }
 
@@ -126,7 +127,9 @@ mod target {
     pub struct TaskStacks {
         slot: u32,
         stack: *mut u8,
-        stack_size: u64,
+        /// Never zero: that makes `Option<TaskStacks>` and `new`'s result
+        /// no larger than `TaskStacks`, moved without a copy of a tag.
+        stack_size: NonZeroU64,
         kernel_stack: *mut u8,
     }
 
@@ -143,6 +146,7 @@ mod target {
         /// up to pages; at most [`MAX_SLOT_STACK_SIZE`]) in a free slot.
         pub fn new(stack_size: usize) -> Result<Self, OutOfMemory> {
             let stack_size = (stack_size.clamp(1, MAX_SLOT_STACK_SIZE) as u64).next_multiple_of(PAGE_SIZE);
+            let size = NonZeroU64::new(stack_size).ok_or(OutOfMemory)?; // at least a page
             if let Some(stacks) = from_cache(stack_size) {
                 #[cfg(feature = "stack-watermark")]
                 stacks.zero_task_stack();
@@ -152,7 +156,7 @@ mod target {
             // SAFETY: non-zero sizes.
             let (stack, kernel_stack) =
                 unsafe { (alloc(page_layout(stack_size)), alloc(page_layout(KERNEL_STACK_SIZE))) };
-            let stacks = Self { slot, stack, stack_size, kernel_stack };
+            let stacks = Self { slot, stack, stack_size: size, kernel_stack };
             if stack.is_null() || kernel_stack.is_null() {
                 return Err(OutOfMemory); // `drop` frees what was allocated
             }
@@ -170,7 +174,7 @@ mod target {
         /// words the task used (about 40 instructions per KiB, with `DC ZVA`).
         #[cfg(feature = "stack-watermark")]
         fn zero_task_stack(&self) {
-            for page in (0..self.stack_size).step_by(PAGE_SIZE as usize) {
+            for page in (0..self.stack_size.get()).step_by(PAGE_SIZE as usize) {
                 // SAFETY: the stack's memory, page aligned, ours alone (no task runs on it yet).
                 unsafe { crate::arch::cpu::zero_page(self.stack.add(page as usize)) };
             }
@@ -187,15 +191,15 @@ mod target {
                 return None;
             }
             let words = self.stack as *const u64;
-            let count = (self.stack_size / 8) as usize;
+            let count = (self.stack_size.get() / 8) as usize;
             // SAFETY: the stack's memory, `count` words, alive while `self` is.
             let first_used = (0..count).find(|&i| unsafe { words.add(i).read_volatile() } != 0);
-            Some(first_used.map_or(0, |i| (self.stack_size as usize) - 8 * i))
+            Some(first_used.map_or(0, |i| (self.stack_size.get() as usize) - 8 * i))
         }
 
         /// The task stack's size in bytes.
         pub fn size(&self) -> usize {
-            self.stack_size as usize
+            self.stack_size.get() as usize
         }
 
         pub fn stack_top(&self) -> u64 {
@@ -203,7 +207,7 @@ mod target {
         }
 
         pub fn stack_bottom(&self) -> u64 {
-            self.stack_top() - self.stack_size
+            self.stack_top() - self.stack_size.get()
         }
 
         /// Where the kernel stack starts (it grows down): just below the
@@ -233,11 +237,11 @@ mod target {
         fn drop(&mut self) {
             // Unmapping what is not mapped is fine: this also cleans up after a failed `new`.
             let _ = mmu::unmap_kernel_pages(slot_base(self.slot) + KERNEL_STACK_OFFSET, KERNEL_STACK_SIZE);
-            let _ = mmu::unmap_kernel_pages(self.stack_bottom(), self.stack_size);
+            let _ = mmu::unmap_kernel_pages(self.stack_bottom(), self.stack_size.get());
             // SAFETY: allocated in `new` with these layouts (null ones are skipped).
             unsafe {
                 if !self.stack.is_null() {
-                    dealloc(self.stack, page_layout(self.stack_size));
+                    dealloc(self.stack, page_layout(self.stack_size.get()));
                 }
                 if !self.kernel_stack.is_null() {
                     dealloc(self.kernel_stack, page_layout(KERNEL_STACK_SIZE));

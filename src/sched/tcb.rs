@@ -64,12 +64,31 @@ pub struct Tcb {
     pub timer_links: Links<Tcb>,
     pub id: u64,
     pub name: Option<TaskName>,
+    // The one-byte fields together: between the eight-byte ones they
+    // would leave holes, which make a spawn's stores of zeros uneven (a
+    // copy from the stack instead of paired stores).
     /// The level the task was given, and the one it runs at (higher while it
     /// holds a mutex a more urgent task waits for).
     pub base_level: Cell<Level>,
     pub level: LevelCell,
     pub state: Cell<State>,
     pub wake_reason: Cell<WakeReason>,
+    pub refs: Cell<u8>,
+    pub panicking: Cell<bool>,
+    /// An `unpark` arrived while the task was not parked: the next `park` returns at once.
+    pub park_token: Cell<bool>,
+    /// Blocked in `park` (on no wait queue), until an `unpark`.
+    pub parked: Cell<bool>,
+    /// The core it runs on, or ran on last.
+    pub cpu: Cell<u8>,
+    /// While ready: which ready queue holds it (a core's number, or
+    /// `scheduler::SHARED` for the queue every core takes from).
+    pub ready_in: Cell<u8>,
+    /// While on a timer list: whose (each core has its own).
+    pub timer_cpu: Cell<u8>,
+    /// `task::kill` asked it to end: at its next yield or block (an
+    /// isolated task also on its next return to EL0). Set by any core.
+    pub kill_requested: AtomicBool,
     /// When a sleeping or timed wait ends, in counter ticks.
     pub deadline: Cell<u64>,
     /// How much of its time slice it had used when a more urgent task
@@ -92,12 +111,6 @@ pub struct Tcb {
     /// What the task runs, and where its result goes (`None` for idle, or
     /// once [`Tcb::take_body`] has handed it over).
     body: UnsafeCell<Option<Box<dyn TaskBody>>>,
-    pub refs: Cell<u8>,
-    pub panicking: Cell<bool>,
-    /// An `unpark` arrived while the task was not parked: the next `park` returns at once.
-    pub park_token: Cell<bool>,
-    /// Blocked in `park` (on no wait queue), until an `unpark`.
-    pub parked: Cell<bool>,
     /// An isolated task's own lower half (`None` for kernel tasks). Touched
     /// with interrupts masked: activated when the task is switched to, freed
     /// with the task through `mm::address_space::drop_task_space` (hence
@@ -108,16 +121,6 @@ pub struct Tcb {
     pub user_stack_size: u64,
     /// The cores it may run on (bit `n`: core `n`).
     pub cpus: crate::percpu::CpuMask,
-    /// The core it runs on, or ran on last.
-    pub cpu: Cell<u8>,
-    /// While ready: which ready queue holds it (a core's number, or
-    /// `scheduler::SHARED` for the queue every core takes from).
-    pub ready_in: Cell<u8>,
-    /// While on a timer list: whose (each core has its own).
-    pub timer_cpu: Cell<u8>,
-    /// `task::kill` asked it to end: at its next yield or block (an
-    /// isolated task also on its next return to EL0). Set by any core.
-    pub kill_requested: AtomicBool,
     /// What the scheduler counted for it (`task::stats`).
     pub counters: TaskCounters,
     /// On the list of every task alive (`scheduler::for_each_task`).
@@ -181,6 +184,17 @@ pub struct TaskCounters {
 }
 
 impl TaskCounters {
+    /// A new task's: all zero.
+    pub const fn zero() -> Self {
+        Self {
+            run_ticks: Cell::new(0),
+            switched_in_at: Cell::new(0),
+            switched_in: Cell::new(0),
+            preempted: Cell::new(0),
+            woken: Cell::new(0),
+        }
+    }
+
     /// Adds one to `counter`.
     #[inline(always)]
     pub fn bump(counter: &Cell<u64>) {
@@ -217,9 +231,10 @@ impl dyn TaskBody {
 
 impl Tcb {
     /// A new task's block: `id`, named `name`, at `level`, starting from
-    /// `context`, on `stacks`, running `body`, in `address_space` (an
-    /// isolated task's own lower half). Ready, with two references (the
-    /// task's own and its handle's).
+    /// `context`, on `stacks`, running `body`, in the kernel's address space
+    /// (an isolated task's own lower half is put in afterwards: it is large,
+    /// and copying a `None` of its size costs every kernel spawn). Ready,
+    /// with two references (the task's own and its handle's).
     #[inline(always)] // built in place, in the block's own memory
     pub fn new(
         id: u64,
@@ -228,7 +243,6 @@ impl Tcb {
         context: Context,
         stacks: Option<TaskStacks>,
         body: Option<Box<dyn TaskBody>>,
-        address_space: Option<crate::mm::address_space::AddressSpace>,
     ) -> Self {
         Self {
             context: UnsafeCell::new(context),
@@ -253,14 +267,14 @@ impl Tcb {
             panicking: Cell::new(false),
             park_token: Cell::new(false),
             parked: Cell::new(false),
-            address_space: UnsafeCell::new(ManuallyDrop::new(address_space)),
+            address_space: UnsafeCell::new(ManuallyDrop::new(None)),
             user_stack_size: 0,
             cpus: crate::percpu::ALL_CPUS,
             cpu: Cell::new(0),
             ready_in: Cell::new(super::run_queues::SHARED),
             timer_cpu: Cell::new(0),
             kill_requested: AtomicBool::new(false),
-            counters: TaskCounters::default(),
+            counters: TaskCounters::zero(),
             all_links: Default::default(),
         }
     }

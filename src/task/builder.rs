@@ -11,7 +11,7 @@ use crate::ipc::Grant;
 use crate::mm::shared_region::{Access, SharedMemory, SharedRegion};
 use crate::percpu::{CpuMask, ALL_CPUS, MAX_CPUS};
 use crate::sched::priority::Level;
-use crate::sched::stack::{TaskStacks, MAX_SLOT_STACK_SIZE};
+use crate::sched::stack::MAX_SLOT_STACK_SIZE;
 use alloc::string::String;
 
 /// Why a task could not be created.
@@ -183,16 +183,15 @@ impl Builder {
         Ok(mask & ALL_CPUS)
     }
 
-    /// The task's level, the cores it may run on, and its kernel-side
-    /// stacks (`stack_size` bytes in thread mode).
-    pub(super) fn level_and_stacks(&self, stack_size: usize) -> Result<(Level, CpuMask, TaskStacks), SpawnError> {
+    /// The task's level and the cores it may run on, once `stack_size`
+    /// (its kernel-side stack, in thread mode) is known to fit a slot.
+    pub(super) fn level_and_cpus(&self, stack_size: usize) -> Result<(Level, CpuMask), SpawnError> {
         let priority = self.priority.unwrap_or_default();
         let level = priority.level().ok_or(SpawnError::InvalidPriority(priority))?;
         let cpus = self.allowed_cpus()?;
         if stack_size > MAX_SLOT_STACK_SIZE {
             return Err(SpawnError::StackTooLarge { requested: stack_size, max: MAX_SLOT_STACK_SIZE });
         }
-        let stacks = TaskStacks::new(stack_size).map_err(|_| SpawnError::OutOfMemory)?;
-        Ok((level, cpus, stacks))
+        Ok((level, cpus))
     }
 }

@@ -41,6 +41,7 @@ use crate::mm::shared_region;
 use crate::mm::user_layout::{self, page_align_up, ARGS_BASE, ARGS_MAX, STACK_TOP};
 use crate::mm::PAGE_SIZE;
 use crate::sched::scheduler;
+use crate::sched::stack::TaskStacks;
 use crate::sched::tcb::{TaskBody, Tcb};
 use alloc::boxed::Box;
 use core::cell::{Cell, UnsafeCell};
@@ -227,7 +228,8 @@ impl Builder {
             space.grant_shared(*address, region, attrs).map_err(|_| SpawnError::OutOfMemory)?;
         }
         // Taken last: a failure from here on gives them back to the cache, as a task's end does.
-        let (level, cpus, stacks) = self.level_and_stacks(KERNEL_SIDE_STACK_SIZE)?;
+        let (level, cpus) = self.level_and_cpus(KERNEL_SIDE_STACK_SIZE)?;
+        let Ok(stacks) = TaskStacks::new(KERNEL_SIDE_STACK_SIZE) else { return Err(SpawnError::OutOfMemory) };
         let body = crate::mm::heap::try_box(IsolatedBody {
             pc: user_entry::<F, T> as *const () as u64,
             stack_top: STACK_TOP,

@@ -19,6 +19,7 @@ use crate::sched::tcb::{State, TaskBody, Tcb, WakeReason};
 use alloc::boxed::Box;
 use alloc::string::String;
 use core::cell::Cell;
+use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -133,7 +134,11 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (level, cpus, stacks) = self.level_and_stacks(self.stack_size.unwrap_or(DEFAULT_STACK_SIZE))?;
+        let stack_size = self.stack_size.unwrap_or(DEFAULT_STACK_SIZE);
+        let (level, cpus) = self.level_and_cpus(stack_size)?;
+        // Made here, not in a helper returning them in a `Result` beside
+        // the checks' error: such a result is moved with a copy.
+        let Ok(stacks) = TaskStacks::new(stack_size) else { return Err(SpawnError::OutOfMemory) };
         let packet = Packet::<F, T> { f: Cell::new(Some(f)), result: Cell::new(None) };
         let Ok(body) = crate::mm::heap::try_box(packet) else {
             crate::sched::stack::recycle(stacks);
@@ -194,7 +199,10 @@ pub(super) fn start_task<T>(mut start: TaskStart, take_result: TakeResult<T>) ->
     // the task is queued below. Its stacks are mapped.
     unsafe {
         let body = Some(start.body);
-        tcb.as_ptr().write(Tcb::new(id, name, start.level, context, Some(start.stacks), body, start.address_space));
+        tcb.as_ptr().write(Tcb::new(id, name, start.level, context, Some(start.stacks), body));
+        if start.address_space.is_some() {
+            *(*tcb.as_ptr()).address_space.get_mut() = ManuallyDrop::new(start.address_space);
+        }
         (*tcb.as_ptr()).user_stack_size = start.user_stack_size;
         (*tcb.as_ptr()).cpus = start.cpus;
     }
