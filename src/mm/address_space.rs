@@ -92,13 +92,18 @@ impl TableAllocator for FrameTables {
     }
 }
 
-/// [`FrameTables`] that also count the tables of one address space.
-struct CountedTables<'a>(&'a mut usize);
+/// [`FrameTables`] that also record the tables of one address space, so
+/// that dropping it frees them from the record instead of walking the
+/// tables for them (most of a user address space's 1,536 upper-level
+/// entries are empty: the walk cost more than the rest of the drop).
+struct RecordedTables<'a>(&'a mut Vec<NonNull<Table>>);
 
-impl TableAllocator for CountedTables<'_> {
+impl TableAllocator for RecordedTables<'_> {
     fn allocate(&mut self) -> Option<(NonNull<Table>, u64)> {
+        // Room to record it first: no table goes unrecorded (and so unfreed).
+        self.0.try_reserve(1).ok()?;
         let table = FrameTables.allocate()?;
-        *self.0 += 1;
+        self.0.push(table.0);
         Some(table)
     }
 
@@ -109,6 +114,13 @@ impl TableAllocator for CountedTables<'_> {
 
 /// The most tables mapping one more page can add (levels 2 and 3; the root is there).
 const MAX_NEW_TABLES_PER_PAGE: usize = 2;
+
+/// Tables and frames an address space has room to record from the start:
+/// a small task's (the root, two tables at each of levels 2 and 3; its
+/// stack and argument pages, and at the drop its tables too) without
+/// growing either record.
+const INITIAL_TABLES: usize = 8;
+const INITIAL_FRAMES: usize = 16;
 
 /// Why [`AddressSpace::fault_in`] did not map a page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,8 +162,8 @@ pub struct AddressSpace {
     tables: Option<PageTable>,
     /// Mapped frames: (user address, kernel address of the frame).
     frames: Vec<(u64, NonNull<u8>)>,
-    /// How many translation tables `tables` has (the root included).
-    table_count: usize,
+    /// Every translation table of `tables` (the root included), as made.
+    table_frames: Vec<NonNull<Table>>,
     /// The most frames (pages and tables) this address space may hold.
     frame_limit: usize,
     /// The size of the heap reserve (demand-zero, from `HEAP_BASE`).
@@ -175,12 +187,17 @@ impl AddressSpace {
     /// reserve and memory limit (see [`Self::set_limits`]).
     pub fn new() -> Result<Self, MapError> {
         OPS.call_once(|| SpaceOps { drop: |space| *space = None, switch: switch_between });
-        let mut table_count = 0;
-        let tables = PageTable::new(&mut CountedTables(&mut table_count))?;
+        // Room from the start for what a small task holds (a few stack
+        // pages; a table per level, two at levels 2 and 3), so that the
+        // records are not grown and copied one push at a time.
+        let (mut table_frames, mut frames) = (Vec::new(), Vec::new());
+        table_frames.try_reserve_exact(INITIAL_TABLES).map_err(|_| MapError::NoRoomToRecord)?;
+        frames.try_reserve_exact(INITIAL_FRAMES).map_err(|_| MapError::NoRoomToRecord)?;
+        let tables = PageTable::new(&mut RecordedTables(&mut table_frames))?;
         Ok(Self {
             tables: Some(tables),
-            frames: Vec::new(),
-            table_count,
+            frames,
+            table_frames,
             frame_limit: (user_layout::DEFAULT_MEMORY_LIMIT / PAGE_SIZE) as usize,
             heap_reserve: user_layout::HEAP_RESERVE,
             shared: Vec::new(),
@@ -200,7 +217,7 @@ impl AddressSpace {
     pub fn usage(&self) -> SpaceUsage {
         SpaceUsage {
             resident: self.frames.len() as u64 * PAGE_SIZE,
-            tables: self.table_count as u64 * PAGE_SIZE,
+            tables: self.table_frames.len() as u64 * PAGE_SIZE,
             limit: self.frame_limit as u64 * PAGE_SIZE,
             heap_reserve: self.heap_reserve,
         }
@@ -235,7 +252,7 @@ impl AddressSpace {
     }
 
     fn held_bytes(&self) -> u64 {
-        (self.frames.len() + self.table_count) as u64 * PAGE_SIZE
+        (self.frames.len() + self.table_frames.len()) as u64 * PAGE_SIZE
     }
 
     /// After a translation fault at `va`: if `va` is demand-zero memory,
@@ -256,7 +273,7 @@ impl AddressSpace {
             return Err(FaultInError::NotDemandZero);
         }
         let (held, limit) = (self.held_bytes(), self.frame_limit as u64 * PAGE_SIZE);
-        if self.frames.len() + self.table_count + 1 + MAX_NEW_TABLES_PER_PAGE > self.frame_limit {
+        if self.frames.len() + self.table_frames.len() + 1 + MAX_NEW_TABLES_PER_PAGE > self.frame_limit {
             return Err(FaultInError::LimitReached { held, limit });
         }
         match self.map_zeroed(va & !(PAGE_SIZE - 1), 1, Attributes::USER_DATA) {
@@ -287,7 +304,7 @@ impl AddressSpace {
             let frame = allocate_frame().ok_or(MapError::OutOfFrames)?;
             let tables = self.tables.as_mut().expect("address space in use after drop");
             let pa = virt_to_phys(frame.as_ptr() as u64);
-            if let Err(e) = tables.map_page(page, pa, attrs, &mut CountedTables(&mut self.table_count)) {
+            if let Err(e) = tables.map_page(page, pa, attrs, &mut RecordedTables(&mut self.table_frames)) {
                 // SAFETY: just allocated, never mapped.
                 unsafe { free_frame(frame) };
                 return Err(e);
@@ -317,7 +334,7 @@ impl AddressSpace {
         let tables = self.tables.as_mut().expect("address space in use after drop");
         for (k, pa) in grant.region.frame_addresses().enumerate() {
             let page = va + k as u64 * PAGE_SIZE;
-            match tables.map_page(page, pa, grant.attrs, &mut CountedTables(&mut self.table_count)) {
+            match tables.map_page(page, pa, grant.attrs, &mut RecordedTables(&mut self.table_frames)) {
                 // Mapped by an earlier attempt that ran out of frames halfway.
                 Ok(()) | Err(MapError::AlreadyMapped { .. }) => {}
                 Err(e) => return Some(Err(e)),
@@ -400,17 +417,15 @@ impl Drop for AddressSpace {
         // (if it is ours) is freed just before it, so the heap merges them at
         // once. In any other order its free lists grow long and each free
         // searches them: freeing a big address space took quadratic time.
-        if let Some(tables) = self.tables.take() {
-            let _ = self.frames.try_reserve(self.table_count);
-            let frames = &mut self.frames;
-            tables.free_tables(&FrameTables, |t| {
-                if frames.len() < frames.capacity() {
-                    frames.push((0, t.cast())); // never allocates: there is room
-                } else {
-                    // SAFETY: each table came from `FrameTables` (counted frames) and is freed once.
-                    unsafe { free_frame(t.cast()) }
-                }
-            });
+        self.tables = None; // its tables are all in `table_frames`
+        let _ = self.frames.try_reserve(self.table_frames.len());
+        for table in self.table_frames.drain(..) {
+            if self.frames.len() < self.frames.capacity() {
+                self.frames.push((0, table.cast())); // never allocates: there is room
+            } else {
+                // SAFETY: each table came from `FrameTables` (counted frames) and is recorded once.
+                unsafe { free_frame(table.cast()) }
+            }
         }
         self.frames.sort_unstable_by_key(|(_, frame)| frame.as_ptr() as usize);
         for (_, frame) in self.frames.drain(..) {

@@ -212,8 +212,9 @@ pub fn spsr_irqs_masked(spsr: u64) -> bool {
 }
 
 /// Zeroes the page at `page` with `DC ZVA` (one instruction per block
-/// of DCZID_EL0's size, typically 64 bytes; four per loop), or with ordinary
-/// stores where the CPU forbids it.
+/// of DCZID_EL0's size, typically 64 bytes; eight per loop), or with ordinary
+/// stores where the CPU forbids it or its blocks are too large for eight
+/// to fit a page (more than 512 bytes: no CPU we run on).
 ///
 /// # Safety
 /// `page` is page aligned, mapped as Normal memory, and writable by the kernel.
@@ -223,7 +224,7 @@ pub unsafe fn zero_page(page: *mut u8) {
     // SAFETY: reading DCZID_EL0 has no side effect.
     unsafe { asm!("mrs {0}, dczid_el0", out(reg) dczid, options(nomem, nostack, preserves_flags)) };
     let block = 4usize << (dczid & 0xf);
-    if dczid & (1 << 4) != 0 || 4 * block > PAGE {
+    if dczid & (1 << 4) != 0 || 8 * block > PAGE {
         // SAFETY: promised by our caller.
         unsafe { core::ptr::write_bytes(page, 0, PAGE) };
         return;
@@ -232,10 +233,20 @@ pub unsafe fn zero_page(page: *mut u8) {
     let end = at + PAGE;
     while at < end {
         // SAFETY: `at` is block aligned (the page is, and the block size
-        // divides it), and the four blocks are inside the page our caller
-        // handed us (four blocks divide it too).
+        // divides it), and the eight blocks are inside the page our caller
+        // handed us (eight blocks divide it too). `DC ZVA` takes no offset:
+        // each block costs the instruction and an add, the loop's test is
+        // shared by eight.
         unsafe {
             asm!(
+                "dc zva, {0}",
+                "add {0}, {0}, {1}",
+                "dc zva, {0}",
+                "add {0}, {0}, {1}",
+                "dc zva, {0}",
+                "add {0}, {0}, {1}",
+                "dc zva, {0}",
+                "add {0}, {0}, {1}",
                 "dc zva, {0}",
                 "add {0}, {0}, {1}",
                 "dc zva, {0}",

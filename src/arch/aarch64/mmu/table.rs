@@ -30,16 +30,6 @@ impl Table {
     pub const EMPTY: Self = Self { entries: [Descriptor::INVALID; ENTRIES] };
 }
 
-/// Does any of these 16 entries have its valid bit set? (Written out, so
-/// that it compiles to a few paired loads and ORs even when optimizing for size.)
-fn any_valid(chunk: &[Descriptor]) -> bool {
-    let Ok(&[a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p]) = <&[Descriptor; 16]>::try_from(chunk) else {
-        return chunk.iter().any(|entry| entry.is_valid());
-    };
-    let any = (a.0 | b.0 | c.0 | d.0) | (e.0 | f.0 | g.0 | h.0) | (i.0 | j.0 | k.0 | l.0) | (m.0 | n.0 | o.0 | p.0);
-    any & 1 != 0
-}
-
 /// Where new tables come from, and how the builder reaches a table it only
 /// knows by physical address (descriptors hold physical addresses).
 pub trait TableAllocator {
@@ -261,37 +251,6 @@ impl PageTable {
         Ok(entry.is_valid().then_some(entry))
     }
 
-    /// Hands every table of this address space (next-level tables first, the
-    /// root last) to `free`, consuming it. Leaves (the mapped frames) are the
-    /// caller's: only the tables are given back.
-    pub fn free_tables(self, alloc: &impl TableAllocator, mut free: impl FnMut(NonNull<Table>)) {
-        fn walk(
-            table: NonNull<Table>,
-            level: usize,
-            alloc: &impl TableAllocator,
-            free: &mut impl FnMut(NonNull<Table>),
-        ) {
-            if level < 3 {
-                // SAFETY: `table` is a live table of the address space being freed.
-                let entries = unsafe { &table.as_ref().entries };
-                // Most entries are invalid: skip them 16 at a time (the
-                // valid bits of a whole chunk, ORed together, are 0).
-                for chunk in entries.chunks_exact(16) {
-                    if !any_valid(chunk) {
-                        continue;
-                    }
-                    for entry in chunk {
-                        if entry.is_valid() && entry.is_table() {
-                            walk(alloc.table_at(entry.address()), level + 1, alloc, free);
-                        }
-                    }
-                }
-            }
-            free(table);
-        }
-        walk(self.root, 1, alloc, &mut free);
-    }
-
     /// Walks the tables: the physical address and attributes `va` maps to,
     /// and the size of the block or page that maps it.
     pub fn translate(&self, va: u64, alloc: &impl TableAllocator) -> Option<(u64, Attributes, u64)> {
@@ -446,21 +405,6 @@ mod tests {
         );
         assert_eq!(pt.translate(0x3000, &a).unwrap().0, 0x9000, "the existing mapping is untouched");
         assert_eq!(pt.translate(0x2000, &a).unwrap().0, 0x2000, "pages before it were mapped");
-    }
-
-    #[test]
-    fn free_tables_visits_every_table_once() {
-        let mut a = HostTables::default();
-        let mut pt = PageTable::new(&mut a).unwrap();
-        pt.map(0x1000, 0x1000, PAGE_SIZE, Attributes::KERNEL_DATA, &mut a).unwrap();
-        pt.map(0x40_0000_0000 - PAGE_SIZE, 0x2000, PAGE_SIZE, Attributes::KERNEL_DATA, &mut a).unwrap();
-        let mut freed = Vec::new();
-        pt.free_tables(&a, |t| freed.push(t.as_ptr() as u64));
-        assert_eq!(freed.len(), a.0.len(), "root, two level 2 and two level 3 tables");
-        assert_eq!(*freed.last().unwrap(), &*a.0[0] as *const Table as u64, "the root is freed last");
-        freed.sort();
-        freed.dedup();
-        assert_eq!(freed.len(), 5);
     }
 
     #[test]
