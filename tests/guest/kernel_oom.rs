@@ -97,8 +97,9 @@ fn victim<T: Send + 'static>(id: u64, name: &str, f: impl FnOnce() -> T + Send +
 }
 
 /// Takes whatever the heap got back since (a joined task's control block...).
-/// A task that has just ended is freed by the core it ran on, at that core's
-/// next switch, which may come after `join` returned here: so take what
+/// A task's last switch frees it, on its core and under the kernel lock, so
+/// a joined task's memory is back before `join` returns; what other cores
+/// free meanwhile (tasks ending there) comes a moment later: so take what
 /// there is, give the other cores a moment, and take what came back.
 fn top_up() {
     for _ in 0..3 {

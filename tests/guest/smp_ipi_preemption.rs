@@ -103,7 +103,9 @@ fn main() {
             seen
         })
         .expect("spawn urgent");
-    time::sleep(Duration::from_millis(5)); // the spinner is running on core 2
+    while spun.load(Ordering::Relaxed) == 0 {
+        time::sleep(Duration::from_millis(1)); // until the spinner runs on core 2
+    }
     let ipis_before = ipis_received(TARGET, Ipi::Reschedule);
     let seen = Builder::new()
         .name("waker")

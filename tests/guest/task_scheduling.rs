@@ -132,7 +132,11 @@ fn cooperative_is_not_preempted() {
             }
         })
         .unwrap();
-    time::sleep(Duration::from_millis(5)); // the spinner runs
+    // Until the spinner runs (on core CORE, which this task may not share:
+    // a fixed sleep would assume it has had its turn by then).
+    while counter.load(Ordering::Relaxed) == 0 {
+        time::sleep(Duration::from_millis(1));
+    }
     let c = counter.clone();
     let (before, after) = Builder::new()
         .priority(Priority::Cooperative(10))
