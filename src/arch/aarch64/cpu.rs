@@ -239,22 +239,10 @@ pub unsafe fn zero_page(page: *mut u8) {
         // shared by eight.
         unsafe {
             asm!(
+                ".rept 8",
                 "dc zva, {0}",
                 "add {0}, {0}, {1}",
-                "dc zva, {0}",
-                "add {0}, {0}, {1}",
-                "dc zva, {0}",
-                "add {0}, {0}, {1}",
-                "dc zva, {0}",
-                "add {0}, {0}, {1}",
-                "dc zva, {0}",
-                "add {0}, {0}, {1}",
-                "dc zva, {0}",
-                "add {0}, {0}, {1}",
-                "dc zva, {0}",
-                "add {0}, {0}, {1}",
-                "dc zva, {0}",
-                "add {0}, {0}, {1}",
+                ".endr",
                 inout(reg) at,
                 in(reg) block,
                 options(nostack, preserves_flags)
