@@ -31,7 +31,7 @@ fn main() {
     // taken its address space (below): a sleep would do on an idle
     // machine, but on a busy one the cores' turns come late.
     let workers = [("alpha", 3u64), ("beta", 5)].map(|(name, step)| {
-        let (midway_tx, midway_rx) = ipc::channel::<u64>(1);
+        let (midway_tx, midway_rx) = ipc::channel::<()>(1);
         let (go_on_tx, go_on_rx) = ipc::channel::<()>(1);
         let mut builder = Builder::new().name(name);
         let (midway_tx, go_on_rx) = (builder.grant(midway_tx), builder.grant(go_on_rx));
@@ -45,7 +45,7 @@ fn main() {
                     totals.push(total);
                     ilusion::println!("[{name}] round {round}: total {total}");
                     if round == 2 {
-                        midway_tx.send(total).ok(); // to main; then wait for its go-ahead
+                        midway_tx.send(()).ok(); // to main; then wait for its go-ahead
                         go_on_rx.recv().ok();
                     }
                     ilusion::time::sleep(Duration::from_millis(4));

@@ -158,8 +158,7 @@ struct SharedGrant {
 
 /// One isolated task's lower half.
 pub struct AddressSpace {
-    /// Always `Some` until dropped.
-    tables: Option<PageTable>,
+    tables: PageTable,
     /// Mapped frames: (user address, kernel address of the frame).
     frames: Vec<(u64, NonNull<u8>)>,
     /// Every translation table of `tables` (the root included), as made.
@@ -195,7 +194,7 @@ impl AddressSpace {
         frames.try_reserve_exact(INITIAL_FRAMES).map_err(|_| MapError::NoRoomToRecord)?;
         let tables = PageTable::new(&mut RecordedTables(&mut table_frames))?;
         Ok(Self {
-            tables: Some(tables),
+            tables,
             frames,
             table_frames,
             frame_limit: (user_layout::DEFAULT_MEMORY_LIMIT / PAGE_SIZE) as usize,
@@ -288,10 +287,6 @@ impl AddressSpace {
         }
     }
 
-    fn tables(&self) -> &PageTable {
-        self.tables.as_ref().expect("address space in use after drop")
-    }
-
     /// Maps `pages` fresh zeroed frames at `va` with `attrs`. (Inlined: with
     /// the attributes its callers name, the descriptor bits are constants.)
     #[inline]
@@ -302,9 +297,8 @@ impl AddressSpace {
         for k in 0..pages {
             let page = va + k * PAGE_SIZE;
             let frame = allocate_frame().ok_or(MapError::OutOfFrames)?;
-            let tables = self.tables.as_mut().expect("address space in use after drop");
             let pa = virt_to_phys(frame.as_ptr() as u64);
-            if let Err(e) = tables.map_page(page, pa, attrs, &mut RecordedTables(&mut self.table_frames)) {
+            if let Err(e) = self.tables.map_page(page, pa, attrs, &mut RecordedTables(&mut self.table_frames)) {
                 // SAFETY: just allocated, never mapped.
                 unsafe { free_frame(frame) };
                 return Err(e);
@@ -331,7 +325,7 @@ impl AddressSpace {
         if grant.mapped {
             return Some(Ok(()));
         }
-        let tables = self.tables.as_mut().expect("address space in use after drop");
+        let tables = &mut self.tables;
         for (k, pa) in grant.region.frame_addresses().enumerate() {
             let page = va + k as u64 * PAGE_SIZE;
             match tables.map_page(page, pa, grant.attrs, &mut RecordedTables(&mut self.table_frames)) {
@@ -382,7 +376,7 @@ impl AddressSpace {
             crate::arch::mmu::flush_local_tlb();
         }
         self.asid = Some(activation.asid);
-        crate::arch::mmu::set_lower_half(self.tables().root_address(), activation.asid.value);
+        crate::arch::mmu::set_lower_half(self.tables.root_address(), activation.asid.value);
     }
 
     /// The mapped pages, in mapping order: (user address, physical address).
@@ -397,7 +391,7 @@ impl AddressSpace {
 
     /// The attributes `va` is mapped with, if it is.
     pub fn attributes_of(&self, va: u64) -> Option<Attributes> {
-        self.tables().translate(va, &FrameTables).map(|(_, attrs, _)| attrs)
+        self.tables.translate(va, &FrameTables).map(|(_, attrs, _)| attrs)
     }
 }
 
@@ -417,7 +411,6 @@ impl Drop for AddressSpace {
         // (if it is ours) is freed just before it, so the heap merges them at
         // once. In any other order its free lists grow long and each free
         // searches them: freeing a big address space took quadratic time.
-        self.tables = None; // its tables are all in `table_frames`
         let _ = self.frames.try_reserve(self.table_frames.len());
         for table in self.table_frames.drain(..) {
             if self.frames.len() < self.frames.capacity() {

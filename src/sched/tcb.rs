@@ -167,7 +167,6 @@ impl LevelCell {
 /// and third (`repr(C)` keeps them together; on `aarch64-unknown-none`,
 /// which is strict-align, the compiler still makes them single loads and
 /// stores: it pairs two only where it knows the pair is 16-byte aligned).
-#[derive(Default)]
 #[repr(C)]
 pub struct TaskCounters {
     /// Counter ticks it ran, up to its last switch away.

@@ -59,7 +59,9 @@ pub enum MapError {
     BlockInRange { va: u64 },
 }
 
-/// A translation table root and the operations on the address space it describes.
+/// A translation table root and the operations on the address space it
+/// describes. Dropping it frees nothing: its tables are given back by
+/// whoever allocated them (an address space records each as it is made).
 pub struct PageTable {
     root: NonNull<Table>,
     root_pa: u64,
