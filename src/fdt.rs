@@ -92,9 +92,10 @@ pub fn total_size(header: &[u8]) -> Option<usize> {
     (be32(header, 0)? == MAGIC).then(|| be32(header, 4).map(|s| s as usize))?
 }
 
-fn cstr(b: &[u8], at: usize) -> Option<&[u8]> {
-    let rest = b.get(at..)?;
-    Some(&rest[..rest.iter().position(|&c| c == 0)?])
+/// Is the NUL-terminated string at the start of `text` exactly `name`?
+/// (`name` is a constant: the compare is a few loads, no search for the NUL.)
+fn is_name<const N: usize>(text: &[u8], name: &[u8; N]) -> bool {
+    text.first_chunk::<N>() == Some(name) && text.get(N) == Some(&0)
 }
 
 /// A number of `cells` 32-bit cells (1 or 2) at the start of `value`.
@@ -115,89 +116,97 @@ struct Place<'a> {
 }
 
 /// Calls `visit` for every property of the nodes `wanted` accepts, in
-/// order; `None` if the tree is malformed anywhere (then what `visit` saw
-/// must be thrown away). The properties of other nodes are stepped over
-/// without reading their names: most of a tree is devices boot does not
-/// ask about.
+/// order, with the property's name (the strings block from the name on:
+/// compare it with [`is_name`]) and its value; `None` if the tree is
+/// malformed anywhere (then what `visit` saw must be thrown away). The
+/// properties of other nodes are stepped over without looking at their
+/// names: most of a tree is devices boot does not ask about.
 fn for_each_property<'a>(
     dtb: &'a [u8],
     wanted: impl Fn(&Place<'a>) -> bool,
-    mut visit: impl FnMut(&Place<'a>, &[u8], &'a [u8]),
+    mut visit: impl FnMut(&Place<'a>, &'a [u8], &'a [u8]),
 ) -> Option<()> {
     let dtb = dtb.get(..total_size(dtb)?)?;
-    let structs = be32(dtb, 8)? as usize;
-    let strings = be32(dtb, 12)? as usize;
+    let block = dtb.get(be32(dtb, 8)? as usize..)?;
+    let strings = dtb.get(be32(dtb, 12)? as usize..)?;
     // The structure block as 32-bit words (its tokens are aligned on 4
     // bytes, and so is the block in a tree placed on 4 bytes or more, as
     // the specification asks): one load per token, not four.
-    let block = dtb.get(structs..)?;
     // SAFETY: every bit pattern is a valid `u32`.
     let (unaligned, words, _) = unsafe { block.align_to::<u32>() };
     if !unaligned.is_empty() {
         return None;
     }
-    let word = |i: usize| words.get(i).map(|&w| u32::from_be(w));
     // The names of the nodes enclosing the current one (deeper ones are not kept).
     let mut names: [&[u8]; 4] = [b""; 4];
+    let known = |names: &[&'a [u8]; 4], d: usize| if d < names.len() { names[d] } else { b"" as &[u8] };
     let mut depth = 0usize;
     let mut in_wanted_node = false;
-    let mut i = 0;
-    let known = |names: &[&'a [u8]; 4], d: usize| if d < names.len() { names[d] } else { b"" as &[u8] };
+    let mut i = 0; // the next word to read
     loop {
-        let token = word(i)?;
+        let token = u32::from_be(*words.get(i)?);
         i += 1;
-        match token {
-            BEGIN_NODE => {
-                // The name, NUL-terminated and padded to a word: look for
-                // the NUL a word at a time.
-                let start = i;
-                let len = loop {
-                    let w = u32::from_le(*words.get(i)?);
-                    i += 1;
-                    // The lowest zero byte sets the lowest bit here (a byte
-                    // above a zero one may set its bit too: not used).
-                    let zero_bytes = w.wrapping_sub(0x0101_0101) & !w & 0x8080_8080;
-                    if zero_bytes != 0 {
-                        break 4 * (i - 1 - start) + (zero_bytes.trailing_zeros() / 8) as usize;
-                    }
-                };
-                let name = block.get(4 * start..4 * start + len)?;
-                depth += 1;
-                if let Some(slot) = names.get_mut(depth) {
-                    *slot = name;
+        if token == PROP {
+            // Length and name offset, then the value padded to a word. A
+            // value running past the block leaves the next token outside
+            // it too: the walk ends with `None` there.
+            let &[len, name_at] = words.get(i..)?.first_chunk::<2>()?;
+            let (len, name_at) = (u32::from_be(len) as usize, u32::from_be(name_at) as usize);
+            let value_at = 4 * (i + 2);
+            i += 2 + len.div_ceil(4);
+            if in_wanted_node {
+                let value = block.get(value_at..value_at + len)?;
+                let place = Place { depth, node: known(&names, depth), parent: known(&names, depth - 1) };
+                visit(&place, strings.get(name_at..)?, value);
+            }
+        } else if token == BEGIN_NODE {
+            // The name, NUL-terminated and padded to a word: look for the
+            // NUL a word at a time.
+            let start = i;
+            let len = loop {
+                let w = u32::from_le(*words.get(i)?);
+                i += 1;
+                // The lowest zero byte sets the lowest bit here (a byte
+                // above a zero one may set its bit too: not used).
+                let zero_bytes = w.wrapping_sub(0x0101_0101) & !w & 0x8080_8080;
+                if zero_bytes != 0 {
+                    break 4 * (i - 1 - start) + (zero_bytes.trailing_zeros() / 8) as usize;
                 }
-                in_wanted_node = wanted(&Place { depth, node: name, parent: known(&names, depth - 1) });
+            };
+            // In bounds: the NUL was found in the block, after these bytes.
+            let name = &block[4 * start..4 * start + len];
+            depth += 1;
+            if let Some(slot) = names.get_mut(depth) {
+                *slot = name;
             }
-            END_NODE => {
-                depth = depth.checked_sub(1)?;
-                // Back in the parent, after a child: its properties came
-                // before its children, so none is left to visit.
-                in_wanted_node = false;
-            }
-            PROP => {
-                // A value running past the block leaves the next token
-                // outside it too: the walk ends with `None` there.
-                let len = word(i)? as usize;
-                let name_at = word(i + 1)? as usize;
-                let value_at = 4 * (i + 2);
-                i += 2 + len.div_ceil(4);
-                if in_wanted_node {
-                    let value = block.get(value_at..value_at + len)?;
-                    let name = cstr(dtb, strings.checked_add(name_at)?)?;
-                    let place = Place { depth, node: known(&names, depth), parent: known(&names, depth - 1) };
-                    visit(&place, name, value);
-                }
-            }
-            NOP => {}
-            END => return Some(()),
-            _ => return None,
+            in_wanted_node = wanted(&Place { depth, node: name, parent: known(&names, depth - 1) });
+        } else if token == END_NODE {
+            depth = depth.checked_sub(1)?;
+            // Back in the parent, after a child: its properties came
+            // before its children, so none is left to visit.
+            in_wanted_node = false;
+        } else if token == END {
+            return Some(());
+        } else if token != NOP {
+            return None;
         }
     }
 }
 
 /// Is `name` the node `base` or `base@unit-address`?
-fn is_node(name: &[u8], base: &[u8]) -> bool {
-    name.strip_prefix(base).is_some_and(|rest| rest.is_empty() || rest[0] == b'@')
+fn is_node<const N: usize>(name: &[u8], base: &[u8; N]) -> bool {
+    name.first_chunk::<N>() == Some(base) && name.get(N).is_none_or(|&c| c == b'@')
+}
+
+/// The nodes whose properties boot reads: the root, `/memory`, `/psci`,
+/// `/cpus` and each `/cpus/cpu@…`.
+fn boot_node(place: &Place) -> bool {
+    match place.depth {
+        1 => true,
+        2 => is_node(place.node, b"memory") || is_node(place.node, b"psci") || place.node == b"cpus",
+        3 => place.parent == b"cpus" && is_node(place.node, b"cpu"),
+        _ => false,
+    }
 }
 
 /// What boot needs from `dtb`, in one walk; [`BootFacts::NONE`] if it is
@@ -206,31 +215,27 @@ pub fn boot_facts(dtb: &[u8]) -> BootFacts {
     let mut facts = BootFacts::NONE;
     // The defaults the specification gives when a node does not say.
     let (mut root_address_cells, mut root_size_cells, mut cpu_address_cells) = (2, 1, 2);
-    let wanted = |place: &Place| match place.depth {
-        1 => true,
-        2 => is_node(place.node, b"memory") || is_node(place.node, b"psci") || place.node == b"cpus",
-        3 => place.parent == b"cpus" && is_node(place.node, b"cpu"),
-        _ => false,
-    };
-    let walked = for_each_property(dtb, wanted, |place, name, value| match (place.depth, name) {
-        (1, b"#address-cells") => root_address_cells = read_cells(value, 1).unwrap_or(2) as u32,
-        (1, b"#size-cells") => root_size_cells = read_cells(value, 1).unwrap_or(1) as u32,
-        (2, b"#address-cells") if place.node == b"cpus" => cpu_address_cells = read_cells(value, 1).unwrap_or(2) as u32,
-        (2, b"reg") if is_node(place.node, b"memory") && facts.memory.is_none() => {
+    let walked = for_each_property(dtb, boot_node, |place, name, value| match place.depth {
+        1 if is_name(name, b"#address-cells") => root_address_cells = read_cells(value, 1).unwrap_or(2) as u32,
+        1 if is_name(name, b"#size-cells") => root_size_cells = read_cells(value, 1).unwrap_or(1) as u32,
+        2 if place.node == b"cpus" && is_name(name, b"#address-cells") => {
+            cpu_address_cells = read_cells(value, 1).unwrap_or(2) as u32
+        }
+        2 if is_node(place.node, b"memory") && is_name(name, b"reg") && facts.memory.is_none() => {
             let base = read_cells(value, root_address_cells);
             let size = value.get(4 * root_address_cells as usize..).and_then(|v| read_cells(v, root_size_cells));
             if let (Some(base), Some(size)) = (base, size) {
                 facts.memory = Some(PhysRange { base, size });
             }
         }
-        (2, b"method") if is_node(place.node, b"psci") => {
+        2 if is_node(place.node, b"psci") && is_name(name, b"method") => {
             facts.psci = match value.strip_suffix(b"\0").unwrap_or(value) {
                 b"hvc" => Some(PsciMethod::Hvc),
                 b"smc" => Some(PsciMethod::Smc),
                 _ => None,
             }
         }
-        (3, b"reg") if place.parent == b"cpus" && is_node(place.node, b"cpu") => {
+        3 if is_name(name, b"reg") => {
             if let Some(mpidr) = read_cells(value, cpu_address_cells) {
                 facts.cores.push(mpidr);
             }

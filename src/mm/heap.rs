@@ -74,8 +74,8 @@ struct Heaps {
 }
 
 impl Heaps {
-    /// A block for `size` bytes of `class`, whose list is empty: carves a
-    /// chunk from the buddy allocator (4 KiB, or as much as is there, down
+    /// A block for `size` bytes of `class`, whose list and uncarved rest
+    /// are empty: takes a chunk for it from the buddy allocator (4 KiB, or as much as is there, down
     /// to one block: so the classes fail only when the buddy allocator
     /// has not even one block of the class's size left).
     #[cold]

@@ -7,8 +7,12 @@
 //! (a load and a store); a freed block goes back to the head. Only when a
 //! class's list is empty does the heap ask the buddy allocator for a chunk
 //! ([`CHUNK`] bytes, or less when that much is not there, down to one
-//! block) and carve it into blocks ([`SizeClasses::add_chunk`]). Larger or
-//! more aligned requests go to the buddy allocator as before.
+//! block) ([`SizeClasses::add_chunk`]). A chunk is carved lazily: the class
+//! keeps its uncarved rest, and an empty list takes the rest's next block
+//! (a compare and an add, off the fast path), so a chunk costs nothing per
+//! block until its blocks are asked for (boot asks a few of each class:
+//! carving whole chunks cost it about 4,700 instructions). Larger or more
+//! aligned requests go to the buddy allocator as before.
 //!
 //! A block of class `c` is `8 << c` bytes at an address that is a multiple
 //! of its size (chunks are aligned to at least the block size, and carved
@@ -150,6 +154,16 @@ pub struct SizeClasses {
     taken: usize,
     /// The same, for each class (by class number): at most [`CLASS_BYTES_MAX`].
     carved: [usize; CLASSES],
+    /// What is left to carve of each class's last chunk (by class number).
+    rest: [Rest; CLASSES],
+}
+
+/// The uncarved end of a class's last chunk: blocks from `next` to `end`
+/// (equal: nothing left), none handed out yet.
+#[derive(Clone, Copy)]
+struct Rest {
+    next: usize,
+    end: usize,
 }
 
 /// Where class `class` sits in [`SizeClasses::classes`].
@@ -168,17 +182,18 @@ impl SizeClasses {
             classes: [Class { head: core::ptr::null_mut(), counts: Counts(0) }; CLASSES],
             taken: 0,
             carved: [0; CLASSES],
+            rest: [Rest { next: 0, end: 0 }; CLASSES],
         }
     }
 
     /// A free block of `class` for a request of `size` bytes, if the class
-    /// has one.
+    /// has one: the head of its list, or else the next of its uncarved rest.
     #[inline(always)]
     pub fn pop(&mut self, class: usize, size: usize) -> Option<NonNull<u8>> {
         let c = &mut self.classes[slot(class)];
         let head = c.head;
         if head.is_null() {
-            return None;
+            return self.carve(class, size);
         }
         // SAFETY: a non-null head is a free block of this class (`push`,
         // `add_chunk`): ours, readable, holding its link in its first word.
@@ -204,7 +219,23 @@ impl SizeClasses {
         c.counts.sub(size);
     }
 
-    /// Carves `chunk` (`len` bytes) into blocks of `class` for its list.
+    /// The next block of `class`'s uncarved rest, for a request of `size`
+    /// bytes, if any is left.
+    #[cold]
+    #[inline(never)]
+    fn carve(&mut self, class: usize, size: usize) -> Option<NonNull<u8>> {
+        let rest = &mut self.rest[class];
+        if rest.next == rest.end {
+            return None;
+        }
+        let block = rest.next;
+        rest.next += block_size(class);
+        self.classes[slot(class)].counts.add(size);
+        NonNull::new(block as *mut u8)
+    }
+
+    /// Gives `chunk` (`len` bytes) to `class`, to be carved into blocks as
+    /// they are asked for (what was left of its last chunk goes on its list).
     ///
     /// # Safety
     /// `chunk` is `len` bytes of writable memory nobody else uses, for good
@@ -216,16 +247,11 @@ impl SizeClasses {
         debug_assert!(len >= size && len.is_multiple_of(size) && (chunk.as_ptr() as usize).is_multiple_of(size));
         assert!(len <= self.room(class), "a size class beyond its {CLASS_BYTES_MAX} bytes");
         self.carved[class] += len;
-        // From the end down, so that the list hands the chunk out in address order.
-        let mut offset = len;
-        while offset > 0 {
-            offset -= size;
-            // SAFETY: `offset + size <= len`: a block inside the chunk, ours (our caller's promise).
-            let block = unsafe { chunk.as_ptr().add(offset) }.cast::<FreeBlock>();
-            // SAFETY: as above; aligned to `size`, at least 8 bytes: room for a link.
-            unsafe { block.write(FreeBlock { next: self.classes[slot(class)].head }) };
-            self.classes[slot(class)].head = block;
+        while let Some(block) = self.carve(class, 0) {
+            // SAFETY: an uncarved block of this class (none handed out), ours.
+            unsafe { self.push(block, class, 0) };
         }
+        self.rest[class] = Rest { next: chunk.as_ptr() as usize, end: chunk.as_ptr() as usize + len };
         self.taken += len;
     }
 
@@ -235,6 +261,11 @@ impl SizeClasses {
     pub fn drain(&mut self, mut give: impl FnMut(NonNull<u8>, usize)) -> usize {
         let mut given = 0;
         for class in 0..CLASSES {
+            while let Some(block) = self.carve(class, 0) {
+                // SAFETY: an uncarved block of this class (none handed
+                // out), ours: on the list, to go with the others below.
+                unsafe { self.push(block, class, 0) };
+            }
             let c = &mut self.classes[slot(class)];
             while let Some(block) = NonNull::new(c.head) {
                 // SAFETY: a block on the list: ours, holding its link.
@@ -274,9 +305,11 @@ impl SizeClasses {
         self.taken - self.allocated()
     }
 
-    /// How many free blocks `class` has (walks its list: for tests and reports).
+    /// How many free blocks `class` has, carved or not (walks its list:
+    /// for tests and reports).
     pub fn free_blocks(&self, class: usize) -> usize {
-        let mut n = 0;
+        let rest = self.rest[class];
+        let mut n = (rest.end - rest.next) / block_size(class);
         let mut p = self.classes[slot(class)].head;
         while !p.is_null() {
             n += 1;
@@ -371,6 +404,41 @@ mod tests {
         assert_eq!((classes.requested(), classes.allocated(), classes.cached()), (0, 0, CHUNK));
         assert_eq!(classes.pop(4, 1).unwrap(), blocks[0], "last freed, first given");
         assert_eq!(classes.free_blocks(3), 0, "other classes untouched");
+    }
+
+    #[test]
+    fn a_chunk_is_carved_only_as_its_blocks_are_asked_for() {
+        let mut classes = SizeClasses::new();
+        let base = chunk(CHUNK);
+        // SAFETY: the chunk is ours, CHUNK bytes.
+        unsafe { base.as_ptr().write_bytes(0xa5, CHUNK) };
+        // SAFETY: a fresh, aligned chunk given for good.
+        unsafe { classes.add_chunk(0, base, CHUNK) };
+        // SAFETY: as above (the classes only hold the chunk).
+        let bytes = unsafe { core::slice::from_raw_parts(base.as_ptr(), CHUNK) };
+        assert!(bytes.iter().all(|&b| b == 0xa5), "giving a chunk writes nothing into it");
+        assert_eq!(classes.free_blocks(0), CHUNK / 8);
+        let first = classes.pop(0, 8).unwrap();
+        assert_eq!(first, base);
+        assert_eq!((classes.free_blocks(0), classes.allocated(), classes.cached()), (CHUNK / 8 - 1, 8, CHUNK - 8));
+        // A second chunk before the first is used up: the first's rest goes
+        // on the list, none of it lost, and the list is used before the new rest.
+        let second = chunk(CHUNK);
+        // SAFETY: a fresh, aligned chunk given for good.
+        unsafe { classes.add_chunk(0, second, CHUNK) };
+        assert_eq!(classes.free_blocks(0), 2 * CHUNK / 8 - 1);
+        let mut seen = Vec::new();
+        while let Some(b) = classes.pop(0, 8) {
+            seen.push(b.as_ptr() as usize);
+        }
+        assert_eq!(seen.len(), 2 * CHUNK / 8 - 1);
+        assert!(seen[..CHUNK / 8 - 1]
+            .iter()
+            .all(|&a| a > base.as_ptr() as usize && a < base.as_ptr() as usize + CHUNK));
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), 2 * CHUNK / 8 - 1, "no block given twice");
+        assert_eq!((classes.taken(), classes.allocated(), classes.cached()), (2 * CHUNK, 2 * CHUNK, 0));
     }
 
     #[test]

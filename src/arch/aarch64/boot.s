@@ -4,11 +4,12 @@
 // is position-independent (adr/adrp). In order:
 //   1. hold every core but core 0 (those a loader starts here too);
 //   2. drop from EL3 or EL2 to EL1 (whatever the loader started us at);
-//   3. enable FP/SIMD, zero .bss;
+//   3. enable FP/SIMD, zero the boot table;
 //   4. map the 1 GiB of RAM holding the image twice with one boot table,
 //      at its physical address (TTBR0) and in the upper half (TTBR1);
 //   5. turn the MMU on, jump to the upper half, switch to the boot stack
-//      (SP_EL0; SP_EL1 is the exception stack) and call `ilusion_start`.
+//      (SP_EL0; SP_EL1 is the exception stack), zero .bss and call
+//      `ilusion_start`.
 // `ilusion_start` (src/arch/aarch64/start.rs) then builds the real tables.
 //
 // The other cores come through here later, when core 0 starts them (see
@@ -115,21 +116,19 @@ at_el1:
     msr     cpacr_el1, x0
     msr     tpidr_el1, xzr
     isb
-    cbnz    x21, mmu_on             // .bss and the boot table: core 0 did them
+    cbnz    x21, mmu_on             // the boot table: core 0 made it
 
-    adrp    x0, __bss_start
-    add     x0, x0, :lo12:__bss_start
-    adrp    x1, __bss_end
-    add     x1, x1, :lo12:__bss_end
-    // 64 bytes a loop (the linker script aligns both ends to 64).
-5:  cmp     x0, x1
-    b.hs    6f
-    stp     xzr, xzr, [x0]
+    // The boot table is zeroed here, with the MMU off (.bss is zeroed
+    // later, in cacheable memory: see zero_bss).
+    adrp    x0, boot_l1_table
+    add     x1, x0, #4096
+5:  stp     xzr, xzr, [x0]
     stp     xzr, xzr, [x0, #16]
     stp     xzr, xzr, [x0, #32]
     stp     xzr, xzr, [x0, #48]
     add     x0, x0, #64
-    b       5b
+    cmp     x0, x1
+    b.lo    5b
 
 6:  // 4. The boot table: one L1 table used by both TTBR0 and TTBR1. With
     // 39-bit address spaces the upper-half alias of physical address P is
@@ -192,6 +191,7 @@ upper_half:
     msr     sp_el0, x0
     msr     spsel, #0               // normal code runs on SP_EL0
     isb
+    bl      zero_bss
     mov     x29, xzr                // end of the frame-pointer chain
     mov     x30, xzr
     mov     x0, x20                 // boot exception level
@@ -231,6 +231,47 @@ secondary_upper_half:
     b       park
     .cfi_endproc
 
+// Zeroes .bss (both ends on 64 bytes, see the linker script) before any
+// Rust code runs. With the MMU on it is cacheable memory, so `DC ZVA`
+// zeroes a whole block (DCZID_EL0's size, 64 bytes on the Pis' and QEMU's
+// cores) in one instruction, eight a loop; where DCZID_EL0 prohibits it, or
+// its block is larger than the 64 bytes the ends are aligned to, stores
+// zero 64 bytes a loop. Uses x0-x3 only.
+zero_bss:
+    adrp    x0, __bss_start
+    add     x0, x0, :lo12:__bss_start
+    adrp    x1, __bss_end
+    add     x1, x1, :lo12:__bss_end
+    mrs     x2, dczid_el0
+    tbnz    x2, #4, 3f              // DZP: DC ZVA prohibited
+    and     x2, x2, #0xf
+    mov     x3, #4
+    lsl     x3, x3, x2              // block size in bytes
+    cmp     x3, #64
+    b.hi    3f
+1:  sub     x2, x1, x0              // eight blocks a loop while eight are left
+    cmp     x2, x3, lsl #3
+    b.lo    2f
+    .rept 8
+    dc      zva, x0
+    add     x0, x0, x3
+    .endr
+    b       1b
+2:  cmp     x0, x1                  // the last few, a block at a time
+    b.hs    4f
+    dc      zva, x0
+    add     x0, x0, x3
+    b       2b
+3:  cmp     x0, x1
+    b.hs    4f
+    stp     xzr, xzr, [x0]
+    stp     xzr, xzr, [x0, #16]
+    stp     xzr, xzr, [x0, #32]
+    stp     xzr, xzr, [x0, #48]
+    add     x0, x0, #64
+    b       3b
+4:  ret
+
 .ltorg
 
 .section .data.holding_pen, "aw"
@@ -241,7 +282,7 @@ secondary_upper_half:
 holding_pen:
     .fill {MAX_CPUS}, 8, 0
 
-.section .bss.boot_l1_table, "aw", @nobits
+.section .boot_table, "aw", @nobits
 .balign 4096
 boot_l1_table:
     .space 4096

@@ -76,6 +76,35 @@ fn index(va: u64, level: usize) -> usize {
     ((va >> shift) & (ENTRIES as u64 - 1)) as usize
 }
 
+/// Writes `leaf`, `leaf + step`, `leaf + 2 * step`, … into the free
+/// entries at the start of `slots`, up to the first one in use; returns
+/// how many it wrote. Four at a time (their valid bits or-ed together,
+/// two paired loads and stores), as a new table's 512 entries are at boot.
+fn fill_free_run(slots: &mut [Descriptor], mut leaf: u64, step: u64) -> usize {
+    let (quads, rest) = slots.as_chunks_mut::<4>();
+    let mut run = 0;
+    for quad in quads {
+        if (quad[0].0 | quad[1].0 | quad[2].0 | quad[3].0) & 1 != 0 {
+            return run + fill_one_by_one(quad, leaf, step);
+        }
+        *quad = [Descriptor(leaf), Descriptor(leaf + step), Descriptor(leaf + 2 * step), Descriptor(leaf + 3 * step)];
+        leaf += 4 * step;
+        run += 4;
+    }
+    run + fill_one_by_one(rest, leaf, step)
+}
+
+/// [`fill_free_run`] an entry at a time: for the last few entries.
+fn fill_one_by_one(slots: &mut [Descriptor], mut leaf: u64, step: u64) -> usize {
+    let mut run = 0;
+    while run < slots.len() && !slots[run].is_valid() {
+        slots[run] = Descriptor(leaf);
+        leaf += step;
+        run += 1;
+    }
+    run
+}
+
 /// Maps `[va, end)` to `pa..` within `table`, a table at `level`: one pass
 /// over the table's entries, using a block where one fits and descending
 /// into (or creating) a next-level table where it does not.
@@ -107,15 +136,9 @@ fn map_range(
             // The leaves differ only in their address: encode the first one,
             // then add `size` per entry (one add and one store each; a
             // physical address stays below the attribute bits above it).
-            let mut leaf =
+            let leaf =
                 if level == 3 { Descriptor::page_bits(pa, attr_bits) } else { Descriptor::block_bits(pa, attr_bits) };
-            let slots = &mut entries[first..first + wanted];
-            let mut run = 0;
-            while run < slots.len() && !slots[run].is_valid() {
-                slots[run] = leaf;
-                leaf = Descriptor(leaf.0 + size);
-                run += 1;
-            }
+            let run = fill_free_run(&mut entries[first..first + wanted], leaf.0, size);
             va += run as u64 * size;
             pa += run as u64 * size;
             continue;
