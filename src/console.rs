@@ -21,6 +21,17 @@ use spin::Once;
 /// What the board's UART driver provides.
 pub trait SerialPort: Sync {
     fn write_byte(&self, byte: u8);
+    /// Writes `text`, each line end as CR LF (what a serial terminal
+    /// needs). A provided method, so each driver's copy calls its own
+    /// `write_byte` directly, inlined: one call per piece, not per byte.
+    fn write_text(&self, text: &[u8]) {
+        for &b in text {
+            if b == b'\n' {
+                self.write_byte(b'\r');
+            }
+            self.write_byte(b);
+        }
+    }
     /// A received byte, if the hardware has one.
     fn read_byte(&self) -> Option<u8>;
     /// Waits until everything written has left the wire.
@@ -109,12 +120,7 @@ pub(crate) fn receive_interrupt(_: crate::irq::IntId) {
 }
 
 fn write_raw(port: &dyn SerialPort, bytes: &[u8]) {
-    for &b in bytes {
-        if b == b'\n' {
-            port.write_byte(b'\r');
-        }
-        port.write_byte(b);
-    }
+    port.write_text(bytes);
 }
 
 struct PortWriter<'a>(&'a dyn SerialPort);

@@ -108,7 +108,8 @@ fn read_cells(value: &[u8], cells: u32) -> Option<u64> {
 }
 
 /// Where a property is: its node's depth (the root is 1), the node's name
-/// and its parent's name.
+/// and its parent's name, each NUL-terminated and followed by the rest of
+/// the block (compare them with [`is_name`] and [`is_node`]).
 struct Place<'a> {
     depth: usize,
     node: &'a [u8],
@@ -118,9 +119,11 @@ struct Place<'a> {
 /// Calls `visit` for every property of the nodes `wanted` accepts, in
 /// order, with the property's name (the strings block from the name on:
 /// compare it with [`is_name`]) and its value; `None` if the tree is
-/// malformed anywhere (then what `visit` saw must be thrown away). The
-/// properties of other nodes are stepped over without looking at their
-/// names: most of a tree is devices boot does not ask about.
+/// malformed anywhere (then what `visit` saw must be thrown away).
+/// `wanted` is asked about the root and the children of the nodes it
+/// accepted; a node it refuses is stepped over whole, children included,
+/// without looking at their names ([`skip_node`]): most of a tree is
+/// devices boot does not ask about.
 fn for_each_property<'a>(
     dtb: &'a [u8],
     wanted: impl Fn(&Place<'a>) -> bool,
@@ -141,76 +144,111 @@ fn for_each_property<'a>(
     let mut names: [&[u8]; 4] = [b""; 4];
     let known = |names: &[&'a [u8]; 4], d: usize| if d < names.len() { names[d] } else { b"" as &[u8] };
     let mut depth = 0usize;
-    let mut in_wanted_node = false;
     let mut i = 0; // the next word to read
     loop {
-        let token = u32::from_be(*words.get(i)?);
+        let token = *words.get(i)?;
         i += 1;
-        if token == PROP {
-            // Length and name offset, then the value padded to a word. A
-            // value running past the block leaves the next token outside
-            // it too: the walk ends with `None` there.
-            let &[len, name_at] = words.get(i..)?.first_chunk::<2>()?;
-            let (len, name_at) = (u32::from_be(len) as usize, u32::from_be(name_at) as usize);
+        if token == PROP.to_be() {
+            // Length and name offset, then the value padded to a word.
+            let &[len, name_at] = words.get(i..i + 2)? else { return None };
+            let len = u32::from_be(len) as usize;
             let value_at = 4 * (i + 2);
             i += 2 + len.div_ceil(4);
-            if in_wanted_node {
-                let value = block.get(value_at..value_at + len)?;
-                let place = Place { depth, node: known(&names, depth), parent: known(&names, depth - 1) };
-                visit(&place, strings.get(name_at..)?, value);
-            }
-        } else if token == BEGIN_NODE {
-            // The name, NUL-terminated and padded to a word: look for the
-            // NUL a word at a time.
-            let start = i;
-            let len = loop {
-                let w = u32::from_le(*words.get(i)?);
-                i += 1;
-                // The lowest zero byte sets the lowest bit here (a byte
-                // above a zero one may set its bit too: not used).
-                let zero_bytes = w.wrapping_sub(0x0101_0101) & !w & 0x8080_8080;
-                if zero_bytes != 0 {
-                    break 4 * (i - 1 - start) + (zero_bytes.trailing_zeros() / 8) as usize;
+            let value = block.get(value_at..value_at + len)?;
+            let name = strings.get(u32::from_be(name_at) as usize..)?;
+            visit(&Place { depth, node: known(&names, depth), parent: known(&names, depth - 1) }, name, value);
+        } else if token == BEGIN_NODE.to_be() {
+            // The name as a NUL-terminated string (its length is not needed).
+            let name = &block[4 * i..];
+            i = skip_name(words, i)?;
+            if wanted(&Place { depth: depth + 1, node: name, parent: known(&names, depth) }) {
+                depth += 1;
+                if let Some(slot) = names.get_mut(depth) {
+                    *slot = name;
                 }
-            };
-            // In bounds: the NUL was found in the block, after these bytes.
-            let name = &block[4 * start..4 * start + len];
-            depth += 1;
-            if let Some(slot) = names.get_mut(depth) {
-                *slot = name;
+            } else {
+                i = skip_node(words, i)?;
             }
-            in_wanted_node = wanted(&Place { depth, node: name, parent: known(&names, depth - 1) });
-        } else if token == END_NODE {
+        } else if token == END_NODE.to_be() {
             depth = depth.checked_sub(1)?;
-            // Back in the parent, after a child: its properties came
-            // before its children, so none is left to visit.
-            in_wanted_node = false;
-        } else if token == END {
+        } else if token == END.to_be() {
             return Some(());
-        } else if token != NOP {
+        } else if token != NOP.to_be() {
             return None;
         }
     }
 }
 
-/// Is `name` the node `base` or `base@unit-address`?
+/// Steps over a node's name, which starts at word `i`: NUL-terminated and
+/// padded to a word. Returns the word after it (`None` if the block ends
+/// first). Looks for the NUL a word at a time.
+#[inline(always)]
+fn skip_name(words: &[u32], mut i: usize) -> Option<usize> {
+    loop {
+        let w = u32::from_le(*words.get(i)?);
+        i += 1;
+        // Non-zero if a byte of `w` is zero (the classic bit trick).
+        if w.wrapping_sub(0x0101_0101) & !w & 0x8080_8080 != 0 {
+            return Some(i);
+        }
+    }
+}
+
+/// Steps over the rest of a node whose name has been read, from word `i`:
+/// its properties and its children, to its end. Returns the word after
+/// its end token; `None` if the tree is malformed there. Only lengths are
+/// read (no names, no values): a property costs a dozen instructions.
+#[inline(always)]
+fn skip_node(words: &[u32], mut i: usize) -> Option<usize> {
+    let mut open = 1usize; // nodes begun and not yet ended, this one included
+    loop {
+        // Tokens compared as they are stored (big endian): no byte swap.
+        let mut token = *words.get(i)?;
+        // Properties, most of the tokens, in a loop of their own: a value
+        // running past the block leaves the next token outside it too, and
+        // the walk ends with `None` there.
+        while token == PROP.to_be() {
+            i += 3 + (u32::from_be(*words.get(i + 1)?) as usize).div_ceil(4);
+            token = *words.get(i)?;
+        }
+        i += 1;
+        if token == BEGIN_NODE.to_be() {
+            i = skip_name(words, i)?;
+            open += 1;
+        } else if token == END_NODE.to_be() {
+            open -= 1;
+            if open == 0 {
+                return Some(i);
+            }
+        } else if token != NOP.to_be() {
+            return None; // the tree's end inside a node, or no token at all
+        }
+    }
+}
+
+/// Is the NUL-terminated `name` the node `base` or `base@unit-address`?
 fn is_node<const N: usize>(name: &[u8], base: &[u8; N]) -> bool {
-    name.first_chunk::<N>() == Some(base) && name.get(N).is_none_or(|&c| c == b'@')
+    name.first_chunk::<N>() == Some(base) && matches!(name.get(N), Some(0 | b'@'))
 }
 
 /// The nodes whose properties boot reads: the root, `/memory`, `/psci`,
-/// `/cpus` and each `/cpus/cpu@…`.
+/// `/cpus` and each `/cpus/cpu@…`. (The first letter picks the one name to
+/// compare: asked of every node near the root.)
+#[inline(always)]
 fn boot_node(place: &Place) -> bool {
-    match place.depth {
-        1 => true,
-        2 => is_node(place.node, b"memory") || is_node(place.node, b"psci") || place.node == b"cpus",
-        3 => place.parent == b"cpus" && is_node(place.node, b"cpu"),
+    match (place.depth, place.node.first()) {
+        (1, _) => true,
+        (2, Some(b'm')) => is_node(place.node, b"memory"),
+        (2, Some(b'p')) => is_node(place.node, b"psci"),
+        (2, Some(b'c')) => is_name(place.node, b"cpus"),
+        (3, Some(b'c')) => is_name(place.parent, b"cpus") && is_node(place.node, b"cpu"),
         _ => false,
     }
 }
 
 /// What boot needs from `dtb`, in one walk; [`BootFacts::NONE`] if it is
 /// not a well-formed device tree.
+#[inline(never)] // its own registers: the walk is a tight loop
 pub fn boot_facts(dtb: &[u8]) -> BootFacts {
     let mut facts = BootFacts::NONE;
     // The defaults the specification gives when a node does not say.
@@ -218,7 +256,7 @@ pub fn boot_facts(dtb: &[u8]) -> BootFacts {
     let walked = for_each_property(dtb, boot_node, |place, name, value| match place.depth {
         1 if is_name(name, b"#address-cells") => root_address_cells = read_cells(value, 1).unwrap_or(2) as u32,
         1 if is_name(name, b"#size-cells") => root_size_cells = read_cells(value, 1).unwrap_or(1) as u32,
-        2 if place.node == b"cpus" && is_name(name, b"#address-cells") => {
+        2 if is_name(place.node, b"cpus") && is_name(name, b"#address-cells") => {
             cpu_address_cells = read_cells(value, 1).unwrap_or(2) as u32
         }
         2 if is_node(place.node, b"memory") && is_name(name, b"reg") && facts.memory.is_none() => {

@@ -78,18 +78,21 @@ fn index(va: u64, level: usize) -> usize {
 
 /// Writes `leaf`, `leaf + step`, `leaf + 2 * step`, … into the free
 /// entries at the start of `slots`, up to the first one in use; returns
-/// how many it wrote. Four at a time (their valid bits or-ed together,
-/// two paired loads and stores), as a new table's 512 entries are at boot.
+/// how many it wrote. Eight at a time (their valid bits or-ed together,
+/// paired loads and stores), as a new table's 512 entries are at boot.
 fn fill_free_run(slots: &mut [Descriptor], mut leaf: u64, step: u64) -> usize {
-    let (quads, rest) = slots.as_chunks_mut::<4>();
+    let (octets, rest) = slots.as_chunks_mut::<8>();
     let mut run = 0;
-    for quad in quads {
-        if (quad[0].0 | quad[1].0 | quad[2].0 | quad[3].0) & 1 != 0 {
-            return run + fill_one_by_one(quad, leaf, step);
+    for octet in octets {
+        let [a, b, c, d, e, f, g, h] = octet.map(|d| d.0);
+        if (a | b | c | d | e | f | g | h) & 1 != 0 {
+            return run + fill_one_by_one(octet, leaf, step);
         }
-        *quad = [Descriptor(leaf), Descriptor(leaf + step), Descriptor(leaf + 2 * step), Descriptor(leaf + 3 * step)];
-        leaf += 4 * step;
-        run += 4;
+        let (l2, l4) = (leaf + 2 * step, leaf + 4 * step);
+        let l6 = l4 + 2 * step;
+        *octet = [leaf, leaf + step, l2, l2 + step, l4, l4 + step, l6, l6 + step].map(Descriptor);
+        leaf += 8 * step;
+        run += 8;
     }
     run + fill_one_by_one(rest, leaf, step)
 }
