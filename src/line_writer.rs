@@ -33,7 +33,19 @@ impl<'a, const N: usize> LineWriter<'a, N> {
     }
 
     /// Adds `bytes`; whenever the buffer is full, its complete lines go to the sink.
-    pub fn write_bytes(&mut self, mut bytes: &[u8]) {
+    pub fn write_bytes(&mut self, bytes: &[u8]) {
+        // Nearly always: the piece (a few bytes of a format) fits.
+        if let Some(room) = self.buffer.get_mut(self.len..self.len + bytes.len()) {
+            room.copy_from_slice(bytes);
+            self.len += bytes.len();
+        } else {
+            self.write_bytes_filling(bytes);
+        }
+    }
+
+    /// [`Self::write_bytes`] for a piece that fills the buffer: a part at a time.
+    #[cold]
+    fn write_bytes_filling(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
             if self.len == N {
                 self.hand_on_whole_lines();

@@ -74,13 +74,17 @@ struct Heaps {
 }
 
 impl Heaps {
-    /// A block for `size` bytes of `class`, whose list and uncarved rest
-    /// are empty: takes a chunk for it from the buddy allocator (4 KiB, or as much as is there, down
+    /// A block for `size` bytes of `class`, whose list is empty: the next
+    /// block of its uncarved rest or, with none left, the first of a new
+    /// chunk from the buddy allocator (4 KiB, or as much as is there, down
     /// to one block: so the classes fail only when the buddy allocator
     /// has not even one block of the class's size left).
     #[cold]
     #[inline(never)]
     fn refill(&mut self, class: usize, size: usize) -> Option<NonNull<u8>> {
+        if let Some(carved) = self.classes.carve(class, size) {
+            return Some(carved);
+        }
         let block = block_size(class);
         let mut len = CHUNK.max(block);
         // A class that has carved its most (`CLASS_BYTES_MAX`, 4 GiB) takes no more.
@@ -96,7 +100,7 @@ impl Heaps {
                 // SAFETY: `len` bytes from the buddy allocator, aligned to
                 // the block size, a multiple of it; the classes keep them for good.
                 unsafe { self.classes.add_chunk(class, chunk, len) };
-                return self.classes.pop(class, size);
+                return self.classes.carve(class, size);
             }
             if len == block {
                 return None;

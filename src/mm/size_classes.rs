@@ -8,8 +8,9 @@
 //! class's list is empty does the heap ask the buddy allocator for a chunk
 //! ([`CHUNK`] bytes, or less when that much is not there, down to one
 //! block) ([`SizeClasses::add_chunk`]). A chunk is carved lazily: the class
-//! keeps its uncarved rest, and an empty list takes the rest's next block
-//! (a compare and an add, off the fast path), so a chunk costs nothing per
+//! keeps its uncarved rest, and when its list is empty the heap takes the
+//! rest's next block ([`SizeClasses::carve`]: a compare and an add, off
+//! the fast path), so a chunk costs nothing per
 //! block until its blocks are asked for (boot asks a few of each class:
 //! carving whole chunks cost it about 4,700 instructions). Larger or more
 //! aligned requests go to the buddy allocator as before.
@@ -62,6 +63,9 @@ pub const CLASSES: usize = 8;
 pub const LARGEST: usize = 8 << (CLASSES - 1);
 /// The chunk a class asks the buddy allocator for when its list is empty.
 pub const CHUNK: usize = 4096;
+/// How many blocks [`SizeClasses::carve`] puts on the list besides the one
+/// it hands out.
+pub const CARVE_BATCH: usize = 15;
 
 /// The class that serves a block of `size` bytes aligned to `align` (a
 /// power of two), if one does: the smallest whose block (a power of two)
@@ -186,14 +190,14 @@ impl SizeClasses {
         }
     }
 
-    /// A free block of `class` for a request of `size` bytes, if the class
-    /// has one: the head of its list, or else the next of its uncarved rest.
+    /// A free block of `class` for a request of `size` bytes, if its list
+    /// has one (if not, [`Self::carve`] may).
     #[inline(always)]
     pub fn pop(&mut self, class: usize, size: usize) -> Option<NonNull<u8>> {
         let c = &mut self.classes[slot(class)];
         let head = c.head;
         if head.is_null() {
-            return self.carve(class, size);
+            return None;
         }
         // SAFETY: a non-null head is a free block of this class (`push`,
         // `add_chunk`): ours, readable, holding its link in its first word.
@@ -220,18 +224,33 @@ impl SizeClasses {
     }
 
     /// The next block of `class`'s uncarved rest, for a request of `size`
-    /// bytes, if any is left.
-    #[cold]
-    #[inline(never)]
-    fn carve(&mut self, class: usize, size: usize) -> Option<NonNull<u8>> {
+    /// bytes, if any is left: where an empty list's blocks come from (off
+    /// the fast path: the heap asks only when [`Self::pop`] found none).
+    /// The [`CARVE_BATCH`] blocks after it are carved too, onto the list, so
+    /// that a class that grows (thousands of tasks) goes off the fast path
+    /// once per batch, not once per block.
+    pub fn carve(&mut self, class: usize, size: usize) -> Option<NonNull<u8>> {
+        let block = block_size(class);
         let rest = &mut self.rest[class];
         if rest.next == rest.end {
             return None;
         }
-        let block = rest.next;
-        rest.next += block_size(class);
-        self.classes[slot(class)].counts.add(size);
-        NonNull::new(block as *mut u8)
+        let first = rest.next;
+        let end = rest.end.min(first + (1 + CARVE_BATCH) * block);
+        rest.next = end;
+        // From the last down, so that the list hands them out in address order.
+        let c = &mut self.classes[slot(class)];
+        let mut at = end;
+        while at > first + block {
+            at -= block;
+            let free = at as *mut FreeBlock;
+            // SAFETY: a block of the rest, just carved: ours, aligned to its
+            // size (at least 8 bytes: room for a link), handed out to nobody.
+            unsafe { free.write(FreeBlock { next: c.head }) };
+            c.head = free;
+        }
+        c.counts.add(size);
+        NonNull::new(first as *mut u8)
     }
 
     /// Gives `chunk` (`len` bytes) to `class`, to be carved into blocks as
@@ -332,6 +351,11 @@ mod tests {
     extern crate std;
     use std::vec::Vec;
 
+    /// What the heap does: the list's head, or else a block carved from the rest.
+    fn take(classes: &mut SizeClasses, class: usize, size: usize) -> Option<NonNull<u8>> {
+        classes.pop(class, size).or_else(|| classes.carve(class, size))
+    }
+
     #[test]
     fn classes_cover_sizes_and_alignments() {
         assert_eq!(class_of(0, 1), Some(0), "zero size: the smallest block");
@@ -381,8 +405,8 @@ mod tests {
         unsafe { classes.add_chunk(4, base, CHUNK) };
         assert_eq!(classes.free_blocks(4), CHUNK / 128);
         assert_eq!((classes.taken(), classes.cached(), classes.allocated()), (CHUNK, CHUNK, 0));
-        let blocks: Vec<_> = (0..CHUNK / 128).map(|_| classes.pop(4, 100).unwrap()).collect();
-        assert_eq!(classes.pop(4, 100), None, "exhausted");
+        let blocks: Vec<_> = (0..CHUNK / 128).map(|_| take(&mut classes, 4, 100).unwrap()).collect();
+        assert_eq!(take(&mut classes, 4, 100), None, "exhausted");
         for (i, b) in blocks.iter().enumerate() {
             assert_eq!(b.as_ptr() as usize, base.as_ptr() as usize + i * 128);
         }
@@ -402,7 +426,7 @@ mod tests {
             unsafe { classes.push(*b, 4, 100) };
         }
         assert_eq!((classes.requested(), classes.allocated(), classes.cached()), (0, 0, CHUNK));
-        assert_eq!(classes.pop(4, 1).unwrap(), blocks[0], "last freed, first given");
+        assert_eq!(take(&mut classes, 4, 1).unwrap(), blocks[0], "last freed, first given");
         assert_eq!(classes.free_blocks(3), 0, "other classes untouched");
     }
 
@@ -418,7 +442,7 @@ mod tests {
         let bytes = unsafe { core::slice::from_raw_parts(base.as_ptr(), CHUNK) };
         assert!(bytes.iter().all(|&b| b == 0xa5), "giving a chunk writes nothing into it");
         assert_eq!(classes.free_blocks(0), CHUNK / 8);
-        let first = classes.pop(0, 8).unwrap();
+        let first = take(&mut classes, 0, 8).unwrap();
         assert_eq!(first, base);
         assert_eq!((classes.free_blocks(0), classes.allocated(), classes.cached()), (CHUNK / 8 - 1, 8, CHUNK - 8));
         // A second chunk before the first is used up: the first's rest goes
@@ -428,7 +452,7 @@ mod tests {
         unsafe { classes.add_chunk(0, second, CHUNK) };
         assert_eq!(classes.free_blocks(0), 2 * CHUNK / 8 - 1);
         let mut seen = Vec::new();
-        while let Some(b) = classes.pop(0, 8) {
+        while let Some(b) = take(&mut classes, 0, 8) {
             seen.push(b.as_ptr() as usize);
         }
         assert_eq!(seen.len(), 2 * CHUNK / 8 - 1);
@@ -473,9 +497,9 @@ mod tests {
             classes.add_chunk(0, chunk(64), 64);
             classes.add_chunk(6, chunk(1024), 1024);
         }
-        let a = classes.pop(0, 3).unwrap();
-        let b = classes.pop(6, 300).unwrap();
-        let c = classes.pop(0, 8).unwrap();
+        let a = take(&mut classes, 0, 3).unwrap();
+        let b = take(&mut classes, 6, 300).unwrap();
+        let c = take(&mut classes, 0, 8).unwrap();
         assert_ne!(a, c);
         assert_eq!(b.as_ptr() as usize % 512, 0);
         // SAFETY: each from its own pop, no longer used.
@@ -483,8 +507,8 @@ mod tests {
             classes.push(a, 0, 3);
             classes.push(b, 6, 300);
         }
-        assert_eq!(classes.pop(0, 1), Some(a));
-        assert_eq!(classes.pop(6, 512), Some(b));
+        assert_eq!(take(&mut classes, 0, 1), Some(a));
+        assert_eq!(take(&mut classes, 6, 512), Some(b));
         assert_eq!(classes.free_blocks(0), 6);
         assert_eq!(classes.free_blocks(6), 1);
         assert_eq!(classes.requested(), 8 + 1 + 512);
@@ -494,6 +518,6 @@ mod tests {
         assert_eq!(given.len(), 7);
         assert!(!given.iter().any(|&(b, _)| b == a || b == c), "held blocks stay with their holders");
         assert_eq!((classes.taken(), classes.cached(), classes.allocated()), (8 + 8 + 512, 0, 8 + 8 + 512));
-        assert_eq!(classes.pop(0, 1), None, "drained");
+        assert_eq!(take(&mut classes, 0, 1), None, "drained");
     }
 }

@@ -80,6 +80,7 @@ fn index(va: u64, level: usize) -> usize {
 /// entries at the start of `slots`, up to the first one in use; returns
 /// how many it wrote. Eight at a time (their valid bits or-ed together,
 /// paired loads and stores), as a new table's 512 entries are at boot.
+#[inline(never)]
 fn fill_free_run(slots: &mut [Descriptor], mut leaf: u64, step: u64) -> usize {
     let (octets, rest) = slots.as_chunks_mut::<8>();
     let mut run = 0;
@@ -97,7 +98,8 @@ fn fill_free_run(slots: &mut [Descriptor], mut leaf: u64, step: u64) -> usize {
     run + fill_one_by_one(rest, leaf, step)
 }
 
-/// [`fill_free_run`] an entry at a time: for the last few entries.
+/// [`fill_free_run`] an entry at a time: for a few entries.
+#[inline(always)]
 fn fill_one_by_one(slots: &mut [Descriptor], mut leaf: u64, step: u64) -> usize {
     let mut run = 0;
     while run < slots.len() && !slots[run].is_valid() {
@@ -141,7 +143,11 @@ fn map_range(
             // physical address stays below the attribute bits above it).
             let leaf =
                 if level == 3 { Descriptor::page_bits(pa, attr_bits) } else { Descriptor::block_bits(pa, attr_bits) };
-            let run = fill_free_run(&mut entries[first..first + wanted], leaf.0, size);
+            // A few entries (a task's stack) in a plain loop, inline; a long
+            // run (the kernel's map at boot) eight at a time.
+            let slots = &mut entries[first..first + wanted];
+            let run =
+                if slots.len() < 8 { fill_one_by_one(slots, leaf.0, size) } else { fill_free_run(slots, leaf.0, size) };
             va += run as u64 * size;
             pa += run as u64 * size;
             continue;
