@@ -9,9 +9,9 @@
 //! ([`CHUNK`] bytes, or less when that much is not there, down to one
 //! block) ([`SizeClasses::add_chunk`]). A chunk is carved lazily: the class
 //! keeps its uncarved rest, and when its list is empty the heap takes the
-//! rest's next block ([`SizeClasses::carve`]: a compare and an add, off
-//! the fast path), so a chunk costs nothing per
-//! block until its blocks are asked for (boot asks a few of each class:
+//! rest's next block, and the fifteen after it onto the list
+//! ([`SizeClasses::carve`], off the fast path), so a chunk costs nothing
+//! per block until its blocks are asked for (boot asks a few of each class:
 //! carving whole chunks cost it about 4,700 instructions). Larger or more
 //! aligned requests go to the buddy allocator as before.
 //!
