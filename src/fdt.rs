@@ -172,7 +172,8 @@ fn for_each_property<'a>(
         } else if token == END_NODE.to_be() {
             depth = depth.checked_sub(1)?;
         } else if token == END.to_be() {
-            return Some(());
+            // The tree's end, with every node ended (the root included).
+            return (depth == 0).then_some(());
         } else if token != NOP.to_be() {
             return None;
         }

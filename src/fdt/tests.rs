@@ -159,6 +159,12 @@ fn malformed_trees_give_nothing() {
     let mut t = Tree::new();
     t.word(77);
     assert_eq!(boot_facts(&t.finish()), BootFacts::NONE);
+    // The tree's end with a node still open (here the root: `finish` ends
+    // the extra node instead), even after every fact was found.
+    let mut t = Tree::new();
+    t.begin("psci").prop("method", b"hvc\0").end();
+    t.begin("unfinished");
+    assert_eq!(boot_facts(&t.finish()), BootFacts::NONE);
 }
 
 #[test]
@@ -168,5 +174,78 @@ fn every_byte_flipped_never_panics() {
         let mut bad = good.clone();
         bad[i] ^= 0xff;
         let _ = boot_facts(&bad);
+    }
+}
+
+/// A device boot does not ask about, with properties and children of its
+/// own (one named like memory, one like the cores), between `/psci` and
+/// the other facts.
+fn with_device_first(device_body: impl Fn(&mut Tree)) -> Vec<u8> {
+    let mut t = Tree::new();
+    t.cells("#address-cells", &[1]).cells("#size-cells", &[1]);
+    t.begin("psci").prop("method", b"smc\0").end();
+    t.begin("soc@0").cells("ranges", &[0, 0, 0x1000]).prop("compatible", b"simple-bus\0");
+    device_body(&mut t);
+    t.end();
+    t.begin("memory@0").cells("reg", &[0x4000_0000, 0x1000_0000]).end();
+    t.begin("cpus").cells("#address-cells", &[1]).begin("cpu@0").cells("reg", &[0]).end().end();
+    t.finish()
+}
+
+#[test]
+fn a_skipped_node_is_stepped_over_whole_children_included() {
+    let tree = with_device_first(|t| {
+        t.begin("memory@80000000").cells("reg", &[0x8000_0000, 0x100]).end();
+        t.begin("cpus").begin("cpu@7").cells("reg", &[7]).end().end();
+        t.begin("bridge").begin("deeper").begin("deepest").prop("empty", b"").end().end().end();
+    });
+    let facts = boot_facts(&tree);
+    // Only the root's own /memory and /cpus count, not the device's children.
+    assert_eq!(facts.memory, Some(PhysRange { base: 0x4000_0000, size: 0x1000_0000 }));
+    assert_eq!(facts.cores.mpidrs(), &[0]);
+    assert_eq!(facts.psci, Some(PsciMethod::Smc));
+}
+
+#[test]
+fn a_skipped_node_that_is_malformed_spoils_the_whole_tree() {
+    let cases: [(&str, fn(&mut Tree)); 4] = [
+        ("an unknown token", |t| {
+            t.word(77);
+        }),
+        ("a property longer than the tree", |t| {
+            t.word(PROP).word(0x7fff_fff0).word(0);
+        }),
+        ("the tree's end inside it", |t| {
+            t.begin("child").word(END);
+        }),
+        ("a child never ended (its end taken as the device's)", |t| {
+            t.begin("child").begin("grandchild").end();
+        }),
+    ];
+    for (what, body) in cases {
+        assert_eq!(boot_facts(&with_device_first(body)), BootFacts::NONE, "{what}");
+    }
+}
+
+#[test]
+fn a_skipped_node_cut_anywhere_spoils_the_whole_tree() {
+    // The structure block ends (with its END token) at every point inside
+    // the skipped device: the walk must fail, never read past it or panic.
+    let full = with_device_first(|t| {
+        t.begin("child@1").cells("reg", &[1, 2]).prop("name-with-a-long-tail", b"abcdefghijk\0").end();
+    });
+    let structs = u32::from_be_bytes(full[8..12].try_into().unwrap()) as usize;
+    let device_start = structs + full[structs..].windows(6).position(|w| w == b"soc@0\0").unwrap();
+    let device_end = device_start + full[device_start..].windows(6).position(|w| w == b"memory").unwrap() - 4;
+    assert!(device_end > device_start + 40, "the device is where the test expects it");
+    for cut in (device_start..device_end).step_by(4) {
+        let mut t = full[..cut].to_vec();
+        t.extend_from_slice(&END.to_be_bytes());
+        // The header's sizes made to match the shorter tree (strings dropped).
+        let total = t.len() as u32;
+        t[4..8].copy_from_slice(&total.to_be_bytes());
+        t[12..16].copy_from_slice(&total.to_be_bytes());
+        // (Read whole, the tree before the cut would give /psci.)
+        assert_eq!(boot_facts(&t), BootFacts::NONE, "cut at {cut}");
     }
 }
