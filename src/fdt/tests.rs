@@ -208,7 +208,9 @@ fn a_skipped_node_is_stepped_over_whole_children_included() {
 
 #[test]
 fn a_skipped_node_that_is_malformed_spoils_the_whole_tree() {
-    let cases: [(&str, fn(&mut Tree)); 4] = [
+    /// What the device holds, after its first properties.
+    type Body = fn(&mut Tree);
+    let cases: [(&str, Body); 4] = [
         ("an unknown token", |t| {
             t.word(77);
         }),
