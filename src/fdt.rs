@@ -149,6 +149,8 @@ fn for_each_property<'a>(
         let token = *words.get(i)?;
         i += 1;
         if token == PROP.to_be() {
+            // A property belongs to a node (none is open before the root).
+            let parent_depth = depth.checked_sub(1)?;
             // Length and name offset, then the value padded to a word.
             let &[len, name_at] = words.get(i..i + 2)? else { return None };
             let len = u32::from_be(len) as usize;
@@ -156,7 +158,7 @@ fn for_each_property<'a>(
             i += 2 + len.div_ceil(4);
             let value = block.get(value_at..value_at + len)?;
             let name = strings.get(u32::from_be(name_at) as usize..)?;
-            visit(&Place { depth, node: known(&names, depth), parent: known(&names, depth - 1) }, name, value);
+            visit(&Place { depth, node: known(&names, depth), parent: known(&names, parent_depth) }, name, value);
         } else if token == BEGIN_NODE.to_be() {
             // The name as a NUL-terminated string (its length is not needed).
             let name = &block[4 * i..];

@@ -159,6 +159,10 @@ fn malformed_trees_give_nothing() {
     let mut t = Tree::new();
     t.word(77);
     assert_eq!(boot_facts(&t.finish()), BootFacts::NONE);
+    // A property before the root node (outside every node).
+    let mut t = Tree { structs: Vec::new(), strings: Vec::new() };
+    t.prop("model", b"x\0").begin("");
+    assert_eq!(boot_facts(&t.finish()), BootFacts::NONE);
     // The tree's end with a node still open (here the root: `finish` ends
     // the extra node instead), even after every fact was found.
     let mut t = Tree::new();
@@ -249,5 +253,26 @@ fn a_skipped_node_cut_anywhere_spoils_the_whole_tree() {
         t[12..16].copy_from_slice(&total.to_be_bytes());
         // (Read whole, the tree before the cut would give /psci.)
         assert_eq!(boot_facts(&t), BootFacts::NONE, "cut at {cut}");
+    }
+}
+
+#[test]
+fn every_word_replaced_by_any_token_never_panics() {
+    // Tokens where they do not belong (a property before the root, an end
+    // too many or too few, a name cut short...) at every word of two trees.
+    let trees = [
+        virt_like(2, "hvc"),
+        with_device_first(|t| {
+            t.begin("child").prop("x", b"abc\0").end();
+        }),
+    ];
+    for good in trees {
+        for at in (0..good.len() - 3).step_by(4) {
+            for token in [BEGIN_NODE, END_NODE, PROP, NOP, END, 0, 0xffff_ffff] {
+                let mut bad = good.clone();
+                bad[at..at + 4].copy_from_slice(&token.to_be_bytes());
+                let _ = boot_facts(&bad);
+            }
+        }
     }
 }
