@@ -119,15 +119,11 @@ pub(crate) fn receive_interrupt(_: crate::irq::IntId) {
     }
 }
 
-fn write_raw(port: &dyn SerialPort, bytes: &[u8]) {
-    port.write_text(bytes);
-}
-
 struct PortWriter<'a>(&'a dyn SerialPort);
 
 impl Write for PortWriter<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        write_raw(self.0, s.as_bytes());
+        self.0.write_text(s.as_bytes());
         Ok(())
     }
 }
@@ -244,7 +240,7 @@ mod target {
         }
         if let Some(port) = PORT.get() {
             let _guard = WRITER.lock();
-            write_raw(*port, bytes);
+            port.write_text(bytes);
         }
     }
 
@@ -256,7 +252,7 @@ mod target {
         if let Some(port) = PORT.get() {
             let mut sink = |piece: &[u8]| {
                 let _guard = WRITER.lock();
-                write_raw(*port, piece);
+                port.write_text(piece);
             };
             let mut out = LineWriter::<LINE_BUFFER>::new(&mut sink);
             let _ = out.write_fmt(args);

@@ -238,19 +238,31 @@ impl SizeClasses {
         let first = rest.next;
         let end = rest.end.min(first + (1 + CARVE_BATCH) * block);
         rest.next = end;
-        // From the last down, so that the list hands them out in address order.
+        self.list_uncarved(class, first + block, end);
+        self.classes[slot(class)].counts.add(size);
+        NonNull::new(first as *mut u8)
+    }
+
+    /// Puts what is left of `class`'s uncarved rest on its list.
+    fn list_rest(&mut self, class: usize) {
+        let Rest { next, end } = core::mem::replace(&mut self.rest[class], Rest { next: 0, end: 0 });
+        self.list_uncarved(class, next, end);
+    }
+
+    /// Links the blocks of `class` from `from` to `end`, taken off the
+    /// uncarved rest, onto its list: from the last down, so that the list
+    /// hands them out in address order.
+    fn list_uncarved(&mut self, class: usize, from: usize, end: usize) {
         let c = &mut self.classes[slot(class)];
         let mut at = end;
-        while at > first + block {
-            at -= block;
+        while at > from {
+            at -= block_size(class);
             let free = at as *mut FreeBlock;
             // SAFETY: a block of the rest, just carved: ours, aligned to its
             // size (at least 8 bytes: room for a link), handed out to nobody.
             unsafe { free.write(FreeBlock { next: c.head }) };
             c.head = free;
         }
-        c.counts.add(size);
-        NonNull::new(first as *mut u8)
     }
 
     /// Gives `chunk` (`len` bytes) to `class`, to be carved into blocks as
@@ -266,10 +278,7 @@ impl SizeClasses {
         debug_assert!(len >= size && len.is_multiple_of(size) && (chunk.as_ptr() as usize).is_multiple_of(size));
         assert!(len <= self.room(class), "a size class beyond its {CLASS_BYTES_MAX} bytes");
         self.carved[class] += len;
-        while let Some(block) = self.carve(class, 0) {
-            // SAFETY: an uncarved block of this class (none handed out), ours.
-            unsafe { self.push(block, class, 0) };
-        }
+        self.list_rest(class);
         self.rest[class] = Rest { next: chunk.as_ptr() as usize, end: chunk.as_ptr() as usize + len };
         self.taken += len;
     }
@@ -280,11 +289,7 @@ impl SizeClasses {
     pub fn drain(&mut self, mut give: impl FnMut(NonNull<u8>, usize)) -> usize {
         let mut given = 0;
         for class in 0..CLASSES {
-            while let Some(block) = self.carve(class, 0) {
-                // SAFETY: an uncarved block of this class (none handed
-                // out), ours: on the list, to go with the others below.
-                unsafe { self.push(block, class, 0) };
-            }
+            self.list_rest(class); // to go with the others below
             let c = &mut self.classes[slot(class)];
             while let Some(block) = NonNull::new(c.head) {
                 // SAFETY: a block on the list: ours, holding its link.

@@ -122,15 +122,9 @@ at_el1:
     // later, in cacheable memory: see zero_bss).
     adrp    x0, boot_l1_table
     add     x1, x0, #4096
-5:  stp     xzr, xzr, [x0]
-    stp     xzr, xzr, [x0, #16]
-    stp     xzr, xzr, [x0, #32]
-    stp     xzr, xzr, [x0, #48]
-    add     x0, x0, #64
-    cmp     x0, x1
-    b.lo    5b
+    bl      zero_by_stores
 
-6:  // 4. The boot table: one L1 table used by both TTBR0 and TTBR1. With
+    // 4. The boot table: one L1 table used by both TTBR0 and TTBR1. With
     // 39-bit address spaces the upper-half alias of physical address P is
     // KERNEL_OFFSET + P, and KERNEL_OFFSET has no bits below bit 39, so both
     // use the same L1 index: P >> 30.
@@ -236,19 +230,19 @@ secondary_upper_half:
 // zeroes a whole block (DCZID_EL0's size, 64 bytes on the Pis' and QEMU's
 // cores) in one instruction, eight a loop; where DCZID_EL0 prohibits it, or
 // its block is larger than the 64 bytes the ends are aligned to, stores
-// zero 64 bytes a loop. Uses x0-x3 only.
+// (zero_by_stores). Uses x0-x3 only.
 zero_bss:
     adrp    x0, __bss_start
     add     x0, x0, :lo12:__bss_start
     adrp    x1, __bss_end
     add     x1, x1, :lo12:__bss_end
     mrs     x2, dczid_el0
-    tbnz    x2, #4, 3f              // DZP: DC ZVA prohibited
+    tbnz    x2, #4, zero_by_stores  // DZP: DC ZVA prohibited
     and     x2, x2, #0xf
     mov     x3, #4
     lsl     x3, x3, x2              // block size in bytes
     cmp     x3, #64
-    b.hi    3f
+    b.hi    zero_by_stores
 1:  sub     x2, x1, x0              // eight blocks a loop while eight are left
     cmp     x2, x3, lsl #3
     b.lo    2f
@@ -258,19 +252,25 @@ zero_bss:
     .endr
     b       1b
 2:  cmp     x0, x1                  // the last few, a block at a time
-    b.hs    4f
+    b.hs    3f
     dc      zva, x0
     add     x0, x0, x3
     b       2b
-3:  cmp     x0, x1
-    b.hs    4f
+3:  ret
+
+// Zeroes x0 up to x1 (both on 64 bytes) with stores, 64 bytes a loop: with
+// the MMU off (the boot table), or where DC ZVA cannot be used. Uses x0
+// only; position-independent, so it runs before the MMU is on too.
+zero_by_stores:
+1:  cmp     x0, x1
+    b.hs    2f
     stp     xzr, xzr, [x0]
     stp     xzr, xzr, [x0, #16]
     stp     xzr, xzr, [x0, #32]
     stp     xzr, xzr, [x0, #48]
     add     x0, x0, #64
-    b       3b
-4:  ret
+    b       1b
+2:  ret
 
 .ltorg
 
