@@ -78,20 +78,27 @@ fn index(va: u64, level: usize) -> usize {
 
 /// Writes `leaf`, `leaf + step`, `leaf + 2 * step`, … into the free
 /// entries at the start of `slots`, up to the first one in use; returns
-/// how many it wrote. Eight at a time (their valid bits or-ed together,
-/// paired loads and stores), as a new table's 512 entries are at boot.
+/// how many it wrote. Eight at a time, as a new table's 512 entries are at
+/// boot: eight all-zero entries (an invalid descriptor is zero, see
+/// `Descriptor::INVALID`) are free, found with paired loads and the
+/// whole words or-ed (testing only the valid bits narrows each load to
+/// 32 bits, which do not pair); any other eight go one by one.
 #[inline(never)]
 fn fill_free_run(slots: &mut [Descriptor], mut leaf: u64, step: u64) -> usize {
     let (octets, rest) = slots.as_chunks_mut::<8>();
     let mut run = 0;
     for octet in octets {
         let [a, b, c, d, e, f, g, h] = octet.map(|d| d.0);
-        if (a | b | c | d | e | f | g | h) & 1 != 0 {
-            return run + fill_one_by_one(octet, leaf, step);
+        if a | b | c | d | e | f | g | h == 0 {
+            let (l2, l4) = (leaf + 2 * step, leaf + 4 * step);
+            let l6 = l4 + 2 * step;
+            *octet = [leaf, leaf + step, l2, l2 + step, l4, l4 + step, l6, l6 + step].map(Descriptor);
+        } else {
+            let filled = fill_one_by_one(octet, leaf, step);
+            if filled < 8 {
+                return run + filled;
+            }
         }
-        let (l2, l4) = (leaf + 2 * step, leaf + 4 * step);
-        let l6 = l4 + 2 * step;
-        *octet = [leaf, leaf + step, l2, l2 + step, l4, l4 + step, l6, l6 + step].map(Descriptor);
         leaf += 8 * step;
         run += 8;
     }
@@ -439,6 +446,32 @@ mod tests {
         );
         assert_eq!(pt.translate(0x3000, &a).unwrap().0, 0x9000, "the existing mapping is untouched");
         assert_eq!(pt.translate(0x2000, &a).unwrap().0, 0x2000, "pages before it were mapped");
+    }
+
+    #[test]
+    fn a_long_run_stops_at_the_first_entry_in_use_wherever_it_is() {
+        // Every place in and around the eight-at-a-time part: the run stops
+        // right before the valid entry, which is untouched, as is what follows.
+        const IN_USE: u64 = 0xdead_0003;
+        for at in 0..40 {
+            let mut slots = [Descriptor::INVALID; 40];
+            slots[at] = Descriptor(IN_USE);
+            assert_eq!(fill_free_run(&mut slots, 0x1001, 0x10), at, "in use at {at}");
+            assert!((0..at).all(|i| slots[i].0 == 0x1001 + 0x10 * i as u64), "in use at {at}");
+            assert_eq!(slots[at].0, IN_USE);
+            assert!(slots[at + 1..].iter().all(|d| d.0 == 0), "in use at {at}");
+        }
+    }
+
+    #[test]
+    fn an_invalid_but_nonzero_entry_is_free() {
+        // The fast test (eight zero words) fails on it; the slow one (valid bits) decides.
+        for at in 0..24 {
+            let mut slots = [Descriptor::INVALID; 24];
+            slots[at] = Descriptor(0xabc0);
+            assert_eq!(fill_free_run(&mut slots, 0x3, 0x1000), 24, "stale bits at {at}");
+            assert!(slots.iter().enumerate().all(|(i, d)| d.0 == 0x3 + 0x1000 * i as u64));
+        }
     }
 
     #[test]
