@@ -1010,6 +1010,7 @@ const CASES: &[Case] = &[
             "ok send_to_dropped_receiver",
             "ok bounded_blocking_send",
             "ok rendezvous",
+            "ok rendezvous_receiver_gone",
             "all checks passed",
         ],
     ),

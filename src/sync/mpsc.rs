@@ -5,7 +5,9 @@
 //! `send` waits until the receiver has taken its message (a rendezvous).
 //! Messages from one sender arrive in the order sent. When every sender is
 //! gone, `recv` drains what is left and then reports disconnection; when the
-//! receiver is gone, `send` gives the message back in a `SendError`.
+//! receiver is gone, `send` gives the message back in a `SendError` (a
+//! rendezvous `send` waiting when the receiver goes without taking its
+//! message too: it was never received).
 //! Queued messages live on the kernel heap; when it has no room for one
 //! more, `send` ends the calling task with `TaskFailure::OutOfKernelMemory`
 //! (as any failed allocation), decided outside the critical section; the
@@ -212,6 +214,13 @@ impl<T> Shared<T> {
                     }
                 }
             }
+            // The receiver went without taking it: it is still in the
+            // channel (`Receiver::drop` leaves a rendezvous message to its
+            // sender), the one message there; it goes back, never received.
+            let back = self.state.with(&masked, |s| (s.taken < seq).then(|| s.queue.pop_front()).flatten());
+            if let Some(message) = back {
+                return Err(SendTimeoutError::Disconnected(message).into());
+            }
         }
         scheduler::reschedule_point(&masked);
         Ok(())
@@ -359,10 +368,16 @@ impl<T> Drop for SyncSender<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         let masked = CriticalSection::new();
-        // Messages still queued are dropped after the critical section.
+        // Messages still queued are dropped after the critical section;
+        // but a rendezvous message stays for its sender, whose `send` fails
+        // with it (it waits until its message is taken).
         let left = self.0.state.with(&masked, |s| {
             s.receiver_alive = false;
-            core::mem::take(&mut s.queue)
+            if s.capacity == Some(0) {
+                VecDeque::new()
+            } else {
+                core::mem::take(&mut s.queue)
+            }
         });
         self.0.senders_wait.wake_all(&masked);
         scheduler::reschedule_point(&masked);

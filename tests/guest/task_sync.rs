@@ -10,6 +10,7 @@ extern crate alloc;
 #[path = "common/mod.rs"]
 mod common;
 
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use common::{check, finish};
@@ -198,4 +199,24 @@ fn channels() {
     *taken.lock().unwrap() = true;
     let v = rx.recv();
     check(v == Ok(9) && sender.join() == Ok(true), "rendezvous", format_args!("{v:?}"));
+
+    // A rendezvous whose receiver goes without taking the message: the
+    // blocked `send` fails and gives the message back (it was never
+    // received); so does the next sender's, and a `send` after the drop.
+    let (tx, rx) = mpsc::sync_channel::<String>(0);
+    let tx2 = tx.clone();
+    let blocked = |tx: mpsc::SyncSender<String>, text: &'static str| {
+        Builder::new().priority(Priority::Preemptive(5)).spawn(move || tx.send(text.into())).unwrap()
+    };
+    let (first, second) = (blocked(tx, "first"), blocked(tx2.clone(), "second"));
+    time::sleep(Duration::from_millis(2)); // both senders wait: one for the receiver, one for room
+    drop(rx);
+    let (first, second) = (first.join().unwrap(), second.join().unwrap());
+    let after = tx2.send("after".into());
+    let back = |r: &Result<(), SendError<String>>, text: &str| matches!(r, Err(SendError(m)) if m == text);
+    check(
+        back(&first, "first") && back(&second, "second") && back(&after, "after"),
+        "rendezvous_receiver_gone",
+        format_args!("{first:?} {second:?} {after:?}"),
+    );
 }
