@@ -848,6 +848,8 @@ const CASES: &[Case] = &[
             "faulty sender: got Ok(5), then Err(Disconnected); joined Err(MemoryAccess { addr: 16, access: Write,",
             "frames back to start: true, heap back after the second round trip: true",
             "kernel endpoint in an isolated task: Ok(())",
+            "1024-byte message there and back: true, echo Ok(())",
+            "more urgent receiver ran at once: true, sender Ok(())",
             "isolated channels ok",
         ],
     ),

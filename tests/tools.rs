@@ -281,6 +281,34 @@ fn new_app(root: &Path, board: &str) -> (Vec<String>, Option<PathBuf>) {
     (problems, elf.exists().then_some(elf))
 }
 
+/// An application whose ipc message type is larger than
+/// `ipc::MAX_MESSAGE_SIZE` does not build, and the error names the limit
+/// (such a message would run off the 8 KiB kernel stack of a system call).
+fn oversized_message_refused(root: &Path) -> Vec<String> {
+    let dir = scratch_dir("app-oversized-message");
+    let mut new = Command::new("just");
+    new.current_dir(root).arg("new").arg(&dir).arg("qemu-virt");
+    if let Err(e) = run(new, RUN_TIMEOUT) {
+        return vec![e];
+    }
+    let program = "#![no_std]\n#![no_main]\nilusion::entry!(main);\n\
+        fn main() {\n    let (tx, _rx) = ilusion::ipc::channel::<[u8; 1025]>(1);\n    let _ = tx.send([0; 1025]);\n}\n";
+    if let Err(e) = std::fs::write(dir.join("src/main.rs"), program) {
+        return vec![format!("cannot write the program: {e}")];
+    }
+    let mut build = cargo(&dir);
+    build.arg("build").arg("--release").env("CARGO_TARGET_DIR", root.join("target/apps"));
+    match run(build, BUILD_TIMEOUT) {
+        Ok(o) => expect(
+            "cargo build (a 1025-byte message)",
+            &o,
+            101,
+            &["an ipc message is at most ipc::MAX_MESSAGE_SIZE (1024) bytes"],
+        ),
+        Err(e) => vec![e],
+    }
+}
+
 /// The runner refuses an image built for another board, and names the
 /// missing QEMU, each with a clear message and without booting.
 fn runner_errors(root: &Path, board: &str, elf: &Path) -> Vec<String> {
@@ -622,6 +650,10 @@ fn main() {
                 Err(e) => vec![e],
             },
         );
+    }
+    let full = "an ipc message larger than MAX_MESSAGE_SIZE does not build, and the error says why";
+    if selected(full) {
+        report(full, oversized_message_refused(&root));
     }
     let full = "just run refuses an unknown board";
     if selected(full) {

@@ -12,7 +12,7 @@
 //! made inside the task shares the handle and leaves it open.
 
 use super::handles::{ChannelEnd, Grant, Handle, HandleTable};
-use super::message::Message;
+use super::message::{Message, MAX_MESSAGE_SIZE};
 use crate::arch::user_mode::running_at_el0;
 use crate::sync::mpsc;
 use crate::syscall::abi::SyscallError;
@@ -185,8 +185,15 @@ pub struct Receiver<T: Message>(Endpoint<mpsc::Receiver<T>>);
 /// A channel holding at most `bound` messages of type `T` (0: each `send`
 /// waits until its message is received). Bounded on purpose: a task that
 /// sends faster than its peer receives waits, rather than filling the
-/// kernel's heap.
+/// kernel's heap. `T` is at most [`MAX_MESSAGE_SIZE`] bytes, checked when
+/// the program is built.
 pub fn channel<T: Message>(bound: usize) -> (Sender<T>, Receiver<T>) {
+    const {
+        assert!(
+            core::mem::size_of::<T>() <= MAX_MESSAGE_SIZE,
+            "an ipc message is at most ipc::MAX_MESSAGE_SIZE (1024) bytes: send a larger one in pieces, or through a shared region"
+        )
+    };
     let (tx, rx) = mpsc::sync_channel(bound);
     (Sender(Endpoint::Kernel(ManuallyDrop::new(tx))), Receiver(Endpoint::Kernel(ManuallyDrop::new(rx))))
 }

@@ -15,6 +15,13 @@
 /// such fields without padding does too (`unsafe impl Message for MyStruct {}`).
 pub unsafe trait Message: Copy + Send + 'static {}
 
+/// The largest message a channel carries, in bytes: a system call copies a
+/// message through its task's 8 KiB kernel stack (the copy it takes from
+/// the task, and the channel's own on the way), and a larger one would run
+/// off that stack. [`channel`](super::channel) of a larger type does not
+/// build; send a larger one in pieces, or through a shared region.
+pub const MAX_MESSAGE_SIZE: usize = 1024;
+
 macro_rules! plain_data {
     ($($t:ty),*) => { $(
         // SAFETY: a primitive number: no pointers, no padding, every bit pattern valid.

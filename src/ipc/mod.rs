@@ -24,7 +24,7 @@ mod handles;
 mod message;
 
 pub use handles::{Grant, Handle, HandleTable};
-pub use message::Message;
+pub use message::{Message, MAX_MESSAGE_SIZE};
 
 #[cfg(target_os = "none")]
 mod channel;

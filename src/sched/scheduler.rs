@@ -19,7 +19,8 @@
 //!   ([`preempt_from_interrupt`], at the end of the handler): a preemptive
 //!   task is switched out right there, inside the handler, on its kernel
 //!   stack; it resumes there later (on any core it may run on) and returns
-//!   from the exception.
+//!   from the exception. An isolated task's system call runs on that
+//!   stack too (a wake inside it only asks), and ends the same way.
 //!
 //! Each core's boot context becomes its idle task: least urgent of all,
 //! never queued, it waits for interrupts when nothing is ready.
@@ -501,8 +502,8 @@ fn end_killed() -> ! {
 }
 
 /// After waking tasks from task context: a preemptive task gives way now to
-/// a more urgent one. (In an interrupt handler the decision waits for the
-/// end of the handler.)
+/// a more urgent one. (In an exception handler, an interrupt's or an
+/// isolated task's system call, the decision waits for the handler's end.)
 #[inline]
 pub(crate) fn reschedule_point(cs: &CriticalSection) {
     if critical::several_cores() {

@@ -14,6 +14,11 @@
 //!   isolated sender faults (seen before the task is joined).
 //! - A kernel endpoint moved into an isolated closure by mistake is refused
 //!   (`NotGranted`) without faulting.
+//! - The largest message (`ipc::MAX_MESSAGE_SIZE`, 1 KiB) crosses both
+//!   ways through the system calls, on the 8 KiB kernel stack, intact.
+//! - A send from an isolated task wakes a more urgent kernel receiver on
+//!   the same core, which runs at once, not when the sender's slice ends
+//!   (the sender goes on spinning at EL0 for longer than a slice).
 #![no_std]
 #![no_main]
 
@@ -257,5 +262,73 @@ fn main() {
         fail("memory");
     }
     kernel_endpoint_misused();
+    the_largest_message_crosses_both_ways();
+    a_send_lets_a_more_urgent_receiver_run_at_once();
     ilusion::println!("isolated channels ok");
+}
+
+/// An isolated sender, less urgent than the kernel task waiting on the
+/// channel, both on core 0: the system call that sends hands the core to
+/// the receiver before it returns to EL0. The sender then spins for three
+/// slices, so a receiver left waiting for the end of the slice is late by
+/// milliseconds; one run at once, by microseconds.
+fn a_send_lets_a_more_urgent_receiver_run_at_once() {
+    use ilusion::task::Priority;
+    use ilusion::time::{self, Duration, Instant};
+    let (tx, rx) = ipc::channel::<u64>(1);
+    let receiver = Builder::new()
+        .name("urgent receiver")
+        .priority(Priority::Preemptive(1))
+        .cpu(0)
+        .spawn(move || rx.recv().map(|sent_at| Instant::now().duration_since(Instant::from_ticks(sent_at))))
+        .expect("spawn receiver");
+    let mut builder = Builder::new().name("lazy sender").priority(Priority::Preemptive(30)).cpu(0);
+    let tx = builder.grant(tx);
+    let sender = builder
+        .spawn_isolated(move || {
+            if tx.send(Instant::now().ticks()).is_err() {
+                exit(2);
+            }
+            time::busy_wait(Duration::from_millis(30)); // three slices (10 ms each)
+        })
+        .expect("spawn sender");
+    let late = receiver.join().expect("receiver").expect("message");
+    let sent = sender.join();
+    let late_us = late.as_micros();
+    let at_once = late_us < 2_000; // a slice is 10 ms
+    ilusion::println!("more urgent receiver ran at once: {at_once}, sender {sent:?}");
+    if !at_once || sent != Ok(()) {
+        ilusion::println!("the receiver ran {late_us} us after the send");
+        fail("a more urgent receiver waited for the sender's slice to end");
+    }
+}
+
+/// A message of `ipc::MAX_MESSAGE_SIZE` bytes to an isolated task, which
+/// checks it and sends it back reversed (a larger type does not build:
+/// `tests/tools.rs` checks that).
+fn the_largest_message_crosses_both_ways() {
+    type Big = [u64; ipc::MAX_MESSAGE_SIZE / 8];
+    let (to_tx, to_rx) = ipc::channel::<Big>(1);
+    let (back_tx, back_rx) = ipc::channel::<Big>(0);
+    let mut builder = Builder::new().name("big messages");
+    let (to_rx, back_tx) = (builder.grant(to_rx), builder.grant(back_tx));
+    let echo = builder
+        .spawn_isolated(move || {
+            let Ok(mut m) = to_rx.recv() else { exit(2) };
+            if m.iter().enumerate().any(|(i, &v)| v != i as u64 * 0x0101_0101) {
+                exit(3);
+            }
+            m.reverse();
+            if back_tx.send(m).is_err() {
+                exit(4);
+            }
+        })
+        .expect("spawn echo");
+    let sent: Big = core::array::from_fn(|i| i as u64 * 0x0101_0101);
+    let ok = to_tx.send(sent).is_ok() && back_rx.recv().is_ok_and(|m| m.iter().rev().eq(sent.iter()));
+    let echoed = echo.join();
+    ilusion::println!("{}-byte message there and back: {ok}, echo {echoed:?}", core::mem::size_of::<Big>());
+    if !ok || echoed != Ok(()) {
+        fail("the largest message");
+    }
 }

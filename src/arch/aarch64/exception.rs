@@ -166,6 +166,10 @@ extern "C" fn ilusion_syscall(frame: &mut ExceptionFrame, entry: u64) {
     let entry = VectorEntry(entry);
     let call = Fault { frame, entry, esr: ESR_EL1.get(), far: FAR_EL1.get() };
     crate::syscall::dispatch::handle(call);
+    // A more urgent task the call woke (a message sent, a channel closed)
+    // runs now, as at the end of an interrupt: inside the call the task was
+    // on SP_EL1, where a wake only asks. This task resumes here later.
+    crate::sched::scheduler::preempt_from_interrupt();
     crate::task::end_if_killed(); // killed meanwhile: it ends before EL0
 }
 
