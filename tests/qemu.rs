@@ -503,6 +503,19 @@ const CASES: &[Case] = &[
         ],
     ),
     case(
+        "an interrupt handler that runs off its kernel stack stops the machine with a report",
+        "kernel_stack_overflow",
+        101,
+        &[
+            "a timer handler with a 16 KiB buffer, every millisecond",
+            "*** panicked at src/arch/aarch64/exception.rs:",
+            "kernel stack overflow: kernel_stack_overflow::greedy_handler+0x",
+            "ran off its task's 8 KiB kernel stack, touching 0x",
+            "backtrace:",
+            "ilusion::sched::timer::target::interrupt",
+        ],
+    ),
+    case(
         "null dereference",
         "fault_null",
         102,

@@ -53,7 +53,7 @@ use crate::percpu::{self, PerCpu, MAX_CPUS};
 use crate::task::TaskFailure;
 use crate::trace::{self, On, Why};
 use alloc::boxed::Box;
-use core::ptr::NonNull;
+use core::ptr::{addr_of, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 // `repr(C)`, in this order: the small fields first (see `RunQueues`).
@@ -191,13 +191,17 @@ pub(crate) fn is_started() -> bool {
 /// cores start.
 pub(crate) fn init(slice_ticks: u64) {
     extern "C" {
+        static __exception_stack_bottom: u8;
         static __exception_stack_top: u8;
     }
+    let (bottom, top) = (addr_of!(__exception_stack_bottom) as u64, addr_of!(__exception_stack_top) as u64);
+    // `vectors.s` checks for an overflow of every task's kernel stack, idle's too, with this size.
+    assert_eq!(top - bottom, super::stack::KERNEL_STACK_SIZE, "EXCEPTION_STACK_SIZE in linker/ilusion.ld");
     critical::set_deferred_interrupt_sender(send_reschedule);
     let cs = CriticalSection::new();
     timer::set_slice(&cs, slice_ticks);
     drop(cs);
-    become_idle(0, core::ptr::addr_of!(__exception_stack_top) as u64);
+    become_idle(0, top);
 }
 
 /// Makes the calling context (a core's boot context, on its idle stack)

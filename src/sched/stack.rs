@@ -10,7 +10,10 @@
 //! taken on its kernel stack (SP_EL1). Everything else in the slot is
 //! unmapped, so running off the bottom of the task stack is a translation
 //! fault with the fault address in the slot: a stack overflow, caught on the
-//! kernel stack, which still works. The memory behind the stacks comes from
+//! kernel stack, which still works. Running off the kernel stack (a handler
+//! that needs more than [`KERNEL_STACK_SIZE`]) lands in the guard page below
+//! it, which the exception vector looks for (`vectors.s`): the machine stops
+//! with a report. The memory behind the stacks comes from
 //! the heap and goes back to it when the task is freed; slots are reused
 //! last-freed first, so their translation tables are too.
 //!

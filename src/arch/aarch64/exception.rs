@@ -69,11 +69,41 @@ core::arch::global_asm!(
     TASK_CPACR = const offset_of!(super::context::Context, fp) + offset_of!(super::fp::FpRegisters, cpacr),
     CPACR_FP_ON = const super::fp::CPACR_FP_ON,
     MAX_CPUS = const crate::percpu::MAX_CPUS,
+    TASK_KERNEL_STACK_TOP = const offset_of!(super::context::Context, kernel_stack_top),
+    KERNEL_STACK_SIZE = const crate::sched::stack::KERNEL_STACK_SIZE,
+    GUARD_SIZE = const crate::mm::layout::GUARD_SIZE,
+    OVERFLOW_STACK_SHIFT = const OVERFLOW_STACK_SHIFT,
     FP_OWNER = sym super::fp::FP_OWNER,
     FAST_SYSCALLS = const crate::syscall::abi::FAST_SYSCALLS,
     USER_VIEW_TABLE = const super::mmu::USER_VIEW_TABLE_BIT,
     USER_VIEW_ASID = const super::mmu::USER_VIEW_ASID_BIT,
 );
+
+/// Each core's stack for the report of a kernel stack overflow (`vectors.s`,
+/// `kernel_stack_overflow`): 8 KiB, as a task's kernel stack, where panic
+/// reports run too. Not zeroed at boot (its own section, `linker/ilusion.ld`).
+const OVERFLOW_STACK_SHIFT: u32 = 13;
+
+/// Called by `vectors.s`, on this core's overflow stack, when an exception
+/// taken inside a handler found no room for its frame: the handler (an
+/// interrupt's, a system call's) ran off the running task's kernel stack
+/// into the guard page below it, touching `far`, at `elr`. Nothing can
+/// resume there, so this is a panic outside any task: the machine stops,
+/// with the report and the backtrace of the code that overflowed.
+#[no_mangle]
+extern "C" fn ilusion_kernel_stack_overflow(elr: u64, far: u64) -> ! {
+    let size_kib = crate::sched::stack::KERNEL_STACK_SIZE / 1024;
+    // The function that overflowed is named here: the backtrace below
+    // starts at its caller (its own pc is no return address).
+    match crate::symbols::lookup(elr) {
+        Some(function) => panic!(
+            "kernel stack overflow: {function} (pc {elr:#x}) ran off its task's {size_kib} KiB kernel stack, touching {far:#x}; keep large buffers off interrupt handlers"
+        ),
+        None => panic!(
+            "kernel stack overflow: pc {elr:#x} ran off its task's {size_kib} KiB kernel stack, touching {far:#x}; keep large buffers off interrupt handlers"
+        ),
+    }
+}
 
 /// Which of the 16 vector entries was taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

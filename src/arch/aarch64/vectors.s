@@ -13,7 +13,11 @@
 // `syscall_entry` (an SVC from EL0), `user_fault_entry` (any other
 // synchronous exception from EL0) or `exception_entry` (everything from
 // EL1, and SErrors). Each vector entry starts with `.org` at exactly its
-// slot, so one that grows past its 128 bytes fails the build.
+// slot, so one that grows past its 128 bytes fails the build. The entry for
+// a synchronous exception inside a handler (on SP_EL1) looks first whether
+// the frame fits on the running task's kernel stack (see
+// VECTOR_SYNC_EL1_NESTED: a handler that ran off it stops the machine with
+// a report instead of faulting for ever).
 //
 // The entries differ in what they save. Interrupts and everything from
 // EL0: only what the Rust handler may change (x0-x18, x29, x30), since it
@@ -52,6 +56,10 @@
 .equ TASK_CPACR, {TASK_CPACR}   // its CPACR_EL1 setting, from TPIDR_EL1
 .equ CPACR_FP_ON, {CPACR_FP_ON}
 .equ MAX_CPUS, {MAX_CPUS}
+.equ TASK_KERNEL_STACK_TOP, {TASK_KERNEL_STACK_TOP} // from TPIDR_EL1
+.equ KERNEL_STACK_SIZE, {KERNEL_STACK_SIZE}  // every task's, at least
+.equ GUARD_SIZE, {GUARD_SIZE}   // the unmapped page below it
+.equ OVERFLOW_STACK_SHIFT, {OVERFLOW_STACK_SHIFT}
 // Bit n (n < 32) set: call n takes the fast path (time, task_id, abi_version).
 .equ FAST_SYSCALLS, {FAST_SYSCALLS}
 
@@ -122,6 +130,36 @@
 // A synchronous exception from EL1: an FP/SIMD trap, or the full path.
 .macro VECTOR_SYNC_EL1 kind
 .org exception_vectors + \kind * 0x80
+    stp     x0, x1, [sp, #-FRAME_SIZE]!
+    EXCEPTION_CLASS
+    FP_TRAP_CHECK
+    mov     x0, #\kind
+    b       exception_entry
+.endm
+
+// The same, taken on SP_EL1 (inside a handler already), after a look at
+// the room left on the running task's kernel stack: a handler that ran off
+// it faults in the guard page below it (SP there), and pushing a frame
+// there would fault again, for ever. That goes to `kernel_stack_overflow`.
+// x0 is parked in TPIDRRO_EL0, which is 0 at EL1 (see LEAVING_EL0). Before
+// tasks start (TPIDR_EL1 0) there is no check; an SP anywhere else (the
+// moment of a switch) is not an overflow of this stack.
+.macro VECTOR_SYNC_EL1_NESTED kind
+.org exception_vectors + \kind * 0x80
+    msr     tpidrro_el0, x0
+    mrs     x0, tpidr_el1
+    cbz     x0, 1f
+    ldr     x0, [x0, #TASK_KERNEL_STACK_TOP]
+    sub     x0, x0, #KERNEL_STACK_SIZE
+    add     x0, x0, #FRAME_SIZE     // the lowest SP with room for a frame
+    cmp     sp, x0
+    b.hs    1f
+    sub     x0, x0, #FRAME_SIZE
+    sub     x0, x0, #GUARD_SIZE     // the guard page's bottom
+    cmp     sp, x0
+    b.hs    kernel_stack_overflow
+1:  mrs     x0, tpidrro_el0
+    msr     tpidrro_el0, xzr
     stp     x0, x1, [sp, #-FRAME_SIZE]!
     EXCEPTION_CLASS
     FP_TRAP_CHECK
@@ -238,7 +276,7 @@ exception_vectors:
     VECTOR 1, interrupt_entry
     VECTOR 2, interrupt_entry
     VECTOR 3
-    VECTOR_SYNC_EL1 4
+    VECTOR_SYNC_EL1_NESTED 4
     VECTOR 5, interrupt_entry
     VECTOR 6, interrupt_entry
     VECTOR 7
@@ -360,3 +398,28 @@ fp_trap:
     b.eq    1f
     eret
 1:  SWITCH_TO_USER_VIEW_AND_ERET
+
+// The running task's kernel stack has no room for a frame (see
+// VECTOR_SYNC_EL1_NESTED): the report runs on this core's overflow stack,
+// and the machine stops there (what ran off the stack was kernel code in
+// the middle of its work: its locks and state cannot be given back). x0 is
+// lost (the report names no register); x29 still chains the frames of the
+// code that overflowed, so the backtrace shows it.
+kernel_stack_overflow:
+    msr     tpidrro_el0, xzr        // not at EL0 (the panic path asks)
+    mrs     x0, mpidr_el1
+    and     x0, x0, #(MAX_CPUS - 1)
+    add     x0, x0, #1              // the top of this core's stack
+    adrp    x1, overflow_stacks
+    add     x1, x1, :lo12:overflow_stacks
+    add     x1, x1, x0, lsl #OVERFLOW_STACK_SHIFT
+    mov     sp, x1
+    mrs     x0, elr_el1
+    mrs     x1, far_el1
+    bl      ilusion_kernel_stack_overflow   // never returns
+
+.pushsection .overflow_stacks, "aw", @nobits
+.balign 16
+overflow_stacks:
+    .space MAX_CPUS << OVERFLOW_STACK_SHIFT
+.popsection
