@@ -21,7 +21,10 @@
 //!   its closure captured still name the same channels. The other ends see
 //!   no disconnection while the supervisor restarts the task (a message the
 //!   failed run had received is gone with it); they see it when the
-//!   supervisor is done (the task returned, or it gave up).
+//!   supervisor is done (the task returned, or it gave up). A handle a run
+//!   closed itself (it dropped the endpoint, and the other end saw the
+//!   disconnection then) stays closed for the runs after it: their calls
+//!   on it get `Closed`.
 //! - **shared regions** are mapped again into each run's fresh address
 //!   space, at the same address with the same access. Their contents are
 //!   shared memory: what a failed run wrote there stays.
