@@ -95,14 +95,14 @@ extern "C" fn ilusion_kernel_stack_overflow(elr: u64, far: u64) -> ! {
     let size_kib = crate::sched::stack::KERNEL_STACK_SIZE / 1024;
     // The function that overflowed is named here: the backtrace below
     // starts at its caller (its own pc is no return address).
-    match crate::symbols::lookup(elr) {
-        Some(function) => panic!(
-            "kernel stack overflow: {function} (pc {elr:#x}) ran off its task's {size_kib} KiB kernel stack, touching {far:#x}; keep large buffers off interrupt handlers"
-        ),
-        None => panic!(
-            "kernel stack overflow: pc {elr:#x} ran off its task's {size_kib} KiB kernel stack, touching {far:#x}; keep large buffers off interrupt handlers"
-        ),
-    }
+    let function = crate::symbols::lookup(elr);
+    let name: &dyn fmt::Display = match &function {
+        Some(function) => function,
+        None => &"code",
+    };
+    panic!(
+        "kernel stack overflow: {name} (pc {elr:#x}) ran off its task's {size_kib} KiB kernel stack, touching {far:#x}; keep large buffers off interrupt handlers"
+    )
 }
 
 /// Which of the 16 vector entries was taken.
