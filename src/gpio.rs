@@ -303,7 +303,7 @@ mod on_target {
                 self.block.controller.set_edges(self.number, Some(edge));
             }
             if BANKS_REGISTERED.fetch_or(bank, Ordering::AcqRel) & bank == 0 {
-                if let Err(e) = crate::irq::register(id, bank_interrupt) {
+                if let Err(e) = crate::irq::register_for_kernel(id, bank_interrupt) {
                     BANKS_REGISTERED.fetch_and(!bank, Ordering::AcqRel);
                     self.stop_edges();
                     return Err(GpioError::Interrupt(e));

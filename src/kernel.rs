@@ -100,8 +100,8 @@ pub(crate) fn start(info: BootInfo) -> ! {
     let ram = if facts.memory.is_some() { ram } else { ram_from_firmware(ram) };
     mm::heap::init(image.end, ram.end() - mmu::virt_to_phys(image.end));
     irq::init(Selected::init_interrupts(info.boot_el == 3));
-    irq::register(Selected::UART_INTID, console::receive_interrupt).expect("console interrupt");
-    irq::register(Selected::TIMER_INTID, sched::timer::interrupt).expect("timer interrupt");
+    irq::register_for_kernel(Selected::UART_INTID, console::receive_interrupt).expect("console interrupt");
+    irq::register_for_kernel(Selected::TIMER_INTID, sched::timer::interrupt).expect("timer interrupt");
     irq::register_ipi_handlers().expect("IPI interrupts");
     let pan = crate::arch::user_access::enable_pan();
     // From here on this context is core 0's idle task; `main` is the first real task.

@@ -71,6 +71,11 @@ pub enum IrqError {
     NoIpi,
     /// No core with this number can be interrupted (none such, or not up yet).
     NoSuchCpu(usize),
+    /// The kernel's own interrupt (the timer, the console, an IPI, GPIO):
+    /// not to be unregistered or raised by an application.
+    KernelOwned(IntId),
+    /// No handler is registered for it.
+    NotRegistered(IntId),
 }
 
 impl core::fmt::Display for IrqError {
@@ -82,6 +87,8 @@ impl core::fmt::Display for IrqError {
             Self::Unsupported(id) => write!(f, "interrupt {id} cannot be raised by software here"),
             Self::NoIpi => f.write_str("this interrupt controller cannot interrupt other cores"),
             Self::NoSuchCpu(cpu) => write!(f, "core {cpu} cannot be interrupted (no such core, or not up)"),
+            Self::KernelOwned(id) => write!(f, "interrupt {id} is the kernel's own (timer, console, IPI or GPIO)"),
+            Self::NotRegistered(id) => write!(f, "interrupt {id} has no handler"),
         }
     }
 }

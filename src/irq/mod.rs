@@ -35,6 +35,15 @@
 //! the send). How many of each kind a core has taken: [`ipis_received`],
 //! one relaxed atomic load, cheap enough to poll.
 //!
+//! ## The kernel's own
+//!
+//! The kernel registers the timer, the console UART, the IPIs and the GPIO
+//! banks for itself (`register_for_kernel`): [`register`] finds them taken,
+//! and [`unregister`] and [`send_software_interrupt`] refuse them
+//! (`IrqError::KernelOwned`): an application that took the timer's handler
+//! away would stop every sleep and time slice, and one that raised the stop
+//! IPI would halt its own core.
+//!
 //! Every interrupt handled is counted, per interrupt number, all cores
 //! together (one relaxed atomic increment in `dispatch`): [`taken`],
 //! [`taken_counts`] (the shell's `irq`).
@@ -69,7 +78,7 @@ use crate::percpu::{PerCpu, MAX_CPUS};
 
 /// A handler runs in interrupt context, with interrupts masked: keep it short.
 pub type Handler = fn(IntId);
-use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 static HANDLERS: [AtomicUsize; MAX_INTERRUPTS] = [const { AtomicUsize::new(0) }; MAX_INTERRUPTS];
 /// The controller, installed once at boot (null before): a plain pointer,
@@ -121,6 +130,23 @@ pub fn register(id: IntId, handler: Handler) -> Result<(), IrqError> {
     register_with_trigger(id, handler, true)
 }
 
+/// The interrupts the kernel registered for itself (the timer, the console
+/// UART, the IPIs, the GPIO banks): an application may not take their
+/// handlers away ([`unregister`]) nor raise them ([`send_software_interrupt`]):
+/// without the timer no sleep would end; a raised stop IPI would halt the core.
+static KERNEL_OWNED: [AtomicU32; MAX_INTERRUPTS.div_ceil(32)] = [const { AtomicU32::new(0) }; MAX_INTERRUPTS.div_ceil(32)];
+
+fn is_kernel_owned(id: IntId) -> bool {
+    KERNEL_OWNED.get(id as usize / 32).is_some_and(|w| w.load(Ordering::Relaxed) & (1 << (id % 32)) != 0)
+}
+
+/// [`register`], for the kernel's own use: the interrupt stays the kernel's.
+pub(crate) fn register_for_kernel(id: IntId, handler: Handler) -> Result<(), IrqError> {
+    register(id, handler)?;
+    KERNEL_OWNED[id as usize / 32].fetch_or(1 << (id % 32), Ordering::Relaxed);
+    Ok(())
+}
+
 /// As [`register`], choosing level- or edge-triggered.
 pub fn register_with_trigger(id: IntId, handler: Handler, level_triggered: bool) -> Result<(), IrqError> {
     let slot = HANDLERS.get(id as usize).ok_or(IrqError::OutOfRange(id))?;
@@ -131,9 +157,17 @@ pub fn register_with_trigger(id: IntId, handler: Handler, level_triggered: bool)
     Ok(())
 }
 
-/// Disables interrupt `id` and removes its handler.
+/// Disables interrupt `id` and removes the handler [`register`] gave it.
+/// The kernel's own interrupts (the timer, the console, the IPIs, GPIO)
+/// are refused, as is one with no handler.
 pub fn unregister(id: IntId) -> Result<(), IrqError> {
     let slot = HANDLERS.get(id as usize).ok_or(IrqError::OutOfRange(id))?;
+    if is_kernel_owned(id) {
+        return Err(IrqError::KernelOwned(id));
+    }
+    if slot.load(Ordering::Acquire) == 0 {
+        return Err(IrqError::NotRegistered(id));
+    }
     if let Some(c) = controller() {
         c.disable(id);
     }
@@ -141,11 +175,15 @@ pub fn unregister(id: IntId) -> Result<(), IrqError> {
     Ok(())
 }
 
-/// Raises software-generated interrupt `id` (0 to 15 on a GIC) on this
-/// core: it goes through the controller like a device's, and its handler
-/// (see [`register`]) runs as soon as interrupts are unmasked. Not on the
-/// Raspberry Pi 3's controller, which has no software interrupts.
+/// Raises software-generated interrupt `id` on this core: it goes through
+/// the controller like a device's, and its handler (see [`register`]) runs
+/// as soon as interrupts are unmasked. 0 to 13 on a GIC (14 and 15 are the
+/// kernel's IPIs, refused); none on the Raspberry Pi 3's controller, which
+/// has no software interrupts.
 pub fn send_software_interrupt(id: IntId) -> Result<(), IrqError> {
+    if is_kernel_owned(id) {
+        return Err(IrqError::KernelOwned(id));
+    }
     controller().ok_or(IrqError::NoController)?.send_software(id)
 }
 
@@ -188,7 +226,7 @@ pub(crate) fn register_ipi_handlers() -> Result<(), IrqError> {
     let handlers: [(Ipi, Handler); 2] = [(Ipi::Reschedule, reschedule_interrupt), (Ipi::Stop, stop_interrupt)];
     for (ipi, handler) in handlers {
         if let Some(id) = ipi_id(ipi) {
-            register(id, handler)?;
+            register_for_kernel(id, handler)?;
         }
     }
     Ok(())

@@ -1,8 +1,14 @@
 //! QEMU test: the interrupt registration API refuses bad requests with a
-//! clear error and a registered handler runs (the timer, driven directly).
+//! clear error, and leaves the kernel's own interrupts alone: the timer's
+//! and the console's handlers cannot be unregistered, the IPIs cannot be
+//! raised as software interrupts (the stop IPI would halt the core), and a
+//! number with no handler is refused too. Time still runs afterwards (the
+//! timer was not taken away), and an application's own handler can be
+//! registered and unregistered.
 #![no_std]
 #![no_main]
 
+use core::time::Duration;
 use ilusion::irq::{self, IrqError};
 
 ilusion::entry!(main);
@@ -10,12 +16,37 @@ ilusion::entry!(main);
 fn nothing(_: irq::IntId) {}
 
 fn main() {
+    let (timer, uart) = (ilusion::board::TIMER_INTID, ilusion::board::UART_INTID);
     let out_of_range = irq::register(5000, nothing);
     ilusion::println!("register(5000): {}", out_of_range.unwrap_err());
-    let taken = irq::register(ilusion::board::TIMER_INTID, nothing);
+    let taken = irq::register(timer, nothing);
     ilusion::println!("register(timer): {}", taken.unwrap_err());
+    let timer_gone = irq::unregister(timer);
+    let uart_gone = irq::unregister(uart);
+    ilusion::println!("unregister(timer): {}", timer_gone.unwrap_err());
+    ilusion::println!("unregister(console): {}", uart_gone.unwrap_err());
+    let never = irq::unregister(500);
+    ilusion::println!("unregister(500): {}", never.unwrap_err());
+    // 14 and 15: the GIC's IPIs (on the Pi 3, no software interrupts at all).
+    let ipis = [14, 15].map(irq::send_software_interrupt);
+    let ipis_refused = ipis.iter().all(|r| matches!(r, Err(IrqError::KernelOwned(_) | IrqError::Unsupported(_))));
+    ilusion::println!("raising the IPIs as software interrupts refused: {ipis_refused}");
+    // An application's own: in and out (a line the board has and QEMU never raises).
+    let spare = if ilusion::board::NAME == "rpi3" { 32 + 10 } else { 100 };
+    let own = irq::register(spare, nothing).and_then(|()| irq::unregister(spare));
+    ilusion::println!("own handler registered and unregistered: {own:?}");
+    let before = ilusion::time::Instant::now();
+    ilusion::time::sleep(Duration::from_millis(2));
+    let timer_runs = before.elapsed() >= Duration::from_millis(2);
+    ilusion::println!("a sleep still ends: {timer_runs}");
     if out_of_range != Err(IrqError::OutOfRange(5000))
-        || taken != Err(IrqError::AlreadyRegistered(ilusion::board::TIMER_INTID))
+        || taken != Err(IrqError::AlreadyRegistered(timer))
+        || timer_gone != Err(IrqError::KernelOwned(timer))
+        || uart_gone != Err(IrqError::KernelOwned(uart))
+        || never != Err(IrqError::NotRegistered(500))
+        || !ipis_refused
+        || own != Ok(())
+        || !timer_runs
     {
         ilusion::exit(1);
     }
