@@ -134,7 +134,8 @@ pub fn register(id: IntId, handler: Handler) -> Result<(), IrqError> {
 /// UART, the IPIs, the GPIO banks): an application may not take their
 /// handlers away ([`unregister`]) nor raise them ([`send_software_interrupt`]):
 /// without the timer no sleep would end; a raised stop IPI would halt the core.
-static KERNEL_OWNED: [AtomicU32; MAX_INTERRUPTS.div_ceil(32)] = [const { AtomicU32::new(0) }; MAX_INTERRUPTS.div_ceil(32)];
+static KERNEL_OWNED: [AtomicU32; MAX_INTERRUPTS.div_ceil(32)] =
+    [const { AtomicU32::new(0) }; MAX_INTERRUPTS.div_ceil(32)];
 
 fn is_kernel_owned(id: IntId) -> bool {
     KERNEL_OWNED.get(id as usize / 32).is_some_and(|w| w.load(Ordering::Relaxed) & (1 << (id % 32)) != 0)
