@@ -516,6 +516,18 @@ const CASES: &[Case] = &[
         ],
     ),
     case(
+        "an interrupt handler that tries to block stops the machine with a report",
+        "irq_blocks",
+        101,
+        &[
+            "a timer handler that sleeps, every millisecond",
+            "an interrupt handler tried to block",
+            "handlers must not wait; wake a task to do it",
+            "backtrace:",
+            "ilusion::sched::timer::target::interrupt",
+        ],
+    ),
+    case(
         "null dereference",
         "fault_null",
         102,

@@ -144,6 +144,12 @@ fn current() -> NonNull<Tcb> {
     NonNull::new(context::current_task_pointer() as *mut Tcb).expect("scheduler not started")
 }
 
+/// The running task, as a pointer: null before tasks start on this core.
+#[inline(always)]
+fn current_or_none() -> *const Tcb {
+    context::current_task_pointer() as *const Tcb
+}
+
 /// The running task, borrowed for as long as the critical section lasts.
 #[inline(always)]
 pub(crate) fn running(_cs: &CriticalSection) -> &Tcb {
@@ -451,12 +457,43 @@ pub(crate) fn block_on<const MANY: bool>(cs: &CriticalSection, me: &Tcb, on: On)
     if me.kill_requested.load(Ordering::Relaxed) {
         cancel_wait_and_end(me);
     }
+    if me.in_interrupt.get() {
+        blocked_in_interrupt_handler();
+    }
     trace::block(me.id, on);
     me.state.set(State::Blocked);
     schedule_away_on::<MANY, false>(cs, me, on.why());
     // `me` again: a switch away and back resumes the same task.
     if me.kill_requested.load(Ordering::Relaxed) {
         end_killed(); // `kill` took it off where it waited
+    }
+}
+
+/// An interrupt handler tried to wait (sleep, a semaphore, a channel, a
+/// join, `park`): nothing could wake it, since its core takes no interrupt
+/// until the handler returns, and the interrupted task is not the one
+/// waiting. A panic outside any task: the machine stops with the report.
+#[inline(never)]
+#[cold]
+fn blocked_in_interrupt_handler() -> ! {
+    panic!("an interrupt handler tried to block (a sleep, a semaphore, a channel, a join or a park): handlers must not wait; wake a task to do it")
+}
+
+/// Runs `dispatch` (an interrupt's handler) marked on the running task,
+/// whose kernel stack it runs on, so that a handler that tries to block is
+/// stopped with a report ([`block_on`]) instead of hanging its core.
+#[inline(always)]
+pub(crate) fn handling_interrupt(dispatch: impl FnOnce()) {
+    // SAFETY: the running task is alive while it runs; an interrupt handler
+    // runs with interrupts masked and switches no task, so the same task is
+    // running when the flag is cleared. Before tasks start there is none.
+    match unsafe { current_or_none().as_ref() } {
+        Some(t) => {
+            t.in_interrupt.set(true);
+            dispatch();
+            t.in_interrupt.set(false);
+        }
+        None => dispatch(),
     }
 }
 

@@ -13,7 +13,9 @@
 //! the uncontended `Mutex` paths avoid masking, with one atomic instruction
 //! pair each way. None of this may be used from an interrupt handler,
 //! except the non-blocking `Semaphore::release`, `Condvar::notify_*` and
-//! channel `send` on unbounded channels.
+//! channel `send` on unbounded channels: a handler that would block (here,
+//! or in `time::sleep`, `join`, `park`) stops the machine with a report
+//! (`scheduler::block_on`), since nothing could wake it.
 
 mod poison;
 pub use poison::{LockResult, PoisonError, TryLockError, TryLockResult};

@@ -178,7 +178,7 @@ impl ExceptionFrame {
 #[no_mangle]
 extern "C" fn ilusion_interrupt(_frame: &mut ExceptionFrame, entry: u64) {
     let entry = VectorEntry(entry);
-    crate::irq::dispatch();
+    crate::sched::scheduler::handling_interrupt(crate::irq::dispatch);
     // A task the handler woke, or the end of a slice, may switch tasks
     // here; this task resumes here later, and returns from the exception.
     crate::sched::scheduler::preempt_from_interrupt();
