@@ -1037,6 +1037,7 @@ const CASES: &[Case] = &[
         "task_sync",
         0,
         &[
+            "ok mutex_dropped_with_guard_forgotten",
             "ok mutex_contention",
             "ok priority_inheritance",
             "ok semaphore_timeout",

@@ -29,7 +29,8 @@
 //! Each task keeps the mutexes it holds in a list threaded through them.
 //! When a task ends, the task layer releases them ([`release_all_held`]);
 //! if it failed, they are marked **poisoned**: the next `lock` returns
-//! `Err(PoisonError)`, as in std.
+//! `Err(PoisonError)`, as in std. A mutex dropped while locked (its guard
+//! forgotten) comes off its owner's list as it goes.
 //!
 //! This module sits on the scheduler (`sched`), which knows nothing of
 //! mutexes: the running task's address comes from
@@ -72,6 +73,25 @@ pub(crate) struct RawMutex {
     handed_to_cpus: AtomicU64,
     /// The next mutex held by the same owner.
     next_held: Cell<*const RawMutex>,
+}
+
+/// A mutex dropped while locked (its guard was forgotten, `mem::forget`)
+/// comes off its owner's list of held mutexes, which would otherwise lead
+/// the owner's later unlocks and its end into freed memory. No task waits
+/// on it: a waiter would still be borrowing it. (A locked mutex *moved*,
+/// its guard forgotten, is not seen: the list still names its old place.
+/// Forgetting a guard is for a lock kept until the task ends.)
+impl Drop for RawMutex {
+    fn drop(&mut self) {
+        if let Some(owner) = tcb_of_or_none(*self.owner.get_mut()) {
+            // Masked: the owner's list is touched by the owner or the OS
+            // with interrupts masked. The owner is alive: a task's end
+            // unlocks what it holds.
+            let _masked = CriticalSection::new();
+            // SAFETY: the owner is alive (above) and the mutex is on its list.
+            unsafe { self.pop_held(owner.as_ptr()) };
+        }
+    }
 }
 
 fn tcb_of(owner_word: usize) -> NonNull<Tcb> {

@@ -22,6 +22,7 @@ use ilusion::time::{self, Duration, Instant};
 ilusion::entry!(main);
 
 fn main() {
+    forgotten_guard_then_drop();
     mutex_counts_under_contention();
     // The order it checks is one core's to decide: its tasks share core 0.
     common::on_core(0, priority_inversion_is_resolved);
@@ -29,6 +30,27 @@ fn main() {
     condvar_and_timeouts();
     channels();
     finish();
+}
+
+/// A mutex dropped while locked (its guard forgotten) leaves its owner's
+/// list of held mutexes: a new mutex in the same heap block, locked and
+/// unlocked, then the task's end, find a list that names only live
+/// mutexes. Before, the list still named the freed block: the new mutex
+/// linked to itself, and the task's end went round that loop for ever.
+fn forgotten_guard_then_drop() {
+    let reused = task::spawn(|| {
+        let first = alloc::boxed::Box::new(Mutex::new(1u64));
+        core::mem::forget(first.lock().unwrap());
+        let place = &*first as *const Mutex<u64> as usize;
+        drop(first);
+        let second = alloc::boxed::Box::new(Mutex::new(2u64));
+        let reused = &*second as *const Mutex<u64> as usize == place;
+        *second.lock().unwrap() += 1;
+        let value = *second.lock().unwrap();
+        reused && value == 3
+    })
+    .join();
+    check(reused == Ok(true), "mutex_dropped_with_guard_forgotten", format_args!("{reused:?}"));
 }
 
 fn mutex_counts_under_contention() {
