@@ -1047,6 +1047,7 @@ const CASES: &[Case] = &[
             "ok send_to_dropped_receiver",
             "ok bounded_blocking_send",
             "ok rendezvous",
+            "ok rendezvous_try_send",
             "ok rendezvous_receiver_gone",
             "all checks passed",
         ],

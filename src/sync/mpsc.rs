@@ -171,12 +171,16 @@ impl<T> Shared<T> {
         let masked = CriticalSection::new();
         let deadline = deadline.map(Instant::ticks);
         let mut value = Some(value);
+        // A rendezvous `try_send` hands its message only to a receiver
+        // waiting in `recv` (as std's: `Ok` means it was taken).
+        let rendezvous_refused = !block && !self.receiver_waits.has_waiters(&masked);
         let seq = loop {
             let pushed = self.state.with(&masked, |s| {
                 if !s.receiver_alive {
                     return Err(SendTimeoutError::Disconnected(value.take().unwrap()).into());
                 }
-                let room = s.capacity.is_none_or(|c| s.queue.len() < c.max(1));
+                let room = s.capacity.is_none_or(|c| s.queue.len() < c.max(1))
+                    && !(s.capacity == Some(0) && rendezvous_refused);
                 if room {
                     if s.queue.try_reserve(1).is_err() {
                         return Err(SendFailure::OutOfMemory(value.take().unwrap()));
@@ -290,7 +294,9 @@ impl<T> SyncSender<T> {
         refused_or_out_of_memory(self.0.send(value, true, deadline_from_now(timeout)))
     }
 
-    /// Sends if there is room now.
+    /// Sends if there is room now; on a rendezvous channel
+    /// (`sync_channel(0)`), only if a receiver is waiting in `recv`, which
+    /// takes the message.
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         refused_or_out_of_memory(self.0.send(value, false, None)).map_err(|e| match e {
             SendTimeoutError::Timeout(v) => TrySendError::Full(v),

@@ -222,6 +222,20 @@ fn channels() {
     let v = rx.recv();
     check(v == Ok(9) && sender.join() == Ok(true), "rendezvous", format_args!("{v:?}"));
 
+    // A rendezvous `try_send`: refused with nobody in `recv`; taken by a
+    // receiver waiting there.
+    let (tx, rx) = mpsc::sync_channel::<u8>(0);
+    let alone = tx.try_send(1);
+    let receiver = Builder::new().priority(Priority::Preemptive(5)).spawn(move || rx.recv()).unwrap();
+    time::sleep(Duration::from_millis(2)); // the receiver waits in `recv`
+    let met = tx.try_send(2);
+    let got = receiver.join().unwrap();
+    check(
+        alone == Err(TrySendError::Full(1)) && met == Ok(()) && got == Ok(2),
+        "rendezvous_try_send",
+        format_args!("{alone:?} {met:?} {got:?}"),
+    );
+
     // A rendezvous whose receiver goes without taking the message: the
     // blocked `send` fails and gives the message back (it was never
     // received); so does the next sender's, and a `send` after the drop.
