@@ -144,12 +144,6 @@ fn current() -> NonNull<Tcb> {
     NonNull::new(context::current_task_pointer() as *mut Tcb).expect("scheduler not started")
 }
 
-/// The running task, as a pointer: null before tasks start on this core.
-#[inline(always)]
-fn current_or_none() -> *const Tcb {
-    context::current_task_pointer() as *const Tcb
-}
-
 /// The running task, borrowed for as long as the critical section lasts.
 #[inline(always)]
 pub(crate) fn running(_cs: &CriticalSection) -> &Tcb {
@@ -457,7 +451,9 @@ pub(crate) fn block_on<const MANY: bool>(cs: &CriticalSection, me: &Tcb, on: On)
     if me.kill_requested.load(Ordering::Relaxed) {
         cancel_wait_and_end(me);
     }
-    if me.in_interrupt.get() {
+    // On the kernel stack (SP_EL1) only an isolated task's system call may
+    // block; anything else there is an interrupt handler.
+    if crate::arch::cpu::in_exception_handler() && !me.in_system_call.get() {
         blocked_in_interrupt_handler();
     }
     trace::block(me.id, on);
@@ -479,22 +475,17 @@ fn blocked_in_interrupt_handler() -> ! {
     panic!("an interrupt handler tried to block (a sleep, a semaphore, a channel, a join or a park): handlers must not wait; wake a task to do it")
 }
 
-/// Runs `dispatch` (an interrupt's handler) marked on the running task,
-/// whose kernel stack it runs on, so that a handler that tries to block is
-/// stopped with a report ([`block_on`]) instead of hanging its core.
+/// Runs `call` (an isolated task's system call, on its kernel stack)
+/// marked on the running task: there, unlike in an interrupt handler, it
+/// may block ([`block_on`]).
 #[inline(always)]
-pub(crate) fn handling_interrupt(dispatch: impl FnOnce()) {
-    // SAFETY: the running task is alive while it runs; an interrupt handler
-    // runs with interrupts masked and switches no task, so the same task is
-    // running when the flag is cleared. Before tasks start there is none.
-    match unsafe { current_or_none().as_ref() } {
-        Some(t) => {
-            t.in_interrupt.set(true);
-            dispatch();
-            t.in_interrupt.set(false);
-        }
-        None => dispatch(),
-    }
+pub(crate) fn in_system_call(call: impl FnOnce()) {
+    // SAFETY: an isolated task, alive while it runs; a switch away and back
+    // inside `call` resumes this same task, whose mark it is.
+    let me = unsafe { current().as_ref() };
+    me.in_system_call.set(true);
+    call();
+    me.in_system_call.set(false);
 }
 
 /// A killed task about to block: off what it was put on, then it ends.

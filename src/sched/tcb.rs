@@ -79,9 +79,9 @@ pub struct Tcb {
     pub park_token: Cell<bool>,
     /// Blocked in `park` (on no wait queue), until an `unpark`.
     pub parked: Cell<bool>,
-    /// An interrupt handler runs on its kernel stack (set around `irq`'s
-    /// dispatch): the task may not block there (`scheduler::block_on`).
-    pub in_interrupt: Cell<bool>,
+    /// In a system call (an isolated task's): on its kernel stack, as an
+    /// interrupt handler is, but allowed to block (`scheduler::block_on`).
+    pub in_system_call: Cell<bool>,
     /// The core it runs on, or ran on last.
     pub cpu: Cell<u8>,
     /// While ready: which ready queue holds it (a core's number, or
@@ -269,7 +269,7 @@ impl Tcb {
             panicking: Cell::new(false),
             park_token: Cell::new(false),
             parked: Cell::new(false),
-            in_interrupt: Cell::new(false),
+            in_system_call: Cell::new(false),
             address_space: UnsafeCell::new(ManuallyDrop::new(None)),
             user_stack_size: 0,
             cpus: crate::percpu::ALL_CPUS,

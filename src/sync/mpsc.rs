@@ -171,16 +171,19 @@ impl<T> Shared<T> {
         let masked = CriticalSection::new();
         let deadline = deadline.map(Instant::ticks);
         let mut value = Some(value);
-        // A rendezvous `try_send` hands its message only to a receiver
-        // waiting in `recv` (as std's: `Ok` means it was taken).
-        let rendezvous_refused = !block && !self.receiver_waits.has_waiters(&masked);
         let seq = loop {
             let pushed = self.state.with(&masked, |s| {
                 if !s.receiver_alive {
                     return Err(SendTimeoutError::Disconnected(value.take().unwrap()).into());
                 }
-                let room = s.capacity.is_none_or(|c| s.queue.len() < c.max(1))
-                    && !(s.capacity == Some(0) && rendezvous_refused);
+                let room = match s.capacity {
+                    None => true,
+                    // A rendezvous holds one message, and a `try_send` hands
+                    // it only to a receiver waiting in `recv` (as std's:
+                    // `Ok` means it was taken).
+                    Some(0) => s.queue.is_empty() && (block || self.receiver_waits.has_waiters(&masked)),
+                    Some(bound) => s.queue.len() < bound,
+                };
                 if room {
                     if s.queue.try_reserve(1).is_err() {
                         return Err(SendFailure::OutOfMemory(value.take().unwrap()));

@@ -178,7 +178,7 @@ impl ExceptionFrame {
 #[no_mangle]
 extern "C" fn ilusion_interrupt(_frame: &mut ExceptionFrame, entry: u64) {
     let entry = VectorEntry(entry);
-    crate::sched::scheduler::handling_interrupt(crate::irq::dispatch);
+    crate::irq::dispatch();
     // A task the handler woke, or the end of a slice, may switch tasks
     // here; this task resumes here later, and returns from the exception.
     crate::sched::scheduler::preempt_from_interrupt();
@@ -195,7 +195,7 @@ extern "C" fn ilusion_interrupt(_frame: &mut ExceptionFrame, entry: u64) {
 extern "C" fn ilusion_syscall(frame: &mut ExceptionFrame, entry: u64) {
     let entry = VectorEntry(entry);
     let call = Fault { frame, entry, esr: ESR_EL1.get(), far: FAR_EL1.get() };
-    crate::syscall::dispatch::handle(call);
+    crate::sched::scheduler::in_system_call(|| crate::syscall::dispatch::handle(call));
     // A more urgent task the call woke (a message sent, a channel closed)
     // runs now, as at the end of an interrupt: inside the call the task was
     // on SP_EL1, where a wake only asks. This task resumes here later.
