@@ -127,14 +127,19 @@
     b.eq    fp_trap
 .endm
 
-// A synchronous exception from EL1: an FP/SIMD trap, or the full path.
-.macro VECTOR_SYNC_EL1 kind
-.org exception_vectors + \kind * 0x80
+// A synchronous exception from EL1, x0 and x1 not saved yet: an FP/SIMD
+// trap, or the full path.
+.macro SYNC_EL1 kind
     stp     x0, x1, [sp, #-FRAME_SIZE]!
     EXCEPTION_CLASS
     FP_TRAP_CHECK
     mov     x0, #\kind
     b       exception_entry
+.endm
+
+.macro VECTOR_SYNC_EL1 kind
+.org exception_vectors + \kind * 0x80
+    SYNC_EL1 \kind
 .endm
 
 // The same, taken on SP_EL1 (inside a handler already), after a look at
@@ -160,11 +165,7 @@
     b.hs    kernel_stack_overflow
 1:  mrs     x0, tpidrro_el0
     msr     tpidrro_el0, xzr
-    stp     x0, x1, [sp, #-FRAME_SIZE]!
-    EXCEPTION_CLASS
-    FP_TRAP_CHECK
-    mov     x0, #\kind
-    b       exception_entry
+    SYNC_EL1 \kind
 .endm
 
 .macro VECTOR_FROM_EL0 kind, entry=exception_entry
