@@ -269,36 +269,55 @@ fn main() {
 
 /// An isolated sender, less urgent than the kernel task waiting on the
 /// channel, both on core 0: the system call that sends hands the core to
-/// the receiver before it returns to EL0. The sender then spins for three
-/// slices, so a receiver left waiting for the end of the slice is late by
-/// milliseconds; one run at once, by microseconds.
+/// the receiver before it returns to EL0. After the send the sender counts,
+/// in a shared region, for three slices: a receiver run at once finds the
+/// count still 0 (and so does not depend on how fast the host runs QEMU);
+/// one left waiting for the end of the sender's slice finds it in the
+/// thousands.
 fn a_send_lets_a_more_urgent_receiver_run_at_once() {
+    use ilusion::mm::{Access, SharedRegion};
     use ilusion::task::Priority;
-    use ilusion::time::{self, Duration, Instant};
+    use ilusion::time::{Duration, Instant};
+    let region = SharedRegion::new(8).expect("region");
     let (tx, rx) = ipc::channel::<u64>(1);
+    let seen = region.clone();
     let receiver = Builder::new()
         .name("urgent receiver")
         .priority(Priority::Preemptive(1))
         .cpu(0)
-        .spawn(move || rx.recv().map(|sent_at| Instant::now().duration_since(Instant::from_ticks(sent_at))))
+        .spawn(move || {
+            let sent_at = rx.recv().ok()?;
+            let late = Instant::now().duration_since(Instant::from_ticks(sent_at));
+            let mut count = [0u8; 8];
+            seen.read(0, &mut count).ok()?;
+            Some((u64::from_le_bytes(count), late))
+        })
         .expect("spawn receiver");
     let mut builder = Builder::new().name("lazy sender").priority(Priority::Preemptive(30)).cpu(0);
     let tx = builder.grant(tx);
+    let counter = builder.share(&region, Access::ReadWrite);
     let sender = builder
         .spawn_isolated(move || {
             if tx.send(Instant::now().ticks()).is_err() {
                 exit(2);
             }
-            time::busy_wait(Duration::from_millis(30)); // three slices (10 ms each)
+            let until = Instant::now() + Duration::from_millis(30); // three slices (10 ms each)
+            let mut count = 0u64;
+            while Instant::now() < until {
+                count += 1;
+                let _ = counter.write(0, &count.to_le_bytes());
+            }
         })
         .expect("spawn sender");
-    let late = receiver.join().expect("receiver").expect("message");
+    let (count, late) = receiver.join().expect("receiver").expect("message and count");
     let sent = sender.join();
-    let late_us = late.as_micros();
-    let at_once = late_us < 2_000; // a slice is 10 ms
+    let at_once = count == 0;
     ilusion::println!("more urgent receiver ran at once: {at_once}, sender {sent:?}");
     if !at_once || sent != Ok(()) {
-        ilusion::println!("the receiver ran {late_us} us after the send");
+        ilusion::println!(
+            "the sender counted to {count} before the receiver ran, {} us after the send",
+            late.as_micros()
+        );
         fail("a more urgent receiver waited for the sender's slice to end");
     }
 }
