@@ -44,7 +44,7 @@
 use super::list::List;
 use super::priority::{is_preemptive, IDLE_LEVEL};
 use super::run_queues::RunQueues;
-use super::tcb::{AllLinks, QueueLinks, State, TaskBody, TaskCounters, Tcb};
+use super::tcb::{AllLinks, QueueLinks, State, TaskBody, TaskCounters, Tcb, WakeReason};
 use super::timer;
 use crate::arch::context::{self, Context};
 use crate::critical::{self, CriticalSection, KernelCell};
@@ -459,9 +459,14 @@ pub(crate) fn block_on<const MANY: bool>(cs: &CriticalSection, me: &Tcb, on: On)
     trace::block(me.id, on);
     me.state.set(State::Blocked);
     schedule_away_on::<MANY, false>(cs, me, on.why());
-    // `me` again: a switch away and back resumes the same task.
-    if me.kill_requested.load(Ordering::Relaxed) {
-        end_killed(); // `kill` took it off where it waited
+    // `me` again: a switch away and back resumes the same task. Killed
+    // while it waited, it ends here. Killed after its wait was over (a
+    // permit, a mutex or a message handed to it, a deadline reached), it
+    // keeps what it was given, as its caller returns, and ends at its next
+    // block or yield, as a running task does: a permit handed over and then
+    // dropped would be lost for every other task.
+    if me.wake_reason.get() == WakeReason::Cancelled {
+        end_killed();
     }
 }
 

@@ -52,6 +52,9 @@ pub enum State {
 pub enum WakeReason {
     Notified,
     TimedOut,
+    /// Killed while it waited (`task::kill` took it off what it waited
+    /// for): it ends as it resumes, and its wait returns nothing.
+    Cancelled,
 }
 
 /// `repr(C)`, with the context first: TPIDR_EL1 points at the running

@@ -7,7 +7,9 @@
 //!   ends it before returning to EL0; a task blocked in a system call is
 //!   taken off what it waits for and ends there;
 //! - a kernel task ends at its next yield or block (a blocked one at once,
-//!   taken off its wait queue as if it had timed out): exactly as if it
+//!   taken off its wait queue as if it had timed out; one whose wait was
+//!   over, a permit or a mutex handed to it, keeps it and runs on to its
+//!   next yield or block): exactly as if it
 //!   panicked there. Mutexes it holds are poisoned; values on its stack are
 //!   leaked, as for any failure. A kernel task that never yields or blocks
 //!   runs on (kernel code may be between two halves of a change to shared
@@ -117,6 +119,7 @@ fn kill_task(masked: CriticalSection, t: &Tcb) -> Result<(), KillError> {
         State::Blocked => {
             // Off what it waits for, and ready: it ends as it resumes in its block.
             scheduler::cancel_wait(&masked, t);
+            t.wake_reason.set(crate::sched::tcb::WakeReason::Cancelled);
             // SAFETY: alive, and now on no queue.
             unsafe { scheduler::make_ready(&masked, NonNull::from(t)) };
             scheduler::reschedule_point(&masked);

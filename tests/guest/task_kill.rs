@@ -7,6 +7,10 @@
 //!   (the mutex is fine afterwards), one holding a mutex while it waits on a
 //!   channel (the mutex is poisoned and free), one that only yields, and one
 //!   that kills itself.
+//! - A task killed after its wait was over (a semaphore permit or a mutex
+//!   handed to it, before it ran again) keeps what it was given and ends
+//!   at its next yield: the permit it gives back is there for others, the
+//!   mutex it unlocks is not poisoned.
 //! - Isolated tasks end at once: one spinning at EL0, one blocked receiving
 //!   on a channel, one sleeping.
 //! - 1,000 cycles of spawning a kernel sleeper and an isolated spinner and
@@ -20,8 +24,8 @@ mod common;
 
 use common::{check, finish};
 use ilusion::ipc;
-use ilusion::sync::Mutex;
-use ilusion::task::{self, Builder, KillError, TaskFailure};
+use ilusion::sync::{Mutex, Semaphore};
+use ilusion::task::{self, Builder, KillError, Priority, TaskFailure};
 use ilusion::time::{sleep, Duration, Instant};
 
 ilusion::entry!(main);
@@ -37,6 +41,7 @@ fn main() {
 fn run() {
     refusals();
     kernel_tasks();
+    killed_after_a_hand_over();
     isolated_tasks();
     cycles();
 }
@@ -113,6 +118,40 @@ fn kernel_tasks() {
     });
     let r = suicide.unwrap().join();
     check(r == Err(TaskFailure::Killed), "self_kill_ends_at_once", format_args!("{r:?}"));
+}
+
+/// Less urgent than main (Priority::DEFAULT): a waiter main wakes does not
+/// run until main blocks, so main can kill it in between.
+const LESS_URGENT: Priority = Priority::Preemptive(20);
+
+fn killed_after_a_hand_over() {
+    static PERMITS: Semaphore = Semaphore::new(0);
+    let waiter = builder("permit waiter").priority(LESS_URGENT).spawn(|| {
+        PERMITS.acquire();
+        PERMITS.release(); // gives back what it was handed
+        loop {
+            task::yield_now(); // where the kill ends it
+        }
+    });
+    sleep(Duration::from_millis(5)); // it waits in `acquire`
+    PERMITS.release(); // handed to the waiter, which has not run yet
+    killed("permit_waiter_killed_after_hand_over", waiter.unwrap());
+    let back = PERMITS.available();
+    check(back == 1, "handed_permit_not_lost", format_args!("{back} permits"));
+
+    static HANDED: Mutex<u32> = Mutex::new(0);
+    let guard = HANDED.lock().unwrap();
+    let waiter = builder("mutex waiter").priority(LESS_URGENT).spawn(|| {
+        *HANDED.lock().unwrap() += 1;
+        loop {
+            task::yield_now();
+        }
+    });
+    sleep(Duration::from_millis(5)); // it waits for the mutex
+    drop(guard); // handed to the waiter, which has not run yet
+    killed("mutex_waiter_killed_after_hand_over", waiter.unwrap());
+    let after = HANDED.lock_timeout(Duration::from_millis(100)).map(|g| *g);
+    check(matches!(after, Ok(1)), "handed_mutex_not_poisoned", format_args!("{:?}", after.is_ok()));
 }
 
 fn isolated_tasks() {
