@@ -1038,6 +1038,7 @@ const CASES: &[Case] = &[
         0,
         &[
             "ok mutex_dropped_with_guard_forgotten",
+            "ok mutex_dropped_by_another_task_refused",
             "ok mutex_contention",
             "ok priority_inheritance",
             "ok semaphore_timeout",

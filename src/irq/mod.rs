@@ -143,9 +143,13 @@ fn is_kernel_owned(id: IntId) -> bool {
 
 /// [`register`], for the kernel's own use: the interrupt stays the kernel's.
 pub(crate) fn register_for_kernel(id: IntId, handler: Handler) -> Result<(), IrqError> {
-    register(id, handler)?;
-    KERNEL_OWNED[id as usize / 32].fetch_or(1 << (id % 32), Ordering::Relaxed);
-    Ok(())
+    let word = KERNEL_OWNED.get(id as usize / 32).ok_or(IrqError::OutOfRange(id))?;
+    // The kernel's before its handler is in: no moment where an application
+    // could unregister it.
+    let was = word.fetch_or(1 << (id % 32), Ordering::Relaxed);
+    register(id, handler).inspect_err(|_| {
+        word.fetch_and(!(1 << (id % 32)) | was, Ordering::Relaxed);
+    })
 }
 
 /// As [`register`], choosing level- or edge-triggered.

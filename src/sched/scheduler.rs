@@ -448,13 +448,14 @@ pub(crate) fn block_current(cs: &CriticalSection, on: On) {
 /// and has looked at the number of cores (`MANY`) already.
 #[inline(always)]
 pub(crate) fn block_on<const MANY: bool>(cs: &CriticalSection, me: &Tcb, on: On) {
-    if me.kill_requested.load(Ordering::Relaxed) {
-        cancel_wait_and_end(me);
-    }
     // On the kernel stack (SP_EL1) only an isolated task's system call may
-    // block; anything else there is an interrupt handler.
+    // block; anything else there is an interrupt handler (checked first: a
+    // handler must not end the task it interrupted either).
     if crate::arch::cpu::in_exception_handler() && !me.in_system_call.get() {
         blocked_in_interrupt_handler();
+    }
+    if me.kill_requested.load(Ordering::Relaxed) {
+        cancel_wait_and_end(me);
     }
     trace::block(me.id, on);
     me.state.set(State::Blocked);

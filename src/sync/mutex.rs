@@ -78,20 +78,30 @@ pub(crate) struct RawMutex {
 /// A mutex dropped while locked (its guard was forgotten, `mem::forget`)
 /// comes off its owner's list of held mutexes, which would otherwise lead
 /// the owner's later unlocks and its end into freed memory. No task waits
-/// on it: a waiter would still be borrowing it. (A locked mutex *moved*,
-/// its guard forgotten, is not seen: the list still names its old place.
-/// Forgetting a guard is for a lock kept until the task ends.)
+/// on it: a waiter would still be borrowing it. Only its owner may do
+/// that: another task's list changes on the owner's fast paths, unmasked,
+/// on any core, so a task dropping a mutex another one holds fails there
+/// (a panic, which leaks the mutex's memory and so keeps the list sound).
+/// (A locked mutex *moved*, its guard forgotten, is not seen: the list
+/// still names its old place. Forgetting a guard is for a lock kept until
+/// the task ends.)
 impl Drop for RawMutex {
     fn drop(&mut self) {
-        if let Some(owner) = tcb_of_or_none(*self.owner.get_mut()) {
-            // Masked: the owner's list is touched by the owner or the OS
-            // with interrupts masked. The owner is alive: a task's end
-            // unlocks what it holds.
-            let _masked = CriticalSection::new();
-            // SAFETY: the owner is alive (above) and the mutex is on its list.
-            unsafe { self.pop_held(owner.as_ptr()) };
+        let Some(owner) = tcb_of_or_none(*self.owner.get_mut()) else { return };
+        if owner.as_ptr() as usize != running_task_address() {
+            held_by_another_task();
         }
+        // Masked: no switch while the list is changed.
+        let _masked = CriticalSection::new();
+        // SAFETY: the owner is the running task, alive, and the mutex is on its list.
+        unsafe { self.pop_held(owner.as_ptr()) };
     }
+}
+
+#[cold]
+#[inline(never)]
+fn held_by_another_task() -> ! {
+    panic!("a Mutex was dropped while another task holds it (its guard forgotten): only the holder may drop it")
 }
 
 fn tcb_of(owner_word: usize) -> NonNull<Tcb> {

@@ -51,6 +51,23 @@ fn forgotten_guard_then_drop() {
     })
     .join();
     check(reused == Ok(true), "mutex_dropped_with_guard_forgotten", format_args!("{reused:?}"));
+
+    // Dropped by another task while its holder keeps it (guard forgotten):
+    // the dropping task fails, the mutex is left in place (leaked), and
+    // the holder's end releases it as usual.
+    let shared = Arc::new(Mutex::new(0u32));
+    let (for_holder, for_dropper) = (shared.clone(), shared);
+    let holder = task::spawn(move || {
+        core::mem::forget(for_holder.lock().unwrap());
+        drop(for_holder); // not the last reference
+        task::park(); // until the dropper has failed
+    });
+    time::sleep(Duration::from_millis(2)); // the holder holds it, parked
+    let dropper = task::spawn(move || drop(for_dropper)).join();
+    holder.unpark();
+    let held = holder.join();
+    let refused = matches!(&dropper, Err(task::TaskFailure::Panic { message }) if message.contains("dropped while another task holds it"));
+    check(refused && held == Ok(()), "mutex_dropped_by_another_task_refused", format_args!("{dropper:?} {held:?}"));
 }
 
 fn mutex_counts_under_contention() {
