@@ -29,8 +29,9 @@
 //! Each task keeps the mutexes it holds in a list threaded through them.
 //! When a task ends, the task layer releases them ([`release_all_held`]);
 //! if it failed, they are marked **poisoned**: the next `lock` returns
-//! `Err(PoisonError)`, as in std. A mutex dropped while locked (its guard
-//! forgotten) comes off its owner's list as it goes.
+//! `Err(PoisonError)`, as in std. A mutex its holder drops while locked
+//! (its guard forgotten) comes off the holder's list as it goes; another
+//! task dropping it fails instead (see `RawMutex`'s `Drop`).
 //!
 //! This module sits on the scheduler (`sched`), which knows nothing of
 //! mutexes: the running task's address comes from
