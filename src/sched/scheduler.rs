@@ -303,8 +303,25 @@ pub(crate) unsafe fn make_ready(cs: &CriticalSection, task: NonNull<Tcb>) {
     }
 }
 
-/// [`make_ready`] then [`reschedule_point`], for a caller that has looked
-/// at the number of cores already (`MANY`): a task woken by its waker.
+/// [`make_ready`] then [`reschedule_point`]: a task woken by its waker,
+/// which gives way to it at once if it is more urgent.
+///
+/// # Safety
+/// As for [`make_ready`].
+#[inline]
+pub(crate) unsafe fn wake_and_reschedule(cs: &CriticalSection, task: NonNull<Tcb>) {
+    // SAFETY: forwarded from our caller.
+    unsafe {
+        if critical::several_cores() {
+            wake::<true>(cs, task)
+        } else {
+            wake::<false>(cs, task)
+        }
+    }
+}
+
+/// [`wake_and_reschedule`], for a caller that has looked at the number of
+/// cores already (`MANY`).
 ///
 /// # Safety
 /// As for [`make_ready`].
@@ -312,9 +329,47 @@ pub(crate) unsafe fn make_ready(cs: &CriticalSection, task: NonNull<Tcb>) {
 pub(crate) unsafe fn wake<const MANY: bool>(cs: &CriticalSection, task: NonNull<Tcb>) {
     // SAFETY: promised by our caller.
     trace::wake(unsafe { task.as_ref() }.id);
+    if !MANY {
+        if crate::arch::cpu::in_exception_handler() {
+            // An interrupt handler (or an isolated task's system call): its
+            // end is the reschedule point.
+            // SAFETY: forwarded from our caller.
+            return unsafe { make_ready_on::<false>(cs, task) };
+        }
+        // SAFETY: forwarded from our caller.
+        if unsafe { hand_off(cs, task) } {
+            return;
+        }
+    }
     // SAFETY: forwarded from our caller.
     unsafe { make_ready_on::<MANY>(cs, task) };
     reschedule_point_on::<MANY>(cs, if MANY { percpu::cpu_index() } else { 0 });
+}
+
+/// One core, in a task (not in an exception handler): if the woken `task`
+/// is more urgent than the running one, which is preemptive, and no
+/// reschedule is pending (so no ready task is more urgent than the running
+/// one), `task` is the one the reschedule point would pick: the running
+/// task goes back in front of its level, as a preempted one, and the
+/// switch goes straight to `task`, which never passes through a ready
+/// queue (its queueing, the decision and the pick are skipped:
+/// BENCHMARKS.md, session 18). Else nothing is done (`false`).
+///
+/// # Safety
+/// As for [`make_ready`].
+#[inline(always)]
+unsafe fn hand_off(cs: &CriticalSection, task: NonNull<Tcb>) -> bool {
+    let me = running(cs);
+    // SAFETY: promised by our caller.
+    let t = unsafe { task.as_ref() };
+    let my_level = me.level.get();
+    if t.level.get() >= my_level || !is_preemptive(my_level) || NEED_RESCHED.of(0).load(Ordering::Relaxed) {
+        return false;
+    }
+    TaskCounters::bump(&t.counters.woken);
+    requeue_current::<false>(cs, me, true);
+    switch_to::<false>(cs, me, task, Why::PREEMPT, false);
+    true
 }
 
 /// [`make_ready`], compiled for one core (inline: short) or several (out of line).
@@ -436,7 +491,12 @@ fn switch_to_the_one_ahead<'a, const MANY: bool>(cs: &'a CriticalSection, me: im
 /// killed ends here instead (before it blocks, or as the kill wakes it),
 /// with the critical sections its callers opened.
 pub(crate) fn block_current(cs: &CriticalSection, on: On) {
-    let me = running(cs);
+    block(cs, running(cs), on)
+}
+
+/// [`block_current`] for a caller that has the running task `me` at hand.
+#[inline(always)]
+pub(crate) fn block(cs: &CriticalSection, me: &Tcb, on: On) {
     if critical::several_cores() {
         block_on::<true>(cs, me, on)
     } else {

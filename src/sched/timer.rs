@@ -191,14 +191,26 @@ mod target {
     ///
     /// # Safety
     /// `task` is alive.
+    #[inline(always)]
     pub(crate) unsafe fn cancel(masked: &CriticalSection, task: NonNull<Tcb>) {
-        // SAFETY: `task` is alive; if linked through `timer_links`, it is on
-        // the list of the core `timer_cpu` names.
+        // SAFETY: `task` is alive (our caller's promise). (The look is
+        // inlined: most waits have no deadline.)
+        if unsafe { task.as_ref() }.timer_links.is_linked() {
+            // SAFETY: as above.
+            unsafe { take_off_timer_list(masked, task) };
+        }
+    }
+
+    /// [`cancel`] for a task that is on a timer list.
+    ///
+    /// # Safety
+    /// `task` is alive and on a timer list.
+    #[inline(never)]
+    unsafe fn take_off_timer_list(masked: &CriticalSection, task: NonNull<Tcb>) {
+        // SAFETY: `task` is alive and linked through `timer_links`: on the
+        // list of the core `timer_cpu` names.
         TIMERS.with(masked, |all| unsafe {
-            let t = task.as_ref();
-            if t.timer_links.is_linked() {
-                all.of_mut(t.timer_cpu.get() as usize).sleepers.remove(task);
-            }
+            all.of_mut(task.as_ref().timer_cpu.get() as usize).sleepers.remove(task);
         });
     }
 

@@ -73,7 +73,7 @@ impl WaitQueue {
                 timer::add(masked, NonNull::from(me), deadline);
             }
         }
-        scheduler::block_current(masked, on);
+        scheduler::block(masked, me, on);
         me.wake_reason.get()
     }
 
@@ -132,6 +132,39 @@ impl WaitQueue {
 
     #[inline(never)]
     fn wake_first(&self, masked: &CriticalSection) -> Option<NonNull<Tcb>> {
+        let task = self.take_first(masked)?;
+        // SAFETY: a waiter is alive, and now on no queue.
+        unsafe { scheduler::make_ready(masked, task) };
+        Some(task)
+    }
+
+    /// [`WaitQueue::wake_one`] then, if it woke a waiter, a reschedule
+    /// point ([`scheduler::reschedule_point`]), for a waker with nothing
+    /// left to do but return: a waiter more urgent than the running task is
+    /// switched to directly, without going through a ready queue
+    /// ([`scheduler::wake_and_reschedule`]). Returns whether one was woken;
+    /// nobody waiting changes nothing (no reschedule point).
+    #[inline]
+    pub fn wake_one_and_reschedule(&self, masked: &CriticalSection) -> bool {
+        if !self.has_waiters(masked) {
+            return false;
+        }
+        self.wake_first_and_reschedule(masked);
+        true
+    }
+
+    #[inline(never)]
+    fn wake_first_and_reschedule(&self, masked: &CriticalSection) {
+        if let Some(task) = self.take_first(masked) {
+            // SAFETY: a waiter is alive, and now on no queue.
+            unsafe { scheduler::wake_and_reschedule(masked, task) };
+        }
+    }
+
+    /// Takes the most urgent waiter off the queue (and off the timer
+    /// list), woken by a notification: for the caller to make it ready.
+    #[inline(always)]
+    fn take_first(&self, masked: &CriticalSection) -> Option<NonNull<Tcb>> {
         let task = self.with_list(masked, |l| l.pop_front())?;
         // SAFETY: tasks on a wait queue are alive (they are blocked, not freed).
         unsafe {
@@ -139,7 +172,6 @@ impl WaitQueue {
             timer::cancel(masked, task);
             task.as_ref().wake_reason.set(WakeReason::Notified);
             debug_assert_eq!(task.as_ref().state.get(), State::Blocked);
-            scheduler::make_ready(masked, task);
         }
         Some(task)
     }

@@ -204,30 +204,34 @@ impl<T> Shared<T> {
                 }
             }
         };
+        if !(block && self.state.with(&masked, |s| s.capacity == Some(0))) {
+            // Done: the receiver, if it waits, takes the message (and runs
+            // now if it is more urgent).
+            self.receiver_waits.wake_one_and_reschedule(&masked);
+            return Ok(());
+        }
         self.receiver_waits.wake_one(&masked);
-        if block && self.state.with(&masked, |s| s.capacity == Some(0)) {
-            // Rendezvous: wait until the receiver has taken our message.
-            while self.state.with(&masked, |s| s.taken < seq && s.receiver_alive) {
-                if self.senders_wait.wait(&masked, deadline, crate::trace::On::CHANNEL) == WakeReason::TimedOut {
-                    // Not taken in time: ours is the one message in the channel (capacity 1).
-                    let back = self
-                        .state
-                        .with(&masked, |s| (s.taken < seq && s.sent == seq).then(|| s.queue.pop_back()).flatten());
-                    if let Some(message) = back {
-                        self.state.with(&masked, |s| s.sent -= 1);
-                        self.senders_wait.wake_all(&masked); // the slot is free again
-                        scheduler::reschedule_point(&masked);
-                        return Err(SendTimeoutError::Timeout(message).into());
-                    }
+        // Rendezvous: wait until the receiver has taken our message.
+        while self.state.with(&masked, |s| s.taken < seq && s.receiver_alive) {
+            if self.senders_wait.wait(&masked, deadline, crate::trace::On::CHANNEL) == WakeReason::TimedOut {
+                // Not taken in time: ours is the one message in the channel (capacity 1).
+                let back = self
+                    .state
+                    .with(&masked, |s| (s.taken < seq && s.sent == seq).then(|| s.queue.pop_back()).flatten());
+                if let Some(message) = back {
+                    self.state.with(&masked, |s| s.sent -= 1);
+                    self.senders_wait.wake_all(&masked); // the slot is free again
+                    scheduler::reschedule_point(&masked);
+                    return Err(SendTimeoutError::Timeout(message).into());
                 }
             }
-            // The receiver went without taking it: it is still in the
-            // channel (`Receiver::drop` leaves a rendezvous message to its
-            // sender), the one message there; it goes back, never received.
-            let back = self.state.with(&masked, |s| (s.taken < seq).then(|| s.queue.pop_front()).flatten());
-            if let Some(message) = back {
-                return Err(SendTimeoutError::Disconnected(message).into());
-            }
+        }
+        // The receiver went without taking it: it is still in the
+        // channel (`Receiver::drop` leaves a rendezvous message to its
+        // sender), the one message there; it goes back, never received.
+        let back = self.state.with(&masked, |s| (s.taken < seq).then(|| s.queue.pop_front()).flatten());
+        if let Some(message) = back {
+            return Err(SendTimeoutError::Disconnected(message).into());
         }
         scheduler::reschedule_point(&masked);
         Ok(())
@@ -250,10 +254,10 @@ impl<T> Shared<T> {
                 // taken, so they all look.
                 if self.state.with(&masked, |s| s.capacity == Some(0)) {
                     self.senders_wait.wake_all(&masked);
+                    scheduler::reschedule_point(&masked);
                 } else {
-                    self.senders_wait.wake_one(&masked);
+                    self.senders_wait.wake_one_and_reschedule(&masked);
                 }
-                scheduler::reschedule_point(&masked);
                 return Ok(message);
             }
             if self.state.with(&masked, |s| s.senders == 0) {

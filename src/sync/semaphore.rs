@@ -61,10 +61,9 @@ impl Semaphore {
 
     #[inline(never)]
     fn release_to_waiter(&self, masked: &CriticalSection) {
-        if self.waiters.wake_one(masked).is_none() {
+        if !self.waiters.wake_one_and_reschedule(masked) {
             self.permits.with(masked, |p| *p += 1);
         }
-        scheduler::reschedule_point(masked);
     }
 
     /// Free permits now.
