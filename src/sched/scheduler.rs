@@ -70,6 +70,15 @@ struct Scheduler {
     /// Every task alive (spawned and not yet freed), idle tasks included.
     all: List<AllLinks>,
     queues: RunQueues<QueueLinks>,
+    /// One core: a task an exception handler woke that is more urgent than
+    /// the running task (preemptive) and than every ready task
+    /// ([`make_ready_in_handler`]): ready, but on no queue. The handler's
+    /// end switches straight to it ([`give_way_if_decided`]), as a block
+    /// or the idle loop would ([`schedule_away_on`]); a more urgent wake or
+    /// a change of level first puts it on its queue
+    /// ([`Scheduler::queue_handed`]). (An interrupt handler that yields
+    /// switches to the running task's equals first: it still runs next.)
+    handed: Option<NonNull<Tcb>>,
 }
 
 impl Scheduler {
@@ -95,6 +104,20 @@ impl Scheduler {
 }
 
 impl Scheduler {
+    /// Puts the task a handler handed over ([`Scheduler::handed`]), if any,
+    /// on its ready queue (behind its equals: it was woken before any of
+    /// them), where the usual pick finds it.
+    #[inline(always)]
+    fn queue_handed(&mut self) {
+        if let Some(task) = self.handed.take() {
+            // SAFETY: a handed task is alive, ready and on no queue.
+            unsafe {
+                let t = task.as_ref();
+                self.queues.put_back::<false>(task, t.level.get(), t.cpus, 0, 0, false);
+            }
+        }
+    }
+
     /// Charges `prev` the time since it was switched to, and counts the
     /// switch to `next` (and, with several cores, this core's): the
     /// statistics' whole cost on a switch, 10 instructions on one core
@@ -122,6 +145,7 @@ static SCHED: KernelCell<Scheduler> = KernelCell::new(Scheduler {
     switches: [0; MAX_CPUS],
     freed_switches: 0,
     all: List::new(),
+    handed: None,
 });
 
 /// Per core: a more urgent task may be ready for it, or its slice ended.
@@ -251,7 +275,7 @@ fn idle_loop<const MANY: bool>() -> ! {
     loop {
         let were_enabled = cpu::disable_interrupts();
         let cs = CriticalSection::enter::<MANY>();
-        if SCHED.with(&cs, |s| s.queues.has_any_for::<MANY>(percpu::cpu_index())) {
+        if SCHED.with(&cs, |s| (!MANY && s.handed.is_some()) || s.queues.has_any_for::<MANY>(percpu::cpu_index())) {
             schedule_away_on::<MANY, false>(&cs, running(&cs), Why::IDLE);
             drop(cs);
         } else {
@@ -334,7 +358,7 @@ pub(crate) unsafe fn wake<const MANY: bool>(cs: &CriticalSection, task: NonNull<
             // An interrupt handler (or an isolated task's system call): its
             // end is the reschedule point.
             // SAFETY: forwarded from our caller.
-            return unsafe { make_ready_on::<false>(cs, task) };
+            return unsafe { make_ready_in_handler(cs, task) };
         }
         // SAFETY: forwarded from our caller.
         if unsafe { hand_off(cs, task) } {
@@ -344,6 +368,31 @@ pub(crate) unsafe fn wake<const MANY: bool>(cs: &CriticalSection, task: NonNull<
     // SAFETY: forwarded from our caller.
     unsafe { make_ready_on::<MANY>(cs, task) };
     reschedule_point_on::<MANY>(cs, if MANY { percpu::cpu_index() } else { 0 });
+}
+
+/// One core, in an exception handler: [`make_ready_on`], or, if `task` is
+/// more urgent than the running task, which is preemptive, and no
+/// reschedule is pending (so no ready task is as urgent as `task`), `task`
+/// is handed over ([`Scheduler::handed`]): the handler's end switches
+/// straight to it, without queueing it, deciding or picking
+/// (BENCHMARKS.md, session 18).
+///
+/// # Safety
+/// As for [`make_ready`].
+#[inline(always)]
+unsafe fn make_ready_in_handler(cs: &CriticalSection, task: NonNull<Tcb>) {
+    let my_level = running(cs).level.get();
+    // SAFETY: promised by our caller.
+    let t = unsafe { task.as_ref() };
+    if t.level.get() < my_level && is_preemptive(my_level) && !NEED_RESCHED.of(0).load(Ordering::Relaxed) {
+        t.state.set(State::Ready);
+        TaskCounters::bump(&t.counters.woken);
+        SCHED.with(cs, |s| s.handed = Some(task));
+        NEED_RESCHED.of(0).store(true, Ordering::Relaxed);
+        return;
+    }
+    // SAFETY: forwarded from our caller.
+    unsafe { make_ready_on::<false>(cs, task) }
 }
 
 /// One core, in a task (not in an exception handler): if the woken `task`
@@ -367,8 +416,9 @@ unsafe fn hand_off(cs: &CriticalSection, task: NonNull<Tcb>) -> bool {
         return false;
     }
     TaskCounters::bump(&t.counters.woken);
-    requeue_current::<false>(cs, me, true);
-    switch_to::<false>(cs, me, task, Why::PREEMPT, false);
+    let now = crate::arch::cpu::counter();
+    requeue_current::<false>(cs, me, true, now);
+    switch_to_at::<false>(cs, me, task, Why::PREEMPT, false, now);
     true
 }
 
@@ -387,10 +437,18 @@ unsafe fn make_ready_on<const MANY: bool>(cs: &CriticalSection, task: NonNull<Tc
     t.state.set(State::Ready);
     TaskCounters::bump(&t.counters.woken);
     let level = t.level.get();
-    // SAFETY: `task` is alive and unqueued (our caller's promise).
-    SCHED.with(cs, |s| unsafe { s.queues.put_back::<false>(task, level, t.cpus, 0, 0, false) });
-    // One core, which runs the running task: asked if the new one is more urgent.
-    if level < running(cs).level.get() {
+    // One core, which runs the running task: asked if the new one is more
+    // urgent (and a task handed over is queued first: this one may be
+    // more urgent still).
+    let urgent = level < running(cs).level.get();
+    SCHED.with(cs, |s| {
+        if urgent {
+            s.queue_handed();
+        }
+        // SAFETY: `task` is alive and unqueued (our caller's promise).
+        unsafe { s.queues.put_back::<false>(task, level, t.cpus, 0, 0, false) }
+    });
+    if urgent {
         NEED_RESCHED.of(0).store(true, Ordering::Relaxed);
     }
 }
@@ -415,9 +473,9 @@ unsafe fn make_ready_on_many(cs: &CriticalSection, task: NonNull<Tcb>) {
 
 /// Puts the running task `t` back in a ready queue, unless it is this core's
 /// idle task (never queued). A task preempted by a more urgent one keeps
-/// what is left of its slice.
+/// what is left of its slice (counted up to `now`).
 #[inline(always)]
-fn requeue_current<const MANY: bool>(cs: &CriticalSection, t: &Tcb, in_front: bool) {
+fn requeue_current<const MANY: bool>(cs: &CriticalSection, t: &Tcb, in_front: bool, now: u64) {
     // Only idle tasks run at the idle level (no `Priority` names it).
     if t.level.get() == IDLE_LEVEL {
         return;
@@ -425,7 +483,7 @@ fn requeue_current<const MANY: bool>(cs: &CriticalSection, t: &Tcb, in_front: bo
     let cpu = if MANY { t.core() } else { 0 };
     TaskCounters::bump(&t.counters.preempted);
     if in_front {
-        timer::pause_slice(cs, cpu, t);
+        timer::pause_slice(cs, cpu, t, now);
     }
     // SAFETY: the running task, not idle.
     SCHED.with(cs, |s| unsafe { s.put_back::<MANY>(t, in_front) });
@@ -466,7 +524,7 @@ fn yield_on<const MANY: bool>() {
         ready
     });
     if others_ready {
-        switch_to_the_one_ahead::<MANY>(&cs, || me, Why::YIELD);
+        switch_to_the_one_ahead::<MANY>(&cs, || me, Why::YIELD, crate::arch::cpu::counter());
     }
 }
 
@@ -479,9 +537,14 @@ fn yield_on<const MANY: bool>() {
 /// whether next is the running task; several cores take
 /// [`schedule_away_on`] (core levels, asking other cores).
 #[inline(always)]
-fn switch_to_the_one_ahead<'a, const MANY: bool>(cs: &'a CriticalSection, me: impl FnOnce() -> &'a Tcb, why: Why) {
+fn switch_to_the_one_ahead<'a, const MANY: bool>(
+    cs: &'a CriticalSection,
+    me: impl FnOnce() -> &'a Tcb,
+    why: Why,
+    now: u64,
+) {
     match if MANY { None } else { SCHED.with(cs, |s| s.queues.pick::<false>(0)) } {
-        Some(next) => switch_to::<false>(cs, me(), next, why, false),
+        Some(next) => switch_to_at::<false>(cs, me(), next, why, false, now),
         None => schedule_away_on::<MANY, false>(cs, me(), why),
     }
 }
@@ -617,21 +680,31 @@ fn reschedule_point_on<const MANY: bool>(cs: &CriticalSection, cpu: usize) {
         return;
     }
     NEED_RESCHED.of(cpu).store(false, Ordering::Relaxed);
-    give_way_if_decided::<MANY>(cs, cpu, false);
+    give_way_if_decided::<MANY>(cs, running(cs), cpu, false);
 }
 
-/// Switches away from the running task if [`decide`] says so.
+/// Switches the running task `me` away if a handler handed a task over
+/// ([`Scheduler::handed`]) or if [`decide`] says so.
 #[inline(never)]
-fn give_way_if_decided<const MANY: bool>(cs: &CriticalSection, cpu: usize, at_interrupt: bool) {
-    // The running task, read once (each read of the thread register is
-    // an instruction and a check the compiler cannot merge).
-    let me = running(cs);
+fn give_way_if_decided<const MANY: bool>(cs: &CriticalSection, me: &Tcb, cpu: usize, at_interrupt: bool) {
+    if !MANY {
+        if let Some(next) = SCHED.with(cs, |s| s.handed.take()) {
+            // Ahead of every ready task: `me` goes in front of its level,
+            // or behind its equals if its slice is over, as `decide` says.
+            let slice_over = at_interrupt && SCHED.with(cs, |s| core::mem::take(&mut s.slice_expired[0]));
+            let now = crate::arch::cpu::counter();
+            requeue_current::<false>(cs, me, !slice_over, now);
+            let why = if slice_over { Why::SLICE } else { Why::PREEMPT };
+            return switch_to_at::<false>(cs, me, next, why, false, now);
+        }
+    }
     if let Some(in_front) = decide::<MANY>(cs, me, cpu, at_interrupt) {
-        requeue_current::<MANY>(cs, me, in_front);
+        let now = crate::arch::cpu::counter();
+        requeue_current::<MANY>(cs, me, in_front, now);
         let why = if in_front { Why::PREEMPT } else { Why::SLICE };
         // `decide` saw a task ahead of this one, which is now queued behind
         // it (or is idle, never queued).
-        switch_to_the_one_ahead::<MANY>(cs, || me, why);
+        switch_to_the_one_ahead::<MANY>(cs, || me, why, now);
     }
 }
 
@@ -684,13 +757,16 @@ pub(crate) fn preempt_from_interrupt() {
 
 #[inline(always)]
 fn preempt_from_interrupt_on<const MANY: bool>(cpu: usize) {
-    if !NEED_RESCHED.of(cpu).load(Ordering::Relaxed) || !is_started() {
+    if !NEED_RESCHED.of(cpu).load(Ordering::Relaxed) {
         return;
     }
+    // Tasks not started yet (an interrupt at boot): nothing to switch.
+    let Some(me) = NonNull::new(context::current_task_pointer() as *mut Tcb) else { return };
     NEED_RESCHED.of(cpu).store(false, Ordering::Relaxed);
     // SAFETY: an interrupt handler runs with interrupts masked.
     let cs = unsafe { CriticalSection::enter_masked::<MANY>() };
-    give_way_if_decided::<MANY>(&cs, cpu, true);
+    // SAFETY: the running task, alive while it runs (as for `running`).
+    give_way_if_decided::<MANY>(&cs, unsafe { me.as_ref() }, cpu, true);
 }
 
 /// Switches away from the running task, which has ended, to the most
@@ -714,7 +790,8 @@ fn schedule_away_on<const MANY: bool, const ENDING: bool>(cs: &CriticalSection, 
     let cur = NonNull::from(me);
     let cpu = if MANY { me.core() } else { 0 };
     let (next, also_ask) = SCHED.with(cs, |s| {
-        let next = s.queues.pick::<MANY>(cpu).or(s.idle[cpu]).expect("no idle task");
+        let handed = if MANY { None } else { s.handed.take() };
+        let next = handed.or_else(|| s.queues.pick::<MANY>(cpu)).or(s.idle[cpu]).expect("no idle task");
         if !MANY {
             return (next, None); // no levels to keep, nobody to ask
         }
@@ -736,6 +813,20 @@ fn schedule_away_on<const MANY: bool, const ENDING: bool>(cs: &CriticalSection, 
 /// frees it once `next`'s stack is in place (`free_ended`).
 #[inline(always)]
 fn switch_to<const MANY: bool>(cs: &CriticalSection, me: &Tcb, next: NonNull<Tcb>, why: Why, ending: bool) {
+    switch_to_at::<MANY>(cs, me, next, why, ending, crate::arch::cpu::counter())
+}
+
+/// [`switch_to`] at counter `now` (read once by a caller that also
+/// paused `me`'s slice).
+#[inline(always)]
+fn switch_to_at<const MANY: bool>(
+    cs: &CriticalSection,
+    me: &Tcb,
+    next: NonNull<Tcb>,
+    why: Why,
+    ending: bool,
+    now: u64,
+) {
     critical::assert_no_spin_lock_held("a context switch");
     let cur = NonNull::from(me);
     let cpu = if MANY { me.core() } else { 0 };
@@ -743,7 +834,6 @@ fn switch_to<const MANY: bool>(cs: &CriticalSection, me: &Tcb, next: NonNull<Tcb
     let n = unsafe { next.as_ref() };
     trace::switch(me.id, n.id, why);
     n.state.set(State::Running);
-    let now = crate::arch::cpu::counter();
     SCHED.with(cs, |s| s.account_switch::<MANY>(cpu, me, n, now));
     timer::start_slice(cs, cpu, n, now);
     switch_lower_half(cs, me, n);
@@ -900,6 +990,10 @@ pub(crate) unsafe fn set_level(masked: &CriticalSection, task: NonNull<Tcb>, lev
 unsafe fn change_level<const MANY: bool>(masked: &CriticalSection, task: NonNull<Tcb>, old: u8, level: u8) {
     // SAFETY: promised by our caller.
     let t = unsafe { task.as_ref() };
+    if !MANY {
+        // A task handed over is queued like the others first, whichever task this is.
+        SCHED.with(masked, |s| s.queue_handed());
+    }
     match t.state.get() {
         State::Ready => {
             let queue = t.ready_in.get();

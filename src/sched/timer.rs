@@ -153,13 +153,13 @@ mod target {
         }
     }
 
-    /// The running task `task` (on core `this_cpu`, the caller's) is preempted by a more urgent one before its
-    /// slice ended: it keeps what is left (at least one tick) for when it runs
+    /// The running task `task` (on core `this_cpu`, the caller's) is
+    /// preempted by a more urgent one before its slice ended, at counter
+    /// `now`: it keeps what is left (at least one tick) for when it runs
     /// again, so a task woken often cannot give its less urgent peers fresh
     /// slices and starve their equals.
     #[inline(always)]
-    pub(crate) fn pause_slice(masked: &CriticalSection, this_cpu: usize, task: &Tcb) {
-        let now = cpu::counter();
+    pub(crate) fn pause_slice(masked: &CriticalSection, this_cpu: usize, task: &Tcb, now: u64) {
         let (end, ticks) = TIMERS.with(masked, |all| {
             let t = all.of_mut(this_cpu);
             (t.slice_end, t.slice_ticks)

@@ -153,8 +153,10 @@ impl WaitQueue {
         true
     }
 
+    /// [`WaitQueue::wake_one_and_reschedule`] for a caller that has seen a
+    /// waiter under `masked` (out of line: the path of a wake).
     #[inline(never)]
-    fn wake_first_and_reschedule(&self, masked: &CriticalSection) {
+    pub fn wake_first_and_reschedule(&self, masked: &CriticalSection) {
         if let Some(task) = self.take_first(masked) {
             // SAFETY: a waiter is alive, and now on no queue.
             unsafe { scheduler::wake_and_reschedule(masked, task) };

@@ -3,7 +3,7 @@
 
 use crate::critical::{CriticalSection, KernelCell};
 use crate::sched::tcb::WakeReason;
-use crate::sched::{scheduler, wait_queue::WaitQueue};
+use crate::sched::wait_queue::WaitQueue;
 use crate::time::{deadline_from_now, Duration, Instant};
 
 pub struct Semaphore {
@@ -53,16 +53,9 @@ impl Semaphore {
     pub fn release(&self) {
         let masked = CriticalSection::new();
         if self.waiters.has_waiters(&masked) {
-            self.release_to_waiter(&masked);
+            self.waiters.wake_first_and_reschedule(&masked);
         } else {
             self.permits.with(&masked, |p| *p += 1);
-        }
-    }
-
-    #[inline(never)]
-    fn release_to_waiter(&self, masked: &CriticalSection) {
-        if !self.waiters.wake_one_and_reschedule(masked) {
-            self.permits.with(masked, |p| *p += 1);
         }
     }
 
