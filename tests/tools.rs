@@ -334,6 +334,52 @@ fn runner_errors(root: &Path, board: &str, elf: &Path) -> Vec<String> {
     problems
 }
 
+/// Runs `program` (a path under the checkout) with `args` from the checkout,
+/// and expects exit status `exit` and each of `lines` in its output.
+fn refuses(root: &Path, program: &str, args: &[&str], exit: i32, lines: &[&str]) -> Vec<String> {
+    let mut cmd = Command::new(root.join(program));
+    cmd.current_dir(root).args(args).env_remove("QEMU_EXTRA");
+    match run(cmd, RUN_TIMEOUT) {
+        Ok(o) => expect(&format!("{program} {}", args.join(" ")), &o, exit, lines),
+        Err(e) => vec![e],
+    }
+}
+
+/// `boards/sdcard` refuses, before building anything: an `--output` that
+/// exists and is not a regular file (it deleted a device node and wrote a
+/// file in its place), `--output` without a value, and arguments after
+/// BOARD and EXAMPLE (a late option was silently ignored).
+fn sdcard_refusals(root: &Path) -> Vec<String> {
+    let dir = scratch_dir("sdcard-output");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("not-a-file");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        return vec!["cannot make a named pipe with mkfifo".into()];
+    }
+    let fifo_arg = fifo.to_str().unwrap();
+    let mut problems = refuses(
+        root,
+        "boards/sdcard",
+        &["--no-build", "--output", fifo_arg, "rpi4"],
+        2,
+        &["exists and is not a regular file"],
+    );
+    let still_fifo = std::fs::symlink_metadata(&fifo).map(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type()));
+    if !still_fifo.unwrap_or(false) {
+        problems.push(format!("boards/sdcard replaced the named pipe {fifo_arg}"));
+    }
+    problems.extend(refuses(root, "boards/sdcard", &["--output"], 2, &["--output needs a file name"]));
+    problems.extend(refuses(
+        root,
+        "boards/sdcard",
+        &["--no-build", "rpi4", "hello", "--output", fifo_arg],
+        2,
+        &["unexpected argument(s) after BOARD and EXAMPLE: --output"],
+    ));
+    problems
+}
+
 /// `gdb-multiarch` with its error output merged into its output, in order
 /// (GDB's messages about missing source files must not split a line).
 fn gdb_command() -> Command {
@@ -666,6 +712,10 @@ fn main() {
                 Err(e) => vec![e],
             },
         );
+    }
+    let full = "boards/sdcard refuses a non-file --output, a missing value and late arguments";
+    if selected(full) {
+        report(full, sdcard_refusals(&root));
     }
     println!("tools: {passed} passed, {failed} failed");
     std::process::exit(if failed == 0 { 0 } else { 1 });
