@@ -380,6 +380,29 @@ fn sdcard_refusals(root: &Path) -> Vec<String> {
     problems
 }
 
+/// `benches/run --compare` (the comparison `--check` makes) fails naming
+/// each figure of the baseline that was not measured: it used to compare
+/// only the figures measured, so a benchmark that stopped printing passed.
+fn bench_check_missing(root: &Path) -> Vec<String> {
+    let baseline = std::fs::read_to_string(root.join("benches/baseline.json")).unwrap_or_default();
+    let figures: Vec<&str> = baseline.lines().filter(|l| l.contains("\": ")).collect();
+    if figures.len() < 2 {
+        return vec!["benches/baseline.json has fewer than two figures".into()];
+    }
+    // Only the first figure measured: the second must be reported missing.
+    let first = figures[0].trim().trim_end_matches(',');
+    let second = figures[1].trim().split('"').nth(1).unwrap_or_default();
+    let dir = scratch_dir("bench-check");
+    std::fs::create_dir_all(&dir).unwrap();
+    let partial = dir.join("partial.json");
+    std::fs::write(&partial, format!("{{\n  {first}\n}}\n")).unwrap();
+    let mut problems =
+        refuses(root, "benches/run", &["--compare", partial.to_str().unwrap()], 1, &[&format!("MISSING: {second}")]);
+    let full = root.join("benches/baseline.json");
+    problems.extend(refuses(root, "benches/run", &["--compare", full.to_str().unwrap()], 0, &["bench check: every"]));
+    problems
+}
+
 /// `gdb-multiarch` with its error output merged into its output, in order
 /// (GDB's messages about missing source files must not split a line).
 fn gdb_command() -> Command {
@@ -716,6 +739,10 @@ fn main() {
     let full = "boards/sdcard refuses a non-file --output, a missing value and late arguments";
     if selected(full) {
         report(full, sdcard_refusals(&root));
+    }
+    let full = "benches/run --check fails naming each baseline figure not measured";
+    if selected(full) {
+        report(full, bench_check_missing(&root));
     }
     println!("tools: {passed} passed, {failed} failed");
     std::process::exit(if failed == 0 { 0 } else { 1 });
