@@ -53,6 +53,13 @@ chainloader board="rpi4":
 
 # Send an example to a Pi running the chainloader, then show its console (PORT: /dev/ttyUSB0 or unix:PATH).
 chainload board="rpi4" example="hello" port="/dev/ttyUSB0":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # Only the Pis run the chainloader: a qemu-virt image would not start on one.
+    case "{{board}}" in
+        rpi3 | rpi4) ;;
+        *) echo "error: no chainloader on board '{{board}}': only rpi3 and rpi4 run it (just chainload rpi4 EXAMPLE PORT)" >&2; exit 2 ;;
+    esac
     boards/image {{board}} {{example}} >/dev/null
     cargo build -q --release --manifest-path tools/chainload/Cargo.toml --target {{host}} --target-dir target/chainload
     target/chainload/{{host}}/release/ilusion-chainload {{port}} target/images/{{board}}/{{example}}.img

@@ -744,6 +744,18 @@ fn main() {
     if selected(full) {
         report(full, bench_check_missing(&root));
     }
+    let full = "just chainload refuses a board without the chainloader";
+    if selected(full) {
+        let mut chainload = Command::new("just");
+        chainload.current_dir(&root).args(["chainload", "qemu-virt"]);
+        report(
+            full,
+            match run(chainload, RUN_TIMEOUT) {
+                Ok(o) => expect("just chainload qemu-virt", &o, 2, &["no chainloader on board 'qemu-virt'"]),
+                Err(e) => vec![e],
+            },
+        );
+    }
     println!("tools: {passed} passed, {failed} failed");
     std::process::exit(if failed == 0 { 0 } else { 1 });
 }

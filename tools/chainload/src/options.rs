@@ -129,7 +129,13 @@ pub fn read_image(path: &str) -> Result<Vec<u8>, String> {
             metadata.len()
         ));
     }
-    std::fs::read(path).map_err(|e| format!("cannot read the image {path}: {e}"))
+    let image = std::fs::read(path).map_err(|e| format!("cannot read the image {path}: {e}"))?;
+    // The loader jumps to the first byte it receives: an ELF file's header
+    // is not code (`just image` writes both; the .img is the raw one).
+    if image.starts_with(b"\x7fELF") {
+        return Err(format!("the image {path} is an ELF file: send the .img, not the ELF"));
+    }
+    Ok(image)
 }
 
 #[cfg(test)]
@@ -217,10 +223,15 @@ mod tests {
         let err = read_image(huge.to_str().unwrap()).unwrap_err();
         assert!(err.contains("is 33030145 bytes; the chainloader takes at most 33030144"), "{err}");
 
+        let elf = temp("hello.elf");
+        std::fs::write(&elf, b"\x7fELF\x02\x01\x01").unwrap();
+        let err = read_image(elf.to_str().unwrap()).unwrap_err();
+        assert!(err.ends_with("is an ELF file: send the .img, not the ELF"), "{err}");
+
         let fits = temp("fits.img");
         std::fs::write(&fits, b"abc").unwrap();
         assert_eq!(read_image(fits.to_str().unwrap()).unwrap(), b"abc");
-        for f in [empty, huge, fits] {
+        for f in [empty, huge, elf, fits] {
             std::fs::remove_file(f).unwrap();
         }
     }
