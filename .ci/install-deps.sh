@@ -47,14 +47,34 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # Raspberry Pi firmware for SD-card images (Debian's raspi-firmware, non-free-firmware).
-if [ ! -f /usr/lib/raspi-firmware/start4.elf ] && command -v apt-get >/dev/null 2>&1; then
-    codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-    if ! apt-cache policy raspi-firmware 2>/dev/null | grep -q Candidate:.*[0-9]; then
-        echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $codename non-free-firmware" |
-            $SUDO tee /etc/apt/sources.list.d/ilusion-non-free-firmware.list >/dev/null
-        $SUDO apt-get update -qq
+# Only `just sdcard` needs it: if it cannot be installed, say so and go on.
+# ILUSION_OS_RELEASE and ILUSION_APT_SOURCES (the tests) stand in for
+# /etc/os-release and /etc/apt/sources.list.d.
+fw_dir=${RPI_FIRMWARE_DIR:-/usr/lib/raspi-firmware}
+os_release=${ILUSION_OS_RELEASE:-/etc/os-release}
+apt_sources=${ILUSION_APT_SOURCES:-/etc/apt/sources.list.d}
+if [ ! -f "$fw_dir/start4.elf" ] && command -v apt-get >/dev/null 2>&1; then
+    os_id=$(. "$os_release" && echo "${ID:-}")
+    codename=$(. "$os_release" && echo "${VERSION_CODENAME:-}")
+    if ! apt-cache policy raspi-firmware 2>/dev/null | grep -q 'Candidate:.*[0-9]'; then
+        # Debian's own archive, for Debian only: on another system (Ubuntu,
+        # Mint...) its codename names no Debian release and apt would break.
+        if [ "$os_id" = debian ] && [ -n "$codename" ]; then
+            list=$apt_sources/ilusion-non-free-firmware.list
+            echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $codename non-free-firmware" |
+                $SUDO tee "$list" >/dev/null
+            if ! $SUDO apt-get update -qq; then
+                # A source apt cannot use would make every later apt-get update fail.
+                $SUDO rm -f "$list"
+                $SUDO apt-get update -qq || true
+            fi
+        fi
     fi
-    $SUDO apt-get install -y -qq raspi-firmware >/dev/null 2>&1 || $SUDO apt-get install -y -qq raspi-firmware
+    if ! $SUDO apt-get install -y -qq raspi-firmware >/dev/null 2>&1; then
+        echo "warning: could not install the Raspberry Pi firmware (Debian's raspi-firmware, component" >&2
+        echo "  non-free-firmware); only 'just sdcard' needs it: install it, or set RPI_FIRMWARE_DIR to the" >&2
+        echo "  boot/ folder of https://github.com/raspberrypi/firmware." >&2
+    fi
 fi
 
 if ! rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-none; then

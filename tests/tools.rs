@@ -403,6 +403,60 @@ fn bench_check_missing(root: &Path) -> Vec<String> {
     problems
 }
 
+/// `.ci/install-deps.sh` when the Pi firmware is missing and apt has no
+/// raspi-firmware: it adds Debian's non-free-firmware source on Debian
+/// only (it wrote a deb.debian.org line with any system's codename), takes
+/// it away again if `apt-get update` fails (a broken list broke every later
+/// apt-get), and a firmware it cannot install is a warning, not a failure.
+/// apt-get, apt-cache and sudo are stand-ins that log what they were asked.
+fn setup_firmware_source(root: &Path) -> Vec<String> {
+    let dir = scratch_dir("install-deps");
+    let (bin, sources, firmware) = (dir.join("bin"), dir.join("sources.list.d"), dir.join("firmware"));
+    for d in [&bin, &sources, &firmware] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let log = dir.join("apt.log");
+    let stubs = [
+        ("apt-cache", "exit 0".to_string()),
+        ("apt-get", format!("echo \"$*\" >> '{}'\nexit 100", log.display())),
+        ("sudo", "exec \"$@\"".to_string()),
+    ];
+    for (name, body) in stubs {
+        let path = bin.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        let executable = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        std::fs::set_permissions(&path, executable).unwrap();
+    }
+    let mut problems = Vec::new();
+    for (id, codename, updates) in [("ubuntu", "noble", false), ("debian", "bookworm", true)] {
+        let _ = std::fs::remove_file(&log);
+        let os_release = dir.join("os-release");
+        std::fs::write(&os_release, format!("ID={id}\nVERSION_CODENAME={codename}\n")).unwrap();
+        let mut setup = Command::new("bash");
+        setup
+            .current_dir(root)
+            .arg(".ci/install-deps.sh")
+            .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
+            .env("RPI_FIRMWARE_DIR", &firmware)
+            .env("ILUSION_OS_RELEASE", &os_release)
+            .env("ILUSION_APT_SOURCES", &sources);
+        let what = format!(".ci/install-deps.sh on {id} {codename} without the firmware");
+        match run(setup, RUN_TIMEOUT) {
+            Ok(o) => problems.extend(expect(&what, &o, 0, &["warning: could not install the Raspberry Pi firmware"])),
+            Err(e) => problems.push(e),
+        }
+        let left: Vec<_> = std::fs::read_dir(&sources).unwrap().flatten().map(|e| e.file_name()).collect();
+        if !left.is_empty() {
+            problems.push(format!("{what}: left {left:?} in sources.list.d"));
+        }
+        let asked = std::fs::read_to_string(&log).unwrap_or_default();
+        if asked.contains("update") != updates {
+            problems.push(format!("{what}: apt-get was asked {asked:?}"));
+        }
+    }
+    problems
+}
+
 /// `gdb-multiarch` with its error output merged into its output, in order
 /// (GDB's messages about missing source files must not split a line).
 fn gdb_command() -> Command {
@@ -755,6 +809,10 @@ fn main() {
                 Err(e) => vec![e],
             },
         );
+    }
+    let full = "setup adds Debian's firmware source on Debian only, and removes it if apt cannot use it";
+    if selected(full) {
+        report(full, setup_firmware_source(&root));
     }
     println!("tools: {passed} passed, {failed} failed");
     std::process::exit(if failed == 0 { 0 } else { 1 });
