@@ -269,7 +269,9 @@ _build board:
     mkdir -p "$out"
     # Benchmarks and the hello example as an application gets them; every
     # other image (the QEMU tests) with the spin-lock checks on (src/critical.rs).
-    cargo build -q --profile {{profile}} --examples --no-default-features --features "$features"
+    # Each build names its --target-dir: the copies below read from these
+    # directories, whatever CARGO_TARGET_DIR says.
+    cargo build -q --profile {{profile}} --examples --no-default-features --features "$features" --target-dir target
     cargo build -q --profile {{profile}} --examples --no-default-features --features "$features,lock-checks,stack-watermark" --target-dir target/checked
     # Test images of the schedule trace (named trace_*, `required-features`
     # in Cargo.toml): with the trace and the lock checks.

@@ -457,6 +457,60 @@ fn setup_firmware_source(root: &Path) -> Vec<String> {
     problems
 }
 
+/// A directory holding a stand-in `cargo` that logs its arguments (a
+/// line per call) to the returned file and builds nothing: for checking
+/// how the scripts call cargo without a full build.
+fn logging_cargo(name: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch_dir(name);
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.join("cargo.log");
+    let cargo = bin.join("cargo");
+    std::fs::write(&cargo, format!("#!/bin/sh\necho \"$*\" >> '{}'\n", log.display())).unwrap();
+    std::fs::set_permissions(&cargo, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    (bin, log)
+}
+
+/// With `bin` first on PATH, runs `cmd` (its outcome does not matter: the
+/// stand-in cargo builds nothing) and returns the cargo calls it made.
+fn cargo_calls(mut cmd: Command, bin: &Path, log: &Path) -> Result<Vec<String>, String> {
+    cmd.env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()));
+    run(cmd, RUN_TIMEOUT)?;
+    Ok(std::fs::read_to_string(log).unwrap_or_default().lines().map(String::from).collect())
+}
+
+/// `just _build` names a --target-dir in each cargo build: the first one
+/// had none, so with CARGO_TARGET_DIR set the images went there and the
+/// copies read stale or missing ones from target/ without a word.
+fn build_target_dirs(root: &Path) -> Vec<String> {
+    let (bin, log) = logging_cargo("build-target-dirs");
+    let mut build = Command::new("just");
+    build.current_dir(root).args(["_build", "qemu-virt"]).env("CARGO_TARGET_DIR", bin.join("elsewhere"));
+    let calls = match cargo_calls(build, &bin, &log) {
+        Ok(calls) => calls,
+        Err(e) => return vec![e],
+    };
+    let mut problems: Vec<String> =
+        calls.iter().filter(|c| !c.contains("--target-dir")).map(|c| format!("cargo {c}: no --target-dir")).collect();
+    if calls.len() < 2 {
+        problems.push(format!("just _build made {} cargo calls, expected the examples' builds", calls.len()));
+    }
+    problems
+}
+
+/// `boards/image BOARD shell` builds with the shell feature (cargo refused:
+/// "requires the features: shell").
+fn image_with_shell(root: &Path) -> Vec<String> {
+    let (bin, log) = logging_cargo("image-shell");
+    let mut image = Command::new(root.join("boards/image"));
+    image.current_dir(root).args(["rpi4", "shell"]);
+    match cargo_calls(image, &bin, &log) {
+        Ok(calls) if calls.iter().any(|c| c.contains("--features board-rpi4,shell ")) => Vec::new(),
+        Ok(calls) => vec![format!("boards/image rpi4 shell called cargo {calls:?}, without the shell feature")],
+        Err(e) => vec![e],
+    }
+}
+
 /// `gdb-multiarch` with its error output merged into its output, in order
 /// (GDB's messages about missing source files must not split a line).
 fn gdb_command() -> Command {
@@ -813,6 +867,14 @@ fn main() {
     let full = "setup adds Debian's firmware source on Debian only, and removes it if apt cannot use it";
     if selected(full) {
         report(full, setup_firmware_source(&root));
+    }
+    let full = "just _build gives every cargo build a --target-dir";
+    if selected(full) {
+        report(full, build_target_dirs(&root));
+    }
+    let full = "boards/image builds with the shell feature";
+    if selected(full) {
+        report(full, image_with_shell(&root));
     }
     println!("tools: {passed} passed, {failed} failed");
     std::process::exit(if failed == 0 { 0 } else { 1 });
