@@ -24,45 +24,47 @@ run example="hello" board="qemu-virt" *args: setup
     #!/usr/bin/env bash
     set -euo pipefail
     # `just run hello -d int`: a QEMU argument where the board goes means the default board.
-    board="{{board}}"; args="{{args}}"
+    # Quoted by just: a name is never run as shell code.
+    example={{quote(example)}}; board={{quote(board)}}; args={{quote(args)}}
     if [[ $board == -* ]]; then args="$board $args"; board=qemu-virt; fi
     if [ ! -d "boards/$board" ]; then
         echo "error: unknown board '$board' (known: $(ls -d boards/*/ | xargs -n1 basename | tr '\n' ' '))" >&2
         exit 2
     fi
-    just _build_one "$board" {{example}}
-    echo "boards/run --board $board target/images/$board/{{example}}.elf $args"
-    boards/run --board "$board" "target/images/$board/{{example}}.elf" $args
+    just _build_one "$board" "$example"
+    echo "boards/run --board $board target/images/$board/$example.elf $args"
+    boards/run --board "$board" "target/images/$board/$example.elf" $args
 
 # Make a new application in DIR from templates/app, for BOARD (qemu-virt, rpi3, rpi4); then `cargo run --release` in it.
 new dir board="qemu-virt":
-    cd "{{invocation_directory()}}" && "{{justfile_directory()}}/templates/new" "{{dir}}" {{board}}
+    cd {{quote(invocation_directory())}} && {{quote(justfile_directory() / "templates/new")}} {{quote(dir)}} {{quote(board)}}
 
 # Write target/images/<board>/<example>.elf, the raw <example>.img and (Pi boards) config.txt.
 image board="qemu-virt" example="hello":
-    boards/image {{board}} {{example}}
+    boards/image {{quote(board)}} {{quote(example)}}
 
 # Write target/images/<board>/<example>-sdcard.img: firmware, config.txt, kernel8.img (rpi3, rpi4).
 sdcard board="rpi4" example="hello":
-    boards/sdcard {{board}} {{example}}
+    boards/sdcard {{quote(board)}} {{quote(example)}}
 
 # Build the serial chainloader for a Pi, and an SD card with it as kernel8.img (see docs/04).
 chainloader board="rpi4":
-    tools/chainloader/build {{board}}
-    boards/sdcard --no-build {{board}} chainloader
+    tools/chainloader/build {{quote(board)}}
+    boards/sdcard --no-build {{quote(board)}} chainloader
 
 # Send an example to a Pi running the chainloader, then show its console (PORT: /dev/ttyUSB0 or unix:PATH).
 chainload board="rpi4" example="hello" port="/dev/ttyUSB0":
     #!/usr/bin/env bash
     set -euo pipefail
+    board={{quote(board)}}; example={{quote(example)}}; port={{quote(port)}}
     # Only the Pis run the chainloader: a qemu-virt image would not start on one.
-    case "{{board}}" in
+    case "$board" in
         rpi3 | rpi4) ;;
-        *) echo "error: no chainloader on board '{{board}}': only rpi3 and rpi4 run it (just chainload rpi4 EXAMPLE PORT)" >&2; exit 2 ;;
+        *) echo "error: no chainloader on board '$board': only rpi3 and rpi4 run it (just chainload rpi4 EXAMPLE PORT)" >&2; exit 2 ;;
     esac
-    boards/image {{board}} {{example}} >/dev/null
+    boards/image "$board" "$example" >/dev/null
     cargo build -q --release --manifest-path tools/chainload/Cargo.toml --target {{host}} --target-dir target/chainload
-    target/chainload/{{host}}/release/ilusion-chainload {{port}} target/images/{{board}}/{{example}}.img
+    target/chainload/{{host}}/release/ilusion-chainload "$port" "target/images/$board/$example.img"
 
 # Host unit tests, lint, the book's consistency checks, every QEMU test on every board, the bench check; ends with "N passed, N failed".
 test: setup
@@ -150,29 +152,31 @@ test: setup
 debug example="hello" board="qemu-virt" port="1234": setup
     #!/usr/bin/env bash
     set -euo pipefail
-    just _build_one {{board}} {{example}}
-    elf=target/images/{{board}}/{{example}}.elf
-    echo "attach with: just gdb {{example}} {{board}} {{port}}"
-    echo "   (that is: ILUSION_GDB_PORT={{port}} gdb-multiarch -q -x tools/gdb/ilusion.gdb $elf)"
+    example={{quote(example)}}; board={{quote(board)}}; port={{quote(port)}}
+    just _build_one "$board" "$example"
+    elf=target/images/$board/$example.elf
+    echo "attach with: just gdb $example $board $port"
+    echo "   (that is: ILUSION_GDB_PORT=$port gdb-multiarch -q -x tools/gdb/ilusion.gdb $elf)"
     echo "(QEMU waits for GDB; Ctrl-a x quits QEMU; docs/05-debugging.md)"
-    boards/run "$elf" -gdb tcp::{{port}} -S
+    boards/run "$elf" -gdb "tcp::$port" -S
 
 # Attach GDB to `just debug` (run in another terminal): symbols loaded, stopped in the example's main.
 gdb example="hello" board="qemu-virt" port="1234":
-    ILUSION_GDB_PORT={{port}} gdb-multiarch -q -x tools/gdb/ilusion.gdb target/images/{{board}}/{{example}}.elf
+    ILUSION_GDB_PORT={{quote(port)}} gdb-multiarch -q -x tools/gdb/ilusion.gdb target/images/{{quote(board)}}/{{quote(example)}}.elf
 
 # Record a run of an example, then replay it halted with the GDB stub on :port, for reverse debugging (docs/05-debugging.md).
 replay example="scribble" board="qemu-virt" port="1234": setup
     #!/usr/bin/env bash
     set -uo pipefail
-    if [ "{{board}}" != qemu-virt ]; then
-        echo "error: QEMU records and replays single-CPU machines only; the {{board}} machine has 4 cores." >&2
-        echo "Replay the same program on qemu-virt: just replay {{example}} qemu-virt" >&2
+    example={{quote(example)}}; board={{quote(board)}}; port={{quote(port)}}
+    if [ "$board" != qemu-virt ]; then
+        echo "error: QEMU records and replays single-CPU machines only; the $board machine has 4 cores." >&2
+        echo "Replay the same program on qemu-virt: just replay $example qemu-virt" >&2
         exit 2
     fi
-    just _build_one {{board}} {{example}} || exit
-    elf=target/images/{{board}}/{{example}}.elf
-    dir=target/replay/{{board}}/{{example}}
+    just _build_one "$board" "$example" || exit
+    elf=target/images/$board/$example.elf
+    dir=target/replay/$board/$example
     rm -rf "$dir" && mkdir -p "$dir"
     # Record/replay: instruction counting (deterministic time), the recording
     # file, and a snapshot "init" at the start, stored in a qcow2 image, from
@@ -181,30 +185,32 @@ replay example="scribble" board="qemu-virt" port="1234": setup
     qemu-img create -q -f qcow2 "$dir/snapshots.qcow2" 64M
     rr="-drive file=$dir/snapshots.qcow2,if=none,id=rr-snapshots -net none -smp 1"
     icount="shift=0,align=off,sleep=off"
-    echo "== recording {{example}} on {{board}} into $dir/record.bin"
+    echo "== recording $example on $board into $dir/record.bin"
     boards/run "$elf" -icount "$icount,rr=record,rrfile=$dir/record.bin,rrsnapshot=init" $rr
-    echo "== recorded (exit status $?). Replaying it, halted, with the GDB stub on :{{port}}."
-    echo "attach with: just gdb {{example}} {{board}} {{port}}"
+    echo "== recorded (exit status $?). Replaying it, halted, with the GDB stub on :$port."
+    echo "attach with: just gdb $example $board $port"
     echo "   then e.g.: hbreak <where the symptom shows>, continue, watch -l <the corrupted variable>, reverse-continue, reverse-stepi"
-    boards/run "$elf" -icount "$icount,rr=replay,rrfile=$dir/record.bin,rrsnapshot=init" $rr -gdb tcp::{{port}} -S
+    boards/run "$elf" -icount "$icount,rr=replay,rrfile=$dir/record.bin,rrsnapshot=init" $rr -gdb "tcp::$port" -S
 
 # Boot an example and draw each isolated task's address space it dumps (mm::dump_maps) as target/maps/<example>/<task>-<name>.svg.
 maps example="isolation" board="qemu-virt": setup
     #!/usr/bin/env bash
     set -euo pipefail
-    PROFILE={{profile}} tools/trace/capture "{{board}}" "{{example}}" "target/maps/{{example}}.log"
+    example={{quote(example)}}; board={{quote(board)}}
+    PROFILE={{profile}} tools/trace/capture "$board" "$example" "target/maps/$example.log"
     just _trace_tool
-    rm -rf "target/maps/{{example}}"
-    target/trace-tool/{{host}}/release/ilusion-trace maps "target/maps/{{example}}.log" --out-dir "target/maps/{{example}}"
+    rm -rf "target/maps/$example"
+    target/trace-tool/{{host}}/release/ilusion-trace maps "target/maps/$example.log" --out-dir "target/maps/$example"
 
 # Boot an example built with --features trace; its schedule trace as target/trace/<example>.json (ui.perfetto.dev) and .svg (--from-us T --to-us T: a window).
 trace example="tasks" board="qemu-virt" *window: setup
     #!/usr/bin/env bash
     set -euo pipefail
-    PROFILE={{profile}} tools/trace/capture "{{board}}" "{{example}}" "target/trace/{{example}}.log" trace
+    example={{quote(example)}}; board={{quote(board)}}; window={{quote(window)}}
+    PROFILE={{profile}} tools/trace/capture "$board" "$example" "target/trace/$example.log" trace
     just _trace_tool
-    target/trace-tool/{{host}}/release/ilusion-trace timeline "target/trace/{{example}}.log" \
-        --json "target/trace/{{example}}.json" --svg "target/trace/{{example}}.svg" {{window}}
+    target/trace-tool/{{host}}/release/ilusion-trace timeline "target/trace/$example.log" \
+        --json "target/trace/$example.json" --svg "target/trace/$example.svg" $window
 
 # Build the host tool that draws traces and address spaces (tools/trace).
 _trace_tool:
@@ -215,7 +221,7 @@ bench board="qemu-virt" *flags: setup
     #!/usr/bin/env bash
     set -euo pipefail
     # `just bench --check`: a flag where the board goes means the default board.
-    board="{{board}}"; flags="{{flags}}"
+    board={{quote(board)}}; flags={{quote(flags)}}
     if [[ $board == -* ]]; then flags="$board $flags"; board=qemu-virt; fi
     for flag in $flags; do
         [ "$flag" = --check ] || { echo "error: unknown flag '$flag' for just bench (usage: just bench [board] [--check])" >&2; exit 2; }
@@ -231,7 +237,7 @@ bench-linux: setup
 book *mode:
     #!/usr/bin/env bash
     set -euo pipefail
-    mode="{{mode}}"
+    mode={{quote(mode)}}
     if [ -n "$mode" ] && [ "$mode" != serve ]; then
         echo "error: unknown argument '$mode' for just book (usage: just book [serve])" >&2; exit 2
     fi
@@ -259,13 +265,14 @@ book *mode:
 _build board:
     #!/usr/bin/env bash
     set -euo pipefail
-    if [ ! -d "boards/{{board}}" ]; then
-        echo "error: unknown board '{{board}}' (known: $(ls -d boards/*/ | xargs -n1 basename | tr '\n' ' '))" >&2
+    board={{quote(board)}}
+    if [ ! -d "boards/$board" ]; then
+        echo "error: unknown board '$board' (known: $(ls -d boards/*/ | xargs -n1 basename | tr '\n' ' '))" >&2
         exit 2
     fi
     # Every image with the shell compiled in (only those that start it use it; the rest is left out when linking).
-    features="board-{{board}},shell"
-    out=target/images/{{board}}
+    features="board-$board,shell"
+    out=target/images/$board
     mkdir -p "$out"
     # Benchmarks and the hello example as an application gets them; every
     # other image (the QEMU tests) with the spin-lock checks on (src/critical.rs).
@@ -293,8 +300,8 @@ _build board:
         done
     done
     # The Pis' serial chainloader and its host tool (tested by tests/qemu.rs).
-    if [ -x tools/chainloader/build ] && [[ "{{board}}" == rpi* ]]; then
-        tools/chainloader/build {{board}} >/dev/null
+    if [ -x tools/chainloader/build ] && [[ "$board" == rpi* ]]; then
+        tools/chainloader/build $board >/dev/null
         cargo build -q --release --manifest-path tools/chainload/Cargo.toml --target {{host}} --target-dir target/chainload
     fi
 
@@ -302,15 +309,21 @@ _build board:
 _build_one board example:
     #!/usr/bin/env bash
     set -euo pipefail
-    if [ ! -d "boards/{{board}}" ]; then
-        echo "error: unknown board '{{board}}' (known: $(ls -d boards/*/ | xargs -n1 basename | tr '\n' ' '))" >&2
+    board={{quote(board)}}; example={{quote(example)}}
+    # Example names are file names in examples/ (or tests/guest/): nothing else.
+    if ! [[ $example =~ ^[a-z0-9_]+$ ]]; then
+        echo "error: bad example name '$example': names are lowercase letters, digits and _ (see examples/)" >&2
+        exit 2
+    fi
+    if [ ! -d "boards/$board" ]; then
+        echo "error: unknown board '$board' (known: $(ls -d boards/*/ | xargs -n1 basename | tr '\n' ' '))" >&2
         exit 2
     fi
     # As in _build: benchmarks and hello as an application gets them, test images with the lock checks.
-    features="board-{{board}},shell"; dir=target
-    if [[ "{{example}}" != bench_* && "{{example}}" != hello ]]; then features="$features,lock-checks,stack-watermark"; dir=target/checked; fi
-    if [[ "{{example}}" == trace_* ]]; then features="$features,trace"; dir=target/traced; fi
-    cargo build -q --profile {{profile}} --example {{example}} --no-default-features --features "$features" --target-dir $dir
-    mkdir -p target/images/{{board}}
-    cp $dir/aarch64-unknown-none/{{profile_dir}}/examples/{{example}} target/images/{{board}}/{{example}}.elf
-    llvm-objcopy -O binary target/images/{{board}}/{{example}}.elf target/images/{{board}}/{{example}}.img
+    features="board-$board,shell"; dir=target
+    if [[ "$example" != bench_* && "$example" != hello ]]; then features="$features,lock-checks,stack-watermark"; dir=target/checked; fi
+    if [[ "$example" == trace_* ]]; then features="$features,trace"; dir=target/traced; fi
+    cargo build -q --profile {{profile}} --example "$example" --no-default-features --features "$features" --target-dir $dir
+    mkdir -p target/images/$board
+    cp $dir/aarch64-unknown-none/{{profile_dir}}/examples/$example target/images/$board/$example.elf
+    llvm-objcopy -O binary target/images/$board/$example.elf target/images/$board/$example.img

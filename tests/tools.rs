@@ -511,6 +511,37 @@ fn image_with_shell(root: &Path) -> Vec<String> {
     }
 }
 
+/// Names given to `just run` and `just new` are data, never shell code:
+/// `just run 'nosuch$(touch FILE)'` ran the `touch` (recipe arguments were
+/// pasted into the script), and a bad example name gets a clear error.
+fn names_are_not_code(root: &Path) -> Vec<String> {
+    let dir = scratch_dir("names-are-not-code");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ran, made) = (dir.join("ran"), dir.join("made"));
+    let mut problems = Vec::new();
+    let example = format!("nosuch$(touch {})", ran.display());
+    let mut just_run = Command::new("just");
+    just_run.current_dir(root).args(["run", &example]);
+    match run(just_run, BUILD_TIMEOUT) {
+        Ok(o) => {
+            problems.extend(expect("just run 'nosuch$(touch …)'", &o, 2, &["error: bad example name 'nosuch$(touch"]))
+        }
+        Err(e) => problems.push(e),
+    }
+    let app = dir.join(format!("app$(touch {})", made.display()));
+    let mut new = Command::new("just");
+    new.current_dir(root).arg("new").arg(&app);
+    if let Err(e) = run(new, RUN_TIMEOUT) {
+        problems.push(e);
+    }
+    for (file, by) in [(&ran, "just run"), (&made, "just new")] {
+        if file.exists() {
+            problems.push(format!("{by} ran the shell code in its argument: {} exists", file.display()));
+        }
+    }
+    problems
+}
+
 /// `gdb-multiarch` with its error output merged into its output, in order
 /// (GDB's messages about missing source files must not split a line).
 fn gdb_command() -> Command {
@@ -875,6 +906,10 @@ fn main() {
     let full = "boards/image builds with the shell feature";
     if selected(full) {
         report(full, image_with_shell(&root));
+    }
+    let full = "just run and just new do not run shell code in names";
+    if selected(full) {
+        report(full, names_are_not_code(&root));
     }
     println!("tools: {passed} passed, {failed} failed");
     std::process::exit(if failed == 0 { 0 } else { 1 });
