@@ -542,6 +542,71 @@ fn names_are_not_code(root: &Path) -> Vec<String> {
     problems
 }
 
+/// `templates/new` (what `just new` runs): a checkout path with a space,
+/// `&` and `|` reaches the new app intact (sed mangled `&`, and a string
+/// runner was split at the space); a bad name leaves no folder behind; a
+/// folder inside the checkout through a symbolic link is refused; and
+/// `new .` in an empty folder takes that folder's name.
+fn new_app_paths(root: &Path) -> Vec<String> {
+    let dir = scratch_dir("new-app-paths");
+    std::fs::create_dir_all(&dir).unwrap();
+    let checkout = dir.join("ilusion & co|x");
+    let link = dir.join("checkout");
+    for l in [&checkout, &link] {
+        if let Err(e) = std::os::unix::fs::symlink(root, l) {
+            return vec![format!("cannot link {} to the checkout: {e}", l.display())];
+        }
+    }
+    let new = |args: &[&Path], cwd: &Path| {
+        let mut cmd = Command::new(checkout.join("templates/new"));
+        cmd.current_dir(cwd).args(args);
+        run(cmd, RUN_TIMEOUT)
+    };
+    let mut problems = Vec::new();
+    let app = dir.join("spaced");
+    match new(&[&app], &dir) {
+        Ok(o) => problems.extend(expect("templates/new (checkout path with ' ', & and |)", &o, 0, &["created"])),
+        Err(e) => problems.push(e),
+    }
+    let config = std::fs::read_to_string(app.join(".cargo/config.toml")).unwrap_or_default();
+    let runner = format!("runner = [\"{}/boards/run\"]", checkout.display());
+    if !config.contains(&runner) {
+        problems.push(format!("the app's .cargo/config.toml lacks {runner:?}:\n{config}"));
+    }
+    let manifest = std::fs::read_to_string(app.join("Cargo.toml")).unwrap_or_default();
+    if !manifest.contains(&format!("path = \"{}\"", checkout.display())) {
+        problems.push(format!("the app's Cargo.toml does not name the checkout's path:\n{manifest}"));
+    }
+    let bad = dir.join("1bad");
+    match new(&[&bad], &dir) {
+        Ok(o) => problems.extend(expect("templates/new 1bad", &o, 2, &["'1bad' is not a valid package name"])),
+        Err(e) => problems.push(e),
+    }
+    if bad.exists() {
+        problems.push("templates/new 1bad left the folder 1bad behind".into());
+    }
+    let inside = link.join("new-app-through-a-link");
+    match new(&[&inside], &dir) {
+        Ok(o) => problems.extend(expect("templates/new LINK/app", &o, 2, &["is inside ilusion's checkout"])),
+        Err(e) => problems.push(e),
+    }
+    if root.join("new-app-through-a-link").exists() {
+        let _ = std::fs::remove_dir_all(root.join("new-app-through-a-link"));
+        problems.push("templates/new made an app inside the checkout through a symbolic link".into());
+    }
+    let dot = dir.join("dotapp");
+    std::fs::create_dir_all(&dot).unwrap();
+    match new(&[Path::new(".")], &dot) {
+        Ok(o) => problems.extend(expect("templates/new . (in dotapp)", &o, 0, &["created"])),
+        Err(e) => problems.push(e),
+    }
+    let manifest = std::fs::read_to_string(dot.join("Cargo.toml")).unwrap_or_default();
+    if !manifest.contains("name = \"dotapp\"") {
+        problems.push("templates/new . did not name the package after its folder (dotapp)".into());
+    }
+    problems
+}
+
 /// `gdb-multiarch` with its error output merged into its output, in order
 /// (GDB's messages about missing source files must not split a line).
 fn gdb_command() -> Command {
@@ -910,6 +975,10 @@ fn main() {
     let full = "just run and just new do not run shell code in names";
     if selected(full) {
         report(full, names_are_not_code(&root));
+    }
+    let full = "just new: odd checkout paths, bad names, links into the checkout, new .";
+    if selected(full) {
+        report(full, new_app_paths(&root));
     }
     println!("tools: {passed} passed, {failed} failed");
     std::process::exit(if failed == 0 { 0 } else { 1 });
