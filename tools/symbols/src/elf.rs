@@ -181,12 +181,39 @@ impl Elf {
                 contents.len()
             ));
         }
+        // The header's offset may be anything: a section past the end of
+        // the file is an error, not a panic.
         let at = section.offset as usize;
-        self.bytes[at..at + contents.len()].copy_from_slice(contents);
+        let place = at.checked_add(contents.len()).and_then(|end| self.bytes.get_mut(at..end)).ok_or_else(|| {
+            format!("section {name} (at byte {at}, {} bytes) runs past the end of the file", contents.len())
+        })?;
+        place.copy_from_slice(contents);
         Ok(())
     }
 
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file of `len` bytes with one PROGBITS section `.t` of 4 bytes at `offset`.
+    fn with_section_at(len: usize, offset: u64) -> Elf {
+        let section = Section { name: ".t".into(), kind: SHT_PROGBITS, flags: 0, addr: 0, offset, size: 4, link: 0 };
+        Elf { bytes: vec![0; len], sections: vec![section] }
+    }
+
+    #[test]
+    fn fill_section_past_the_end_of_the_file_is_an_error() {
+        for offset in [14, 100, u64::MAX - 1] {
+            let err = with_section_at(16, offset).fill_section(".t", &[1, 2, 3, 4]).unwrap_err();
+            assert!(err.contains("runs past the end of the file"), "{err}");
+        }
+        let mut fits = with_section_at(16, 12);
+        fits.fill_section(".t", &[1, 2, 3, 4]).unwrap();
+        assert_eq!(&fits.into_bytes()[12..], &[1, 2, 3, 4]);
     }
 }
