@@ -103,6 +103,17 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 _ => return Err(Failure::Usage("--from-us and --to-us go together".into())),
             };
             let trace = trace::parse_log(&read(log)?).map_err(|e| input_error(log, e))?;
+            // A window that starts after the trace's last event shows nothing
+            // (and far enough out, past the 64-bit tick range, cannot be drawn).
+            let end_us = trace.micros(trace.end_ticks());
+            if let Some(w) = &window {
+                if w.from_us >= end_us {
+                    return Err(Failure::Usage(format!(
+                        "--from-us {} is at or after the trace's end ({end_us:.3} µs after its start)",
+                        from.unwrap_or_default()
+                    )));
+                }
+            }
             let timeline = states::derive(&trace);
             write(Path::new(json), &perfetto::to_json(&trace, &timeline))?;
             write(Path::new(svg), &timeline_svg::to_svg(&trace, &timeline, window))?;
@@ -203,6 +214,30 @@ mod tests {
             Err(Failure::Input(why)) => assert!(why.contains("no trace in the log"), "{why}"),
             _ => panic!("a log without a trace is an input error"),
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_window_after_the_trace_is_refused() {
+        let dir = std::env::temp_dir().join(format!("ilusion-trace-window-test-{}", std::process::id()));
+        let log = dir.join("run.log");
+        let body = ["t 1 main", "e 0 0 sp 1 0", "e 0 3e8 sw 0 1 idle"];
+        write(&log, &trace::framed("", "@@ilusion-trace v1 cores=1 hz=1000000 start=0", &body, "")).ok().unwrap();
+        let (json, svg) = (dir.join("t.json"), dir.join("t.svg"));
+        let timeline = |from: &str, to: &str| {
+            let (log, json, svg) = (log.to_str().unwrap(), json.to_str().unwrap(), svg.to_str().unwrap());
+            run(&args(&["timeline", log, "--json", json, "--svg", svg, "--from-us", from, "--to-us", to]))
+        };
+        // Past the 64-bit tick range this looped for ever drawing the axis.
+        for (from, to) in [("3e17", "4e17"), ("1000", "2000")] {
+            match timeline(from, to) {
+                Err(Failure::Usage(why)) => {
+                    assert!(why.contains("is at or after the trace's end (1000.000 µs after its start)"), "{why}")
+                }
+                _ => panic!("a window from {from} µs is after the trace"),
+            }
+        }
+        assert!(timeline("0", "4e17").is_ok() && timeline("500", "2000").is_ok());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

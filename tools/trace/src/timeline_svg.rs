@@ -120,13 +120,17 @@ pub fn to_svg(trace: &Trace, timeline: &Timeline, window: Option<Window>) -> Str
     let step = tick_step(total_us, 10.0);
     svg.text(10.0, TOP - 14.0, "start", r##"fill="#333""##, "time (µs)");
     svg.text(10.0, plot_bottom + 26.0, "start", r##"fill="#333""##, "instructions");
-    let mut t = (origin_us / step).ceil() * step;
-    while t <= origin_us + total_us + step * 1e-6 {
+    // A count of ticks, not `t += step`: far from zero a small step no
+    // longer moves a float, and the loop would never end.
+    let first = (origin_us / step).ceil();
+    let count = ((origin_us + total_us + step * 1e-6) / step).floor() - first;
+    let marks = if count < 0.0 { 0 } else { count.min(100.0) as u32 + 1 };
+    for i in 0..marks {
+        let t = (first + f64::from(i)) * step;
         let tx = LEFT + (t - origin_us) / total_us * PLOT;
         svg.line(tx, TOP - 8.0, tx, plot_bottom, "#dddddd", 1.0);
         svg.text(tx, TOP - 14.0, "middle", r##"fill="#333""##, &grouped(&number(t)));
         svg.text(tx, plot_bottom + 26.0, "middle", r##"fill="#333""##, &grouped(&number(t * 1000.0)));
-        t += step;
     }
     svg.text(
         LEFT,

@@ -15,6 +15,10 @@
 use crate::frame::{decimal, field, fields, fnv1a32, frames, hex, InputError, Line};
 use std::collections::BTreeMap;
 
+/// The most cores a trace may say it has (ilusion's boards have 4; QEMU
+/// virt up to 8): more is a garbled header.
+pub const MAX_CORES: usize = 256;
+
 /// The idle task's id, on every core.
 pub const IDLE: u64 = 0;
 
@@ -132,10 +136,14 @@ pub fn parse_log(log: &str) -> Result<Trace, InputError> {
     if version != "v1" {
         return Err(InputError::at(n, format!("unknown trace format version `{version}` (this tool reads v1)")));
     }
-    let cores = decimal(field(&header, "cores", n)?, "cores", n)? as usize;
+    let cores = usize::try_from(decimal(field(&header, "cores", n)?, "cores", n)?).unwrap_or(usize::MAX);
     let hz = decimal(field(&header, "hz", n)?, "hz", n)?;
     if hz == 0 || cores == 0 {
         return Err(InputError::at(n, "cores= and hz= must not be zero"));
+    }
+    // The tables are per core: a garbled count must not ask for terabytes.
+    if cores > MAX_CORES {
+        return Err(InputError::at(n, format!("cores={cores}: a trace has at most {MAX_CORES} cores")));
     }
     let start = hex(field(&header, "start", n)?, "start", n)?;
 
@@ -278,6 +286,16 @@ mod tests {
             "e 1 1090 bl 2 mutex",
             "e 1 10a0 sw 2 0 block",
         ]
+    }
+
+    #[test]
+    fn a_huge_core_count_is_refused_with_its_line() {
+        for cores in ["99999999999999", "257"] {
+            let header = format!("@@ilusion-trace v1 cores={cores} hz=62500000 start=1000");
+            let log = framed("boot\n", &header, &body(), "");
+            let Err(e) = parse_log(&log) else { panic!("cores={cores} must be refused") };
+            assert_eq!(e.to_string(), format!("line 2: cores={cores}: a trace has at most 256 cores"));
+        }
     }
 
     #[test]
