@@ -33,8 +33,21 @@ fn main() {
     println!("cargo:rerun-if-changed={}", common.display());
     println!("cargo:rerun-if-changed=build.rs");
 
-    // The log level is chosen when the image is built: ILUSION_LOG=debug.
-    let level = env::var("ILUSION_LOG").unwrap_or_else(|_| "info".into());
+    // The log level is chosen when the image is built: ILUSION_LOG=debug
+    // (any case). Another value is built as info, with a warning that names
+    // the levels (src/logger.rs reads them).
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let given = env::var("ILUSION_LOG").unwrap_or_else(|_| "info".into());
+    let level = given.to_ascii_lowercase();
+    let level = if LEVELS.contains(&level.as_str()) {
+        level
+    } else {
+        println!(
+            "cargo:warning=ILUSION_LOG={given:?} is not a log level (use one of: {}); building with info",
+            LEVELS.join(", ")
+        );
+        "info".into()
+    };
     println!("cargo:rustc-env=ILUSION_LOG_LEVEL={level}");
     println!("cargo:rerun-if-env-changed=ILUSION_LOG");
 }

@@ -607,6 +607,32 @@ fn new_app_paths(root: &Path) -> Vec<String> {
     problems
 }
 
+/// `ILUSION_LOG` is read at build time in any case (DEBUG is debug), and
+/// a value that is no level is built as info with a warning naming the
+/// levels (it fell back to info without a word).
+fn log_level_names(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (value, warned) in [("DEBUGG", true), ("DEBUG", false)] {
+        let mut check = cargo(root);
+        check.args(["check", "--lib"]).env("ILUSION_LOG", value);
+        let what = format!("ILUSION_LOG={value} cargo check --lib");
+        match run(check, BUILD_TIMEOUT) {
+            Ok(o) if warned => problems.extend(expect(
+                &what,
+                &o,
+                0,
+                &["is not a log level (use one of: off, error, warn, info, debug, trace); building with info"],
+            )),
+            Ok(o) if o.output.contains("is not a log level") || o.status != Some(0) => {
+                problems.push(format!("{what}: a warning or a failure:\n{}", o.output))
+            }
+            Ok(_) => {}
+            Err(e) => problems.push(e),
+        }
+    }
+    problems
+}
+
 /// `gdb-multiarch` with its error output merged into its output, in order
 /// (GDB's messages about missing source files must not split a line).
 fn gdb_command() -> Command {
@@ -979,6 +1005,10 @@ fn main() {
     let full = "just new: odd checkout paths, bad names, links into the checkout, new .";
     if selected(full) {
         report(full, new_app_paths(&root));
+    }
+    let full = "ILUSION_LOG takes any case and warns about a value that is no level";
+    if selected(full) {
+        report(full, log_level_names(&root));
     }
     println!("tools: {passed} passed, {failed} failed");
     std::process::exit(if failed == 0 { 0 } else { 1 });
