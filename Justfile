@@ -162,7 +162,15 @@ debug example="hello" board="qemu-virt" port="1234": setup
 
 # Attach GDB to `just debug` (run in another terminal): symbols loaded, stopped in the example's main.
 gdb example="hello" board="qemu-virt" port="1234":
-    ILUSION_GDB_PORT={{quote(port)}} gdb-multiarch -q -x tools/gdb/ilusion.gdb target/images/{{quote(board)}}/{{quote(example)}}.elf
+    #!/usr/bin/env bash
+    set -euo pipefail
+    example={{quote(example)}}; board={{quote(board)}}; port={{quote(port)}}
+    elf=target/images/$board/$example.elf
+    if [ ! -f "$elf" ]; then
+        echo "error: no image $elf: start it with \`just debug $example $board $port\` first (it builds the image)" >&2
+        exit 2
+    fi
+    ILUSION_GDB_PORT=$port exec gdb-multiarch -q -x tools/gdb/ilusion.gdb "$elf"
 
 # Record a run of an example, then replay it halted with the GDB stub on :port, for reverse debugging (docs/05-debugging.md).
 replay example="scribble" board="qemu-virt" port="1234": setup

@@ -852,6 +852,37 @@ fn reverse_debugging(root: &Path, board: &str) -> Vec<String> {
     problems
 }
 
+/// `just gdb` without an image says so, and GDB with nothing listening on
+/// the port says that in one line and fails (it printed a Python traceback
+/// and exited 0).
+fn gdb_without_debug(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut just_gdb = Command::new("just");
+    just_gdb.current_dir(root).args(["gdb", "nosuch"]);
+    match run(just_gdb, RUN_TIMEOUT) {
+        Ok(o) => {
+            problems.extend(expect("just gdb nosuch", &o, 2, &["error: no image target/images/qemu-virt/nosuch.elf"]))
+        }
+        Err(e) => problems.push(e),
+    }
+    // Any ELF file does: this test's own executable.
+    let port = free_port().to_string();
+    let mut gdb = gdb_command();
+    gdb.current_dir(root).env("ILUSION_GDB_PORT", &port).args(["-q", "-x", "tools/gdb/ilusion.gdb"]);
+    gdb.arg(std::env::current_exe().unwrap());
+    match run(gdb, RUN_TIMEOUT) {
+        Ok(o) => {
+            let line = format!("nothing listens on :{port}; start `just debug` first");
+            problems.extend(expect("gdb -x ilusion.gdb (nothing listening)", &o, 1, &[&line]));
+            if o.output.contains("Traceback") {
+                problems.push(format!("gdb printed a Python traceback:\n{}", o.output));
+            }
+        }
+        Err(e) => problems.push(e),
+    }
+    problems
+}
+
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
@@ -1009,6 +1040,10 @@ fn main() {
     let full = "ILUSION_LOG takes any case and warns about a value that is no level";
     if selected(full) {
         report(full, log_level_names(&root));
+    }
+    let full = "gdb without just debug: a missing image, nothing listening";
+    if selected(full) {
+        report(full, gdb_without_debug(&root));
     }
     println!("tools: {passed} passed, {failed} failed");
     std::process::exit(if failed == 0 { 0 } else { 1 });

@@ -22,12 +22,31 @@ set print pretty on
 set trust-readonly-sections on
 python
 import os
+import sys
 import gdb
 
-def ilusion_connect():
-    if gdb.selected_inferior().pid == 0:
+class IlusionConnect(gdb.Command):
+    """Connect to localhost:$ILUSION_GDB_PORT (default 1234) unless connected."""
+
+    def __init__(self):
+        super().__init__("ilusion-connect", gdb.COMMAND_RUNNING)
+
+    def invoke(self, argument, from_tty):
+        if gdb.selected_inferior().pid != 0:
+            return
         port = os.environ.get("ILUSION_GDB_PORT", "1234")
-        gdb.execute("target remote localhost:" + port)
+        try:
+            gdb.execute("target remote localhost:" + port)
+        except gdb.error:
+            message = "nothing listens on :" + port + "; start `just debug` first"
+            # Without a terminal nobody can use the prompt: say why and fail.
+            if not sys.stdin.isatty():
+                gdb.write("ilusion.gdb: " + message + "\n", gdb.STDERR)
+                gdb.execute("quit 1")
+            # A GdbError from a command is one line, and ends this script.
+            raise gdb.GdbError(message)
+
+IlusionConnect()
 
 def ilusion_break_in_main():
     image = gdb.current_progspace().filename or ""
@@ -43,7 +62,7 @@ def ilusion_break_in_main():
             pass
     raise gdb.GdbError("ilusion.gdb: found neither " + crate + "::main nor ilusion_main in " + image)
 
-ilusion_connect()
-ilusion_break_in_main()
 end
+ilusion-connect
+python ilusion_break_in_main()
 continue
