@@ -107,6 +107,12 @@ const SHELL_SCRIPT: &[Step] = &[
     // An application's commands, with arguments, and one that fails.
     step("hello world\r", "hello, world!"),
     step("fail\r", "fail: failed on purpose"),
+    // A command that panics ends its own task, not the shell's: the shell
+    // says so and goes on (a bad index, then a bad unwrap).
+    step("boom\r", "boom: panicked: index out of bounds"),
+    step("boom x\r", "boom: panicked: called `Result::unwrap()` on an `Err` value"),
+    step("boom 7\r", "n = 7"),
+    step("whoami\r", "this command runs in task 'whoami'"),
     // Unknown commands and bad arguments: one line each, and the shell goes on.
     step("frobnicate 1 2\r", "frobnicate: unknown command (`help` lists them)"),
     step("kill\r", "kill: which task? give its id (as `ps` shows)"),
@@ -1833,7 +1839,8 @@ fn check_ps(output: &str) -> Vec<String> {
             "spinner" if !(r.cpu >= 50.0 && (r.state == "running" || r.state == "ready")) => {
                 wrong(&format!("spins, but is {} with {} % of a core", r.state, r.cpu))
             }
-            "shell" if r.state != "running" => wrong(&format!("runs `ps`, but is {}", r.state)),
+            "ps" if r.state != "running" => wrong(&format!("runs `ps`, but is {}", r.state)),
+            "shell" if r.state != "blocked" => wrong(&format!("waits for `ps`'s task, but is {}", r.state)),
             "main" if r.state != "blocked" => wrong(&format!("waits for the shell, but is {}", r.state)),
             "sleeper" | "victim" if r.cpu >= 10.0 => wrong(&format!("sleeps, but used {} % of a core", r.cpu)),
             "victim" if !r.isolated => wrong("is isolated, but not shown so"),

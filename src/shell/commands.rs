@@ -153,12 +153,36 @@ impl Registry {
     }
 }
 
-/// Runs `line` with the commands of `lookup` (which must not hold a lock
-/// while the handler runs: the table is copied out of it).
-pub fn run_line(line: &str, lookup: impl FnOnce(&str) -> Option<Handler>) -> Result<(), LineError> {
-    let Some(parsed) = parse(line)? else { return Ok(()) };
+/// A line ready to run: its command's handler and the arguments, owned,
+/// so that it can be handed to another task (the shell runs each command
+/// in a task of its own, see `shell::run_line`).
+pub struct Invocation {
+    pub name: String,
+    pub handler: Handler,
+    pub args: Vec<String>,
+}
+
+impl Invocation {
+    /// Runs the handler here, in the calling task.
+    pub fn run(&self) -> Result<(), LineError> {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        (self.handler)(&args).map_err(|why| LineError::Failed(self.name.clone(), why))
+    }
+}
+
+/// Looks `line`'s command up with `lookup` (which must not hold a lock
+/// while the handler runs: the handler is copied out of it); `Ok(None)` for
+/// a blank line.
+pub fn prepare(line: &str, lookup: impl FnOnce(&str) -> Option<Handler>) -> Result<Option<Invocation>, LineError> {
+    let Some(parsed) = parse(line)? else { return Ok(None) };
     let handler = lookup(parsed.name).ok_or_else(|| LineError::Unknown(parsed.name.to_string()))?;
-    handler(&parsed.args).map_err(|why| LineError::Failed(parsed.name.to_string(), why))
+    let args = parsed.args.iter().map(|a| a.to_string()).collect();
+    Ok(Some(Invocation { name: parsed.name.to_string(), handler, args }))
+}
+
+/// Runs `line` with the commands of `lookup`, in the calling task.
+pub fn run_line(line: &str, lookup: impl FnOnce(&str) -> Option<Handler>) -> Result<(), LineError> {
+    prepare(line, lookup)?.map_or(Ok(()), |call| call.run())
 }
 
 /// Reads a task id (decimal) from a command's arguments: exactly one.

@@ -19,9 +19,15 @@
 //!   `reboot`, `poweroff`.
 //!
 //! A command that fails prints one line, `name: what went wrong`, and the
-//! shell goes on; so do unknown commands and bad arguments. A command runs
-//! in the shell's task, one at a time, with no lock held: it may block,
-//! sleep, or add commands.
+//! shell goes on; so do unknown commands and bad arguments. Each command
+//! runs in a short-lived task of its own, named for it, at the shell's
+//! priority and with a stack of the shell's size, while the shell waits for
+//! it: one at a time, with no lock held, so it may block, sleep, or add
+//! commands. A command that panics or faults ends only its task (the
+//! kernel reports it as any task's failure); the shell prints
+//! `name: panicked: message` (or the fault) and goes on. A handler owns
+//! what it uses (it is `Send + Sync + 'static`), so it needs nothing of the
+//! shell's task.
 
 pub mod commands;
 pub mod editor;
@@ -42,9 +48,10 @@ mod on_target {
     use super::commands::{self, CommandError, CommandResult, Handler, Registry};
     use super::editor::{Feed, LineEditor};
     use crate::sync::{Mutex, PoisonError};
-    use crate::task::{Builder, JoinHandle, Priority};
+    use crate::task::{self, Builder, JoinHandle, Priority};
     use alloc::string::String;
     use alloc::vec::Vec;
+    use core::sync::atomic::{AtomicU64, Ordering};
 
     /// What the shell prints when it is ready for a line.
     pub const PROMPT: &str = "ilusion> ";
@@ -80,10 +87,30 @@ mod on_target {
         with_commands(|r| r.help_text())
     }
 
-    /// Runs one line as if typed (without echo); errors come back as one line.
+    /// The task running the shell (0, the idle tasks' id: none yet), for
+    /// `kill` to refuse it.
+    static SHELL_TASK: AtomicU64 = AtomicU64::new(0);
+
+    /// The id of the task that runs the shell, if it has started.
+    pub(super) fn shell_task() -> Option<u64> {
+        Some(SHELL_TASK.load(Ordering::Relaxed)).filter(|&id| id != 0)
+    }
+
+    /// Runs one line as if typed (without echo), in a task of its own named
+    /// for the command, at the caller's priority and stack size, and waits
+    /// for it; errors come back as one line, a panic or fault too
+    /// (`name: panicked: message`).
     pub fn run_line(line: &str) -> Result<(), commands::LineError> {
         let lookup = |name: &str| -> Option<Handler> { with_commands(|r| r.find(name).map(|c| c.handler.clone())) };
-        commands::run_line(line, lookup)
+        let Some(call) = commands::prepare(line, lookup)? else { return Ok(()) };
+        let mut builder = Builder::new().name(call.name.as_str());
+        if let Some(me) = task::stats(task::current().id()) {
+            builder = builder.priority(me.priority).stack_size(me.stack_size);
+        }
+        let name = call.name.clone();
+        let failed = |why: String| commands::LineError::Failed(name.clone(), why);
+        let command = builder.spawn(move || call.run()).map_err(|e| failed(alloc::format!("cannot start it: {e}")))?;
+        command.join().unwrap_or_else(|failure| Err(failed(alloc::format!("{failure}"))))
     }
 
     /// Starts the shell as a task on the console.
@@ -101,6 +128,7 @@ mod on_target {
     /// The shell itself, in the calling task: reads lines from the console
     /// and runs them, for ever (`poweroff` and `reboot` end the machine).
     pub fn run() {
+        SHELL_TASK.store(task::current().id(), Ordering::Relaxed);
         crate::println!("ilusion shell: `help` lists the commands");
         crate::print!("{PROMPT}");
         let mut editor = LineEditor::new();

@@ -1,8 +1,9 @@
 //! QEMU test: the serial shell, driven by scripted keystrokes (tests/qemu.rs
 //! types them). Tasks for `ps` and `kill` to find: a spinner, a sleeper and
-//! an isolated task (detached), each with a known id; two application
-//! commands, one that fails. The script ends with `poweroff` (exit status 0); `main`
-//! waits on the shell until then.
+//! an isolated task (detached), each with a known id; application
+//! commands: one that fails, one that panics (its task ends, the shell goes
+//! on), one that says which task runs it. The script ends with `poweroff`
+//! (exit status 0); `main` waits on the shell until then.
 #![no_std]
 #![no_main]
 
@@ -42,6 +43,15 @@ fn main() {
     ilusion::shell::command("hello", "greet: hello <names>", |args| ilusion::println!("hello, {}!", args.join(" ")))
         .expect("add hello");
     ilusion::shell::command("fail", "always fails", |_| Err::<(), _>("failed on purpose")).expect("add fail");
+    ilusion::shell::command("boom", "careless: boom <number>", |args| {
+        let n: u32 = args[0].parse().unwrap();
+        ilusion::println!("n = {n}");
+    })
+    .expect("add boom");
+    ilusion::shell::command("whoami", "the task running this command", |_| {
+        ilusion::println!("this command runs in {}", ilusion::task::current());
+    })
+    .expect("add whoami");
     // A built-in name, and a bad one, are refused.
     ilusion::println!("{}", ilusion::shell::command("ps", "", |_| ()).unwrap_err());
     ilusion::println!("{}", ilusion::shell::command("two words", "", |_| ()).unwrap_err());
