@@ -103,6 +103,10 @@ const SHELL_EXAMPLE_SCRIPT: &[Step] = &[
 ];
 const SHELL_SCRIPT: &[Step] = &[
     step("", PROMPT),
+    // The shell is task 5; each command runs in a task of its own, spawned
+    // as it is typed: this first one is 6, the next 7. Neither is killed.
+    step("kill 5\r", "kill: task #5 is the shell: it cannot be killed (poweroff stops the machine)"),
+    step("kill 7\r", "kill: task #7 is this `kill` command's own"),
     step("help\r", "  poweroff  stop the machine"),
     // An application's commands, with arguments, and one that fails.
     step("hello world\r", "hello, world!"),
@@ -1816,7 +1820,7 @@ fn check_ps(output: &str) -> Vec<String> {
     if !rows.iter().any(|r| r.name == "idle" && r.id == 0) {
         problems.push("ps: no idle task (id 0)".into());
     }
-    let expected = [(1, "main"), (2, "spinner"), (3, "sleeper"), (4, "victim")];
+    let expected = [(1, "main"), (2, "spinner"), (3, "sleeper"), (4, "victim"), (5, "shell")];
     for (id, name) in expected {
         if !rows.iter().any(|r| r.id == id && r.name == name) {
             problems.push(format!("ps: no task {id} named {name}"));

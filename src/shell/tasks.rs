@@ -118,9 +118,17 @@ const KILL_WAIT: Duration = Duration::from_secs(1);
 /// until it has, so that what is typed next (`ps`, another `kill`) sees it
 /// gone, even when it runs on another core that has not got to it yet.
 /// A kernel task that neither blocks nor yields in that time is reported
-/// as asked, not as killed.
+/// as asked, not as killed. The shell's own task is refused (as the idle
+/// tasks and `main` are, by `task::kill`): killing it would leave nobody
+/// reading the console; so is this command's own task.
 pub fn kill(args: &[&str]) -> Result<(), String> {
     let id = super::commands::one_id(args)?;
+    if super::shell_task() == Some(id) {
+        return Err(alloc::format!("task #{id} is the shell: it cannot be killed (poweroff stops the machine)"));
+    }
+    if task::current().id() == id {
+        return Err(alloc::format!("task #{id} is this `kill` command's own"));
+    }
     let name = task::stats(id).and_then(|t| t.name).map(|n| alloc::format!(" ({})", &*n)).unwrap_or_default();
     task::kill(id).map_err(|e| alloc::format!("{e}"))?;
     let ended = || task::stats(id).is_none_or(|t| t.state == task::TaskState::Ended);

@@ -55,6 +55,11 @@ fn main() {
     // A built-in name, and a bad one, are refused.
     ilusion::println!("{}", ilusion::shell::command("ps", "", |_| ()).unwrap_err());
     ilusion::println!("{}", ilusion::shell::command("two words", "", |_| ()).unwrap_err());
-    let _ = ilusion::shell::spawn().join();
+    let shell = ilusion::shell::spawn();
+    if shell.task().id() != 5 {
+        ilusion::println!("shell test: the shell is {}, the script expects task 5", shell.task());
+        ilusion::exit(1);
+    }
+    let _ = shell.join();
     let _ = (spinner, sleeper);
 }
