@@ -135,6 +135,10 @@ const SHELL_SCRIPT: &[Step] = &[
     step("maps 2\r", "task 'spinner' (#2): not an isolated task"),
     step("maps 99\r", "maps: no task #99"),
     step("top 1\r", "top: up "),
+    // An arrow key stops `top`, and all of it is taken: no `[A` typed at the prompt.
+    step("top\r", "top: up "),
+    step("\x1b[A", PROMPT),
+    Step { send: "hello top\r", then: "hello, top!", not: "unknown command" },
     // Kill: the victim goes, and `ps` no longer lists it; what cannot be killed is refused.
     step("kill 4\r", "killed task 4 (victim)"),
     Step { send: "ps\r", then: " tasks, ", not: " victim " },

@@ -17,7 +17,11 @@
 //!   last [`HISTORY`] lines entered; down past the newest gives back the
 //!   line being typed before;
 //! - every other escape sequence (left and right arrows, Home, F-keys...)
-//!   and control character: swallowed, without echo;
+//!   and control character: swallowed, without echo. A control byte
+//!   (below 0x20: Enter, Ctrl-C, backspace, another `ESC`) is never part
+//!   of a sequence: it ends one begun (a lone Esc, a sequence cut short)
+//!   and does what it always does, so Esc then Enter enters the line and
+//!   `ESC ESC [ A` (Esc, then Up; or Alt-Up) is the up arrow;
 //! - bytes above 0x7f (UTF-8): refused with the bell (the editor erases by
 //!   byte, which would split a character).
 
@@ -100,6 +104,11 @@ impl LineEditor {
     /// Takes one byte from the terminal; appends what to show to `echo`.
     pub fn feed(&mut self, byte: u8, echo: &mut Vec<u8>) -> Feed {
         let after_cr = core::mem::replace(&mut self.after_cr, byte == b'\r');
+        // A control byte (Enter, Ctrl-C, backspace, a new ESC) is never part
+        // of a sequence: it ends the one begun and is taken as usual below.
+        if byte < 0x20 {
+            self.escape = Escape::None;
+        }
         match self.escape {
             Escape::None => {}
             Escape::Started => {
@@ -367,5 +376,41 @@ mod tests {
         let (done, echo) = type_in(&mut e, "é!\r".as_bytes());
         assert_eq!(done, [line("!")]);
         assert_eq!(echo, b"\x07\x07!\n");
+    }
+
+    #[test]
+    fn esc_then_an_arrow_is_the_arrow_not_typed_text() {
+        // Esc pressed before Up, or Alt-Up: `ESC ESC [ A`.
+        let mut e = LineEditor::new();
+        type_in(&mut e, b"ps\r");
+        let (done, echo) = type_in(&mut e, b"\x1b\x1b[A");
+        assert_eq!((done, e.line()), (alloc::vec![], "ps"));
+        assert_eq!(echo, b"ps");
+        let (done, _) = type_in(&mut e, b"\x1b\x1b\x1b[Bx\r");
+        assert_eq!(done, [line("x")]);
+    }
+
+    #[test]
+    fn a_control_byte_ends_an_escape_sequence_and_is_taken() {
+        // Enter after a lone Esc: the line is done.
+        let mut e = LineEditor::new();
+        let (done, echo) = type_in(&mut e, b"abc\x1b\r");
+        assert_eq!((done, echo), (alloc::vec![line("abc")], b"abc\n".to_vec()));
+        // Ctrl-C after Esc, inside a CSI, inside an SS3: the line is abandoned.
+        for cut in [&b"\x1b\x03"[..], b"\x1b[\x03", b"\x1b[1;\x03", b"\x1bO\x03"] {
+            let mut e = LineEditor::new();
+            let (done, echo) = type_in(&mut e, &[&b"reboot"[..], cut].concat());
+            assert_eq!(done, [Feed::Cancelled], "{cut:?}");
+            assert_eq!(echo, b"reboot^C\n", "{cut:?}");
+            assert_eq!(e.line(), "");
+        }
+        // Backspace (BS) after Esc erases; what follows is typed.
+        let mut e = LineEditor::new();
+        assert_eq!(type_in(&mut e, b"ab\x1b\x08c\r").0, [line("ac")]);
+        // A new ESC inside a CSI starts a new sequence.
+        let mut e = LineEditor::new();
+        type_in(&mut e, b"ps\r");
+        type_in(&mut e, b"\x1b[1\x1b[A");
+        assert_eq!(e.line(), "ps");
     }
 }

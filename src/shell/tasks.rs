@@ -72,8 +72,14 @@ pub fn ps(args: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
+/// The most bytes one key sends (an escape sequence such as F12's `ESC [ 2 4 ~`, with room to spare).
+const KEY_BYTES: usize = 16;
+/// The longest gap between two bytes of one key (a byte takes about 1 ms at 9600 baud).
+const KEY_GAP: Duration = Duration::from_millis(20);
+
 /// `top [seconds]`: the tasks and cores, refreshed every second (CPU % over
-/// the last second), until a key is pressed or `seconds` have passed.
+/// the last second), until a key is pressed (all its bytes are taken) or
+/// `seconds` have passed.
 pub fn top(args: &[&str]) -> Result<(), String> {
     let rounds = match args {
         [] => u64::MAX,
@@ -85,6 +91,13 @@ pub fn top(args: &[&str]) -> Result<(), String> {
     let mut at = Instant::now();
     for _ in 0..rounds {
         if crate::console::read_byte_timeout(Some(Duration::from_secs(1))).is_some() {
+            // The rest of the key too (an arrow is `ESC [ A`): left in the
+            // input, it would be typed at the prompt.
+            for _ in 0..KEY_BYTES {
+                if crate::console::read_byte_timeout(Some(KEY_GAP)).is_none() {
+                    break;
+                }
+            }
             break;
         }
         let now = Instant::now();
