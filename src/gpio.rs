@@ -18,8 +18,8 @@
 //! answers [`GpioError::NoGpio`].
 //!
 //! Edge interrupts: the GPIO block watches the edges a pin asks for and
-//! raises its *bank's* interrupt (on the Pis GPIO 0-27, 28-45 and 46-57
-//! have one each) while any detected edge is unacknowledged. The first
+//! raises its *bank's* interrupt (on the Pis GPIO 0-27, 28-45 and 46-53
+//! on the Pi 3, 46-57 on the Pi 4, have one each) while any detected edge is unacknowledged. The first
 //! [`Pin::on_edge`] in a bank registers this module's bank handler through
 //! [`crate::irq::register`]; the handler takes the bank's events from the
 //! block (which acknowledges them) and calls each pin's handler.
@@ -137,7 +137,7 @@ pub struct GpioBlock {
     pub activity_led: ActivityLedWiring,
 }
 
-/// Pins taken, a bit each (the Pis have 58).
+/// Pins taken, a bit each (the Pi 3 has 54, the Pi 4 58).
 static TAKEN: PinSet = PinSet::new();
 /// Each pin's edge handler (a `fn(u32)`), 0 if none.
 static EDGE_HANDLERS: [AtomicUsize; 64] = [const { AtomicUsize::new(0) }; 64];

@@ -193,7 +193,8 @@ const fn pi(
 const GPIO_PI3: &[&str] = &[
     "GPIO 14 is reserved for the console UART's TXD",
     "GPIO 15 is reserved for the console UART's RXD",
-    "GPIO 58 does not exist (this board has GPIO 0 to 57)",
+    "gpio: GPIO 54: GPIO 54 does not exist (this board has GPIO 0 to 53)",
+    "gpio: GPIO 58: GPIO 58 does not exist (this board has GPIO 0 to 53)",
     "GPIO 17 is taken",
     "gpio: output ok",
     "not readable on the BCM2837",
@@ -203,7 +204,8 @@ const GPIO_PI3: &[&str] = &[
 const GPIO_PI4: &[&str] = &[
     "GPIO 14 is reserved for the console UART's TXD",
     "GPIO 15 is reserved for the console UART's RXD",
-    "GPIO 58 does not exist (this board has GPIO 0 to 57)",
+    "gpio: GPIO 54 taken",
+    "gpio: GPIO 58: GPIO 58 does not exist (this board has GPIO 0 to 57)",
     "GPIO 17 is taken",
     "gpio: output ok",
     "pulls read back from GPIO_PUP_PDN_CNTRL: up, down, none",

@@ -18,9 +18,10 @@
 //! 0; each core takes its own CNTV timer and its mailboxes 0 and 1, which
 //! carry the IPIs, once it is set up (`init_cpu_interrupts`).
 //!
-//! GPIO for applications ([`crate::gpio`]): GPIO 0-57 but 14/15 (the
+//! GPIO for applications ([`crate::gpio`]): GPIO 0-53 (the BCM2837 has
+//! 54; the BCM2711's 54-57 do not exist here) but 14/15 (the
 //! console UART); the banks' interrupts are peripheral interrupts 49
-//! (GPIO 0-27), 50 (28-45) and 51 (46-57), IntIds 81 to 83. The activity
+//! (GPIO 0-27), 50 (28-45) and 51 (46-53), IntIds 81 to 83. The activity
 //! LED is not on a GPIO the ARM can reach but on the firmware's GPIO
 //! expander (pin 130), switched through the mailbox.
 //!
@@ -81,7 +82,7 @@ static GPIO_BLOCK: GpioBlock = GpioBlock {
     banks: &[
         (bcm2837_irq::peripheral(49), 0x0fff_ffff),
         (bcm2837_irq::peripheral(50), 0x3fff << 28),
-        (bcm2837_irq::peripheral(51), 0xfff << 46),
+        (bcm2837_irq::peripheral(51), 0xff << 46),
     ],
     activity_led: ActivityLedWiring::Firmware { set: set_activity_led },
 };

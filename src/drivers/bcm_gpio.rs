@@ -136,8 +136,9 @@ const PULL: [Field<u32, GPIO_PUP_PDN::Register>; 16] = [
     GPIO_PUP_PDN::PULL15,
 ];
 
-/// The pins this driver knows: GPIO 0 to 57.
-pub const PIN_COUNT: u32 = 58;
+/// The most pins a chip of this family has (the BCM2711's GPIO 0 to 57):
+/// the registers' size. [`Chip::pin_count`] says how many one chip has.
+pub const MAX_PIN_COUNT: u32 = 58;
 
 /// What a pin does; the values are the function-select encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,6 +186,17 @@ pub enum Chip {
     Bcm2711,
 }
 
+impl Chip {
+    /// How many GPIOs the chip has: the BCM2837's GPIO 0 to 53, the
+    /// BCM2711's 0 to 57.
+    pub const fn pin_count(self) -> u32 {
+        match self {
+            Chip::Bcm2837 => 54,
+            Chip::Bcm2711 => MAX_PIN_COUNT,
+        }
+    }
+}
+
 /// The GPIO block. Function select, pulls and edge enables are
 /// read-modify-writes of registers several pins share: the board calls
 /// this driver at boot from one core, and `crate::gpio` serialises
@@ -203,22 +215,27 @@ impl Gpio {
         Self { regs: unsafe { Mmio::new(base) }, chip }
     }
 
+    /// How many GPIOs this block has ([`Chip::pin_count`]).
+    pub const fn pin_count(&self) -> u32 {
+        self.chip.pin_count()
+    }
+
     pub fn set_function(&self, pin: u32, function: Function) {
-        assert!(pin < PIN_COUNT, "GPIO {pin} does not exist");
+        assert!(pin < self.pin_count(), "GPIO {pin} does not exist");
         let field = FSEL[(pin % 10) as usize];
         self.regs.GPFSEL[(pin / 10) as usize].modify(field.val(function as u32));
     }
 
     /// What `pin` does now, as function select says.
     pub fn function(&self, pin: u32) -> Function {
-        assert!(pin < PIN_COUNT, "GPIO {pin} does not exist");
+        assert!(pin < self.pin_count(), "GPIO {pin} does not exist");
         Function::from_bits(self.regs.GPFSEL[(pin / 10) as usize].read(FSEL[(pin % 10) as usize]))
     }
 
     /// The pull `pin` has (BCM2711), or `None` where it cannot be read
     /// back (BCM2837: the handshake latches it inside the pad).
     pub fn pull(&self, pin: u32) -> Option<Pull> {
-        assert!(pin < PIN_COUNT, "GPIO {pin} does not exist");
+        assert!(pin < self.pin_count(), "GPIO {pin} does not exist");
         match self.chip {
             Chip::Bcm2837 => None,
             Chip::Bcm2711 => {
@@ -233,7 +250,7 @@ impl Gpio {
     }
 
     pub fn set_pull(&self, pin: u32, pull: Pull) {
-        assert!(pin < PIN_COUNT, "GPIO {pin} does not exist");
+        assert!(pin < self.pin_count(), "GPIO {pin} does not exist");
         match self.chip {
             Chip::Bcm2837 => self.latch_pull(pin, pull),
             Chip::Bcm2711 => {
@@ -283,33 +300,38 @@ impl Gpio {
     }
 }
 
-/// The register of `pin`'s bank in `bank` (GPSET, GPLEV, ...) and the pin's bit in it.
-fn bank_bit(bank: &[ReadWrite<u32, BANK::Register>; 2], pin: u32) -> (&ReadWrite<u32, BANK::Register>, u32) {
-    assert!(pin < PIN_COUNT, "GPIO {pin} does not exist");
+/// The register of `pin`'s bank in `bank` (GPSET, GPLEV, ...) and the
+/// pin's bit in it, on a chip with `count` pins.
+fn bank_bit(
+    bank: &[ReadWrite<u32, BANK::Register>; 2],
+    pin: u32,
+    count: u32,
+) -> (&ReadWrite<u32, BANK::Register>, u32) {
+    assert!(pin < count, "GPIO {pin} does not exist");
     (&bank[(pin / 32) as usize], 1 << (pin % 32))
 }
 
 impl Gpio {
     /// Drives output pin `pin` high (GPSET) or low (GPCLR).
     pub fn write(&self, pin: u32, high: bool) {
-        let (register, bit) = bank_bit(if high { &self.regs.GPSET } else { &self.regs.GPCLR }, pin);
+        let (register, bit) = bank_bit(if high { &self.regs.GPSET } else { &self.regs.GPCLR }, pin, self.pin_count());
         register.set(bit);
     }
 
     /// `pin`'s level (GPLEV).
     pub fn read(&self, pin: u32) -> bool {
-        let (register, bit) = bank_bit(&self.regs.GPLEV, pin);
+        let (register, bit) = bank_bit(&self.regs.GPLEV, pin, self.pin_count());
         register.get() & bit != 0
     }
 
     /// Which edges `pin` watches (GPREN, GPFEN); forgets an event seen before (GPEDS).
     pub fn set_edge_detect(&self, pin: u32, rising: bool, falling: bool) {
         for (enables, on) in [(&self.regs.GPREN, rising), (&self.regs.GPFEN, falling)] {
-            let (register, bit) = bank_bit(enables, pin);
+            let (register, bit) = bank_bit(enables, pin, self.pin_count());
             let value = register.get();
             register.set(if on { value | bit } else { value & !bit });
         }
-        let (status, bit) = bank_bit(&self.regs.GPEDS, pin);
+        let (status, bit) = bank_bit(&self.regs.GPEDS, pin, self.pin_count());
         status.set(bit);
     }
 

@@ -4,7 +4,7 @@
 //! of its own because `bcm_gpio.rs` is also built into the serial
 //! chainloader, which has no `crate::gpio`.
 
-use super::bcm_gpio::{self, Gpio, PIN_COUNT};
+use super::bcm_gpio::{self, Gpio};
 use crate::gpio::{Edge, Function, GpioController, Pull};
 
 fn chip_function(function: Function) -> bcm_gpio::Function {
@@ -35,7 +35,7 @@ fn portable_function(function: bcm_gpio::Function) -> Function {
 
 impl GpioController for Gpio {
     fn pin_count(&self) -> u32 {
-        PIN_COUNT
+        Gpio::pin_count(self)
     }
 
     fn set_function(&self, pin: u32, function: Function) {

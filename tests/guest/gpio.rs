@@ -67,9 +67,16 @@ fn errors() {
             _ => check(false, "a UART pin was not refused as reserved"),
         }
     }
-    match Pin::take(58) {
-        Err(e @ GpioError::OutOfRange { .. }) => println!("gpio: GPIO 58: {e}"),
-        _ => check(false, "GPIO 58 was not refused as out of range"),
+    // The Pi 3's BCM2837 has GPIO 0 to 53, the Pi 4's BCM2711 0 to 57.
+    for pin in [54, 58] {
+        match Pin::take(pin) {
+            Err(e @ GpioError::OutOfRange { .. }) => println!("gpio: GPIO {pin}: {e}"),
+            Ok(_) => println!("gpio: GPIO {pin} taken"),
+            Err(e) => {
+                println!("gpio: GPIO {pin}: {e}");
+                check(false, "a pin past the first 54 was refused for another reason")
+            }
+        }
     }
     let first = Pin::take(17);
     check(first.is_ok(), "GPIO 17 could not be taken");
