@@ -31,7 +31,7 @@
 
 use crate::irq::{IntId, IrqError};
 use core::fmt;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// What a pin does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +77,9 @@ pub enum GpioError {
     Reserved { pin: u32, by: &'static str },
     /// Another [`Pin`] owns it.
     Taken { pin: u32 },
+    /// Another [`ActivityLed`] owns the LED (one behind the firmware's
+    /// expander; a LED on a GPIO is [`GpioError::Taken`] like its pin).
+    LedTaken,
     /// The bank's interrupt could not be registered.
     Interrupt(IrqError),
     /// The firmware did not answer a request for its GPIO expander.
@@ -92,6 +95,9 @@ impl fmt::Display for GpioError {
             }
             Self::Reserved { pin, by } => write!(f, "GPIO {pin} is reserved for {by}"),
             Self::Taken { pin } => write!(f, "GPIO {pin} is taken (another Pin owns it; drop that one first)"),
+            Self::LedTaken => {
+                f.write_str("the activity LED is taken (another ActivityLed owns it; drop that one first)")
+            }
             Self::Interrupt(e) => write!(f, "GPIO interrupt: {e}"),
             Self::Firmware => f.write_str("the firmware did not answer the GPIO expander request"),
         }
@@ -139,6 +145,9 @@ pub struct GpioBlock {
 
 /// Pins taken, a bit each (the Pi 3 has 54, the Pi 4 58).
 static TAKEN: PinSet = PinSet::new();
+/// A LED behind the firmware's expander is owned (a LED on a GPIO is
+/// claimed as its pin, in [`TAKEN`]).
+static FIRMWARE_LED_TAKEN: AtomicBool = AtomicBool::new(false);
 /// Each pin's edge handler (a `fn(u32)`), 0 if none.
 static EDGE_HANDLERS: [AtomicUsize; 64] = [const { AtomicUsize::new(0) }; 64];
 /// Banks whose interrupt this module registered, a bit each.
@@ -331,7 +340,8 @@ mod on_target {
         }
     }
 
-    /// The board's activity LED ("ACT", green), owned like a [`Pin`].
+    /// The board's activity LED ("ACT", green), owned like a [`Pin`]: one
+    /// `ActivityLed` at a time, given back when dropped.
     pub struct ActivityLed {
         wiring: LedOwner,
     }
@@ -342,7 +352,9 @@ mod on_target {
     }
 
     impl ActivityLed {
-        /// The LED, switched off; [`GpioError::NoGpio`] on a board without one.
+        /// The LED, switched off; [`GpioError::NoGpio`] on a board without
+        /// one, [`GpioError::Taken`] (its pin) or [`GpioError::LedTaken`]
+        /// (behind the firmware) while another `ActivityLed` owns it.
         pub fn take() -> Result<ActivityLed, GpioError> {
             let wiring = match block()?.activity_led {
                 ActivityLedWiring::Pin(number) => {
@@ -350,7 +362,12 @@ mod on_target {
                     pin.set_function(Function::Output);
                     LedOwner::Pin(pin)
                 }
-                ActivityLedWiring::Firmware { set } => LedOwner::Firmware(set),
+                ActivityLedWiring::Firmware { set } => {
+                    if FIRMWARE_LED_TAKEN.swap(true, Ordering::AcqRel) {
+                        return Err(GpioError::LedTaken);
+                    }
+                    LedOwner::Firmware(set) // given back by `drop`, also if switching it off fails
+                }
             };
             let mut led = ActivityLed { wiring };
             led.set(false)?;
@@ -376,6 +393,15 @@ mod on_target {
             match &self.wiring {
                 LedOwner::Pin(pin) => Some(pin),
                 LedOwner::Firmware(_) => None,
+            }
+        }
+    }
+
+    impl Drop for ActivityLed {
+        /// Gives the LED back (one on a pin, as its `Pin` is dropped next).
+        fn drop(&mut self) {
+            if let LedOwner::Firmware(_) = self.wiring {
+                FIRMWARE_LED_TAKEN.store(false, Ordering::Release);
             }
         }
     }
@@ -469,6 +495,10 @@ mod tests {
             "GPIO 58 does not exist (this board has GPIO 0 to 57)"
         );
         assert_eq!(GpioError::NoGpio { board: "qemu-virt" }.to_string(), "this board (qemu-virt) has no GPIO");
+        assert_eq!(
+            GpioError::LedTaken.to_string(),
+            "the activity LED is taken (another ActivityLed owns it; drop that one first)"
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! QEMU test: `ilusion::gpio` on the Pis, read back from the GPIO block's
 //! registers: function select, output levels (GPSET/GPCLR, then GPLEV),
 //! pulls (GPIO_PUP_PDN_CNTRL on the Pi 4; the Pi 3's cannot be read), the
-//! errors (the UART's pins, a pin out of range, a pin taken twice), and an
+//! errors (the UART's pins, a pin out of range, a pin or the activity LED
+//! taken twice), and an
 //! edge interrupt reaching the pin's handler. On QEMU `virt`: the clear
 //! "no GPIO" error. Prints `gpio: ... ok` per check; any failure exits 1.
 //!
@@ -86,6 +87,15 @@ fn errors() {
     }
     drop(first);
     check(Pin::take(17).is_ok(), "GPIO 17 was not given back when its Pin was dropped");
+    // The activity LED too: one owner at a time (on its pin, or behind the firmware).
+    let led = gpio::ActivityLed::take();
+    check(led.is_ok(), "the activity LED could not be taken");
+    match gpio::ActivityLed::take() {
+        Err(e @ (GpioError::Taken { .. } | GpioError::LedTaken)) => println!("gpio: activity LED again: {e}"),
+        _ => check(false, "the activity LED was taken twice"),
+    }
+    drop(led);
+    check(gpio::ActivityLed::take().is_ok(), "the activity LED was not given back when dropped");
     println!("gpio: errors ok");
 }
 
