@@ -634,6 +634,7 @@ const CASES: &[Case] = &[
         0,
         &[
             "register(5000): interrupt 5000 is out of range",
+            "] refused: true",
             "already has a handler",
             "is the kernel's own (timer, console, IPI or GPIO)",
             "unregister(500): interrupt 500 has no handler",

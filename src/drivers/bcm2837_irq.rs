@@ -151,7 +151,17 @@ impl Bcm2837Interrupts {
     }
 }
 
+/// Whether `id` is one of this numbering's interrupts: the timers and
+/// mailboxes (0 to 7) and the peripherals (32 to 95).
+const fn exists(id: IntId) -> bool {
+    id < MAILBOX_BASE + LocalInterrupts::MAILBOXES || (id >= PERIPHERAL_BASE && id < PERIPHERAL_BASE + IRQ_COUNT)
+}
+
 impl InterruptController for Bcm2837Interrupts {
+    fn has_interrupt(&self, id: IntId) -> bool {
+        exists(id)
+    }
+
     /// Every source is level-triggered; `level_triggered` is ignored.
     fn enable(&self, id: IntId, _level_triggered: bool) {
         self.set_enabled(id, true);

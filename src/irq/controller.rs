@@ -24,6 +24,13 @@ pub struct Acknowledged {
 
 /// What a board's interrupt controller driver provides.
 pub trait InterruptController: Sync {
+    /// Whether the controller has an interrupt numbered `id` (below
+    /// [`MAX_INTERRUPTS`]); `irq::register` refuses one it has not, so
+    /// `enable` is only asked for numbers that exist. The default: all.
+    fn has_interrupt(&self, id: IntId) -> bool {
+        let _ = id;
+        true
+    }
     /// Enables `id`, routed to this core, level- or edge-triggered.
     fn enable(&self, id: IntId, level_triggered: bool);
     fn disable(&self, id: IntId);
@@ -61,6 +68,9 @@ pub const MAX_INTERRUPTS: usize = 1020;
 pub enum IrqError {
     /// The number is outside 0..MAX_INTERRUPTS.
     OutOfRange(IntId),
+    /// The board's interrupt controller has no interrupt with this number
+    /// (the Pi 3's numbering has gaps: see `drivers::bcm2837_irq`).
+    NoSuchInterrupt(IntId),
     /// A handler is registered for it already.
     AlreadyRegistered(IntId),
     /// No interrupt controller yet (before boot finished).
@@ -82,6 +92,9 @@ impl core::fmt::Display for IrqError {
     fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
         match self {
             Self::OutOfRange(id) => write!(f, "interrupt {id} is out of range (0..{MAX_INTERRUPTS})"),
+            Self::NoSuchInterrupt(id) => {
+                write!(f, "interrupt {id} does not exist on this board's interrupt controller")
+            }
             Self::AlreadyRegistered(id) => write!(f, "interrupt {id} already has a handler"),
             Self::NoController => f.write_str("no interrupt controller initialised"),
             Self::Unsupported(id) => write!(f, "interrupt {id} cannot be raised by software here"),

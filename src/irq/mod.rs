@@ -126,6 +126,9 @@ pub(crate) fn init(controller: &'static Interrupts) {
 }
 
 /// Installs `handler` for interrupt `id` and enables it (level-triggered).
+/// Refused: a number past the table ([`IrqError::OutOfRange`]), one the
+/// board's controller has not ([`IrqError::NoSuchInterrupt`]), one with a
+/// handler already.
 pub fn register(id: IntId, handler: Handler) -> Result<(), IrqError> {
     register_with_trigger(id, handler, true)
 }
@@ -156,6 +159,9 @@ pub(crate) fn register_for_kernel(id: IntId, handler: Handler) -> Result<(), Irq
 pub fn register_with_trigger(id: IntId, handler: Handler, level_triggered: bool) -> Result<(), IrqError> {
     let slot = HANDLERS.get(id as usize).ok_or(IrqError::OutOfRange(id))?;
     let controller = controller().ok_or(IrqError::NoController)?;
+    if !controller.has_interrupt(id) {
+        return Err(IrqError::NoSuchInterrupt(id));
+    }
     slot.compare_exchange(0, handler as usize, Ordering::AcqRel, Ordering::Acquire)
         .map_err(|_| IrqError::AlreadyRegistered(id))?;
     controller.enable(id, level_triggered);
