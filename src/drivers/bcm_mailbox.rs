@@ -11,7 +11,9 @@
 //! same word to READ. See the firmware wiki's "Mailbox property interface".
 //!
 //! Coherency: the VideoCore does not look into the ARM's caches. The message
-//! lives in ordinary cacheable kernel memory, so [`Mailbox::call`] cleans it
+//! lives in ordinary cacheable kernel memory, in cache lines of its own
+//! (nothing else is written to them while the firmware answers), so
+//! [`Mailbox::call`] cleans it
 //! to the point of coherency (`dc civac`) before handing it over, and
 //! invalidates it again (`dc civac`, the lines are clean) once the firmware
 //! has answered, before reading the answer. The address handed over is the
@@ -71,15 +73,30 @@ pub const EXPANDER_BASE: u32 = 128;
 pub const PI3_ACTIVITY_LED: u32 = EXPANDER_BASE + 2;
 
 /// Words in the message buffer: header (2), one tag's header (3), up to
-/// [`MAX_VALUE_WORDS`] of value, the end tag (1).
-const MESSAGE_WORDS: usize = 12;
-const MAX_VALUE_WORDS: usize = MESSAGE_WORDS - 6;
+/// [`MAX_VALUE_WORDS`] of value, the end tag (1), and padding to a whole
+/// cache line.
+const MESSAGE_WORDS: usize = CACHE_LINE / 4;
+const MAX_VALUE_WORDS: usize = 6;
+/// The data cache line of the Cortex-A53 (Pi 3) and Cortex-A72 (Pi 4).
+const CACHE_LINE: usize = 64;
 
-/// The one message buffer, 16-byte aligned as the mailbox needs (its low
-/// four bits carry the channel). A static in the image, so its kernel
-/// address is in the linear map and [`virt_to_phys`] gives its physical one.
-#[repr(C, align(16))]
+/// The one message buffer: aligned to a cache line (the mailbox needs 16
+/// bytes: the address's low four bits carry the channel) and whole lines
+/// long, so the lines [`flush_data_cache`] cleans and invalidates hold
+/// nothing else. Were another variable in one of them (the lock beside
+/// the buffer, a neighbouring static), an ARM write to it while the
+/// firmware answers would make the line dirty with the *old* message, and
+/// cleaning it after the answer would write that over the firmware's reply.
+/// A static in the image, so its kernel address is in the linear map and
+/// [`virt_to_phys`] gives its physical one.
+#[repr(C, align(64))]
 struct Message([u32; MESSAGE_WORDS]);
+
+const _: () = {
+    assert!(core::mem::align_of::<Message>() == CACHE_LINE, "the message starts a cache line");
+    assert!(core::mem::size_of::<Message>().is_multiple_of(CACHE_LINE), "the message fills whole cache lines");
+    assert!(2 + 3 + MAX_VALUE_WORDS < MESSAGE_WORDS, "the longest request fits, and its end tag");
+};
 
 /// Held for a whole request: one message in flight at a time.
 static MESSAGE: SpinLock<Message> = SpinLock::new("mailbox message", Message([0; MESSAGE_WORDS]));
@@ -228,7 +245,7 @@ impl Mailbox {
 /// so the VideoCore reads what the ARM wrote and the ARM then reads what the
 /// VideoCore wrote (cache lines of 64 bytes on the Cortex-A53 and A72).
 fn flush_data_cache(start: u64, size: usize) {
-    const LINE: u64 = 64;
+    const LINE: u64 = CACHE_LINE as u64;
     let mut line = start & !(LINE - 1);
     while line < start + size as u64 {
         // SAFETY: cache maintenance of mapped kernel memory changes no values.
