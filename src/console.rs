@@ -119,6 +119,45 @@ pub(crate) fn receive_interrupt(_: crate::irq::IntId) {
     }
 }
 
+/// A line [`read_line`] is reading: the bytes kept so far in the caller's
+/// buffer. Apart from the console, so that it is tested on the host.
+#[cfg(any(test, target_os = "none"))]
+struct LineInput<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+#[cfg(any(test, target_os = "none"))]
+impl LineInput<'_> {
+    /// Takes one byte (`after_cr`: the byte before it, perhaps the end of the
+    /// previous line, was `\r`), passing what to echo to `echo`; `true` once
+    /// the line is complete. `\r`, `\n` or `\r\n` ends a line (the `\n` of
+    /// `\r\n` is skipped, also when it comes as the next line's first byte);
+    /// backspace (BS or DEL) erases the last byte kept; a byte past the
+    /// buffer's end is dropped.
+    fn feed(&mut self, byte: u8, after_cr: bool, echo: &mut impl FnMut(&[u8])) -> bool {
+        match byte {
+            b'\n' if after_cr => {}
+            b'\r' | b'\n' => {
+                echo(b"\n");
+                return true;
+            }
+            0x08 | 0x7f if self.len > 0 => {
+                self.len -= 1;
+                echo(b"\x08 \x08");
+            }
+            0x08 | 0x7f => {} // nothing to erase
+            b if self.len < self.buf.len() => {
+                self.buf[self.len] = b;
+                self.len += 1;
+                echo(&[b]);
+            }
+            _ => {}
+        }
+        false
+    }
+}
+
 struct PortWriter<'a>(&'a dyn SerialPort);
 
 impl Write for PortWriter<'_> {
@@ -213,21 +252,26 @@ mod target {
         }
     }
 
-    /// Reads a line (without its end) into `buf`, echoing it; returns its length.
+    /// The last byte [`read_line`] took was `\r`: a `\n` first in the
+    /// next line is the rest of that line's end.
+    static LINE_AFTER_CR: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+    /// Reads a line (without its end) into `buf`, echoing it; returns its
+    /// length. The line ends at `\r`, `\n` or `\r\n` (the `\n` is not
+    /// left to end the next line as an empty one); backspace (BS or DEL)
+    /// erases the last byte, on the screen too; bytes past `buf`'s end are
+    /// dropped.
     pub fn read_line(buf: &mut [u8]) -> usize {
-        let mut n = 0;
+        use core::sync::atomic::Ordering;
+        let mut line = LineInput { buf, len: 0 };
+        let mut after_cr = LINE_AFTER_CR.load(Ordering::Relaxed);
         loop {
-            match read_byte_blocking() {
-                b'\r' | b'\n' => {
-                    write_bytes(b"\n");
-                    return n;
-                }
-                b if n < buf.len() => {
-                    buf[n] = b;
-                    n += 1;
-                    write_bytes(&[b]);
-                }
-                _ => {}
+            let byte = read_byte_blocking();
+            let done = line.feed(byte, after_cr, &mut write_bytes);
+            after_cr = byte == b'\r';
+            if done {
+                LINE_AFTER_CR.store(after_cr, Ordering::Relaxed);
+                return line.len;
             }
         }
     }
@@ -293,7 +337,7 @@ macro_rules! println {
 
 #[cfg(test)]
 mod tests {
-    use super::{drain, RingBuffer, SerialPort};
+    use super::{drain, LineInput, RingBuffer, SerialPort};
     use alloc::collections::VecDeque;
     use alloc::vec::Vec;
 
@@ -355,5 +399,43 @@ mod tests {
         assert_eq!([r.pop(), r.pop()], [Some(1), Some(2)]);
         r.push(7);
         assert_eq!([r.pop(), r.pop(), r.pop(), r.pop()], [Some(3), Some(4), Some(7), None]);
+    }
+
+    /// Feeds `bytes` to successive lines as `read_line` does; the lines and the echo.
+    fn read_lines(bytes: &[u8], size: usize) -> (Vec<Vec<u8>>, Vec<u8>) {
+        let (mut lines, mut echo) = (Vec::new(), Vec::new());
+        let mut buf = alloc::vec![0; size];
+        let mut line = LineInput { buf: &mut buf, len: 0 };
+        let mut after_cr = false;
+        for &b in bytes {
+            if line.feed(b, after_cr, &mut |e: &[u8]| echo.extend_from_slice(e)) {
+                lines.push(line.buf[..line.len].to_vec());
+                line.len = 0;
+            }
+            after_cr = b == b'\r';
+        }
+        (lines, echo)
+    }
+
+    #[test]
+    fn cr_lf_ends_one_line_not_two() {
+        let (lines, echo) = read_lines(b"ping\r\npong\r\n\nx\n", 16);
+        assert_eq!(lines, [&b"ping"[..], b"pong", b"", b"x"]);
+        assert_eq!(echo, b"ping\npong\n\nx\n");
+    }
+
+    #[test]
+    fn backspace_and_delete_erase_and_are_not_kept() {
+        let (lines, echo) = read_lines(b"\x08ab\x7fc\x08\x08\x08d\r", 16);
+        assert_eq!(lines, [&b"d"[..]]);
+        // Erasing an empty line shows nothing.
+        assert_eq!(echo, b"ab\x08 \x08c\x08 \x08\x08 \x08d\n");
+    }
+
+    #[test]
+    fn bytes_past_the_buffer_are_dropped() {
+        let (lines, echo) = read_lines(b"abcd\x7fe\r", 3);
+        assert_eq!(lines, [&b"abe"[..]]);
+        assert_eq!(echo, b"abc\x08 \x08e\n");
     }
 }

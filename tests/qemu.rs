@@ -343,7 +343,7 @@ const SMP_EXAMPLE_4: &[&str] = &[
 ];
 const PI3_IRQ: &str = "BCM2836 local + BCM2835 interrupt controller)";
 const PI4_IRQ: &str = "GIC-400 (GICv2))";
-const ECHO: Option<(&str, &str)> = Some(("type a line:", "ping pong\r"));
+const ECHO: Option<(&str, &str)> = Some(("type a line:", "ping pong\r\nsecond\x7f\x7fnd\r"));
 
 /// What `isolated_faults` must print: each fault twice, each with the watchdog
 /// running and the task's frames freed (the guest exits 1 otherwise).
@@ -446,7 +446,7 @@ const CASES: &[Case] = &[
         &["rpi3 (EL3 at boot, 4 cores, 960 MiB RAM", PI3_IRQ, "hello from rpi3"],
     ),
     pi("rpi3", "raw image boot at EL2", "hello", true, None, &["rpi3 (EL2 at boot, 4 cores,", PI3_IRQ, "hello from rpi3"]),
-    pi("rpi3", "raw image: console input", "uart_echo", true, ECHO, &["echo: [ping pong]"]),
+    pi("rpi3", "raw image: console input", "uart_echo", true, ECHO, &["echo: [ping pong]", "echo: [second]"]),
     Case { qemu: ICOUNT, ..pi("rpi3", "raw image: timer interrupts", "timer", true, None, &["timer ok"]) },
     pi(
         "rpi4",
@@ -457,7 +457,7 @@ const CASES: &[Case] = &[
         &["rpi4 (EL3 at boot, 4 cores, 960 MiB RAM", PI4_IRQ, "hello from rpi4"],
     ),
     pi("rpi4", "raw image boot at EL2", "hello", true, None, &["rpi4 (EL2 at boot, 4 cores,", PI4_IRQ, "hello from rpi4"]),
-    pi("rpi4", "raw image: console input", "uart_echo", true, ECHO, &["echo: [ping pong]"]),
+    pi("rpi4", "raw image: console input", "uart_echo", true, ECHO, &["echo: [ping pong]", "echo: [second]"]),
     Case { qemu: ICOUNT, ..pi("rpi4", "raw image: timer interrupts", "timer", true, None, &["timer ok"]) },
     case("exit(42)", "exit_code", 42, &["exiting with 42"]),
     // No device tree: RAM and model come from the firmware's mailbox. QEMU gives
@@ -650,9 +650,9 @@ const CASES: &[Case] = &[
         on: On::AllBoards,
         qemu: &[],
         raw: false,
-        input: Some(("type a line:", "ping pong\r")),
+        input: ECHO,
         exit: Some(0),
-        expect: &["echo: [ping pong]"],
+        expect: &["echo: [ping pong]", "echo: [second]"],
     },
     // The serial shell (tests/guest/shell_script.rs), typed at by SHELL_SCRIPT.
     case(
