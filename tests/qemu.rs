@@ -1102,6 +1102,8 @@ const CASES: &[Case] = &[
             "ok unpark_before_park",
             "ok sgi_unparks_urgent_task",
             "ok sgi_number_checked",
+            "ok handler_wakes_most_urgent_first",
+            "ok handler_wake_waits_for_cooperative_task",
             "all checks passed",
         ],
     },

@@ -34,6 +34,8 @@ fn main() {
         park_and_unpark();
         unpark_before_park_is_kept();
         software_interrupt_unparks_urgent_task();
+        handler_wakes_most_urgent_first();
+        handler_wake_waits_for_cooperative_task();
     });
     finish();
 }
@@ -114,4 +116,84 @@ fn software_interrupt_unparks_urgent_task() {
     let seen = SGI_SEEN.load(Ordering::SeqCst);
     check(in_order && done && seen == 3, "sgi_unparks_urgent_task", format_args!("{in_order} {done} {seen}"));
     check(ilusion::irq::send_software_interrupt(16).is_err(), "sgi_number_checked", format_args!("INTID 16 accepted"));
+}
+
+/// The tasks the second SGI's handler unparks, in this order. (A plain
+/// spin lock, not the kernel's: `unpark` opens a critical section, which
+/// the lock checks refuse inside a kernel spin lock. The tasks set it with
+/// no SGI pending, so the handler never finds it held.)
+static TO_WAKE: spin::Mutex<alloc::vec::Vec<JoinHandle<()>>> = spin::Mutex::new(alloc::vec::Vec::new());
+/// Who ran, in order: one decimal digit per task.
+static RAN: AtomicU32 = AtomicU32::new(0);
+const SGI_WAKES: u32 = 4;
+
+fn on_sgi_wakes(_: u32) {
+    for h in TO_WAKE.lock().iter() {
+        h.unpark();
+    }
+}
+
+/// A task at `priority`, more urgent than the caller (so it runs at its
+/// spawn and parks), that notes `digit` in [`RAN`] when unparked.
+fn parked_task(priority: Priority, digit: u32) -> JoinHandle<()> {
+    Builder::new()
+        .priority(priority)
+        .cpu(CORE)
+        .spawn(move || {
+            task::park();
+            RAN.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| Some(r * 10 + digit)).unwrap();
+        })
+        .unwrap()
+}
+
+/// One handler wakes two tasks more urgent than the interrupted one, in
+/// either order: the most urgent runs first, then the other, then the
+/// interrupted task (one core: the first wake is handed straight over, the
+/// second, more urgent or not, must not be overtaken by it).
+fn handler_wakes_most_urgent_first() {
+    ilusion::irq::register(SGI_WAKES, on_sgi_wakes).unwrap();
+    let mut ok = true;
+    let mut seen = [0; 2];
+    for (round, urgent_first) in [true, false].into_iter().enumerate() {
+        RAN.store(0, Ordering::SeqCst);
+        // This task is Preemptive(15); 1 is the most urgent, 2 the next.
+        let (a, b) = (parked_task(Priority::Preemptive(3), 1), parked_task(Priority::Preemptive(8), 2));
+        *TO_WAKE.lock() = if urgent_first { alloc::vec![a, b] } else { alloc::vec![b, a] };
+        ilusion::irq::send_software_interrupt(SGI_WAKES).unwrap();
+        // Both ran before the interrupted task went on: the most urgent first.
+        seen[round] = RAN.load(Ordering::SeqCst);
+        ok &= seen[round] == 12;
+        for h in core::mem::take(&mut *TO_WAKE.lock()) {
+            h.join().unwrap();
+        }
+    }
+    check(ok, "handler_wakes_most_urgent_first", format_args!("ran {seen:?}, expected [12, 12]"));
+}
+
+/// A handler wakes a task more urgent than the interrupted one, which is
+/// cooperative: it runs when the cooperative task yields, not before.
+fn handler_wake_waits_for_cooperative_task() {
+    RAN.store(0, Ordering::SeqCst);
+    let coop = Builder::new()
+        .priority(Priority::Cooperative(10))
+        .cpu(CORE)
+        .spawn(|| {
+            let woken = parked_task(Priority::Cooperative(2), 7);
+            *TO_WAKE.lock() = alloc::vec![woken];
+            ilusion::irq::send_software_interrupt(SGI_WAKES).unwrap();
+            let before_yield = RAN.load(Ordering::SeqCst);
+            task::yield_now();
+            let after_yield = RAN.load(Ordering::SeqCst);
+            for h in core::mem::take(&mut *TO_WAKE.lock()) {
+                h.join().unwrap();
+            }
+            (before_yield, after_yield)
+        })
+        .unwrap();
+    let (before, after) = coop.join().unwrap();
+    check(
+        before == 0 && after == 7,
+        "handler_wake_waits_for_cooperative_task",
+        format_args!("ran {before} before the yield, {after} after (expected 0, 7)"),
+    );
 }
