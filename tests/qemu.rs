@@ -404,6 +404,7 @@ const ISOLATED_VALUES: &[&str] = &[
     "1 KiB value: true",
     "unit: Ok(())",
     "4 KiB result on a 4 KiB stack: Some(ResultTooLarge { size: 4096, stack: 4096 })",
+    "stack_size(0): Ok(Ok(5))",
     "exit(0) before its value: Err(Exited { status: 0 })",
     "ilusion::exit(7): Err(Exited { status: 7 })",
     "ilusion::exit(-1): Err(Exited { status: 4294967295 })",
@@ -543,6 +544,17 @@ const CASES: &[Case] = &[
             "handlers must not wait; wake a task to do it",
             "backtrace:",
             "ilusion::sched::timer::target::interrupt",
+        ],
+    ),
+    case(
+        "handlers: a yield or a kill of the interrupted task switches nothing inside; an exception handler's wake runs at its end",
+        "irq_handler_switches",
+        0,
+        &[
+            "ok handler_yield_does_not_switch",
+            "ok handler_kill_ends_task_after_handler",
+            "ok exception_handler_wake_runs_at_its_end",
+            "all checks passed",
         ],
     ),
     case(

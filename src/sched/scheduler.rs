@@ -76,8 +76,9 @@ struct Scheduler {
     /// end switches straight to it ([`give_way_if_decided`]), as a block
     /// or the idle loop would ([`schedule_away_on`]); a more urgent wake or
     /// a change of level first puts it on its queue
-    /// ([`Scheduler::queue_handed`]). (An interrupt handler that yields
-    /// switches to the running task's equals first: it still runs next.)
+    /// ([`Scheduler::queue_handed`]); so does the end of a handler nested
+    /// in another ([`queue_handed_over`]). (A handler's yield does nothing:
+    /// [`yield_on`].)
     handed: Option<NonNull<Tcb>>,
 }
 
@@ -502,6 +503,13 @@ pub fn yield_now() {
 fn yield_on<const MANY: bool>() {
     let cs = CriticalSection::enter::<MANY>();
     let me = running(&cs);
+    if in_handler(me) {
+        // An interrupt handler (or a fault's): a switch here would leave
+        // the interrupt unfinished, its end never signalled, and the core
+        // without one again. Nothing to do: the handler's end is where a
+        // more urgent task runs, and the slice where an equal one does.
+        return;
+    }
     if me.kill_requested.load(Ordering::Relaxed) {
         end_killed();
     }
@@ -571,10 +579,8 @@ pub(crate) fn block(cs: &CriticalSection, me: &Tcb, on: On) {
 /// and has looked at the number of cores (`MANY`) already.
 #[inline(always)]
 pub(crate) fn block_on<const MANY: bool>(cs: &CriticalSection, me: &Tcb, on: On) {
-    // On the kernel stack (SP_EL1) only an isolated task's system call may
-    // block; anything else there is an interrupt handler (checked first: a
-    // handler must not end the task it interrupted either).
-    if crate::arch::cpu::in_exception_handler() && !me.in_system_call.get() {
+    // Checked first: a handler must not end the task it interrupted either.
+    if in_handler(me) {
         blocked_in_interrupt_handler();
     }
     if me.kill_requested.load(Ordering::Relaxed) {
@@ -592,6 +598,16 @@ pub(crate) fn block_on<const MANY: bool>(cs: &CriticalSection, me: &Tcb, on: On)
     if me.wake_reason.get() == WakeReason::Cancelled {
         end_killed();
     }
+}
+
+/// Does an exception handler (an interrupt's, a fault's) run now, on the
+/// kernel stack of the task it interrupted, `me`? On the kernel stack
+/// (SP_EL1) only an isolated task's system call may block, yield or end its
+/// task; a handler must not switch the task it interrupted away, or end it
+/// (its interrupt would never be finished).
+#[inline(always)]
+pub(crate) fn in_handler(me: &Tcb) -> bool {
+    crate::arch::cpu::in_exception_handler() && !me.in_system_call.get()
 }
 
 /// An interrupt handler tried to wait (sleep, a semaphore, a channel, a
@@ -767,6 +783,16 @@ fn preempt_from_interrupt_on<const MANY: bool>(cpu: usize) {
     let cs = unsafe { CriticalSection::enter_masked::<MANY>() };
     // SAFETY: the running task, alive while it runs (as for `running`).
     give_way_if_decided::<MANY>(&cs, unsafe { me.as_ref() }, cpu, true);
+}
+
+/// For the end of an exception handler that is not a reschedule point
+/// (one nested in another handler): a task handed over to it
+/// ([`Scheduler::handed`]) goes on its ready queue, where every pick finds it.
+pub(crate) fn queue_handed_over() {
+    if !critical::several_cores() {
+        let cs = CriticalSection::new();
+        SCHED.with(&cs, |s| s.queue_handed());
+    }
 }
 
 /// Switches away from the running task, which has ended, to the most

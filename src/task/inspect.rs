@@ -90,7 +90,8 @@ pub fn cpu_stats() -> Vec<CpuStats> {
 }
 
 /// Ends task `id` (see the module's notes for when). Killing oneself ends
-/// at once, as a panic would.
+/// at once, as a panic would; but an interrupt handler that kills the task
+/// it interrupted only asks, and the task ends after the handler returns.
 pub fn kill(id: u64) -> Result<(), KillError> {
     let masked = CriticalSection::new();
     let task = find(&masked, id).ok_or(KillError::NoSuchTask(id))?;
@@ -107,8 +108,14 @@ fn kill_task(masked: CriticalSection, t: &Tcb) -> Result<(), KillError> {
     if t.state.get() == State::Exited {
         return Err(KillError::AlreadyEnded(t.id));
     }
-    crate::trace::kill(t.id, scheduler::running(&masked).id);
-    if core::ptr::eq(t, scheduler::running(&masked)) {
+    let running = scheduler::running(&masked);
+    crate::trace::kill(t.id, running.id);
+    // The running task ends here, unless an interrupt handler (or a
+    // fault's) asks, about the task it interrupted: then the task ends as
+    // any other, at its next block or yield or before EL0, after the
+    // handler has returned (ending it inside the handler would leave the
+    // interrupt unfinished).
+    if core::ptr::eq(t, running) && !scheduler::in_handler(running) {
         drop(masked);
         end_current(Some(TaskFailure::Killed));
     }

@@ -175,16 +175,15 @@ impl Builder {
         }
         // The exception path's handlers for tasks at EL0 (linked from here only).
         super::isolation_paths::install();
-        let stack_size = self.stack_size.unwrap_or(DEFAULT_USER_STACK_SIZE) as u64;
-        if stack_size > user_layout::MAX_USER_STACK_SIZE {
-            return Err(SpawnError::StackTooLarge {
-                requested: stack_size as usize,
-                max: user_layout::MAX_USER_STACK_SIZE as usize,
-            });
+        let requested = self.stack_size.unwrap_or(DEFAULT_USER_STACK_SIZE);
+        if requested as u64 > user_layout::MAX_USER_STACK_SIZE {
+            return Err(SpawnError::StackTooLarge { requested, max: user_layout::MAX_USER_STACK_SIZE as usize });
         }
+        // Whole pages, at least one (as for a kernel task's stack).
+        let stack_size = page_align_up(requested.max(1) as u64);
         let result_size = core::mem::size_of::<T>();
-        if result_size as u64 >= page_align_up(stack_size) {
-            let stack = page_align_up(stack_size) as usize;
+        if result_size as u64 >= stack_size {
+            let stack = stack_size as usize;
             return Err(SpawnError::ResultTooLarge { size: result_size, stack });
         }
         let state_size = core::mem::size_of::<F>() as u64;
@@ -205,7 +204,6 @@ impl Builder {
         let mut result = alloc::vec::Vec::new();
         result.try_reserve_exact(result_size).map_err(|_| SpawnError::OutOfMemory)?;
         result.resize(result_size, 0u8);
-        let stack_size = page_align_up(stack_size);
         let mut space = AddressSpace::new().map_err(|_| SpawnError::OutOfMemory)?;
         space.set_limits(reserve, limit);
         space

@@ -71,7 +71,9 @@ pub fn cpus_online() -> usize {
     crate::percpu::online_count()
 }
 
-/// Lets other ready tasks of the same or higher urgency run first.
+/// Lets other ready tasks of the same or higher urgency run first. In an
+/// interrupt handler it does nothing: the handler's end is where a more
+/// urgent task runs.
 pub fn yield_now() {
     if crate::arch::user_mode::running_at_el0() {
         return crate::syscall::user::yield_now();

@@ -56,6 +56,13 @@ fn main() {
     if too_large != Some(ilusion::task::SpawnError::ResultTooLarge { size: 4096, stack: 4096 }) {
         fail("result size");
     }
+    // A stack of 0 bytes is one page, as for a kernel task (it was refused
+    // as too small even for a `()`).
+    let no_stack = spawn("no stack").stack_size(0).spawn_isolated(|| 5u8).map(|h| h.join());
+    ilusion::println!("stack_size(0): {no_stack:?}");
+    if no_stack != Ok(Ok(5)) {
+        fail("stack size 0");
+    }
     let early = spawn("early").spawn_isolated(|| -> u64 { ilusion::syscall::user::exit(0) }).expect("spawn").join();
     ilusion::println!("exit(0) before its value: {early:?}");
     let seven = spawn("seven").spawn_isolated(|| -> u64 { ilusion::exit(7) }).expect("spawn").join();

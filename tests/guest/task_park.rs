@@ -118,18 +118,27 @@ fn software_interrupt_unparks_urgent_task() {
     check(ilusion::irq::send_software_interrupt(16).is_err(), "sgi_number_checked", format_args!("INTID 16 accepted"));
 }
 
-/// The tasks the second SGI's handler unparks, in this order. (A plain
-/// spin lock, not the kernel's: `unpark` opens a critical section, which
-/// the lock checks refuse inside a kernel spin lock. The tasks set it with
-/// no SGI pending, so the handler never finds it held.)
-static TO_WAKE: spin::Mutex<alloc::vec::Vec<JoinHandle<()>>> = spin::Mutex::new(alloc::vec::Vec::new());
+/// The sets of tasks the second SGI's handler unparks, in order: one set a
+/// round ([`ROUND`] says which). (Set once each, before the SGI that reads
+/// them: no lock between a task and the handler.)
+static TO_WAKE: [[spin::Once<JoinHandle<()>>; 2]; 3] = [const { [const { spin::Once::new() }; 2] }; 3];
+static ROUND: AtomicU32 = AtomicU32::new(0);
 /// Who ran, in order: one decimal digit per task.
 static RAN: AtomicU32 = AtomicU32::new(0);
 const SGI_WAKES: u32 = 4;
 
 fn on_sgi_wakes(_: u32) {
-    for h in TO_WAKE.lock().iter() {
-        h.unpark();
+    for h in &TO_WAKE[ROUND.load(Ordering::SeqCst) as usize] {
+        if let Some(h) = h.get() {
+            h.unpark();
+        }
+    }
+}
+
+/// Waits (yielding) until the tasks of round `round` have ended.
+fn wait_for_round(round: usize) {
+    while !TO_WAKE[round].iter().all(|h| h.get().is_none_or(JoinHandle::is_finished)) {
+        task::yield_now();
     }
 }
 
@@ -158,14 +167,15 @@ fn handler_wakes_most_urgent_first() {
         RAN.store(0, Ordering::SeqCst);
         // This task is Preemptive(15); 1 is the most urgent, 2 the next.
         let (a, b) = (parked_task(Priority::Preemptive(3), 1), parked_task(Priority::Preemptive(8), 2));
-        *TO_WAKE.lock() = if urgent_first { alloc::vec![a, b] } else { alloc::vec![b, a] };
+        let (first, second) = if urgent_first { (a, b) } else { (b, a) };
+        TO_WAKE[round][0].call_once(|| first);
+        TO_WAKE[round][1].call_once(|| second);
+        ROUND.store(round as u32, Ordering::SeqCst);
         ilusion::irq::send_software_interrupt(SGI_WAKES).unwrap();
         // Both ran before the interrupted task went on: the most urgent first.
         seen[round] = RAN.load(Ordering::SeqCst);
         ok &= seen[round] == 12;
-        for h in core::mem::take(&mut *TO_WAKE.lock()) {
-            h.join().unwrap();
-        }
+        wait_for_round(round);
     }
     check(ok, "handler_wakes_most_urgent_first", format_args!("ran {seen:?}, expected [12, 12]"));
 }
@@ -179,14 +189,13 @@ fn handler_wake_waits_for_cooperative_task() {
         .cpu(CORE)
         .spawn(|| {
             let woken = parked_task(Priority::Cooperative(2), 7);
-            *TO_WAKE.lock() = alloc::vec![woken];
+            TO_WAKE[2][0].call_once(|| woken);
+            ROUND.store(2, Ordering::SeqCst);
             ilusion::irq::send_software_interrupt(SGI_WAKES).unwrap();
             let before_yield = RAN.load(Ordering::SeqCst);
             task::yield_now();
             let after_yield = RAN.load(Ordering::SeqCst);
-            for h in core::mem::take(&mut *TO_WAKE.lock()) {
-                h.join().unwrap();
-            }
+            wait_for_round(2);
             (before_yield, after_yield)
         })
         .unwrap();

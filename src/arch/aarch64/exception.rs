@@ -234,6 +234,16 @@ extern "C" fn ilusion_exception(frame: &mut ExceptionFrame, entry: u64) {
         }
         (false, _) => crate::exception::unexpected(fault),
     }
+    // Resumed: an application's exception handler may have woken a task.
+    // As at the end of an interrupt, a more urgent one runs now if this
+    // exception came from task code; inside another handler (on SP_EL1)
+    // that handler's end decides, and a task handed over meanwhile is
+    // queued like any other (so no yield or block can miss it).
+    if entry.taken_from_thread_mode() {
+        crate::sched::scheduler::preempt_from_interrupt();
+    } else {
+        crate::sched::scheduler::queue_handed_over();
+    }
 }
 
 impl fmt::Display for ExceptionFrame {
