@@ -11,6 +11,15 @@ pub struct Semaphore {
     waiters: WaitQueue,
 }
 
+/// A release with `usize::MAX` permits free: one more would wrap the count
+/// to 0 and lose them all. The caller fails instead, saying why (outside
+/// the critical section: a task's panic ends only that task).
+#[cold]
+#[inline(never)]
+fn too_many_permits() -> ! {
+    panic!("Semaphore::release: usize::MAX permits are free already, no room for one more")
+}
+
 impl Semaphore {
     pub const fn new(permits: usize) -> Self {
         Self { permits: KernelCell::new(permits), waiters: WaitQueue::new() }
@@ -42,7 +51,9 @@ impl Semaphore {
         self.waiters.wait(&masked, deadline.map(Instant::ticks), crate::trace::On::SEMAPHORE) == WakeReason::Notified
     }
 
-    /// Gives a permit back (also from an interrupt handler).
+    /// Gives a permit back (also from an interrupt handler). With
+    /// `usize::MAX` permits free already, the caller fails with a panic
+    /// that says so (the count never wraps to 0).
     ///
     /// Nobody waiting, the common case, is inlined into the caller: mask,
     /// count, unmask (about a dozen instructions on one core). A waiter
@@ -54,8 +65,9 @@ impl Semaphore {
         let masked = CriticalSection::new();
         if self.waiters.has_waiters(&masked) {
             self.waiters.wake_first_and_reschedule(&masked);
-        } else {
-            self.permits.with(&masked, |p| *p += 1);
+        } else if self.permits.with(&masked, |p| p.checked_add(1).map(|n| *p = n)).is_none() {
+            drop(masked);
+            too_many_permits();
         }
     }
 

@@ -236,8 +236,18 @@ unsafe impl<T: Send> Send for JoinHandle<T> {}
 // SAFETY: as above; `&JoinHandle` only reads the task's identity.
 unsafe impl<T: Send> Sync for JoinHandle<T> {}
 
+/// A task asked to join itself (its own handle came back to it): it
+/// would wait for its own end for ever. It fails instead, saying why.
+#[cold]
+#[inline(never)]
+fn joined_itself(id: u64) -> ! {
+    panic!("task {id} tried to join itself: it would wait for its own end for ever")
+}
+
 impl<T> JoinHandle<T> {
-    /// Waits for the task to end: `Ok` with what it returned, or `Err` with why it failed.
+    /// Waits for the task to end: `Ok` with what it returned, or `Err` with
+    /// why it failed. A task that joins itself (its own handle came back to
+    /// it) fails, saying so: it would wait for ever.
     pub fn join(self) -> Result<T, TaskFailure> {
         match self.join_until(None) {
             Ok(outcome) => outcome,
@@ -262,6 +272,11 @@ impl<T> JoinHandle<T> {
         let masked = CriticalSection::new();
         let t = self.block(&masked);
         while t.state.get() != State::Exited {
+            if core::ptr::eq(t, scheduler::running(&masked)) {
+                let id = t.id;
+                drop(masked);
+                joined_itself(id);
+            }
             if t.joiners.wait(&masked, deadline, crate::trace::On::JOIN) == WakeReason::TimedOut
                 && t.state.get() != State::Exited
             {

@@ -166,6 +166,39 @@ fn semaphore_and_timeouts() {
     sem.release();
     sem.release();
     check(sem.available() == 2 && sem.try_acquire(), "semaphore_counts", format_args!("{}", sem.available()));
+
+    // One release too many fails the releasing task, and the count stays
+    // (it wrapped to 0 before: every permit lost, the task went on).
+    let full = Arc::new(Semaphore::new(usize::MAX));
+    let f = full.clone();
+    let releaser = task::spawn(move || f.release()).join();
+    let refused =
+        matches!(&releaser, Err(task::TaskFailure::Panic { message }) if message.contains("usize::MAX permits"));
+    check(
+        refused && full.available() == usize::MAX,
+        "semaphore_release_past_max_refused",
+        format_args!("{releaser:?}, {} free", full.available()),
+    );
+
+    // A task given its own handle that joins it fails, saying why (it waited
+    // for its own end for ever before).
+    let (tx, rx) = mpsc::channel::<task::JoinHandle<()>>();
+    let selfish = task::spawn(move || {
+        let me = rx.recv().unwrap();
+        let _ = me.join();
+    });
+    let id = selfish.task().id();
+    tx.send(selfish).unwrap();
+    // It ends, its failure reported on the console. (Its own handle, which
+    // a panic does not drop, keeps its block: it stays in the list, ended.)
+    let ended = |s: Option<task::TaskInfo>| s.is_none_or(|s| s.state == task::TaskState::Ended);
+    let mut waited = 0;
+    while !ended(task::stats(id)) && waited < 100 {
+        time::sleep(Duration::from_millis(1));
+        waited += 1;
+    }
+    let state = task::stats(id).map(|s| s.state);
+    check(ended(task::stats(id)), "join_itself_fails", format_args!("task {id}: {state:?}"));
 }
 
 fn condvar_and_timeouts() {
