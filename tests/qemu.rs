@@ -929,6 +929,7 @@ const CASES: &[Case] = &[
             "read-only write #1: Err(MemoryAccess { addr: 206158434308, access: Write,",
             "exact true, data unchanged true, watchdog true",
             "read-only write #2: Err(MemoryAccess { addr: 206158434308, access: Write,",
+            "map at the limit: [refused (out of memory), within the limit]: Ok([1, 1])",
             "frames back to start: true",
             "shared regions ok",
         ],

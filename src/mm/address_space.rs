@@ -320,10 +320,20 @@ impl AddressSpace {
     /// Maps the region granted at `va` (the `map_shared` system call, or the
     /// first touch: see [`Self::fault_in`]); mapping it again is harmless.
     /// `None`: nothing was granted there.
+    /// The tables the mapping may add count against the task's limit, as
+    /// a demand-zero page's do (the region's frames are the region's):
+    /// `OutOfFrames` if they may not fit.
     pub fn map_granted(&mut self, va: u64) -> Option<Result<(), MapError>> {
+        let held = self.frames.len() + self.table_frames.len();
         let grant = self.shared.iter_mut().find(|g| g.va == va)?;
         if grant.mapped {
             return Some(Ok(()));
+        }
+        // At most one level-3 table per 512 pages, one more if the range
+        // straddles a boundary, and a level-2 table.
+        let pages = (grant.region.mapped_size() / PAGE_SIZE) as usize;
+        if held + pages.div_ceil(512) + MAX_NEW_TABLES_PER_PAGE > self.frame_limit {
+            return Some(Err(MapError::OutOfFrames));
         }
         let tables = &mut self.tables;
         for (k, pa) in grant.region.frame_addresses().enumerate() {

@@ -183,12 +183,17 @@ impl SharedMemory {
     /// Maps the region into the calling task now (the `map_shared` system
     /// call; harmless to repeat). Not needed before use: the first touch of
     /// a granted region maps it too, as a heap page is backed on first touch.
-    /// Refused outside the task it was granted to.
+    /// Refused outside the task it was granted to (`NotGranted`), and
+    /// (`OutOfMemory`) when the tables it needs would take the task past
+    /// its memory limit, or no frame is left for them.
     pub fn map(&self) -> Result<(), RegionError> {
         if !crate::arch::user_mode::running_at_el0() {
             return Err(RegionError::NotGranted);
         }
-        crate::syscall::user::map_shared(self.address).map(|_| ()).map_err(|_| RegionError::NotGranted)
+        crate::syscall::user::map_shared(self.address).map(|_| ()).map_err(|e| match e {
+            crate::syscall::abi::SyscallError::OutOfMemory => RegionError::OutOfMemory,
+            _ => RegionError::NotGranted,
+        })
     }
 
     /// Copies bytes at `offset` into `buf`.

@@ -18,9 +18,9 @@ mod common;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
-use ilusion::mm::{Access, SharedRegion};
+use ilusion::mm::{Access, RegionError, SharedRegion};
 use ilusion::syscall::user::exit;
-use ilusion::task::{Builder, FaultAccess, TaskFailure};
+use ilusion::task::{Builder, FaultAccess, SpawnError, TaskFailure};
 
 ilusion::entry!(main);
 
@@ -129,6 +129,31 @@ fn share_and_fault() {
         if !exact || !unchanged || !progressed {
             fail("read-only write");
         }
+    }
+
+    // A task at its memory limit: the tables that mapping the region needs
+    // count against it, so the mapping is refused (it went past the limit
+    // before, by up to two tables).
+    let min = match Builder::new().memory_limit(1).spawn_isolated(|| ()) {
+        Err(SpawnError::MemoryLimitTooSmall { min, .. }) => min,
+        other => {
+            ilusion::println!("limit 1: {:?}", other.map(|_| ()));
+            fail("memory limit");
+        }
+    };
+    let mut builder = Builder::new().name("at its limit").cpu(CORE).memory_limit(min);
+    let view = builder.share(&region, Access::ReadOnly);
+    let at_limit = builder
+        .spawn_isolated(move || {
+            let refused = view.map() == Err(RegionError::OutOfMemory);
+            let usage = ilusion::syscall::user::memory_usage();
+            [refused as u8, (usage.resident + usage.tables <= usage.limit) as u8]
+        })
+        .expect("spawn at its limit")
+        .join();
+    ilusion::println!("map at the limit: [refused (out of memory), within the limit]: {at_limit:?}");
+    if at_limit != Ok([1, 1]) {
+        fail("shared region past the limit");
     }
 
     drop(region);
