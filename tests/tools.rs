@@ -471,6 +471,20 @@ fn logging_cargo(name: &str) -> (PathBuf, PathBuf) {
     (bin, log)
 }
 
+/// A copy of the checkout's `Justfile`, `Cargo.toml` and `boards/` in a
+/// scratch directory, for running the build scripts with the stand-in
+/// cargo: on the checkout itself, their copies of what was built (nothing,
+/// so whatever the last real build left, for another board) would
+/// overwrite its images (`target/images/`, which the bench check then boots).
+fn scratch_checkout(name: &str, root: &Path) -> PathBuf {
+    let copy = scratch_dir(name).join("checkout");
+    std::fs::create_dir_all(&copy).unwrap();
+    let status =
+        Command::new("cp").arg("-r").args(["Justfile", "Cargo.toml", "boards"]).arg(&copy).current_dir(root).status();
+    assert!(status.is_ok_and(|s| s.success()), "copying the checkout's build scripts to {}", copy.display());
+    copy
+}
+
 /// With `bin` first on PATH, runs `cmd` (its outcome does not matter: the
 /// stand-in cargo builds nothing) and returns the cargo calls it made.
 fn cargo_calls(mut cmd: Command, bin: &Path, log: &Path) -> Result<Vec<String>, String> {
@@ -484,8 +498,9 @@ fn cargo_calls(mut cmd: Command, bin: &Path, log: &Path) -> Result<Vec<String>, 
 /// copies read stale or missing ones from target/ without a word.
 fn build_target_dirs(root: &Path) -> Vec<String> {
     let (bin, log) = logging_cargo("build-target-dirs");
+    let copy = scratch_checkout("build-target-dirs-checkout", root);
     let mut build = Command::new("just");
-    build.current_dir(root).args(["_build", "qemu-virt"]).env("CARGO_TARGET_DIR", bin.join("elsewhere"));
+    build.current_dir(&copy).args(["_build", "qemu-virt"]).env("CARGO_TARGET_DIR", bin.join("elsewhere"));
     let calls = match cargo_calls(build, &bin, &log) {
         Ok(calls) => calls,
         Err(e) => return vec![e],
@@ -502,8 +517,9 @@ fn build_target_dirs(root: &Path) -> Vec<String> {
 /// "requires the features: shell").
 fn image_with_shell(root: &Path) -> Vec<String> {
     let (bin, log) = logging_cargo("image-shell");
-    let mut image = Command::new(root.join("boards/image"));
-    image.current_dir(root).args(["rpi4", "shell"]);
+    let copy = scratch_checkout("image-shell-checkout", root);
+    let mut image = Command::new(copy.join("boards/image"));
+    image.current_dir(&copy).args(["rpi4", "shell"]);
     match cargo_calls(image, &bin, &log) {
         Ok(calls) if calls.iter().any(|c| c.contains("--features board-rpi4,shell ")) => Vec::new(),
         Ok(calls) => vec![format!("boards/image rpi4 shell called cargo {calls:?}, without the shell feature")],

@@ -21,8 +21,8 @@
 //! A command that fails prints one line, `name: what went wrong`, and the
 //! shell goes on; so do unknown commands and bad arguments. Each command
 //! runs in a short-lived task of its own, named for it, at the shell's
-//! priority and with a stack of the shell's size, while the shell waits for
-//! it: one at a time, with no lock held, so it may block, sleep, or add
+//! priority, with a stack of the shell's size and on the shell's core,
+//! while the shell waits for it: one at a time, with no lock held, so it may block, sleep, or add
 //! commands. A command that panics or faults ends only its task (the
 //! kernel reports it as any task's failure); the shell prints
 //! `name: panicked: message` (or the fault) and goes on. A handler owns
@@ -107,6 +107,10 @@ mod on_target {
         if let Some(me) = task::stats(task::current().id()) {
             builder = builder.priority(me.priority).stack_size(me.stack_size);
         }
+        // On the shell's core, which it leaves to the command as it waits
+        // for it: with several cores the command would start elsewhere at
+        // once, and `ps` would find the shell still on its way to the join.
+        builder = builder.cpu(task::current_cpu());
         let name = call.name.clone();
         let failed = |why: String| commands::LineError::Failed(name.clone(), why);
         let command = builder.spawn(move || call.run()).map_err(|e| failed(alloc::format!("cannot start it: {e}")))?;
