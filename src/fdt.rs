@@ -107,27 +107,25 @@ fn read_cells(value: &[u8], cells: u32) -> Option<u64> {
     }
 }
 
-/// Where a property is: its node's depth (the root is 1), the node's name
-/// and its parent's name, each NUL-terminated and followed by the rest of
-/// the block (compare them with [`is_name`] and [`is_node`]).
-struct Place<'a> {
-    depth: usize,
-    node: &'a [u8],
-    parent: &'a [u8],
-}
+/// How deep [`for_each_property`] looks: nodes below this depth are
+/// stepped over whole (boot reads nothing deeper than `/cpus/cpu@…`).
+const MAX_DEPTH: usize = 4;
 
 /// Calls `visit` for every property of the nodes `wanted` accepts, in
-/// order, with the property's name (the strings block from the name on:
-/// compare it with [`is_name`]) and its value; `None` if the tree is
-/// malformed anywhere (then what `visit` saw must be thrown away).
-/// `wanted` is asked about the root and the children of the nodes it
-/// accepted; a node it refuses is stepped over whole, children included,
-/// without looking at their names ([`skip_node`]): most of a tree is
-/// devices boot does not ask about.
-fn for_each_property<'a>(
+/// order, with the kind `wanted` gave the node, the property's name (the
+/// strings block from the name on: compare it with [`is_name`]) and its
+/// value; `None` if the tree is malformed anywhere (then what `visit` saw
+/// must be thrown away). `wanted` is asked about the root (with no parent)
+/// and about the children of the nodes it accepted (with the parent's
+/// kind), given the node's name (NUL-terminated, followed by the rest of
+/// the block: compare it with [`is_name`] and [`is_node`]). A node it
+/// refuses is stepped over whole, children included, without looking at
+/// their names ([`skip_node`]): most of a tree is devices boot does not
+/// ask about.
+fn for_each_property<'a, K: Copy>(
     dtb: &'a [u8],
-    wanted: impl Fn(&Place<'a>) -> bool,
-    mut visit: impl FnMut(&Place<'a>, &'a [u8], &'a [u8]),
+    wanted: impl Fn(Option<K>, &'a [u8]) -> Option<K>,
+    mut visit: impl FnMut(K, &'a [u8], &'a [u8]),
 ) -> Option<()> {
     let dtb = dtb.get(..total_size(dtb)?)?;
     let block = dtb.get(be32(dtb, 8)? as usize..)?;
@@ -140,39 +138,46 @@ fn for_each_property<'a>(
     if !unaligned.is_empty() {
         return None;
     }
-    // The names of the nodes enclosing the current one (deeper ones are not kept).
-    let mut names: [&[u8]; 4] = [b""; 4];
-    let known = |names: &[&'a [u8]; 4], d: usize| if d < names.len() { names[d] } else { b"" as &[u8] };
+    // The kinds of the open nodes, the root first: every open node was
+    // accepted (a refused one is stepped over whole). `inner` is the last
+    // of them (`None` before the root), kept apart: read for every
+    // property and node, where `path` is read only when a node ends.
+    let mut path: [Option<K>; MAX_DEPTH] = [None; MAX_DEPTH];
     let mut depth = 0usize;
+    let mut inner: Option<K> = None;
     let mut i = 0; // the next word to read
     loop {
         let token = *words.get(i)?;
         i += 1;
         if token == PROP.to_be() {
             // A property belongs to a node (none is open before the root).
-            let parent_depth = depth.checked_sub(1)?;
+            let node = inner?;
             // Length and name offset, then the value padded to a word.
-            let &[len, name_at] = words.get(i..i + 2)? else { return None };
+            let &[len, name_at] = words.get(i..)?.first_chunk::<2>()?;
             let len = u32::from_be(len) as usize;
             let value_at = 4 * (i + 2);
-            i += 2 + len.div_ceil(4);
+            i += 2 + (len + 3) / 4;
             let value = block.get(value_at..value_at + len)?;
             let name = strings.get(u32::from_be(name_at) as usize..)?;
-            visit(&Place { depth, node: known(&names, depth), parent: known(&names, parent_depth) }, name, value);
+            visit(node, name, value);
         } else if token == BEGIN_NODE.to_be() {
             // The name as a NUL-terminated string (its length is not needed).
-            let name = &block[4 * i..];
+            let name = block.get(4 * i..)?;
             i = skip_name(words, i)?;
-            if wanted(&Place { depth: depth + 1, node: name, parent: known(&names, depth) }) {
-                depth += 1;
-                if let Some(slot) = names.get_mut(depth) {
-                    *slot = name;
+            match (wanted(inner, name), path.get_mut(depth)) {
+                (Some(kind), Some(slot)) => {
+                    *slot = Some(kind);
+                    inner = Some(kind);
+                    depth += 1;
                 }
-            } else {
-                i = skip_node(words, i)?;
+                _ => i = skip_node(words, i)?,
             }
         } else if token == END_NODE.to_be() {
             depth = depth.checked_sub(1)?;
+            inner = match depth {
+                0 => None,
+                d => path[d - 1],
+            };
         } else if token == END.to_be() {
             // The tree's end, with every node ended (the root included).
             return (depth == 0).then_some(());
@@ -182,18 +187,30 @@ fn for_each_property<'a>(
     }
 }
 
+/// Does the 32-bit word `w` hold a zero byte? (The classic bit trick.)
+#[inline(always)]
+fn has_zero_byte(w: u32) -> bool {
+    w.wrapping_sub(0x0101_0101) & !w & 0x8080_8080 != 0
+}
+
 /// Steps over a node's name, which starts at word `i`: NUL-terminated and
 /// padded to a word. Returns the word after it (`None` if the block ends
-/// first). Looks for the NUL a word at a time.
+/// first). Looks for the NUL two words at a time (one paired load, one
+/// bound check).
 #[inline(always)]
-fn skip_name(words: &[u32], mut i: usize) -> Option<usize> {
-    loop {
-        let w = u32::from_le(*words.get(i)?);
-        i += 1;
-        // Non-zero if a byte of `w` is zero (the classic bit trick).
-        if w.wrapping_sub(0x0101_0101) & !w & 0x8080_8080 != 0 {
-            return Some(i);
+fn skip_name(words: &[u32], i: usize) -> Option<usize> {
+    let (pairs, last) = words.get(i..)?.as_chunks::<2>();
+    for (k, &[a, b]) in pairs.iter().enumerate() {
+        if has_zero_byte(a) {
+            return Some(i + 2 * k + 1);
         }
+        if has_zero_byte(b) {
+            return Some(i + 2 * k + 2);
+        }
+    }
+    match last {
+        [w] if has_zero_byte(*w) => Some(i + 2 * pairs.len() + 1),
+        _ => None,
     }
 }
 
@@ -205,14 +222,17 @@ fn skip_name(words: &[u32], mut i: usize) -> Option<usize> {
 fn skip_node(words: &[u32], mut i: usize) -> Option<usize> {
     let mut open = 1usize; // nodes begun and not yet ended, this one included
     loop {
+        // A token and the word after it in one paired load: a property's
+        // length, when the token is one. (A well-formed tree has a word
+        // after any token inside a node: its parent's end, at least.)
         // Tokens compared as they are stored (big endian): no byte swap.
-        let mut token = *words.get(i)?;
-        // Properties, most of the tokens, in a loop of their own: a value
-        // running past the block leaves the next token outside it too, and
-        // the walk ends with `None` there.
-        while token == PROP.to_be() {
-            i += 3 + (u32::from_be(*words.get(i + 1)?) as usize).div_ceil(4);
-            token = *words.get(i)?;
+        let &[token, len] = words.get(i..)?.first_chunk::<2>()?;
+        if token == PROP.to_be() {
+            // The token, the length, the name offset, the value padded to a
+            // word. A value running past the block leaves the next token
+            // outside it too, and the walk ends with `None` there.
+            i += 3 + (u32::from_be(len) as usize + 3) / 4;
+            continue;
         }
         i += 1;
         if token == BEGIN_NODE.to_be() {
@@ -234,18 +254,29 @@ fn is_node<const N: usize>(name: &[u8], base: &[u8; N]) -> bool {
     name.first_chunk::<N>() == Some(base) && matches!(name.get(N), Some(0 | b'@'))
 }
 
-/// The nodes whose properties boot reads: the root, `/memory`, `/psci`,
-/// `/cpus` and each `/cpus/cpu@…`. (The first letter picks the one name to
-/// compare: asked of every node near the root.)
+/// The nodes whose properties boot reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BootNode {
+    Root,
+    Memory,
+    Psci,
+    Cpus,
+    Cpu,
+}
+
+/// Which boot node `name` is, under `parent` (`None`: the root): the root,
+/// `/memory`, `/psci`, `/cpus` and each `/cpus/cpu@…`. (The first letter
+/// picks the one name to compare: asked of every node near the root.)
 #[inline(always)]
-fn boot_node(place: &Place) -> bool {
-    match (place.depth, place.node.first()) {
-        (1, _) => true,
-        (2, Some(b'm')) => is_node(place.node, b"memory"),
-        (2, Some(b'p')) => is_node(place.node, b"psci"),
-        (2, Some(b'c')) => is_name(place.node, b"cpus"),
-        (3, Some(b'c')) => is_name(place.parent, b"cpus") && is_node(place.node, b"cpu"),
-        _ => false,
+fn boot_node(parent: Option<BootNode>, name: &[u8]) -> Option<BootNode> {
+    use BootNode::*;
+    match (parent, name.first()) {
+        (None, _) => Some(Root),
+        (Some(Root), Some(b'm')) if is_node(name, b"memory") => Some(Memory),
+        (Some(Root), Some(b'p')) if is_node(name, b"psci") => Some(Psci),
+        (Some(Root), Some(b'c')) if is_name(name, b"cpus") => Some(Cpus),
+        (Some(Cpus), Some(b'c')) if is_node(name, b"cpu") => Some(Cpu),
+        _ => None,
     }
 }
 
@@ -253,30 +284,37 @@ fn boot_node(place: &Place) -> bool {
 /// not a well-formed device tree.
 #[inline(never)] // its own registers: the walk is a tight loop
 pub fn boot_facts(dtb: &[u8]) -> BootFacts {
+    use BootNode::*;
     let mut facts = BootFacts::NONE;
     // The defaults the specification gives when a node does not say.
     let (mut root_address_cells, mut root_size_cells, mut cpu_address_cells) = (2, 1, 2);
-    let walked = for_each_property(dtb, boot_node, |place, name, value| match place.depth {
-        1 if is_name(name, b"#address-cells") => root_address_cells = read_cells(value, 1).unwrap_or(2) as u32,
-        1 if is_name(name, b"#size-cells") => root_size_cells = read_cells(value, 1).unwrap_or(1) as u32,
-        2 if is_name(place.node, b"cpus") && is_name(name, b"#address-cells") => {
+    // The first letter of the property's name picks the one name to compare.
+    let walked = for_each_property(dtb, boot_node, |node, name, value| match (node, name.first()) {
+        (Root, Some(b'#')) => {
+            if is_name(name, b"#address-cells") {
+                root_address_cells = read_cells(value, 1).unwrap_or(2) as u32
+            } else if is_name(name, b"#size-cells") {
+                root_size_cells = read_cells(value, 1).unwrap_or(1) as u32
+            }
+        }
+        (Cpus, Some(b'#')) if is_name(name, b"#address-cells") => {
             cpu_address_cells = read_cells(value, 1).unwrap_or(2) as u32
         }
-        2 if is_node(place.node, b"memory") && is_name(name, b"reg") && facts.memory.is_none() => {
+        (Memory, Some(b'r')) if is_name(name, b"reg") && facts.memory.is_none() => {
             let base = read_cells(value, root_address_cells);
             let size = value.get(4 * root_address_cells as usize..).and_then(|v| read_cells(v, root_size_cells));
             if let (Some(base), Some(size)) = (base, size) {
                 facts.memory = Some(PhysRange { base, size });
             }
         }
-        2 if is_node(place.node, b"psci") && is_name(name, b"method") => {
+        (Psci, Some(b'm')) if is_name(name, b"method") => {
             facts.psci = match value.strip_suffix(b"\0").unwrap_or(value) {
                 b"hvc" => Some(PsciMethod::Hvc),
                 b"smc" => Some(PsciMethod::Smc),
                 _ => None,
             }
         }
-        3 if is_name(name, b"reg") => {
+        (Cpu, Some(b'r')) if is_name(name, b"reg") => {
             if let Some(mpidr) = read_cells(value, cpu_address_cells) {
                 facts.cores.push(mpidr);
             }
