@@ -68,21 +68,21 @@ pub const MAX_REGIONS: usize = 16;
 
 /// A memory map: up to [`MAX_REGIONS`] regions, built before there is a heap.
 pub struct MemoryMap {
-    regions: [Region; MAX_REGIONS],
+    /// The regions, then `None`s: an empty slot is one zero word to write
+    /// (a `Region` placeholder was 40 bytes copied from `.rodata` per slot).
+    regions: [Option<Region>; MAX_REGIONS],
     len: usize,
 }
 
 impl MemoryMap {
-    const NONE: Region = Region { name: "", virt: 0, phys: 0, size: 0, kind: RegionKind::ReadOnly };
-
     fn push(&mut self, region: Region) {
         assert!(self.len < MAX_REGIONS, "more than {MAX_REGIONS} memory regions");
-        self.regions[self.len] = region;
+        self.regions[self.len] = Some(region);
         self.len += 1;
     }
 
-    pub fn regions(&self) -> &[Region] {
-        &self.regions[..self.len]
+    pub fn regions(&self) -> impl Iterator<Item = &Region> {
+        self.regions[..self.len].iter().flatten()
     }
 }
 
@@ -93,22 +93,23 @@ pub fn kernel_regions(
     devices: &[DeviceRegion],
     to_phys: impl Fn(u64) -> u64,
 ) -> MemoryMap {
-    let mut map = MemoryMap { regions: [MemoryMap::NONE; MAX_REGIONS], len: 0 };
-    let mut add = |name, virt: u64, end: u64, kind| {
-        if end > virt {
-            map.push(Region { name, virt, phys: to_phys(virt), size: end - virt, kind });
-        }
-    };
+    let mut map = MemoryMap { regions: [None; MAX_REGIONS], len: 0 };
     let offset = image.start - to_phys(image.start);
-    add("ram below image", ram.base + offset, image.start, RegionKind::ReadOnly);
-    add(".text", image.start, image.text_end, RegionKind::Code);
-    add(".rodata", image.text_end, image.rodata_end, RegionKind::ReadOnly);
-    add(".data .bss page tables", image.rodata_end, image.boot_stack.0 - GUARD_SIZE, RegionKind::Data);
-    add("boot stack", image.boot_stack.0, image.boot_stack.1, RegionKind::Data);
-    add("exception stack", image.exception_stack.0, image.exception_stack.1, RegionKind::Data);
-    add("heap", image.end, ram.end() + offset, RegionKind::Data);
-    for d in devices {
-        add(d.name, d.range.base + offset, d.range.end() + offset, RegionKind::Device);
+    use RegionKind::*;
+    let image_regions = [
+        ("ram below image", ram.base + offset, image.start, ReadOnly),
+        (".text", image.start, image.text_end, Code),
+        (".rodata", image.text_end, image.rodata_end, ReadOnly),
+        (".data .bss page tables", image.rodata_end, image.boot_stack.0 - GUARD_SIZE, Data),
+        ("boot stack", image.boot_stack.0, image.boot_stack.1, Data),
+        ("exception stack", image.exception_stack.0, image.exception_stack.1, Data),
+        ("heap", image.end, ram.end() + offset, Data),
+    ];
+    let device_regions = devices.iter().map(|d| (d.name, d.range.base + offset, d.range.end() + offset, Device));
+    for (name, virt, end, kind) in image_regions.into_iter().chain(device_regions) {
+        if end > virt {
+            map.push(Region { name, virt, phys: virt - offset, size: end - virt, kind });
+        }
     }
     map
 }
@@ -180,7 +181,7 @@ mod tests {
         let ram = PhysRange { base: 0x4000_0000, size: 1 << 30 };
         let uart = DeviceRegion { name: "uart", range: PhysRange { base: 0x0900_0000, size: 0x1000 } };
         let map = kernel_regions(&image, ram, &[uart], |va| va - OFF);
-        let regions = map.regions();
+        let regions: Vec<Region> = map.regions().copied().collect();
         let find = |name: &str| *regions.iter().find(|r| r.name == name).unwrap();
         assert_eq!(find(".text").kind, RegionKind::Code);
         assert_eq!(find(".text").phys, 0x4008_0000);

@@ -190,7 +190,7 @@ fn user_view_attributes(region: &Region) -> Option<Attributes> {
 
 /// Builds the kernel's tables for `regions` and switches to them: TTBR1 gets
 /// the kernel map, TTBR0 an empty table, and WXN is turned on.
-pub fn init(regions: &[Region]) -> Result<(), MapError> {
+pub fn init<'a>(regions: impl Iterator<Item = &'a Region>) -> Result<(), MapError> {
     extern "C" {
         static __page_tables_start: u8;
         static __page_tables_end: u8;
