@@ -42,7 +42,7 @@
 //! back what the task held, then [`exit_current`].
 
 use super::list::List;
-use super::priority::{is_preemptive, IDLE_LEVEL};
+use super::priority::{is_preemptive, Level, IDLE_LEVEL};
 use super::run_queues::RunQueues;
 use super::tcb::{AllLinks, QueueLinks, State, TaskBody, TaskCounters, Tcb, WakeReason};
 use super::timer;
@@ -371,12 +371,21 @@ pub(crate) unsafe fn wake<const MANY: bool>(cs: &CriticalSection, task: NonNull<
     reschedule_point_on::<MANY>(cs, if MANY { percpu::cpu_index() } else { 0 });
 }
 
-/// One core, in an exception handler: [`make_ready_on`], or, if `task` is
-/// more urgent than the running task, which is preemptive, and no
-/// reschedule is pending (so no ready task is as urgent as `task`), `task`
-/// is handed over ([`Scheduler::handed`]): the handler's end switches
-/// straight to it, without queueing it, deciding or picking
-/// (BENCHMARKS.md, session 18).
+/// One core: is the woken task `t` the one the next reschedule point would
+/// pick, at once? Yes if it is more urgent than the running task (at
+/// `my_level`), which is preemptive, and no reschedule is pending (so no
+/// ready task is as urgent as `t`). Then it can be switched to straight
+/// away, never passing through a ready queue: the queueing, the decision
+/// and the pick are skipped ([`hand_off`] in a task,
+/// [`make_ready_in_handler`] in a handler; BENCHMARKS.md, session 18).
+#[inline(always)]
+fn runs_next(t: &Tcb, my_level: Level) -> bool {
+    t.level.get() < my_level && is_preemptive(my_level) && !NEED_RESCHED.of(0).load(Ordering::Relaxed)
+}
+
+/// One core, in an exception handler: [`make_ready_on`], or, if `task`
+/// [`runs_next`], it is handed over ([`Scheduler::handed`]): the handler's
+/// end switches straight to it.
 ///
 /// # Safety
 /// As for [`make_ready`].
@@ -385,7 +394,7 @@ unsafe fn make_ready_in_handler(cs: &CriticalSection, task: NonNull<Tcb>) {
     let my_level = running(cs).level.get();
     // SAFETY: promised by our caller.
     let t = unsafe { task.as_ref() };
-    if t.level.get() < my_level && is_preemptive(my_level) && !NEED_RESCHED.of(0).load(Ordering::Relaxed) {
+    if runs_next(t, my_level) {
         t.state.set(State::Ready);
         TaskCounters::bump(&t.counters.woken);
         SCHED.with(cs, |s| s.handed = Some(task));
@@ -397,13 +406,9 @@ unsafe fn make_ready_in_handler(cs: &CriticalSection, task: NonNull<Tcb>) {
 }
 
 /// One core, in a task (not in an exception handler): if the woken `task`
-/// is more urgent than the running one, which is preemptive, and no
-/// reschedule is pending (so no ready task is more urgent than the running
-/// one), `task` is the one the reschedule point would pick: the running
-/// task goes back in front of its level, as a preempted one, and the
-/// switch goes straight to `task`, which never passes through a ready
-/// queue (its queueing, the decision and the pick are skipped:
-/// BENCHMARKS.md, session 18). Else nothing is done (`false`).
+/// [`runs_next`], the running task goes back in front of its level, as a
+/// preempted one, and the switch goes straight to `task`. Else nothing is
+/// done (`false`).
 ///
 /// # Safety
 /// As for [`make_ready`].
@@ -412,8 +417,7 @@ unsafe fn hand_off(cs: &CriticalSection, task: NonNull<Tcb>) -> bool {
     let me = running(cs);
     // SAFETY: promised by our caller.
     let t = unsafe { task.as_ref() };
-    let my_level = me.level.get();
-    if t.level.get() >= my_level || !is_preemptive(my_level) || NEED_RESCHED.of(0).load(Ordering::Relaxed) {
+    if !runs_next(t, me.level.get()) {
         return false;
     }
     TaskCounters::bump(&t.counters.woken);
