@@ -81,7 +81,7 @@ impl MemoryMap {
         self.len += 1;
     }
 
-    pub fn regions(&self) -> impl Iterator<Item = &Region> {
+    pub fn regions(&self) -> impl DoubleEndedIterator<Item = &Region> {
         self.regions[..self.len].iter().flatten()
     }
 }

@@ -190,7 +190,7 @@ fn user_view_attributes(region: &Region) -> Option<Attributes> {
 
 /// Builds the kernel's tables for `regions` and switches to them: TTBR1 gets
 /// the kernel map, TTBR0 an empty table, and WXN is turned on.
-pub fn init<'a>(regions: impl Iterator<Item = &'a Region>) -> Result<(), MapError> {
+pub fn init<'a>(regions: impl DoubleEndedIterator<Item = &'a Region>) -> Result<(), MapError> {
     extern "C" {
         static __page_tables_start: u8;
         static __page_tables_end: u8;
@@ -209,7 +209,10 @@ pub fn init<'a>(regions: impl Iterator<Item = &'a Region>) -> Result<(), MapErro
         kernel.root_address() | USER_VIEW_TABLE_BIT,
         "the views' roots must be adjacent"
     );
-    for r in regions {
+    // The heap, the largest region by far, is mapped before the image's
+    // sections below it: its tables are then new, and written without
+    // being read first (see `table::map_range`).
+    for r in regions.rev() {
         kernel.map(r.virt, r.phys, r.size, kernel_view_attributes(r), &mut *pool)?;
         if let Some(attributes) = user_view_attributes(r) {
             user_view.map(r.virt, r.phys, r.size, attributes, &mut *pool)?;
