@@ -16,20 +16,72 @@ impl Log for ConsoleLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        // Seconds and microseconds as u64 and u32 (`as_micros` is a u128,
-        // whose formatting and division would be linked in for this alone).
         let uptime = crate::time::Instant::now().since_boot();
+        let prefix = Prefix::new(uptime.as_secs(), uptime.subsec_micros(), record.level());
         crate::console::write_fmt(format_args!(
-            "[{:>5}.{:06} {:<5} {}] {}\n",
-            uptime.as_secs(),
-            uptime.subsec_micros(),
-            record.level(),
+            "{}{}] {}\n",
+            prefix.as_str(),
             record.module_path().unwrap_or(""),
             record.args()
         ));
     }
 
     fn flush(&self) {}
+}
+
+/// A line's start, `[  seconds.micros LEVEL `: what `"[{:>5}.{:06} {:<5} "`
+/// writes, written digit by digit (`core::fmt`'s padding and integer
+/// formatting cost about 600 instructions a line; `as_micros` would be a
+/// `u128`, whose division and formatting would be linked in for this alone).
+struct Prefix {
+    text: [u8; Self::CAPACITY],
+    len: usize,
+}
+
+impl Prefix {
+    /// `[`, up to 20 digits of seconds, `.`, 6 of microseconds, a space, a
+    /// level of 5 letters, a space.
+    const CAPACITY: usize = 1 + 20 + 1 + 6 + 1 + 5 + 1;
+
+    fn new(seconds: u64, micros: u32, level: log::Level) -> Self {
+        let mut p = Self { text: [b' '; Self::CAPACITY], len: 0 };
+        p.text[0] = b'[';
+        // Seconds right-aligned in at least 5 columns: digits from the right.
+        let digits = decimal_digits(seconds);
+        let width = digits.max(5);
+        let mut n = seconds;
+        for at in (width - digits + 1..=width).rev() {
+            p.text[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        let mut at = width + 1;
+        p.text[at] = b'.';
+        let mut m = micros % 1_000_000;
+        for i in (1..=6).rev() {
+            p.text[at + i] = b'0' + (m % 10) as u8;
+            m /= 10;
+        }
+        at += 8; // the dot, six digits, a space
+        let name = level.as_str().as_bytes(); // 4 or 5 letters; padded with the spaces already there
+        p.text[at..at + name.len()].copy_from_slice(name);
+        p.len = at + 6;
+        p
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII was written.
+        core::str::from_utf8(&self.text[..self.len]).unwrap_or("[")
+    }
+}
+
+/// How many decimal digits `n` has (1 for 0).
+fn decimal_digits(mut n: u64) -> usize {
+    let mut digits = 1;
+    while n >= 10 {
+        n /= 10;
+        digits += 1;
+    }
+    digits
 }
 
 /// The level named by `ILUSION_LOG` at build time.
@@ -58,6 +110,19 @@ pub(crate) fn init() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefix_is_what_the_format_string_gave() {
+        use log::Level::*;
+        for (secs, micros) in
+            [(0, 0), (0, 25), (1, 999_999), (12_345, 10), (99_999, 1), (123_456, 7), (u64::MAX, 999_999)]
+        {
+            for level in [Error, Warn, Info, Debug, Trace] {
+                let expected = format!("[{secs:>5}.{micros:06} {level:<5} ");
+                assert_eq!(Prefix::new(secs, micros, level).as_str(), expected);
+            }
+        }
+    }
 
     #[test]
     fn levels() {
