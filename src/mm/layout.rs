@@ -75,13 +75,21 @@ pub struct MemoryMap {
 }
 
 impl MemoryMap {
+    /// Adds `region`, keeping the map in address order (the MMU code maps
+    /// the regions in that order): the ones above it move up a slot.
     fn push(&mut self, region: Region) {
         assert!(self.len < MAX_REGIONS, "more than {MAX_REGIONS} memory regions");
-        self.regions[self.len] = Some(region);
+        let mut at = self.len;
+        while at > 0 && self.regions[at - 1].is_some_and(|r| r.virt > region.virt) {
+            self.regions[at] = self.regions[at - 1];
+            at -= 1;
+        }
+        self.regions[at] = Some(region);
         self.len += 1;
     }
 
-    pub fn regions(&self) -> impl DoubleEndedIterator<Item = &Region> {
+    /// The regions, in address order.
+    pub fn regions(&self) -> impl Iterator<Item = &Region> {
         self.regions[..self.len].iter().flatten()
     }
 }
@@ -106,7 +114,9 @@ pub fn kernel_regions(
         ("heap", image.end, ram.end() + offset, Data),
     ];
     let device_regions = devices.iter().map(|d| (d.name, d.range.base + offset, d.range.end() + offset, Device));
-    for (name, virt, end, kind) in image_regions.into_iter().chain(device_regions) {
+    // Devices first: on QEMU virt they are all below RAM, and the map is
+    // kept in address order by moving what is above a new region up.
+    for (name, virt, end, kind) in device_regions.chain(image_regions) {
         if end > virt {
             map.push(Region { name, virt, phys: virt - offset, size: end - virt, kind });
         }
@@ -180,7 +190,9 @@ mod tests {
         };
         let ram = PhysRange { base: 0x4000_0000, size: 1 << 30 };
         let uart = DeviceRegion { name: "uart", range: PhysRange { base: 0x0900_0000, size: 0x1000 } };
-        let map = kernel_regions(&image, ram, &[uart], |va| va - OFF);
+        // One device below RAM (as on QEMU virt), one above (as on the Pis).
+        let gpio = DeviceRegion { name: "gpio", range: PhysRange { base: 0xfe20_0000, size: 0x1000 } };
+        let map = kernel_regions(&image, ram, &[uart, gpio], |va| va - OFF);
         let regions: Vec<Region> = map.regions().copied().collect();
         let find = |name: &str| *regions.iter().find(|r| r.name == name).unwrap();
         assert_eq!(find(".text").kind, RegionKind::Code);
@@ -195,6 +207,10 @@ mod tests {
         for guard in [k(0x4009_4000), k(0x400a_5000)] {
             assert!(regions.iter().all(|r| !(r.virt..r.virt + r.size).contains(&guard)), "{guard:#x} mapped");
         }
+        // In address order.
+        assert!(regions.windows(2).all(|w| w[0].virt < w[1].virt), "{regions:?}");
+        assert_eq!(regions[0].name, "uart");
+        assert_eq!(regions[regions.len() - 1].name, "gpio");
         // Nothing overlaps.
         for (i, a) in regions.iter().enumerate() {
             for b in &regions[i + 1..] {

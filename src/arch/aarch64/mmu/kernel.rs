@@ -188,9 +188,10 @@ fn user_view_attributes(region: &Region) -> Option<Attributes> {
     }
 }
 
-/// Builds the kernel's tables for `regions` and switches to them: TTBR1 gets
+/// Builds the kernel's tables for `regions` (in address order, none
+/// overlapping: `MemoryMap` keeps them so) and switches to them: TTBR1 gets
 /// the kernel map, TTBR0 an empty table, and WXN is turned on.
-pub fn init<'a>(regions: impl DoubleEndedIterator<Item = &'a Region>) -> Result<(), MapError> {
+pub fn init<'a>(regions: impl Iterator<Item = &'a Region>) -> Result<(), MapError> {
     extern "C" {
         static __page_tables_start: u8;
         static __page_tables_end: u8;
@@ -209,13 +210,17 @@ pub fn init<'a>(regions: impl DoubleEndedIterator<Item = &'a Region>) -> Result<
         kernel.root_address() | USER_VIEW_TABLE_BIT,
         "the views' roots must be adjacent"
     );
-    // The heap, the largest region by far, is mapped before the image's
-    // sections below it: its tables are then new, and written without
-    // being read first (see `table::map_range`).
-    for r in regions.rev() {
-        kernel.map(r.virt, r.phys, r.size, kernel_view_attributes(r), &mut *pool)?;
+    // In address order, each region above the last (checked): the entries
+    // are written without being read first (`PageTable::map_ascending`).
+    let mut mapped_to = 0;
+    for r in regions {
+        if r.virt < mapped_to {
+            return Err(MapError::AlreadyMapped { va: r.virt });
+        }
+        mapped_to = r.virt + r.size;
+        kernel.map_ascending(r.virt, r.phys, r.size, kernel_view_attributes(r), &mut *pool)?;
         if let Some(attributes) = user_view_attributes(r) {
-            user_view.map(r.virt, r.phys, r.size, attributes, &mut *pool)?;
+            user_view.map_ascending(r.virt, r.phys, r.size, attributes, &mut *pool)?;
         }
     }
     let empty = PageTable::new(&mut *pool)?;

@@ -121,15 +121,16 @@ fn fill_one_by_one(slots: &mut [Descriptor], mut leaf: u64, step: u64) -> usize 
 
 /// Maps `[va, end)` to `pa..` within `table`, a table at `level`: one pass
 /// over the table's entries, using a block where one fits and descending
-/// into (or creating) a next-level table where it does not. `new_table`:
-/// `table` was made for this mapping, so its entries from `va`'s on are all
-/// free (this pass writes them in order, and nothing else writes them
-/// meanwhile); runs of leaves are then written without reading them first
-/// (the kernel's map at boot: about 900 of its 1,100 entries).
+/// into (or creating) a next-level table where it does not. `free_above`:
+/// nothing is mapped in `table` at or above `va` (a table made for this
+/// mapping, or every table of a tree mapped in ascending order, as the
+/// kernel's map at boot is: [`PageTable::map_ascending`]). This pass writes
+/// the entries in order, so it stays true as it goes; runs of leaves are
+/// then written without being read first.
 #[allow(clippy::too_many_arguments)]
 fn map_range(
     mut table: NonNull<Table>,
-    new_table: bool,
+    free_above: bool,
     level: usize,
     mut va: u64,
     mut pa: u64,
@@ -163,7 +164,7 @@ fn map_range(
             let slots = &mut entries[first..first + wanted];
             let run = if slots.len() < 8 {
                 fill_one_by_one(slots, leaf.0, size)
-            } else if new_table {
+            } else if free_above {
                 fill_free_run::<true>(slots, leaf.0, size)
             } else {
                 fill_free_run::<false>(slots, leaf.0, size)
@@ -181,7 +182,7 @@ fn map_range(
             return Err(MapError::AlreadyMapped { va });
         }
         let next = alloc.table_at(entry.address());
-        map_range(next, made, level + 1, va, pa, entry_end, attr_bits, alloc)?;
+        map_range(next, made || free_above, level + 1, va, pa, entry_end, attr_bits, alloc)?;
         pa += entry_end - va;
         va = entry_end;
     }
@@ -209,12 +210,42 @@ impl PageTable {
         attrs: Attributes,
         alloc: &mut impl TableAllocator,
     ) -> Result<(), MapError> {
+        self.map_checked(false, va, pa, size, attrs, alloc)
+    }
+
+    /// [`Self::map`], for a caller that maps into a new tree in ascending
+    /// order, each range above the ones before (the kernel's regions at
+    /// boot, sorted): nothing is mapped at or above `va` yet, so the
+    /// entries are written without being read first (a range that breaks
+    /// the order overwrites what it overlaps: the caller checks it).
+    pub fn map_ascending(
+        &mut self,
+        va: u64,
+        pa: u64,
+        size: u64,
+        attrs: Attributes,
+        alloc: &mut impl TableAllocator,
+    ) -> Result<(), MapError> {
+        self.map_checked(true, va, pa, size, attrs, alloc)
+    }
+
+    /// [`Self::map`] and [`Self::map_ascending`]: the range checked, then
+    /// mapped (`free_above` as for [`map_range`]).
+    fn map_checked(
+        &mut self,
+        free_above: bool,
+        va: u64,
+        pa: u64,
+        size: u64,
+        attrs: Attributes,
+        alloc: &mut impl TableAllocator,
+    ) -> Result<(), MapError> {
         if !(va | pa | size).is_multiple_of(PAGE_SIZE) {
             return Err(MapError::Misaligned { va, pa, size });
         }
         let end = va.checked_add(size).ok_or(MapError::Misaligned { va, pa, size })?;
         // The attribute bits are the same for every entry: encode them once.
-        map_range(self.root, false, 1, va, pa, end, attrs.to_bits(), alloc)
+        map_range(self.root, free_above, 1, va, pa, end, attrs.to_bits(), alloc)
     }
 
     /// Maps the one 4 KiB page at `va` to `pa`: the short path for demand
