@@ -13,6 +13,10 @@ fn main() {
     let mut guard = LOCK.lock();
     *guard += 1;
     ilusion::println!("sleeping while holding a spin lock");
-    ilusion::time::sleep(ilusion::time::Duration::from_millis(1));
+    // Long enough that it always blocks: a sleep whose end has passed by
+    // the time it looks (1 ms, on a host that paused QEMU that long between
+    // the two reads of the clock) returns without a switch, and the test
+    // printed "not caught" once in CI. Caught, it ends at once.
+    ilusion::time::sleep(ilusion::time::Duration::from_secs(5));
     ilusion::println!("not caught");
 }
