@@ -1088,6 +1088,20 @@ const CASES: &[Case] = &[
             "all checks passed",
         ],
     ),
+    case(
+        "tasks: a locked mutex moved (guard forgotten) fails only its misusers; at most 32 held",
+        "mutex_misuse",
+        0,
+        &[
+            "ok moved_locked_mutex_dropped",
+            "ok moved_locked_mutex_holder_ends",
+            "this mutex was moved while locked (its guard forgotten): it can never be unlocked",
+            "ok moved_locked_mutex_lock_refused",
+            "this task holds 32 mutexes already, the most a task may hold at once",
+            "ok held_mutexes_limit",
+            "all checks passed",
+        ],
+    ),
     Case {
         name: "tasks: FP state, channel stress, 10,000 tasks, no leak",
         image: "task_stress",

@@ -2,6 +2,7 @@
 //!
 //! - [`priority`]: cooperative and preemptive priorities, as one level number;
 //! - [`list`]: the intrusive list behind every queue;
+//! - [`held`]: the locks a task holds, by address, in its control block;
 //! - [`ready_queue`]: a FIFO per level plus a bitmap: the next task in O(1);
 //! - [`run_queues`]: on several cores, the shared queue and each core's own,
 //!   and which core a newly ready task asks to reschedule;
@@ -18,6 +19,7 @@
 //! structures and the tick arithmetic are unit-tested on the host; the
 //! rest only makes sense on the machine.
 
+pub mod held;
 pub mod list;
 pub mod priority;
 pub mod ready_queue;

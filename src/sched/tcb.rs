@@ -10,6 +10,7 @@
 //! [`TaskBody`] trait object the task layer made), whose contents only the
 //! task itself touches while it runs.
 
+use super::held::HeldLocks;
 use super::list::{Adapter, Links};
 use super::priority::{is_sliced, Level};
 use super::stack::TaskStacks;
@@ -107,8 +108,6 @@ pub struct Tcb {
     pub waiting_on: Cell<Option<NonNull<WaitQueue>>>,
     /// The mutex it waits for (for priority inheritance chains), as an opaque pointer.
     pub waiting_for_mutex: Cell<*const ()>,
-    /// The mutexes it holds, a list threaded through the mutexes.
-    pub held_mutexes: Cell<*const ()>,
     pub stacks: Option<TaskStacks>,
     /// Why it failed, once it has ended (`None`: returned normally).
     pub failure: UnsafeCell<Option<TaskFailure>>,
@@ -131,6 +130,9 @@ pub struct Tcb {
     pub counters: TaskCounters,
     /// On the list of every task alive (`scheduler::for_each_task`).
     pub all_links: Links<Tcb>,
+    /// The mutexes it holds, by address (see `sched::held`). Last: a
+    /// spawn writes only its count, and the fields above keep their places.
+    pub held_mutexes: HeldLocks,
 }
 
 const _: () = assert!(core::mem::offset_of!(Tcb, context) == 0);
@@ -263,7 +265,7 @@ impl Tcb {
             slice_used: Cell::new(0),
             waiting_on: Cell::new(None),
             waiting_for_mutex: Cell::new(core::ptr::null()),
-            held_mutexes: Cell::new(core::ptr::null()),
+            held_mutexes: HeldLocks::new(),
             stacks,
             failure: UnsafeCell::new(None),
             joiners: WaitQueue::new(),

@@ -26,12 +26,25 @@
 //! back: the owner (and each owner along the chain) drops to the urgency
 //! its remaining waiters justify.
 //!
-//! Each task keeps the mutexes it holds in a list threaded through them.
-//! When a task ends, the task layer releases them ([`release_all_held`]);
+//! Each task keeps the addresses of the mutexes it holds in its control
+//! block (`sched::held`, at most [`MAX_HELD`] at once: one more `lock`
+//! fails the task, saying so). When a task ends, the task layer releases
+//! them ([`release_all_held`]);
 //! if it failed, they are marked **poisoned**: the next `lock` returns
 //! `Err(PoisonError)`, as in std. A mutex its holder drops while locked
 //! (its guard forgotten) comes off the holder's list as it goes; another
 //! task dropping it fails instead (see `RawMutex`'s `Drop`).
+//!
+//! A locked mutex whose guard was forgotten may also be **moved** (safe
+//! code: out of a `Box`, into an `Arc`, passed by value). Each mutex
+//! records where it was locked (`home`); the holder's list names that
+//! place, and what is there is checked (`holds_in_place`) before it is
+//! used: the old place, reused meanwhile, is skipped, never written. The
+//! moved mutex comes off the list by its recorded place when it is
+//! dropped, and can never be locked again: a `lock` of it fails the
+//! calling task, saying so, without looking at its holder (which may have
+//! ended). A list threaded through the mutexes ran through the old place
+//! into whatever was written there: the machine hung, every core.
 //!
 //! This module sits on the scheduler (`sched`), which knows nothing of
 //! mutexes: the running task's address comes from
@@ -40,14 +53,15 @@
 
 use super::poison::{LockResult, PoisonError, TryLockError, TryLockResult};
 use crate::critical::CriticalSection;
+use crate::sched::held::{HeldLocks, MAX_HELD};
 use crate::sched::scheduler::{self, running_task_address};
 use crate::sched::tcb::{State, Tcb, WakeReason};
 use crate::sched::wait_queue::WaitQueue;
 use crate::time::Duration;
-use core::cell::{Cell, UnsafeCell};
+use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 /// Set in the lock word when tasks wait: `unlock` must take the slow path.
 const HAS_WAITERS: usize = 1;
@@ -65,27 +79,33 @@ const SPIN_LIMIT: Duration = Duration::from_micros(500);
 /// Longest chain of owners priority inheritance follows (guards against deadlock cycles).
 const MAX_INHERITANCE_CHAIN: usize = 16;
 
+/// `repr(C)`, the lock word first (and a [`Mutex`]'s `RawMutex` first in
+/// it): a freed heap block keeps its free-list link in its first word, so
+/// the old place of a mutex moved out of the heap fails `holds_in_place`
+/// even before the block is reused.
+#[repr(C)]
 pub(crate) struct RawMutex {
     owner: AtomicUsize,
+    /// Where it was locked (its address then) while locked, null while
+    /// not: its holder's list names that place. A locked mutex moved (its
+    /// guard forgotten) keeps the old place here. Atomic: a waiter on
+    /// another core reads it (relaxed: plain loads and stores).
+    home: AtomicPtr<RawMutex>,
     waiters: WaitQueue,
-    poisoned: AtomicBool,
     /// The cores the waiter last handed the mutex to may run on: a spinner
     /// on one of them may be what keeps it from running, so it does not spin.
     handed_to_cpus: AtomicU64,
-    /// The next mutex held by the same owner.
-    next_held: Cell<*const RawMutex>,
+    poisoned: AtomicBool,
 }
 
 /// A mutex dropped while locked (its guard was forgotten, `mem::forget`)
-/// comes off its owner's list of held mutexes, which would otherwise lead
+/// comes off its owner's list of held mutexes (by the place it was locked
+/// at, `home`: it may have been moved since), which would otherwise lead
 /// the owner's later unlocks and its end into freed memory. No task waits
 /// on it: a waiter would still be borrowing it. Only its owner may do
 /// that: another task's list changes on the owner's fast paths, unmasked,
 /// on any core, so a task dropping a mutex another one holds fails there
 /// (a panic, which leaks the mutex's memory and so keeps the list sound).
-/// (A locked mutex *moved*, its guard forgotten, is not seen: the list
-/// still names its old place. Forgetting a guard is for a lock kept until
-/// the task ends.)
 impl Drop for RawMutex {
     fn drop(&mut self) {
         let Some(owner) = tcb_of_or_none(*self.owner.get_mut()) else { return };
@@ -94,8 +114,10 @@ impl Drop for RawMutex {
         }
         // Masked: no switch while the list is changed.
         let _masked = CriticalSection::new();
+        // Where it was locked: here, or where it was before a move.
+        let place = *self.home.get_mut();
         // SAFETY: the owner is the running task, alive, and the mutex is on its list.
-        unsafe { self.pop_held(owner.as_ptr()) };
+        unsafe { self.pop_held_from(owner.as_ptr(), place) };
     }
 }
 
@@ -103,6 +125,21 @@ impl Drop for RawMutex {
 #[inline(never)]
 fn held_by_another_task() -> ! {
     panic!("a Mutex was dropped while another task holds it (its guard forgotten): only the holder may drop it")
+}
+
+/// A `lock` with no room left on the task's list of held mutexes.
+#[cold]
+#[inline(never)]
+fn too_many_held() -> ! {
+    panic!("Mutex::lock: this task holds {MAX_HELD} mutexes already, the most a task may hold at once")
+}
+
+/// A `lock` of a mutex moved while locked (its guard forgotten): it can
+/// never be unlocked, and its holder may have ended.
+#[cold]
+#[inline(never)]
+fn moved_while_locked() -> ! {
+    panic!("Mutex::lock: this mutex was moved while locked (its guard forgotten): it can never be unlocked")
 }
 
 fn tcb_of(owner_word: usize) -> NonNull<Tcb> {
@@ -120,17 +157,52 @@ impl RawMutex {
             waiters: WaitQueue::with_timeout_hook(withdraw_waiter),
             poisoned: AtomicBool::new(false),
             handed_to_cpus: AtomicU64::new(0),
-            next_held: Cell::new(core::ptr::null()),
+            home: AtomicPtr::new(core::ptr::null_mut()),
         }
+    }
+
+    /// Was it moved while locked (see the module doc)? Null: not locked,
+    /// or its holder has not recorded it yet (it has just taken it, here).
+    fn moved_while_locked(&self) -> bool {
+        let home = self.home.load(Ordering::Relaxed);
+        !home.is_null() && !core::ptr::eq(home, self)
+    }
+
+    /// Is this place's mutex locked by `owner`, and was it locked here?
+    /// For an entry of `owner`'s list, whose mutex may have moved away
+    /// (its guard forgotten): then the place holds something else now.
+    ///
+    /// # Safety
+    /// `place` is an entry of `owner`'s list: a mutex was there (in the
+    /// owner's own stack, the heap or a static), so the memory is mapped.
+    unsafe fn holds_in_place(place: *const RawMutex, owner: &Tcb) -> bool {
+        // SAFETY: mapped (our caller's promise); read as what a mutex there
+        // would hold, and trusted only if both words say so.
+        let (home, word) = unsafe {
+            (
+                core::ptr::read_volatile(core::ptr::addr_of!((*place).home) as *const *const RawMutex),
+                core::ptr::read_volatile(core::ptr::addr_of!((*place).owner) as *const usize),
+            )
+        };
+        home == place && tcb_of_or_none(word) == Some(NonNull::from(owner))
     }
 
     #[inline]
     fn try_lock(&self) -> bool {
         let me = running_task_address();
+        // SAFETY: the running task is alive.
+        let held = &unsafe { &*(me as *const Tcb) }.held_mutexes;
+        // Room first: a lock taken could not be recorded.
+        let len = held.len();
+        if HeldLocks::is_full_at(len) {
+            too_many_held();
+        }
         let won = self.owner.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok();
         if won {
-            // SAFETY: we are the running task and now own the mutex.
-            unsafe { self.push_held(me as *const Tcb) };
+            let here = self as *const RawMutex;
+            self.home.store(here as *mut RawMutex, Ordering::Relaxed);
+            // SAFETY: the count read above (only this task changes it), not full.
+            unsafe { held.push_at(len, here as *const ()) };
         }
         won
     }
@@ -161,40 +233,44 @@ impl RawMutex {
         scheduler::reschedule_point(&masked);
     }
 
-    /// Adds this mutex to `owner`'s list of held mutexes.
+    /// Adds this mutex to `owner`'s list of held mutexes, and records
+    /// where it is (`home`).
     ///
     /// # Safety
-    /// `owner` is alive and owns the mutex; only it (or the OS with interrupts masked) touches the list.
+    /// `owner` is alive, owns the mutex and has room on its list (the
+    /// `try_lock` before any way of taking it checked); only it (or the OS
+    /// with interrupts masked, while it does not run) touches the list.
+    #[inline(always)]
     unsafe fn push_held(&self, owner: *const Tcb) {
         // SAFETY: promised by our caller.
         let owner = unsafe { &*owner };
-        self.next_held.set(owner.held_mutexes.get() as *const RawMutex);
-        owner.held_mutexes.set(self as *const RawMutex as *const ());
+        let here = self as *const RawMutex;
+        self.home.store(here as *mut RawMutex, Ordering::Relaxed);
+        owner.held_mutexes.push(here as *const ());
     }
 
-    /// Takes this mutex off `owner`'s list (usually the first: locks nest).
+    /// Takes this mutex, locked here, off `owner`'s list (an unlock: a
+    /// mutex with a guard cannot have moved).
     ///
     /// # Safety
     /// As for [`RawMutex::push_held`]; the mutex is on the list.
+    #[inline(always)]
     unsafe fn pop_held(&self, owner: *const Tcb) {
         // SAFETY: promised by our caller.
+        unsafe { self.pop_held_from(owner, self) }
+    }
+
+    /// Takes the entry for `place`, where this mutex was locked, off
+    /// `owner`'s list.
+    ///
+    /// # Safety
+    /// As for [`RawMutex::pop_held`].
+    #[inline(always)]
+    unsafe fn pop_held_from(&self, owner: *const Tcb, place: *const RawMutex) {
+        // SAFETY: promised by our caller.
         let owner = unsafe { &*owner };
-        let me = self as *const RawMutex;
-        let head = owner.held_mutexes.get() as *const RawMutex;
-        if head == me {
-            owner.held_mutexes.set(self.next_held.get() as *const ());
-            return;
-        }
-        let mut cursor = head;
-        while !cursor.is_null() {
-            // SAFETY: mutexes on a held list are locked, so alive and in place.
-            let c = unsafe { &*cursor };
-            if c.next_held.get() == me {
-                c.next_held.set(self.next_held.get());
-                return;
-            }
-            cursor = c.next_held.get();
-        }
+        self.home.store(core::ptr::null_mut(), Ordering::Relaxed);
+        owner.held_mutexes.remove(place as *const ());
     }
 
     #[cold]
@@ -270,6 +346,11 @@ impl RawMutex {
                     return true;
                 }
                 continue;
+            }
+            if first && self.moved_while_locked() {
+                // Its holder may have ended: nothing of it is looked at.
+                drop(masked);
+                moved_while_locked();
             }
             if tcb_of(word) == me && first {
                 // Our own mutex: it cannot come free while we wait for it.
@@ -401,15 +482,19 @@ unsafe fn inherit(masked: &CriticalSection, level: u8, mut owner: NonNull<Tcb>) 
 #[inline]
 fn recompute_level(masked: &CriticalSection, t: &Tcb) {
     let mut level = t.base_level.get();
-    let mut m = t.held_mutexes.get() as *const RawMutex;
-    while !m.is_null() {
-        // SAFETY: held mutexes are locked, so alive.
+    for &m in t.held_mutexes.as_slice() {
+        let m = m as *const RawMutex;
+        // SAFETY: an entry of `t`'s list; one moved away is skipped (no task
+        // waits for it: a waiter would be borrowing it, and it could not have moved).
+        if !unsafe { RawMutex::holds_in_place(m, t) } {
+            continue;
+        }
+        // SAFETY: locked by `t`, in place, so alive.
         let mutex = unsafe { &*m };
         if let Some(w) = mutex.waiters.first(masked) {
             // SAFETY: waiters are alive.
             level = level.min(unsafe { w.as_ref() }.level.get());
         }
-        m = mutex.next_held.get();
     }
     // SAFETY: `t` is a live task (we borrow it).
     unsafe { scheduler::set_level(masked, NonNull::from(t), level) };
@@ -431,14 +516,16 @@ fn withdraw_waiter(masked: &CriticalSection, task: &Tcb) {
 /// them if it failed.
 pub(crate) fn release_all_held(masked: &CriticalSection, poison: bool) {
     let t = scheduler::running(masked);
-    loop {
-        let m = t.held_mutexes.get() as *const RawMutex;
-        if m.is_null() {
-            break;
+    while let Some(m) = t.held_mutexes.pop() {
+        let m = m as *const RawMutex;
+        // SAFETY: an entry of `t`'s list. A mutex moved away (its guard
+        // forgotten) left something else there: not ours, untouched.
+        if !unsafe { RawMutex::holds_in_place(m, t) } {
+            continue;
         }
-        // SAFETY: held mutexes are locked, so alive.
+        // SAFETY: locked by `t`, in place, so alive.
         let mutex = unsafe { &*m };
-        t.held_mutexes.set(mutex.next_held.get() as *const ());
+        mutex.home.store(core::ptr::null_mut(), Ordering::Relaxed);
         if poison {
             mutex.poisoned.store(true, Ordering::Relaxed);
         }
@@ -447,7 +534,9 @@ pub(crate) fn release_all_held(masked: &CriticalSection, poison: bool) {
     t.level.set(t.base_level.get());
 }
 
-/// Mutual exclusion for a `T`, as `std::sync::Mutex`.
+/// Mutual exclusion for a `T`, as `std::sync::Mutex`. (`repr(C)`: its
+/// `RawMutex` first, see there.)
+#[repr(C)]
 pub struct Mutex<T: ?Sized> {
     raw: RawMutex,
     data: UnsafeCell<T>,
@@ -485,13 +574,18 @@ impl<T> Mutex<T> {
 
 impl<T: ?Sized> Mutex<T> {
     /// Blocks until the lock is ours. `Err` if a task failed while holding it.
-    /// A task locking a mutex it holds already panics (it would wait forever).
+    /// A task locking a mutex it holds already panics (it would wait forever),
+    /// as does one holding [`MAX_HELD`] mutexes already, or one locking a
+    /// mutex that was moved while locked (its guard forgotten: it can never
+    /// be unlocked).
     #[inline]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
         self.raw.lock();
         self.guard()
     }
 
+    /// The lock if it is free now, else `Err(WouldBlock)`. A task holding
+    /// [`MAX_HELD`] mutexes already panics, as in [`Mutex::lock`].
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
         if self.raw.try_lock() {
             Ok(self.guard()?)

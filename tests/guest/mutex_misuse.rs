@@ -1,0 +1,112 @@
+//! QEMU test: a mutex misused in safe code fails the task that misused
+//! it, never the machine.
+//!
+//! A locked mutex whose guard was forgotten (`mem::forget`) may be moved:
+//! out of its `Box`, into an `Arc`. Its holder's list of held mutexes used
+//! to be threaded through the mutexes, so it still ran through the old
+//! place, reused meanwhile by other data: dropping the moved mutex walked
+//! into that data (here a word pointing at itself) and hung every core;
+//! the holder's end wrote into it. Now the list keeps addresses in the
+//! task's control block and checks what is there before using it; a
+//! moved locked mutex can never be locked again (the task trying fails,
+//! saying so). A task may hold at most 32 mutexes at once: one more fails it.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+#[path = "common/mod.rs"]
+mod common;
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use common::{check, finish};
+use ilusion::sync::Mutex;
+use ilusion::task::{self, TaskFailure};
+
+ilusion::entry!(main);
+
+/// Words the size of a `Mutex<u64>`, each the block's own address: a
+/// "next" pointer read there leads back to the same place, for ever.
+fn self_pointing_block() -> Vec<usize> {
+    let words = core::mem::size_of::<Mutex<u64>>() / 8;
+    let mut junk: Vec<usize> = Vec::with_capacity(words);
+    let place = junk.as_ptr() as usize;
+    junk.resize(words, place);
+    junk
+}
+
+/// A `Mutex<u64>` locked by the calling task, its guard forgotten, moved
+/// out of its `Box` (whose block is freed), and the block it was locked
+/// in, reused by [`self_pointing_block`] (the heap hands the block just
+/// freed to the next request of its size).
+fn locked_then_moved() -> (Mutex<u64>, Vec<usize>, bool) {
+    let boxed = Box::new(Mutex::new(7u64));
+    core::mem::forget(boxed.lock().unwrap());
+    let old = &*boxed as *const Mutex<u64> as usize;
+    let moved: Mutex<u64> = {
+        let b = boxed;
+        *b
+    };
+    let junk = self_pointing_block();
+    let reused = junk.as_ptr() as usize == old;
+    (moved, junk, reused)
+}
+
+fn main() {
+    // Dropped by its holder after the move: comes off the holder's list
+    // by its old place, which is not looked into. (Hung every core before.)
+    let dropped = task::spawn(|| {
+        let (moved, junk, reused) = locked_then_moved();
+        drop(core::hint::black_box(moved));
+        let untouched = junk.iter().all(|&w| w == junk.as_ptr() as usize);
+        (reused, untouched)
+    })
+    .join();
+    check(dropped == Ok((true, true)), "moved_locked_mutex_dropped", format_args!("{dropped:?}"));
+
+    // The holder ends with the moved mutex leaked: its end releases what
+    // its list names, and leaves the old place's new data alone.
+    let ended = task::spawn(|| {
+        let (moved, junk, reused) = locked_then_moved();
+        core::mem::forget(moved);
+        (junk, reused)
+    })
+    .join();
+    let untouched = match &ended {
+        Ok((junk, reused)) => *reused && junk.iter().all(|&w| w == junk.as_ptr() as usize),
+        Err(_) => false,
+    };
+    check(untouched, "moved_locked_mutex_holder_ends", format_args!("{ended:?}"));
+
+    // Shared after the move, then locked by another task once its holder
+    // has ended: that task fails, saying why (its holder is gone: nothing
+    // of it may be looked at), and the next task still runs.
+    let shared = task::spawn(|| {
+        let (moved, junk, _) = locked_then_moved();
+        drop(junk);
+        Arc::new(moved)
+    })
+    .join()
+    .unwrap();
+    let s = shared.clone();
+    let locker = task::spawn(move || *s.lock().unwrap_or_else(|e| e.into_inner())).join();
+    let refused = matches!(&locker, Err(TaskFailure::Panic { message }) if message.contains("moved while locked"));
+    let tried = shared.try_lock().is_err();
+    check(refused && tried, "moved_locked_mutex_lock_refused", format_args!("{locker:?}"));
+
+    // 32 mutexes held at once are fine; a 33rd lock fails the task, saying so.
+    let held = |n: usize| {
+        task::spawn(move || {
+            let mutexes: Vec<Mutex<usize>> = (0..n).map(Mutex::new).collect();
+            let guards: Vec<_> = mutexes.iter().map(|m| m.lock().unwrap()).collect();
+            guards.iter().map(|g| **g).sum::<usize>()
+        })
+        .join()
+    };
+    let (most, one_more) = (held(32), held(33));
+    let limit =
+        matches!(&one_more, Err(TaskFailure::Panic { message }) if message.contains("holds 32 mutexes already"));
+    check(most == Ok(496) && limit, "held_mutexes_limit", format_args!("{most:?} {one_more:?}"));
+    finish();
+}
