@@ -14,6 +14,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use common::{check, finish};
+use core::sync::atomic::{AtomicBool, Ordering};
 use ilusion::sync::mpsc::{self, RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
 use ilusion::sync::{Condvar, Mutex, Semaphore};
 use ilusion::task::{self, Builder, Priority};
@@ -57,17 +58,29 @@ fn forgotten_guard_then_drop() {
     // the holder's end releases it as usual.
     let shared = Arc::new(Mutex::new(0u32));
     let (for_holder, for_dropper) = (shared.clone(), shared);
+    let holding = Arc::new(AtomicBool::new(false));
+    let h = holding.clone();
     let holder = task::spawn(move || {
         core::mem::forget(for_holder.lock().unwrap());
         drop(for_holder); // not the last reference
+        h.store(true, Ordering::Release);
         task::park(); // until the dropper has failed
     });
-    time::sleep(Duration::from_millis(2)); // the holder holds it, parked
+    wait_for(&holding); // the holder holds it
     let dropper = task::spawn(move || drop(for_dropper)).join();
     holder.unpark();
     let held = holder.join();
     let refused = matches!(&dropper, Err(task::TaskFailure::Panic { message }) if message.contains("dropped while another task holds it"));
     check(refused && held == Ok(()), "mutex_dropped_by_another_task_refused", format_args!("{dropper:?} {held:?}"));
+}
+
+/// Sleeps a millisecond at a time until `flag` is set (by a task that
+/// needs this one to sleep to run: on the same core, or on a busy host,
+/// where a fixed sleep could end before it had its turn).
+fn wait_for(flag: &AtomicBool) {
+    while !flag.load(Ordering::Acquire) {
+        time::sleep(Duration::from_millis(1));
+    }
 }
 
 fn mutex_counts_under_contention() {
@@ -104,17 +117,20 @@ fn priority_inversion_is_resolved() {
     let lock = Arc::new(Mutex::new(()));
     let log = Arc::new(Mutex::new(Vec::new()));
     let (l, lg) = (lock.clone(), log.clone());
+    let has_locked = Arc::new(AtomicBool::new(false));
+    let locked = has_locked.clone();
     let low = Builder::new()
         .name("low")
         .priority(Priority::Preemptive(20))
         .cpu(0)
         .spawn(move || {
             let _g = l.lock().unwrap();
+            locked.store(true, Ordering::Release);
             time::busy_wait(Duration::from_millis(10));
             lg.lock().unwrap().push("low");
         })
         .unwrap();
-    time::sleep(Duration::from_millis(2)); // low now holds the lock
+    wait_for(&has_locked); // low now holds the lock
     let (l, lg, lg2) = (lock.clone(), log.clone(), log.clone());
     let (high, medium) = Builder::new()
         .priority(Priority::Cooperative(0))
@@ -277,7 +293,12 @@ fn channels() {
     let (tx, rx) = mpsc::sync_channel::<u8>(0);
     let alone = tx.try_send(1);
     let receiver = Builder::new().priority(Priority::Preemptive(5)).spawn(move || rx.recv()).unwrap();
-    time::sleep(Duration::from_millis(2)); // the receiver waits in `recv`
+    // Until the receiver waits in `recv` (a fixed sleep could end first on
+    // a busy host: then `try_send` was refused and the receiver waited for ever).
+    let id = receiver.task().id();
+    while task::stats(id).is_none_or(|s| s.state != task::TaskState::Blocked) {
+        time::sleep(Duration::from_millis(1));
+    }
     let met = tx.try_send(2);
     let got = receiver.join().unwrap();
     check(
