@@ -1382,6 +1382,8 @@ const CASES: &[Case] = &[
             "ok isolated_receiver_killed",
             "ok killed_receiver_handle_closed",
             "ok isolated_sleeper_killed",
+            "ok isolated_killed_before_it_ran",
+            "ok killed_before_it_ran_ran_nothing",
             "ok kill_cycles_outcomes",
             "ok kill_cycles_heap_and_frames_at_baseline",
             "1000 kill cycles",

@@ -5,7 +5,8 @@
 //! never leave the kernel inconsistent:
 //! - an isolated task ends at once: the core running it is interrupted and
 //!   ends it before returning to EL0; a task blocked in a system call is
-//!   taken off what it waits for and ends there;
+//!   taken off what it waits for and ends there; one that never ran ends
+//!   before its first instruction at EL0;
 //! - a kernel task ends at its next yield or block (a blocked one at once,
 //!   taken off its wait queue as if it had timed out; one whose wait was
 //!   over, a permit or a mutex handed to it, keeps it and runs on to its

@@ -69,8 +69,18 @@ struct IsolatedBody {
 }
 
 impl TaskBody for IsolatedBody {
-    /// Enters EL0 (the address space was installed by the switch to us).
+    /// Enters EL0 (the address space was installed by the switch to us),
+    /// unless the task was killed before it ever ran: then it ends here,
+    /// and none of its code runs. Interrupts stay masked from that look
+    /// to EL0 (`enter_user` masks them anyway), so a kill after it finds
+    /// the task running, and the interrupt it sends this core is taken at
+    /// EL0, where it ends the task (as for any isolated task running).
     fn run(&self) -> ! {
+        crate::arch::cpu::disable_interrupts();
+        if scheduler::running_task_killed() {
+            crate::arch::cpu::enable_interrupts();
+            end_current(Some(TaskFailure::Killed));
+        }
         // SAFETY: we are the task's first code, in thread mode with an empty
         // kernel stack; its address space (with the stack) is in TTBR0.
         unsafe { crate::arch::user_mode::enter_user(self.pc, ARGS_BASE, self.stack_top) }

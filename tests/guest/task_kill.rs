@@ -12,7 +12,8 @@
 //!   at its next yield: the permit it gives back is there for others, the
 //!   mutex it unlocks is not poisoned.
 //! - Isolated tasks end at once: one spinning at EL0, one blocked receiving
-//!   on a channel, one sleeping.
+//!   on a channel, one sleeping; and one killed before it ever ran runs
+//!   none of its code (it writes no shared memory, sends no message).
 //! - 1,000 cycles of spawning a kernel sleeper and an isolated spinner and
 //!   killing both leave the kernel heap and the frames exactly where they were.
 #![no_std]
@@ -24,6 +25,7 @@ mod common;
 
 use common::{check, finish};
 use ilusion::ipc;
+use ilusion::mm::{Access, SharedRegion};
 use ilusion::sync::{Mutex, Semaphore};
 use ilusion::task::{self, Builder, KillError, Priority, TaskFailure};
 use ilusion::time::{sleep, Duration, Instant};
@@ -172,6 +174,34 @@ fn isolated_tasks() {
     let sleeper = builder("user sleeper").spawn_isolated(|| ilusion::time::sleep(Duration::from_secs(100))).unwrap();
     sleep(Duration::from_millis(5));
     killed("isolated_sleeper_killed", sleeper);
+    killed_before_it_ran();
+}
+
+/// An isolated task killed before it ever ran (less urgent than main, on
+/// main's core: it has not started when main kills it) runs none of its
+/// code: the byte it would write in a shared region stays 0, and the
+/// message it would send never comes.
+fn killed_before_it_ran() {
+    let region = SharedRegion::new(8).unwrap();
+    let (tx, rx) = ipc::channel::<u64>(1);
+    let mut b = builder("never ran").priority(LESS_URGENT);
+    let view = b.share(&region, Access::ReadWrite);
+    let tx = b.grant(tx);
+    let h = b
+        .spawn_isolated::<_, ()>(move || {
+            let _ = view.write(0, &[1]);
+            let _ = tx.send(1);
+            loop {
+                core::hint::spin_loop();
+            }
+        })
+        .unwrap();
+    killed("isolated_killed_before_it_ran", h);
+    let mut byte = [0u8];
+    region.read(0, &mut byte).unwrap();
+    let message = rx.try_recv();
+    let ok = byte[0] == 0 && message == Err(ipc::TryRecvError::Disconnected);
+    check(ok, "killed_before_it_ran_ran_nothing", format_args!("region byte {}, channel {message:?}", byte[0]));
 }
 
 fn usage() -> (ilusion::mm::heap::HeapStats, usize) {
