@@ -1378,6 +1378,8 @@ const CASES: &[Case] = &[
             "ok handed_permit_not_lost",
             "ok mutex_waiter_killed_after_hand_over",
             "ok handed_mutex_not_poisoned",
+            "ok kernel_killed_before_it_ran",
+            "ok kernel_killed_before_it_ran_ran_nothing",
             "ok isolated_spinner_killed",
             "ok isolated_receiver_killed",
             "ok killed_receiver_handle_closed",

@@ -7,7 +7,8 @@
 //!   ends it before returning to EL0; a task blocked in a system call is
 //!   taken off what it waits for and ends there; one that never ran ends
 //!   before its first instruction at EL0;
-//! - a kernel task ends at its next yield or block (a blocked one at once,
+//! - a kernel task ends at its next yield or block (one that never ran does
+//!   not start: its closure is dropped unrun; a blocked one ends at once,
 //!   taken off its wait queue as if it had timed out; one whose wait was
 //!   over, a permit or a mutex handed to it, keeps it and runs on to its
 //!   next yield or block): exactly as if it

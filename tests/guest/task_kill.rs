@@ -11,6 +11,8 @@
 //!   handed to it, before it ran again) keeps what it was given and ends
 //!   at its next yield: the permit it gives back is there for others, the
 //!   mutex it unlocks is not poisoned.
+//! - A kernel task killed before it ever ran does not start: its closure is
+//!   dropped unrun (the channel it captured disconnects).
 //! - Isolated tasks end at once: one spinning at EL0, one blocked receiving
 //!   on a channel, one sleeping; and one killed before it ever ran runs
 //!   none of its code (it writes no shared memory, sends no message).
@@ -24,6 +26,7 @@ extern crate alloc;
 mod common;
 
 use common::{check, finish};
+use core::sync::atomic::{AtomicBool, Ordering};
 use ilusion::ipc;
 use ilusion::mm::{Access, SharedRegion};
 use ilusion::sync::{Mutex, Semaphore};
@@ -44,6 +47,7 @@ fn run() {
     refusals();
     kernel_tasks();
     killed_after_a_hand_over();
+    kernel_killed_before_it_ran();
     isolated_tasks();
     cycles();
 }
@@ -125,6 +129,29 @@ fn kernel_tasks() {
 /// Less urgent than main (Priority::DEFAULT): a waiter main wakes does not
 /// run until main blocks, so main can kill it in between.
 const LESS_URGENT: Priority = Priority::Preemptive(20);
+
+/// A kernel task killed before it ever ran (less urgent than main, on
+/// main's core) does not start: its closure is dropped unrun, in its own
+/// context, so what it captured is given back (its channel disconnects).
+fn kernel_killed_before_it_ran() {
+    static RAN: AtomicBool = AtomicBool::new(false);
+    let (tx, rx) = ipc::channel::<u64>(1);
+    let h = builder("never ran")
+        .priority(LESS_URGENT)
+        .spawn(move || {
+            RAN.store(true, Ordering::Relaxed);
+            let _ = tx.send(1);
+            loop {
+                task::yield_now(); // where the kill would end it
+            }
+        })
+        .unwrap();
+    killed("kernel_killed_before_it_ran", h);
+    let message = rx.try_recv();
+    let ran = RAN.load(Ordering::Relaxed);
+    let ok = !ran && message == Err(ipc::TryRecvError::Disconnected);
+    check(ok, "kernel_killed_before_it_ran_ran_nothing", format_args!("ran {ran}, channel {message:?}"));
+}
 
 fn killed_after_a_hand_over() {
     static PERMITS: Semaphore = Semaphore::new(0);
