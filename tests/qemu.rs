@@ -1663,6 +1663,19 @@ const CASES: &[Case] = &[
     Case {
         on: On::Board("qemu-virt"),
         qemu: MTTCG,
+        ..case(
+            "smp (MTTCG): isolated producers and consumer over a channel and a shared region while victims using them are killed on other cores, 10 rounds",
+            "smp_isolated_ipc",
+            0,
+            &[
+                "round 10: 4 isolated producers x 2000 messages, 20 victims killed on 4 cores: 0 wrong, heap and frames at baseline true,",
+                "all checks passed",
+            ],
+        )
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: MTTCG,
         ..case(SMP_CONSOLE_CASE, "smp_console", 0, &["400 lines printed on core 0 while", "all checks passed"])
     },
     Case {
