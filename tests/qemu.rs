@@ -1476,6 +1476,7 @@ const CASES: &[Case] = &[
             "supervise at Cooperative(31): Some(CooperativeIsolated(Cooperative(31)))",
             "spinner at main's priority: watchdog rounds 20, urgent wakes 30, worst lateness under 1 ms true, spinner looked many times",
             "spinner at Preemptive(5): watchdog rounds 20, urgent wakes 30, worst lateness under 1 ms true, spinner looked many times",
+            "writer of 65536 bytes: urgent wakes 30, worst lateness under 100 us true",
             "frames back: true",
             "isolated preemption ok",
         ],

@@ -46,7 +46,7 @@
 //! | 0 | `yield` | — | 0 |
 //! | 1 | `sleep` | nanoseconds ([`TIMEOUT_FOREVER`]: forever) | 0 |
 //! | 2 | `exit` | status, value pointer, value length | does not return (but a value of the wrong size is `BadLength`, an unreadable one `BadAddress`) |
-//! | 3 | `console_write` | pointer, length | bytes written |
+//! | 3 | `console_write` | pointer, length (at most 64 KiB) | bytes written: at most 256 a call (the caller sends the rest again) |
 //! | 4 | `time` | — | nanoseconds since boot |
 //! | 5 | `channel_send` | handle, pointer, length | 0 (may wait for room) |
 //! | 6 | `channel_receive` | handle, pointer, capacity | message length (waits for one) |

@@ -3,11 +3,20 @@
 
 use super::abi::{MemoryFigure, SyscallError, MAX_PANIC_TEXT};
 use crate::arch::user_access::{copy_from_user, UserRange};
-use crate::line_writer::LineWriter;
 use crate::task::{PanicMessage, TaskFailure};
 
 /// The most bytes one `console_write` accepts.
 pub const MAX_WRITE: u64 = 64 * 1024;
+
+/// The most bytes one `console_write` writes: a line of the kernel's own
+/// `print!` ([`LINE_BUFFER`](crate::line_writer::LINE_BUFFER)), so a whole
+/// line still goes out in one call. A system call runs with interrupts
+/// masked, and the console is written a byte at a time, waiting for room
+/// in the UART's queue: the whole 64 KiB at 115,200 baud took 5.7 s, a
+/// core's interrupts (its timer, more urgent tasks, other cores' requests)
+/// stopped all that time by one call of untrusted code. Now no call holds
+/// them longer than one line of the kernel's own does.
+pub const WRITE_PER_CALL: u64 = crate::line_writer::LINE_BUFFER as u64;
 
 /// One figure of the caller's memory, in bytes.
 pub(super) fn memory_info(figure: u64) -> Result<u64, SyscallError> {
@@ -21,26 +30,36 @@ pub(super) fn memory_info(figure: u64) -> Result<u64, SyscallError> {
     })
 }
 
-/// Writes `len` bytes at user address `ptr` to the console, copied in
-/// chunks and written out in whole lines (as the kernel's `print!` does).
+/// Writes the first bytes, at most [`WRITE_PER_CALL`], of the `len` at
+/// user address `ptr` to the console, in one piece (other cores' output
+/// does not cut into it); returns how many it wrote (the caller sends the
+/// rest again, as for a short `write` in POSIX). When more is to come,
+/// the piece ends at its last line end, if it has one: lines stay whole
+/// across calls, as in one `print!` of the kernel's (only a line longer
+/// than a piece is cut).
 pub(super) fn console_write(ptr: u64, len: u64) -> Result<u64, SyscallError> {
     if len > MAX_WRITE {
         return Err(SyscallError::BadLength);
     }
     UserRange::new(ptr, len as usize)?;
-    let mut sink = crate::console::write_bytes;
-    let mut out = LineWriter::<{ crate::line_writer::LINE_BUFFER }>::new(&mut sink);
-    let mut chunk = [0u8; 128];
-    let mut done = 0;
-    while done < len {
-        let n = (len - done).min(chunk.len() as u64) as usize;
-        // What came before a bad page is still written, as it was read.
-        copy_from_user(&mut chunk[..n], ptr + done).inspect_err(|_| out.flush())?;
-        out.write_bytes(&chunk[..n]);
-        done += n as u64;
+    let mut piece = [0u8; WRITE_PER_CALL as usize];
+    let n = len.min(WRITE_PER_CALL) as usize;
+    let mut read = 0;
+    while read < n {
+        let k = (n - read).min(128);
+        if let Err(e) = copy_from_user(&mut piece[read..read + k], ptr + read as u64) {
+            // What came before a bad page is still written, as it was read.
+            crate::console::write_bytes(&piece[..read]);
+            return Err(e.into());
+        }
+        read += k;
     }
-    out.flush();
-    Ok(len)
+    let n = match (n as u64) < len {
+        true => piece[..n].iter().rposition(|&b| b == b'\n').map_or(n, |i| i + 1),
+        false => n,
+    };
+    crate::console::write_bytes(&piece[..n]);
+    Ok(n as u64)
 }
 
 /// A string in user memory, as a pointer and a length.

@@ -52,9 +52,20 @@ pub fn exit_with_value(ptr: u64, len: u64) -> ! {
     exit(result)
 }
 
-/// Writes raw bytes to the console.
+/// Writes raw bytes to the console: all of them, in as many calls as it
+/// takes (each writes at most a line's worth, `WRITE_PER_CALL`); returns
+/// how many (all), or the error of the call that failed (what came
+/// before it was written).
 pub fn console_write(bytes: &[u8]) -> Result<u64, SyscallError> {
-    call(Syscall::ConsoleWrite, bytes.as_ptr() as u64, bytes.len() as u64)
+    let mut done = 0;
+    loop {
+        let rest = &bytes[done..];
+        let n = call(Syscall::ConsoleWrite, rest.as_ptr() as u64, rest.len() as u64)? as usize;
+        done += n;
+        if n == 0 || done >= bytes.len() {
+            return Ok(done as u64);
+        }
+    }
 }
 
 /// Sends the message `bytes` on the granted channel `handle`.
