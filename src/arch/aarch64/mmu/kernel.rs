@@ -133,15 +133,34 @@ fn kernel_view_ttbr1(asid: u16) -> u64 {
 /// `asid` (below 2^[`ADDRESS_SPACE_ASID_BITS`]) picks the pair of hardware
 /// ASIDs its TLB entries are tagged with (no TLB flush needed). This core's
 /// registers only: each core has its own TTBR0/TTBR1.
+///
+/// The tables (TTBR0) and the ASID (in TTBR1) are two registers, and the
+/// table walker may walk at any time, speculatively: between two writes it
+/// could cache one address space's entries under the other's ASID, where
+/// they would later translate for the wrong task. So the change goes in
+/// three steps, each completed by an ISB, as Linux does it: no tables (the
+/// empty lower half, which caches nothing: invalid entries are never
+/// cached), then the new ASID, then the new tables.
 pub fn set_lower_half(root_pa: u64, asid: u16) {
+    clear_lower_half_to(asid);
     TTBR0_EL1.set(root_pa);
-    TTBR1_EL1.set(kernel_view_ttbr1(asid));
     aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
 }
 
 /// Installs the empty lower half (for kernel tasks: null pointers fault).
 pub fn clear_lower_half() {
-    set_lower_half(EMPTY_LOWER_HALF.load(Ordering::Acquire), 0);
+    clear_lower_half_to(0);
+}
+
+/// The empty lower half, then ASID `asid` (in that order: see
+/// [`set_lower_half`]).
+#[inline(always)]
+fn clear_lower_half_to(asid: u16) {
+    use aarch64_cpu::asm::barrier;
+    TTBR0_EL1.set(EMPTY_LOWER_HALF.load(Ordering::Acquire));
+    barrier::isb(barrier::SY);
+    TTBR1_EL1.set(kernel_view_ttbr1(asid));
+    barrier::isb(barrier::SY);
 }
 
 /// Makes table entries just written (new mappings where there were none)
