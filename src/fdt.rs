@@ -156,7 +156,7 @@ fn for_each_property<'a, K: Copy>(
             let &[len, name_at] = words.get(i..)?.first_chunk::<2>()?;
             let len = u32::from_be(len) as usize;
             let value_at = 4 * (i + 2);
-            i += 2 + (len + 3) / 4;
+            i += 2 + ((len + 3) >> 2); // the value in words, rounded up
             let value = block.get(value_at..value_at + len)?;
             let name = strings.get(u32::from_be(name_at) as usize..)?;
             visit(node, name, value);
@@ -231,7 +231,7 @@ fn skip_node(words: &[u32], mut i: usize) -> Option<usize> {
             // The token, the length, the name offset, the value padded to a
             // word. A value running past the block leaves the next token
             // outside it too, and the walk ends with `None` there.
-            i += 3 + (u32::from_be(len) as usize + 3) / 4;
+            i += 3 + ((u32::from_be(len) as usize + 3) >> 2);
             continue;
         }
         i += 1;
