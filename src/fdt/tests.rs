@@ -276,3 +276,25 @@ fn every_word_replaced_by_any_token_never_panics() {
         }
     }
 }
+
+#[test]
+fn names_of_every_length_are_stepped_over() {
+    // A name ends in the first word whose last byte is zero (the NUL or the
+    // padding): lengths 0 to 12 put the NUL at each place of a word, for
+    // skipped nodes (root level and nested), and before each node boot reads.
+    for len in 0..=12 {
+        let name: String = "abcdefghijkl".chars().take(len).collect();
+        let mut t = Tree::new();
+        t.cells("#address-cells", &[1]).cells("#size-cells", &[1]);
+        t.begin(&name).begin(&name).prop("x", b"1").end().end();
+        t.begin("psci").prop("method", b"hvc\0").end();
+        t.begin(&name).end();
+        t.begin("memory@0").cells("reg", &[0x4000_0000, 0x1000_0000]).end();
+        t.begin("cpus").cells("#address-cells", &[1]);
+        t.begin(&name).end().begin("cpu@0").cells("reg", &[0]).end().end();
+        let facts = boot_facts(&t.finish());
+        assert_eq!(facts.memory, Some(PhysRange { base: 0x4000_0000, size: 0x1000_0000 }), "name length {len}");
+        assert_eq!(facts.cores.mpidrs(), &[0], "name length {len}");
+        assert_eq!(facts.psci, Some(PsciMethod::Hvc), "name length {len}");
+    }
+}
