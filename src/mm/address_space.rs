@@ -185,6 +185,8 @@ impl AddressSpace {
     /// An empty address space (one root table), with the default heap
     /// reserve and memory limit (see [`Self::set_limits`]).
     pub fn new() -> Result<Self, MapError> {
+        // What its tasks will see of the upper half (built at the first).
+        crate::arch::mmu::ensure_user_view()?;
         OPS.call_once(|| SpaceOps { drop: |space| *space = None, switch: switch_between });
         // Room from the start for what a small task holds (a few stack
         // pages; a table per level, two at levels 2 and 3), so that the

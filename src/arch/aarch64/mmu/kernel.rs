@@ -17,7 +17,8 @@
 //! - the *kernel view*: everything, `.rodata` EL1-only;
 //! - the *user view*: only the image's code (execute-only for EL0) and
 //!   `.rodata` (EL0-readable). The OS's data is not even mapped while a task
-//!   runs at EL0.
+//!   runs at EL0. Built when the first isolated task's address space is
+//!   ([`ensure_user_view`]); boot only reserves its root.
 //!
 //! `TCR_EL1.A1 = 1` takes the ASID from TTBR1, and every address space has a
 //! pair of ASIDs, `2n` for the kernel view and `2n + 1` for the user view, so
@@ -29,8 +30,9 @@
 //! # Many cores
 //!
 //! Every core runs on the same upper-half tables (one kernel view, one user
-//! view, one empty lower half, built once by [`init`] and installed on each
-//! other core by [`init_secondary_core`]); only the translation registers
+//! view, one empty lower half, built once: by [`init`], the user view by
+//! [`ensure_user_view`]; installed on each other core by
+//! [`init_secondary_core`]); only the translation registers
 //! are per core (TTBR0/TTBR1, set by [`set_lower_half`] on the switching
 //! core). Changes to the shared tables happen under the `kernel tables` lock
 //! and follow two rules, so that every core sees them:
@@ -100,8 +102,15 @@ impl TableAllocator for BootTablePool {
 static POOL: SpinLock<BootTablePool> = SpinLock::new("boot table pool", BootTablePool { next: 0, end: 0 });
 static KERNEL_TABLES: SpinLock<Option<PageTable>> = SpinLock::new("kernel tables", None);
 static USER_VIEW_TABLES: SpinLock<Option<PageTable>> = SpinLock::new("user view tables", None);
+/// What [`init`] leaves for [`build_user_view`]: the user view's root page,
+/// reserved beside the kernel view's but not yet written, and the regions
+/// the view maps (the image's code and constants).
+static USER_VIEW_PLAN: SpinLock<UserViewPlan> = SpinLock::new("user view plan", UserViewPlan::NONE);
+/// Whether the user view was built, and how that went: at the first
+/// isolated task's address space, not at boot ([`ensure_user_view`]).
+static USER_VIEW_BUILT: spin::Once<Result<(), MapError>> = spin::Once::new();
 // Shared by every core, safely: the tables are written only under their
-// locks (the views are never changed after `init`); the roots are written
+// locks (the views are never changed once built); the roots are written
 // once by `init` (Release), before any other core starts, and only read after.
 /// The root of the empty lower half that kernel tasks run with (on every
 /// core: it holds no entry, so no core caches anything from it).
@@ -223,9 +232,12 @@ pub fn init<'a>(regions: impl Iterator<Item = &'a Region>) -> Result<(), MapErro
     // them by setting or clearing bit 12 ([`USER_VIEW_TABLE_BIT`]).
     pool.next = pool.next.next_multiple_of(2 * PAGE_SIZE);
     let mut kernel = PageTable::new(&mut *pool)?;
-    let mut user_view = PageTable::new(&mut *pool)?;
+    // The user view's root: the next page, kept for `build_user_view`.
+    let mut plan = USER_VIEW_PLAN.lock();
+    plan.root = pool.next;
+    pool.next += PAGE_SIZE;
     assert_eq!(
-        user_view.root_address(),
+        virt_to_phys(plan.root),
         kernel.root_address() | USER_VIEW_TABLE_BIT,
         "the views' roots must be adjacent"
     );
@@ -239,14 +251,14 @@ pub fn init<'a>(regions: impl Iterator<Item = &'a Region>) -> Result<(), MapErro
         mapped_to = r.virt + r.size;
         kernel.map_ascending(r.virt, r.phys, r.size, kernel_view_attributes(r), &mut *pool)?;
         if let Some(attributes) = user_view_attributes(r) {
-            user_view.map_ascending(r.virt, r.phys, r.size, attributes, &mut *pool)?;
+            plan.push(r, attributes)?;
         }
     }
+    drop(plan);
     let empty = PageTable::new(&mut *pool)?;
     EMPTY_LOWER_HALF.store(empty.root_address(), Ordering::Release);
     KERNEL_VIEW_ROOT.store(kernel.root_address(), Ordering::Release);
     *KERNEL_TABLES.lock() = Some(kernel);
-    *USER_VIEW_TABLES.lock() = Some(user_view);
     drop(pool);
     // Only this core runs yet: a local flush is enough here.
     install_kernel_tables();
@@ -315,9 +327,77 @@ pub fn flush_local_tlb() {
     barrier::isb(barrier::SY);
 }
 
-/// Looks up a kernel address in the user view (what isolated tasks see of the upper half).
+/// Looks up a kernel address in the user view (what isolated tasks see of
+/// the upper half), building the view first if no isolated task did.
 pub fn translate_user_view(va: u64) -> Option<(u64, Attributes, u64)> {
+    ensure_user_view().ok()?;
     translate_in(&USER_VIEW_TABLES, va)
+}
+
+/// The regions of the user view, kept by [`init`] for [`build_user_view`].
+struct UserViewPlan {
+    /// The kernel address of the reserved root page.
+    root: u64,
+    regions: [Option<(Region, Attributes)>; 4],
+}
+
+impl UserViewPlan {
+    const NONE: Self = Self { root: 0, regions: [None; 4] };
+
+    fn push(&mut self, region: &Region, attributes: Attributes) -> Result<(), MapError> {
+        let slot = self.regions.iter_mut().find(|slot| slot.is_none()).ok_or(MapError::OutOfTables)?;
+        *slot = Some((*region, attributes));
+        Ok(())
+    }
+}
+
+/// Builds the user view (once; later calls return the first result): call
+/// before an isolated task can run, as `AddressSpace::new` does. A system
+/// without isolated tasks never needs it, so boot does not build it.
+pub fn ensure_user_view() -> Result<(), MapError> {
+    *USER_VIEW_BUILT.call_once(build_user_view)
+}
+
+/// Maps the image's code and constants into the user view's root, which
+/// [`init`] reserved beside the kernel view's, with tables from the boot
+/// pool. No core has used the root yet (the vectors switch to it only for
+/// an isolated task, and none exists before this returns), so no TLB can
+/// hold anything of it: making the entries visible is enough.
+fn build_user_view() -> Result<(), MapError> {
+    // The same order as `init`: the pool, then the tables.
+    let mut pool = POOL.lock();
+    let plan = USER_VIEW_PLAN.lock();
+    let mut reserved = ReservedRoot { root: Some(plan.root), pool: &mut pool };
+    let mut user_view = PageTable::new(&mut reserved)?;
+    for (r, attributes) in plan.regions.iter().flatten() {
+        user_view.map_ascending(r.virt, r.phys, r.size, *attributes, &mut reserved)?;
+    }
+    *USER_VIEW_TABLES.lock() = Some(user_view);
+    publish_new_mappings();
+    Ok(())
+}
+
+/// The boot pool, handing out a page it reserved earlier first (the user
+/// view's root: it must sit beside the kernel view's).
+struct ReservedRoot<'a> {
+    root: Option<u64>,
+    pool: &'a mut BootTablePool,
+}
+
+impl TableAllocator for ReservedRoot<'_> {
+    fn allocate(&mut self) -> Option<(NonNull<Table>, u64)> {
+        let Some(va) = self.root.take() else { return self.pool.allocate() };
+        let table = NonNull::new(va as *mut Table)?;
+        // SAFETY: the page was taken from `.page_tables` by `init` for this
+        // root alone (page aligned, Normal memory, kernel data), and is
+        // handed out here once.
+        unsafe { crate::arch::cpu::zero_page(table.as_ptr().cast()) };
+        Some((table, virt_to_phys(va)))
+    }
+
+    fn table_at(&self, pa: u64) -> NonNull<Table> {
+        self.pool.table_at(pa)
+    }
 }
 
 fn translate_in(tables: &SpinLock<Option<PageTable>>, va: u64) -> Option<(u64, Attributes, u64)> {
