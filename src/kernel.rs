@@ -87,7 +87,8 @@ pub(crate) fn start(info: BootInfo) -> ! {
     let facts = read_device_tree(&info);
     let ram = facts.memory.unwrap_or(Selected::RAM);
     let image = ImageLayout::current();
-    let map = layout::kernel_regions(&image, ram, Selected::DEVICES, mmu::virt_to_phys);
+    let mut map = layout::MemoryMap::EMPTY;
+    layout::kernel_regions(&mut map, &image, ram, Selected::DEVICES, mmu::virt_to_phys);
     if mmu::init(map.regions()).is_err() {
         // No console yet (it needs the new tables): nothing to say it with.
         cpu::halt();

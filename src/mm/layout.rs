@@ -75,6 +75,9 @@ pub struct MemoryMap {
 }
 
 impl MemoryMap {
+    /// A map with no regions.
+    pub const EMPTY: Self = Self { regions: [None; MAX_REGIONS], len: 0 };
+
     /// Adds `region`, keeping the map in address order (the MMU code maps
     /// the regions in that order): the ones above it move up a slot.
     fn push(&mut self, region: Region) {
@@ -94,14 +97,16 @@ impl MemoryMap {
     }
 }
 
-/// The kernel memory map: the image's sections, RAM below and above it, devices.
+/// Adds the kernel memory map to `map` (empty): the image's sections, RAM
+/// below and above it, devices. (Filled in place: the map is about 800
+/// bytes, and returned by value it was copied twice at boot.)
 pub fn kernel_regions(
+    map: &mut MemoryMap,
     image: &ImageLayout,
     ram: PhysRange,
     devices: &[DeviceRegion],
     to_phys: impl Fn(u64) -> u64,
-) -> MemoryMap {
-    let mut map = MemoryMap { regions: [None; MAX_REGIONS], len: 0 };
+) {
     let offset = image.start - to_phys(image.start);
     use RegionKind::*;
     let image_regions = [
@@ -121,7 +126,6 @@ pub fn kernel_regions(
             map.push(Region { name, virt, phys: virt - offset, size: end - virt, kind });
         }
     }
-    map
 }
 
 /// The size of the unmapped guard page below each stack.
@@ -192,7 +196,8 @@ mod tests {
         let uart = DeviceRegion { name: "uart", range: PhysRange { base: 0x0900_0000, size: 0x1000 } };
         // One device below RAM (as on QEMU virt), one above (as on the Pis).
         let gpio = DeviceRegion { name: "gpio", range: PhysRange { base: 0xfe20_0000, size: 0x1000 } };
-        let map = kernel_regions(&image, ram, &[uart, gpio], |va| va - OFF);
+        let mut map = MemoryMap::EMPTY;
+        kernel_regions(&mut map, &image, ram, &[uart, gpio], |va| va - OFF);
         let regions: Vec<Region> = map.regions().copied().collect();
         let find = |name: &str| *regions.iter().find(|r| r.name == name).unwrap();
         assert_eq!(find(".text").kind, RegionKind::Code);
