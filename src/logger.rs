@@ -49,18 +49,10 @@ impl Prefix {
         // Seconds right-aligned in at least 5 columns: digits from the right.
         let digits = decimal_digits(seconds);
         let width = digits.max(5);
-        let mut n = seconds;
-        for at in (width - digits + 1..=width).rev() {
-            p.text[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-        }
+        write_digits(&mut p.text[width - digits + 1..=width], seconds);
         let mut at = width + 1;
         p.text[at] = b'.';
-        let mut m = micros % 1_000_000;
-        for i in (1..=6).rev() {
-            p.text[at + i] = b'0' + (m % 10) as u8;
-            m /= 10;
-        }
+        write_digits(&mut p.text[at + 1..at + 7], u64::from(micros % 1_000_000));
         at += 8; // the dot, six digits, a space
         let name = level.as_str().as_bytes(); // 4 or 5 letters; padded with the spaces already there
         p.text[at..at + name.len()].copy_from_slice(name);
@@ -71,6 +63,14 @@ impl Prefix {
     fn as_str(&self) -> &str {
         // Only ASCII was written.
         core::str::from_utf8(&self.text[..self.len]).unwrap_or("[")
+    }
+}
+
+/// Writes the last `out.len()` decimal digits of `n` into `out`, zero-padded.
+fn write_digits(out: &mut [u8], mut n: u64) {
+    for d in out.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
     }
 }
 

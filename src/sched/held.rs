@@ -69,12 +69,6 @@ impl HeldLocks {
         len & MAX_HELD != 0
     }
 
-    /// No room for one more.
-    #[inline(always)]
-    pub fn is_full(&self) -> bool {
-        Self::is_full_at(self.len())
-    }
-
     /// The entries, bottom first.
     #[inline(always)]
     pub fn as_slice(&self) -> &[*const ()] {
@@ -93,7 +87,7 @@ impl HeldLocks {
     }
 
     /// Adds `lock` on top. A full stack is left as it is (debug builds
-    /// assert): the caller checks [`Self::is_full`] before it takes the lock.
+    /// assert): the caller checks [`Self::is_full_at`] before it takes the lock.
     #[inline(always)]
     pub fn push(&self, lock: *const ()) {
         let len = self.len();
@@ -213,10 +207,10 @@ mod tests {
     fn it_fills_up_at_max_held() {
         let held = HeldLocks::new();
         for n in 0..MAX_HELD {
-            assert!(!held.is_full());
+            assert!(!HeldLocks::is_full_at(held.len()));
             held.push(p(n + 1));
         }
-        assert!(held.is_full());
+        assert!(HeldLocks::is_full_at(held.len()));
         assert_eq!(held.get(MAX_HELD - 1), p(MAX_HELD));
     }
 }

@@ -83,8 +83,9 @@ fn index(va: u64, level: usize) -> usize {
 /// `Descriptor::INVALID`) are free, found with paired loads and the
 /// whole words or-ed (testing only the valid bits narrows each load to
 /// 32 bits, which do not pair); any other eight go one by one. With
-/// `KNOWN_FREE`, the caller knows every entry of `slots` is free (a table
-/// it has just made): nothing is read.
+/// `KNOWN_FREE`, the caller knows every entry of `slots` is free
+/// ([`map_range`]'s `free_above`: a table made for this mapping, or a tree
+/// mapped in ascending order): nothing is read.
 #[inline(never)]
 fn fill_free_run<const KNOWN_FREE: bool>(slots: &mut [Descriptor], mut leaf: u64, step: u64) -> usize {
     let (octets, rest) = slots.as_chunks_mut::<8>();
