@@ -64,7 +64,7 @@ chainload board="rpi4" example="hello" port="/dev/ttyUSB0":
     esac
     boards/image "$board" "$example" >/dev/null
     cargo build -q --release --manifest-path tools/chainload/Cargo.toml --target {{host}} --target-dir target/chainload
-    target/chainload/{{host}}/release/ilusion-chainload "$port" "target/images/$board/$example.img"
+    target/chainload/{{host}}/release/ilusion-chainload --board "$board" "$port" "target/images/$board/$example.img"
 
 # Host unit tests, lint, the book's consistency checks, every QEMU test on every board, the bench check; ends with "N passed, N failed".
 test: setup

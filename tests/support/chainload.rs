@@ -245,7 +245,7 @@ fn board_first(root: &Path, board: &str) -> Result<Vec<String>, String> {
     let mut line = RawLine::connect(&socket)?;
     line.wait_until_ready()?;
     drop(line);
-    let tool = start_tool(root, board, &format!("unix:{}", socket.display()), &[])?;
+    let tool = start_tool(root, board, &format!("unix:{}", socket.display()), &["--board", board])?;
     let result = finish_tool(tool);
     Ok(check_booted(board, &result, &mut qemu, &[]))
 }
@@ -517,6 +517,34 @@ fn every_attempt_refused(root: &Path, board: &str) -> Result<Vec<String>, String
     Ok(problems)
 }
 
+/// The loader names its board in its `ready`; an image built for the other
+/// Pi (`--board`, as `just chainload` passes it) is not sent, and the
+/// tool says which board is which. The same board is taken (`board_first`
+/// passes `--board` too).
+fn other_board_refused(root: &Path, board: &str) -> Result<Vec<String>, String> {
+    let other = if board == "rpi3" { "rpi4" } else { "rpi3" };
+    let socket = temp_socket(board, "other-board");
+    let mut qemu = start_qemu(root, board, &socket, true)?;
+    let tool = start_tool(root, board, &format!("unix:{}", socket.display()), &["--board", other])?;
+    let (status, output) = finish_tool(tool);
+    let mut problems = Vec::new();
+    if status != Some(1) {
+        problems.push(format!("host tool exit status {status:?}, expected 1"));
+    }
+    let want = format!("chainload: error: the chainloader runs on {board}, but the image was built for {other}");
+    if !output.contains(&want) {
+        problems.push(format!("output lacks {want:?}"));
+    }
+    if output.contains("sending") || output.contains("hello from") {
+        problems.push("the image was sent".into());
+    }
+    if !problems.is_empty() {
+        problems.push(format!("host tool output:\n{}", output.trim_end()));
+    }
+    let _ = wait(&mut qemu, Duration::ZERO);
+    Ok(problems)
+}
+
 /// Bad command lines: a message and a non-zero status, never a panic.
 fn bad_input(root: &Path, board: &str) -> Result<Vec<String>, String> {
     let huge = std::env::temp_dir().join(format!("ilusion-test-{}-{board}-huge.img", std::process::id()));
@@ -524,9 +552,10 @@ fn bad_input(root: &Path, board: &str) -> Result<Vec<String>, String> {
     file.set_len(32 << 20).map_err(|e| e.to_string())?;
     let hello = image(root, board, "hello.img").display().to_string();
     let huge_name = huge.display().to_string();
-    let cases: [(&[&str], i32, &str); 5] = [
+    let cases: [(&[&str], i32, &str); 6] = [
         (&[], 2, "chainload: missing PORT and IMAGE\nusage: ilusion-chainload"),
         (&["/dev/ttyUSB0"], 2, "chainload: missing IMAGE (after PORT /dev/ttyUSB0)"),
+        (&["--board", "rpi5", "/dev/ttyUSB0", &hello], 2, "chainload: --board is rpi3 or rpi4"),
         (&["/dev/ttyNOSUCH7", &hello], 1, "chainload: error: no serial device /dev/ttyNOSUCH7"),
         (&["unix:/nonexistent/s", "/nonexistent.img"], 1, "chainload: error: cannot read the image /nonexistent.img"),
         (&["unix:/nonexistent/s", &huge_name], 1, "is 33554432 bytes; the chainloader takes at most 33030144"),
@@ -562,6 +591,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("chainload: corrupted byte refused by CRC, the retry boots", corrupted_byte),
     ("chainload: board reset mid-transfer, the tool sends again", board_reset_mid_transfer),
     ("chainload: every attempt refused, the tool gives up", every_attempt_refused),
+    ("chainload: an image for the other Pi is refused before it is sent", other_board_refused),
     ("chainload: bad command lines give messages", bad_input),
 ];
 

@@ -49,6 +49,9 @@ fn run(o: Options) -> Result<(), String> {
     let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
     let timing = session::Timing::for_baud(o.baud);
     let mut session = session::Session::new(&from_board, &mut *to_board, &mut stdout, &mut stderr, timing);
+    if let Some(board) = &o.board {
+        session = session.for_board(board);
+    }
     let attempt = session.load(&image, o.attempts, o.timeout)?;
     eprintln!(
         "chainload: {} accepted (attempt {attempt}) after {:.1} s; now the Pi's console (Ctrl-C quits)",

@@ -15,6 +15,8 @@ pub struct Options {
     pub attempts: u32,
     pub port: String,
     pub image: String,
+    /// The board the image was built for: a loader on another is refused.
+    pub board: Option<String>,
 }
 
 /// The longest `--timeout`.
@@ -29,7 +31,8 @@ pub enum ArgsError {
     Usage(String),
 }
 
-pub const USAGE: &str = "usage: ilusion-chainload [--baud N] [--timeout SECONDS] [--attempts N] PORT IMAGE\n  \
+pub const USAGE: &str =
+    "usage: ilusion-chainload [--baud N] [--timeout SECONDS] [--attempts N] [--board rpi3|rpi4] PORT IMAGE\n  \
     PORT: a serial device (/dev/ttyUSB0) or unix:PATH; IMAGE: a raw image (.img); --help for more";
 
 /// The `--help` text.
@@ -49,6 +52,8 @@ options:
   --baud N            serial speed (default 115200)
   --timeout SECONDS   how long to wait for the chainloader to say it is ready (default 60)
   --attempts N        how many times to send the image if it is refused (default 3)
+  --board rpi3|rpi4   the board IMAGE was built for: stop, saying so, if the
+                      chainloader says it runs on the other one (`just chainload` passes it)
 
 Start it before or after resetting the Pi. It sends an enquiry (0x05) at once
 and every {enquiry} s until the loader says it is ready (\"{ready}\";
@@ -84,11 +89,21 @@ fn number<T: std::str::FromStr>(option: &str, value: Option<String>) -> Result<T
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, ArgsError> {
     let mut args = args.into_iter();
     let (mut baud, mut timeout, mut attempts, mut rest) = (115_200, 60, 3, Vec::new());
+    let mut board = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--baud" => baud = number("--baud", args.next())?,
             "--timeout" => timeout = number("--timeout", args.next())?,
             "--attempts" => attempts = number("--attempts", args.next())?,
+            "--board" => match args.next() {
+                Some(b) if b == "rpi3" || b == "rpi4" => board = Some(b),
+                Some(b) => {
+                    return Err(ArgsError::Usage(format!(
+                        "--board is rpi3 or rpi4 (the Pis that run the chainloader), not {b:?}"
+                    )))
+                }
+                None => return Err(ArgsError::Usage("--board needs a value".into())),
+            },
             "-h" | "--help" => return Err(ArgsError::Help),
             _ if a.starts_with('-') && a.len() > 1 => return Err(ArgsError::Usage(format!("unknown option {a}"))),
             _ => rest.push(a),
@@ -111,7 +126,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, ArgsErro
     if port.is_empty() || image.is_empty() || port == "unix:" {
         return Err(ArgsError::Usage("PORT and IMAGE must not be empty".into()));
     }
-    Ok(Options { baud, timeout: Duration::from_secs(timeout), attempts, port, image })
+    Ok(Options { baud, timeout: Duration::from_secs(timeout), attempts, port, image, board })
 }
 
 /// Reads the image, or says why it cannot be sent.
@@ -156,11 +171,13 @@ mod tests {
                 timeout: Duration::from_secs(60),
                 attempts: 3,
                 port: "unix:/tmp/s".into(),
-                image: "hello.img".into()
+                image: "hello.img".into(),
+                board: None,
             }
         );
-        let o = parse(args("--baud 9600 --timeout 5 --attempts 7 /dev/ttyUSB0 a.img")).unwrap();
+        let o = parse(args("--baud 9600 --timeout 5 --attempts 7 --board rpi3 /dev/ttyUSB0 a.img")).unwrap();
         assert_eq!((o.baud, o.timeout, o.attempts), (9600, Duration::from_secs(5), 7));
+        assert_eq!(o.board.as_deref(), Some("rpi3"));
     }
 
     #[test]
@@ -180,6 +197,11 @@ mod tests {
         assert_eq!(usage("--timeout 18446744073709551615 p i"), "--timeout is at most 86400 seconds (a day)");
         assert_eq!(usage("--attempts 4294967296 p i"), "--attempts needs a positive whole number, not \"4294967296\"");
         assert_eq!(usage("unix: i"), "PORT and IMAGE must not be empty");
+        assert_eq!(usage("--board"), "--board needs a value");
+        assert_eq!(
+            usage("--board qemu-virt p i"),
+            "--board is rpi3 or rpi4 (the Pis that run the chainloader), not \"qemu-virt\""
+        );
     }
 
     #[test]

@@ -55,6 +55,16 @@ pub struct Session<'a> {
     log: &'a mut dyn Write,
     timing: Timing,
     line: Vec<u8>,
+    /// The board the image was built for, if known (`--board`).
+    board: Option<&'a str>,
+}
+
+/// The board a loader's `ready` line names: "… ready (rpi4)" gives "rpi4"
+/// (the loader's build says which Pi it is for); `None` if it names none.
+pub fn announced_board(line: &str) -> Option<&str> {
+    let after = &line[line.find(READY)? + READY.len()..];
+    let name = after.trim().strip_prefix('(')?.split([')', ',']).next()?.trim();
+    (!name.is_empty()).then_some(name)
 }
 
 impl<'a> Session<'a> {
@@ -65,7 +75,15 @@ impl<'a> Session<'a> {
         log: &'a mut dyn Write,
         timing: Timing,
     ) -> Self {
-        Self { from_board, to_board, console, log, timing, line: Vec::new() }
+        Self { from_board, to_board, console, log, timing, line: Vec::new(), board: None }
+    }
+
+    /// Refuses to send to a loader that says it runs on another board than
+    /// `board`, the one the image was built for: a Pi 4 image does not
+    /// start on a Pi 3 (other addresses, another interrupt controller).
+    pub fn for_board(mut self, board: &'a str) -> Self {
+        self.board = Some(board);
+        self
     }
 
     /// Sends `image` until the loader accepts it, at most `attempts` times;
@@ -188,7 +206,14 @@ impl<'a> Session<'a> {
             }
             if let Some(text) = self.next_line(deadline.min(next_poke))? {
                 if text.contains(READY) {
-                    return Ok(());
+                    return match (self.board, announced_board(&text)) {
+                        (Some(wanted), Some(running)) if wanted != running => Err(format!(
+                            "the chainloader runs on {running}, but the image was built for {wanted}: \
+                             build it for {running} (just chainload {running} EXAMPLE PORT), \
+                             or put the {wanted} chainloader on the SD card (just chainloader {wanted})"
+                        )),
+                        _ => Ok(()),
+                    };
                 }
             }
         }

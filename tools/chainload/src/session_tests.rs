@@ -26,10 +26,19 @@ struct Outcome {
 }
 
 fn run(faults: Faults, image: &[u8], attempts: u32, ready_timeout: Duration) -> Outcome {
-    let (mut to_board, from_board, board) = fake_board::start(faults);
+    run_for(None, faults, image, attempts, ready_timeout)
+}
+
+/// [`run`], for an image built for `board` (`--board`), if given.
+fn run_for(board: Option<&str>, faults: Faults, image: &[u8], attempts: u32, ready_timeout: Duration) -> Outcome {
+    let (mut to_board, from_board, fake) = fake_board::start(faults);
     let (mut console, mut log) = (Vec::new(), Vec::new());
-    let result =
-        Session::new(&from_board, &mut to_board, &mut console, &mut log, timing()).load(image, attempts, ready_timeout);
+    let mut session = Session::new(&from_board, &mut to_board, &mut console, &mut log, timing());
+    if let Some(board) = board {
+        session = session.for_board(board);
+    }
+    let result = session.load(image, attempts, ready_timeout);
+    let board = fake;
     drop(to_board);
     let board = board.join().unwrap();
     // What the "image" printed after the verdict is on the line still.
@@ -141,4 +150,28 @@ fn a_line_that_closes_is_reported() {
     );
     assert_eq!(result, Err("the line closed".into()));
     assert_eq!(to_board, [crate::protocol::ENQUIRY], "one enquiry, no image");
+}
+
+#[test]
+fn a_loader_on_another_board_is_refused_before_sending() {
+    // The fake loader says "ready (fake)": an image for rpi4 is not sent.
+    let image = test_image(1000);
+    let o = run_for(Some("rpi4"), Faults::default(), &image, 3, Duration::from_secs(5));
+    let error = o.result.unwrap_err();
+    assert!(error.contains("runs on fake, but the image was built for rpi4"), "{error}");
+    assert!(error.contains("just chainloader rpi4"), "{error}");
+    assert_eq!(o.board.transfers, 0, "nothing sent");
+    // The same image, built for the loader's board, goes through.
+    let o = run_for(Some("fake"), Faults::default(), &image, 3, Duration::from_secs(5));
+    check_booted(&o, &image, 1);
+}
+
+#[test]
+fn the_board_is_read_from_the_ready_line() {
+    use crate::session::announced_board;
+    assert_eq!(announced_board("ilusion-chainloader: ready (rpi3)"), Some("rpi3"));
+    assert_eq!(announced_board("ilusion-chainloader: ready (fake, after a reset)"), Some("fake"));
+    assert_eq!(announced_board("ilusion-chainloader: ready"), None, "an older loader names none");
+    assert_eq!(announced_board("ilusion-chainloader: ready ()"), None);
+    assert_eq!(announced_board("something else"), None);
 }
