@@ -12,7 +12,10 @@
 //! interrupt-driven: the serial port's interrupt moves received bytes into
 //! a ring buffer, which [`read_byte`] (polling), [`read_byte_blocking`]
 //! (the core waits) and [`read_byte_timeout`] (the task blocks; the core
-//! runs others) take from.
+//! runs others) take from. An isolated task cannot reach that buffer: in
+//! one, the reads (and [`read_line`]) are system calls (`console_read`,
+//! `console_read_line`), in which the task blocks as in
+//! [`read_byte_timeout`].
 
 use crate::critical::SpinLock;
 use core::fmt::{self, Write};
@@ -191,15 +194,31 @@ mod target {
 
     /// A received byte, if one is waiting.
     pub fn read_byte() -> Option<u8> {
+        if crate::arch::user_mode::running_at_el0() {
+            return read_at_el0(0);
+        }
         RECEIVED.lock().pop()
+    }
+
+    /// A byte read by system call (in an isolated task), waiting at most
+    /// `nanoseconds` for it.
+    fn read_at_el0(nanoseconds: u64) -> Option<u8> {
+        let mut byte = [0];
+        crate::syscall::user::console_read(&mut byte, nanoseconds).ok().map(|_| byte[0])
     }
 
     /// Waits (in `wfe`) until a byte arrives. The port's interrupt, on core
     /// 0, wakes waiters on every core with an event once it has stored
     /// what came; this core's own interrupts end the wait too, and are taken
     /// between two checks (a more urgent task woken meanwhile runs first).
+    /// (In an isolated task, the task blocks instead: a system call.)
     pub fn read_byte_blocking() -> u8 {
         use crate::arch::cpu;
+        while crate::arch::user_mode::running_at_el0() {
+            if let Some(b) = read_at_el0(crate::syscall::abi::TIMEOUT_FOREVER) {
+                return b;
+            }
+        }
         loop {
             // Check with interrupts masked, then wait: an event or an
             // interrupt arriving in between ends the `wfe` at once.
@@ -231,9 +250,13 @@ mod target {
     /// A received byte, blocking the calling task (the core runs other
     /// tasks meanwhile) until one arrives or `timeout` has passed (`None`:
     /// as long as it takes). One task at a time should read this way: two
-    /// readers share the bytes between them. Kernel tasks only.
+    /// readers share the bytes between them. Not in an interrupt handler.
     pub fn read_byte_timeout(timeout: Option<crate::time::Duration>) -> Option<u8> {
         use crate::time::{deadline_from_now, Instant};
+        if crate::arch::user_mode::running_at_el0() {
+            let forever = crate::syscall::abi::TIMEOUT_FOREVER;
+            return read_at_el0(timeout.map_or(forever, crate::syscall::abi::timeout_to_nanos));
+        }
         let deadline = timeout.and_then(deadline_from_now);
         loop {
             if let Some(b) = read_byte() {
@@ -260,13 +283,33 @@ mod target {
     /// length. The line ends at `\r`, `\n` or `\r\n` (the `\n` is not
     /// left to end the next line as an empty one); backspace (BS or DEL)
     /// erases the last byte, on the screen too; bytes past `buf`'s end are
-    /// dropped.
+    /// dropped. The core waits for input ([`read_byte_blocking`]); in an
+    /// isolated task, the task blocks (a system call, which keeps at most
+    /// 256 bytes of a line).
     pub fn read_line(buf: &mut [u8]) -> usize {
+        if crate::arch::user_mode::running_at_el0() {
+            return crate::syscall::user::console_read_line(buf).map_or(0, |n| n as usize);
+        }
+        read_line_from(buf, read_byte_blocking)
+    }
+
+    /// [`read_line`] for a task that blocks while it waits (the core runs
+    /// others): the `console_read_line` system call.
+    pub(crate) fn read_line_blocking_task(buf: &mut [u8]) -> usize {
+        read_line_from(buf, || loop {
+            if let Some(b) = read_byte_timeout(None) {
+                return b;
+            }
+        })
+    }
+
+    /// [`read_line`], taking each byte from `next_byte`.
+    fn read_line_from(buf: &mut [u8], mut next_byte: impl FnMut() -> u8) -> usize {
         use core::sync::atomic::Ordering;
         let mut line = LineInput { buf, len: 0 };
         let mut after_cr = LINE_AFTER_CR.load(Ordering::Relaxed);
         loop {
-            let byte = read_byte_blocking();
+            let byte = next_byte();
             let done = line.feed(byte, after_cr, &mut write_bytes);
             after_cr = byte == b'\r';
             if done {

@@ -666,6 +666,26 @@ const CASES: &[Case] = &[
         exit: Some(0),
         expect: &["echo: [ping pong]", "echo: [second]"],
     },
+    Case {
+        name: "console input in an isolated task: through system calls, bad buffers refused",
+        image: "isolated_console_input",
+        on: On::AllBoards,
+        qemu: &[],
+        raw: false,
+        input: ECHO,
+        exit: Some(0),
+        expect: &[
+            "nothing typed yet: None",
+            "isolated echo: [ping pong]",
+            "isolated echo: [second]",
+            "no more input: None",
+            "console_read_line to null: Err(BadAddress)",
+            "console_read to a kernel address: Err(BadAddress)",
+            "console_read of nothing: Err(InvalidArgument)",
+            "reader: Ok(())",
+            "ticker kept running: true",
+        ],
+    },
     // The serial shell (tests/guest/shell_script.rs), typed at by SHELL_SCRIPT.
     case(
         SHELL_EXAMPLE_CASE,
@@ -978,7 +998,7 @@ const CASES: &[Case] = &[
         "syscall_registers",
         0,
         &[
-            "fast calls keep x1-x30, q0-q31: abi 2, id matches, time rises: true",
+            "fast calls keep x1-x30, q0-q31: abi 3, id matches, time rises: true",
             "task 0xaaaa000000000000: yield and sleep keep x1-x30, q0-q31",
             "task 0xbbbb000000000000: yield and sleep keep x1-x30, q0-q31",
             "task 0xaaaa000000000000: demand-paging faults keep x0-x30, q0-q31",

@@ -41,6 +41,20 @@
 //! included, is `Closed`. Time arguments saturate: any number of
 //! nanoseconds is valid, and none makes the kernel's arithmetic overflow.
 //!
+//! **Console input** (calls 14 and 15, added in version 3): the receive
+//! buffer is kernel data, so an isolated task reads the console through
+//! these (`console::read_byte`, `read_byte_timeout` and `read_line` call
+//! them at EL0). `console_read` waits as long as its nanoseconds say (0:
+//! only what has come already, [`TIMEOUT_FOREVER`]: until something
+//! comes; nothing in time is `TimedOut`), then hands over what has come,
+//! at most the capacity and 256 bytes; a capacity of 0 is
+//! `InvalidArgument`. `console_read_line` waits for a whole line, echoing
+//! it and editing it as `console::read_line` does, and writes it without
+//! its end: at most 256 bytes of it, the rest dropped as past the end of a
+//! smaller buffer. Both check the buffer (by writing it) before they take
+//! any input, so a bad one (`BadAddress`) loses none. The task blocks while
+//! it waits; the core runs others.
+//!
 //! | nr | call | arguments | result |
 //! |---:|---|---|---|
 //! | 0 | `yield` | — | 0 |
@@ -57,6 +71,8 @@
 //! | 11 | `memory_info` | [`MemoryFigure`] | that figure, in bytes |
 //! | 12 | `channel_receive_timeout` | handle, pointer, capacity, nanoseconds | message length, or `TimedOut` |
 //! | 13 | `close` | handle | 0 (the handle is `Closed` from then on) |
+//! | 14 | `console_read` | pointer, capacity (at least 1), nanoseconds | bytes read: at most 256 a call, or `TimedOut` |
+//! | 15 | `console_read_line` | pointer, capacity | the line's length (waits for a whole line) |
 
 /// A time argument (nanoseconds) meaning "forever": `sleep` never returns,
 /// a receive never times out. Every duration of `u64::MAX` nanoseconds or
@@ -80,9 +96,9 @@ pub fn timeout_from_nanos(nanos: u64) -> core::time::Duration {
 pub const MAX_PANIC_TEXT: u64 = 512;
 
 /// Incremented whenever calls are added (2: `channel_receive_timeout`,
-/// `close`); a call never changes meaning, so a task built for version
+/// `close`; 3: `console_read`, `console_read_line`); a call never changes meaning, so a task built for version
 /// `n` runs on any kernel of version `n` or later.
-pub const ABI_VERSION: u64 = 2;
+pub const ABI_VERSION: u64 = 3;
 
 /// The system calls, by number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,10 +118,12 @@ pub enum Syscall {
     MemoryInfo = 11,
     ChannelReceiveTimeout = 12,
     Close = 13,
+    ConsoleRead = 14,
+    ConsoleReadLine = 15,
 }
 
 impl Syscall {
-    pub const ALL: [Syscall; 14] = [
+    pub const ALL: [Syscall; 16] = [
         Self::Yield,
         Self::Sleep,
         Self::Exit,
@@ -120,6 +138,8 @@ impl Syscall {
         Self::MemoryInfo,
         Self::ChannelReceiveTimeout,
         Self::Close,
+        Self::ConsoleRead,
+        Self::ConsoleReadLine,
     ];
 }
 
@@ -174,6 +194,8 @@ impl TryFrom<u64> for Syscall {
             11 => Self::MemoryInfo,
             12 => Self::ChannelReceiveTimeout,
             13 => Self::Close,
+            14 => Self::ConsoleRead,
+            15 => Self::ConsoleReadLine,
             _ => return Err(SyscallError::NoSuchCall),
         })
     }

@@ -1,8 +1,9 @@
 //! The handlers of the system calls that belong to no other module:
-//! `console_write`, `memory_info` and `panic` (`dispatch.rs` calls them).
+//! `console_write`, `console_read`, `console_read_line`, `memory_info` and
+//! `panic` (`dispatch.rs` calls them).
 
 use super::abi::{MemoryFigure, SyscallError, MAX_PANIC_TEXT};
-use crate::arch::user_access::{copy_from_user, UserRange};
+use crate::arch::user_access::{copy_from_user, copy_to_user, UserRange};
 use crate::task::{PanicMessage, TaskFailure};
 
 /// The most bytes one `console_write` accepts.
@@ -60,6 +61,53 @@ pub(super) fn console_write(ptr: u64, len: u64) -> Result<u64, SyscallError> {
     };
     crate::console::write_bytes(&piece[..n]);
     Ok(n as u64)
+}
+
+/// The most bytes one `console_read` or `console_read_line` hands over:
+/// they are gathered on the kernel stack first.
+pub const READ_PER_CALL: usize = WRITE_PER_CALL as usize;
+
+/// Checks that the `len` bytes at user address `ptr` can be written, by
+/// writing zeros there (which also backs heap pages on first touch): done
+/// before input is taken, so a bad buffer loses none. The task's mappings
+/// only grow while it waits, so the copy after the wait cannot fail.
+fn probe_writable(ptr: u64, len: usize) -> Result<(), SyscallError> {
+    UserRange::new(ptr, len)?;
+    copy_to_user(ptr, &[0; READ_PER_CALL][..len])?;
+    Ok(())
+}
+
+/// Waits up to `timeout` for console input, then writes what has come (at
+/// most `capacity` bytes, and [`READ_PER_CALL`]) at user address `ptr`;
+/// returns how many. The task blocks while it waits.
+pub(super) fn console_read(ptr: u64, capacity: u64, timeout: core::time::Duration) -> Result<u64, SyscallError> {
+    if capacity == 0 {
+        return Err(SyscallError::InvalidArgument);
+    }
+    let n = capacity.min(READ_PER_CALL as u64) as usize;
+    probe_writable(ptr, n)?;
+    let mut bytes = [0u8; READ_PER_CALL];
+    bytes[0] = crate::console::read_byte_timeout(Some(timeout)).ok_or(SyscallError::TimedOut)?;
+    let mut len = 1;
+    while len < n {
+        let Some(b) = crate::console::read_byte() else { break };
+        bytes[len] = b;
+        len += 1;
+    }
+    copy_to_user(ptr, &bytes[..len])?;
+    Ok(len as u64)
+}
+
+/// Reads a line as `console::read_line` does (echoed, edited, without its
+/// end) and writes it at user address `ptr`: at most `capacity` bytes, and
+/// [`READ_PER_CALL`]; returns its length. The task blocks while it waits.
+pub(super) fn console_read_line(ptr: u64, capacity: u64) -> Result<u64, SyscallError> {
+    let n = capacity.min(READ_PER_CALL as u64) as usize;
+    probe_writable(ptr, n)?;
+    let mut line = [0u8; READ_PER_CALL];
+    let len = crate::console::read_line_blocking_task(&mut line[..n]);
+    copy_to_user(ptr, &line[..len])?;
+    Ok(len as u64)
 }
 
 /// A string in user memory, as a pointer and a length.

@@ -20,7 +20,7 @@
 //! here share.
 
 use super::abi::{encode, Syscall, SyscallError, ABI_VERSION};
-use super::calls::{console_write, memory_info, panic_isolated, UserText};
+use super::calls::{console_read, console_read_line, console_write, memory_info, panic_isolated, UserText};
 use super::fast;
 use crate::arch::exception::{ExceptionFrame, Fault};
 use crate::arch::user_access::UserAccessError;
@@ -69,6 +69,8 @@ fn run(call: Syscall, frame: &mut ExceptionFrame) -> Result<u64, SyscallError> {
         }
         Syscall::Exit => crate::task::exit_isolated(a0, a1, a2),
         Syscall::ConsoleWrite => console_write(a0, a1),
+        Syscall::ConsoleRead => console_read(a0, a1, super::abi::timeout_from_nanos(a2)),
+        Syscall::ConsoleReadLine => console_read_line(a0, a1),
         Syscall::Panic => panic_isolated(UserText { ptr: a0, len: a1 }, UserText { ptr: a2, len: a3 }),
         Syscall::MemoryInfo => memory_info(a0),
         Syscall::ChannelSend => crate::ipc::syscalls::channel_send(a0, a1, a2),

@@ -2,9 +2,10 @@
 //!
 //! Everything here runs in an isolated task, so it touches nothing but its
 //! arguments, its stack and the registers: kernel data is not reachable
-//! from EL0. `println!`, `task::yield_now` and `time::sleep` come here when
-//! [`crate::arch::user_mode::running_at_el0`] says so. The `SVC`
-//! instruction itself is [`crate::arch::svc`]'s; here are the typed calls.
+//! from EL0. `println!`, `task::yield_now`, `time::sleep` and console input
+//! come here when [`crate::arch::user_mode::running_at_el0`] says so. The
+//! `SVC` instruction itself is [`crate::arch::svc`]'s; here are the typed
+//! calls.
 
 use super::abi::{decode, MemoryFigure, Syscall, SyscallError};
 use crate::arch::svc;
@@ -66,6 +67,21 @@ pub fn console_write(bytes: &[u8]) -> Result<u64, SyscallError> {
             return Ok(done as u64);
         }
     }
+}
+
+/// Reads console input into `buf` (not empty): waits at most
+/// `nanoseconds` for some (0: only what has come;
+/// [`super::abi::TIMEOUT_FOREVER`]: until some comes), then takes what has
+/// come, at most `buf.len()` bytes and 256; returns how many, or
+/// `Err(TimedOut)`.
+pub fn console_read(buf: &mut [u8], nanoseconds: u64) -> Result<u64, SyscallError> {
+    decode(raw_syscall(Syscall::ConsoleRead as u64, buf.as_mut_ptr() as u64, buf.len() as u64, nanoseconds))
+}
+
+/// Reads a line of console input into `buf`, as `console::read_line`
+/// does (at most 256 bytes of it are kept); returns its length.
+pub fn console_read_line(buf: &mut [u8]) -> Result<u64, SyscallError> {
+    call(Syscall::ConsoleReadLine, buf.as_mut_ptr() as u64, buf.len() as u64)
 }
 
 /// Sends the message `bytes` on the granted channel `handle`.

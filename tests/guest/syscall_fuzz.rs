@@ -9,7 +9,9 @@
 //! the kernel tasks count what crossed. `channel_receive_timeout` gets a
 //! random timeout (short, zero, `TIMEOUT_FOREVER` or anything); `close` gets
 //! random handles, and the real ones only in the last tenth of the run (so
-//! that messages cross before), after which they are `Closed`.
+//! that messages cross before), after which they are `Closed`. The console
+//! reads get buffers they refuse, or a short wait for input that never
+//! comes (`TimedOut`).
 #![no_std]
 #![no_main]
 
@@ -81,6 +83,16 @@ fn main() {
                 }
                 let mut buffer = [0u64; 2];
                 let (mut a1, mut a2, mut a3) = (a1, a2, next(&mut rng));
+                if number == Syscall::ConsoleRead as u64 || number == Syscall::ConsoleReadLine as u64 {
+                    // Nothing is typed, so a good buffer would wait for input
+                    // (for a line: for ever). A bad one (kernel, null) of any
+                    // length but 0, or for `console_read` sometimes our stack
+                    // with a short wait (`TimedOut`).
+                    let good = number == Syscall::ConsoleRead as u64 && a2 & 8 != 0;
+                    a0 = if good { buffer.as_mut_ptr() as u64 } else { [kernel_address, 0][(a2 % 2) as usize] };
+                    a1 = if good { a1 % 16 + 1 } else { a1.max(1) };
+                    a2 %= 10_000;
+                }
                 let channel_call = [Syscall::ChannelSend, Syscall::ChannelReceive, Syscall::ChannelReceiveTimeout]
                     .iter()
                     .any(|c| *c as u64 == number);
