@@ -282,8 +282,9 @@ _build board:
     features="board-$board,shell"
     out=target/images/$board
     mkdir -p "$out"
-    # Benchmarks and the hello example as an application gets them; every
-    # other image (the QEMU tests) with the spin-lock checks on (src/critical.rs).
+    # Benchmarks, the hello example and the test images named *_unchecked
+    # as an application gets them; every other image (the QEMU tests) with
+    # the spin-lock checks on (src/critical.rs).
     # Each build names its --target-dir: the copies below read from these
     # directories, whatever CARGO_TARGET_DIR says.
     cargo build -q --profile {{profile}} --examples --no-default-features --features "$features" --target-dir target
@@ -300,7 +301,7 @@ _build board:
         src=$dir/{{profile_dir}}/examples
         for elf in $(find "$src" -maxdepth 1 -type f -executable ! -name '*-*' ! -name '*.*'); do
             name=$(basename "$elf")
-            checked=$([[ $name == bench_* || $name == hello ]] && echo no || echo yes)
+            checked=$([[ $name == bench_* || $name == hello || $name == *_unchecked ]] && echo no || echo yes)
             from_checked=$([[ $dir == target/checked/* ]] && echo yes || echo no)
             [ "$from_checked" = "$checked" ] || continue
             cp "$elf" "$out/$name.elf"
@@ -327,9 +328,9 @@ _build_one board example:
         echo "error: unknown board '$board' (known: $(ls -d boards/*/ | xargs -n1 basename | tr '\n' ' '))" >&2
         exit 2
     fi
-    # As in _build: benchmarks and hello as an application gets them, test images with the lock checks.
+    # As in _build: benchmarks, hello and *_unchecked as an application gets them, test images with the lock checks.
     features="board-$board,shell"; dir=target
-    if [[ "$example" != bench_* && "$example" != hello ]]; then features="$features,lock-checks,stack-watermark"; dir=target/checked; fi
+    if [[ "$example" != bench_* && "$example" != hello && "$example" != *_unchecked ]]; then features="$features,lock-checks,stack-watermark"; dir=target/checked; fi
     if [[ "$example" == trace_* ]]; then features="$features,trace"; dir=target/traced; fi
     cargo build -q --profile {{profile}} --example "$example" --no-default-features --features "$features" --target-dir $dir
     mkdir -p target/images/$board

@@ -61,15 +61,16 @@
 //! that holds it (a certain deadlock), or when a critical section opens
 //! inside it (once there are several cores: on one, the kernel lock is not
 //! taken at all, see [`use_kernel_lock`]). `spin::Mutex` itself is refused by clippy (`clippy.toml`), so
-//! no lock can bypass this module.
+//! no lock can bypass this module. One rule is checked in every build: a
+//! [`SpinLock`]'s word records the core that holds it, so a core that
+//! finds the lock taken by itself (a task asking again for a lock it holds)
+//! panics instead of spinning for ever with its interrupts masked; this
+//! costs nothing on the uncontended path (see [`SpinLock::lock`]).
 //!
 //! This module sits just above `arch` (it needs only masking and the core's
 //! number); every other part of the OS may use it. On the host, masking is a
 //! no-op and each thread counts as a core, so the code built on it (the
 //! heap, the kernel lock itself) can be unit-tested.
-
-// The one module that may use a raw spin lock: it wraps it.
-#![allow(clippy::disallowed_types)]
 
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
@@ -470,21 +471,65 @@ impl<T> KernelCell<T> {
 /// the interrupt mask last. (A guard made as a temporary in a block's last
 /// expression outlives that block's locals; the checks catch the moment it
 /// is held with interrupts unmasked again.)
+///
+/// Taking it again on the core that holds it (the same task, since the
+/// holder cannot be switched away) panics in every build, naming the lock
+/// or, without the checks, its address: see [`SpinLock::lock`].
 pub struct SpinLock<T> {
     /// Kept only where something reports it (the checks, the statistics):
     /// without it, a lock over all-zero data is all zeros, and a static one
     /// starts in `.bss` instead of taking bytes of the image.
     #[cfg(any(debug_assertions, feature = "lock-checks", feature = "lock-stats"))]
     name: &'static str,
-    inner: spin::mutex::SpinMutex<T>,
+    /// [`FREE`], or the [`lock_owner`] of the core that holds it.
+    word: AtomicUsize,
+    data: UnsafeCell<T>,
 }
 
-/// Holds a [`SpinLock`]: interrupts stay masked until it drops.
+// SAFETY: the data is reached only by the holder of the lock (through its
+// guard) or, on the one-core path of `with`, by the only core running with
+// interrupts masked: one context at a time, so sharing the lock between
+// cores only ever moves the `T` from one to another.
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+
+/// A [`SpinLock`]'s word when nobody holds it.
+const FREE: usize = 0;
+
+/// Who takes a [`SpinLock`], as its word records it: never [`FREE`]. On
+/// the machine, MPIDR_EL1 whole (one `mrs`, where a lock word of `true`
+/// took a `mov` of 1: the fast path is no longer); in unit tests, the
+/// thread (which plays a core).
+#[cfg(target_os = "none")]
+#[inline(always)]
+fn lock_owner() -> usize {
+    crate::arch::cpu::core_id()
+}
+#[cfg(not(target_os = "none"))]
+fn lock_owner() -> usize {
+    holder_id() | 1
+}
+
+/// What a spin lock taken again on the core that holds it is.
+const TAKEN_AGAIN: &str =
+    "taken again on the core that holds it (a certain deadlock: interrupts are masked while it is held)";
+
+/// The core that holds the spin lock `name` (at `address`) asked for it
+/// again: report it. (The checks, where built, named it before this.) One
+/// function for every `SpinLock<T>`, which never returns: the places that
+/// take a lock set up no frame for it on their fast path.
+#[cold]
+#[inline(never)]
+fn taken_again(name: &str, address: *const ()) -> ! {
+    match name {
+        "" => panic!("spin lock at {address:p} {TAKEN_AGAIN}"),
+        name => panic!("spin lock '{name}' {TAKEN_AGAIN}"),
+    }
+}
+
+/// Holds a [`SpinLock`]: interrupts stay masked until it drops (its
+/// `Drop` gives the lock back first, then this field restores them).
 pub struct SpinLockGuard<'a, T> {
-    // Declared first, so it drops (unlocks) before interrupts are restored.
-    guard: spin::mutex::SpinMutexGuard<'a, T>,
-    #[cfg(any(debug_assertions, feature = "lock-checks"))]
-    name: &'static str,
+    lock: &'a SpinLock<T>,
     _masked: InterruptsMasked,
 }
 
@@ -495,37 +540,49 @@ impl<T> SpinLock<T> {
         Self {
             #[cfg(any(debug_assertions, feature = "lock-checks", feature = "lock-stats"))]
             name,
-            inner: spin::mutex::SpinMutex::new(value),
+            word: AtomicUsize::new(FREE),
+            data: UnsafeCell::new(value),
         }
     }
 
     /// Masks interrupts, then takes the lock.
+    ///
+    /// The lock word records who holds it ([`lock_owner`]), so a core that
+    /// finds it taken sees whether by itself: the holder asking again (its
+    /// interrupts masked, nothing else runs on its core to give it back)
+    /// would spin for ever, silently; it panics instead. Looked at only
+    /// when the lock is found taken: the uncontended path costs nothing
+    /// more.
     #[inline]
     pub fn lock(&self) -> SpinLockGuard<'_, T> {
         let masked = InterruptsMasked::new();
         #[cfg(any(debug_assertions, feature = "lock-checks"))]
-        checks::acquiring(self.name, self.inner.is_locked());
-        let guard = loop {
-            if let Some(guard) = self.inner.try_lock_weak() {
-                break guard;
+        checks::acquiring(self.name, self.is_locked());
+        let me = lock_owner();
+        // Acquire: what the previous holder wrote is seen here.
+        while let Err(holder) = self.word.compare_exchange_weak(FREE, me, Ordering::Acquire, Ordering::Relaxed) {
+            if holder == me {
+                taken_again(self.name(), self.word.as_ptr() as *const ());
             }
             // Held by another core (or the attempt failed spuriously): wait
             // reading it, no writes, so the holder's cache line stays put;
             // `YIELD` also lets an emulator running the cores in turns run
             // the holder. Counted for `lock_stats`, here only.
             let mut spins = 0;
-            while self.inner.is_locked() {
+            while self.word.load(Ordering::Relaxed) != FREE {
                 spins += 1;
                 spin_hint();
             }
             crate::lock_stats::spun(self.name(), spins);
-        };
-        SpinLockGuard {
-            guard,
-            #[cfg(any(debug_assertions, feature = "lock-checks"))]
-            name: self.name,
-            _masked: masked,
         }
+        SpinLockGuard { lock: self, _masked: masked }
+    }
+
+    /// Is the lock held (by any core)? For the checks.
+    #[cfg(any(debug_assertions, feature = "lock-checks"))]
+    #[inline(always)]
+    fn is_locked(&self) -> bool {
+        self.word.load(Ordering::Relaxed) != FREE
     }
 
     /// Runs `f` on the data with interrupts masked on this core, taking the
@@ -564,7 +621,7 @@ impl<T> SpinLock<T> {
         // returns, the lock is free, and interrupts are masked on this core
         // (see above): nothing else can reach the data until we return, so
         // this borrow is unique.
-        let r = f(unsafe { &mut *self.inner.as_mut_ptr() });
+        let r = f(unsafe { &mut *self.data.get() });
         #[cfg(any(debug_assertions, feature = "lock-checks"))]
         checks::released(self.name);
         drop(masked);
@@ -581,7 +638,7 @@ impl<T> SpinLock<T> {
         if crate::percpu::cpu_index() != 0 {
             panic!("spin lock '{}' taken on the one-core path on core {}", self.name, crate::percpu::cpu_index());
         }
-        if self.inner.is_locked() {
+        if self.is_locked() {
             panic!("spin lock '{}' held while the one-core path takes it", self.name);
         }
         // As held (`true`): it panics if this core already has it.
@@ -602,21 +659,27 @@ impl<T> Deref for SpinLockGuard<'_, T> {
     type Target = T;
     #[inline]
     fn deref(&self) -> &T {
-        &self.guard
+        // SAFETY: this guard holds the lock: no other reference to the data
+        // exists while it lives.
+        unsafe { &*self.lock.data.get() }
     }
 }
 
 impl<T> DerefMut for SpinLockGuard<'_, T> {
     #[inline]
     fn deref_mut(&mut self) -> &mut T {
-        &mut self.guard
+        // SAFETY: as in `deref`; `&mut self` makes this borrow the only one.
+        unsafe { &mut *self.lock.data.get() }
     }
 }
 
-#[cfg(any(debug_assertions, feature = "lock-checks"))]
 impl<T> Drop for SpinLockGuard<'_, T> {
+    #[inline]
     fn drop(&mut self) {
-        checks::released(self.name);
+        #[cfg(any(debug_assertions, feature = "lock-checks"))]
+        checks::released(self.lock.name);
+        // Release: what the holder wrote is seen by the next one.
+        self.lock.word.store(FREE, Ordering::Release);
     }
 }
 
@@ -679,7 +742,7 @@ mod checks {
     pub fn acquiring(name: &'static str, locked: bool) {
         let problem = with_held(|h| {
             let problem = if locked && h.names[..h.depth].contains(&name) {
-                Some("taken again on the core that holds it (deadlock)")
+                Some(super::TAKEN_AGAIN)
             } else if h.depth == MAX_NESTED {
                 Some("nested inside too many other spin locks")
             } else {

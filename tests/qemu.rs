@@ -1248,6 +1248,28 @@ const CASES: &[Case] = &[
             &["sleeping while holding a spin lock", "spin lock 'careless lock' held at a context switch"],
         )
     },
+    // A spin lock taken again on the core that holds it: found on the
+    // contended path from the holder the lock word records, without the
+    // checks too (as an application is built); the checks name the lock.
+    case(
+        "spin locks: taken again by its holder is caught, without the lock checks",
+        "spin_relock_unchecked",
+        101,
+        &[
+            "taking the lock again while holding it",
+            "spin lock at 0x",
+            " taken again on the core that holds it (a certain deadlock: interrupts are masked while it is held)",
+        ],
+    ),
+    case(
+        "spin locks: taken again by its holder is caught, by name (lock checks)",
+        "spin_relock",
+        101,
+        &[
+            "taking the lock again while holding it",
+            "spin lock 'careless lock' taken again on the core that holds it (a certain deadlock: interrupts are masked while it is held)",
+        ],
+    ),
     case(
         "spin locks: unmasking interrupts while one is held is caught, by name",
         "lock_check_unmask",

@@ -23,6 +23,13 @@ pub fn core_index() -> usize {
     (MPIDR_EL1.get() & 0xff) as usize
 }
 
+/// This core's identity, MPIDR_EL1 whole: unique on the machine, and never
+/// 0 (bit 31 is RES1). What a spin lock's word records of its holder.
+#[inline(always)]
+pub fn core_id() -> usize {
+    MPIDR_EL1.get() as usize
+}
+
 /// Masks IRQs on this core and returns whether they were unmasked before.
 #[inline]
 pub fn disable_interrupts() -> bool {
