@@ -79,19 +79,39 @@ struct BootTablePool {
     end: u64,
 }
 
-impl TableAllocator for BootTablePool {
-    fn allocate(&mut self) -> Option<(NonNull<Table>, u64)> {
+impl BootTablePool {
+    /// The kernel address of the next page of the pool, not yet written.
+    fn reserve(&mut self) -> Option<u64> {
         if self.next >= self.end {
             return None;
         }
         let va = self.next;
         self.next += PAGE_SIZE;
-        let table = NonNull::new(va as *mut Table)?;
-        // SAFETY: the page is part of `.page_tables` (page aligned, Normal
-        // memory, kernel data), reserved for us and handed out once. Zeroed
-        // with `DC ZVA`: an empty table is all invalid (zero) descriptors.
-        unsafe { crate::arch::cpu::zero_page(table.as_ptr().cast()) };
-        Some((table, virt_to_phys(va)))
+        Some(va)
+    }
+}
+
+/// The pool's page at kernel address `va` as an empty table, and its
+/// physical address.
+///
+/// # Safety
+/// `va` came from [`BootTablePool::reserve`], and this is the one table made
+/// of it.
+unsafe fn empty_table(va: u64) -> Option<(NonNull<Table>, u64)> {
+    let table = NonNull::new(va as *mut Table)?;
+    // SAFETY: the page is part of `.page_tables` (page aligned, Normal
+    // memory, kernel data), reserved for this table alone (our caller's
+    // promise). Zeroed with `DC ZVA`: an empty table is all invalid (zero)
+    // descriptors.
+    unsafe { crate::arch::cpu::zero_page(table.as_ptr().cast()) };
+    Some((table, virt_to_phys(va)))
+}
+
+impl TableAllocator for BootTablePool {
+    fn allocate(&mut self) -> Option<(NonNull<Table>, u64)> {
+        let va = self.reserve()?;
+        // SAFETY: just reserved, and made into this table only.
+        unsafe { empty_table(va) }
     }
 
     fn table_at(&self, pa: u64) -> NonNull<Table> {
@@ -234,8 +254,7 @@ pub fn init<'a>(regions: impl Iterator<Item = &'a Region>) -> Result<(), MapErro
     let mut kernel = PageTable::new(&mut *pool)?;
     // The user view's root: the next page, kept for `build_user_view`.
     let mut plan = USER_VIEW_PLAN.lock();
-    plan.root = pool.next;
-    pool.next += PAGE_SIZE;
+    plan.root = pool.reserve().ok_or(MapError::OutOfTables)?;
     assert_eq!(
         virt_to_phys(plan.root),
         kernel.root_address() | USER_VIEW_TABLE_BIT,
@@ -251,7 +270,7 @@ pub fn init<'a>(regions: impl Iterator<Item = &'a Region>) -> Result<(), MapErro
         mapped_to = r.virt + r.size;
         kernel.map_ascending(r.virt, r.phys, r.size, kernel_view_attributes(r), &mut *pool)?;
         if let Some(attributes) = user_view_attributes(r) {
-            plan.push(r, attributes)?;
+            plan.push(r, attributes);
         }
     }
     drop(plan);
@@ -344,10 +363,11 @@ struct UserViewPlan {
 impl UserViewPlan {
     const NONE: Self = Self { root: 0, regions: [None; 4] };
 
-    fn push(&mut self, region: &Region, attributes: Attributes) -> Result<(), MapError> {
-        let slot = self.regions.iter_mut().find(|slot| slot.is_none()).ok_or(MapError::OutOfTables)?;
-        *slot = Some((*region, attributes));
-        Ok(())
+    /// Keeps `region` (the view maps the image's code and its constants:
+    /// two regions, from the image's layout).
+    fn push(&mut self, region: &Region, attributes: Attributes) {
+        let slot = self.regions.iter_mut().find(|slot| slot.is_none());
+        *slot.expect("at most four regions in the user view") = Some((*region, attributes));
     }
 }
 
@@ -386,13 +406,11 @@ struct ReservedRoot<'a> {
 
 impl TableAllocator for ReservedRoot<'_> {
     fn allocate(&mut self) -> Option<(NonNull<Table>, u64)> {
-        let Some(va) = self.root.take() else { return self.pool.allocate() };
-        let table = NonNull::new(va as *mut Table)?;
-        // SAFETY: the page was taken from `.page_tables` by `init` for this
-        // root alone (page aligned, Normal memory, kernel data), and is
-        // handed out here once.
-        unsafe { crate::arch::cpu::zero_page(table.as_ptr().cast()) };
-        Some((table, virt_to_phys(va)))
+        match self.root.take() {
+            // SAFETY: `init` reserved the page for this root alone.
+            Some(va) => unsafe { empty_table(va) },
+            None => self.pool.allocate(),
+        }
     }
 
     fn table_at(&self, pa: u64) -> NonNull<Table> {
