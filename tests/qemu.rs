@@ -1353,6 +1353,7 @@ const CASES: &[Case] = &[
         "kernel_oom",
         0,
         &[
+            "ok isolated_sender_ready",
             "*** task 'hog' (#",
             "ok hog_fails_alone",
             "ok heap_exhausted",
@@ -1365,6 +1366,7 @@ const CASES: &[Case] = &[
             "ok mpsc_send_fails_alone",
             "ok kernel_ipc_send_refused",
             "ok isolated_panic_reported_without_memory",
+            "ok isolated_first_send_refused",
             "ok bystander_counts_on",
             "ok spawn_as_memory_comes_back",
             "ok isolated_send_refused_then_ok",

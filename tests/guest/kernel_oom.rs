@@ -235,17 +235,22 @@ fn kernel_hog() {
         .unwrap();
     go_tx.send(0).unwrap();
 
+    // The sender answers on `answer`, whose queue has room for a message
+    // already (one went through it while memory was there): so the spawner
+    // knows the first send was tried before it gives memory back.
     let (go2_tx, go2_rx) = ipc::channel::<u64>(0);
     let (out_tx, out_rx) = ipc::channel::<u64>(1);
+    let (answer_tx, answer_rx) = ipc::channel::<u64>(1);
     let mut b = builder("isolated sender");
-    let (go2, out) = (b.grant(go2_rx), b.grant(out_tx));
+    let (go2, out, answer) = (b.grant(go2_rx), b.grant(out_tx), b.grant(answer_tx));
     let isolated_sender = b
         .spawn_isolated(move || {
             let _ = go2.recv();
-            let _ = go2.recv(); // memory is gone: the queue cannot grow
-            if out.send(1) != Err(ChannelError::OutOfMemory) {
-                panic!("first send while out of memory was not refused");
-            }
+            answer.send(0).unwrap(); // memory is there: the answer queue gets its room
+            let _ = go2.recv(); // memory is gone: the queue of `out` cannot grow
+            time::sleep(Duration::from_millis(20)); // held back, as by a busy host: the spawner waits
+            let first = out.send(1);
+            answer.send((first == Err(ChannelError::OutOfMemory)) as u64).unwrap();
             let _ = go2.recv(); // memory is back
             if out.send(2).is_err() {
                 panic!("second send refused");
@@ -253,6 +258,7 @@ fn kernel_hog() {
         })
         .unwrap();
     go2_tx.send(0).unwrap();
+    check(answer_rx.recv() == Ok(0), "isolated_sender_ready", format_args!(""));
 
     // Spawns tried with the heap exhausted: the builders are made now.
     let late = builder("late");
@@ -300,6 +306,10 @@ fn kernel_hog() {
     check(r == Err(want), "isolated_panic_reported_without_memory", format_args!("{r:?}"));
     top_up();
     go2_tx.send(1).unwrap();
+    // Waited for: the sender may be slow to send once it has the word, and
+    // memory must still be gone when it does.
+    let refused = answer_rx.recv();
+    check(refused == Ok(1), "isolated_first_send_refused", format_args!("{refused:?}"));
     check_bystander_counts_on("bystander_counts_on");
 
     spawn_as_memory_comes_back(&mut kernel_builders, &mut isolated_builders);
@@ -318,7 +328,7 @@ fn kernel_hog() {
     check(poisoned, "queue_mutex_poisoned", format_args!("{poisoned}"));
     QUEUE.lock().unwrap_or_else(|e| e.into_inner()).take();
     QUEUE.clear_poison();
-    drop((queue_rx, ipc_rx, go_tx, go2_tx, out_rx, orphan_tx, kernel_builders, isolated_builders));
+    drop((queue_rx, ipc_rx, go_tx, go2_tx, out_rx, answer_rx, orphan_tx, kernel_builders, isolated_builders));
     let now = usage();
     check(now == baseline, "kernel_hog_heap_back_to_baseline", format_args!("{baseline:?} -> {now:?}"));
 }
