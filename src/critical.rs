@@ -437,8 +437,11 @@ pub unsafe fn inherited_critical_section() -> CriticalSection {
 
 /// Kernel state shared by every core: touched only inside a critical
 /// section (its token is the proof), so by one core at a time, with that
-/// core's interrupts masked.
-pub struct KernelCell<T>(UnsafeCell<T>);
+/// core's interrupts masked. The kernel's alone: [`KernelCell::with`] trusts
+/// its caller not to nest (a `with` inside a `with` of one cell would give
+/// two `&mut` to its contents), which safe application code cannot promise
+/// (it has [`SpinLock`], which checks).
+pub(crate) struct KernelCell<T>(UnsafeCell<T>);
 
 // SAFETY: access needs a `CriticalSection` token: the kernel lock is held,
 // so no two contexts on any cores touch the contents at the same time.
@@ -487,7 +490,7 @@ pub struct SpinLock<T> {
 }
 
 // SAFETY: the data is reached only by the holder of the lock (through its
-// guard) or, on the one-core path of `with`, by the only core running with
+// guard) or, on the one-core path of `with_lock_if_shared`, by the only core running with
 // interrupts masked: one context at a time, so sharing the lock between
 // cores only ever moves the `T` from one to another.
 unsafe impl<T: Send> Sync for SpinLock<T> {}
@@ -585,6 +588,13 @@ impl<T> SpinLock<T> {
         self.word.load(Ordering::Relaxed) != FREE
     }
 
+    /// Runs `f` on the data, the lock held (as `f(&mut lock.lock())`): so
+    /// `f` taking this lock again is caught as [`Self::lock`] catches it.
+    #[inline]
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut self.lock())
+    }
+
     /// Runs `f` on the data with interrupts masked on this core, taking the
     /// lock only if other cores may want it: while core 0 runs alone
     /// ([`several_cores`] false), masking is all it takes, as on a one-core
@@ -607,9 +617,12 @@ impl<T> SpinLock<T> {
     /// both: the one-core path panics on any core but core 0, or with the
     /// lock held.
     ///
-    /// `f` must not take this lock again (the checks catch that too).
+    /// `f` must not take this lock again: on the one-core path nothing but
+    /// the checks would catch it (two `&mut` to the data), so this is the
+    /// kernel's alone, for code it knows (the heap's lists); the public
+    /// [`Self::with`] always takes the lock.
     #[inline(always)]
-    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+    pub(crate) fn with_lock_if_shared<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         // On the host (unit tests) each thread counts as a core: always locked.
         if !cfg!(target_os = "none") || several_cores() {
             return f(&mut self.lock());
@@ -628,7 +641,7 @@ impl<T> SpinLock<T> {
         r
     }
 
-    /// The checks of [`Self::with`]'s one-core path: this core is core 0
+    /// The checks of [`Self::with_lock_if_shared`]'s one-core path: this core is core 0
     /// (on the host, where each thread counts as a core, not checked), the
     /// lock is free, and this core is not inside this lock already.
     #[cfg(any(debug_assertions, feature = "lock-checks"))]

@@ -1270,6 +1270,24 @@ const CASES: &[Case] = &[
             "spin lock 'careless lock' taken again on the core that holds it (a certain deadlock: interrupts are masked while it is held)",
         ],
     ),
+    // `with` inside `with` of one lock: the same holder asking again, on
+    // one core too (where `with` used to skip the lock word: two `&mut`).
+    case(
+        "spin locks: with inside with of one lock is caught, without the lock checks",
+        "spin_with_nested_unchecked",
+        101,
+        &["calling with again inside with", "spin lock at 0x", " taken again on the core that holds it"],
+    ),
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: &["-smp", "1"],
+        ..case(
+            "spin locks: with inside with of one lock is caught, without the lock checks (one core)",
+            "spin_with_nested_unchecked",
+            101,
+            &["calling with again inside with", "spin lock at 0x", " taken again on the core that holds it"],
+        )
+    },
     case(
         "spin locks: unmasking interrupts while one is held is caught, by name",
         "lock_check_unmask",

@@ -19,8 +19,9 @@
 //! see [`super::frames`]); `lock_stats` measures how often a core waits.
 //! While core 0 runs alone (a one-core machine, or boot before the other
 //! cores start) the fast paths, a pop or a push of a size class, only mask
-//! interrupts and leave the lock word alone (`SpinLock::with`, which says
-//! why no other core can be running then); the slow paths always lock.
+//! interrupts and leave the lock word alone
+//! (`SpinLock::with_lock_if_shared`, which says why no other core can be
+//! running then); the slow paths always lock.
 //! A failed allocation is recorded. Where the OS allocates on a task's
 //! behalf it asks fallibly ([`try_box`], [`try_alloc`], `try_reserve`) and
 //! turns a failure into an error for that call; an allocation that cannot
@@ -232,8 +233,8 @@ unsafe impl GlobalAlloc for KernelHeap {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let Some(class) = class_of(layout.size(), layout.align()) else { return self.alloc_large(layout) };
-        // The lock (if taken: `SpinLock::with`) is given back here, before any slow path.
-        let block = self.heap.with(|h| h.classes.pop(class, layout.size()));
+        // The lock (if taken: `SpinLock::with_lock_if_shared`) is given back here, before any slow path.
+        let block = self.heap.with_lock_if_shared(|h| h.classes.pop(class, layout.size()));
         match block {
             Some(block) => block.as_ptr(),
             None => self.alloc_slow(layout),
@@ -248,7 +249,7 @@ unsafe impl GlobalAlloc for KernelHeap {
         match class_of(layout.size(), layout.align()) {
             // SAFETY: a block this heap handed out for this layout: so one
             // the class gave for this size.
-            Some(class) => self.heap.with(|h| unsafe { h.classes.push(block, class, layout.size()) }),
+            Some(class) => self.heap.with_lock_if_shared(|h| unsafe { h.classes.push(block, class, layout.size()) }),
             // SAFETY: as above: one the buddy allocator gave for this layout.
             None => unsafe { self.dealloc_large(block, layout) },
         }
