@@ -55,10 +55,11 @@
 //!
 //! The rules are checked, not only written down: built with the
 //! `lock-checks` feature (the QEMU tests are) or in a debug build, every
-//! lock records its name while held, and the kernel panics with that name if
-//! one is held at a context switch, when an interrupt arrives (so interrupts
-//! were unmasked while it was held), when it is taken again on the core
-//! that holds it (a certain deadlock), or when a critical section opens
+//! lock records its name and address while held (the address tells it
+//! apart from other locks of the same name), and the kernel panics with
+//! that name if one is held at a context switch, when an interrupt arrives
+//! (so interrupts were unmasked while it was held), when it is taken again
+//! on the core that holds it (a certain deadlock), or when a critical section opens
 //! inside it (once there are several cores: on one, the kernel lock is not
 //! taken at all, see [`use_kernel_lock`]). `spin::Mutex` itself is refused by clippy (`clippy.toml`), so
 //! no lock can bypass this module. One rule is checked in every build: a
@@ -560,7 +561,7 @@ impl<T> SpinLock<T> {
     pub fn lock(&self) -> SpinLockGuard<'_, T> {
         let masked = InterruptsMasked::new();
         #[cfg(any(debug_assertions, feature = "lock-checks"))]
-        checks::acquiring(self.name, self.is_locked());
+        checks::acquiring(self.name, self.address(), self.is_locked());
         let me = lock_owner();
         // Acquire: what the previous holder wrote is seen here.
         while let Err(holder) = self.word.compare_exchange_weak(FREE, me, Ordering::Acquire, Ordering::Relaxed) {
@@ -636,7 +637,7 @@ impl<T> SpinLock<T> {
         // this borrow is unique.
         let r = f(unsafe { &mut *self.data.get() });
         #[cfg(any(debug_assertions, feature = "lock-checks"))]
-        checks::released(self.name);
+        checks::released(self.name, self.address());
         drop(masked);
         r
     }
@@ -655,7 +656,15 @@ impl<T> SpinLock<T> {
             panic!("spin lock '{}' held while the one-core path takes it", self.name);
         }
         // As held (`true`): it panics if this core already has it.
-        checks::acquiring(self.name, true);
+        checks::acquiring(self.name, self.address(), true);
+    }
+
+    /// Which lock this is, for the checks: its address (names need not
+    /// be unique: the locks of a table's entries may share one).
+    #[cfg(any(debug_assertions, feature = "lock-checks"))]
+    #[inline(always)]
+    fn address(&self) -> usize {
+        self.word.as_ptr() as usize
     }
 
     /// The lock's name, as the checks report it ("" in builds that neither
@@ -690,7 +699,7 @@ impl<T> Drop for SpinLockGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
         #[cfg(any(debug_assertions, feature = "lock-checks"))]
-        checks::released(self.lock.name);
+        checks::released(self.lock.name, self.lock.address());
         // Release: what the holder wrote is seen by the next one.
         self.lock.word.store(FREE, Ordering::Release);
     }
@@ -714,8 +723,11 @@ mod checks {
 
     const MAX_NESTED: usize = 8;
 
+    /// The locks this core holds, innermost last: each one's name (for
+    /// the reports) and address (which lock it is: names may repeat).
     struct Held {
         names: [&'static str; MAX_NESTED],
+        locks: [usize; MAX_NESTED],
         depth: usize,
     }
 
@@ -725,7 +737,7 @@ mod checks {
     // section or an exception handler), so no two contexts touch one at once.
     unsafe impl Sync for HeldCell {}
 
-    const NONE_HELD: Held = Held { names: [""; MAX_NESTED], depth: 0 };
+    const NONE_HELD: Held = Held { names: [""; MAX_NESTED], locks: [0; MAX_NESTED], depth: 0 };
 
     /// One record per core: a lock held on one core says nothing of another.
     #[cfg(not(test))]
@@ -751,15 +763,19 @@ mod checks {
         HELD.with(|h| f(unsafe { &mut *h.0.get() }))
     }
 
-    /// Records `name` as held, or panics with the reason it cannot be.
-    pub fn acquiring(name: &'static str, locked: bool) {
+    /// Records the lock `name` at `lock` (its address) as held, or panics
+    /// with the reason it cannot be. `locked`: found held, by this core if
+    /// this core's record has it (a lock found held that merely shares a
+    /// name with one this core holds is another core's: it is waited for).
+    pub fn acquiring(name: &'static str, lock: usize, locked: bool) {
         let problem = with_held(|h| {
-            let problem = if locked && h.names[..h.depth].contains(&name) {
+            let problem = if locked && h.locks[..h.depth].contains(&lock) {
                 Some(super::TAKEN_AGAIN)
             } else if h.depth == MAX_NESTED {
                 Some("nested inside too many other spin locks")
             } else {
                 h.names[h.depth] = name;
+                h.locks[h.depth] = lock;
                 h.depth += 1;
                 None
             };
@@ -773,14 +789,16 @@ mod checks {
         }
     }
 
-    /// Forgets `name` (guards may drop out of order: wherever it is).
-    pub fn released(name: &'static str) {
+    /// Forgets the lock `name` at `lock` (guards may drop out of order:
+    /// wherever it is).
+    pub fn released(name: &'static str, lock: usize) {
         let unmasked = interrupts_enabled();
         with_held(|h| {
             if unmasked {
                 h.depth = 0;
-            } else if let Some(i) = h.names[..h.depth].iter().rposition(|n| *n == name) {
+            } else if let Some(i) = h.locks[..h.depth].iter().rposition(|l| *l == lock) {
                 h.names.copy_within(i + 1..h.depth, i);
+                h.locks.copy_within(i + 1..h.depth, i);
                 h.depth -= 1;
             }
         });
@@ -829,6 +847,51 @@ mod tests {
         let ga = a.lock();
         let gb = b.lock();
         drop(ga);
+        drop(gb);
+        assert_no_spin_lock_held("the end of the test");
+    }
+
+    #[test]
+    fn a_lock_held_elsewhere_that_shares_a_name_with_one_held_here_is_waited_for() {
+        // The locks of a table's entries share a name: this thread takes
+        // `inner` inside `outer` while another holds `inner`.
+        let (outer, inner) = (SpinLock::new("entry", 0), SpinLock::new("entry", 0));
+        let holding = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| {
+                let mut held = inner.lock();
+                holding.store(true, Ordering::Release);
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                *held += 1;
+            });
+            while !holding.load(Ordering::Acquire) {
+                std::thread::yield_now();
+            }
+            let mut o = outer.lock();
+            *inner.lock() += 1; // found held by the other thread: waits
+            *o += 1;
+            drop(o);
+            other.join().unwrap();
+        });
+        assert_eq!((*outer.lock(), *inner.lock()), (1, 2));
+        assert_no_spin_lock_held("the end of the test");
+    }
+
+    #[test]
+    #[cfg(any(debug_assertions, feature = "lock-checks"))] // the checks' own record
+    fn two_locks_of_one_name_released_out_of_order_are_told_apart() {
+        let (a, b) = (SpinLock::new("entry", ()), SpinLock::new("entry", ()));
+        let ga = a.lock();
+        let gb = b.lock();
+        drop(ga);
+        // `a`, found held now, is another core's (this one gave it back);
+        // `b`, still held here, would be taken again.
+        checks::acquiring(a.name, a.address(), true);
+        checks::released(a.name, a.address());
+        let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            checks::acquiring(b.name, b.address(), true);
+        }));
+        assert!(again.is_err(), "b, still held here, was not recognised");
         drop(gb);
         assert_no_spin_lock_held("the end of the test");
     }

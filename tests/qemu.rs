@@ -1223,7 +1223,13 @@ const CASES: &[Case] = &[
             "spin locks: no deadlock with interrupts or more urgent tasks",
             "lock_stress",
             0,
-            &["ok irq_register_20000_pairs", "ok spawn_from_two_priorities", "all checks passed"],
+            &[
+                "ok irq_register_20000_pairs",
+                "ok spawn_from_two_priorities",
+                "ok same_name_locks_on_two_cores",
+                "ok one_lock_for_a_handler_and_moving_tasks",
+                "all checks passed",
+            ],
         )
     },
     // With several cores, sleeping opens a critical section, which the

@@ -9,6 +9,12 @@
 //!   stacks of sizes the stack cache does not hold takes the kernel
 //!   tables' lock) while a more urgent one, woken every millisecond, does
 //!   the same.
+//! - Two spin locks of the same name, one taken inside the other on one
+//!   core while another core takes the inner one: a lock found held by
+//!   another core is no lock taken again, whatever its name.
+//! - One spin lock taken by a 5 µs periodic handler and by tasks free to
+//!   move between cores (they yield between two acquisitions): every count
+//!   made under it is kept, and no acquisition is taken for a second one.
 
 #![no_std]
 #![no_main]
@@ -20,6 +26,7 @@ mod common;
 use alloc::sync::Arc;
 use common::{check, finish};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use ilusion::critical::SpinLock;
 use ilusion::irq;
 use ilusion::task::{Builder, Priority};
 use ilusion::time::{self, Duration, Instant};
@@ -37,6 +44,8 @@ fn nothing(_: irq::IntId) {}
 fn main() {
     register_unregister_under_interrupts();
     spawn_from_two_priorities();
+    same_name_locks_on_two_cores();
+    one_lock_for_a_handler_and_moving_tasks();
     finish();
 }
 
@@ -103,5 +112,100 @@ fn spawn_from_two_priorities() {
         l > 100 && h > 100,
         "spawn_from_two_priorities",
         format_args!("{l} spawns from the less urgent task, {h} from the more urgent one in {:?}", start.elapsed()),
+    );
+}
+
+/// Two locks named alike, as the locks of a table's entries are: core 0
+/// takes `inner` while it holds `outer`, core 1 takes `inner` alone (one
+/// order, no deadlock). The lock checks once took a lock found held while
+/// one of the same name was held on this core for the same lock taken
+/// again, and stopped the machine.
+fn same_name_locks_on_two_cores() {
+    static OUTER: SpinLock<u64> = SpinLock::new("account", 0);
+    static INNER: SpinLock<u64> = SpinLock::new("account", 0);
+    static DONE: AtomicBool = AtomicBool::new(false);
+    const ROUNDS: u64 = 20_000;
+    if ilusion::task::cpus_online() < 2 {
+        check(true, "same_name_locks_on_two_cores", format_args!("one core"));
+        return;
+    }
+    // Core 1 holds `inner` a while each time, so that core 0 finds it held
+    // (also under icount, where one core at a time runs, in turns).
+    let other = Builder::new()
+        .cpu(1)
+        .spawn(|| {
+            let mut n = 0u64;
+            while !DONE.load(Ordering::Relaxed) {
+                let mut inner = INNER.lock();
+                for _ in 0..200 {
+                    ilusion::internals::spin_hint();
+                }
+                *inner += 1;
+                n += 1;
+            }
+            n
+        })
+        .unwrap();
+    let nested = Builder::new()
+        .cpu(0)
+        .spawn(|| {
+            for _ in 0..ROUNDS {
+                let mut outer = OUTER.lock();
+                *INNER.lock() += 1;
+                *outer += 1;
+            }
+            DONE.store(true, Ordering::Relaxed);
+        })
+        .unwrap();
+    nested.join().unwrap();
+    let alone = other.join().unwrap();
+    let (outer, inner) = (*OUTER.lock(), *INNER.lock());
+    check(
+        outer == ROUNDS && inner == ROUNDS + alone && alone > 0,
+        "same_name_locks_on_two_cores",
+        format_args!("outer counted {outer}, inner {inner} (expected {ROUNDS} and {ROUNDS} + {alone})"),
+    );
+}
+
+/// A lock a periodic handler takes, and tasks that may run on any core and
+/// change core between two acquisitions (they yield; how many times they
+/// did is printed only): each acquisition finds it free or held by another
+/// core, never by itself.
+fn one_lock_for_a_handler_and_moving_tasks() {
+    static SHARED: SpinLock<(u64, u64)> = SpinLock::new("handler and tasks", (0, 0));
+    const TASKS: u64 = 6;
+    const ROUNDS: u64 = 3_000;
+    fn tick_under_lock() {
+        SHARED.lock().1 += 1;
+    }
+    time::set_periodic(Duration::from_micros(5), tick_under_lock).expect("a 5 us period");
+    let moved = Arc::new(AtomicU64::new(0));
+    let tasks: alloc::vec::Vec<_> = (0..TASKS)
+        .map(|_| {
+            let moved = moved.clone();
+            Builder::new()
+                .spawn(move || {
+                    let mut core = ilusion::task::current_cpu();
+                    for _ in 0..ROUNDS {
+                        SHARED.lock().0 += 1;
+                        ilusion::task::yield_now();
+                        let now = ilusion::task::current_cpu();
+                        moved.fetch_add((now != core) as u64, Ordering::Relaxed);
+                        core = now;
+                    }
+                })
+                .unwrap()
+        })
+        .collect();
+    for t in tasks {
+        t.join().unwrap();
+    }
+    time::stop_periodic();
+    let (counted, ticks) = *SHARED.lock();
+    let moved = moved.load(Ordering::Relaxed);
+    check(
+        counted == TASKS * ROUNDS && ticks > 0,
+        "one_lock_for_a_handler_and_moving_tasks",
+        format_args!("{counted} counts of {}, {ticks} from the handler, {moved} moves between cores", TASKS * ROUNDS),
     );
 }
