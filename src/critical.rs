@@ -705,6 +705,25 @@ impl<T> Drop for SpinLockGuard<'_, T> {
     }
 }
 
+/// `once.call_once(init)`, not preemptible while `init` runs: interrupts
+/// are masked on this core from before `once` is marked as being
+/// initialised until it is marked done. A `spin::Once` being initialised
+/// makes every other caller spin until it is done; a task preempted in
+/// between, by a more urgent task that calls it too, would never get its
+/// core back to finish, and the more urgent one would spin for ever (on one
+/// core, or when the other cores are taken: a hang). Masked, the
+/// initialising task cannot be switched away: the others spin only while
+/// it finishes. So `init` must be short and never block or yield (as with
+/// a spin lock). Done already, it is one load, interrupts untouched.
+#[inline]
+pub(crate) fn call_once_unpreempted<T>(once: &spin::Once<T>, init: impl FnOnce() -> T) -> &T {
+    if let Some(value) = once.get() {
+        return value;
+    }
+    let _masked = InterruptsMasked::new();
+    once.call_once(init)
+}
+
 /// Checks that no spin lock is held here: called at every context switch
 /// (`what` = "a context switch") and when an interrupt arrives.
 #[inline]

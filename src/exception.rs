@@ -63,7 +63,7 @@ static HANDLER: Once<&'static dyn ExceptionHandler> = Once::new();
 /// and return `false`).
 pub fn set_handler(handler: &'static dyn ExceptionHandler) -> bool {
     let mut installed = false;
-    HANDLER.call_once(|| {
+    crate::critical::call_once_unpreempted(&HANDLER, || {
         installed = true;
         handler
     });

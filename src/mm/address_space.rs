@@ -187,7 +187,10 @@ impl AddressSpace {
     pub fn new() -> Result<Self, MapError> {
         // What its tasks will see of the upper half (built at the first).
         crate::arch::mmu::ensure_user_view()?;
-        OPS.call_once(|| SpaceOps { drop: |space| *space = None, switch: switch_between });
+        crate::critical::call_once_unpreempted(&OPS, || SpaceOps {
+            drop: |space| *space = None,
+            switch: switch_between,
+        });
         // Room from the start for what a small task holds (a few stack
         // pages; a table per level, two at levels 2 and 3), so that the
         // records are not grown and copied one push at a time.

@@ -32,7 +32,7 @@ static DROP_GRANTS: spin::Once<fn(&mut Option<Box<Grants>>)> = spin::Once::new()
 impl GrantSlot {
     /// The grants, made empty the first time.
     pub fn get_or_default(&mut self) -> &mut Grants {
-        DROP_GRANTS.call_once(|| |grants| *grants = None);
+        crate::critical::call_once_unpreempted(&DROP_GRANTS, || |grants| *grants = None);
         self.0.get_or_insert_with(Default::default)
     }
 }

@@ -22,7 +22,7 @@ static SYSTEM_CALL: Once<fn(Fault)> = Once::new();
 /// Called before any isolated task can run.
 #[inline]
 pub(crate) fn install() {
-    SYSTEM_CALL.call_once(|| crate::syscall::dispatch::handle_call);
+    crate::critical::call_once_unpreempted(&SYSTEM_CALL, || crate::syscall::dispatch::handle_call);
 }
 
 /// A system call from EL0.

@@ -375,7 +375,9 @@ impl UserViewPlan {
 /// before an isolated task can run, as `AddressSpace::new` does. A system
 /// without isolated tasks never needs it, so boot does not build it.
 pub fn ensure_user_view() -> Result<(), MapError> {
-    *USER_VIEW_BUILT.call_once(build_user_view)
+    // Not preemptible while it builds: a more urgent task spawning its own
+    // first isolated task would spin on the `Once` for ever on this core.
+    *crate::critical::call_once_unpreempted(&USER_VIEW_BUILT, build_user_view)
 }
 
 /// Maps the image's code and constants into the user view's root, which
