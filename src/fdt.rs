@@ -8,7 +8,10 @@
 //! endian. See the Devicetree Specification, chapter 5. [`boot_facts`]
 //! walks the structure block once and keeps what boot needs; a tree that is
 //! malformed anywhere gives nothing at all (never a panic), and the board's
-//! defaults apply.
+//! defaults apply. (One malformation is not looked for: a node name padded
+//! with bytes that are not zero, against the specification. Names are
+//! stepped over a word at a time by their last byte, see [`skip_name`]: such
+//! a tree is read wrongly, never outside its blocks.)
 //!
 //! Why not a crate: the well-known `fdt` crate panics on some malformed
 //! trees (it indexes slices unchecked), and a loader's tree is input that
@@ -92,6 +95,17 @@ pub fn total_size(header: &[u8]) -> Option<usize> {
     (be32(header, 0)? == MAGIC).then(|| be32(header, 4).map(|s| s as usize))?
 }
 
+/// The block whose offset is in the header word at `offset_at` and whose
+/// size (version 17 and later) is in the word at `size_at`.
+fn header_block(dtb: &[u8], offset_at: usize, size_at: usize) -> Option<&[u8]> {
+    let start = be32(dtb, offset_at)? as usize;
+    let end = match be32(dtb, 20)? {
+        17.. => start.checked_add(be32(dtb, size_at)? as usize)?,
+        _ => dtb.len(),
+    };
+    dtb.get(start..end)
+}
+
 /// Is the NUL-terminated string at the start of `text` exactly `name`?
 /// (`name` is a constant: the compare is a few loads, no search for the NUL.)
 fn is_name<const N: usize>(text: &[u8], name: &[u8; N]) -> bool {
@@ -128,8 +142,11 @@ fn for_each_property<'a, K: Copy>(
     mut visit: impl FnMut(K, &'a [u8], &'a [u8]),
 ) -> Option<()> {
     let dtb = dtb.get(..total_size(dtb)?)?;
-    let block = dtb.get(be32(dtb, 8)? as usize..)?;
-    let strings = dtb.get(be32(dtb, 12)? as usize..)?;
+    // The structure and strings blocks, each cut to its size in the
+    // header (version 17 on; an older tree's run to the tree's end): a
+    // token is never read from the strings block, nor a name past its end.
+    let block = header_block(dtb, 8, 36)?;
+    let strings = header_block(dtb, 12, 32)?;
     // The structure block as 32-bit words (its tokens are aligned on 4
     // bytes, and so is the block in a tree placed on 4 bytes or more, as
     // the specification asks): one load per token, not four.

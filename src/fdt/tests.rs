@@ -298,3 +298,35 @@ fn names_of_every_length_are_stepped_over() {
         assert_eq!(facts.psci, Some(PsciMethod::Hvc), "name length {len}");
     }
 }
+
+/// The header's block sizes bound the walk: a structure block whose size
+/// leaves out its `END` token is malformed (the token after it is in the
+/// strings block), and so is a block running past the tree.
+#[test]
+fn the_blocks_end_where_the_header_says() {
+    let tree = virt_like(2, "hvc");
+    assert_ne!(boot_facts(&tree), BootFacts::NONE);
+    let set = |tree: &[u8], at: usize, value: u32| {
+        let mut t = tree.to_vec();
+        t[at..at + 4].copy_from_slice(&value.to_be_bytes());
+        t
+    };
+    let struct_size = be32(&tree, 36).unwrap();
+    let strings_size = be32(&tree, 32).unwrap();
+    // The END token left out; then the strings block made to start with one
+    // (so a walk that ignored the size would find a well-formed end there).
+    let short = set(&tree, 36, struct_size - 4);
+    assert_eq!(boot_facts(&short), BootFacts::NONE, "END token outside the structure block");
+    let mut end_in_strings = set(&short, 12, be32(&tree, 12).unwrap() - 4);
+    end_in_strings = set(&end_in_strings, 32, strings_size + 4);
+    assert_eq!(boot_facts(&end_in_strings), BootFacts::NONE, "END token read from the strings block");
+    // Sizes running past the tree, or wrapping.
+    assert_eq!(boot_facts(&set(&tree, 36, struct_size + 4 + strings_size)), BootFacts::NONE);
+    assert_eq!(boot_facts(&set(&tree, 36, u32::MAX)), BootFacts::NONE);
+    assert_eq!(boot_facts(&set(&tree, 32, u32::MAX)), BootFacts::NONE);
+    // A property name past the strings block's end is malformed too.
+    assert_eq!(boot_facts(&set(&tree, 32, 0)), BootFacts::NONE, "names outside an empty strings block");
+    // Before version 17 the sizes are not there: the blocks run to the end.
+    let old = set(&set(&tree, 20, 16), 36, 0);
+    assert_eq!(boot_facts(&old), boot_facts(&tree));
+}
