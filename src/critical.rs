@@ -724,6 +724,18 @@ pub(crate) fn call_once_unpreempted<T>(once: &spin::Once<T>, init: impl FnOnce()
     once.call_once(init)
 }
 
+/// Checks, in builds with the lock checks, that what runs here cannot be
+/// switched away (interrupts are masked): for an initialiser that
+/// [`call_once_unpreempted`] must run (`what` names it in the report).
+#[inline(always)]
+pub(crate) fn assert_unpreemptible(what: &str) {
+    #[cfg(any(debug_assertions, feature = "lock-checks"))]
+    if masking::interrupts_enabled() {
+        panic!("{what} with interrupts enabled: a more urgent task could spin for ever on its spin::Once");
+    }
+    let _ = what;
+}
+
 /// Checks that no spin lock is held here: called at every context switch
 /// (`what` = "a context switch") and when an interrupt arrives.
 #[inline]

@@ -386,6 +386,7 @@ pub fn ensure_user_view() -> Result<(), MapError> {
 /// an isolated task, and none exists before this returns), so no TLB can
 /// hold anything of it: making the entries visible is enough.
 fn build_user_view() -> Result<(), MapError> {
+    crate::critical::assert_unpreemptible("the user view built");
     // The same order as `init`: the pool, then the tables.
     let mut pool = POOL.lock();
     let plan = USER_VIEW_PLAN.lock();
