@@ -421,11 +421,15 @@ impl TableAllocator for ReservedRoot<'_> {
     }
 }
 
+/// Looks `va` up in `tables`, whose tables came from the boot pool.
 fn translate_in(tables: &SpinLock<Option<PageTable>>, va: u64) -> Option<(u64, Attributes, u64)> {
-    // Both guards are locals, released in the reverse order of taking them
-    // (the outer one restores the interrupt mask last).
-    let tables = tables.lock();
+    // The same order as everywhere here: the pool, then the tables (taken
+    // the other way round, a lookup and a build on two cores could each
+    // hold the lock the other waits for). Both guards are locals, released
+    // in the reverse order of taking them (the outer one restores the
+    // interrupt mask last).
     let pool = POOL.lock();
+    let tables = tables.lock();
     tables.as_ref()?.translate(va, &*pool)
 }
 
