@@ -57,6 +57,10 @@ pub struct Gic {
     /// The private interrupts (INTIDs 0 to 31) enabled so far, a bit each:
     /// each core that comes up enables them on its side.
     private_enabled: AtomicU32,
+    /// How many INTIDs the distributor implements (from GICD_TYPER's
+    /// ITLinesNumber: 288 on QEMU `virt`), at most 1020: from here up there
+    /// is no interrupt, and an enable bit written there does not stick.
+    lines: u32,
 }
 
 enum Version {
@@ -104,9 +108,10 @@ impl Gic {
         if let Some(slot) = interface_of_core.get(this_core()) {
             slot.store(targets.this_cpu(), Ordering::Relaxed);
         }
+        let lines = gic.typer().num_irqs().min(crate::irq::MAX_INTERRUPTS as u32);
         let gic = SpinLock::new("GIC", gic);
         let version = Version::V2 { gic, targets, pending, cpu_interface, interface_of_core };
-        Self { version, private_enabled: AtomicU32::new(0) }
+        Self { version, private_enabled: AtomicU32::new(0), lines }
     }
 
     /// # Safety
@@ -135,8 +140,11 @@ impl Gic {
             gic.gicd_set_control(GicdCtlr::EnableGrp1S);
         }
         GicCpuInterface::set_priority_mask(PRIORITY_MASK);
+        // The SGIs and PPIs, then the SPIs (the extended SPI range is not used).
+        let lines = (32 + gic.typer().num_spis()).min(crate::irq::MAX_INTERRUPTS as u32);
         let gic = SpinLock::new("GIC", gic);
-        Self { version: Version::V3 { gic, secure, redistributor_of_core }, private_enabled: AtomicU32::new(0) }
+        let version = Version::V3 { gic, secure, redistributor_of_core };
+        Self { version, private_enabled: AtomicU32::new(0), lines }
     }
 
     pub fn version(&self) -> u8 {
@@ -247,6 +255,12 @@ impl Gic {
 }
 
 impl InterruptController for Gic {
+    /// The numbers below the distributor's count (GICD_TYPER): QEMU `virt`
+    /// has 288, not the 1020 the architecture allows.
+    fn has_interrupt(&self, id: IntId) -> bool {
+        id < self.lines
+    }
+
     /// A private interrupt (0 to 31) is enabled on the calling core now and
     /// on every core that comes up later ([`Gic::init_cpu`]).
     fn enable(&self, id: IntId, level_triggered: bool) {

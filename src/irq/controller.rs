@@ -69,7 +69,8 @@ pub enum IrqError {
     /// The number is outside 0..MAX_INTERRUPTS.
     OutOfRange(IntId),
     /// The board's interrupt controller has no interrupt with this number
-    /// (the Pi 3's numbering has gaps: see `drivers::bcm2837_irq`).
+    /// (the Pi 3's numbering has gaps: see `drivers::bcm2837_irq`; a GIC
+    /// ends where its distributor's GICD_TYPER says: 288 on QEMU `virt`).
     NoSuchInterrupt(IntId),
     /// A handler is registered for it already.
     AlreadyRegistered(IntId),
