@@ -119,7 +119,7 @@ impl RestartState {
         Self { policy, restarts: 0, recent_failures: VecDeque::new() }
     }
 
-    /// Restarts decided so far.
+    /// Restarts decided so far (at most `u32::MAX`).
     pub fn restarts(&self) -> u32 {
         self.restarts
     }
@@ -129,6 +129,13 @@ impl RestartState {
     pub fn on_failure(&mut self, started: Duration, failed: Duration) -> Decision {
         if let Some((failures, period)) = self.policy.window {
             let failures = failures.max(1);
+            // A failure more than `period` before this one can never be in
+            // a span that counts (later ones only end later): forgotten, so
+            // a window of `u32::MAX` failures keeps only those of the last
+            // `period`, not every failure the task ever had.
+            while self.recent_failures.front().is_some_and(|&t| failed.saturating_sub(t) > period) {
+                self.recent_failures.pop_front();
+            }
             self.recent_failures.push_back(failed);
             if self.recent_failures.len() > failures as usize {
                 self.recent_failures.pop_front();
@@ -141,7 +148,8 @@ impl RestartState {
         if !self.policy.restart.allows(self.restarts) {
             return Decision::GiveUp(GaveUp::RestartLimit);
         }
-        self.restarts += 1;
+        // `Restart::Always` may restart more than `u32::MAX` times: the count stays there.
+        self.restarts = self.restarts.saturating_add(1);
         Decision::RestartAfter(restart_delay(failed.saturating_sub(started), self.policy.min_run_time))
     }
 }
@@ -275,6 +283,32 @@ mod tests {
             assert_eq!(first, Decision::GiveUp(GaveUp::TooManyFailures { failures: 1, span: Duration::ZERO }));
             assert_eq!(state.restarts(), 0);
         }
+    }
+
+    #[test]
+    fn hostile_policies_keep_bounded_state() {
+        let ms = Duration::from_millis;
+        // A window of u32::MAX failures: only the failures within its period are kept.
+        let mut state = RestartState::new(Policy::new(Restart::Always).give_up_after(u32::MAX, ms(1)));
+        for i in 0..10_000 {
+            assert!(matches!(state.on_failure(ms(10 * i), ms(10 * i + 5)), Decision::RestartAfter(_)));
+        }
+        assert_eq!(state.recent_failures.len(), 1, "failures older than the period are forgotten");
+        // Failures closer together than the period are all kept, and still counted.
+        let mut state = RestartState::new(Policy::new(Restart::Always).give_up_after(3, ms(10)));
+        assert!(matches!(state.on_failure(ms(0), ms(100)), Decision::RestartAfter(_)));
+        assert!(matches!(state.on_failure(ms(100), ms(104)), Decision::RestartAfter(_)));
+        assert_eq!(
+            state.on_failure(ms(104), ms(108)),
+            Decision::GiveUp(GaveUp::TooManyFailures { failures: 3, span: ms(8) })
+        );
+        // Restart::Always past u32::MAX restarts: the count saturates (it overflowed).
+        let mut state = RestartState::new(Policy::new(Restart::Always));
+        state.restarts = u32::MAX - 1;
+        for _ in 0..3 {
+            assert_eq!(state.on_failure(Duration::ZERO, Duration::ZERO), Decision::RestartAfter(Duration::ZERO));
+        }
+        assert_eq!(state.restarts(), u32::MAX);
     }
 
     #[test]
