@@ -31,7 +31,7 @@ fn header() {
 
 /// One line of `ps` and `top`: `cpu` is the task's CPU time over `window`.
 fn row(info: &TaskInfo, cpu: Duration, window: Duration) {
-    let name = info.name.as_deref().unwrap_or("-");
+    let name = alloc::format!("{}", task::Printable(info.name.as_deref().unwrap_or("-")));
     let kind = if info.isolated { " isolated" } else { "" };
     println!(
         "{:>4} {:<16.16} {:<8} {:<7} {:>4} {:>6}  {}/{}{kind}",
@@ -142,7 +142,7 @@ pub fn kill(args: &[&str]) -> Result<(), String> {
     if task::current().id() == id {
         return Err(alloc::format!("task #{id} is this `kill` command's own"));
     }
-    let name = task::stats(id).and_then(|t| t.name).map(|n| alloc::format!(" ({})", &*n)).unwrap_or_default();
+    let name = task::stats(id).and_then(|t| t.name).map(|n| alloc::format!(" ({n})")).unwrap_or_default();
     task::kill(id).map_err(|e| alloc::format!("{e}"))?;
     let ended = || task::stats(id).is_none_or(|t| t.state == task::TaskState::Ended);
     let deadline = Instant::now() + KILL_WAIT;
@@ -177,7 +177,7 @@ pub fn mem_per_task() {
     println!("{:>4} {:<16} {:>10} {:>10} {:>8}", "ID", "NAME", "RESIDENT", "RESERVED", "FAULTS");
     for t in tasks {
         if let Some(m) = &t.memory {
-            let name = t.name.as_deref().unwrap_or("-");
+            let name = alloc::format!("{}", task::Printable(t.name.as_deref().unwrap_or("-")));
             println!(
                 "{:>4} {:<16.16} {:>10} {:>10} {:>8}",
                 t.id,

@@ -95,9 +95,32 @@ impl core::ops::Deref for TaskName {
     }
 }
 
-impl fmt::Display for TaskName {
+/// A name as reports, logs and the shell print it: as given, but with its
+/// control characters escaped (a newline as `\n`, an escape as `\u{1b}`),
+/// so a task's name can neither forge a line of a report nor drive the
+/// terminal. Allocates nothing (reports print it when memory is out).
+pub struct Printable<'a>(pub &'a str);
+
+impl fmt::Display for Printable<'_> {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(self.as_str())
+        use fmt::Write;
+        if !self.0.contains(char::is_control) {
+            return f.write_str(self.0);
+        }
+        for c in self.0.chars() {
+            match c.is_control() {
+                true => write!(f, "{}", c.escape_default())?,
+                false => f.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for TaskName {
+    /// The name, control characters escaped ([`Printable`]).
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        Printable(self.as_str()).fmt(f)
     }
 }
 
@@ -122,5 +145,13 @@ mod tests {
         assert_eq!(b.header().refs.load(Ordering::Relaxed), 1);
         assert_eq!(std::format!("{b} {b:?}"), "worker №1 \"worker №1\"");
         assert_eq!(TaskName::try_new("").unwrap().as_str(), "");
+    }
+
+    #[test]
+    fn control_characters_are_printed_escaped() {
+        let forged = TaskName::try_new("evil\nok all checks passed\x1b[2J\tnom").unwrap();
+        assert_eq!(forged.as_str(), "evil\nok all checks passed\x1b[2J\tnom", "kept as given");
+        assert_eq!(std::format!("{forged}"), "evil\\nok all checks passed\\u{1b}[2J\\tnom");
+        assert_eq!(std::format!("{}", Printable("worker №1")), "worker №1");
     }
 }

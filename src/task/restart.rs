@@ -204,7 +204,7 @@ mod supervisor {
                 Ok(()) => return Ok(Supervised { restarts: state.restarts(), outcome: Ok(()), gave_up: None }),
                 Err(failure) => failure,
             };
-            let name = builder.name.as_deref().unwrap_or("isolated task");
+            let name = crate::task::Printable(builder.name.as_deref().unwrap_or("isolated task"));
             match state.on_failure(started, origin.elapsed()) {
                 Decision::RestartAfter(delay) => {
                     crate::println!(
