@@ -95,12 +95,14 @@ pub fn total_size(header: &[u8]) -> Option<usize> {
     (be32(header, 0)? == MAGIC).then(|| be32(header, 4).map(|s| s as usize))?
 }
 
-/// The block whose offset is in the header word at `offset_at` and whose
-/// size (version 17 and later) is in the word at `size_at`.
-fn header_block(dtb: &[u8], offset_at: usize, size_at: usize) -> Option<&[u8]> {
-    let start = be32(dtb, offset_at)? as usize;
+/// The structure block: from the header's offset, as long as its size
+/// says (version 17 and later; before, to the tree's end). Bounding the
+/// walk by it costs about 160 instructions at boot.
+#[inline(always)]
+fn struct_block(dtb: &[u8]) -> Option<&[u8]> {
+    let start = be32(dtb, 8)? as usize;
     let end = match be32(dtb, 20)? {
-        17.. => start.checked_add(be32(dtb, size_at)? as usize)?,
+        17.. => start + be32(dtb, 36)? as usize, // no overflow: two 32-bit numbers
         _ => dtb.len(),
     };
     dtb.get(start..end)
@@ -142,11 +144,12 @@ fn for_each_property<'a, K: Copy>(
     mut visit: impl FnMut(K, &'a [u8], &'a [u8]),
 ) -> Option<()> {
     let dtb = dtb.get(..total_size(dtb)?)?;
-    // The structure and strings blocks, each cut to its size in the
-    // header (version 17 on; an older tree's run to the tree's end): a
-    // token is never read from the strings block, nor a name past its end.
-    let block = header_block(dtb, 8, 36)?;
-    let strings = header_block(dtb, 12, 32)?;
+    // The structure block, cut to its size in the header (version 17 on;
+    // an older tree's runs to the tree's end): a token is never read from
+    // the strings block. (A property's name may run on past the strings
+    // block: it is compared with a constant and a NUL, inside the tree.)
+    let block = struct_block(dtb)?;
+    let strings = dtb.get(be32(dtb, 12)? as usize..)?;
     // The structure block as 32-bit words (its tokens are aligned on 4
     // bytes, and so is the block in a tree placed on 4 bytes or more, as
     // the specification asks): one load per token, not four.

@@ -7,7 +7,7 @@
 //! Cloning only bumps the count; the last drop frees the block.
 
 use core::alloc::Layout;
-use core::fmt;
+use core::fmt::{self, Write};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -96,24 +96,41 @@ impl core::ops::Deref for TaskName {
 }
 
 /// A name as reports, logs and the shell print it: as given, but with its
-/// control characters escaped (a newline as `\n`, an escape as `\u{1b}`),
-/// so a task's name can neither forge a line of a report nor drive the
-/// terminal. Allocates nothing (reports print it when memory is out).
+/// control characters escaped by their code (a newline as `\x0a`, an escape
+/// as `\x1b`, a C1 control such as U+009B as `\u{9b}`), so a task's name
+/// can neither forge a line of a report nor drive the terminal. Allocates
+/// nothing (reports print it when memory is out), and stays small: a byte
+/// scan, no Unicode tables.
 pub struct Printable<'a>(pub &'a str);
 
 impl fmt::Display for Printable<'_> {
+    #[inline(never)] // one copy for every report that names a task
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        use fmt::Write;
-        if !self.0.contains(char::is_control) {
-            return f.write_str(self.0);
-        }
-        for c in self.0.chars() {
-            match c.is_control() {
-                true => write!(f, "{}", c.escape_default())?,
-                false => f.write_char(c)?,
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let (text, bytes) = (self.0, self.0.as_bytes());
+        let (mut clean_from, mut i) = (0, 0);
+        while i < bytes.len() {
+            // A control character: one byte (C0, DEL) or, in UTF-8, two (C1: 0xc2 0x80..=0x9f).
+            let (code, len) = match bytes[i] {
+                b @ (0..=0x1f | 0x7f) => (b, 1),
+                0xc2 if matches!(bytes.get(i + 1), Some(0x80..=0x9f)) => (bytes[i + 1], 2),
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            // `i` starts a character (an ASCII byte or a lead byte): a boundary.
+            f.write_str(text.get(clean_from..i).unwrap_or_default())?;
+            f.write_str(if len == 1 { "\\x" } else { "\\u{" })?;
+            f.write_char(HEX[usize::from(code >> 4)] as char)?;
+            f.write_char(HEX[usize::from(code & 0xf)] as char)?;
+            if len == 2 {
+                f.write_char('}')?;
             }
+            i += len;
+            clean_from = i;
         }
-        Ok(())
+        f.write_str(text.get(clean_from..).unwrap_or_default())
     }
 }
 
@@ -151,7 +168,10 @@ mod tests {
     fn control_characters_are_printed_escaped() {
         let forged = TaskName::try_new("evil\nok all checks passed\x1b[2J\tnom").unwrap();
         assert_eq!(forged.as_str(), "evil\nok all checks passed\x1b[2J\tnom", "kept as given");
-        assert_eq!(std::format!("{forged}"), "evil\\nok all checks passed\\u{1b}[2J\\tnom");
+        assert_eq!(std::format!("{forged}"), "evil\\x0aok all checks passed\\x1b[2J\\x09nom");
         assert_eq!(std::format!("{}", Printable("worker №1")), "worker №1");
+        assert_eq!(std::format!("{}", Printable("csi\u{9b}2J del\x7f é\u{a0}")), "csi\\u{9b}2J del\\x7f é\u{a0}");
+        assert_eq!(std::format!("{}", Printable("\n")), "\\x0a");
+        assert_eq!(std::format!("{}", Printable("")), "");
     }
 }
