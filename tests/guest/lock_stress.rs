@@ -124,24 +124,34 @@ fn same_name_locks_on_two_cores() {
     static OUTER: SpinLock<u64> = SpinLock::new("account", 0);
     static INNER: SpinLock<u64> = SpinLock::new("account", 0);
     static DONE: AtomicBool = AtomicBool::new(false);
-    const ROUNDS: u64 = 20_000;
+    static STARTED: AtomicBool = AtomicBool::new(false);
+    const ROUNDS: u64 = 5_000;
     if ilusion::task::cpus_online() < 2 {
         check(true, "same_name_locks_on_two_cores", format_args!("one core"));
         return;
     }
-    // Core 1 holds `inner` a while each time, so that core 0 finds it held
-    // (also under icount, where one core at a time runs, in turns).
+    // Core 1 holds `inner` a while each time, so that core 0 finds it held,
+    // and then leaves it free a while, so that core 0 gets it. Under icount
+    // one core runs at a time, in turns, and a `spin_hint` (YIELD) passes
+    // the turn: a holder that yielded only while holding the lock and took
+    // it again at once would never let core 0 see it free (with eight
+    // cores the case hung so).
     let other = Builder::new()
         .cpu(1)
         .spawn(|| {
             let mut n = 0u64;
             while !DONE.load(Ordering::Relaxed) {
                 let mut inner = INNER.lock();
-                for _ in 0..200 {
+                for _ in 0..50 {
                     ilusion::internals::spin_hint();
                 }
                 *inner += 1;
                 n += 1;
+                drop(inner);
+                STARTED.store(true, Ordering::Release);
+                for _ in 0..50 {
+                    ilusion::internals::spin_hint();
+                }
             }
             n
         })
@@ -149,6 +159,10 @@ fn same_name_locks_on_two_cores() {
     let nested = Builder::new()
         .cpu(0)
         .spawn(|| {
+            // Not before core 1 takes turns with the lock (its task may start later).
+            while !STARTED.load(Ordering::Acquire) {
+                ilusion::internals::spin_hint();
+            }
             for _ in 0..ROUNDS {
                 let mut outer = OUTER.lock();
                 *INNER.lock() += 1;
