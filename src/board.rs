@@ -30,6 +30,10 @@ pub trait Board {
     const UART_INTID: IntId;
     /// The EL1 virtual timer's interrupt, in the same numbering.
     const TIMER_INTID: IntId;
+    /// How many interrupt numbers the board's controller has, at most
+    /// (`0..INTERRUPTS`, at most [`crate::irq::MAX_INTERRUPTS`]): the size
+    /// of the kernel's handler and count tables, which boot zeroes.
+    const INTERRUPTS: usize;
     /// How QEMU emulates the board: the text of `boards/<name>/qemu.args`.
     const QEMU_ARGS: &'static str;
 
@@ -139,6 +143,10 @@ pub const NAME: &str = Selected::NAME;
 pub const UART_INTID: IntId = Selected::UART_INTID;
 /// The timer's interrupt, for applications.
 pub const TIMER_INTID: IntId = Selected::TIMER_INTID;
+/// How many interrupt numbers the board's controller has (`0..INTERRUPTS`):
+/// [`crate::irq::register`] refuses the others.
+pub const INTERRUPTS: usize = Selected::INTERRUPTS;
+const _: () = assert!(INTERRUPTS > 32 && INTERRUPTS <= crate::irq::MAX_INTERRUPTS);
 
 #[cfg(any(
     all(feature = "board-qemu-virt", feature = "board-rpi3"),

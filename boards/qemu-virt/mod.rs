@@ -50,6 +50,9 @@ impl Board for QemuVirt {
     const UART_INTID: IntId = 33;
     /// The EL1 virtual timer's private interrupt (PPI 11).
     const TIMER_INTID: IntId = 27;
+    /// QEMU `virt`'s GIC (version 2 or 3): 256 shared interrupts after the
+    /// 32 private ones (GICD_TYPER says so too).
+    const INTERRUPTS: usize = 288;
     const QEMU_ARGS: &'static str = include_str!("qemu.args");
 
     fn init_console() -> &'static dyn SerialPort {

@@ -110,6 +110,8 @@ impl Board for RaspberryPi3 {
     const UART_INTID: IntId = bcm2837_irq::peripheral(57);
     /// The EL1 virtual timer (CNTV), through the ARM-local block.
     const TIMER_INTID: IntId = bcm2837_irq::timer(Timer::Virtual);
+    /// Timers and mailboxes 0 to 7, peripherals 32 to 95 (see `bcm2837_irq`).
+    const INTERRUPTS: usize = bcm2837_irq::INTERRUPTS;
     const QEMU_ARGS: &'static str = include_str!("qemu.args");
 
     fn init_console() -> &'static dyn SerialPort {

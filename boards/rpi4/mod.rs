@@ -101,6 +101,9 @@ impl Board for RaspberryPi4 {
     const UART_INTID: IntId = 32 + 121;
     /// The EL1 virtual timer's private interrupt (PPI 11).
     const TIMER_INTID: IntId = 27;
+    /// The BCM2711's GIC-400: 192 shared interrupts after the 32 private
+    /// ones (BCM2711 ARM Peripherals, 6.3; QEMU's `raspi4b` has the same).
+    const INTERRUPTS: usize = 224;
     const QEMU_ARGS: &'static str = include_str!("qemu.args");
 
     fn init_console() -> &'static dyn SerialPort {

@@ -34,6 +34,8 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// The first IntId of the peripheral interrupts.
 pub const PERIPHERAL_BASE: IntId = 32;
+/// One past the last IntId (the last peripheral interrupt).
+pub const INTERRUPTS: usize = (PERIPHERAL_BASE + IRQ_COUNT) as usize;
 /// The first IntId of the mailboxes.
 const MAILBOX_BASE: IntId = 4;
 

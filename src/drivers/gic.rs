@@ -58,8 +58,9 @@ pub struct Gic {
     /// each core that comes up enables them on its side.
     private_enabled: AtomicU32,
     /// How many INTIDs the distributor implements (from GICD_TYPER's
-    /// ITLinesNumber: 288 on QEMU `virt`), at most 1020: from here up there
-    /// is no interrupt, and an enable bit written there does not stick.
+    /// ITLinesNumber: 288 on QEMU `virt`), at most the board's count (the
+    /// size of the kernel's tables): from here up there is no interrupt,
+    /// and an enable bit written there does not stick.
     lines: u32,
 }
 
@@ -108,7 +109,7 @@ impl Gic {
         if let Some(slot) = interface_of_core.get(this_core()) {
             slot.store(targets.this_cpu(), Ordering::Relaxed);
         }
-        let lines = gic.typer().num_irqs().min(crate::irq::MAX_INTERRUPTS as u32);
+        let lines = gic.typer().num_irqs().min(crate::irq::INTERRUPTS as u32);
         let gic = SpinLock::new("GIC", gic);
         let version = Version::V2 { gic, targets, pending, cpu_interface, interface_of_core };
         Self { version, private_enabled: AtomicU32::new(0), lines }
@@ -141,7 +142,7 @@ impl Gic {
         }
         GicCpuInterface::set_priority_mask(PRIORITY_MASK);
         // The SGIs and PPIs, then the SPIs (the extended SPI range is not used).
-        let lines = (32 + gic.typer().num_spis()).min(crate::irq::MAX_INTERRUPTS as u32);
+        let lines = (32 + gic.typer().num_spis()).min(crate::irq::INTERRUPTS as u32);
         let gic = SpinLock::new("GIC", gic);
         let version = Version::V3 { gic, secure, redistributor_of_core };
         Self { version, private_enabled: AtomicU32::new(0), lines }
@@ -322,7 +323,7 @@ impl InterruptController for Gic {
     /// GICv2 only (the boards with a device to stand in for use it).
     fn set_pending(&self, id: IntId) -> Result<(), IrqError> {
         match &self.version {
-            Version::V2 { pending, .. } if id < crate::irq::MAX_INTERRUPTS as IntId => {
+            Version::V2 { pending, .. } if id < self.lines => {
                 pending.set(id);
                 Ok(())
             }

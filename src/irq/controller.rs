@@ -25,7 +25,7 @@ pub struct Acknowledged {
 /// What a board's interrupt controller driver provides.
 pub trait InterruptController: Sync {
     /// Whether the controller has an interrupt numbered `id` (below
-    /// [`MAX_INTERRUPTS`]); `irq::register` refuses one it has not, so
+    /// `board::INTERRUPTS`); `irq::register` refuses one it has not, so
     /// `enable` is only asked for numbers that exist. The default: all.
     fn has_interrupt(&self, id: IntId) -> bool {
         let _ = id;
@@ -61,7 +61,9 @@ pub trait InterruptController: Sync {
     }
 }
 
-/// Interrupt numbers handlers can be registered for (GIC INTIDs 0 to 1019).
+/// The interrupt numbers the architecture allows (GIC INTIDs 0 to 1019):
+/// past them, [`IrqError::OutOfRange`]. A board's controller has fewer
+/// (`board::INTERRUPTS`), and the kernel's tables are that size.
 pub const MAX_INTERRUPTS: usize = 1020;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -75,12 +75,26 @@ impl InterruptController for Interrupts {
     }
 }
 use crate::percpu::{PerCpu, MAX_CPUS};
+/// How many interrupt numbers the board has: the size of the tables below
+/// (288 on QEMU `virt`, 224 on the Pi 4, 96 on the Pi 3, against the 1020
+/// the architecture allows: 11 KiB less for boot to zero).
+pub(crate) use crate::board::INTERRUPTS;
 
 /// A handler runs in interrupt context, with interrupts masked: keep it short.
 pub type Handler = fn(IntId);
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-static HANDLERS: [AtomicUsize; MAX_INTERRUPTS] = [const { AtomicUsize::new(0) }; MAX_INTERRUPTS];
+static HANDLERS: [AtomicUsize; INTERRUPTS] = [const { AtomicUsize::new(0) }; INTERRUPTS];
+
+/// Interrupt `id`'s handler slot, or why there is none: a number the
+/// architecture does not allow, or one this board's controller does not have.
+fn handler_slot(id: IntId) -> Result<&'static AtomicUsize, IrqError> {
+    match HANDLERS.get(id as usize) {
+        Some(slot) => Ok(slot),
+        None if (id as usize) < MAX_INTERRUPTS => Err(IrqError::NoSuchInterrupt(id)),
+        None => Err(IrqError::OutOfRange(id)),
+    }
+}
 /// The controller, installed once at boot (null before): a plain pointer,
 /// one load on the interrupt path (a `spin::Once` also checks its state).
 static CONTROLLER: AtomicPtr<Interrupts> = AtomicPtr::new(core::ptr::null_mut());
@@ -100,8 +114,8 @@ static SPURIOUS: AtomicU64 = AtomicU64::new(0);
 const PRIVATE_INTERRUPTS: usize = 32;
 static TAKEN_HERE: PerCpu<[AtomicU64; PRIVATE_INTERRUPTS + 1]> =
     PerCpu::new([const { [const { AtomicU64::new(0) }; PRIVATE_INTERRUPTS + 1] }; MAX_CPUS]);
-static SHARED_TAKEN: [AtomicU64; MAX_INTERRUPTS - PRIVATE_INTERRUPTS] =
-    [const { AtomicU64::new(0) }; MAX_INTERRUPTS - PRIVATE_INTERRUPTS];
+static SHARED_TAKEN: [AtomicU64; INTERRUPTS - PRIVATE_INTERRUPTS] =
+    [const { AtomicU64::new(0) }; INTERRUPTS - PRIVATE_INTERRUPTS];
 
 /// Counts interrupt `id` (in range), taken on this core.
 #[inline(always)]
@@ -126,8 +140,8 @@ pub(crate) fn init(controller: &'static Interrupts) {
 }
 
 /// Installs `handler` for interrupt `id` and enables it (level-triggered).
-/// Refused: a number past the table ([`IrqError::OutOfRange`]), one the
-/// board's controller has not ([`IrqError::NoSuchInterrupt`]), one with a
+/// Refused: a number past the architecture's 1020 ([`IrqError::OutOfRange`]),
+/// one the board's controller has not ([`IrqError::NoSuchInterrupt`]), one with a
 /// handler already.
 pub fn register(id: IntId, handler: Handler) -> Result<(), IrqError> {
     register_with_trigger(id, handler, true)
@@ -137,8 +151,7 @@ pub fn register(id: IntId, handler: Handler) -> Result<(), IrqError> {
 /// UART, the IPIs, the GPIO banks): an application may not take their
 /// handlers away ([`unregister`]) nor raise them ([`send_software_interrupt`]):
 /// without the timer no sleep would end; a raised stop IPI would halt the core.
-static KERNEL_OWNED: [AtomicU32; MAX_INTERRUPTS.div_ceil(32)] =
-    [const { AtomicU32::new(0) }; MAX_INTERRUPTS.div_ceil(32)];
+static KERNEL_OWNED: [AtomicU32; INTERRUPTS.div_ceil(32)] = [const { AtomicU32::new(0) }; INTERRUPTS.div_ceil(32)];
 
 fn is_kernel_owned(id: IntId) -> bool {
     KERNEL_OWNED.get(id as usize / 32).is_some_and(|w| w.load(Ordering::Relaxed) & (1 << (id % 32)) != 0)
@@ -146,7 +159,8 @@ fn is_kernel_owned(id: IntId) -> bool {
 
 /// [`register`], for the kernel's own use: the interrupt stays the kernel's.
 pub(crate) fn register_for_kernel(id: IntId, handler: Handler) -> Result<(), IrqError> {
-    let word = KERNEL_OWNED.get(id as usize / 32).ok_or(IrqError::OutOfRange(id))?;
+    handler_slot(id)?;
+    let word = &KERNEL_OWNED[id as usize / 32];
     // The kernel's before its handler is in: no moment where an application
     // could unregister it.
     let was = word.fetch_or(1 << (id % 32), Ordering::Relaxed);
@@ -157,7 +171,7 @@ pub(crate) fn register_for_kernel(id: IntId, handler: Handler) -> Result<(), Irq
 
 /// As [`register`], choosing level- or edge-triggered.
 pub fn register_with_trigger(id: IntId, handler: Handler, level_triggered: bool) -> Result<(), IrqError> {
-    let slot = HANDLERS.get(id as usize).ok_or(IrqError::OutOfRange(id))?;
+    let slot = handler_slot(id)?;
     let controller = controller().ok_or(IrqError::NoController)?;
     if !controller.has_interrupt(id) {
         return Err(IrqError::NoSuchInterrupt(id));
@@ -172,7 +186,7 @@ pub fn register_with_trigger(id: IntId, handler: Handler, level_triggered: bool)
 /// The kernel's own interrupts (the timer, the console, the IPIs, GPIO)
 /// are refused, as is one with no handler.
 pub fn unregister(id: IntId) -> Result<(), IrqError> {
-    let slot = HANDLERS.get(id as usize).ok_or(IrqError::OutOfRange(id))?;
+    let slot = handler_slot(id)?;
     if is_kernel_owned(id) {
         return Err(IrqError::KernelOwned(id));
     }
@@ -293,7 +307,7 @@ pub fn taken(id: IntId) -> u64 {
 
 /// Every interrupt taken at least once since boot, with its count ([`taken`]).
 pub fn taken_counts() -> impl Iterator<Item = (IntId, u64)> {
-    (0..MAX_INTERRUPTS as IntId).map(|id| (id, taken(id))).filter(|&(_, n)| n != 0)
+    (0..INTERRUPTS as IntId).map(|id| (id, taken(id))).filter(|&(_, n)| n != 0)
 }
 
 /// How many interrupts arrived that had no handler.
