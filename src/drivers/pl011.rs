@@ -1,6 +1,7 @@
 //! The ARM PrimeCell PL011 UART (QEMU virt, and UART0 on the Raspberry Pis).
 //!
-//! Transmit polls the FIFO; receive is interrupt-driven: the board routes the
+//! Transmit polls the FIFO (text goes in a FIFO's worth at a time: one
+//! check per 8 bytes, not per byte); receive is interrupt-driven: the board routes the
 //! UART's interrupt to [`crate::console`], which drains [`Pl011::read_byte`]
 //! into its buffer.
 
@@ -13,6 +14,8 @@ use tock_registers::{register_bitfields, register_structs};
 register_bitfields! {u32,
     DR [ DATA OFFSET(0) NUMBITS(8) [] ],
     FR [
+        /// Transmit FIFO empty.
+        TXFE OFFSET(7) NUMBITS(1) [],
         /// Transmit FIFO full.
         TXFF OFFSET(5) NUMBITS(1) [],
         /// Receive FIFO empty.
@@ -99,7 +102,29 @@ impl Pl011 {
     }
 }
 
+/// Places in the transmit FIFO: 16 (32 from revision r1p5 on; the Pis'
+/// UART0 and QEMU's have at least 16).
+const TX_FIFO_DEPTH: usize = 16;
+
 impl SerialPort for Pl011 {
+    /// Once the transmit FIFO is empty, its places take the next
+    /// `TX_FIFO_DEPTH / 2` bytes of text (each may be a CR LF pair) without
+    /// a check each.
+    fn write_text(&self, text: &[u8]) {
+        let r = &self.regs;
+        for piece in text.chunks(TX_FIFO_DEPTH / 2) {
+            while !r.FR.is_set(FR::TXFE) {
+                core::hint::spin_loop();
+            }
+            for &b in piece {
+                if b == b'\n' {
+                    r.DR.write(DR::DATA.val(b'\r'.into()));
+                }
+                r.DR.write(DR::DATA.val(b.into()));
+            }
+        }
+    }
+
     fn write_byte(&self, byte: u8) {
         let r = &self.regs;
         while r.FR.is_set(FR::TXFF) {
