@@ -211,14 +211,25 @@ fn for_each_property<'a, K: Copy>(
 /// padded with zeros to a word. Returns the word after it (`None` if the
 /// block ends first). The name's last word is the first whose last byte
 /// is zero: the NUL or the padding is there, and a word before it holds
-/// four of the name's letters. So one byte is tested per word, not four.
+/// four of the name's letters. So one byte is tested per word, not four,
+/// and words are taken two at a time: one bound check per pair.
 /// (A tree with padding that is not zero, against the specification, is
 /// read wrongly but safely: the walk stays inside the block.)
 #[inline(always)]
 fn skip_name(words: &[u32], i: usize) -> Option<usize> {
-    let rest = words.get(i..)?;
-    let last = rest.iter().position(|w| w.to_ne_bytes()[3] == 0)?;
-    Some(i + last + 1)
+    let ends_name = |w: u32| w.to_ne_bytes()[3] == 0;
+    let mut at = i;
+    while let Some(&[first, second]) = words.get(at..)?.first_chunk::<2>() {
+        if ends_name(first) {
+            return Some(at + 1);
+        }
+        if ends_name(second) {
+            return Some(at + 2);
+        }
+        at += 2;
+    }
+    // One word left in the block at most.
+    words.get(at).is_some_and(|&w| ends_name(w)).then_some(at + 1)
 }
 
 /// Steps over the rest of a node whose name has been read, from word `i`:
