@@ -174,7 +174,7 @@ impl KernelHeap {
 
     #[inline(always)]
     fn with<R>(&self, f: impl FnOnce(&mut Heaps) -> R) -> R {
-        f(&mut self.heap.lock())
+        self.heap.with(f)
     }
 
     /// Hands `[start, start + size)` to the heap.
