@@ -309,8 +309,9 @@ fn oversized_message_refused(root: &Path) -> Vec<String> {
     }
 }
 
-/// The runner refuses an image built for another board, and names the
-/// missing QEMU, each with a clear message and without booting.
+/// The runner refuses an image built for another board and a file that is
+/// not an AArch64 ELF (which QEMU would boot as raw bytes, and hang), and
+/// names the missing QEMU, each with a clear message and without booting.
 fn runner_errors(root: &Path, board: &str, elf: &Path) -> Vec<String> {
     let other = if board == "qemu-virt" { "rpi4" } else { "qemu-virt" };
     let mut problems = Vec::new();
@@ -324,6 +325,27 @@ fn runner_errors(root: &Path, board: &str, elf: &Path) -> Vec<String> {
             &[&format!("was built for board '{board}', not '{other}'")],
         )),
         Err(e) => problems.push(e),
+    }
+    // Not an AArch64 ELF (text; the host's own programs): named, not booted
+    // as raw bytes that hang the board. `--board` is given, so the missing
+    // board note is not what stops it.
+    let scratch = scratch_dir(&format!("runner-errors-{board}"));
+    std::fs::create_dir_all(&scratch).expect("scratch directory");
+    let text = scratch.join("notes.elf");
+    std::fs::write(&text, "not an image\n").expect("scratch file");
+    let host_program = std::env::current_exe().expect("this test's own path");
+    for bad in [text.as_path(), host_program.as_path()] {
+        let mut not_elf = Command::new(root.join("boards/run"));
+        not_elf.arg("--board").arg(board).arg(bad).env_remove("QEMU_EXTRA");
+        match run(not_elf, RUN_TIMEOUT) {
+            Ok(o) => problems.extend(expect(
+                &format!("boards/run --board {board} {}", bad.display()),
+                &o,
+                2,
+                &["is not an AArch64 ELF image"],
+            )),
+            Err(e) => problems.push(e),
+        }
     }
     let mut no_qemu = Command::new(root.join("boards/run"));
     no_qemu.arg(elf).env("QEMU", "/nonexistent/qemu-system-aarch64");
@@ -920,7 +942,7 @@ fn main() {
     };
     for board in &boards {
         let app = format!("{board}: new app boots with cargo run");
-        let errors = format!("{board}: runner refuses another board's image");
+        let errors = format!("{board}: runner refuses another board's image, a file not an AArch64 ELF, a missing QEMU");
         if !selected(&app) && !selected(&errors) {
             continue;
         }
