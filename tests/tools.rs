@@ -942,7 +942,8 @@ fn main() {
     };
     for board in &boards {
         let app = format!("{board}: new app boots with cargo run");
-        let errors = format!("{board}: runner refuses another board's image, a file not an AArch64 ELF, a missing QEMU");
+        let errors =
+            format!("{board}: runner refuses another board's image, a file not an AArch64 ELF, a missing QEMU");
         if !selected(&app) && !selected(&errors) {
             continue;
         }
