@@ -753,6 +753,7 @@ const CASES: &[Case] = &[
             "ok interrupt_preemption_latency",
             "sleep: worst lateness ",
             "ok sleep_accuracy",
+            "ok detached_result_dropped_in_task",
             "all checks passed",
         ],
     },

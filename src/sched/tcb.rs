@@ -37,6 +37,10 @@ pub trait TaskBody: Any {
     /// isolated task's channel handles). Called by the task layer, in the
     /// task, outside any critical section.
     fn end(&self) {}
+    /// The task is ending detached (its handle is gone): drop its result,
+    /// if it keeps one, here in the task, outside any critical section
+    /// (a result's `Drop` is application code). Called by the task layer.
+    fn drop_result(&self) {}
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -331,9 +335,9 @@ impl Tcb {
 
 impl Drop for Tcb {
     fn drop(&mut self) {
-        // Normally empty by now (a detached task dropped its own result as
-        // it ended) or taken by the handle, so this runs no application
-        // code inside the scheduler.
+        // Taken by the handle, or holding no result (a detached task
+        // dropped its own as it ended, `end_current`): this runs no
+        // application code inside the scheduler.
         drop(self.body.get_mut().take());
         if let Some(stacks) = self.stacks.take() {
             super::stack::recycle(stacks);

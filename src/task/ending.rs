@@ -23,7 +23,22 @@ pub(crate) fn end_current(failure: Option<TaskFailure>) -> ! {
             body.end();
         }
     });
-    let masked = CriticalSection::new();
+    let mut masked = CriticalSection::new();
+    // Detached (its handle is gone, so its own reference is the last)? Its
+    // result is dropped here, in the task, outside the critical section:
+    // left in its body, it was dropped as the scheduler freed the task,
+    // inside a switch, interrupts masked. Looked at under the section that
+    // ends the task: a handle dropped after the look finds the task ended
+    // and drops the result itself. Once detached, a task stays so.
+    if scheduler::running(&masked).refs.get() == 1 {
+        drop(masked);
+        scheduler::with_running_body(|body| {
+            if let Some(body) = body {
+                body.drop_result();
+            }
+        });
+        masked = CriticalSection::new();
+    }
     crate::sync::mutex::release_all_held(&masked, failure.is_some());
     scheduler::exit_current(masked, failure)
 }

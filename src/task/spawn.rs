@@ -100,28 +100,24 @@ struct Packet<F, T> {
 }
 
 impl<F: FnOnce() -> T + 'static, T: 'static> TaskBody for Packet<F, T> {
-    /// Runs the closure and keeps its result for `join`; a detached task
-    /// (its handle is gone) drops it instead, here in its own context, not
-    /// in the scheduler's: if that `Drop` panics, only this task ends. A
-    /// task killed before it ever ran does not start: its closure is
-    /// dropped unrun, here too (what it captured is given back), and it ends.
+    /// Runs the closure and keeps its result for `join`; the task's end
+    /// drops it if the task is detached (its handle is gone), in the task's
+    /// own context, not in the scheduler's: if that `Drop` panics, only
+    /// this task ends (see `end_current`). A task killed before it ever ran
+    /// does not start: its closure is dropped unrun, here (what it captured
+    /// is given back), and it ends.
     fn run(&self) -> ! {
         let f = self.f.take().expect("task started twice");
         if scheduler::running_task_killed() {
             drop(f);
             end_current(Some(TaskFailure::Killed));
         }
-        let value = f();
-        let detached = {
-            let masked = CriticalSection::new();
-            scheduler::running(&masked).refs.get() == 1
-        };
-        if detached {
-            drop(value);
-        } else {
-            self.result.set(Some(value));
-        }
+        self.result.set(Some(f()));
         end_current(None)
+    }
+
+    fn drop_result(&self) {
+        drop(self.result.take());
     }
 }
 

@@ -16,7 +16,7 @@ mod common;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use common::{check, finish, micros};
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use ilusion::sync::Mutex;
 use ilusion::task::{self, Builder, Priority, SpawnError};
 use ilusion::time::{self, Duration, Instant};
@@ -33,6 +33,7 @@ fn main() {
     equal_preemptive_tasks_share_by_slices();
     interrupt_woken_task_preempts();
     sleep_is_accurate();
+    detached_result_dropped_in_task();
     finish();
 }
 
@@ -229,4 +230,65 @@ fn sleep_is_accurate() {
     }
     ilusion::println!("sleep: worst lateness {worst_late} us");
     check(!early && worst_late < 1000, "sleep_accuracy", format_args!("early {early}, late {worst_late} us"));
+}
+
+/// How many [`Loud`] values were dropped, and how many of them with
+/// interrupts masked (inside the kernel, not in a task's own code).
+static LOUD_DROPS: AtomicUsize = AtomicUsize::new(0);
+static LOUD_DROPS_MASKED: AtomicUsize = AtomicUsize::new(0);
+
+/// A task's result whose `Drop` is application code, and notes where it ran.
+struct Loud;
+
+impl Drop for Loud {
+    fn drop(&mut self) {
+        let daif: u64;
+        // SAFETY: reads the interrupt mask bits; no side effects.
+        unsafe { core::arch::asm!("mrs {}, daif", out(reg) daif) };
+        LOUD_DROPS.fetch_add(1, Ordering::Relaxed);
+        if daif & (1 << 7) != 0 {
+            LOUD_DROPS_MASKED.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A task's result is application code: it is dropped by the task itself
+/// (detached) or by whoever holds the handle, never by the scheduler with
+/// interrupts masked, even when the handle goes while the task is on its
+/// way out. A less urgent task returns a [`Loud`] as a more urgent one
+/// wakes (a sweep of wake times across its return) and drops the handle.
+fn detached_result_dropped_in_task() {
+    const ROUNDS: u64 = 1500;
+    let done = Builder::new()
+        .name("dropper")
+        .priority(Priority::Preemptive(1))
+        .cpu(CORE)
+        .spawn(|| {
+            for k in 0..ROUNDS {
+                let start = Instant::now().ticks() + 2000;
+                let h = Builder::new()
+                    .name("returner")
+                    .priority(Priority::Preemptive(20))
+                    .cpu(CORE)
+                    .stack_size(4096)
+                    .spawn(move || {
+                        while Instant::now().ticks() < start {}
+                        Loud
+                    })
+                    .unwrap();
+                time::sleep_until(Instant::from_ticks(start + k / 4));
+                drop(h);
+                time::sleep(Duration::from_micros(200)); // the returner ends meanwhile
+            }
+        })
+        .unwrap()
+        .join();
+    let (drops, masked) = (LOUD_DROPS.load(Ordering::Relaxed), LOUD_DROPS_MASKED.load(Ordering::Relaxed));
+    check(
+        done.is_ok() && drops == ROUNDS as usize && masked == 0,
+        "detached_result_dropped_in_task",
+        format_args!(
+            "{drops} results dropped of {ROUNDS}, {masked} of them with interrupts masked (by the scheduler); {done:?}"
+        ),
+    );
 }
