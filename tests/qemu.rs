@@ -851,6 +851,8 @@ const CASES: &[Case] = &[
             "memory limit #1: Err(OutOfMemory { addr: 4311654400, held: 16769024, limit: 16777216 }), watchdog true, frames freed true",
             "*** task 'hog' (#8) failed: out of memory: touching 0x100fea000",
             "memory limit #2: Err(OutOfMemory { addr: 4311654400, held: 16769024, limit: 16777216 }), watchdog true, frames freed true",
+            "console_write of 65600 bytes: Ok(65600)",
+            "big write: Ok(())",
             "spawn errors: Some(BadHeapReserve { requested: 0, max: ",
             "Some(MemoryLimitTooSmall { requested: 4096, min: ",
             "frames back to start: true",

@@ -54,14 +54,17 @@ pub fn exit_with_value(ptr: u64, len: u64) -> ! {
 }
 
 /// Writes raw bytes to the console: all of them, in as many calls as it
-/// takes (each writes at most a line's worth, `WRITE_PER_CALL`); returns
-/// how many (all), or the error of the call that failed (what came
-/// before it was written).
+/// takes (each writes at most a line's worth, `WRITE_PER_CALL`, and is
+/// handed at most `MAX_WRITE` bytes, the most one call accepts: more was
+/// refused whole, `BadLength`, and nothing written); returns how many
+/// (all), or the error of the call that failed (what came before it was
+/// written).
 pub fn console_write(bytes: &[u8]) -> Result<u64, SyscallError> {
     let mut done = 0;
     loop {
         let rest = &bytes[done..];
-        let n = call(Syscall::ConsoleWrite, rest.as_ptr() as u64, rest.len() as u64)? as usize;
+        let len = rest.len().min(super::calls::MAX_WRITE as usize);
+        let n = call(Syscall::ConsoleWrite, rest.as_ptr() as u64, len as u64)? as usize;
         done += n;
         if n == 0 || done >= bytes.len() {
             return Ok(done as u64);

@@ -3,7 +3,9 @@
 //! touched, and touching 3 pages adds exactly 3 pages of resident memory;
 //! the kernel copying from a heap page not touched yet faults it in; a
 //! task allocating without end fails alone with `OutOfMemory` at its limit,
-//! twice, while a watchdog runs; every frame comes back.
+//! twice, while a watchdog runs; every frame comes back. A `console_write`
+//! of more than the most one call accepts (64 KiB) is written whole, in
+//! as many calls as it takes.
 #![no_std]
 #![no_main]
 
@@ -82,6 +84,21 @@ fn kernel_copy_from_untouched() {
     ilusion::syscall::user::exit(if written == 1 && grew == PAGE_SIZE { 0 } else { 1 });
 }
 
+/// Lines of 64 bytes, 64 bytes more than one `console_write` call accepts.
+const BIG_WRITE: usize = 64 * 1024 + 64;
+
+/// `console_write` of [`BIG_WRITE`] bytes from the heap: all of them are
+/// written (it used to be refused whole, `BadLength`, nothing written).
+fn big_write() {
+    let mut text = alloc::vec![b'.'; BIG_WRITE];
+    for line in text.chunks_mut(64) {
+        line[63] = b'\n';
+    }
+    let written = ilusion::syscall::user::console_write(&text);
+    ilusion::println!("console_write of {BIG_WRITE} bytes: {written:?}");
+    ilusion::syscall::user::exit(if written == Ok(BIG_WRITE as u64) { 0 } else { 1 });
+}
+
 /// A reserve smaller than the request: `try_reserve` says so, nothing faults.
 fn small_reserve() {
     let mut v: Vec<u8> = Vec::new();
@@ -133,6 +150,11 @@ fn main() {
         if !(at_limit && progressed && freed) {
             fail("memory limit");
         }
+    }
+    let got = run("big write", Builder::new(), big_write);
+    ilusion::println!("big write: {got:?}");
+    if got.is_err() {
+        fail("big write");
     }
     let bad_reserve = Builder::new().heap_reserve(0).spawn_isolated(|| {}).err();
     let too_big = Builder::new().heap_reserve(HEAP_RESERVE_MAX + PAGE_SIZE).spawn_isolated(|| {}).err();
