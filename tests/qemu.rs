@@ -1405,6 +1405,8 @@ const CASES: &[Case] = &[
             "ok isolated_hog_fails_alone",
             "ok bystander_counts_on_after_isolated_hog",
             "ok isolated_hog_heap_back_to_baseline",
+            "ok long_name_spawns_refused",
+            "ok long_name_heap_back_to_baseline",
             "all checks passed",
         ],
     ),

@@ -14,6 +14,10 @@
 //!    left (the heap's big blocks taken first): it ends with
 //!    `OutOfMemory`, the others go on.
 //!
+//! 3. A task name too long for the heap to hold a copy of it:
+//!    `Builder::spawn` and `spawn_isolated` return `Err(OutOfMemory)`, the
+//!    spawner goes on.
+//!
 //! After each, once the hog is gone, the kernel heap and the frames in use
 //! are exactly where they were before (bytes, not a margin; the frames
 //! pooled for reuse left out, see [`usage`]).
@@ -369,10 +373,53 @@ fn isolated_hog() {
     check(now == baseline, "isolated_hog_heap_back_to_baseline", format_args!("{baseline:?} -> {now:?}"));
 }
 
+/// The least size of the long task name.
+const LONG_NAME: usize = 1 << 20;
+
+/// A name as long as the smallest block of at least [`LONG_NAME`] bytes the
+/// heap has, with no other block that large left for a copy of it: both
+/// spawns are refused with `OutOfMemory` (the task's name is copied once
+/// more, as its control block's `TaskName`), in a kernel task that goes
+/// on. `spawn_isolated` copied the builder's name first with an allocation
+/// that could not fail softly: the spawner ended with `OutOfKernelMemory`.
+fn long_name_refused() {
+    let baseline = usage();
+    let spawner = builder("namer").spawn(|| {
+        let len = {
+            let mut hoard = HOARD.lock().unwrap();
+            // Every block of LONG_NAME bytes or more; the smallest back, for the name.
+            take_blocks_down_to(&mut hoard, LONG_NAME);
+            let (at, block) = hoard.iter().enumerate().min_by_key(|(_, b)| b.capacity()).expect("a block");
+            let len = block.capacity();
+            drop(hoard.swap_remove(at));
+            len
+        };
+        // In that block (given back when the builder drops it).
+        let long_name = || {
+            let mut name = alloc::string::String::new();
+            name.try_reserve_exact(len).expect("the block left for the name");
+            name.extend(core::iter::repeat_n('n', len));
+            name
+        };
+        let isolated = builder("").name(long_name()).spawn_isolated(|| ()).err();
+        let kernel = builder("").name(long_name()).spawn(|| ()).err();
+        HOARD.lock().unwrap().clear();
+        (kernel, isolated)
+    });
+    let r = spawner.expect("spawn namer").join();
+    let refused = Some(SpawnError::OutOfMemory);
+    check(r == Ok((refused, refused)), "long_name_spawns_refused", format_args!("{r:?}"));
+    HOARD.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    HOARD.clear_poison();
+    let now = usage();
+    check(now == baseline, "long_name_heap_back_to_baseline", format_args!("{baseline:?} -> {now:?}"));
+}
+
 fn main() {
     warm_up();
     kernel_hog();
     isolated_hog();
     kernel_hog();
+    long_name_refused();
     finish()
 }
