@@ -1163,6 +1163,12 @@ const CASES: &[Case] = &[
         ],
     },
     case(
+        "tasks: a Mutex taken in an interrupt handler is refused, free or not (lock checks)",
+        "mutex_in_handler",
+        101,
+        &["arming a timer handler that takes a free mutex", "Mutex::lock in an interrupt handler"],
+    ),
+    case(
         "tasks: a fault in an interrupt handler stops the machine",
         "task_irq_fault",
         102,

@@ -127,6 +127,18 @@ fn held_by_another_task() -> ! {
     panic!("a Mutex was dropped while another task holds it (its guard forgotten): only the holder may drop it")
 }
 
+/// A `Mutex` belongs to tasks; an interrupt handler has none of its own
+/// (it runs on the task it interrupted, which the mutex would record as
+/// its owner). `lock_until` refuses a handler that would have to wait;
+/// with the lock checks on (see `critical`), every `lock`, `try_lock` and
+/// `lock_timeout` in a handler is refused at once, free or not, so the
+/// misuse shows on the first run, not on the one where the mutex is held.
+#[inline(always)]
+fn refuse_in_handler() {
+    #[cfg(any(debug_assertions, feature = "lock-checks"))]
+    assert!(!crate::arch::cpu::in_exception_handler(), "Mutex::lock in an interrupt handler");
+}
+
 /// A `lock` with no room left on the task's list of held mutexes.
 #[cold]
 #[inline(never)]
@@ -189,6 +201,7 @@ impl RawMutex {
 
     #[inline]
     fn try_lock(&self) -> bool {
+        refuse_in_handler();
         let me = running_task_address();
         // SAFETY: the running task is alive.
         let held = &unsafe { &*(me as *const Tcb) }.held_mutexes;
