@@ -25,6 +25,8 @@ mod console {
     #[allow(dead_code)]
     pub trait SerialPort: Sync {
         fn write_byte(&self, byte: u8);
+        /// Writes `text`, each line end as CR LF (the PL011 driver's own).
+        fn write_text(&self, text: &[u8]);
         fn read_byte(&self) -> Option<u8>;
         fn flush(&self);
         fn acknowledge_interrupt(&self);
