@@ -284,30 +284,32 @@ _build board:
     mkdir -p "$out"
     # Benchmarks, the hello example and the test images named *_unchecked
     # as an application gets them; every other image (the QEMU tests) with
-    # the spin-lock checks on (src/critical.rs).
+    # the spin-lock checks on (src/critical.rs); the schedule-trace images
+    # (trace_*, `required-features` in Cargo.toml) with the trace as well.
+    # Each image is built once, in its own set: building every example in
+    # both sets took twice the time and disk (CI ran out of space).
     # Each build names its --target-dir: the copies below read from these
     # directories, whatever CARGO_TARGET_DIR says.
-    cargo build -q --profile {{profile}} --examples --no-default-features --features "$features" --target-dir target
-    cargo build -q --profile {{profile}} --examples --no-default-features --features "$features,lock-checks,stack-watermark" --target-dir target/checked
-    # Test images of the schedule trace (named trace_*, `required-features`
-    # in Cargo.toml): with the trace and the lock checks.
-    traced=$(sed -n 's/^name = "\(trace_[a-z0-9_]*\)"$/\1/p' Cargo.toml)
-    for name in $traced; do
-        cargo build -q --profile {{profile}} --example "$name" --no-default-features --features "$features,lock-checks,trace" --target-dir target/traced
-        cp "target/traced/aarch64-unknown-none/{{profile_dir}}/examples/$name" "$out/$name.elf"
-        llvm-objcopy -O binary "$out/$name.elf" "$out/$name.img"
+    plain=(); checked=(); traced=()
+    for name in $(awk '/^\[\[example\]\]/ {e = 1; next} /^\[/ {e = 0} e && /^name = / {gsub(/"/, "", $3); print $3}' Cargo.toml); do
+        case $name in
+            trace_*) traced+=("$name") ;;
+            bench_* | hello | *_unchecked) plain+=("$name") ;;
+            *) checked+=("$name") ;;
+        esac
     done
-    for dir in target/aarch64-unknown-none target/checked/aarch64-unknown-none; do
-        src=$dir/{{profile_dir}}/examples
-        for elf in $(find "$src" -maxdepth 1 -type f -executable ! -name '*-*' ! -name '*.*'); do
-            name=$(basename "$elf")
-            checked=$([[ $name == bench_* || $name == hello || $name == *_unchecked ]] && echo no || echo yes)
-            from_checked=$([[ $dir == target/checked/* ]] && echo yes || echo no)
-            [ "$from_checked" = "$checked" ] || continue
-            cp "$elf" "$out/$name.elf"
-            llvm-objcopy -O binary "$elf" "$out/$name.img"
+    build_set() { # build_set TARGET_DIR FEATURES NAME...: build the images and copy them to $out
+        local dir=$1 set_features=$2; shift 2
+        [ $# -gt 0 ] || return 0
+        cargo build -q --profile {{profile}} --no-default-features --features "$set_features" --target-dir "$dir" $(printf -- '--example %s ' "$@")
+        for name in "$@"; do
+            cp "$dir/aarch64-unknown-none/{{profile_dir}}/examples/$name" "$out/$name.elf"
+            llvm-objcopy -O binary "$out/$name.elf" "$out/$name.img"
         done
-    done
+    }
+    build_set target "$features" "${plain[@]}"
+    build_set target/checked "$features,lock-checks,stack-watermark" "${checked[@]}"
+    build_set target/traced "$features,lock-checks,trace" "${traced[@]}"
     # The Pis' serial chainloader and its host tool (tested by tests/qemu.rs).
     if [ -x tools/chainloader/build ] && [[ "$board" == rpi* ]]; then
         tools/chainloader/build $board >/dev/null
