@@ -1439,6 +1439,21 @@ const CASES: &[Case] = &[
             "all checks passed",
         ],
     ),
+    // Under icount: how late a watcher wakes is counted in instructions.
+    Case {
+        qemu: ICOUNT,
+        ..case(
+            "statistics of an isolated task with an 8 MiB stack: interrupts never wait for its scan",
+            "stats_masked_time",
+            0,
+            &[
+                "ok digger_went_deep",
+                "ok deep_high_water_within_a_page",
+                "ok interrupts_never_wait_for_the_scan",
+                "all checks passed",
+            ],
+        )
+    },
     case(
         "kill: refusals, kernel tasks at their next block or yield, isolated tasks at once, 1,000 cycles leak nothing",
         "task_kill",

@@ -175,6 +175,10 @@ pub struct AddressSpace {
     user_thread_register: u64,
     /// Pages mapped on demand (first touches of the heap), for `task::stats`.
     demand_faults: u64,
+    /// The task's stack ([`Self::map_stack`]): its pages, bottom first, are
+    /// `frames[stack_first..stack_first + stack_pages]` (`frames` only grows).
+    stack_first: usize,
+    stack_pages: usize,
 }
 
 // SAFETY: the address space owns its tables and frames; the kernel touches
@@ -208,6 +212,8 @@ impl AddressSpace {
             asid: None,
             user_thread_register: 0,
             demand_faults: 0,
+            stack_first: 0,
+            stack_pages: 0,
         })
     }
 
@@ -232,27 +238,29 @@ impl AddressSpace {
         self.demand_faults
     }
 
-    /// The deepest the task's stack of `stack_size` bytes has been, in
-    /// bytes: its frames came zeroed, so everything from the lowest word
-    /// that is not zero up to the top was used (a word the task wrote a
-    /// zero to, deepest of all, is missed: the figure errs low by that).
-    pub fn stack_high_water(&self, stack_size: u64) -> u64 {
-        let bottom = user_layout::stack_bottom(stack_size);
-        let mut page = bottom;
-        while page < user_layout::STACK_TOP {
-            if let Some((_, frame)) = self.frames.iter().find(|(va, _)| *va == page) {
-                let words = frame.as_ptr() as *const u64;
-                for i in 0..(PAGE_SIZE / 8) as usize {
-                    // SAFETY: a frame of ours, one page of u64s; the task may be
-                    // writing it meanwhile (on another core), hence volatile.
-                    if unsafe { words.add(i).read_volatile() } != 0 {
-                        return user_layout::STACK_TOP - (page + 8 * i as u64);
-                    }
-                }
-            }
-            page += PAGE_SIZE;
-        }
-        0
+    /// Maps the task's stack: `stack_size` bytes (whole pages) of zeroed
+    /// frames below `STACK_TOP`, remembered for [`Self::stack_depth_in_page`].
+    pub fn map_stack(&mut self, stack_size: u64) -> Result<(), MapError> {
+        let (first, pages) = (self.frames.len(), stack_size / PAGE_SIZE);
+        self.map_zeroed(user_layout::STACK_TOP - stack_size, pages, Attributes::USER_DATA)?;
+        (self.stack_first, self.stack_pages) = (first, pages as usize);
+        Ok(())
+    }
+
+    /// The number of pages of the task's stack.
+    pub fn stack_pages(&self) -> usize {
+        self.stack_pages
+    }
+
+    /// How deep the task's stack has been, in bytes from its top, if its
+    /// page `k` (counted from the bottom) holds the deepest word written
+    /// (see [`super::first_used_word`]); `None`: the page is all zeros (or
+    /// there is no such page).
+    pub fn stack_depth_in_page(&self, k: usize) -> Option<u64> {
+        let (va, frame) = *self.frames[self.stack_first..][..self.stack_pages].get(k)?;
+        // SAFETY: a frame of ours: a page, mapped in the kernel's view.
+        let offset = unsafe { super::first_used_word(frame.as_ptr()) }?;
+        Some(user_layout::STACK_TOP - (va + offset as u64))
     }
 
     fn held_bytes(&self) -> u64 {

@@ -51,3 +51,40 @@ pub use {
     frames::{frames_in_use, pooled_frames},
     shared_region::{Access, RegionError, SharedMemory, SharedRegion},
 };
+
+/// Where the lowest word of the page at `page` that is not zero starts, in
+/// bytes from the page's start; `None` if the whole page is zeros. Stacks
+/// start zeroed and grow down, so on a stack's deepest page that was used
+/// this is how far down it went: `task::stats` scans a stack bottom up, one
+/// page at a time, for its high-water mark. The words are read volatile: the
+/// task may be writing them meanwhile (on another core).
+///
+/// # Safety
+/// `page` is the start of `PAGE_SIZE` readable bytes, 8-byte aligned.
+pub unsafe fn first_used_word(page: *const u8) -> Option<usize> {
+    let words = page as *const u64;
+    // SAFETY: the caller's promise: a page of readable, aligned words.
+    (0..(PAGE_SIZE / 8) as usize).find(|&i| unsafe { words.add(i).read_volatile() } != 0).map(|i| 8 * i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[repr(align(4096))]
+    struct Page([u64; PAGE_SIZE as usize / 8]);
+
+    #[test]
+    fn the_lowest_word_used_in_a_page_or_none() {
+        let mut page = Page([0; PAGE_SIZE as usize / 8]);
+        // SAFETY: `page` is a page of aligned words.
+        let first_used = |page: &Page| unsafe { first_used_word(page.0.as_ptr() as *const u8) };
+        assert_eq!(first_used(&page), None);
+        page.0[511] = 1;
+        assert_eq!(first_used(&page), Some(4088));
+        page.0[7] = u64::MAX;
+        assert_eq!(first_used(&page), Some(56));
+        page.0[0] = 1 << 63;
+        assert_eq!(first_used(&page), Some(0));
+    }
+}

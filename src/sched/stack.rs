@@ -183,21 +183,24 @@ mod target {
             }
         }
 
-        /// The deepest the task stack has been, in bytes: it started zeroed,
-        /// so everything from the lowest word that is not zero up to the top
-        /// was used (a zero the task stored deepest of all is missed: the
-        /// figure errs low by that much). Reads words the task may be writing
-        /// on another core meanwhile: a sample, like every statistic.
-        /// `None` without the `stack-watermark` feature (nothing zeroed it).
-        pub fn high_water(&self) -> Option<usize> {
-            if !cfg!(feature = "stack-watermark") {
+        /// How deep the task stack has been, in bytes from its top, if its
+        /// page `k` (counted from the bottom) holds the deepest word written:
+        /// it started zeroed (see [`crate::mm::first_used_word`]). `None`:
+        /// the page is all zeros, there is no such page, or nothing zeroed
+        /// the stack (without the `stack-watermark` feature).
+        pub fn depth_in_page(&self, k: usize) -> Option<u64> {
+            if !cfg!(feature = "stack-watermark") || k as u64 >= self.pages() {
                 return None;
             }
-            let words = self.stack as *const u64;
-            let count = (self.stack_size.get() / 8) as usize;
-            // SAFETY: the stack's memory, `count` words, alive while `self` is.
-            let first_used = (0..count).find(|&i| unsafe { words.add(i).read_volatile() } != 0);
-            Some(first_used.map_or(0, |i| (self.stack_size.get() as usize) - 8 * i))
+            let page = k * PAGE_SIZE as usize;
+            // SAFETY: page `k` of the stack's memory, alive while `self` is.
+            let offset = unsafe { crate::mm::first_used_word(self.stack.add(page)) }?;
+            Some(self.stack_size.get() - (page + offset) as u64)
+        }
+
+        /// The task stack's size in pages (see [`Self::depth_in_page`]).
+        pub fn pages(&self) -> u64 {
+            self.stack_size.get() / PAGE_SIZE
         }
 
         /// The task stack's size in bytes.

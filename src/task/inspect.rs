@@ -34,8 +34,8 @@ use core::sync::atomic::Ordering;
 
 /// Every task alive: idle tasks (id 0, one per core), then the others in
 /// the order they were spawned, with ended ones not yet joined. Holds the
-/// kernel lock while it reads each task's counters (and scans its stack
-/// for the high-water mark: a few microseconds per task).
+/// kernel lock while it reads each task's counters; the stacks are scanned
+/// for their high-water marks after, a page per critical section.
 pub fn list() -> Vec<TaskInfo> {
     loop {
         let count = {
@@ -58,6 +58,9 @@ pub fn list() -> Vec<TaskInfo> {
         });
         drop(masked);
         if !overflow {
+            for info in &mut out {
+                info.stack_high_water = stack_high_water(|masked| find(masked, info.id));
+            }
             return out;
         }
     }
@@ -68,7 +71,41 @@ pub fn stats(id: u64) -> Option<TaskInfo> {
     let masked = CriticalSection::new();
     let t = find(&masked, id)?;
     // SAFETY: found on the list of tasks alive, under the same section.
-    Some(info_of(&masked, unsafe { t.as_ref() }, crate::arch::cpu::counter(), crate::time::frequency()))
+    let mut info = info_of(&masked, unsafe { t.as_ref() }, crate::arch::cpu::counter(), crate::time::frequency());
+    drop(masked);
+    info.stack_high_water = stack_high_water(|masked| find(masked, id));
+    Some(info)
+}
+
+/// A task's stack high-water mark, in bytes (see `TaskInfo`): `None` for
+/// a task whose stack is gone or not scanned (an idle task; a kernel task
+/// without the `stack-watermark` feature). A stack starts zeroed, and the
+/// mark is its lowest word that is not zero: the scan reads every page the
+/// task never reached, up to a whole isolated stack of 8 MiB (milliseconds).
+/// So it reads one page per critical section, finding the task again in
+/// each (`task`): interrupts wait for one page at most, never for a stack.
+fn stack_high_water(task: impl Fn(&CriticalSection) -> Option<NonNull<Tcb>>) -> Option<usize> {
+    let mut page = 0;
+    loop {
+        let masked = CriticalSection::new();
+        // SAFETY: alive: found (or held by a handle) under this section.
+        let t = unsafe { task(&masked)?.as_ref() };
+        // SAFETY: interrupts are masked, so the scheduler does not touch the
+        // address space meanwhile (it lives as long as the task's block).
+        let (pages, depth) = match (unsafe { (*t.address_space.get()).as_ref() }, &t.stacks) {
+            (Some(space), _) => (space.stack_pages() as u64, space.stack_depth_in_page(page)),
+            (None, Some(stacks)) if cfg!(feature = "stack-watermark") => (stacks.pages(), stacks.depth_in_page(page)),
+            _ => return None,
+        };
+        if let Some(depth) = depth {
+            return Some(depth as usize);
+        }
+        if page as u64 + 1 >= pages {
+            return Some(0); // all zeros: never used
+        }
+        drop(masked);
+        page += 1;
+    }
 }
 
 /// Every online core's statistics, since it came online.
@@ -163,7 +200,10 @@ impl<T> JoinHandle<T> {
     pub fn stats(&self) -> TaskInfo {
         let masked = CriticalSection::new();
         let t = self.block(&masked);
-        info_of(&masked, t, crate::arch::cpu::counter(), crate::time::frequency())
+        let mut info = info_of(&masked, t, crate::arch::cpu::counter(), crate::time::frequency());
+        drop(masked);
+        info.stack_high_water = stack_high_water(|masked| Some(NonNull::from(self.block(masked))));
+        info
     }
 
     /// Ends the task: see [`kill`].
@@ -199,7 +239,9 @@ fn info_of(masked: &CriticalSection, t: &Tcb, now: u64, hz: u64) -> TaskInfo {
     // SAFETY: interrupts are masked, so the scheduler does not touch the
     // address space meanwhile (it lives as long as the task's block).
     let space = unsafe { &**t.address_space.get() };
-    let (stack_size, stack_high_water, memory) = match (space, &t.stacks) {
+    // The stack's high-water mark is left to `stack_high_water`, outside
+    // this section (it may read megabytes).
+    let (stack_size, memory) = match (space, &t.stacks) {
         (Some(space), _) => {
             let usage = space.usage();
             let memory = TaskMemory {
@@ -207,11 +249,10 @@ fn info_of(masked: &CriticalSection, t: &Tcb, now: u64, hz: u64) -> TaskInfo {
                 reserved_bytes: usage.limit,
                 page_faults: space.demand_faults(),
             };
-            let size = t.user_stack_size;
-            (size as usize, Some(space.stack_high_water(size) as usize), Some(memory))
+            (t.user_stack_size as usize, Some(memory))
         }
-        (None, Some(stacks)) => (stacks.size(), stacks.high_water(), None),
-        (None, None) => (0, None, None), // an idle task, on its core's boot stack
+        (None, Some(stacks)) => (stacks.size(), None),
+        (None, None) => (0, None), // an idle task, on its core's boot stack
     };
     TaskInfo {
         id: t.id,
@@ -226,7 +267,7 @@ fn info_of(masked: &CriticalSection, t: &Tcb, now: u64, hz: u64) -> TaskInfo {
         preempted: t.counters.preempted.get(),
         woken: t.counters.woken.get(),
         stack_size,
-        stack_high_water,
+        stack_high_water: None,
         memory,
     }
 }

@@ -97,14 +97,6 @@ impl TaskBody for IsolatedBody {
     }
 }
 
-/// A copy of `text`, or `None` when the heap has no room for it.
-fn try_copy(text: &str) -> Option<alloc::string::String> {
-    let mut copy = alloc::string::String::new();
-    copy.try_reserve_exact(text.len()).ok()?;
-    copy.push_str(text);
-    Some(copy)
-}
-
 /// The body of an isolated task (`None` for a kernel task's).
 fn as_isolated(body: Option<&dyn TaskBody>) -> Option<&IsolatedBody> {
     body?.downcast_ref()
@@ -219,21 +211,12 @@ impl Builder {
         if !grants.regions_fit() {
             return Err(SpawnError::OutOfMemory);
         }
-        // The builder keeps its name (a supervisor spawns from it again):
-        // the task's copy must fail softly when the heap has no room for it,
-        // as every other part of the task does (it ended the spawner).
-        let name = match &self.name {
-            Some(name) => Some(try_copy(name).ok_or(SpawnError::OutOfMemory)?),
-            None => None,
-        };
         let mut result = alloc::vec::Vec::new();
         result.try_reserve_exact(result_size).map_err(|_| SpawnError::OutOfMemory)?;
         result.resize(result_size, 0u8);
         let mut space = AddressSpace::new().map_err(|_| SpawnError::OutOfMemory)?;
         space.set_limits(reserve, limit);
-        space
-            .map_zeroed(STACK_TOP - stack_size, stack_size / PAGE_SIZE, Attributes::USER_DATA)
-            .map_err(|_| SpawnError::OutOfMemory)?;
+        space.map_stack(stack_size).map_err(|_| SpawnError::OutOfMemory)?;
         let state_pages = page_align_up(state_size.max(1)) / PAGE_SIZE;
         space.map_zeroed(ARGS_BASE, state_pages, Attributes::USER_DATA).map_err(|_| SpawnError::OutOfMemory)?;
         let held = space.usage().resident + space.usage().tables;
@@ -265,6 +248,9 @@ impl Builder {
             crate::sched::stack::recycle(stacks);
             return Err(SpawnError::OutOfMemory); // the handles are released with the body
         };
+        // The builder keeps its name (a supervisor spawns from it again):
+        // `start_task` makes the task's copy, softly.
+        let name = self.name.as_deref();
         let start =
             TaskStart { name, level, cpus, stacks, body, address_space: Some(space), user_stack_size: stack_size };
         start_task(start, take_isolated_result::<T>)

@@ -17,7 +17,6 @@ use crate::sched::scheduler;
 use crate::sched::stack::TaskStacks;
 use crate::sched::tcb::{State, TaskBody, Tcb, WakeReason};
 use alloc::boxed::Box;
-use alloc::string::String;
 use core::cell::Cell;
 use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
@@ -148,14 +147,19 @@ impl Builder {
             crate::sched::stack::recycle(stacks);
             return Err(SpawnError::OutOfMemory); // the closure is dropped with the packet
         };
-        let start = TaskStart { name: self.name, level, cpus, stacks, body, address_space: None, user_stack_size: 0 };
+        // The builder's name is copied once, by `start_task`; the builder
+        // (and its `String`) is dropped here, after it.
+        let name = self.name.as_deref();
+        let start = TaskStart { name, level, cpus, stacks, body, address_space: None, user_stack_size: 0 };
         start_task(start, take_packet_result::<F, T>)
     }
 }
 
 /// Everything a new task is made of (see [`start_task`]).
-pub(super) struct TaskStart {
-    pub name: Option<String>,
+pub(super) struct TaskStart<'a> {
+    /// Copied into the task's own `TaskName` by `start_task` (softly:
+    /// no room for the copy abandons the start).
+    pub name: Option<&'a str>,
     pub level: Level,
     pub cpus: crate::percpu::CpuMask,
     pub stacks: TaskStacks,
@@ -164,7 +168,7 @@ pub(super) struct TaskStart {
     pub user_stack_size: u64,
 }
 
-impl TaskStart {
+impl TaskStart<'_> {
     /// Gives back what a task that could not be started was made of (its
     /// closure is dropped, here in the spawner, outside any critical section).
     fn abandon(self) -> SpawnError {
@@ -182,9 +186,9 @@ impl TaskStart {
 /// Makes the task control block, queues the task as ready, and returns its
 /// handle, which takes the task's result out of its body with
 /// `take_result`; if memory is out, frees what `start` holds instead.
-pub(super) fn start_task<T>(mut start: TaskStart, take_result: TakeResult<T>) -> Result<JoinHandle<T>, SpawnError> {
-    let name = match start.name.take() {
-        Some(name) => match TaskName::try_new(&name) {
+pub(super) fn start_task<T>(start: TaskStart, take_result: TakeResult<T>) -> Result<JoinHandle<T>, SpawnError> {
+    let name = match start.name {
+        Some(name) => match TaskName::try_new(name) {
             Some(name) => Some(name),
             None => return Err(start.abandon()),
         },
