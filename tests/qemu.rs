@@ -1413,6 +1413,8 @@ const CASES: &[Case] = &[
             "ok isolated_hog_heap_back_to_baseline",
             "ok long_name_spawns_refused",
             "ok long_name_heap_back_to_baseline",
+            "ok region_without_room_ends_its_task",
+            "ok region_without_room_takes_no_frame",
             "all checks passed",
         ],
     ),

@@ -82,12 +82,17 @@ impl SharedRegion {
             return Err(RegionError::BadSize);
         }
         let pages = page_align_up(bytes as u64) / PAGE_SIZE;
-        let mut frames = Frames { frames: Vec::new(), len: bytes };
-        frames.frames.try_reserve_exact(pages as usize).map_err(|_| RegionError::OutOfMemory)?;
+        // The shared block first, empty: were the heap too full for it (an
+        // `Arc` cannot be made fallibly), the caller's task would end with
+        // the frames below taken and never given back. On any error after
+        // this, dropping it frees the frames taken so far.
+        let mut region = Arc::new(Frames { frames: Vec::new(), len: bytes });
+        let frames = &mut Arc::get_mut(&mut region).expect("a new Arc is ours alone").frames;
+        frames.try_reserve_exact(pages as usize).map_err(|_| RegionError::OutOfMemory)?;
         for _ in 0..pages {
-            frames.frames.push(allocate_frame().ok_or(RegionError::OutOfMemory)?);
+            frames.push(allocate_frame().ok_or(RegionError::OutOfMemory)?);
         }
-        Ok(Self(Arc::new(frames)))
+        Ok(Self(region))
     }
 
     /// Its size in bytes, as asked for.

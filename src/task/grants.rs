@@ -86,8 +86,13 @@ impl Grants {
 
     /// The grants of a supervised task's next run: `handles` (the table the
     /// run before held, taken back whole) and the same regions at the same
-    /// addresses, with the same access.
-    pub fn again(&self, handles: HandleTable) -> Grants {
-        Grants { handles, regions: self.regions.clone(), shared_used: self.shared_used }
+    /// addresses, with the same access. `None` if the heap has no room for
+    /// the list (the supervisor's spawn fails with `OutOfMemory`, instead of
+    /// the supervisor's task ending).
+    pub fn try_again(&self, handles: HandleTable) -> Option<Grants> {
+        let mut regions = Vec::new();
+        regions.try_reserve_exact(self.regions.len()).ok()?;
+        regions.extend(self.regions.iter().cloned());
+        Some(Grants { handles, regions, shared_used: self.shared_used })
     }
 }

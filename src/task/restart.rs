@@ -197,7 +197,8 @@ mod supervisor {
         let origin = Instant::now();
         loop {
             let started = origin.elapsed();
-            let run = builder.spawn_with_grants(grants.again(core::mem::take(&mut handles)), true, &f)?;
+            let again = grants.try_again(core::mem::take(&mut handles)).ok_or(SpawnError::OutOfMemory)?;
+            let run = builder.spawn_with_grants(again, true, &f)?;
             run.wait();
             handles = isolated::take_back_handles(&run);
             let failure = match run.join() {

@@ -17,6 +17,9 @@
 //! 3. A task name too long for the heap to hold a copy of it:
 //!    `Builder::spawn` and `spawn_isolated` return `Err(OutOfMemory)`, the
 //!    spawner goes on.
+//! 4. A shared region made with room in the heap for the list of its
+//!    frames but none for the region's own block: the task that asked ends
+//!    (`OutOfKernelMemory`) with no frame taken.
 //!
 //! After each, once the hog is gone, the kernel heap and the frames in use
 //! are exactly where they were before (bytes, not a margin; the frames
@@ -415,11 +418,41 @@ fn long_name_refused() {
     check(now == baseline, "long_name_heap_back_to_baseline", format_args!("{baseline:?} -> {now:?}"));
 }
 
+/// Part 4: `SharedRegion::new` took its frames, then made the block they
+/// are shared through (an `Arc`, which cannot be made fallibly); with no
+/// room for that block the task ended there, and the frames it had taken
+/// were never given back (a page each time).
+fn region_without_room_takes_no_frame() {
+    let baseline = usage();
+    let sharer = builder("sharer").spawn(|| {
+        {
+            let mut hoard = HOARD.lock().unwrap();
+            take_everything(&mut hoard);
+            // One 8-byte block back: room for the list of a one-page
+            // region's frames, and for nothing larger.
+            let at = hoard.iter().position(|b| b.capacity() == 8).expect("an 8-byte block");
+            drop(hoard.swap_remove(at));
+        }
+        ilusion::mm::SharedRegion::new(4096).map(drop)
+    });
+    let r = sharer.expect("spawn sharer").join();
+    check(
+        matches!(r, Err(TaskFailure::OutOfKernelMemory { .. })),
+        "region_without_room_ends_its_task",
+        format_args!("{r:?}"),
+    );
+    HOARD.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    HOARD.clear_poison();
+    let now = usage();
+    check(now == baseline, "region_without_room_takes_no_frame", format_args!("{baseline:?} -> {now:?}"));
+}
+
 fn main() {
     warm_up();
     kernel_hog();
     isolated_hog();
     kernel_hog();
     long_name_refused();
+    region_without_room_takes_no_frame();
     finish()
 }
