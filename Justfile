@@ -27,10 +27,7 @@ run example="hello" board="qemu-virt" *args: setup
     # Quoted by just: a name is never run as shell code.
     example={{quote(example)}}; board={{quote(board)}}; args={{quote(args)}}
     if [[ $board == -* ]]; then args="$board $args"; board=qemu-virt; fi
-    if [ ! -d "boards/$board" ]; then
-        echo "error: unknown board '$board' (known: $(ls -d boards/*/ | xargs -n1 basename | tr '\n' ' '))" >&2
-        exit 2
-    fi
+    boards/known "$board"
     just _build_one "$board" "$example"
     echo "boards/run --board $board target/images/$board/$example.elf $args"
     boards/run --board "$board" "target/images/$board/$example.elf" $args
@@ -274,10 +271,7 @@ _build board:
     #!/usr/bin/env bash
     set -euo pipefail
     board={{quote(board)}}
-    if [ ! -d "boards/$board" ]; then
-        echo "error: unknown board '$board' (known: $(ls -d boards/*/ | xargs -n1 basename | tr '\n' ' '))" >&2
-        exit 2
-    fi
+    boards/known "$board"
     # Every image with the shell compiled in (only those that start it use it; the rest is left out when linking).
     features="board-$board,shell"
     out=target/images/$board
@@ -326,10 +320,7 @@ _build_one board example:
         echo "error: bad example name '$example': names are lowercase letters, digits and _ (see examples/)" >&2
         exit 2
     fi
-    if [ ! -d "boards/$board" ]; then
-        echo "error: unknown board '$board' (known: $(ls -d boards/*/ | xargs -n1 basename | tr '\n' ' '))" >&2
-        exit 2
-    fi
+    boards/known "$board"
     # As in _build: benchmarks, hello and *_unchecked as an application gets them, test images with the lock checks.
     features="board-$board,shell"; dir=target
     if [[ "$example" != bench_* && "$example" != hello && "$example" != *_unchecked ]]; then features="$features,lock-checks,stack-watermark"; dir=target/checked; fi

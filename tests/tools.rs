@@ -231,6 +231,40 @@ fn observe_errors(root: &Path) -> Vec<String> {
     problems
 }
 
+/// Every recipe and script that takes a board name accepts only a plain
+/// known one (`boards/known`): `../boards/rpi4`, `.` or `rpi4/` passed a
+/// bare directory test (`boards/$board` exists), and cargo then failed on
+/// the feature `board-../boards/rpi4` (exit 101), or `just new` wrote it
+/// into the new app's Cargo.toml.
+fn board_names_are_plain(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    for name in ["../boards/rpi4", ".", "rpi4/"] {
+        let app = scratch_dir("board-names-app");
+        let app = app.to_str().unwrap_or("app");
+        let calls: [&[&str]; 6] = [
+            &["run", "hello", name],
+            &["_build", name],
+            &["image", name],
+            &["trace", "tasks", name],
+            &["maps", "isolation", name],
+            &["new", app, name],
+        ];
+        for args in calls {
+            let mut just = Command::new("just");
+            just.current_dir(root).args(args);
+            let line = format!("error: unknown board '{name}' (known: qemu-virt rpi3 rpi4)");
+            match run(just, RUN_TIMEOUT) {
+                Ok(o) => problems.extend(expect(&format!("just {}", args.join(" ")), &o, 2, &[&line])),
+                Err(e) => problems.push(e),
+            }
+        }
+        if Path::new(app).exists() {
+            problems.push(format!("just new {app} {name} made the app all the same"));
+        }
+    }
+    problems
+}
+
 /// `just new` for `board`, then `cargo run --release` in the new app.
 /// Returns the problems and, if it built, the app's image.
 fn new_app(root: &Path, board: &str) -> (Vec<String>, Option<PathBuf>) {
@@ -1035,6 +1069,10 @@ fn main() {
                 Err(e) => vec![e],
             },
         );
+    }
+    let full = "every recipe and script that takes a board name refuses '..', '.' and 'rpi4/' as unknown boards";
+    if selected(full) {
+        report(full, board_names_are_plain(&root));
     }
     let full = "boards/sdcard refuses a non-file --output, a missing value and late arguments";
     if selected(full) {
