@@ -554,6 +554,7 @@ const CASES: &[Case] = &[
             "ok handler_yield_does_not_switch",
             "ok handler_kill_ends_task_after_handler",
             "ok exception_handler_wake_runs_at_its_end",
+            "ok handler_spawn_runs_after_handler",
             "all checks passed",
         ],
     ),

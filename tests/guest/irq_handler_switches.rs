@@ -12,6 +12,9 @@
 //! runs before the code after the trap (it could wait up to a slice, its
 //! wake missed by yields, when the hand-off kept it off the queues).
 //!
+//! A handler may spawn a task, even a more urgent one: the spawn returns
+//! in the handler, and the new task first runs after the handler's end.
+//!
 //! Everything runs on core 0, where the periodic handler runs.
 
 #![no_std]
@@ -40,6 +43,7 @@ fn main() {
         handler_that_yields();
         handler_that_kills_the_interrupted_task();
         exception_handler_wake_runs_at_its_end();
+        handler_that_spawns();
     });
     finish();
 }
@@ -175,6 +179,51 @@ fn exception_handler_wake_runs_at_its_end() {
         "exception_handler_wake_runs_at_its_end",
         format_args!(
             "the woken task ran before the next instruction: {ran_at_once}, after a yield: {ran_after_a_yield}"
+        ),
+    );
+}
+
+/// The task `spawning_handler` spawned (taken by `handler_that_spawns`).
+static SPAWNED: ilusion::critical::SpinLock<Option<JoinHandle<bool>>> =
+    ilusion::critical::SpinLock::new("spawned in a handler", None);
+static SPAWN_TRIED: AtomicBool = AtomicBool::new(false);
+static SPAWN_FAILED: AtomicBool = AtomicBool::new(false);
+static IN_HANDLER: AtomicBool = AtomicBool::new(false);
+static SPAWNER_RAN: AtomicU64 = AtomicU64::new(0);
+
+fn spawning_handler() {
+    IN_HANDLER.store(true, Ordering::SeqCst);
+    SPAWNER_RAN.fetch_add(1, Ordering::Relaxed);
+    if !SPAWN_TRIED.swap(true, Ordering::Relaxed) {
+        // More urgent than every task here: were it switched to at its
+        // spawn, it would run inside this handler. It returns whether it did.
+        let builder = Builder::new().name("spawned in a handler").priority(Priority::Preemptive(0)).cpu(CORE);
+        match builder.spawn(|| IN_HANDLER.load(Ordering::SeqCst)) {
+            Ok(handle) => SPAWNED.with(|slot| *slot = Some(handle)),
+            Err(_) => SPAWN_FAILED.store(true, Ordering::Relaxed),
+        }
+    }
+    IN_HANDLER.store(false, Ordering::SeqCst);
+}
+
+/// A 1 ms handler spawns a task more urgent than any: the spawn succeeds,
+/// the task runs after the handler has returned (never inside it), and the
+/// core goes on taking timer interrupts (this task's sleeps end).
+fn handler_that_spawns() {
+    ilusion::time::set_periodic(Duration::from_millis(1), spawning_handler).unwrap();
+    for _ in 0..20 {
+        sleep(Duration::from_millis(1));
+    }
+    ilusion::time::stop_periodic();
+    let ran = SPAWNER_RAN.load(Ordering::Relaxed);
+    let spawned = SPAWNED.with(|slot| slot.take());
+    let failed = SPAWN_FAILED.load(Ordering::Relaxed);
+    let ran_inside = spawned.map(|handle| handle.join());
+    check(
+        ran >= 10 && !failed && ran_inside == Some(Ok(false)),
+        "handler_spawn_runs_after_handler",
+        format_args!(
+            "handler ran {ran} times, spawn failed: {failed}, the task ran inside the handler: {ran_inside:?}"
         ),
     );
 }
