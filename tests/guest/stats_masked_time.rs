@@ -34,8 +34,8 @@ ilusion::entry!(main);
 const CORE: usize = 0;
 /// The largest stack an isolated task may have.
 const STACK: usize = 8 << 20;
-/// Levels of `dig`, about 2 KiB of stack each: about 4 MiB.
-const DEPTH: u32 = 2000;
+/// Levels of `common::dig_and_measure`, about a kilobyte each: about 4 MiB.
+const DEPTH: u32 = 3900;
 const PERIOD: Duration = Duration::from_micros(200);
 /// The latest a wake-up may be while the statistics are read.
 const AT_MOST_LATE: Duration = Duration::from_micros(100);
@@ -43,21 +43,6 @@ const AT_MOST_LATE: Duration = Duration::from_micros(100);
 static STOP: AtomicBool = AtomicBool::new(false);
 static LATEST_NS: AtomicU64 = AtomicU64::new(0);
 static WAKES: AtomicU64 = AtomicU64::new(0);
-
-#[inline(never)]
-fn dig(depth: u32) -> u64 {
-    let buf = core::hint::black_box([depth as u64; 128]);
-    let lowest = if depth == 0 { stack_pointer() } else { dig(depth - 1) };
-    core::hint::black_box(&buf); // the frame is live across the call: no loop, no tail call
-    lowest
-}
-
-fn stack_pointer() -> u64 {
-    let sp: u64;
-    // SAFETY: reads the stack pointer, nothing else.
-    unsafe { core::arch::asm!("mov {}, sp", out(reg) sp) };
-    sp
-}
 
 /// Sleeps `PERIOD` at a time and records the latest wake-up.
 fn watch() {
@@ -85,7 +70,7 @@ fn run() {
         .cpu(CORE)
         .stack_size(STACK)
         .memory_limit(16 << 20)
-        .spawn_isolated(|| stack_pointer() - dig(DEPTH))
+        .spawn_isolated(|| common::dig_and_measure(DEPTH))
         .unwrap();
     while !digger.is_finished() {
         sleep(Duration::from_millis(1));

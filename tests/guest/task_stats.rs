@@ -17,7 +17,7 @@ extern crate alloc;
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{check, finish};
+use common::{check, dig_and_measure, finish};
 use core::sync::atomic::{AtomicBool, Ordering};
 use ilusion::task::{self, Builder, Priority, TaskState};
 use ilusion::time::{sleep, Duration};
@@ -86,28 +86,6 @@ fn fair_shares() {
         format_args!("{core0:?} -> {core1:?}"),
     );
     check(a.join().is_ok() && b.join().is_ok(), "spinners_end", format_args!(""));
-}
-
-fn stack_pointer() -> u64 {
-    let sp: u64;
-    // SAFETY: reads the stack pointer, nothing else.
-    unsafe { core::arch::asm!("mov {}, sp", out(reg) sp) };
-    sp
-}
-
-/// Recurses `depth` times with a 512-byte array in each frame; returns the lowest stack pointer seen.
-#[inline(never)]
-fn dig(depth: u32) -> u64 {
-    let buf = core::hint::black_box([depth as u64; 64]);
-    let lowest = if depth == 0 { stack_pointer() } else { dig(depth - 1) };
-    core::hint::black_box(&buf); // the frame is live across the call: no loop, no tail call
-    lowest
-}
-
-/// How deep the stack went (from the task's first frame to the deepest).
-fn dig_and_measure(depth: u32) -> u64 {
-    let top = stack_pointer();
-    top - dig(depth)
 }
 
 fn within_a_page(reported: Option<usize>, truth: u64) -> bool {

@@ -131,3 +131,28 @@ pub fn counter_advances(counter: &core::sync::atomic::AtomicU64, before: u64) ->
     }
     false
 }
+
+/// The stack pointer, here.
+pub fn stack_pointer() -> u64 {
+    let sp: u64;
+    // SAFETY: reads the stack pointer, nothing else.
+    unsafe { core::arch::asm!("mov {}, sp", out(reg) sp) };
+    sp
+}
+
+/// Recurses `depth` times with a 512-byte array in each frame; returns the lowest stack pointer seen.
+#[inline(never)]
+fn dig(depth: u32) -> u64 {
+    let buf = core::hint::black_box([depth as u64; 64]);
+    let lowest = if depth == 0 { stack_pointer() } else { dig(depth - 1) };
+    core::hint::black_box(&buf); // the frame is live across the call: no loop, no tail call
+    lowest
+}
+
+/// Recurses `depth` times, about a kilobyte of stack each; returns
+/// how deep the stack went (from here to the deepest frame), in bytes: the
+/// truth a stack high-water mark is checked against.
+pub fn dig_and_measure(depth: u32) -> u64 {
+    let top = stack_pointer();
+    top - dig(depth)
+}
