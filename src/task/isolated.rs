@@ -28,7 +28,7 @@
 use super::builder::{Builder, SpawnError};
 use super::ending::end_current;
 use super::grants::Grants;
-use super::spawn::{start_task, JoinHandle, TaskStart};
+use super::spawn::{copy_name, start_task, JoinHandle, TaskStart};
 use super::{Priority, TaskFailure};
 use crate::arch::esr::Syndrome;
 use crate::arch::mmu::descriptor::Attributes;
@@ -211,6 +211,9 @@ impl Builder {
         if !grants.regions_fit() {
             return Err(SpawnError::OutOfMemory);
         }
+        // The task's copy of its name (the builder keeps its own: a
+        // supervisor spawns from it again).
+        let name = copy_name(self.name.as_deref())?;
         let mut result = alloc::vec::Vec::new();
         result.try_reserve_exact(result_size).map_err(|_| SpawnError::OutOfMemory)?;
         result.resize(result_size, 0u8);
@@ -248,9 +251,6 @@ impl Builder {
             crate::sched::stack::recycle(stacks);
             return Err(SpawnError::OutOfMemory); // the handles are released with the body
         };
-        // The builder keeps its name (a supervisor spawns from it again):
-        // `start_task` makes the task's copy, softly.
-        let name = self.name.as_deref();
         let start =
             TaskStart { name, level, cpus, stacks, body, address_space: Some(space), user_stack_size: stack_size };
         start_task(start, take_isolated_result::<T>)

@@ -132,13 +132,17 @@ unsafe fn take_packet_result<F: FnOnce() -> T + 'static, T: 'static>(body: &dyn 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Builder {
-    pub fn spawn<F, T>(self, f: F) -> Result<JoinHandle<T>, SpawnError>
+    pub fn spawn<F, T>(mut self, f: F) -> Result<JoinHandle<T>, SpawnError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
         let stack_size = self.stack_size.unwrap_or(DEFAULT_STACK_SIZE);
         let (level, cpus) = self.level_and_cpus(stack_size)?;
+        // The task's copy of its name; the builder's is freed here, before
+        // the new task may run (a more urgent one runs at its spawn): what
+        // a task measures of the heap then includes no spawner's leftovers.
+        let name = copy_name(self.name.take().as_deref())?;
         // Made here, not in a helper returning them in a `Result` beside
         // the checks' error: such a result is moved with a copy.
         let Ok(stacks) = TaskStacks::new(stack_size) else { return Err(SpawnError::OutOfMemory) };
@@ -147,19 +151,22 @@ impl Builder {
             crate::sched::stack::recycle(stacks);
             return Err(SpawnError::OutOfMemory); // the closure is dropped with the packet
         };
-        // The builder's name is copied once, by `start_task`; the builder
-        // (and its `String`) is dropped here, after it.
-        let name = self.name.as_deref();
         let start = TaskStart { name, level, cpus, stacks, body, address_space: None, user_stack_size: 0 };
         start_task(start, take_packet_result::<F, T>)
     }
 }
 
+/// The task's own copy of its name (`None`: unnamed), made first by a
+/// spawn, so that one with no room for it fails before it takes anything
+/// else: `OutOfMemory`.
+pub(super) fn copy_name(name: Option<&str>) -> Result<Option<TaskName>, SpawnError> {
+    name.map(|name| TaskName::try_new(name).ok_or(SpawnError::OutOfMemory)).transpose()
+}
+
 /// Everything a new task is made of (see [`start_task`]).
-pub(super) struct TaskStart<'a> {
-    /// Copied into the task's own `TaskName` by `start_task` (softly:
-    /// no room for the copy abandons the start).
-    pub name: Option<&'a str>,
+pub(super) struct TaskStart {
+    /// The task's own copy of its name ([`copy_name`]).
+    pub name: Option<TaskName>,
     pub level: Level,
     pub cpus: crate::percpu::CpuMask,
     pub stacks: TaskStacks,
@@ -168,7 +175,7 @@ pub(super) struct TaskStart<'a> {
     pub user_stack_size: u64,
 }
 
-impl TaskStart<'_> {
+impl TaskStart {
     /// Gives back what a task that could not be started was made of (its
     /// closure is dropped, here in the spawner, outside any critical section).
     fn abandon(self) -> SpawnError {
@@ -186,14 +193,8 @@ impl TaskStart<'_> {
 /// Makes the task control block, queues the task as ready, and returns its
 /// handle, which takes the task's result out of its body with
 /// `take_result`; if memory is out, frees what `start` holds instead.
-pub(super) fn start_task<T>(start: TaskStart, take_result: TakeResult<T>) -> Result<JoinHandle<T>, SpawnError> {
-    let name = match start.name {
-        Some(name) => match TaskName::try_new(name) {
-            Some(name) => Some(name),
-            None => return Err(start.abandon()),
-        },
-        None => None,
-    };
+pub(super) fn start_task<T>(mut start: TaskStart, take_result: TakeResult<T>) -> Result<JoinHandle<T>, SpawnError> {
+    let name = start.name.take();
     let Some(tcb) = crate::mm::heap::try_alloc::<Tcb>() else {
         return Err(start.abandon());
     };
