@@ -8,7 +8,8 @@
 //! Then the buffer goes to the port under the console's spin lock, so the
 //! output of one `print!` is never split by another's unless it is longer
 //! than the buffer ([`LINE_BUFFER`] bytes); even then it is split only
-//! between lines ([`crate::line_writer`]), never inside one. Input is
+//! between lines ([`crate::line_writer`]), never inside one; raw bytes
+//! ([`write_bytes`]) go out the same way, a buffer's worth at a time. Input is
 //! interrupt-driven: the serial port's interrupt moves received bytes into
 //! a ring buffer, which [`read_byte`] (polling), [`read_byte_blocking`]
 //! (the core waits) and [`read_byte_timeout`] (the task blocks; the core
@@ -319,15 +320,24 @@ mod target {
         }
     }
 
-    /// Writes raw bytes to the console (`\n` becomes `\r\n`).
+    /// Writes raw bytes to the console (`\n` becomes `\r\n`), as
+    /// `print!` writes its output: a piece of at most [`LINE_BUFFER`] bytes
+    /// at a time under the console lock (cut at a line end where there is
+    /// one), so that interrupts wait for one piece, never for the whole of
+    /// a long buffer (the shell's echo of a paste, say).
     pub fn write_bytes(bytes: &[u8]) {
         if crate::arch::user_mode::running_at_el0() {
             let _ = crate::syscall::user::console_write(bytes);
             return;
         }
         if let Some(port) = PORT.get() {
-            let _guard = WRITER.lock();
-            port.write_text(bytes);
+            let mut rest = bytes;
+            while !rest.is_empty() {
+                let piece = crate::line_writer::next_piece(rest, LINE_BUFFER);
+                let _guard = WRITER.lock();
+                port.write_text(piece);
+                rest = &rest[piece.len()..];
+            }
         }
     }
 

@@ -2,7 +2,9 @@
 //!
 //! Every way of printing (`print!` in the kernel, `print!` in an isolated
 //! task, the `console_write` system call) formats or copies into a small
-//! buffer and writes the buffer out under the console lock. When a long
+//! buffer and writes the buffer out under the console lock; raw bytes
+//! (`console::write_bytes`) go out in pieces of the same size
+//! ([`next_piece`]). When a long
 //! print fills the buffer, [`LineWriter`] hands on only the lines that are
 //! complete and keeps the unfinished one: another core's output may then
 //! land *between* two lines of a long print, but never inside a line. Only
@@ -68,13 +70,25 @@ impl<'a, const N: usize> LineWriter<'a, N> {
     /// Hands on the buffer up to its last line end and keeps the rest; a
     /// full buffer with no line end (one very long line) goes out whole.
     fn hand_on_whole_lines(&mut self) {
-        let cut = match self.buffer[..self.len].iter().rposition(|&b| b == b'\n') {
-            Some(last_newline) => last_newline + 1,
-            None => self.len,
-        };
+        let cut = whole_lines(&self.buffer[..self.len]);
         (self.sink)(&self.buffer[..cut]);
         self.buffer.copy_within(cut..self.len, 0);
         self.len -= cut;
+    }
+}
+
+/// How much of `piece` to write when more follows it: up to its last line
+/// end, or all of it if it has none (one line longer than a piece is cut).
+pub fn whole_lines(piece: &[u8]) -> usize {
+    piece.iter().rposition(|&b| b == b'\n').map_or(piece.len(), |last_newline| last_newline + 1)
+}
+
+/// The next piece of `bytes` to write in one go: all of it if it is at most
+/// `max` bytes, else [`whole_lines`] of its first `max`.
+pub fn next_piece(bytes: &[u8], max: usize) -> &[u8] {
+    match bytes.get(..max) {
+        Some(first) if bytes.len() > max => &bytes[..whole_lines(first)],
+        _ => bytes,
     }
 }
 
@@ -87,7 +101,7 @@ impl<const N: usize> fmt::Write for LineWriter<'_, N> {
 
 #[cfg(test)]
 mod tests {
-    use super::LineWriter;
+    use super::{next_piece, LineWriter};
     use alloc::string::String;
     use alloc::vec::Vec;
     use core::fmt::Write;
@@ -140,5 +154,23 @@ mod tests {
         assert_eq!(got[0], "x".repeat(16));
         assert_eq!(got[1], "x".repeat(16));
         assert!(got.last().unwrap().ends_with("x\nend\n"), "{got:?}");
+    }
+
+    #[test]
+    fn raw_bytes_go_in_pieces_cut_at_line_ends() {
+        assert_eq!(next_piece(b"", 4), b"");
+        assert_eq!(next_piece(b"abcd", 4), b"abcd", "what fits goes whole, line end or not");
+        assert_eq!(next_piece(b"ab\ncd\nef", 6), b"ab\ncd\n");
+        assert_eq!(next_piece(b"ab\ncdefgh", 6), b"ab\n");
+        assert_eq!(next_piece(b"abcdefgh\n", 6), b"abcdef", "a line longer than a piece is cut");
+        let text: Vec<u8> = (0..100).flat_map(|i| alloc::format!("line {i}\n").into_bytes()).collect();
+        let (mut rest, mut got) = (&text[..], Vec::new());
+        while !rest.is_empty() {
+            let piece = next_piece(rest, 64);
+            assert!(piece.len() <= 64 && (piece.ends_with(b"\n")), "{piece:?}");
+            got.extend_from_slice(piece);
+            rest = &rest[piece.len()..];
+        }
+        assert_eq!(got, text);
     }
 }

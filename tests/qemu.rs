@@ -1446,6 +1446,22 @@ const CASES: &[Case] = &[
     Case {
         qemu: ICOUNT,
         ..case(
+            "console: a long write_bytes never keeps interrupts waiting long",
+            "console_masked_time",
+            0,
+            &[
+                "line 0000 ....",
+                "line 0767 ....",
+                "ok lines_written_with_interrupts_taken",
+                "ok long_line_written_with_interrupts_taken",
+                "all checks passed",
+            ],
+        )
+    },
+    // Under icount: how late a watcher wakes is counted in instructions.
+    Case {
+        qemu: ICOUNT,
+        ..case(
             "statistics of an isolated task with an 8 MiB stack: interrupts never wait for its scan",
             "stats_masked_time",
             0,

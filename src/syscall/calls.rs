@@ -56,7 +56,7 @@ pub(super) fn console_write(ptr: u64, len: u64) -> Result<u64, SyscallError> {
         read += k;
     }
     let n = match (n as u64) < len {
-        true => piece[..n].iter().rposition(|&b| b == b'\n').map_or(n, |i| i + 1),
+        true => crate::line_writer::whole_lines(&piece[..n]),
         false => n,
     };
     crate::console::write_bytes(&piece[..n]);
