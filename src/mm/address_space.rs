@@ -406,11 +406,21 @@ impl AddressSpace {
 
     /// The mapped pages, in mapping order: (user address, physical address).
     pub fn pages(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        let own = self.frames.iter().map(|(va, frame)| (*va, virt_to_phys(frame.as_ptr() as u64)));
-        let shared =
-            self.shared.iter().filter(|g| g.mapped).flat_map(|g| {
-                g.region.frame_addresses().enumerate().map(move |(k, pa)| (g.va + k as u64 * PAGE_SIZE, pa))
-            });
+        self.pages_from(0)
+    }
+
+    /// [`Self::pages`] from the `from`th on, got to without stepping through
+    /// the ones before it (a region at a time): `mapped_pages_of` reads a
+    /// few pages per critical section, each time from where it left off.
+    pub fn pages_from(&self, from: usize) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let own = self.frames.get(from..).unwrap_or_default();
+        let own = own.iter().map(|(va, frame)| (*va, virt_to_phys(frame.as_ptr() as u64)));
+        let mut skip = from.saturating_sub(self.frames.len());
+        let shared = self.shared.iter().filter(|g| g.mapped).flat_map(move |g| {
+            let first = skip.min(g.region.frame_count());
+            skip -= first;
+            g.region.frame_addresses_from(first).map(move |(k, pa)| (g.va + k as u64 * PAGE_SIZE, pa))
+        });
         own.chain(shared)
     }
 

@@ -137,7 +137,18 @@ impl SharedRegion {
 
     /// The physical addresses of its frames, in order.
     pub(crate) fn frame_addresses(&self) -> impl Iterator<Item = u64> + '_ {
-        self.0.frames.iter().map(|f| virt_to_phys(f.as_ptr() as u64))
+        self.frame_addresses_from(0).map(|(_, pa)| pa)
+    }
+
+    /// The physical addresses of its frames from the `first`th on, each with its number.
+    pub(crate) fn frame_addresses_from(&self, first: usize) -> impl Iterator<Item = (usize, u64)> + '_ {
+        let frames = self.0.frames.get(first..).unwrap_or_default();
+        frames.iter().enumerate().map(move |(k, f)| (first + k, virt_to_phys(f.as_ptr() as u64)))
+    }
+
+    /// How many frames (pages) it has.
+    pub(crate) fn frame_count(&self) -> usize {
+        self.0.frames.len()
     }
 
     /// Bytes it takes in a task's shared segment (whole pages).
