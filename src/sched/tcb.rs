@@ -122,10 +122,9 @@ pub struct Tcb {
     body: UnsafeCell<Option<Box<dyn TaskBody>>>,
     /// An isolated task's own lower half (`None` for kernel tasks). Touched
     /// with interrupts masked: activated when the task is switched to, freed
-    /// after the task has ended and been switched away from, outside the
-    /// critical section, by its handle's drop; else (a detached task, or a
-    /// handle dropped before the switch) with the task, through
-    /// `mm::address_space::drop_task_space` (hence
+    /// with the block, through `mm::address_space::drop_task_space` (outside
+    /// any critical section when its handle's drop frees the block; inside the
+    /// last switch for a detached task, or a handle dropped before it) (hence
     /// `ManuallyDrop`: a block's drop does not link the code that frees
     /// address spaces into applications that never make one).
     pub address_space: UnsafeCell<ManuallyDrop<Option<crate::mm::address_space::AddressSpace>>>,

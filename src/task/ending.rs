@@ -43,16 +43,6 @@ pub(crate) fn end_current(failure: Option<TaskFailure>) -> ! {
     scheduler::exit_current(masked, failure)
 }
 
-/// Frees an address space taken out of its task's block (in task context,
-/// outside any critical section: its frames go back one by one), through
-/// the pointer boot installs with the first isolated task
-/// (`mm::address_space::drop_task_space`), so images without isolated
-/// tasks link none of it.
-pub(super) fn drop_space(mut space: Option<crate::mm::address_space::AddressSpace>) {
-    crate::mm::address_space::drop_task_space(&mut space);
-    core::mem::forget(space); // `None` now: nothing to leak
-}
-
 /// How a task that ended with `failure` ended, for the trace.
 #[inline(always)]
 pub(crate) fn how_it_ended(failure: Option<&TaskFailure>) -> crate::trace::How {

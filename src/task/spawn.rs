@@ -345,25 +345,19 @@ impl<T> core::fmt::Debug for JoinHandle<T> {
 impl<T> Drop for JoinHandle<T> {
     /// Detaches a running task, or frees an ended one. An ended task's
     /// closure and result are dropped here, after the critical section: their
-    /// `Drop`s are application code (a running task drops its own as it ends);
-    /// so is its address space, if it has been switched away from.
+    /// `Drop`s are application code (a running task drops its own as it ends).
+    /// So is its block, if this was its last reference (it has been switched
+    /// away from for good): its stacks, and an isolated task's address space,
+    /// whose frames go back one by one.
     fn drop(&mut self) {
         let masked = CriticalSection::new();
         let t = self.block(&masked);
-        let ended = t.state.get() == State::Exited;
         // SAFETY: the task has ended, so its body is no longer borrowed.
-        let body = ended.then(|| unsafe { t.take_body() });
-        // An isolated task's address space goes after the section too, when
-        // the task's own reference is gone (it was switched away from for
-        // good: no core uses its tables): its frames, thousands perhaps,
-        // freed as the block is, kept every core waiting (8,192 pages: 4.7
-        // ms under icount).
-        // SAFETY: as above; interrupts are masked, so the scheduler does not touch it.
-        let space = (ended && t.refs.get() == 1).then(|| unsafe { (*t.address_space.get()).take() }).flatten();
+        let body = (t.state.get() == State::Exited).then(|| unsafe { t.take_body() });
         // SAFETY: the handle's reference, given up once.
-        unsafe { scheduler::release(&masked, self.tcb) };
+        let freed = unsafe { scheduler::release(&masked, self.tcb) };
         drop(masked);
         drop(body);
-        super::ending::drop_space(space);
+        drop(freed);
     }
 }
