@@ -22,55 +22,32 @@ extern crate alloc;
 mod common;
 
 use alloc::vec::Vec;
+use common::watcher::{Watched, Watcher};
 use common::{check, finish};
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use ilusion::console;
-use ilusion::task::{Builder, Priority};
-use ilusion::time::{sleep, Duration, Instant};
 
 ilusion::entry!(main);
 
 const CORE: usize = 0;
-const PERIOD: Duration = Duration::from_micros(200);
-/// The latest a wake-up may be while the buffer is written.
-const AT_MOST_LATE: Duration = Duration::from_micros(100);
 /// How much one `write_bytes` writes.
 const BYTES: usize = 48 * 1024;
-
-static STOP: AtomicBool = AtomicBool::new(false);
-static LATEST_NS: AtomicU64 = AtomicU64::new(0);
-static WAKES: AtomicU64 = AtomicU64::new(0);
-
-/// Sleeps `PERIOD` at a time and records the latest wake-up.
-fn watch() {
-    while !STOP.load(Ordering::Relaxed) {
-        let asleep = Instant::now();
-        sleep(PERIOD);
-        let late = asleep.elapsed().saturating_sub(PERIOD);
-        LATEST_NS.fetch_max(late.as_nanos() as u64, Ordering::Relaxed);
-        WAKES.fetch_add(1, Ordering::Relaxed);
-    }
-}
 
 fn main() {
     common::on_core(CORE, run);
     finish()
 }
 
-/// Writes `text` in one `write_bytes` while the watcher watches: how many
-/// times it woke meanwhile, and the latest it woke.
-fn write_watched(text: &[u8]) -> (u64, Duration) {
-    LATEST_NS.store(0, Ordering::Relaxed);
-    let before = WAKES.load(Ordering::Relaxed);
-    console::write_bytes(text);
-    console::write_bytes(b"\n");
-    (WAKES.load(Ordering::Relaxed) - before, Duration::from_nanos(LATEST_NS.load(Ordering::Relaxed)))
+/// Writes `text` in one `write_bytes` (and a line end) while `watcher` watches.
+fn write_watched(watcher: &Watcher, text: &[u8]) -> Watched {
+    let ((), seen) = watcher.watch(|| {
+        console::write_bytes(text);
+        console::write_bytes(b"\n");
+    });
+    seen
 }
 
 fn run() {
-    let watcher = Builder::new().name("watcher").cpu(CORE).priority(Priority::Preemptive(5)).spawn(watch).unwrap();
-    sleep(Duration::from_millis(2)); // its first wakes: how late it is at rest
-    let at_rest = LATEST_NS.load(Ordering::Relaxed);
+    let watcher = Watcher::start(CORE);
     // Lines of 64 bytes: "line 0000 ....\n".
     let mut lines = Vec::with_capacity(BYTES);
     let mut n = 0;
@@ -81,26 +58,33 @@ fn run() {
         lines.push(b'\n');
         n += 1;
     }
-    let (line_wakes, line_latest) = write_watched(&lines);
+    let line = write_watched(&watcher, &lines);
     // One long line, no line end in it.
-    let long = [b'-'; BYTES];
-    let (long_wakes, long_latest) = write_watched(&long);
-    STOP.store(true, Ordering::Relaxed);
-    watcher.join().unwrap();
+    let long = write_watched(&watcher, &[b'-'; BYTES]);
+    let at_rest = watcher.at_rest;
+    watcher.stop();
     ilusion::println!(
-        "{BYTES} bytes as {n} lines: the watcher woke {line_wakes} times meanwhile, at most {line_latest:?} late; \
-         as one line: {long_wakes} times, at most {long_latest:?} late ({at_rest} ns at rest)"
+        "{BYTES} bytes as {n} lines: the watcher woke {} times meanwhile, at most {:?} late; \
+         as one line: {} times, at most {:?} late ({at_rest:?} at rest)",
+        line.wakes,
+        line.latest,
+        long.wakes,
+        long.latest
     );
     check(
-        line_wakes > 0 && line_latest <= AT_MOST_LATE,
+        line.interrupts_taken(),
         "lines_written_with_interrupts_taken",
         format_args!(
-            "woken {line_wakes} times while {BYTES} bytes of lines were written, at most {line_latest:?} late"
+            "woken {} times while {BYTES} bytes of lines were written, at most {:?} late",
+            line.wakes, line.latest
         ),
     );
     check(
-        long_wakes > 0 && long_latest <= AT_MOST_LATE,
+        long.interrupts_taken(),
         "long_line_written_with_interrupts_taken",
-        format_args!("woken {long_wakes} times while a {BYTES}-byte line was written, at most {long_latest:?} late"),
+        format_args!(
+            "woken {} times while a {BYTES}-byte line was written, at most {:?} late",
+            long.wakes, long.latest
+        ),
     );
 }

@@ -27,9 +27,9 @@ extern crate alloc;
 mod common;
 
 use alloc::vec::Vec;
+use common::watcher::Watcher;
 use common::{check, finish};
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use ilusion::task::{self, Builder, Priority};
+use ilusion::task::{self, Builder};
 use ilusion::time::{sleep, Duration, Instant};
 
 ilusion::entry!(main);
@@ -39,37 +39,10 @@ const CORE: usize = 0;
 const STACK: usize = 8 << 20;
 /// Heap the task touches, page by page.
 const HEAP: usize = 24 << 20;
-const PERIOD: Duration = Duration::from_micros(200);
-/// The latest a wake-up may be while the address space is read.
-const AT_MOST_LATE: Duration = Duration::from_micros(100);
-
-static STOP: AtomicBool = AtomicBool::new(false);
-static LATEST_NS: AtomicU64 = AtomicU64::new(0);
-static WAKES: AtomicU64 = AtomicU64::new(0);
-
-/// Sleeps `PERIOD` at a time and records the latest wake-up.
-fn watch() {
-    while !STOP.load(Ordering::Relaxed) {
-        let asleep = Instant::now();
-        sleep(PERIOD);
-        let late = asleep.elapsed().saturating_sub(PERIOD);
-        LATEST_NS.fetch_max(late.as_nanos() as u64, Ordering::Relaxed);
-        WAKES.fetch_add(1, Ordering::Relaxed);
-    }
-}
 
 fn main() {
     common::on_core(CORE, run);
     finish()
-}
-
-/// Runs `f` while the watcher watches: its value, how many times the
-/// watcher woke meanwhile, and the latest it woke.
-fn watched<R>(f: impl FnOnce() -> R) -> (R, u64, Duration) {
-    LATEST_NS.store(0, Ordering::Relaxed);
-    let before = WAKES.load(Ordering::Relaxed);
-    let value = f();
-    (value, WAKES.load(Ordering::Relaxed) - before, Duration::from_nanos(LATEST_NS.load(Ordering::Relaxed)))
 }
 
 /// What task `id` holds, in bytes.
@@ -104,24 +77,26 @@ fn spawn_many_pages() -> task::JoinHandle<()> {
 fn run() {
     let big = spawn_many_pages();
     let pages = resident(big.task().id()) / 4096;
-    let watcher = Builder::new().name("watcher").cpu(CORE).priority(Priority::Preemptive(5)).spawn(watch).unwrap();
-    sleep(Duration::from_millis(2)); // its first wakes: how late it is at rest
-    let at_rest = LATEST_NS.load(Ordering::Relaxed);
-    let (maps, maps_wakes, maps_latest) = watched(|| ilusion::mm::maps(&big));
-    let ((), dump_wakes, dump_latest) = watched(|| ilusion::mm::dump(&big));
+    let watcher = Watcher::start(CORE);
+    let (maps, maps_seen) = watcher.watch(|| ilusion::mm::maps(&big));
+    let ((), dump_seen) = watcher.watch(|| ilusion::mm::dump(&big));
     let frames = ilusion::mm::frames_in_use();
-    let ((), end_wakes, end_latest) = watched(|| {
+    let ((), end_seen) = watcher.watch(|| {
         big.kill().unwrap();
         let _ = big.join();
         sleep(Duration::from_millis(1));
     });
     let freed = frames - ilusion::mm::frames_in_use();
-    STOP.store(true, Ordering::Relaxed);
-    watcher.join().unwrap();
+    let at_rest = watcher.at_rest;
+    watcher.stop();
     let listed = maps.as_ref().is_ok_and(|text| text.contains("heap"));
     ilusion::println!(
-        "{pages} pages resident (maps lists the heap: {listed}); the watcher woke {maps_wakes} times during maps, at most \
-         {maps_latest:?} late; {dump_wakes} times during dump, at most {dump_latest:?} late ({at_rest} ns at rest)"
+        "{pages} pages resident (maps lists the heap: {listed}); the watcher woke {} times during maps, at most \
+         {:?} late; {} times during dump, at most {:?} late ({at_rest:?} at rest)",
+        maps_seen.wakes,
+        maps_seen.latest,
+        dump_seen.wakes,
+        dump_seen.latest
     );
     check(
         pages as usize >= (STACK + HEAP) / 4096 && listed,
@@ -129,21 +104,28 @@ fn run() {
         format_args!("{pages} pages, {maps:?}"),
     );
     check(
-        maps_wakes > 0 && maps_latest <= AT_MOST_LATE,
+        maps_seen.interrupts_taken(),
         "interrupts_never_wait_for_maps",
-        format_args!("woken {maps_wakes} times while maps read {pages} pages, at most {maps_latest:?} late"),
+        format_args!(
+            "woken {} times while maps read {pages} pages, at most {:?} late",
+            maps_seen.wakes, maps_seen.latest
+        ),
     );
+    let (end_wakes, end_latest) = (end_seen.wakes, end_seen.latest);
     ilusion::println!(
         "ending it freed {freed} frames: the watcher woke {end_wakes} times, at most {end_latest:?} late"
     );
     check(
-        freed >= pages as usize && end_wakes > 0 && end_latest <= AT_MOST_LATE,
+        freed >= pages as usize && end_seen.interrupts_taken(),
         "interrupts_never_wait_for_the_frames_freed",
         format_args!("woken {end_wakes} times while {freed} frames were freed, at most {end_latest:?} late"),
     );
     check(
-        dump_wakes > 0 && dump_latest <= AT_MOST_LATE,
+        dump_seen.interrupts_taken(),
         "interrupts_never_wait_for_dump",
-        format_args!("woken {dump_wakes} times while dump read {pages} pages, at most {dump_latest:?} late"),
+        format_args!(
+            "woken {} times while dump read {pages} pages, at most {:?} late",
+            dump_seen.wakes, dump_seen.latest
+        ),
     );
 }

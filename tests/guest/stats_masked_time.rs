@@ -24,10 +24,10 @@ extern crate alloc;
 #[path = "common/mod.rs"]
 mod common;
 
+use common::watcher::Watcher;
 use common::{check, finish};
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use ilusion::task::{self, Builder, Priority};
-use ilusion::time::{sleep, Duration, Instant};
+use ilusion::task::{self, Builder};
+use ilusion::time::{sleep, Duration};
 
 ilusion::entry!(main);
 
@@ -36,24 +36,6 @@ const CORE: usize = 0;
 const STACK: usize = 8 << 20;
 /// Levels of `common::dig_and_measure`, about a kilobyte each: about 4 MiB.
 const DEPTH: u32 = 3900;
-const PERIOD: Duration = Duration::from_micros(200);
-/// The latest a wake-up may be while the statistics are read.
-const AT_MOST_LATE: Duration = Duration::from_micros(100);
-
-static STOP: AtomicBool = AtomicBool::new(false);
-static LATEST_NS: AtomicU64 = AtomicU64::new(0);
-static WAKES: AtomicU64 = AtomicU64::new(0);
-
-/// Sleeps `PERIOD` at a time and records the latest wake-up.
-fn watch() {
-    while !STOP.load(Ordering::Relaxed) {
-        let asleep = Instant::now();
-        sleep(PERIOD);
-        let late = asleep.elapsed().saturating_sub(PERIOD);
-        LATEST_NS.fetch_max(late.as_nanos() as u64, Ordering::Relaxed);
-        WAKES.fetch_add(1, Ordering::Relaxed);
-    }
-}
 
 fn main() {
     common::on_core(CORE, run);
@@ -76,23 +58,21 @@ fn run() {
         sleep(Duration::from_millis(1));
     }
     let id = digger.task().id();
-    let watcher = Builder::new().name("watcher").cpu(CORE).priority(Priority::Preemptive(5)).spawn(watch).unwrap();
-    sleep(Duration::from_millis(2)); // its first wakes: how late it is at rest
-    let at_rest = LATEST_NS.swap(0, Ordering::Relaxed);
-    let wakes_before = WAKES.load(Ordering::Relaxed);
-    let start = Instant::now();
-    let by_handle = digger.stats().stack_high_water;
-    let by_id = task::stats(id).and_then(|info| info.stack_high_water);
-    let listed = task::list().into_iter().find(|info| info.id == id).and_then(|info| info.stack_high_water);
-    let took = start.elapsed();
-    let latest = Duration::from_nanos(LATEST_NS.load(Ordering::Relaxed));
-    let wakes = WAKES.load(Ordering::Relaxed) - wakes_before;
-    STOP.store(true, Ordering::Relaxed);
-    watcher.join().unwrap();
+    let watcher = Watcher::start(CORE);
+    let ((by_handle, by_id, listed), seen) = watcher.watch(|| {
+        let by_handle = digger.stats().stack_high_water;
+        let by_id = task::stats(id).and_then(|info| info.stack_high_water);
+        let listed = task::list().into_iter().find(|info| info.id == id).and_then(|info| info.stack_high_water);
+        (by_handle, by_id, listed)
+    });
+    let at_rest = watcher.at_rest;
+    watcher.stop();
     let truth = digger.join().unwrap();
     ilusion::println!(
         "an 8 MiB stack {truth} bytes deep: high-water {by_handle:?} (handle), {by_id:?} (id), {listed:?} (list); \
-         read in {took:?}; the watcher woke {wakes} times meanwhile, at most {latest:?} late ({at_rest} ns at rest)"
+         the watcher woke {} times meanwhile, at most {:?} late ({at_rest:?} at rest)",
+        seen.wakes,
+        seen.latest
     );
     check(truth > 1 << 20, "digger_went_deep", format_args!("{truth} bytes"));
     check(
@@ -101,8 +81,8 @@ fn run() {
         format_args!("{by_handle:?}, {by_id:?}, {listed:?} for {truth}"),
     );
     check(
-        wakes > 0 && latest <= AT_MOST_LATE,
+        seen.interrupts_taken(),
         "interrupts_never_wait_for_the_scan",
-        format_args!("woken {wakes} times while the statistics were read, at most {latest:?} late"),
+        format_args!("woken {} times while the statistics were read, at most {:?} late", seen.wakes, seen.latest),
     );
 }

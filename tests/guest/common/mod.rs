@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod watcher;
+
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 static FAILURES: AtomicUsize = AtomicUsize::new(0);
