@@ -35,7 +35,12 @@ pub enum RegionError {
     OutOfMemory,
     /// `offset + length` past the region's end.
     OutOfBounds,
-    /// A [`SharedMemory`] used outside the isolated task it was given to.
+    /// A [`SharedMemory`] used by kernel code (it is an address in an
+    /// isolated task's shared segment), or mapped in a task that was granted
+    /// nothing at its address. Moved into another isolated task by mistake,
+    /// its address names that task's own shared segment: a region that task
+    /// was granted there, or nothing (the access is a fault that ends that
+    /// task); never another task's memory.
     NotGranted,
 }
 
