@@ -292,10 +292,13 @@ _build board:
             *) checked+=("$name") ;;
         esac
     done
-    build_set() { # build_set TARGET_DIR FEATURES NAME...: build the images and copy them to $out
+    build_set() { # build_set TARGET_DIR FEATURES NAME...: build these images
         local dir=$1 set_features=$2; shift 2
         [ $# -gt 0 ] || return 0
         cargo build -q --profile {{profile}} --no-default-features --features "$set_features" --target-dir "$dir" $(printf -- '--example %s ' "$@")
+    }
+    copy_set() { # copy_set TARGET_DIR NAME...: copy the images built there to $out, ELF and raw
+        local dir=$1; shift
         for name in "$@"; do
             cp "$dir/aarch64-unknown-none/{{profile_dir}}/examples/$name" "$out/$name.elf"
             llvm-objcopy -O binary "$out/$name.elf" "$out/$name.img"
@@ -304,6 +307,9 @@ _build board:
     build_set target "$features" "${plain[@]}"
     build_set target/checked "$features,lock-checks,stack-watermark" "${checked[@]}"
     build_set target/traced "$features,lock-checks,trace" "${traced[@]}"
+    copy_set target "${plain[@]}"
+    copy_set target/checked "${checked[@]}"
+    copy_set target/traced "${traced[@]}"
     # The Pis' serial chainloader and its host tool (tested by tests/qemu.rs).
     if [ -x tools/chainloader/build ] && [[ "$board" == rpi* ]]; then
         tools/chainloader/build $board >/dev/null
