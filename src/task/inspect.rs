@@ -216,7 +216,7 @@ impl<T> JoinHandle<T> {
 }
 
 /// The live task with id `id` (for 0, core 0's idle task).
-fn find(masked: &CriticalSection, id: u64) -> Option<NonNull<Tcb>> {
+pub(super) fn find(masked: &CriticalSection, id: u64) -> Option<NonNull<Tcb>> {
     let mut found = None;
     scheduler::for_each_task(masked, |t| {
         if t.id == id && found.is_none() {

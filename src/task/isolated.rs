@@ -492,15 +492,7 @@ pub fn dump_address_space<T>(handle: &JoinHandle<T>) {
 /// `mm::dump` of the task with id `id`, looked up among the tasks alive
 /// (the shell's `maps`); `false` if there is none.
 pub fn dump_address_space_of(id: u64) -> bool {
-    let find = |masked: &CriticalSection| {
-        let mut found = None;
-        scheduler::for_each_task(masked, |t| {
-            if t.id == id && found.is_none() {
-                found = Some(NonNull::from(t));
-            }
-        });
-        found
-    };
+    let find = |masked: &CriticalSection| super::inspect::find(masked, id);
     let task = {
         let masked = CriticalSection::new();
         // SAFETY: alive: found under this section.
