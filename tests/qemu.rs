@@ -1490,6 +1490,23 @@ const CASES: &[Case] = &[
             ],
         )
     },
+    // Under icount: how late a watcher wakes is counted in instructions.
+    Case {
+        qemu: ICOUNT,
+        ..case(
+            "task::list of 2,500 tasks while some end: interrupts never wait for all of them, each listed once, nothing leaked",
+            "list_masked_time",
+            0,
+            &[
+                "ok interrupts_never_wait_for_the_list",
+                "ok each_list_holds_every_parked_task_once_in_order",
+                "ok every_detached_result_dropped_once",
+                "ok some_freed_by_the_lister",
+                "ok nothing_leaked",
+                "all checks passed",
+            ],
+        )
+    },
     case(
         "kill: refusals, kernel tasks at their next block or yield, isolated tasks at once, 1,000 cycles leak nothing",
         "task_kill",

@@ -94,6 +94,15 @@ impl<A: Adapter> List<A> {
         self.head
     }
 
+    pub fn back(&self) -> Option<NonNull<A::Item>> {
+        self.tail
+    }
+
+    /// The element after `item`, which is on this list.
+    pub fn next(&self, item: NonNull<A::Item>) -> Option<NonNull<A::Item>> {
+        links::<A>(item).next.get()
+    }
+
     /// Appends `item`.
     ///
     /// # Safety

@@ -1077,6 +1077,29 @@ pub(crate) fn for_each_task(cs: &CriticalSection, mut f: impl FnMut(&Tcb)) {
     SCHED.with(cs, |s| s.all.iter().for_each(|t| f(unsafe { t.as_ref() })));
 }
 
+/// The task after `task` on the list of tasks alive (the first with
+/// `None`), for a walk that spans critical sections (`task::list`): a
+/// task the walker holds ([`hold`]) stays on the list, so it can go on
+/// from there.
+pub(crate) fn task_after(cs: &CriticalSection, task: Option<&Tcb>) -> Option<NonNull<Tcb>> {
+    SCHED.with(cs, |s| match task {
+        Some(t) => s.all.next(NonNull::from(t)),
+        None => s.all.front(),
+    })
+}
+
+/// The last task on the list of tasks alive (the list is never empty:
+/// the idle tasks are on it).
+pub(crate) fn last_task(cs: &CriticalSection) -> NonNull<Tcb> {
+    SCHED.with(cs, |s| s.all.back()).expect("the idle tasks are on the list of tasks alive")
+}
+
+/// One more reference to `task`: it stays alive, and on the list of tasks
+/// alive, until the holder gives it back with [`release`].
+pub(crate) fn hold(_: &CriticalSection, task: &Tcb) {
+    task.refs.set(task.refs.get() + 1);
+}
+
 /// Counter ticks `task` has run, up to `now` if it is running.
 pub(crate) fn run_ticks(cs: &CriticalSection, task: &Tcb, now: u64) -> u64 {
     let ran = task.counters.run_ticks.get();

@@ -1,12 +1,14 @@
 //! The task control block: everything the OS knows about one task.
 //!
-//! A `Tcb` lives in a `Box` from spawn until it has ended *and* its
-//! `JoinHandle` is gone: two references, counted in `refs` (the task's own,
-//! dropped by the next task once the dead one is switched away from, and the
-//! handle's). It is on at most one queue through `queue_links` (the ready
-//! queue or one wait queue) and, while it sleeps or waits with a timeout, on
-//! the timer list of one core through `timer_links`. All fields are touched with
-//! the kernel lock held only (in a critical section), but for the body (what the task runs, a
+//! A `Tcb` lives in a `Box` from spawn until it has ended and nothing
+//! refers to it, counted in `refs`: the task's own reference (dropped by
+//! the next task once the dead one is switched away from), its
+//! `JoinHandle`'s, and one for each hold (`scheduler::hold`: `task::list`
+//! keeps its place among the tasks with one). It is on at most one queue
+//! through `queue_links` (the ready queue or one wait queue) and, while it
+//! sleeps or waits with a timeout, on the timer list of one core through
+//! `timer_links`. All fields are touched with the kernel lock held only (in
+//! a critical section), but for the body (what the task runs, a
 //! [`TaskBody`] trait object the task layer made), whose contents only the
 //! task itself touches while it runs.
 
@@ -72,6 +74,10 @@ pub struct Tcb {
     pub timer_links: Links<Tcb>,
     pub id: u64,
     pub name: Option<TaskName>,
+    /// Its references: its own, its handle's, and one per hold
+    /// (`scheduler::hold`: a reader of every task keeping its place in the
+    /// list). 32 bits: holders are tasks, never four billion of them.
+    pub refs: Cell<u32>,
     // The one-byte fields together: between the eight-byte ones they
     // would leave holes, which make a spawn's stores of zeros uneven (a
     // copy from the stack instead of paired stores).
@@ -81,7 +87,6 @@ pub struct Tcb {
     pub level: LevelCell,
     pub state: Cell<State>,
     pub wake_reason: Cell<WakeReason>,
-    pub refs: Cell<u8>,
     pub panicking: Cell<bool>,
     /// An `unpark` arrived while the task was not parked: the next `park` returns at once.
     pub park_token: Cell<bool>,

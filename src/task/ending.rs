@@ -29,7 +29,9 @@ pub(crate) fn end_current(failure: Option<TaskFailure>) -> ! {
     // left in its body, it was dropped as the scheduler freed the task,
     // inside a switch, interrupts masked. Looked at under the section that
     // ends the task: a handle dropped after the look finds the task ended
-    // and drops the result itself. Once detached, a task stays so.
+    // and drops the result itself. Once detached, a task stays so. (One
+    // that `task::list` holds just then leaves its result in its block,
+    // for whoever lets go of the block last: after its own section.)
     if scheduler::running(&masked).refs.get() == 1 {
         drop(masked);
         scheduler::with_running_body(|body| {
