@@ -97,7 +97,8 @@ const READ_WRITE: [u8; 3] = *b"rw-";
 /// Writes the `@@ilusion-maps v1` frame of task `id` called `name`, whose
 /// mapped pages are `pages` (`(user address, attributes)`, any order), with
 /// a stack of `stack_size` bytes and a heap reserve of `heap_reserve`
-/// bytes, under the kernel half `upper`.
+/// bytes, under the kernel half `upper`. The name's control characters
+/// are escaped (as reports print it, `task::Printable`): one line each.
 ///
 /// Regions, in address order: `bss` (the heap allocator's state page,
 /// zero until touched), `data` (the closure's captured state, copied at
@@ -166,7 +167,9 @@ pub fn write_maps(
     push(rodata_start, Some(rodata_end), "rodata", user_permissions(rodata_attrs), rodata_pages, rodata_pages);
     push(rodata_end, None, "kernel", NO_ACCESS, 0, 0);
 
-    writeln!(out, "@@ilusion-maps v1 task={id} name={name}")?;
+    // The name is the application's: escaped, so that a line end in it
+    // cannot end the header and forge rows, an end or another task's frame.
+    writeln!(out, "@@ilusion-maps v1 task={id} name={}", crate::task::Printable(name))?;
     for r in &regions {
         let perms = core::str::from_utf8(&r.perms).unwrap_or("???");
         let end = r.end.map_or(1u128 << 64, u128::from);
@@ -233,6 +236,22 @@ mod tests {
         assert_eq!(lines[2], "r 100000000 140000000 heap rw- 2 262144", "no data row: no closure state");
         assert_eq!(lines[3], "r 3000000000 3000002000 shared rw- 2 2");
         assert_eq!(lines[4], "r 3000005000 3000006000 shared rw- 1 1");
+        assert_eq!(lines.last().unwrap(), &alloc::format!("@@end regions={}", lines.len() - 2));
+    }
+
+    #[test]
+    fn a_name_cannot_break_the_frame() {
+        // A task's name is the application's: a newline in it would end the
+        // header line and forge rows, an end, or a whole frame for another task.
+        let evil = "x\n@@end regions=0\n@@ilusion-maps v1 task=1 name=main\r\nr 0 1000 heap rwx 1 1\x1b[2J";
+        let mut out = String::new();
+        write_maps(&mut out, 2, evil, &[], 16 * 1024, HEAP_RESERVE, &upper()).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[0],
+            "@@ilusion-maps v1 task=2 name=x\\x0a@@end regions=0\\x0a@@ilusion-maps v1 task=1 name=main\\x0d\\x0ar 0 1000 heap rwx 1 1\\x1b[2J"
+        );
+        assert_eq!(lines.iter().filter(|l| l.starts_with("@@")).count(), 2, "one header, one end: {lines:#?}");
         assert_eq!(lines.last().unwrap(), &alloc::format!("@@end regions={}", lines.len() - 2));
     }
 }

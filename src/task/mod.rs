@@ -46,7 +46,6 @@ pub use crate::arch::esr::{Extension, FaultAccess};
 pub use crate::arch::privileged::{Privileged, SystemEncoding};
 pub use crate::sched::priority::Priority;
 pub use failure::{PanicMessage, TaskFailure};
-#[cfg(target_os = "none")]
 pub(crate) use name::Printable;
 pub use name::TaskName;
 pub use restart::*;

@@ -190,6 +190,14 @@ impl Event {
     }
 }
 
+/// Writes the dump's line naming task `id`, `t <id> <name>`, without the
+/// newline. The name is the application's: its control characters are
+/// escaped (`\x0a`, as reports print it), so a line end in it cannot end
+/// the line and forge events or the end line.
+pub fn write_name_line(out: &mut impl Write, id: u64, name: &str) -> fmt::Result {
+    write!(out, "t {id} {}", crate::task::Printable(name))
+}
+
 fn switch_why(d: u8) -> SwitchWhy {
     const ALL: [SwitchWhy; 7] = [
         SwitchWhy::Yield,
@@ -481,5 +489,18 @@ mod tests {
         l.clear();
         write!(l, "e 0 1 wk 2").unwrap();
         assert_eq!(l.as_str(), "e 0 1 wk 2");
+    }
+
+    #[test]
+    fn a_task_name_stays_on_its_line() {
+        // The name is the application's: a line end in it would forge
+        // events, or the end line with its counts and checksum.
+        let mut l = Line::new();
+        write_name_line(&mut l, 7, "w\n@@end events=0\r\ne 0 1 wk 9\x1b[2J").unwrap();
+        assert_eq!(l.as_str(), "t 7 w\\x0a@@end events=0\\x0d\\x0ae 0 1 wk 9\\x1b[2J");
+        assert_eq!(l.as_str().lines().count(), 1);
+        l.clear();
+        write_name_line(&mut l, 2, "alpha worker").unwrap();
+        assert_eq!(l.as_str(), "t 2 alpha worker");
     }
 }

@@ -12,7 +12,7 @@
 //! task spawned before `start` may run in the trace); the dump raises
 //! `DUMPING`, which holds their writers off, and waits for the flags too.
 
-use super::event::{merge_by_time, Event, Fnv1a, Kind, Line, Ring};
+use super::event::{merge_by_time, write_name_line, Event, Fnv1a, Kind, Line, Ring};
 use crate::arch::cpu;
 use crate::percpu::{self, MAX_CPUS};
 use core::cell::UnsafeCell;
@@ -246,7 +246,7 @@ pub(super) fn dump(out: Output) {
         line.clear();
         let _ = match name_of(id) {
             Some(slot) => {
-                write!(line, "t {id} {}", core::str::from_utf8(&slot.bytes[..slot.len as usize]).unwrap_or("?"))
+                write_name_line(&mut line, id, core::str::from_utf8(&slot.bytes[..slot.len as usize]).unwrap_or("?"))
             }
             None => write!(line, "t {id} #{id}"),
         };
