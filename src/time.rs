@@ -74,11 +74,16 @@ impl Instant {
 
     /// Time since the kernel started. At EL0, where the boot count is out
     /// of reach, it is the `time` system call's answer for now, less the
-    /// time since `self` (exact to within the call's own duration).
+    /// time since `self`, or plus the time until it for an instant still to
+    /// come (exact to within the call's own duration).
     pub fn since_boot(self) -> Duration {
         if running_at_el0() {
             let boot_to_now = Duration::from_nanos(nanos_since_boot_from_el0());
-            return boot_to_now.saturating_sub(self.elapsed());
+            let now = Self::now();
+            return match self.checked_duration_since(now) {
+                Some(ahead) => boot_to_now.saturating_add(ahead),
+                None => boot_to_now.saturating_sub(now.duration_since(self)),
+            };
         }
         ticks_to_duration(self.0.saturating_sub(BOOT_COUNT.load(Ordering::Relaxed)), frequency())
     }

@@ -8,7 +8,8 @@
 //! - an `exit` call with a value of the wrong size or at a bad address is
 //!   refused with an error code, and the task goes on;
 //! - `Instant::now()`, `elapsed()` and `since_boot()` work at EL0 (the task
-//!   reads the virtual counter itself), agreeing with the kernel's clock.
+//!   reads the virtual counter itself), agreeing with the kernel's clock,
+//!   also for an instant still to come (a deadline a second ahead).
 #![no_std]
 #![no_main]
 
@@ -121,18 +122,21 @@ fn main() {
                 start.since_boot().as_nanos() as u64,
                 frequency,
                 ilusion::time::frequency(),
+                // A deadline a second ahead: since boot, a second more than now.
+                (start + Duration::from_secs(1)).since_boot().as_nanos() as u64,
             ]
         })
         .expect("spawn")
         .join();
     let after = Instant::now();
-    let Ok([start, end, busy, total, since_boot, cntfrq, frequency]) = clock else {
+    let Ok([start, end, busy, total, since_boot, cntfrq, frequency, ahead]) = clock else {
         ilusion::println!("clock: {clock:?}");
         fail("clock");
     };
     let in_order = before.ticks() <= start && start < end && end <= after.ticks();
     let kernel_since_boot = Instant::from_ticks(start).since_boot().as_nanos() as u64;
-    let boot_agrees = since_boot.abs_diff(kernel_since_boot) < 100_000;
+    let kernel_ahead = (Instant::from_ticks(start) + Duration::from_secs(1)).since_boot().as_nanos() as u64;
+    let boot_agrees = since_boot.abs_diff(kernel_since_boot) < 100_000 && ahead.abs_diff(kernel_ahead) < 100_000;
     let ms = 1_000_000;
     let timings = (2 * ms..3 * ms).contains(&busy) && (5 * ms..7 * ms).contains(&total);
     let hz = ilusion::time::frequency();
@@ -142,6 +146,7 @@ fn main() {
     );
     if !(in_order && timings && boot_agrees && cntfrq == hz && frequency == hz) {
         ilusion::println!("start {start} end {end} busy {busy} total {total} boot {since_boot} vs {kernel_since_boot}");
+        ilusion::println!("a second ahead: since boot {ahead} vs {kernel_ahead}");
         fail("clock");
     }
     let freed = ilusion::mm::frames_in_use() == frames;
