@@ -1664,6 +1664,16 @@ const CASES: &[Case] = &[
             "isolated trace dumped: Ok(3996001)",
         ],
     ),
+    // tests/guest/trace_races.rs: every dump is read back whole (`check`).
+    Case {
+        on: On::Board("qemu-virt"),
+        ..case(
+            "trace: start, stop and dump from three cores at once: every dump whole and consistent",
+            "trace_races",
+            0,
+            &["trace races: 6 dumps, ", "trace races ok"],
+        )
+    },
     Case { on: On::Board("qemu-virt"), qemu: &["-machine", "gic-version=3"], ..case("ipi: GICv3", "ipi", 0, IPI) },
     Case { on: On::Board("qemu-virt"), qemu: &["-machine", "secure=on"], ..case("ipi: GICv2 at EL3", "ipi", 0, IPI) },
     Case {
@@ -2101,6 +2111,13 @@ fn check(case: &Case, o: &Outcome) -> Vec<String> {
     // The schedule trace's known scenario: its dump, event by event.
     if case.image == "trace_schedule" {
         problems.extend(trace_dump::check_schedule(&o.output));
+    }
+    if case.image == "trace_races" {
+        for n in 0..6 {
+            if let Err(e) = trace_dump::parse(&o.output, n) {
+                problems.push(format!("trace dump {n}: {e}"));
+            }
+        }
     }
     // With -no-reboot a guest runs once: a second boot would print its lines again.
     if case.qemu.contains(&"-no-reboot") {

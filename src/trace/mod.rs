@@ -194,9 +194,9 @@ pub(crate) fn at_boot() {
 #[inline(always)]
 pub(crate) fn at_exit() {
     #[cfg(all(feature = "trace", target_os = "none"))]
-    if record::stop() {
+    {
         let normal = crate::arch::cpu::interrupts_enabled() && !crate::arch::cpu::in_exception_handler();
-        record::dump(if normal { record::Output::Normal } else { record::Output::Emergency });
+        record::at_exit(if normal { record::Output::Normal } else { record::Output::Emergency });
     }
 }
 
@@ -219,8 +219,7 @@ pub fn stop() {
 pub fn dump() {
     #[cfg(all(feature = "trace", target_os = "none"))]
     {
-        record::stop();
-        record::dump(record::Output::Normal);
+        record::stop_and_dump(record::Output::Normal);
     }
     #[cfg(all(not(feature = "trace"), target_os = "none"))]
     crate::println!("trace: ilusion was built without the `trace` feature");

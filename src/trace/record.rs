@@ -5,12 +5,14 @@
 //! interrupt handler that records cannot cut into an event being written;
 //! no lock is taken and nothing is allocated, so recording is safe inside
 //! the scheduler's critical sections and in handlers. While it writes, a
-//! core holds its `writing` flag up; [`stop`] turns recording off, then
+//! core holds its `writing` flag up; [`stop_recording`] turns recording off, then
 //! waits for every flag to come down, after which nobody writes the rings
 //! and the dump reads them in place (no copy, no critical section: the
 //! console may block). Task names are kept whether recording or not (a
 //! task spawned before `start` may run in the trace); the dump raises
 //! `DUMPING`, which holds their writers off, and waits for the flags too.
+//! Starting, stopping and dumping take turns ([`CONTROL`]), so no `start`
+//! clears the rings, and no second dump lowers `DUMPING`, under a dump.
 
 use super::event::{merge_by_time, write_name_line, Event, Fnv1a, Kind, Line, Ring};
 use crate::arch::cpu;
@@ -122,10 +124,49 @@ pub(super) fn running_id() -> u64 {
     unsafe { (*task).id }
 }
 
+/// One of [`start`], [`stop`] and the dumps at a time, on any core: a dump
+/// reads the rings and the names in place, so a `start` elsewhere (which
+/// clears the rings and lets events in) or a second dump (whose end lets
+/// names be written, and whose lines would mix with the first's) must wait
+/// until it is done. Not a spin lock: a dump prints for a long time, with
+/// interrupts enabled.
+static CONTROL: AtomicBool = AtomicBool::new(false);
+
+/// Holding [`CONTROL`]; dropping it lets the next one have it.
+struct Control;
+
+impl Drop for Control {
+    fn drop(&mut self) {
+        CONTROL.store(false, Ordering::Release);
+    }
+}
+
+fn try_control() -> Option<Control> {
+    CONTROL.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).ok().map(|_| Control)
+}
+
+/// Takes [`CONTROL`] for `what`: a task waits for it (sleeping a
+/// millisecond between looks, so that the holder runs, whatever its
+/// priority); where nothing may wait (an interrupt handler, interrupts
+/// masked), `None` if another has it, said on the console.
+fn control(what: &str) -> Option<Control> {
+    loop {
+        if let Some(control) = try_control() {
+            return Some(control);
+        }
+        if !cpu::interrupts_enabled() || cpu::in_exception_handler() {
+            crate::println!("trace: {what} not done: the trace is being started, stopped or dumped elsewhere, and this context cannot wait");
+            return None;
+        }
+        crate::time::sleep(core::time::Duration::from_millis(1));
+    }
+}
+
 /// Clears the events (not the names: tasks spawned earlier still run) and
 /// starts recording.
 pub(super) fn start() {
-    stop();
+    let Some(_control) = control("start") else { return };
+    stop_recording();
     for core in &CORES {
         // SAFETY: recording is off and no core is writing (`stop`).
         unsafe { (*core.ring.get()).clear() };
@@ -134,11 +175,36 @@ pub(super) fn start() {
     RECORDING.store(true, Ordering::SeqCst);
 }
 
+/// Stops recording (see [`stop_recording`]).
+pub(super) fn stop() {
+    if let Some(_control) = control("stop") {
+        stop_recording();
+    }
+}
+
+/// Stops recording, then prints the trace (see [`dump`]).
+pub(super) fn stop_and_dump(out: Output) {
+    if let Some(_control) = control("dump") {
+        stop_recording();
+        dump(out);
+    }
+}
+
+/// When the program ends: stops recording and, if it was on, prints the
+/// trace. Waits for nothing: if a task on another core is starting,
+/// stopping or dumping the trace, it is left to it.
+pub(super) fn at_exit(out: Output) {
+    let Some(_control) = try_control() else { return };
+    if stop_recording() {
+        dump(out);
+    }
+}
+
 /// Stops recording, and waits until no other core is writing. Was it on?
 /// (Not our own: if it is writing, it was stopped in the middle of an
 /// event by a panic or fault, and will never finish. Nor a core that does
 /// not finish in a million spins: stopped for a report, say.)
-pub(super) fn stop() -> bool {
+fn stop_recording() -> bool {
     let was = RECORDING.swap(false, Ordering::SeqCst);
     wait_for_writers();
     was
@@ -212,8 +278,8 @@ fn emit(out: Output, line: &Line, sum: &mut Fnv1a) {
 /// named in the events, the events of every core merged by time, and the
 /// end line with the counts and the checksum. Nothing is allocated (the
 /// heap may be what failed) and no lock is taken but, with
-/// [`Output::Normal`], the console's.
-pub(super) fn dump(out: Output) {
+/// [`Output::Normal`], the console's. The caller holds [`CONTROL`].
+fn dump(out: Output) {
     let cores = percpu::up_count().max(1);
     let events: usize = (0..MAX_CPUS).map(|c| ring(c).len()).sum();
     let lost: u64 = (0..MAX_CPUS).map(|c| ring(c).lost()).sum();
