@@ -101,21 +101,32 @@ pub(crate) fn secondary_start(cpu: usize) -> ! {
     crate::sched::scheduler::run_idle()
 }
 
-/// The core printing a fatal report, or [`NOBODY`].
-static REPORTING: AtomicUsize = AtomicUsize::new(NOBODY);
+/// The core ending the program (an exit, or a fatal report), or [`NOBODY`].
+static ENDING: AtomicUsize = AtomicUsize::new(NOBODY);
 const NOBODY: usize = usize::MAX;
 
-/// The start of a fatal report (a kernel panic, an unhandled exception):
-/// makes this core the one that reports, and stops every other core that
-/// is up, saying so. A core that fails while another one reports halts
-/// here, silently: one report, from the first failure.
-pub(crate) fn stop_others_for_report() {
+/// Makes this core the one that ends the program; if another one already
+/// is (it exits, or reports a failure), halts here, silently: the program
+/// ends once, with the first end's status and report. The caller has
+/// masked interrupts: a `Stop` from a core that ends the program at the
+/// same moment cannot halt this one once it is the one. (Before, two cores
+/// exiting together could each stop the other, and nothing ended the program.)
+pub(crate) fn claim_the_end() {
     let me = percpu::cpu_index();
-    if let Err(other) = REPORTING.compare_exchange(NOBODY, me, Ordering::AcqRel, Ordering::Acquire) {
+    if let Err(other) = ENDING.compare_exchange(NOBODY, me, Ordering::AcqRel, Ordering::Acquire) {
         if other != me {
             cpu::halt();
         }
     }
+}
+
+/// The start of a fatal report (a kernel panic, an unhandled exception):
+/// makes this core the one that ends the program ([`claim_the_end`]), and
+/// stops every other core that is up, saying so. A core that fails while
+/// another one reports (or exits) halts there: one report, from the first failure.
+pub(crate) fn stop_others_for_report() {
+    claim_the_end();
+    let me = percpu::cpu_index();
     let up = percpu::up_count();
     if up > 1 {
         crate::console::write_fmt_emergency(format_args!("\n*** on core {me} ({up} cores up): stopping the others"));

@@ -12,6 +12,10 @@
 //! cores (the stop IPI) and halts this one in a low-power wait with
 //! interrupts masked. Called from an isolated task, `exit` ends that task
 //! only, with `TaskFailure::Exited`.
+//!
+//! The program ends once: the first core to end it (an `exit`, or a fatal
+//! report) masks its interrupts and claims the end (`cores::claim_the_end`);
+//! a core that comes later, exiting or failing, halts there.
 
 /// Ends the program with exit status `code` (0 = success). Never returns.
 /// In an isolated task (at EL0) it ends just that task: a non-zero `code`
@@ -21,12 +25,15 @@ pub fn exit(code: i32) -> ! {
     if crate::arch::user_mode::running_at_el0() {
         crate::syscall::user::exit(u64::from(code as u32));
     }
+    // Interrupts masked from here: once this core is the one ending the
+    // program, a `Stop` from another core must not halt it.
+    crate::arch::cpu::disable_interrupts();
+    crate::cores::claim_the_end();
     crate::trace::at_exit();
     crate::irq::stop_other_cores();
     crate::console::flush();
     crate::arch::semihosting::exit(code as u32);
     // Still here: no semihosting, so no host to hand the status to.
-    crate::arch::cpu::disable_interrupts();
     crate::console::write_fmt_emergency(format_args!("ilusion: exit status {code}; halted (power off the board)\n"));
     crate::console::flush();
     crate::arch::cpu::halt()

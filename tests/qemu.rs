@@ -1842,6 +1842,22 @@ const CASES: &[Case] = &[
         on: On::Board("qemu-virt"),
         qemu: MTTCG,
         ..case(
+            "smp (MTTCG): every core calls exit(7) at the same moment: the program ends once, with status 7",
+            "smp_exit_race",
+            7,
+            &["cores: 4 online (running tasks) of 4 up"],
+        )
+    },
+    case(
+        "smp: every core calls exit(7) at the same moment: the program ends once, with status 7",
+        "smp_exit_race",
+        7,
+        &["cores: 4 online (running tasks) of 4 up"],
+    ),
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: MTTCG,
+        ..case(
             "smp (MTTCG): ASIDs roll over on every core while the others run isolated tasks, 10 times",
             "asid_rollover_cores",
             0,
