@@ -323,8 +323,8 @@ const SMP_PINNING: &[&str] = &[
     "pinned to core 3: 4000 samples on cores 0b1000; restricted to 0b110: 4000 samples on cores 0b",
     "ok pinned_task_stays_on_its_core",
     "ok restricted_task_stays_in_its_mask",
-    "cpu(4): no core the task may run on is online (asked 0x10, online 0xf)",
-    "cpu(8): no core the task may run on is online (asked 0x0, online 0xf)",
+    "cpu(4): none of the cores asked for is online (asked: core 4; online: cores 0, 1, 2 and 3)",
+    "cpu(8): no core asked for: Builder::cpu(n) takes a core from 0 to 7 (percpu::MAX_CPUS is 8), Builder::cpus a mask with a core's bit set (online: cores 0, 1, 2 and 3)",
     "ok offline_cores_refused",
     "all checks passed",
 ];

@@ -69,14 +69,48 @@ impl core::fmt::Display for SpawnError {
             Self::ResultTooLarge { size, stack } => {
                 write!(f, "a result of {size} bytes cannot be made on a stack of {stack} bytes")
             }
+            Self::NoAllowedCpu { mask: 0, online } => write!(
+                f,
+                "no core asked for: Builder::cpu(n) takes a core from 0 to {} (percpu::MAX_CPUS is {}), \
+                 Builder::cpus a mask with a core's bit set (online: {})",
+                MAX_CPUS - 1,
+                MAX_CPUS,
+                Cores(*online)
+            ),
             Self::NoAllowedCpu { mask, online } => {
-                write!(f, "no core the task may run on is online (asked {mask:#x}, online {online:#x})")
+                write!(f, "none of the cores asked for is online (asked: {}; online: {})", Cores(*mask), Cores(*online))
             }
             Self::CooperativeIsolated(p) => write!(
                 f,
                 "isolated tasks must be preemptible: {p:?} is a cooperative priority (use Priority::Preemptive)"
             ),
         }
+    }
+}
+
+/// A mask of cores, written as their numbers ("cores 0, 1 and 3").
+struct Cores(CpuMask);
+
+impl core::fmt::Display for Cores {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        let count = self.0.count_ones();
+        f.write_str(match count {
+            0 => "no core",
+            1 => "core ",
+            _ => "cores ",
+        })?;
+        let mut bits = self.0;
+        for i in 0..count {
+            let core = bits.trailing_zeros();
+            bits &= bits - 1;
+            let separator = match (i, count - i) {
+                (0, _) => "",
+                (_, 1) => " and ",
+                _ => ", ",
+            };
+            write!(f, "{separator}{core}")?;
+        }
+        Ok(())
     }
 }
 
