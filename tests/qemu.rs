@@ -1814,6 +1814,30 @@ const CASES: &[Case] = &[
         on: On::Board("qemu-virt"),
         qemu: MTTCG,
         ..case(
+            "smp (MTTCG): kills from every core race with mutexes, permits, parks, sleeps, channels, detaches and the end, 8 rounds",
+            "smp_kill",
+            0,
+            &[
+                "round 8: 48 victims,",
+                "detach round 8: 400 tasks,",
+                "all checks passed",
+            ],
+        )
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: MTTCG,
+        ..case(
+            "smp (MTTCG): spawning on every core with the kernel heap nearly exhausted fails cleanly, heap and frames back to baseline, 5 rounds",
+            "smp_oom_storm",
+            0,
+            &["round 5: ", "all checks passed"],
+        )
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: MTTCG,
+        ..case(
             "smp (MTTCG): isolated tasks fault on every core while a watchdog on each counts, 10 rounds",
             "smp_faults",
             0,
