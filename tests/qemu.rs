@@ -1527,6 +1527,8 @@ const CASES: &[Case] = &[
             "ok handed_permit_not_lost",
             "ok mutex_waiter_killed_after_hand_over",
             "ok handed_mutex_not_poisoned",
+            "ok condvar_waiter_killed_after_notification",
+            "ok condvar_notification_passed_on",
             "ok kernel_killed_before_it_ran",
             "ok kernel_killed_before_it_ran_ran_nothing",
             "ok isolated_spinner_killed",

@@ -117,6 +117,10 @@ pub struct Tcb {
     pub waiting_on: Cell<Option<NonNull<WaitQueue>>>,
     /// The mutex it waits for (for priority inheritance chains), as an opaque pointer.
     pub waiting_for_mutex: Cell<*const ()>,
+    /// The condition variable whose notification it took and has not acted
+    /// on yet (it is taking its mutex back), as an opaque pointer; null
+    /// otherwise. Only the task itself touches it (`sync::condvar`).
+    pub notified_by: Cell<*const ()>,
     pub stacks: Option<TaskStacks>,
     /// Why it failed, once it has ended (`None`: returned normally).
     pub failure: UnsafeCell<Option<TaskFailure>>,
@@ -276,6 +280,7 @@ impl Tcb {
             slice_used: Cell::new(0),
             waiting_on: Cell::new(None),
             waiting_for_mutex: Cell::new(core::ptr::null()),
+            notified_by: Cell::new(core::ptr::null()),
             held_mutexes: HeldLocks::new(),
             stacks,
             failure: UnsafeCell::new(None),

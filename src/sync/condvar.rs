@@ -1,10 +1,19 @@
 //! A condition variable, as `std::sync::Condvar`: wait (releasing a mutex)
 //! until another task notifies.
+//!
+//! A notified waiter still has to take its mutex back before `wait`
+//! returns, and may block for it. Killed meanwhile (`task::kill`), it
+//! ends there, never acting on the notification it took: `notify_one`
+//! would have woken nobody, and a waiter behind it would sleep on with
+//! the condition true. So until it has the mutex back, the waiter records
+//! the notification as its own (`Tcb::notified_by`), and a kill that ends
+//! it there passes it on to the next waiter ([`pass_on_notification`]),
+//! which then wakes as if spuriously, as a `Condvar` waiter may.
 
 use super::mutex::MutexGuard;
 use super::poison::{LockResult, PoisonError};
 use crate::critical::CriticalSection;
-use crate::sched::tcb::WakeReason;
+use crate::sched::tcb::{Tcb, WakeReason};
 use crate::sched::{scheduler, wait_queue::WaitQueue};
 use crate::time::{deadline_from_now, Duration, Instant};
 
@@ -65,12 +74,21 @@ impl Condvar {
             // Queue ourselves and unlock in one critical section: no notify is lost in between.
             let mutex = guard.unlock_for_wait(&masked);
             let reason = self.waiters.wait(&masked, deadline.map(Instant::ticks), crate::trace::On::CONDVAR);
+            if reason == WakeReason::Notified {
+                // Ours until the mutex is back (see the module doc).
+                scheduler::running(&masked).notified_by.set(self as *const Condvar as *const ());
+            }
             drop(masked);
             (mutex, reason)
         };
         let (mutex, reason) = reason;
         let timed_out = WaitTimeoutResult(reason == WakeReason::TimedOut);
-        match mutex.lock() {
+        let relocked = mutex.lock();
+        if reason == WakeReason::Notified {
+            // SAFETY: the running task is alive; only it touches this field.
+            unsafe { &*(scheduler::running_task_address() as *const Tcb) }.notified_by.set(core::ptr::null());
+        }
+        match relocked {
             Ok(g) => Ok((g, timed_out)),
             Err(e) => Err(PoisonError::new((e.into_inner(), timed_out))),
         }
@@ -88,6 +106,20 @@ impl Condvar {
         let masked = CriticalSection::new();
         self.waiters.wake_all(&masked);
         scheduler::reschedule_point(&masked);
+    }
+}
+
+/// For a killed task as it ends (at a block or a yield): a notification
+/// it took from a `Condvar` and had not acted on (it was taking its mutex
+/// back) goes to the next waiter there, if any (see the module doc).
+pub(crate) fn pass_on_notification() {
+    // SAFETY: the running task is alive; only it touches this field.
+    let me = unsafe { &*(scheduler::running_task_address() as *const Tcb) };
+    let condvar = me.notified_by.replace(core::ptr::null()) as *const Condvar;
+    if !condvar.is_null() {
+        // SAFETY: the task was inside that condvar's `wait` (it borrows the
+        // condvar there, and never returns from it): alive.
+        unsafe { &*condvar }.notify_one();
     }
 }
 

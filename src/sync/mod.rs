@@ -32,7 +32,7 @@ mod on_target {
 }
 
 #[cfg(target_os = "none")]
-mod condvar;
+pub(crate) mod condvar;
 #[cfg(target_os = "none")]
 pub mod mpsc;
 #[cfg(target_os = "none")]

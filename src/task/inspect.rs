@@ -11,7 +11,8 @@
 //!   not start: its closure is dropped unrun; a blocked one ends at once,
 //!   taken off its wait queue as if it had timed out; one whose wait was
 //!   over, a permit or a mutex handed to it, keeps it and runs on to its
-//!   next yield or block): exactly as if it
+//!   next yield or block; one that took a `Condvar` notification and ends
+//!   blocking for its mutex passes the notification on): exactly as if it
 //!   panicked there. Mutexes it holds are poisoned; values on its stack are
 //!   leaked, as for any failure. A kernel task that never yields or blocks
 //!   runs on (kernel code may be between two halves of a change to shared
@@ -228,8 +229,11 @@ pub(crate) fn end_if_killed() {
     }
 }
 
-/// How a task the scheduler found killed ends (at a block or a yield).
+/// How a task the scheduler found killed ends (at a block or a yield). A
+/// `Condvar` notification it took and had not acted on goes to the next
+/// waiter first (it was blocking for its mutex: `sync::condvar`).
 fn end_killed() -> ! {
+    crate::sync::condvar::pass_on_notification();
     end_current(Some(TaskFailure::Killed))
 }
 

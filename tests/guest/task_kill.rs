@@ -10,7 +10,9 @@
 //! - A task killed after its wait was over (a semaphore permit or a mutex
 //!   handed to it, before it ran again) keeps what it was given and ends
 //!   at its next yield: the permit it gives back is there for others, the
-//!   mutex it unlocks is not poisoned.
+//!   mutex it unlocks is not poisoned. A condvar waiter killed after it
+//!   was notified, as it blocks to take its mutex back, passes the
+//!   notification on: the waiter behind it wakes and takes the item.
 //! - A kernel task killed before it ever ran does not start: its closure is
 //!   dropped unrun (the channel it captured disconnects).
 //! - Isolated tasks end at once: one spinning at EL0, one blocked receiving
@@ -29,7 +31,7 @@ use common::{check, finish};
 use core::sync::atomic::{AtomicBool, Ordering};
 use ilusion::ipc;
 use ilusion::mm::{Access, SharedRegion};
-use ilusion::sync::{Mutex, Semaphore};
+use ilusion::sync::{Condvar, Mutex, Semaphore};
 use ilusion::task::{self, Builder, KillError, Priority, TaskFailure};
 use ilusion::time::{sleep, Duration, Instant};
 
@@ -181,6 +183,54 @@ fn killed_after_a_hand_over() {
     killed("mutex_waiter_killed_after_hand_over", waiter.unwrap());
     let after = HANDED.lock_timeout(Duration::from_millis(100)).map(|g| *g);
     check(matches!(after, Ok(1)), "handed_mutex_not_poisoned", format_args!("{:?}", after.is_ok()));
+
+    // A condvar's notification, taken by a waiter killed as it blocks to
+    // take its mutex back, goes on to the next waiter: none sleeps on with
+    // the condition true.
+    static ITEMS: Mutex<u32> = Mutex::new(0);
+    static ITEM_READY: Condvar = Condvar::new();
+    let consumer = |name| {
+        builder(name)
+            .priority(LESS_URGENT)
+            .spawn(|| {
+                let mut items = ITEMS.lock().unwrap();
+                while *items == 0 {
+                    items = ITEM_READY.wait(items).unwrap();
+                }
+                *items -= 1;
+                1u32
+            })
+            .unwrap()
+    };
+    let first = consumer("first consumer");
+    sleep(Duration::from_millis(5)); // it waits on the condvar
+    let second = consumer("second consumer");
+    sleep(Duration::from_millis(5)); // it waits behind the first
+    let mut items = ITEMS.lock().unwrap();
+    *items += 1;
+    ITEM_READY.notify_one(); // to the first, which needs the mutex back: ours
+    let kill = first.kill();
+    sleep(Duration::from_millis(5)); // the first blocks for the mutex, and ends there
+    drop(items);
+    let first = first.join();
+    check(
+        kill.is_ok() && matches!(first, Err(TaskFailure::Killed)),
+        "condvar_waiter_killed_after_notification",
+        format_args!("kill {kill:?}, {first:?}"),
+    );
+    let second = match second.join_timeout(Duration::from_millis(500)) {
+        Ok(outcome) => outcome,
+        Err(still_waiting) => {
+            let _ = still_waiting.kill();
+            still_waiting.join()
+        }
+    };
+    let left = *ITEMS.lock().unwrap();
+    check(
+        second == Ok(1) && left == 0,
+        "condvar_notification_passed_on",
+        format_args!("second consumer {second:?} (Killed: still waiting after 500 ms, so killed); {left} items left"),
+    );
 }
 
 fn isolated_tasks() {
