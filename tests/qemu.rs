@@ -1840,6 +1840,16 @@ const CASES: &[Case] = &[
         on: On::Board("qemu-virt"),
         qemu: MTTCG,
         ..case(
+            "smp (MTTCG): priority inheritance with pinned owners, urgent waiters timing out or killed on every core: no loan outlives its wait, 4 rounds",
+            "smp_inherit",
+            0,
+            &["round 4: ", "owners raised while holding nothing 0,", "all checks passed"],
+        )
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: MTTCG,
+        ..case(
             "smp (MTTCG): isolated tasks fault on every core while a watchdog on each counts, 10 rounds",
             "smp_faults",
             0,
