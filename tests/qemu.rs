@@ -1850,6 +1850,16 @@ const CASES: &[Case] = &[
         on: On::Board("qemu-virt"),
         qemu: MTTCG,
         ..case(
+            "smp (MTTCG): a Condvar notification goes on when the waiter it woke is killed before it has its mutex back, 100 cycles",
+            "smp_condvar_kill",
+            0,
+            &["100 cycles: 0 notifications lost, 0 wrong, 100 items taken", "all checks passed"],
+        )
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: MTTCG,
+        ..case(
             "smp (MTTCG): isolated tasks fault on every core while a watchdog on each counts, 10 rounds",
             "smp_faults",
             0,
