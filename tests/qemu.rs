@@ -1860,6 +1860,16 @@ const CASES: &[Case] = &[
         on: On::Board("qemu-virt"),
         qemu: MTTCG,
         ..case(
+            "smp (MTTCG): kills from a periodic interrupt handler of tasks on every core, heap and frames back to baseline, 10 rounds",
+            "smp_kill_irq",
+            0,
+            &["round 10: 32 victims,", "all checks passed"],
+        )
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: MTTCG,
+        ..case(
             "smp (MTTCG): isolated tasks fault on every core while a watchdog on each counts, 10 rounds",
             "smp_faults",
             0,
