@@ -322,10 +322,7 @@ _build_one board example:
     set -euo pipefail
     board={{quote(board)}}; example={{quote(example)}}
     # Example names are file names in examples/ (or tests/guest/): nothing else.
-    if ! [[ $example =~ ^[a-z0-9_]+$ ]]; then
-        echo "error: bad example name '$example': names are lowercase letters, digits and _ (see examples/)" >&2
-        exit 2
-    fi
+    boards/example "$example"
     boards/known "$board"
     # As in _build: benchmarks, hello and *_unchecked as an application gets them, test images with the lock checks.
     features="board-$board,shell"; dir=target

@@ -212,10 +212,17 @@ fn trace_timeline(root: &Path, board: &str) -> Vec<String> {
     problems
 }
 
-/// `just maps` and `just trace` refuse what does not exist with one line and exit status 2.
+/// `just maps`, `just trace` and every recipe that builds an example
+/// refuse what does not exist with one line and exit status 2 (the
+/// examples by `boards/example`: before, `run`, `image` and `sdcard` left
+/// an unknown one to cargo, whose error listed every test image too).
 fn observe_errors(root: &Path) -> Vec<String> {
-    let cases: [(&[&str], &str); 3] = [
-        (&["maps", "no-such-example"], "error: no example 'no-such-example'"),
+    let cases: [(&[&str], &str); 7] = [
+        (&["maps", "no_such_example"], "error: no example 'no_such_example' (examples: blink hello"),
+        (&["trace", "no_such_example"], "error: no example 'no_such_example'"),
+        (&["run", "no_such_example"], "error: no example 'no_such_example'"),
+        (&["image", "qemu-virt", "no_such_example"], "error: no example 'no_such_example'"),
+        (&["sdcard", "rpi4", "no_such_example"], "error: no example 'no_such_example'"),
         (&["maps", "isolation", "no-such-board"], "error: unknown board 'no-such-board'"),
         (&["trace", "tasks", "no-such-board"], "error: unknown board 'no-such-board'"),
     ];
@@ -1021,7 +1028,7 @@ fn main() {
             report(&full, trace_timeline(&root, board));
         }
     }
-    let full = "just maps and just trace refuse a missing example or an unknown board";
+    let full = "just maps, trace, run, image and sdcard refuse a missing example; maps and trace an unknown board";
     if selected(full) {
         report(full, observe_errors(&root));
     }
