@@ -196,6 +196,17 @@ pub(crate) fn running_task_killed() -> bool {
     unsafe { current().as_ref() }.kill_requested.load(Ordering::Relaxed)
 }
 
+/// Puts `condvar` in the running task's `notified_by` slot and returns
+/// what was there (`sync::condvar`: a notification taken and not yet acted
+/// on). Without a critical section: only the task itself touches the slot,
+/// and the running task is alive while it runs.
+#[inline(always)]
+pub(crate) fn swap_running_notified_by(condvar: *const ()) -> *const () {
+    // SAFETY: the running task's block is freed only after it has ended
+    // and been switched away from.
+    unsafe { current().as_ref() }.notified_by.replace(condvar)
+}
+
 /// Runs `f` on the running task's body, with interrupts as they are (`f`
 /// may block: an isolated task's system calls use its handle table there).
 #[inline(always)]

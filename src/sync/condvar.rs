@@ -13,7 +13,7 @@
 use super::mutex::MutexGuard;
 use super::poison::{LockResult, PoisonError};
 use crate::critical::CriticalSection;
-use crate::sched::tcb::{Tcb, WakeReason};
+use crate::sched::tcb::WakeReason;
 use crate::sched::{scheduler, wait_queue::WaitQueue};
 use crate::time::{deadline_from_now, Duration, Instant};
 
@@ -76,7 +76,7 @@ impl Condvar {
             let reason = self.waiters.wait(&masked, deadline.map(Instant::ticks), crate::trace::On::CONDVAR);
             if reason == WakeReason::Notified {
                 // Ours until the mutex is back (see the module doc).
-                scheduler::running(&masked).notified_by.set(self as *const Condvar as *const ());
+                scheduler::swap_running_notified_by(self as *const Condvar as *const ());
             }
             drop(masked);
             (mutex, reason)
@@ -85,8 +85,7 @@ impl Condvar {
         let timed_out = WaitTimeoutResult(reason == WakeReason::TimedOut);
         let relocked = mutex.lock();
         if reason == WakeReason::Notified {
-            // SAFETY: the running task is alive; only it touches this field.
-            unsafe { &*(scheduler::running_task_address() as *const Tcb) }.notified_by.set(core::ptr::null());
+            scheduler::swap_running_notified_by(core::ptr::null());
         }
         match relocked {
             Ok(g) => Ok((g, timed_out)),
@@ -113,9 +112,7 @@ impl Condvar {
 /// it took from a `Condvar` and had not acted on (it was taking its mutex
 /// back) goes to the next waiter there, if any (see the module doc).
 pub(crate) fn pass_on_notification() {
-    // SAFETY: the running task is alive; only it touches this field.
-    let me = unsafe { &*(scheduler::running_task_address() as *const Tcb) };
-    let condvar = me.notified_by.replace(core::ptr::null()) as *const Condvar;
+    let condvar = scheduler::swap_running_notified_by(core::ptr::null()) as *const Condvar;
     if !condvar.is_null() {
         // SAFETY: the task was inside that condvar's `wait` (it borrows the
         // condvar there, and never returns from it): alive.
