@@ -1507,6 +1507,29 @@ const CASES: &[Case] = &[
             ],
         )
     },
+    Case {
+        qemu: ICOUNT,
+        ..case(
+            "task::stats, kill and maps by id behind 2,500 tasks: the task found once and held, as quick as its handle",
+            "find_by_id",
+            0,
+            &[
+                "ok stats_by_id_as_the_handle",
+                "ok stats_by_id_as_quick",
+                "ok stats_by_id_interrupts_taken",
+                "ok maps_by_id_found",
+                "ok maps_by_id_as_quick",
+                "ok maps_by_id_interrupts_taken",
+                "ok unknown_id_refused",
+                "ok kill_by_id",
+                "ok killed_by_id_ends_killed",
+                "ok kill_by_id_interrupts_taken",
+                "ok joined_id_unknown",
+                "ok nothing_leaked",
+                "all checks passed",
+            ],
+        )
+    },
     case(
         "kill: refusals, kernel tasks at their next block or yield, isolated tasks at once, 1,000 cycles leak nothing",
         "task_kill",

@@ -1080,14 +1080,6 @@ unsafe fn change_level<const MANY: bool>(masked: &CriticalSection, task: NonNull
     }
 }
 
-/// Every task alive (idle tasks first, then in the order they were spawned),
-/// for the statistics and `task::kill`.
-pub(crate) fn for_each_task(cs: &CriticalSection, mut f: impl FnMut(&Tcb)) {
-    // SAFETY: tasks on the list are alive while the kernel lock is held
-    // (one is freed, and taken off, only inside a critical section).
-    SCHED.with(cs, |s| s.all.iter().for_each(|t| f(unsafe { t.as_ref() })));
-}
-
 /// The task after `task` on the list of tasks alive (the first with
 /// `None`), for a walk that spans critical sections (`task::list`): a
 /// task the walker holds ([`hold`]) stays on the list, so it can go on
@@ -1139,7 +1131,8 @@ pub(crate) fn core_clock(cs: &CriticalSection, cpu: usize) -> Option<(u64, u64, 
     let (switches, idle) = SCHED.with(cs, |s| match critical::several_cores() {
         true => (s.switches[cpu], s.idle[cpu]),
         // One core made every switch: each switched a task in.
-        // SAFETY: tasks on the list are alive (see `for_each_task`).
+        // SAFETY: tasks on the list are alive while the kernel lock is held
+        // (one is freed, and taken off, only inside a critical section).
         false => (
             s.freed_switches + s.all.iter().map(|t| unsafe { t.as_ref() }.counters.switched_in.get()).sum::<u64>(),
             s.idle[cpu],

@@ -143,7 +143,7 @@ pub struct Tcb {
     pub cpus: crate::percpu::CpuMask,
     /// What the scheduler counted for it (`task::stats`).
     pub counters: TaskCounters,
-    /// On the list of every task alive (`scheduler::for_each_task`).
+    /// On the list of every task alive (`scheduler::task_after`).
     pub all_links: Links<Tcb>,
     /// The mutexes it holds, by address (see `sched::held`). Last: a
     /// spawn writes only its count, and the fields above keep their places.

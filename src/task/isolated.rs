@@ -432,8 +432,9 @@ const PAGES_PER_SECTION: usize = 64;
 /// found by id (the shell's `maps`) as well as through its handle.
 ///
 /// They are read with interrupts masked, so that the scheduler does not
-/// change them meanwhile, but [`PAGES_PER_SECTION`] at a time, finding the
-/// task again in each critical section (`task`): every core waits for a
+/// change them meanwhile, but [`PAGES_PER_SECTION`] at a time, reaching
+/// the task through `task` in each critical section (a task held, by its
+/// handle or by the lookup by id, never looked up again): every core waits for a
 /// few pages at most, never for a whole address space (an 8 MiB stack and
 /// 24 MiB of heap, 8,192 pages, kept them waiting 2.7 ms under icount).
 /// The table grows and is sorted outside the sections. Pages the task
@@ -492,14 +493,10 @@ pub fn dump_address_space<T>(handle: &JoinHandle<T>) {
 /// `mm::dump` of the task with id `id`, looked up among the tasks alive
 /// (the shell's `maps`); `false` if there is none.
 pub fn dump_address_space_of(id: u64) -> bool {
-    let find = |masked: &CriticalSection| super::inspect::find(masked, id);
-    let task = {
-        let masked = CriticalSection::new();
-        // SAFETY: alive: found under this section.
-        find(&masked).map(|t| super::Task::from(unsafe { t.as_ref() }))
-    };
-    let Some(task) = task else { return false };
-    print_address_space(&task, mapped_pages_of(find));
+    // Looked up once, and held while its mappings are read.
+    let Some(held) = super::inspect::find_held(id) else { return false };
+    let task = super::Task::from(held.tcb(&CriticalSection::new()));
+    print_address_space(&task, mapped_pages_of(|_| Some(held.as_ptr())));
     true
 }
 
