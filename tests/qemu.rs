@@ -1454,6 +1454,7 @@ const CASES: &[Case] = &[
                 "ok task_has_many_pages",
                 "ok interrupts_never_wait_for_maps",
                 "ok interrupts_never_wait_for_the_frames_freed",
+                "ok interrupts_never_wait_for_a_detached_tasks_frames",
                 "ok interrupts_never_wait_for_dump",
                 "all checks passed",
             ],

@@ -455,7 +455,9 @@ impl Drop for AddressSpace {
                 unsafe { free_frame(table.cast()) }
             }
         }
-        self.frames.sort_unstable_by_key(|(_, frame)| frame.as_ptr() as usize);
+        // Sorted on a small stack: this may run on an 8 KiB kernel stack,
+        // where a recursive sort of thousands of frames overflowed it.
+        super::heapsort::sort_by_key_small_stack(&mut self.frames, |(_, frame)| frame.as_ptr() as usize);
         for (_, frame) in self.frames.drain(..) {
             // SAFETY: the task has ended and its TLB entries are gone.
             unsafe { free_frame(frame) };

@@ -5,6 +5,8 @@
 //!   permissions (the architecture's MMU code turns this into tables);
 //! - [`heap`]: the global allocator over the RAM the image does not use,
 //!   with [`size_classes`] in front of it for small blocks;
+//! - `heapsort`: sorting in place on a small, fixed stack (an address
+//!   space's frames, sorted as it is freed, on a small kernel stack);
 //! - [`block_pool`]: pools of fixed-size blocks for applications
 //!   ([`BlockPool`]), taken from the heap once;
 //! - [`frames`]: the page frames isolated tasks' memory is made of, with a
@@ -27,6 +29,7 @@ pub mod asid;
 pub mod block_pool;
 pub mod frames;
 pub mod heap;
+pub(crate) mod heapsort;
 pub mod layout;
 pub mod mapping_table;
 pub mod size_classes;

@@ -132,8 +132,9 @@ pub struct Tcb {
     /// An isolated task's own lower half (`None` for kernel tasks). Touched
     /// with interrupts masked: activated when the task is switched to, freed
     /// with the block, through `mm::address_space::drop_task_space` (outside
-    /// any critical section when its handle's drop frees the block; inside the
-    /// last switch for a detached task, or a handle dropped before it) (hence
+    /// any critical section when its handle's drop frees the block; a
+    /// detached task gives it back itself as it ends, `task::ending`; inside
+    /// the last switch only for a handle dropped just before it) (hence
     /// `ManuallyDrop`: a block's drop does not link the code that frees
     /// address spaces into applications that never make one).
     pub address_space: UnsafeCell<ManuallyDrop<Option<crate::mm::address_space::AddressSpace>>>,

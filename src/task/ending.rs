@@ -32,17 +32,35 @@ pub(crate) fn end_current(failure: Option<TaskFailure>) -> ! {
     // and drops the result itself. Once detached, a task stays so. (One
     // that `task::list` holds just then leaves its result in its block,
     // for whoever lets go of the block last: after its own section.)
+    // A detached isolated task's address space goes here too, for the same
+    // reason: freed with the block, its frames went back inside the switch.
     if scheduler::running(&masked).refs.get() == 1 {
-        drop(masked);
-        scheduler::with_running_body(|body| {
-            if let Some(body) = body {
-                body.drop_result();
-            }
-        });
-        masked = CriticalSection::new();
+        masked = give_back_detached(masked);
     }
     crate::sync::mutex::release_all_held(&masked, failure.is_some());
     scheduler::exit_current(masked, failure)
+}
+
+/// What a detached task (`masked` saw it so) gives back itself as it ends,
+/// outside the critical section, before its last switch: its result (its
+/// `Drop` is application code) and an isolated task's address space (its
+/// frames go back one by one). Returns a new section. Out of line: a
+/// joined task, the common case, never comes here.
+#[cold]
+#[inline(never)]
+fn give_back_detached(masked: CriticalSection) -> CriticalSection {
+    // `ManuallyDrop`, as in the block: only `drop_task_space` drops it, so
+    // the code that frees address spaces stays out of applications that
+    // never make one.
+    let mut space = core::mem::ManuallyDrop::new(scheduler::take_running_address_space(&masked));
+    drop(masked);
+    scheduler::with_running_body(|body| {
+        if let Some(body) = body {
+            body.drop_result();
+        }
+    });
+    crate::mm::address_space::drop_task_space(&mut space);
+    CriticalSection::new()
 }
 
 /// How a task that ended with `failure` ended, for the trace.
