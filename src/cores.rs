@@ -94,6 +94,7 @@ pub(crate) fn secondary_start(cpu: usize) -> ! {
     crate::arch::context::set_current_task_pointer(core::ptr::null_mut()); // runs no task yet
     time::init_core();
     crate::arch::user_access::enable_pan();
+    crate::arch::cpu::close_el0_debug_and_monitors();
     Selected::init_cpu_interrupts(cpu);
     percpu::mark_up(cpu);
     crate::sched::scheduler::become_idle(cpu, smp::exception_stack_top(cpu));

@@ -105,6 +105,7 @@ pub(crate) fn start(info: BootInfo) -> ! {
     irq::register_for_kernel(Selected::TIMER_INTID, sched::timer::interrupt).expect("timer interrupt");
     irq::register_ipi_handlers().expect("IPI interrupts");
     let pan = crate::arch::user_access::enable_pan();
+    crate::arch::cpu::close_el0_debug_and_monitors();
     // From here on this context is core 0's idle task; `main` is the first real task.
     sched::scheduler::init(time::duration_to_ticks(DEFAULT_TIME_SLICE, time::frequency()));
     task::init_kills();

@@ -6,7 +6,8 @@
 //! the task's heap is a fault too (the heap is never executable).
 //!
 //! Privileged instructions (system registers, interrupt masks, `wfi`,
-//! `eret`, `smc`, `hvc`, cache and TLB maintenance, the physical counter, a
+//! `eret`, `smc`, `hvc`, cache and TLB maintenance, the physical counter,
+//! the kernel's timer, the PMU, the debug communications channel, a
 //! semihosting call) end the task with `PrivilegedInstruction`, naming
 //! what it tried, at the exact PC (the kernel reads the word there back);
 //! `brk` is a `Breakpoint`, and SVE and SME (on `-cpu max`) are
@@ -115,7 +116,7 @@ fn id_field(pfr1: bool, shift: u32) -> u64 {
 /// Each privileged instruction, twice: the task ends naming what it tried, at its exact PC.
 fn privileged_instructions() {
     type Case = (&'static str, fn(), Privileged, u32);
-    let cases: [Case; 12] = [
+    let cases: [Case; 17] = [
         // SAFETY (every closure): not safe at all: the privileged instruction is the fault under test.
         (
             "read TTBR1_EL1",
@@ -162,6 +163,38 @@ fn privileged_instructions() {
             || unsafe { core::arch::asm!("mrs x0, cntpct_el0", out("x0") _) },
             Privileged::SystemRegister { read: true, register: encoding(3, 3, 14, 0, 1) },
             0xd53b_e020,
+        ),
+        (
+            "set the kernel's timer deadline",
+            || unsafe { core::arch::asm!("msr cntv_cval_el0, xzr") },
+            Privileged::SystemRegister { read: false, register: encoding(3, 3, 14, 3, 2) },
+            0xd51b_e35f,
+        ),
+        (
+            "read the cycle counter",
+            || unsafe { core::arch::asm!("mrs x0, pmccntr_el0", out("x0") _) },
+            Privileged::SystemRegister { read: true, register: encoding(3, 3, 9, 13, 0) },
+            0xd53b_9d00,
+        ),
+        (
+            "reset the PMU counters",
+            || unsafe { core::arch::asm!("msr pmcr_el0, xzr") },
+            Privileged::SystemRegister { read: false, register: encoding(3, 3, 9, 12, 0) },
+            0xd51b_9c1f,
+        ),
+        // The debug communications channel (a line to an external debugger):
+        // open to EL0 unless MDSCR_EL1.TDCC is set, and QEMU resets it to 0.
+        (
+            "read the debug channel status",
+            || unsafe { core::arch::asm!("mrs x0, mdccsr_el0", out("x0") _) },
+            Privileged::SystemRegister { read: true, register: encoding(2, 3, 0, 1, 0) },
+            0xd533_0100,
+        ),
+        (
+            "write to the debug channel",
+            || unsafe { core::arch::asm!("msr dbgdtrtx_el0, x0", in("x0") 0x41) },
+            Privileged::SystemRegister { read: false, register: encoding(2, 3, 0, 5, 0) },
+            0xd513_0500,
         ),
         // SYS_EXIT (0x18), ADP_Stopped_ApplicationExit: would stop QEMU if EL0 could make semihosting calls.
         (

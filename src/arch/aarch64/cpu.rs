@@ -180,6 +180,25 @@ pub fn let_el0_read_virtual_counter() {
     CNTKCTL_EL1.write(CNTKCTL_EL1::EL0VCTEN::SET);
 }
 
+/// Closes to EL0 the debug and performance-monitor registers that EL0 may
+/// use when their gates allow it. Both gates reset to UNKNOWN values on a
+/// real core (QEMU resets them to 0), so each is written whole, on every
+/// core: MDSCR_EL1 with only TDCC set, so the debug communications channel
+/// (`mdccsr_el0`, `dbgdtrtx_el0`: a line to an external debugger, and a
+/// flag one task could set for another to see) traps, and nothing enables
+/// debug exceptions or single-stepping; PMUSERENR_EL0 with 0, so every PMU
+/// register traps (the counters, and PMCR_EL0, which would reset them),
+/// where the core has a PMU (the register is undefined without one).
+pub fn close_el0_debug_and_monitors() {
+    MDSCR_EL1.write(MDSCR_EL1::TDCC::SET);
+    let pmu = ID_AA64DFR0_EL1.read(ID_AA64DFR0_EL1::PMUVer);
+    if pmu != 0 && pmu != 0xf {
+        // SAFETY: PMUSERENR_EL0 (not in aarch64-cpu) exists where PMUVer
+        // says a PMUv3 is there; 0 only takes EL0's access away.
+        unsafe { asm!("msr pmuserenr_el0, xzr", options(nomem, nostack)) };
+    }
+}
+
 /// Programs the virtual timer to interrupt when the counter reaches `deadline`.
 pub fn set_timer_deadline(deadline: u64) {
     CNTV_CVAL_EL0.set(deadline);

@@ -12,7 +12,8 @@
 //!   not (class 0x18, with the instruction's operands in ESR,
 //!   [`from_trapped_access`]): `msr daifset` (SCTLR_EL1.UMA = 0), `dc zva`
 //!   (DZE = 0), `dc civac`, `ic ivau` (UCI = 0), `mrs ctr_el0` (UCT = 0),
-//!   the physical counter and timers (CNTKCTL_EL1), the PMU;
+//!   the physical counter and timers (CNTKCTL_EL1), the PMU
+//!   (PMUSERENR_EL0), the debug communications channel (MDSCR_EL1.TDCC);
 //! - `wfi` and `wfe` are trapped (SCTLR_EL1.nTWI = nTWE = 0, class 0x01):
 //!   waiting for an interrupt is the scheduler's business. (`wfe` traps
 //!   only when it would wait; QEMU runs it as a `yield`, never trapping.)
@@ -67,8 +68,10 @@ const KNOWN_REGISTERS: &[(SystemEncoding, &str)] = &[
     (SystemEncoding::new(3, 0, 12, 0, 0), "VBAR_EL1"),
     (SystemEncoding::new(3, 0, 13, 0, 4), "TPIDR_EL1"),
     (SystemEncoding::new(3, 0, 14, 1, 0), "CNTKCTL_EL1"),
+    (SystemEncoding::new(2, 3, 0, 1, 0), "MDCCSR_EL0"),
     (SystemEncoding::new(3, 3, 0, 0, 1), "CTR_EL0"),
     (SystemEncoding::new(3, 3, 4, 2, 1), "DAIF"),
+    (SystemEncoding::new(3, 3, 9, 12, 0), "PMCR_EL0"),
     (SystemEncoding::new(3, 3, 9, 13, 0), "PMCCNTR_EL0"),
     (SystemEncoding::new(3, 3, 13, 0, 3), "TPIDRRO_EL0"),
     (SystemEncoding::new(3, 3, 14, 0, 0), "CNTFRQ_EL0"),
