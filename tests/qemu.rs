@@ -991,6 +991,7 @@ const CASES: &[Case] = &[
             "held over preemption: 0 registers wrong, preempted yes",
             "float handler: 20 or more runs, 0 wrong",
             "d8-d15 across 500 yields: 0 wrong",
+            "handler under a task rounding toward zero: 20 or more runs, 0 wrong; task's registers: 0 wrong",
             "lazy FP/SIMD ok",
         ],
     ),

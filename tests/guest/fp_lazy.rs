@@ -12,6 +12,10 @@
 //!   calling convention says.
 //! - A new task, kernel or isolated, starts with every FP/SIMD register,
 //!   FPCR and FPSR zero, never with another task's values.
+//! - A task's FPCR is its own: an interrupt handler that borrows the
+//!   registers from an isolated task which rounds toward zero and flushes
+//!   subnormals to zero computes with the default modes (round to nearest,
+//!   subnormals kept), not the task's.
 #![no_std]
 #![no_main]
 
@@ -191,6 +195,38 @@ fn float_handler() {
     }
 }
 
+static MODES_RUNS: AtomicU64 = AtomicU64::new(0);
+static MODES_WRONG: AtomicU64 = AtomicU64::new(0);
+
+/// The seed of a task that rounds toward zero and flushes subnormals to
+/// zero ([`control_bits`]: RMode 0b11, FZ).
+const HOSTILE_MODES: u64 = 0x400_0007;
+
+/// A periodic interrupt handler whose results depend on the rounding mode
+/// (1/10 rounds up to nearest) and on flushing (2^-1024 is subnormal).
+fn modes_handler() {
+    MODES_RUNS.fetch_add(1, Ordering::Relaxed);
+    let tenth = core::hint::black_box(1.0f64) / core::hint::black_box(10.0f64);
+    let tiny = core::hint::black_box(f64::MIN_POSITIVE) / core::hint::black_box(4.0f64);
+    if tenth.to_bits() != 0x3fb9_9999_9999_999a || tiny.to_bits() != 0x0004_0000_0000_0000 {
+        MODES_WRONG.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// An isolated task with hostile FP modes holds the registers at EL0 on
+/// core 0 for 40 ms while [`modes_handler`] interrupts it there every
+/// millisecond; returns (handler runs, handler results wrong, task's
+/// registers wrong). Runs on core 0 (the periodic handler runs on the core
+/// that set it).
+fn handler_modes_are_not_the_tasks() -> (u64, u64, u32) {
+    time::set_periodic(Duration::from_millis(1), modes_handler).expect("a 1 ms period");
+    let holder =
+        Builder::new().cpu(0).spawn_isolated(|| hold_and_check(HOSTILE_MODES, Duration::from_millis(40))).unwrap();
+    let wrong = holder.join().expect("the hostile holder failed");
+    time::stop_periodic();
+    (MODES_RUNS.load(Ordering::Relaxed), MODES_WRONG.load(Ordering::Relaxed), wrong)
+}
+
 fn fresh_kernel_task_is_zero() -> bool {
     // Leave a pattern in this task's registers first: a leak would show it.
     let _ = hold_and_check(0x1234, Duration::from_micros(1));
@@ -281,13 +317,23 @@ fn main() {
     let yield_wrong: u64 = yielders.into_iter().map(|t| t.join().unwrap()).sum();
     ilusion::println!("d8-d15 across 500 yields: {yield_wrong} wrong");
 
+    let (modes_runs, modes_wrong, hostile_wrong) =
+        Builder::new().cpu(0).spawn(handler_modes_are_not_the_tasks).unwrap().join().unwrap();
+    ilusion::println!(
+        "handler under a task rounding toward zero: {} runs, {modes_wrong} wrong; task's registers: {hostile_wrong} wrong",
+        if modes_runs >= 20 { "20 or more" } else { "too few" }
+    );
+
     let ok = fresh_kernel
         && fresh_isolated
         && wrong == 0
         && preempted > 0
         && runs >= 20
         && handler_wrong == 0
-        && yield_wrong == 0;
+        && yield_wrong == 0
+        && modes_runs >= 20
+        && modes_wrong == 0
+        && hostile_wrong == 0;
     ilusion::println!("{}", if ok { "lazy FP/SIMD ok" } else { "lazy FP/SIMD FAILED" });
     ilusion::exit(if ok { 0 } else { 1 });
 }

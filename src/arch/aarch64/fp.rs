@@ -11,7 +11,9 @@
 //! - for a task (at EL0, or a kernel task in thread mode): loads its own
 //!   registers (zeros the first time) and makes it the owner;
 //! - for an exception handler (EL1 on SP_EL1): lends it the registers, owned
-//!   by nobody, until the exception returns.
+//!   by nobody, until the exception returns, with FPCR and FPSR zero (the
+//!   default modes: the last owner's, an isolated task's perhaps, must not
+//!   change what the kernel computes).
 //!
 //! So a switch only sets FPEN for the task it resumes (`switch.s`), an
 //! exception only turns it off while its handler runs (`vectors.s`), and a
@@ -33,6 +35,7 @@
 
 use super::context::Context;
 use crate::percpu::{cpu_index, MAX_CPUS};
+use aarch64_cpu::registers::{Readable, Writeable, CPACR_EL1};
 use core::cell::UnsafeCell;
 use core::mem::{offset_of, MaybeUninit};
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -132,7 +135,17 @@ pub unsafe fn save_before_switch(context: *mut Context) {
     let registers = registers_of(context);
     // SAFETY: the running task's context, touched by this core only.
     if unsafe { (*registers).cpacr } != 0 {
-        // SAFETY: it owns the registers, so FP/SIMD is enabled and they are its own.
+        // Preempted, the task switches inside its interrupt handler, where
+        // FP/SIMD is trapped although the registers are still its own (a
+        // handler that borrowed them would have saved them first). Enabled
+        // for the save: trapped, `fp_save` would trap into `fp_trap`, which
+        // saves them and lends them to the handler with the default modes,
+        // and `fp_save` would then store those modes over the task's.
+        if CPACR_EL1.get() == 0 {
+            CPACR_EL1.set(CPACR_FP_ON);
+            aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+        }
+        // SAFETY: it owns the registers, and FP/SIMD is enabled.
         unsafe { fp_save(registers) };
         FP_OWNER[cpu_index()].store(core::ptr::null_mut(), Ordering::Relaxed);
     }

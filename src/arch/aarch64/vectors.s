@@ -386,7 +386,7 @@ fp_trap:
     bl      fp_save                 // the owner's, into its FpRegisters
     str     xzr, [x3]
 1:  mrs     x1, spsr_el1
-    tbnz    x1, #0, 2f              // a handler: borrowed
+    tbnz    x1, #0, 3f              // a handler: borrowed
     mrs     x0, tpidr_el1
     add     x0, x0, #TASK_FP
     str     x0, [x3]
@@ -399,6 +399,13 @@ fp_trap:
     b.eq    1f
     eret
 1:  SWITCH_TO_USER_VIEW_AND_ERET
+// Borrowed by a handler: the vector registers keep whatever they held, but
+// the modes are the defaults (round to nearest, no flushing, FPSR's flags
+// clear), not those of the last owner: a task, at EL0 perhaps, must not
+// change how the kernel's handlers compute (fp_lazy tests it).
+3:  msr     fpcr, xzr
+    msr     fpsr, xzr
+    b       2b
 
 // The running task's kernel stack has no room for a frame (see
 // VECTOR_SYNC_EL1_NESTED): the report runs on this core's overflow stack,
