@@ -76,6 +76,7 @@ from_el3:
     mov     x0, #(1 << 10) | (1 << 5) | (1 << 4)
     msr     scr_el3, x0
     msr     cptr_el3, xzr           // no FP/SIMD traps
+    msr     mdcr_el3, xzr           // no debug or PMU traps (reset UNKNOWN)
     cbz     x3, 3f
     mov     x0, #0xf                // ICC_SRE_EL3: SRE, DFB, DIB, Enable lower
     msr     S3_6_C12_C12_5, x0
@@ -97,6 +98,19 @@ from_el2:
     msr     cntvoff_el2, xzr        // virtual time = physical time
     mov     x0, #0x33ff             // CPTR_EL2: RES1 bits, TFP clear
     msr     cptr_el2, x0
+    // MDCR_EL2 resets UNKNOWN: with TDA or TPM set, EL1's writes of
+    // MDSCR_EL1 and PMUSERENR_EL0 (arch::cpu::close_el0_debug_and_monitors)
+    // would trap here, where nothing handles them. No traps, and every PMU
+    // counter to EL1 (HPMN = PMCR_EL0.N, where there is a PMUv3).
+    mov     x1, xzr
+    mrs     x0, id_aa64dfr0_el1
+    ubfx    x0, x0, #8, #4          // PMUVer: 0 none, 0xf not PMUv3
+    cbz     x0, 5f
+    cmp     x0, #0xf
+    b.eq    5f
+    mrs     x1, pmcr_el0
+    ubfx    x1, x1, #11, #5         // PMCR_EL0.N
+5:  msr     mdcr_el2, x1
     cbz     x3, 4f
     mov     x0, #0xf                // ICC_SRE_EL2: SRE, DFB, DIB, Enable lower
     msr     S3_4_C12_C9_5, x0
