@@ -13,7 +13,9 @@
 //! interrupt-driven: the serial port's interrupt moves received bytes into
 //! a ring buffer, which [`read_byte`] (polling), [`read_byte_blocking`]
 //! (the core waits) and [`read_byte_timeout`] (the task blocks; the core
-//! runs others) take from. An isolated task cannot reach that buffer: in
+//! runs others) take from; with the reader's interrupts masked (in an
+//! interrupt handler, holding a spin lock), where that interrupt cannot
+//! come, the first two drain the port themselves. An isolated task cannot reach that buffer: in
 //! one, the reads (and [`read_line`]) are system calls (`console_read`,
 //! `console_read_line`), in which the task blocks as in
 //! [`read_byte_timeout`].
@@ -198,7 +200,22 @@ mod target {
         if crate::arch::user_mode::running_at_el0() {
             return read_at_el0(0);
         }
-        RECEIVED.lock().pop()
+        take_received(!crate::arch::cpu::interrupts_enabled())
+    }
+
+    /// The oldest received byte. With this core's interrupts masked (an
+    /// interrupt handler, a spin lock held, a critical section), the port's
+    /// interrupt cannot move what arrives into the buffer (on core 0, where
+    /// it is routed, or on a machine of one core), and a reader waiting
+    /// for it waited for ever: so then the port is drained here first.
+    fn take_received(interrupts_masked: bool) -> Option<u8> {
+        let mut rx = RECEIVED.lock();
+        if interrupts_masked {
+            if let Some(port) = PORT.get() {
+                drain(*port, |b| rx.push(b));
+            }
+        }
+        rx.pop()
     }
 
     /// A byte read by system call (in an isolated task), waiting at most
@@ -212,7 +229,9 @@ mod target {
     /// 0, wakes waiters on every core with an event once it has stored
     /// what came; this core's own interrupts end the wait too, and are taken
     /// between two checks (a more urgent task woken meanwhile runs first).
-    /// (In an isolated task, the task blocks instead: a system call.)
+    /// Called with interrupts masked (in an interrupt handler, holding a
+    /// spin lock), it polls the port instead: no interrupt would bring the
+    /// byte. (In an isolated task, the task blocks instead: a system call.)
     pub fn read_byte_blocking() -> u8 {
         use crate::arch::cpu;
         while crate::arch::user_mode::running_at_el0() {
@@ -224,9 +243,12 @@ mod target {
             // Check with interrupts masked, then wait: an event or an
             // interrupt arriving in between ends the `wfe` at once.
             let was = cpu::disable_interrupts();
-            let byte = RECEIVED.lock().pop();
-            if byte.is_none() {
-                cpu::wait_for_event();
+            let byte = take_received(!was);
+            match byte {
+                Some(_) => {}
+                None if was => cpu::wait_for_event(),
+                // Masked: no interrupt or event is sure to end a `wfe`.
+                None => cpu::spin_hint(),
             }
             cpu::restore_interrupts(was);
             if let Some(b) = byte {

@@ -73,7 +73,11 @@ const SMP_CONSOLE_PATTERN: &str = "the quick brown fox jumps over the lazy dog 0
 /// step types `send`, then waits until what the guest prints after that
 /// contains `then` (the response), which must not contain `not` if it is
 /// not empty; a step that waits more than [`STEP_TIMEOUT`] ends the run.
-const SCRIPTS: &[(&str, &[Step])] = &[(SHELL_CASE, SHELL_SCRIPT), (SHELL_EXAMPLE_CASE, SHELL_EXAMPLE_SCRIPT)];
+const SCRIPTS: &[(&str, &[Step])] = &[
+    (SHELL_CASE, SHELL_SCRIPT),
+    (SHELL_EXAMPLE_CASE, SHELL_EXAMPLE_SCRIPT),
+    (CONSOLE_MASKED_INPUT_CASE, CONSOLE_MASKED_INPUT_SCRIPT),
+];
 /// How long one script step may wait for its response.
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -88,6 +92,14 @@ const fn step(send: &'static str, then: &'static str) -> Step {
     Step { send, then, not: "" }
 }
 
+const CONSOLE_MASKED_INPUT_CASE: &str =
+    "console: a line read on core 0 with interrupts masked (a spin lock held, an interrupt handler) arrives";
+/// Each line typed once its reader waits, its interrupts masked (tests/guest/console_masked_input.rs).
+const CONSOLE_MASKED_INPUT_SCRIPT: &[Step] = &[
+    step("", "holding a spin lock, type a line:"),
+    step("masked\r", "in an interrupt handler, type a line:"),
+    step("handler\r", "read in a handler: [handler]"),
+];
 const SHELL_CASE: &str = "shell: scripted keystrokes (commands, errors, ps, kill, editing, history)";
 /// The shell's prompt (src/shell/mod.rs).
 const PROMPT: &str = "ilusion> ";
@@ -1468,6 +1480,13 @@ const CASES: &[Case] = &[
             ],
         )
     },
+    case(CONSOLE_MASKED_INPUT_CASE, "console_masked_input", 0, &[
+        "read holding a spin lock: [masked]",
+        "ok line_read_holding_a_spin_lock",
+        "read in a handler: [handler]",
+        "ok line_read_in_an_interrupt_handler",
+        "all checks passed",
+    ]),
     // Under icount: how late a watcher wakes is counted in instructions.
     Case {
         qemu: ICOUNT,
