@@ -1480,6 +1480,14 @@ const CASES: &[Case] = &[
             ],
         )
     },
+    case("time: a periodic handler longer than its period leaves its core's tasks running, reported", "periodic_overrun", 0, &[
+        "the periodic handler ran past its next period (it took ",
+        "): the periods it overran are skipped",
+        "ok tasks_run_beside_an_overrunning_handler",
+        "ok the_handler_still_runs",
+        "ok stopped_handler_runs_no_more",
+        "all checks passed",
+    ]),
     case(CONSOLE_MASKED_INPUT_CASE, "console_masked_input", 0, &[
         "read holding a spin lock: [masked]",
         "ok line_read_holding_a_spin_lock",

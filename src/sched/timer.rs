@@ -44,6 +44,7 @@ mod target {
     use crate::sched::scheduler;
     use crate::sched::tcb::{State, Tcb, TimerLinks, WakeReason};
     use core::ptr::NonNull;
+    use core::sync::atomic::{AtomicBool, Ordering};
 
     struct Timers {
         sleepers: List<TimerLinks>,
@@ -220,6 +221,7 @@ mod target {
     pub(crate) fn set_periodic(period_ticks: u64, handler: fn()) {
         let masked = CriticalSection::new();
         let next = cpu::counter().saturating_add(period_ticks);
+        OVERRUN_REPORTED.store(false, Ordering::Relaxed);
         TIMERS.with(&masked, |all| (0..MAX_CPUS).for_each(|c| all.of_mut(c).period_ticks = 0));
         mine(&masked, |t| {
             t.periodic = Some(handler);
@@ -257,9 +259,52 @@ mod target {
             drop(masked);
             handler();
             masked = CriticalSection::new();
+            if let Some((took, period)) = skip_overrun_periods(&masked, here, now) {
+                // Reported outside the critical section: a console line is slow.
+                drop(masked);
+                report_overrun(took, period);
+                masked = CriticalSection::new();
+            }
         }
         wake_sleepers(&masked, here, now);
         rearm_core(&masked, here);
+    }
+
+    /// After the periodic handler, which started at `started`: if it ran
+    /// past its next deadline, that deadline moves on to the next period
+    /// still ahead (the phase kept). Left in the past, the comparator fired
+    /// again as the interrupt ended, and a handler longer than its period
+    /// left its core nothing but the handler: every task there stopped for
+    /// good, silently. The first overrun after a `set_periodic` is to be
+    /// reported: how long the handler took, and the period, in ticks.
+    fn skip_overrun_periods(masked: &CriticalSection, here: usize, started: u64) -> Option<(u64, u64)> {
+        let after = cpu::counter();
+        let period = TIMERS.with(masked, |all| {
+            let t = all.of_mut(here);
+            // (A handler that set a new period, or stopped it, has nothing overrun.)
+            let overran = t.period_ticks != 0 && t.next_period <= after;
+            if overran {
+                t.next_period = next_periodic_deadline(t.next_period, t.period_ticks, after);
+            }
+            overran.then_some(t.period_ticks)
+        })?;
+        (!OVERRUN_REPORTED.swap(true, Ordering::Relaxed)).then_some((after - started, period))
+    }
+
+    /// Whether an overrun of the periodic handler was reported since the last `set_periodic`.
+    static OVERRUN_REPORTED: AtomicBool = AtomicBool::new(false);
+
+    /// Says once that the periodic handler ran into its next period (out
+    /// of line: the formatting stays off the timer interrupt's path).
+    #[cold]
+    #[inline(never)]
+    fn report_overrun(took: u64, period: u64) {
+        let hz = crate::time::frequency();
+        log::warn!(
+            "the periodic handler ran past its next period (it took {:?}, its period is {:?}): the periods it overran are skipped",
+            crate::time::ticks_to_duration(took, hz),
+            crate::time::ticks_to_duration(period, hz)
+        );
     }
 
     /// Wakes every task on core `here`'s list whose deadline has passed;
