@@ -92,6 +92,11 @@ mod masking {
     }
     #[derive(Clone, Copy)]
     pub struct SavedMasks;
+    impl SavedMasks {
+        pub fn irqs_masked(self) -> bool {
+            false
+        }
+    }
     pub fn mask_interrupts_saving() -> SavedMasks {
         SavedMasks
     }
@@ -350,6 +355,15 @@ impl CriticalSection {
             KERNEL_LOCK.take();
         }
         Self { saved: masking::current_masks(), locked: MANY, _not_send: PhantomData }
+    }
+}
+
+impl CriticalSection {
+    /// Were interrupts masked already where it was entered: by an
+    /// exception's entry, a spin lock held, or masked by hand?
+    #[inline(always)]
+    pub fn entered_masked(&self) -> bool {
+        self.saved.irqs_masked()
     }
 }
 

@@ -1326,6 +1326,19 @@ const CASES: &[Case] = &[
             &["calling with again inside with", "spin lock at 0x", " taken again on the core that holds it"],
         )
     },
+    // Without the lock checks too (as an application is built): a task that
+    // blocks holding a spin lock is caught at the block, not blamed on the
+    // next task that takes the lock.
+    case(
+        "spin locks: sleeping while holding one is caught at the sleep, without the lock checks",
+        "spin_sleep_unchecked",
+        101,
+        &[
+            "sleeper: sleeping while holding a spin lock",
+            "tried to block or yield (a sleep, a lock, a channel, a join, a park) with interrupts masked: a spin lock is held",
+            "ilusion::time::target::sleep",
+        ],
+    ),
     case(
         "spin locks: unmasking interrupts while one is held is caught, by name",
         "lock_check_unmask",

@@ -525,6 +525,9 @@ fn yield_on<const MANY: bool>() {
         // more urgent task runs, and the slice where an equal one does.
         return;
     }
+    if cs.entered_masked() && !me.in_system_call.get() {
+        switched_with_interrupts_masked(me.id);
+    }
     if me.kill_requested.load(Ordering::Relaxed) {
         end_killed();
     }
@@ -598,6 +601,9 @@ pub(crate) fn block_on<const MANY: bool>(cs: &CriticalSection, me: &Tcb, on: On)
     if in_handler(me) {
         blocked_in_interrupt_handler();
     }
+    if cs.entered_masked() && !me.in_system_call.get() {
+        switched_with_interrupts_masked(me.id);
+    }
     if me.kill_requested.load(Ordering::Relaxed) {
         cancel_wait_and_end(me);
     }
@@ -633,6 +639,21 @@ pub(crate) fn in_handler(me: &Tcb) -> bool {
 #[cold]
 fn blocked_in_interrupt_handler() -> ! {
     panic!("an interrupt handler tried to block (a sleep, a semaphore, a channel, a join or a park): handlers must not wait; wake a task to do it")
+}
+
+/// A task tried to block or yield with interrupts masked by its caller:
+/// holding a spin lock (which masks them), or having masked them itself.
+/// Switched away, it kept the lock: a task on its core that took it next
+/// was reported as taking it twice (the lock word names the core), and a
+/// task on another core spun, interrupts masked, until it came back, for
+/// ever if it never did. A panic with interrupts masked: the machine stops
+/// with the report, as for every broken spin-lock rule. (With the lock
+/// checks, the lock is named.)
+#[inline(never)]
+#[cold]
+fn switched_with_interrupts_masked(id: u64) -> ! {
+    critical::assert_no_spin_lock_held("a context switch");
+    panic!("task #{id} tried to block or yield (a sleep, a lock, a channel, a join, a park) with interrupts masked: a spin lock is held, or they were masked by hand; let go of it first (a spin lock is for short sections that never wait)")
 }
 
 /// Runs `call` (an isolated task's system call, on its kernel stack)

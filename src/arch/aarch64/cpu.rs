@@ -66,6 +66,14 @@ pub fn restore_interrupts(was_enabled: bool) {
 #[derive(Clone, Copy)]
 pub struct SavedMasks(u64);
 
+impl SavedMasks {
+    /// Were IRQs masked (DAIF.I) when these were saved?
+    #[inline(always)]
+    pub fn irqs_masked(self) -> bool {
+        self.0 & (1 << 7) != 0
+    }
+}
+
 /// Masks IRQs on this core and returns all its masks as they were: for a
 /// short section that puts them back with one write ([`restore_masks`])
 /// instead of a test and a branch around an unmask.
