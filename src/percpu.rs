@@ -11,6 +11,15 @@
 //! Code that asks must not move to another core meanwhile: with interrupts
 //! masked (a critical section) the answer stays true; a task with
 //! interrupts enabled gets a sample (as `task::current_cpu`).
+//!
+//! Which cores are up and online is the kernel's to record, as each core
+//! starts; an application reads it. Marking a core online from outside
+//! (it was public) made `task::cpus_online` count a core that runs no
+//! tasks, and a task pinned there (`Builder::cpu`) was accepted:
+//!
+//! ```compile_fail,E0603
+//! ilusion::percpu::mark_online(5); // private: only the kernel brings a core online
+//! ```
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -43,7 +52,7 @@ static UP: AtomicU64 = AtomicU64::new(1);
 
 /// Records that core `cpu` has started (its stacks, timer and interrupt
 /// interface are set up) and takes interrupts.
-pub fn mark_up(cpu: usize) {
+pub(crate) fn mark_up(cpu: usize) {
     UP.fetch_or(1 << cpu, Ordering::Release);
 }
 
@@ -59,7 +68,7 @@ pub fn up_count() -> usize {
 }
 
 /// Records that core `cpu` is up and takes part in scheduling.
-pub fn mark_online(cpu: usize) {
+pub(crate) fn mark_online(cpu: usize) {
     ONLINE.fetch_or(1 << cpu, Ordering::Release);
 }
 
