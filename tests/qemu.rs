@@ -688,6 +688,16 @@ const CASES: &[Case] = &[
         exit: Some(0),
         expect: &["echo: [ping pong]", "echo: [second]"],
     },
+    case("isolation: kernel-task APIs in an isolated task end it, reported as kernel-only", "isolated_kernel_api", 0, &[
+        "ok mutex_in_an_isolated_task",
+        "ok semaphore_in_an_isolated_task",
+        "ok set_periodic_in_an_isolated_task",
+        "ok irq_register_in_an_isolated_task",
+        "ok spawn_in_an_isolated_task",
+        " (kernel-only: ilusion's APIs for kernel tasks, such as sync, irq, task::spawn and time::set_periodic, fail so in an isolated task, which reaches the kernel through system calls only: ipc channels, console, time, exit)",
+        "ok interrupt_left_free",
+        "all checks passed",
+    ]),
     Case {
         name: "console input in an isolated task: through system calls, bad buffers refused",
         image: "isolated_console_input",

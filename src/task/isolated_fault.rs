@@ -44,8 +44,45 @@ pub(crate) fn fail_isolated(fault: &Fault, failure: TaskFailure) -> ! {
     // Under the console lock, as `print!`: the task's core holds no lock
     // (it was at EL0), and other cores' output must not cut into the report.
     crate::console::write_fmt(format_args!(
-        "\n*** {task} failed: {failure}\n  {syndrome}, ESR {esr:#010x}, FAR {far:#018x}, PC {:#018x}, SP {:#018x}\n",
-        frame.elr, frame.sp
+        "\n*** {task} failed: {failure}\n  {syndrome}, ESR {esr:#010x}, FAR {far:#018x}, PC {:#018x}, SP {:#018x}\n{}",
+        frame.elr,
+        frame.sp,
+        WhereItFailed { pc: frame.elr, failure: &failure }
     ));
     super::fail_current(failure)
+}
+
+/// The report's last line: the function the task failed in, by the image's
+/// own symbols, and, for what only the kernel may do (a privileged
+/// instruction, a read or write of kernel memory), that this is how
+/// ilusion's kernel-task APIs fail in an isolated task. (A `Mutex`,
+/// `time::set_periodic`, `irq::register` or `task::spawn` there failed with
+/// only a system register's name or a kernel address to go on; inlined,
+/// their code is reported in the caller's function.)
+struct WhereItFailed<'a> {
+    pc: u64,
+    failure: &'a TaskFailure,
+}
+
+impl core::fmt::Display for WhereItFailed<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        let kernel_only = match self.failure {
+            TaskFailure::PrivilegedInstruction { .. } => true,
+            TaskFailure::MemoryAccess { addr, .. } => addr >> 63 == 1, // the kernel's half
+            _ => false,
+        };
+        match crate::symbols::lookup(self.pc) {
+            Some(function) => write!(f, "  in {function}")?,
+            None if kernel_only => f.write_str(" ")?,
+            None => return Ok(()),
+        }
+        if kernel_only {
+            f.write_str(
+                " (kernel-only: ilusion's APIs for kernel tasks, such as sync, irq, task::spawn \
+                 and time::set_periodic, fail so in an isolated task, which reaches the kernel \
+                 through system calls only: ipc channels, console, time, exit)",
+            )?;
+        }
+        f.write_str("\n")
+    }
 }
