@@ -96,7 +96,7 @@ test: setup
         echo "lint: building with two board features did not give the expected error"; lint_failed=1
     fi
     echo "== host unit tests"
-    unit=$(cargo test -q --lib --target {{host}} 2>&1 && cd tools/chainload && cargo test -q --target {{host}} 2>&1 && cd ../symbols && cargo test -q --target {{host}} --target-dir ../../target/symbols 2>&1 && cd ../trace && cargo test -q --target {{host}} --target-dir ../../target/trace-tool 2>&1) ; unit_status=$?
+    unit=$(cargo test -q --lib --target {{host}} 2>&1 && cargo test -q --doc --target {{host}} 2>&1 && cd tools/chainload && cargo test -q --target {{host}} 2>&1 && cd ../symbols && cargo test -q --target {{host}} --target-dir ../../target/symbols 2>&1 && cd ../trace && cargo test -q --target {{host}} --target-dir ../../target/trace-tool 2>&1) ; unit_status=$?
     echo "$unit" | tail -n 3
     unit_passed=$(echo "$unit" | sed -n 's/.*test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' | awk '{s+=$1} END {print s+0}')
     unit_failed=$(echo "$unit" | sed -n 's/.*test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' | awk '{s+=$1} END {print s+0}')
