@@ -518,15 +518,20 @@ pub fn yield_now() {
 fn yield_on<const MANY: bool>() {
     let cs = CriticalSection::enter::<MANY>();
     let me = running(&cs);
-    if in_handler(me) {
-        // An interrupt handler (or a fault's): a switch here would leave
-        // the interrupt unfinished, its end never signalled, and the core
-        // without one again. Nothing to do: the handler's end is where a
-        // more urgent task runs, and the slice where an equal one does.
-        return;
-    }
-    if cs.entered_masked() && !me.in_system_call.get() {
-        switched_with_interrupts_masked(me.id);
+    // Interrupts masked by the caller: an interrupt handler (an exception's
+    // entry masks them, and no handler unmasks them), an isolated task's
+    // system call, or a spin lock held. One test on the usual path.
+    if cs.entered_masked() {
+        if in_handler(me) {
+            // An interrupt handler (or a fault's): a switch here would leave
+            // the interrupt unfinished, its end never signalled, and the core
+            // without one again. Nothing to do: the handler's end is where a
+            // more urgent task runs, and the slice where an equal one does.
+            return;
+        }
+        if !me.in_system_call.get() {
+            switched_with_interrupts_masked(me.id);
+        }
     }
     if me.kill_requested.load(Ordering::Relaxed) {
         end_killed();
