@@ -15,8 +15,8 @@
 //! (the core waits) and [`read_byte_timeout`] (the task blocks; the core
 //! runs others) take from; with the reader's interrupts masked (in an
 //! interrupt handler, holding a spin lock), where that interrupt cannot
-//! come, the first two drain the port themselves. An isolated task cannot reach that buffer: in
-//! one, the reads (and [`read_line`]) are system calls (`console_read`,
+//! come, the first two drain the port themselves. An isolated task cannot
+//! reach that buffer: in one, the reads (and [`read_line`]) are system calls (`console_read`,
 //! `console_read_line`), in which the task blocks as in
 //! [`read_byte_timeout`].
 

@@ -52,12 +52,10 @@ pub fn list() -> Vec<TaskInfo> {
     let mut out = Vec::new();
     // This chunk's tasks, held; and blocks whose last hold was ours, to free.
     let mut held: Vec<NonNull<Tcb>> = Vec::with_capacity(LIST_CHUNK);
-    let mut freed: Vec<Box<Tcb>> = Vec::with_capacity(LIST_CHUNK + 1);
+    let mut freed: Vec<Box<Tcb>> = Vec::with_capacity(LIST_CHUNK);
     let masked = CriticalSection::new();
     // Never empty: the idle tasks are on it. Held, so the walk can tell it.
-    let last = scheduler::last_task(&masked);
-    // SAFETY: alive: on the list, under this section.
-    scheduler::hold(&masked, unsafe { last.as_ref() });
+    let last = HeldTask::new(&masked, scheduler::last_task(&masked));
     drop(masked);
     let mut after: Option<NonNull<Tcb>> = None;
     loop {
@@ -75,22 +73,21 @@ pub fn list() -> Vec<TaskInfo> {
             scheduler::hold(&masked, task);
             held.push(t);
             out.push(info_of(&masked, task, now, hz));
-            ended = t == last;
+            ended = t == last.0;
             next = scheduler::task_after(&masked, Some(task));
         }
         drop(masked);
         freed.clear(); // blocks that were ours alone: freed outside the section
         let read = out.len() - held.len();
         for (info, &t) in out[read..].iter_mut().zip(&held) {
-            info.stack_high_water = stack_high_water(|_| Some(t)); // held
+            // SAFETY: held, until `give_back`.
+            info.stack_high_water = unsafe { stack_high_water(t) };
         }
         if ended || next.is_none() {
             let masked = CriticalSection::new();
             give_back(&masked, &mut held, &mut freed);
-            // SAFETY: our hold on it, given back once.
-            freed.extend(unsafe { scheduler::release(&masked, last) });
             drop(masked);
-            return out;
+            return out; // `last` given back as it drops, `freed` freed: after the section
         }
         after = held.last().copied();
     }
@@ -118,7 +115,8 @@ pub fn stats(id: u64) -> Option<TaskInfo> {
     let masked = CriticalSection::new();
     let mut info = info_of(&masked, task.tcb(&masked), crate::arch::cpu::counter(), crate::time::frequency());
     drop(masked);
-    info.stack_high_water = stack_high_water(|_| Some(task.0));
+    // SAFETY: held until `task` is dropped, after the scan.
+    info.stack_high_water = unsafe { stack_high_water(task.0) };
     Some(info)
 }
 
@@ -127,15 +125,18 @@ pub fn stats(id: u64) -> Option<TaskInfo> {
 /// without the `stack-watermark` feature). A stack starts zeroed, and the
 /// mark is its lowest word that is not zero: the scan reads every page the
 /// task never reached, up to a whole isolated stack of 8 MiB (milliseconds).
-/// So it reads one page per critical section, reaching the task through
-/// `task` in each (a task held, by a handle or by [`find_held`], so it
-/// is never looked up again): interrupts wait for one page at most.
-fn stack_high_water(task: impl Fn(&CriticalSection) -> Option<NonNull<Tcb>>) -> Option<usize> {
+/// So it reads one page per critical section, of a task held meanwhile
+/// (by a handle, or by [`find_held`]: never looked up again): interrupts
+/// wait for one page at most.
+///
+/// # Safety
+/// `task` is held (a reference in `Tcb::refs`) for the whole call.
+unsafe fn stack_high_water(task: NonNull<Tcb>) -> Option<usize> {
+    // SAFETY: held, so alive (our caller's promise).
+    let t = unsafe { task.as_ref() };
     let mut page = 0;
     loop {
         let masked = CriticalSection::new();
-        // SAFETY: alive: found (or held by a handle) under this section.
-        let t = unsafe { task(&masked)?.as_ref() };
         // SAFETY: interrupts are masked, so the scheduler does not touch the
         // address space meanwhile (it lives as long as the task's block).
         let (pages, depth) = match (unsafe { (*t.address_space.get()).as_ref() }, &t.stacks) {
@@ -261,7 +262,8 @@ impl<T> JoinHandle<T> {
         let t = self.block(&masked);
         let mut info = info_of(&masked, t, crate::arch::cpu::counter(), crate::time::frequency());
         drop(masked);
-        info.stack_high_water = stack_high_water(|masked| Some(NonNull::from(self.block(masked))));
+        // SAFETY: the handle holds the task.
+        info.stack_high_water = unsafe { stack_high_water(self.tcb) };
         info
     }
 

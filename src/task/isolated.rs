@@ -422,37 +422,38 @@ pub(crate) struct MappedPages {
 /// The mappings of the isolated task `handle` refers to, or why not (a
 /// sentence to print after the task's name).
 fn mapped_pages<T>(handle: &JoinHandle<T>) -> Result<MappedPages, &'static str> {
-    mapped_pages_of(|masked| Some(NonNull::from(handle.block(masked))))
+    // SAFETY: the handle holds the task.
+    unsafe { mapped_pages_of(handle.tcb) }
 }
 
 /// How many pages [`mapped_pages_of`] reads in one critical section.
 const PAGES_PER_SECTION: usize = 64;
 
-/// The mappings of the task `task` finds, in address order. For a task
-/// found by id (the shell's `maps`) as well as through its handle.
+/// The mappings of task `task`, in address order. For a task found by id
+/// (the shell's `maps`) as well as through its handle.
 ///
 /// They are read with interrupts masked, so that the scheduler does not
-/// change them meanwhile, but [`PAGES_PER_SECTION`] at a time, reaching
-/// the task through `task` in each critical section (a task held, by its
-/// handle or by the lookup by id, never looked up again): every core waits for a
+/// change them meanwhile, but [`PAGES_PER_SECTION`] at a time, the task
+/// held meanwhile (never looked up again): every core waits for a
 /// few pages at most, never for a whole address space (an 8 MiB stack and
 /// 24 MiB of heap, 8,192 pages, kept them waiting 2.7 ms under icount).
 /// The table grows and is sorted outside the sections. Pages the task
 /// touches meanwhile may be listed or not, as with any statistic; a task
 /// that ends meanwhile has no address space to show.
-pub(crate) fn mapped_pages_of(
-    task: impl Fn(&CriticalSection) -> Option<NonNull<Tcb>>,
-) -> Result<MappedPages, &'static str> {
+///
+/// # Safety
+/// `task` is held (a reference in `Tcb::refs`) for the whole call.
+pub(crate) unsafe fn mapped_pages_of(task: NonNull<Tcb>) -> Result<MappedPages, &'static str> {
     const GONE: &str = "not an isolated task (or already ended): no address space of its own";
+    // SAFETY: held, so alive (our caller's promise).
+    let t = unsafe { task.as_ref() };
     let mut pages = alloc::vec::Vec::new();
     let (mut stack_size, mut heap_reserve);
     let mut from = 0;
     loop {
         let mut chunk = [None; PAGES_PER_SECTION];
         let read = {
-            let masked = CriticalSection::new();
-            // SAFETY: alive: found (or held by a handle) under this section.
-            let t = unsafe { task(&masked).ok_or(GONE)?.as_ref() };
+            let _masked = CriticalSection::new();
             // SAFETY: interrupts are masked, so the scheduler does not touch
             // the address space meanwhile (it lives as long as the task's block).
             let space = unsafe { (*t.address_space.get()).as_ref() }.ok_or(GONE)?;
@@ -496,7 +497,8 @@ pub fn dump_address_space_of(id: u64) -> bool {
     // Looked up once, and held while its mappings are read.
     let Some(held) = super::inspect::find_held(id) else { return false };
     let task = super::Task::from(held.tcb(&CriticalSection::new()));
-    print_address_space(&task, mapped_pages_of(|_| Some(held.as_ptr())));
+    // SAFETY: held until `held` is dropped, after the read.
+    print_address_space(&task, unsafe { mapped_pages_of(held.as_ptr()) });
     true
 }
 

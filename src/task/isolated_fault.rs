@@ -68,7 +68,7 @@ impl core::fmt::Display for WhereItFailed<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
         let kernel_only = match self.failure {
             TaskFailure::PrivilegedInstruction { .. } => true,
-            TaskFailure::MemoryAccess { addr, .. } => addr >> 63 == 1, // the kernel's half
+            TaskFailure::MemoryAccess { addr, .. } => *addr >= crate::arch::mmu::KERNEL_OFFSET, // the kernel's half
             _ => false,
         };
         match crate::symbols::lookup(self.pc) {
