@@ -12,10 +12,11 @@
 //! ([`write_bytes`]) go out the same way, a buffer's worth at a time. Input is
 //! interrupt-driven: the serial port's interrupt moves received bytes into
 //! a ring buffer, which [`read_byte`] (polling), [`read_byte_blocking`]
-//! (the core waits) and [`read_byte_timeout`] (the task blocks; the core
-//! runs others) take from; with the reader's interrupts masked (in an
-//! interrupt handler, holding a spin lock), where that interrupt cannot
-//! come, the first two drain the port themselves. An isolated task cannot
+//! and [`read_byte_timeout`] take from. A task waiting for input blocks (its
+//! core runs others, and a kill ends it there); where nothing may block
+//! (an interrupt handler, interrupts masked) the core waits instead, and
+//! with the reader's interrupts masked, where that interrupt cannot come,
+//! the reader drains the port itself. An isolated task cannot
 //! reach that buffer: in one, the reads (and [`read_line`]) are system calls (`console_read`,
 //! `console_read_line`), in which the task blocks as in
 //! [`read_byte_timeout`].
@@ -225,19 +226,24 @@ mod target {
         crate::syscall::user::console_read(&mut byte, nanoseconds).ok().map(|_| byte[0])
     }
 
-    /// Waits (in `wfe`) until a byte arrives. The port's interrupt, on core
-    /// 0, wakes waiters on every core with an event once it has stored
-    /// what came; this core's own interrupts end the wait too, and are taken
-    /// between two checks (a more urgent task woken meanwhile runs first).
-    /// Called with interrupts masked (in an interrupt handler, holding a
-    /// spin lock), it polls the port instead: no interrupt would bring the
-    /// byte. (In an isolated task, the task blocks instead: a system call.)
+    /// Waits until a byte arrives. A task blocks until the port's interrupt
+    /// says one came ([`read_byte_timeout`]): its core runs other tasks
+    /// meanwhile, and a kill ends it there, as in any other wait (an
+    /// isolated task's system call does the same). Where nothing may block
+    /// (an interrupt handler, interrupts masked, before tasks start) the
+    /// core waits instead, in `wfe`: the port's interrupt, on core 0, wakes
+    /// waiters on every core with an event once it has stored what came;
+    /// with interrupts masked (a handler, a spin lock held) no interrupt
+    /// would bring the byte, so the core polls the port.
     pub fn read_byte_blocking() -> u8 {
         use crate::arch::cpu;
         while crate::arch::user_mode::running_at_el0() {
             if let Some(b) = read_at_el0(crate::syscall::abi::TIMEOUT_FOREVER) {
                 return b;
             }
+        }
+        if cpu::interrupts_enabled() && !cpu::in_exception_handler() && crate::sched::scheduler::is_started() {
+            return read_byte_in_task();
         }
         loop {
             // Check with interrupts masked, then wait: an event or an
@@ -306,9 +312,10 @@ mod target {
     /// length. The line ends at `\r`, `\n` or `\r\n` (the `\n` is not
     /// left to end the next line as an empty one); backspace (BS or DEL)
     /// erases the last byte, on the screen too; bytes past `buf`'s end are
-    /// dropped. The core waits for input ([`read_byte_blocking`]); in an
-    /// isolated task, the task blocks (a system call, which keeps at most
-    /// 256 bytes of a line).
+    /// dropped. It waits for input as [`read_byte_blocking`] does: the
+    /// task blocks (its core runs other tasks; a kill ends it there), or,
+    /// where nothing may block, the core waits. In an isolated task it is
+    /// a system call, which keeps at most 256 bytes of a line.
     pub fn read_line(buf: &mut [u8]) -> usize {
         if crate::arch::user_mode::running_at_el0() {
             return crate::syscall::user::console_read_line(buf).map_or(0, |n| n as usize);
@@ -316,14 +323,20 @@ mod target {
         read_line_from(buf, read_byte_blocking)
     }
 
-    /// [`read_line`] for a task that blocks while it waits (the core runs
-    /// others): the `console_read_line` system call.
+    /// [`read_line`] for a task in a system call (on its kernel stack,
+    /// where [`read_byte_blocking`] would not block): the
+    /// `console_read_line` system call.
     pub(crate) fn read_line_blocking_task(buf: &mut [u8]) -> usize {
-        read_line_from(buf, || loop {
+        read_line_from(buf, read_byte_in_task)
+    }
+
+    /// A byte, the calling task blocked until one comes.
+    fn read_byte_in_task() -> u8 {
+        loop {
             if let Some(b) = read_byte_timeout(None) {
                 return b;
             }
-        })
+        }
     }
 
     /// [`read_line`], taking each byte from `next_byte`.

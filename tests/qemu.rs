@@ -1518,6 +1518,18 @@ const CASES: &[Case] = &[
         "ok line_read_in_an_interrupt_handler",
         "all checks passed",
     ]),
+    case(
+        "console: a task waiting for input blocks (a less urgent task runs; a kill ends it)",
+        "console_reader_blocks",
+        0,
+        &[
+            "ok worker_runs_while_read_line_waits",
+            "ok killed_in_read_line",
+            "ok worker_runs_while_read_byte_waits",
+            "ok killed_in_read_byte_blocking",
+            "all checks passed",
+        ],
+    ),
     // Under icount: how late a watcher wakes is counted in instructions.
     Case {
         qemu: ICOUNT,
