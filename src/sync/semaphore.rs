@@ -1,5 +1,12 @@
 //! A counting semaphore: `acquire` takes a permit, waiting if there is none;
 //! `release` gives one back, straight to the most urgent waiter if any.
+//!
+//! A semaphore has no owner: any task (or interrupt handler) may release
+//! what another acquired, and signalling is its common use. So nothing
+//! records who holds a permit, and one taken by a task that fails or is
+//! killed before releasing it is not given back (as with POSIX and Zephyr
+//! semaphores). What must come back when its holder fails belongs in a
+//! `Mutex`, which its holder's end releases and poisons.
 
 use crate::critical::{CriticalSection, KernelCell};
 use crate::sched::tcb::WakeReason;
