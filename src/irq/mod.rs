@@ -189,7 +189,11 @@ pub fn register_with_trigger(id: IntId, handler: Handler, level_triggered: bool)
 
 /// Disables interrupt `id` and removes the handler [`register`] gave it.
 /// The kernel's own interrupts (the timer, the console, the IPIs, GPIO)
-/// are refused, as is one with no handler.
+/// are refused, as is one with no handler. Another core that took the
+/// interrupt just before may still be running the handler as this returns
+/// (waiting for it would cost every interrupt a store); an interrupt
+/// taken after it finds no handler. A handler is a plain `fn`, so nothing
+/// it uses is freed here.
 pub fn unregister(id: IntId) -> Result<(), IrqError> {
     let slot = handler_slot(id)?;
     if is_kernel_owned(id) {
