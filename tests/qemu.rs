@@ -1247,6 +1247,8 @@ const CASES: &[Case] = &[
             "result dropping: printing and sleeping",
             "ok detached_result_drops_in_task",
             "ok ended_result_drops_in_dropper",
+            "ok panicking_result_drop_fails_the_dropper",
+            "ok panicking_result_drop_frees_the_ended_task",
             "all checks passed",
         ],
     ),

@@ -348,7 +348,9 @@ impl<T> Drop for JoinHandle<T> {
     /// `Drop`s are application code (a running task drops its own as it ends).
     /// So is its block, if this was its last reference (it has been switched
     /// away from for good): its stacks, and an isolated task's address space,
-    /// whose frames go back one by one.
+    /// whose frames go back one by one. The block goes first: a result
+    /// whose `Drop` panics ends the dropping task there, which never comes
+    /// back to free anything after it (its block and stacks were leaked so).
     fn drop(&mut self) {
         let masked = CriticalSection::new();
         let t = self.block(&masked);
@@ -357,7 +359,7 @@ impl<T> Drop for JoinHandle<T> {
         // SAFETY: the handle's reference, given up once.
         let freed = unsafe { scheduler::release(&masked, self.tcb) };
         drop(masked);
-        drop(body);
         drop(freed);
+        drop(body);
     }
 }

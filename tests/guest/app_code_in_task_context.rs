@@ -5,7 +5,11 @@
 //! - a `Display` that panics inside `println!`; one that prints itself;
 //! - a panic whose message panics while it is formatted;
 //! - the `Drop` of a detached task's result (it panics, prints, sleeps);
-//! - the `Drop` of an ended task's result when its handle is dropped.
+//! - the `Drop` of an ended task's result when its handle is dropped; if
+//!   it panics, the dropper fails (its code panicked), but the ended task's
+//!   control block and stacks are freed all the same: rounds of it leave
+//!   the kernel heap where it was (they were leaked, the drop having
+//!   panicked before the block's turn came).
 //!
 //! Each `Drop` records whether it ran with interrupts enabled outside any
 //! exception handler.
@@ -80,6 +84,7 @@ fn main() {
     panic_message_that_panics();
     detached_results_drop_in_their_task();
     joined_handle_drops_result_in_dropper();
+    panicking_result_drop_frees_the_ended_task();
     finish();
 }
 
@@ -155,5 +160,39 @@ fn joined_handle_drops_result_in_dropper() {
         after == before + 1 && DROPS_ELSEWHERE.load(Ordering::SeqCst) == 0 && r.is_ok(),
         "ended_result_drops_in_dropper",
         format_args!("{} drops in task, {} elsewhere", after - before, DROPS_ELSEWHERE.load(Ordering::SeqCst)),
+    );
+}
+
+/// A task drops the handle of an ended task whose result panics as it
+/// drops: the dropper fails, and nothing of the ended task stays behind
+/// but the result's own box (a failed task's values are leaked).
+fn panicking_result_drop_frees_the_ended_task() {
+    let round = || {
+        let dropper = task::spawn(|| {
+            let h = task::Builder::new().stack_size(12 * 1024).spawn(|| Outcome(OnDrop::Panic)).unwrap();
+            while !h.is_finished() {
+                time::sleep(Duration::from_millis(1));
+            }
+            drop(h);
+        });
+        dropper.join()
+    };
+    let first = round();
+    let before = ilusion::mm::heap::stats().requested;
+    const ROUNDS: usize = 5;
+    for _ in 0..ROUNDS {
+        round().ok();
+    }
+    let grown = ilusion::mm::heap::stats().requested.saturating_sub(before);
+    check(
+        matches!(&first, Err(TaskFailure::Panic { message }) if message == "result drop panics"),
+        "panicking_result_drop_fails_the_dropper",
+        format_args!("{first:?}"),
+    );
+    // The result's box (a few dozen bytes) is the dropper's, leaked as it failed.
+    check(
+        grown < ROUNDS * 256,
+        "panicking_result_drop_frees_the_ended_task",
+        format_args!("the heap grew by {grown} bytes in {ROUNDS} rounds"),
     );
 }
