@@ -774,6 +774,7 @@ const CASES: &[Case] = &[
             "ok current_is_main",
             "ok current_in_task",
             "ok invalid_priority",
+            "ok invalid_priority_names_the_ranges",
             "ok stack_too_large",
             "ok priority_order",
             "ok round_robin_yield",

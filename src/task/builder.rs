@@ -21,7 +21,8 @@ pub enum SpawnError {
     /// name or closure. Nothing is lost: what the builder held (granted
     /// endpoints included) is released, and the caller goes on.
     OutOfMemory,
-    /// The priority number is out of range for its class.
+    /// The priority number is out of range for its class
+    /// ([`Priority::MAX_COOPERATIVE`], [`Priority::MAX_PREEMPTIVE`]).
     InvalidPriority(Priority),
     /// Larger than the largest stack the task may have (a kernel task's
     /// slot, or an isolated task's stack segment).
@@ -50,7 +51,12 @@ impl core::fmt::Display for SpawnError {
     fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
         match self {
             Self::OutOfMemory => f.write_str("out of memory for the task's stacks and control block"),
-            Self::InvalidPriority(p) => write!(f, "priority {p:?} is out of range for its class"),
+            Self::InvalidPriority(p) => write!(
+                f,
+                "priority {p:?} is out of range for its class (Cooperative takes 0 to {}, Preemptive 0 to {})",
+                Priority::MAX_COOPERATIVE,
+                Priority::MAX_PREEMPTIVE
+            ),
             Self::StackTooLarge { requested, max } => {
                 write!(f, "stack of {requested} bytes requested, at most {max} bytes")
             }

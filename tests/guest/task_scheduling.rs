@@ -49,10 +49,17 @@ fn identity_and_spawn_errors() {
         format_args!("{from_inside} vs {from_handle}"),
     );
     let bad = Builder::new().priority(Priority::Cooperative(32)).spawn(|| ());
+    let says = bad.as_ref().err().map(|e| alloc::format!("{e}")).unwrap_or_default();
     check(
         matches!(bad, Err(SpawnError::InvalidPriority(Priority::Cooperative(32)))),
         "invalid_priority",
         format_args!("{:?}", bad.err()),
+    );
+    // The message says what the ranges are, not only that the number is out of one.
+    check(
+        says.contains("Cooperative(32)") && says.contains("0 to 31") && says.contains("0 to 30"),
+        "invalid_priority_names_the_ranges",
+        format_args!("{says}"),
     );
     let huge = Builder::new().stack_size(64 << 20).spawn(|| ());
     check(matches!(huge, Err(SpawnError::StackTooLarge { .. })), "stack_too_large", format_args!("{:?}", huge.err()));
