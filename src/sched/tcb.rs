@@ -26,6 +26,15 @@ use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 use core::sync::atomic::AtomicBool;
 
+/// What a task's handle counts for in [`Tcb::refs`]: more than every hold
+/// together (holders are tasks, at most one per stack slot), so that
+/// `refs < HANDLE_REF` says the handle is gone, whoever holds the task
+/// meanwhile: a detached task then drops its result itself as it ends,
+/// never a reader that held it (`task::stats`, `task::list`), which would
+/// fail if that `Drop` panicked. (Compared as `refs == 1` was: the same cost.)
+pub const HANDLE_REF: u32 = 1 << 20;
+const _: () = assert!(super::stack::MAX_SLOTS < HANDLE_REF);
+
 /// What a task runs: made by `task` at spawn (a kernel task's closure and
 /// the slot for its result, or what an isolated task enters EL0 with), kept
 /// in the control block. The scheduler only starts it and, with the task,
@@ -74,9 +83,9 @@ pub struct Tcb {
     pub timer_links: Links<Tcb>,
     pub id: u64,
     pub name: Option<TaskName>,
-    /// Its references: its own, its handle's, and one per hold
-    /// (`scheduler::hold`: a reader of every task keeping its place in the
-    /// list). 32 bits: holders are tasks, never four billion of them.
+    /// Its references: its own (1), its handle's ([`HANDLE_REF`]), and
+    /// one per hold (`scheduler::hold`: a reader of every task keeping its
+    /// place in the list, `task::stats` scanning its stack).
     pub refs: Cell<u32>,
     // The one-byte fields together: between the eight-byte ones they
     // would leave holes, which make a spawn's stores of zeros uneven (a
@@ -287,7 +296,7 @@ impl Tcb {
             failure: UnsafeCell::new(None),
             joiners: WaitQueue::new(),
             body: UnsafeCell::new(body),
-            refs: Cell::new(2),
+            refs: Cell::new(1 + HANDLE_REF),
             panicking: Cell::new(false),
             park_token: Cell::new(false),
             parked: Cell::new(false),

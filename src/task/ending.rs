@@ -11,7 +11,7 @@
 use super::{TaskFailure, TaskName};
 use crate::critical::CriticalSection;
 use crate::sched::scheduler;
-use crate::sched::tcb::Tcb;
+use crate::sched::tcb::{Tcb, HANDLE_REF};
 
 /// Ends the running task: `failure` is why (`None`: it returned). Does not
 /// return, so nothing on the caller's stack is ever dropped: the reports
@@ -24,17 +24,18 @@ pub(crate) fn end_current(failure: Option<TaskFailure>) -> ! {
         }
     });
     let mut masked = CriticalSection::new();
-    // Detached (its handle is gone, so its own reference is the last)? Its
-    // result is dropped here, in the task, outside the critical section:
-    // left in its body, it was dropped as the scheduler freed the task,
-    // inside a switch, interrupts masked. Looked at under the section that
-    // ends the task: a handle dropped after the look finds the task ended
-    // and drops the result itself. Once detached, a task stays so. (One
-    // that `task::list` holds just then leaves its result in its block,
-    // for whoever lets go of the block last: after its own section.)
+    // Detached (its handle is gone: `HANDLE_REF`)? Its result is dropped
+    // here, in the task, outside the critical section: left in its body,
+    // it was dropped as the scheduler freed the task, inside a switch,
+    // interrupts masked. Looked at under the section that ends the task: a
+    // handle dropped after the look finds the task ended and drops the
+    // result itself. Once detached, a task stays so. Also when a reader
+    // (`task::stats`, `task::list`) holds it just then: the result was
+    // left in its block for the reader to drop as it let go, and a `Drop`
+    // that panicked failed the reader, for another task's code.
     // A detached isolated task's address space goes here too, for the same
     // reason: freed with the block, its frames went back inside the switch.
-    if scheduler::running(&masked).refs.get() == 1 {
+    if scheduler::running(&masked).refs.get() < HANDLE_REF {
         masked = give_back_detached(masked);
     }
     crate::sync::mutex::release_all_held(&masked, failure.is_some());
@@ -51,8 +52,14 @@ pub(crate) fn end_current(failure: Option<TaskFailure>) -> ! {
 fn give_back_detached(masked: CriticalSection) -> CriticalSection {
     // `ManuallyDrop`, as in the block: only `drop_task_space` drops it, so
     // the code that frees address spaces stays out of applications that
-    // never make one.
-    let mut space = core::mem::ManuallyDrop::new(scheduler::take_running_address_space(&masked));
+    // never make one. A reader holding the task may be reading its space
+    // (a table of mappings, its stack): then it stays in the block, for the
+    // reader to free with it, outside its sections.
+    let unheld = scheduler::running(&masked).refs.get() == 1;
+    let mut space = core::mem::ManuallyDrop::new(match unheld {
+        true => scheduler::take_running_address_space(&masked),
+        false => None,
+    });
     drop(masked);
     scheduler::with_running_body(|body| {
         if let Some(body) = body {

@@ -357,7 +357,7 @@ impl<T> Drop for JoinHandle<T> {
         // SAFETY: the task has ended, so its body is no longer borrowed.
         let body = (t.state.get() == State::Exited).then(|| unsafe { t.take_body() });
         // SAFETY: the handle's reference, given up once.
-        let freed = unsafe { scheduler::release(&masked, self.tcb) };
+        let freed = unsafe { scheduler::release_handle(&masked, self.tcb) };
         drop(masked);
         drop(freed);
         drop(body);

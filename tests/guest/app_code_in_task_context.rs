@@ -10,6 +10,10 @@
 //!   control block and stacks are freed all the same: rounds of it leave
 //!   the kernel heap where it was (they were leaked, the drop having
 //!   panicked before the block's turn came).
+//! - a detached task's result that panics as it drops, while another task
+//!   looks at it (`task::stats`, `task::list` hold it meanwhile): the
+//!   task drops it itself, and the looker goes on (35 of 40 lookers
+//!   dropped it, and failed, when a hold made the task look joined).
 //!
 //! Each `Drop` records whether it ran with interrupts enabled outside any
 //! exception handler.
@@ -85,6 +89,7 @@ fn main() {
     detached_results_drop_in_their_task();
     joined_handle_drops_result_in_dropper();
     panicking_result_drop_frees_the_ended_task();
+    a_looker_never_drops_a_result();
     finish();
 }
 
@@ -194,5 +199,40 @@ fn panicking_result_drop_frees_the_ended_task() {
         grown < ROUNDS * 256,
         "panicking_result_drop_frees_the_ended_task",
         format_args!("the heap grew by {grown} bytes in {ROUNDS} rounds"),
+    );
+}
+
+/// A detached task whose result panics as it drops, looked at meanwhile
+/// (`task::stats` holds it while it scans its stack, `task::list` too): the
+/// task drops its result itself as it ends, never the task that looked at
+/// it, which would fail for another task's `Drop`.
+fn a_looker_never_drops_a_result() {
+    const ROUNDS: usize = 40;
+    let mut lookers_failed = 0;
+    for round in 0..ROUNDS {
+        let bomb = task::spawn(move || {
+            time::sleep(Duration::from_millis(1 + (round % 3) as u64));
+            Outcome(OnDrop::Panic)
+        });
+        let id = bomb.task().id();
+        drop(bomb);
+        let looker = task::spawn(move || {
+            let deadline = time::Instant::now() + Duration::from_millis(10);
+            while time::Instant::now() < deadline {
+                if round % 2 == 0 {
+                    let _ = task::stats(id);
+                } else {
+                    let _ = task::list();
+                }
+            }
+        });
+        if looker.join().is_err() {
+            lookers_failed += 1;
+        }
+    }
+    check(
+        lookers_failed == 0,
+        "a_looker_never_drops_a_result",
+        format_args!("{lookers_failed} of {ROUNDS} lookers failed for another task's result"),
     );
 }

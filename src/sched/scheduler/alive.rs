@@ -23,8 +23,29 @@ use core::sync::atomic::Ordering;
 /// The caller owns one of the task's references.
 #[must_use]
 pub(crate) unsafe fn release(masked: &CriticalSection, task: NonNull<Tcb>) -> Option<Box<Tcb>> {
+    // SAFETY: forwarded from our caller.
+    unsafe { release_refs(masked, task, 1) }
+}
+
+/// [`release`] for the task's `JoinHandle`, whose reference counts
+/// [`HANDLE_REF`](crate::sched::tcb::HANDLE_REF).
+///
+/// # Safety
+/// The caller owns the task's handle reference.
+#[must_use]
+pub(crate) unsafe fn release_handle(masked: &CriticalSection, task: NonNull<Tcb>) -> Option<Box<Tcb>> {
+    // SAFETY: forwarded from our caller.
+    unsafe { release_refs(masked, task, crate::sched::tcb::HANDLE_REF) }
+}
+
+/// [`release`], of a reference that counts `weight`.
+///
+/// # Safety
+/// As for [`release`].
+#[inline(always)]
+unsafe fn release_refs(masked: &CriticalSection, task: NonNull<Tcb>, weight: u32) -> Option<Box<Tcb>> {
     // SAFETY: alive while a reference is held (ours).
-    let refs = unsafe { task.as_ref() }.refs.get() - 1;
+    let refs = unsafe { task.as_ref() }.refs.get() - weight;
     // SAFETY: as above.
     unsafe { task.as_ref() }.refs.set(refs);
     if refs == 0 {

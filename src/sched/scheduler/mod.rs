@@ -60,7 +60,8 @@ mod ready;
 mod switch;
 
 pub(crate) use alive::{
-    core_clock, hold, is_running, last_task, nudge_running, release, run_ticks, take_running_address_space, task_after,
+    core_clock, hold, is_running, last_task, nudge_running, release, release_handle, run_ticks,
+    take_running_address_space, task_after,
 };
 pub use give_way::yield_now;
 pub(crate) use give_way::{
