@@ -1251,6 +1251,7 @@ const CASES: &[Case] = &[
             "ok panicking_result_drop_fails_the_dropper",
             "ok panicking_result_drop_frees_the_ended_task",
             "ok a_looker_never_drops_a_result",
+            "ok a_refused_spawn_gives_back_before_it_drops_the_closure",
             "all checks passed",
         ],
     ),

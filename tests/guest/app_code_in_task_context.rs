@@ -13,7 +13,10 @@
 //! - a detached task's result that panics as it drops, while another task
 //!   looks at it (`task::stats`, `task::list` hold it meanwhile): the
 //!   task drops it itself, and the looker goes on (35 of 40 lookers
-//!   dropped it, and failed, when a hold made the task look joined).
+//!   dropped it, and failed, when a hold made the task look joined);
+//! - the closure of a spawn refused for want of memory (at its box, at its
+//!   control block) whose `Drop` panics: the spawner fails, after the
+//!   spawn has given back the stacks it took (they were leaked, 28 KiB).
 //!
 //! Each `Drop` records whether it ran with interrupts enabled outside any
 //! exception handler.
@@ -26,9 +29,11 @@ extern crate alloc;
 mod common;
 
 use alloc::string::String;
+use alloc::vec::Vec;
 use common::{check, finish};
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use ilusion::sync::{Mutex, Semaphore};
 use ilusion::task::{self, TaskFailure};
 use ilusion::time::{self, Duration};
 
@@ -90,6 +95,7 @@ fn main() {
     joined_handle_drops_result_in_dropper();
     panicking_result_drop_frees_the_ended_task();
     a_looker_never_drops_a_result();
+    a_refused_spawn_gives_back_before_it_drops_the_closure();
     finish();
 }
 
@@ -210,12 +216,16 @@ fn a_looker_never_drops_a_result() {
     const ROUNDS: usize = 40;
     let mut lookers_failed = 0;
     for round in 0..ROUNDS {
+        // It ends only once detached: if its handle found it ended, the
+        // handle would drop its result, here.
         let bomb = task::spawn(move || {
+            DETACHED.acquire();
             time::sleep(Duration::from_millis(1 + (round % 3) as u64));
             Outcome(OnDrop::Panic)
         });
         let id = bomb.task().id();
         drop(bomb);
+        DETACHED.release();
         let looker = task::spawn(move || {
             let deadline = time::Instant::now() + Duration::from_millis(10);
             while time::Instant::now() < deadline {
@@ -235,4 +245,83 @@ fn a_looker_never_drops_a_result() {
         "a_looker_never_drops_a_result",
         format_args!("{lookers_failed} of {ROUNDS} lookers failed for another task's result"),
     );
+}
+
+/// Lets a task of [`a_looker_never_drops_a_result`] end, once detached.
+static DETACHED: Semaphore = Semaphore::new(0);
+
+/// The kernel heap, taken whole by [`spawn_refused_with`]'s spawner.
+static HOARD: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+/// A closure's capture whose `Drop` panics.
+struct PanicsOnDrop;
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("the closure's capture panics as it drops");
+    }
+}
+
+/// The stack size of the refused spawns: stacks of this size are cached,
+/// so a spawn gets them without the heap, and then fails for want of it.
+const REFUSED_STACK: usize = 20 * 1024;
+
+/// A task takes the whole kernel heap, gives back `freed` of its smallest
+/// blocks (0: none; 1: one of 8 bytes, room for the closure's box but not
+/// for a control block), and spawns a task with cached stacks whose
+/// closure panics as it drops: the spawn is refused, and the refusal drops
+/// the closure in the spawner, which fails. Returns how the heap in use
+/// changed, from before to after a spawn with those stacks' size joined
+/// after it (stacks given back are found in the cache; leaked ones are
+/// not, and new ones are made).
+fn spawn_refused_with(freed: usize, armed: bool) -> (Result<(), TaskFailure>, isize) {
+    let prime = || task::Builder::new().stack_size(REFUSED_STACK).cpu(0).spawn(|| ()).unwrap().join().unwrap();
+    prime();
+    HOARD.lock().unwrap().reserve(128);
+    let before = ilusion::mm::heap::stats().requested as isize;
+    let spawner = task::Builder::new().cpu(0).spawn(move || {
+        let mut hoard = HOARD.lock().unwrap();
+        let mut size = 1usize << 40;
+        while size >= 8 {
+            let mut block = Vec::new();
+            if hoard.len() < hoard.capacity() && block.try_reserve_exact(size).is_ok() {
+                hoard.push(block);
+            } else {
+                size /= 2;
+            }
+        }
+        for _ in 0..freed {
+            drop(hoard.pop());
+        }
+        drop(hoard);
+        let capture = armed.then(|| PanicsOnDrop);
+        let refused = task::Builder::new().stack_size(REFUSED_STACK).cpu(0).spawn(move || drop(capture));
+        HOARD.lock().unwrap().clear();
+        refused.is_err().then_some(()).ok_or(TaskFailure::Killed)
+    });
+    let outcome = spawner.unwrap().join().and_then(|refused| refused);
+    HOARD.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    HOARD.clear_poison();
+    prime();
+    (outcome, ilusion::mm::heap::stats().requested as isize - before)
+}
+
+/// A spawn refused for want of memory drops its closure (application
+/// code, which may panic and end the spawner) only after it has given
+/// back what it had taken: the stacks, an isolated task's address space.
+/// Before, a closure that panicked there left them leaked.
+fn a_refused_spawn_gives_back_before_it_drops_the_closure() {
+    for (freed, stage) in [(0, "closure's box"), (1, "control block")] {
+        let (plain, plain_grew) = spawn_refused_with(freed, false);
+        let (panicked, grew) = spawn_refused_with(freed, true);
+        let failed = matches!(&panicked, Err(TaskFailure::Panic { message }) if message.contains("capture panics"));
+        ilusion::println!(
+            "refused at the {stage}: plain {plain:?}, heap {plain_grew:+} bytes; panicking closure {}, heap {grew:+} bytes",
+            if failed { "failed the spawner" } else { "did not fail the spawner" }
+        );
+        check(
+            plain == Ok(()) && failed && grew - plain_grew < 4096,
+            "a_refused_spawn_gives_back_before_it_drops_the_closure",
+            format_args!("at the {stage}: {plain:?} {panicked:?}, {} bytes more", grew - plain_grew),
+        );
+    }
 }
