@@ -1198,7 +1198,7 @@ const CASES: &[Case] = &[
         "tasks: a Mutex taken in an interrupt handler is refused, free or not (lock checks)",
         "mutex_in_handler",
         101,
-        &["arming a timer handler that takes a free mutex", "Mutex::lock in an interrupt handler"],
+        &["arming a timer handler that takes a free mutex", "a Mutex was locked (lock, try_lock or lock_timeout) in an interrupt handler"],
     ),
     case(
         "tasks: a fault in an interrupt handler stops the machine",
@@ -1628,6 +1628,8 @@ const CASES: &[Case] = &[
             "ok handed_mutex_not_poisoned",
             "ok condvar_waiter_killed_after_notification",
             "ok condvar_notification_passed_on",
+            "ok rendezvous_sender_killed",
+            "ok killed_rendezvous_message_taken_back",
             "ok kernel_killed_before_it_ran",
             "ok kernel_killed_before_it_ran_ran_nothing",
             "ok isolated_spinner_killed",

@@ -60,9 +60,36 @@ impl WaitQueue {
     /// checked its condition under the same `masked`; interrupts stay
     /// masked on return.
     pub fn wait(&self, masked: &CriticalSection, deadline: Option<u64>, on: crate::trace::On) -> WakeReason {
+        let Some(me) = self.enqueue_running(masked, deadline) else { return WakeReason::TimedOut };
+        scheduler::block(masked, me, on);
+        me.wake_reason.get()
+    }
+
+    /// [`Self::wait`] for a waiter that has begun something a kill must
+    /// undo: killed, the task does not end in the wait but gets
+    /// `WakeReason::Cancelled`, off the queue, and must undo it and end
+    /// (`scheduler::block_unless_killed`).
+    pub fn wait_unless_killed(
+        &self,
+        masked: &CriticalSection,
+        deadline: Option<u64>,
+        on: crate::trace::On,
+    ) -> WakeReason {
+        let Some(me) = self.enqueue_running(masked, deadline) else { return WakeReason::TimedOut };
+        match scheduler::block_unless_killed(masked, me, on) {
+            true => me.wake_reason.get(),
+            false => WakeReason::Cancelled,
+        }
+    }
+
+    /// Puts the running task on this queue, and on the timer list until
+    /// `deadline` (`None` or `u64::MAX`: none); `None` if the deadline has
+    /// passed (then nothing is queued).
+    #[inline(always)]
+    fn enqueue_running<'a>(&self, masked: &'a CriticalSection, deadline: Option<u64>) -> Option<&'a Tcb> {
         let deadline = deadline.filter(|&d| d != u64::MAX);
         if deadline.is_some_and(|d| d <= crate::arch::cpu::counter()) {
-            return WakeReason::TimedOut;
+            return None;
         }
         let me = scheduler::running(masked);
         // SAFETY: the running task goes on this queue (and maybe the timer
@@ -73,8 +100,7 @@ impl WaitQueue {
                 timer::add(masked, NonNull::from(me), deadline);
             }
         }
-        scheduler::block(masked, me, on);
-        me.wake_reason.get()
+        Some(me)
     }
 
     /// Puts `task` on the queue, ordered by urgency.

@@ -7,7 +7,9 @@
 //! gone, `recv` drains what is left and then reports disconnection; when the
 //! receiver is gone, `send` gives the message back in a `SendError` (a
 //! rendezvous `send` waiting when the receiver goes without taking its
-//! message too: it was never received).
+//! message too: it was never received). A rendezvous `send` that times out
+//! or whose task is killed while it waits takes its message back: the
+//! receiver never gets a message whose `send` did not return `Ok`.
 //! Queued messages live on the kernel heap; when it has no room for one
 //! more, `send` ends the calling task with `TaskFailure::OutOfKernelMemory`
 //! (as any failed allocation), decided outside the critical section; the
@@ -211,16 +213,35 @@ impl<T> Shared<T> {
             return Ok(());
         }
         self.receiver_waits.wake_one(&masked);
-        // Rendezvous: wait until the receiver has taken our message.
+        self.wait_until_taken(masked, seq, deadline)
+    }
+
+    /// A rendezvous `send` whose message (number `seq`) is in the channel:
+    /// waits until the receiver has taken it, until `deadline`, or until
+    /// the receiver goes, and takes it back in the last two cases. Out of
+    /// line: the other channels' `send` stays short.
+    #[inline(never)]
+    fn wait_until_taken(&self, masked: CriticalSection, seq: u64, deadline: Option<u64>) -> Result<(), SendFailure<T>> {
+        // Killed while it waits, the task takes its message back as a timed
+        // out one does (the receiver never gets a message whose `send` never
+        // returned), then ends, the message dropped outside the section.
         while self.state.with(&masked, |s| s.taken < seq && s.receiver_alive) {
-            if self.senders_wait.wait(&masked, deadline, crate::trace::On::CHANNEL) == WakeReason::TimedOut {
+            let why = self.senders_wait.wait_unless_killed(&masked, deadline, crate::trace::On::CHANNEL);
+            if why == WakeReason::TimedOut || why == WakeReason::Cancelled {
                 // Not taken in time: ours is the one message in the channel (capacity 1).
                 let back = self
                     .state
                     .with(&masked, |s| (s.taken < seq && s.sent == seq).then(|| s.queue.pop_back()).flatten());
-                if let Some(message) = back {
+                if back.is_some() {
                     self.state.with(&masked, |s| s.sent -= 1);
                     self.senders_wait.wake_all(&masked); // the slot is free again
+                }
+                if why == WakeReason::Cancelled {
+                    drop(masked);
+                    drop(back);
+                    scheduler::end_killed();
+                }
+                if let Some(message) = back {
                     scheduler::reschedule_point(&masked);
                     return Err(SendTimeoutError::Timeout(message).into());
                 }

@@ -136,7 +136,7 @@ fn held_by_another_task() -> ! {
 #[inline(always)]
 fn refuse_in_handler() {
     #[cfg(any(debug_assertions, feature = "lock-checks"))]
-    assert!(!crate::arch::cpu::in_exception_handler(), "Mutex::lock in an interrupt handler");
+    assert!(!crate::arch::cpu::in_exception_handler(), "a Mutex was locked (lock, try_lock or lock_timeout) in an interrupt handler: a Mutex belongs to tasks; share data with a handler through a SpinLock");
 }
 
 /// A `lock` with no room left on the task's list of held mutexes.
@@ -346,7 +346,7 @@ impl RawMutex {
     /// forever); `false` if it did not come by then.
     fn lock_until(&self, deadline: Option<u64>) -> bool {
         let masked = CriticalSection::new();
-        assert!(!crate::arch::cpu::in_exception_handler(), "Mutex::lock in an interrupt handler");
+        assert!(!crate::arch::cpu::in_exception_handler(), "a Mutex was locked (lock, try_lock or lock_timeout) in an interrupt handler: a Mutex belongs to tasks; share data with a handler through a SpinLock");
         let me_task = scheduler::running(&masked);
         let me = NonNull::from(me_task);
         let mut first = true;

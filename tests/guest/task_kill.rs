@@ -49,6 +49,7 @@ fn run() {
     refusals();
     kernel_tasks();
     killed_after_a_hand_over();
+    rendezvous_sender_killed();
     kernel_killed_before_it_ran();
     isolated_tasks();
     cycles();
@@ -230,6 +231,30 @@ fn killed_after_a_hand_over() {
         second == Ok(1) && left == 0,
         "condvar_notification_passed_on",
         format_args!("second consumer {second:?} (Killed: still waiting after 500 ms, so killed); {left} items left"),
+    );
+}
+
+/// A rendezvous `send` killed while it waits for the receiver takes its
+/// message back, as a timed-out one does: the receiver never gets a message
+/// whose `send` never returned, and the message is dropped (once).
+fn rendezvous_sender_killed() {
+    static DROPPED: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+    struct Message(u32);
+    impl Drop for Message {
+        fn drop(&mut self) {
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let (tx, rx) = ilusion::sync::mpsc::sync_channel::<Message>(0);
+    let sender = builder("rendezvous sender").priority(LESS_URGENT).spawn(move || tx.send(Message(7)).is_ok());
+    sleep(Duration::from_millis(5)); // it waits for a receiver
+    killed("rendezvous_sender_killed", sender.unwrap());
+    let got = rx.recv_timeout(Duration::from_millis(5)).map(|m| m.0);
+    let dropped = DROPPED.load(Ordering::Relaxed);
+    check(
+        got.is_err() && dropped == 1,
+        "killed_rendezvous_message_taken_back",
+        format_args!("receiver got {got:?}, {dropped} drops"),
     );
 }
 

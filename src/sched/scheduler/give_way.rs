@@ -92,13 +92,7 @@ pub(crate) fn block(cs: &CriticalSection, me: &Tcb, on: On) {
 /// and has looked at the number of cores (`MANY`) already.
 #[inline(always)]
 pub(crate) fn block_on<const MANY: bool>(cs: &CriticalSection, me: &Tcb, on: On) {
-    // Checked first: a handler must not end the task it interrupted either.
-    if in_handler(me) {
-        blocked_in_interrupt_handler();
-    }
-    if cs.entered_masked() && !me.in_system_call.get() {
-        switched_with_interrupts_masked(me.id);
-    }
+    check_may_block(cs, me);
     if me.kill_requested.load(Ordering::Relaxed) {
         cancel_wait_and_end(me);
     }
@@ -113,6 +107,41 @@ pub(crate) fn block_on<const MANY: bool>(cs: &CriticalSection, me: &Tcb, on: On)
     // dropped would be lost for every other task.
     if me.wake_reason.get() == WakeReason::Cancelled {
         end_killed();
+    }
+}
+
+/// [`block`] for a wait whose caller has begun something that a kill must
+/// undo (a rendezvous `send`: its message is in the channel): killed before
+/// it blocks or while it waits, the task is taken off what it waits on and
+/// this returns `false`, instead of ending it there. Its caller undoes what
+/// it began, leaves its critical sections, and ends the task with
+/// [`end_killed`]. `true` when the wait ended otherwise.
+pub(crate) fn block_unless_killed(cs: &CriticalSection, me: &Tcb, on: On) -> bool {
+    check_may_block(cs, me);
+    if me.kill_requested.load(Ordering::Relaxed) {
+        cancel_wait(cs, me);
+        return false;
+    }
+    trace::block(me.id, on);
+    me.state.set(State::Blocked);
+    if critical::several_cores() {
+        schedule_away_on::<true, false>(cs, me, on.why());
+    } else {
+        schedule_away_on::<false, false>(cs, me, on.why());
+    }
+    me.wake_reason.get() != WakeReason::Cancelled
+}
+
+/// Stops a task from blocking where it must not: in an interrupt handler
+/// (checked first: a handler must not end the task it interrupted either),
+/// or with interrupts masked by its caller (a spin lock held).
+#[inline(always)]
+fn check_may_block(cs: &CriticalSection, me: &Tcb) {
+    if in_handler(me) {
+        blocked_in_interrupt_handler();
+    }
+    if cs.entered_masked() && !me.in_system_call.get() {
+        switched_with_interrupts_masked(me.id);
     }
 }
 
@@ -202,7 +231,7 @@ pub(crate) fn set_killed_task_end(end: fn() -> !) {
 /// out of line would have to be kept in memory on every caller's path.)
 #[inline(never)]
 #[cold]
-fn end_killed() -> ! {
+pub(crate) fn end_killed() -> ! {
     let cs = CriticalSection::new();
     // SAFETY: the task ends below without returning into its callers, whose
     // sections hold nothing else (no spin lock is held at a block or a yield).
