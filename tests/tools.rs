@@ -466,6 +466,46 @@ fn bench_check_missing(root: &Path) -> Vec<String> {
     problems
 }
 
+/// `benches/run` refuses a bad command line before booting anything: a
+/// misspelt flag (`--chek` ran every benchmark and checked nothing, exit
+/// 0), an unknown board (named as a missing `bench_*.elf`), `--compare`
+/// without one file; and a results figure that is no number is reported
+/// (it passed the check with a shell error).
+fn bench_arguments(root: &Path) -> Vec<String> {
+    let baseline = std::fs::read_to_string(root.join("benches/baseline.json")).unwrap_or_default();
+    let Some(name) = baseline.lines().find_map(|l| l.trim().strip_prefix('"')?.split('"').next()) else {
+        return vec!["benches/baseline.json has no figure".into()];
+    };
+    let dir = scratch_dir("bench-arguments");
+    std::fs::create_dir_all(&dir).unwrap();
+    let results = dir.join("not-a-number.json");
+    std::fs::write(&results, format!("{{\n  \"{name}\": \"fast\"\n}}\n")).unwrap();
+    let usage = "usage: benches/run [BOARD] [--check] | benches/run --compare RESULTS.json";
+    let mut problems = refuses(
+        root,
+        "benches/run",
+        &["qemu-virt", "--chek"],
+        2,
+        &["error: unknown argument(s) after the board: --chek"],
+    );
+    problems.extend(refuses(root, "benches/run", &["no-such-board"], 2, &["error: unknown board 'no-such-board'"]));
+    problems.extend(refuses(
+        root,
+        "benches/run",
+        &["--compare"],
+        2,
+        &["error: --compare takes one results file", usage],
+    ));
+    problems.extend(refuses(
+        root,
+        "benches/run",
+        &["--compare", results.to_str().unwrap()],
+        1,
+        &[&format!("BAD: {name} has no whole number in {}", results.display())],
+    ));
+    problems
+}
+
 /// `.ci/install-deps.sh` when the Pi firmware is missing and apt has no
 /// raspi-firmware: it adds Debian's non-free-firmware source on Debian
 /// only (it wrote a deb.debian.org line with any system's codename), takes
@@ -1088,6 +1128,10 @@ fn main() {
     let full = "benches/run --check fails naming each baseline figure not measured";
     if selected(full) {
         report(full, bench_check_missing(&root));
+    }
+    let full = "benches/run refuses a misspelt flag, an unknown board, a bad --compare and a figure that is no number";
+    if selected(full) {
+        report(full, bench_arguments(&root));
     }
     let full = "just chainload refuses a board without the chainloader";
     if selected(full) {
