@@ -506,6 +506,22 @@ fn bench_arguments(root: &Path) -> Vec<String> {
     problems
 }
 
+/// `tools/bookcheck/bookcheck.py` given a folder without a book (a typo,
+/// or not the checkout) fails naming it: it checked no file and passed
+/// ("bookcheck: 0 files, 0 problems", exit 0).
+fn bookcheck_root(root: &Path) -> Vec<String> {
+    let empty = scratch_dir("bookcheck-root");
+    std::fs::create_dir_all(&empty).unwrap();
+    let empty = empty.to_str().unwrap();
+    let mut problems = Vec::new();
+    for folder in [empty, "/no/such/checkout"] {
+        let line = format!("bookcheck: error: {folder} has no docs/ folder");
+        problems.extend(refuses(root, "tools/bookcheck/bookcheck.py", &[folder], 2, &[&line]));
+    }
+    problems.extend(refuses(root, "tools/bookcheck/bookcheck.py", &[".", "docs"], 2, &["too many arguments"]));
+    problems
+}
+
 /// `.ci/install-deps.sh` when the Pi firmware is missing and apt has no
 /// raspi-firmware: it adds Debian's non-free-firmware source on Debian
 /// only (it wrote a deb.debian.org line with any system's codename), takes
@@ -1132,6 +1148,10 @@ fn main() {
     let full = "benches/run refuses a misspelt flag, an unknown board, a bad --compare and a figure that is no number";
     if selected(full) {
         report(full, bench_arguments(&root));
+    }
+    let full = "bookcheck refuses a folder without a book";
+    if selected(full) {
+        report(full, bookcheck_root(&root));
     }
     let full = "just chainload refuses a board without the chainloader";
     if selected(full) {

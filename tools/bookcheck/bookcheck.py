@@ -25,7 +25,8 @@ instead of leaving the book wrong:
 
 Usage: tools/bookcheck/bookcheck.py [REPO_ROOT]   (default: the repository
 this file is in). Prints one line per problem ("docs/x.md:12: ...") and a
-summary "bookcheck: N files, N problems"; exits 1 if there is a problem.
+summary "bookcheck: N files, N problems"; exits 1 if there is a problem,
+2 (with a message) if REPO_ROOT has no docs/ folder or the command line is bad.
 Unit tests: python3 -m unittest discover -s tools/bookcheck
 """
 
@@ -239,7 +240,14 @@ def markdown_files(root):
 
 
 def main(argv):
+    if len(argv) > 2:
+        print("bookcheck: error: too many arguments (usage: tools/bookcheck/bookcheck.py [REPO_ROOT])", file=sys.stderr)
+        return 2
     root = argv[1] if len(argv) > 1 else os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    # A root without a book (a typo, or not the repository) checked nothing and passed.
+    if not os.path.isdir(os.path.join(root, "docs")):
+        print("bookcheck: error: %s has no docs/ folder: REPO_ROOT is ilusion's checkout" % root, file=sys.stderr)
+        return 2
     repo = Repo(root)
     files = markdown_files(root)
     problems = []
