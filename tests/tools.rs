@@ -443,6 +443,61 @@ fn sdcard_refusals(root: &Path) -> Vec<String> {
     problems
 }
 
+/// `boards/sdcard --output` never replaces one of the card's inputs (given
+/// the kernel's own path, it deleted the kernel, then failed "Disk full"
+/// copying the half-written card into itself), and a card it cannot finish
+/// (a kernel too big for the boot partition) is removed, not left behind.
+/// In a scratch checkout, with stand-in firmware and kernels.
+fn sdcard_inputs(root: &Path) -> Vec<String> {
+    let copy = scratch_checkout("sdcard-inputs", root);
+    let (firmware, images) = (copy.join("firmware"), copy.join("target/images/rpi4"));
+    for d in [&firmware, &images] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    for f in ["start4.elf", "fixup4.dat"] {
+        std::fs::write(firmware.join(f), "firmware\n").unwrap();
+    }
+    let kernel = images.join("hello.img");
+    std::fs::write(&kernel, "kernel\n").unwrap();
+    std::fs::File::create(images.join("big.img")).unwrap().set_len(70 << 20).unwrap();
+    let sdcard = |args: &[&str]| {
+        let mut cmd = Command::new(copy.join("boards/sdcard"));
+        cmd.current_dir(&copy).arg("--no-build").args(args).env("RPI_FIRMWARE_DIR", &firmware);
+        run(cmd, RUN_TIMEOUT)
+    };
+    let mut problems = Vec::new();
+    let inputs = [kernel.clone(), copy.join("boards/rpi4/config.txt"), firmware.join("start4.elf")];
+    for input in &inputs {
+        let before = std::fs::read(input).unwrap_or_default();
+        let output = input.to_str().unwrap();
+        match sdcard(&["--output", output, "rpi4", "hello"]) {
+            Ok(o) => problems.extend(expect(
+                &format!("boards/sdcard --output {output}"),
+                &o,
+                2,
+                &["one of the card's inputs: refusing to replace it"],
+            )),
+            Err(e) => problems.push(e),
+        }
+        if std::fs::read(input).unwrap_or_default() != before {
+            problems.push(format!("boards/sdcard --output {output} replaced that input"));
+        }
+    }
+    match sdcard(&["rpi4", "big"]) {
+        Ok(o) => problems.extend(expect(
+            "boards/sdcard rpi4 big (a 70 MiB kernel)",
+            &o,
+            1,
+            &["into the card's 64 MiB boot partition", "the SD card image was not finished"],
+        )),
+        Err(e) => problems.push(e),
+    }
+    if images.join("big-sdcard.img").exists() {
+        problems.push("boards/sdcard rpi4 big left a half-written big-sdcard.img".into());
+    }
+    problems
+}
+
 /// `benches/run --compare` (the comparison `--check` makes) fails naming
 /// each figure of the baseline that was not measured: it used to compare
 /// only the figures measured, so a benchmark that stopped printing passed.
@@ -1140,6 +1195,10 @@ fn main() {
     let full = "boards/sdcard refuses a non-file --output, a missing value and late arguments";
     if selected(full) {
         report(full, sdcard_refusals(&root));
+    }
+    let full = "boards/sdcard never replaces one of its inputs, and removes a card it cannot finish";
+    if selected(full) {
+        report(full, sdcard_inputs(&root));
     }
     let full = "benches/run --check fails naming each baseline figure not measured";
     if selected(full) {
