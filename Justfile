@@ -272,6 +272,8 @@ _build board:
     set -euo pipefail
     board={{quote(board)}}
     boards/known "$board"
+    # Checked before building: without it the new ELF was copied and the raw image beside it left stale.
+    command -v llvm-objcopy >/dev/null || { echo "error: llvm-objcopy not found (it makes the raw image). Run 'just setup' or install llvm." >&2; exit 127; }
     # Every image with the shell compiled in (only those that start it use it; the rest is left out when linking).
     features="board-$board,shell"
     out=target/images/$board
@@ -300,6 +302,7 @@ _build board:
     copy_set() { # copy_set TARGET_DIR NAME...: copy the images built there to $out, ELF and raw
         local dir=$1; shift
         for name in "$@"; do
+            rm -f "$out/$name.img"
             cp "$dir/aarch64-unknown-none/{{profile_dir}}/examples/$name" "$out/$name.elf"
             llvm-objcopy -O binary "$out/$name.elf" "$out/$name.img"
         done
@@ -324,11 +327,14 @@ _build_one board example:
     # Example names are file names in examples/ (or tests/guest/): nothing else.
     boards/example "$example"
     boards/known "$board"
+    # Checked before building: without it the new ELF was copied and the raw image beside it left stale.
+    command -v llvm-objcopy >/dev/null || { echo "error: llvm-objcopy not found (it makes the raw image). Run 'just setup' or install llvm." >&2; exit 127; }
     # As in _build: benchmarks, hello and *_unchecked as an application gets them, test images with the lock checks.
     features="board-$board,shell"; dir=target
     if [[ "$example" != bench_* && "$example" != hello && "$example" != *_unchecked ]]; then features="$features,lock-checks,stack-watermark"; dir=target/checked; fi
     if [[ "$example" == trace_* ]]; then features="$features,trace"; dir=target/traced; fi
     cargo build -q --profile {{profile}} --example "$example" --no-default-features --features "$features" --target-dir $dir
     mkdir -p target/images/$board
+    rm -f target/images/$board/$example.img
     cp $dir/aarch64-unknown-none/{{profile_dir}}/examples/$example target/images/$board/$example.elf
     llvm-objcopy -O binary target/images/$board/$example.elf target/images/$board/$example.img

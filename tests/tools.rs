@@ -687,6 +687,56 @@ fn build_target_dirs(root: &Path) -> Vec<String> {
     problems
 }
 
+/// A PATH with `bin` first, then every program of this PATH but `missing`
+/// (as links in a scratch directory): a host without that tool.
+fn path_without(missing: &str, bin: &Path) -> String {
+    let dir = scratch_dir(&format!("path-without-{missing}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    for folder in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+        for program in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let link = dir.join(program.file_name());
+            if program.file_name() != missing && std::fs::symlink_metadata(&link).is_err() {
+                let _ = std::os::unix::fs::symlink(program.path(), link);
+            }
+        }
+    }
+    format!("{}:{}", bin.display(), dir.display())
+}
+
+/// Without llvm-objcopy, `just _build_one`, `just _build` and
+/// `tools/chainloader/build` say so before building: they built, copied
+/// the new ELF over the old and then failed with bash's "command not
+/// found", leaving the raw image beside it stale (`just sdcard --no-build`,
+/// `boards/run --raw` and `just chainload` then used the old program).
+fn missing_objcopy(root: &Path) -> Vec<String> {
+    let (bin, log) = logging_cargo("missing-objcopy");
+    let copy = scratch_checkout("missing-objcopy-checkout", root);
+    let path = path_without("llvm-objcopy", &bin);
+    let line = "error: llvm-objcopy not found (it makes the raw image)";
+    let mut problems = Vec::new();
+    let mut commands = Vec::new();
+    for args in [&["_build_one", "qemu-virt", "hello"][..], &["_build", "qemu-virt"]] {
+        let mut just = Command::new("just");
+        just.current_dir(&copy).args(args);
+        commands.push((format!("just {}", args.join(" ")), just));
+    }
+    let mut chainloader = Command::new(root.join("tools/chainloader/build"));
+    chainloader.current_dir(root).arg("rpi4");
+    commands.push(("tools/chainloader/build rpi4".into(), chainloader));
+    for (what, mut cmd) in commands {
+        cmd.env("PATH", &path);
+        match run(cmd, RUN_TIMEOUT) {
+            Ok(o) => problems.extend(expect(&format!("{what} without llvm-objcopy"), &o, 127, &[line])),
+            Err(e) => problems.push(e),
+        }
+    }
+    let calls = std::fs::read_to_string(&log).unwrap_or_default();
+    if !calls.is_empty() {
+        problems.push(format!("cargo was called before llvm-objcopy was looked for:\n{calls}"));
+    }
+    problems
+}
+
 /// `boards/image BOARD shell` builds with the shell feature (cargo refused:
 /// "requires the features: shell").
 fn image_with_shell(root: &Path) -> Vec<String> {
@@ -1231,6 +1281,10 @@ fn main() {
     let full = "just _build gives every cargo build a --target-dir";
     if selected(full) {
         report(full, build_target_dirs(&root));
+    }
+    let full = "without llvm-objcopy, the builds say so before building";
+    if selected(full) {
+        report(full, missing_objcopy(&root));
     }
     let full = "boards/image builds with the shell feature";
     if selected(full) {
