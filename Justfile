@@ -84,7 +84,7 @@ test: setup
     (cd tools/symbols && cargo clippy -q --tests --target {{host}} --target-dir ../../target/symbols -- -D warnings) || { echo "lint: clippy (tools/symbols) failed"; lint_failed=1; }
     (cd tools/trace && cargo clippy -q --tests --target {{host}} --target-dir ../../target/trace-tool -- -D warnings) || { echo "lint: clippy (tools/trace) failed"; lint_failed=1; }
     for b in rpi3 rpi4; do
-        (cd tools/chainloader && RUSTFLAGS="-C link-arg=-T$PWD/link.ld" CARGO_TARGET_DIR=../../target/chainloader \
+        (cd tools/chainloader && CARGO_ENCODED_RUSTFLAGS="-C"$'\x1f'"link-arg=-T$PWD/link.ld" CARGO_TARGET_DIR=../../target/chainloader \
             cargo clippy -q --release --target aarch64-unknown-none --features $b -- -D warnings) ||
             { echo "lint: clippy (tools/chainloader, $b) failed"; lint_failed=1; }
     done

@@ -737,6 +737,24 @@ fn missing_objcopy(root: &Path) -> Vec<String> {
     problems
 }
 
+/// `tools/chainloader/build` (run by `just chainloader` and `just _build`
+/// for the Pis) in a checkout whose path has a space: its RUSTFLAGS split
+/// the linker script's path, and rustc failed ("multiple input filenames").
+fn chainloader_spaced_path(root: &Path) -> Vec<String> {
+    let dir = scratch_dir("chainloader-spaced-path");
+    std::fs::create_dir_all(&dir).unwrap();
+    let checkout = dir.join("my checkout");
+    if let Err(e) = std::os::unix::fs::symlink(root, &checkout) {
+        return vec![format!("cannot link {} to the checkout: {e}", checkout.display())];
+    }
+    let mut build = Command::new(checkout.join("tools/chainloader/build"));
+    build.current_dir(&dir).arg("rpi4");
+    match run(build, BUILD_TIMEOUT) {
+        Ok(o) => expect("tools/chainloader/build rpi4 (checkout path with a space)", &o, 0, &["chainloader.img"]),
+        Err(e) => vec![e],
+    }
+}
+
 /// `boards/image BOARD shell` builds with the shell feature (cargo refused:
 /// "requires the features: shell").
 fn image_with_shell(root: &Path) -> Vec<String> {
@@ -1285,6 +1303,10 @@ fn main() {
     let full = "without llvm-objcopy, the builds say so before building";
     if selected(full) {
         report(full, missing_objcopy(&root));
+    }
+    let full = "the chainloader builds in a checkout whose path has a space";
+    if selected(full) {
+        report(full, chainloader_spaced_path(&root));
     }
     let full = "boards/image builds with the shell feature";
     if selected(full) {
