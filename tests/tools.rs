@@ -397,6 +397,41 @@ fn runner_errors(root: &Path, board: &str, elf: &Path) -> Vec<String> {
     problems
 }
 
+/// `boards/run --raw` boots the `.img` beside the ELF only if it is the
+/// ELF's raw image byte for byte: an empty or cut one hung the board (QEMU
+/// ran what it had), and a stale one ran another program under the ELF's
+/// board check and symbols.
+fn raw_image_checked(root: &Path) -> Vec<String> {
+    let mut build = Command::new("just");
+    build.current_dir(root).args(["_build_one", "qemu-virt", "hello"]);
+    match run(build, BUILD_TIMEOUT) {
+        Ok(o) if o.status == Some(0) => {}
+        Ok(o) => return vec![format!("just _build_one qemu-virt hello failed:\n{}", o.output)],
+        Err(e) => return vec![e],
+    }
+    let dir = scratch_dir("raw-image");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (elf, img) = (dir.join("hello.elf"), dir.join("hello.img"));
+    std::fs::copy(root.join("target/images/qemu-virt/hello.elf"), &elf).unwrap();
+    let raw = std::fs::read(root.join("target/images/qemu-virt/hello.img")).unwrap_or_default();
+    let mut problems = Vec::new();
+    let boot = |what: &str, contents: &[u8], exit: i32, line: &str| {
+        std::fs::write(&img, contents).unwrap();
+        let mut cmd = Command::new(root.join("boards/run"));
+        cmd.arg("--raw").arg(&elf).env_remove("QEMU_EXTRA");
+        // A hang is the failure looked for: no need to wait long for it.
+        match run(cmd, Duration::from_secs(30)) {
+            Ok(o) => expect(&format!("boards/run --raw ({what} hello.img)"), &o, exit, &[line]),
+            Err(e) => vec![e],
+        }
+    };
+    let refused = "hello.img is not the raw image of";
+    problems.extend(boot("an empty", b"", 2, refused));
+    problems.extend(boot("a cut", &raw[..raw.len() / 2], 2, refused));
+    problems.extend(boot("the right", &raw, 0, "hello from qemu-virt"));
+    problems
+}
+
 /// Runs `program` (a path under the checkout) with `args` from the checkout,
 /// and expects exit status `exit` and each of `lines` in its output.
 fn refuses(root: &Path, program: &str, args: &[&str], exit: i32, lines: &[&str]) -> Vec<String> {
@@ -1210,6 +1245,10 @@ fn main() {
     let full = "just maps, trace, run, image and sdcard refuse a missing example; maps and trace an unknown board";
     if selected(full) {
         report(full, observe_errors(&root));
+    }
+    let full = "boards/run --raw boots only the ELF's own raw image";
+    if selected(full) {
+        report(full, raw_image_checked(&root));
     }
     let full = "just bench takes a flag without a board";
     if selected(full) {
