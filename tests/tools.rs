@@ -900,6 +900,25 @@ fn new_app_paths(root: &Path) -> Vec<String> {
     problems
 }
 
+/// `just new DIR/ilusion` is refused before anything is made: the app's
+/// package collided with the library it depends on, and cargo said only
+/// "package collision in the lockfile" at the first build.
+fn new_app_named_ilusion(root: &Path) -> Vec<String> {
+    let app = scratch_dir("new-app-named").join("ilusion");
+    let mut new = Command::new("just");
+    new.current_dir(root).arg("new").arg(&app);
+    let mut problems = match run(new, RUN_TIMEOUT) {
+        Ok(o) => {
+            expect("just new DIR/ilusion", &o, 2, &["error: 'ilusion' is the name of the library the app depends on"])
+        }
+        Err(e) => vec![e],
+    };
+    if app.exists() {
+        problems.push(format!("just new made {} all the same", app.display()));
+    }
+    problems
+}
+
 /// `ILUSION_LOG` is read at build time in any case (DEBUG is debug), and
 /// a value that is no level is built as info with a warning naming the
 /// levels (it fell back to info without a word).
@@ -1358,6 +1377,10 @@ fn main() {
     let full = "just new: odd checkout paths, bad names, links into the checkout, new .";
     if selected(full) {
         report(full, new_app_paths(&root));
+    }
+    let full = "just new refuses an app named ilusion";
+    if selected(full) {
+        report(full, new_app_named_ilusion(&root));
     }
     let full = "ILUSION_LOG takes any case and warns about a value that is no level";
     if selected(full) {
