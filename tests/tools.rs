@@ -432,6 +432,28 @@ fn raw_image_checked(root: &Path) -> Vec<String> {
     problems
 }
 
+/// `boards/run` names an ELF cut short (a copy interrupted) as damaged,
+/// with or without `--board`: it said the image had no board note ("not an
+/// ilusion image, or built with an older ilusion"), which it had.
+fn cut_elf_named(root: &Path) -> Vec<String> {
+    let mut build = Command::new("just");
+    build.current_dir(root).args(["_build_one", "qemu-virt", "hello"]);
+    match run(build, BUILD_TIMEOUT) {
+        Ok(o) if o.status == Some(0) => {}
+        Ok(o) => return vec![format!("just _build_one qemu-virt hello failed:\n{}", o.output)],
+        Err(e) => return vec![e],
+    }
+    let whole = std::fs::read(root.join("target/images/qemu-virt/hello.elf")).unwrap_or_default();
+    let dir = scratch_dir("cut-elf");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cut = dir.join("hello.elf");
+    std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
+    let line = format!("error: {} is a damaged AArch64 ELF image (llvm-objcopy: ", cut.display());
+    let mut problems = refuses(root, "boards/run", &[cut.to_str().unwrap()], 2, &[&line]);
+    problems.extend(refuses(root, "boards/run", &["--board", "qemu-virt", cut.to_str().unwrap()], 2, &[&line]));
+    problems
+}
+
 /// Runs `program` (a path under the checkout) with `args` from the checkout,
 /// and expects exit status `exit` and each of `lines` in its output.
 fn refuses(root: &Path, program: &str, args: &[&str], exit: i32, lines: &[&str]) -> Vec<String> {
@@ -1268,6 +1290,10 @@ fn main() {
     let full = "boards/run --raw boots only the ELF's own raw image";
     if selected(full) {
         report(full, raw_image_checked(&root));
+    }
+    let full = "boards/run names a cut ELF as damaged";
+    if selected(full) {
+        report(full, cut_elf_named(&root));
     }
     let full = "just bench takes a flag without a board";
     if selected(full) {
