@@ -214,6 +214,8 @@ trace example="tasks" board="qemu-virt" *window: setup
     example={{quote(example)}}; board={{quote(board)}}; window={{quote(window)}}
     PROFILE={{profile}} tools/trace/capture "$board" "$example" "target/trace/$example.log" trace
     just _trace_tool
+    # An earlier run's pictures go first: a run that draws nothing (a bad window, a bad log) leaves none to be taken for its own.
+    rm -f "target/trace/$example.json" "target/trace/$example.svg"
     target/trace-tool/{{host}}/release/ilusion-trace timeline "target/trace/$example.log" \
         --json "target/trace/$example.json" --svg "target/trace/$example.svg" $window
 

@@ -212,6 +212,34 @@ fn trace_timeline(root: &Path, board: &str) -> Vec<String> {
     problems
 }
 
+/// `just trace` that draws nothing (here a window after the trace's end)
+/// leaves no pictures: an earlier run's JSON and SVG stayed, to be taken
+/// for this run's.
+fn trace_leaves_no_stale_pictures(root: &Path, board: &str) -> Vec<String> {
+    let dir = root.join("target/trace");
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["tasks.json", "tasks.svg"] {
+        std::fs::write(dir.join(file), "an earlier run's picture\n").unwrap();
+    }
+    let mut trace = Command::new("just");
+    trace.current_dir(root).args(["trace", "tasks", board, "--from-us", "1e15", "--to-us", "2e15"]);
+    let mut problems = match run(trace, BUILD_TIMEOUT) {
+        Ok(o) => expect(
+            &format!("just trace tasks {board} (a window after the end)"),
+            &o,
+            2,
+            &["--from-us 1e15 is at or after the trace's end"],
+        ),
+        Err(e) => vec![e],
+    };
+    for file in ["tasks.json", "tasks.svg"] {
+        if dir.join(file).exists() {
+            problems.push(format!("target/trace/{file} from an earlier run is still there"));
+        }
+    }
+    problems
+}
+
 /// `just maps`, `just trace` and every recipe that builds an example
 /// refuse what does not exist with one line and exit status 2 (the
 /// examples by `boards/example`: before, `run`, `image` and `sdcard` left
@@ -1281,6 +1309,12 @@ fn main() {
         let full = format!("{board}: just trace tasks writes trace-event JSON and an SVG timeline");
         if selected(&full) {
             report(&full, trace_timeline(&root, board));
+        }
+    }
+    for board in boards.iter().filter(|b| *b == "qemu-virt") {
+        let full = format!("{board}: just trace that draws nothing leaves no earlier pictures");
+        if selected(&full) {
+            report(&full, trace_leaves_no_stale_pictures(&root, board));
         }
     }
     let full = "just maps, trace, run, image and sdcard refuse a missing example; maps and trace an unknown board";
