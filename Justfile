@@ -150,6 +150,8 @@ debug example="hello" board="qemu-virt" port="1234": setup
     #!/usr/bin/env bash
     set -euo pipefail
     example={{quote(example)}}; board={{quote(board)}}; port={{quote(port)}}
+    [[ $port =~ ^[0-9]{1,5}$ ]] && [ "$port" -ge 1 ] && [ "$port" -le 65535 ] ||
+        { echo "error: bad port '$port': GDB's port is a TCP port number, 1 to 65535 (just debug EXAMPLE BOARD PORT)" >&2; exit 2; }
     just _build_one "$board" "$example"
     elf=target/images/$board/$example.elf
     echo "attach with: just gdb $example $board $port"
@@ -162,6 +164,11 @@ gdb example="hello" board="qemu-virt" port="1234":
     #!/usr/bin/env bash
     set -euo pipefail
     example={{quote(example)}}; board={{quote(board)}}; port={{quote(port)}}
+    # A name that does not exist is named as such, not as an image to build with `just debug`.
+    boards/example "$example"
+    boards/known "$board"
+    [[ $port =~ ^[0-9]{1,5}$ ]] && [ "$port" -ge 1 ] && [ "$port" -le 65535 ] ||
+        { echo "error: bad port '$port': GDB's port is a TCP port number, 1 to 65535 (just gdb EXAMPLE BOARD PORT)" >&2; exit 2; }
     elf=target/images/$board/$example.elf
     if [ ! -f "$elf" ]; then
         echo "error: no image $elf: start it with \`just debug $example $board $port\` first (it builds the image)" >&2
@@ -174,6 +181,10 @@ replay example="scribble" board="qemu-virt" port="1234": setup
     #!/usr/bin/env bash
     set -uo pipefail
     example={{quote(example)}}; board={{quote(board)}}; port={{quote(port)}}
+    # Checked before anything is recorded (a bad port failed only at the replay).
+    boards/known "$board" || exit
+    [[ $port =~ ^[0-9]{1,5}$ ]] && [ "$port" -ge 1 ] && [ "$port" -le 65535 ] ||
+        { echo "error: bad port '$port': GDB's port is a TCP port number, 1 to 65535 (just replay EXAMPLE BOARD PORT)" >&2; exit 2; }
     if [ "$board" != qemu-virt ]; then
         echo "error: QEMU records and replays single-CPU machines only; the $board machine has 4 cores." >&2
         echo "Replay the same program on qemu-virt: just replay $example qemu-virt" >&2

@@ -1214,17 +1214,48 @@ fn reverse_debugging(root: &Path, board: &str) -> Vec<String> {
     problems
 }
 
+/// `just debug`, `just gdb` and `just replay` check the example, the board
+/// and the port before anything else: `just replay hello BOARD` said the
+/// unknown board's machine "has 4 cores", `just gdb` sent an unknown name
+/// to `just debug` to be built, and a bad port failed only in QEMU (for
+/// `just replay`, after the recording).
+fn debug_arguments(root: &Path) -> Vec<String> {
+    let cases: [(&[&str], &str); 6] = [
+        (&["replay", "hello", "no-such-board"], "error: unknown board 'no-such-board'"),
+        (&["gdb", "hello", "no-such-board"], "error: unknown board 'no-such-board'"),
+        (&["gdb", "no_such_example"], "error: no example 'no_such_example'"),
+        (&["gdb", "hello", "qemu-virt", "abc"], "error: bad port 'abc': GDB's port is a TCP port number, 1 to 65535"),
+        (&["debug", "hello", "qemu-virt", "abc"], "error: bad port 'abc'"),
+        (&["replay", "hello", "qemu-virt", "99999"], "error: bad port '99999'"),
+    ];
+    let mut problems = Vec::new();
+    for (args, line) in cases {
+        let mut just = Command::new("just");
+        just.current_dir(root).args(args);
+        match run(just, BUILD_TIMEOUT) {
+            Ok(o) => problems.extend(expect(&format!("just {}", args.join(" ")), &o, 2, &[line])),
+            Err(e) => problems.push(e),
+        }
+    }
+    problems
+}
+
 /// `just gdb` without an image says so, and GDB with nothing listening on
 /// the port says that in one line and fails (it printed a Python traceback
 /// and exited 0).
 fn gdb_without_debug(root: &Path) -> Vec<String> {
     let mut problems = Vec::new();
+    // A checkout where nothing was built: hello is an example, without an image.
+    let copy = scratch_checkout("gdb-without-image", root);
     let mut just_gdb = Command::new("just");
-    just_gdb.current_dir(root).args(["gdb", "nosuch"]);
+    just_gdb.current_dir(&copy).args(["gdb", "hello"]);
     match run(just_gdb, RUN_TIMEOUT) {
-        Ok(o) => {
-            problems.extend(expect("just gdb nosuch", &o, 2, &["error: no image target/images/qemu-virt/nosuch.elf"]))
-        }
+        Ok(o) => problems.extend(expect(
+            "just gdb hello (not built)",
+            &o,
+            2,
+            &["error: no image target/images/qemu-virt/hello.elf"],
+        )),
         Err(e) => problems.push(e),
     }
     // Any ELF file does: this test's own executable.
@@ -1445,6 +1476,10 @@ fn main() {
     let full = "ILUSION_LOG takes any case and warns about a value that is no level";
     if selected(full) {
         report(full, log_level_names(&root));
+    }
+    let full = "just debug, gdb and replay refuse an unknown board or example and a bad port first";
+    if selected(full) {
+        report(full, debug_arguments(&root));
     }
     let full = "gdb without just debug: a missing image, nothing listening";
     if selected(full) {
