@@ -240,6 +240,28 @@ fn trace_leaves_no_stale_pictures(root: &Path, board: &str) -> Vec<String> {
     problems
 }
 
+/// `just maps shell`: a program that waits for input (or never ends) is
+/// stopped after ILUSION_CAPTURE_TIMEOUT seconds, saying so, and what it
+/// printed is drawn (here nothing: the shell dumps no address space); the
+/// capture waited for ever.
+fn capture_time_limit(root: &Path) -> Vec<String> {
+    let mut maps = Command::new("just");
+    maps.current_dir(root).args(["maps", "shell"]).env("ILUSION_CAPTURE_TIMEOUT", "15");
+    // The hang is the failure looked for: no need to wait long for it.
+    match run(maps, Duration::from_secs(240)) {
+        Ok(o) => expect(
+            "just maps shell (a program that waits for input)",
+            &o,
+            1,
+            &[
+                "note: shell did not finish within 15 s (it waits for input or runs for ever",
+                "no address space in the log",
+            ],
+        ),
+        Err(e) => vec![e],
+    }
+}
+
 /// `just maps`, `just trace` and every recipe that builds an example
 /// refuse what does not exist with one line and exit status 2 (the
 /// examples by `boards/example`: before, `run`, `image` and `sdcard` left
@@ -1347,6 +1369,10 @@ fn main() {
         if selected(&full) {
             report(&full, trace_leaves_no_stale_pictures(&root, board));
         }
+    }
+    let full = "just maps stops a program that waits for input, saying so";
+    if selected(full) {
+        report(full, capture_time_limit(&root));
     }
     let full = "just maps, trace, run, image and sdcard refuse a missing example; maps and trace an unknown board";
     if selected(full) {
