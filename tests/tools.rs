@@ -10,7 +10,12 @@
 //! `just maps` / `just trace` refuse a missing example or an unknown board;
 //! `tools/bench-linux/run --self-test` builds the Linux side's program for
 //! the host and reads its output into the table (`just bench-linux` itself
-//! downloads, so it is not run here).
+//! downloads, so it is not run here). The host tools refuse bad input with
+//! one line naming it and a non-zero status before doing anything, and
+//! leave nothing half-made: unknown boards, examples, flags and ports, a
+//! missing llvm-objcopy, a cut ELF or a raw image that is not the ELF's,
+//! an SD card `--output` that is one of its inputs, a folder without a
+//! book; and `just maps` stops a program that waits for input.
 //!
 //! Each check prints `tools test BOARD: NAME ... ok` or `FAILED` with the
 //! reasons, and the run ends with `tools: N passed, N failed`. Run a
