@@ -198,12 +198,18 @@ replay example="scribble" board="qemu-virt" port="1234": setup
     # file, and a snapshot "init" at the start, stored in a qcow2 image, from
     # which reverse execution replays forward. No network device, and one
     # core (QEMU records and replays one vCPU's run deterministically).
-    qemu-img create -q -f qcow2 "$dir/snapshots.qcow2" 64M
+    qemu-img create -q -f qcow2 "$dir/snapshots.qcow2" 64M || exit
     rr="-drive file=$dir/snapshots.qcow2,if=none,id=rr-snapshots -net none -smp 1"
     icount="shift=0,align=off,sleep=off"
     echo "== recording $example on $board into $dir/record.bin"
     boards/run "$elf" -icount "$icount,rr=record,rrfile=$dir/record.bin,rrsnapshot=init" $rr
-    echo "== recorded (exit status $?). Replaying it, halted, with the GDB stub on :$port."
+    status=$?
+    # The program's own status may be anything (a fault is what is debugged); no recording at all (QEMU did not start) is an error.
+    if [ ! -s "$dir/record.bin" ]; then
+        echo "error: nothing was recorded (exit status $status; the message above says why): no replay" >&2
+        exit 1
+    fi
+    echo "== recorded (exit status $status). Replaying it, halted, with the GDB stub on :$port."
     echo "attach with: just gdb $example $board $port"
     echo "   then e.g.: hbreak <where the symptom shows>, continue, watch -l <the corrupted variable>, reverse-continue, reverse-stepi"
     boards/run "$elf" -icount "$icount,rr=replay,rrfile=$dir/record.bin,rrsnapshot=init" $rr -gdb "tcp::$port" -S

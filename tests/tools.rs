@@ -1267,6 +1267,29 @@ fn debug_arguments(root: &Path) -> Vec<String> {
     problems
 }
 
+/// `just replay` whose recording did not happen (QEMU refused its
+/// arguments) says so and stops: it reported "recorded (exit status 1)"
+/// and started the replay of nothing.
+fn replay_without_recording(root: &Path) -> Vec<String> {
+    let mut replay = Command::new("just");
+    replay.current_dir(root).args(["replay", "hello"]).env("QEMU_EXTRA", "-no-such-option");
+    match run(replay, BUILD_TIMEOUT) {
+        Ok(o) => {
+            let mut problems = expect(
+                "QEMU_EXTRA=-no-such-option just replay hello",
+                &o,
+                1,
+                &["error: nothing was recorded (exit status 1; the message above says why): no replay"],
+            );
+            if o.output.contains("Replaying it") {
+                problems.push(format!("just replay replayed a recording that did not happen:\n{}", o.output));
+            }
+            problems
+        }
+        Err(e) => vec![e],
+    }
+}
+
 /// `just gdb` without an image says so, and GDB with nothing listening on
 /// the port says that in one line and fails (it printed a Python traceback
 /// and exited 0).
@@ -1511,6 +1534,10 @@ fn main() {
     let full = "just debug, gdb and replay refuse an unknown board or example and a bad port first";
     if selected(full) {
         report(full, debug_arguments(&root));
+    }
+    let full = "just replay stops when nothing was recorded";
+    if selected(full) {
+        report(full, replay_without_recording(&root));
     }
     let full = "gdb without just debug: a missing image, nothing listening";
     if selected(full) {
