@@ -996,6 +996,28 @@ fn new_app_named_ilusion(root: &Path) -> Vec<String> {
     problems
 }
 
+/// `just new FILE` and `just new LINK` (a link to nothing) say that it is
+/// not a folder: a file was reported "not empty", and a dangling link
+/// failed in mkdir ("File exists", status 1).
+fn new_app_not_a_folder(root: &Path) -> Vec<String> {
+    let dir = scratch_dir("new-app-not-a-folder");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (file, link) = (dir.join("notes.txt"), dir.join("dangling"));
+    std::fs::write(&file, "notes\n").unwrap();
+    std::os::unix::fs::symlink(dir.join("nowhere"), &link).unwrap();
+    let mut problems = Vec::new();
+    for target in [&file, &link] {
+        let mut new = Command::new("just");
+        new.current_dir(root).arg("new").arg(target);
+        let line = format!("error: {} already exists and is not a folder", target.display());
+        match run(new, RUN_TIMEOUT) {
+            Ok(o) => problems.extend(expect(&format!("just new {}", target.display()), &o, 2, &[&line])),
+            Err(e) => problems.push(e),
+        }
+    }
+    problems
+}
+
 /// `ILUSION_LOG` is read at build time in any case (DEBUG is debug), and
 /// a value that is no level is built as info with a warning naming the
 /// levels (it fell back to info without a word).
@@ -1526,6 +1548,10 @@ fn main() {
     let full = "just new refuses an app named ilusion";
     if selected(full) {
         report(full, new_app_named_ilusion(&root));
+    }
+    let full = "just new refuses a file or a dangling link as its folder";
+    if selected(full) {
+        report(full, new_app_not_a_folder(&root));
     }
     let full = "ILUSION_LOG takes any case and warns about a value that is no level";
     if selected(full) {
