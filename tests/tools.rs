@@ -1465,6 +1465,20 @@ fn main() {
             },
         );
     }
+    // A second argument was ignored: the self-test ran and passed.
+    let full = "bench-linux refuses arguments after --self-test";
+    if selected(full) {
+        report(
+            full,
+            refuses(
+                &root,
+                "tools/bench-linux/run",
+                &["--self-test", "--keep"],
+                1,
+                &["error: unexpected argument(s) after --self-test: --keep"],
+            ),
+        );
+    }
     let full = "an ipc message larger than MAX_MESSAGE_SIZE does not build, and the error says why";
     if selected(full) {
         report(full, oversized_message_refused(&root));
