@@ -267,6 +267,54 @@ fn capture_time_limit(root: &Path) -> Vec<String> {
     }
 }
 
+/// `ilusion-trace timeline` refuses `--json` or `--svg` naming the log (it
+/// read the log, then wrote the JSON over it: the captured run was lost)
+/// or both naming one file.
+fn trace_outputs_not_the_log(root: &Path) -> Vec<String> {
+    let mut build = Command::new("just");
+    build.current_dir(root).arg("_trace_tool");
+    match run(build, BUILD_TIMEOUT) {
+        Ok(o) if o.status == Some(0) => {}
+        Ok(o) => return vec![format!("just _trace_tool failed:\n{}", o.output)],
+        Err(e) => return vec![e],
+    }
+    let tool = root.join("target/trace-tool/x86_64-unknown-linux-gnu/release/ilusion-trace");
+    let dir = scratch_dir("trace-outputs");
+    std::fs::create_dir_all(&dir).unwrap();
+    // A valid one-core trace: its sum is FNV-1a 32 of the t and e lines, each with its newline.
+    let body = ["t 1 main", "e 0 0 sp 1 0", "e 0 3e8 sw 0 1 idle"];
+    let sum = body
+        .iter()
+        .flat_map(|l| l.bytes().chain([b'\n']))
+        .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let log_text = format!(
+        "@@ilusion-trace v1 cores=1 hz=1000000 start=0\n{}\n@@end events=2 lost=0 sum={sum:08x}\n",
+        body.join("\n")
+    );
+    let log = dir.join("run.log");
+    std::fs::write(&log, &log_text).unwrap();
+    let (log_arg, svg) = (log.to_str().unwrap(), dir.join("run.svg"));
+    let mut problems = Vec::new();
+    let cases: [(&[&str], &str); 2] = [
+        (&["--json", log_arg, "--svg", svg.to_str().unwrap()], "--json and --svg must not name the log"),
+        (&["--json", svg.to_str().unwrap(), "--svg", svg.to_str().unwrap()], "--json and --svg name the same file"),
+    ];
+    for (outputs, line) in cases {
+        let mut cmd = Command::new(&tool);
+        cmd.arg("timeline").arg(&log).args(outputs);
+        match run(cmd, RUN_TIMEOUT) {
+            Ok(o) => {
+                problems.extend(expect(&format!("ilusion-trace timeline LOG {}", outputs.join(" ")), &o, 2, &[line]))
+            }
+            Err(e) => problems.push(e),
+        }
+    }
+    if std::fs::read_to_string(&log).unwrap_or_default() != log_text {
+        problems.push("ilusion-trace wrote over the log".into());
+    }
+    problems
+}
+
 /// `just maps`, `just trace` and every recipe that builds an example
 /// refuse what does not exist with one line and exit status 2 (the
 /// examples by `boards/example`: before, `run`, `image` and `sdcard` left
@@ -1419,6 +1467,10 @@ fn main() {
         if selected(&full) {
             report(&full, trace_leaves_no_stale_pictures(&root, board));
         }
+    }
+    let full = "ilusion-trace timeline does not write over its log";
+    if selected(full) {
+        report(full, trace_outputs_not_the_log(&root));
     }
     let full = "just maps stops a program that waits for input, saying so";
     if selected(full) {

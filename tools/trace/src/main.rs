@@ -12,7 +12,8 @@
 //!
 //! LOG is a captured console log: the frames are found among whatever else
 //! the program printed (of several trace dumps, the last is drawn). A bad log is one line naming its line number and
-//! what was wrong, exit status 1; a bad command line, exit status 2. Used
+//! what was wrong, exit status 1; a bad command line (also an output that
+//! is the log, or both outputs one file), exit status 2. Used
 //! by `just trace` and `just maps`.
 
 mod frame;
@@ -80,6 +81,13 @@ fn file_name_part(name: &str) -> String {
     }
 }
 
+/// Whether two paths name the same file (the same text, or one file reached two ways).
+fn same_file(a: &str, b: &str) -> bool {
+    let plain =
+        |p: &str| -> PathBuf { Path::new(p).components().filter(|c| *c != std::path::Component::CurDir).collect() };
+    plain(a) == plain(b) || matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
+}
+
 fn run(args: &[String]) -> Result<(), Failure> {
     let input_error = |log: &str, e: frame::InputError| Failure::Input(format!("{log}: {e}"));
     match args {
@@ -102,6 +110,13 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 }
                 _ => return Err(Failure::Usage("--from-us and --to-us go together".into())),
             };
+            // An output written over the log (or over the other output) lost it.
+            if same_file(log, json) || same_file(log, svg) {
+                return Err(Failure::Usage(format!("--json and --svg must not name the log {log} (it would be lost)")));
+            }
+            if same_file(json, svg) {
+                return Err(Failure::Usage(format!("--json and --svg name the same file {json}")));
+            }
             let trace = trace::parse_log(&read(log)?).map_err(|e| input_error(log, e))?;
             // A window that starts after the trace's last event shows nothing
             // (and far enough out, past the 64-bit tick range, cannot be drawn).
@@ -194,6 +209,14 @@ mod tests {
             "--from-us needs a number of microseconds, not `x`"
         );
         assert_eq!(usage_error(&[&window[..], &["5", "--to-us", "5"]].concat()), "--to-us must be after --from-us");
+        assert_eq!(
+            usage_error(&["timeline", "run.log", "--json", "run.log", "--svg", "b"]),
+            "--json and --svg must not name the log run.log (it would be lost)"
+        );
+        assert_eq!(
+            usage_error(&["timeline", "log", "--json", "t.out", "--svg", "./t.out"]),
+            "--json and --svg name the same file t.out"
+        );
     }
 
     #[test]
