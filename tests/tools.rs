@@ -67,6 +67,21 @@ fn run(mut cmd: Command, timeout: Duration) -> Result<Outcome, String> {
     Ok(Outcome { status, output })
 }
 
+/// Runs `just` with each case's arguments (within `timeout`): each must
+/// be refused with exit status 2 and print its line. What went otherwise.
+fn refused_by_just(root: &Path, cases: &[(&[&str], &str)], timeout: Duration) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (args, line) in cases {
+        let mut just = Command::new("just");
+        just.current_dir(root).args(*args);
+        match run(just, timeout) {
+            Ok(o) => problems.extend(expect(&format!("just {}", args.join(" ")), &o, 2, &[line])),
+            Err(e) => problems.push(e),
+        }
+    }
+    problems
+}
+
 /// The problems with an outcome: a status other than `exit`, or missing lines.
 fn expect(what: &str, o: &Outcome, exit: i32, lines: &[&str]) -> Vec<String> {
     let mut problems = Vec::new();
@@ -329,16 +344,7 @@ fn observe_errors(root: &Path) -> Vec<String> {
         (&["maps", "isolation", "no-such-board"], "error: unknown board 'no-such-board'"),
         (&["trace", "tasks", "no-such-board"], "error: unknown board 'no-such-board'"),
     ];
-    let mut problems = Vec::new();
-    for (args, line) in cases {
-        let mut just = Command::new("just");
-        just.current_dir(root).args(args);
-        match run(just, RUN_TIMEOUT) {
-            Ok(o) => problems.extend(expect(&format!("just {}", args.join(" ")), &o, 2, &[line])),
-            Err(e) => problems.push(e),
-        }
-    }
-    problems
+    refused_by_just(root, &cases, RUN_TIMEOUT)
 }
 
 /// Every recipe and script that takes a board name accepts only a plain
@@ -1325,16 +1331,7 @@ fn debug_arguments(root: &Path) -> Vec<String> {
         (&["debug", "hello", "qemu-virt", "abc"], "error: bad port 'abc'"),
         (&["replay", "hello", "qemu-virt", "99999"], "error: bad port '99999'"),
     ];
-    let mut problems = Vec::new();
-    for (args, line) in cases {
-        let mut just = Command::new("just");
-        just.current_dir(root).args(args);
-        match run(just, BUILD_TIMEOUT) {
-            Ok(o) => problems.extend(expect(&format!("just {}", args.join(" ")), &o, 2, &[line])),
-            Err(e) => problems.push(e),
-        }
-    }
-    problems
+    refused_by_just(root, &cases, BUILD_TIMEOUT)
 }
 
 /// `just replay` whose recording did not happen (QEMU refused its

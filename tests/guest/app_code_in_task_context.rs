@@ -280,15 +280,7 @@ fn spawn_refused_with(freed: usize, armed: bool) -> (Result<(), TaskFailure>, is
     let before = ilusion::mm::heap::stats().requested as isize;
     let spawner = task::Builder::new().cpu(0).spawn(move || {
         let mut hoard = HOARD.lock().unwrap();
-        let mut size = 1usize << 40;
-        while size >= 8 {
-            let mut block = Vec::new();
-            if hoard.len() < hoard.capacity() && block.try_reserve_exact(size).is_ok() {
-                hoard.push(block);
-            } else {
-                size /= 2;
-            }
-        }
+        common::take_blocks_down_to(&mut hoard, 8);
         for _ in 0..freed {
             drop(hoard.pop());
         }

@@ -33,7 +33,7 @@ mod common;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use common::{check, finish};
+use common::{check, finish, take_blocks_down_to};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use ilusion::ipc::{self, ChannelError};
 use ilusion::mm::heap::HeapStats;
@@ -63,19 +63,6 @@ fn builder(name: &str) -> Builder {
 /// Takes blocks of every size, largest first, until not even 8 bytes are left.
 fn take_everything(hoard: &mut Vec<Vec<u8>>) {
     take_blocks_down_to(hoard, 8)
-}
-
-/// Takes blocks of every size from the largest down to `smallest` bytes.
-fn take_blocks_down_to(hoard: &mut Vec<Vec<u8>>, smallest: usize) {
-    let mut size = 1usize << 40;
-    while size >= smallest {
-        let mut block = Vec::new();
-        if hoard.len() < hoard.capacity() && block.try_reserve_exact(size).is_ok() {
-            hoard.push(block);
-        } else {
-            size /= 2;
-        }
-    }
 }
 
 /// The kernel heap in use and the frames in use. The heap's figures leave

@@ -61,15 +61,7 @@ fn usage() -> (HeapStats, usize) {
 /// Takes blocks of every size, largest first, down to 8 bytes; then gives
 /// back the smallest ones until `room` bytes are free again.
 fn take_all_but(hoard: &mut Vec<Vec<u8>>, room: usize) {
-    let mut size = 1usize << 40;
-    while size >= 8 {
-        let mut block = Vec::new();
-        if hoard.len() < hoard.capacity() && block.try_reserve_exact(size).is_ok() {
-            hoard.push(block);
-        } else {
-            size /= 2;
-        }
-    }
+    common::take_blocks_down_to(hoard, 8);
     let mut freed = 0;
     while freed < room {
         let Some(block) = hoard.pop() else { break };

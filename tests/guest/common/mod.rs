@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+extern crate alloc;
+
 pub mod watcher;
 
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -157,4 +159,20 @@ fn dig(depth: u32) -> u64 {
 pub fn dig_and_measure(depth: u32) -> u64 {
     let top = stack_pointer();
     top - dig(depth)
+}
+
+/// Takes blocks of every size from the largest down to `smallest` bytes
+/// into `hoard` (as many as its capacity holds): the kernel heap is left
+/// with less than `smallest` bytes in any one block. For the tests of what
+/// a task out of memory does.
+pub fn take_blocks_down_to(hoard: &mut alloc::vec::Vec<alloc::vec::Vec<u8>>, smallest: usize) {
+    let mut size = 1usize << 40;
+    while size >= smallest {
+        let mut block = alloc::vec::Vec::new();
+        if hoard.len() < hoard.capacity() && block.try_reserve_exact(size).is_ok() {
+            hoard.push(block);
+        } else {
+            size /= 2;
+        }
+    }
 }
