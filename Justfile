@@ -229,6 +229,8 @@ trace example="tasks" board="qemu-virt" *window: setup
     #!/usr/bin/env bash
     set -euo pipefail
     example={{quote(example)}}; board={{quote(board)}}; window={{quote(window)}}
+    # `just trace tasks --from-us A --to-us B`: an option where the board goes means the default board.
+    if [[ $board == -* ]]; then window="$board $window"; board=qemu-virt; fi
     PROFILE={{profile}} tools/trace/capture "$board" "$example" "target/trace/$example.log" trace
     just _trace_tool
     # An earlier run's pictures go first: a run that draws nothing (a bad window, a bad log) leaves none to be taken for its own.
