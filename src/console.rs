@@ -229,8 +229,11 @@ mod target {
     /// Waits until a byte arrives. A task blocks until the port's interrupt
     /// says one came ([`read_byte_timeout`]): its core runs other tasks
     /// meanwhile, and a kill ends it there, as in any other wait (an
-    /// isolated task's system call does the same). Where nothing may block
-    /// (an interrupt handler, interrupts masked, before tasks start) the
+    /// isolated task's system call does the same). As there, one task at a
+    /// time should read: an interrupt wakes one blocked reader, which may
+    /// leave bytes for the next interrupt to wake another. Where nothing may
+    /// block (an interrupt handler, interrupts masked, the idle task,
+    /// before tasks start) the
     /// core waits instead, in `wfe`: the port's interrupt, on core 0, wakes
     /// waiters on every core with an event once it has stored what came;
     /// with interrupts masked (a handler, a spin lock held) no interrupt
@@ -242,7 +245,7 @@ mod target {
                 return b;
             }
         }
-        if cpu::interrupts_enabled() && !cpu::in_exception_handler() && crate::sched::scheduler::is_started() {
+        if cpu::interrupts_enabled() && !cpu::in_exception_handler() && task_may_block() {
             return read_byte_in_task();
         }
         loop {
@@ -328,6 +331,14 @@ mod target {
     /// `console_read_line` system call.
     pub(crate) fn read_line_blocking_task(buf: &mut [u8]) -> usize {
         read_line_from(buf, read_byte_in_task)
+    }
+
+    /// Does a task run here that may block: tasks have started, and this is
+    /// not the core's idle task (which must never block: it is what runs
+    /// when nothing else can)?
+    fn task_may_block() -> bool {
+        use crate::sched::scheduler;
+        scheduler::is_started() && !scheduler::running_is_idle()
     }
 
     /// A byte, the calling task blocked until one comes.

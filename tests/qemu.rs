@@ -1630,6 +1630,7 @@ const CASES: &[Case] = &[
             "ok condvar_notification_passed_on",
             "ok rendezvous_sender_killed",
             "ok killed_rendezvous_message_taken_back",
+            "ok rendezvous_received_only_if_sent",
             "ok kernel_killed_before_it_ran",
             "ok kernel_killed_before_it_ran_ran_nothing",
             "ok isolated_spinner_killed",

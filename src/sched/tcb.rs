@@ -27,7 +27,9 @@ use core::ptr::NonNull;
 use core::sync::atomic::AtomicBool;
 
 /// What a task's handle counts for in [`Tcb::refs`]: more than every hold
-/// together (holders are tasks, at most one per stack slot), so that
+/// together (holders are tasks, one per stack slot, each holding a task at
+/// most twice at once: `task::list`'s last one and its chunk; an interrupt
+/// handler's `kill` by id, one more per core), so that
 /// `refs < HANDLE_REF` says the handle is gone, whoever holds the task
 /// meanwhile: a detached task then drops its result itself as it ends,
 /// never a reader that held it (`task::stats`, `task::list`), which would

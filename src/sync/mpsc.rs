@@ -9,7 +9,9 @@
 //! rendezvous `send` waiting when the receiver goes without taking its
 //! message too: it was never received). A rendezvous `send` that times out
 //! or whose task is killed while it waits takes its message back: the
-//! receiver never gets a message whose `send` did not return `Ok`.
+//! receiver never gets a message whose `send` did not return `Ok` (a
+//! receiver that took it between the kill and the sender's next run makes
+//! that `send` return `Ok`; the kill ends the task at its next block).
 //! Queued messages live on the kernel heap; when it has no room for one
 //! more, `send` ends the calling task with `TaskFailure::OutOfKernelMemory`
 //! (as any failed allocation), decided outside the critical section; the
@@ -232,19 +234,21 @@ impl<T> Shared<T> {
                 let back = self
                     .state
                     .with(&masked, |s| (s.taken < seq && s.sent == seq).then(|| s.queue.pop_back()).flatten());
-                if back.is_some() {
+                if let Some(message) = back {
                     self.state.with(&masked, |s| s.sent -= 1);
                     self.senders_wait.wake_all(&masked); // the slot is free again
-                }
-                if why == WakeReason::Cancelled {
-                    drop(masked);
-                    drop(back);
-                    scheduler::end_killed();
-                }
-                if let Some(message) = back {
+                    if why == WakeReason::Cancelled {
+                        drop(masked);
+                        drop(message);
+                        scheduler::end_killed();
+                    }
                     scheduler::reschedule_point(&masked);
                     return Err(SendTimeoutError::Timeout(message).into());
                 }
+                // Not there: the receiver took it after the kill, before this
+                // task ran again. Then the send happened: it returns `Ok`,
+                // and the kill ends the task at its next block or yield, as
+                // for a wait that was over when the kill came.
             }
         }
         // The receiver went without taking it: it is still in the

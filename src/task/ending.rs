@@ -53,8 +53,10 @@ fn give_back_detached(masked: CriticalSection) -> CriticalSection {
     // `ManuallyDrop`, as in the block: only `drop_task_space` drops it, so
     // the code that frees address spaces stays out of applications that
     // never make one. A reader holding the task may be reading its space
-    // (a table of mappings, its stack): then it stays in the block, for the
-    // reader to free with it, outside its sections.
+    // (a table of mappings, its stack): then it stays in the block, freed
+    // with it by whoever lets go of the block last (the reader, outside
+    // its sections; or, if the reader let go first, the task's last
+    // switch, as before this end gave spaces back itself).
     let unheld = scheduler::running(&masked).refs.get() == 1;
     let mut space = core::mem::ManuallyDrop::new(match unheld {
         true => scheduler::take_running_address_space(&masked),

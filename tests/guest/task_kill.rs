@@ -256,6 +256,27 @@ fn rendezvous_sender_killed() {
         "killed_rendezvous_message_taken_back",
         format_args!("receiver got {got:?}, {dropped} drops"),
     );
+
+    // The receiver takes the message between the kill and the sender's next
+    // run (the sender is less urgent: the killer runs on). Then the send
+    // happened: it returns `Ok` and the task runs on (it blocks no more);
+    // a message received from a task ended by the kill is what was wrong.
+    let (tx, rx) = ilusion::sync::mpsc::sync_channel::<Message>(0);
+    let sender = builder("rendezvous sender").priority(LESS_URGENT).spawn(move || tx.send(Message(8)).is_ok());
+    sleep(Duration::from_millis(5)); // it waits for a receiver
+    let sender = sender.unwrap();
+    let kill = sender.kill();
+    let got = rx.recv_timeout(Duration::from_millis(5)).map(|m| m.0);
+    let sent = sender.join();
+    let consistent = match got {
+        Ok(8) => sent == Ok(true),
+        _ => matches!(sent, Err(TaskFailure::Killed)),
+    };
+    check(
+        kill.is_ok() && consistent,
+        "rendezvous_received_only_if_sent",
+        format_args!("receiver got {got:?}, the sender's task {sent:?}"),
+    );
 }
 
 fn isolated_tasks() {

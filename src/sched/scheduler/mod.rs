@@ -238,6 +238,15 @@ pub(crate) fn with_running_body<R>(f: impl FnOnce(Option<&dyn TaskBody>) -> R) -
     f(unsafe { current().as_ref() }.body())
 }
 
+/// Is the running task this core's idle task (id 0, as every idle task
+/// is)? Without a critical section: a task's id never changes. Tasks must
+/// have started on this core ([`is_started`]).
+pub(crate) fn running_is_idle() -> bool {
+    // SAFETY: the running task's block is freed only after it has ended
+    // and been switched away from.
+    unsafe { current().as_ref() }.id == 0
+}
+
 /// Have tasks started on this core (is there a running task)?
 pub(crate) fn is_started() -> bool {
     !context::current_task_pointer().is_null()
