@@ -20,17 +20,20 @@ setup:
     @bash .ci/install-deps.sh
 
 # Build and boot an example on a board's QEMU machine (default qemu-virt; rpi3, rpi4); exits with the guest's exit status.
+[positional-arguments]
 run example="hello" board="qemu-virt" *args: setup
     #!/usr/bin/env bash
     set -euo pipefail
-    # `just run hello -d int`: a QEMU argument where the board goes means the default board.
+    # Each QEMU argument reaches QEMU as typed: no splitting at spaces, no
+    # file-name patterns expanded ('*' was the names of the files here).
     # Quoted by just: a name is never run as shell code.
-    example={{quote(example)}}; board={{quote(board)}}; args={{quote(args)}}
-    if [[ $board == -* ]]; then args="$board $args"; board=qemu-virt; fi
+    example={{quote(example)}}; board={{quote(board)}}; args=("${@:3}")
+    # `just run hello -d int`: a QEMU argument where the board goes means the default board.
+    if [[ $board == -* ]]; then args=("$board" "${args[@]}"); board=qemu-virt; fi
     boards/known "$board"
     just _build_one "$board" "$example"
-    echo "boards/run --board $board target/images/$board/$example.elf $args"
-    boards/run --board "$board" "target/images/$board/$example.elf" $args
+    echo "boards/run --board $board target/images/$board/$example.elf$(printf ' %q' "${args[@]}")"
+    boards/run --board "$board" "target/images/$board/$example.elf" "${args[@]}"
 
 # Make a new application in DIR from templates/app, for BOARD (qemu-virt, rpi3, rpi4); then `cargo run --release` in it.
 new dir board="qemu-virt":
@@ -247,6 +250,8 @@ bench board="qemu-virt" *flags: setup
     #!/usr/bin/env bash
     set -euo pipefail
     # `just bench --check`: a flag where the board goes means the default board.
+    # No file-name patterns: `just bench '*'` names '*', not the files here.
+    set -f
     board={{quote(board)}}; flags={{quote(flags)}}
     if [[ $board == -* ]]; then flags="$board $flags"; board=qemu-virt; fi
     for flag in $flags; do

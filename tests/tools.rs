@@ -969,6 +969,28 @@ fn names_are_not_code(root: &Path) -> Vec<String> {
     problems
 }
 
+/// `just run` hands each QEMU argument over as typed: `-name 'two words'`
+/// was split at the space (QEMU tried to open a disk named `words`), and
+/// `'*'` became the names of the checkout's files.
+fn run_arguments_as_typed(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut spaced = Command::new("just");
+    spaced.current_dir(root).args(["run", "hello", "qemu-virt", "-name", "two words"]);
+    match run(spaced, BUILD_TIMEOUT) {
+        Ok(o) => {
+            problems.extend(expect("just run hello qemu-virt -name 'two words'", &o, 0, &["hello from qemu-virt"]))
+        }
+        Err(e) => problems.push(e),
+    }
+    let mut pattern = Command::new("just");
+    pattern.current_dir(root).args(["run", "hello", "-name", "x", "*"]);
+    match run(pattern, BUILD_TIMEOUT) {
+        Ok(o) => problems.extend(expect("just run hello -name x '*'", &o, 1, &["Could not open '*'"])),
+        Err(e) => problems.push(e),
+    }
+    problems
+}
+
 /// `templates/new` (what `just new` runs): a checkout path with a space,
 /// `&` and `|` reaches the new app intact (sed mangled `&`, and a string
 /// runner was split at the space); a bad name leaves no folder behind; a
@@ -1481,6 +1503,10 @@ fn main() {
     let full = "just maps, trace, run, image and sdcard refuse a missing example; maps and trace an unknown board";
     if selected(full) {
         report(full, observe_errors(&root));
+    }
+    let full = "just run hands QEMU its arguments as typed";
+    if selected(full) {
+        report(full, run_arguments_as_typed(&root));
     }
     let full = "boards/run --raw boots only the ELF's own raw image";
     if selected(full) {
