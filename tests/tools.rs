@@ -730,6 +730,25 @@ fn bench_arguments(root: &Path) -> Vec<String> {
     problems
 }
 
+/// A `benches/run` whose benchmark fails leaves no results file: the
+/// previous run's stayed in `target/bench/`, read as this run's.
+fn bench_failure_leaves_no_results(root: &Path) -> Vec<String> {
+    let copy = scratch_checkout("bench-failure-checkout", root);
+    let images = copy.join("target/images/qemu-virt");
+    let results = copy.join("target/bench/qemu-virt.json");
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::create_dir_all(copy.join("benches")).unwrap();
+    std::fs::create_dir_all(results.parent().unwrap()).unwrap();
+    std::fs::copy(root.join("benches/run"), copy.join("benches/run")).unwrap();
+    std::fs::write(images.join("bench_broken.elf"), "not an image\n").unwrap();
+    std::fs::write(&results, "{\n  \"yield_coop\": 1\n}\n").unwrap();
+    let mut problems = refuses(&copy, "benches/run", &["qemu-virt"], 1, &["error: benchmark bench_broken.elf failed"]);
+    if results.exists() {
+        problems.push(format!("a failed benches/run left the previous results in {}", results.display()));
+    }
+    problems
+}
+
 /// `tools/bookcheck/bookcheck.py` given a folder without a book (a typo,
 /// or not the checkout) fails naming it: it checked no file and passed
 /// ("bookcheck: 0 files, 0 problems", exit 0).
@@ -1503,6 +1522,10 @@ fn main() {
     let full = "just maps, trace, run, image and sdcard refuse a missing example; maps and trace an unknown board";
     if selected(full) {
         report(full, observe_errors(&root));
+    }
+    let full = "benches/run that fails leaves no earlier results";
+    if selected(full) {
+        report(full, bench_failure_leaves_no_results(&root));
     }
     let full = "just run hands QEMU its arguments as typed";
     if selected(full) {
