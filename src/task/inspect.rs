@@ -47,19 +47,36 @@ use core::sync::atomic::Ordering;
 /// the list as it started, too, and ends with it. Each task's stack is
 /// scanned for its high-water mark while held, a page per critical
 /// section; the tasks' blocks that the walk held last are freed after its
-/// sections, as a `JoinHandle`'s are.
+/// sections, as a `JoinHandle`'s are. Out of kernel memory for the table,
+/// it gives back every task it holds, then ends the caller
+/// (`TaskFailure::OutOfKernelMemory`, as a failed allocation does).
 pub fn list() -> Vec<TaskInfo> {
-    let mut out = Vec::new();
+    let mut out: Vec<TaskInfo> = Vec::new();
     // This chunk's tasks, held; and blocks whose last hold was ours, to free.
-    let mut held: Vec<NonNull<Tcb>> = Vec::with_capacity(LIST_CHUNK);
-    let mut freed: Vec<Box<Tcb>> = Vec::with_capacity(LIST_CHUNK);
+    let mut held: Vec<NonNull<Tcb>> = Vec::new();
+    let mut freed: Vec<Box<Tcb>> = Vec::new();
+    // Every allocation is tried, and a failure gives back what the walk
+    // holds before it ends the task: a failed task's values are never
+    // dropped, and tasks held for ever would never be freed.
+    if held.try_reserve_exact(LIST_CHUNK).is_err() || freed.try_reserve_exact(LIST_CHUNK).is_err() {
+        drop((held, freed));
+        out_of_memory::<Box<Tcb>>(LIST_CHUNK);
+    }
     let masked = CriticalSection::new();
     // Never empty: the idle tasks are on it. Held, so the walk can tell it.
     let last = HeldTask::new(&masked, scheduler::last_task(&masked));
     drop(masked);
     let mut after: Option<NonNull<Tcb>> = None;
     loop {
-        out.reserve(LIST_CHUNK); // outside the section
+        if out.try_reserve(LIST_CHUNK).is_err() {
+            let masked = CriticalSection::new();
+            give_back(&masked, &mut held, &mut freed);
+            drop(masked);
+            // The blocks last: freeing one may drop a detached task's result.
+            drop((last, out, held));
+            drop(freed);
+            out_of_memory::<TaskInfo>(LIST_CHUNK);
+        }
         let masked = CriticalSection::new();
         let (now, hz) = (crate::arch::cpu::counter(), crate::time::frequency());
         // SAFETY: `after` is held (from the chunk before), so on the list.
@@ -91,6 +108,12 @@ pub fn list() -> Vec<TaskInfo> {
         }
         after = held.last().copied();
     }
+}
+
+/// Ends the calling task for want of kernel memory for `n` values of `T`,
+/// as a failed allocation does. (What the caller holds, it gives back first.)
+fn out_of_memory<T>(n: usize) -> ! {
+    alloc::alloc::handle_alloc_error(core::alloc::Layout::array::<T>(n).unwrap_or(core::alloc::Layout::new::<T>()))
 }
 
 /// How many tasks [`list`] reads per critical section (about a hundred

@@ -492,13 +492,18 @@ pub fn dump_address_space<T>(handle: &JoinHandle<T>) {
 }
 
 /// `mm::dump` of the task with id `id`, looked up among the tasks alive
-/// (the shell's `maps`); `false` if there is none.
+/// (the shell's `maps`); `false` if there is none. With no room in the
+/// kernel heap for the table, it prints that instead.
 pub fn dump_address_space_of(id: u64) -> bool {
-    // Looked up once, and held while its mappings are read.
+    // Looked up once, and held while its mappings are read (fallibly), not
+    // while the table is written: a caller that ran out of memory there
+    // would end holding the task, and the task would never be freed.
     let Some(held) = super::inspect::find_held(id) else { return false };
     let task = super::Task::from(held.tcb(&CriticalSection::new()));
     // SAFETY: held until `held` is dropped, after the read.
-    print_address_space(&task, unsafe { mapped_pages_of(held.as_ptr()) });
+    let space = unsafe { mapped_pages_of(held.as_ptr()) };
+    drop(held);
+    print_address_space(&task, space);
     true
 }
 
@@ -515,9 +520,30 @@ fn print_address_space(task: &super::Task, space: Result<MappedPages, &'static s
         ("image code (shared)", image.start, image.text_end, user_view_attributes(image.start)),
         ("image constants (shared)", image.text_end, image.rodata_end, user_view_attributes(image.text_end)),
     ];
-    let mut out = String::new();
-    let _ = crate::mm::mapping_table::write_table(&mut out, space.pages.into_iter(), space.stack_size, &shared);
-    crate::println!("{task}: address space\n{out}");
+    // Written whole before it is printed (one console write, not cut into
+    // by other cores), in a string that stops growing when the kernel heap
+    // has no room: the caller is told, and ends with nothing left behind.
+    let mut out = GrowsIfRoom(String::new());
+    let written = crate::mm::mapping_table::write_table(&mut out, space.pages.into_iter(), space.stack_size, &shared);
+    match written {
+        Ok(()) => crate::println!("{task}: address space\n{}", out.0),
+        Err(_) => {
+            drop(out);
+            crate::println!("{task}: out of kernel memory for the table of its mappings");
+        }
+    }
+}
+
+/// A `String` that refuses to grow (a `fmt::Error`) when the kernel heap
+/// has no room for it, where `String` would end the task.
+struct GrowsIfRoom(alloc::string::String);
+
+impl core::fmt::Write for GrowsIfRoom {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0.try_reserve(s.len()).map_err(|_| core::fmt::Error)?;
+        self.0.push_str(s);
+        Ok(())
+    }
 }
 
 /// `mm::maps`: the address space of the isolated task `handle` refers to

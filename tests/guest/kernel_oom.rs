@@ -20,6 +20,9 @@
 //! 4. A shared region made with room in the heap for the list of its
 //!    frames but none for the region's own block: the task that asked ends
 //!    (`OutOfKernelMemory`) with no frame taken.
+//! 5. `task::list` and `task::dump_address_space_of` out of memory at each
+//!    stage: every task they held is given back, and the dump says it had
+//!    no room for its table.
 //!
 //! After each, once the hog is gone, the kernel heap and the frames in use
 //! are exactly where they were before (bytes, not a margin; the frames
@@ -434,6 +437,62 @@ fn region_without_room_takes_no_frame() {
     check(now == baseline, "region_without_room_takes_no_frame", format_args!("{baseline:?} -> {now:?}"));
 }
 
+/// Part 5: `task::list` and `task::dump_address_space_of` (the shell's
+/// `ps` and `maps`) hold the tasks they read. Run with the heap cut down to
+/// blocks under 64 bytes, then 128, ... 16 KiB, `list` gives its answer or
+/// ends its task (`OutOfKernelMemory`), and the dump prints its table or
+/// says that there was no room for it; both give back every task they held
+/// and all they took. `list`, failing for its table, held itself for ever
+/// (its block and stacks were never freed), and the dump ended its task
+/// writing the table while it held the task it showed.
+fn holders_give_back_when_out_of_memory() {
+    let (go_tx, go_rx) = ipc::channel::<u64>(0);
+    let mut b = builder("mapped");
+    let go = b.grant(go_rx);
+    let mapped = b
+        .spawn_isolated(move || {
+            let _ = go.recv();
+        })
+        .expect("spawn mapped");
+    let id = mapped.task().id();
+    // `maps` writes its table on the stack: two pages. A holder runs first
+    // with memory there, so that the cache of freed stacks has its stacks.
+    let hold = move |cut_to: Option<usize>, dump: bool| {
+        let holder = builder("holder").stack_size(2 * STACK).spawn(move || {
+            if let Some(smallest) = cut_to {
+                take_blocks_down_to(&mut HOARD.lock().unwrap(), smallest);
+            }
+            if dump {
+                task::dump_address_space_of(id);
+            } else {
+                drop(task::list());
+            }
+        });
+        let r = holder.expect("spawn holder").join();
+        HOARD.lock().unwrap().clear();
+        r
+    };
+    let warm = (hold(None, false), hold(None, true));
+    check(warm == (Ok(()), Ok(())), "holders_answer", format_args!("{warm:?}"));
+    let baseline = usage();
+    let mut failed = 0;
+    for shift in 6..=14 {
+        for dump in [false, true] {
+            match (hold(Some(1 << shift), dump), dump) {
+                (Ok(()), _) => {}
+                (Err(TaskFailure::OutOfKernelMemory { .. }), false) => failed += 1,
+                (Err(e), _) => check(false, "holder_fails_only_list_for_memory", format_args!("{e:?}")),
+            }
+        }
+    }
+    let now = usage();
+    check(failed > 0, "list_ran_out_of_memory", format_args!("{failed} of 9 failed"));
+    check(now == baseline, "holders_give_back_when_out_of_memory", format_args!("{baseline:?} -> {now:?}"));
+    go_tx.send(0).unwrap();
+    let r = mapped.join();
+    check(r == Ok(()), "held_task_unharmed", format_args!("{r:?}"));
+}
+
 fn main() {
     warm_up();
     kernel_hog();
@@ -441,5 +500,6 @@ fn main() {
     kernel_hog();
     long_name_refused();
     region_without_room_takes_no_frame();
+    holders_give_back_when_out_of_memory();
     finish()
 }
