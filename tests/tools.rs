@@ -509,6 +509,33 @@ fn runner_errors(root: &Path, board: &str, elf: &Path) -> Vec<String> {
     problems
 }
 
+/// `boards/run` refuses RAM too small to hold the image (`-m 2M` on
+/// qemu-virt, whose images are loaded 2 MiB into RAM): QEMU loaded none of
+/// it and the board hung without a word. The last `-m` counts, from the
+/// arguments or QEMU_EXTRA, in QEMU's forms; enough RAM boots.
+fn ram_too_small_refused(root: &Path) -> Vec<String> {
+    let mut build = Command::new("just");
+    build.current_dir(root).args(["_build_one", "qemu-virt", "hello"]);
+    if let Err(e) = run(build, BUILD_TIMEOUT) {
+        return vec![e];
+    }
+    let elf = root.join("target/images/qemu-virt/hello.elf");
+    let elf = elf.to_str().unwrap();
+    let refusal = ["is too little RAM for", "the board would hang silently); give at least -m "];
+    let mut problems = Vec::new();
+    for args in [&[elf, "-m", "2M"][..], &[elf, "-m", "size=2,maxmem=4G"], &[elf, "-m", "1G", "-m", "0.002G"]] {
+        problems.extend(refuses(root, "boards/run", args, 2, &refusal));
+    }
+    let mut extra = Command::new(root.join("boards/run"));
+    extra.current_dir(root).arg(elf).env("QEMU_EXTRA", "-m 2M");
+    match run(extra, RUN_TIMEOUT) {
+        Ok(o) => problems.extend(expect("QEMU_EXTRA='-m 2M' boards/run hello.elf", &o, 2, &refusal)),
+        Err(e) => problems.push(e),
+    }
+    problems.extend(refuses(root, "boards/run", &[elf, "-m", "2M", "-m", "3M"], 0, &["hello from qemu-virt"]));
+    problems
+}
+
 /// `boards/run --raw` boots the `.img` beside the ELF only if it is the
 /// ELF's raw image byte for byte: an empty or cut one hung the board (QEMU
 /// ran what it had), and a stale one ran another program under the ELF's
@@ -1534,6 +1561,10 @@ fn main() {
     let full = "boards/run --raw boots only the ELF's own raw image";
     if selected(full) {
         report(full, raw_image_checked(&root));
+    }
+    let full = "boards/run refuses RAM too small for the image";
+    if selected(full) {
+        report(full, ram_too_small_refused(&root));
     }
     let full = "boards/run names a cut ELF as damaged";
     if selected(full) {
