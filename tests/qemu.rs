@@ -947,6 +947,23 @@ const CASES: &[Case] = &[
         ],
     },
     case(
+        "isolation: an attacker's system calls and faults at EL0, and a storm of them on every core",
+        "isolated_attacks",
+        0,
+        &[
+            "ok panic_with_bad_pointers",
+            "ok exit_value_past_the_stack_top",
+            "ok receive_past_the_stack_top_keeps_the_message",
+            "ok system_call_copies_past_the_memory_limit",
+            "ok wfe_loop_is_preempted_and_killed",
+            "ok frame_larger_than_the_stack_guard",
+            "ok allocation_past_the_reserve",
+            "ok receive_almost_forever",
+            "ok storm_of_attackers_on_every_core",
+            "all checks passed",
+        ],
+    ),
+    case(
         "isolation: 100,000 random system calls, no kernel fault",
         "syscall_fuzz",
         0,
