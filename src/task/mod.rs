@@ -57,6 +57,7 @@ pub use on_target::*;
 /// The modules that only make sense on the machine.
 #[cfg(target_os = "none")]
 mod on_target {
+    pub use super::address_space_view::{address_space_maps, dump_address_space, dump_address_space_of, dump_maps};
     pub use super::builder::{Builder, SpawnError};
     pub(crate) use super::ending::{
         fail_current, fail_on_panic, fault_in_task, how_it_ended, is_stack_overflow_address, panicking_task,
@@ -64,9 +65,7 @@ mod on_target {
     };
     pub(crate) use super::inspect::{cpu_stats, end_if_killed, init as init_kills};
     pub use super::inspect::{kill, list, stats};
-    pub use super::isolated::{
-        address_space_maps, dump_address_space, dump_address_space_of, dump_maps, DEFAULT_USER_STACK_SIZE,
-    };
+    pub use super::isolated::DEFAULT_USER_STACK_SIZE;
     pub(crate) use super::isolated::{
         current_memory_usage, exit_isolated, map_granted_region, with_current_handles, with_current_handles_mut,
     };
@@ -76,6 +75,8 @@ mod on_target {
     pub use super::spawn::{cpus_online, current, current_cpu, spawn, yield_now, JoinHandle, Task, DEFAULT_STACK_SIZE};
 }
 
+#[cfg(target_os = "none")]
+mod address_space_view;
 #[cfg(target_os = "none")]
 mod builder;
 #[cfg(target_os = "none")]
