@@ -565,6 +565,38 @@ const CASES: &[Case] = &[
             "ilusion::sched::timer::target::interrupt",
         ],
     ),
+    // A handler's `park` or `join` about the task it interrupted is a
+    // handler's wait, refused as such (software interrupts: GIC boards).
+    Case {
+        name: "an interrupt handler's park, with the interrupted task's unpark token there, stops the machine with a report",
+        image: "handler_waits",
+        on: On::Board("qemu-virt"),
+        qemu: &[],
+        raw: false,
+        input: Some(("which misuse (park, join)?", "park\r")),
+        exit: Some(101),
+        expect: &[
+            "raising the interrupt (park handler)",
+            "an interrupt handler tried to block",
+            "handlers must not wait; wake a task to do it",
+            "handler_waits::parking_handler",
+        ],
+    },
+    Case {
+        name: "an interrupt handler's join of the interrupted task is reported as a handler's, not a self-join",
+        image: "handler_waits",
+        on: On::Board("qemu-virt"),
+        qemu: &[],
+        raw: false,
+        input: Some(("which misuse (park, join)?", "join\r")),
+        exit: Some(101),
+        expect: &[
+            "raising the interrupt (join handler)",
+            "an interrupt handler tried to block",
+            "handlers must not wait; wake a task to do it",
+            "handler_waits::joining_handler",
+        ],
+    },
     case(
         "handlers: a yield or a kill of the interrupted task switches nothing inside; an exception handler's wake runs at its end",
         "irq_handler_switches",

@@ -29,7 +29,10 @@ pub fn park() {
 fn park_on<const MANY: bool>() {
     let masked = CriticalSection::enter::<MANY>();
     let me = scheduler::running(&masked);
-    if me.park_token.replace(false) {
+    if me.park_token.get() {
+        // In a handler, `me` is the task it interrupted: refused, not its token taken.
+        scheduler::refuse_wait_in_handler(me);
+        me.park_token.set(false);
         return;
     }
     me.parked.set(true);

@@ -288,7 +288,10 @@ impl<T> JoinHandle<T> {
         let masked = CriticalSection::new();
         let t = self.block(&masked);
         while t.state.get() != State::Exited {
-            if core::ptr::eq(t, scheduler::running(&masked)) {
+            let running = scheduler::running(&masked);
+            if core::ptr::eq(t, running) {
+                // An interrupt handler, not the task it interrupted, may be joining.
+                scheduler::refuse_wait_in_handler(running);
                 let id = t.id;
                 drop(masked);
                 joined_itself(id);

@@ -145,6 +145,21 @@ fn check_may_block(cs: &CriticalSection, me: &Tcb) {
     }
 }
 
+/// For a waiting call that may end without blocking (a `park` with an
+/// unpark token there, a `join` of the running task): in an interrupt
+/// handler, `me`, the running task, is the task it interrupted, not the
+/// caller, and the call is refused as a block there is
+/// ([`check_may_block`]). Taken as that task's own, a handler's `park`
+/// took the task's token (its next `park` waited for ever), and a
+/// handler's `join` of the task's handle was reported as the task joining
+/// itself.
+#[inline(always)]
+pub(crate) fn refuse_wait_in_handler(me: &Tcb) {
+    if in_handler(me) {
+        blocked_in_interrupt_handler();
+    }
+}
+
 /// Does an exception handler (an interrupt's, a fault's) run now, on the
 /// kernel stack of the task it interrupted, `me`? On the kernel stack
 /// (SP_EL1) only an isolated task's system call may block, yield or end its

@@ -66,7 +66,8 @@ pub(crate) use alive::{
 pub use give_way::yield_now;
 pub(crate) use give_way::{
     block, block_current, block_on, block_unless_killed, cancel_wait, end_killed, in_handler, in_system_call,
-    preempt_from_interrupt, queue_handed_over, reschedule_point, set_killed_task_end, slice_expired,
+    preempt_from_interrupt, queue_handed_over, refuse_wait_in_handler, reschedule_point, set_killed_task_end,
+    slice_expired,
 };
 pub(crate) use idle::{become_idle, init, run_idle};
 pub(crate) use ready::{admit, make_ready, set_level, wake, wake_and_reschedule};
