@@ -234,6 +234,15 @@ const ICOUNT: &[&str] = &["-icount", "shift=0,align=off,sleep=off", "-seed", "1"
 /// As [`ICOUNT`], on a CPU whose generic timer counts at 1 GHz (Armv8.6 and later).
 const ICOUNT_1GHZ: &[&str] =
     &["-cpu", "max", "-icount", "shift=0,align=off,sleep=off", "-seed", "1", "-rtc", "clock=vm"];
+/// What `irq_private_cores` must print, on each GIC.
+const IRQ_PRIVATE_CORES: &[&str] = &[
+    "ok registered_on_core_1",
+    "ok handler_runs_on_every_core",
+    "ok unregistered_runs_nowhere",
+    "ok registered_again_runs_on_every_core",
+    "ok still_registered_once",
+    "all checks passed",
+];
 /// What `time_limits` must print (item: time arithmetic saturates).
 const TIME_LIMITS: &[&str] = &[
     "ok instant_arithmetic_saturates",
@@ -565,6 +574,37 @@ const CASES: &[Case] = &[
             "ilusion::sched::timer::target::interrupt",
         ],
     ),
+    // A software interrupt registered by a task on one core reaches its
+    // handler raised on any core (GICv3: every redistributor enabled).
+    Case {
+        on: On::Board("qemu-virt"),
+        ..case(
+            "irq: a software interrupt registered on one core runs its handler on every core (GICv2)",
+            "irq_private_cores",
+            0,
+            IRQ_PRIVATE_CORES,
+        )
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: &["-machine", "gic-version=3"],
+        ..case(
+            "irq: a software interrupt registered on one core runs its handler on every core (GICv3)",
+            "irq_private_cores",
+            0,
+            IRQ_PRIVATE_CORES,
+        )
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: &["-machine", "secure=on,gic-version=3"],
+        ..case(
+            "irq: a software interrupt registered on one core runs its handler on every core (GICv3 at EL3)",
+            "irq_private_cores",
+            0,
+            IRQ_PRIVATE_CORES,
+        )
+    },
     // A handler's `park` or `join` about the task it interrupted is a
     // handler's wait, refused as such (software interrupts: GIC boards).
     Case {

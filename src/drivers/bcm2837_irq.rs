@@ -13,8 +13,9 @@
 //! | 8..=31  | reserved (PMU, local timer: not supported)                     |
 //! | 32..=95 | peripheral interrupt n as 32 + n (UART0 = 57 → 89)             |
 //!
-//! Enabling a per-core interrupt enables it on the calling core, and on
-//! every core set up later ([`Bcm2837Interrupts::init_cpu`]). Peripheral
+//! Enabling a per-core interrupt enables it on every core (the block's
+//! registers reach each core's copy), and again on each core as it is set
+//! up ([`Bcm2837Interrupts::init_cpu`], which resets it first). Peripheral
 //! interrupts all go to core 0 (the block routes them to one core).
 //!
 //! Inter-processor interrupts: [`Ipi::Reschedule`] is a write to the target
@@ -131,14 +132,17 @@ impl Bcm2837Interrupts {
     }
 
     fn set_enabled(&self, id: IntId, enabled: bool) {
-        let core = this_core();
-        if id < MAILBOX_BASE + LocalInterrupts::MAILBOXES && core < LocalInterrupts::CORES {
+        if id < MAILBOX_BASE + LocalInterrupts::MAILBOXES {
             if enabled {
                 self.per_core_enabled.fetch_or(1 << id, Ordering::AcqRel);
             } else {
                 self.per_core_enabled.fetch_and(!(1 << id), Ordering::AcqRel);
             }
-            self.set_per_core_enabled(core, id, enabled);
+            // Every core's (the block's registers reach them all): a task
+            // may run on any core, and takes its core's copy only.
+            for core in 0..LocalInterrupts::CORES {
+                self.set_per_core_enabled(core, id, enabled);
+            }
         } else if (PERIPHERAL_BASE..PERIPHERAL_BASE + IRQ_COUNT).contains(&id) {
             let irq = id - PERIPHERAL_BASE;
             if enabled {

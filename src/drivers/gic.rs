@@ -13,8 +13,10 @@
 //! the SGIs and PPIs such as the timer), which only that core can reach on
 //! GICv2 (banked registers), and which live in the core's redistributor on
 //! GICv3. So enabling a private interrupt ([`InterruptController::enable`])
-//! enables it on the calling core and remembers it; each other core, once
-//! up, switches its CPU interface on and enables the remembered ones on its
+//! enables it on every core's redistributor on GICv3, on the calling core
+//! on GICv2 (the others' copies are out of its reach; an SGI's enable bit
+//! is fixed on there), and remembers it; each other core, once up,
+//! switches its CPU interface on and enables the remembered ones on its
 //! side with the same group and priority ([`Gic::init_cpu`]). Shared
 //! interrupts (SPIs, such as the UART) stay routed to the core that
 //! enabled them, the boot core (GICv2: [`super::gicv2_targets`]; GICv3:
@@ -182,17 +184,31 @@ impl Gic {
         }
         let private = self.private_enabled.load(Ordering::Acquire);
         for id in (0..32).filter(|id| private & (1 << id) != 0) {
-            self.enable_on_this_core(id, true);
+            self.enable_on(cpu, id, true);
         }
     }
 
+    /// The cores whose copy of a private interrupt the calling core can
+    /// set: on GICv3 every core with a redistributor (memory-mapped, each
+    /// reachable from any core); on GICv2 only the calling core (its copy
+    /// is banked: only that core reaches it).
+    fn cores_reachable(&self) -> impl Iterator<Item = usize> + '_ {
+        let here = this_core();
+        (0..MAX_CPUS).filter(move |&cpu| match &self.version {
+            Version::V2 { .. } => cpu == here,
+            Version::V3 { redistributor_of_core, .. } => redistributor_of_core.get(cpu).copied().flatten().is_some(),
+        })
+    }
+
     /// Group, priority, trigger (shared interrupts), routing and enable bit
-    /// of `id`, as seen from the calling core.
-    fn enable_on_this_core(&self, id: IntId, level_triggered: bool) {
+    /// of `id`: a shared one routed to the calling core; a private one in
+    /// core `cpu`'s copy (on GICv2, `cpu` must be the calling core).
+    fn enable_on(&self, cpu: usize, id: IntId, level_triggered: bool) {
         let intid = arm_gic::IntId::try_from(id).expect("valid interrupt id");
         let trigger = if level_triggered { Trigger::Level } else { Trigger::Edge };
         match &self.version {
             Version::V2 { gic, targets, .. } => {
+                debug_assert!(!intid.is_private() || cpu == this_core(), "a GICv2's private interrupts are banked");
                 let mut gic = gic.lock();
                 gic.set_group(intid, InterruptGroup::Group0);
                 gic.set_interrupt_priority(intid, PRIORITY);
@@ -205,7 +221,7 @@ impl Gic {
             Version::V3 { gic, secure, redistributor_of_core } => {
                 let mut gic = gic.lock();
                 let cpu = if intid.is_private() {
-                    let Some(index) = redistributor_of_core.get(this_core()).copied().flatten() else { return };
+                    let Some(index) = redistributor_of_core.get(cpu).copied().flatten() else { return };
                     Some(index)
                 } else {
                     None
@@ -262,17 +278,24 @@ impl InterruptController for Gic {
         id < self.lines
     }
 
-    /// A private interrupt (0 to 31) is enabled on the calling core now and
-    /// on every core that comes up later ([`Gic::init_cpu`]).
+    /// A private interrupt (0 to 31) is enabled on every core the calling
+    /// core can reach ([`Gic::cores_reachable`]: all of them on GICv3, itself
+    /// on GICv2) and on every core that comes up later ([`Gic::init_cpu`]).
+    /// (On GICv3 it was enabled on the calling core only: an application's
+    /// software interrupt raised by a task on another core stayed pending
+    /// there, its handler never run.)
     fn enable(&self, id: IntId, level_triggered: bool) {
-        if id < 32 {
-            self.private_enabled.fetch_or(1 << id, Ordering::AcqRel);
+        if id >= 32 {
+            return self.enable_on(this_core(), id, level_triggered);
         }
-        self.enable_on_this_core(id, level_triggered);
+        self.private_enabled.fetch_or(1 << id, Ordering::AcqRel);
+        for cpu in self.cores_reachable() {
+            self.enable_on(cpu, id, level_triggered);
+        }
     }
 
-    /// A private interrupt is disabled on the calling core, and no longer
-    /// enabled on cores that come up later.
+    /// A private interrupt is disabled where [`Gic::enable`] enables it, and
+    /// no longer enabled on cores that come up later.
     fn disable(&self, id: IntId) {
         let intid = arm_gic::IntId::try_from(id).expect("valid interrupt id");
         if id < 32 {
@@ -282,9 +305,14 @@ impl InterruptController for Gic {
             Version::V2 { gic, .. } => {
                 let _ = gic.lock().enable_interrupt(intid, false);
             }
-            Version::V3 { gic, redistributor_of_core, .. } => {
-                let cpu = redistributor_of_core.get(this_core()).copied().flatten();
-                let _ = gic.lock().enable_interrupt(intid, if intid.is_private() { cpu } else { None }, false);
+            Version::V3 { gic, redistributor_of_core, .. } if intid.is_private() => {
+                for cpu in self.cores_reachable() {
+                    let index = redistributor_of_core.get(cpu).copied().flatten();
+                    let _ = gic.lock().enable_interrupt(intid, index, false);
+                }
+            }
+            Version::V3 { gic, .. } => {
+                let _ = gic.lock().enable_interrupt(intid, None, false);
             }
         }
     }

@@ -11,10 +11,18 @@
 //!
 //! Shared interrupts (devices: the UART) are routed to the boot core, core
 //! 0, and stay there. Private interrupts (the timer, which every core has
-//! its own of, and the IPIs below) exist once per core: [`register`]ing one
-//! enables it on the calling core and on every core that comes up after,
-//! when the board sets that core up (`Board::init_cpu_interrupts`). The
-//! kernel registers the timer and the IPIs on the boot core before the
+//! its own of, the IPIs below, an application's software interrupts)
+//! exist once per core: [`register`]ing one enables it on every core the
+//! controller lets the calling core reach, and on every core that comes up
+//! after, when the board sets that core up (`Board::init_cpu_interrupts`);
+//! [`unregister`] disables it the same way. A GICv3 and the Pi 3's local
+//! block reach every core's copy, so a task, which may run on any core,
+//! gets its handler wherever it raises its software interrupt. A GICv2's
+//! copies are banked, each core's own: its software interrupts are on on
+//! every core anyway, but a private peripheral interrupt (16 to 31)
+//! registered after boot is enabled only on the calling core: register it
+//! from a task pinned (`Builder::cpu`) to the core that should take it.
+//! The kernel registers the timer and the IPIs on the boot core before the
 //! other cores start, so every core gets them.
 //!
 //! ## Interrupts between cores (IPIs)
