@@ -285,13 +285,14 @@ impl InterruptController for Gic {
     /// software interrupt raised by a task on another core stayed pending
     /// there, its handler never run.)
     fn enable(&self, id: IntId, level_triggered: bool) {
-        if id >= 32 {
-            return self.enable_on(this_core(), id, level_triggered);
+        if id < 32 {
+            self.private_enabled.fetch_or(1 << id, Ordering::AcqRel);
+            if let Version::V3 { .. } = self.version {
+                return self.cores_reachable().for_each(|cpu| self.enable_on(cpu, id, level_triggered));
+            }
         }
-        self.private_enabled.fetch_or(1 << id, Ordering::AcqRel);
-        for cpu in self.cores_reachable() {
-            self.enable_on(cpu, id, level_triggered);
-        }
+        // A shared interrupt, or a GICv2's private one: the calling core's.
+        self.enable_on(this_core(), id, level_triggered)
     }
 
     /// A private interrupt is disabled where [`Gic::enable`] enables it, and
