@@ -203,24 +203,34 @@ pub(super) fn at_exit(out: Output) {
 /// Stops recording, and waits until no other core is writing. Was it on?
 /// (Not our own: if it is writing, it was stopped in the middle of an
 /// event by a panic or fault, and will never finish. Nor a core that does
-/// not finish in a million spins: stopped for a report, say.)
+/// not finish within [`WRITER_PATIENCE_MS`]: stopped for a report, say.)
 fn stop_recording() -> bool {
     let was = RECORDING.swap(false, Ordering::SeqCst);
     wait_for_writers();
     was
 }
 
+/// How long [`wait_for_writers`] waits for a core to finish its event, in
+/// milliseconds of the counter. An event takes a few hundred instructions,
+/// but a core may be stopped in the middle of one for far longer than that
+/// takes: under QEMU on a busy host, its thread descheduled. A million
+/// spins, the bound before, were not enough there: the dump went on, the
+/// core then wrote into a full ring, and the dump printed an event of a
+/// task it had given no `t` line (trace_races, once, with the host loaded).
+const WRITER_PATIENCE_MS: u64 = 1000;
+
 /// Waits until no other core is writing its part of the trace.
 fn wait_for_writers() {
     let own = percpu::cpu_index();
+    let patience = crate::time::frequency() / 1000 * WRITER_PATIENCE_MS;
     for (cpu, core) in CORES.iter().enumerate().filter(|(cpu, _)| *cpu != own) {
-        let mut spins = 0u32;
-        while core.writing.load(Ordering::Acquire) && spins < 1 << 20 {
+        let since = cpu::counter();
+        while core.writing.load(Ordering::Acquire) {
+            if cpu::counter().wrapping_sub(since) > patience {
+                crate::console::write_fmt_emergency(format_args!("trace: core {cpu} never finished its event\n"));
+                break;
+            }
             core::hint::spin_loop();
-            spins += 1;
-        }
-        if spins == 1 << 20 {
-            crate::console::write_fmt_emergency(format_args!("trace: core {cpu} never finished its event\n"));
         }
     }
 }
