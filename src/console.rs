@@ -126,44 +126,10 @@ pub(crate) fn receive_interrupt(_: crate::irq::IntId) {
     }
 }
 
-/// A line [`read_line`] is reading: the bytes kept so far in the caller's
-/// buffer. Apart from the console, so that it is tested on the host.
 #[cfg(any(test, target_os = "none"))]
-struct LineInput<'a> {
-    buf: &'a mut [u8],
-    len: usize,
-}
-
-#[cfg(any(test, target_os = "none"))]
-impl LineInput<'_> {
-    /// Takes one byte (`after_cr`: the byte before it, perhaps the end of the
-    /// previous line, was `\r`), passing what to echo to `echo`; `true` once
-    /// the line is complete. `\r`, `\n` or `\r\n` ends a line (the `\n` of
-    /// `\r\n` is skipped, also when it comes as the next line's first byte);
-    /// backspace (BS or DEL) erases the last byte kept; a byte past the
-    /// buffer's end is dropped.
-    fn feed(&mut self, byte: u8, after_cr: bool, echo: &mut impl FnMut(&[u8])) -> bool {
-        match byte {
-            b'\n' if after_cr => {}
-            b'\r' | b'\n' => {
-                echo(b"\n");
-                return true;
-            }
-            0x08 | 0x7f if self.len > 0 => {
-                self.len -= 1;
-                echo(b"\x08 \x08");
-            }
-            0x08 | 0x7f => {} // nothing to erase
-            b if self.len < self.buf.len() => {
-                self.buf[self.len] = b;
-                self.len += 1;
-                echo(&[b]);
-            }
-            _ => {}
-        }
-        false
-    }
-}
+mod line_input;
+#[cfg(target_os = "none")]
+use line_input::LineInput;
 
 struct PortWriter<'a>(&'a dyn SerialPort);
 
@@ -314,8 +280,10 @@ mod target {
     /// Reads a line (without its end) into `buf`, echoing it; returns its
     /// length. The line ends at `\r`, `\n` or `\r\n` (the `\n` is not
     /// left to end the next line as an empty one); backspace (BS or DEL)
-    /// erases the last byte, on the screen too; bytes past `buf`'s end are
-    /// dropped. It waits for input as [`read_byte_blocking`] does: the
+    /// erases the last character (all its bytes, in UTF-8), on the screen
+    /// too; escape sequences (arrow keys...) and other control characters
+    /// (Tab...) are neither kept nor echoed, so the line read is the line
+    /// shown; a character past `buf`'s end is dropped whole. It waits for input as [`read_byte_blocking`] does: the
     /// task blocks (its core runs other tasks; a kill ends it there), or,
     /// where nothing may block, the core waits. In an isolated task it is
     /// a system call, which keeps at most 256 bytes of a line.
@@ -353,7 +321,7 @@ mod target {
     /// [`read_line`], taking each byte from `next_byte`.
     fn read_line_from(buf: &mut [u8], mut next_byte: impl FnMut() -> u8) -> usize {
         use core::sync::atomic::Ordering;
-        let mut line = LineInput { buf, len: 0 };
+        let mut line = LineInput::new(buf);
         let mut after_cr = LINE_AFTER_CR.load(Ordering::Relaxed);
         loop {
             let byte = next_byte();
@@ -436,7 +404,7 @@ macro_rules! println {
 
 #[cfg(test)]
 mod tests {
-    use super::{drain, LineInput, RingBuffer, SerialPort};
+    use super::{drain, RingBuffer, SerialPort};
     use alloc::collections::VecDeque;
     use alloc::vec::Vec;
 
@@ -498,43 +466,5 @@ mod tests {
         assert_eq!([r.pop(), r.pop()], [Some(1), Some(2)]);
         r.push(7);
         assert_eq!([r.pop(), r.pop(), r.pop(), r.pop()], [Some(3), Some(4), Some(7), None]);
-    }
-
-    /// Feeds `bytes` to successive lines as `read_line` does; the lines and the echo.
-    fn read_lines(bytes: &[u8], size: usize) -> (Vec<Vec<u8>>, Vec<u8>) {
-        let (mut lines, mut echo) = (Vec::new(), Vec::new());
-        let mut buf = alloc::vec![0; size];
-        let mut line = LineInput { buf: &mut buf, len: 0 };
-        let mut after_cr = false;
-        for &b in bytes {
-            if line.feed(b, after_cr, &mut |e: &[u8]| echo.extend_from_slice(e)) {
-                lines.push(line.buf[..line.len].to_vec());
-                line.len = 0;
-            }
-            after_cr = b == b'\r';
-        }
-        (lines, echo)
-    }
-
-    #[test]
-    fn cr_lf_ends_one_line_not_two() {
-        let (lines, echo) = read_lines(b"ping\r\npong\r\n\nx\n", 16);
-        assert_eq!(lines, [&b"ping"[..], b"pong", b"", b"x"]);
-        assert_eq!(echo, b"ping\npong\n\nx\n");
-    }
-
-    #[test]
-    fn backspace_and_delete_erase_and_are_not_kept() {
-        let (lines, echo) = read_lines(b"\x08ab\x7fc\x08\x08\x08d\r", 16);
-        assert_eq!(lines, [&b"d"[..]]);
-        // Erasing an empty line shows nothing.
-        assert_eq!(echo, b"ab\x08 \x08c\x08 \x08\x08 \x08d\n");
-    }
-
-    #[test]
-    fn bytes_past_the_buffer_are_dropped() {
-        let (lines, echo) = read_lines(b"abcd\x7fe\r", 3);
-        assert_eq!(lines, [&b"abe"[..]]);
-        assert_eq!(echo, b"abc\x08 \x08e\n");
     }
 }
