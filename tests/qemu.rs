@@ -174,6 +174,8 @@ const SHELL_SCRIPT: &[Step] = &[
     step("\x1b[A\x1b[A\x1b[A\x1b[B\r", "hello, again!"),
     // Other escape sequences (left, right, F5) are swallowed.
     step("hel\x1b[D\x1b[C\x1b[15~lo arrows\r", "hello, arrows!"),
+    // Backspace (DEL, as terminals send it) after a lone Esc, or inside a sequence cut short, erases.
+    step("hello abx\x1b\x7fy\x1b[\x7fc\r", "hello, abc!"),
     // An overlong line rings the bell (see the expected output) and is cut at 128 characters.
     step(concat!("hello ", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "yyy\r"), concat!("hello, ", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "!")),
     step("poweroff\r", "powering off"),

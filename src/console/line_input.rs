@@ -25,7 +25,7 @@ pub(super) struct LineInput<'a> {
 
 /// Where [`LineInput`] is in an escape sequence, read as the shell's
 /// editor reads them: `ESC x`, `ESC O x`, or `ESC [`, parameter bytes, a
-/// final byte. A control byte ends any sequence and is taken as usual.
+/// final byte. A control byte (or DEL) ends any sequence and is taken as usual.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Escape {
     None,
@@ -89,8 +89,9 @@ impl<'a> LineInput<'a> {
 
     /// Swallows `byte` if it belongs to an escape sequence.
     fn in_escape(&mut self, byte: u8) -> bool {
-        if byte < 0x20 {
-            // A control byte (Enter, backspace, a new Esc) is never part of one.
+        if byte < 0x20 || byte == 0x7f {
+            // A control byte (Enter, backspace, a new Esc; DEL, the other
+            // backspace) is never part of one.
             self.escape = Escape::None;
             return false;
         }
@@ -194,6 +195,9 @@ mod tests {
         // A control byte ends a sequence and is taken: Esc then Enter ends the line.
         let (lines, _) = read_lines(b"ok\x1b\rnext\x1b[\r", 16);
         assert_eq!(lines, [&b"ok"[..], b"next"]);
+        // So is backspace, BS or DEL (what most terminals send).
+        let (lines, _) = read_lines(b"ab\x1b\x7fc\x1b[1\x7f\x1bO\x08d\r", 16);
+        assert_eq!(lines, [&b"d"[..]]);
     }
 
     #[test]

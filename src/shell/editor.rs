@@ -18,9 +18,10 @@
 //!   line being typed before;
 //! - every other escape sequence (left and right arrows, Home, F-keys...)
 //!   and control character: swallowed, without echo. A control byte
-//!   (below 0x20: Enter, Ctrl-C, backspace, another `ESC`) is never part
-//!   of a sequence: it ends one begun (a lone Esc, a sequence cut short)
-//!   and does what it always does, so Esc then Enter enters the line and
+//!   (below 0x20: Enter, Ctrl-C, backspace, another `ESC`; and DEL, the
+//!   other backspace) is never part of a sequence: it ends one begun (a
+//!   lone Esc, a sequence cut short) and does what it always does, so Esc
+//!   then Enter enters the line, Esc then Backspace erases, and
 //!   `ESC ESC [ A` (Esc, then Up; or Alt-Up) is the up arrow;
 //! - bytes above 0x7f (UTF-8): refused with the bell (the editor erases by
 //!   byte, which would split a character).
@@ -106,7 +107,8 @@ impl LineEditor {
         let after_cr = core::mem::replace(&mut self.after_cr, byte == b'\r');
         // A control byte (Enter, Ctrl-C, backspace, a new ESC) is never part
         // of a sequence: it ends the one begun and is taken as usual below.
-        if byte < 0x20 {
+        // DEL too: it is the backspace most terminals send.
+        if byte < 0x20 || byte == DELETE {
             self.escape = Escape::None;
         }
         match self.escape {
@@ -404,9 +406,12 @@ mod tests {
             assert_eq!(echo, b"reboot^C\n", "{cut:?}");
             assert_eq!(e.line(), "");
         }
-        // Backspace (BS) after Esc erases; what follows is typed.
-        let mut e = LineEditor::new();
-        assert_eq!(type_in(&mut e, b"ab\x1b\x08c\r").0, [line("ac")]);
+        // Backspace after Esc, or inside a sequence, erases (BS, and DEL,
+        // which most terminals send); what follows is typed.
+        for cut in [&b"\x1b\x08"[..], b"\x1b\x7f", b"\x1b[\x7f", b"\x1b[1;\x7f", b"\x1bO\x7f"] {
+            let mut e = LineEditor::new();
+            assert_eq!(type_in(&mut e, &[&b"ab"[..], cut, b"c\r"].concat()).0, [line("ac")], "{cut:?}");
+        }
         // A new ESC inside a CSI starts a new sequence.
         let mut e = LineEditor::new();
         type_in(&mut e, b"ps\r");
