@@ -88,6 +88,15 @@ impl<const N: usize> RingBuffer<N> {
     pub fn dropped(&self) -> usize {
         self.dropped
     }
+
+    /// If `byte` is in the buffer, takes it and every byte before it
+    /// (what was typed before an interrupt key goes with it); `true` then.
+    pub fn take_through(&mut self, byte: u8) -> bool {
+        let Some(at) = (0..self.len).position(|i| self.data[(self.head + i) % N] == byte) else { return false };
+        self.head = (self.head + at + 1) % N;
+        self.len -= at + 1;
+        true
+    }
 }
 
 impl<const N: usize> Default for RingBuffer<N> {
@@ -168,6 +177,14 @@ mod target {
             return read_at_el0(0);
         }
         take_received(!crate::arch::cpu::interrupts_enabled())
+    }
+
+    /// Was Ctrl-C (`0x03`) typed? If so it is taken, with everything typed
+    /// before it (as a terminal's interrupt key): for the shell, to stop
+    /// the command it runs, which may be reading the console itself. Not
+    /// in an isolated task (`false`).
+    pub(crate) fn take_ctrl_c() -> bool {
+        !crate::arch::user_mode::running_at_el0() && RECEIVED.lock().take_through(0x03)
     }
 
     /// The oldest received byte. With this core's interrupts masked (an
@@ -454,6 +471,24 @@ mod tests {
         // or no interrupt ever comes for it (nor for the bytes after it).
         assert_eq!(fifo.len(), 1);
         assert!(raised, "the late byte's interrupt was acknowledged unseen");
+    }
+
+    #[test]
+    fn take_through_takes_a_byte_and_what_came_before_it() {
+        let mut r = RingBuffer::<4>::new();
+        for b in [1, 2, 3] {
+            r.push(b);
+        }
+        assert!(!r.take_through(9));
+        assert_eq!(r.pop(), Some(1));
+        // Wrapped around the end of the ring: 2 3 | 4 5.
+        r.push(4);
+        r.push(5);
+        assert!(r.take_through(4));
+        assert_eq!([r.pop(), r.pop()], [Some(5), None]);
+        r.push(6);
+        assert!(r.take_through(6));
+        assert_eq!(r.pop(), None);
     }
 
     #[test]

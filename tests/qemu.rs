@@ -129,6 +129,10 @@ const SHELL_SCRIPT: &[Step] = &[
     step("boom x\r", "boom: panicked: called `Result::unwrap()` on an `Err` value"),
     step("boom 7\r", "n = 7"),
     step("whoami\r", "this command runs in task 'whoami'"),
+    // Ctrl-C ends a command that waits for ever; the shell goes on.
+    step("hang\r", "hang: waiting for ever"),
+    step("\x03", "hang: interrupted (Ctrl-C)"),
+    step("uptime\r", "up "),
     // Unknown commands and bad arguments: one line each, and the shell goes on.
     step("frobnicate 1 2\r", "frobnicate: unknown command (`help` lists them)"),
     step("kill\r", "kill: which task? give its id (as `ps` shows)"),
@@ -178,6 +182,12 @@ const SHELL_SCRIPT: &[Step] = &[
     step("hello abx\x1b\x7fy\x1b[\x7fc\r", "hello, abc!"),
     // An overlong line rings the bell (see the expected output) and is cut at 128 characters.
     step(concat!("hello ", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "yyy\r"), concat!("hello, ", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "!")),
+    // A command that never blocks or yields cannot be killed: Ctrl-C
+    // leaves it running (it shares the shell's core and priority) and the
+    // shell goes on.
+    step("loop\r", "loop: spinning"),
+    step("\x03", "loop: interrupted (Ctrl-C), but it runs on: it ends at its next block or yield"),
+    step("uptime\r", "up "),
     step("poweroff\r", "powering off"),
 ];
 

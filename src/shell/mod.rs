@@ -25,7 +25,12 @@
 //! while the shell waits for it: one at a time, with no lock held, so it may block, sleep, or add
 //! commands. A command that panics or faults ends only its task (the
 //! kernel reports it as any task's failure); the shell prints
-//! `name: panicked: message` (or the fault) and goes on. A handler owns
+//! `name: panicked: message` (or the fault) and goes on. Ctrl-C typed
+//! while a command runs kills it (the shell looks for it in the console
+//! input every 50 ms, before the command can read it) and prints
+//! `name: interrupted (Ctrl-C)`; a kernel task ends at its next block or
+//! yield, so one that never does is left running, and the shell, saying
+//! so, goes on without it. A handler owns
 //! what it uses (it is `Send + Sync + 'static`), so it needs nothing of the
 //! shell's task.
 
@@ -48,7 +53,8 @@ mod on_target {
     use super::commands::{self, CommandError, CommandResult, Handler, Registry};
     use super::editor::{Feed, LineEditor};
     use crate::sync::{Mutex, PoisonError};
-    use crate::task::{self, Builder, JoinHandle, Priority};
+    use crate::task::{self, Builder, JoinHandle, Priority, TaskFailure};
+    use crate::time::Duration;
     use alloc::string::String;
     use alloc::vec::Vec;
     use core::sync::atomic::{AtomicU64, Ordering};
@@ -114,7 +120,49 @@ mod on_target {
         let name = call.name.clone();
         let failed = |why: String| commands::LineError::Failed(name.clone(), why);
         let command = builder.spawn(move || call.run()).map_err(|e| failed(alloc::format!("cannot start it: {e}")))?;
-        command.join().unwrap_or_else(|failure| Err(failed(alloc::format!("{failure}"))))
+        match wait_for(command) {
+            Waited::Ended(Ok(outcome)) => outcome,
+            Waited::Ended(Err(failure)) => Err(failed(alloc::format!("{failure}"))),
+            Waited::Stopped => Err(failed(String::from("interrupted (Ctrl-C)"))),
+            Waited::Left => {
+                Err(failed(String::from("interrupted (Ctrl-C), but it runs on: it ends at its next block or yield")))
+            }
+        }
+    }
+
+    /// How often the shell looks for Ctrl-C while a command runs.
+    const CTRL_C_POLL: Duration = Duration::from_millis(50);
+    /// How long a command stopped by Ctrl-C has to end before the shell
+    /// goes on without it (a kernel task ends at its next block or yield).
+    const STOP_WAIT: Duration = Duration::from_millis(500);
+
+    /// How waiting for a command ended.
+    enum Waited<T> {
+        /// It ended by itself: its outcome.
+        Ended(Result<T, TaskFailure>),
+        /// Ctrl-C killed it.
+        Stopped,
+        /// Ctrl-C asked it to end, but it did not within [`STOP_WAIT`] (a
+        /// loop that never blocks or yields): the shell goes on without it.
+        Left,
+    }
+
+    /// Waits for `command`; Ctrl-C typed meanwhile (taken from the console
+    /// input before the command can read it) kills it.
+    fn wait_for<T>(mut command: JoinHandle<T>) -> Waited<T> {
+        loop {
+            match command.join_timeout(CTRL_C_POLL) {
+                Ok(outcome) => return Waited::Ended(outcome),
+                Err(running) => command = running,
+            }
+            // Killed too late (it has just ended): its own outcome, next round.
+            if crate::console::take_ctrl_c() && command.kill().is_ok() {
+                return match command.join_timeout(STOP_WAIT) {
+                    Ok(_) => Waited::Stopped,
+                    Err(_) => Waited::Left,
+                };
+            }
+        }
     }
 
     /// Starts the shell as a task on the console.

@@ -2,7 +2,8 @@
 //! types them). Tasks for `ps` and `kill` to find: a spinner, a sleeper and
 //! an isolated task (detached), each with a known id; application
 //! commands: one that fails, one that panics (its task ends, the shell goes
-//! on), one that says which task runs it. The script ends with `poweroff`
+//! on), one that waits for ever (Ctrl-C ends it), one that spins for ever
+//! (Ctrl-C leaves it), one that says which task runs it. The script ends with `poweroff`
 //! (exit status 0); `main` waits on the shell until then.
 #![no_std]
 #![no_main]
@@ -48,6 +49,16 @@ fn main() {
         ilusion::println!("n = {n}");
     })
     .expect("add boom");
+    ilusion::shell::command("hang", "waits for ever (Ctrl-C stops it)", |_| {
+        ilusion::println!("hang: waiting for ever");
+        ilusion::time::sleep(Duration::MAX);
+    })
+    .expect("add hang");
+    ilusion::shell::command("loop", "spins for ever (Ctrl-C cannot end it)", |_| {
+        ilusion::println!("loop: spinning");
+        spin();
+    })
+    .expect("add loop");
     ilusion::shell::command("whoami", "the task running this command", |_| {
         ilusion::println!("this command runs in {}", ilusion::task::current());
     })
