@@ -11,8 +11,10 @@
 //! between lines ([`crate::line_writer`]), never inside one; raw bytes
 //! ([`write_bytes`]) go out the same way, a buffer's worth at a time. Input is
 //! interrupt-driven: the serial port's interrupt moves received bytes into
-//! a ring buffer, which [`read_byte`] (polling), [`read_byte_blocking`]
-//! and [`read_byte_timeout`] take from. A task waiting for input blocks (its
+//! a ring buffer ([`INPUT_BUFFER`] bytes), which [`read_byte`] (polling),
+//! [`read_byte_blocking`] and [`read_byte_timeout`] take from; what comes
+//! while it is full is lost, and [`take_lost_input`] says where and how
+//! much (the shell tells the user). A task waiting for input blocks (its
 //! core runs others, and a kill ends it there); where nothing may block
 //! (an interrupt handler, interrupts masked) the core waits instead, and
 //! with the reader's interrupts masked, where that interrupt cannot come,
@@ -58,23 +60,31 @@ pub struct RingBuffer<const N: usize> {
     head: usize,
     len: usize,
     dropped: usize,
+    /// Where bytes were lost (the buffer was full): after how many of the
+    /// bytes it holds, and how many (later losses are counted there too).
+    gap: Option<(usize, usize)>,
 }
 
 impl<const N: usize> RingBuffer<N> {
     pub const fn new() -> Self {
-        Self { data: [0; N], head: 0, len: 0, dropped: 0 }
+        Self { data: [0; N], head: 0, len: 0, dropped: 0, gap: None }
     }
 
-    /// Adds a byte; when full, the byte is dropped and counted.
+    /// Adds a byte; when full, the byte is dropped and counted, and the
+    /// reader is told where ([`Self::take_gap`]).
     pub fn push(&mut self, byte: u8) {
         if self.len == N {
             self.dropped += 1;
+            let (_, lost) = self.gap.get_or_insert((N, 0));
+            *lost += 1;
             return;
         }
         self.data[(self.head + self.len) % N] = byte;
         self.len += 1;
     }
 
+    /// The oldest byte. (A reader that cares where bytes were lost asks
+    /// [`Self::take_gap`] before each; one that does not reads on.)
     pub fn pop(&mut self) -> Option<u8> {
         if self.len == 0 {
             return None;
@@ -82,19 +92,37 @@ impl<const N: usize> RingBuffer<N> {
         let b = self.data[self.head];
         self.head = (self.head + 1) % N;
         self.len -= 1;
+        if let Some((before, _)) = &mut self.gap {
+            *before = before.saturating_sub(1);
+        }
         Some(b)
     }
 
+    /// How many bytes were lost just here, before the next byte to be read
+    /// (the buffer was full when they came), if any; forgotten once told.
+    pub fn take_gap(&mut self) -> Option<usize> {
+        match self.gap {
+            Some((0, lost)) => {
+                self.gap = None;
+                Some(lost)
+            }
+            _ => None,
+        }
+    }
+
+    /// How many bytes were lost since boot.
     pub fn dropped(&self) -> usize {
         self.dropped
     }
 
     /// If `byte` is in the buffer, takes it and every byte before it
     /// (what was typed before an interrupt key goes with it); `true` then.
+    /// A gap before it goes too: what was lost came before the key.
     pub fn take_through(&mut self, byte: u8) -> bool {
         let Some(at) = (0..self.len).position(|i| self.data[(self.head + i) % N] == byte) else { return false };
         self.head = (self.head + at + 1) % N;
         self.len -= at + 1;
+        self.gap = self.gap.and_then(|(before, lost)| before.checked_sub(at + 1).map(|before| (before, lost)));
         true
     }
 }
@@ -105,7 +133,11 @@ impl<const N: usize> Default for RingBuffer<N> {
     }
 }
 
-static RECEIVED: SpinLock<RingBuffer<1024>> = SpinLock::new("console input", RingBuffer::new());
+/// How many received bytes wait for a reader at most; more, and the
+/// newest are lost (counted, and the shell says so).
+pub const INPUT_BUFFER: usize = 1024;
+
+static RECEIVED: SpinLock<RingBuffer<INPUT_BUFFER>> = SpinLock::new("console input", RingBuffer::new());
 
 /// Takes every byte the port's receive FIFO holds, acknowledging its
 /// interrupt first: a byte that arrives after the last read raises the
@@ -185,6 +217,18 @@ mod target {
     /// in an isolated task (`false`).
     pub(crate) fn take_ctrl_c() -> bool {
         !crate::arch::user_mode::running_at_el0() && RECEIVED.lock().take_through(0x03)
+    }
+
+    /// How many bytes of input were lost just before the next byte to be
+    /// read (they came while [`INPUT_BUFFER`] bytes waited unread: a paste
+    /// while nobody read), if any; told once. For a reader that must not
+    /// join what came before and after a loss (the shell). Not in an
+    /// isolated task (`None`).
+    pub fn take_lost_input() -> Option<usize> {
+        if crate::arch::user_mode::running_at_el0() {
+            return None;
+        }
+        RECEIVED.lock().take_gap()
     }
 
     /// The oldest received byte. With this core's interrupts masked (an
@@ -489,6 +533,36 @@ mod tests {
         r.push(6);
         assert!(r.take_through(6));
         assert_eq!(r.pop(), None);
+    }
+
+    #[test]
+    fn a_reader_is_told_where_bytes_were_lost() {
+        let mut r = RingBuffer::<4>::new();
+        for b in 1..=7 {
+            r.push(b);
+        }
+        // 1 2 3 4 kept, 5 6 7 lost after them: told after the 4th byte, not before.
+        assert_eq!(r.take_gap(), None);
+        assert_eq!([r.pop(), r.pop(), r.pop()], [Some(1), Some(2), Some(3)]);
+        r.push(8);
+        assert_eq!(r.pop(), Some(4));
+        assert_eq!(r.take_gap(), Some(3));
+        assert_eq!([r.pop(), r.pop()], [Some(8), None]);
+        assert_eq!((r.take_gap(), r.dropped()), (None, 3));
+        // A key taken before a gap leaves it; one after it takes it too.
+        for b in [9, 1, 2, 3, 5] {
+            r.push(b);
+        }
+        assert!(r.take_through(9));
+        assert_eq!([r.pop(), r.pop(), r.pop()], [Some(1), Some(2), Some(3)]);
+        assert_eq!(r.take_gap(), Some(1));
+        for b in [1, 2, 3, 4, 5] {
+            r.push(b);
+        }
+        r.pop();
+        r.push(7);
+        assert!(r.take_through(7));
+        assert_eq!((r.take_gap(), r.pop()), (None, None));
     }
 
     #[test]

@@ -113,6 +113,13 @@ const SHELL_EXAMPLE_SCRIPT: &[Step] = &[
     Step { send: "ps\r", then: " tasks, ", not: " counter " },
     step("poweroff\r", "powering off"),
 ];
+/// `s` four times, as one literal.
+macro_rules! times4 {
+    ($s:expr) => {
+        concat!($s, $s, $s, $s)
+    };
+}
+
 const SHELL_SCRIPT: &[Step] = &[
     step("", PROMPT),
     // The shell is task 5; each command runs in a task of its own, spawned
@@ -165,6 +172,14 @@ const SHELL_SCRIPT: &[Step] = &[
     step("kill 3\r", "killed task 3 (sleeper)"),
     step("kill 3\r", "kill: task #3 has ended already"),
     step("kill 2\r", "asked task 2 (spinner) to end: it will at its next block or yield"),
+    // A paste of 3 KiB while a command runs (asking the spinner again
+    // takes a second): the input buffer holds 1 KiB, the rest is lost and
+    // the shell says so, dropping the line it cut (run, it was garbage).
+    Step {
+        send: concat!("kill 2\r", times4!(times4!(times4!(times4!("hello paste\r"))))),
+        then: "bytes of input lost (more than the 1024 the input buffer holds came while nobody read)",
+        not: "unknown command",
+    },
     step("kill 0\r", "kill: the idle task (#0) cannot be killed"),
     step("kill 1\r", "kill: main (#1) cannot be killed"),
     // Editing: Ctrl-U erases the line, both backspaces a character.

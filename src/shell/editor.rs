@@ -97,6 +97,15 @@ impl LineEditor {
         core::str::from_utf8(&self.line).unwrap_or("")
     }
 
+    /// Drops the line being typed, without echo (the shell: input was lost
+    /// in the middle of it).
+    pub fn abandon(&mut self) {
+        self.line.clear();
+        self.recall = None;
+        self.escape = Escape::None;
+        self.after_cr = false;
+    }
+
     /// The lines entered, oldest first.
     pub fn history(&self) -> impl Iterator<Item = &str> {
         self.history.iter().map(String::as_str)

@@ -177,6 +177,40 @@ mod on_target {
             .expect("failed to spawn the shell task")
     }
 
+    /// What the shell reads: a byte, or how many bytes were lost before the next.
+    enum Input {
+        Byte(u8),
+        Lost(usize),
+    }
+
+    /// The next input, waiting for it if `wait`: a loss is told before the
+    /// byte that came after it.
+    fn next_input(wait: bool) -> Option<Input> {
+        if let Some(lost) = crate::console::take_lost_input() {
+            return Some(Input::Lost(lost));
+        }
+        let byte = if wait { crate::console::read_byte_timeout(None) } else { crate::console::read_byte() };
+        byte.map(Input::Byte)
+    }
+
+    /// Feeds `input` to the editor. A loss drops the line being typed (a
+    /// part of it may be gone) and says so, on a line of its own.
+    fn feed(editor: &mut LineEditor, input: Input, echo: &mut Vec<u8>) -> Feed {
+        match input {
+            Input::Byte(byte) => editor.feed(byte, echo),
+            Input::Lost(n) => {
+                editor.abandon();
+                let why = alloc::format!(
+                    "\nconsole: {n} bytes of input lost (more than the {} the input buffer holds came while \
+                     nobody read); the line being typed is dropped\n",
+                    crate::console::INPUT_BUFFER
+                );
+                echo.extend_from_slice(why.as_bytes());
+                Feed::Cancelled
+            }
+        }
+    }
+
     /// The shell itself, in the calling task: reads lines from the console
     /// and runs them, for ever (`poweroff` and `reboot` end the machine).
     pub fn run() {
@@ -186,12 +220,12 @@ mod on_target {
         let mut editor = LineEditor::new();
         let mut echo = Vec::new();
         loop {
-            let Some(byte) = crate::console::read_byte_timeout(None) else { continue };
-            let mut outcome = editor.feed(byte, &mut echo);
+            let Some(input) = next_input(true) else { continue };
+            let mut outcome = feed(&mut editor, input, &mut echo);
             // Take what else came (a paste, an escape sequence) before echoing.
             while outcome == Feed::Editing {
-                let Some(byte) = crate::console::read_byte() else { break };
-                outcome = editor.feed(byte, &mut echo);
+                let Some(input) = next_input(false) else { break };
+                outcome = feed(&mut editor, input, &mut echo);
             }
             crate::console::write_bytes(&echo);
             echo.clear();
