@@ -25,6 +25,7 @@
 
 use crate::critical::SpinLock;
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Once;
 
 /// What the board's UART driver provides.
@@ -152,11 +153,26 @@ fn drain(port: &dyn SerialPort, mut push: impl FnMut(u8)) {
     }
 }
 
+/// While set (the shell waits for a command), a Ctrl-C received is not
+/// input: it is noted in [`CTRL_C_TYPED`] for `take_ctrl_c`, so that a
+/// command reading the console cannot take it first.
+static WATCH_CTRL_C: AtomicBool = AtomicBool::new(false);
+static CTRL_C_TYPED: AtomicBool = AtomicBool::new(false);
+
+/// A byte from the port: into the buffer, or, watched for, the Ctrl-C noted.
+fn receive(rx: &mut RingBuffer<INPUT_BUFFER>, byte: u8) {
+    if byte == 0x03 && WATCH_CTRL_C.load(Ordering::Relaxed) {
+        CTRL_C_TYPED.store(true, Ordering::Relaxed);
+    } else {
+        rx.push(byte);
+    }
+}
+
 /// The serial port's interrupt handler: drain the FIFO into the buffer.
 pub(crate) fn receive_interrupt(_: crate::irq::IntId) {
     if let Some(port) = PORT.get() {
         let mut rx = RECEIVED.lock();
-        drain(*port, |b| rx.push(b));
+        drain(*port, |b| receive(&mut rx, b));
         drop(rx);
         // A reader may wait on another core: the port interrupts core 0 only.
         #[cfg(target_os = "none")]
@@ -213,10 +229,30 @@ mod target {
 
     /// Was Ctrl-C (`0x03`) typed? If so it is taken, with everything typed
     /// before it (as a terminal's interrupt key): for the shell, to stop
-    /// the command it runs, which may be reading the console itself. Not
-    /// in an isolated task (`false`).
+    /// the command it runs, which may be reading the console itself (so
+    /// the shell watches for it, [`watch_ctrl_c`]: a reader woken by the
+    /// key's interrupt took it before the shell looked). Not in an
+    /// isolated task (`false`).
     pub(crate) fn take_ctrl_c() -> bool {
-        !crate::arch::user_mode::running_at_el0() && RECEIVED.lock().take_through(0x03)
+        if crate::arch::user_mode::running_at_el0() {
+            return false;
+        }
+        let mut rx = RECEIVED.lock();
+        if CTRL_C_TYPED.swap(false, Ordering::Relaxed) {
+            while rx.pop().is_some() {}
+            let _ = rx.take_gap();
+            return true;
+        }
+        rx.take_through(0x03)
+    }
+
+    /// While `on`, a Ctrl-C received is kept for [`take_ctrl_c`], out of
+    /// the input other readers take from.
+    pub(crate) fn watch_ctrl_c(on: bool) {
+        WATCH_CTRL_C.store(on, Ordering::Relaxed);
+        if !on {
+            CTRL_C_TYPED.store(false, Ordering::Relaxed);
+        }
     }
 
     /// How many bytes of input were lost just before the next byte to be
@@ -240,7 +276,7 @@ mod target {
         let mut rx = RECEIVED.lock();
         if interrupts_masked {
             if let Some(port) = PORT.get() {
-                drain(*port, |b| rx.push(b));
+                drain(*port, |b| receive(&mut rx, b));
             }
         }
         rx.pop()

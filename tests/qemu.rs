@@ -140,6 +140,11 @@ const SHELL_SCRIPT: &[Step] = &[
     step("hang\r", "hang: waiting for ever"),
     step("\x03", "hang: interrupted (Ctrl-C)"),
     step("uptime\r", "up "),
+    // Also one that reads the console itself: the shell sees the Ctrl-C first.
+    step("ask\r", "ask: type a line"),
+    Step { send: "\x03", then: "ask: interrupted (Ctrl-C)", not: "ask: got" },
+    step("ask\r", "ask: type a line"),
+    step("yes\r", "ask: got Ok(\"yes\")"),
     // Unknown commands and bad arguments: one line each, and the shell goes on.
     step("frobnicate 1 2\r", "frobnicate: unknown command (`help` lists them)"),
     step("kill\r", "kill: which task? give its id (as `ps` shows)"),

@@ -26,8 +26,8 @@
 //! commands. A command that panics or faults ends only its task (the
 //! kernel reports it as any task's failure); the shell prints
 //! `name: panicked: message` (or the fault) and goes on. Ctrl-C typed
-//! while a command runs kills it (the shell looks for it in the console
-//! input every 50 ms, before the command can read it) and prints
+//! while a command runs kills it (kept out of the console input, so the
+//! command cannot read it; the shell looks for it every 50 ms) and prints
 //! `name: interrupted (Ctrl-C)`; a kernel task ends at its next block or
 //! yield, so one that never does is left running, and the shell, saying
 //! so, goes on without it. A handler owns
@@ -147,9 +147,18 @@ mod on_target {
         Left,
     }
 
-    /// Waits for `command`; Ctrl-C typed meanwhile (taken from the console
-    /// input before the command can read it) kills it.
+    /// Waits for `command`; Ctrl-C typed meanwhile (kept out of the console
+    /// input, so that the command cannot read it) kills it.
     fn wait_for<T>(mut command: JoinHandle<T>) -> Waited<T> {
+        /// Watches for Ctrl-C while it lives.
+        struct Watch;
+        impl Drop for Watch {
+            fn drop(&mut self) {
+                crate::console::watch_ctrl_c(false);
+            }
+        }
+        crate::console::watch_ctrl_c(true);
+        let _watch = Watch;
         loop {
             match command.join_timeout(CTRL_C_POLL) {
                 Ok(outcome) => return Waited::Ended(outcome),

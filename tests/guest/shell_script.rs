@@ -2,8 +2,8 @@
 //! types them). Tasks for `ps` and `kill` to find: a spinner, a sleeper and
 //! an isolated task (detached), each with a known id; application
 //! commands: one that fails, one that panics (its task ends, the shell goes
-//! on), one that waits for ever (Ctrl-C ends it), one that spins for ever
-//! (Ctrl-C leaves it), one that says which task runs it. The script ends with `poweroff`
+//! on), one that waits for ever and one that reads a line (Ctrl-C ends
+//! them), one that spins for ever (Ctrl-C leaves it), one that says which task runs it. The script ends with `poweroff`
 //! (exit status 0); `main` waits on the shell until then.
 #![no_std]
 #![no_main]
@@ -54,6 +54,13 @@ fn main() {
         ilusion::time::sleep(Duration::MAX);
     })
     .expect("add hang");
+    ilusion::shell::command("ask", "reads a line (Ctrl-C stops it)", |_| {
+        ilusion::println!("ask: type a line");
+        let mut line = [0u8; 32];
+        let n = ilusion::console::read_line(&mut line);
+        ilusion::println!("ask: got {:?}", core::str::from_utf8(&line[..n]));
+    })
+    .expect("add ask");
     ilusion::shell::command("loop", "spins for ever (Ctrl-C cannot end it)", |_| {
         ilusion::println!("loop: spinning");
         spin();
