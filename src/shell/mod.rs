@@ -105,7 +105,8 @@ mod on_target {
     /// Runs one line as if typed (without echo), in a task of its own named
     /// for the command, at the caller's priority and stack size, and waits
     /// for it; errors come back as one line, a panic or fault too
-    /// (`name: panicked: message`).
+    /// (`name: panicked: message`), and Ctrl-C typed meanwhile stops it
+    /// (`name: interrupted (Ctrl-C)`).
     pub fn run_line(line: &str) -> Result<(), commands::LineError> {
         let lookup = |name: &str| -> Option<Handler> { with_commands(|r| r.find(name).map(|c| c.handler.clone())) };
         let Some(call) = commands::prepare(line, lookup)? else { return Ok(()) };
