@@ -17,6 +17,14 @@ pub fn percent(part: Duration, whole: Duration) -> String {
     format!("{}.{}", tenths / 10, tenths % 10)
 }
 
+/// `part`, the time one task or one core ran, as a share of `whole`, the
+/// time it was measured over: at most 100 %. (Read at slightly different
+/// moments, a task's time over `top`'s second came out a hair longer than
+/// the second: a spinning task, or its core, was "100.1" % busy.)
+pub fn share_of_one_core(part: Duration, whole: Duration) -> String {
+    percent(part.min(whole), whole)
+}
+
 /// A size in bytes: "512 B", "16 KiB", "1.5 MiB" (one decimal unless whole).
 pub fn bytes(n: u64) -> String {
     const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
@@ -60,6 +68,15 @@ mod tests {
         assert_eq!(percent(ms(8), ms(4)), "200.0");
         assert_eq!(percent(ms(1), Duration::ZERO), "-");
         assert_eq!(percent(Duration::MAX, Duration::MAX), "100.0");
+    }
+
+    #[test]
+    fn one_task_or_core_is_never_busier_than_the_time_measured() {
+        let ms = Duration::from_millis;
+        assert_eq!(percent(ms(1001), ms(1000)), "100.1");
+        assert_eq!(share_of_one_core(ms(1001), ms(1000)), "100.0");
+        assert_eq!(share_of_one_core(ms(500), ms(1000)), "50.0");
+        assert_eq!(share_of_one_core(ms(1), Duration::ZERO), "-");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! per-task lines of `mem`, built on the scheduler's statistics
 //! (`task::list`, `task::stats`, `task::kill`, `cpu::stats`).
 
-use super::format::{bytes, percent};
+use super::format::{bytes, share_of_one_core};
 use crate::task::{self, Priority, TaskInfo};
 use crate::time::{Duration, Instant};
 use crate::{print, println};
@@ -40,7 +40,7 @@ fn row(info: &TaskInfo, cpu: Duration, window: Duration) {
         info.state.as_str(),
         priority(info),
         info.cpu,
-        percent(cpu, window),
+        share_of_one_core(cpu, window),
         // Not measured: a kernel task without the `stack-watermark` feature.
         info.stack_high_water.map_or(String::from("-"), |b| bytes(b as u64)),
         bytes(info.stack_size as u64),
@@ -112,7 +112,11 @@ pub fn top(args: &[&str]) -> Result<(), String> {
             let busy = c.busy.saturating_sub(old.map_or(Duration::ZERO, |o| o.busy));
             let switches = c.switches - old.map_or(0, |o| o.switches);
             let irqs = c.interrupts - old.map_or(0, |o| o.interrupts);
-            println!("core {}: busy {:>5}%  {switches} switches/s  {irqs} interrupts/s", c.cpu, percent(busy, window));
+            println!(
+                "core {}: busy {:>5}%  {switches} switches/s  {irqs} interrupts/s",
+                c.cpu,
+                share_of_one_core(busy, window)
+            );
         }
         header();
         for t in &tasks {
