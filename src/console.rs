@@ -233,6 +233,7 @@ mod target {
     /// the shell watches for it, [`watch_ctrl_c`]: a reader woken by the
     /// key's interrupt took it before the shell looked). Not in an
     /// isolated task (`false`).
+    #[cfg(feature = "shell")]
     pub(crate) fn take_ctrl_c() -> bool {
         if crate::arch::user_mode::running_at_el0() {
             return false;
@@ -248,6 +249,7 @@ mod target {
 
     /// While `on`, a Ctrl-C received is kept for [`take_ctrl_c`], out of
     /// the input other readers take from.
+    #[cfg(feature = "shell")]
     pub(crate) fn watch_ctrl_c(on: bool) {
         WATCH_CTRL_C.store(on, Ordering::Relaxed);
         if !on {
