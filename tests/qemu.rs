@@ -2188,8 +2188,16 @@ fn cores_override() -> Option<String> {
 /// about several cores (IPIs between them; the kernel lock, which one core
 /// does without).
 fn any_core_count(case: &Case) -> bool {
-    const ABOUT_SEVERAL_CORES: &[&str] =
-        &["ipi_cores", "smp_priority", "smp_ipi_preemption", "smp_pinning", "smp", "small_blocks"];
+    const ABOUT_SEVERAL_CORES: &[&str] = &[
+        "ipi_cores",
+        "smp_priority",
+        "smp_ipi_preemption",
+        "smp_pinning",
+        "smp",
+        "small_blocks",
+        "irq_private_cores",
+        "isolated_attacks",
+    ];
     !case.qemu.contains(&"-smp")
         && !case.expect.iter().any(|l| l.contains("4 cores") || l.contains("4 online"))
         && !ABOUT_SEVERAL_CORES.contains(&case.image)
