@@ -509,14 +509,23 @@ fn runner_errors(root: &Path, board: &str, elf: &Path) -> Vec<String> {
     problems
 }
 
+/// Builds qemu-virt's `hello` image (`target/images/qemu-virt/hello.elf`
+/// and `.img`), for the runner's checks; why not, if it fails.
+fn build_hello(root: &Path) -> Result<(), String> {
+    let mut build = Command::new("just");
+    build.current_dir(root).args(["_build_one", "qemu-virt", "hello"]);
+    match run(build, BUILD_TIMEOUT)? {
+        o if o.status == Some(0) => Ok(()),
+        o => Err(format!("just _build_one qemu-virt hello failed:\n{}", o.output)),
+    }
+}
+
 /// `boards/run` refuses RAM too small to hold the image (`-m 2M` on
 /// qemu-virt, whose images are loaded 2 MiB into RAM): QEMU loaded none of
 /// it and the board hung without a word. The last `-m` counts, from the
 /// arguments or QEMU_EXTRA, in QEMU's forms; enough RAM boots.
 fn ram_too_small_refused(root: &Path) -> Vec<String> {
-    let mut build = Command::new("just");
-    build.current_dir(root).args(["_build_one", "qemu-virt", "hello"]);
-    if let Err(e) = run(build, BUILD_TIMEOUT) {
+    if let Err(e) = build_hello(root) {
         return vec![e];
     }
     let elf = root.join("target/images/qemu-virt/hello.elf");
@@ -541,12 +550,8 @@ fn ram_too_small_refused(root: &Path) -> Vec<String> {
 /// ran what it had), and a stale one ran another program under the ELF's
 /// board check and symbols.
 fn raw_image_checked(root: &Path) -> Vec<String> {
-    let mut build = Command::new("just");
-    build.current_dir(root).args(["_build_one", "qemu-virt", "hello"]);
-    match run(build, BUILD_TIMEOUT) {
-        Ok(o) if o.status == Some(0) => {}
-        Ok(o) => return vec![format!("just _build_one qemu-virt hello failed:\n{}", o.output)],
-        Err(e) => return vec![e],
+    if let Err(e) = build_hello(root) {
+        return vec![e];
     }
     let dir = scratch_dir("raw-image");
     std::fs::create_dir_all(&dir).unwrap();
@@ -575,12 +580,8 @@ fn raw_image_checked(root: &Path) -> Vec<String> {
 /// with or without `--board`: it said the image had no board note ("not an
 /// ilusion image, or built with an older ilusion"), which it had.
 fn cut_elf_named(root: &Path) -> Vec<String> {
-    let mut build = Command::new("just");
-    build.current_dir(root).args(["_build_one", "qemu-virt", "hello"]);
-    match run(build, BUILD_TIMEOUT) {
-        Ok(o) if o.status == Some(0) => {}
-        Ok(o) => return vec![format!("just _build_one qemu-virt hello failed:\n{}", o.output)],
-        Err(e) => return vec![e],
+    if let Err(e) = build_hello(root) {
+        return vec![e];
     }
     let whole = std::fs::read(root.join("target/images/qemu-virt/hello.elf")).unwrap_or_default();
     let dir = scratch_dir("cut-elf");

@@ -188,14 +188,12 @@ impl Gic {
         }
     }
 
-    /// The cores whose copy of a private interrupt the calling core can
-    /// set: on GICv3 every core with a redistributor (memory-mapped, each
-    /// reachable from any core); on GICv2 only the calling core (its copy
-    /// is banked: only that core reaches it).
-    fn cores_reachable(&self) -> impl Iterator<Item = usize> + '_ {
-        let here = this_core();
+    /// The cores with a GICv3 redistributor, each reachable from any core
+    /// (memory-mapped). A GICv2 has none: its private copies are banked,
+    /// each core reaching only its own.
+    fn cores_with_redistributor(&self) -> impl Iterator<Item = usize> + '_ {
         (0..MAX_CPUS).filter(move |&cpu| match &self.version {
-            Version::V2 { .. } => cpu == here,
+            Version::V2 { .. } => false,
             Version::V3 { redistributor_of_core, .. } => redistributor_of_core.get(cpu).copied().flatten().is_some(),
         })
     }
@@ -279,7 +277,7 @@ impl InterruptController for Gic {
     }
 
     /// A private interrupt (0 to 31) is enabled on every core the calling
-    /// core can reach ([`Gic::cores_reachable`]: all of them on GICv3, itself
+    /// core can reach ([`Gic::cores_with_redistributor`]: all of them on GICv3, itself
     /// on GICv2) and on every core that comes up later ([`Gic::init_cpu`]).
     /// (On GICv3 it was enabled on the calling core only: an application's
     /// software interrupt raised by a task on another core stayed pending
@@ -288,7 +286,7 @@ impl InterruptController for Gic {
         if id < 32 {
             self.private_enabled.fetch_or(1 << id, Ordering::AcqRel);
             if let Version::V3 { .. } = self.version {
-                return self.cores_reachable().for_each(|cpu| self.enable_on(cpu, id, level_triggered));
+                return self.cores_with_redistributor().for_each(|cpu| self.enable_on(cpu, id, level_triggered));
             }
         }
         // A shared interrupt, or a GICv2's private one: the calling core's.
@@ -307,7 +305,7 @@ impl InterruptController for Gic {
                 let _ = gic.lock().enable_interrupt(intid, false);
             }
             Version::V3 { gic, redistributor_of_core, .. } if intid.is_private() => {
-                for cpu in self.cores_reachable() {
+                for cpu in self.cores_with_redistributor() {
                     let index = redistributor_of_core.get(cpu).copied().flatten();
                     let _ = gic.lock().enable_interrupt(intid, index, false);
                 }
