@@ -185,10 +185,15 @@ pub fn run_line(line: &str, lookup: impl FnOnce(&str) -> Option<Handler>) -> Res
     prepare(line, lookup)?.map_or(Ok(()), |call| call.run())
 }
 
-/// Reads a task id (decimal) from a command's arguments: exactly one.
+/// Reads a task id (decimal) from a command's arguments: exactly one. A
+/// number too large to be an id is no task's, and said so as for any id
+/// that names none (`kill 99999999999999999999`).
 pub fn one_id(args: &[&str]) -> Result<u64, String> {
     match args {
-        [id] => id.parse().map_err(|_| alloc::format!("{id:?} is not a task id (a number, as `ps` shows)")),
+        [id] => id.parse().map_err(|_| match !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
+            true => alloc::format!("no task #{id} (ids go up to {})", u64::MAX),
+            false => alloc::format!("{id:?} is not a task id (a number, as `ps` shows)"),
+        }),
         [] => Err(String::from("which task? give its id (as `ps` shows)")),
         _ => Err(String::from("one task id only")),
     }
@@ -228,6 +233,10 @@ mod tests {
         assert_eq!(run_line("kill 3", |n| lookup(&r, n)), Ok(()));
         let e = run_line("kill three", |n| lookup(&r, n)).unwrap_err();
         assert_eq!(e.to_string(), "kill: \"three\" is not a task id (a number, as `ps` shows)");
+        let e = run_line("kill 99999999999999999999", |n| lookup(&r, n)).unwrap_err();
+        assert_eq!(e.to_string(), "kill: no task #99999999999999999999 (ids go up to 18446744073709551615)");
+        let e = run_line("kill -3", |n| lookup(&r, n)).unwrap_err();
+        assert_eq!(e.to_string(), "kill: \"-3\" is not a task id (a number, as `ps` shows)");
         let e = run_line("kill", |n| lookup(&r, n)).unwrap_err();
         assert_eq!(e.to_string(), "kill: which task? give its id (as `ps` shows)");
         let e = run_line("frobnicate now", |n| lookup(&r, n)).unwrap_err();
