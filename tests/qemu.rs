@@ -1123,6 +1123,7 @@ const CASES: &[Case] = &[
             "exact true, data unchanged true, watchdog true",
             "read-only write #2: Err(MemoryAccess { addr: 206158434308, access: Write,",
             "map at the limit: [refused (out of memory), within the limit]: Ok([1, 1])",
+            "shared segment full: SharedSegmentFull { requested: 17248030720, max: 17179869184 }: the regions shared with Builder::share need 17248030720 bytes of the task's shared segment (each rounded up to pages, a page apart), which holds 17179869184 bytes; endpoint released: true",
             "frames back to start: true",
             "shared regions ok",
         ],

@@ -45,6 +45,10 @@ pub enum SpawnError {
     ResultTooLarge { size: usize, stack: usize },
     /// The cores asked for (`Builder::cpu`, `Builder::cpus`) include none online.
     NoAllowedCpu { mask: CpuMask, online: CpuMask },
+    /// The regions shared with an isolated task (`Builder::share`), each
+    /// rounded up to pages and a page apart, need more of its shared
+    /// segment than it has: `requested` bytes, at most `max`.
+    SharedSegmentFull { requested: u64, max: u64 },
 }
 
 impl core::fmt::Display for SpawnError {
@@ -86,6 +90,11 @@ impl core::fmt::Display for SpawnError {
             Self::NoAllowedCpu { mask, online } => {
                 write!(f, "none of the cores asked for is online (asked: {}; online: {})", Cores(*mask), Cores(*online))
             }
+            Self::SharedSegmentFull { requested, max } => write!(
+                f,
+                "the regions shared with Builder::share need {requested} bytes of the task's shared segment \
+                 (each rounded up to pages, a page apart), which holds {max} bytes"
+            ),
             Self::CooperativeIsolated(p) => write!(
                 f,
                 "isolated tasks must be preemptible: {p:?} is a cooperative priority (use Priority::Preemptive)"
@@ -191,7 +200,8 @@ impl Builder {
     /// Maps `region` into the isolated task this builder spawns, with
     /// `access` for that task, and returns where the task will see it.
     /// Regions go one after the other, a page apart, in the task's shared
-    /// segment; if they do not fit, `spawn_isolated` fails with `OutOfMemory`.
+    /// segment; if they do not fit, `spawn_isolated` fails with
+    /// [`SpawnError::SharedSegmentFull`].
     pub fn share(&mut self, region: &SharedRegion, access: Access) -> SharedMemory {
         self.grants().add_region(region, access)
     }

@@ -79,9 +79,13 @@ impl Grants {
         SharedMemory::new(address, region.len(), access)
     }
 
-    /// Does every region fit in the shared segment?
-    pub fn regions_fit(&self) -> bool {
-        self.shared_used <= SHARED_RESERVE
+    /// Does every region fit in the shared segment? If not, the bytes they
+    /// need and the segment's size ([`SpawnError::SharedSegmentFull`](super::SpawnError::SharedSegmentFull)).
+    pub fn regions_fit(&self) -> Result<(), (u64, u64)> {
+        if self.shared_used <= SHARED_RESERVE {
+            return Ok(());
+        }
+        Err((self.shared_used, SHARED_RESERVE))
     }
 
     /// The grants of a supervised task's next run: `handles` (the table the

@@ -208,9 +208,7 @@ impl Builder {
         user_layout::check_heap_reserve(reserve)
             .map_err(|max| SpawnError::BadHeapReserve { requested: reserve, max })?;
         let limit = self.memory_limit.unwrap_or(user_layout::DEFAULT_MEMORY_LIMIT);
-        if !grants.regions_fit() {
-            return Err(SpawnError::OutOfMemory);
-        }
+        grants.regions_fit().map_err(|(requested, max)| SpawnError::SharedSegmentFull { requested, max })?;
         // The task's copy of its name (the builder keeps its own: a
         // supervisor spawns from it again).
         let name = copy_name(self.name.as_deref())?;

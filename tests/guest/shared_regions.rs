@@ -5,6 +5,9 @@
 //! writes ends with `MemoryAccess { access: Write }` at the address it
 //! wrote, twice in a row, while a watchdog task keeps counting. Once the
 //! region and every task are gone, the frame count is back at its start.
+//! More regions shared than a task's shared segment holds: the spawn is
+//! refused with `SharedSegmentFull` (it said `OutOfMemory`), and what the
+//! builder held is released.
 //!
 //! Everything runs on one core ([`CORE`]): the watchdog must keep counting
 //! on the very core where the vandals fault (on another core it would count
@@ -32,6 +35,37 @@ const LEN: usize = 6000; // two pages, the second partly
 
 fn pattern(i: usize) -> u8 {
     (i * 7 % 251) as u8
+}
+
+/// More regions shared than a task's shared segment holds (here one of 64
+/// MiB, 257 times: 16 GiB and 257 pages over): the spawn is refused with
+/// `SharedSegmentFull`, naming the bytes asked for and the segment's size
+/// (it said `OutOfMemory`, "out of memory for the task's stacks and
+/// control block", with most of the memory free). What the builder held
+/// is released: the endpoint granted with the regions disconnects.
+fn shared_segment_full() {
+    const BIG: usize = 64 << 20;
+    const SHARES: u64 = 257;
+    let big = SharedRegion::new(BIG).expect("a 64 MiB region");
+    let (tx, rx) = ilusion::ipc::channel::<u8>(1);
+    let mut builder = Builder::new().name("greedy").cpu(CORE);
+    let rx = builder.grant(rx);
+    for _ in 0..SHARES {
+        let _ = builder.share(&big, Access::ReadOnly);
+    }
+    let got = builder.spawn_isolated(move || drop(rx)).map(|_| ());
+    let expected = SpawnError::SharedSegmentFull {
+        requested: SHARES * (BIG as u64 + 4096),
+        max: ilusion::mm::user_layout::SHARED_RESERVE,
+    };
+    let released = tx.send(1) == Err(ilusion::ipc::ChannelError::Disconnected);
+    match got {
+        Err(e) => ilusion::println!("shared segment full: {e:?}: {e}; endpoint released: {released}"),
+        Ok(()) => ilusion::println!("shared segment full: spawned"),
+    }
+    if got != Err(expected) || !released {
+        fail("shared segment full");
+    }
 }
 
 fn fail(what: &str) -> ! {
@@ -155,6 +189,8 @@ fn share_and_fault() {
     if at_limit != Ok([1, 1]) {
         fail("shared region past the limit");
     }
+
+    shared_segment_full();
 
     drop(region);
     let frames_back = ilusion::mm::frames_in_use() == frames;
