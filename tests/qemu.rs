@@ -1608,6 +1608,8 @@ const CASES: &[Case] = &[
             "ok list_ran_out_of_memory",
             "ok holders_give_back_when_out_of_memory",
             "ok held_task_unharmed",
+            "ok absurd_sizes_reported_exactly",
+            "ok absurd_sizes_heap_back_to_baseline",
             "all checks passed",
         ],
     ),

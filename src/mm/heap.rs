@@ -42,7 +42,7 @@ use crate::critical::SpinLock;
 use buddy_system_allocator::Heap;
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Usage of the heap, in bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +72,11 @@ impl HeapStats {
 struct Heaps {
     buddy: Heap<33>,
     classes: SizeClasses,
+    /// The size and alignment of the last allocation that failed, exact
+    /// (a word packing both kept 58 bits of size: a request of `isize::MAX`
+    /// bytes was reported as one of 2^58 - 1). Under the heap's lock, where
+    /// the failure is found: two cores failing at once leave one whole record.
+    failure: Option<(usize, usize)>,
 }
 
 impl Heaps {
@@ -140,35 +145,20 @@ impl Heaps {
 /// often they wait).
 pub struct KernelHeap {
     heap: SpinLock<Heaps>,
-    /// The last failed allocation, as one word ([`FailedLayout`]): two
-    /// cores failing at once leave one whole record, never a mix of both.
-    failure: AtomicU64,
-}
-
-/// A failed allocation's size and alignment packed into one word: the
-/// alignment (a power of two) as its log2 in the top 6 bits, the size
-/// (saturated) below; 0 means none.
-struct FailedLayout;
-
-impl FailedLayout {
-    const SIZE_BITS: u32 = 58;
-    const SIZE_MASK: u64 = (1 << Self::SIZE_BITS) - 1;
-
-    fn pack(size: usize, align: usize) -> u64 {
-        let size = (size.max(1) as u64).min(Self::SIZE_MASK);
-        (u64::from(align.trailing_zeros()) << Self::SIZE_BITS) | size
-    }
-
-    fn unpack(word: u64) -> Option<(usize, usize)> {
-        (word != 0).then(|| ((word & Self::SIZE_MASK) as usize, 1 << (word >> Self::SIZE_BITS)))
-    }
+    /// Whether [`Heaps::failure`] holds a record (set and cleared under the
+    /// lock): a look without one takes no lock, as the machine-stop report
+    /// makes whatever state the heap's lock is in.
+    failed: AtomicBool,
 }
 
 impl KernelHeap {
     pub const fn new() -> Self {
         Self {
-            heap: SpinLock::new("kernel heap", Heaps { buddy: Heap::new(), classes: SizeClasses::new() }),
-            failure: AtomicU64::new(0),
+            heap: SpinLock::new(
+                "kernel heap",
+                Heaps { buddy: Heap::new(), classes: SizeClasses::new(), failure: None },
+            ),
+            failed: AtomicBool::new(false),
         }
     }
 
@@ -207,12 +197,20 @@ impl KernelHeap {
 
     /// The size and alignment of the last allocation that failed, if any.
     pub fn last_failure(&self) -> Option<(usize, usize)> {
-        FailedLayout::unpack(self.failure.load(Ordering::Relaxed))
+        if !self.failed.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.heap.lock().failure
     }
 
     /// As [`Self::last_failure`], and forgets it.
     pub fn take_failure(&self) -> Option<(usize, usize)> {
-        FailedLayout::unpack(self.failure.swap(0, Ordering::Relaxed))
+        if !self.failed.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut h = self.heap.lock();
+        self.failed.store(false, Ordering::Relaxed);
+        h.failure.take()
     }
 }
 
@@ -284,17 +282,13 @@ impl KernelHeap {
     #[cold]
     #[inline(never)]
     fn alloc_slow(&self, layout: Layout) -> *mut u8 {
-        let block = {
-            let mut h = self.heap.lock();
-            h.alloc(layout).or_else(|| if h.reclaim() { h.alloc(layout) } else { None })
-        };
-        match block {
-            Some(p) => p.as_ptr(),
-            None => {
-                self.failure.store(FailedLayout::pack(layout.size(), layout.align()), Ordering::Relaxed);
-                core::ptr::null_mut()
-            }
+        let mut h = self.heap.lock();
+        let block = h.alloc(layout).or_else(|| if h.reclaim() { h.alloc(layout) } else { None });
+        if block.is_none() {
+            h.failure = Some((layout.size(), layout.align()));
+            self.failed.store(true, Ordering::Relaxed);
         }
+        block.map_or(core::ptr::null_mut(), NonNull::as_ptr)
     }
 
     /// Gives a block without a class back to the buddy allocator.

@@ -23,6 +23,9 @@
 //! 5. `task::list` and `task::dump_address_space_of` out of memory at each
 //!    stage: every task they held is given back, and the dump says it had
 //!    no room for its table.
+//! 6. Allocations no heap could serve (`Vec::with_capacity(usize::MAX / 2)`,
+//!    2^61 bytes aligned to 2^61): `OutOfKernelMemory` names the exact size
+//!    and alignment asked for.
 //!
 //! After each, once the hog is gone, the kernel heap and the frames in use
 //! are exactly where they were before (bytes, not a margin; the frames
@@ -493,6 +496,40 @@ fn holders_give_back_when_out_of_memory() {
     check(r == Ok(()), "held_task_unharmed", format_args!("{r:?}"));
 }
 
+/// Part 6: allocations no heap could serve, as a careless program makes
+/// them (`Vec::with_capacity(usize::MAX / 2)`, a layout of 2^61 bytes
+/// aligned to 2^61, one of exactly 2^58 bytes): each task ends with
+/// `OutOfKernelMemory` naming the size and alignment it asked for. The
+/// record kept 58 bits of size: `Vec::with_capacity(usize::MAX / 2)` was
+/// reported as a failed allocation of 288230376151711743 bytes.
+fn absurd_sizes_reported_exactly() {
+    let baseline = usage();
+    let layouts = [(isize::MAX as usize, 1), (1 << 61, 1 << 61), (1 << 58, 8), (1, 1 << 40)];
+    let failures = layouts.map(|(size, align)| {
+        builder("absurd")
+            .spawn(move || {
+                if align == 1 {
+                    // The standard library's own path: `handle_alloc_error` from `RawVec`.
+                    return core::hint::black_box(Vec::<u8>::with_capacity(size)).capacity();
+                }
+                let layout = core::alloc::Layout::from_size_align(size, align).unwrap();
+                // SAFETY: a layout of non-zero size; nothing is returned to free.
+                let block = unsafe { alloc::alloc::alloc(layout) };
+                if block.is_null() {
+                    alloc::alloc::handle_alloc_error(layout);
+                }
+                block as usize
+            })
+            .expect("spawn absurd")
+            .join()
+    });
+    let expected =
+        layouts.map(|(size, align)| Err(TaskFailure::OutOfKernelMemory { size: size as u64, align: align as u64 }));
+    check(failures == expected, "absurd_sizes_reported_exactly", format_args!("{failures:?}"));
+    let now = usage();
+    check(now == baseline, "absurd_sizes_heap_back_to_baseline", format_args!("{baseline:?} -> {now:?}"));
+}
+
 fn main() {
     warm_up();
     kernel_hog();
@@ -501,5 +538,6 @@ fn main() {
     long_name_refused();
     region_without_room_takes_no_frame();
     holders_give_back_when_out_of_memory();
+    absurd_sizes_reported_exactly();
     finish()
 }
