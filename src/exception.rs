@@ -107,6 +107,15 @@ fn report_task_fault(fault: &Fault, failure: &crate::task::TaskFailure) {
     let p = |args: core::fmt::Arguments| crate::console::write_fmt_emergency(args);
     p(format_args!("\n*** {} failed: {failure}\n", crate::task::RunningTask));
     p(format_args!("  {}, ESR {:#010x}, FAR {:#018x}\n", fault.syndrome(), fault.esr, fault.far));
+    if let Syndrome::Svc { .. } = fault.syndrome() {
+        // Only kernel tasks come here (an isolated task's SVC is a system
+        // call): one that used the isolated tasks' way into the kernel.
+        p(format_args!(
+            "  a system call from a kernel task: syscall::user is how isolated tasks reach the kernel; \
+             a kernel task calls ilusion's APIs directly (time::sleep, task::yield_now, ilusion::exit...), \
+             or takes SVCs with exception::set_handler\n"
+        ));
+    }
     crate::backtrace::print(Some(fault.frame.elr), fault.frame.x[29]);
 }
 

@@ -5,7 +5,8 @@
 //! from EL0. `println!`, `task::yield_now`, `time::sleep` and console input
 //! come here when [`crate::arch::user_mode::running_at_el0`] says so. The
 //! `SVC` instruction itself is [`crate::arch::svc`]'s; here are the typed
-//! calls.
+//! calls. A kernel task that calls them ends with `TaskFailure::Exception`
+//! (an SVC no exception handler took), its report saying it made a system call.
 
 use super::abi::{decode, MemoryFigure, Syscall, SyscallError};
 use crate::arch::svc;

@@ -1,7 +1,9 @@
 //! QEMU test: a task that fails ends alone. A panic, a bad pointer, an
 //! undefined instruction and a stack overflow (twice in a row, while another
 //! task keeps counting) each end only their task, `join` says why, and a
-//! mutex held by a failed task is poisoned.
+//! mutex held by a failed task is poisoned. A kernel task that makes a
+//! system call (`syscall::user`, for isolated tasks) ends alone, and its
+//! report says so.
 //!
 //! Everything runs on one core ([`CORE`]): the bystander must keep counting
 //! on the very core where tasks keep failing, which only a fault path that
@@ -100,6 +102,18 @@ fn failures_end_alone() {
         Ok(_) => check(false, "mutex_poisoned", format_args!("lock succeeded")),
     }
     check(shared.is_poisoned(), "stays_poisoned", format_args!(""));
+
+    // A kernel task making a system call, the isolated tasks' way into the
+    // kernel (`syscall::user`): it ends alone, and the report says what it
+    // did and what a kernel task does instead (it said only "unexpected
+    // exception: supervisor call (SVC #0)").
+    let r =
+        Builder::new().name("syscaller").cpu(CORE).spawn(|| -> u32 { ilusion::syscall::user::exit(3) }).unwrap().join();
+    check(
+        matches!(r, Err(TaskFailure::Exception { esr, .. }) if esr >> 26 == 0x15),
+        "kernel_task_system_call_gives_err",
+        format_args!("{r:?}"),
+    );
 
     stop.store(true, Ordering::Relaxed);
     let r = bystander.join();
