@@ -5,7 +5,10 @@
 //! task allocating without end fails alone with `OutOfMemory` at its limit,
 //! twice, while a watchdog runs; every frame comes back. A `console_write`
 //! of more than the most one call accepts (64 KiB) is written whole, in
-//! as many calls as it takes.
+//! as many calls as it takes. A `mm::BlockPool` larger than the task's
+//! memory limit can back is refused (`PoolError::OutOfMemory`, as the
+//! kernel heap refuses one), not made until the task ends as `new` touches
+//! it; one that fits is made and used.
 #![no_std]
 #![no_main]
 
@@ -116,6 +119,20 @@ fn hog() {
     }
 }
 
+/// Pools past the memory limit (16 MiB): 2^28 blocks of 16 bytes (1 GiB
+/// of links alone) and 8,192 pages (32 MiB); both ended the task with
+/// `OutOfMemory` inside `BlockPool::new`, touching their links or zeroing
+/// their blocks. Then a pool of 1 MiB, made and used.
+fn pools_within_limit() {
+    use ilusion::mm::{BlockPool, PoolError};
+    let huge = BlockPool::new(16, 1 << 28).err();
+    let large = BlockPool::new(4096, 8192).err();
+    let fits = BlockPool::new(4096, 256).map(|pool| pool.allocate().map(|mut b| b[4095] = 1).is_some());
+    ilusion::println!("pools past the limit: {huge:?}, {large:?}; one that fits: {fits:?}");
+    let refused = Some(PoolError::OutOfMemory);
+    ilusion::syscall::user::exit(if huge == refused && large == refused && fits == Ok(true) { 0 } else { 1 });
+}
+
 fn run(name: &str, builder: Builder, f: fn()) -> Result<(), TaskFailure> {
     builder.name(name).spawn_isolated(f).expect("spawn isolated").join()
 }
@@ -126,11 +143,12 @@ fn main() {
         ilusion::time::sleep(Duration::from_millis(1));
     });
     let frames = ilusion::mm::frames_in_use();
-    let cases: [(&str, Builder, fn()); 4] = [
+    let cases: [(&str, Builder, fn()); 5] = [
         ("collections", Builder::new(), collections),
         ("three pages", Builder::new().heap_reserve(1 << 30), three_pages),
         ("kernel copy", Builder::new(), kernel_copy_from_untouched),
         ("small reserve", Builder::new().heap_reserve(64 * 1024), small_reserve),
+        ("pools", Builder::new(), pools_within_limit),
     ];
     for (name, builder, f) in cases {
         let got = run(name, builder, f);
