@@ -14,7 +14,8 @@
 //! a ring buffer ([`INPUT_BUFFER`] bytes), which [`read_byte`] (polling),
 //! [`read_byte_blocking`] and [`read_byte_timeout`] take from; what comes
 //! while it is full is lost, and [`take_lost_input`] says where and how
-//! much (the shell tells the user). A task waiting for input blocks (its
+//! much (the shell tells the user), as it does of what the port itself
+//! lost ([`SerialPort::take_overrun`]). A task waiting for input blocks (its
 //! core runs others, and a kill ends it there); where nothing may block
 //! (an interrupt handler, interrupts masked) the core waits instead, and
 //! with the reader's interrupts masked, where that interrupt cannot come,
@@ -44,6 +45,13 @@ pub trait SerialPort: Sync {
     }
     /// A received byte, if the hardware has one.
     fn read_byte(&self) -> Option<u8>;
+    /// Did the port lose input just after the byte [`Self::read_byte`] last
+    /// gave (more came while its receive FIFO was full: its interrupt
+    /// waited, masked, longer than the FIFO lasts)? Told once. A port that
+    /// cannot tell says `false`.
+    fn take_overrun(&self) -> bool {
+        false
+    }
     /// Waits until everything written has left the wire.
     fn flush(&self);
     /// Clears the port's interrupt after the receive FIFO was drained.
@@ -75,13 +83,20 @@ impl<const N: usize> RingBuffer<N> {
     /// reader is told where ([`Self::take_gap`]).
     pub fn push(&mut self, byte: u8) {
         if self.len == N {
-            self.dropped += 1;
-            let (_, lost) = self.gap.get_or_insert((N, 0));
-            *lost += 1;
+            self.note_lost(1);
             return;
         }
         self.data[(self.head + self.len) % N] = byte;
         self.len += 1;
+    }
+
+    /// Notes that `n` bytes were lost after those it holds (the buffer was
+    /// full, or the port's own FIFO was): the reader is told there. A loss
+    /// after an earlier one not yet told is counted with it.
+    pub fn note_lost(&mut self, n: usize) {
+        self.dropped += n;
+        let (_, lost) = self.gap.get_or_insert((self.len, 0));
+        *lost += n;
     }
 
     /// The oldest byte. (A reader that cares where bytes were lost asks
@@ -145,12 +160,24 @@ static RECEIVED: SpinLock<RingBuffer<INPUT_BUFFER>> = SpinLock::new("console inp
 /// interrupt again. (Acknowledged after the drain, such a byte's interrupt
 /// was cleared unseen; a PL011 that interrupts when its FIFO *reaches* the
 /// trigger level, as QEMU's does, then never interrupted again, and typed
-/// input stopped: seen in the shell test on a busy host.)
-fn drain(port: &dyn SerialPort, mut push: impl FnMut(u8)) {
+/// input stopped: seen in the shell test on a busy host.) Input the port
+/// lost after a byte (its FIFO overflowed) is a loss there, as one to a
+/// full buffer is: the reader is told where ([`RingBuffer::take_gap`]).
+fn drain(port: &dyn SerialPort, mut take: impl FnMut(Received)) {
     port.acknowledge_interrupt();
     while let Some(b) = port.read_byte() {
-        push(b);
+        take(Received::Byte(b));
+        if port.take_overrun() {
+            take(Received::Lost);
+        }
     }
+}
+
+/// What [`drain`] hands on: a byte, or news that input was lost just here.
+#[derive(Debug, PartialEq, Eq)]
+enum Received {
+    Byte(u8),
+    Lost,
 }
 
 /// While set (the shell waits for a command), a Ctrl-C received is not
@@ -159,12 +186,13 @@ fn drain(port: &dyn SerialPort, mut push: impl FnMut(u8)) {
 static WATCH_CTRL_C: AtomicBool = AtomicBool::new(false);
 static CTRL_C_TYPED: AtomicBool = AtomicBool::new(false);
 
-/// A byte from the port: into the buffer, or, watched for, the Ctrl-C noted.
-fn receive(rx: &mut RingBuffer<INPUT_BUFFER>, byte: u8) {
-    if byte == 0x03 && WATCH_CTRL_C.load(Ordering::Relaxed) {
-        CTRL_C_TYPED.store(true, Ordering::Relaxed);
-    } else {
-        rx.push(byte);
+/// A byte from the port: into the buffer, or, watched for, the Ctrl-C
+/// noted. Bytes the port lost count as one at least (how many is unknown).
+fn receive(rx: &mut RingBuffer<INPUT_BUFFER>, received: Received) {
+    match received {
+        Received::Byte(0x03) if WATCH_CTRL_C.load(Ordering::Relaxed) => CTRL_C_TYPED.store(true, Ordering::Relaxed),
+        Received::Byte(byte) => rx.push(byte),
+        Received::Lost => rx.note_lost(1),
     }
 }
 
@@ -172,7 +200,7 @@ fn receive(rx: &mut RingBuffer<INPUT_BUFFER>, byte: u8) {
 pub(crate) fn receive_interrupt(_: crate::irq::IntId) {
     if let Some(port) = PORT.get() {
         let mut rx = RECEIVED.lock();
-        drain(*port, |b| receive(&mut rx, b));
+        drain(*port, |r| receive(&mut rx, r));
         drop(rx);
         // A reader may wait on another core: the port interrupts core 0 only.
         #[cfg(target_os = "none")]
@@ -259,7 +287,8 @@ mod target {
 
     /// How many bytes of input were lost just before the next byte to be
     /// read (they came while [`INPUT_BUFFER`] bytes waited unread: a paste
-    /// while nobody read), if any; told once. For a reader that must not
+    /// while nobody read; or the port's own FIFO overflowed, counted as
+    /// one byte, the least it lost), if any; told once. For a reader that must not
     /// join what came before and after a loss (the shell). Not in an
     /// isolated task (`None`).
     pub fn take_lost_input() -> Option<usize> {
@@ -278,7 +307,7 @@ mod target {
         let mut rx = RECEIVED.lock();
         if interrupts_masked {
             if let Some(port) = PORT.get() {
-                drain(*port, |b| receive(&mut rx, b));
+                drain(*port, |r| receive(&mut rx, r));
             }
         }
         rx.pop()
@@ -503,7 +532,7 @@ macro_rules! println {
 
 #[cfg(test)]
 mod tests {
-    use super::{drain, RingBuffer, SerialPort};
+    use super::{drain, receive, Received, RingBuffer, SerialPort, INPUT_BUFFER};
     use alloc::collections::VecDeque;
     use alloc::vec::Vec;
 
@@ -546,13 +575,49 @@ mod tests {
             state: crate::critical::SpinLock::new("fake FIFO", (VecDeque::from([b'h', b'e']), alloc::vec![b'l'], true)),
         };
         let mut got = Vec::new();
-        drain(&port, |b| got.push(b));
-        assert_eq!(got, b"he");
+        drain(&port, |r| got.push(r));
+        assert_eq!(got, [Received::Byte(b'h'), Received::Byte(b'e')]);
         let (fifo, _, raised) = &*port.state.lock();
         // The late byte waits in the FIFO: its interrupt must still be raised,
         // or no interrupt ever comes for it (nor for the bytes after it).
         assert_eq!(fifo.len(), 1);
         assert!(raised, "the late byte's interrupt was acknowledged unseen");
+    }
+
+    /// A receive FIFO that overflowed after its second byte (a PL011 marks
+    /// the byte read just before the loss with its overrun bit).
+    struct Overflowed {
+        fifo: crate::critical::SpinLock<(VecDeque<u8>, bool)>, // FIFO, overrun to tell
+    }
+
+    impl SerialPort for Overflowed {
+        fn write_byte(&self, _: u8) {}
+        fn flush(&self) {}
+        fn acknowledge_interrupt(&self) {}
+        fn read_byte(&self) -> Option<u8> {
+            let mut s = self.fifo.lock();
+            let b = s.0.pop_front()?;
+            s.1 = b == b'b';
+            Some(b)
+        }
+        fn take_overrun(&self) -> bool {
+            core::mem::take(&mut self.fifo.lock().1)
+        }
+    }
+
+    #[test]
+    fn input_the_port_lost_is_told_where_it_was_lost() {
+        let port = Overflowed { fifo: crate::critical::SpinLock::new("fake FIFO", (VecDeque::from(*b"abc"), false)) };
+        let mut got = Vec::new();
+        drain(&port, |r| got.push(r));
+        assert_eq!(got, [Received::Byte(b'a'), Received::Byte(b'b'), Received::Lost, Received::Byte(b'c')]);
+        // Into the buffer as the console's interrupt puts it: the reader is
+        // told of the loss after 'b', before 'c'.
+        let mut r = RingBuffer::<INPUT_BUFFER>::new();
+        got.into_iter().for_each(|received| receive(&mut r, received));
+        assert_eq!((r.take_gap(), r.pop()), (None, Some(b'a')));
+        assert_eq!((r.take_gap(), r.pop()), (None, Some(b'b')));
+        assert_eq!((r.take_gap(), r.pop(), r.dropped()), (Some(1), Some(b'c'), 1));
     }
 
     #[test]

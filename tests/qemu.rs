@@ -195,7 +195,7 @@ const SHELL_SCRIPT: &[Step] = &[
     // the shell says so, dropping the line it cut (run, it was garbage).
     Step {
         send: concat!("kill 2\r", times4!(times4!(times4!(times4!("hello paste\r"))))),
-        then: "bytes of input lost (more than the 1024 the input buffer holds came while nobody read)",
+        then: "bytes of input lost (they came faster than they were read: more than the 1024 the input buffer holds while nobody read",
         not: "unknown command",
         retype: false,
     },

@@ -211,8 +211,9 @@ mod on_target {
             Input::Lost(n) => {
                 editor.abandon();
                 let why = alloc::format!(
-                    "\nconsole: {n} bytes of input lost (more than the {} the input buffer holds came while \
-                     nobody read); the line being typed is dropped\n",
+                    "\nconsole: at least {n} bytes of input lost (they came faster than they were read: more \
+                     than the {} the input buffer holds while nobody read, or than the serial port's FIFO holds \
+                     while its interrupt waited); the line being typed is dropped\n",
                     crate::console::INPUT_BUFFER
                 );
                 echo.extend_from_slice(why.as_bytes());

@@ -28,6 +28,9 @@ mod console {
         /// Writes `text`, each line end as CR LF (the PL011 driver's own).
         fn write_text(&self, text: &[u8]);
         fn read_byte(&self) -> Option<u8>;
+        /// Input lost after the last byte read (the loader's CRC catches it).
+        #[allow(dead_code)]
+        fn take_overrun(&self) -> bool;
         fn flush(&self);
         fn acknowledge_interrupt(&self);
     }
