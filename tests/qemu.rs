@@ -2378,9 +2378,11 @@ fn check_ps(output: &str) -> Vec<String> {
     };
     let mut rows = Vec::new();
     let mut summary = None;
+    let mut cores_line = None;
     for l in &lines[start + 1..] {
-        if let Some((n, _)) = l.split_once(" tasks, ") {
+        if let Some((n, rest)) = l.split_once(" tasks, ") {
             summary = n.parse::<usize>().ok();
+            cores_line = rest.split_once("; ").map(|(cores, _)| cores.to_string());
             break;
         }
         match ps_row(l) {
@@ -2390,6 +2392,12 @@ fn check_ps(output: &str) -> Vec<String> {
     }
     if summary != Some(rows.len()) {
         problems.push(format!("ps: {} rows, but the summary says {summary:?}", rows.len()));
+    }
+    // One idle task per core online: "1 core" for one, "4 cores" for four (it said "1 cores").
+    let idle_tasks = rows.iter().filter(|r| r.name == "idle" && r.id == 0).count();
+    let cores = if idle_tasks == 1 { "1 core".to_string() } else { format!("{idle_tasks} cores") };
+    if cores_line.as_deref() != Some(cores.as_str()) {
+        problems.push(format!("ps: {idle_tasks} idle tasks, but the summary says {cores_line:?}, not {cores:?}"));
     }
     if !rows.iter().any(|r| r.name == "idle" && r.id == 0) {
         problems.push("ps: no idle task (id 0)".into());

@@ -37,11 +37,10 @@ fn help(args: &[&str]) -> Result<(), String> {
 
 fn uptime(args: &[&str]) -> Result<(), String> {
     no_args(args)?;
-    let cores = crate::task::cpus_online();
     println!(
-        "up {}, {cores} core{}",
+        "up {}, {}",
         since(crate::time::Instant::now().since_boot()),
-        if cores == 1 { "" } else { "s" }
+        super::format::count(crate::task::cpus_online(), "core")
     );
     Ok(())
 }

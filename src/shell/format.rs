@@ -41,6 +41,16 @@ pub fn bytes(n: u64) -> String {
     format!("{n} B")
 }
 
+/// `n` things, the noun in the plural unless `n` is one: "1 core",
+/// "4 cores", "0 tasks" (`ps` printed "1 cores" on a one-core machine).
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// A time since boot: "3.042 s", or "2 h 03 min 04.500 s" once long.
 pub fn uptime(d: Duration) -> String {
     let ms = d.as_millis();
@@ -87,6 +97,14 @@ mod tests {
         assert_eq!(bytes(1536 * 1024), "1.5 MiB");
         assert_eq!(bytes(3 << 30), "3 GiB");
         assert_eq!(bytes(u64::MAX), "17179869184 GiB");
+    }
+
+    #[test]
+    fn counts_are_singular_only_for_one() {
+        assert_eq!(count(1, "core"), "1 core");
+        assert_eq!(count(4, "core"), "4 cores");
+        assert_eq!(count(0, "task"), "0 tasks");
+        assert_eq!(count(1, "task"), "1 task");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! per-task lines of `mem`, built on the scheduler's statistics
 //! (`task::list`, `task::stats`, `task::kill`, `cpu::stats`).
 
-use super::format::{bytes, share_of_one_core};
+use super::format::{bytes, count, share_of_one_core};
 use crate::task::{self, Priority, TaskInfo};
 use crate::time::{Duration, Instant};
 use crate::{print, println};
@@ -68,7 +68,11 @@ pub fn ps(args: &[&str]) -> Result<(), String> {
     for t in &tasks {
         row(t, t.cpu_time, since_boot);
     }
-    println!("{} tasks, {} cores; CPU% of one core since boot", tasks.len(), crate::task::cpus_online());
+    println!(
+        "{}, {}; CPU% of one core since boot",
+        count(tasks.len(), "task"),
+        count(crate::task::cpus_online(), "core")
+    );
     Ok(())
 }
 
@@ -106,7 +110,7 @@ pub fn top(args: &[&str]) -> Result<(), String> {
         let cores = crate::cpu::stats();
         // Home, clear the screen.
         print!("\x1b[H\x1b[2J");
-        println!("top: up {}, {} tasks; any key stops", super::format::uptime(now.since_boot()), tasks.len());
+        println!("top: up {}, {}; any key stops", super::format::uptime(now.since_boot()), count(tasks.len(), "task"));
         for c in &cores {
             let old = cores_before.iter().find(|o| o.cpu == c.cpu);
             let busy = c.busy.saturating_sub(old.map_or(Duration::ZERO, |o| o.busy));
