@@ -32,7 +32,9 @@ run example="hello" board="qemu-virt" *args: setup
     if [[ $board == -* ]]; then args=("$board" "${args[@]}"); board=qemu-virt; fi
     boards/known "$board"
     just _build_one "$board" "$example"
-    echo "boards/run --board $board target/images/$board/$example.elf$(printf ' %q' "${args[@]}")"
+    # The command as it runs, to be copied: printf given no arguments printed '' (an empty argument).
+    shown=""; [ ${#args[@]} -eq 0 ] || shown=$(printf ' %q' "${args[@]}")
+    echo "boards/run --board $board target/images/$board/$example.elf$shown"
     boards/run --board "$board" "target/images/$board/$example.elf" "${args[@]}"
 
 # Make a new application in DIR from templates/app, for BOARD (qemu-virt, rpi3, rpi4); then `cargo run --release` in it.

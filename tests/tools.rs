@@ -1021,6 +1021,24 @@ fn names_are_not_code(root: &Path) -> Vec<String> {
 /// `'*'` became the names of the checkout's files.
 fn run_arguments_as_typed(root: &Path) -> Vec<String> {
     let mut problems = Vec::new();
+    // The command `just run` prints is the one it runs, to be copied: with
+    // no QEMU arguments it ended in '' (an empty argument, which QEMU took
+    // for a drive: "Device needs media, but drive is empty").
+    let mut plain = Command::new("just");
+    plain.current_dir(root).args(["run", "hello"]);
+    match run(plain, BUILD_TIMEOUT) {
+        Ok(o) => {
+            let shown = "boards/run --board qemu-virt target/images/qemu-virt/hello.elf";
+            problems.extend(expect("just run hello", &o, 0, &["hello from qemu-virt"]));
+            if !o.output.lines().any(|l| l.trim_end_matches('\r') == shown) {
+                problems.push(format!(
+                    "just run hello: no line {shown:?} (the command it runs)\n---- output ----\n{}\n----",
+                    o.output.trim_end()
+                ));
+            }
+        }
+        Err(e) => problems.push(e),
+    }
     let mut spaced = Command::new("just");
     spaced.current_dir(root).args(["run", "hello", "qemu-virt", "-name", "two words"]);
     match run(spaced, BUILD_TIMEOUT) {
