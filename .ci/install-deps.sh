@@ -85,4 +85,5 @@ for c in llvm-tools rustfmt clippy; do
 done
 command -v just >/dev/null 2>&1 || pip install -q rust-just
 have_qemu || { echo "error: qemu-system-aarch64 with raspi4b still missing" >&2; exit 1; }
-echo "setup: $(qemu-system-aarch64 --version | head -1); just $(just --version)"
+# `just --version` names itself: "just 1.59.0".
+echo "setup: $(qemu-system-aarch64 --version | head -1); $(just --version)"

@@ -832,7 +832,18 @@ fn setup_firmware_source(root: &Path) -> Vec<String> {
             .env("ILUSION_APT_SOURCES", &sources);
         let what = format!(".ci/install-deps.sh on {id} {codename} without the firmware");
         match run(setup, RUN_TIMEOUT) {
-            Ok(o) => problems.extend(expect(&what, &o, 0, &["warning: could not install the Raspberry Pi firmware"])),
+            Ok(o) => {
+                problems.extend(expect(
+                    &what,
+                    &o,
+                    0,
+                    &["warning: could not install the Raspberry Pi firmware", "setup: "],
+                ));
+                // Its last line names the versions once each ("just just 1.59.0" said `just` twice).
+                if let Some(line) = o.output.lines().find(|l| l.starts_with("setup: ") && l.contains("just just")) {
+                    problems.push(format!("{what}: {line:?} names just twice"));
+                }
+            }
             Err(e) => problems.push(e),
         }
         let left: Vec<_> = std::fs::read_dir(&sources).unwrap().flatten().map(|e| e.file_name()).collect();
