@@ -350,6 +350,28 @@ fn observe_errors(root: &Path) -> Vec<String> {
     refused_by_just(root, &cases, RUN_TIMEOUT)
 }
 
+/// `just image` and `just sdcard` take the board first, `just run` the
+/// example: given an example where the board goes (`just image shell`,
+/// as after `just run shell`), they said only "unknown board 'shell'".
+/// They name the order and the command meant.
+fn board_and_example_swapped(root: &Path) -> Vec<String> {
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["image", "shell"],
+            "error: 'shell' is an example, not a board: just image takes the board first (just image qemu-virt shell)",
+        ),
+        (
+            &["image", "shell", "rpi4"],
+            "error: 'shell' is an example, not a board: just image takes the board first (just image rpi4 shell)",
+        ),
+        (
+            &["sdcard", "hello", "rpi4"],
+            "error: 'hello' is an example, not a board: just sdcard takes the board first (just sdcard rpi4 hello)",
+        ),
+    ];
+    refused_by_just(root, &cases, RUN_TIMEOUT)
+}
+
 /// Every recipe and script that takes a board name accepts only a plain
 /// known one (`boards/known`): `../boards/rpi4`, `.` or `rpi4/` passed a
 /// bare directory test (`boards/$board` exists), and cargo then failed on
@@ -1575,6 +1597,10 @@ fn main() {
     let full = "just maps stops a program that waits for input, saying so";
     if selected(full) {
         report(full, capture_time_limit(&root));
+    }
+    let full = "just image and sdcard name an example given where the board goes";
+    if selected(full) {
+        report(full, board_and_example_swapped(&root));
     }
     let full = "just maps, trace, run, image and sdcard refuse a missing example; maps and trace an unknown board";
     if selected(full) {
