@@ -47,10 +47,17 @@ pub fn write_table(
         let kib = (end - start) / 1024;
         writeln!(out, "  {start:#018x}-{end:#018x} {kib:>6} KiB  {perms:<4} {:<7} {what:?}", memory_type(attrs))
     };
+    // A run of pages becomes one row while they are contiguous, alike and
+    // of one segment (the heap state's page and the closure's are
+    // neighbours, and made one row named only for the first).
     let mut run: Option<(u64, u64, Attributes)> = None;
     for (va, attrs) in pages {
         match run {
-            Some((start, end, a)) if end == va && a == attrs => run = Some((start, end + PAGE_SIZE, a)),
+            Some((start, end, a))
+                if end == va && a == attrs && segment_of(va, stack_size) == segment_of(start, stack_size) =>
+            {
+                run = Some((start, end + PAGE_SIZE, a))
+            }
             _ => {
                 if let Some((start, end, a)) = run {
                     row(start, end, a, &segment_of(start, stack_size))?;
@@ -237,6 +244,25 @@ mod tests {
         assert_eq!(lines[3], "r 3000000000 3000002000 shared rw- 2 2");
         assert_eq!(lines[4], "r 3000005000 3000006000 shared rw- 1 1");
         assert_eq!(lines.last().unwrap(), &alloc::format!("@@end regions={}", lines.len() - 2));
+    }
+
+    #[test]
+    fn a_table_row_never_spans_two_segments() {
+        // The heap state's page and the closure's page are neighbours with
+        // the same attributes: they were one row, "8 KiB ... HeapState",
+        // and the closure's page was never named.
+        let data = Attributes::USER_DATA;
+        let pages = [(HEAP_STATE, data), (ARGS_BASE, data), (HEAP_BASE, data)];
+        let mut out = String::new();
+        write_table(&mut out, pages.into_iter(), 16 * 1024, &[]).unwrap();
+        let rows: Vec<&str> = out.lines().skip(1).collect();
+        assert_eq!(rows.len(), 3, "{out}");
+        assert!(
+            rows[0].starts_with("  0x00000000000ff000-0x0000000000100000      4 KiB  rw-  normal  HeapState"),
+            "{out}"
+        );
+        assert!(rows[1].starts_with("  0x0000000000100000-0x0000000000101000      4 KiB  rw-  normal  Args"), "{out}");
+        assert!(rows[2].ends_with("Heap"), "{out}");
     }
 
     #[test]
