@@ -175,6 +175,8 @@ const SHELL_SCRIPT: &[Step] = &[
     step("maps 4\r", "task 'victim' (#4): address space"),
     step("maps 2\r", "task 'spinner' (#2): not an isolated task"),
     step("maps 99\r", "maps: no task #99"),
+    // Zero is a number: the message says what is asked for (it said "\"0\" is not a number of seconds").
+    step("top 0\r", "top: \"0\" is not a whole number of seconds, 1 or more"),
     step("top 1\r", "top: up "),
     // An arrow key stops `top`, and all of it is taken: no `[A` typed at the prompt.
     step("top\r", "top: up "),

@@ -87,7 +87,11 @@ const KEY_GAP: Duration = Duration::from_millis(20);
 pub fn top(args: &[&str]) -> Result<(), String> {
     let rounds = match args {
         [] => u64::MAX,
-        [n] => n.parse().ok().filter(|&n| n > 0).ok_or_else(|| alloc::format!("{n:?} is not a number of seconds"))?,
+        [n] => n
+            .parse()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| alloc::format!("{n:?} is not a whole number of seconds, 1 or more"))?,
         _ => return Err(String::from("usage: top [seconds]")),
     };
     let mut before = task::list();
