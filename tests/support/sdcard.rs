@@ -54,8 +54,15 @@ fn missing_firmware_is_reported(root: &Path, board: &str) -> Vec<String> {
 fn image_layout(root: &Path, board: &str, needed: &[&str]) -> Vec<String> {
     let image = temp_path(&format!("{board}-sdcard.img"));
     let mut problems = Vec::new();
-    if let Err((code, text)) = sdcard(root, board, &image, None) {
-        return vec![format!("boards/sdcard failed with status {code}:\n{text}")];
+    let text = match sdcard(root, board, &image, None) {
+        Ok(text) => text,
+        Err((code, text)) => return vec![format!("boards/sdcard failed with status {code}:\n{text}")],
+    };
+    // A firmware folder without device trees (Debian's): the kernel asks
+    // the firmware's mailbox for the RAM. The warning said it would assume
+    // the board's default size.
+    if text.contains("no device trees") && !text.contains("ask the firmware's mailbox for the RAM") {
+        problems.push(format!("the warning about missing device trees does not name the mailbox:\n{text}"));
     }
     let disk = std::fs::read(&image).unwrap_or_default();
     let mbr = disk.get(..512).unwrap_or(&[]);
