@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const USAGE: &str =
-    "usage: ilusion-trace timeline LOG --json OUT.json --svg OUT.svg\n       ilusion-trace maps LOG --out-dir DIR";
+    "usage: ilusion-trace timeline LOG --json OUT.json --svg OUT.svg [--from-us T --to-us T]\n       ilusion-trace maps LOG --out-dir DIR";
 
 /// Why the tool stopped: a bad command line (exit 2) or bad input or output (exit 1).
 enum Failure {
@@ -190,6 +190,14 @@ mod tests {
         match run(&args(list)) {
             Err(Failure::Usage(why)) => why,
             _ => panic!("{list:?} should be a usage error"),
+        }
+    }
+
+    #[test]
+    fn the_usage_names_every_option() {
+        // It left out the window, so "--from-us needs a value" came with a usage that had no --from-us.
+        for option in ["--json", "--svg", "--from-us", "--to-us", "--out-dir"] {
+            assert!(USAGE.contains(option), "{option} missing from:\n{USAGE}");
         }
     }
 
