@@ -68,7 +68,7 @@ chainload board="rpi4" example="hello" port="/dev/ttyUSB0":
     cargo build -q --release --manifest-path tools/chainload/Cargo.toml --target {{host}} --target-dir target/chainload
     target/chainload/{{host}}/release/ilusion-chainload --board "$board" "$port" "target/images/$board/$example.img"
 
-# Host unit tests, lint, the book's consistency checks, every QEMU test on every board, the bench check; ends with "N passed, N failed".
+# Host unit tests, lint, the book's consistency checks, every QEMU test on every board, the bench check; ends with "total: N passed, N failed".
 test: setup
     #!/usr/bin/env bash
     set -uo pipefail
