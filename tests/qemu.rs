@@ -172,7 +172,9 @@ const SHELL_SCRIPT: &[Step] = &[
     // task's address space, a second of `top`.
     step("ps\r", " tasks, "),
     step("mem\r", "   4 victim "),
+    // The table ends with its last row, the prompt right after it (a blank line came between).
     step("maps 4\r", "task 'victim' (#4): address space"),
+    step("maps 4\r", "constants (shared)\"\r\nilusion> "),
     step("maps 2\r", "task 'spinner' (#2): not an isolated task"),
     step("maps 99\r", "maps: no task #99"),
     // Zero is a number: the message says what is asked for (it said "\"0\" is not a number of seconds").

@@ -126,7 +126,8 @@ fn print_address_space(task: &super::Task, space: Result<MappedPages, &'static s
     let mut out = GrowsIfRoom(String::new());
     let written = crate::mm::mapping_table::write_table(&mut out, space.pages.into_iter(), space.stack_size, &shared);
     match written {
-        Ok(()) => crate::println!("{task}: address space\n{}", out.0),
+        // Every row ends its line: no blank line after the table.
+        Ok(()) => crate::print!("{task}: address space\n{}", out.0),
         Err(_) => {
             drop(out);
             crate::println!("{task}: out of kernel memory for the table of its mappings");
