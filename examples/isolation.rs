@@ -86,7 +86,10 @@ fn main() {
         ilusion::println!("{name} joined: {:?}", worker.join());
     }
     let supervised = supervisor.join().expect("supervisor").expect("spawn");
-    ilusion::println!("vandal: {} restarts, last outcome {:?}", supervised.restarts, supervised.outcome);
+    match &supervised.outcome {
+        Ok(()) => ilusion::println!("vandal: {} restarts, then returned", supervised.restarts),
+        Err(failure) => ilusion::println!("vandal: {} restarts, last failure: {failure}", supervised.restarts),
+    }
     ilusion::println!(
         "kernel counter untouched: {}, frames back to start: {}",
         KERNEL_COUNTER.load(core::sync::atomic::Ordering::Relaxed) == 0,

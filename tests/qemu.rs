@@ -1038,7 +1038,8 @@ const CASES: &[Case] = &[
             "[beta] totals [5, 10, 15, 20]; resident 28672 bytes (8192 more for the heap)",
             "task 'alpha' (#2) joined: Ok(())",
             "task 'beta' (#3) joined: Ok(())",
-            "vandal: 2 restarts, last outcome Err(MemoryAccess {",
+            // The failure as its report says it, addresses in hex (its Debug printed them in decimal).
+            "vandal: 2 restarts, last failure: memory access fault: Write of 0xffffff80",
             "kernel counter untouched: true, frames back to start: true",
             // mm::maps midway, for `just maps`: the regions of the figure.
             "@@ilusion-maps v1 task=2 name=alpha",
