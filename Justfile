@@ -302,6 +302,7 @@ _build board:
     set -euo pipefail
     board={{quote(board)}}
     boards/known "$board"
+    boards/log-level
     # Checked before building: without it the new ELF was copied and the raw image beside it left stale.
     command -v llvm-objcopy >/dev/null || { echo "error: llvm-objcopy not found (it makes the raw image). Run 'just setup' or install llvm." >&2; exit 127; }
     # Every image with the shell compiled in (only those that start it use it; the rest is left out when linking).
@@ -357,6 +358,7 @@ _build_one board example:
     # Example names are file names in examples/ (or tests/guest/): nothing else.
     boards/example "$example"
     boards/known "$board"
+    boards/log-level
     # Checked before building: without it the new ELF was copied and the raw image beside it left stale.
     command -v llvm-objcopy >/dev/null || { echo "error: llvm-objcopy not found (it makes the raw image). Run 'just setup' or install llvm." >&2; exit 127; }
     # As in _build: benchmarks, hello and *_unchecked as an application gets them, test images with the lock checks.

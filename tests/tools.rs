@@ -1018,6 +1018,32 @@ fn image_with_shell(root: &Path) -> Vec<String> {
     }
 }
 
+/// `ILUSION_LOG=verbose just run` (or `just image`) builds with info and
+/// says so: the build script's warning was hidden, every build here runs
+/// `cargo -q`, which drops build-script warnings.
+fn bad_log_level_warned(root: &Path) -> Vec<String> {
+    let (bin, _log) = logging_cargo("log-level");
+    let copy = scratch_checkout("log-level-checkout", root);
+    let warning = "warning: ILUSION_LOG=\"verbose\" is not a log level (use one of: off, error, warn, info, debug, trace); building with info";
+    let mut problems = Vec::new();
+    let calls: [(&str, &[&str]); 2] =
+        [("just", &["_build_one", "qemu-virt", "hello"]), ("boards/image", &["qemu-virt", "hello"])];
+    for (program, args) in calls {
+        let mut cmd = Command::new(if program == "just" { PathBuf::from("just") } else { copy.join(program) });
+        cmd.current_dir(&copy).args(args).env("ILUSION_LOG", "verbose");
+        cmd.env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()));
+        let what = format!("ILUSION_LOG=verbose {program} {}", args.join(" "));
+        match run(cmd, RUN_TIMEOUT) {
+            Ok(o) if !o.output.contains(warning) => {
+                problems.push(format!("{what}: no {warning:?}\n---- output ----\n{}\n----", o.output.trim_end()))
+            }
+            Ok(_) => {}
+            Err(e) => problems.push(e),
+        }
+    }
+    problems
+}
+
 /// Names given to `just run` and `just new` are data, never shell code:
 /// `just run 'nosuch$(touch FILE)'` ran the `touch` (recipe arguments were
 /// pasted into the script), and a bad example name gets a clear error.
@@ -1597,6 +1623,10 @@ fn main() {
     let full = "just maps stops a program that waits for input, saying so";
     if selected(full) {
         report(full, capture_time_limit(&root));
+    }
+    let full = "a log level that is none is warned of, under cargo -q too";
+    if selected(full) {
+        report(full, bad_log_level_warned(&root));
     }
     let full = "just image and sdcard name an example given where the board goes";
     if selected(full) {
