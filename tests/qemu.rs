@@ -1304,6 +1304,7 @@ const CASES: &[Case] = &[
             "ok moved_locked_mutex_lock_refused",
             "this task holds 32 mutexes already, the most a task may hold at once",
             "ok held_mutexes_limit",
+            "ok own_mutex_with_timeout",
             "all checks passed",
         ],
     ),

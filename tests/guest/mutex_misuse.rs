@@ -10,6 +10,8 @@
 //! task's control block and checks what is there before using it; a
 //! moved locked mutex can never be locked again (the task trying fails,
 //! saying so). A task may hold at most 32 mutexes at once: one more fails it.
+//! A task that asks for its own mutex with a timeout waits it out and is
+//! refused (with no end to the wait, it fails, as with `lock`).
 #![no_std]
 #![no_main]
 
@@ -21,8 +23,9 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use common::{check, finish};
-use ilusion::sync::Mutex;
+use ilusion::sync::{Mutex, TryLockError};
 use ilusion::task::{self, TaskFailure};
+use ilusion::time::{Duration, Instant};
 
 ilusion::entry!(main);
 
@@ -108,5 +111,29 @@ fn main() {
     let limit =
         matches!(&one_more, Err(TaskFailure::Panic { message }) if message.contains("holds 32 mutexes already"));
     check(most == Ok(496) && limit, "held_mutexes_limit", format_args!("{most:?} {one_more:?}"));
+
+    // Its own mutex, asked for again with a timeout: it cannot come free
+    // while the task waits, so the task waits the timeout out and is
+    // refused, still holding it; with no end to the wait (Duration::MAX)
+    // it fails, as a plain lock does.
+    let own = task::spawn(|| {
+        let m = Mutex::new(5u32);
+        let guard = m.lock().unwrap();
+        let start = Instant::now();
+        let again = m.lock_timeout(Duration::from_millis(20)).map(|g| *g);
+        let waited = start.elapsed();
+        (matches!(again, Err(TryLockError::WouldBlock)), waited >= Duration::from_millis(20), *guard)
+    })
+    .join();
+    let forever = task::spawn(|| {
+        let m = Mutex::new(0u32);
+        let _guard = m.lock().unwrap();
+        let again = m.lock_timeout(Duration::MAX).is_ok();
+        again
+    })
+    .join();
+    let panicked =
+        matches!(&forever, Err(TaskFailure::Panic { message }) if message.contains("holds the mutex already"));
+    check(own == Ok((true, true, 5)) && panicked, "own_mutex_with_timeout", format_args!("{own:?} {forever:?}"));
     finish();
 }

@@ -132,6 +132,9 @@ impl<T: ?Sized> Mutex<T> {
     /// `Err(WouldBlock)` if it did not come in time, `Err(Poisoned)` (with the
     /// guard inside) if a task failed while holding it. While it waits, the
     /// task lends its urgency to the owner, and takes it back if it gives up.
+    /// A task that holds the mutex already waits out the timeout (the mutex
+    /// cannot come free while it waits) and gets `Err(WouldBlock)`; with
+    /// `Duration::MAX` it panics, as [`Mutex::lock`] does.
     pub fn lock_timeout(&self, timeout: Duration) -> TryLockResult<MutexGuard<'_, T>> {
         if self.raw.try_lock() {
             return Ok(self.guard()?);
