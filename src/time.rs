@@ -261,6 +261,8 @@ mod target {
     /// Calls `handler` (in interrupt context) every `period`, starting one
     /// period from now, replacing any previous periodic handler. A period too
     /// long to fall within the counter's range (`Duration::MAX`) never comes.
+    /// Called from a task, it returns once the handler it replaced is not
+    /// running on any core (as [`stop_periodic`]).
     pub fn set_periodic(period: Duration, handler: fn()) -> Result<(), PeriodError> {
         if period < MIN_PERIOD {
             return Err(PeriodError::TooShort { period, min: MIN_PERIOD });
@@ -269,7 +271,12 @@ mod target {
         Ok(())
     }
 
-    /// Stops the periodic timer.
+    /// Stops the periodic timer. Called from a task, it returns once the
+    /// handler is not running on any core, and it never starts again: what
+    /// the handler used may go. (From an interrupt handler, the periodic
+    /// handler stopping itself included, or inside a critical section, it
+    /// cannot wait: a handler running on another core may still be at work
+    /// when it returns.)
     pub fn stop_periodic() {
         timer::stop_periodic();
     }

@@ -2122,6 +2122,16 @@ const CASES: &[Case] = &[
         on: On::Board("qemu-virt"),
         qemu: MTTCG,
         ..case(
+            "smp (MTTCG): stop_periodic, or a set_periodic that replaces the handler, returns once the old handler runs on no core, 300 times",
+            "smp_periodic_stop",
+            0,
+            &["300 stops: the old handler still running after 0, called again after 0,", "all checks passed"],
+        )
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: MTTCG,
+        ..case(
             "smp (MTTCG): priority inheritance with pinned owners, urgent waiters timing out or killed on every core: no loan outlives its wait, 4 rounds",
             "smp_inherit",
             0,

@@ -217,7 +217,8 @@ mod target {
 
     /// Calls `handler` (in interrupt context, on this core) every
     /// `period_ticks`, starting one period from now, replacing any previous
-    /// periodic handler (on any core).
+    /// periodic handler (on any core); returns once the one replaced is
+    /// not running on another core ([`wait_for_stopped_handlers`]).
     pub(crate) fn set_periodic(period_ticks: u64, handler: fn()) {
         let masked = CriticalSection::new();
         let next = cpu::counter().saturating_add(period_ticks);
@@ -229,13 +230,49 @@ mod target {
             t.next_period = next;
         });
         rearm(&masked);
+        wait_for_stopped_handlers(masked);
     }
 
-    /// Stops the periodic timer.
+    /// Stops the periodic timer; returns once its handler is not running
+    /// on another core ([`wait_for_stopped_handlers`]).
     pub(crate) fn stop_periodic() {
         let masked = CriticalSection::new();
         TIMERS.with(&masked, |all| (0..MAX_CPUS).for_each(|c| all.of_mut(c).period_ticks = 0));
         rearm(&masked);
+        wait_for_stopped_handlers(masked);
+    }
+
+    /// Per core: is the periodic handler running there? Set, with the
+    /// kernel lock held, by the timer interrupt that picks the handler to
+    /// call; cleared when the handler returns (it runs outside the
+    /// critical section: it is application code).
+    static HANDLER_RUNNING: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+
+    /// After `set_periodic` or `stop_periodic` changed the periods in
+    /// `masked` (which ends here): waits until no core runs a periodic
+    /// handler picked before, so that the caller, once it returns, may tear
+    /// down what the old handler used. A handler that had been picked on
+    /// another core ran on after the call returned, for as long as it took,
+    /// and a stopped handler could even begin then (picked just before the
+    /// stop, called just after). A handler picked later is the new one,
+    /// on the caller's core, which cannot be in an interrupt handler while
+    /// its task runs here. Not from an interrupt handler (a handler that
+    /// stops itself would wait for itself) nor inside a critical section
+    /// (a handler that opens one would wait for the caller): those return
+    /// at once, as with one core, where no handler can run meanwhile.
+    fn wait_for_stopped_handlers(masked: CriticalSection) {
+        let wait = crate::critical::several_cores()
+            && crate::critical::kernel_lock_depth(&masked) == 1
+            && !cpu::in_exception_handler();
+        drop(masked);
+        if wait {
+            for running in &HANDLER_RUNNING {
+                // Acquire: what the handler wrote is seen after it.
+                while running.load(Ordering::Acquire) {
+                    core::hint::spin_loop();
+                }
+            }
+        }
     }
 
     /// A core's timer interrupt: the periodic handler if its period is up,
@@ -253,11 +290,17 @@ mod target {
             if due {
                 t.next_period = next_periodic_deadline(t.next_period, t.period_ticks, now);
             }
-            t.periodic.filter(|_| due)
+            let handler = t.periodic.filter(|_| due);
+            if handler.is_some() {
+                // Under the kernel lock: a stop that takes it after us sees it.
+                HANDLER_RUNNING[here].store(true, Ordering::Relaxed);
+            }
+            handler
         });
         if let Some(handler) = handler {
             drop(masked);
             handler();
+            HANDLER_RUNNING[here].store(false, Ordering::Release);
             masked = CriticalSection::new();
             if let Some((took, period)) = skip_overrun_periods(&masked, here, now) {
                 // Reported outside the critical section: a console line is slow.
