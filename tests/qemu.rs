@@ -2132,6 +2132,16 @@ const CASES: &[Case] = &[
         on: On::Board("qemu-virt"),
         qemu: MTTCG,
         ..case(
+            "smp (MTTCG): isolated tasks grow their heaps on every core, killed at random or past their limit: frames and heap back to baseline, 8 rounds",
+            "smp_isolated_growth",
+            0,
+            &["round 8: 12 growers:", "0 wrong, frames, pool and heap at baseline true", "all checks passed"],
+        )
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: MTTCG,
+        ..case(
             "smp (MTTCG): priority inheritance with pinned owners, urgent waiters timing out or killed on every core: no loan outlives its wait, 4 rounds",
             "smp_inherit",
             0,
