@@ -2142,6 +2142,16 @@ const CASES: &[Case] = &[
         on: On::Board("qemu-virt"),
         qemu: MTTCG,
         ..case(
+            "smp (MTTCG): tasks on every core run out of kernel memory at once, amid fallible failures: each ends OutOfKernelMemory with its own size and alignment, 20 rounds",
+            "smp_oom_reports",
+            0,
+            &["round 20: 8 failers,", "0 wrong so far", "all checks passed"],
+        )
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: MTTCG,
+        ..case(
             "smp (MTTCG): priority inheritance with pinned owners, urgent waiters timing out or killed on every core: no loan outlives its wait, 4 rounds",
             "smp_inherit",
             0,

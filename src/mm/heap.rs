@@ -285,8 +285,13 @@ impl KernelHeap {
         let mut h = self.heap.lock();
         let block = h.alloc(layout).or_else(|| if h.reclaim() { h.alloc(layout) } else { None });
         if block.is_none() {
-            h.failure = Some((layout.size(), layout.align()));
+            let failed = Some((layout.size(), layout.align()));
+            h.failure = failed;
             self.failed.store(true, Ordering::Relaxed);
+            // And the running task's own record, which no other task's
+            // failure overwrites (the heap's is the machine's report's).
+            #[cfg(target_os = "none")]
+            crate::sched::scheduler::with_running_task_alloc_failure(|r| r.set(failed));
         }
         block.map_or(core::ptr::null_mut(), NonNull::as_ptr)
     }
@@ -413,16 +418,22 @@ mod target {
         unsafe { HEAP.add_memory(start as usize, size as usize) };
     }
 
-    /// The size and alignment of the last failed kernel allocation, forgotten
-    /// once taken (by the panic handler, for `TaskFailure::OutOfKernelMemory`).
+    /// The size and alignment of the running task's last failed kernel
+    /// allocation, forgotten once taken (by its panic handler, for
+    /// `TaskFailure::OutOfKernelMemory`). A task's own: a task failing on
+    /// another core at the same moment (or a fallible allocation failing
+    /// there, `try_reserve`) once overwrote or took the one record of the
+    /// whole heap, and a task ended naming another's size and alignment, or
+    /// with a plain `Panic`. Outside a task: the heap's last failure.
     pub(crate) fn take_failure() -> Option<(usize, usize)> {
-        HEAP.take_failure()
+        crate::sched::scheduler::with_running_task_alloc_failure(core::cell::Cell::take)
+            .unwrap_or_else(|| HEAP.take_failure())
     }
 
-    /// The size and alignment of the last failed kernel allocation, left for
-    /// the panic handler to take.
+    /// As [`take_failure`], left for the panic handler to take.
     pub(crate) fn last_failure() -> Option<(usize, usize)> {
-        HEAP.last_failure()
+        crate::sched::scheduler::with_running_task_alloc_failure(core::cell::Cell::get)
+            .unwrap_or_else(|| HEAP.last_failure())
     }
 
     /// After an allocation failure: say what failed and how the heap looks.

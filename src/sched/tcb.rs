@@ -135,6 +135,12 @@ pub struct Tcb {
     pub stacks: Option<TaskStacks>,
     /// Why it failed, once it has ended (`None`: returned normally).
     pub failure: UnsafeCell<Option<TaskFailure>>,
+    /// The size and alignment of its last failed kernel allocation, exact:
+    /// written by the allocator while the task runs, read by its own panic
+    /// handler (`TaskFailure::OutOfKernelMemory`); only the task itself
+    /// touches it. Its own, so that a failure on another core cannot
+    /// overwrite it or take it first.
+    pub alloc_failure: Cell<Option<(usize, usize)>>,
     /// Tasks waiting in `join`.
     pub joiners: WaitQueue,
     /// What the task runs, and where its result goes (`None` for idle, or
@@ -296,6 +302,7 @@ impl Tcb {
             held_mutexes: HeldLocks::new(),
             stacks,
             failure: UnsafeCell::new(None),
+            alloc_failure: Cell::new(None),
             joiners: WaitQueue::new(),
             body: UnsafeCell::new(body),
             refs: Cell::new(1 + HANDLE_REF),

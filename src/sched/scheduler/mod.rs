@@ -208,6 +208,28 @@ pub(crate) fn running_task_address() -> usize {
     context::current_task_pointer() as usize
 }
 
+/// Runs `f` on the running task's record of its last failed kernel
+/// allocation ([`Tcb::alloc_failure`]), without a critical section (the
+/// allocator records there while it holds the heap's lock): only the
+/// running task touches its own record, and TPIDR_EL1 names it on
+/// whatever core it runs. `None` outside a task's own code: before tasks
+/// start, and in an exception handler (an interrupt handler's failure is
+/// not the task it interrupted; an isolated task's system calls fail
+/// softly, with an error).
+#[inline]
+pub(crate) fn with_running_task_alloc_failure<R>(
+    f: impl FnOnce(&core::cell::Cell<Option<(usize, usize)>>) -> R,
+) -> Option<R> {
+    if crate::arch::cpu::in_exception_handler() {
+        return None;
+    }
+    let task = context::current_task_pointer() as *const Tcb;
+    // SAFETY: a non-null TPIDR_EL1 is the running task, alive while it runs
+    // (its block is freed only after it has ended and been switched away
+    // from); the borrow ends with `f`, before this task can end.
+    unsafe { task.as_ref() }.map(|t| f(&t.alloc_failure))
+}
+
 /// Has the running task been killed? Without a critical section: the
 /// flag is atomic, and the running task is alive while it runs (this is on
 /// every return to EL0 from an interrupt or a system call).
