@@ -2152,6 +2152,16 @@ const CASES: &[Case] = &[
         on: On::Board("qemu-virt"),
         qemu: MTTCG,
         ..case(
+            "smp (MTTCG): supervised isolated tasks with a granted channel killed at random from every core while restarted: outcomes right, frames and heap back to baseline, 6 rounds",
+            "smp_supervise_kill",
+            0,
+            &["round 6: 4 supervisors,", "0 wrong, frames and heap at baseline true", "all checks passed"],
+        )
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: MTTCG,
+        ..case(
             "smp (MTTCG): priority inheritance with pinned owners, urgent waiters timing out or killed on every core: no loan outlives its wait, 4 rounds",
             "smp_inherit",
             0,

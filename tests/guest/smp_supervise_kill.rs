@@ -1,0 +1,162 @@
+//! QEMU test, under real parallelism (MTTCG): supervised isolated tasks
+//! killed at random from every core, while their supervisors restart them
+//! with the same granted channel endpoint.
+//!
+//! Each round, a supervisor per core runs `task::supervise` (up to
+//! [`RESTARTS`] restarts) of an isolated task that sends one message
+//! through a granted channel as it starts, then sleeps a little
+//! [`NAPS`] times and returns. A killer pinned to each core looks the
+//! supervised tasks up by name (`task::list`) and kills them at random.
+//! What must hold: each supervisor returns its last run's outcome, `Ok`
+//! or `Killed` (and `Killed` only after its last restart); its channel got
+//! at most one message per run; and after the first round the frames in
+//! use and the kernel heap (less the frames the per-core pools keep) are
+//! exactly where they were: a kill in the middle of a restart leaks
+//! neither the endpoint nor an address space.
+
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+#[path = "common/mod.rs"]
+mod common;
+
+use alloc::vec::Vec;
+use common::{check, finish, require_cores};
+use core::sync::atomic::{AtomicBool, Ordering};
+use ilusion::ipc;
+use ilusion::task::{self, Builder, GaveUp, JoinHandle, Policy, Priority, Restart, Supervised, TaskFailure};
+use ilusion::time::{self, Duration, Instant};
+
+ilusion::entry!(main);
+
+const ROUNDS: usize = 6;
+const RESTARTS: u32 = 6;
+const NAPS: u64 = 20;
+const PAGE: usize = 4096;
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+fn rng(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+/// `n` kernel tasks alive at once, then ended: before the first round
+/// (200), the stack slots' translation tables a round's peak needs are
+/// made; before each measure (8, more than the cache of freed stacks
+/// holds), that cache holds stacks of one size, whichever tasks ended last.
+fn spawn_at_once(n: usize) {
+    let tasks: Vec<JoinHandle<()>> = (0..n).map(|_| Builder::new().spawn(task::park).expect("spawn")).collect();
+    tasks.iter().for_each(|t| t.unpark());
+    tasks.into_iter().for_each(|t| t.join().expect("a parked task"));
+}
+
+fn usage() -> (usize, usize, usize) {
+    spawn_at_once(8);
+    let pooled = ilusion::mm::pooled_frames() * PAGE;
+    let heap = ilusion::mm::heap::stats();
+    (ilusion::mm::frames_in_use(), heap.requested - pooled, heap.allocated - pooled)
+}
+
+fn supervisor(cpu: usize) -> JoinHandle<(Supervised, usize)> {
+    Builder::new()
+        .name("supervisor")
+        .cpu(cpu)
+        .spawn(move || {
+            let (tx, rx) = ipc::channel::<u64>(2 * RESTARTS as usize + 2);
+            let mut builder = Builder::new().name("supervised");
+            let tx = builder.grant(tx);
+            let policy = Policy::new(Restart::UpTo(RESTARTS));
+            let supervised = task::supervise(builder, policy, move || {
+                let _ = tx.send(1);
+                for _ in 0..NAPS {
+                    time::sleep(Duration::from_micros(100));
+                }
+            })
+            .expect("supervise");
+            let mut got = 0;
+            while rx.try_recv().is_ok() {
+                got += 1;
+            }
+            (supervised, got)
+        })
+        .expect("spawn a supervisor")
+}
+
+fn main() {
+    let cores = require_cores(4);
+    spawn_at_once(200);
+    let mut baseline = None;
+    for round in 0..=ROUNDS as u64 {
+        let start = Instant::now();
+        STOP.store(false, Ordering::SeqCst);
+        let killers: Vec<JoinHandle<usize>> = (0..cores)
+            .map(|c| {
+                Builder::new()
+                    .name("killer")
+                    .cpu(c)
+                    .priority(Priority::Preemptive(16))
+                    .spawn(move || {
+                        let mut seed = 0x7171 ^ (round << 8) ^ c as u64;
+                        let mut kills = 0;
+                        while !STOP.load(Ordering::SeqCst) {
+                            time::sleep(Duration::from_micros(200 + rng(&mut seed) % 1500));
+                            let ids: Vec<u64> = task::list()
+                                .iter()
+                                .filter(|t| t.name.as_deref() == Some("supervised"))
+                                .map(|t| t.id)
+                                .collect();
+                            if !ids.is_empty() && task::kill(ids[(rng(&mut seed) % ids.len() as u64) as usize]).is_ok()
+                            {
+                                kills += 1;
+                            }
+                        }
+                        kills
+                    })
+                    .expect("spawn a killer")
+            })
+            .collect();
+        let supervisors: Vec<_> = (0..cores).map(supervisor).collect();
+        let (mut restarts, mut killed, mut wrong) = (0, 0, 0);
+        for (c, s) in supervisors.into_iter().enumerate() {
+            match s.join() {
+                Ok((s, got)) => {
+                    restarts += s.restarts;
+                    let last_ok = match (&s.outcome, &s.gave_up) {
+                        (Ok(()), None) => true,
+                        (Err(TaskFailure::Killed), Some(GaveUp::RestartLimit)) => {
+                            killed += 1;
+                            s.restarts == RESTARTS
+                        }
+                        _ => false,
+                    };
+                    if !last_ok || got > s.restarts as usize + 1 {
+                        wrong += 1;
+                        ilusion::println!("round {round}: supervisor {c}: {s:?}, {got} messages");
+                    }
+                }
+                Err(e) => {
+                    wrong += 1;
+                    ilusion::println!("round {round}: supervisor {c} failed: {e:?}");
+                }
+            }
+        }
+        STOP.store(true, Ordering::SeqCst);
+        let kills: usize = killers.into_iter().map(|k| k.join().expect("a killer failed")).sum();
+        let now = usage();
+        let at_baseline = *baseline.get_or_insert(now) == now;
+        ilusion::println!(
+            "round {round}: {cores} supervisors, {restarts} restarts, {killed} gave up killed, {kills} kills accepted, {wrong} wrong, frames and heap at baseline {at_baseline}, {} ms",
+            start.elapsed().as_millis()
+        );
+        let good = wrong == 0 && at_baseline;
+        check(good, "supervised_kills_end_cleanly", format_args!("round {round}: {baseline:?} -> {now:?}"));
+        if !good {
+            break;
+        }
+    }
+    finish()
+}
