@@ -274,8 +274,8 @@ mod target {
     /// Stops the periodic timer. Called from a task, it returns once the
     /// handler is not running on any core, and it never starts again: what
     /// the handler used may go. (From an interrupt handler, the periodic
-    /// handler stopping itself included, or inside a critical section, it
-    /// cannot wait: a handler running on another core may still be at work
+    /// handler stopping itself included, or inside a critical section or
+    /// with a spin lock held, it cannot wait: a handler running on another core may still be at work
     /// when it returns.)
     pub fn stop_periodic() {
         timer::stop_periodic();

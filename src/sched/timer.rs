@@ -258,14 +258,15 @@ mod target {
     /// on the caller's core, which cannot be in an interrupt handler while
     /// its task runs here. Not from an interrupt handler (a handler that
     /// stops itself would wait for itself) nor inside a critical section
-    /// (a handler that opens one would wait for the caller): those return
-    /// at once, as with one core, where no handler can run meanwhile.
+    /// or with interrupts masked (a spin lock held: a handler that takes it
+    /// would wait for the caller): those return at once, as with one core,
+    /// where no handler can run meanwhile.
     fn wait_for_stopped_handlers(masked: CriticalSection) {
         let wait = crate::critical::several_cores()
             && crate::critical::kernel_lock_depth(&masked) == 1
             && !cpu::in_exception_handler();
         drop(masked);
-        if wait {
+        if wait && cpu::interrupts_enabled() {
             for running in &HANDLER_RUNNING {
                 // Acquire: what the handler wrote is seen after it.
                 while running.load(Ordering::Acquire) {
