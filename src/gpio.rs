@@ -321,7 +321,10 @@ mod on_target {
             Ok(())
         }
 
-        /// Stops the pin's edge interrupts.
+        /// Stops the pin's edge interrupts. As with [`crate::irq::unregister`],
+        /// another core that took the bank's interrupt just before may still
+        /// be running the pin's handler as this returns; an edge after it
+        /// calls none. The handler is a plain `fn`: nothing it uses is freed here.
         pub fn stop_edges(&mut self) {
             {
                 let _config = CONFIG.lock();
