@@ -15,7 +15,7 @@
 //! [`read_byte_blocking`] and [`read_byte_timeout`] take from; what comes
 //! while it is full is lost, and [`take_lost_input`] says where and how
 //! much (the shell tells the user), as it does of what the port itself
-//! lost ([`SerialPort::take_overrun`]). A task waiting for input blocks (its
+//! lost ([`SerialPort::read_with_overrun`]). A task waiting for input blocks (its
 //! core runs others, and a kill ends it there); where nothing may block
 //! (an interrupt handler, interrupts masked) the core waits instead, and
 //! with the reader's interrupts masked, where that interrupt cannot come,
@@ -45,12 +45,12 @@ pub trait SerialPort: Sync {
     }
     /// A received byte, if the hardware has one.
     fn read_byte(&self) -> Option<u8>;
-    /// Did the port lose input just after the byte [`Self::read_byte`] last
-    /// gave (more came while its receive FIFO was full: its interrupt
-    /// waited, masked, longer than the FIFO lasts)? Told once. A port that
-    /// cannot tell says `false`.
-    fn take_overrun(&self) -> bool {
-        false
+    /// As [`Self::read_byte`], and whether the port lost input just after
+    /// this byte (more came while its receive FIFO was full: its interrupt
+    /// waited, masked, longer than the FIFO lasts). A port that cannot
+    /// tell says `false`.
+    fn read_with_overrun(&self) -> Option<(u8, bool)> {
+        self.read_byte().map(|b| (b, false))
     }
     /// Waits until everything written has left the wire.
     fn flush(&self);
@@ -82,9 +82,9 @@ static RECEIVED: SpinLock<RingBuffer<INPUT_BUFFER>> = SpinLock::new("console inp
 /// full buffer is: the reader is told where ([`RingBuffer::take_gap`]).
 fn drain(port: &dyn SerialPort, mut take: impl FnMut(Received)) {
     port.acknowledge_interrupt();
-    while let Some(b) = port.read_byte() {
+    while let Some((b, overrun)) = port.read_with_overrun() {
         take(Received::Byte(b));
-        if port.take_overrun() {
+        if overrun {
             take(Received::Lost);
         }
     }
@@ -504,7 +504,7 @@ mod tests {
     /// A receive FIFO that overflowed after its second byte (a PL011 marks
     /// the byte read just before the loss with its overrun bit).
     struct Overflowed {
-        fifo: crate::critical::SpinLock<(VecDeque<u8>, bool)>, // FIFO, overrun to tell
+        fifo: crate::critical::SpinLock<VecDeque<u8>>,
     }
 
     impl SerialPort for Overflowed {
@@ -512,19 +512,16 @@ mod tests {
         fn flush(&self) {}
         fn acknowledge_interrupt(&self) {}
         fn read_byte(&self) -> Option<u8> {
-            let mut s = self.fifo.lock();
-            let b = s.0.pop_front()?;
-            s.1 = b == b'b';
-            Some(b)
+            self.read_with_overrun().map(|(b, _)| b)
         }
-        fn take_overrun(&self) -> bool {
-            core::mem::take(&mut self.fifo.lock().1)
+        fn read_with_overrun(&self) -> Option<(u8, bool)> {
+            self.fifo.lock().pop_front().map(|b| (b, b == b'b'))
         }
     }
 
     #[test]
     fn input_the_port_lost_is_told_where_it_was_lost() {
-        let port = Overflowed { fifo: crate::critical::SpinLock::new("fake FIFO", (VecDeque::from(*b"abc"), false)) };
+        let port = Overflowed { fifo: crate::critical::SpinLock::new("fake FIFO", VecDeque::from(*b"abc")) };
         let mut got = Vec::new();
         drain(&port, |r| got.push(r));
         assert_eq!(got, [Received::Byte(b'a'), Received::Byte(b'b'), Received::Lost, Received::Byte(b'c')]);

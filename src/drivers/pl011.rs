@@ -5,12 +5,11 @@
 //! UART's interrupt to [`crate::console`], which drains [`Pl011::read_byte`]
 //! into its buffer. A byte read with the overrun bit set (more came while
 //! the receive FIFO was full, and was lost) is reported through
-//! [`SerialPort::take_overrun`], so the reader is told input was lost
+//! [`SerialPort::read_with_overrun`], so the reader is told input was lost
 //! rather than handed a line with a hole in it.
 
 use super::mmio::Mmio;
 use crate::console::SerialPort;
-use core::sync::atomic::{AtomicBool, Ordering};
 use tock_registers::interfaces::{Readable, Writeable};
 use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 use tock_registers::{register_bitfields, register_structs};
@@ -84,8 +83,6 @@ pub const fn baud_divisors(clock_hz: u32, baud: u32) -> (u32, u32) {
 /// happen in its interrupt handler.
 pub struct Pl011 {
     regs: Mmio<Registers>,
-    /// The last byte read came with the overrun bit: input was lost after it.
-    overrun: AtomicBool,
 }
 
 impl Pl011 {
@@ -93,7 +90,7 @@ impl Pl011 {
     /// `base` must be the mapped address of a PL011's registers, used by nobody else.
     pub const unsafe fn new(base: u64) -> Self {
         // SAFETY: promised by our caller.
-        Self { regs: unsafe { Mmio::new(base) }, overrun: AtomicBool::new(false) }
+        Self { regs: unsafe { Mmio::new(base) } }
     }
 
     /// 8N1 at `baud` from a `clock_hz` reference clock, FIFOs on, receive interrupts on.
@@ -144,19 +141,18 @@ impl SerialPort for Pl011 {
     }
 
     fn read_byte(&self) -> Option<u8> {
+        self.read_with_overrun().map(|(b, _)| b)
+    }
+
+    /// The byte, and its overrun bit: input came while the FIFO was full,
+    /// after this byte, and was lost.
+    fn read_with_overrun(&self) -> Option<(u8, bool)> {
         let r = &self.regs;
         if r.FR.is_set(FR::RXFE) {
             return None;
         }
         let received = r.DR.extract();
-        if received.is_set(DR::OE) {
-            self.overrun.store(true, Ordering::Relaxed);
-        }
-        Some(received.read(DR::DATA) as u8)
-    }
-
-    fn take_overrun(&self) -> bool {
-        self.overrun.swap(false, Ordering::Relaxed)
+        Some((received.read(DR::DATA) as u8, received.is_set(DR::OE)))
     }
 
     fn flush(&self) {

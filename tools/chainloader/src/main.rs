@@ -28,9 +28,8 @@ mod console {
         /// Writes `text`, each line end as CR LF (the PL011 driver's own).
         fn write_text(&self, text: &[u8]);
         fn read_byte(&self) -> Option<u8>;
-        /// Input lost after the last byte read (the loader's CRC catches it).
-        #[allow(dead_code)]
-        fn take_overrun(&self) -> bool;
+        /// A byte and whether input was lost after it (the loader's CRC catches it).
+        fn read_with_overrun(&self) -> Option<(u8, bool)>;
         fn flush(&self);
         fn acknowledge_interrupt(&self);
     }
