@@ -135,12 +135,6 @@ pub struct Tcb {
     pub stacks: Option<TaskStacks>,
     /// Why it failed, once it has ended (`None`: returned normally).
     pub failure: UnsafeCell<Option<TaskFailure>>,
-    /// The size and alignment of its last failed kernel allocation, exact:
-    /// written by the allocator while the task runs, read by its own panic
-    /// handler (`TaskFailure::OutOfKernelMemory`); only the task itself
-    /// touches it. Its own, so that a failure on another core cannot
-    /// overwrite it or take it first.
-    pub alloc_failure: Cell<Option<(usize, usize)>>,
     /// Tasks waiting in `join`.
     pub joiners: WaitQueue,
     /// What the task runs, and where its result goes (`None` for idle, or
@@ -163,6 +157,13 @@ pub struct Tcb {
     pub counters: TaskCounters,
     /// On the list of every task alive (`scheduler::task_after`).
     pub all_links: Links<Tcb>,
+    /// The size and alignment of its last failed kernel allocation, exact:
+    /// written by the allocator while the task runs, read by its own panic
+    /// handler (`TaskFailure::OutOfKernelMemory`); only the task itself
+    /// touches it. Its own, so that a failure on another core cannot
+    /// overwrite it or take it first. (Here, near the end: the
+    /// fields the switch paths read keep their places.)
+    pub alloc_failure: Cell<Option<(usize, usize)>>,
     /// The mutexes it holds, by address (see `sched::held`). Last: a
     /// spawn writes only its count, and the fields above keep their places.
     pub held_mutexes: HeldLocks,

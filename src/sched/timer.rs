@@ -287,16 +287,13 @@ mod target {
         let now = cpu::counter();
         let handler = TIMERS.with(&masked, |all| {
             let t = all.of_mut(here);
-            let due = t.period_ticks != 0 && t.next_period <= now;
-            if due {
-                t.next_period = next_periodic_deadline(t.next_period, t.period_ticks, now);
+            if t.period_ticks == 0 || t.next_period > now {
+                return None;
             }
-            let handler = t.periodic.filter(|_| due);
-            if handler.is_some() {
-                // Under the kernel lock: a stop that takes it after us sees it.
-                HANDLER_RUNNING[here].store(true, Ordering::Relaxed);
-            }
-            handler
+            t.next_period = next_periodic_deadline(t.next_period, t.period_ticks, now);
+            // Under the kernel lock: a stop that takes it after us sees it.
+            HANDLER_RUNNING[here].store(t.periodic.is_some(), Ordering::Relaxed);
+            t.periodic
         });
         if let Some(handler) = handler {
             drop(masked);
