@@ -25,12 +25,10 @@
 //! never reads memory an application writes.
 //!
 //! Works the same for isolated tasks: a pool made at EL0 takes its memory
-//! from the task's own heap. That heap is backed page by page on first
-//! touch, up to the task's memory limit, and `new` touches every byte it
-//! takes (it writes the links and zeroes the blocks): so at EL0 a pool the
-//! limit cannot back is refused up front with [`PoolError::OutOfMemory`]
-//! (`fits_task_limit`), as the kernel heap refuses one it has no room
-//! for, instead of ending the task inside `new`.
+//! from the task's own heap, which grows only as far as the task's memory
+//! limit can back (`mm::user_heap`): a pool the limit cannot back is
+//! refused with [`PoolError::OutOfMemory`], as the kernel heap refuses one
+//! it has no room for.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -59,30 +57,6 @@ pub enum PoolError {
     /// The heap has not that much memory (in an isolated task: the task's
     /// memory limit cannot back it).
     OutOfMemory,
-}
-
-/// Can the calling task's memory limit back `bytes` more of its heap, and
-/// the translation tables for them (one per 2 MiB, and one more)? Always
-/// in a kernel task, whose heap answers with a failed allocation. In an
-/// isolated task the estimate is on the safe side: heap pages it holds
-/// already may serve part of the request.
-#[cfg(target_os = "none")]
-fn fits_task_limit(bytes: usize) -> bool {
-    if !crate::arch::user_mode::running_at_el0() {
-        return true;
-    }
-    let page = crate::mm::PAGE_SIZE;
-    let pages_per_table = page / 8; // a table of 8-byte descriptors
-    let pages = (bytes as u64).div_ceil(page);
-    let needed = pages.saturating_add(pages.div_ceil(pages_per_table) + 1).saturating_mul(page);
-    let usage = crate::syscall::user::memory_usage();
-    usage.limit.saturating_sub(usage.resident.saturating_add(usage.tables)) >= needed
-}
-
-/// On the host (unit tests): no task limit.
-#[cfg(not(target_os = "none"))]
-fn fits_task_limit(_: usize) -> bool {
-    true
 }
 
 /// A pool of `count` blocks of one size (see the module documentation).
@@ -120,10 +94,6 @@ impl BlockPool {
         let stride = block_size.checked_next_multiple_of(BLOCK_ALIGN).ok_or(PoolError::TooLarge)?;
         let bytes = stride.checked_mul(count).ok_or(PoolError::TooLarge)?;
         let layout = Layout::from_size_align(bytes, BLOCK_ALIGN).map_err(|_| PoolError::TooLarge)?;
-        let links_bytes = count * core::mem::size_of::<AtomicU32>(); // count <= MAX_BLOCKS: no overflow
-        if !fits_task_limit(bytes.saturating_add(links_bytes)) {
-            return Err(PoolError::OutOfMemory);
-        }
         let mut links = Vec::new();
         links.try_reserve_exact(count).map_err(|_| PoolError::OutOfMemory)?;
         links.extend((1..count as u32).chain([NONE]).map(AtomicU32::new));

@@ -373,7 +373,7 @@ mod target {
     #[inline(never)]
     fn user_alloc(layout: Layout) -> *mut u8 {
         // SAFETY: at EL0, in the task's only thread; no other reference is live.
-        unsafe { crate::mm::user_heap::UserHeap::get() }.alloc(layout)
+        unsafe { crate::mm::user_heap::UserHeap::get() }.alloc(layout, crate::syscall::user::free_under_limit)
     }
 
     /// At EL0: gives a block back to the running isolated task's heap.

@@ -17,6 +17,17 @@
 //! the program really uses get frames. (One buddy over the whole reserve
 //! would write nodes into a page per halving on the first split.)
 //!
+//! Growing is where the task's memory limit is kept: the heap grows only
+//! if the limit can back the request ([`limit_can_back`]), so a request
+//! the limit cannot back is refused like one the reserve cannot hold. A
+//! fallible allocation (`Vec::try_reserve`, `BlockPool::new`) returns an
+//! error and the task goes on; an infallible one (`Box::new`, `vec!`)
+//! panics, and the panic handler ends the task with `OutOfMemory`, as a
+//! touch past the limit does ([`UserHeap::take_refusal`]). (Without the
+//! check the heap handed out any block of the reserve, and the task ended
+//! on its first touch past the limit, even after a `try_reserve` said
+//! yes.)
+//!
 //! An isolated task is a single thread and interrupts never run its code,
 //! so the state needs no lock.
 
@@ -43,8 +54,20 @@ pub fn next_chunk(brk: u64, end: u64, size: usize, align: usize) -> Option<(u64,
     (start.checked_add(chunk)? <= end).then_some((start, chunk))
 }
 
+/// Can `free` bytes (what is left of the task's memory limit) back a
+/// request of `size` bytes: its pages, and the translation tables they may
+/// need (one per 2 MiB, and one more)? On the safe side: the request may
+/// share a page the task holds already, or need no new table.
+pub fn limit_can_back(free: u64, size: usize) -> bool {
+    let pages_per_table = PAGE_SIZE / 8; // a table of 8-byte descriptors
+    let pages = (size as u64).div_ceil(PAGE_SIZE);
+    let needed = pages.saturating_add(pages.div_ceil(pages_per_table) + 1).saturating_mul(PAGE_SIZE);
+    free >= needed
+}
+
 /// An isolated task's heap allocator: a buddy allocator that grows into
-/// the reserve `[base, end)`, at its break.
+/// the reserve `[base, end)`, at its break, as far as the task's memory
+/// limit can back.
 #[repr(C)]
 pub struct UserHeap {
     /// Nonzero once [`Self::init`] ran (the page starts zeroed).
@@ -55,6 +78,9 @@ pub struct UserHeap {
     brk: u64,
     /// The end of the reserve.
     end: u64,
+    /// Where the heap last refused to grow because the memory limit could
+    /// not back the request (0: it has not), for the panic handler.
+    refused_at: u64,
     buddy: MaybeUninit<Heap<ORDER>>,
 }
 
@@ -76,6 +102,7 @@ impl UserHeap {
         self.base = base;
         self.brk = base;
         self.end = base + reserve;
+        self.refused_at = 0;
         self.ready = 1;
     }
 
@@ -86,14 +113,20 @@ impl UserHeap {
     }
 
     /// A block for `layout`, growing the heap if needed; null when the
-    /// reserve is exhausted (as `GlobalAlloc::alloc` expects).
-    pub fn alloc(&mut self, layout: Layout) -> *mut u8 {
+    /// reserve is exhausted or `free_under_limit` (what is left of the
+    /// task's memory limit, asked only when the heap must grow) cannot back
+    /// the request (as `GlobalAlloc::alloc` expects).
+    pub fn alloc(&mut self, layout: Layout, free_under_limit: impl FnOnce() -> u64) -> *mut u8 {
         if let Ok(block) = self.buddy().alloc(layout) {
             return block.as_ptr();
         }
         let Some((start, chunk)) = next_chunk(self.brk, self.end, layout.size(), layout.align()) else {
             return core::ptr::null_mut();
         };
+        if !limit_can_back(free_under_limit(), layout.size()) {
+            self.refused_at = start;
+            return core::ptr::null_mut();
+        }
         let (from, to) = (self.brk, start + chunk);
         self.brk = to;
         // SAFETY: `[from, to)` is the part of the reserve after the old break:
@@ -112,6 +145,12 @@ impl UserHeap {
             // SAFETY: promised by our caller.
             unsafe { self.buddy().dealloc(block, layout) };
         }
+    }
+
+    /// Where the heap last refused to grow for the memory limit, forgotten
+    /// once taken (`None`: it has not).
+    pub fn take_refusal(&mut self) -> Option<u64> {
+        Some(core::mem::take(&mut self.refused_at)).filter(|&at| at != 0)
     }
 
     pub fn stats(&mut self) -> UserHeapStats {
@@ -167,6 +206,47 @@ mod tests {
         assert_eq!(next_chunk(u64::MAX - 10, u64::MAX, 1, 1), None);
     }
 
+    /// A memory limit with room for anything.
+    fn unlimited() -> u64 {
+        u64::MAX
+    }
+
+    #[test]
+    fn the_limit_must_back_the_pages_and_their_tables() {
+        // One page and two tables (the one a page may need, and one more).
+        assert!(limit_can_back(3 * PAGE_SIZE, 1));
+        assert!(!limit_can_back(3 * PAGE_SIZE - 1, 1));
+        assert!(limit_can_back(3 * PAGE_SIZE, PAGE_SIZE as usize));
+        // 2 MiB: 512 pages, one table for them and one more.
+        assert!(limit_can_back(514 * PAGE_SIZE, 2 << 20));
+        assert!(!limit_can_back(514 * PAGE_SIZE, (2 << 20) + 1));
+        assert!(!limit_can_back(u64::MAX - 1, usize::MAX));
+        assert!(!limit_can_back(0, 0));
+    }
+
+    #[test]
+    fn growth_the_limit_cannot_back_is_refused_and_remembered() {
+        let mut arena = std::boxed::Box::new(Arena([0; 1 << 18]));
+        let (mut heap, base) = heap_over(&mut arena);
+        let page = Layout::from_size_align(PAGE_SIZE as usize, 8).unwrap();
+        let a = heap.alloc(page, || 3 * PAGE_SIZE);
+        assert_eq!(a as u64, base);
+        assert_eq!(heap.take_refusal(), None);
+        // Two pages left under the limit: a page and its tables may not fit.
+        assert!(heap.alloc(page, || 2 * PAGE_SIZE).is_null());
+        assert_eq!(heap.stats().grown, PAGE_SIZE, "a refused request does not grow the heap");
+        assert_eq!(heap.take_refusal(), Some(base + PAGE_SIZE));
+        assert_eq!(heap.take_refusal(), None, "taken once");
+        // A block the heap has already is handed out without asking the limit.
+        // SAFETY: `a` came from `alloc` with `page`, freed once.
+        unsafe { heap.dealloc(a, page) };
+        let again = heap.alloc(page, || panic!("the limit is asked only to grow"));
+        assert_eq!(again, a);
+        // The reserve is exhausted first: that is no refusal for the limit.
+        assert!(heap.alloc(Layout::from_size_align(1 << 19, 8).unwrap(), || 0).is_null());
+        assert_eq!(heap.take_refusal(), None);
+    }
+
     #[repr(C, align(262144))]
     struct Arena([u8; 1 << 18]);
 
@@ -184,21 +264,21 @@ mod tests {
         let (mut heap, base) = heap_over(&mut arena);
         assert_eq!(heap.stats(), UserHeapStats { reserve: 1 << 18, grown: 0, allocated: 0 });
         let small = Layout::from_size_align(128, 8).unwrap();
-        let a = heap.alloc(small);
+        let a = heap.alloc(small, unlimited);
         assert_eq!(a as u64, base);
         assert_eq!(heap.stats().grown, PAGE_SIZE);
         // Served from the first page: no growth.
-        let b = heap.alloc(small);
+        let b = heap.alloc(small, unlimited);
         assert_eq!(heap.stats().grown, PAGE_SIZE);
         assert!(b as u64 > base && (b as u64) < base + PAGE_SIZE);
         // Three pages: a 16 KiB chunk at the next 16 KiB boundary.
         let big = Layout::from_size_align(3 * PAGE_SIZE as usize, 8).unwrap();
-        let c = heap.alloc(big);
+        let c = heap.alloc(big, unlimited);
         assert_eq!(c as u64, base + 16384);
         assert_eq!(heap.stats().grown, 32768);
         // The gap [4 KiB, 16 KiB) went to the allocator: a page comes from it.
         let page = Layout::from_size_align(PAGE_SIZE as usize, 8).unwrap();
-        let d = heap.alloc(page);
+        let d = heap.alloc(page, unlimited);
         assert!((base + PAGE_SIZE..base + 16384).contains(&(d as u64)));
         assert_eq!(heap.stats().grown, 32768);
         // SAFETY: each block came from `alloc` with its layout, freed once.
@@ -215,11 +295,11 @@ mod tests {
     fn an_exhausted_reserve_gives_null() {
         let mut arena = std::boxed::Box::new(Arena([0; 1 << 18]));
         let (mut heap, _) = heap_over(&mut arena);
-        assert!(heap.alloc(Layout::from_size_align((1 << 18) + 1, 8).unwrap()).is_null());
+        assert!(heap.alloc(Layout::from_size_align((1 << 18) + 1, 8).unwrap(), unlimited).is_null());
         let half = Layout::from_size_align(1 << 17, 8).unwrap();
-        assert!(!heap.alloc(half).is_null());
-        assert!(!heap.alloc(half).is_null());
-        assert!(heap.alloc(Layout::from_size_align(8, 8).unwrap()).is_null());
+        assert!(!heap.alloc(half, unlimited).is_null());
+        assert!(!heap.alloc(half, unlimited).is_null());
+        assert!(heap.alloc(Layout::from_size_align(8, 8).unwrap(), unlimited).is_null());
         assert_eq!(heap.stats().grown, 1 << 18);
     }
 }

@@ -55,6 +55,14 @@
 //! any input, so a bad one (`BadAddress`) loses none. The task blocks while
 //! it waits; the core runs others.
 //!
+//! **Out of memory** (version 4: `panic`'s `x4`). An isolated task's heap
+//! grows only as far as the task's memory limit can back
+//! (`mm::user_heap`). When it refuses, the allocation-failure panic passes
+//! where the heap would have grown in `x4`, and the task ends with
+//! `OutOfMemory` (at that address, with what it holds and its limit), as
+//! a touch past the limit ends it, instead of `Panic`. Any other panic, or
+//! a zero `x4`, is a `Panic`.
+//!
 //! | nr | call | arguments | result |
 //! |---:|---|---|---|
 //! | 0 | `yield` | — | 0 |
@@ -67,7 +75,7 @@
 //! | 7 | `map_shared` | address of a region granted at spawn | 0 (mapped; again is harmless) |
 //! | 8 | `task_id` | — | the caller's task id |
 //! | 9 | `abi_version` | — | [`ABI_VERSION`] |
-//! | 10 | `panic` | location pointer, length, message pointer, length | does not return (the task fails with `Panic`) |
+//! | 10 | `panic` | location pointer, length, message pointer, length; `x4`: where its heap refused to grow for its memory limit (0: it did not) | does not return (the task fails with `Panic`; with a nonzero `x4` and the allocation-failure message, `OutOfMemory`) |
 //! | 11 | `memory_info` | [`MemoryFigure`] | that figure, in bytes |
 //! | 12 | `channel_receive_timeout` | handle, pointer, capacity, nanoseconds | message length, or `TimedOut` |
 //! | 13 | `close` | handle | 0 (the handle is `Closed` from then on) |
@@ -95,10 +103,10 @@ pub fn timeout_from_nanos(nanos: u64) -> core::time::Duration {
 /// The most bytes of a panic message (and of its location) the kernel keeps.
 pub const MAX_PANIC_TEXT: u64 = 512;
 
-/// Incremented whenever calls are added (2: `channel_receive_timeout`,
-/// `close`; 3: `console_read`, `console_read_line`); a call never changes meaning, so a task built for version
+/// Incremented whenever calls are added or extended (2: `channel_receive_timeout`,
+/// `close`; 3: `console_read`, `console_read_line`; 4: `panic`'s `x4`); a call never changes meaning, so a task built for version
 /// `n` runs on any kernel of version `n` or later.
-pub const ABI_VERSION: u64 = 3;
+pub const ABI_VERSION: u64 = 4;
 
 /// The system calls, by number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

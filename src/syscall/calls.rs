@@ -4,7 +4,7 @@
 
 use super::abi::{MemoryFigure, SyscallError, MAX_PANIC_TEXT};
 use crate::arch::user_access::{copy_from_user, copy_to_user, UserRange};
-use crate::task::{PanicMessage, TaskFailure};
+use crate::task::{is_allocation_failure, PanicMessage, TaskFailure};
 
 /// The most bytes one `console_write` accepts.
 pub const MAX_WRITE: u64 = 64 * 1024;
@@ -151,13 +151,25 @@ impl core::fmt::Display for Lossy<'_> {
 
 /// The `panic` system call: the isolated task's panic handler reports its
 /// location and message; the task ends with `TaskFailure::Panic`, exactly as
-/// a panic in a normal task does (and, as there, without allocating).
-pub(super) fn panic_isolated(location: UserText, message: UserText) -> ! {
+/// a panic in a normal task does (and, as there, without allocating). The
+/// allocation-failure panic of a heap that refused to grow at
+/// `heap_refused_at` (nonzero) for the task's memory limit ends it with
+/// `TaskFailure::OutOfMemory` instead, as a touch past the limit does.
+pub(super) fn panic_isolated(location: UserText, message: UserText, heap_refused_at: u64) -> ! {
     let (mut location_buf, mut message_buf) = ([0u8; PANIC_TEXT], [0u8; PANIC_TEXT]);
     let location = Lossy(location.read(&mut location_buf));
     let message = PanicMessage::from_args(format_args!("{}", Lossy(message.read(&mut message_buf))));
     let task = crate::task::RunningTask;
     // Under the console lock, as `print!`: other cores' output must not cut into it.
+    if heap_refused_at != 0 && is_allocation_failure(&message) {
+        let usage = crate::task::current_memory_usage();
+        let failure =
+            TaskFailure::OutOfMemory { addr: heap_refused_at, held: usage.resident + usage.tables, limit: usage.limit };
+        crate::console::write_fmt(format_args!(
+            "\n*** {task} failed: {failure}\n  {message}: its heap cannot grow by that within its memory limit\n"
+        ));
+        crate::task::fail_current(failure)
+    }
     crate::console::write_fmt(format_args!("\n*** {task} panicked at {location}:\n{message}\n"));
     crate::task::fail_current(TaskFailure::Panic { message })
 }

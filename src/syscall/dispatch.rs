@@ -71,7 +71,7 @@ fn run(call: Syscall, frame: &mut ExceptionFrame) -> Result<u64, SyscallError> {
         Syscall::ConsoleWrite => console_write(a0, a1),
         Syscall::ConsoleRead => console_read(a0, a1, super::abi::timeout_from_nanos(a2)),
         Syscall::ConsoleReadLine => console_read_line(a0, a1),
-        Syscall::Panic => panic_isolated(UserText { ptr: a0, len: a1 }, UserText { ptr: a2, len: a3 }),
+        Syscall::Panic => panic_isolated(UserText { ptr: a0, len: a1 }, UserText { ptr: a2, len: a3 }, frame.x[4]),
         Syscall::MemoryInfo => memory_info(a0),
         Syscall::ChannelSend => crate::ipc::syscalls::channel_send(a0, a1, a2),
         Syscall::ChannelReceive => crate::ipc::syscalls::channel_receive(a0, a1, a2, forever),

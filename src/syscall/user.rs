@@ -151,6 +151,13 @@ pub fn resident_bytes() -> u64 {
     memory_figure(MemoryFigure::Resident)
 }
 
+/// What is left of the caller's memory limit: the limit less the pages
+/// and tables it holds, in bytes (what its heap may still grow by).
+pub fn free_under_limit() -> u64 {
+    let held = memory_figure(MemoryFigure::Resident).saturating_add(memory_figure(MemoryFigure::Tables));
+    memory_figure(MemoryFigure::Limit).saturating_sub(held)
+}
+
 /// The caller's memory use, all figures.
 pub fn memory_usage() -> MemoryUsage {
     MemoryUsage {
@@ -199,7 +206,9 @@ impl<const N: usize> fmt::Write for Truncating<N> {
 
 /// What the panic handler does at EL0: format the location and the message
 /// on the stack (kernel memory, the heap included, is out of reach) and hand
-/// them to the kernel, which ends the task with `TaskFailure::Panic`.
+/// them to the kernel, which ends the task with `TaskFailure::Panic` (or,
+/// for an allocation the task's memory limit could not back,
+/// `TaskFailure::OutOfMemory`: see [`heap_refused_at`]).
 pub fn panic(info: &core::panic::PanicInfo) -> ! {
     let mut location = Truncating::<128>::new();
     let mut message = Truncating::<{ super::abi::MAX_PANIC_TEXT as usize }>::new();
@@ -209,5 +218,21 @@ pub fn panic(info: &core::panic::PanicInfo) -> ! {
     let _ = fmt::Write::write_fmt(&mut message, format_args!("{}", info.message()));
     let (l, m) = (location.bytes(), message.bytes());
     // The kernel checks both ranges, reports the panic and ends the task.
-    svc::call4_no_return(Syscall::Panic as u64, l.as_ptr() as u64, l.len() as u64, m.as_ptr() as u64, m.len() as u64)
+    let (l_at, l_len, m_at, m_len) = (l.as_ptr() as u64, l.len() as u64, m.as_ptr() as u64, m.len() as u64);
+    svc::call5_no_return(Syscall::Panic as u64, l_at, l_len, m_at, m_len, heap_refused_at(m))
+}
+
+/// For the allocation-failure panic ("memory allocation of N bytes
+/// failed"), where the task's heap refused to grow because its memory
+/// limit could not back the request; 0 for any other panic. (The heap's
+/// state is read only for that panic: the heap has been used, so its
+/// state page is resident, and reading it takes no memory the limit may
+/// not have left.)
+fn heap_refused_at(message: &[u8]) -> u64 {
+    if !core::str::from_utf8(message).is_ok_and(crate::task::is_allocation_failure) {
+        return 0;
+    }
+    // SAFETY: at EL0, in the task's only thread; the allocation that failed
+    // has returned, so no other reference to the heap is live.
+    unsafe { crate::mm::user_heap::UserHeap::get() }.take_refusal().unwrap_or(0)
 }

@@ -50,9 +50,10 @@ pub enum TaskFailure {
     BadSyscall { number: u64, pc: u64 },
     /// An isolated task called `exit` with a non-zero status.
     Exited { status: u64 },
-    /// An isolated task touched a new page of its heap at `addr`, but it
-    /// holds `held` bytes (pages and tables) and one more page could pass
-    /// its `limit` (or the OS ran out of frames first).
+    /// An isolated task touched a new page of its heap at `addr`, or its
+    /// heap could not grow at `addr` for an allocation, but it holds `held`
+    /// bytes (pages and tables) and the memory needed could pass its
+    /// `limit` (or, for a touch, the OS ran out of frames first).
     OutOfMemory { addr: u64, held: u64, limit: u64 },
     /// The kernel heap could not give `size` bytes (aligned to `align`) that
     /// the task, or the OS on its behalf, asked for without a way to report
@@ -89,7 +90,7 @@ impl fmt::Display for TaskFailure {
             Self::Exited { status } => write!(f, "exited with status {status}"),
             Self::Killed => f.write_str("killed"),
             Self::OutOfMemory { addr, held, limit } => {
-                write!(f, "out of memory: touching {addr:#x} with {held} bytes held, limit {limit} bytes")
+                write!(f, "out of memory at {addr:#x}: {held} bytes held, limit {limit} bytes")
             }
             Self::OutOfKernelMemory { size, align } => {
                 write!(f, "out of kernel memory: an allocation of {size} bytes (align {align}) failed")

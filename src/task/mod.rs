@@ -45,6 +45,8 @@ pub mod stats;
 pub use crate::arch::esr::{Extension, FaultAccess};
 pub use crate::arch::privileged::{Privileged, SystemEncoding};
 pub use crate::sched::priority::Priority;
+#[cfg(target_os = "none")]
+pub(crate) use failure::is_allocation_failure;
 pub use failure::{PanicMessage, TaskFailure};
 pub(crate) use name::Printable;
 pub use name::TaskName;

@@ -2,13 +2,16 @@
 //! EL0, from the task's own heap; the 1 GiB reserve costs nothing until
 //! touched, and touching 3 pages adds exactly 3 pages of resident memory;
 //! the kernel copying from a heap page not touched yet faults it in; a
-//! task allocating without end fails alone with `OutOfMemory` at its limit,
-//! twice, while a watchdog runs; every frame comes back. A `console_write`
-//! of more than the most one call accepts (64 KiB) is written whole, in
-//! as many calls as it takes. A `mm::BlockPool` larger than the task's
-//! memory limit can back is refused (`PoolError::OutOfMemory`, as the
-//! kernel heap refuses one), not made until the task ends as `new` touches
-//! it; one that fits is made and used.
+//! task allocating without end fails alone with `OutOfMemory` at its limit
+//! (its heap refuses to grow past it), twice, and so does one writing the
+//! heap's pages past its allocator (the touch past the limit is refused),
+//! while a watchdog runs; every frame comes back. A `console_write` of
+//! more than the most one call accepts (64 KiB) is written whole, in as
+//! many calls as it takes. Requests the limit cannot back are refused:
+//! `try_reserve` says so (the task goes on), `vec!` ends the task with
+//! `OutOfMemory` before it touches anything, and a `mm::BlockPool` is
+//! `PoolError::OutOfMemory` (as the kernel heap refuses one); a pool that
+//! fits is made and used.
 #![no_std]
 #![no_main]
 
@@ -111,11 +114,45 @@ fn small_reserve() {
     ilusion::syscall::user::exit(if refused && fits { 0 } else { 1 });
 }
 
+/// Requests the task's memory limit (16 MiB) cannot back, well inside its
+/// 1 GiB reserve: `try_reserve` says so and the task goes on (the heap
+/// used to grant them, and the task ended with `OutOfMemory` on the first
+/// touch past the limit); one that fits is granted and used.
+fn fallible_past_the_limit() {
+    let mut v: Vec<u8> = Vec::new();
+    let refused = v.try_reserve_exact(2 * DEFAULT_MEMORY_LIMIT as usize).is_err();
+    let refused_again = v.try_reserve_exact(DEFAULT_MEMORY_LIMIT as usize).is_err();
+    let mut w: Vec<u8> = Vec::new();
+    let granted = w.try_reserve_exact(1 << 20).is_ok();
+    w.resize(1 << 20, 7);
+    ilusion::println!("past the limit: refused {refused}, {refused_again}; 1 MiB granted {granted}");
+    let ok = refused && refused_again && granted && w.iter().all(|&b| b == 7);
+    ilusion::syscall::user::exit(if ok { 0 } else { 1 });
+}
+
+/// An infallible allocation the limit cannot back (`vec!` of 32 MiB).
+fn infallible_past_the_limit() {
+    let v = alloc::vec![1u8; 2 * DEFAULT_MEMORY_LIMIT as usize];
+    ilusion::println!("32 MiB vec made: {}", core::hint::black_box(v).len());
+}
+
 /// Allocates pages until the task's memory limit stops it.
 fn hog() {
     let mut hoard: Vec<Box<[u8]>> = Vec::new();
     loop {
         hoard.push(alloc::vec![0xa5u8; PAGE_SIZE as usize].into());
+    }
+}
+
+/// Writes the heap's pages one by one, past its allocator (which would
+/// refuse to grow): each write is a first touch, backed until the limit.
+fn raw_toucher() {
+    let mut page = HEAP_BASE + (64 << 20);
+    loop {
+        // SAFETY: the task's own heap reserve, backed on first touch; the
+        // allocator never reaches this far (the limit stops it first).
+        unsafe { (page as *mut u8).write_volatile(1) };
+        page += PAGE_SIZE;
     }
 }
 
@@ -143,12 +180,13 @@ fn main() {
         ilusion::time::sleep(Duration::from_millis(1));
     });
     let frames = ilusion::mm::frames_in_use();
-    let cases: [(&str, Builder, fn()); 5] = [
+    let cases: [(&str, Builder, fn()); 6] = [
         ("collections", Builder::new(), collections),
         ("three pages", Builder::new().heap_reserve(1 << 30), three_pages),
         ("kernel copy", Builder::new(), kernel_copy_from_untouched),
         ("small reserve", Builder::new().heap_reserve(64 * 1024), small_reserve),
         ("pools", Builder::new(), pools_within_limit),
+        ("fallible", Builder::new(), fallible_past_the_limit),
     ];
     for (name, builder, f) in cases {
         let got = run(name, builder, f);
@@ -157,9 +195,9 @@ fn main() {
             fail(name);
         }
     }
-    for attempt in 1..=2 {
+    for (attempt, name, f) in [(1, "hog", hog as fn()), (2, "hog", hog), (3, "raw hog", raw_toucher)] {
         let before = WATCHDOG.load(Ordering::Relaxed);
-        let got = run("hog", Builder::new(), hog);
+        let got = run(name, Builder::new(), f);
         let progressed = common::counter_advances(&WATCHDOG, before);
         let freed = ilusion::mm::frames_in_use() == frames;
         let at_limit = matches!(got, Err(TaskFailure::OutOfMemory { held, limit, .. })
@@ -168,6 +206,13 @@ fn main() {
         if !(at_limit && progressed && freed) {
             fail("memory limit");
         }
+    }
+    let got = run("huge vec", Builder::new(), infallible_past_the_limit);
+    ilusion::println!("huge vec: {got:?}");
+    let refused_whole = matches!(got, Err(TaskFailure::OutOfMemory { held, limit, .. })
+        if limit == DEFAULT_MEMORY_LIMIT && held < DEFAULT_MEMORY_LIMIT / 16);
+    if !refused_whole {
+        fail("huge vec");
     }
     let got = run("big write", Builder::new(), big_write);
     ilusion::println!("big write: {got:?}");
