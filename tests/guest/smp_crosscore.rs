@@ -30,7 +30,7 @@ extern crate alloc;
 mod common;
 
 use alloc::vec::Vec;
-use common::{check, finish, require_cores};
+use common::{check, finish, require_cores, rng};
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use ilusion::mm::heap::HeapStats;
 use ilusion::sync::mpsc;
@@ -44,13 +44,6 @@ ilusion::entry!(main);
 /// holds the same bytes whichever tasks ended last.
 const STACK: usize = 16 * 1024;
 const ROUNDS: usize = 2;
-
-fn rng(seed: &mut u64) -> u64 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    *seed
-}
 
 fn usage() -> (HeapStats, usize) {
     (ilusion::mm::heap::stats(), ilusion::mm::frames_in_use())

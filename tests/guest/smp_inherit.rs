@@ -23,7 +23,7 @@ extern crate alloc;
 mod common;
 
 use alloc::vec::Vec;
-use common::{check, finish, require_cores};
+use common::{check, finish, require_cores, rng};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use ilusion::sync::Mutex;
 use ilusion::task::{self, Builder, JoinHandle, Priority, TaskFailure};
@@ -45,13 +45,6 @@ static ADDED: [AtomicU64; MUTEXES] = [const { AtomicU64::new(0) }; MUTEXES];
 static STOP: AtomicBool = AtomicBool::new(false);
 static STOP_SPIN: AtomicBool = AtomicBool::new(false);
 static KILLED: [AtomicBool; WAITERS] = [const { AtomicBool::new(false) }; WAITERS];
-
-fn rng(seed: &mut u64) -> u64 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    *seed
-}
 
 fn add(m: usize, g: &mut u64) {
     *g += 1;

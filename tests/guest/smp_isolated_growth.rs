@@ -22,10 +22,11 @@ extern crate alloc;
 mod common;
 
 use alloc::vec::Vec;
-use common::{check, finish, require_cores};
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use ilusion::task::{self, Builder, JoinHandle, Priority, TaskFailure};
-use ilusion::time::{self, Duration, Instant};
+use common::killers::{memory_in_use, Killers};
+use common::{check, finish, require_cores, rng};
+use core::sync::atomic::{AtomicU64, Ordering};
+use ilusion::task::{Builder, JoinHandle, TaskFailure};
+use ilusion::time::Instant;
 
 ilusion::entry!(main);
 
@@ -36,14 +37,6 @@ const LIMIT: u64 = 2 << 20;
 const PAGE: usize = 4096;
 
 static IDS: [AtomicU64; TASKS] = [const { AtomicU64::new(0) }; TASKS];
-static STOP: AtomicBool = AtomicBool::new(false);
-
-fn rng(seed: &mut u64) -> u64 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    *seed
-}
 
 /// An isolated task's body: grows and shrinks its heap; returns how many
 /// vectors it made, or `u64::MAX` if a page lost its stamp.
@@ -72,10 +65,9 @@ fn grower(seed: u64, greedy: bool) -> u64 {
 /// Frames held by address spaces, and the kernel heap in use less the
 /// frames the per-core pools keep (how many a pool keeps depends on which
 /// cores the tasks ended on).
-fn usage() -> (usize, usize, usize) {
-    let pooled = ilusion::mm::pooled_frames() * PAGE;
-    let heap = ilusion::mm::heap::stats();
-    (ilusion::mm::frames_in_use(), heap.requested - pooled, heap.allocated - pooled)
+/// A killer's pick: one of the round's growers, at random.
+fn pick_a_grower(seed: &mut u64) -> Option<u64> {
+    Some(IDS[(rng(seed) % TASKS as u64) as usize].load(Ordering::SeqCst)).filter(|&id| id != 0)
 }
 
 fn main() {
@@ -83,29 +75,8 @@ fn main() {
     let mut baseline = None;
     for round in 0..=ROUNDS as u64 {
         let start = Instant::now();
-        STOP.store(false, Ordering::SeqCst);
         IDS.iter().for_each(|id| id.store(0, Ordering::SeqCst));
-        let killers: Vec<JoinHandle<usize>> = (0..cores)
-            .map(|c| {
-                Builder::new()
-                    .name("killer")
-                    .cpu(c)
-                    .priority(Priority::Preemptive(16))
-                    .spawn(move || {
-                        let mut seed = 0x5151 ^ (round << 8) ^ c as u64;
-                        let mut kills = 0;
-                        while !STOP.load(Ordering::SeqCst) {
-                            time::sleep(Duration::from_micros(50 + rng(&mut seed) % 500));
-                            let id = IDS[(rng(&mut seed) % TASKS as u64) as usize].load(Ordering::SeqCst);
-                            if id != 0 && task::kill(id).is_ok() {
-                                kills += 1;
-                            }
-                        }
-                        kills
-                    })
-                    .expect("spawn a killer")
-            })
-            .collect();
+        let killers = Killers::spawn(cores, 0x5151 ^ (round << 8), 50..550, pick_a_grower);
         let tasks: Vec<JoinHandle<u64>> = (0..TASKS)
             .map(|k| {
                 let builder = Builder::new().name("grower").memory_limit(LIMIT);
@@ -129,9 +100,8 @@ fn main() {
                 }
             }
         }
-        STOP.store(true, Ordering::SeqCst);
-        let kills: usize = killers.into_iter().map(|k| k.join().expect("a killer failed")).sum();
-        let now = usage();
+        let kills = killers.stop();
+        let now = memory_in_use();
         let at_baseline = *baseline.get_or_insert(now) == now;
         ilusion::println!(
             "round {round}: {TASKS} growers: {ok} done, {killed} killed ({kills} kills accepted), {oom} out of memory, {wrong} wrong, frames, pool and heap at baseline {at_baseline}, {} ms",

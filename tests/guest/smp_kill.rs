@@ -30,7 +30,7 @@ mod common;
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use common::{check, finish, require_cores, Contention};
+use common::{check, finish, require_cores, rng, Contention};
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use ilusion::mm::heap::HeapStats;
 use ilusion::sync::mpsc::{self, Receiver, SyncSender};
@@ -75,13 +75,6 @@ struct Channels {
 
 fn usage() -> (HeapStats, usize) {
     (ilusion::mm::heap::stats(), ilusion::mm::frames_in_use())
-}
-
-fn rng(seed: &mut u64) -> u64 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    *seed
 }
 
 fn main() {

@@ -18,7 +18,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{check, finish, on_core, require_cores};
+use common::{check, finish, on_core, require_cores, rng};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use ilusion::task::Builder;
 use ilusion::time::{self, Duration};
@@ -40,13 +40,6 @@ fn busy_handler() {
 }
 
 fn other_handler() {}
-
-fn rng(seed: &mut u64) -> u64 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    *seed
-}
 
 fn main() {
     require_cores(2);

@@ -22,10 +22,10 @@ extern crate alloc;
 mod common;
 
 use alloc::vec::Vec;
-use common::{check, finish, require_cores};
-use core::sync::atomic::{AtomicBool, Ordering};
+use common::killers::{memory_in_use, Killers};
+use common::{check, finish, require_cores, rng};
 use ilusion::ipc;
-use ilusion::task::{self, Builder, GaveUp, JoinHandle, Policy, Priority, Restart, Supervised, TaskFailure};
+use ilusion::task::{self, Builder, GaveUp, JoinHandle, Policy, Restart, Supervised, TaskFailure};
 use ilusion::time::{self, Duration, Instant};
 
 ilusion::entry!(main);
@@ -33,16 +33,6 @@ ilusion::entry!(main);
 const ROUNDS: usize = 6;
 const RESTARTS: u32 = 6;
 const NAPS: u64 = 20;
-const PAGE: usize = 4096;
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-fn rng(seed: &mut u64) -> u64 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    *seed
-}
 
 /// `n` kernel tasks alive at once, then ended: before the first round
 /// (200), the stack slots' translation tables a round's peak needs are
@@ -54,11 +44,16 @@ fn spawn_at_once(n: usize) {
     tasks.into_iter().for_each(|t| t.join().expect("a parked task"));
 }
 
+/// [`memory_in_use`], with the cache of freed stacks in a known state.
 fn usage() -> (usize, usize, usize) {
     spawn_at_once(8);
-    let pooled = ilusion::mm::pooled_frames() * PAGE;
-    let heap = ilusion::mm::heap::stats();
-    (ilusion::mm::frames_in_use(), heap.requested - pooled, heap.allocated - pooled)
+    memory_in_use()
+}
+
+/// A killer's pick: one of the supervised tasks alive, at random.
+fn pick_a_supervised(seed: &mut u64) -> Option<u64> {
+    let ids: Vec<u64> = task::list().iter().filter(|t| t.name.as_deref() == Some("supervised")).map(|t| t.id).collect();
+    (!ids.is_empty()).then(|| ids[(rng(seed) % ids.len() as u64) as usize])
 }
 
 fn supervisor(cpu: usize) -> JoinHandle<(Supervised, usize)> {
@@ -92,33 +87,7 @@ fn main() {
     let mut baseline = None;
     for round in 0..=ROUNDS as u64 {
         let start = Instant::now();
-        STOP.store(false, Ordering::SeqCst);
-        let killers: Vec<JoinHandle<usize>> = (0..cores)
-            .map(|c| {
-                Builder::new()
-                    .name("killer")
-                    .cpu(c)
-                    .priority(Priority::Preemptive(16))
-                    .spawn(move || {
-                        let mut seed = 0x7171 ^ (round << 8) ^ c as u64;
-                        let mut kills = 0;
-                        while !STOP.load(Ordering::SeqCst) {
-                            time::sleep(Duration::from_micros(200 + rng(&mut seed) % 1500));
-                            let ids: Vec<u64> = task::list()
-                                .iter()
-                                .filter(|t| t.name.as_deref() == Some("supervised"))
-                                .map(|t| t.id)
-                                .collect();
-                            if !ids.is_empty() && task::kill(ids[(rng(&mut seed) % ids.len() as u64) as usize]).is_ok()
-                            {
-                                kills += 1;
-                            }
-                        }
-                        kills
-                    })
-                    .expect("spawn a killer")
-            })
-            .collect();
+        let killers = Killers::spawn(cores, 0x7171 ^ (round << 8), 200..1700, pick_a_supervised);
         let supervisors: Vec<_> = (0..cores).map(supervisor).collect();
         let (mut restarts, mut killed, mut wrong) = (0, 0, 0);
         for (c, s) in supervisors.into_iter().enumerate() {
@@ -144,8 +113,7 @@ fn main() {
                 }
             }
         }
-        STOP.store(true, Ordering::SeqCst);
-        let kills: usize = killers.into_iter().map(|k| k.join().expect("a killer failed")).sum();
+        let kills = killers.stop();
         let now = usage();
         let at_baseline = *baseline.get_or_insert(now) == now;
         ilusion::println!(

@@ -30,14 +30,6 @@ ilusion::entry!(main);
 static WATCHDOG: AtomicU64 = AtomicU64::new(0);
 const CALLS: u64 = 100_000;
 
-/// xorshift64: a deterministic stream of random numbers.
-fn next(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
-
 fn main() {
     let _watchdog = task::spawn(|| loop {
         WATCHDOG.fetch_add(1, Ordering::Relaxed);
@@ -67,11 +59,11 @@ fn main() {
             let mut rng = 0x2545_f491_4f6c_dd1d_u64;
             let mut unexpected = 0;
             for call in 0..CALLS {
-                let mut number = next(&mut rng) % Syscall::ALL.len() as u64;
+                let mut number = common::rng(&mut rng) % Syscall::ALL.len() as u64;
                 if number == Syscall::Exit as u64 || number == Syscall::Panic as u64 {
                     number = Syscall::Yield as u64;
                 }
-                let (mut a0, mut a1, a2) = (next(&mut rng), next(&mut rng), next(&mut rng));
+                let (mut a0, mut a1, a2) = (common::rng(&mut rng), common::rng(&mut rng), common::rng(&mut rng));
                 if number == Syscall::Sleep as u64 {
                     a0 %= 10_000; // nanoseconds: a long sleep is legal, just slow
                 }
@@ -82,7 +74,7 @@ fn main() {
                     a1 = if a2 & 4 == 0 { a1 % 256 + 1 } else { a1 };
                 }
                 let mut buffer = [0u64; 2];
-                let (mut a1, mut a2, mut a3) = (a1, a2, next(&mut rng));
+                let (mut a1, mut a2, mut a3) = (a1, a2, common::rng(&mut rng));
                 if number == Syscall::ConsoleRead as u64 || number == Syscall::ConsoleReadLine as u64 {
                     // Nothing is typed, so a good buffer would wait for input
                     // (for a line: for ever). A bad one (kernel, null) of any
@@ -100,7 +92,7 @@ fn main() {
                     // A real handle half the time; a buffer that is sometimes good
                     // (our stack), else kernel, null, misaligned or random; a length
                     // that is sometimes right.
-                    let pick = next(&mut rng);
+                    let pick = common::rng(&mut rng);
                     a0 = if pick & 1 == 0 { handles[(pick >> 1) as usize % 4] } else { a0 % 64 };
                     let good = buffer.as_mut_ptr() as u64;
                     a1 = [good, good, kernel_address, 0, good + 4, a1][(pick >> 8) as usize % 6];
@@ -110,7 +102,7 @@ fn main() {
                     a3 = [a3 % 10_000, 0, TIMEOUT_FOREVER, a3][(pick >> 24) as usize % 4];
                 }
                 if number == Syscall::Close as u64 {
-                    let pick = next(&mut rng);
+                    let pick = common::rng(&mut rng);
                     let real = call >= CALLS / 10 * 9 && pick & 1 == 0;
                     a0 = if real { handles[(pick >> 1) as usize % 4] } else { a0 % 64 };
                     if !real && handles.contains(&a0) {

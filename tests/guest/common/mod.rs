@@ -7,6 +7,7 @@
 
 extern crate alloc;
 
+pub mod killers;
 pub mod watcher;
 
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -26,6 +27,15 @@ pub fn finish() -> ! {
     let failures = FAILURES.load(Ordering::Relaxed);
     ilusion::println!("{}", if failures == 0 { "all checks passed" } else { "SOME CHECKS FAILED" });
     ilusion::exit(if failures == 0 { 0 } else { 1 })
+}
+
+/// xorshift64: the next of a deterministic stream of random numbers
+/// (`state` must not start at 0).
+pub fn rng(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
 }
 
 /// Counter ticks to microseconds.
