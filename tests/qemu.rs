@@ -1303,7 +1303,7 @@ const CASES: &[Case] = &[
         ],
     ),
     case(
-        "tasks: a locked mutex moved (guard forgotten) fails only its misusers; at most 32 held",
+        "tasks: a locked mutex moved (guard forgotten) fails only its misusers; at most 32 held; deadlock cycles refused",
         "mutex_misuse",
         0,
         &[
@@ -1314,6 +1314,11 @@ const CASES: &[Case] = &[
             "this task holds 32 mutexes already, the most a task may hold at once",
             "ok held_mutexes_limit",
             "ok own_mutex_with_timeout",
+            "Mutex::lock: a deadlock, each task waiting for a mutex the next holds: this task, #10, this task",
+            "ok deadlock_cycle_of_2_refused",
+            "Mutex::lock: a deadlock, each task waiting for a mutex the next holds: this task, #12, #13, this task",
+            "ok deadlock_cycle_of_3_refused",
+            "ok deadline_in_the_chain_is_no_deadlock",
             "all checks passed",
         ],
     ),

@@ -11,7 +11,11 @@
 //! moved locked mutex can never be locked again (the task trying fails,
 //! saying so). A task may hold at most 32 mutexes at once: one more fails it.
 //! A task that asks for its own mutex with a timeout waits it out and is
-//! refused (with no end to the wait, it fails, as with `lock`).
+//! refused (with no end to the wait, it fails, as with `lock`). A `lock`
+//! that would close a cycle of tasks each waiting for the next one's mutex
+//! (two tasks, three) fails the task that would close it, naming the others,
+//! instead of hanging them all; the others go on. A cycle with a deadline
+//! in it is none: the timed wait ends.
 #![no_std]
 #![no_main]
 
@@ -135,5 +139,95 @@ fn main() {
     let panicked =
         matches!(&forever, Err(TaskFailure::Panic { message }) if message.contains("holds the mutex already"));
     check(own == Ok((true, true, 5)) && panicked, "own_mutex_with_timeout", format_args!("{own:?} {forever:?}"));
+
+    for n in [2, 3] {
+        let (ends, ids) = cycle_of(n);
+        let last = &ends[n - 1];
+        let named = match last {
+            Err(TaskFailure::Panic { message }) => {
+                ids[..n - 1].iter().all(|id| message.contains(&alloc::format!(" #{id},")))
+            }
+            _ => false,
+        };
+        // The last one's mutex comes to the one before it, poisoned; the rest get theirs as usual.
+        let others_go_on = ends[..n - 1].iter().enumerate().all(|(i, end)| *end == Ok(i == n - 2));
+        ilusion::println!("cycle of {n}: {ends:?}");
+        check(
+            named && others_go_on,
+            &alloc::format!("deadlock_cycle_of_{n}_refused"),
+            format_args!("{ends:?} {ids:?}"),
+        );
+    }
+    // With a deadline on the chain there is no deadlock: the timed wait
+    // ends, its task lets its mutex go, and the other gets it.
+    let (ends, _) = cycle_with_deadline();
+    check(ends == [Ok(false), Ok(false)], "deadline_in_the_chain_is_no_deadlock", format_args!("{ends:?}"));
     finish();
+}
+
+/// `n` tasks in a cycle: task `i` locks mutex `i`, then, once every task
+/// holds its own, mutex `i + 1` (the last one mutex 0, after all the others
+/// wait: it would close the cycle). Each returns whether the second mutex
+/// came poisoned. Returns their ends and ids.
+fn cycle_of(n: usize) -> (Vec<Result<bool, TaskFailure>>, Vec<u64>) {
+    use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    let mutexes: Arc<Vec<Mutex<()>>> = Arc::new((0..n).map(|_| Mutex::new(())).collect());
+    let holding = Arc::new(AtomicUsize::new(0));
+    let ids: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let (mutexes, holding, all_ids) = (mutexes.clone(), holding.clone(), ids.clone());
+            let t = task::spawn(move || {
+                let mine = mutexes[i].lock().unwrap();
+                holding.fetch_add(1, Ordering::SeqCst);
+                while holding.load(Ordering::SeqCst) < n {
+                    ilusion::time::sleep(Duration::from_millis(1));
+                }
+                if i == n - 1 {
+                    let waiting = |id: u64| task::stats(id).is_some_and(|t| t.state == task::TaskState::Blocked);
+                    while !all_ids[..n - 1].iter().all(|id| waiting(id.load(Ordering::SeqCst))) {
+                        ilusion::time::sleep(Duration::from_millis(1));
+                    }
+                }
+                let next = mutexes[(i + 1) % n].lock();
+                let poisoned = next.is_err();
+                drop(next);
+                drop(mine);
+                poisoned
+            });
+            ids[i].store(t.task().id(), Ordering::SeqCst);
+            t
+        })
+        .collect();
+    let ids = ids.iter().map(|id| id.load(Ordering::SeqCst)).collect();
+    (tasks.into_iter().map(|t| t.join()).collect(), ids)
+}
+
+/// Two tasks in a cycle, the first waiting with a deadline (20 ms).
+fn cycle_with_deadline() -> (Vec<Result<bool, TaskFailure>>, ()) {
+    use core::sync::atomic::{AtomicU64, Ordering};
+    let mutexes: Arc<[Mutex<()>; 2]> = Arc::new([Mutex::new(()), Mutex::new(())]);
+    let first = Arc::new(AtomicU64::new(0));
+    let (m, f) = (mutexes.clone(), first.clone());
+    let a = task::spawn(move || {
+        let _mine = m[0].lock().unwrap();
+        while f.load(Ordering::SeqCst) == 0 {
+            ilusion::time::sleep(Duration::from_millis(1));
+        }
+        // Refused after 20 ms: the other holds it and waits for ours.
+        m[1].lock_timeout(Duration::from_millis(20)).is_ok()
+    });
+    let a_id = a.task().id();
+    let m = mutexes.clone();
+    let b = task::spawn(move || {
+        let _mine = m[1].lock().unwrap();
+        first.store(1, Ordering::SeqCst);
+        while !task::stats(a_id)
+            .is_some_and(|t| t.state != task::TaskState::Running && t.state != task::TaskState::Ready)
+        {
+            ilusion::time::sleep(Duration::from_millis(1));
+        }
+        m[0].lock().is_err()
+    });
+    (alloc::vec![a.join(), b.join()], ())
 }

@@ -51,10 +51,16 @@
 //! `scheduler::running_task_address`, and a waiter whose deadline passes is
 //! withdrawn through its wait queue's timeout hook (`raw::withdraw_waiter`).
 //!
+//! A `lock` (with no deadline) that would close a cycle of tasks each
+//! waiting for a mutex the next holds panics instead of waiting forever,
+//! naming the tasks in the cycle (`deadlock.rs`), as a `lock` of a mutex
+//! the task holds already does.
+//!
 //! This file is the API (`Mutex`, `MutexGuard`); `raw.rs` is the lock
 //! itself: the lock word, the held lists, the slow paths and priority
-//! inheritance.
+//! inheritance; `deadlock.rs` finds cycles along the chain of owners.
 
+mod deadlock;
 mod raw;
 
 pub(crate) use raw::release_all_held;

@@ -26,8 +26,19 @@ const _: () = assert!(core::mem::align_of::<Tcb>() > FLAGS);
 /// [`RawMutex::spin_while_owner_runs`]): several times a cross-core wake on
 /// the Pis, so a spinner outlasts a hand-over.
 const SPIN_LIMIT: Duration = Duration::from_micros(500);
-/// Longest chain of owners priority inheritance follows (guards against deadlock cycles).
-const MAX_INHERITANCE_CHAIN: usize = 16;
+/// Longest chain of owners priority inheritance (and deadlock detection) follows.
+pub(super) const MAX_INHERITANCE_CHAIN: usize = 16;
+/// Set in a waiter's `waiting_for_mutex` when its wait has no deadline (a
+/// `RawMutex` is aligned to 8: the bit is free). Deadlock detection reads it.
+const WAITS_FOREVER: usize = 1;
+const _: () = assert!(core::mem::align_of::<RawMutex>() > WAITS_FOREVER);
+
+/// The mutex `t` waits for, if any, and whether it waits with no deadline.
+pub(super) fn waited_for(t: &Tcb) -> Option<(*const RawMutex, bool)> {
+    let word = t.waiting_for_mutex.get() as usize;
+    let mutex = (word & !WAITS_FOREVER) as *const RawMutex;
+    (!mutex.is_null()).then_some((mutex, word & WAITS_FOREVER != 0))
+}
 
 /// `repr(C)`, the lock word first (and a [`Mutex`](super::Mutex)'s `RawMutex` first in
 /// it): a freed heap block keeps its free-list link in its first word, so
@@ -113,6 +124,11 @@ fn tcb_of_or_none(owner_word: usize) -> Option<NonNull<Tcb>> {
 }
 
 impl RawMutex {
+    /// The task that owns `mutex`, if it is locked.
+    pub(super) fn owner_of(mutex: &RawMutex) -> Option<NonNull<Tcb>> {
+        tcb_of_or_none(mutex.owner.load(Ordering::Relaxed))
+    }
+
     pub(super) const fn new() -> Self {
         Self {
             owner: AtomicUsize::new(0),
@@ -349,7 +365,15 @@ impl RawMutex {
             {
                 continue;
             }
-            me_task.waiting_for_mutex.set(self as *const RawMutex as *const ());
+            let forever = deadline.is_none_or(|d| d == u64::MAX);
+            if forever {
+                if let Some(cycle) = super::deadlock::cycle_closed_by(&masked, me_task, tcb_of(word)) {
+                    drop(masked);
+                    panic!("Mutex::lock: {cycle}");
+                }
+            }
+            let waits = self as *const RawMutex as usize | if forever { WAITS_FOREVER } else { 0 };
+            me_task.waiting_for_mutex.set(waits as *const ());
             // SAFETY: the owner is alive while it owns the mutex.
             unsafe { inherit(&masked, me_task.level.get(), tcb_of(word)) };
             let reason = self.waiters.wait(&masked, deadline, crate::trace::On::MUTEX);
@@ -393,10 +417,8 @@ impl RawMutex {
             // SAFETY: owners of locked mutexes are alive.
             let owner = unsafe { owner.as_ref() };
             recompute_level(masked, owner);
-            mutex = owner.waiting_for_mutex.get() as *const RawMutex;
-            if mutex.is_null() {
-                return;
-            }
+            let Some((waits_for, _)) = waited_for(owner) else { return };
+            mutex = waits_for;
         }
     }
 
@@ -439,10 +461,7 @@ unsafe fn inherit(masked: &CriticalSection, level: u8, mut owner: NonNull<Tcb>) 
         }
         // SAFETY: as above.
         unsafe { scheduler::set_level(masked, owner, level) };
-        let waits_for = o.waiting_for_mutex.get() as *const RawMutex;
-        if waits_for.is_null() {
-            return;
-        }
+        let Some((waits_for, _)) = waited_for(o) else { return };
         // SAFETY: a mutex a task waits for is locked, so alive.
         let word = unsafe { &*waits_for }.owner.load(Ordering::Relaxed);
         if word == 0 {
@@ -479,8 +498,9 @@ fn recompute_level(masked: &CriticalSection, t: &Tcb) {
 /// urgency ends now, so that the task can run before the owner it had
 /// raised to its own level.
 fn withdraw_waiter(masked: &CriticalSection, task: &Tcb) {
-    let mutex = task.waiting_for_mutex.replace(core::ptr::null()) as *const RawMutex;
-    if !mutex.is_null() {
+    let waited = waited_for(task);
+    task.waiting_for_mutex.set(core::ptr::null());
+    if let Some((mutex, _)) = waited {
         // SAFETY: a mutex a task waits for is alive (its waiter holds a reference).
         unsafe { &*mutex }.give_up_waiting(masked);
     }
