@@ -126,7 +126,9 @@ pub struct Tcb {
     pub slice_used: Cell<u64>,
     /// The wait queue the task is on, if blocked on one.
     pub waiting_on: Cell<Option<NonNull<WaitQueue>>>,
-    /// The mutex it waits for (for priority inheritance chains), as an opaque pointer.
+    /// The mutex it waits for (for priority inheritance chains and deadlock
+    /// detection), as an opaque pointer; bit 0 set when the wait has no
+    /// deadline (`sync::mutex` reads it).
     pub waiting_for_mutex: Cell<*const ()>,
     /// The condition variable whose notification it took and has not acted
     /// on yet (it is taking its mutex back), as an opaque pointer; null
