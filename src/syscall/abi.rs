@@ -55,9 +55,10 @@
 //! any input, so a bad one (`BadAddress`) loses none. The task blocks while
 //! it waits; the core runs others.
 //!
-//! **Out of memory** (version 4: `panic`'s `x4`). An isolated task's heap
-//! grows only as far as the task's memory limit can back
-//! (`mm::user_heap`). When it refuses, the allocation-failure panic passes
+//! **Out of memory** (version 4: `panic`'s `x4`, `memory_info`'s
+//! [`MemoryFigure::Free`]). An isolated task's heap grows only as far as
+//! the task's memory limit can back (`mm::user_heap`: it asks for `Free`,
+//! one call, before it grows). When it refuses, the allocation-failure panic passes
 //! where the heap would have grown in `x4`, and the task ends with
 //! `OutOfMemory` (at that address, with what it holds and its limit), as
 //! a touch past the limit ends it, instead of `Panic`. Any other panic, or
@@ -104,7 +105,7 @@ pub fn timeout_from_nanos(nanos: u64) -> core::time::Duration {
 pub const MAX_PANIC_TEXT: u64 = 512;
 
 /// Incremented whenever calls are added or extended (2: `channel_receive_timeout`,
-/// `close`; 3: `console_read`, `console_read_line`; 4: `panic`'s `x4`); a call never changes meaning, so a task built for version
+/// `close`; 3: `console_read`, `console_read_line`; 4: `panic`'s `x4`, `memory_info`'s `Free`); a call never changes meaning, so a task built for version
 /// `n` runs on any kernel of version `n` or later.
 pub const ABI_VERSION: u64 = 4;
 
@@ -178,10 +179,13 @@ pub enum MemoryFigure {
     Limit = 2,
     /// Its heap's virtual reserve.
     HeapReserve = 3,
+    /// What is left of its limit: the limit less its pages and tables (what
+    /// its heap may still grow by; added in version 4).
+    Free = 4,
 }
 
 impl MemoryFigure {
-    pub const ALL: [MemoryFigure; 4] = [Self::Resident, Self::Tables, Self::Limit, Self::HeapReserve];
+    pub const ALL: [MemoryFigure; 5] = [Self::Resident, Self::Tables, Self::Limit, Self::HeapReserve, Self::Free];
 }
 
 impl TryFrom<u64> for Syscall {

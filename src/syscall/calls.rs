@@ -28,6 +28,7 @@ pub(super) fn memory_info(figure: u64) -> Result<u64, SyscallError> {
         MemoryFigure::Tables => usage.tables,
         MemoryFigure::Limit => usage.limit,
         MemoryFigure::HeapReserve => usage.heap_reserve,
+        MemoryFigure::Free => usage.limit.saturating_sub(usage.resident + usage.tables),
     })
 }
 

@@ -154,8 +154,7 @@ pub fn resident_bytes() -> u64 {
 /// What is left of the caller's memory limit: the limit less the pages
 /// and tables it holds, in bytes (what its heap may still grow by).
 pub fn free_under_limit() -> u64 {
-    let held = memory_figure(MemoryFigure::Resident).saturating_add(memory_figure(MemoryFigure::Tables));
-    memory_figure(MemoryFigure::Limit).saturating_sub(held)
+    memory_figure(MemoryFigure::Free)
 }
 
 /// The caller's memory use, all figures.
