@@ -143,6 +143,25 @@ pub struct GpioBlock {
     pub activity_led: ActivityLedWiring,
 }
 
+/// Whether `banks` give each of the pins `0..count` exactly one bank (and
+/// no pin past them any): each board checks its table with this when it is
+/// built. (The Pis' middle bank, GPIO 28-45, was written as 14 pins
+/// instead of 18: `Pin::on_edge` on GPIO 42-45 failed.)
+pub const fn banks_cover(banks: &[(IntId, u64)], count: u32) -> bool {
+    let all = if count >= 64 { u64::MAX } else { (1 << count) - 1 };
+    let mut seen = 0u64;
+    let mut i = 0;
+    while i < banks.len() {
+        let pins = banks[i].1;
+        if seen & pins != 0 {
+            return false;
+        }
+        seen |= pins;
+        i += 1;
+    }
+    seen == all
+}
+
 /// Pins taken, a bit each (the Pi 3 has 54, the Pi 4 58).
 static TAKEN: PinSet = PinSet::new();
 /// A LED behind the firmware's expander is owned (a LED on a GPIO is
@@ -484,7 +503,7 @@ mod tests {
     static BLOCK: GpioBlock = GpioBlock {
         controller: &FAKE,
         reserved: &[(14, "the console UART")],
-        banks: &[(81, 0x0fff_ffff), (82, 0x3fff << 28)],
+        banks: &[(81, 0x0fff_ffff), (82, 0x3_ffff << 28)],
         activity_led: ActivityLedWiring::Pin(42),
     };
 
@@ -502,6 +521,19 @@ mod tests {
             GpioError::LedTaken.to_string(),
             "the activity LED is taken (another ActivityLed owns it; drop that one first)"
         );
+    }
+
+    #[test]
+    fn banks_must_cover_every_pin_once() {
+        let pi3 = [(81, 0x0fff_ffff), (82, 0x3_ffff << 28), (83, 0xff << 46)];
+        let pi4 = [(145, 0x0fff_ffff), (146, 0x3_ffff << 28), (147, 0xfff << 46)];
+        assert!(banks_cover(&pi3, 54));
+        assert!(banks_cover(&pi4, 58));
+        // The tables as they were: GPIO 42-45 in no bank.
+        assert!(!banks_cover(&[(81, 0x0fff_ffff), (82, 0x3fff << 28), (83, 0xff << 46)], 54));
+        // A pin in two banks, a bank past the last pin.
+        assert!(!banks_cover(&[(81, 0x0fff_ffff), (82, 0x3f_ffff << 26)], 48));
+        assert!(!banks_cover(&pi4, 54));
     }
 
     #[test]

@@ -75,15 +75,19 @@ static MAILBOX_DEVICE: Mailbox = unsafe { Mailbox::new(phys_to_virt(MAILBOX)) };
 static WATCHDOG: PmWatchdog = unsafe { PmWatchdog::new(phys_to_virt(POWER_MANAGEMENT)) };
 static INTC: Once<Bcm2837Interrupts> = Once::new();
 
+/// The GPIO banks' interrupts and the pins each covers: 0-27, 28-45, 46-53.
+const GPIO_BANKS: &[(IntId, u64)] = &[
+    (bcm2837_irq::peripheral(49), 0x0fff_ffff),
+    (bcm2837_irq::peripheral(50), 0x3_ffff << 28),
+    (bcm2837_irq::peripheral(51), 0xff << 46),
+];
+const _: () = assert!(crate::gpio::banks_cover(GPIO_BANKS, Chip::Bcm2837.pin_count()), "a GPIO pin in no bank, or in two");
+
 /// GPIO pins for applications: see the module documentation.
 static GPIO_BLOCK: GpioBlock = GpioBlock {
     controller: &GPIO_DEVICE,
     reserved: &[(14, "the console UART's TXD"), (15, "the console UART's RXD")],
-    banks: &[
-        (bcm2837_irq::peripheral(49), 0x0fff_ffff),
-        (bcm2837_irq::peripheral(50), 0x3fff << 28),
-        (bcm2837_irq::peripheral(51), 0xff << 46),
-    ],
+    banks: GPIO_BANKS,
     activity_led: ActivityLedWiring::Firmware { set: set_activity_led },
 };
 

@@ -76,11 +76,15 @@ static MAILBOX_DEVICE: Mailbox = unsafe { Mailbox::new(phys_to_virt(MAILBOX)) };
 static WATCHDOG: PmWatchdog = unsafe { PmWatchdog::new(phys_to_virt(POWER_MANAGEMENT)) };
 static GIC: Once<Gic> = Once::new();
 
+/// The GPIO banks' interrupts (SPIs 113 to 115) and the pins each covers: 0-27, 28-45, 46-57.
+const GPIO_BANKS: &[(IntId, u64)] = &[(32 + 113, 0x0fff_ffff), (32 + 114, 0x3_ffff << 28), (32 + 115, 0xfff << 46)];
+const _: () = assert!(crate::gpio::banks_cover(GPIO_BANKS, Chip::Bcm2711.pin_count()), "a GPIO pin in no bank, or in two");
+
 /// GPIO pins for applications: see the module documentation.
 static GPIO_BLOCK: GpioBlock = GpioBlock {
     controller: &GPIO_DEVICE,
     reserved: &[(14, "the console UART's TXD"), (15, "the console UART's RXD")],
-    banks: &[(32 + 113, 0x0fff_ffff), (32 + 114, 0x3fff << 28), (32 + 115, 0xfff << 46)],
+    banks: GPIO_BANKS,
     activity_led: ActivityLedWiring::Pin(42),
 };
 
