@@ -71,6 +71,24 @@ fn ram_from_firmware(mapped: PhysRange) -> PhysRange {
     reported
 }
 
+/// The heap's size: RAM from the end of the image (at physical `image_end`)
+/// to the end of `ram`. RAM that ends before the image does (the VideoCore
+/// given all but the first 512 KiB by config.txt's `gpu_mem`, a device tree
+/// with too little `/memory`) stops the boot saying so, `told_by` naming
+/// who said how much RAM there is (it used to wrap around, and the heap
+/// allocator's crate failed with `assertion failed: start <= end`).
+fn heap_size(ram: PhysRange, image_end: u64, told_by: &str) -> u64 {
+    match ram.end().checked_sub(image_end) {
+        Some(size) if size > 0 => size,
+        _ => panic!(
+            "{told_by} the ARM RAM up to {:#x} ({} KiB), which ends before the image does (at {image_end:#x}): \
+             nothing is left for the heap (on a Pi, give the VideoCore less: gpu_mem in config.txt)",
+            ram.end(),
+            ram.size >> 10
+        ),
+    }
+}
+
 /// Where `discover_ram` looked, for the log once the console is up.
 fn log_device_tree(info: &BootInfo) {
     log::debug!(
@@ -99,7 +117,8 @@ pub(crate) fn start(info: BootInfo) -> ! {
     logger::init();
     log_device_tree(&info);
     let ram = if facts.memory.is_some() { ram } else { ram_from_firmware(ram) };
-    mm::heap::init(image.end, ram.end() - mmu::virt_to_phys(image.end));
+    let told_by = if facts.memory.is_some() { "the device tree gives" } else { "the firmware leaves" };
+    mm::heap::init(image.end, heap_size(ram, mmu::virt_to_phys(image.end), told_by));
     irq::init(Selected::init_interrupts(info.boot_el == 3));
     irq::register_for_kernel(Selected::UART_INTID, console::receive_interrupt).expect("console interrupt");
     irq::register_for_kernel(Selected::TIMER_INTID, sched::timer::interrupt).expect("timer interrupt");

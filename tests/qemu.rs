@@ -561,6 +561,23 @@ const CASES: &[Case] = &[
         qemu: &["-global", "bcm2835-fb.vcram-size=0x8000000"],
         ..pi("rpi4", "mailbox: RAM follows the VideoCore's share", "hello", false, None, &["896 MiB RAM"])
     },
+    // The VideoCore takes all but 512 KiB: the ARM's RAM ends where the image
+    // starts. Boot stops saying so (it panicked in the heap allocator's crate
+    // with "assertion failed: start <= end", naming nothing).
+    Case {
+        qemu: &["-global", "bcm2835-fb.vcram-size=0x3ff80000"],
+        exit: Some(101),
+        ..pi("rpi3", "mailbox: RAM that ends before the image's end is named as the problem", "hello", false, None, &[
+            "the firmware leaves the ARM RAM up to 0x80000 (512 KiB), which ends before the image does (at 0x",
+        ])
+    },
+    Case {
+        qemu: &["-global", "bcm2835-fb.vcram-size=0x3ff80000"],
+        exit: Some(101),
+        ..pi("rpi4", "mailbox: RAM that ends before the image's end is named as the problem", "hello", true, None, &[
+            "the firmware leaves the ARM RAM up to 0x80000 (512 KiB), which ends before the image does (at 0x",
+        ])
+    },
     // GPIO (tests/guest/gpio.rs explains how the edge is simulated); blink on every board.
     pi("rpi3", "gpio: pins, errors, edge interrupt", "gpio", false, None, GPIO_PI3),
     pi("rpi3", "raw image: gpio", "gpio", true, None, GPIO_PI3),
