@@ -81,7 +81,8 @@ const GPIO_BANKS: &[(IntId, u64)] = &[
     (bcm2837_irq::peripheral(50), 0x3_ffff << 28),
     (bcm2837_irq::peripheral(51), 0xff << 46),
 ];
-const _: () = assert!(crate::gpio::banks_cover(GPIO_BANKS, Chip::Bcm2837.pin_count()), "a GPIO pin in no bank, or in two");
+const _: () =
+    assert!(crate::gpio::banks_cover(GPIO_BANKS, Chip::Bcm2837.pin_count()), "a GPIO pin in no bank, or in two");
 
 /// GPIO pins for applications: see the module documentation.
 static GPIO_BLOCK: GpioBlock = GpioBlock {

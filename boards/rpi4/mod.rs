@@ -78,7 +78,8 @@ static GIC: Once<Gic> = Once::new();
 
 /// The GPIO banks' interrupts (SPIs 113 to 115) and the pins each covers: 0-27, 28-45, 46-57.
 const GPIO_BANKS: &[(IntId, u64)] = &[(32 + 113, 0x0fff_ffff), (32 + 114, 0x3_ffff << 28), (32 + 115, 0xfff << 46)];
-const _: () = assert!(crate::gpio::banks_cover(GPIO_BANKS, Chip::Bcm2711.pin_count()), "a GPIO pin in no bank, or in two");
+const _: () =
+    assert!(crate::gpio::banks_cover(GPIO_BANKS, Chip::Bcm2711.pin_count()), "a GPIO pin in no bank, or in two");
 
 /// GPIO pins for applications: see the module documentation.
 static GPIO_BLOCK: GpioBlock = GpioBlock {
