@@ -5,7 +5,8 @@
 //! order of starting (board first, host tool first), after a transfer cut
 //! off in the middle (the loader must time out and take the next one), with
 //! a byte corrupted on the line (refused by CRC, then sent again: this test
-//! sits between the tool and the board), and with bad command lines. Part
+//! sits between the tool and the board), with bad command lines, and with
+//! the loader's ELF booted instead (every core at EL3, all handed on). Part
 //! of tests/qemu.rs's run; skipped when the loader or the tool is not built
 //! (`just _build rpi4` builds both).
 
@@ -47,12 +48,19 @@ fn image(root: &Path, board: &str, name: &str) -> PathBuf {
     root.join("target/images").join(board).join(name)
 }
 
-/// QEMU running the loader with UART0 on `socket`; with `wait_for_client`
-/// the board starts only when something connects.
+/// QEMU running the loader's raw image with UART0 on `socket`; with
+/// `wait_for_client` the board starts only when something connects.
 fn start_qemu(root: &Path, board: &str, socket: &Path, wait_for_client: bool) -> Result<Child, String> {
+    start_qemu_as(root, board, socket, wait_for_client, true)
+}
+
+/// As [`start_qemu`]; `raw: false` boots the loader's ELF instead (every
+/// core starts in it, at EL3).
+fn start_qemu_as(root: &Path, board: &str, socket: &Path, wait_for_client: bool, raw: bool) -> Result<Child, String> {
     let wait = if wait_for_client { "on" } else { "off" };
     let mut qemu = Command::new(root.join("boards/run"));
-    qemu.args(["--board", board, "--raw"])
+    qemu.args(["--board", board])
+        .args(raw.then_some("--raw"))
         .arg(image(root, board, "chainloader.elf"))
         .env("QEMU_EXTRA", format!("-serial unix:{},server=on,wait={wait}", socket.display()))
         .stdin(Stdio::null())
@@ -236,6 +244,22 @@ fn board_and_tool_together(root: &Path, board: &str) -> Result<Vec<String>, Stri
     let result = finish_tool(tool);
     let progress = format!("] 100% {len:>6} of {len} bytes sent\n");
     Ok(check_booted(board, &result, &mut qemu, &["\rchainload: [", &progress]))
+}
+
+/// The loader booted as an ELF: QEMU starts every core in it, at EL3, and
+/// the image must get them all, as if QEMU had booted it. (The loader kept
+/// cores 1-3 in its own parking loop: the image waited a second for each,
+/// "core 1 was started but did not come up within 1000 ms", and ran on one.)
+fn loader_elf_hands_over_every_core(root: &Path, board: &str) -> Result<Vec<String>, String> {
+    let socket = temp_socket(board, "elf");
+    let mut qemu = start_qemu_as(root, board, &socket, true, false)?;
+    let tool = start_tool(root, board, &format!("unix:{}", socket.display()), &[])?;
+    let result = finish_tool(tool);
+    let mut problems = check_booted(board, &result, &mut qemu, &[&format!("{board} (EL3 at boot, 4 cores,")]);
+    if result.1.contains("did not come up") && problems.is_empty() {
+        problems.push(format!("a core did not come up:\n{}", result.1.trim_end()));
+    }
+    Ok(problems)
 }
 
 /// The loader has booted and announced itself to nobody; the tool must poke it.
@@ -585,6 +609,7 @@ type Check = fn(&Path, &str) -> Result<Vec<String>, String>;
 const CHECKS: &[(&str, Check)] = &[
     ("chainload hello over the serial line, with its progress bar", board_and_tool_together),
     ("chainload: board first, the host tool pokes it", board_first),
+    ("chainload: the loader's ELF (every core at EL3) hands every core to the image", loader_elf_hands_over_every_core),
     ("chainload: host tool first, waits for the board", tool_first),
     ("chainload: truncated transfer times out, the next is taken", truncated_transfer),
     ("chainload: host tool restarted mid-transfer", tool_restarted_mid_transfer),

@@ -3,6 +3,13 @@
 // device tree. Cores other than 0 are parked. Core 0 copies the loader up
 // to its link address (link.ld), clears .bss, enables FP/SIMD at the
 // current level, and calls `loader_main(device_tree)`.
+//
+// Parked cores: the firmware keeps cores 1-3 in its own spin table and
+// never starts them here. QEMU booting the loader's ELF starts every core
+// here, at EL3 (at the link address: the ELF is loaded there), as it would
+// start every core in an image's ELF; `chainload_jump` sends them to the
+// received image's entry too, so it finds them where it would have
+// (before, they stayed in `park` and the image ran on one core).
 
 .section .text.start, "ax"
 .global _start
@@ -20,9 +27,19 @@ _start:
 1:  mrs     x1, mpidr_el1
     and     x1, x1, #0xffffff
     cbz     x1, 2f
+    adr     x2, _start              // only a core started in the linked copy is
+    ldr     x3, =__loader_start     // released: one started at 0x80000 would run
+    cmp     x2, x3                  // code the image overwrites, so it stays
+    b.ne    stay
 park:
     wfe
-    b       park
+    ldr     x2, =secondary_entry    // the linked copy: where chainload_jump writes
+    ldr     x3, [x2]                // MMU off: a non-cacheable read
+    cbz     x3, park
+    br      x3                      // the image's entry, as if started there
+stay:
+    wfe
+    b       stay
 
 2:  mov     x19, x0                 // device tree, handed on to the image
     adr     x1, _start              // where we run
@@ -66,7 +83,7 @@ relocated:
     mov     sp, x1
     mov     x0, x19
     bl      loader_main
-    b       park
+    b       stay
 
 // chainload_jump(entry, device_tree): make the received code visible to
 // instruction fetch, then enter it as a loader would: x0 = device tree,
@@ -77,6 +94,10 @@ chainload_jump:
     ic      iallu
     dsb     sy
     isb
+    ldr     x5, =secondary_entry    // parked cores (if any) go there too
+    str     x0, [x5]
+    dsb     sy
+    sev
     mov     x4, x0
     mov     x0, x1
     mov     x1, xzr
@@ -85,3 +106,10 @@ chainload_jump:
     br      x4
 
 .ltorg
+
+// Where parked cores go once the image has arrived (0: not yet). In .data,
+// so it is 0 in the ELF QEMU loads and in the copy core 0 makes.
+.section .data
+.balign 8
+secondary_entry:
+    .quad   0
