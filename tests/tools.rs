@@ -567,6 +567,53 @@ fn ram_too_small_refused(root: &Path) -> Vec<String> {
     problems
 }
 
+/// `boards/run` refuses a `-machine` (or `-M`) naming another board's
+/// machine, from the arguments or QEMU_EXTRA: QEMU took the
+/// last one, and an rpi3 image booted on `raspi4b` hung without a word
+/// (the runner promises an image never boots on the wrong machine).
+/// Machine properties alone, or with the board's own machine, still boot,
+/// and so does a machine no board names (`raspi3ap`, a Pi 3 A+).
+fn other_machine_refused(root: &Path) -> Vec<String> {
+    if let Err(e) = build_hello(root) {
+        return vec![e];
+    }
+    let mut build = Command::new("just");
+    build.current_dir(root).args(["_build_one", "rpi3", "hello"]);
+    match run(build, BUILD_TIMEOUT) {
+        Ok(o) if o.status == Some(0) => {}
+        Ok(o) => return vec![format!("just _build_one rpi3 hello failed:\n{}", o.output)],
+        Err(e) => return vec![e],
+    }
+    let (pi, virt) = ("target/images/rpi3/hello.elf", "target/images/qemu-virt/hello.elf");
+    let refusal = [
+        "error: -machine raspi4b is not the machine of target/images/rpi3/hello.elf",
+        "board 'rpi3', QEMU machine raspi3b",
+        "raspi4b is board rpi4's: rebuild the image for rpi4",
+    ];
+    let mut problems = Vec::new();
+    for args in [&[pi, "-machine", "raspi4b"][..], &[pi, "-M", "type=raspi4b,usb=off"]] {
+        problems.extend(refuses(root, "boards/run", args, 2, &refusal));
+    }
+    let mut extra = Command::new(root.join("boards/run"));
+    extra.current_dir(root).arg(pi).env("QEMU_EXTRA", "-machine raspi4b");
+    match run(extra, RUN_TIMEOUT) {
+        Ok(o) => problems.extend(expect("QEMU_EXTRA='-machine raspi4b' boards/run hello.elf", &o, 2, &refusal)),
+        Err(e) => problems.push(e),
+    }
+    for args in [&[virt, "-machine", "gic-version=3"][..], &[virt, "-machine", "virt,gic-version=3"]] {
+        problems.extend(refuses(root, "boards/run", args, 0, &["hello from qemu-virt"]));
+    }
+    // A machine no board names, that runs the image: the Pi 3 A+ (512 MiB).
+    problems.extend(refuses(
+        root,
+        "boards/run",
+        &[pi, "-machine", "raspi3ap"],
+        0,
+        &["Pi 3 Model A+", "hello from rpi3"],
+    ));
+    problems
+}
+
 /// `boards/run --raw` boots the `.img` beside the ELF only if it is the
 /// ELF's raw image byte for byte: an empty or cut one hung the board (QEMU
 /// ran what it had), and a stale one ran another program under the ELF's
@@ -1651,6 +1698,10 @@ fn main() {
     let full = "boards/run refuses RAM too small for the image";
     if selected(full) {
         report(full, ram_too_small_refused(&root));
+    }
+    let full = "boards/run refuses a -machine of another board";
+    if selected(full) {
+        report(full, other_machine_refused(&root));
     }
     let full = "boards/run names a cut ELF as damaged";
     if selected(full) {
