@@ -105,7 +105,7 @@ pub(crate) fn start(info: BootInfo) -> ! {
     let facts = read_device_tree(&info);
     let ram = facts.memory.unwrap_or(Selected::RAM);
     let image = ImageLayout::current();
-    let mut map = layout::MemoryMap::EMPTY;
+    let mut map = layout::MemoryMap::empty();
     layout::kernel_regions(&mut map, &image, ram, Selected::DEVICES, mmu::virt_to_phys);
     if mmu::init(map.regions()).is_err() {
         // No console yet (it needs the new tables): nothing to say it with.
