@@ -136,7 +136,7 @@ at_el1:
     // later, in cacheable memory: see zero_bss).
     adrp    x0, boot_l1_table
     add     x1, x0, #4096
-    bl      zero_by_stores
+    bl      zero_64
 
     // 4. The boot table: one L1 table used by both TTBR0 and TTBR1. With
     // 39-bit address spaces the upper-half alias of physical address P is
@@ -240,51 +240,38 @@ secondary_upper_half:
     .cfi_endproc
 
 // Zeroes .bss (both ends on 64 bytes, see the linker script) before any
-// Rust code runs. With the MMU on it is cacheable memory, so `DC ZVA`
-// zeroes a whole block (DCZID_EL0's size, 64 bytes on the Pis' and QEMU's
-// cores) in one instruction, eight a loop; where DCZID_EL0 prohibits it, or
-// its block is larger than the 64 bytes the ends are aligned to, stores
-// (zero_by_stores). Uses x0-x3 only.
+// Rust code runs, with zero_64. Uses x0-x2 and v0-v3 only.
 zero_bss:
     adrp    x0, __bss_start
     add     x0, x0, :lo12:__bss_start
     adrp    x1, __bss_end
     add     x1, x1, :lo12:__bss_end
-    mrs     x2, dczid_el0
-    tbnz    x2, #4, zero_by_stores  // DZP: DC ZVA prohibited
-    and     x2, x2, #0xf
-    mov     x3, #4
-    lsl     x3, x3, x2              // block size in bytes
-    cmp     x3, #64
-    b.hi    zero_by_stores
-1:  sub     x2, x1, x0              // eight blocks a loop while eight are left
-    cmp     x2, x3, lsl #3
-    b.lo    2f
+    // fall through
+
+// Zeroes x0 up to x1 (both on 64 bytes): 64 bytes an instruction, a `st1`
+// of four zeroed vector registers (FP/SIMD is on from step 3), eight a
+// loop. (`DC ZVA` zeroes a 64-byte block an instruction too, but takes no
+// offset: an add for each, and it faults with the MMU off, where the boot
+// table is zeroed: aligned stores are fine in that Device memory.)
+// Uses x0-x2 and v0-v3 only; position-independent, so it runs before the
+// MMU is on too.
+zero_64:
+    movi    v0.2d, #0
+    movi    v1.2d, #0
+    movi    v2.2d, #0
+    movi    v3.2d, #0
+    sub     x2, x1, #512            // eight blocks a loop while eight are left
+1:  cmp     x0, x2
+    b.hi    2f
     .rept 8
-    dc      zva, x0
-    add     x0, x0, x3
+    st1     {{v0.2d-v3.2d}}, [x0], #64
     .endr
     b       1b
 2:  cmp     x0, x1                  // the last few, a block at a time
     b.hs    3f
-    dc      zva, x0
-    add     x0, x0, x3
+    st1     {{v0.2d-v3.2d}}, [x0], #64
     b       2b
 3:  ret
-
-// Zeroes x0 up to x1 (both on 64 bytes) with stores, 64 bytes a loop: with
-// the MMU off (the boot table), or where DC ZVA cannot be used. Uses x0
-// only; position-independent, so it runs before the MMU is on too.
-zero_by_stores:
-1:  cmp     x0, x1
-    b.hs    2f
-    stp     xzr, xzr, [x0]
-    stp     xzr, xzr, [x0, #16]
-    stp     xzr, xzr, [x0, #32]
-    stp     xzr, xzr, [x0, #48]
-    add     x0, x0, #64
-    b       1b
-2:  ret
 
 .ltorg
 
