@@ -101,9 +101,10 @@ unsafe fn empty_table(va: u64) -> Option<(NonNull<Table>, u64)> {
     let table = NonNull::new(va as *mut Table)?;
     // SAFETY: the page is part of `.page_tables` (page aligned, Normal
     // memory, kernel data), reserved for this table alone (our caller's
-    // promise). Zeroed with `DC ZVA`: an empty table is all invalid (zero)
-    // descriptors.
-    unsafe { crate::arch::cpu::zero_page(table.as_ptr().cast()) };
+    // promise). An empty table is all invalid (zero) descriptors; the
+    // pool's tables are made at boot (and for the user view, once), so
+    // with the vector registers.
+    unsafe { crate::arch::cpu::zero_page_by_vectors(table.as_ptr().cast()) };
     Some((table, virt_to_phys(va)))
 }
 
