@@ -14,8 +14,11 @@ use core::mem::MaybeUninit;
 pub enum RegionKind {
     /// Read-only, executable: `.text`.
     Code,
-    /// Read-only, never executable: `.rodata`, and the RAM below the image
-    /// (where loaders put the device tree).
+    /// Read-only, never executable: the image's constants (`.rodata`),
+    /// which isolated tasks read too (the user view of the MMU code).
+    Constants,
+    /// Read-only, never executable: the RAM below the image (where loaders
+    /// put the device tree).
     ReadOnly,
     /// Read-write, never executable: `.data`, `.bss`, stacks, the heap.
     Data,
@@ -125,7 +128,7 @@ pub fn kernel_regions(
     let image_regions = [
         ("ram below image", ram.base + offset, image.start, ReadOnly),
         (".text", image.start, image.text_end, Code),
-        (".rodata", image.text_end, image.rodata_end, ReadOnly),
+        (".rodata", image.text_end, image.rodata_end, Constants),
         (".data .bss page tables", image.rodata_end, image.boot_stack.0 - GUARD_SIZE, Data),
         ("boot stack", image.boot_stack.0, image.boot_stack.1, Data),
         ("exception stack", image.exception_stack.0, image.exception_stack.1, Data),
@@ -216,6 +219,7 @@ mod tests {
         assert_eq!(find(".text").kind, RegionKind::Code);
         assert_eq!(find(".text").phys, 0x4008_0000);
         assert_eq!(find(".rodata").size, 0x2000);
+        assert_eq!(find(".rodata").kind, RegionKind::Constants);
         assert_eq!(find("ram below image").size, 0x8_0000);
         assert_eq!(find("heap").virt, k(0x400a_a000));
         assert_eq!(find("heap").phys + find("heap").size, 0x8000_0000);

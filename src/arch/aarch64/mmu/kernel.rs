@@ -220,7 +220,7 @@ pub fn invalidate_asid_everywhere(asid: u16) {
 fn kernel_view_attributes(region: &Region) -> Attributes {
     match region.kind {
         RegionKind::Code => Attributes::SHARED_CODE,
-        RegionKind::ReadOnly if region.name == ".rodata" => Attributes::KERNEL_VIEW_RODATA,
+        RegionKind::Constants => Attributes::KERNEL_VIEW_RODATA,
         RegionKind::ReadOnly => Attributes::KERNEL_RODATA,
         RegionKind::Data => Attributes::KERNEL_DATA,
         RegionKind::Device => Attributes::DEVICE,
@@ -232,7 +232,7 @@ fn kernel_view_attributes(region: &Region) -> Attributes {
 fn user_view_attributes(region: &Region) -> Option<Attributes> {
     match region.kind {
         RegionKind::Code => Some(Attributes::SHARED_CODE),
-        RegionKind::ReadOnly if region.name == ".rodata" => Some(Attributes::SHARED_RODATA),
+        RegionKind::Constants => Some(Attributes::SHARED_RODATA),
         _ => None,
     }
 }
