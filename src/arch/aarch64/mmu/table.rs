@@ -222,6 +222,44 @@ fn fill_one_by_one(slots: &mut [Descriptor], mut leaf: u64, step: u64) -> usize 
     run
 }
 
+/// Writes a run of leaves into `entries`, a table at `level` (pages at
+/// level 3, blocks above) mapping `[va, end)` to `pa..`: every whole entry
+/// from `va`'s to the end of the range or of the table, up to the first
+/// one in use. Returns how many bytes it mapped (`AlreadyMapped` if `va`'s
+/// entry is in use). `free_above` as for [`map_range`].
+#[inline(always)]
+fn map_leaves(
+    entries: &mut [Descriptor; ENTRIES],
+    free_above: bool,
+    level: usize,
+    va: u64,
+    pa: u64,
+    end: u64,
+    attr_bits: u64,
+) -> Result<u64, MapError> {
+    let size = LEVEL_SIZE[level];
+    let first = index(va, level);
+    if entries[first].is_valid() {
+        return Err(MapError::AlreadyMapped { va });
+    }
+    let wanted = ((end - va) / size).min((ENTRIES - first) as u64) as usize;
+    // The leaves differ only in their address: encode the first one,
+    // then add `size` per entry (a physical address stays below the
+    // attribute bits above it).
+    let leaf = if level == 3 { Descriptor::page_bits(pa, attr_bits) } else { Descriptor::block_bits(pa, attr_bits) };
+    // A few entries (a task's stack) in a plain loop, inline; a long
+    // run (the kernel's map at boot) eight at a time.
+    let slots = &mut entries[first..first + wanted];
+    let run = if slots.len() < 8 {
+        fill_one_by_one(slots, leaf.0, size)
+    } else if free_above {
+        fill_free_run::<true>(slots, leaf.0, size)
+    } else {
+        fill_free_run::<false>(slots, leaf.0, size)
+    };
+    Ok(run as u64 * size)
+}
+
 /// Maps `[va, end)` to `pa..` within `table`, a table at `level`: one pass
 /// over the table's entries, using a block where one fits and descending
 /// into (or creating) a next-level table where it does not. `free_above`:
@@ -251,29 +289,9 @@ fn map_range(
         // or reached through a table descriptor).
         let entries = unsafe { &mut table.as_mut().entries };
         if level == 3 || (whole_entry && !entries[first].is_table()) {
-            // A run of leaves (pages at level 3, blocks above): every whole
-            // entry from here to the end of the range or of this table.
-            if entries[first].is_valid() {
-                return Err(MapError::AlreadyMapped { va });
-            }
-            let wanted = ((end - va) / size).min((ENTRIES - first) as u64) as usize;
-            // The leaves differ only in their address: encode the first one,
-            // then add `size` per entry (one add and one store each; a
-            // physical address stays below the attribute bits above it).
-            let leaf =
-                if level == 3 { Descriptor::page_bits(pa, attr_bits) } else { Descriptor::block_bits(pa, attr_bits) };
-            // A few entries (a task's stack) in a plain loop, inline; a long
-            // run (the kernel's map at boot) eight at a time.
-            let slots = &mut entries[first..first + wanted];
-            let run = if slots.len() < 8 {
-                fill_one_by_one(slots, leaf.0, size)
-            } else if free_above {
-                fill_free_run::<true>(slots, leaf.0, size)
-            } else {
-                fill_free_run::<false>(slots, leaf.0, size)
-            };
-            va += run as u64 * size;
-            pa += run as u64 * size;
+            let mapped = map_leaves(entries, free_above, level, va, pa, end, attr_bits)?;
+            va += mapped;
+            pa += mapped;
             continue;
         }
         let entry = &mut entries[first];
@@ -284,8 +302,21 @@ fn map_range(
         } else if !entry.is_table() {
             return Err(MapError::AlreadyMapped { va });
         }
-        let next = alloc.table_at(entry.address());
-        map_range(next, made || free_above, level + 1, va, pa, entry_end, attr_bits, alloc)?;
+        let mut next = alloc.table_at(entry.address());
+        if level == 2 {
+            // The level-3 table's part is one run of pages (here, not in a
+            // call of this function for it), which stops short only at a
+            // page in use.
+            // SAFETY: `next` is a live table of this address space, reached
+            // through a table descriptor.
+            let pages = unsafe { &mut next.as_mut().entries };
+            let mapped = map_leaves(pages, made || free_above, 3, va, pa, entry_end, attr_bits)?;
+            if va + mapped < entry_end {
+                return Err(MapError::AlreadyMapped { va: va + mapped });
+            }
+        } else {
+            map_range(next, made || free_above, level + 1, va, pa, entry_end, attr_bits, alloc)?;
+        }
         pa += entry_end - va;
         va = entry_end;
     }
