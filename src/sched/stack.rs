@@ -165,8 +165,12 @@ mod target {
             }
             let base = slot_base(slot);
             let pa = |p: *mut u8| mmu::virt_to_phys(p as u64);
-            mmu::map_kernel_data(base + KERNEL_STACK_OFFSET, pa(kernel_stack), KERNEL_STACK_SIZE)
-                .and_then(|_| mmu::map_kernel_data(stacks.stack_bottom(), pa(stack), stack_size))
+            // The task stack first: in a slot whose translation table is
+            // new, its pages (the larger run) are written without being
+            // read (a table made for that mapping), the kernel stack's two
+            // after them.
+            mmu::map_kernel_data(stacks.stack_bottom(), pa(stack), stack_size)
+                .and_then(|_| mmu::map_kernel_data(base + KERNEL_STACK_OFFSET, pa(kernel_stack), KERNEL_STACK_SIZE))
                 .map_err(|_| OutOfMemory)?;
             #[cfg(feature = "stack-watermark")]
             stacks.zero_task_stack();
