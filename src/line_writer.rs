@@ -15,6 +15,7 @@
 //! the EL0 side of the system calls use it.
 
 use core::fmt;
+use core::mem::MaybeUninit;
 
 /// How much of one `print!` is formatted before it is written out, in the
 /// kernel and at EL0 alike.
@@ -23,7 +24,10 @@ pub const LINE_BUFFER: usize = 256;
 /// A buffer of `N` bytes in front of `sink`, which gets whole lines. (The
 /// sink is a `dyn` closure: one copy of this code serves every caller.)
 pub struct LineWriter<'a, const N: usize> {
-    buffer: [u8; N],
+    /// The first `len` bytes are written, the rest not: a new writer
+    /// zeroes nothing (as `[u8; N]`, each print began with a `memset` of
+    /// the 256 bytes).
+    buffer: [MaybeUninit<u8>; N],
     len: usize,
     sink: &'a mut dyn FnMut(&[u8]),
 }
@@ -31,14 +35,14 @@ pub struct LineWriter<'a, const N: usize> {
 impl<'a, const N: usize> LineWriter<'a, N> {
     /// An empty buffer in front of `sink`.
     pub fn new(sink: &'a mut dyn FnMut(&[u8])) -> Self {
-        Self { buffer: [0; N], len: 0, sink }
+        Self { buffer: [MaybeUninit::uninit(); N], len: 0, sink }
     }
 
     /// Adds `bytes`; whenever the buffer is full, its complete lines go to the sink.
     pub fn write_bytes(&mut self, bytes: &[u8]) {
         // Nearly always: the piece (a few bytes of a format) fits.
         if let Some(room) = self.buffer.get_mut(self.len..self.len + bytes.len()) {
-            room.copy_from_slice(bytes);
+            room.write_copy_of_slice(bytes);
             self.len += bytes.len();
         } else {
             self.write_bytes_filling(bytes);
@@ -53,7 +57,7 @@ impl<'a, const N: usize> LineWriter<'a, N> {
                 self.hand_on_whole_lines();
             }
             let n = bytes.len().min(N - self.len);
-            self.buffer[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+            self.buffer[self.len..self.len + n].write_copy_of_slice(&bytes[..n]);
             self.len += n;
             bytes = &bytes[n..];
         }
@@ -62,7 +66,7 @@ impl<'a, const N: usize> LineWriter<'a, N> {
     /// Hands on everything still buffered, finished line or not.
     pub fn flush(&mut self) {
         if self.len > 0 {
-            (self.sink)(&self.buffer[..self.len]);
+            (self.sink)(written(&self.buffer, self.len));
             self.len = 0;
         }
     }
@@ -70,11 +74,20 @@ impl<'a, const N: usize> LineWriter<'a, N> {
     /// Hands on the buffer up to its last line end and keeps the rest; a
     /// full buffer with no line end (one very long line) goes out whole.
     fn hand_on_whole_lines(&mut self) {
-        let cut = whole_lines(&self.buffer[..self.len]);
-        (self.sink)(&self.buffer[..cut]);
+        let lines = written(&self.buffer, self.len);
+        let cut = whole_lines(lines);
+        (self.sink)(&lines[..cut]);
         self.buffer.copy_within(cut..self.len, 0);
         self.len -= cut;
     }
+}
+
+/// The bytes a [`LineWriter`] holds: the first `len` of its `buffer`.
+fn written<const N: usize>(buffer: &[MaybeUninit<u8>; N], len: usize) -> &[u8] {
+    // SAFETY: the writer's first `len` bytes are written: each write
+    // raises `len` past the bytes it copied in, and `hand_on_whole_lines`
+    // moves written bytes down before it lowers it.
+    unsafe { buffer[..len].assume_init_ref() }
 }
 
 /// How much of `piece` to write when more follows it: up to its last line
