@@ -31,15 +31,17 @@ pub struct Context {
     pub fp: FpRegisters,
 }
 
-// `switch.s` saves x19-x30 in pairs from offset 0, and sp with spsel in one pair.
+// `switch.s` saves x19-x30 in pairs from offset 0, and sp with spsel in one
+// pair; it loads the kernel stack with CPACR_EL1's value in one pair.
 const _: () = assert!(offset_of!(Context, x19_x30) == 0);
 const _: () = assert!(offset_of!(Context, spsel) == offset_of!(Context, sp) + 8);
+const _: () =
+    assert!(offset_of!(Context, fp) + offset_of!(FpRegisters, cpacr) == offset_of!(Context, kernel_stack_top) + 8);
 
 core::arch::global_asm!(
     include_str!("switch.s"),
     CTX_SP = const offset_of!(Context, sp),
     CTX_KERNEL_STACK = const offset_of!(Context, kernel_stack_top),
-    CTX_CPACR = const offset_of!(Context, fp) + offset_of!(FpRegisters, cpacr),
 );
 
 impl Context {

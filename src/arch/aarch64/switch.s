@@ -23,8 +23,7 @@
 // from the `Context` struct; x19-x30 are at its start.
 
 .equ CTX_SP, {CTX_SP}                       // sp, then spsel
-.equ CTX_KERNEL_STACK, {CTX_KERNEL_STACK}
-.equ CTX_CPACR, {CTX_CPACR}                 // CPACR_EL1 for the task (fp.rs)
+.equ CTX_KERNEL_STACK, {CTX_KERNEL_STACK} // then CPACR_EL1 for the task (fp.rs)
 
 // Resumes the task whose context x1 points to (see above): its registers,
 // its stack pointer and SPSel, its kernel stack and FP/SIMD setting.
@@ -39,10 +38,9 @@
     ldp     x9, x10, [x1, #CTX_SP]
     msr     spsel, #1
     cbnz    x10, 2f                 // preempted: resume on its kernel stack
-    ldr     x11, [x1, #CTX_KERNEL_STACK]
+    ldp     x11, x12, [x1, #CTX_KERNEL_STACK] // and, in thread mode, FP/SIMD as the task has it
     mov     sp, x11                 // SP_EL1 = next's kernel stack top
     msr     spsel, #0
-    ldr     x12, [x1, #CTX_CPACR]   // in thread mode, FP/SIMD as the task has it
 1:  msr     cpacr_el1, x12
     isb
     mov     sp, x9
