@@ -132,6 +132,17 @@ impl Scheduler {
 }
 
 impl Scheduler {
+    /// Takes the task a handler handed over ([`Scheduler::handed`]), if
+    /// any; with none (a block's usual case), nothing is written.
+    #[inline(always)]
+    fn take_handed(&mut self) -> Option<NonNull<Tcb>> {
+        let handed = self.handed;
+        if handed.is_some() {
+            self.handed = None;
+        }
+        handed
+    }
+
     /// Puts the task a handler handed over ([`Scheduler::handed`]), if any,
     /// on its ready queue (behind its equals: it was woken before any of
     /// them), where the usual pick finds it.

@@ -76,8 +76,9 @@ pub(super) fn schedule_away_on<const MANY: bool, const ENDING: bool>(cs: &Critic
     let cur = NonNull::from(me);
     let cpu = if MANY { me.core() } else { 0 };
     let (next, also_ask) = SCHED.with(cs, |s| {
-        let handed = if MANY { None } else { s.handed.take() };
-        let next = handed.or_else(|| s.queues.pick::<MANY>(cpu)).or(s.idle[cpu]).expect("no idle task");
+        let handed = if MANY { None } else { s.take_handed() };
+        // (Idle looked at only when nothing is ready: `or` loaded and selected it on every block.)
+        let next = handed.or_else(|| s.queues.pick::<MANY>(cpu)).or_else(|| s.idle[cpu]).expect("no idle task");
         if !MANY {
             return (next, None); // no levels to keep, nobody to ask
         }
