@@ -36,8 +36,12 @@ fn park_on<const MANY: bool>() {
         return;
     }
     me.parked.set(true);
-    while me.parked.get() {
+    // Blocked at least once: the flag was just set (no reload of it first).
+    loop {
         scheduler::block_on::<MANY>(&masked, me, crate::trace::On::PARK);
+        if !me.parked.get() {
+            return;
+        }
     }
 }
 
