@@ -126,9 +126,11 @@ unsafe fn hand_off(cs: &CriticalSection, task: NonNull<Tcb>) -> bool {
     if !runs_next(t, me.level.get()) {
         return false;
     }
-    TaskCounters::bump(&t.counters.woken);
     let now = crate::arch::cpu::counter();
     requeue_current::<false>(cs, me, true, now);
+    // (Counted after: a store to `t` before would make `me`'s level, read
+    // above, be read again, as far as the compiler knows `t` may be `me`.)
+    TaskCounters::bump(&t.counters.woken);
     switch_to_at::<false>(cs, me, task, Why::PREEMPT, false, now);
     true
 }
