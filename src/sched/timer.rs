@@ -165,10 +165,11 @@ mod target {
             let t = all.of_mut(this_cpu);
             (t.slice_end, t.slice_ticks)
         });
-        // What it used, leaving at least one tick (`end` is at most `ticks`
-        // after the slice began, so `left` is at most `ticks`).
-        let left = end.saturating_sub(now).max(1);
-        task.slice_used.set(if end == u64::MAX { 0 } else { ticks - left });
+        // What it used, `ticks - (end - now)`, leaving at least one tick
+        // (`end` is at most `ticks` after the slice began, so the
+        // difference is not negative); 0 with no slice (`end` is
+        // `u64::MAX`). No overflow: a slice is at most `MAX_SLICE_TICKS`.
+        task.slice_used.set((now + ticks).saturating_sub(end).min(ticks - 1));
     }
 
     /// Puts `task` on this core's timer list until `deadline`.
