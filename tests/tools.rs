@@ -676,8 +676,9 @@ fn refuses(root: &Path, program: &str, args: &[&str], exit: i32, lines: &[&str])
 
 /// `boards/sdcard` refuses, before building anything: an `--output` that
 /// exists and is not a regular file (it deleted a device node and wrote a
-/// file in its place), `--output` without a value, and arguments after
-/// BOARD and EXAMPLE (a late option was silently ignored).
+/// file in its place), `--output` without a value, an unknown example
+/// with `--no-build`, and arguments after BOARD and EXAMPLE (a late option
+/// was silently ignored).
 fn sdcard_refusals(root: &Path) -> Vec<String> {
     let dir = scratch_dir("sdcard-output");
     std::fs::create_dir_all(&dir).unwrap();
@@ -699,6 +700,15 @@ fn sdcard_refusals(root: &Path) -> Vec<String> {
         problems.push(format!("boards/sdcard replaced the named pipe {fifo_arg}"));
     }
     problems.extend(refuses(root, "boards/sdcard", &["--output"], 2, &["--output needs a file name"]));
+    // No image for an unknown example: the example is named as unknown (it
+    // said "run 'just image rpi4 nosuch' first", a command that fails too).
+    problems.extend(refuses(
+        root,
+        "boards/sdcard",
+        &["--no-build", "rpi4", "nosuch"],
+        2,
+        &["error: no example 'nosuch'"],
+    ));
     problems.extend(refuses(
         root,
         "boards/sdcard",
@@ -1770,7 +1780,7 @@ fn main() {
     if selected(full) {
         report(full, board_names_are_plain(&root));
     }
-    let full = "boards/sdcard refuses a non-file --output, a missing value and late arguments";
+    let full = "boards/sdcard refuses a non-file --output, a missing value, an unknown example and late arguments";
     if selected(full) {
         report(full, sdcard_refusals(&root));
     }
