@@ -2,6 +2,7 @@
 //! switching the kernel onto the tables built at boot.
 
 pub mod descriptor;
+mod lanes;
 pub mod table;
 
 #[cfg(target_os = "none")]
