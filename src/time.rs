@@ -40,6 +40,14 @@ pub fn ticks_to_duration(ticks: u64, hz: u64) -> Duration {
     Duration::new(secs, nanos as u32)
 }
 
+/// Ticks to whole microseconds at `hz`, saturating: for messages, where
+/// `Duration`'s `Debug` would link about 1.4 KiB of formatting into every
+/// image.
+pub fn ticks_to_micros(ticks: u64, hz: u64) -> u64 {
+    let d = ticks_to_duration(ticks, hz);
+    d.as_secs().saturating_mul(1_000_000).saturating_add(u64::from(d.subsec_micros()))
+}
+
 /// A `Duration` to ticks at `hz` ticks per second, rounded up, saturating:
 /// whole seconds times `hz`, plus the nanoseconds' ticks rounded up.
 pub fn duration_to_ticks(d: Duration, hz: u64) -> u64 {
@@ -361,6 +369,14 @@ mod tests {
         // exactly u64::MAX ticks at 1 GHz, in range at 62.5 MHz.
         assert_eq!(duration_to_ticks(Duration::from_nanos(u64::MAX), GHZ), u64::MAX);
         assert_eq!(duration_to_ticks(Duration::from_nanos(u64::MAX), QEMU_HZ), u64::MAX / 16 + 1);
+    }
+
+    #[test]
+    fn microseconds_for_messages_saturate() {
+        assert_eq!(ticks_to_micros(625, QEMU_HZ), 10);
+        assert_eq!(ticks_to_micros(QEMU_HZ + 62, QEMU_HZ), 1_000_000, "whole microseconds, rounded down");
+        assert_eq!(ticks_to_micros(31_000, GHZ), 31);
+        assert_eq!(ticks_to_micros(u64::MAX, 1), u64::MAX, "saturates");
     }
 
     #[test]

@@ -343,9 +343,9 @@ mod target {
     fn report_overrun(took: u64, period: u64) {
         let hz = crate::time::frequency();
         log::warn!(
-            "the periodic handler ran past its next period (it took {:?}, its period is {:?}): the periods it overran are skipped",
-            crate::time::ticks_to_duration(took, hz),
-            crate::time::ticks_to_duration(period, hz)
+            "the periodic handler ran past its next period (it took {}µs, its period is {}µs): the periods it overran are skipped",
+            crate::time::ticks_to_micros(took, hz),
+            crate::time::ticks_to_micros(period, hz)
         );
     }
 
