@@ -120,9 +120,14 @@ pub(crate) fn start(info: BootInfo) -> ! {
     let told_by = if facts.memory.is_some() { "the device tree gives" } else { "the firmware leaves" };
     mm::heap::init(image.end, heap_size(ram, mmu::virt_to_phys(image.end), told_by));
     irq::init(Selected::init_interrupts(info.boot_el == 3));
-    irq::register_for_kernel(Selected::UART_INTID, console::receive_interrupt).expect("console interrupt");
-    irq::register_for_kernel(Selected::TIMER_INTID, sched::timer::interrupt).expect("timer interrupt");
-    irq::register_ipi_handlers().expect("IPI interrupts");
+    let registered = [
+        irq::register_for_kernel(Selected::UART_INTID, console::receive_interrupt),
+        irq::register_for_kernel(Selected::TIMER_INTID, sched::timer::interrupt),
+        irq::register_ipi_handlers(),
+    ];
+    if let Some(Err(e)) = registered.into_iter().find(Result::is_err) {
+        panic!("the kernel's interrupts (console, timer, IPIs): {e}");
+    }
     let pan = crate::arch::user_access::enable_pan();
     crate::arch::cpu::close_el0_debug_and_monitors();
     // From here on this context is core 0's idle task; `main` is the first real task.
@@ -157,7 +162,10 @@ pub(crate) fn start(info: BootInfo) -> ! {
         unsafe { ilusion_main() };
         crate::power::exit(0)
     });
-    core::mem::forget(main.expect("no memory for the main task"));
+    // Its only possible error (its stack, name and priority are fixed): the
+    // message says it without linking `SpawnError`'s `Debug`.
+    let Ok(main) = main else { panic!("no memory for the main task") };
+    core::mem::forget(main);
     sched::scheduler::run_idle()
 }
 

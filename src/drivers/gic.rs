@@ -92,6 +92,26 @@ fn this_core() -> usize {
     crate::arch::cpu::core_index()
 }
 
+/// `id` as `arm-gic`'s interrupt number. Every `IntId` the kernel passes a
+/// controller was checked against the GIC's count (`GICD_TYPER`), so the
+/// panic is a kernel bug; it names the number (the crate's error would
+/// link its `Debug` into every image for it).
+fn gic_intid(id: IntId) -> arm_gic::IntId {
+    arm_gic::IntId::try_from(id).unwrap_or_else(|_| panic!("interrupt {id} is not a GIC interrupt number"))
+}
+
+/// Stops boot when `arm-gic` cannot take the GICv3 it was given, saying
+/// why in words (the only error its set-up returns is the frame layout).
+#[cold]
+fn v3_refused(e: arm_gic::gicv3::GicError) -> ! {
+    match e {
+        arm_gic::gicv3::GicError::InvalidRedistributorFrameLayout => {
+            panic!("GICv3: the redistributors' frame layout (GICR_TYPER) is not one arm-gic supports")
+        }
+        _ => panic!("GICv3: arm-gic refused the distributor and redistributors"),
+    }
+}
+
 impl Gic {
     /// # Safety
     /// `gicd` and `gicc` must be the mapped distributor and CPU interface, used by nobody else.
@@ -125,7 +145,7 @@ impl Gic {
         let mut redistributor_of_core = [None; MAX_CPUS];
         let mut count = 0;
         // SAFETY: promised by our caller; the iterator is gone before `GicV3` takes the registers.
-        let redistributors = unsafe { GicRedistributorIterator::new(gicr) }.expect("GICv3 redistributors");
+        let redistributors = unsafe { GicRedistributorIterator::new(gicr) }.unwrap_or_else(|e| v3_refused(e));
         for (index, redistributor) in redistributors.enumerate() {
             let core = (redistributor.typer().core_mpidr() & 0xff) as usize;
             if let Some(slot) = redistributor_of_core.get_mut(core) {
@@ -136,7 +156,7 @@ impl Gic {
         // SAFETY: promised by our caller.
         let gicd = unsafe { UniqueMmioPointer::new(NonNull::new(gicd as *mut _).unwrap()) };
         // SAFETY: promised by our caller.
-        let mut gic = unsafe { GicV3::new(gicd, gicr, count) }.expect("GICv3 redistributors");
+        let mut gic = unsafe { GicV3::new(gicd, gicr, count) }.unwrap_or_else(|e| v3_refused(e));
         let boot = redistributor_of_core.get(this_core()).copied().flatten().expect("the boot core's redistributor");
         gic.setup(boot);
         if secure {
@@ -202,7 +222,7 @@ impl Gic {
     /// of `id`: a shared one routed to the calling core; a private one in
     /// core `cpu`'s copy (on GICv2, `cpu` must be the calling core).
     fn enable_on(&self, cpu: usize, id: IntId, level_triggered: bool) {
-        let intid = arm_gic::IntId::try_from(id).expect("valid interrupt id");
+        let intid = gic_intid(id);
         let trigger = if level_triggered { Trigger::Level } else { Trigger::Edge };
         match &self.version {
             Version::V2 { gic, targets, .. } => {
@@ -296,7 +316,7 @@ impl InterruptController for Gic {
     /// A private interrupt is disabled where [`Gic::enable`] enables it, and
     /// no longer enabled on cores that come up later.
     fn disable(&self, id: IntId) {
-        let intid = arm_gic::IntId::try_from(id).expect("valid interrupt id");
+        let intid = gic_intid(id);
         if id < 32 {
             self.private_enabled.fetch_and(!(1 << id), Ordering::AcqRel);
         }
@@ -375,7 +395,7 @@ impl InterruptController for Gic {
         match &self.version {
             Version::V2 { cpu_interface, .. } => cpu_interface.end(acknowledged.token),
             Version::V3 { .. } => {
-                let intid = arm_gic::IntId::try_from(acknowledged.id).expect("valid interrupt id");
+                let intid = gic_intid(acknowledged.id);
                 GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1)
             }
         }
