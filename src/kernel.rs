@@ -63,7 +63,7 @@ fn ram_from_firmware(mapped: PhysRange) -> PhysRange {
     }
     if reported.end() > mapped.end() {
         if let Err(e) = mmu::extend_linear_map(mapped.end(), reported.end() - mapped.end()) {
-            log::warn!("cannot map the firmware's RAM {reported:?} ({e:?}): keeping {mapped:?}");
+            log::warn!("cannot map the firmware's RAM {reported:?} ({e}): keeping {mapped:?}");
             return mapped;
         }
     }
@@ -91,11 +91,12 @@ fn heap_size(ram: PhysRange, image_end: u64, told_by: &str) -> u64 {
 
 /// Where `discover_ram` looked, for the log once the console is up.
 fn log_device_tree(info: &BootInfo) {
-    log::debug!(
-        "device tree from the loader: {:#x}; board default: {:?}",
-        info.device_tree,
-        Selected::DEVICE_TREE_FALLBACK
-    );
+    match Selected::DEVICE_TREE_FALLBACK {
+        Some(default) => {
+            log::debug!("device tree from the loader: {:#x}; board default: {default:#x}", info.device_tree)
+        }
+        None => log::debug!("device tree from the loader: {:#x}; no board default", info.device_tree),
+    }
 }
 
 pub(crate) fn start(info: BootInfo) -> ! {

@@ -81,8 +81,8 @@ pub enum StartError {
 impl core::fmt::Display for StartError {
     fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
         match self {
-            Self::Psci(e) => write!(f, "PSCI CPU_ON refused: {e:?}"),
-            Self::Map(e) => write!(f, "cannot map the spin table: {e:?}"),
+            Self::Psci(e) => write!(f, "PSCI CPU_ON refused: {e}"),
+            Self::Map(e) => write!(f, "cannot map the spin table: {e}"),
             Self::Unavailable(why) => f.write_str(why),
             Self::NoStacks => f.write_str("no memory for its stacks"),
         }

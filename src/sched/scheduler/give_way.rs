@@ -252,7 +252,7 @@ pub(crate) fn end_killed() -> ! {
     // sections hold nothing else (no spin lock is held at a block or a yield).
     unsafe { critical::leave_all_for_good(&cs) };
     let end = KILLED_TASK_ENDS.load(Ordering::Relaxed);
-    assert_ne!(end, 0, "a task was killed before the task layer set up kills");
+    assert!(end != 0, "a task was killed before the task layer set up kills");
     // SAFETY: only ever stored from a `fn() -> !` above.
     let end: fn() -> ! = unsafe { core::mem::transmute::<usize, fn() -> !>(end) };
     end()

@@ -26,7 +26,11 @@ pub(crate) fn init(slice_ticks: u64) {
     }
     let (bottom, top) = (addr_of!(__exception_stack_bottom) as u64, addr_of!(__exception_stack_top) as u64);
     // `vectors.s` checks for an overflow of every task's kernel stack, idle's too, with this size.
-    assert_eq!(top - bottom, crate::sched::stack::KERNEL_STACK_SIZE, "EXCEPTION_STACK_SIZE in linker/ilusion.ld");
+    let (size, expected) = (top - bottom, crate::sched::stack::KERNEL_STACK_SIZE);
+    assert!(
+        size == expected,
+        "EXCEPTION_STACK_SIZE in linker/ilusion.ld is {size}, the kernel stacks' size {expected}"
+    );
     critical::set_deferred_interrupt_sender(send_reschedule);
     let cs = CriticalSection::new();
     timer::set_slice(&cs, slice_ticks);

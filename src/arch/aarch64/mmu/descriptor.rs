@@ -170,7 +170,7 @@ impl Descriptor {
 
     /// A descriptor pointing to a next-level table at physical `table`.
     pub fn table(table: u64) -> Self {
-        assert_eq!(table & !Self::ADDR_MASK, 0, "table address {table:#x} not page aligned");
+        assert!(table & !Self::ADDR_MASK == 0, "table address {table:#x} not page aligned");
         let d = InMemoryRegister::<u64, DESCRIPTOR::Register>::new(table);
         d.modify(DESCRIPTOR::VALID::SET + DESCRIPTOR::TYPE::TableOrPage);
         Self(d.get())

@@ -256,10 +256,12 @@ pub fn init<'a>(regions: impl Iterator<Item = &'a Region>) -> Result<(), MapErro
     // The user view's root: the next page, kept for `build_user_view`.
     let mut plan = USER_VIEW_PLAN.lock();
     plan.root = pool.reserve().ok_or(MapError::OutOfTables)?;
-    assert_eq!(
-        virt_to_phys(plan.root),
-        kernel.root_address() | USER_VIEW_TABLE_BIT,
-        "the views' roots must be adjacent"
+    // `assert!`, not `assert_eq!`: this file's asserts name their values
+    // themselves (`assert_eq!` links the integers' `Debug` into every image).
+    let (user_root, kernel_root) = (virt_to_phys(plan.root), kernel.root_address());
+    assert!(
+        user_root == kernel_root | USER_VIEW_TABLE_BIT,
+        "the views' roots must be adjacent: the kernel's at {kernel_root:#x}, the user view's at {user_root:#x}"
     );
     // In address order, each region above the last (checked): the entries
     // are written without being read first (`PageTable::map_ascending`).

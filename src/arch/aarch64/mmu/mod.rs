@@ -3,6 +3,7 @@
 
 pub mod descriptor;
 mod lanes;
+mod map_error;
 pub mod table;
 
 #[cfg(target_os = "none")]

@@ -7,6 +7,7 @@
 //! register, so it is tested on the host (see the tests at the bottom).
 
 use super::descriptor::{Attributes, Descriptor};
+pub use super::map_error::MapError;
 use core::ptr::NonNull;
 
 /// The translation granule: the size of a page and of a frame, for the
@@ -37,26 +38,6 @@ pub trait TableAllocator {
     fn allocate(&mut self) -> Option<(NonNull<Table>, u64)>;
     /// The pointer through which the table at physical address `pa` is reached.
     fn table_at(&self, pa: u64) -> NonNull<Table>;
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MapError {
-    /// An address or the size is not a multiple of the page size.
-    Misaligned { va: u64, pa: u64, size: u64 },
-    /// Part of the range is mapped already.
-    AlreadyMapped { va: u64 },
-    /// The page at `va` had to be mapped, and is not.
-    NotMapped { va: u64 },
-    /// The table allocator ran out.
-    OutOfTables,
-    /// No frame was left for a page (the frame allocator ran out).
-    OutOfFrames,
-    /// No kernel heap was left to record a new mapping.
-    NoRoomToRecord,
-    /// The kernel's own tables are not built yet (before `mmu::init`).
-    NoKernelTables,
-    /// `unmap` met a block mapping (it only removes pages).
-    BlockInRange { va: u64 },
 }
 
 /// A translation table root and the operations on the address space it
