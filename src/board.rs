@@ -36,6 +36,12 @@ pub trait Board {
     const INTERRUPTS: usize;
     /// How QEMU emulates the board: the text of `boards/<name>/qemu.args`.
     const QEMU_ARGS: &'static str;
+    /// Whether, when the loader starts ilusion at EL2, something at EL3 (a
+    /// secure monitor, or QEMU standing in for one) answers EL1's `smc`.
+    /// If not, `boot.s` traps EL1's `smc` to its EL2 stub (HCR_EL2.TSC),
+    /// which answers NOT_SUPPORTED: an `smc` into an EL3 without vectors
+    /// hangs the core.
+    const SECURE_MONITOR_BELOW_EL2_BOOT: bool;
 
     /// Sets up the console UART (and the pins it needs) and hands it over.
     fn init_console() -> &'static dyn SerialPort;

@@ -253,6 +253,26 @@ const fn pi(
     Case { name, image, on: On::Board(board), qemu: &[], raw, input, exit: Some(0), expect }
 }
 
+/// What tests/guest/firmware_calls.rs prints started at EL2 (QEMU virt with
+/// virtualization=on, a Pi's raw image): both calls answered on every core.
+const FIRMWARE_CALLS_EL2: &[&str] = &[
+    "(EL2 at boot",
+    "hvc #0 on core 0: x0 = -1",
+    "hvc #0 on core 3: x0 = -1",
+    "smc #0 on core 0: x0 = -1",
+    "smc #0 on core 3: x0 = -1",
+    "the machine goes on",
+];
+/// The same started at EL3 (Secure EL1 below: hvc is undefined there).
+const FIRMWARE_CALLS_EL3: &[&str] = &[
+    "(EL3 at boot",
+    "hvc #0 on core 0: the task failed: illegal instruction",
+    "hvc #0 on core 3: the task failed: illegal instruction",
+    "smc #0 on core 0: x0 = -1",
+    "smc #0 on core 3: x0 = -1",
+    "the machine goes on",
+];
+
 /// What tests/guest/gpio.rs prints on both Pis, and per Pi.
 const GPIO_PI3: &[&str] = &[
     "GPIO 14 is reserved for the console UART's TXD",
@@ -542,6 +562,32 @@ const CASES: &[Case] = &[
     pi("rpi4", "raw image boot at EL2", "hello", true, None, &["rpi4 (EL2 at boot, 4 cores,", PI4_IRQ, "hello from rpi4"]),
     pi("rpi4", "raw image: console input", "uart_echo", true, ECHO, &["echo: [ping pong]", "echo: [second]"]),
     Case { qemu: ICOUNT, ..pi("rpi4", "raw image: timer interrupts", "timer", true, None, &["timer ok"]) },
+    // A kernel task's hvc #0 and smc #0 (tests/guest/firmware_calls.rs), on
+    // every core: x0 = -1 (NOT_SUPPORTED) from QEMU's PSCI or boot.s's
+    // EL2/EL3 stub, or an undefined instruction that ends the task alone.
+    // A call into an EL2 or EL3 without vectors hung the machine before.
+    Case {
+        on: On::Board("qemu-virt"),
+        ..case("firmware calls at EL1: hvc answered by QEMU, smc undefined", "firmware_calls", 0, &[
+            "hvc #0 on core 0: x0 = -1", "hvc #0 on core 3: x0 = -1",
+            "smc #0 on core 0: the task failed: illegal instruction", "smc #0 on core 3: the task failed: illegal instruction",
+            "the machine goes on",
+        ])
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: &["-machine", "virtualization=on"],
+        ..case("firmware calls from a kernel started at EL2: hvc answered by boot.s's stub", "firmware_calls", 0, FIRMWARE_CALLS_EL2)
+    },
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: &["-machine", "secure=on"],
+        ..case("firmware calls from a kernel started at EL3: smc answered by boot.s's stub", "firmware_calls", 0, FIRMWARE_CALLS_EL3)
+    },
+    Case { exit: Some(0), ..pi("rpi3", "firmware calls (ELF, EL3): smc answered, hvc undefined", "firmware_calls", false, None, FIRMWARE_CALLS_EL3) },
+    Case { exit: Some(0), ..pi("rpi3", "firmware calls (raw image, EL2): hvc and smc answered", "firmware_calls", true, None, FIRMWARE_CALLS_EL2) },
+    Case { exit: Some(0), ..pi("rpi4", "firmware calls (ELF, EL3): smc answered, hvc undefined", "firmware_calls", false, None, FIRMWARE_CALLS_EL3) },
+    Case { exit: Some(0), ..pi("rpi4", "firmware calls (raw image, EL2): hvc and smc answered", "firmware_calls", true, None, FIRMWARE_CALLS_EL2) },
     case("exit(42)", "exit_code", 42, &["exiting with 42"]),
     // No device tree: RAM and model come from the firmware's mailbox. QEMU gives
     // the ARM its 1 GiB low RAM minus the VideoCore's 64 MiB (vcram-size), 960 MiB.

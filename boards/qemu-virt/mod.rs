@@ -54,6 +54,8 @@ impl Board for QemuVirt {
     /// 32 private ones (GICD_TYPER says so too).
     const INTERRUPTS: usize = 288;
     const QEMU_ARGS: &'static str = include_str!("qemu.args");
+    /// QEMU answers PSCI (and any other call, NOT_SUPPORTED) through smc when it starts the kernel at EL2.
+    const SECURE_MONITOR_BELOW_EL2_BOOT: bool = true;
 
     fn init_console() -> &'static dyn SerialPort {
         UART_DEVICE.init(UART_CLOCK_HZ, 115_200);

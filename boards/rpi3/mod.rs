@@ -118,6 +118,8 @@ impl Board for RaspberryPi3 {
     /// Timers and mailboxes 0 to 7, peripherals 32 to 95 (see `bcm2837_irq`).
     const INTERRUPTS: usize = bcm2837_irq::INTERRUPTS;
     const QEMU_ARGS: &'static str = include_str!("qemu.args");
+    /// The firmware's armstub leaves EL3 without vectors.
+    const SECURE_MONITOR_BELOW_EL2_BOOT: bool = false;
 
     fn init_console() -> &'static dyn SerialPort {
         GPIO_DEVICE.route_uart0_to_header();

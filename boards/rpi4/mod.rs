@@ -110,6 +110,8 @@ impl Board for RaspberryPi4 {
     /// ones (BCM2711 ARM Peripherals, 6.3; QEMU's `raspi4b` has the same).
     const INTERRUPTS: usize = 224;
     const QEMU_ARGS: &'static str = include_str!("qemu.args");
+    /// The firmware's armstub leaves EL3 without vectors.
+    const SECURE_MONITOR_BELOW_EL2_BOOT: bool = false;
 
     fn init_console() -> &'static dyn SerialPort {
         GPIO_DEVICE.route_uart0_to_header();

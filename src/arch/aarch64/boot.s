@@ -3,7 +3,8 @@
 // Runs at the *physical* load address with the MMU off, so everything here
 // is position-independent (adr/adrp). In order:
 //   1. hold every core but core 0 (those a loader starts here too);
-//   2. drop from EL3 or EL2 to EL1 (whatever the loader started us at);
+//   2. drop from EL3 or EL2 to EL1 (whatever the loader started us at),
+//      leaving higher_el.s's vectors there to answer hvc and smc;
 //   3. enable FP/SIMD, zero the boot table;
 //   4. map the 1 GiB of RAM holding the image twice with one boot table,
 //      at its physical address (TTBR0) and in the upper half (TTBR1);
@@ -81,7 +82,10 @@ from_el3:
     mov     x0, #0xf                // ICC_SRE_EL3: SRE, DFB, DIB, Enable lower
     msr     S3_6_C12_C12_5, x0
     isb
-3:  mov     x0, #0x3c5              // EL1h, all of DAIF masked
+3:  adrp    x0, higher_el3_vectors  // hvc/smc from below answered (higher_el.s)
+    add     x0, x0, :lo12:higher_el3_vectors
+    msr     vbar_el3, x0
+    mov     x0, #0x3c5              // EL1h, all of DAIF masked
     msr     spsr_el3, x0
     adr     x0, at_el1
     msr     elr_el3, x0
@@ -90,8 +94,11 @@ from_el3:
 from_el2:
     cmp     x20, #2
     b.ne    at_el1
-    mov     x0, #(1 << 31)          // HCR_EL2.RW: EL1 is AArch64; nothing trapped
+    ldr     x0, ={HCR_EL2}          // RW: EL1 is AArch64; TSC on some boards (start.rs)
     msr     hcr_el2, x0
+    adrp    x0, higher_el2_vectors  // hvc/smc from below answered (higher_el.s)
+    add     x0, x0, :lo12:higher_el2_vectors
+    msr     vbar_el2, x0
     mrs     x0, cnthctl_el2
     orr     x0, x0, #3              // EL1PCTEN | EL1PCEN: EL1 owns the timers
     msr     cnthctl_el2, x0

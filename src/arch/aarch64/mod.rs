@@ -2,6 +2,8 @@
 //!
 //! - `boot.s` + [`start`]: reset to Rust (EL3/EL2 to EL1, boot MMU mapping,
 //!   stacks), then the first Rust code, which enters the portable OS;
+//! - `higher_el.s` + [`higher_el`]: what stays at EL2/EL3 below ilusion's
+//!   EL1 (hvc and smc answered NOT_SUPPORTED, anything else reported);
 //! - `vectors.s` + [`exception`]: saving contexts, and sorting each exception
 //!   once (interrupt, system call, task fault, kernel fault) for its owner;
 //! - [`esr`]: decoding why a synchronous exception happened, and
@@ -35,6 +37,8 @@ pub mod cpu;
 pub mod exception;
 #[cfg(target_os = "none")]
 pub mod fp;
+#[cfg(target_os = "none")]
+pub mod higher_el;
 #[cfg(target_os = "none")]
 pub mod mem;
 // Boards without PSCI (the Raspberry Pis) leave it unused.

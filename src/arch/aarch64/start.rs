@@ -6,7 +6,23 @@ core::arch::global_asm!(
     include_str!("boot.s"),
     MAX_CPUS = const crate::percpu::MAX_CPUS,
     BOOT_RECORD_SIZE = const core::mem::size_of::<super::smp::SecondaryBoot>(),
+    HCR_EL2 = const HCR_EL2,
 );
+
+/// HCR_EL2 for the levels below EL2: RW (EL1 is AArch64), nothing trapped
+/// but, on a board whose firmware has no secure monitor, EL1's `smc` (TSC),
+/// which `higher_el.s` then answers at EL2 (it would hang in an EL3 without
+/// vectors).
+const HCR_EL2: u64 = {
+    use crate::board::Board;
+    const RW: u64 = 1 << 31;
+    const TSC: u64 = 1 << 19;
+    if crate::board::Selected::SECURE_MONITOR_BELOW_EL2_BOOT {
+        RW
+    } else {
+        RW | TSC
+    }
+};
 
 /// How the machine was started, as `boot.s` found it.
 #[derive(Clone, Copy, Debug)]
