@@ -42,6 +42,9 @@ pub trait Board {
     /// which answers NOT_SUPPORTED: an `smc` into an EL3 without vectors
     /// hangs the core.
     const SECURE_MONITOR_BELOW_EL2_BOOT: bool;
+    /// The generic timer's frequency in Hz, the board's crystal: time counts
+    /// in it when the firmware left CNTFRQ_EL0 at 0 ([`crate::time::counter_hz`]).
+    const COUNTER_HZ: u64;
 
     /// Sets up the console UART (and the pins it needs) and hands it over.
     fn init_console() -> &'static dyn SerialPort;

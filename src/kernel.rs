@@ -116,6 +116,9 @@ pub(crate) fn start(info: BootInfo) -> ! {
     time::init();
     console::init(Selected::init_console());
     logger::init();
+    if let Some(warning) = time::firmware_left_no_frequency() {
+        log::warn!("{warning}");
+    }
     log_device_tree(&info);
     let ram = if facts.memory.is_some() { ram } else { ram_from_firmware(ram) };
     let told_by = if facts.memory.is_some() { "the device tree gives" } else { "the firmware leaves" };

@@ -33,6 +33,21 @@ pub struct Instant(u64);
 // `hz` below 2^34 (16 GHz; generic timers run at 1 GHz at most), a part
 // of a second in ticks or nanoseconds times `hz` or 10^9 is below 2^64.
 
+/// The counter frequency to count time in, from CNTFRQ_EL0 as the firmware
+/// left it and the board's crystal frequency ([`crate::board::Board::COUNTER_HZ`]):
+/// the register's, unless it is 0, which a firmware (a Pi armstub) that
+/// forgets to set it leaves there; then the board's, which the counter
+/// runs at anyway (with 0, time was counted in 1 Hz: every sleep and
+/// timeout came out millions of times too long). Boot warns about it, see
+/// [`firmware_left_no_frequency`].
+pub const fn counter_hz(cntfrq_el0: u64, board_hz: u64) -> u64 {
+    if cntfrq_el0 == 0 {
+        board_hz
+    } else {
+        cntfrq_el0
+    }
+}
+
 /// Ticks to a `Duration` at `hz` ticks per second, without overflow.
 pub fn ticks_to_duration(ticks: u64, hz: u64) -> Duration {
     let secs = ticks / hz;
@@ -261,9 +276,11 @@ mod target {
     pub(super) use crate::arch::user_mode::running_at_el0;
     pub(super) use crate::syscall::user::nanos_since_boot as nanos_since_boot_from_el0;
 
-    /// CNTFRQ_EL0, which EL0 may read (kernel data is out of its reach).
+    /// CNTFRQ_EL0, which EL0 may read (kernel data is out of its reach), or
+    /// the board's frequency if it reads 0: the same choice as the kernel's.
     pub(super) fn counter_frequency_from_el0() -> u64 {
-        crate::arch::cpu::counter_frequency().max(1)
+        use crate::board::Board;
+        super::counter_hz(crate::arch::cpu::counter_frequency(), crate::board::Selected::COUNTER_HZ)
     }
 
     /// Calls `handler` (in interrupt context) every `period`, starting one
@@ -291,8 +308,24 @@ mod target {
 
     /// At boot: the counter's frequency, EL0 may read the counter, the timer is off.
     pub(crate) fn init() {
-        FREQUENCY.store(crate::arch::cpu::counter_frequency().max(1), Ordering::Relaxed);
+        FREQUENCY.store(counter_frequency_from_el0(), Ordering::Relaxed);
         init_core();
+    }
+
+    /// The warning for the boot log if the firmware left CNTFRQ_EL0 at 0
+    /// (time then counts in the board's frequency, [`super::counter_hz`]).
+    pub(crate) fn firmware_left_no_frequency() -> Option<impl core::fmt::Display> {
+        struct Warning(u64);
+        impl core::fmt::Display for Warning {
+            fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+                write!(
+                    f,
+                    "CNTFRQ_EL0 is 0: the firmware did not set the counter frequency; using the board's {} Hz",
+                    self.0
+                )
+            }
+        }
+        (crate::arch::cpu::counter_frequency() == 0).then(|| Warning(frequency()))
     }
 
     /// On every core as it comes up (the boot core through [`init`]): EL0
@@ -344,6 +377,16 @@ mod tests {
     const QEMU_HZ: u64 = 62_500_000; // QEMU's generic timer (cortex-a72)
     const GHZ: u64 = 1_000_000_000; // Armv8.6 and later, QEMU's `-cpu max`
     const PI3_HZ: u64 = 19_200_000;
+
+    #[test]
+    fn counter_hz_is_the_firmware_s_unless_it_left_zero() {
+        assert_eq!(counter_hz(QEMU_HZ, PI3_HZ), QEMU_HZ);
+        assert_eq!(counter_hz(GHZ, QEMU_HZ), GHZ);
+        // A firmware that forgot CNTFRQ_EL0: the board's crystal, not 1 Hz.
+        assert_eq!(counter_hz(0, PI3_HZ), PI3_HZ);
+        assert_eq!(counter_hz(0, 54_000_000), 54_000_000);
+        assert_eq!(duration_to_ticks(Duration::from_millis(100), counter_hz(0, PI3_HZ)), 1_920_000);
+    }
 
     #[test]
     fn conversions_round_trip() {

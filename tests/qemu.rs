@@ -273,6 +273,36 @@ const FIRMWARE_CALLS_EL3: &[&str] = &[
     "the machine goes on",
 ];
 
+/// A stand-in firmware that forgets the counter frequency: QEMU's loader
+/// device writes four words at `$at` and starts core 0 there, at EL3 (an
+/// ELF boot; `secure=on` on qemu-virt): `msr cntfrq_el0, xzr`, `ldr x1, entry`, `br x1`, and at `$at
+/// + 16` the kernel's entry (the image's physical load address). Only the
+/// highest level may write CNTFRQ_EL0; QEMU itself never leaves it at 0
+/// (`cntfrq=0` on the CPU means its default).
+macro_rules! cntfrq_zeroing_firmware {
+    ([$($machine:literal),*] $at:literal, $at4:literal, $at8:literal, $at16:literal, $entry:literal) => {
+        &[
+            $($machine,)*
+            "-device", concat!("loader,addr=", $at, ",data=0xd51be01f,data-len=4"),
+            "-device", concat!("loader,addr=", $at4, ",data=0x58000061,data-len=4"),
+            "-device", concat!("loader,addr=", $at8, ",data=0xd61f0020,data-len=4"),
+            "-device", concat!("loader,addr=", $at16, ",data=", $entry, ",data-len=8"),
+            "-device", concat!("loader,addr=", $at, ",cpu-num=0"),
+        ]
+    };
+}
+/// What tests/guest/counter_frequency.rs prints after [`cntfrq_zeroing_firmware`].
+macro_rules! cntfrq_zero_expect {
+    ($hz:literal) => {
+        &[
+            concat!("CNTFRQ_EL0 is 0: the firmware did not set the counter frequency; using the board's ", $hz, " Hz"),
+            concat!("CNTFRQ_EL0 reads 0 Hz; time counts in ", $hz, " Hz"),
+            "ok el0_counts_in_the_right_frequency",
+            "all checks passed",
+        ]
+    };
+}
+
 /// What tests/guest/gpio.rs prints on both Pis, and per Pi.
 const GPIO_PI3: &[&str] = &[
     "GPIO 14 is reserved for the console UART's TXD",
@@ -588,6 +618,30 @@ const CASES: &[Case] = &[
     Case { exit: Some(0), ..pi("rpi3", "firmware calls (raw image, EL2): hvc and smc answered", "firmware_calls", true, None, FIRMWARE_CALLS_EL2) },
     Case { exit: Some(0), ..pi("rpi4", "firmware calls (ELF, EL3): smc answered, hvc undefined", "firmware_calls", false, None, FIRMWARE_CALLS_EL3) },
     Case { exit: Some(0), ..pi("rpi4", "firmware calls (raw image, EL2): hvc and smc answered", "firmware_calls", true, None, FIRMWARE_CALLS_EL2) },
+    // The counter frequency (tests/guest/counter_frequency.rs): CNTFRQ_EL0
+    // as set, or the board's crystal, with a warning, where a firmware left
+    // it at 0 (time was counted in 1 Hz: boot waited a million seconds for
+    // the other cores, and sleeps never ended).
+    case("counter frequency: time counts in CNTFRQ_EL0", "counter_frequency", 0, &["ok sleep_takes_100_ms", "all checks passed"]),
+    Case {
+        on: On::Board("qemu-virt"),
+        qemu: cntfrq_zeroing_firmware!(["-machine", "secure=on"] "0x40100000", "0x40100004", "0x40100008", "0x40100010", "0x40200000"),
+        ..case("counter frequency: a firmware that left CNTFRQ_EL0 at 0 (the board's, with a warning)", "counter_frequency", 0, &[
+            "CNTFRQ_EL0 is 0: the firmware did not set the counter frequency; using the board's 62500000 Hz",
+            "CNTFRQ_EL0 reads 0 Hz; time counts in 62500000 Hz",
+            "ok sleep_takes_100_ms",
+            "ok el0_counts_in_the_right_frequency",
+            "all checks passed",
+        ])
+    },
+    Case {
+        qemu: cntfrq_zeroing_firmware!([] "0x70000", "0x70004", "0x70008", "0x70010", "0x80000"),
+        ..pi("rpi3", "counter frequency: a firmware that left CNTFRQ_EL0 at 0 (the board's, with a warning)", "counter_frequency", false, None, cntfrq_zero_expect!("19200000"))
+    },
+    Case {
+        qemu: cntfrq_zeroing_firmware!([] "0x70000", "0x70004", "0x70008", "0x70010", "0x80000"),
+        ..pi("rpi4", "counter frequency: a firmware that left CNTFRQ_EL0 at 0 (the board's, with a warning)", "counter_frequency", false, None, cntfrq_zero_expect!("54000000"))
+    },
     case("exit(42)", "exit_code", 42, &["exiting with 42"]),
     // No device tree: RAM and model come from the firmware's mailbox. QEMU gives
     // the ARM its 1 GiB low RAM minus the VideoCore's 64 MiB (vcram-size), 960 MiB.

@@ -56,6 +56,8 @@ impl Board for QemuVirt {
     const QEMU_ARGS: &'static str = include_str!("qemu.args");
     /// QEMU answers PSCI (and any other call, NOT_SUPPORTED) through smc when it starts the kernel at EL2.
     const SECURE_MONITOR_BELOW_EL2_BOOT: bool = true;
+    /// QEMU's generic timer for cortex-a72 (1 GHz for `-cpu max`, which sets CNTFRQ_EL0 itself).
+    const COUNTER_HZ: u64 = 62_500_000;
 
     fn init_console() -> &'static dyn SerialPort {
         UART_DEVICE.init(UART_CLOCK_HZ, 115_200);

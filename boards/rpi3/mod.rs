@@ -120,6 +120,8 @@ impl Board for RaspberryPi3 {
     const QEMU_ARGS: &'static str = include_str!("qemu.args");
     /// The firmware's armstub leaves EL3 without vectors.
     const SECURE_MONITOR_BELOW_EL2_BOOT: bool = false;
+    /// The BCM2837's 19.2 MHz crystal (QEMU runs the counter at 62.5 MHz and sets CNTFRQ_EL0 to that).
+    const COUNTER_HZ: u64 = 19_200_000;
 
     fn init_console() -> &'static dyn SerialPort {
         GPIO_DEVICE.route_uart0_to_header();

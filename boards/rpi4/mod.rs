@@ -112,6 +112,8 @@ impl Board for RaspberryPi4 {
     const QEMU_ARGS: &'static str = include_str!("qemu.args");
     /// The firmware's armstub leaves EL3 without vectors.
     const SECURE_MONITOR_BELOW_EL2_BOOT: bool = false;
+    /// The BCM2711's 54 MHz crystal (QEMU runs the counter at 62.5 MHz and sets CNTFRQ_EL0 to that).
+    const COUNTER_HZ: u64 = 54_000_000;
 
     fn init_console() -> &'static dyn SerialPort {
         GPIO_DEVICE.route_uart0_to_header();
