@@ -82,8 +82,8 @@ from_el3:
     mov     x0, #0xf                // ICC_SRE_EL3: SRE, DFB, DIB, Enable lower
     msr     S3_6_C12_C12_5, x0
     isb
-3:  adrp    x0, higher_el3_vectors  // hvc/smc from below answered (higher_el.s)
-    add     x0, x0, :lo12:higher_el3_vectors
+3:  adrp    x0, higher_el_vectors   // hvc/smc from below answered (higher_el.s)
+    add     x0, x0, :lo12:higher_el_vectors
     msr     vbar_el3, x0
     mov     x0, #0x3c5              // EL1h, all of DAIF masked
     msr     spsr_el3, x0
@@ -96,8 +96,8 @@ from_el2:
     b.ne    at_el1
     ldr     x0, ={HCR_EL2}          // RW: EL1 is AArch64; TSC on some boards (start.rs)
     msr     hcr_el2, x0
-    adrp    x0, higher_el2_vectors  // hvc/smc from below answered (higher_el.s)
-    add     x0, x0, :lo12:higher_el2_vectors
+    adrp    x0, higher_el_vectors   // hvc/smc from below answered (higher_el.s)
+    add     x0, x0, :lo12:higher_el_vectors
     msr     vbar_el2, x0
     mrs     x0, cnthctl_el2
     orr     x0, x0, #3              // EL1PCTEN | EL1PCEN: EL1 owns the timers

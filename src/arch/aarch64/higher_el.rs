@@ -1,10 +1,10 @@
 //! What ilusion leaves at EL2 and EL3 when the loader started it there:
-//! `higher_el.s`, a vector table per level that answers a lower level's
+//! `higher_el.s`, one vector table for either level that answers a lower level's
 //! `hvc #0` or `smc #0` with SMCCC NOT_SUPPORTED (`x0 = -1`), as a
 //! firmware answers a call it does not know, and sends anything else down
 //! to EL1, to [`ilusion_higher_el_exception`], which names it.
 //!
-//! `boot.s` installs the tables (VBAR_EL2, VBAR_EL3) on every core before
+//! `boot.s` installs the table (VBAR_EL2 or VBAR_EL3) on every core before
 //! it goes down to EL1. Which call reaches which level, per board and boot
 //! level, is in docs/01, section 2.
 
