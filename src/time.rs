@@ -217,6 +217,13 @@ pub fn frequency() -> u64 {
     FREQUENCY.load(Ordering::Relaxed)
 }
 
+/// [`frequency`], typed never 0: a division by it has no zero check (the
+/// fast `time` call, `syscall/fast.rs`, must stay a leaf; the compiler
+/// cannot tell that [`counter_hz`] never gives 0).
+pub fn frequency_nonzero() -> core::num::NonZeroU64 {
+    core::num::NonZeroU64::new(frequency()).unwrap_or(core::num::NonZeroU64::MIN)
+}
+
 /// Spins (without sleeping) for `d` (`Duration::MAX`: forever).
 pub fn busy_wait(d: Duration) {
     let until = Instant::now() + d;

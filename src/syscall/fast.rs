@@ -42,7 +42,7 @@ extern "C" fn ilusion_fast_syscall(number: u64) -> u64 {
 #[inline(always)]
 pub(super) fn nanos_since_boot() -> u64 {
     let ticks = crate::arch::cpu::counter().saturating_sub(crate::time::boot_count());
-    let hz = crate::time::frequency();
+    let hz = crate::time::frequency_nonzero();
     let (secs, rem) = (ticks / hz, ticks % hz);
     secs.wrapping_mul(1_000_000_000).wrapping_add(rem * 1_000_000_000 / hz)
 }
