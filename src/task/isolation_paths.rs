@@ -1,35 +1,69 @@
-//! The isolated tasks' system calls, reached through a pointer that the
-//! first [`Builder::spawn_isolated`] installs.
+//! The isolated tasks' ways into the kernel (system calls, faults from EL0,
+//! faults of the checked copies to and from their memory), reached through
+//! pointers that the first [`Builder::spawn_isolated`] installs.
 //!
 //! `arch::exception` hands a system call from EL0 to
-//! `syscall::dispatch::handle`, which looks up the real dispatcher here:
-//! the dispatcher and every call behind it (ipc, the user heap, exit and
-//! panic of isolated tasks...) are then referenced from `spawn_isolated`
-//! alone, so an application that never spawns an isolated task does not
-//! link them (issue 14: the hello image). Until then no code runs at EL0,
-//! and no system call can come; if one did, it is unexpected
-//! (`crate::exception`). (Faults from EL0 stay direct calls: demand paging
-//! is measured to the instruction, and the pointer's call would cost it 16.)
+//! `syscall::dispatch::handle`, a fault from EL0 to [`user_fault`] and an
+//! abort in a checked copy to [`copy_fault`]; each looks up the real path
+//! here. The dispatcher and every call behind it (ipc, the user heap, exit
+//! and panic of isolated tasks...), demand paging, the frame pool and the
+//! failure reports of isolated tasks are then referenced from
+//! `spawn_isolated` alone, so an application that never spawns an isolated
+//! task does not link them (issue 14: the hello image). Until then no code
+//! runs at EL0: an exception from there is unexpected (`crate::exception`),
+//! and a checked copy that faults was given a bad pointer. The pointer's call costs a demand-zero
+//! page fault about 16 instructions (BENCHMARKS.md).
 //!
 //! [`Builder::spawn_isolated`]: super::Builder::spawn_isolated
 
 use crate::arch::exception::Fault;
 use spin::Once;
 
-static SYSTEM_CALL: Once<fn(Fault)> = Once::new();
+/// Where each way in goes once isolated tasks exist.
+struct Paths {
+    system_call: fn(Fault),
+    user_fault: fn(Fault),
+    copy_fault: fn(Fault),
+}
 
-/// Installs the dispatcher (the first call; later ones return at once).
+static PATHS: Once<Paths> = Once::new();
+
+/// Installs the paths (the first call; later ones return at once).
 /// Called before any isolated task can run.
 #[inline]
 pub(crate) fn install() {
-    crate::critical::call_once_unpreempted(&SYSTEM_CALL, || crate::syscall::dispatch::handle_call);
+    crate::critical::call_once_unpreempted(&PATHS, || Paths {
+        system_call: crate::syscall::dispatch::handle_call,
+        user_fault: super::isolated_fault::isolated_fault,
+        copy_fault: super::isolated_fault::user_copy_fault,
+    });
 }
 
 /// A system call from EL0.
 #[inline]
 pub(crate) fn system_call(call: Fault) {
-    match SYSTEM_CALL.get() {
-        Some(dispatch) => dispatch(call),
+    match PATHS.get() {
+        Some(paths) => (paths.system_call)(call),
         None => crate::exception::unexpected(call),
+    }
+}
+
+/// A synchronous exception from EL0 other than `SVC`.
+#[inline]
+pub(crate) fn user_fault(fault: Fault) {
+    match PATHS.get() {
+        Some(paths) => (paths.user_fault)(fault),
+        None => crate::exception::unexpected(fault),
+    }
+}
+
+/// An abort inside `arch::user_access`'s copy routines. Before any
+/// isolated task there is no heap to page in: the pointer was bad, and the
+/// copy returns its error.
+#[inline]
+pub(crate) fn copy_fault(fault: Fault) {
+    match PATHS.get() {
+        Some(paths) => (paths.copy_fault)(fault),
+        None => crate::arch::user_access::recover(&mut fault.frame.elr),
     }
 }
