@@ -328,23 +328,26 @@ fn the_structure_block_ends_where_the_header_says() {
     assert_eq!(boot_facts(&old), boot_facts(&tree));
 }
 
-/// A name is stepped over two words at a time: it may end in either word
-/// of a pair, or in the block's last word when an odd number is left; a
+/// A name is stepped over four words at a time: it may end in any word
+/// of a group of four, or in one of the last three words of the block; a
 /// name the block cuts short gives `None`, whatever number of words is left.
 #[test]
 fn a_name_ends_in_any_word_or_the_block_first() {
     let letters = u32::from_ne_bytes(*b"abcd");
     let last = u32::from_ne_bytes(*b"ef\0\0");
-    for before in 0..6 {
-        for after in 0..3 {
+    for before in 0..10 {
+        for after in 0..5 {
             let mut words = vec![letters; before];
             words.push(last);
             words.extend(std::iter::repeat_n(letters, after));
             assert_eq!(skip_name(&words, 0), Some(before + 1), "{before} words before the end, {after} after");
             assert_eq!(skip_name(&words, 1.min(before)), Some(before + 1), "from word 1: {before}, {after}");
+            assert_eq!(skip_name(&words, before), Some(before + 1), "from the last word: {before}, {after}");
         }
         let unended = vec![letters; before];
-        assert_eq!(skip_name(&unended, 0), None, "{before} words, none ending the name");
+        for from in 0..=before {
+            assert_eq!(skip_name(&unended, from), None, "{before} words, none ending the name, from {from}");
+        }
     }
     assert_eq!(skip_name(&[letters, last], 3), None, "a start past the block");
 }
