@@ -351,3 +351,32 @@ fn a_name_ends_in_any_word_or_the_block_first() {
     }
     assert_eq!(skip_name(&[letters, last], 3), None, "a start past the block");
 }
+
+/// A skipped node's tokens are read with the word after them, against one
+/// bound: a node whose properties and end token fit the block is stepped
+/// over to the word after its end, wherever its words fall; one cut
+/// anywhere (a property's length, its value, or the end itself past the
+/// block's last pair) gives `None`.
+#[test]
+fn a_skipped_node_ends_where_its_end_token_is_or_nowhere() {
+    let be = |v: u32| v.to_be();
+    for value_len in 0..9u32 {
+        // A property, a child with a property, the node's end, its parent's end.
+        let mut words = vec![be(PROP), be(value_len), 0];
+        words.extend(std::iter::repeat_n(0x6161_6161, value_len.div_ceil(4) as usize));
+        words.extend([be(BEGIN_NODE), u32::from_ne_bytes(*b"c\0\0\0"), be(PROP), 0, 0, be(END_NODE)]);
+        words.push(be(END_NODE));
+        let node_end = words.len();
+        words.push(be(END_NODE));
+        assert_eq!(skip_node(&words, 0), Some(node_end), "value of {value_len} bytes");
+        for cut in 0..=node_end {
+            assert_eq!(skip_node(&words[..cut], 0), None, "value of {value_len} bytes, cut at {cut}");
+        }
+        // A length running past the block, or wrapping when rounded up.
+        for len in [u32::MAX, u32::MAX - 3, 0x7fff_fff0] {
+            let mut long = words.clone();
+            long[1] = be(len);
+            assert_eq!(skip_node(&long, 0), None, "a length of {len:#x}");
+        }
+    }
+}
