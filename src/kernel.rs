@@ -141,18 +141,9 @@ pub(crate) fn start(info: BootInfo) -> ! {
     let not_started = crate::cores::start_others(info.boot_el, &facts);
 
     let cores = crate::percpu::up_count();
-    log::info!(
-        "ilusion {} on {} (EL{} at boot, {} core{}{}, {} MiB RAM, {}{})",
-        env!("CARGO_PKG_VERSION"),
-        Selected::NAME,
-        info.boot_el,
-        cores,
-        if cores == 1 { "" } else { "s" },
-        NotStarted(not_started),
-        ram.size >> 20,
-        Selected::interrupt_controller_name(),
-        if pan { ", PAN on" } else { "" }
-    );
+    let head = crate::banner::head(Selected::NAME, info.boot_el, cores);
+    let tail = crate::banner::tail(ram.size >> 20, Selected::interrupt_controller_name(), pan);
+    log::info!("{}{}{}", head.as_str(), NotStarted(not_started), tail.as_str());
     if let Some(model) = Selected::model() {
         log::info!("board: {model}");
     }

@@ -40,6 +40,7 @@
 extern crate alloc;
 
 pub(crate) mod arch;
+mod banner;
 pub mod console;
 /// Each core's statistics: busy and idle time, interrupts, switches.
 pub mod cpu {
