@@ -38,7 +38,13 @@ impl<const N: usize> Text<N> {
     /// Appends `n` in decimal, as `{}` writes it, if it fits whole: the
     /// digits written in place, from the last.
     fn push_decimal(&mut self, mut n: u64) -> &mut Self {
-        let digits = n.checked_ilog10().unwrap_or(0) as usize + 1;
+        // Counted by division (the banner's numbers are short: cheaper
+        // than `ilog10`'s constant work).
+        let (mut digits, mut rest) = (1, n / 10);
+        while rest > 0 {
+            digits += 1;
+            rest /= 10;
+        }
         if let Some(room) = self.bytes.get_mut(self.len..self.len + digits) {
             for digit in room.iter_mut().rev() {
                 *digit = b'0' + (n % 10) as u8;
