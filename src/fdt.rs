@@ -137,7 +137,8 @@ const MAX_DEPTH: usize = 4;
 /// the block: compare it with [`is_name`] and [`is_node`]). A node it
 /// refuses is stepped over whole, children included, without looking at
 /// their names ([`skip_node`]): most of a tree is devices boot does not
-/// ask about.
+/// ask about, side by side, so the sibling that follows one is asked
+/// about at once.
 fn for_each_property<'a, K: Copy>(
     dtb: &'a [u8],
     wanted: impl Fn(Option<K>, &'a [u8]) -> Option<K>,
@@ -181,16 +182,29 @@ fn for_each_property<'a, K: Copy>(
             let name = strings.get(u32::from_be(name_at) as usize..)?;
             visit(node, name, value);
         } else if token == BEGIN_NODE.to_be() {
-            // The name as a NUL-terminated string (its length is not needed).
-            let name = block.get(4 * i..)?;
-            i = skip_name(words, i)?;
-            match (wanted(inner, name), path.get_mut(depth)) {
-                (Some(kind), Some(slot)) => {
-                    *slot = Some(kind);
-                    inner = Some(kind);
-                    depth += 1;
+            // A run of sibling nodes, up to one that is accepted: most of a
+            // tree is devices side by side that boot does not ask about,
+            // each stepped over whole and the next one asked about at once.
+            loop {
+                // The name as a NUL-terminated string (its length is not needed).
+                let name = block.get(4 * i..)?;
+                i = skip_name(words, i)?;
+                match (wanted(inner, name), path.get_mut(depth)) {
+                    (Some(kind), Some(slot)) => {
+                        *slot = Some(kind);
+                        inner = Some(kind);
+                        depth += 1;
+                        break;
+                    }
+                    _ => {
+                        let next;
+                        (i, next) = skip_node(words, i)?;
+                        if next != BEGIN_NODE.to_be() {
+                            break;
+                        }
+                        i += 1;
+                    }
                 }
-                _ => i = skip_node(words, i)?,
             }
         } else if token == END_NODE.to_be() {
             depth = depth.checked_sub(1)?;
@@ -248,10 +262,11 @@ fn skip_name(words: &[u32], i: usize) -> Option<usize> {
 
 /// Steps over the rest of a node whose name has been read, from word `i`:
 /// its properties and its children, to its end. Returns the word after
-/// its end token; `None` if the tree is malformed there. Only lengths are
+/// its end token, and that word (the next token: read with the end, see
+/// below); `None` if the tree is malformed there. Only lengths are
 /// read (no names, no values): a property costs ten instructions.
 #[inline(always)]
-fn skip_node(words: &[u32], mut i: usize) -> Option<usize> {
+fn skip_node(words: &[u32], mut i: usize) -> Option<(usize, u32)> {
     // A token is read with the word after it (see below): a pair starts
     // in the block while it starts before `pairs`. One compare per token,
     // against a bound computed once.
@@ -259,20 +274,21 @@ fn skip_node(words: &[u32], mut i: usize) -> Option<usize> {
     let mut open = 1usize; // nodes begun and not yet ended, this one included
     loop {
         // A token and the word after it in one paired load: a property's
-        // length, when the token is one. (A well-formed tree has a word
-        // after any token inside a node: its parent's end, at least.)
-        // Tokens compared as they are stored (big endian): no byte swap.
+        // length, when the token is one; the next token, after the node's
+        // end. (A well-formed tree has a word after any token inside a
+        // node: its parent's end, at least.) Tokens compared as they are
+        // stored (big endian): no byte swap.
         if i >= pairs {
             return None;
         }
         // SAFETY: `i + 1 < words.len()` (`i < words.len() - 1`).
-        let &[token, len] = unsafe { &*words.as_ptr().add(i).cast::<[u32; 2]>() };
+        let &[token, after] = unsafe { &*words.as_ptr().add(i).cast::<[u32; 2]>() };
         if token == PROP.to_be() {
             // The token, the length, the name offset, the value padded to a
             // word. A value running past the block leaves the next token
             // outside it too, and the walk ends with `None` there.
             // (`3 + ceil(len / 4)`, folded into one shift: one add fewer.)
-            i += (u32::from_be(len) as usize + 15) >> 2;
+            i += (u32::from_be(after) as usize + 15) >> 2;
             continue;
         }
         i += 1;
@@ -282,7 +298,7 @@ fn skip_node(words: &[u32], mut i: usize) -> Option<usize> {
         } else if token == END_NODE.to_be() {
             open -= 1;
             if open == 0 {
-                return Some(i);
+                return Some((i, after));
             }
         } else if token != NOP.to_be() {
             return None; // the tree's end inside a node, or no token at all

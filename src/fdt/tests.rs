@@ -368,7 +368,7 @@ fn a_skipped_node_ends_where_its_end_token_is_or_nowhere() {
         words.push(be(END_NODE));
         let node_end = words.len();
         words.push(be(END_NODE));
-        assert_eq!(skip_node(&words, 0), Some(node_end), "value of {value_len} bytes");
+        assert_eq!(skip_node(&words, 0), Some((node_end, be(END_NODE))), "value of {value_len} bytes");
         for cut in 0..=node_end {
             assert_eq!(skip_node(&words[..cut], 0), None, "value of {value_len} bytes, cut at {cut}");
         }
@@ -378,5 +378,41 @@ fn a_skipped_node_ends_where_its_end_token_is_or_nowhere() {
             long[1] = be(len);
             assert_eq!(skip_node(&long, 0), None, "a length of {len:#x}");
         }
+    }
+}
+
+/// Devices side by side are stepped over in one run, each next one asked
+/// about at once: the run ends at an accepted sibling, at a `NOP` between
+/// siblings, or at the parent's end, and each of those is then read as
+/// usual; the same siblings with a `NOP` anywhere between them give the
+/// same facts.
+#[test]
+fn a_run_of_skipped_siblings_ends_at_any_token() {
+    let device = |t: &mut Tree, name: &str| {
+        t.begin(name).cells("reg", &[1, 2]).begin("child").prop("x", b"abc\0").end().end();
+    };
+    for nop_after in [None, Some(0), Some(1), Some(2)] {
+        let mut t = Tree::new();
+        t.cells("#address-cells", &[1]).cells("#size-cells", &[1]);
+        for (k, name) in ["virtio@1", "virtio@2", "virtio@3"].into_iter().enumerate() {
+            device(&mut t, name);
+            if nop_after == Some(k) {
+                t.word(NOP);
+            }
+        }
+        t.begin("memory@0").cells("reg", &[0x4000_0000, 0x1000_0000]).end();
+        device(&mut t, "virtio@4");
+        t.begin("psci").prop("method", b"hvc\0").end();
+        t.begin("cpus").cells("#address-cells", &[1]);
+        t.begin("cpu@0").cells("reg", &[0]).end();
+        device(&mut t, "cache@0");
+        t.end();
+        device(&mut t, "virtio@5");
+        device(&mut t, "virtio@6");
+        let facts = boot_facts(&t.finish());
+        let what = format!("a NOP after device {nop_after:?}");
+        assert_eq!(facts.memory, Some(PhysRange { base: 0x4000_0000, size: 0x1000_0000 }), "{what}");
+        assert_eq!(facts.cores.mpidrs(), &[0], "{what}");
+        assert_eq!(facts.psci, Some(PsciMethod::Hvc), "{what}");
     }
 }
