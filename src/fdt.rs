@@ -327,11 +327,17 @@ enum BootNode {
 #[inline(always)]
 fn boot_node(parent: Option<BootNode>, name: &[u8]) -> Option<BootNode> {
     use BootNode::*;
+    // The root's children first: nearly every node asked about is one.
+    if parent == Some(Root) {
+        return match name.first() {
+            Some(b'm') if is_node(name, b"memory") => Some(Memory),
+            Some(b'p') if is_node(name, b"psci") => Some(Psci),
+            Some(b'c') if is_name(name, b"cpus") => Some(Cpus),
+            _ => None,
+        };
+    }
     match (parent, name.first()) {
         (None, _) => Some(Root),
-        (Some(Root), Some(b'm')) if is_node(name, b"memory") => Some(Memory),
-        (Some(Root), Some(b'p')) if is_node(name, b"psci") => Some(Psci),
-        (Some(Root), Some(b'c')) if is_name(name, b"cpus") => Some(Cpus),
         (Some(Cpus), Some(b'c')) if is_node(name, b"cpu") => Some(Cpu),
         _ => None,
     }
