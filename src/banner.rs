@@ -7,18 +7,22 @@
 //! (Why other cores did not start is told between the two, by `Display`:
 //! its text has no bound.)
 
+use core::mem::MaybeUninit;
+
 /// Text put together from whole strings and numbers in a fixed buffer of
 /// `N` bytes. A piece that does not fit is left out whole (the banner's
 /// pieces are short: see [`head`] and [`tail`]), so the text is always
 /// valid UTF-8.
 pub(crate) struct Text<const N: usize> {
-    bytes: [u8; N],
+    /// The first `len` written (not zeroed first: two 128-byte `memset`s
+    /// at boot for nothing).
+    bytes: [MaybeUninit<u8>; N],
     len: usize,
 }
 
 impl<const N: usize> Text<N> {
     fn new() -> Self {
-        Self { bytes: [0; N], len: 0 }
+        Self { bytes: [MaybeUninit::uninit(); N], len: 0 }
     }
 
     /// Appends `piece`, if it fits whole.
@@ -29,7 +33,7 @@ impl<const N: usize> Text<N> {
     /// Appends `bytes` (a whole string, or ASCII digits), if they fit whole.
     fn push_bytes(&mut self, bytes: &[u8]) -> &mut Self {
         if let Some(room) = self.bytes.get_mut(self.len..self.len + bytes.len()) {
-            room.copy_from_slice(bytes);
+            room.write_copy_of_slice(bytes);
             self.len += bytes.len();
         }
         self
@@ -47,7 +51,7 @@ impl<const N: usize> Text<N> {
         }
         if let Some(room) = self.bytes.get_mut(self.len..self.len + digits) {
             for digit in room.iter_mut().rev() {
-                *digit = b'0' + (n % 10) as u8;
+                digit.write(b'0' + (n % 10) as u8);
                 n /= 10;
             }
             self.len += digits;
@@ -57,9 +61,11 @@ impl<const N: usize> Text<N> {
 
     /// The text so far.
     pub(crate) fn as_str(&self) -> &str {
-        // SAFETY: only whole strings and ASCII digits were appended
-        // (`push_bytes` leaves out what does not fit whole).
-        unsafe { core::str::from_utf8_unchecked(&self.bytes[..self.len]) }
+        // SAFETY: the first `len` bytes are written (each append raises
+        // `len` past the bytes it wrote), and they are UTF-8: only whole
+        // strings and ASCII digits were appended (what does not fit whole
+        // is left out).
+        unsafe { core::str::from_utf8_unchecked(self.bytes[..self.len].assume_init_ref()) }
     }
 }
 
