@@ -3,7 +3,8 @@
 //! `format_args!`, its nineteen pieces and numbers cost about 1,400
 //! instructions at boot (each piece a trip through `core::fmt` and the
 //! console's line buffer, each number through `pad_integral`); built here
-//! into two strings, the same text costs about a third of that.
+//! into two strings (its first words joined when the image is built), the
+//! same text costs about a third of that.
 //! (Why other cores did not start is told between the two, by `Display`:
 //! its text has no bound.)
 
@@ -73,17 +74,46 @@ impl<const N: usize> Text<N> {
 /// version and controller name with 20-digit numbers fit with room to spare.
 const CAPACITY: usize = 128;
 
-/// "ilusion 0.1.0 on qemu-virt (EL1 at boot, 1 core": what the banner
-/// says before why other cores did not start, if one did not.
-pub(crate) fn head(board: &str, boot_el: u8, cores: usize) -> Text<CAPACITY> {
+/// The banner's first words, before the board's name.
+const BEFORE_BOARD: &str = concat!("ilusion ", env!("CARGO_PKG_VERSION"), " on ");
+/// The banner's words after the board's name, before the exception level.
+const AFTER_BOARD: &str = " (EL";
+
+/// How long [`start`] is for `board`.
+pub(crate) const fn start_len(board: &str) -> usize {
+    BEFORE_BOARD.len() + board.len() + AFTER_BOARD.len()
+}
+
+/// "ilusion 0.1.0 on qemu-virt (EL": the banner's first words for
+/// `board`, joined when the image is built (the board's name is a
+/// constant): one copy at boot where there were three. `N` is
+/// [`start_len`]`(board)`; make it a `&str` with `core::str::from_utf8`
+/// (whole strings joined: it is UTF-8).
+pub(crate) const fn start<const N: usize>(board: &str) -> [u8; N] {
+    let mut out = [0; N];
+    let mut at = 0;
+    let parts = [BEFORE_BOARD.as_bytes(), board.as_bytes(), AFTER_BOARD.as_bytes()];
+    let mut p = 0;
+    while p < parts.len() {
+        let mut k = 0;
+        while k < parts[p].len() {
+            out[at] = parts[p][k];
+            at += 1;
+            k += 1;
+        }
+        p += 1;
+    }
+    assert!(at == N, "N is start_len(board)");
+    out
+}
+
+/// "ilusion 0.1.0 on qemu-virt (EL1 at boot, 1 core", from `start` (see
+/// [`start`]): what the banner says before why other cores did not
+/// start, if one did not.
+pub(crate) fn head(start: &str, boot_el: u8, cores: usize) -> Text<CAPACITY> {
     let mut t = Text::new();
-    t.push(concat!("ilusion ", env!("CARGO_PKG_VERSION"), " on "))
-        .push(board)
-        .push(" (EL")
-        .push_decimal(boot_el.into())
-        .push(" at boot, ")
-        .push_decimal(cores as u64)
-        .push(if cores == 1 { " core" } else { " cores" });
+    let noun = if cores == 1 { " core" } else { " cores" };
+    t.push(start).push_decimal(boot_el.into()).push(" at boot, ").push_decimal(cores as u64).push(noun);
     t
 }
 
@@ -104,12 +134,21 @@ mod tests {
     #[test]
     fn the_banner_is_what_the_format_string_gave() {
         let version = env!("CARGO_PKG_VERSION");
-        for board in ["qemu-virt", "rpi3", "rpi4", "a-board-with-a-rather-long-name-indeed"] {
+        const BOARD: &str = "qemu-virt";
+        const START: [u8; start_len(BOARD)] = start(BOARD);
+        assert_eq!(std::str::from_utf8(&START).unwrap(), format!("ilusion {version} on {BOARD} (EL"));
+        let long = "a-board-with-a-rather-long-name-indeed";
+        assert_eq!(
+            start::<{ start_len("a-board-with-a-rather-long-name-indeed") }>(long),
+            *format!("ilusion {version} on {long} (EL").as_bytes()
+        );
+        for board in [BOARD, "rpi3", "rpi4", long] {
+            let start = format!("ilusion {version} on {board} (EL");
             for boot_el in [1u8, 2, 3, 255] {
                 for cores in [0usize, 1, 2, 4, 8, 10, 123_456] {
                     let plural = if cores == 1 { "" } else { "s" };
                     let expected = format!("ilusion {version} on {board} (EL{boot_el} at boot, {cores} core{plural}");
-                    assert_eq!(head(board, boot_el, cores).as_str(), expected);
+                    assert_eq!(head(&start, boot_el, cores).as_str(), expected);
                 }
             }
         }

@@ -141,7 +141,7 @@ pub(crate) fn start(info: BootInfo) -> ! {
     let not_started = crate::cores::start_others(info.boot_el, &facts);
 
     let cores = crate::percpu::up_count();
-    let head = crate::banner::head(Selected::NAME, info.boot_el, cores);
+    let head = crate::banner::head(BANNER_START, info.boot_el, cores);
     let tail = crate::banner::tail(ram.size >> 20, Selected::interrupt_controller_name(), pan);
     log::info!("{}{}{}", head.as_str(), NotStarted(not_started), tail.as_str());
     if let Some(model) = Selected::model() {
@@ -168,6 +168,16 @@ pub(crate) fn start(info: BootInfo) -> ! {
 pub const DEFAULT_TIME_SLICE: time::Duration = time::Duration::from_millis(10);
 /// The stack of the task that runs the application's `main`.
 const MAIN_STACK_SIZE: usize = 256 * 1024;
+
+/// The banner's first words, "ilusion 0.1.0 on qemu-virt (EL", joined
+/// when the image is built.
+const BANNER_START: &str = {
+    const BYTES: [u8; crate::banner::start_len(Selected::NAME)] = crate::banner::start(Selected::NAME);
+    match core::str::from_utf8(&BYTES) {
+        Ok(start) => start,
+        Err(_) => panic!("the banner's start is whole strings joined"),
+    }
+};
 
 /// In the banner: why other cores are not up, if one could not be started.
 struct NotStarted(Option<StartError>);
