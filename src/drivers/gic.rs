@@ -96,8 +96,15 @@ fn this_core() -> usize {
 /// controller was checked against the GIC's count (`GICD_TYPER`), so the
 /// panic is a kernel bug; it names the number (the crate's error would
 /// link its `Debug` into every image for it).
+#[inline]
 fn gic_intid(id: IntId) -> arm_gic::IntId {
-    arm_gic::IntId::try_from(id).unwrap_or_else(|_| panic!("interrupt {id} is not a GIC interrupt number"))
+    arm_gic::IntId::try_from(id).unwrap_or_else(|_| not_a_gic_intid(id))
+}
+
+#[cold]
+#[inline(never)]
+fn not_a_gic_intid(id: IntId) -> ! {
+    panic!("interrupt {id} is not a GIC interrupt number")
 }
 
 /// Stops boot when `arm-gic` cannot take the GICv3 it was given, saying

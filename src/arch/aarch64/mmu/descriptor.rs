@@ -169,8 +169,11 @@ impl Descriptor {
     const ADDR_MASK: u64 = 0x0000_ffff_ffff_f000;
 
     /// A descriptor pointing to a next-level table at physical `table`.
+    #[inline]
     pub fn table(table: u64) -> Self {
-        assert!(table & !Self::ADDR_MASK == 0, "table address {table:#x} not page aligned");
+        if table & !Self::ADDR_MASK != 0 {
+            misaligned_table(table)
+        }
         let d = InMemoryRegister::<u64, DESCRIPTOR::Register>::new(table);
         d.modify(DESCRIPTOR::VALID::SET + DESCRIPTOR::TYPE::TableOrPage);
         Self(d.get())
@@ -205,6 +208,13 @@ impl Descriptor {
     pub fn attributes(self) -> Attributes {
         Attributes::from_bits(self.0)
     }
+}
+
+/// A table address that is not a page's: a bug in the table builder.
+#[cold]
+#[inline(never)]
+fn misaligned_table(table: u64) -> ! {
+    panic!("table address {table:#x} not page aligned")
 }
 
 #[cfg(test)]
