@@ -24,29 +24,28 @@ ilusion::entry!(main);
 /// A 64-bit SiP service fast call that nothing implements.
 const UNKNOWN_CALL: u64 = 0xc200_ff00;
 
+/// Makes the firmware call `$instruction` with [`UNKNOWN_CALL`]; its x0.
+macro_rules! firmware_call {
+    ($instruction:literal) => {{
+        let mut x0 = UNKNOWN_CALL;
+        // SAFETY: a firmware call with an unknown number changes nothing
+        // but x0-x3 (SMCCC); x1-x17 are declared clobbered anyway.
+        unsafe {
+            core::arch::asm!($instruction, inout("x0") x0, out("x1") _, out("x2") _, out("x3") _,
+                out("x4") _, out("x5") _, out("x6") _, out("x7") _, out("x8") _, out("x9") _,
+                out("x10") _, out("x11") _, out("x12") _, out("x13") _, out("x14") _,
+                out("x15") _, out("x16") _, out("x17") _)
+        };
+        x0
+    }};
+}
+
 fn hvc() -> u64 {
-    let mut x0 = UNKNOWN_CALL;
-    // SAFETY: a firmware call with an unknown number changes nothing but
-    // x0-x3 (SMCCC); x1-x17 are declared clobbered anyway.
-    unsafe {
-        core::arch::asm!("hvc #0", inout("x0") x0, out("x1") _, out("x2") _, out("x3") _,
-            out("x4") _, out("x5") _, out("x6") _, out("x7") _, out("x8") _, out("x9") _,
-            out("x10") _, out("x11") _, out("x12") _, out("x13") _, out("x14") _,
-            out("x15") _, out("x16") _, out("x17") _)
-    };
-    x0
+    firmware_call!("hvc #0")
 }
 
 fn smc() -> u64 {
-    let mut x0 = UNKNOWN_CALL;
-    // SAFETY: as in `hvc`.
-    unsafe {
-        core::arch::asm!("smc #0", inout("x0") x0, out("x1") _, out("x2") _, out("x3") _,
-            out("x4") _, out("x5") _, out("x6") _, out("x7") _, out("x8") _, out("x9") _,
-            out("x10") _, out("x11") _, out("x12") _, out("x13") _, out("x14") _,
-            out("x15") _, out("x16") _, out("x17") _)
-    };
-    x0
+    firmware_call!("smc #0")
 }
 
 fn main() {
