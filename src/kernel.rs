@@ -116,9 +116,7 @@ pub(crate) fn start(info: BootInfo) -> ! {
     time::init();
     console::init(Selected::init_console());
     logger::init();
-    if let Some(warning) = time::firmware_left_no_frequency() {
-        log::warn!("{warning}");
-    }
+    time::warn_if_firmware_left_no_frequency();
     log_device_tree(&info);
     let ram = if facts.memory.is_some() { ram } else { ram_from_firmware(ram) };
     let told_by = if facts.memory.is_some() { "the device tree gives" } else { "the firmware leaves" };

@@ -39,7 +39,7 @@ pub struct Instant(u64);
 /// forgets to set it leaves there; then the board's, which the counter
 /// runs at anyway (with 0, time was counted in 1 Hz: every sleep and
 /// timeout came out millions of times too long). Boot warns about it, see
-/// [`firmware_left_no_frequency`].
+/// [`warn_if_firmware_left_no_frequency`].
 pub const fn counter_hz(cntfrq_el0: u64, board_hz: u64) -> u64 {
     if cntfrq_el0 == 0 {
         board_hz
@@ -319,20 +319,16 @@ mod target {
         init_core();
     }
 
-    /// The warning for the boot log if the firmware left CNTFRQ_EL0 at 0
-    /// (time then counts in the board's frequency, [`super::counter_hz`]).
-    pub(crate) fn firmware_left_no_frequency() -> Option<impl core::fmt::Display> {
-        struct Warning(u64);
-        impl core::fmt::Display for Warning {
-            fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
-                write!(
-                    f,
-                    "CNTFRQ_EL0 is 0: the firmware did not set the counter frequency; using the board's {} Hz",
-                    self.0
-                )
-            }
+    /// Warns in the boot log (once the console is up) if the firmware left
+    /// CNTFRQ_EL0 at 0: time then counts in the board's frequency
+    /// ([`super::counter_hz`]).
+    pub(crate) fn warn_if_firmware_left_no_frequency() {
+        if crate::arch::cpu::counter_frequency() == 0 {
+            log::warn!(
+                "CNTFRQ_EL0 is 0: the firmware did not set the counter frequency; using the board's {} Hz",
+                frequency()
+            );
         }
-        (crate::arch::cpu::counter_frequency() == 0).then(|| Warning(frequency()))
     }
 
     /// On every core as it comes up (the boot core through [`init`]): EL0
