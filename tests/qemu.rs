@@ -655,6 +655,8 @@ const CASES: &[Case] = &[
         ..pi("rpi4", "counter frequency: a firmware that left CNTFRQ_EL0 at 0 (the board's, with a warning)", "counter_frequency", false, None, cntfrq_zero_expect!("54000000"))
     },
     case("exit(42)", "exit_code", 42, &["exiting with 42"]),
+    // The image benches/profile-pairs profiles: every unpark found the task parked.
+    case("profiling image: park/unpark pairs", "park_pairs_unchecked", 0, &["park_pairs: 1000 pairs, count 2000"]),
     // No device tree: RAM and model come from the firmware's mailbox. QEMU gives
     // the ARM its 1 GiB low RAM minus the VideoCore's 64 MiB (vcram-size), 960 MiB.
     pi("rpi3", "mailbox: RAM and model from the firmware", "hello", false, None, &[

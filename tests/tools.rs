@@ -837,6 +837,16 @@ fn bench_arguments(root: &Path) -> Vec<String> {
     problems
 }
 
+/// `benches/profile-pairs` refuses a bad command line before it builds or
+/// boots anything, saying what was wrong and how it is used.
+fn profile_pairs_arguments(root: &Path) -> Vec<String> {
+    let usage = "usage: benches/profile-pairs [OUT_DIR]";
+    let mut problems =
+        refuses(root, "benches/profile-pairs", &["--pairs=5"], 2, &["error: unknown option '--pairs=5'", usage]);
+    problems.extend(refuses(root, "benches/profile-pairs", &["a", "b"], 2, &["error: one OUT_DIR at most", usage]));
+    problems
+}
+
 /// A `benches/run` whose benchmark fails leaves no results file: the
 /// previous run's stayed in `target/bench/`, read as this run's.
 fn bench_failure_leaves_no_results(root: &Path) -> Vec<String> {
@@ -1795,6 +1805,10 @@ fn main() {
     let full = "benches/run refuses a misspelt flag, an unknown board, a bad --compare and a figure that is no number";
     if selected(full) {
         report(full, bench_arguments(&root));
+    }
+    let full = "benches/profile-pairs refuses an unknown option and a second directory";
+    if selected(full) {
+        report(full, profile_pairs_arguments(&root));
     }
     let full = "bookcheck refuses a folder without a book";
     if selected(full) {
