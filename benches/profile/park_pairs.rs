@@ -1,8 +1,11 @@
 //! The profiling image of a park/unpark pair, Thread-Metric preemptive's
-//! operation: a task at level 10 unparks a more urgent one at level 9
-//! ([`PAIRS`] times), which runs at once, counts and parks again. Both on
-//! core 0, so that every unpark finds the task parked on any board (a
-//! Pi's machine has four cores).
+//! operation: a task unparks a more urgent one ([`PAIRS`] times), which
+//! runs at once, counts and parks again. Both on core 0, so that every
+//! unpark finds the task parked on any board (a Pi's machine has four
+//! cores). The waker is less urgent than `main` (`Priority::DEFAULT`,
+//! level 15), so it starts only once `main` waits for it: `main` is on no
+//! ready queue while the pairs run (on several cores, a ready `main` in
+//! the shared queue would be offered to the idle cores on every switch).
 //!
 //! Not a benchmark (`just bench` does not run it): `benches/profile-pairs`
 //! builds it twice, with 1,000 and 2,000 pairs, runs both under QEMU's
@@ -42,7 +45,7 @@ fn main() {
         .expect("spawn the urgent task");
     let urgent = Arc::new(urgent);
     let waker = Builder::new()
-        .priority(Priority::Preemptive(10))
+        .priority(Priority::Preemptive(20))
         .cpu(0)
         .spawn(move || {
             for _ in 0..PAIRS {

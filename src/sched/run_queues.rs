@@ -152,7 +152,12 @@ impl<A: Adapter> RunQueues<A> {
         let (queue, number) = if !MANY || allowed & self.online == self.online {
             (&mut self.shared, SHARED)
         } else {
-            let cpu = self.core_to_wait_for(allowed & self.online, here, last);
+            let allowed = allowed & self.online;
+            // One core allowed (a pinned task): that one, with no search.
+            let cpu = match allowed.is_power_of_two() {
+                true => allowed.trailing_zeros() as usize,
+                false => self.core_to_wait_for(allowed, here, last),
+            };
             (&mut self.own[cpu], cpu as u8)
         };
         // SAFETY: forwarded from our caller.
@@ -375,7 +380,7 @@ mod tests {
     #[test]
     fn a_pinned_task_waits_in_its_core_queue_and_asks_only_that_core() {
         let mut q = machine([IDLE_LEVEL, 40, 45, 50]);
-        let n = nodes(&[0, 1]);
+        let n = nodes(&[0, 1, 2]);
         // SAFETY: leaked nodes, each queued once.
         let p = unsafe { q.enqueue(n[0], 45, 1 << 1, 0, 0, false) };
         assert_eq!(p, Placement { queue: 1, ask: None }, "core 1 runs something more urgent");
@@ -386,6 +391,10 @@ mod tests {
         // SAFETY: as above.
         let p = unsafe { q.enqueue(n[1], 35, 0b1100, 0, 0, false) };
         assert_eq!(p, Placement { queue: 3, ask: Some(3) });
+        // Only cores that are not online: the calling core's queue.
+        // SAFETY: as above.
+        let p = unsafe { q.enqueue(n[2], 45, 1 << 5, 2, 2, false) };
+        assert_eq!(p.queue, 2);
     }
 
     #[test]
