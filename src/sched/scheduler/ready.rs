@@ -1,6 +1,7 @@
 //! Where a task becomes ready: a wake ([`make_ready`], [`wake`]) queues
-//! it and asks the core that should run it to reschedule (on one core, a
-//! woken task that would run next at once is handed straight over); a new
+//! it and asks the core that should run it to reschedule (a woken task
+//! that would run next at once is handed straight over: on one core, or on
+//! several when it is pinned to the waker's core); a new
 //! task is admitted ([`admit`]); a task's level changes ([`set_level`],
 //! priority inheritance) and it moves in its queue.
 
@@ -60,7 +61,15 @@ pub(crate) unsafe fn wake_and_reschedule(cs: &CriticalSection, task: NonNull<Tcb
 pub(crate) unsafe fn wake<const MANY: bool>(cs: &CriticalSection, task: NonNull<Tcb>) {
     // SAFETY: promised by our caller.
     trace::wake(unsafe { task.as_ref() }.id);
-    if !MANY {
+    if MANY {
+        let here = percpu::cpu_index();
+        // SAFETY: forwarded from our caller.
+        let pinned_here = unsafe { task.as_ref() }.cpus == 1 << here;
+        // SAFETY: forwarded from our caller.
+        if pinned_here && !crate::arch::cpu::in_exception_handler() && unsafe { hand_off_pinned_here(cs, task, here) } {
+            return;
+        }
+    } else {
         if crate::arch::cpu::in_exception_handler() {
             // An interrupt handler (or an isolated task's system call): its
             // end is the reschedule point.
@@ -132,6 +141,41 @@ unsafe fn hand_off(cs: &CriticalSection, task: NonNull<Tcb>) -> bool {
     // above, be read again, as far as the compiler knows `t` may be `me`.)
     TaskCounters::bump(&t.counters.woken);
     switch_to_at::<false>(cs, me, task, Why::PREEMPT, false, now);
+    true
+}
+
+/// Several cores, in a task: [`hand_off`] for a woken `task` that may run
+/// on this core, `here`, only (pinned to it, `Builder::cpu`). Queued, it would go
+/// into this core's own queue and ask this core, the only candidate, to
+/// reschedule: if it is more urgent than the running task, which is
+/// preemptive, and this core has not been asked already (so nothing ready
+/// for it is as urgent), it is exactly the task the reschedule would pick,
+/// and the switch goes straight to it. A task allowed on other cores too
+/// goes the usual way: an idle core may be the one to run it. `false` when
+/// nothing was done.
+///
+/// # Safety
+/// As for [`make_ready`].
+#[inline(never)]
+unsafe fn hand_off_pinned_here(cs: &CriticalSection, task: NonNull<Tcb>, here: usize) -> bool {
+    let me = running(cs);
+    // SAFETY: promised by our caller.
+    let t = unsafe { task.as_ref() };
+    let my_level = me.level.get();
+    if t.level.get() >= my_level || !is_preemptive(my_level) || NEED_RESCHED.of(here).load(Ordering::Relaxed) {
+        return false;
+    }
+    let now = crate::arch::cpu::counter();
+    requeue_current::<true>(cs, me, true, now);
+    TaskCounters::bump(&t.counters.woken);
+    // This core now runs `task`'s level; the running task may have gone to
+    // the shared queue, where another core may take it.
+    let also_ask = SCHED.with(cs, |s| {
+        s.queues.set_core_level(here, t.level.get());
+        s.queues.ask_for_shared(here)
+    });
+    ask(cs, also_ask);
+    switch_to_at::<true>(cs, me, task, Why::PREEMPT, false, now);
     true
 }
 
