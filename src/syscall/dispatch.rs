@@ -27,10 +27,11 @@ use crate::arch::user_access::UserAccessError;
 use crate::task::TaskFailure;
 
 /// A system call: `call` is the `SVC` from EL0. `yield` is handled here
-/// (the one call on a switch's path: no pointer in its way); the others
-/// through the pointer the first `spawn_isolated` installs
-/// (`task::isolation_paths`), so that this dispatcher and every call are
-/// linked only into applications that spawn isolated tasks.
+/// (the one call on a switch's path), the others by [`handle_call`].
+/// `vectors.s` reaches this through the pointer the first `spawn_isolated`
+/// installs (`arch::exception`, `task::isolation_paths`), so that this
+/// dispatcher and every call are linked only into applications that spawn
+/// isolated tasks.
 pub(crate) fn handle(call: Fault) {
     if call.frame.x[8] == Syscall::Yield as u64 {
         crate::trace::syscall_enter(Syscall::Yield as u64);
@@ -39,10 +40,12 @@ pub(crate) fn handle(call: Fault) {
         crate::trace::syscall_exit(Syscall::Yield as u64);
         return;
     }
-    crate::task::isolated_system_call(call)
+    handle_call(call)
 }
 
-/// Handles a system call (see [`handle`]).
+/// Handles a system call (see [`handle`]). Not inlined: `yield`'s path
+/// would save the registers this one needs.
+#[inline(never)]
 pub(crate) fn handle_call(call: Fault) {
     let number = call.frame.x[8];
     crate::trace::syscall_enter(number);

@@ -258,11 +258,21 @@ fn kill_task(masked: CriticalSection, t: &Tcb) -> Result<(), KillError> {
 }
 
 /// Where an exception taken from EL0 returns: if the running (isolated)
-/// task was killed meanwhile, it ends here instead.
+/// task was killed meanwhile, it ends here instead. The check is inlined
+/// into the exception's handler; the end is not, so that the handler's
+/// frame stays small (`ilusion_interrupt`'s is on every interrupt's path).
+#[inline]
 pub(crate) fn end_if_killed() {
     if scheduler::running_task_killed() {
-        end_current(Some(TaskFailure::Killed));
+        end_now_killed();
     }
+}
+
+/// The end of a task [`end_if_killed`] found killed.
+#[cold]
+#[inline(never)]
+fn end_now_killed() -> ! {
+    end_current(Some(TaskFailure::Killed))
 }
 
 /// How a task the scheduler found killed ends (at a block or a yield). A

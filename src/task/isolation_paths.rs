@@ -2,10 +2,10 @@
 //! faults of the checked copies to and from their memory), reached through
 //! pointers that the first [`Builder::spawn_isolated`] installs.
 //!
-//! `arch::exception` hands a system call from EL0 to
-//! `syscall::dispatch::handle`, a fault from EL0 to [`user_fault`] and an
-//! abort in a checked copy to [`copy_fault`]; each looks up the real path
-//! here. The dispatcher and every call behind it (ipc, the user heap, exit
+//! `arch::exception` hands a fault from EL0 to [`user_fault`] and an abort
+//! in a checked copy to [`copy_fault`], which look up the real path here;
+//! `vectors.s` reaches `syscall::dispatch::handle` through a pointer of its
+//! own, which [`install`] sets too (`arch::exception`). The dispatcher and every call behind it (ipc, the user heap, exit
 //! and panic of isolated tasks...), demand paging, the frame pool and the
 //! failure reports of isolated tasks are then referenced from
 //! `spawn_isolated` alone, so an application that never spawns an isolated
@@ -19,9 +19,9 @@
 use crate::arch::exception::Fault;
 use spin::Once;
 
-/// Where each way in goes once isolated tasks exist.
+/// Where each way in goes once isolated tasks exist (the system calls'
+/// pointer is `vectors.s`'s own, in `arch::exception`).
 struct Paths {
-    system_call: fn(Fault),
     user_fault: fn(Fault),
     copy_fault: fn(Fault),
 }
@@ -32,20 +32,10 @@ static PATHS: Once<Paths> = Once::new();
 /// Called before any isolated task can run.
 #[inline]
 pub(crate) fn install() {
-    crate::critical::call_once_unpreempted(&PATHS, || Paths {
-        system_call: crate::syscall::dispatch::handle_call,
-        user_fault: super::isolated_fault::isolated_fault,
-        copy_fault: super::isolated_fault::user_copy_fault,
+    crate::critical::call_once_unpreempted(&PATHS, || {
+        crate::arch::exception::route_system_calls();
+        Paths { user_fault: super::isolated_fault::isolated_fault, copy_fault: super::isolated_fault::user_copy_fault }
     });
-}
-
-/// A system call from EL0.
-#[inline]
-pub(crate) fn system_call(call: Fault) {
-    match PATHS.get() {
-        Some(paths) => (paths.system_call)(call),
-        None => crate::exception::unexpected(call),
-    }
 }
 
 /// A synchronous exception from EL0 other than `SVC`.

@@ -72,9 +72,7 @@ mod on_target {
         current_memory_usage, exit_isolated, map_granted_region, with_current_handles, with_current_handles_mut,
     };
     pub(crate) use super::isolated_fault::fail_isolated;
-    pub(crate) use super::isolation_paths::{
-        copy_fault as user_copy_fault, system_call as isolated_system_call, user_fault as isolated_fault,
-    };
+    pub(crate) use super::isolation_paths::{copy_fault as user_copy_fault, user_fault as isolated_fault};
     pub use super::park::park;
     pub use super::spawn::{cpus_online, current, current_cpu, spawn, yield_now, JoinHandle, Task, DEFAULT_STACK_SIZE};
 }

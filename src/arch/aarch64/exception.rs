@@ -29,6 +29,7 @@ use super::user_access;
 use aarch64_cpu::registers::{Readable, ESR_EL1, FAR_EL1};
 use core::fmt;
 use core::mem::{offset_of, size_of};
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 /// The general registers of an interrupted context, as `vectors.s` saves
 /// them (it takes every offset below from this struct). The FP/SIMD
@@ -74,6 +75,7 @@ core::arch::global_asm!(
     GUARD_SIZE = const crate::mm::layout::GUARD_SIZE,
     OVERFLOW_STACK_SHIFT = const OVERFLOW_STACK_SHIFT,
     FP_OWNER = sym super::fp::FP_OWNER,
+    SYSTEM_CALL_HANDLER = sym SYSTEM_CALL_HANDLER,
     FAST_SYSCALLS = const crate::syscall::abi::FAST_SYSCALLS,
     USER_VIEW_TABLE = const super::mmu::USER_VIEW_TABLE_BIT,
     USER_VIEW_ASID = const super::mmu::USER_VIEW_ASID_BIT,
@@ -187,11 +189,28 @@ extern "C" fn ilusion_interrupt(_frame: &mut ExceptionFrame, entry: u64) {
     }
 }
 
-/// Called by `vectors.s` for a system call from EL0 (an SVC), but the fast
-/// ones. Its frame is an interrupt's, x0-x18, x29, x30 and the system
-/// registers: the call's arguments, number and result are in x0-x8, and
-/// the report of a call that breaks the ABI names no general register.
-#[no_mangle]
+/// Where `vectors.s` sends a system call from EL0 (an SVC), but the fast
+/// ones: [`ilusion_user_fault`] until [`route_system_calls`] points it at
+/// [`ilusion_syscall`]. Through this pointer, an application that never
+/// spawns an isolated task does not link the system calls (issue 14: the
+/// hello image); until then no code runs at EL0, and an SVC from there
+/// would be unexpected, as any fault of an EL0 task before
+/// `task::isolation_paths` is installed. The load costs a system call two
+/// instructions (`adrp`, `ldr`).
+static SYSTEM_CALL_HANDLER: AtomicPtr<()> = AtomicPtr::new(ilusion_user_fault as *mut ());
+
+/// Sends the system calls from EL0 to their handler; called (by
+/// `task::isolation_paths`) before any isolated task can run. Later calls
+/// store the same pointer again.
+pub(crate) fn route_system_calls() {
+    SYSTEM_CALL_HANDLER.store(ilusion_syscall as *mut (), Ordering::Release);
+}
+
+/// Called by `vectors.s`, through [`SYSTEM_CALL_HANDLER`], for a system
+/// call from EL0 (an SVC), but the fast ones. Its frame is an interrupt's,
+/// x0-x18, x29, x30 and the system registers: the call's arguments, number
+/// and result are in x0-x8, and the report of a call that breaks the ABI
+/// names no general register.
 extern "C" fn ilusion_syscall(frame: &mut ExceptionFrame, entry: u64) {
     let entry = VectorEntry(entry);
     let call = Fault { frame, entry, esr: ESR_EL1.get(), far: FAR_EL1.get() };

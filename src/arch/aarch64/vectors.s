@@ -341,27 +341,35 @@ fast_syscall:
     SWITCH_TO_USER_VIEW_AND_ERET
 
 // ilusion_interrupt(frame, entry) hands an IRQ or FIQ to its owner,
-// ilusion_syscall(frame, entry) a system call from EL0,
+// ilusion_syscall(frame, entry) a system call from EL0 (through a pointer),
 // ilusion_user_fault(frame, entry) any other synchronous exception from EL0,
 // and ilusion_exception(frame, entry) the rest (exception.rs). Each returns when the interrupted context is to go on (a
 // task preempted on the way resumes here later, on its own kernel stack);
 // then the same frame is restored.
 // An entry: saves the context (`all` general registers, or only those a
-// called function may change), calls `handler(frame, entry)`, and restores
+// called function may change), calls `handler(frame, entry)` (with
+// `through` set, the function whose address `handler` holds), and restores
 // the same frame when it returns.
-.macro ENTRY name, all, handler
+.macro ENTRY name, all, handler, through=0
 \name:
     SAVE_CONTEXT \all
     mov     x1, x0
     mov     x0, sp
     mov     x29, xzr                // the handler starts a fresh frame chain
+.if \through
+    adrp    x2, \handler
+    ldr     x2, [x2, :lo12:\handler]
+    blr     x2
+.else
     bl      \handler
+.endif
     RESTORE_CONTEXT_AND_ERET \all
 .endm
 
     ENTRY exception_entry, 1, ilusion_exception
     ENTRY interrupt_entry, 0, ilusion_interrupt
-    ENTRY syscall_entry, 0, ilusion_syscall
+    // ilusion_syscall once isolated tasks exist (exception.rs).
+    ENTRY syscall_entry, 0, {SYSTEM_CALL_HANDLER}, through=1
     ENTRY user_fault_entry, 0, ilusion_user_fault
 
 // An FP/SIMD instruction trapped (CPACR_EL1.FPEN): the lazy switch, fp.rs.
