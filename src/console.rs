@@ -24,10 +24,9 @@
 //! `console_read_line`), in which the task blocks as in
 //! [`read_byte_timeout`].
 
-use crate::critical::SpinLock;
+use crate::critical::{SetOnce, SpinLock};
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, Ordering};
-use spin::Once;
 
 /// What the board's UART driver provides.
 pub trait SerialPort: Sync {
@@ -58,7 +57,7 @@ pub trait SerialPort: Sync {
     fn acknowledge_interrupt(&self);
 }
 
-static PORT: Once<&'static dyn SerialPort> = Once::new();
+static PORT: SetOnce<&'static dyn SerialPort> = SetOnce::new();
 static WRITER: SpinLock<()> = SpinLock::new("console output", ());
 
 pub use crate::line_writer::LINE_BUFFER;
@@ -161,7 +160,7 @@ mod target {
     use crate::line_writer::LineWriter;
 
     pub(crate) fn init(port: &'static dyn SerialPort) {
-        PORT.call_once(|| port);
+        PORT.get_or_set(|| port);
     }
 
     /// A received byte, if one is waiting.

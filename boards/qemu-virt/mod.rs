@@ -15,11 +15,11 @@ use crate::arch::psci;
 use crate::arch::smp::StartMethod;
 use crate::board::{Board, CoreStart};
 use crate::console::SerialPort;
+use crate::critical::SetOnce;
 use crate::drivers::{gic::Gic, pl011::Pl011};
 use crate::fdt::{BootFacts, PsciMethod};
 use crate::irq::IntId;
 use crate::mm::layout::{DeviceRegion, PhysRange};
-use spin::Once;
 
 const GIC_DIST: u64 = 0x0800_0000;
 const GICV2_CPU: u64 = 0x0801_0000;
@@ -32,7 +32,7 @@ const UART_CLOCK_HZ: u32 = 24_000_000;
 // SAFETY: the UART's registers are mapped as a device by `DEVICES`, and this
 // is the only driver instance for them.
 static UART_DEVICE: Pl011 = unsafe { Pl011::new(phys_to_virt(UART)) };
-static GIC: Once<Gic> = Once::new();
+static GIC: SetOnce<Gic> = SetOnce::new();
 
 /// QEMU's `virt` machine.
 pub struct QemuVirt;
@@ -68,7 +68,7 @@ impl Board for QemuVirt {
 
     /// `secure`: ilusion runs in the Secure world (it was started at EL3).
     fn init_interrupts(secure: bool) -> &'static Gic {
-        GIC.call_once(|| {
+        GIC.get_or_set(|| {
             if crate::arch::cpu::has_gicv3_sysregs() {
                 // SAFETY: the GIC is mapped by `DEVICES` and driven only here.
                 unsafe { Gic::new_v3(phys_to_virt(GIC_DIST), phys_to_virt(GICV3_REDIST), secure) }

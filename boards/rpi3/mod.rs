@@ -34,6 +34,7 @@
 use crate::arch::mmu::phys_to_virt;
 use crate::board::{Board, CoreStart, Model};
 use crate::console::SerialPort;
+use crate::critical::SetOnce;
 use crate::drivers::bcm2836_local::Timer;
 use crate::drivers::bcm2837_irq::{self, Bcm2837Interrupts};
 use crate::drivers::bcm_gpio::{Chip, Gpio};
@@ -44,7 +45,6 @@ use crate::fdt::BootFacts;
 use crate::gpio::{ActivityLedWiring, GpioBlock};
 use crate::irq::IntId;
 use crate::mm::layout::{DeviceRegion, PhysRange};
-use spin::Once;
 
 const PERIPHERALS: u64 = 0x3f00_0000;
 const INTERRUPTS: u64 = PERIPHERALS + 0xb200;
@@ -73,7 +73,7 @@ static UART_DEVICE: Pl011 = unsafe { Pl011::new(phys_to_virt(UART)) };
 static MAILBOX_DEVICE: Mailbox = unsafe { Mailbox::new(phys_to_virt(MAILBOX)) };
 // SAFETY: the PM block is inside the peripherals `DEVICES` maps; only `reboot` uses it.
 static WATCHDOG: PmWatchdog = unsafe { PmWatchdog::new(phys_to_virt(POWER_MANAGEMENT)) };
-static INTC: Once<Bcm2837Interrupts> = Once::new();
+static INTC: SetOnce<Bcm2837Interrupts> = SetOnce::new();
 
 /// The GPIO banks' interrupts and the pins each covers: 0-27, 28-45, 46-53.
 const GPIO_BANKS: &[(IntId, u64)] = &[
@@ -133,7 +133,7 @@ impl Board for RaspberryPi3 {
 
     /// The controller does not care about the security state; `_secure` is unused.
     fn init_interrupts(_secure: bool) -> &'static Bcm2837Interrupts {
-        INTC.call_once(|| {
+        INTC.get_or_set(|| {
             // SAFETY: both blocks are mapped by `DEVICES` and driven only here.
             unsafe { Bcm2837Interrupts::new(phys_to_virt(ARM_LOCAL), phys_to_virt(INTERRUPTS)) }
         })

@@ -36,6 +36,7 @@
 use crate::arch::mmu::phys_to_virt;
 use crate::board::{Board, CoreStart, Model};
 use crate::console::SerialPort;
+use crate::critical::SetOnce;
 use crate::drivers::bcm_gpio::{Chip, Gpio};
 use crate::drivers::bcm_mailbox::Mailbox;
 use crate::drivers::bcm_pm_watchdog::PmWatchdog;
@@ -44,7 +45,6 @@ use crate::fdt::BootFacts;
 use crate::gpio::{ActivityLedWiring, GpioBlock};
 use crate::irq::IntId;
 use crate::mm::layout::{DeviceRegion, PhysRange};
-use spin::Once;
 
 const PERIPHERALS: u64 = 0xfe00_0000;
 const GPIO: u64 = PERIPHERALS + 0x20_0000;
@@ -74,7 +74,7 @@ static UART_DEVICE: Pl011 = unsafe { Pl011::new(phys_to_virt(UART)) };
 static MAILBOX_DEVICE: Mailbox = unsafe { Mailbox::new(phys_to_virt(MAILBOX)) };
 // SAFETY: the PM block is inside the peripherals `DEVICES` maps; only `reboot` uses it.
 static WATCHDOG: PmWatchdog = unsafe { PmWatchdog::new(phys_to_virt(POWER_MANAGEMENT)) };
-static GIC: Once<Gic> = Once::new();
+static GIC: SetOnce<Gic> = SetOnce::new();
 
 /// The GPIO banks' interrupts (SPIs 113 to 115) and the pins each covers: 0-27, 28-45, 46-57.
 const GPIO_BANKS: &[(IntId, u64)] = &[(32 + 113, 0x0fff_ffff), (32 + 114, 0x3_ffff << 28), (32 + 115, 0xfff << 46)];
@@ -126,7 +126,7 @@ impl Board for RaspberryPi4 {
     /// GICv2 has one set of registers for either security state: the GIC
     /// driver's group-0 accesses are right in both, so `_secure` is unused.
     fn init_interrupts(_secure: bool) -> &'static Gic {
-        GIC.call_once(|| {
+        GIC.get_or_set(|| {
             // SAFETY: the GIC is mapped by `DEVICES` and driven only here.
             unsafe { Gic::new_v2(phys_to_virt(GICD), phys_to_virt(GICC)) }
         })

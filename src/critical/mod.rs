@@ -88,6 +88,7 @@
 #[cfg(any(debug_assertions, feature = "lock-checks"))]
 mod checks;
 mod kernel_lock;
+mod set_once;
 mod spin_lock;
 #[cfg(test)]
 mod tests;
@@ -100,6 +101,7 @@ pub use kernel_lock::{
 };
 #[cfg(target_os = "none")]
 pub use kernel_lock::{interrupt_after_unlock, set_deferred_interrupt_sender};
+pub(crate) use set_once::SetOnce;
 pub use spin_lock::{assert_no_spin_lock_held, SpinLock, SpinLockGuard};
 #[cfg_attr(not(target_os = "none"), allow(unused_imports))] // used by the kernel's first-use `Once`s only
 pub(crate) use spin_lock::{assert_unpreemptible, call_once_unpreempted};
