@@ -1483,6 +1483,7 @@ const CASES: &[Case] = &[
         expect: &[
             "ok park_unpark",
             "ok unpark_before_park",
+            "ok token_serves_one_park",
             "ok sgi_unparks_urgent_task",
             "ok sgi_number_checked",
             "ok handler_wakes_most_urgent_first",

@@ -18,6 +18,7 @@ mod common;
 use alloc::sync::Arc;
 use common::{check, finish, on_core};
 use core::sync::atomic::{AtomicU32, Ordering};
+use core::time::Duration;
 use ilusion::task::{self, Builder, JoinHandle, Priority};
 
 ilusion::entry!(main);
@@ -33,6 +34,7 @@ fn main() {
     on_core(CORE, || {
         park_and_unpark();
         unpark_before_park_is_kept();
+        token_serves_one_park();
         software_interrupt_unparks_urgent_task();
         handler_wakes_most_urgent_first();
         handler_wake_waits_for_cooperative_task();
@@ -77,6 +79,35 @@ fn unpark_before_park_is_kept() {
         .unwrap();
     h.unpark(); // it has not run yet
     check(h.join() == Ok(7), "unpark_before_park", format_args!("join failed"));
+}
+
+/// The token is for one `park`: the next one waits for the next unpark.
+/// Two unparks before a park leave one token, as `std`'s do.
+fn token_serves_one_park() {
+    let steps = Arc::new(AtomicU32::new(0));
+    let s = steps.clone();
+    let h = Builder::new()
+        .priority(Priority::Preemptive(25))
+        .cpu(CORE)
+        .spawn(move || {
+            task::park(); // the token is there: returns at once
+            s.fetch_add(1, Ordering::SeqCst);
+            task::park(); // no token left: waits
+            s.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    h.unpark(); // it has not run yet: both leave the one token
+    h.unpark();
+    ilusion::time::sleep(Duration::from_millis(20)); // it runs while this task sleeps
+    let (after_token, parked) = (steps.load(Ordering::SeqCst), !h.is_finished());
+    h.unpark();
+    h.join().unwrap();
+    let resumed = steps.load(Ordering::SeqCst);
+    check(
+        after_token == 1 && parked && resumed == 2,
+        "token_serves_one_park",
+        format_args!("after the token: {after_token} step(s), parked {parked}; after the unpark: {resumed} steps"),
+    );
 }
 
 fn on_sgi(_: u32) {
