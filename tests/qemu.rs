@@ -1786,6 +1786,7 @@ const CASES: &[Case] = &[
                 "ok spinners_switched_and_preempted",
                 "ok core_busy_while_they_spin",
                 "ok core_counts_interrupts_and_switches",
+                "ok core_switches_outlive_tasks",
                 "ok kernel_stack_high_water_within_a_page",
                 "ok isolated_stack_high_water_within_a_page",
                 "ok isolated_faults_and_memory",

@@ -3,6 +3,7 @@
 //! - Two spinning tasks at the same priority on one core each get half of
 //!   it (50 % ± 5 %) over one second, are switched in and preempted many
 //!   times, and that core was busy for (nearly) all of that second.
+//! - A core's switch count keeps the switches to tasks that have ended.
 //! - A kernel task and an isolated task that recursed to a known depth
 //!   (their stack pointers, read at the top and at the deepest point)
 //!   report a stack high-water mark within one page of it.
@@ -35,6 +36,7 @@ fn main() {
 
 fn run() {
     fair_shares();
+    core_switches_outlive_tasks();
     stack_high_water_kernel();
     stack_high_water_isolated();
     isolated_memory();
@@ -86,6 +88,25 @@ fn fair_shares() {
         format_args!("{core0:?} -> {core1:?}"),
     );
     check(a.join().is_ok() && b.join().is_ok(), "spinners_end", format_args!(""));
+}
+
+/// A core's count of switches keeps the switches to tasks that have
+/// ended and been freed: each spawn and join of a task on this core is at
+/// least two (into the task, back to this one).
+fn core_switches_outlive_tasks() {
+    const TASKS: u64 = 20;
+    let switches = || ilusion::cpu::stats().into_iter().find(|c| c.cpu == CORE).unwrap().switches;
+    let before = switches();
+    for _ in 0..TASKS {
+        let h = Builder::new().cpu(CORE).priority(Priority::Preemptive(20)).spawn(|| ()).unwrap();
+        h.join().unwrap();
+    }
+    let after = switches();
+    check(
+        after >= before + 2 * TASKS,
+        "core_switches_outlive_tasks",
+        format_args!("{before} -> {after} switches over {TASKS} tasks spawned and joined"),
+    );
 }
 
 fn within_a_page(reported: Option<usize>, truth: u64) -> bool {
