@@ -11,6 +11,9 @@
 //! - `main` sleeping 5 ms next to an equal busy task (kernel or isolated)
 //!   and a 1 ms ticker is late by at most one slice (10 ms), not until the
 //!   busy task is done.
+//!
+//! Every task runs on one core ([`CORE`]): on several, the equal tasks
+//! would each take a core of their own and never need their slices.
 
 #![no_std]
 #![no_main]
@@ -30,14 +33,22 @@ ilusion::entry!(main);
 const SPINNER: Priority = Priority::Preemptive(20);
 const TICKER: Priority = Priority::Preemptive(2);
 
+/// The core every task of this test runs on: on several cores, equal
+/// tasks left to themselves each take a core and need no slices.
+const CORE: usize = 0;
+
 fn main() {
+    common::on_core(CORE, run);
+    finish();
+}
+
+fn run() {
     equal_spinners_alone_take_turns();
     for period_ms in [1, 5, 9] {
         equal_spinners_share(period_ms);
     }
     main_sleep_next_to_busy_kernel_task();
     main_sleep_next_to_busy_isolated_task();
-    finish();
 }
 
 /// Two equal spinners, each spinning until both have counted to 1000 (or
@@ -49,6 +60,7 @@ fn equal_spinners_alone_take_turns() {
     let spinners = [0, 1].map(|me| {
         let counts = counts.clone();
         Builder::new()
+            .cpu(CORE)
             .name("spinner")
             .priority(SPINNER)
             .spawn(move || {
@@ -75,6 +87,7 @@ fn equal_spinners_alone_take_turns() {
 fn ticker(period: Duration, stop: &Arc<AtomicBool>) -> JoinHandle<u64> {
     let stop = stop.clone();
     Builder::new()
+        .cpu(CORE)
         .name("ticker")
         .priority(TICKER)
         .spawn(move || {
@@ -91,6 +104,7 @@ fn ticker(period: Duration, stop: &Arc<AtomicBool>) -> JoinHandle<u64> {
 fn spinner(priority: Priority, count: &Arc<AtomicU64>, stop: &Arc<AtomicBool>) -> JoinHandle<()> {
     let (count, stop) = (count.clone(), stop.clone());
     Builder::new()
+        .cpu(CORE)
         .name("spinner")
         .priority(priority)
         .spawn(move || {
@@ -153,6 +167,7 @@ fn main_sleep_next_to_busy_isolated_task() {
     let ticker = ticker(Duration::from_millis(1), &stop);
     // About 200 ms of instructions: far longer than the sleeps measured.
     let busy = Builder::new()
+        .cpu(CORE)
         .name("isolated spinner")
         .spawn_isolated(|| {
             let mut x = 0u64;
