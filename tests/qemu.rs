@@ -1059,6 +1059,7 @@ const CASES: &[Case] = &[
             "*** task 'recursor' (#8) failed: stack overflow",
             "ok others_keep_running",
             "ok mutex_poisoned",
+            "ok try_lock_poisoned",
             "*** task 'syscaller' (#10) failed: unexpected exception: supervisor call (SVC #0) (ESR 0x56000000) at pc",
             "  a system call from a kernel task: syscall::user is how isolated tasks reach the kernel; a kernel task calls ilusion's APIs directly (time::sleep, task::yield_now, ilusion::exit...), or takes SVCs with exception::set_handler",
             "ok kernel_task_system_call_gives_err",

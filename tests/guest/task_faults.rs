@@ -20,7 +20,7 @@ mod common;
 use alloc::sync::Arc;
 use common::{check, finish, on_core};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use ilusion::sync::Mutex;
+use ilusion::sync::{Mutex, TryLockError};
 use ilusion::task::{Builder, TaskFailure};
 use ilusion::time::{self, Duration};
 
@@ -102,6 +102,13 @@ fn failures_end_alone() {
         Ok(_) => check(false, "mutex_poisoned", format_args!("lock succeeded")),
     }
     check(shared.is_poisoned(), "stays_poisoned", format_args!(""));
+    // `try_lock` says so too: the lock is free, the guard comes inside the error.
+    let tried = match shared.try_lock() {
+        Err(TryLockError::Poisoned(poisoned)) => Ok(*poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => Err("WouldBlock"),
+        Ok(_) => Err("Ok: the poison was not reported"),
+    };
+    check(tried == Ok(7), "try_lock_poisoned", format_args!("{tried:?}"));
 
     // A kernel task making a system call, the isolated tasks' way into the
     // kernel (`syscall::user`): it ends alone, and the report says what it
