@@ -183,6 +183,36 @@ fn semaphore_and_timeouts() {
     sem.release();
     check(sem.available() == 2 && sem.try_acquire(), "semaphore_counts", format_args!("{}", sem.available()));
 
+    // Equal waiters get the permits in the order they came (FIFO among equals).
+    let gate = Arc::new(Semaphore::new(0));
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let waiters: Vec<_> = (1..=3u32)
+        .map(|digit| {
+            let (g, o) = (gate.clone(), order.clone());
+            let waiter = task::spawn(move || {
+                g.acquire();
+                o.lock().unwrap().push(digit);
+            });
+            // Until it waits: the next one then queues behind it.
+            let id = waiter.task().id();
+            while task::stats(id).is_none_or(|s| s.state != task::TaskState::Blocked) {
+                time::sleep(Duration::from_millis(1));
+            }
+            waiter
+        })
+        .collect();
+    for woken in 1..=3 {
+        gate.release();
+        while order.lock().unwrap().len() < woken {
+            time::sleep(Duration::from_millis(1));
+        }
+    }
+    for waiter in waiters {
+        waiter.join().unwrap();
+    }
+    let order = order.lock().unwrap().clone();
+    check(order == [1, 2, 3], "semaphore_equal_waiters_in_order", format_args!("woken in the order {order:?}"));
+
     // One release too many fails the releasing task, and the count stays
     // (it wrapped to 0 before: every permit lost, the task went on).
     let full = Arc::new(Semaphore::new(usize::MAX));
