@@ -1,5 +1,6 @@
 //! QEMU test: blocking synchronization. Mutex contention and the classic
-//! three-task priority inversion (resolved by inheritance), semaphores and
+//! three-task priority inversion (resolved by inheritance, the loan ending at
+//! the unlock), semaphores (equal waiters served in order) and
 //! condition variables with timeouts, channels: order, timeouts,
 //! disconnection both ways, bounded and rendezvous channels.
 
@@ -124,10 +125,14 @@ fn priority_inversion_is_resolved() {
         .priority(Priority::Preemptive(20))
         .cpu(0)
         .spawn(move || {
-            let _g = l.lock().unwrap();
+            let g = l.lock().unwrap();
             locked.store(true, Ordering::Release);
             time::busy_wait(Duration::from_millis(10));
             lg.lock().unwrap().push("low");
+            // The loan ends with the unlock: high, then medium, run before it goes on.
+            drop(g);
+            time::busy_wait(Duration::from_millis(10));
+            lg.lock().unwrap().push("low after unlock");
         })
         .unwrap();
     wait_for(&has_locked); // low now holds the lock
@@ -164,7 +169,7 @@ fn priority_inversion_is_resolved() {
     medium.join().unwrap();
     low.join().unwrap();
     let order = log.lock().unwrap().clone();
-    check(order == ["low", "high", "medium"], "priority_inheritance", format_args!("{order:?}"));
+    check(order == ["low", "high", "medium", "low after unlock"], "priority_inheritance", format_args!("{order:?}"));
 }
 
 fn semaphore_and_timeouts() {
