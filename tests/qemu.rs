@@ -1422,6 +1422,7 @@ const CASES: &[Case] = &[
             "ok mutex_contention",
             "ok priority_inheritance",
             "ok semaphore_timeout",
+            "ok semaphore_try_acquire_takes_one",
             "ok semaphore_equal_waiters_in_order",
             "ok semaphore_release_past_max_refused",
             "ok join_itself_fails",

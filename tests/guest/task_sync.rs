@@ -187,6 +187,8 @@ fn semaphore_and_timeouts() {
     sem.release();
     sem.release();
     check(sem.available() == 2 && sem.try_acquire(), "semaphore_counts", format_args!("{}", sem.available()));
+    let left = sem.available();
+    check(left == 1, "semaphore_try_acquire_takes_one", format_args!("{left} free after taking one of 2"));
 
     // Equal waiters get the permits in the order they came (FIFO among equals).
     let gate = Arc::new(Semaphore::new(0));
