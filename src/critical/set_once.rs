@@ -6,6 +6,7 @@
 //! runs.
 
 use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU8, Ordering};
 
 /// Nothing set.
@@ -22,7 +23,10 @@ const SET: u8 = 2;
 /// leaves it unset for good (the machine stops: a panic at boot).
 pub(crate) struct SetOnce<T> {
     state: AtomicU8,
-    value: UnsafeCell<Option<T>>,
+    /// Written once, before `state` is SET. (Uninitialised rather than an
+    /// `Option`: a static of zeros goes in `.bss`, where an `Option` whose
+    /// `None` is not all zeros, the GIC's, took 192 bytes of `.data`.)
+    value: UnsafeCell<MaybeUninit<T>>,
 }
 
 // SAFETY: `value` is written once, by the one caller of `get_or_set` whose
@@ -34,7 +38,7 @@ unsafe impl<T: Send + Sync> Sync for SetOnce<T> {}
 
 impl<T> SetOnce<T> {
     pub(crate) const fn new() -> Self {
-        Self { state: AtomicU8::new(EMPTY), value: UnsafeCell::new(None) }
+        Self { state: AtomicU8::new(EMPTY), value: UnsafeCell::new(MaybeUninit::uninit()) }
     }
 
     /// The value: the one set already, or else `make()`'s, set now.
@@ -43,7 +47,7 @@ impl<T> SetOnce<T> {
             let value = make();
             // SAFETY: this caller alone moved EMPTY to WRITING: nobody else
             // writes `value`, and nobody reads it before SET, stored below.
-            unsafe { *self.value.get() = Some(value) };
+            unsafe { (*self.value.get()).write(value) };
             self.state.store(SET, Ordering::Release);
         }
         loop {
@@ -60,9 +64,9 @@ impl<T> SetOnce<T> {
         if self.state.load(Ordering::Acquire) != SET {
             return None;
         }
-        // SAFETY: SET (Acquire): `value` was written before, and is never
-        // written again, so a shared reference to it stays valid.
-        unsafe { (*self.value.get()).as_ref() }
+        // SAFETY: SET (Acquire): `value` was written (initialised) before,
+        // and is never written again, so a shared reference to it stays valid.
+        Some(unsafe { (*self.value.get()).assume_init_ref() })
     }
 }
 
