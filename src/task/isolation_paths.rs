@@ -4,15 +4,17 @@
 //!
 //! `arch::exception` hands a fault from EL0 to [`user_fault`] and an abort
 //! in a checked copy to [`copy_fault`], which look up the real path here;
-//! `vectors.s` reaches `syscall::dispatch::handle` through a pointer of its
-//! own, which [`install`] sets too (`arch::exception`). The dispatcher and every call behind it (ipc, the user heap, exit
-//! and panic of isolated tasks...), demand paging, the frame pool and the
-//! failure reports of isolated tasks are then referenced from
-//! `spawn_isolated` alone, so an application that never spawns an isolated
-//! task does not link them (issue 14: the hello image). Until then no code
-//! runs at EL0: an exception from there is unexpected (`crate::exception`),
-//! and a checked copy that faults was given a bad pointer. The pointer's call costs a demand-zero
-//! page fault about 16 instructions (BENCHMARKS.md).
+//! `vectors.s` reaches the system calls (`ilusion_syscall`, then
+//! `syscall::dispatch::handle`) through a pointer of its own, which
+//! [`install`] sets too (`arch::exception`). The dispatcher and every call
+//! behind it (ipc, the user heap, exit and panic of isolated tasks...),
+//! demand paging, the frame pool and the failure reports of isolated tasks
+//! are then referenced from `spawn_isolated` alone, so an application that
+//! never spawns an isolated task does not link them (issue 14: the hello
+//! image). Until then no code runs at EL0: an exception from there is
+//! unexpected (`crate::exception`), and a checked copy that faults was
+//! given a bad pointer. The pointer's call costs a demand-zero page fault
+//! about 16 instructions (BENCHMARKS.md).
 //!
 //! [`Builder::spawn_isolated`]: super::Builder::spawn_isolated
 
