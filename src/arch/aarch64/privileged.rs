@@ -15,8 +15,10 @@
 //!   the physical counter and timers (CNTKCTL_EL1), the PMU
 //!   (PMUSERENR_EL0), the debug communications channel (MDSCR_EL1.TDCC);
 //! - `wfi` and `wfe` are trapped (SCTLR_EL1.nTWI = nTWE = 0, class 0x01):
-//!   waiting for an interrupt is the scheduler's business. (`wfe` traps
-//!   only when it would wait; QEMU runs it as a `yield`, never trapping.)
+//!   waiting for an interrupt is the scheduler's business. Both trap only
+//!   when they would wait: one that meets an interrupt already pending
+//!   goes on, harmlessly (the architecture allows it, and QEMU's `wfi` does
+//!   so); QEMU runs `wfe` as a `yield`, never trapping.
 
 use core::fmt;
 
