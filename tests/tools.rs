@@ -840,10 +840,21 @@ fn bench_arguments(root: &Path) -> Vec<String> {
 /// `benches/profile-pairs` refuses a bad command line before it builds or
 /// boots anything, saying what was wrong and how it is used.
 fn profile_pairs_arguments(root: &Path) -> Vec<String> {
-    let usage = "usage: benches/profile-pairs [OUT_DIR]";
+    let usage = "usage: benches/profile-pairs [--cores N] [OUT_DIR]";
     let mut problems =
         refuses(root, "benches/profile-pairs", &["--pairs=5"], 2, &["error: unknown option '--pairs=5'", usage]);
     problems.extend(refuses(root, "benches/profile-pairs", &["a", "b"], 2, &["error: one OUT_DIR at most", usage]));
+    for cores in ["0", "9", "four"] {
+        let error = format!("error: --cores takes a number of cores from 1 to 8, not '{cores}'");
+        problems.extend(refuses(root, "benches/profile-pairs", &["--cores", cores], 2, &[&error, usage]));
+    }
+    problems.extend(refuses(
+        root,
+        "benches/profile-pairs",
+        &["--cores"],
+        2,
+        &["error: --cores takes a number of cores from 1 to 8, not ''", usage],
+    ));
     problems
 }
 
@@ -1806,7 +1817,7 @@ fn main() {
     if selected(full) {
         report(full, bench_arguments(&root));
     }
-    let full = "benches/profile-pairs refuses an unknown option and a second directory";
+    let full = "benches/profile-pairs refuses an unknown option, a second directory and a bad --cores";
     if selected(full) {
         report(full, profile_pairs_arguments(&root));
     }
